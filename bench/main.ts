@@ -1,0 +1,196 @@
+/**
+ * `npm run bench`: roq's first benchmarks on the sample feed. Every figure is printed next to a baseline measured
+ * in the same run, as a ratio, so results from different machines compare; docs/BENCHMARKS.md records them.
+ *
+ *  1. start-up: `roq start` until serving, and daemon RSS with 1 and with 4 workers (→ memory per extra worker);
+ *     baseline: parsing the same files once with csv-parse (what every request would cost without a daemon).
+ *  2. in-process query latency (engine only) over the worked cases; baseline: the same per-request parse.
+ *  3. FIFO round trip through a real daemon at 1, 16 and 64 concurrent clients.
+ *  4. the CGI program spawned directly under Node and under Bun; baseline: an empty process of each runtime.
+ * Every loop is bounded in count and in time.
+ */
+import { spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { loadGeneration } from '../src/server/loader.js';
+import { openGeneration, runQuery } from '../src/engine.js';
+import { ask } from '../src/client.js';
+import { ms, rssMb, summary } from './stats.js';
+
+const root = resolve(__dirname, '..');
+const data = join(root, 'data/gtfs-lirr');
+const roq = join(root, 'dist/roq.js');
+const cgi = join(root, 'dist/roq.cgi');
+const bun = join(root, 'node_modules/.bin/bun');
+const cases = readFileSync(join(root, 'test/cases/gtfs-lirr-cases.jsonl'), 'utf8')
+  .split('\n')
+  .filter(Boolean)
+  .map((l) => JSON.parse(l) as { query: string; params: Record<string, string | number> });
+const stringParams = (p: Record<string, string | number>) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, String(v)]));
+
+const out: string[] = [];
+const say = (line = '') => {
+  out.push(line);
+  console.log(line);
+};
+
+function timeIt(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+}
+
+/** Per-request parsing without a daemon: the tables departures needs, parsed with csv-parse. */
+function parsePerRequest(): void {
+  for (const f of ['stop_times.txt', 'trips.txt', 'routes.txt', 'calendar_dates.txt', 'stops.txt']) {
+    parse(readFileSync(join(data, f)), { columns: true, bom: true });
+  }
+}
+
+function startDaemon(run: string, workers: number): { ms: number; pid: number } {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [roq, 'start', '--run', run, '--data', data, '--workers', String(workers)], { encoding: 'utf8' });
+  const took = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`roq start failed: ${r.stderr}`);
+  return { ms: took, pid: Number(readFileSync(join(run, 'roq.pid'), 'utf8').trim()) };
+}
+
+function stopDaemon(run: string): void {
+  spawnSync(process.execPath, [roq, 'stop', '--run', run], { encoding: 'utf8' });
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  say(`# roq benchmarks — ${new Date().toISOString()}`);
+  say(`machine: ${execFileSync('nproc').toString().trim()} cores, node ${process.version}, bun ${spawnSync(bun, ['--version']).stdout?.toString().trim()}`);
+  say();
+
+  // 1. baseline: per-request parsing
+  const parseSamples = Array.from({ length: quick ? 2 : 5 }, () => timeIt(parsePerRequest));
+  const parseMs = summary(parseSamples).p50;
+  say('## Start-up and memory (sample feed)');
+  say('| what | value | against per-request parse |');
+  say('|---|---:|---:|');
+  say(`| parse the departures tables once with csv-parse (baseline) | ${ms(parseMs, 1)} ms | 1× |`);
+
+  const inproc = await loadGeneration(data, 1, { warn: () => {} });
+  say(`| load every table in-process (${inproc.stats.rows} rows, ${(inproc.stats.bytes / 1e6).toFixed(1)} MB) | ${ms(inproc.loadMs, 1)} ms | ${(inproc.loadMs / parseMs).toFixed(2)}× |`);
+
+  const rss: Record<number, number> = {};
+  for (const workers of [1, 4]) {
+    const run = mkdtempSync(join(tmpdir(), 'roq-bench-'));
+    try {
+      const s = startDaemon(run, workers);
+      await new Promise((r) => setTimeout(r, 300));
+      rss[workers] = rssMb(s.pid);
+      say(`| \`roq start\` until serving, ${workers} worker(s) | ${ms(s.ms, 1)} ms | ${(s.ms / parseMs).toFixed(2)}× |`);
+      say(`| daemon RSS, ${workers} worker(s) | ${ms(rss[workers]!, 1)} MB | |`);
+    } finally {
+      stopDaemon(run);
+      rmSync(run, { recursive: true, force: true });
+    }
+  }
+  say(`| memory per extra worker ((RSS₄ − RSS₁) / 3) | ${ms((rss[4]! - rss[1]!) / 3, 1)} MB | |`);
+  say();
+
+  // 2. in-process latency
+  const db = openGeneration(inproc);
+  const rounds = quick ? 5 : 50;
+  const lat: number[] = [];
+  const budget = Date.now() + 20_000;
+  for (let r = 0; r < rounds && Date.now() < budget; r++) {
+    for (const c of cases) {
+      const p = stringParams(c.params);
+      const t0 = performance.now();
+      runQuery(db, c.query, p);
+      lat.push(performance.now() - t0);
+    }
+  }
+  const q = summary(lat);
+  say('## Query latency in-process (engine only, the 100 worked cases)');
+  say('| n | p50 | p99 | max | p50 against per-request parse |');
+  say('|---:|---:|---:|---:|---:|');
+  say(`| ${q.n} | ${ms(q.p50)} ms | ${ms(q.p99)} ms | ${ms(q.max)} ms | ${(parseMs / q.p50).toFixed(0)}× faster |`);
+  say();
+
+  // 3. FIFO round trips through a real daemon
+  say('## FIFO round trip through the daemon (Node clients in one process, default workers)');
+  say('| concurrent clients | requests | p50 | p99 | queries/s |');
+  say('|---:|---:|---:|---:|---:|');
+  const run = mkdtempSync(join(tmpdir(), 'roq-bench-'));
+  try {
+    startDaemon(run, 2);
+    for (const clients of [1, 16, 64]) {
+      const total = quick ? 500 : 4000;
+      const samples: number[] = [];
+      let next = 0;
+      const stopAt = Date.now() + 30_000;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: clients }, async () => {
+          while (next < total && Date.now() < stopAt) {
+            const c = cases[next++ % cases.length]!;
+            const s = performance.now();
+            const a = await ask(run, c.query, stringParams(c.params), { timeoutMs: 5000 });
+            samples.push(performance.now() - s);
+            if (a.status !== 'ok') throw new Error(`bench query failed: ${JSON.stringify(a)}`);
+          }
+        }),
+      );
+      const wall = (performance.now() - t0) / 1000;
+      const f = summary(samples);
+      say(`| ${clients} | ${f.n} | ${ms(f.p50)} ms | ${ms(f.p99)} ms | ${(f.n / wall).toFixed(0)} |`);
+    }
+  } finally {
+    stopDaemon(run);
+  }
+  say();
+
+  // 4. the CGI program per request, spawned directly
+  say('## CGI program per request (spawned directly, one departures query)');
+  say('| runtime | empty process p50 (baseline) | CGI request p50 | CGI p99 | ratio to empty process |');
+  say('|---|---:|---:|---:|---:|');
+  const run2 = mkdtempSync(join(tmpdir(), 'roq-bench-'));
+  try {
+    startDaemon(run2, 2);
+    const env = {
+      ...process.env,
+      GATEWAY_INTERFACE: 'CGI/1.1',
+      REQUEST_METHOD: 'GET',
+      QUERY_STRING: 'stop=237&date=2026-11-02&after=08:00&format=json',
+      SCRIPT_NAME: '/roq',
+      SERVER_PROTOCOL: 'HTTP/1.1',
+      ROQ_RUN_DIR: run2,
+    };
+    for (const [name, exe] of [
+      ['node', process.execPath],
+      ['bun', bun],
+    ] as const) {
+      const n = quick ? 10 : 50;
+      const empty = Array.from({ length: n }, () => timeIt(() => spawnSync(exe, ['-e', '0'])));
+      const req = Array.from({ length: n }, () =>
+        timeIt(() => {
+          const r = spawnSync(exe, [cgi], { env, encoding: 'utf8' });
+          if (!/Status: 200/.test(r.stdout)) throw new Error(`CGI under ${name} failed: ${r.stdout.slice(0, 200)} ${r.stderr}`);
+        }),
+      );
+      const e = summary(empty), c = summary(req);
+      say(`| ${name} | ${ms(e.p50, 1)} ms | ${ms(c.p50, 1)} ms | ${ms(c.p99, 1)} ms | ${(c.p50 / e.p50).toFixed(2)}× |`);
+    }
+  } finally {
+    stopDaemon(run2);
+    rmSync(run2, { recursive: true, force: true });
+  }
+  say();
+  say(`Original C server, for reference (not measured here): 10–20 ms a query, 7–10 s to load 5 MB.`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

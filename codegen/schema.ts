@@ -1,0 +1,299 @@
+/**
+ * Schema validation: the JSON files under schemas/ → checked, normalized specs for the emitters. Every error names
+ * the schema file and the field at fault, as `schemas/tables/trips.json: columns[2].type: unknown type 'strng'
+ * (expected string, int, float, time, date)`, because that is where the person running codegen must look.
+ */
+import { Buffer } from 'node:buffer';
+import type { ParamSpec } from '../src/params.js';
+import { parseClockTime, parseIsoDate } from '../src/params.js';
+import type { Field } from '../src/protocol.js';
+import type { ColumnSpec, ColumnType, IndexSpec, TableSpec } from '../src/store/types.js';
+import { parseDateBytes, parseFloatBytes, parseIntBytes, parseTimeBytes } from '../src/store/values.js';
+import { camel } from './names.js';
+
+export interface SchemaFile {
+  /** Path as it should appear in messages and generated headers, e.g. schemas/tables/trips.json. */
+  path: string;
+  json: unknown;
+}
+
+export interface SchemaFiles {
+  tables: SchemaFile[];
+  queries: SchemaFile[];
+}
+
+export interface QuerySchema {
+  name: string;
+  description: string;
+  params: ParamSpec[];
+  fields: Field[];
+  source: string;
+}
+
+export interface Schemas {
+  tables: SourcedTable[];
+  queries: QuerySchema[];
+  /** The directories the schemas came from, for the generated headers. */
+  tableDir: string;
+  queryDir: string;
+}
+
+export class SchemaError extends Error {
+  constructor(file: string, field: string, problem: string) {
+    super(`${file}: ${field ? field + ': ' : ''}${problem}`);
+    this.name = 'SchemaError';
+  }
+}
+
+const COLUMN_TYPES: readonly ColumnType[] = ['string', 'int', 'float', 'time', 'date'];
+const PARAM_TYPES = ['string', 'int', 'date', 'time'] as const;
+const FIELD_TYPES = ['string', 'int'] as const;
+const SNAKE = /^[a-z][a-z0-9_]*$/;
+const INDEX_NAME = /^[a-z][A-Za-z0-9]*$/;
+
+type Obj = Record<string, unknown>;
+
+/** A cursor over one schema file: reports problems at a field path. */
+function checker(file: string) {
+  const fail = (field: string, problem: string): never => {
+    throw new SchemaError(file, field, problem);
+  };
+  const show = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : JSON.stringify(v) ?? String(v));
+  return {
+    fail,
+    object(v: unknown, field: string, allowed: readonly string[]): Obj {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(field, `expected an object, got ${show(v)}`);
+      for (const k of Object.keys(v)) {
+        if (!allowed.includes(k)) fail(field ? `${field}.${k}` : k, `unknown property (expected one of ${allowed.join(', ')})`);
+      }
+      return v as Obj;
+    },
+    array(v: unknown, field: string): unknown[] {
+      if (!Array.isArray(v)) return fail(field, `expected an array, got ${show(v)}`);
+      return v;
+    },
+    string(v: unknown, field: string, pattern?: RegExp, what?: string): string {
+      if (typeof v !== 'string') return fail(field, `expected a string, got ${show(v)}`);
+      if (pattern && !pattern.test(v)) fail(field, `${show(v)} is not ${what}`);
+      return v;
+    },
+    optString(v: unknown, field: string): string {
+      return v === undefined ? '' : this.string(v, field);
+    },
+    bool(v: unknown, field: string): boolean {
+      if (v === undefined) return false;
+      if (typeof v !== 'boolean') return fail(field, `expected true or false, got ${show(v)}`);
+      return v;
+    },
+    integer(v: unknown, field: string): number {
+      if (typeof v !== 'number' || !Number.isInteger(v)) return fail(field, `expected a whole number, got ${show(v)}`);
+      return v;
+    },
+    oneOf<T extends string>(v: unknown, field: string, options: readonly T[], what: string): T {
+      if (!options.includes(v as T)) fail(field, `unknown ${what} ${show(v)} (expected ${options.join(', ')})`);
+      return v as T;
+    },
+    unique(names: string[], field: (i: number) => string, what: string): void {
+      names.forEach((n, i) => {
+        if (names.indexOf(n) !== i) fail(field(i), `${what} '${n}' appears twice`);
+      });
+    },
+  };
+}
+
+const PARSERS: Record<Exclude<ColumnType, 'string'>, (b: Uint8Array, s: number, e: number) => number> = {
+  int: parseIntBytes,
+  float: parseFloatBytes,
+  time: parseTimeBytes,
+  date: parseDateBytes,
+};
+
+function columnDefault(c: ReturnType<typeof checker>, v: unknown, type: ColumnType, field: string): string | undefined {
+  if (v === undefined) return undefined;
+  const text = typeof v === 'number' && (type === 'int' || type === 'float') ? String(v) : c.string(v, field);
+  if (type !== 'string') {
+    const b = Buffer.from(text);
+    if (Number.isNaN(PARSERS[type](b, 0, b.length))) c.fail(field, `'${text}' is not a valid ${type} value`);
+  }
+  return text;
+}
+
+type SourcedTable = TableSpec & { source: string };
+
+/** Checks one table schema; `refs` are its columns' `references` texts, resolved by linkReferences. */
+export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (string | undefined)[] } {
+  const c = checker(file.path);
+  const o = c.object(file.json, '', ['table', 'file', 'optional', 'description', 'columns', 'key', 'indexes']);
+  const name = c.string(o.table, 'table', SNAKE, 'a table name of [a-z0-9_] starting with a letter');
+  const dataFile = c.string(o.file, 'file', /^[^/\\]+$/, 'a file name without directories');
+  const columnsRaw = c.array(o.columns, 'columns');
+  if (columnsRaw.length === 0) c.fail('columns', 'a table needs at least one column');
+  const references: (string | undefined)[] = [];
+  const columns: ColumnSpec[] = columnsRaw.map((raw, i) => {
+    const at = `columns[${i}]`;
+    const co = c.object(raw, at, ['name', 'type', 'required', 'default', 'references', 'description']);
+    const type = c.oneOf(co.type, `${at}.type`, COLUMN_TYPES, 'type');
+    const col: ColumnSpec = {
+      name: c.string(co.name, `${at}.name`, SNAKE, 'a column name of [a-z0-9_] starting with a letter'),
+      type,
+      required: c.bool(co.required, `${at}.required`),
+    };
+    const d = columnDefault(c, co.default, type, `${at}.default`);
+    if (d !== undefined) col.default = d;
+    if (co.description !== undefined) c.string(co.description, `${at}.description`);
+    references.push(co.references === undefined ? undefined : c.string(co.references, `${at}.references`, /^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/, 'of the form table.column'));
+    return col;
+  });
+  const names = columns.map((col) => col.name);
+  c.unique(names, (i) => `columns[${i}].name`, 'column');
+  const columnRef = (v: unknown, field: string): string => {
+    const n = c.string(v, field);
+    if (!names.includes(n)) c.fail(field, `no column '${n}' in this table`);
+    return n;
+  };
+  const key = o.key === undefined ? [] : c.array(o.key, 'key').map((v, i) => columnRef(v, `key[${i}]`));
+  c.unique(key, (i) => `key[${i}]`, 'key column');
+  const indexes: IndexSpec[] = (o.indexes === undefined ? [] : c.array(o.indexes, 'indexes')).map((raw, i) => {
+    const io = c.object(raw, `indexes[${i}]`, ['name', 'columns', 'description']);
+    const cols = c.array(io.columns, `indexes[${i}].columns`).map((v, j) => columnRef(v, `indexes[${i}].columns[${j}]`));
+    if (cols.length === 0) c.fail(`indexes[${i}].columns`, 'an index needs at least one column');
+    return { name: c.string(io.name, `indexes[${i}].name`, INDEX_NAME, 'an index name in camelCase ([a-z][A-Za-z0-9]*)'), columns: cols };
+  });
+  c.unique(indexes.map((ix) => ix.name), (i) => `indexes[${i}].name`, 'index');
+  // Generated accessor names must not collide (trip_id → tripId, tripIdCode, …; index names; fixed members).
+  const members = new Map<string, string>([['rows', ''], ['present', ''], ['key', ''], ['findKey', '']]);
+  const claim = (member: string, field: string) => {
+    if (members.has(member)) c.fail(field, `the generated accessor '${member}' collides with ${members.get(member) || 'a built-in member'}`);
+    members.set(member, field);
+  };
+  columns.forEach((col, i) => {
+    const m = camel(col.name);
+    const suffixes = col.type === 'string' ? ['', 'Code', 'CodeOf', 'OfCode'] : col.type === 'time' ? ['', 'Text'] : [''];
+    if (references[i]) suffixes.push('Row');
+    for (const s of suffixes) claim(m + s, `columns[${i}].name`);
+  });
+  indexes.forEach((ix, i) => claim(ix.name, `indexes[${i}].name`));
+  const spec: SourcedTable = {
+    name,
+    file: dataFile,
+    optional: c.bool(o.optional, 'optional'),
+    description: c.optString(o.description, 'description'),
+    columns,
+    key,
+    indexes,
+    source: file.path,
+  };
+  return { spec, refs: references };
+}
+
+/** Resolves `references` once every table is known: the target must be a string column that is its table's key. */
+function linkReferences(checked: { spec: SourcedTable; refs: (string | undefined)[] }[]): void {
+  const tables = checked.map((x) => x.spec);
+  for (const { spec: t, refs } of checked) {
+    const c = checker(t.source);
+    refs.forEach((ref, i) => {
+      if (!ref) return;
+      const field = `columns[${i}].references`;
+      const [tableName, columnName] = ref.split('.') as [string, string];
+      const target = tables.find((x) => x.name === tableName);
+      if (!target) return c.fail(field, `no table '${tableName}' (tables: ${tables.map((x) => x.name).join(', ')})`);
+      const col = target.columns.find((x) => x.name === columnName);
+      if (!col) return c.fail(field, `table '${tableName}' has no column '${columnName}'`);
+      if (target.key.length !== 1 || target.key[0] !== columnName) c.fail(field, `'${ref}' is not the whole key of table '${tableName}' (its key is [${target.key.join(', ')}])`);
+      if (col.type !== 'string' || t.columns[i]!.type !== 'string') c.fail(field, 'only string columns can reference, and only string columns');
+      t.columns[i]!.references = { table: tableName, column: columnName };
+    });
+  }
+}
+
+export function validateQuery(file: SchemaFile): QuerySchema {
+  const c = checker(file.path);
+  const o = c.object(file.json, '', ['query', 'description', 'params', 'fields']);
+  const name = c.string(o.query, 'query', SNAKE, 'a query name of [a-z0-9_] starting with a letter');
+  const params: ParamSpec[] = c.array(o.params ?? [], 'params').map((raw, i) => {
+    const at = `params[${i}]`;
+    const po = c.object(raw, at, ['name', 'type', 'required', 'default', 'maxLength', 'min', 'max', 'description']);
+    const pname = c.string(po.name, `${at}.name`, SNAKE, 'a parameter name of [a-z0-9_] starting with a letter');
+    const type = c.oneOf(po.type, `${at}.type`, PARAM_TYPES, 'type');
+    const base: { name: string; required?: boolean; description?: string } = { name: pname };
+    if (po.required !== undefined) base.required = c.bool(po.required, `${at}.required`);
+    if (po.description !== undefined) base.description = c.string(po.description, `${at}.description`);
+    const only = (prop: string, types: readonly string[]) => {
+      if (po[prop] !== undefined && !types.includes(type)) c.fail(`${at}.${prop}`, `only ${types.join(', ')} parameters take ${prop}`);
+    };
+    only('maxLength', ['string']);
+    only('min', ['int']);
+    only('max', ['int']);
+    const dflt = `${at}.default`;
+    switch (type) {
+      case 'string': {
+        const p: ParamSpec = { ...base, type };
+        if (po.maxLength !== undefined) p.maxLength = c.integer(po.maxLength, `${at}.maxLength`);
+        if (po.default !== undefined) p.default = c.string(po.default, dflt);
+        return p;
+      }
+      case 'int': {
+        const min = c.integer(po.min, `${at}.min`);
+        const max = c.integer(po.max, `${at}.max`);
+        if (min > max) c.fail(`${at}.max`, `max ${max} is below min ${min}`);
+        const p: ParamSpec = { ...base, type, min, max };
+        if (po.default !== undefined) {
+          p.default = c.integer(po.default, dflt);
+          if (p.default < min || p.default > max) c.fail(dflt, `${p.default} is outside ${min}..${max}`);
+        }
+        return p;
+      }
+      case 'date':
+      case 'time': {
+        const p: ParamSpec = { ...base, type };
+        if (po.default !== undefined) {
+          p.default = c.string(po.default, dflt);
+          const ok = type === 'date' ? parseIsoDate(p.default) : parseClockTime(p.default);
+          if (Number.isNaN(ok)) c.fail(dflt, `'${p.default}' is not a valid ${type}`);
+        }
+        return p;
+      }
+    }
+  });
+  c.unique(params.map((p) => p.name), (i) => `params[${i}].name`, 'parameter');
+  // One property order for every parameter, whatever the schema's, so generated specs read alike.
+  const order = ['name', 'type', 'required', 'default', 'maxLength', 'min', 'max', 'description'];
+  const ordered = params.map((p) => Object.fromEntries(order.filter((k) => k in p).map((k) => [k, (p as Record<string, unknown>)[k]])) as ParamSpec);
+  const fields: Field[] = c.array(o.fields, 'fields').map((raw, i) => {
+    const fo = c.object(raw, `fields[${i}]`, ['name', 'type', 'description']);
+    return {
+      name: c.string(fo.name, `fields[${i}].name`, SNAKE, 'a field name of [a-z0-9_] starting with a letter'),
+      type: c.oneOf(fo.type, `fields[${i}].type`, FIELD_TYPES, 'type'),
+    };
+  });
+  if (fields.length === 0) c.fail('fields', 'a query needs at least one field');
+  c.unique(fields.map((f) => f.name), (i) => `fields[${i}].name`, 'field');
+  return { name, description: c.optString(o.description, 'description'), params: ordered, fields, source: file.path };
+}
+
+function dirOf(files: SchemaFile[], fallback: string): string {
+  const p = files[0]?.path;
+  return p ? p.slice(0, p.lastIndexOf('/') + 1) + '*.json' : fallback;
+}
+
+/** Validates a whole schema set; files are taken in path order so output does not depend on directory listing. */
+export function validateSchemas(input: SchemaFiles): Schemas {
+  const byPath = (a: SchemaFile, b: SchemaFile) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  const tableFiles = [...input.tables].sort(byPath);
+  const queryFiles = [...input.queries].sort(byPath);
+  const checked = tableFiles.map(validateTable);
+  const tables = checked.map((x) => x.spec);
+  tables.forEach((t, i) => {
+    const first = tables.findIndex((x) => x.name === t.name);
+    if (first !== i) throw new SchemaError(t.source, 'table', `table '${t.name}' is also defined in ${tables[first]!.source}`);
+    const sameFile = tables.findIndex((x) => x.file === t.file);
+    if (sameFile !== i) throw new SchemaError(t.source, 'file', `file '${t.file}' is also described by ${tables[sameFile]!.source}`);
+  });
+  linkReferences(checked);
+  const queries = queryFiles.map(validateQuery);
+  queries.forEach((q, i) => {
+    const first = queries.findIndex((x) => x.name === q.name);
+    if (first !== i) throw new SchemaError(q.source, 'query', `query '${q.name}' is also defined in ${queries[first]!.source}`);
+  });
+  return { tables, queries, tableDir: dirOf(tableFiles, 'schemas/tables/*.json'), queryDir: dirOf(queryFiles, 'schemas/queries/*.json') };
+}

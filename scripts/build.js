@@ -1,0 +1,40 @@
+// Bundles roq's programs with esbuild. Each program is one self-contained file in dist/, so a running daemon never
+// picks up half-replaced modules from node_modules, and the CGI program starts by reading a single file.
+// dist/ is CommonJS (dist/package.json says so) because the CGI program's name ends in .cgi, which Node runs only
+// as CommonJS; Bun runs the same file.
+import { build } from 'esbuild';
+import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+
+const programs = [
+  { entry: 'src/cli/main.ts', out: 'dist/roq.js', shebang: true },
+  { entry: 'src/server/worker.ts', out: 'dist/worker.js' },
+  { entry: 'src/cgi/main.ts', out: 'dist/roq.cgi', shebang: true, minify: true },
+  { entry: 'src/demo/server.ts', out: 'dist/demo.js' },
+  { entry: 'bench/main.ts', out: 'dist/bench.js' },
+];
+
+const only = process.argv.slice(2);
+mkdirSync('dist', { recursive: true });
+writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
+await Promise.all(
+  programs
+    .filter((p) => existsSync(p.entry) && (only.length === 0 || only.some((o) => p.out.includes(o))))
+    .map(async (p) => {
+      await build({
+        entryPoints: [p.entry],
+        outfile: p.out,
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        minify: p.minify ?? false,
+        sourcemap: false,
+        legalComments: 'none',
+        external: ['bun:ffi'],
+        loader: { '.html': 'text' },
+        banner: p.shebang ? { js: '#!/usr/bin/env node' } : undefined,
+        logLevel: 'warning',
+      });
+      if (p.shebang) chmodSync(p.out, 0o755);
+    }),
+);

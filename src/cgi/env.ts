@@ -1,0 +1,99 @@
+/**
+ * The CGI environment (RFC 3875): the request method, the form fields from QUERY_STRING and from a POSTed
+ * urlencoded body, and roq's own settings that the web server passes in (Apache's SetEnv).
+ */
+import * as fs from 'node:fs';
+import { decodeParams } from '../protocol.js';
+import { roqError } from '../errors.js';
+
+/** Largest form (query string or body) the CGI program accepts; every real form is far smaller. */
+export const MAX_FORM_BYTES = 16 * 1024;
+export const DEFAULT_RUN_DIR = '/run/roq';
+export const DEFAULT_TIMEOUT_MS = 3000;
+
+export type Method = 'GET' | 'HEAD' | 'POST';
+
+export interface CgiSettings {
+  runDir: string;
+  /** How long to wait for the daemon's answer, and separately for the request body. */
+  timeoutMs: number;
+  /** SCRIPT_NAME: where the page's forms submit to. */
+  scriptName: string;
+}
+
+export function cgiSettings(env: NodeJS.ProcessEnv): CgiSettings {
+  const ms = Number(env.ROQ_CGI_TIMEOUT_MS);
+  return {
+    runDir: env.ROQ_RUN_DIR || DEFAULT_RUN_DIR,
+    timeoutMs: Number.isInteger(ms) && ms > 0 && ms <= 60_000 ? ms : DEFAULT_TIMEOUT_MS,
+    scriptName: env.SCRIPT_NAME ?? '',
+  };
+}
+
+/** The request method, or a ROQ_METHOD error (405) for anything but GET, HEAD and POST. */
+export function requestMethod(env: NodeJS.ProcessEnv): Method {
+  const m = env.REQUEST_METHOD ?? 'GET';
+  if (m === 'GET' || m === 'HEAD' || m === 'POST') return m;
+  throw roqError('ROQ_METHOD', { method: m.slice(0, 20) });
+}
+
+function decodeForm(text: string, where: string): Record<string, string> {
+  try {
+    return decodeParams(text);
+  } catch {
+    throw roqError('ROQ_FORM_ENCODING', { detail: `a broken %-escape in the ${where}` });
+  }
+}
+
+/**
+ * The form fields of the request: QUERY_STRING's, and for POST the body's, which win over the query string's on a
+ * name both have. Within each, the first occurrence of a name wins (as decodeParams does). Throws ROQ_METHOD,
+ * ROQ_REQUEST_TOO_LARGE, ROQ_MEDIA_TYPE or ROQ_FORM_ENCODING; never reads stdin for GET or HEAD.
+ */
+export async function readForm(env: NodeJS.ProcessEnv, method: Method, timeoutMs: number): Promise<Record<string, string>> {
+  const query = env.QUERY_STRING ?? '';
+  if (query.length > MAX_FORM_BYTES) throw roqError('ROQ_REQUEST_TOO_LARGE', { size: query.length, max: MAX_FORM_BYTES });
+  const fields = decodeForm(query, 'query string');
+  if (method !== 'POST') return fields;
+  const length = env.CONTENT_LENGTH ? Number(env.CONTENT_LENGTH) : 0;
+  if (!Number.isSafeInteger(length) || length < 0) throw roqError('ROQ_FORM_ENCODING', { detail: `CONTENT_LENGTH '${String(env.CONTENT_LENGTH).slice(0, 20)}' is not a byte count` });
+  if (length > MAX_FORM_BYTES) throw roqError('ROQ_REQUEST_TOO_LARGE', { size: length, max: MAX_FORM_BYTES });
+  if (length === 0) return fields;
+  const type = (env.CONTENT_TYPE ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') throw roqError('ROQ_MEDIA_TYPE', { type: type.slice(0, 60) || 'none' });
+  const body = await readBody(length, timeoutMs);
+  return Object.assign(fields, decodeForm(body, 'request body'));
+}
+
+/**
+ * Reads exactly `length` bytes of the body from stdin (fd 0). The web server sends CONTENT_LENGTH bytes and may
+ * keep the pipe open, so this never waits for EOF; an early EOF, or a body that has not arrived within timeoutMs,
+ * is a ROQ_FORM_ENCODING error. On timeout the read stays pending; the caller answers and exits anyway.
+ */
+function readBody(length: number, timeoutMs: number): Promise<string> {
+  const buf = Buffer.alloc(length);
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    let settled = false;
+    const fail = (detail: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(roqError('ROQ_FORM_ENCODING', { detail }));
+    };
+    const timer = setTimeout(() => fail(`the body did not arrive within ${timeoutMs} ms`), timeoutMs);
+    const more = () =>
+      fs.read(0, buf, got, length - got, null, (err, n) => {
+        if (settled) return;
+        if (err?.code === 'EAGAIN') return void setTimeout(more, 5); // a non-blocking pipe (Node's own spawn)
+        if (err) return fail(`stdin: ${err.code ?? err.message}`);
+        if (n === 0) return fail(`the body ended after ${got} of ${length} bytes`);
+        got += n;
+        if (got < length) return more();
+        settled = true;
+        clearTimeout(timer);
+        resolve(buf.toString('utf8'));
+      });
+    more();
+  });
+}

@@ -1,0 +1,72 @@
+/**
+ * The page's view model: what the template shows for an outcome, built from plain data so it can be tested without
+ * the bundler (which is what turns templates/page.html into a string). The form's fields come back as submitted,
+ * escaped by the template; the date defaults to today.
+ */
+import { rowsToObjects } from '../protocol.js';
+import type { Outcome } from './page.js';
+
+const COLUMN_LABELS: Record<string, string> = {
+  time: 'Time',
+  service_date: 'Service day',
+  departure_time: 'GTFS time',
+  stop_id: 'Stop',
+  stop_sequence: 'Seq.',
+  trip_id: 'Trip',
+  trip_headsign: 'Headsign',
+  direction_id: 'Dir.',
+  route_id: 'Route',
+  route_short_name: 'Short name',
+  route_long_name: 'Route name',
+};
+
+const HEADINGS: Record<number, string> = {
+  400: 'Please check the form',
+  405: 'This page only answers GET and POST',
+  413: 'The request is too large',
+  415: 'The form could not be read',
+  503: 'The timetable service is not available right now',
+};
+
+/** Today's date in the server's time zone (TZ), as the date field's default. */
+export function localDate(now: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+/** The view the template shows: the form as submitted (date defaulting to today), then the outcome. */
+export function pageView(outcome: Outcome, form: Record<string, string>, scriptName: string, now: Date): Record<string, unknown> {
+  const field = (name: string) => form[name] ?? '';
+  const view: Record<string, unknown> = {
+    title: 'Train departures',
+    script: scriptName,
+    form: { q: field('q'), stop: field('stop'), date: form.date || localDate(now), after: field('after'), route: field('route'), limit: field('limit') },
+    invalid: {},
+  };
+  if (outcome.kind === 'error') {
+    const e = outcome.error;
+    view.error = { ...e, heading: HEADINGS[e.status] ?? 'Something went wrong' };
+    if (e.param) view.invalid = { [e.param]: true };
+  } else if (outcome.kind === 'rows') {
+    view.generation = outcome.generation;
+    const found = outcome.rows.length > 0;
+    if (outcome.query === 'stops') {
+      view.title = `Stations matching ${field('q')}`;
+      view.stops = { q: field('q'), found, rows: rowsToObjects(outcome.fields, outcome.rows) };
+    } else {
+      view.title = `Departures from ${field('stop')}`;
+      view.departures = {
+        stop: field('stop'),
+        date: field('date'),
+        after: field('after'),
+        route: field('route'),
+        found,
+        count: outcome.rows.length,
+        one: outcome.rows.length === 1,
+        columns: outcome.fields.map((f) => ({ label: COLUMN_LABELS[f.name] ?? f.name })),
+        rows: outcome.rows.map((cells) => ({ cells })),
+      };
+    }
+  }
+  return view;
+}

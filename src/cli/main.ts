@@ -1,0 +1,61 @@
+/**
+ * The `roq` program: subcommands start, stop, status and query, each in its own file, plus the hidden `daemon`
+ * that `roq start` runs detached. Every failure is one line `roq: <message>` from the error catalog on stderr and
+ * a non-zero exit: 2 for a usage or parameter mistake, 1 for everything else.
+ */
+import { RoqError } from '../errors.js';
+import { query, QUERY_HELP } from './query.js';
+import { daemon, start, START_HELP } from './start.js';
+import { status, STATUS_HELP } from './status.js';
+import { stop, STOP_HELP } from './stop.js';
+
+const HELP = `usage: roq COMMAND [OPTIONS]
+
+roq loads flat-file tables into memory once and answers parameterized queries over FIFOs.
+
+commands:
+  start    load the data and start the daemon on a run directory
+  stop     stop the daemon gracefully, answering the requests it already has
+  status   show the daemon's pid, uptime, generation, rows, workers and served counts
+  query    ask the daemon one query and print the rows (a table, or --json)
+
+Run \`roq COMMAND --help\` for a command's options. The run directory is --run DIR, else $ROQ_RUN_DIR, else ./run.
+
+commands' help:
+${[START_HELP, STOP_HELP, STATUS_HELP].map((h) => '  ' + h.split('\n')[0]).join('\n')}
+  ${QUERY_HELP.split('\n')[0]}
+`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, stop, status, query, daemon };
+
+function exitCode(e: RoqError): number {
+  return e.code === 'ROQ_USAGE' || e.code === 'ROQ_QUERY_UNKNOWN' || e.code.startsWith('ROQ_PARAM_') ? 2 : 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!run) {
+    process.stderr.write(`roq: unknown command '${command.slice(0, 40)}'; see \`roq --help\`\n`);
+    return 2;
+  }
+  try {
+    return await run(rest);
+  } catch (e) {
+    if (e instanceof RoqError) {
+      process.stderr.write(`roq: ${e.message} [${e.code}]\n`);
+      return exitCode(e);
+    }
+    process.stderr.write(`roq: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    return 70;
+  }
+}
+
+void main(process.argv.slice(2)).then((code) => {
+  // -1: a daemon runs in this process and exits by itself after a stop.
+  if (code >= 0) process.exit(code);
+});

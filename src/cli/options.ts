@@ -1,0 +1,48 @@
+/**
+ * Option parsing shared by the subcommands: node:util parseArgs in strict mode, with every mistake turned into
+ * ROQ_USAGE naming the subcommand, and the defaults an admin expects for the run and data directories.
+ */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { roqError } from '../errors.js';
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export const RUN_OPTION: Options = { run: { type: 'string' } };
+
+export interface Parsed {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+export function parseCommand(command: string, argv: string[], options: Options, allowPositionals = false): Parsed {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+    return { values: values as Parsed['values'], positionals };
+  } catch (e) {
+    throw roqError('ROQ_USAGE', { command, detail: (e as Error).message.split('\n')[0]! });
+  }
+}
+
+/** --run, else $ROQ_RUN_DIR, else ./run; always absolute, since the daemon runs from /. */
+export function runDir(value: string | boolean | undefined): string {
+  return resolve(typeof value === 'string' ? value : process.env.ROQ_RUN_DIR || 'run');
+}
+
+/** --data, else $ROQ_DATA_DIR, else ./data/gtfs-lirr; always absolute. */
+export function dataDir(value: string | boolean | undefined): string {
+  return resolve(typeof value === 'string' ? value : process.env.ROQ_DATA_DIR || 'data/gtfs-lirr');
+}
+
+export function defaultWorkers(): number {
+  return availableParallelism();
+}
+
+/** An integer option within [min, max], or its default when absent. */
+export function intOption(command: string, name: string, value: string | boolean | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = typeof value === 'string' && /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) throw roqError('ROQ_USAGE', { command, detail: `--${name} must be a whole number from ${min} to ${max}, got '${String(value)}'` });
+  return n;
+}

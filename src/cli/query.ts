@@ -1,0 +1,68 @@
+/**
+ * `roq query NAME param=value … [--json]`: asks the daemon exactly as the CGI program does (src/client.ts), after
+ * validating the parameters here with the same specs, so a bad value is reported without contacting the daemon.
+ */
+import { roqError, isErrorCode, RoqError } from '../errors.js';
+import { QUERY_SPECS } from '../generated/queries.js';
+import { parseParams } from '../params.js';
+import { rowsToObjects, type Cell, type Field } from '../protocol.js';
+import { ask } from '../client.js';
+import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
+
+const NAMES = Object.keys(QUERY_SPECS);
+
+export const QUERY_HELP = `usage: roq query NAME [PARAM=VALUE ...] [--json] [--run DIR] [--timeout MS]
+
+Asks the daemon one query through its FIFOs, as the web page does, and prints the rows: a table, or with --json
+one JSON array of objects whose keys are the answer's fields in order (integers as numbers).
+
+queries:
+${NAMES.map((n) => {
+  const q = QUERY_SPECS[n]!;
+  const params = q.params.map((p) => (p.required ? `${p.name}=…` : `[${p.name}=…]`)).join(' ');
+  return `  ${n} ${params}\n      ${q.description}`;
+}).join('\n')}
+
+  --json          print JSON instead of a table
+  --run DIR       run directory (default $ROQ_RUN_DIR, else ./run)
+  --timeout MS    how long to wait for the answer (default 5000)
+
+example: roq query departures stop=237 date=2026-11-09 after=08:00 limit=5 --json
+`;
+
+function table(fields: readonly Field[], rows: readonly Cell[][]): string {
+  if (rows.length === 0) return '(no rows)\n';
+  const text = [fields.map((f) => f.name), ...rows.map((r) => r.map(String))];
+  const widths = fields.map((_, i) => Math.max(...text.map((r) => r[i]!.length)));
+  const lines = text.map((r) => r.map((c, i) => (fields[i]!.type === 'int' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  return lines.join('\n') + `\n(${rows.length} row${rows.length === 1 ? '' : 's'})\n`;
+}
+
+export async function query(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand('query', argv, { ...RUN_OPTION, json: { type: 'boolean' }, timeout: { type: 'string' } }, true);
+  if (values.help) return void process.stdout.write(QUERY_HELP), 0;
+  const [name, ...pairs] = positionals;
+  if (name === undefined) throw roqError('ROQ_USAGE', { command: 'query', detail: 'name a query' });
+  const spec = Object.hasOwn(QUERY_SPECS, name) ? QUERY_SPECS[name] : undefined;
+  if (!spec) throw roqError('ROQ_QUERY_UNKNOWN', { query: name.slice(0, 40), known: NAMES.join(', ') });
+  const raw: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw roqError('ROQ_USAGE', { command: 'query', detail: `'${pair}' is not of the form PARAM=VALUE` });
+    const key = pair.slice(0, eq);
+    if (Object.hasOwn(raw, key)) throw roqError('ROQ_USAGE', { command: 'query', detail: `parameter '${key}' is given twice` });
+    raw[key] = pair.slice(eq + 1);
+  }
+  parseParams(name, spec.params, raw);
+  const run = runDir(values.run);
+  const answer = await ask(run, name, raw, { timeoutMs: intOption('query', 'timeout', values.timeout, 5000, 1, 3_600_000) });
+  if (answer.status !== 'ok') {
+    const details: Record<string, string> = answer.param === undefined ? {} : { param: answer.param };
+    // The daemon's message is already complete; keep its code for the exit status and the JSON consumer.
+    const err = isErrorCode(answer.code) ? new RoqError(answer.code, details) : roqError('ROQ_PROTOCOL', { detail: `unknown code ${answer.code}` });
+    Object.defineProperty(err, 'message', { value: answer.message });
+    throw err;
+  }
+  process.stdout.write(values.json ? JSON.stringify(rowsToObjects(answer.fields, answer.rows)) + '\n' : table(answer.fields, answer.rows));
+  return 0;
+}

@@ -1,0 +1,73 @@
+/**
+ * The error catalog: every error a user can see — CGI pages, CLI messages, load errors, protocol errors — has a
+ * stable code here, an HTTP status for the web path, and a message that says what is wrong and what to do.
+ * Messages are templates; `{name}` is filled from the details given to roqError. docs/ERRORS.md lists them all.
+ */
+
+export interface CatalogEntry {
+  status: number;
+  text: string;
+}
+
+export const CATALOG = {
+  ROQ_PARAM_MISSING: { status: 400, text: "parameter '{param}' is required: {expected}" },
+  ROQ_PARAM_INVALID: { status: 400, text: "parameter '{param}' is invalid: expected {expected}, got '{value}'" },
+  ROQ_PARAM_UNKNOWN: { status: 400, text: "unknown parameter '{param}' for query '{query}'" },
+  ROQ_QUERY_UNKNOWN: { status: 400, text: "unknown query '{query}'; known queries: {known}" },
+  ROQ_REQUEST_TOO_LARGE: { status: 413, text: 'the request is {size} bytes; at most {max} are accepted' },
+  ROQ_METHOD: { status: 405, text: "method '{method}' is not allowed; use GET or POST" },
+  ROQ_DAEMON_DOWN: { status: 503, text: 'the roq daemon is not running on {run} ({detail}); start it with `roq start --run {run}`' },
+  ROQ_DAEMON_TIMEOUT: { status: 503, text: 'the roq daemon on {run} did not answer within {ms} ms; try again shortly, or check `roq status --run {run}`' },
+  ROQ_DAEMON_BUSY: { status: 503, text: 'the roq daemon request queue on {run} is full; try again shortly' },
+  ROQ_PROTOCOL: { status: 502, text: 'the roq daemon sent a malformed answer ({detail}); check that the CGI program and the daemon are of the same release' },
+  ROQ_PROTOCOL_VERSION: { status: 400, text: "request of protocol '{version}' is not understood; this daemon speaks roq1: update the client" },
+  ROQ_QUERY_FAILED: { status: 500, text: "query '{query}' failed inside the daemon: {detail}; the daemon serves on, see its log" },
+  ROQ_QUERY_DEADLINE: { status: 503, text: "query '{query}' ran past its deadline of {ms} ms and was stopped; the daemon serves on" },
+  ROQ_WORKER_DIED: { status: 500, text: "the worker running query '{query}' died ({detail}); it has been replaced, try again" },
+  ROQ_LOAD_FILE: { status: 500, text: '{file}: {detail}' },
+  ROQ_LOAD_MISSING_FILE: { status: 500, text: '{file}: required table file is missing from {dir}; add it, or mark the table optional in its schema' },
+  ROQ_LOAD_MISSING_COLUMN: { status: 500, text: "{file}:1:1: required column '{column}' is missing from the header line" },
+  ROQ_LOAD_VALUE: { status: 500, text: "{file}:{line}:{col}: column '{column}': {detail}" },
+  ROQ_LOAD_CSV: { status: 500, text: '{file}:{line}:{col}: {detail}' },
+  ROQ_ALREADY_RUNNING: { status: 500, text: 'roq is already running on {run} as pid {pid}; stop it with `roq stop --run {run}`, or replace it with `roq start --takeover`' },
+  ROQ_NOT_RUNNING: { status: 500, text: 'roq is not running on {run}; start it with `roq start --run {run}`' },
+  ROQ_START_FAILED: { status: 500, text: 'roq failed to start on {run}: {detail}' },
+  ROQ_STOP_FAILED: { status: 500, text: 'roq on {run} (pid {pid}) did not stop within {ms} ms; look at {run}/roq.log, or end it with `kill -9 {pid}`' },
+  ROQ_BAD_REQUEST: { status: 400, text: 'the request could not be understood ({detail}); check that the client and the daemon are of the same release' },
+  ROQ_USAGE: { status: 400, text: '{detail}; see `roq {command} --help`' },
+  ROQ_FORM_ENCODING: { status: 400, text: 'the form data could not be read ({detail}); send it as application/x-www-form-urlencoded' },
+  ROQ_MEDIA_TYPE: { status: 415, text: "a form body of type '{type}' is not accepted; send application/x-www-form-urlencoded" },
+  ROQ_CGI_INTERNAL: { status: 500, text: 'the roq CGI program failed unexpectedly ({detail}); the web server error log has the details' },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type ErrorCode = keyof typeof CATALOG;
+
+export class RoqError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, string | number>;
+  constructor(code: ErrorCode, details: Record<string, string | number> = {}) {
+    super(formatMessage(code, details));
+    this.name = 'RoqError';
+    this.code = code;
+    this.status = CATALOG[code].status;
+    this.details = details;
+  }
+  /** The parameter at fault, when the error is about one. */
+  get param(): string | undefined {
+    const p = this.details.param;
+    return p === undefined ? undefined : String(p);
+  }
+}
+
+export function formatMessage(code: ErrorCode, details: Record<string, string | number>): string {
+  return CATALOG[code].text.replace(/\{(\w+)\}/g, (_, k: string) => (k in details ? String(details[k]) : `{${k}}`));
+}
+
+export function roqError(code: ErrorCode, details: Record<string, string | number> = {}): RoqError {
+  return new RoqError(code, details);
+}
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(CATALOG, code);
+}

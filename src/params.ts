@@ -1,0 +1,110 @@
+/**
+ * Validation of query parameters, driven by the query specs generated from schemas/queries/*.json. The CGI
+ * program validates before it contacts the daemon (a bad value never costs a round trip) and the daemon validates
+ * again (anything can be written into REQUESTS). Both call parseParams with the same spec.
+ */
+import { roqError } from './errors.js';
+
+export type ParamSpec =
+  | { name: string; type: 'string'; required?: boolean; default?: string; maxLength?: number; description?: string }
+  | { name: string; type: 'int'; required?: boolean; default?: number; min: number; max: number; description?: string }
+  | { name: string; type: 'date'; required?: boolean; default?: string; description?: string }
+  | { name: string; type: 'time'; required?: boolean; default?: string; description?: string };
+
+/** Parsed values: strings stay strings; ints are numbers; dates are yyyymmdd numbers; times are seconds. */
+export type ParamValue = string | number;
+
+const EXPECTED = {
+  string: (maxLength: number) => `text of at most ${maxLength} characters without control characters`,
+  int: (min: number, max: number) => `a whole number from ${min} to ${max}`,
+  date: () => 'a date YYYY-MM-DD',
+  time: () => 'a time of day HH:MM or HH:MM:SS (00:00 to 23:59:59)',
+};
+
+export function expectedForm(spec: ParamSpec): string {
+  switch (spec.type) {
+    case 'string':
+      return EXPECTED.string(spec.maxLength ?? 256);
+    case 'int':
+      return EXPECTED.int(spec.min, spec.max);
+    case 'date':
+      return EXPECTED.date();
+    case 'time':
+      return EXPECTED.time();
+  }
+}
+
+/** yyyymmdd as a number, or NaN when the text is not an existing Gregorian date. */
+export function parseIsoDate(text: string): number {
+  const m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(text);
+  if (!m) return NaN;
+  const y = Number(m[1]), mo = Number(m[2]), d = Number(m[3]);
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return NaN;
+  return y * 10000 + mo * 100 + d;
+}
+
+export function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/** Seconds since midnight for a clock time H:MM or H:MM:SS below 24:00, or NaN. */
+export function parseClockTime(text: string): number {
+  const m = /^([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?$/.exec(text);
+  if (!m) return NaN;
+  const h = Number(m[1]), mi = Number(m[2]), s = m[3] === undefined ? 0 : Number(m[3]);
+  if (h > 23 || mi > 59 || s > 59) return NaN;
+  return h * 3600 + mi * 60 + s;
+}
+
+// Control characters (C0, DEL, C1) are refused in text parameters: no stop_id or name needs them, and refusing
+// them keeps logs and pages clean.
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+
+function parseOne(spec: ParamSpec, text: string): ParamValue {
+  const bad = () => roqError('ROQ_PARAM_INVALID', { param: spec.name, expected: expectedForm(spec), value: text.slice(0, 40) });
+  switch (spec.type) {
+    case 'string':
+      if (text.length > (spec.maxLength ?? 256) || CONTROL_CHARS.test(text)) throw bad();
+      return text;
+    case 'int': {
+      if (!/^-?[0-9]{1,10}$/.test(text)) throw bad();
+      const n = Number(text);
+      if (n < spec.min || n > spec.max) throw bad();
+      return n;
+    }
+    case 'date': {
+      const d = parseIsoDate(text);
+      if (Number.isNaN(d)) throw bad();
+      return d;
+    }
+    case 'time': {
+      const t = parseClockTime(text);
+      if (Number.isNaN(t)) throw bad();
+      return t;
+    }
+  }
+}
+
+/**
+ * Validates raw text parameters against a query's specs. Missing optional parameters take their defaults; an empty
+ * value counts as missing. Unknown names are refused so that a typo ("stpo=") is an error, not a silent default.
+ * Throws a RoqError naming the parameter at fault.
+ */
+export function parseParams(query: string, specs: readonly ParamSpec[], raw: Record<string, string>): Record<string, ParamValue> {
+  for (const name of Object.keys(raw)) {
+    if (!specs.some((s) => s.name === name)) throw roqError('ROQ_PARAM_UNKNOWN', { param: name.slice(0, 40), query });
+  }
+  const out: Record<string, ParamValue> = {};
+  for (const spec of specs) {
+    const text = raw[spec.name];
+    if (text === undefined || text === '') {
+      if (spec.required) throw roqError('ROQ_PARAM_MISSING', { param: spec.name, expected: expectedForm(spec) });
+      if (spec.default === undefined) out[spec.name] = spec.type === 'string' ? '' : NaN;
+      else out[spec.name] = typeof spec.default === 'number' ? spec.default : parseOne(spec, spec.default);
+      continue;
+    }
+    out[spec.name] = parseOne(spec, text);
+  }
+  return out;
+}

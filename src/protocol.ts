@@ -1,0 +1,247 @@
+/**
+ * The wire protocol between clients (CGI program, CLI) and the daemon: the only module that knows the bytes on
+ * REQUESTS and on response FIFOs. Both sides import it; docs/PROTOCOL.md describes the same format for humans.
+ *
+ * Request: one line, at most PIPE_BUF (4096) bytes including its '\n', so that concurrent writers into the one
+ * REQUESTS FIFO never interleave (POSIX makes such writes atomic):
+ *
+ *     roq1 <pid> <token> <query> <params>\n
+ *
+ *  - pid: the client's process id, or -1 for a pseudo-request the daemon writes to itself (reload, stop);
+ *  - token: 1–32 of [A-Za-z0-9], chosen at random by the client; its answer FIFO is <run>/resp.<pid>.<token>;
+ *  - query: the query name ([a-z][a-z0-9_]*), or for pid -1 the control word;
+ *  - params: application/x-www-form-urlencoded, possibly empty.
+ *
+ * Answer: `name=value` lines into the client's FIFO, in this order: `roq=1`, `status=…`, for errors `code=`,
+ * `message=` and optionally `param=`, for ok `generation=` and `fields=` then one `row=` line per row, and finally
+ * `end=<rows>`. Values are escaped (see escapeValue), so every line is one line and every row value is one
+ * comma-separated cell. The end line makes the answer self-delimiting: the client never needs EOF, which matters
+ * because it holds its FIFO open read-write.
+ */
+
+export const PROTOCOL_VERSION = 1;
+export const REQUEST_MAGIC = 'roq1';
+/** POSIX PIPE_BUF on Linux: writes up to this size into a FIFO are atomic. */
+export const MAX_REQUEST_BYTES = 4096;
+export const REQUESTS_FIFO = 'REQUESTS';
+export const CONTROL_PID = -1;
+
+export type ControlWord = 'reload' | 'stop';
+export const CONTROL_WORDS: readonly ControlWord[] = ['reload', 'stop'];
+
+export type Request =
+  | { kind: 'query'; pid: number; token: string; query: string; params: Record<string, string> }
+  | { kind: 'control'; word: ControlWord; token: string };
+
+export type FieldType = 'string' | 'int';
+export interface Field {
+  name: string;
+  type: FieldType;
+}
+export type Cell = string | number;
+
+export type AnswerStatus = 'ok' | 'error' | 'timeout';
+export type Answer =
+  | { status: 'ok'; generation: number; fields: Field[]; rows: Cell[][] }
+  | { status: 'error' | 'timeout'; code: string; message: string; param?: string };
+
+const TOKEN_RE = /^[A-Za-z0-9]{1,32}$/;
+const QUERY_RE = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** Name of a client's answer FIFO inside the run directory. */
+export function responseFifoName(pid: number, token: string): string {
+  return `resp.${pid}.${token}`;
+}
+
+export function encodeParams(params: Record<string, string>): string {
+  return new URLSearchParams(params).toString();
+}
+
+/** Encodes a request line (with its '\n'); throws if it would exceed PIPE_BUF, since it could then interleave. */
+export function encodeRequest(req: Request): string {
+  const line =
+    req.kind === 'query'
+      ? `${REQUEST_MAGIC} ${req.pid} ${req.token} ${req.query} ${encodeParams(req.params)}\n`
+      : `${REQUEST_MAGIC} ${CONTROL_PID} ${req.token} ${req.word} \n`;
+  if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) {
+    throw new RangeError(`request is ${Buffer.byteLength(line)} bytes; at most ${MAX_REQUEST_BYTES} fit atomically`);
+  }
+  return line;
+}
+
+export type ParsedRequest =
+  | { ok: true; request: Request }
+  | { ok: false; reason: string; pid?: number; token?: string; version?: string };
+
+/**
+ * Parses one request line (without its '\n'). Never throws: anything a writer into REQUESTS can send yields either
+ * a request or a reason to drop it. When the line is of another protocol version but names a pid and token, they
+ * are returned so the daemon can still answer with a clear error.
+ */
+export function parseRequest(line: string): ParsedRequest {
+  if (Buffer.byteLength(line) >= MAX_REQUEST_BYTES) return { ok: false, reason: 'request line too long' };
+  const parts = line.split(' ');
+  if (parts.length !== 5) return { ok: false, reason: `expected 5 space-separated fields, got ${parts.length}` };
+  const [magic, pidText, token, query, params] = parts as [string, string, string, string, string];
+  const pid = /^-?[0-9]{1,10}$/.test(pidText) ? Number(pidText) : NaN;
+  if (!Number.isSafeInteger(pid) || (pid < 1 && pid !== CONTROL_PID) || pid > 0x7fffffff) {
+    return { ok: false, reason: `bad pid '${pidText.slice(0, 16)}'` };
+  }
+  if (!TOKEN_RE.test(token)) return { ok: false, reason: 'bad token' };
+  if (magic !== REQUEST_MAGIC) {
+    const version = /^roq[0-9]+$/.test(magic) ? magic : undefined;
+    return { ok: false, reason: `unknown protocol '${magic.slice(0, 16)}'`, pid, token, version };
+  }
+  if (!QUERY_RE.test(query)) return { ok: false, reason: 'bad query name', pid, token };
+  if (pid === CONTROL_PID) {
+    const word = CONTROL_WORDS.find((w) => w === query);
+    if (!word) return { ok: false, reason: `unknown control word '${query}'` };
+    return { ok: true, request: { kind: 'control', word, token } };
+  }
+  let decoded: Record<string, string>;
+  try {
+    decoded = decodeParams(params);
+  } catch {
+    return { ok: false, reason: 'bad parameter encoding', pid, token };
+  }
+  return { ok: true, request: { kind: 'query', pid, token, query, params: decoded } };
+}
+
+/** Decodes urlencoded parameters; the first occurrence of a name wins. Throws URIError on broken %-escapes. */
+export function decodeParams(text: string): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  if (text === '') return out;
+  for (const pair of text.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const name = decodeURIComponent((eq < 0 ? pair : pair.slice(0, eq)).replace(/\+/g, ' '));
+    const value = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, ' '));
+    if (!(name in out)) out[name] = value;
+  }
+  return out;
+}
+
+// Escaping keeps each answer line one line and each row cell one cell: only the four framing bytes are touched,
+// so the common case (no such byte) costs one regex test and no allocation.
+const NEEDS_ESCAPE = /[%,\n\r]/;
+const ESCAPE_ALL = /[%,\n\r]/g;
+const ESCAPES: Record<string, string> = { '%': '%25', ',': '%2C', '\n': '%0A', '\r': '%0D' };
+
+export function escapeValue(value: string): string {
+  return NEEDS_ESCAPE.test(value) ? value.replace(ESCAPE_ALL, (c) => ESCAPES[c]!) : value;
+}
+
+export function unescapeValue(value: string): string {
+  return value.indexOf('%') < 0 ? value : value.replace(/%(25|2C|0A|0D)/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+}
+
+function fieldsLine(fields: readonly Field[]): string {
+  return fields.map((f) => `${f.name}:${f.type === 'int' ? 'i' : 's'}`).join(',');
+}
+
+/** Encodes a complete answer as one string, ready for a single write into the client's FIFO. */
+export function encodeAnswer(answer: Answer): string {
+  if (answer.status !== 'ok') {
+    let out = `roq=${PROTOCOL_VERSION}\nstatus=${answer.status}\ncode=${escapeValue(answer.code)}\nmessage=${escapeValue(answer.message)}\n`;
+    if (answer.param !== undefined) out += `param=${escapeValue(answer.param)}\n`;
+    return out + 'end=0\n';
+  }
+  let out = `roq=${PROTOCOL_VERSION}\nstatus=ok\ngeneration=${answer.generation}\nfields=${fieldsLine(answer.fields)}\n`;
+  for (const row of answer.rows) {
+    out += 'row=';
+    for (let i = 0; i < row.length; i++) {
+      const cell = row[i]!;
+      out += (i ? ',' : '') + (typeof cell === 'number' ? String(cell) : escapeValue(cell));
+    }
+    out += '\n';
+  }
+  return out + `end=${answer.rows.length}\n`;
+}
+
+/**
+ * Incremental answer parser: feed it text as it arrives; `done` turns true after the end line. Throws an Error
+ * naming the line on anything malformed, so a client can report a broken daemon instead of hanging.
+ */
+export function answerParser() {
+  let buffered = '';
+  let done = false;
+  let version = 0;
+  let status = '';
+  let generation = 0;
+  let fields: Field[] = [];
+  const rows: Cell[][] = [];
+  const attrs: Record<string, string> = {};
+
+  function line(text: string): void {
+    const eq = text.indexOf('=');
+    if (eq < 1) throw new Error(`malformed answer line '${text.slice(0, 40)}'`);
+    const name = text.slice(0, eq);
+    const value = text.slice(eq + 1);
+    switch (name) {
+      case 'roq':
+        version = Number(value);
+        if (version !== PROTOCOL_VERSION) throw new Error(`answer of protocol version ${value}; this client speaks ${PROTOCOL_VERSION}`);
+        return;
+      case 'status':
+        status = value;
+        return;
+      case 'generation':
+        generation = Number(value);
+        return;
+      case 'fields':
+        fields = value === '' ? [] : value.split(',').map((f) => {
+          const [n, t] = f.split(':');
+          return { name: n ?? '', type: t === 'i' ? 'int' : 'string' };
+        });
+        return;
+      case 'row': {
+        const cells = value.split(',');
+        if (cells.length !== fields.length) throw new Error(`row of ${cells.length} cells for ${fields.length} fields`);
+        rows.push(cells.map((c, i) => (fields[i]!.type === 'int' ? Number(c) : unescapeValue(c))));
+        return;
+      }
+      case 'end':
+        if (Number(value) !== rows.length) throw new Error(`end says ${value} rows, got ${rows.length}`);
+        done = true;
+        return;
+      default:
+        attrs[name] = unescapeValue(value); // code, message, param; unknown names are ignored for forward compatibility
+    }
+  }
+
+  return {
+    /** Feeds a chunk; returns true once the answer is complete. */
+    push(chunk: string): boolean {
+      buffered += chunk;
+      let nl: number;
+      while (!done && (nl = buffered.indexOf('\n')) >= 0) {
+        line(buffered.slice(0, nl));
+        buffered = buffered.slice(nl + 1);
+      }
+      return done;
+    },
+    get done() {
+      return done;
+    },
+    result(): Answer {
+      if (!done) throw new Error('answer incomplete');
+      if (version === 0) throw new Error('answer without a roq= line');
+      if (status === 'ok') return { status: 'ok', generation, fields, rows };
+      if (status === 'error' || status === 'timeout') {
+        const a: Answer = { status, code: attrs.code ?? 'ROQ_UNKNOWN', message: attrs.message ?? '' };
+        if (attrs.param !== undefined) a.param = attrs.param;
+        return a;
+      }
+      throw new Error(`unknown answer status '${status}'`);
+    },
+  };
+}
+
+/** Rows as JSON-ready objects whose keys follow the field order. */
+export function rowsToObjects(fields: readonly Field[], rows: readonly Cell[][]): Record<string, Cell>[] {
+  return rows.map((row) => {
+    const o: Record<string, Cell> = {};
+    fields.forEach((f, i) => (o[f.name] = row[i]!));
+    return o;
+  });
+}

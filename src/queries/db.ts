@@ -1,0 +1,27 @@
+/**
+ * What a query runs against: one generation's typed tables plus a per-worker memo for derived data that many
+ * queries reuse (active services per day, lower-cased stop names). The memo belongs to the Db, so it is dropped
+ * with its generation and never shared between workers.
+ */
+import type { GenerationData } from '../store/types.js';
+import { openTables, type Tables } from '../generated/tables.js';
+
+export interface Db {
+  /** The generation's id, reported with every answer. */
+  readonly generation: number;
+  readonly tables: Tables;
+  readonly memo: Map<string, unknown>;
+}
+
+export function openDb(data: GenerationData): Db {
+  return { generation: data.id, tables: openTables(data.tables), memo: new Map() };
+}
+
+/** Returns memo[key], computing it on first use. Bounded: a flood of distinct keys (dates) clears it. */
+export function memoized<T>(db: Db, key: string, compute: () => T): T {
+  if (db.memo.has(key)) return db.memo.get(key) as T;
+  if (db.memo.size >= 256) db.memo.clear();
+  const value = compute();
+  db.memo.set(key, value);
+  return value;
+}

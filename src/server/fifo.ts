@@ -1,0 +1,93 @@
+/**
+ * FIFO helpers for the daemon's side of the protocol: making and opening `<run>/REQUESTS`, and writing one whole
+ * answer into a client's `<run>/resp.<pid>.<token>`. Used by the dispatcher (error answers it writes itself) and by
+ * the workers (every other answer). Writing never throws: a client that went away is an outcome, not an error.
+ */
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { makeFifo } from '../client.js';
+import { roqError } from '../errors.js';
+import { REQUESTS_FIFO, responseFifoName } from '../protocol.js';
+
+const { O_RDWR, O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
+
+/** REQUESTS: its owner reads, the web server's group may write. */
+export const REQUESTS_MODE = 0o620;
+
+export function requestsPath(run: string): string {
+  return join(run, REQUESTS_FIFO);
+}
+
+/**
+ * Makes `<run>/REQUESTS`, or reuses it when it is already a FIFO: it outlives daemons, so that requests written
+ * while one daemon hands over to the next stay queued in the kernel. Anything else at that path is refused rather
+ * than replaced, since it is not ours to delete.
+ */
+export function ensureRequestsFifo(run: string): string {
+  const path = requestsPath(run);
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw roqError('ROQ_START_FAILED', { run, detail: `${path}: ${(e as Error).message}` });
+  }
+  if (st && !st.isFIFO()) throw roqError('ROQ_START_FAILED', { run, detail: `${path} exists and is not a FIFO; move it out of the way` });
+  if (!st) {
+    try {
+      makeFifo(path, REQUESTS_MODE);
+    } catch (e) {
+      throw roqError('ROQ_START_FAILED', { run, detail: (e as Error).message });
+    }
+  }
+  return path;
+}
+
+/**
+ * Opens REQUESTS for the dispatcher. O_RDWR: the daemon is a writer too, so the FIFO never reports EOF when the
+ * last client closes it, and the daemon can write its own pseudo-requests (stop, reload) into the same fd.
+ * O_NONBLOCK: the fd goes into a net.Socket, which reads it on the event loop instead of a thread-pool thread.
+ */
+export function openRequests(run: string): number {
+  return fs.openSync(requestsPath(run), O_RDWR | O_NONBLOCK);
+}
+
+export type Delivery = { sent: true } | { sent: false; reason: string };
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes a whole answer into the client's FIFO. Opening is O_WRONLY|O_NONBLOCK|O_NOFOLLOW: a client that has
+ * vanished gives ENOENT (FIFO removed) or ENXIO (no reader left) at once instead of blocking, and a symlink planted
+ * in the run directory cannot redirect the answer; a path that is not a FIFO is refused after fstat.
+ * An answer of at most PIPE_BUF bytes goes in one atomic write; a longer one is written in pieces, sleeping 1 ms
+ * on EAGAIN (the client has not read yet), for at most `waitMs` in all. The dispatcher passes a small bound since
+ * it sleeps on the event loop; workers may wait longer.
+ */
+export function writeAnswer(run: string, pid: number, token: string, text: string, waitMs: number): Delivery {
+  const path = join(run, responseFifoName(pid, token));
+  let fd: number;
+  try {
+    fd = fs.openSync(path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW);
+  } catch (e) {
+    return { sent: false, reason: `client gone (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+  }
+  try {
+    if (!fs.fstatSync(fd).isFIFO()) return { sent: false, reason: `${path} is not a FIFO` };
+    const bytes = Buffer.from(text);
+    const giveUp = Date.now() + waitMs;
+    let off = 0;
+    while (off < bytes.length) {
+      try {
+        off += fs.writeSync(fd, bytes, off);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EAGAIN') return { sent: false, reason: `client gone while writing (${code ?? (e as Error).message})` };
+        if (Date.now() >= giveUp) return { sent: false, reason: `client did not read its answer within ${waitMs} ms (${off} of ${bytes.length} bytes written)` };
+        Atomics.wait(sleeper, 0, 0, 1);
+      }
+    }
+    return { sent: true };
+  } finally {
+    fs.closeSync(fd);
+  }
+}

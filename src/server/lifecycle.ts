@@ -1,0 +1,222 @@
+/**
+ * The daemon's lifecycle outside of serving: the PID file and its lock, liveness of a recorded PID, starting a
+ * detached daemon and waiting for its readiness report, and stopping one.
+ *
+ * The lock. `<run>/roq.pid` is guarded by proper-lockfile (an atomic mkdir of `<run>/roq.pid.lock`, whose mtime the
+ * holder refreshes every second). A second daemon that finds the lock held reads the PID file:
+ *  - the PID is alive: it refuses with ROQ_ALREADY_RUNNING naming that PID;
+ *  - the PID is dead (the holder was killed with -9) and the lock has not been refreshed for STALE_AFTER_MS: the
+ *    lock is broken and taken over at once, without waiting for proper-lockfile's own mtime staleness (a minute,
+ *    kept long so that a daemon whose event loop is busy loading data is never mistaken for a dead one);
+ *  - otherwise (no PID yet, or a lock just made): a daemon is between taking the lock and writing its PID, which
+ *    takes microseconds; wait a little and look again.
+ * A PID that is alive but belongs to another program (reuse after a reboot with a persistent run directory) ends
+ * up as proper-lockfile staleness: nobody refreshes the lock's mtime, so after a minute it is broken anyway.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { roqError, RoqError, isErrorCode } from '../errors.js';
+import type { Log } from './log.js';
+
+export const PID_FILE = 'roq.pid';
+export const LOG_FILE = 'roq.log';
+export const STATUS_FILE = 'status.json';
+const STALE_AFTER_MS = 1500;
+const LOCK_OPTIONS = { realpath: false, stale: 60_000, update: 1000 };
+
+export function pidFilePath(run: string): string {
+  return join(run, PID_FILE);
+}
+
+/** The PID recorded in `<run>/roq.pid`, or undefined when there is none (or it is garbage). */
+export function readPid(run: string): number | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(pidFilePath(run), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text.trim());
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Whether a process with this PID exists and has not exited. A zombie (exited, not yet reaped) counts as gone. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+}
+
+/** The PID of a live daemon on `run`, or undefined. */
+export function runningPid(run: string): number | undefined {
+  const pid = readPid(run);
+  return pid !== undefined && isAlive(pid) ? pid : undefined;
+}
+
+function lockAgeMs(run: string): number {
+  try {
+    return Date.now() - fs.statSync(pidFilePath(run) + '.lock').mtimeMs;
+  } catch {
+    return Infinity;
+  }
+}
+
+export type ReleasePidLock = () => Promise<void>;
+
+/**
+ * Takes the run directory's lock and writes our PID into `<run>/roq.pid` (see the file comment for how a held
+ * lock is judged). Resolves with the function that removes the PID file and releases the lock; rejects with
+ * ROQ_ALREADY_RUNNING or ROQ_START_FAILED.
+ */
+export async function acquirePidLock(run: string, log: Log): Promise<ReleasePidLock> {
+  const pidFile = pidFilePath(run);
+  const giveUp = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const release = await lockfile.lock(pidFile, {
+        ...LOCK_OPTIONS,
+        // Someone removed or replaced our lock directory. Serving on is better than dying over bookkeeping.
+        onCompromised: (err) => log.error(`the lock ${pidFile}.lock was compromised: ${err.message}`),
+      });
+      fs.writeFileSync(pidFile + '.tmp', `${process.pid}\n`);
+      fs.renameSync(pidFile + '.tmp', pidFile);
+      return async () => {
+        if (readPid(run) === process.pid) fs.rmSync(pidFile, { force: true });
+        await release().catch((e: Error) => log.warn(`releasing ${pidFile}.lock: ${e.message}`));
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') {
+        throw roqError('ROQ_START_FAILED', { run, detail: `cannot lock ${pidFile}: ${(e as Error).message}` });
+      }
+    }
+    const pid = readPid(run);
+    if (pid !== undefined && pid !== process.pid && isAlive(pid)) throw roqError('ROQ_ALREADY_RUNNING', { run, pid });
+    if (lockAgeMs(run) > STALE_AFTER_MS) {
+      log.warn(`breaking the stale lock of pid ${pid ?? '(none recorded)'}, which is no longer running`);
+      fs.rmSync(pidFile + '.lock', { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > giveUp) throw roqError('ROQ_START_FAILED', { run, detail: `${pidFile}.lock is held by a process that never wrote its PID` });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// ---- readiness: the detached daemon reports on fd 3 exactly one line, then closes it ----
+
+export interface ReadyReport {
+  pid: number;
+  generation: number;
+  files: number;
+  rows: number;
+  bytes: number;
+  loadMs: number;
+  workers: number;
+  run: string;
+}
+
+export function readyLine(r: ReadyReport): string {
+  return `READY ${JSON.stringify(r)}\n`;
+}
+
+export function errorLine(e: unknown): string {
+  const err = e instanceof RoqError ? { code: e.code, details: e.details } : { code: 'ROQ_START_FAILED', details: { detail: String((e as Error)?.message ?? e) } };
+  return `ERROR ${JSON.stringify(err)}\n`;
+}
+
+function parseReport(line: string, run: string): ReadyReport {
+  if (line.startsWith('READY ')) return JSON.parse(line.slice(6)) as ReadyReport;
+  if (line.startsWith('ERROR ')) {
+    const { code, details } = JSON.parse(line.slice(6)) as { code: string; details: Record<string, string | number> };
+    throw isErrorCode(code) ? roqError(code, details) : roqError('ROQ_START_FAILED', { run, detail: JSON.stringify(details) });
+  }
+  throw roqError('ROQ_START_FAILED', { run, detail: `unexpected readiness report '${line.slice(0, 80)}'` });
+}
+
+export interface DetachedStart {
+  /** dist/roq.js: the daemon runs as `node roq.js daemon …`. */
+  program: string;
+  run: string;
+  args: string[];
+  readyTimeoutMs: number;
+}
+
+/**
+ * Starts the daemon as a detached process (its own session, stdin from /dev/null, stdout and stderr appended to
+ * `<run>/roq.log`) and resolves once it reports READY on fd 3, or rejects with the error it reported (a load error
+ * names file:line:column). A daemon that exits or stays silent past readyTimeoutMs is reported as failed; a silent
+ * one is killed, so a failed start never leaves a daemon behind.
+ */
+export function startDetached(s: DetachedStart): Promise<ReadyReport> {
+  const logFd = fs.openSync(join(s.run, LOG_FILE), 'a', 0o640);
+  const child = spawn(process.execPath, [s.program, 'daemon', ...s.args, '--ready-fd', '3'], {
+    detached: true,
+    cwd: '/',
+    stdio: ['ignore', logFd, logFd, 'pipe'],
+  });
+  fs.closeSync(logFd);
+  const ready = child.stdio[3] as NodeJS.ReadableStream;
+  ready.setEncoding('utf8');
+  return new Promise<ReadyReport>((resolve, reject) => {
+    let text = '';
+    let settled = false;
+    const settle = (err: Error | undefined, report?: ReadyReport) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      (ready as unknown as { destroy(): void }).destroy();
+      child.unref();
+      if (err) reject(err);
+      else resolve(report!);
+    };
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      settle(roqError('ROQ_START_FAILED', { run: s.run, detail: `the daemon was not ready within ${s.readyTimeoutMs} ms and was killed; see ${join(s.run, LOG_FILE)}` }));
+    }, s.readyTimeoutMs);
+    ready.on('data', (chunk: string) => {
+      text += chunk;
+      const nl = text.indexOf('\n');
+      if (nl < 0) return;
+      try {
+        settle(undefined, parseReport(text.slice(0, nl), s.run));
+      } catch (e) {
+        settle(e as Error);
+      }
+    });
+    ready.on('error', () => undefined); // the exit handler reports
+    child.on('exit', (code, signal) => {
+      settle(roqError('ROQ_START_FAILED', { run: s.run, detail: `the daemon exited (${signal ?? `code ${code}`}) before it was ready; see ${join(s.run, LOG_FILE)}` }));
+    });
+  });
+}
+
+/**
+ * Sends SIGTERM to the daemon on `run` and resolves with its PID once the process is gone. The daemon answers the
+ * requests it has already read before exiting (see the dispatcher). Rejects with ROQ_NOT_RUNNING, or ROQ_STOP_FAILED
+ * when it is still there after timeoutMs.
+ */
+export async function stopDaemon(run: string, timeoutMs: number): Promise<number> {
+  const pid = runningPid(run);
+  if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    throw roqError('ROQ_NOT_RUNNING', { run });
+  }
+  const giveUp = Date.now() + timeoutMs;
+  while (isAlive(pid)) {
+    if (Date.now() > giveUp) throw roqError('ROQ_STOP_FAILED', { run, pid, ms: timeoutMs });
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return pid;
+}

@@ -1,0 +1,87 @@
+/**
+ * A worker thread: the only place a query runs. It opens the generation it is given (wrapping the shared arrays,
+ * no copy), and for each job runs the query and writes the answer into the client's FIFO itself, so answers never
+ * pass through the dispatcher's thread. It reports each job's outcome to the pool, which then gives it the next.
+ *
+ * Errors a user can cause (unknown query, bad parameter) come from the engine as RoqError and become error
+ * answers with their code and parameter; anything else thrown is a bug in a query and becomes ROQ_QUERY_FAILED.
+ *
+ * Fault injection, for tests only: when the daemon runs with ROQ_TEST_FAULTS=1, the query names `fault_throw`
+ * (throws a plain Error), `fault_exit` (ends this thread), `fault_hang` (loops forever) and `fault_sleep` (blocks
+ * `ms` milliseconds, then answers one row) are handled here before the engine sees them. Without the variable
+ * they are unknown queries like any other.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openGeneration, runQuery, type Db, type GenerationData } from '../engine.js';
+import { RoqError, roqError } from '../errors.js';
+import { encodeAnswer, type Answer, type Cell, type Field } from '../protocol.js';
+import { writeAnswer } from './fifo.js';
+import type { FromWorker, ToWorker, WorkerSetup } from './pool.js';
+
+const setup = workerData as WorkerSetup;
+const port = parentPort!;
+let generation: GenerationData = setup.generation;
+let db: Db = openGeneration(generation);
+
+function post(msg: FromWorker): void {
+  port.postMessage(msg);
+}
+
+function injectedFault(query: string, params: Record<string, string>): { fields: Field[]; rows: Cell[][] } | undefined {
+  switch (query) {
+    case 'fault_throw':
+      throw new Error('injected fault: fault_throw');
+    case 'fault_exit':
+      process.exit(3);
+    case 'fault_hang':
+      for (;;);
+    case 'fault_sleep': {
+      const ms = Math.min(Math.max(Number(params.ms) || 0, 0), 10_000);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+      return { fields: [{ name: 'slept', type: 'int' }], rows: [[ms]] };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function answerFor(query: string, params: Record<string, string>): { answer: Answer; failure?: string } {
+  try {
+    const result = (setup.faults && query.startsWith('fault_') && injectedFault(query, params)) || runQuery(db, query, params);
+    return { answer: { status: 'ok', generation: generation.id, fields: result.fields, rows: result.rows } };
+  } catch (e) {
+    const err = e instanceof RoqError ? e : roqError('ROQ_QUERY_FAILED', { query, detail: String((e as Error)?.message ?? e) });
+    const answer: Answer = { status: 'error', code: err.code, message: err.message };
+    if (err.param !== undefined) answer.param = err.param;
+    return { answer, failure: e instanceof RoqError ? undefined : String((e as Error)?.stack ?? e) };
+  }
+}
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.type) {
+    case 'query': {
+      const { answer, failure } = answerFor(msg.query, msg.params);
+      const delivery = writeAnswer(setup.run, msg.pid, msg.token, encodeAnswer(answer), setup.writeWaitMs);
+      post({
+        type: 'done',
+        seq: msg.seq,
+        status: answer.status === 'ok' ? 'ok' : failure ? 'failed' : 'error',
+        ...(failure ? { detail: failure } : {}),
+        ...(delivery.sent ? {} : { undelivered: delivery.reason }),
+      });
+      return;
+    }
+    case 'generation':
+      // The old generation's arrays are freed once no worker and no dispatcher references them.
+      db = openGeneration(msg.generation);
+      generation = msg.generation;
+      post({ type: 'ready', generation: generation.id });
+      return;
+    default: {
+      const never: never = msg;
+      throw new Error(`unknown message ${JSON.stringify(never)}`);
+    }
+  }
+});
+
+post({ type: 'ready', generation: generation.id });

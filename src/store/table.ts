@@ -1,0 +1,130 @@
+/**
+ * Assembling a table from a file's bytes: the header maps schema columns to fields, every record feeds the column
+ * builders, then the key and the indexes are sorted. References between tables are resolved once every table is
+ * built (resolveReferences). Load-side only: workers never import this file.
+ */
+import type { Buffer } from 'node:buffer';
+import { roqError } from '../errors.js';
+import type { TableData, TableSpec } from './types.js';
+import { columnBuilder, type ColumnBuilder } from './builders.js';
+import { scanCsv } from './csv.js';
+import { mapCodes } from './dictionary.js';
+import { shareInt32, sharedInt32 } from './shared.js';
+import { buildSortedIndex, sortKeysOf } from './sortedIndex.js';
+
+export interface LoadLog {
+  warn(msg: string): void;
+}
+
+/** A table whose optional file is absent: every column present and empty. */
+export function emptyTable(spec: TableSpec): TableData {
+  const columns: TableData['columns'] = {};
+  for (const c of spec.columns) columns[c.name] = columnBuilder(c).finish();
+  const indexes: Record<string, Int32Array> = {};
+  for (const ix of spec.indexes) indexes[ix.name] = sharedInt32(0);
+  return { name: spec.name, file: spec.file, present: false, rows: 0, columns, key: spec.key.length ? sharedInt32(0) : null, indexes, references: {} };
+}
+
+/**
+ * Parses one table file. `path` is how errors name the file. Throws RoqError: ROQ_LOAD_MISSING_COLUMN,
+ * ROQ_LOAD_VALUE (file:line:column and the column's name), ROQ_LOAD_CSV (ragged rows, broken quoting).
+ */
+export function parseTable(spec: TableSpec, path: string, buf: Buffer, log: LoadLog): TableData {
+  const builders = spec.columns.map((c) => columnBuilder(c));
+  // fieldOf[i]: the field number of spec.columns[i] in each record, or -1 when the header lacks it.
+  let fieldOf: number[] = [];
+  let width = 0;
+  let rows = 0;
+  let lineOf = new Int32Array(1024); // row → line, for warnings about repeated keys
+
+  const header = (names: string[]): void => {
+    width = names.length;
+    fieldOf = spec.columns.map((c) => names.indexOf(c.name));
+    spec.columns.forEach((c, i) => {
+      if (c.required && fieldOf[i]! < 0) throw roqError('ROQ_LOAD_MISSING_COLUMN', { file: path, column: c.name });
+    });
+    const extra = names.filter((n) => !spec.columns.some((c) => c.name === n));
+    if (extra.length) log.warn(`${path}: column${extra.length > 1 ? 's' : ''} ${extra.join(', ')} not in the schema of table ${spec.name}; ignored`);
+  };
+
+  const records = scanCsv(buf, path, (rec) => {
+    if (width === 0) {
+      const names: string[] = [];
+      for (let i = 0; i < rec.count; i++) names.push(buf.toString('utf8', rec.starts[i], rec.ends[i]).trim());
+      header(names);
+      return;
+    }
+    if (rec.count !== width) {
+      throw roqError('ROQ_LOAD_CSV', { file: path, line: rec.line, col: Math.min(rec.count, width) + 1, detail: `the row has ${rec.count} field${rec.count === 1 ? '' : 's'}, the header ${width}` });
+    }
+    for (let i = 0; i < builders.length; i++) {
+      const f = fieldOf[i]!;
+      const b = builders[i]!;
+      const err = f < 0 ? b.addEmpty() : b.add(buf, rec.starts[f]!, rec.ends[f]!, rec.escaped[f] === 1);
+      if (err !== null) throw roqError('ROQ_LOAD_VALUE', { file: path, line: rec.line, col: f + 1, column: spec.columns[i]!.name, detail: err });
+    }
+    if (rows === lineOf.length) {
+      const grown = new Int32Array(rows * 2);
+      grown.set(lineOf);
+      lineOf = grown;
+    }
+    lineOf[rows++] = rec.line;
+  });
+  if (records === 0) header([]);
+
+  const columns: TableData['columns'] = {};
+  spec.columns.forEach((c, i) => (columns[c.name] = builders[i]!.finish()));
+  const table: TableData = { name: spec.name, file: spec.file, present: true, rows, columns, key: null, indexes: {}, references: {} };
+  if (spec.key.length) table.key = uniqueKey(table, spec, path, lineOf, log);
+  for (const ix of spec.indexes) table.indexes[ix.name] = buildSortedIndex(sortKeysOf(table, ix.columns), rows);
+  return table;
+}
+
+/**
+ * Rows sorted by key, keeping the first row (in file order) of each key. Repeated keys give one warning per
+ * file: lookups by key (and references) use the first row; the other rows stay in the table.
+ */
+function uniqueKey(table: TableData, spec: TableSpec, path: string, lineOf: Int32Array, log: LoadLog): Int32Array {
+  const keys = sortKeysOf(table, spec.key);
+  const sorted = buildSortedIndex(keys, table.rows);
+  const kept = new Int32Array(sorted.length);
+  let n = 0;
+  let repeats = 0;
+  let example = '';
+  for (let i = 0; i < sorted.length; i++) {
+    const row = sorted[i]!;
+    const prev = n > 0 ? kept[n - 1]! : -1;
+    if (prev >= 0 && keys.every((k) => Object.is(k[row], k[prev]))) {
+      if (repeats++ === 0) example = `line ${lineOf[row]} repeats line ${lineOf[prev]}`;
+      continue;
+    }
+    kept[n++] = row;
+  }
+  if (repeats) {
+    log.warn(`${path}: ${repeats} row${repeats > 1 ? 's' : ''} repeat a key (${spec.key.join(', ')}), e.g. ${example}; lookups by key use the first row`);
+  }
+  return shareInt32(kept, n);
+}
+
+/**
+ * Resolves every `references` column: source dictionary code → the target table's row with that key, or -1.
+ * The target column is its table's whole key (codegen checks this), so the key index gives one row per value.
+ */
+export function resolveReferences(specs: readonly TableSpec[], tables: Record<string, TableData>): void {
+  for (const spec of specs) {
+    const table = tables[spec.name]!;
+    for (const c of spec.columns) {
+      if (!c.references) continue;
+      const target = tables[c.references.table]!;
+      const source = table.columns[c.name]!;
+      const key = target.columns[c.references.column]!;
+      if (source.type !== 'string' || key.type !== 'string') throw new Error(`reference ${spec.name}.${c.name}: only string columns can reference`);
+      const rowOfCode = new Int32Array(key.dict.size).fill(-1);
+      for (const row of target.key ?? []) rowOfCode[key.codes[row]!] = row;
+      const codeMap = mapCodes(source.dict, key.dict);
+      const out = sharedInt32(source.dict.size);
+      for (let i = 0; i < out.length; i++) out[i] = codeMap[i]! < 0 ? -1 : rowOfCode[codeMap[i]!]!;
+      table.references[c.name] = out;
+    }
+  }
+}

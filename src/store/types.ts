@@ -1,0 +1,91 @@
+/**
+ * The shapes of roq's loaded data. A generation is plain data — objects, numbers, strings and typed arrays whose
+ * buffers are SharedArrayBuffers — so that handing it to a worker_thread (postMessage or workerData) shares every
+ * big array instead of copying it. Nothing here holds functions or class instances; the typed accessors that give
+ * the arrays meaning are built per worker by src/generated/tables.ts.
+ */
+
+export type ColumnType = 'string' | 'int' | 'float' | 'time' | 'date';
+
+/** A column as a schema describes it (src/generated/catalog.ts holds them all). */
+export interface ColumnSpec {
+  name: string;
+  type: ColumnType;
+  /** The header must name the column and no value may be empty. */
+  required: boolean;
+  /** The text used for an empty value (parsed like a value from the file). */
+  default?: string;
+  /** Another table's single key column that this column's values name (e.g. trips.trip_id). */
+  references?: { table: string; column: string };
+}
+
+export interface IndexSpec {
+  name: string;
+  columns: string[];
+}
+
+export interface TableSpec {
+  name: string;
+  file: string;
+  /** A missing file gives an empty table instead of a load error. */
+  optional: boolean;
+  description: string;
+  columns: ColumnSpec[];
+  /** Columns that identify a row; empty when the table has no key. */
+  key: string[];
+  indexes: IndexSpec[];
+}
+
+/**
+ * A dictionary of distinct strings sorted by UTF-8 bytes: entry i is bytes[offsets[i], offsets[i+1]). Because the
+ * order is byte order, comparing two codes of one dictionary compares their strings as bytes.
+ */
+export interface DictData {
+  size: number;
+  offsets: Uint32Array;
+  bytes: Uint8Array;
+}
+
+/** Stored value for an empty int or date without a default. */
+export const NULL_INT = -2147483648;
+/** Stored seconds for an empty time. */
+export const NULL_TIME = -1;
+
+export type ColumnData =
+  | { type: 'string'; codes: Int32Array; dict: DictData }
+  | { type: 'int'; values: Int32Array }
+  | { type: 'date'; values: Int32Array }
+  | { type: 'float'; values: Float64Array }
+  /** seconds from the start of the service day, and the raw text as a string column (output needs it verbatim) */
+  | { type: 'time'; values: Int32Array; codes: Int32Array; dict: DictData };
+
+export interface TableData {
+  name: string;
+  file: string;
+  /** false when an optional file was absent */
+  present: boolean;
+  rows: number;
+  columns: Record<string, ColumnData>;
+  /** Row ids sorted by the key columns, the first row of each key only; null when the table has no key. */
+  key: Int32Array | null;
+  /** Row ids sorted by each index's columns, ties by row id. */
+  indexes: Record<string, Int32Array>;
+  /** Per referencing column: source dictionary code → target row, or -1 when the target has no such key. */
+  references: Record<string, Int32Array>;
+}
+
+export interface FileStats {
+  file: string;
+  rows: number;
+  bytes: number;
+}
+
+export interface GenerationData {
+  id: number;
+  dataDir: string;
+  /** ms since the epoch when loading finished */
+  loadedAt: number;
+  loadMs: number;
+  tables: Record<string, TableData>;
+  stats: { files: FileStats[]; rows: number; bytes: number };
+}

@@ -1,0 +1,115 @@
+/**
+ * Parsing of typed values straight from a file's bytes (no string per value). Each parser takes buf[s, e) and
+ * returns the value or NaN when the text is not of the type; the caller turns NaN into a load error naming
+ * file:line:column. Spaces and tabs around a number, date or time are ignored (hand-edited feeds have them); the
+ * text of a time is kept exactly as written anyway.
+ */
+import { Buffer } from 'node:buffer';
+import { daysInMonth } from '../params.js';
+
+export function isBlank(buf: Uint8Array, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) if (buf[i] !== 0x20 && buf[i] !== 0x09) return false;
+  return true;
+}
+
+function trimStart(buf: Uint8Array, s: number, e: number): number {
+  while (s < e && (buf[s] === 0x20 || buf[s] === 0x09)) s++;
+  return s;
+}
+
+function trimEnd(buf: Uint8Array, s: number, e: number): number {
+  while (e > s && (buf[e - 1] === 0x20 || buf[e - 1] === 0x09)) e--;
+  return e;
+}
+
+const isDigit = (b: number | undefined): boolean => b !== undefined && b >= 0x30 && b <= 0x39;
+
+/** A whole number in the int32 range except -2^31 (the stored null); optional sign. */
+export function parseIntBytes(buf: Uint8Array, s: number, e: number): number {
+  s = trimStart(buf, s, e);
+  e = trimEnd(buf, s, e);
+  let neg = false;
+  if (buf[s] === 0x2d || buf[s] === 0x2b) {
+    neg = buf[s] === 0x2d;
+    s++;
+  }
+  if (s === e || e - s > 10) return NaN;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const b = buf[i]!;
+    if (b < 0x30 || b > 0x39) return NaN;
+    v = v * 10 + (b - 0x30);
+  }
+  if (v > 2147483647) return NaN;
+  return neg ? -v : v;
+}
+
+/** A GTFS time H:MM:SS as seconds; the hours may have one digit or exceed 23 (times past midnight). */
+export function parseTimeBytes(buf: Uint8Array, s: number, e: number): number {
+  s = trimStart(buf, s, e);
+  e = trimEnd(buf, s, e);
+  let i = s;
+  let h = 0;
+  while (i < e && isDigit(buf[i])) h = h * 10 + (buf[i++]! - 0x30);
+  if (i === s || i - s > 4 || buf[i] !== 0x3a) return NaN;
+  const m = twoDigits(buf, i + 1, e);
+  if (Number.isNaN(m) || buf[i + 3] !== 0x3a) return NaN;
+  const sec = twoDigits(buf, i + 4, e);
+  if (Number.isNaN(sec) || i + 6 !== e || m > 59 || sec > 59) return NaN;
+  return h * 3600 + m * 60 + sec;
+}
+
+function twoDigits(buf: Uint8Array, i: number, e: number): number {
+  if (i + 2 > e || !isDigit(buf[i]) || !isDigit(buf[i + 1])) return NaN;
+  return (buf[i]! - 0x30) * 10 + (buf[i + 1]! - 0x30);
+}
+
+/** A GTFS date YYYYMMDD that exists in the Gregorian calendar, as the number yyyymmdd. */
+export function parseDateBytes(buf: Uint8Array, s: number, e: number): number {
+  s = trimStart(buf, s, e);
+  e = trimEnd(buf, s, e);
+  if (e - s !== 8) return NaN;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    if (!isDigit(buf[i])) return NaN;
+    v = v * 10 + (buf[i]! - 0x30);
+  }
+  const y = Math.floor(v / 10000);
+  const m = Math.floor(v / 100) % 100;
+  const d = v % 100;
+  if (m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m)) return NaN;
+  return v;
+}
+
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+const FLOAT_TEXT = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
+
+/**
+ * A decimal number. Up to 15 significant digits without exponent it is computed as m / 10^k, which IEEE division
+ * rounds correctly because both operands are exact; anything else goes through Number().
+ */
+export function parseFloatBytes(buf: Uint8Array, s: number, e: number): number {
+  s = trimStart(buf, s, e);
+  e = trimEnd(buf, s, e);
+  let i = s;
+  const neg = buf[i] === 0x2d;
+  if (neg || buf[i] === 0x2b) i++;
+  let m = 0;
+  let digits = 0;
+  let frac = -1;
+  for (; i < e; i++) {
+    const b = buf[i]!;
+    if (b >= 0x30 && b <= 0x39) {
+      m = m * 10 + (b - 0x30);
+      digits++;
+      if (frac >= 0) frac++;
+    } else if (b === 0x2e && frac < 0) frac = 0;
+    else break;
+  }
+  if (i === e && digits > 0 && digits <= 15) {
+    const v = frac > 0 ? m / POW10[frac]! : m;
+    return neg ? -v : v;
+  }
+  const text = Buffer.from(buf.buffer, buf.byteOffset + s, e - s).toString('latin1');
+  return FLOAT_TEXT.test(text) ? Number(text) : NaN;
+}

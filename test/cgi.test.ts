@@ -1,0 +1,332 @@
+/**
+ * The CGI program as Apache runs it: dist/roq.cgi in a child process with a CGI environment, under Node and under
+ * Bun, against a real daemon, a run directory with no daemon, and a REQUESTS FIFO that this test holds and answers
+ * (or not) by hand. Also a smoke test of the demo server. Build first; `npm test` does.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeFifo } from '../src/client.js';
+import { encodeAnswer, parseRequest, REQUESTS_FIFO, responseFifoName, type Answer, type Request } from '../src/protocol.js';
+import { HAVE_BUN, runCgi, type CgiResult, type Runtime } from './helpers/cgi.js';
+import { makeRunDir, pidOf, ROOT, startDaemon, waitFor, type RunningDaemon } from './helpers/daemon.js';
+
+interface Case {
+  query: string;
+  params: Record<string, string | number>;
+  expected: Record<string, string | number>[];
+}
+
+const ALL_CASES: Case[] = fs
+  .readFileSync(join(ROOT, 'test/cases/gtfs-lirr-cases.jsonl'), 'utf8')
+  .split('\n')
+  .filter((l) => l.trim() !== '')
+  .map((l) => JSON.parse(l) as Case);
+/** Every tenth case: both queries, empty and full answers, with and without optional parameters. */
+const CASES = ALL_CASES.filter((_, i) => i % 10 === 0);
+
+const RUNTIMES: Runtime[] = HAVE_BUN ? ['node', 'bun'] : ['node'];
+
+function formOf(params: Record<string, string | number>, extra: Record<string, string> = {}): string {
+  return new URLSearchParams({ ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])), ...extra }).toString();
+}
+
+/** Independent of the engine under test: what an HTML-escaped text looks like. */
+function escaped(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+function jsonError(r: CgiResult): { code: string; message: string; param?: string } {
+  return (JSON.parse(r.body) as { error: { code: string; message: string; param?: string } }).error;
+}
+
+function answerFifos(run: string): string[] {
+  return fs.readdirSync(run).filter((f) => f.startsWith('resp.'));
+}
+
+let daemon: RunningDaemon;
+/** A run directory where no daemon ever ran: no REQUESTS FIFO at all. */
+let empty: string;
+
+beforeAll(async () => {
+  daemon = await startDaemon({ workers: 2 });
+  empty = makeRunDir();
+});
+afterAll(async () => {
+  await daemon?.stop();
+  if (empty) fs.rmSync(empty, { recursive: true, force: true });
+});
+
+describe.each(RUNTIMES)('roq.cgi under %s against a real daemon', (runtime) => {
+  const ask = (query: string, more: Partial<Parameters<typeof runCgi>[0]> = {}) =>
+    runCgi({ query, runtime, ...more, env: { ROQ_RUN_DIR: daemon.run, ...more.env } });
+
+  it('answers the sampled LIRR cases with format=json exactly, field order included', async () => {
+    expect(CASES.length).toBeGreaterThanOrEqual(10);
+    for (const c of CASES) {
+      const r = await ask(formOf(c.params, { format: 'json' }));
+      expect(r.stderr).toBe('');
+      expect(r.status, `${c.query} ${JSON.stringify(c.params)}`).toBe(200);
+      expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(r.headers['cache-control']).toBe('no-store');
+      expect(r.body.trim()).toBe(JSON.stringify({ query: c.query, rows: c.expected }));
+    }
+  });
+
+  it('shows a departures case as an HTML table, every cell escaped', async () => {
+    const c = ALL_CASES.find((x) => x.query === 'departures' && x.expected.length >= 3)!;
+    const r = await ask(formOf(c.params));
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe('text/html; charset=utf-8');
+    const tbody = r.body.slice(r.body.indexOf('<tbody>'), r.body.indexOf('</tbody>'));
+    const rows = tbody.split('<tr>').slice(1);
+    expect(rows).toHaveLength(c.expected.length);
+    c.expected.forEach((row, i) => {
+      expect(rows[i]!.trim()).toBe(Object.values(row).map((v) => `<td>${escaped(String(v))}</td>`).join('') + '</tr>');
+    });
+    expect(r.body).toContain('MTA Long Island Rail Road, GTFS static feed');
+  });
+
+  it('writes a 100-row board completely before exiting', async () => {
+    const c = ALL_CASES.find((x) => x.query === 'departures' && x.expected.length === 100)!;
+    const r = await ask(formOf(c.params));
+    expect(r.status).toBe(200);
+    expect(r.body.length).toBeGreaterThan(16_000);
+    expect(r.body.split('<tr><td>')).toHaveLength(101);
+    expect(r.body.endsWith('</html>\n')).toBe(true);
+  });
+
+  it('lists the stations matching q as buttons that pick the stop', async () => {
+    const r = await ask('q=minal&date=2026-11-09');
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('<button class="stop" type="submit" name="stop" value="241">Atlantic Terminal');
+    expect(r.body).toContain('name="date" value="2026-11-09"');
+  });
+
+  it('takes a POSTed form, the query string adding format=json', async () => {
+    const c = CASES.find((x) => x.query === 'departures' && x.expected.length > 0)!;
+    const r = await ask('format=json', { method: 'POST', body: formOf(c.params) });
+    expect(r.status).toBe(200);
+    expect(r.body.trim()).toBe(JSON.stringify({ query: c.query, rows: c.expected }));
+    const stops = await ask('', { method: 'POST', body: 'q=minal&format=json&submit=Find' });
+    expect(JSON.parse(stops.body).rows[0].stop_id).toBe('241');
+  });
+
+  it('answers HEAD with the headers only', async () => {
+    const r = await ask('q=minal', { method: 'HEAD' });
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(r.body).toBe('');
+  });
+
+  it('shows the empty form, dated today, when neither stop nor q is given', async () => {
+    const r = await ask('');
+    expect(r.status).toBe(200);
+    expect(r.body).toMatch(/name="date" value="\d{4}-\d{2}-\d{2}" required>/);
+    expect(r.body).not.toContain('role="alert"');
+  });
+
+  it('escapes HTML sent in q and stop', async () => {
+    const evil = `"><script>alert('x')</script><img src=x onerror=alert(1)>`;
+    for (const query of [formOf({ q: evil }), formOf({ stop: evil, date: '2026-11-09' })]) {
+      const r = await ask(query);
+      expect(r.status).toBe(200);
+      expect(r.body).not.toContain('<script>');
+      expect(r.body).not.toContain('<img');
+      expect(r.body).toContain(escaped(evil));
+    }
+  });
+
+  it('leaves no answer FIFO behind', () => {
+    expect(answerFifos(daemon.run)).toEqual([]);
+  });
+});
+
+/** A REQUESTS FIFO held open by this test: the CGI program can send, and nothing answers unless the test does. */
+function heldRequests(): { run: string; read(): string; close(): void } {
+  const run = makeRunDir();
+  const path = join(run, REQUESTS_FIFO);
+  makeFifo(path, 0o620);
+  const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+  const buf = Buffer.alloc(65536);
+  return {
+    run,
+    read() {
+      try {
+        return buf.toString('utf8', 0, fs.readSync(fd, buf));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return '';
+        throw e;
+      }
+    },
+    close() {
+      fs.closeSync(fd);
+      fs.rmSync(run, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Answers the next request arriving on a held REQUESTS FIFO with `answer`, as a daemon's worker would. */
+async function answerNext(held: ReturnType<typeof heldRequests>, answer: Answer): Promise<Request> {
+  const line = await waitFor('a request line', () => held.read(), 10_000);
+  const parsed = parseRequest(line.replace(/\n$/, ''));
+  if (!parsed.ok || parsed.request.kind !== 'query') throw new Error(`bad request line ${line}`);
+  const fd = fs.openSync(join(held.run, responseFifoName(parsed.request.pid, parsed.request.token)), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  fs.writeSync(fd, encodeAnswer(answer));
+  fs.closeSync(fd);
+  return parsed.request;
+}
+
+describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) => {
+  const BAD: [string, string, string][] = [
+    ['stop=202&date=2026-02-30', 'date', 'ROQ_PARAM_INVALID'],
+    ['stop=202&date=2026-11-09&after=25:61', 'after', 'ROQ_PARAM_INVALID'],
+    ['stop=202&date=2026-11-09&limit=0', 'limit', 'ROQ_PARAM_INVALID'],
+    ['stop=202&date=2026-11-09&limit=1000', 'limit', 'ROQ_PARAM_INVALID'],
+    ['stop=&date=2026-11-09', 'stop', 'ROQ_PARAM_MISSING'],
+    ['stop=202', 'date', 'ROQ_PARAM_MISSING'],
+    ['q=' + 'x'.repeat(101), 'q', 'ROQ_PARAM_INVALID'],
+  ];
+
+  it.each(BAD)('refuses %s with 400 naming the parameter, without contacting any daemon', async (query, param, code) => {
+    // No daemon at all: a 400 rather than a 503 proves the daemon was never asked.
+    const json = await runCgi({ runtime, query: query + '&format=json', env: { ROQ_RUN_DIR: empty } });
+    expect(json.status).toBe(400);
+    expect(jsonError(json)).toMatchObject({ code, param });
+    expect(jsonError(json).message).toContain(`'${param}'`);
+    const html = await runCgi({ runtime, query, env: { ROQ_RUN_DIR: empty } });
+    expect(html.status).toBe(400);
+    expect(html.body).toContain('role="alert"');
+    expect(html.body).toContain(`<code>${param}</code>`);
+    expect(html.body).toMatch(new RegExp(`name="${param}"[^>]*aria-invalid="true"`));
+  });
+
+  it('writes nothing into REQUESTS for a bad parameter', async () => {
+    const held = heldRequests();
+    try {
+      const r = await runCgi({ runtime, query: 'stop=202&date=2026-11-09&after=25:61', env: { ROQ_RUN_DIR: held.run } });
+      expect(r.status).toBe(400);
+      expect(held.read()).toBe('');
+    } finally {
+      held.close();
+    }
+  });
+
+  it('answers 503 with Retry-After when no daemon ever ran on the run directory', async () => {
+    const r = await runCgi({ runtime, query: 'q=minal&format=json', env: { ROQ_RUN_DIR: empty } });
+    expect(r.status).toBe(503);
+    expect(r.headers['retry-after']).toBe('5');
+    expect(jsonError(r).code).toBe('ROQ_DAEMON_DOWN');
+    const html = await runCgi({ runtime, query: 'q=minal', env: { ROQ_RUN_DIR: join(empty, 'missing') } });
+    expect(html.status).toBe(503);
+    expect(html.body).toContain('ROQ_DAEMON_DOWN');
+  });
+
+  it('gives up on a silent daemon within ROQ_CGI_TIMEOUT_MS: 503, Retry-After, no FIFO left', async () => {
+    const held = heldRequests();
+    try {
+      const r = await runCgi({ runtime, query: 'q=minal&format=json', env: { ROQ_RUN_DIR: held.run, ROQ_CGI_TIMEOUT_MS: '300' }, timeoutMs: 5000 });
+      expect(r.status).toBe(503);
+      expect(r.headers['retry-after']).toBe('5');
+      expect(jsonError(r).code).toBe('ROQ_DAEMON_TIMEOUT');
+      expect(r.ms).toBeGreaterThanOrEqual(300);
+      expect(r.ms).toBeLessThan(3000);
+      expect(held.read()).toMatch(/^roq1 \d+ \w+ stops q=minal\n$/);
+      expect(answerFifos(held.run)).toEqual([]);
+    } finally {
+      held.close();
+    }
+  });
+
+  it("shows the daemon's error answers with the catalog's status", async () => {
+    const held = heldRequests();
+    try {
+      const cases: [Answer, number][] = [
+        [{ status: 'error', code: 'ROQ_QUERY_FAILED', message: "query 'stops' failed inside the daemon: <boom>" }, 500],
+        [{ status: 'timeout', code: 'ROQ_QUERY_DEADLINE', message: 'ran past its deadline' }, 503],
+        [{ status: 'error', code: 'ROQ_PARAM_INVALID', message: 'bad q', param: 'q' }, 400],
+        [{ status: 'error', code: 'ROQ_SOMETHING_NEW', message: 'from a newer daemon' }, 500],
+      ];
+      for (const [answer, status] of cases) {
+        const [r, req] = await Promise.all([runCgi({ runtime, query: 'q=minal', env: { ROQ_RUN_DIR: held.run } }), answerNext(held, answer)]);
+        expect(req).toMatchObject({ query: 'stops', params: { q: 'minal' } });
+        expect(r.status).toBe(status);
+        expect(r.body).toContain(escaped(answer.status === 'ok' ? '' : answer.message));
+        if (status === 503) expect(r.headers['retry-after']).toBe('5');
+      }
+      const [json] = await Promise.all([
+        runCgi({ runtime, query: 'q=minal&format=json', env: { ROQ_RUN_DIR: held.run } }),
+        answerNext(held, { status: 'error', code: 'ROQ_PARAM_INVALID', message: 'bad q', param: 'q' }),
+      ]);
+      expect(JSON.parse(json.body)).toEqual({ error: { code: 'ROQ_PARAM_INVALID', message: 'bad q', param: 'q' } });
+      expect(answerFifos(held.run)).toEqual([]);
+    } finally {
+      held.close();
+    }
+  });
+
+  it('answers 405 for DELETE, naming the allowed methods', async () => {
+    const r = await runCgi({ runtime, method: 'DELETE', query: 'q=minal&format=json', env: { ROQ_RUN_DIR: empty } });
+    expect(r.status).toBe(405);
+    expect(r.headers.allow).toBe('GET, HEAD, POST');
+    expect(jsonError(r).code).toBe('ROQ_METHOD');
+  });
+
+  it('answers 413 for a body over 16 KiB, read or not', async () => {
+    const big = await runCgi({ runtime, method: 'POST', body: 'q=' + 'x'.repeat(20_000), env: { ROQ_RUN_DIR: empty } });
+    expect(big.status).toBe(413);
+    expect(big.body).toContain('ROQ_REQUEST_TOO_LARGE');
+    const claimed = await runCgi({ runtime, method: 'POST', body: 'q=x', env: { ROQ_RUN_DIR: empty, CONTENT_LENGTH: '16385' } });
+    expect(claimed.status).toBe(413);
+  });
+
+  it('refuses bodies it cannot read: wrong type, broken escapes, cut short', async () => {
+    const multipart = await runCgi({ runtime, method: 'POST', body: 'q=x', contentType: 'multipart/form-data; boundary=x', env: { ROQ_RUN_DIR: empty } });
+    expect(multipart.status).toBe(415);
+    const broken = await runCgi({ runtime, method: 'POST', body: 'q=%E0%A4%A', env: { ROQ_RUN_DIR: empty } });
+    expect(broken.status).toBe(400);
+    expect(broken.body).toContain('ROQ_FORM_ENCODING');
+    const short = await runCgi({ runtime, method: 'POST', body: 'q=x', env: { ROQ_RUN_DIR: empty, CONTENT_LENGTH: '10' } });
+    expect(short.status).toBe(400);
+    expect(short.body).toContain('ended after 3 of 10 bytes');
+  });
+});
+
+describe('the demo server', () => {
+  it('serves the page and a departures query through dist/roq.cgi, and stops its daemon on SIGTERM', async () => {
+    const run = makeRunDir();
+    const child = spawn(process.execPath, [join(ROOT, 'dist/demo.js')], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: '0', ROQ_DEMO_RUN: run },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (output += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (output += c));
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    try {
+      const url = await waitFor('the demo URL', () => /http:\/\/127\.0\.0\.1:\d+\//.exec(output)?.[0], 30_000);
+      const page = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<h1>Train departures</h1>');
+      const c = CASES.find((x) => x.query === 'departures' && x.expected.length > 0)!;
+      const json = await fetch(`${url}?${formOf(c.params, { format: 'json' })}`, { signal: AbortSignal.timeout(10_000) });
+      expect(json.status).toBe(200);
+      expect(json.headers.get('cache-control')).toBe('no-store');
+      expect(await json.text()).toBe(JSON.stringify({ query: c.query, rows: c.expected }) + '\n');
+      const bad = await fetch(`${url}?stop=202&date=2026-02-30`, { signal: AbortSignal.timeout(10_000) });
+      expect(bad.status).toBe(400);
+      const daemonPid = pidOf(run);
+      expect(daemonPid).toBeGreaterThan(0);
+      child.kill('SIGTERM');
+      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 15_000))])).toBe(0);
+      expect(pidOf(run)).toBeUndefined();
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      const left = pidOf(run);
+      if (left) process.kill(left, 'SIGKILL');
+      fs.rmSync(run, { recursive: true, force: true });
+    }
+  });
+});

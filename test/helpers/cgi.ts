@@ -1,0 +1,117 @@
+/**
+ * Runs the built CGI program (dist/roq.cgi) as a web server would: a child process with an RFC 3875 environment,
+ * the body on stdin, the response parsed from stdout. Build first (`node scripts/build.js`; `npm test` does it).
+ *
+ *   const r = await runCgi({ query: 'q=minal&format=json', env: { ROQ_RUN_DIR: run }, runtime: 'bun' });
+ *   r.status === 200; r.headers['content-type']; JSON.parse(r.body)
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from './daemon.js';
+
+export const CGI = join(ROOT, 'dist/roq.cgi');
+export const BUN = join(ROOT, 'node_modules/.bin/bun');
+export const HAVE_BUN = existsSync(BUN);
+
+export type Runtime = 'node' | 'bun';
+
+export interface CgiRequest {
+  method?: string;
+  /** QUERY_STRING, already encoded. */
+  query?: string;
+  /** Written to stdin; CONTENT_LENGTH is its byte length unless env sets it. */
+  body?: string;
+  contentType?: string;
+  env?: Record<string, string>;
+  runtime?: Runtime;
+  /** The process is killed after this long (default 15 s) and the result says so. */
+  timeoutMs?: number;
+}
+
+export interface CgiResult {
+  /** From the Status header; 200 when there is none, as RFC 3875 says. */
+  status: number;
+  /** Header names in lower case. */
+  headers: Record<string, string>;
+  body: string;
+  /** The raw stdout and stderr, exit code, and wall time from spawn to exit. */
+  raw: string;
+  stderr: string;
+  code: number | null;
+  ms: number;
+}
+
+/** The RFC 3875 variables Apache sets for a request to /cgi-bin/roq.cgi, with PATH so Node can find mkfifo. */
+export function cgiEnv(req: CgiRequest): Record<string, string> {
+  const method = req.method ?? 'GET';
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    GATEWAY_INTERFACE: 'CGI/1.1',
+    SERVER_PROTOCOL: 'HTTP/1.1',
+    SERVER_SOFTWARE: 'roq-test',
+    SERVER_NAME: 'localhost',
+    SERVER_PORT: '80',
+    REQUEST_METHOD: method,
+    QUERY_STRING: req.query ?? '',
+    SCRIPT_NAME: '/cgi-bin/roq.cgi',
+    PATH_INFO: '',
+    REMOTE_ADDR: '127.0.0.1',
+    REMOTE_PORT: '40000',
+    HTTP_HOST: 'localhost',
+  };
+  if (req.body !== undefined) {
+    env.CONTENT_LENGTH = String(Buffer.byteLength(req.body));
+    env.CONTENT_TYPE = req.contentType ?? 'application/x-www-form-urlencoded';
+  }
+  return { ...env, ...req.env };
+}
+
+/** Splits a CGI response into status, headers and body; throws if there is no header block. */
+export function parseCgiResponse(raw: string): { status: number; headers: Record<string, string>; body: string } {
+  const m = /\r?\n\r?\n/.exec(raw);
+  if (!m) throw new Error(`no blank line after the CGI headers in ${JSON.stringify(raw.slice(0, 200))}`);
+  const headers: Record<string, string> = {};
+  for (const line of raw.slice(0, m.index).split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon < 1) throw new Error(`malformed CGI header line ${JSON.stringify(line)}`);
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const status = headers.status ? Number(headers.status.split(' ')[0]) : 200;
+  return { status, headers, body: raw.slice(m.index + m[0].length) };
+}
+
+/** Runs dist/roq.cgi once; never rejects on a bad response (the result says what happened), only on spawn failure. */
+export function runCgi(req: CgiRequest = {}): Promise<CgiResult> {
+  const runtime = req.runtime ?? 'node';
+  const exe = runtime === 'bun' ? BUN : process.execPath;
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(exe, [CGI], { env: cgiEnv(req), cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let raw = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (raw += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.stdin.on('error', () => undefined); // the program may answer 413 without reading the body
+    if (req.body !== undefined) child.stdin.write(req.body);
+    child.stdin.end();
+    const limit = req.timeoutMs ?? 15_000;
+    const timer = setTimeout(() => {
+      stderr += `\n[runCgi: killed after ${limit} ms]`;
+      child.kill('SIGKILL');
+    }, limit);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const ms = performance.now() - started;
+      try {
+        resolve({ ...parseCgiResponse(raw), raw, stderr, code, ms });
+      } catch (e) {
+        resolve({ status: 0, headers: {}, body: '', raw, stderr: `${stderr}\n[runCgi: ${(e as Error).message}]`, code, ms });
+      }
+    });
+  });
+}

@@ -1,0 +1,178 @@
+/**
+ * Test helpers over real processes: start a real daemon through the built `dist/roq.js` on a fresh temporary run
+ * directory, run the CLI, and talk to the daemon's FIFOs by hand. Build first (`node scripts/build.js`; `npm test`
+ * does it).
+ *
+ *   const d = await startDaemon({ workers: 2 });   // data/gtfs-lirr unless `data` is given
+ *   const r = await roqCli(['query', 'stops', 'q=minal', '--json', '--run', d.run]);
+ *   await d.stop();
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeFifo, RESPONSE_FIFO_MODE } from '../../src/client.js';
+import { answerParser, REQUESTS_FIFO, responseFifoName, type Answer } from '../../src/protocol.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const ROQ = join(ROOT, 'dist/roq.js');
+export const LIRR = join(ROOT, 'data/gtfs-lirr');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  /** The process is killed after this long (default 30 s) and the result says so in stderr. */
+  timeoutMs?: number;
+}
+
+/** Runs `node dist/roq.js …args` and resolves with its exit code and output (never rejects). */
+export function roqCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [ROQ, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timer = setTimeout(() => {
+      stderr += `\n[roqCli: killed after ${opts.timeoutMs ?? 30_000} ms]`;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 30_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      done({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+  });
+}
+
+export interface DaemonOptions {
+  data?: string;
+  workers?: number;
+  /** --deadline in ms */
+  deadline?: number;
+  env?: Record<string, string>;
+  /** An existing run directory to use instead of a fresh one (it is then not removed by stop). */
+  run?: string;
+}
+
+export interface RunningDaemon {
+  run: string;
+  pid: number;
+  /** `roq stop`; if that fails, kill -9. Removes the run directory if startDaemon made it. */
+  stop(): Promise<void>;
+}
+
+export function makeRunDir(): string {
+  return fs.mkdtempSync(join(tmpdir(), 'roq-run-'));
+}
+
+export function pidOf(run: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(join(run, 'roq.pid'), 'utf8').trim());
+    return pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts a real daemon with `roq start` and resolves once it serves; rejects with the CLI's output if it fails. */
+export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaemon> {
+  const run = opts.run ?? makeRunDir();
+  const args = ['start', '--run', run, '--data', opts.data ?? LIRR, '--workers', String(opts.workers ?? 2)];
+  if (opts.deadline !== undefined) args.push('--deadline', String(opts.deadline));
+  const r = await roqCli(args, { env: opts.env });
+  const pid = pidOf(run);
+  if (r.code !== 0 || pid === undefined) throw new Error(`roq start failed (${r.code}): ${r.stderr}${r.stdout}`);
+  return {
+    run,
+    pid,
+    async stop() {
+      const s = await roqCli(['stop', '--run', run]);
+      const left = pidOf(run);
+      if (s.code !== 0 && left !== undefined) {
+        try {
+          process.kill(left, 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
+      }
+      if (!opts.run) fs.rmSync(run, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `cond` every 20 ms until it returns a truthy value, for at most timeoutMs; throws naming `what`. */
+export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
+  const giveUp = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await cond();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > giveUp) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export interface AnswerFifo {
+  pid: number;
+  token: string;
+  /** The answer read from the FIFO; rejects after timeoutMs. */
+  answer: Promise<Answer>;
+  /** Closes and removes the FIFO. */
+  close(): void;
+}
+
+let tokens = 0;
+
+/**
+ * Makes a client's answer FIFO by hand and starts reading it, as src/client.ts does, so that a test can write
+ * request lines of its own (or malformed ones) into REQUESTS with writeRequests.
+ */
+export function answerFifo(run: string, timeoutMs = 10_000, pid = process.pid): AnswerFifo {
+  const token = `t${process.pid}x${++tokens}`;
+  const path = join(run, responseFifoName(pid, token));
+  makeFifo(path, RESPONSE_FIFO_MODE);
+  const socket = new net.Socket({ fd: fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: true, writable: false });
+  socket.setEncoding('utf8');
+  const parser = answerParser();
+  const answer = new Promise<Answer>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`no answer on ${path} within ${timeoutMs} ms`)), timeoutMs);
+    socket.on('data', (chunk: string) => {
+      try {
+        if (parser.push(chunk)) {
+          clearTimeout(timer);
+          res(parser.result());
+        }
+      } catch (e) {
+        clearTimeout(timer);
+        rej(e as Error);
+      }
+    });
+  });
+  answer.catch(() => undefined);
+  return {
+    pid,
+    token,
+    answer,
+    close() {
+      socket.destroy();
+      fs.rmSync(path, { force: true });
+    },
+  };
+}
+
+/** Writes raw text (one or more request lines) into `<run>/REQUESTS` in one write. */
+export function writeRequests(run: string, text: string): void {
+  const fd = fs.openSync(join(run, REQUESTS_FIFO), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  try {
+    fs.writeSync(fd, text);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

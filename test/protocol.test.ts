@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import {
+  answerParser,
+  decodeParams,
+  encodeAnswer,
+  encodeRequest,
+  escapeValue,
+  MAX_REQUEST_BYTES,
+  parseRequest,
+  rowsToObjects,
+  unescapeValue,
+  type Answer,
+} from '../src/protocol.js';
+
+describe('request lines', () => {
+  it('round-trip a query with awkward parameter values', () => {
+    const params = { stop: 'a b&c=d', q: 'Ünïcödé 🚆', empty: '' };
+    const line = encodeRequest({ kind: 'query', pid: 4242, token: 'Tok3n', query: 'departures', params });
+    expect(line.endsWith('\n')).toBe(true);
+    expect(line.slice(0, -1)).not.toContain('\n');
+    const parsed = parseRequest(line.slice(0, -1));
+    expect(parsed).toEqual({ ok: true, request: { kind: 'query', pid: 4242, token: 'Tok3n', query: 'departures', params } });
+  });
+
+  it('round-trip control pseudo-requests with pid -1', () => {
+    const line = encodeRequest({ kind: 'control', word: 'reload', token: 'r1' });
+    expect(line.startsWith('roq1 -1 r1 reload ')).toBe(true);
+    expect(parseRequest(line.slice(0, -1))).toEqual({ ok: true, request: { kind: 'control', word: 'reload', token: 'r1' } });
+  });
+
+  it('refuses a request that would not fit in PIPE_BUF', () => {
+    expect(() => encodeRequest({ kind: 'query', pid: 1, token: 't', query: 'stops', params: { q: 'x'.repeat(MAX_REQUEST_BYTES) } })).toThrow(/4096/);
+  });
+
+  it.each([
+    ['', /5 space-separated/],
+    ['roq1 12 tok stops', /5 space-separated/],
+    ['roq1 0 tok stops q=x', /bad pid/],
+    ['roq1 -7 tok stops q=x', /bad pid/],
+    ['roq1 99999999999 tok stops q=x', /bad pid/],
+    ['roq1 12 to/k stops q=x', /bad token/],
+    ['roq1 12 tok Stops q=x', /bad query name/],
+    ['roq1 12 tok stops q=%ZZ', /bad parameter encoding/],
+    ['roq1 -1 tok explode ', /unknown control word/],
+    ['\u0000\u0001binary garbage', /5 space-separated/],
+  ])('drops malformed line %j', (line, reason) => {
+    const parsed = parseRequest(line);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toMatch(reason);
+  });
+
+  it('keeps pid and token of another protocol version so the daemon can answer it', () => {
+    const parsed = parseRequest('roq2 77 abc stops q=x');
+    expect(parsed).toMatchObject({ ok: false, pid: 77, token: 'abc', version: 'roq2' });
+  });
+
+  it('decodes + as space and keeps the first of repeated names', () => {
+    expect(decodeParams('q=a+b&q=c&x')).toEqual({ q: 'a b', x: '' });
+  });
+});
+
+describe('answers', () => {
+  const fields = [
+    { name: 'name', type: 'string' as const },
+    { name: 'seq', type: 'int' as const },
+  ];
+
+  it('escape exactly the framing characters', () => {
+    const nasty = 'a,b%c\nd\re %2C';
+    expect(escapeValue(nasty)).not.toMatch(/[,\n\r]/);
+    expect(unescapeValue(escapeValue(nasty))).toBe(nasty);
+    expect(escapeValue('plain')).toBe('plain');
+  });
+
+  it('round-trip rows through the incremental parser, fed one byte at a time', () => {
+    const answer: Answer = { status: 'ok', generation: 3, fields, rows: [['x,y', 1], ['', 22], ['line\nbreak%', -5]] };
+    const text = encodeAnswer(answer);
+    const parser = answerParser();
+    let done = false;
+    for (const ch of text) done = parser.push(ch);
+    expect(done).toBe(true);
+    expect(parser.result()).toEqual(answer);
+    expect(rowsToObjects(fields, answer.rows)[0]).toEqual({ name: 'x,y', seq: 1 });
+    expect(Object.keys(rowsToObjects(fields, answer.rows)[0]!)).toEqual(['name', 'seq']);
+  });
+
+  it('round-trip error answers with the parameter at fault', () => {
+    const answer: Answer = { status: 'error', code: 'ROQ_PARAM_INVALID', message: "parameter 'date' is invalid", param: 'date' };
+    const parser = answerParser();
+    expect(parser.push(encodeAnswer(answer))).toBe(true);
+    expect(parser.result()).toEqual(answer);
+  });
+
+  it('is not done before the end line, and rejects a wrong row count or version', () => {
+    const text = encodeAnswer({ status: 'ok', generation: 1, fields, rows: [['a', 1]] });
+    const parser = answerParser();
+    expect(parser.push(text.slice(0, -7))).toBe(false);
+    expect(() => parser.result()).toThrow(/incomplete/);
+    expect(() => answerParser().push(text.replace('end=1', 'end=2'))).toThrow(/end says 2/);
+    expect(() => answerParser().push('roq=9\n')).toThrow(/version 9/);
+    expect(() => answerParser().push('garbage\n')).toThrow(/malformed/);
+  });
+});
