@@ -29,7 +29,7 @@ export const CATALOG = {
   ROQ_LOAD_MISSING_COLUMN: { status: 500, text: "{file}:1:1: required column '{column}' is missing from the header line" },
   ROQ_LOAD_VALUE: { status: 500, text: "{file}:{line}:{col}: column '{column}': {detail}" },
   ROQ_LOAD_CSV: { status: 500, text: '{file}:{line}:{col}: {detail}' },
-  ROQ_ALREADY_RUNNING: { status: 500, text: 'roq is already running on {run} as pid {pid}; stop it with `roq stop --run {run}`, or replace it with `roq start --takeover`' },
+  ROQ_ALREADY_RUNNING: { status: 500, text: 'roq is already running on {run} as pid {pid}; stop it first with `roq stop --run {run}`, or use another run directory' },
   ROQ_NOT_RUNNING: { status: 500, text: 'roq is not running on {run}; start it with `roq start --run {run}`' },
   ROQ_START_FAILED: { status: 500, text: 'roq failed to start on {run}: {detail}' },
   ROQ_STOP_FAILED: { status: 500, text: 'roq on {run} (pid {pid}) did not stop within {ms} ms; look at {run}/roq.log, or end it with `kill -9 {pid}`' },
