@@ -11,19 +11,8 @@ import { openGeneration, runQuery, type Db } from '../src/engine.js';
 import { rowsToObjects } from '../src/protocol.js';
 import { referenceFeed } from './reference.js';
 import { writeFeed } from './feeds.js';
+import { rng } from './helpers/rng.js';
 
-/** mulberry32: a small seeded generator, so a failure reproduces. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)), pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]! };
-}
 
 const pad = (n: number) => String(n).padStart(2, '0');
 const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);

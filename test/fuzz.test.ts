@@ -10,18 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_BUN, runCgi, type CgiRequest, type Runtime } from './helpers/cgi.js';
 import { answerFifo, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { encodeRequest, REQUESTS_FIFO } from '../src/protocol.js';
+import { rng } from './helpers/rng.js';
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]! };
-}
 
 const SCRIPT = '<script>alert(1)</script>';
 const IMG = '"><img src=x onerror=alert(1)>';
