@@ -3,17 +3,19 @@
 // dist/ is CommonJS (dist/package.json says so) because the CGI program's name ends in .cgi, which Node runs only
 // as CommonJS; Bun runs the same file.
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 
 const programs = [
   { entry: 'src/cli/main.ts', out: 'dist/roq.js', shebang: true },
   { entry: 'src/server/worker.ts', out: 'dist/worker.js' },
+  { entry: 'src/server/load-thread.ts', out: 'dist/load-thread.js' },
   { entry: 'src/cgi/main.ts', out: 'dist/roq.cgi', shebang: true, minify: true },
   { entry: 'src/demo/server.ts', out: 'dist/demo.js' },
   { entry: 'bench/main.ts', out: 'dist/bench.js' },
 ];
 
 const only = process.argv.slice(2);
+const version = JSON.parse(readFileSync('package.json', 'utf8')).version;
 mkdirSync('dist', { recursive: true });
 writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
 await Promise.all(
@@ -31,6 +33,7 @@ await Promise.all(
         sourcemap: false,
         legalComments: 'none',
         external: ['bun:ffi'],
+        define: { ROQ_VERSION: JSON.stringify(version) },
         loader: { '.html': 'text' },
         banner: p.shebang ? { js: '#!/usr/bin/env node' } : undefined,
         logLevel: 'warning',

@@ -4,10 +4,13 @@
  * a non-zero exit: 2 for a usage or parameter mistake, 1 for everything else.
  */
 import { RoqError } from '../errors.js';
+import { VERSION } from '../version.js';
 import { query, QUERY_HELP } from './query.js';
+import { reload, RELOAD_HELP } from './reload.js';
 import { daemon, start, START_HELP } from './start.js';
 import { status, STATUS_HELP } from './status.js';
 import { stop, STOP_HELP } from './stop.js';
+import { upgrade, UPGRADE_HELP } from './upgrade.js';
 
 const HELP = `usage: roq COMMAND [OPTIONS]
 
@@ -16,17 +19,19 @@ roq loads flat-file tables into memory once and answers parameterized queries ov
 commands:
   start    load the data and start the daemon on a run directory
   stop     stop the daemon gracefully, answering the requests it already has
-  status   show the daemon's pid, uptime, generation, rows, workers and served counts
+  reload   load the data directory again while the old data serves; wait and report the outcome
+  upgrade  replace the running daemon by one running this release's code, losing no request
+  status   show the daemon's pid, version, uptime, generation, workers, counters and last reload
   query    ask the daemon one query and print the rows (a table, or --json)
 
 Run \`roq COMMAND --help\` for a command's options. The run directory is --run DIR, else $ROQ_RUN_DIR, else ./run.
 
 commands' help:
-${[START_HELP, STOP_HELP, STATUS_HELP].map((h) => '  ' + h.split('\n')[0]).join('\n')}
+${[START_HELP, STOP_HELP, RELOAD_HELP, UPGRADE_HELP, STATUS_HELP].map((h) => '  ' + h.split('\n')[0]).join('\n')}
   ${QUERY_HELP.split('\n')[0]}
 `;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, stop, status, query, daemon };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, stop, reload, upgrade, status, query, daemon };
 
 function exitCode(e: RoqError): number {
   return e.code === 'ROQ_USAGE' || e.code === 'ROQ_QUERY_UNKNOWN' || e.code.startsWith('ROQ_PARAM_') ? 2 : 1;
@@ -34,6 +39,7 @@ function exitCode(e: RoqError): number {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === 'version') return void process.stdout.write(`roq ${VERSION}\n`), 0;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP);
     return command === undefined ? 2 : 0;

@@ -1,62 +1,102 @@
 /**
  * `roq start` and the hidden `roq daemon` it runs. `start` checks for a running daemon, then starts `roq daemon`
  * detached and waits for its readiness report on fd 3 (see lifecycle.startDetached); `--foreground` runs the
- * daemon in this very process instead, for systemd and debugging.
+ * daemon in this very process instead, for systemd and debugging. `--takeover` starts a daemon that replaces a
+ * running one without losing a request (`roq upgrade` wraps it for admins).
  */
 import * as fs from 'node:fs';
+import { join, resolve } from 'node:path';
 import { roqError } from '../errors.js';
 import { runDaemon, type DaemonOptions } from '../server/daemon.js';
-import { errorLine, readyLine, runningPid, startDetached, type ReadyReport } from '../server/lifecycle.js';
+import { errorLine, loadedLine, LOG_FILE, readyLine, runningPid, startDetached, type ReadyReport } from '../server/lifecycle.js';
 import { dataDir, defaultWorkers, intOption, parseCommand, RUN_OPTION, runDir, type Options } from './options.js';
 
-export const START_HELP = `usage: roq start [--run DIR] [--data DIR] [--workers N] [--deadline MS] [--foreground]
+export const START_HELP = `usage: roq start [--run DIR] [--data DIR] [--workers N] [--deadline MS] [--takeover] [--foreground] [...]
 
 Loads every table of the data directory into memory, then serves queries on <run>/REQUESTS in the background.
 Returns once the daemon is serving (printing its pid, generation, rows and load time), or prints the load error
 naming file:line:column and exits non-zero, leaving no daemon behind.
 
-  --run DIR       run directory: REQUESTS, roq.pid, roq.log, status.json (default $ROQ_RUN_DIR, else ./run)
-  --data DIR      data directory (default $ROQ_DATA_DIR, else ./data/gtfs-lirr)
-  --workers N     worker threads (default: the number of cores)
-  --deadline MS   a query running longer is stopped and answered with a timeout (default 2000)
-  --foreground    do not detach; log to stderr (for systemd and debugging); SIGTERM stops, SIGHUP reloads
+  --run DIR              run directory: REQUESTS, roq.pid, status.json (default $ROQ_RUN_DIR, else ./run)
+  --data DIR             data directory (default $ROQ_DATA_DIR, else ./data/gtfs-lirr)
+  --workers N            worker threads (default: the number of cores)
+  --deadline MS          a query running longer is stopped and answered with a timeout (default 2000)
+  --log FILE             the daemon's log (default <run>/roq.log; with --foreground, stderr)
+  --access-log FILE|off  one line per request (default <run>/access.log)
+  --takeover             if a daemon runs on the run directory, load, then take over from it without losing a
+                         request (what \`roq upgrade\` does); otherwise start as usual
+  --ready-timeout MS     give up (and stop the new daemon) if loading takes longer (default 300000)
+  --takeover-timeout MS  how long to wait for the old daemon to let go (default 60000)
+  --foreground           do not detach (for systemd Type=simple and debugging); SIGTERM stops, SIGHUP reloads
 `;
 
-const START_OPTIONS = {
+export const DAEMON_OPTIONS = {
   ...RUN_OPTION,
   data: { type: 'string' },
   workers: { type: 'string' },
   deadline: { type: 'string' },
+  log: { type: 'string' },
+  'access-log': { type: 'string' },
+  'takeover-timeout': { type: 'string' },
+} satisfies Options;
+
+const START_OPTIONS = {
+  ...DAEMON_OPTIONS,
+  'ready-timeout': { type: 'string' },
+  takeover: { type: 'boolean' },
   foreground: { type: 'boolean' },
 } satisfies Options;
 
-function daemonOptions(command: string, values: Record<string, string | boolean | undefined>): DaemonOptions {
+type Values = Record<string, string | boolean | undefined>;
+
+export function daemonOptions(command: string, values: Values): DaemonOptions {
+  const run = runDir(values.run);
+  const accessLog = typeof values['access-log'] === 'string' ? values['access-log'] : join(run, 'access.log');
   return {
-    run: runDir(values.run),
+    run,
     data: dataDir(values.data),
     workers: intOption(command, 'workers', values.workers, defaultWorkers(), 1, 256),
     deadlineMs: intOption(command, 'deadline', values.deadline, 2000, 10, 3_600_000),
     faults: process.env.ROQ_TEST_FAULTS === '1',
+    takeover: values.takeover === true,
+    takeoverTimeoutMs: intOption(command, 'takeover-timeout', values['takeover-timeout'], 60_000, 100, 3_600_000),
+    logFile: typeof values.log === 'string' ? resolve(values.log) : values.foreground ? undefined : join(run, LOG_FILE),
+    accessLog: accessLog === 'off' ? undefined : resolve(accessLog),
+    loadDelayMs: Number(process.env.ROQ_TEST_LOAD_DELAY_MS) || 0,
   };
 }
 
-function describeReady(r: ReadyReport): string {
+/** The arguments that make `roq daemon` run with options `o`. */
+export function daemonArgs(o: DaemonOptions): string[] {
+  return [
+    '--run', o.run, '--data', o.data, '--workers', String(o.workers), '--deadline', String(o.deadlineMs),
+    '--log', o.logFile ?? join(o.run, LOG_FILE), '--access-log', o.accessLog ?? 'off', '--takeover-timeout', String(o.takeoverTimeoutMs),
+    ...(o.takeover ? ['--takeover'] : []),
+  ];
+}
+
+export function describeReady(r: ReadyReport): string {
   return `roq started on ${r.run}: pid ${r.pid}, generation ${r.generation}, ${r.rows} rows from ${r.files} files loaded in ${r.loadMs} ms, ${r.workers} workers\n`;
+}
+
+/** Starts `roq daemon` detached with options `o` and resolves with its readiness report. */
+export function launch(o: DaemonOptions, readyTimeoutMs: number, onLoaded?: (r: ReadyReport) => void): Promise<ReadyReport> {
+  return startDetached({ program: __filename, run: o.run, logFile: o.logFile ?? join(o.run, LOG_FILE), args: daemonArgs(o), readyTimeoutMs, onLoaded });
 }
 
 export async function start(argv: string[]): Promise<number> {
   const { values } = parseCommand('start', argv, START_OPTIONS);
   if (values.help) return void process.stdout.write(START_HELP), 0;
   const o = daemonOptions('start', values);
+  const readyTimeoutMs = intOption('start', 'ready-timeout', values['ready-timeout'], 300_000, 100, 3_600_000);
   fs.mkdirSync(o.run, { recursive: true });
   const pid = runningPid(o.run);
-  if (pid !== undefined) throw roqError('ROQ_ALREADY_RUNNING', { run: o.run, pid });
+  if (pid !== undefined && !o.takeover) throw roqError('ROQ_ALREADY_RUNNING', { run: o.run, pid });
   if (values.foreground) {
     process.stdout.write(describeReady(await runDaemon(o)));
     return -1; // keep serving; the daemon exits by itself after a stop
   }
-  const args = ['--run', o.run, '--data', o.data, '--workers', String(o.workers), '--deadline', String(o.deadlineMs)];
-  const report = await startDetached({ program: __filename, run: o.run, args, readyTimeoutMs: 300_000 });
+  const report = await launch(o, readyTimeoutMs, (r) => process.stdout.write(`loaded ${r.rows} rows in ${r.loadMs} ms; taking over from pid ${pid}\n`));
   process.stdout.write(describeReady(report));
   return 0;
 }
@@ -67,20 +107,21 @@ export async function daemon(argv: string[]): Promise<number> {
   const readyFd = intOption('daemon', 'ready-fd', values['ready-fd'], -1, 3, 1000);
   // If `roq start` went away before the report (killed, Ctrl-C), the write fails with EPIPE; the daemon is detached
   // and serves on regardless, so that is not worth dying for.
-  const report = (line: string) => {
+  const report = (line: string, last: boolean) => {
     if (readyFd < 0) return void process.stdout.write(line);
     try {
       fs.writeSync(readyFd, line);
-      fs.closeSync(readyFd);
+      if (last) fs.closeSync(readyFd);
     } catch {
       /* nobody is waiting for the report */
     }
   };
   try {
-    report(readyLine(await runDaemon(daemonOptions('daemon', values))));
+    const ready = await runDaemon(daemonOptions('daemon', values), { loaded: (r) => report(loadedLine(r), false) });
+    report(readyLine(ready), true);
     return -1;
   } catch (e) {
-    report(errorLine(e));
+    report(errorLine(e), true);
     return 1;
   }
 }

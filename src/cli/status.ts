@@ -1,17 +1,17 @@
 /**
  * `roq status`: what the daemon on a run directory is doing, from the pid file and the `status.json` the daemon
- * rewrites every second (so asking costs the daemon nothing).
+ * rewrites every second and after each reload (so asking costs the daemon nothing).
  */
-import * as fs from 'node:fs';
-import { join } from 'node:path';
 import { roqError } from '../errors.js';
 import type { StatusFile } from '../server/daemon.js';
-import { runningPid, STATUS_FILE } from '../server/lifecycle.js';
+import { runningPid } from '../server/lifecycle.js';
+import { readDaemonStatus } from './daemon-status.js';
 import { parseCommand, RUN_OPTION, runDir } from './options.js';
 
 export const STATUS_HELP = `usage: roq status [--run DIR] [--json]
 
-Shows the daemon's pid, uptime, data generation, rows loaded, workers and how many requests it has served.
+Shows the daemon's pid, version, uptime, data generation (files, rows, bytes, when and how fast it was loaded),
+workers (state, queries served, heap), counters by outcome and the last reload's outcome.
 Fails with ROQ_NOT_RUNNING when no daemon runs on the run directory.
 
   --run DIR   run directory (default $ROQ_RUN_DIR, else ./run)
@@ -28,15 +28,6 @@ export interface StatusReport {
   status?: StatusFile;
 }
 
-function readStatus(run: string, pid: number): StatusFile | undefined {
-  try {
-    const s = JSON.parse(fs.readFileSync(join(run, STATUS_FILE), 'utf8')) as StatusFile;
-    return s.pid === pid ? s : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function duration(ms: number): string {
   const s = Math.floor(ms / 1000);
   const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
@@ -46,14 +37,22 @@ function duration(ms: number): string {
 function describe(r: StatusReport): string {
   const s = r.status;
   if (!s) return `roq is starting on ${r.run} (pid ${r.pid}): loading data\n`;
-  const g = s.generation, w = s.workers, c = s.served;
+  const g = s.generation, w = s.workers, c = s.served, last = s.reload.last;
+  const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+  const reload = !last
+    ? 'none yet'
+    : last.status === 'ok'
+      ? `ok at ${new Date(last.finishedAt).toISOString()}: generation ${last.generation} in ${last.ms} ms`
+      : `FAILED at ${new Date(last.finishedAt).toISOString()}: ${last.error?.message}`;
   return [
-    `roq is serving on ${r.run}`,
-    `  pid         ${s.pid}`,
-    `  uptime      ${duration(r.uptimeMs ?? 0)}`,
-    `  generation  ${g.id}: ${g.rows} rows, ${g.files} files, ${g.bytes} bytes from ${g.dataDir}, loaded in ${g.loadMs} ms at ${new Date(g.loadedAt).toISOString()}`,
-    `  workers     ${w.size} (${w.busy} busy, ${w.replaced} replaced), deadline ${s.deadlineMs} ms, ${s.queued} queued`,
+    `roq ${s.version} is ${s.state} on ${r.run}`,
+    `  pid         ${s.pid}, up ${duration(r.uptimeMs ?? 0)}, rss ${mb(s.memory.rss)}`,
+    `  generation  ${g.id}: ${g.rows} rows, ${g.files} files, ${mb(g.bytes)} from ${g.dataDir}, loaded in ${g.loadMs} ms at ${new Date(g.loadedAt).toISOString()}`,
+    ...g.perFile.map((f) => `              ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows`),
+    `  workers     ${w.size} (${w.busy} busy, ${w.replaced} replaced), deadline ${s.options.deadlineMs} ms, ${s.queued} queued`,
+    ...w.threads.map((t) => `              #${t.index} ${t.state.padEnd(8)} ${String(t.served).padStart(9)} served, heap ${mb(t.heap)}`),
     `  served      ${c.received} received: ${c.ok} ok, ${c.error} errors, ${c.failed} failed, ${c.timeout} timed out, ${c.died} worker deaths; ${c.dropped} dropped, ${c.busy} refused busy`,
+    `  reloads     ${s.reload.requested} requested${s.reload.loading ? ', one loading now' : ''}; last: ${reload}`,
     '',
   ].join('\n');
 }
@@ -64,7 +63,7 @@ export async function status(argv: string[]): Promise<number> {
   const run = runDir(values.run);
   const pid = runningPid(run);
   if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
-  const s = readStatus(run, pid);
+  const s = readDaemonStatus(run, pid);
   const report: StatusReport = s
     ? { running: true, pid, run, state: 'serving', uptimeMs: Date.now() - s.startedAt, status: s }
     : { running: true, pid, run, state: 'starting' };

@@ -1,25 +1,35 @@
 /**
- * The daemon process's main: take the run directory's lock, make REQUESTS, load the data, start the worker pool,
- * then start the dispatcher on REQUESTS, in that order, so that by the time it reports ready every part is
- * serving. Anything failing before that releases what was taken and rejects; `roq start` reports it.
+ * The daemon process's main. In order, so that by the time it reports ready every part is serving: take the run
+ * directory's lock, open REQUESTS, load the data (in a load thread), start the worker pool, start the dispatcher.
+ * Anything failing before that releases what was taken and rejects; `roq start` reports it.
  *
- * Signal handlers only record: SIGTERM and SIGINT write a `stop` pseudo-request and SIGHUP a `reload` one into
- * REQUESTS (via the dispatcher), and the dispatcher acts on them in order with the requests around them. A signal
- * that arrives while loading is remembered and acted on once the dispatcher runs.
+ * Taking over (`roq start --takeover`, `roq upgrade`): the lock is taken last instead of first. The new daemon
+ * opens REQUESTS (so the kernel keeps queued requests however the old one leaves), loads, starts its workers,
+ * reports LOADED, tells the old daemon to retire (SIGUSR2), and waits for the lock. The old one writes a stop
+ * line into REQUESTS, answers everything read before it, releases the lock, and exits once the new one has written
+ * its PID; the new one takes the lock and reads on. Requests written in between wait in the FIFO.
  *
- * While serving, the daemon rewrites `<run>/status.json` once a second (asynchronously, write-then-rename so a
- * reader never sees half a file) for `roq status`.
+ * Signal handlers only record: SIGTERM and SIGINT write a `stop` pseudo-request into REQUESTS, SIGUSR2 the same
+ * for a retirement, SIGHUP asks the reloader for a reload (see reloader.ts), SIGUSR1 reopens the logs.
+ *
+ * The code a daemon runs never changes under it: this bundle is read once at start, and the worker and load
+ * threads start from their bundles' text, read here at start too, so files replaced on disk by a new release
+ * are not picked up by a worker that replaces a dead one or by a reload.
+ *
+ * While serving, the daemon rewrites `<run>/status.json` once a second and whenever a reload starts or ends
+ * (write-then-rename, so a reader never sees half a file) for `roq status` and `roq reload`.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import type { ControlWord } from '../protocol.js';
 import type { GenerationData } from '../store/types.js';
-import { startDispatcher, type Dispatcher } from './dispatcher.js';
+import { VERSION } from '../version.js';
+import { createAccessLog } from './access-log.js';
+import { startDispatcher, type Counters, type Dispatcher } from './dispatcher.js';
 import { ensureRequestsFifo, openRequests } from './fifo.js';
-import { acquirePidLock, STATUS_FILE, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
-import { loadGeneration } from './loader.js';
+import { acquirePidLock, awaitSuccessor, runningPid, STATUS_FILE, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
 import { createLog, type Log } from './log.js';
-import { createPool, type Pool } from './pool.js';
+import { createPool, type Pool, type WorkerStats } from './pool.js';
+import { createReloader, loadInThread, type ReloadState } from './reloader.js';
 
 export interface DaemonOptions {
   run: string;
@@ -28,93 +38,189 @@ export interface DaemonOptions {
   deadlineMs: number;
   /** Fault-injection queries for tests (env ROQ_TEST_FAULTS=1); see worker.ts. */
   faults: boolean;
+  /** Take over from the daemon running on `run` once loaded, instead of refusing to start. */
+  takeover: boolean;
+  /** How long a daemon taking over waits for the old one to let go of the lock. */
+  takeoverTimeoutMs: number;
+  /** The daemon's log file; undefined: stderr. */
+  logFile: string | undefined;
+  /** The access log file; undefined: none. */
+  accessLog: string | undefined;
+  /** Tests only (with faults): every load sleeps this long first. */
+  loadDelayMs: number;
 }
 
-/** What `roq status` reads from `<run>/status.json`. */
+/** What `roq status` and `roq reload` read from `<run>/status.json`. */
 export interface StatusFile {
   pid: number;
+  version: string;
   run: string;
+  state: 'serving' | 'stopping';
   startedAt: number;
   updatedAt: number;
-  deadlineMs: number;
-  generation: { id: number; dataDir: string; loadedAt: number; loadMs: number; rows: number; bytes: number; files: number };
-  workers: { size: number; busy: number; replaced: number };
+  /** What the daemon was started with; `roq upgrade` starts its successor with the same. */
+  options: { data: string; workers: number; deadlineMs: number; logFile?: string; accessLog?: string };
+  generation: { id: number; dataDir: string; loadedAt: number; loadMs: number; rows: number; bytes: number; files: number; perFile: { file: string; rows: number; bytes: number }[] };
+  workers: { size: number; busy: number; replaced: number; threads: WorkerStats[] };
   queued: number;
-  served: ReturnType<Dispatcher['counters']>;
+  served: Counters;
+  reload: ReloadState;
+  memory: { rss: number; heapUsed: number; sharedArrays: number };
 }
 
-const SIGNALS: Record<string, ControlWord> = { SIGTERM: 'stop', SIGINT: 'stop', SIGHUP: 'reload' };
+export interface DaemonHooks {
+  /** A daemon taking over has loaded its data and started its workers; it tells the old one to retire next. */
+  loaded?(report: ReadyReport): void;
+}
+
+/** The worker and load-thread bundles, read once (see the file comment). */
+function readPrograms(): { worker: string; loader: string } {
+  return { worker: fs.readFileSync(join(__dirname, 'worker.js'), 'utf8'), loader: fs.readFileSync(join(__dirname, 'load-thread.js'), 'utf8') };
+}
+
+function readStatusFile(run: string): StatusFile | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(join(run, STATUS_FILE), 'utf8')) as StatusFile;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Starts serving and resolves with the readiness report; the process then lives until a stop, after which it
- * exits 0 on its own. Rejects (with a RoqError for load errors) after releasing the lock.
+ * exits 0 on its own. Rejects (with a RoqError for load errors) after releasing what it took.
  */
-export async function runDaemon(o: DaemonOptions, log: Log = createLog()): Promise<ReadyReport> {
+export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Promise<ReadyReport> {
   const startedAt = Date.now();
-  const early: ControlWord[] = [];
-  let dispatcher: Dispatcher | undefined;
-  for (const [sig, word] of Object.entries(SIGNALS)) {
-    process.on(sig, () => (dispatcher ? dispatcher.control(word) : early.push(word)));
-  }
-  log.info(`starting: pid ${process.pid}, run ${o.run}, data ${o.data}, ${o.workers} workers, deadline ${o.deadlineMs} ms`);
-
   fs.mkdirSync(o.run, { recursive: true });
-  const release = await acquirePidLock(o.run, log);
+  const log: Log = createLog(o.logFile ?? 2);
+  const accessLog = createAccessLog(o.accessLog, log);
+  let dispatcher: Dispatcher | undefined;
+  let retiring = false;
+  const early: ('stop' | 'retire' | 'reload')[] = [];
+  const onSignal = (what: 'stop' | 'retire' | 'reload') => {
+    if (!dispatcher) return void early.push(what);
+    if (what === 'reload') return reloader.request();
+    if (what === 'retire') retiring = true;
+    dispatcher.control('stop');
+  };
+  process.on('SIGTERM', () => onSignal('stop'));
+  process.on('SIGINT', () => onSignal('stop'));
+  process.on('SIGUSR2', () => onSignal('retire'));
+  process.on('SIGHUP', () => onSignal('reload'));
+  process.on('SIGUSR1', () => {
+    accessLog.reopen();
+    log.reopen?.();
+    log.info('logs reopened');
+  });
+  process.on('uncaughtException', (e) => {
+    log.error(`internal error, exiting: ${e.stack ?? e.message}`);
+    accessLog.flush();
+    process.exit(70);
+  });
+  log.info(`starting roq ${VERSION}: pid ${process.pid}, run ${o.run}, data ${o.data}, ${o.workers} workers, deadline ${o.deadlineMs} ms${o.takeover ? ', taking over' : ''}`);
+
+  const programs = readPrograms();
+  let release: ReleasePidLock | undefined = o.takeover ? undefined : await acquirePidLock(o.run, log);
+  const predecessor = o.takeover ? runningPid(o.run) : undefined;
+  const before = predecessor === undefined ? undefined : readStatusFile(o.run);
+  let nextId = before?.pid === predecessor && before ? before.generation.id + 1 : 1;
+  const loadDelayMs = o.faults ? o.loadDelayMs : 0;
+  const load = (id: number) => loadInThread(programs.loader, { dataDir: o.data, id, delayMs: loadDelayMs }, log);
+
   let pool: Pool | undefined;
+  let fd: number | undefined;
   let generation: GenerationData;
   try {
     ensureRequestsFifo(o.run);
-    generation = await loadGeneration(o.data, 1, log);
+    // Opened now, before loading: from here on the kernel keeps whatever clients write, whoever else closes it.
+    fd = openRequests(o.run);
+    generation = await load(nextId++);
     pool = createPool({
       size: o.workers,
       deadlineMs: o.deadlineMs,
       run: o.run,
       generation,
       faults: o.faults,
-      workerFile: join(__dirname, 'worker.js'),
+      source: programs.worker,
       log,
       onIdle: () => dispatcher?.pump(),
-      onOutcome: (job, outcome) => dispatcher?.outcome(job, outcome),
+      onOutcome: (job, outcome, report) => dispatcher?.outcome(job, outcome, report),
     });
     await pool.ready();
+    if (o.takeover) {
+      hooks.loaded?.(readyReport(generation, o));
+      const old = runningPid(o.run);
+      if (old !== undefined) {
+        // 0.1 daemons know no SIGUSR2 (it would kill them outright); SIGTERM makes them stop just as gracefully.
+        const signal = readStatusFile(o.run)?.version ? 'SIGUSR2' : 'SIGTERM';
+        log.info(`loaded; telling pid ${old} to retire (${signal}) and waiting for the lock`);
+        process.kill(old, signal);
+      }
+      release = await acquirePidLock(o.run, log, { deadline: Date.now() + o.takeoverTimeoutMs, pid: old });
+      if (old !== undefined) log.info(`took over from pid ${old}`);
+    }
   } catch (e) {
     log.error(`start failed: ${(e as Error).message}`);
     await pool?.close();
-    await release();
+    if (fd !== undefined) fs.closeSync(fd);
+    await release?.();
+    accessLog.close();
     throw e;
   }
 
   const serving = pool;
-  const fd = openRequests(o.run);
+  const releaseLock = release!;
+  const first = generation;
   let statusWrite: Promise<void> = Promise.resolve();
-  const statusTimer = setInterval(() => (statusWrite = writeStatus()), 1000);
+  let statusWanted = false;
+  const requestStatus = () => {
+    if (statusWanted) return;
+    statusWanted = true;
+    statusWrite = statusWrite.then(() => {
+      statusWanted = false;
+      return writeStatus();
+    });
+  };
+  const statusTimer = setInterval(requestStatus, 1000);
   statusTimer.unref();
+  let stopping = false;
   const d = startDispatcher({
     run: o.run,
     fd,
-    generation,
+    generation: first,
     pool: serving,
     log,
-    loadGeneration: (id) => loadGeneration(o.data, id, log),
-    stopped: () => {
-      clearInterval(statusTimer);
-      void statusWrite.then(() => shutdown(serving, release, log, o.run));
-    },
+    answered: (job, outcome, report) => accessLog.write(job, outcome, report),
+    stopped: () => void shutdown(),
+  });
+  const reloader = createReloader({
+    log,
+    load,
+    nextId: () => nextId++,
+    install: (g) => d.stage(g),
+    changed: requestStatus,
   });
   dispatcher = d;
 
   async function writeStatus(): Promise<void> {
     const g = d.generation();
+    const w = serving.stats();
+    const mem = process.memoryUsage();
     const status: StatusFile = {
       pid: process.pid,
+      version: VERSION,
       run: o.run,
+      state: stopping ? 'stopping' : 'serving',
       startedAt,
       updatedAt: Date.now(),
-      deadlineMs: o.deadlineMs,
-      generation: { id: g.id, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files.length },
-      workers: serving.stats(),
+      options: { data: o.data, workers: o.workers, deadlineMs: o.deadlineMs, ...(o.logFile ? { logFile: o.logFile } : {}), ...(o.accessLog ? { accessLog: o.accessLog } : {}) },
+      generation: { id: g.id, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files.length, perFile: g.stats.files },
+      workers: { size: w.size, busy: w.busy, replaced: w.replaced, threads: w.workers },
       queued: d.queued(),
       served: d.counters(),
+      reload: reloader.state(),
+      memory: { rss: mem.rss, heapUsed: mem.heapUsed, sharedArrays: mem.arrayBuffers },
     };
     const path = join(o.run, STATUS_FILE);
     try {
@@ -124,18 +230,34 @@ export async function runDaemon(o: DaemonOptions, log: Log = createLog()): Promi
       log.warn(`writing ${path}: ${(e as Error).message}`);
     }
   }
-  await writeStatus();
+  requestStatus();
+  await statusWrite;
 
-  for (const word of early) d.control(word);
-  const s = generation.stats;
-  log.info(`serving: generation ${generation.id}, ${s.rows} rows from ${s.files.length} files in ${Math.round(generation.loadMs)} ms`);
-  return { pid: process.pid, generation: generation.id, files: s.files.length, rows: s.rows, bytes: s.bytes, loadMs: Math.round(generation.loadMs), workers: o.workers, run: o.run };
+  /** Everything read has been answered: let the successor (if any) in as early as possible, then go. */
+  async function shutdown(): Promise<void> {
+    stopping = true;
+    reloader.close();
+    clearInterval(statusTimer);
+    await statusWrite;
+    accessLog.flush();
+    if (readStatusFile(o.run)?.pid === process.pid) fs.rmSync(join(o.run, STATUS_FILE), { force: true });
+    await releaseLock();
+    log.info(retiring ? 'retired: every request read was answered; the lock is released' : 'stopped');
+    await serving.close();
+    if (retiring) {
+      const next = await awaitSuccessor(o.run, 5000);
+      log.info(next === undefined ? 'no successor wrote its PID within 5 s' : `pid ${next} serves on`);
+    }
+    accessLog.close();
+    process.exit(0);
+  }
+
+  for (const what of early) onSignal(what);
+  const s = first.stats;
+  log.info(`serving: generation ${first.id}, ${s.rows} rows from ${s.files.length} files in ${Math.round(first.loadMs)} ms`);
+  return readyReport(first, o);
 }
 
-async function shutdown(pool: Pool, release: ReleasePidLock, log: Log, run: string): Promise<void> {
-  await pool.close();
-  fs.rmSync(join(run, STATUS_FILE), { force: true });
-  await release();
-  log.info('stopped');
-  process.exit(0);
+function readyReport(g: GenerationData, o: DaemonOptions): ReadyReport {
+  return { pid: process.pid, generation: g.id, files: g.stats.files.length, rows: g.stats.rows, bytes: g.stats.bytes, loadMs: Math.round(g.loadMs), workers: o.workers, run: o.run };
 }

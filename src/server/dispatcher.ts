@@ -6,13 +6,18 @@
  * REQUESTS, so that stop and reload happen in order with the requests around them:
  *
  *  - stop: stop reading, answer every request already read (queued or running), then call `stopped`. Requests
- *    still in the FIFO behind the stop line stay there for whoever reads REQUESTS next.
- *  - reload: build the next generation while the current one serves on; swap on success; on failure log the
- *    error (file:line:column) and keep serving the current one.
+ *    still in the FIFO behind the stop line stay there for whoever reads REQUESTS next (a daemon taking over).
+ *  - reload: the swap point of a generation the reloader has built and `stage`d: jobs read before the line
+ *    name the old generation, jobs after it the new one. The old generation is dropped from the workers once
+ *    the last job naming it has ended.
+ *
+ * Control lines carry a token the daemon made when it wrote them; a control line with any other token was not
+ * written by this daemon (REQUESTS is writable by the web server's group) and is dropped.
  *
  * What a writer into REQUESTS can get wrong costs one log line: an over-long or garbled line is dropped; a line of
  * another protocol version, or one naming a pid and token but otherwise broken, gets an error answer.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { roqError, type RoqError } from '../errors.js';
@@ -20,7 +25,7 @@ import { encodeAnswer, encodeRequest, MAX_REQUEST_BYTES, parseRequest, type Cont
 import type { GenerationData } from '../store/types.js';
 import { writeAnswer } from './fifo.js';
 import type { Log } from './log.js';
-import type { Job, Outcome, Pool } from './pool.js';
+import type { Job, JobReport, Outcome, Pool } from './pool.js';
 
 /** Beyond this many waiting requests, new ones are answered ROQ_DAEMON_BUSY at once instead of waiting. */
 const MAX_QUEUE = 10_000;
@@ -44,8 +49,8 @@ export interface DispatcherOptions {
   generation: GenerationData;
   pool: Pool;
   log: Log;
-  /** Builds generation `id` from the data directory; rejects with a RoqError naming file:line:column. */
-  loadGeneration(id: number): Promise<GenerationData>;
+  /** Every request's end, for the access log. */
+  answered(job: Job, outcome: Outcome | 'busy', report: JobReport): void;
   /** Everything read before the stop line has been answered; the REQUESTS fd is closed. */
   stopped(): void;
 }
@@ -56,22 +61,32 @@ export interface Dispatcher {
    * signal handler: it only writes one line (and retries later if the FIFO is momentarily full).
    */
   control(word: ControlWord): void;
+  /**
+   * Opens `g` in the workers and writes its swap line into REQUESTS; resolves when the line is read and `g` is
+   * current, rejects if the daemon stops first.
+   */
+  stage(g: GenerationData): Promise<void>;
   generation(): GenerationData;
   counters(): Counters;
   queued(): number;
   /** Called by the pool whenever a worker is free. */
   pump(): void;
   /** Called by the pool when a job has ended. */
-  outcome(job: Job, outcome: Outcome): void;
+  outcome(job: Job, outcome: Outcome, report: JobReport): void;
 }
 
+/** Unguessable, so that nobody else who can write into REQUESTS can forge a control line. */
 function controlToken(): string {
-  return Math.random().toString(36).slice(2, 12).replace(/[^a-z0-9]/g, '0') || 'ctl';
+  return randomBytes(12).toString('hex');
 }
 
 export function startDispatcher(o: DispatcherOptions): Dispatcher {
   let current = o.generation;
-  let reloading = false;
+  /** Jobs queued or running, by the generation they name; and generations no longer current. */
+  const inUse = new Map<number, number>();
+  const retired = new Set<number>();
+  /** Control lines this daemon wrote and has not read back yet, by token. */
+  const issued = new Map<string, { word: ControlWord; generation?: GenerationData; settle?(err?: Error): void }>();
   let stopping = false;
   let finished = false;
   let seq = 0;
@@ -141,17 +156,20 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
     switch (req.kind) {
       case 'query': {
         counters.received++;
-        const job: Job = { seq: ++seq, pid: req.pid, token: req.token, query: req.query, params: req.params };
-        if (queue.length === 0 && o.pool.run(job)) return;
+        const now = performance.now();
+        const job: Job = { seq: ++seq, pid: req.pid, token: req.token, query: req.query, params: req.params, generation: current.id, readAt: now, startedAt: now };
         if (queue.length >= MAX_QUEUE) {
           counters.busy++;
-          return answerError(req.pid, req.token, roqError('ROQ_DAEMON_BUSY', { run: o.run }));
+          answerError(req.pid, req.token, roqError('ROQ_DAEMON_BUSY', { run: o.run }));
+          return o.answered(job, 'busy', { rows: 0, workMs: 0 });
         }
+        inUse.set(job.generation, (inUse.get(job.generation) ?? 0) + 1);
+        if (queue.length === 0 && o.pool.run(job)) return;
         queue.push(job);
         return;
       }
       case 'control':
-        return onControl(req.word);
+        return onControl(req.word, req.token);
       default: {
         const never: never = req;
         drop(`unknown request kind ${JSON.stringify(never)}`);
@@ -159,19 +177,20 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
     }
   }
 
-  function onControl(word: ControlWord): void {
+  function onControl(word: ControlWord, token: string): void {
+    const mine = issued.get(token);
+    if (!mine || mine.word !== word) return drop(`control line '${word}' with a token this daemon did not issue`);
+    issued.delete(token);
     switch (word) {
       case 'stop':
         if (stopping) return;
         stopping = true;
         o.log.info(`stopping: answering ${queue.length} queued and ${o.pool.busy()} running requests first`);
-        // Lines after the stop line in the chunk being split are read already and still get answers; pausing
-        // leaves everything behind them in the FIFO.
-        socket.pause();
+        stopReading();
         setImmediate(maybeFinish);
         return;
       case 'reload':
-        return reload();
+        return swap(mine.generation!, mine.settle!);
       default: {
         const never: never = word;
         drop(`unknown control word ${String(never)}`);
@@ -179,43 +198,72 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
     }
   }
 
-  function reload(): void {
-    if (reloading) {
-      o.log.warn('reload requested while one is in progress; ignored');
-      return;
+  function swap(g: GenerationData, settle: (err?: Error) => void): void {
+    const old = current;
+    current = g;
+    retired.add(old.id);
+    release(old.id);
+    settle();
+  }
+
+  /** Drops a generation from the workers once it is no longer current and no job names it. */
+  function release(id: number): void {
+    if (retired.has(id) && !inUse.get(id)) {
+      retired.delete(id);
+      inUse.delete(id);
+      o.pool.dropGeneration(id);
     }
-    reloading = true;
-    const id = current.id + 1;
-    o.log.info(`reload: loading generation ${id}`);
-    o.loadGeneration(id).then(
-      (g) => {
-        current = g;
-        o.pool.setGeneration(g);
-        o.log.info(`reload: generation ${g.id} serving (${g.stats.rows} rows in ${Math.round(g.loadMs)} ms)`);
-      },
-      (e: Error) => o.log.error(`reload failed, generation ${current.id} serves on: ${e.message}`),
-    ).finally(() => (reloading = false));
+  }
+
+  /**
+   * Stops reading REQUESTS exactly: every byte read from the kernel is parsed and answered, and nothing more is
+   * read. A paused net.Socket keeps reading into its buffer up to its high-water mark, so the handle's reading is
+   * stopped and `_read` disabled (node:net internals, stable since Node 0.x) before the buffer is drained
+   * through onData. Whatever is left in the FIFO is for the next daemon.
+   */
+  function stopReading(): void {
+    socket.pause();
+    const internals = socket as unknown as { _handle?: { reading: boolean; readStop(): number }; _read(n: number): void };
+    if (internals._handle) {
+      internals._handle.reading = false;
+      internals._handle.readStop();
+    }
+    internals._read = () => undefined;
+    socket.removeListener('data', onData);
+    for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) onData(chunk);
   }
 
   function maybeFinish(): void {
     if (!stopping || finished || queue.length > 0 || o.pool.busy() > 0) return;
     finished = true;
     socket.destroy();
+    for (const [token, c] of issued) {
+      issued.delete(token);
+      c.settle?.(new Error('the daemon stopped before the new generation took over'));
+    }
     o.stopped();
   }
 
   socket.on('data', onData);
   socket.on('error', (e) => o.log.error(`reading REQUESTS: ${e.message}`));
 
-  const pendingControl: ControlWord[] = [];
+  const pendingControl: { word: ControlWord; token: string }[] = [];
+  function writeControl(word: ControlWord, token: string): void {
+    pendingControl.push({ word, token });
+    if (pendingControl.length === 1) flushControl();
+  }
   function flushControl(): void {
     while (pendingControl.length > 0) {
+      const c = pendingControl[0]!;
       try {
-        fs.writeSync(o.fd, encodeRequest({ kind: 'control', word: pendingControl[0]!, token: controlToken() }));
+        fs.writeSync(o.fd, encodeRequest({ kind: 'control', word: c.word, token: c.token }));
         pendingControl.shift();
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') {
-          o.log.error(`cannot write '${pendingControl.shift()}' into REQUESTS: ${(e as Error).message}`);
+          pendingControl.shift();
+          o.log.error(`cannot write '${c.word}' into REQUESTS: ${(e as Error).message}`);
+          issued.get(c.token)?.settle?.(e as Error);
+          issued.delete(c.token);
         } else {
           setTimeout(flushControl, 10); // the FIFO is full of requests; they are being read
           return;
@@ -226,9 +274,27 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
 
   return {
     control(word) {
-      if (finished) return;
-      pendingControl.push(word);
-      if (pendingControl.length === 1) flushControl();
+      if (finished || stopping) return;
+      const token = controlToken();
+      issued.set(token, { word });
+      writeControl(word, token);
+    },
+    stage(g) {
+      if (finished || stopping) return Promise.reject(new Error('the daemon is stopping'));
+      return new Promise<void>((resolve, reject) => {
+        o.pool.addGeneration(g);
+        const token = controlToken();
+        issued.set(token, {
+          word: 'reload',
+          generation: g,
+          settle: (err) => {
+            if (!err) return resolve();
+            o.pool.dropGeneration(g.id);
+            reject(err);
+          },
+        });
+        writeControl('reload', token);
+      });
     },
     generation: () => current,
     counters: () => ({ ...counters }),
@@ -237,8 +303,12 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
       while (queue.length > 0 && o.pool.run(queue[0]!)) queue.shift();
       maybeFinish();
     },
-    outcome(_job, outcome) {
+    outcome(job, outcome, report) {
       counters[outcome]++;
+      const n = (inUse.get(job.generation) ?? 1) - 1;
+      inUse.set(job.generation, n);
+      if (n === 0) release(job.generation);
+      o.answered(job, outcome, report);
     },
   };
 }

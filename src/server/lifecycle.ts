@@ -23,7 +23,7 @@ import type { Log } from './log.js';
 export const PID_FILE = 'roq.pid';
 export const LOG_FILE = 'roq.log';
 export const STATUS_FILE = 'status.json';
-const STALE_AFTER_MS = 1500;
+const STALE_AFTER_MS = 3000;
 const LOCK_OPTIONS = { realpath: false, stale: 60_000, update: 1000 };
 
 export function pidFilePath(run: string): string {
@@ -73,12 +73,21 @@ function lockAgeMs(run: string): number {
 
 export type ReleasePidLock = () => Promise<void>;
 
+/** How a daemon taking over waits for the lock: until `deadline` (Date.now() ms), however alive the holder is. */
+export interface TakeoverWait {
+  deadline: number;
+  /** The daemon being taken over: while it lives, its lock is never broken. */
+  pid: number | undefined;
+}
+
 /**
  * Takes the run directory's lock and writes our PID into `<run>/roq.pid` (see the file comment for how a held
  * lock is judged). Resolves with the function that removes the PID file and releases the lock; rejects with
- * ROQ_ALREADY_RUNNING or ROQ_START_FAILED.
+ * ROQ_ALREADY_RUNNING or ROQ_START_FAILED. A daemon taking over (`takeover`) waits for a live holder to let go,
+ * polling every few milliseconds because each one is a millisecond the FIFO goes unread, and fails with
+ * ROQ_TAKEOVER_FAILED at the deadline.
  */
-export async function acquirePidLock(run: string, log: Log): Promise<ReleasePidLock> {
+export async function acquirePidLock(run: string, log: Log, takeover?: TakeoverWait): Promise<ReleasePidLock> {
   const pidFile = pidFilePath(run);
   const giveUp = Date.now() + 10_000;
   for (;;) {
@@ -100,18 +109,42 @@ export async function acquirePidLock(run: string, log: Log): Promise<ReleasePidL
       }
     }
     const pid = readPid(run);
-    if (pid !== undefined && pid !== process.pid && isAlive(pid)) throw roqError('ROQ_ALREADY_RUNNING', { run, pid });
-    if (lockAgeMs(run) > STALE_AFTER_MS) {
+    const alive = pid !== undefined && pid !== process.pid && isAlive(pid);
+    if (alive && !takeover) throw roqError('ROQ_ALREADY_RUNNING', { run, pid });
+    if (alive && Date.now() > takeover!.deadline) {
+      throw roqError('ROQ_TAKEOVER_FAILED', { run, pid, detail: 'it did not release the lock in time' });
+    }
+    // A dead recorded PID is a crashed holder. No PID at all is a holder between taking the lock and writing its
+    // PID, or between removing the PID and releasing the lock (microseconds), or one that crashed right there.
+    if (!alive && (pid !== undefined || lockAgeMs(run) > STALE_AFTER_MS) && !(takeover?.pid !== undefined && isAlive(takeover.pid))) {
       log.warn(`breaking the stale lock of pid ${pid ?? '(none recorded)'}, which is no longer running`);
       fs.rmSync(pidFile + '.lock', { recursive: true, force: true });
       continue;
     }
-    if (Date.now() > giveUp) throw roqError('ROQ_START_FAILED', { run, detail: `${pidFile}.lock is held by a process that never wrote its PID` });
-    await new Promise((r) => setTimeout(r, 100));
+    if (!alive && Date.now() > giveUp) throw roqError('ROQ_START_FAILED', { run, detail: `${pidFile}.lock is held by a process that never wrote its PID` });
+    await new Promise((r) => setTimeout(r, takeover ? 2 : 100));
   }
 }
 
-// ---- readiness: the detached daemon reports on fd 3 exactly one line, then closes it ----
+/**
+ * A retiring daemon, after releasing the lock, waits (up to `ms`) until its successor has written its PID: a
+ * supervisor following the PID file (systemd's Type=forking) then sees the new main PID before the old one exits.
+ */
+export async function awaitSuccessor(run: string, ms: number): Promise<number | undefined> {
+  const giveUp = Date.now() + ms;
+  for (;;) {
+    const pid = readPid(run);
+    if (pid !== undefined && pid !== process.pid && isAlive(pid)) return pid;
+    if (Date.now() > giveUp) return undefined;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+// ---- readiness: the detached daemon reports on fd 3, then closes it ----
+//
+// A daemon taking over reports `LOADED {...}` once its data is loaded and its workers are up, just before it
+// tells the old daemon to retire; every daemon then reports `READY {...}` once it reads REQUESTS, or
+// `ERROR {...}` instead.
 
 export interface ReadyReport {
   pid: number;
@@ -126,6 +159,10 @@ export interface ReadyReport {
 
 export function readyLine(r: ReadyReport): string {
   return `READY ${JSON.stringify(r)}\n`;
+}
+
+export function loadedLine(r: ReadyReport): string {
+  return `LOADED ${JSON.stringify(r)}\n`;
 }
 
 export function errorLine(e: unknown): string {
@@ -146,18 +183,24 @@ export interface DetachedStart {
   /** dist/roq.js: the daemon runs as `node roq.js daemon …`. */
   program: string;
   run: string;
+  /** The daemon's stdout and stderr are appended here (so is its log, by default). */
+  logFile: string;
   args: string[];
+  /** How long the daemon may take to load its data; past it, it is killed and the start fails. */
   readyTimeoutMs: number;
+  /** Called when a daemon taking over has loaded and is about to tell the old one to retire. */
+  onLoaded?(report: ReadyReport): void;
 }
 
 /**
  * Starts the daemon as a detached process (its own session, stdin from /dev/null, stdout and stderr appended to
  * `<run>/roq.log`) and resolves once it reports READY on fd 3, or rejects with the error it reported (a load error
  * names file:line:column). A daemon that exits or stays silent past readyTimeoutMs is reported as failed; a silent
- * one is killed, so a failed start never leaves a daemon behind.
+ * one is killed, so a failed start never leaves a daemon behind. Once a daemon taking over has reported LOADED it
+ * is no longer killed: it may have told the old daemon to retire, and it bounds its own wait for the lock.
  */
 export function startDetached(s: DetachedStart): Promise<ReadyReport> {
-  const logFd = fs.openSync(join(s.run, LOG_FILE), 'a', 0o640);
+  const logFd = fs.openSync(s.logFile, 'a', 0o640);
   const child = spawn(process.execPath, [s.program, 'daemon', ...s.args, '--ready-fd', '3'], {
     detached: true,
     cwd: '/',
@@ -181,21 +224,28 @@ export function startDetached(s: DetachedStart): Promise<ReadyReport> {
     };
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      settle(roqError('ROQ_START_FAILED', { run: s.run, detail: `the daemon was not ready within ${s.readyTimeoutMs} ms and was killed; see ${join(s.run, LOG_FILE)}` }));
+      settle(roqError('ROQ_START_FAILED', { run: s.run, detail: `the daemon was not ready within ${s.readyTimeoutMs} ms and was killed; see ${s.logFile}` }));
     }, s.readyTimeoutMs);
     ready.on('data', (chunk: string) => {
       text += chunk;
-      const nl = text.indexOf('\n');
-      if (nl < 0) return;
-      try {
-        settle(undefined, parseReport(text.slice(0, nl), s.run));
-      } catch (e) {
-        settle(e as Error);
+      for (let nl = text.indexOf('\n'); nl >= 0 && !settled; nl = text.indexOf('\n')) {
+        const line = text.slice(0, nl);
+        text = text.slice(nl + 1);
+        if (line.startsWith('LOADED ')) {
+          clearTimeout(timer);
+          s.onLoaded?.(JSON.parse(line.slice(7)) as ReadyReport);
+          continue;
+        }
+        try {
+          settle(undefined, parseReport(line, s.run));
+        } catch (e) {
+          settle(e as Error);
+        }
       }
     });
     ready.on('error', () => undefined); // the exit handler reports
     child.on('exit', (code, signal) => {
-      settle(roqError('ROQ_START_FAILED', { run: s.run, detail: `the daemon exited (${signal ?? `code ${code}`}) before it was ready; see ${join(s.run, LOG_FILE)}` }));
+      settle(roqError('ROQ_START_FAILED', { run: s.run, detail: `the daemon exited (${signal ?? `code ${code}`}) before it was ready; see ${s.logFile}` }));
     });
   });
 }

@@ -1,8 +1,11 @@
 /**
- * The worker pool: a fixed set of worker threads, started once, each running src/server/worker.ts on the current
- * generation (given in workerData; its SharedArrayBuffers are shared, not copied). The pool runs one job per
- * worker at a time and enforces the per-job deadline. It never queues: `run` says whether an idle worker took the
- * job, and `onIdle` tells the dispatcher when to offer the next one.
+ * The worker pool: a fixed set of worker threads, started once, each running src/server/worker.ts on the live
+ * generations (given in workerData and by message; their SharedArrayBuffers are shared, not copied). The pool runs
+ * one job per worker at a time and enforces the per-job deadline. It never queues: `run` says whether an idle
+ * worker took the job, and `onIdle` tells the dispatcher when to offer the next one.
+ *
+ * Workers start from `source`, the worker bundle's text read once when the daemon started: a worker that replaces
+ * a dead one runs the same code as its daemon even after a new release has replaced the files on disk.
  *
  * When a job goes wrong the worker is the price, never the daemon:
  *  - past its deadline: the worker is terminated (which stops even a tight loop) and replaced, and the pool writes
@@ -22,7 +25,8 @@ import type { Log } from './log.js';
 
 export interface WorkerSetup {
   run: string;
-  generation: GenerationData;
+  /** Every live generation: the current one, and older ones that queued or running jobs still name. */
+  generations: GenerationData[];
   /** Fault-injection queries (tests only; see worker.ts). */
   faults: boolean;
   /** How long a worker waits for a slow client to take a long answer. */
@@ -30,13 +34,14 @@ export interface WorkerSetup {
 }
 
 export type ToWorker =
-  | { type: 'query'; seq: number; pid: number; token: string; query: string; params: Record<string, string> }
-  | { type: 'generation'; generation: GenerationData };
+  | { type: 'query'; seq: number; pid: number; token: string; query: string; params: Record<string, string>; generation: number }
+  | { type: 'generation'; generation: GenerationData }
+  | { type: 'drop'; id: number };
 
 export type JobStatus = 'ok' | 'error' | 'failed';
 export type FromWorker =
-  | { type: 'ready'; generation: number }
-  | { type: 'done'; seq: number; status: JobStatus; detail?: string; undelivered?: string };
+  | { type: 'ready'; heap: number }
+  | { type: 'done'; seq: number; status: JobStatus; rows: number; workMs: number; heap?: number; detail?: string; undelivered?: string };
 
 // ---- the pool ----
 
@@ -46,10 +51,29 @@ export interface Job {
   token: string;
   query: string;
   params: Record<string, string>;
+  /** The generation that answers it: the one current when its line was read. */
+  generation: number;
+  /** performance.now() when its line was read, and when a worker took it. */
+  readAt: number;
+  startedAt: number;
 }
 
 /** How a job ended, as the dispatcher counts it. */
 export type Outcome = JobStatus | 'timeout' | 'died';
+
+/** What the worker reported about a job it finished (zero when the worker could not say). */
+export interface JobReport {
+  rows: number;
+  workMs: number;
+}
+
+export interface WorkerStats {
+  index: number;
+  state: 'starting' | 'idle' | 'busy';
+  served: number;
+  /** The thread's V8 heap in bytes, as last reported. */
+  heap: number;
+}
 
 export interface PoolOptions {
   size: number;
@@ -57,11 +81,12 @@ export interface PoolOptions {
   run: string;
   generation: GenerationData;
   faults: boolean;
-  workerFile: string;
+  /** The worker bundle's text (dist/worker.js). */
+  source: string;
   log: Log;
   /** A worker became free: offer it the next queued job. */
   onIdle(): void;
-  onOutcome(job: Job, outcome: Outcome): void;
+  onOutcome(job: Job, outcome: Outcome, report: JobReport): void;
 }
 
 interface Slot {
@@ -73,6 +98,8 @@ interface Slot {
   /** Set when the pool itself ends the worker, so its exit is not mistaken for a death. */
   retired: boolean;
   lastError: string | undefined;
+  served: number;
+  heap: number;
 }
 
 export interface Pool {
@@ -80,9 +107,12 @@ export interface Pool {
   ready(): Promise<void>;
   /** Hands the job to an idle worker; false when all are busy. */
   run(job: Job): boolean;
-  setGeneration(generation: GenerationData): void;
+  /** Opens a generation in every worker (before any job names it). */
+  addGeneration(generation: GenerationData): void;
+  /** Closes a generation no job names any more, so its memory can be freed. */
+  dropGeneration(id: number): void;
   busy(): number;
-  stats(): { size: number; busy: number; replaced: number };
+  stats(): { size: number; busy: number; replaced: number; workers: WorkerStats[] };
   close(): Promise<void>;
 }
 
@@ -91,15 +121,16 @@ const DISPATCHER_WRITE_WAIT_MS = 20;
 
 export function createPool(o: PoolOptions): Pool {
   const slots: Slot[] = [];
-  let generation = o.generation;
+  const live = new Map<number, GenerationData>([[o.generation.id, o.generation]]);
   let replaced = 0;
   let closing = false;
   let initial: { resolve(): void; reject(e: Error): void; pending: number } | undefined;
   const initialReady = new Promise<void>((resolve, reject) => (initial = { resolve, reject, pending: o.size }));
 
   function spawnSlot(index: number): void {
-    const setup: WorkerSetup = { run: o.run, generation, faults: o.faults, writeWaitMs: Math.min(1000, Math.ceil(o.deadlineMs / 2)) };
-    const slot: Slot = { index, worker: new Worker(o.workerFile, { workerData: setup }), ready: false, job: null, timer: undefined, retired: false, lastError: undefined };
+    const setup: WorkerSetup = { run: o.run, generations: [...live.values()], faults: o.faults, writeWaitMs: Math.min(1000, Math.ceil(o.deadlineMs / 2)) };
+    const worker = new Worker(o.source, { eval: true, workerData: setup });
+    const slot: Slot = { index, worker, ready: false, job: null, timer: undefined, retired: false, lastError: undefined, served: 0, heap: 0 };
     slots[index] = slot;
     slot.worker.on('message', (msg: FromWorker) => onMessage(slot, msg));
     slot.worker.on('error', (e) => (slot.lastError = e.message));
@@ -109,6 +140,7 @@ export function createPool(o: PoolOptions): Pool {
   function onMessage(slot: Slot, msg: FromWorker): void {
     switch (msg.type) {
       case 'ready':
+        slot.heap = msg.heap;
         if (!slot.ready) {
           slot.ready = true;
           if (initial && --initial.pending === 0) {
@@ -123,9 +155,11 @@ export function createPool(o: PoolOptions): Pool {
         if (!job || job.seq !== msg.seq) return; // the deadline already answered it
         clearTimeout(slot.timer);
         slot.job = null;
+        slot.served++;
+        if (msg.heap !== undefined) slot.heap = msg.heap;
         if (msg.status === 'failed') o.log.error(`query '${job.query}' failed: ${msg.detail ?? '(no detail)'}`);
         if (msg.undelivered) o.log.warn(`answer to pid ${job.pid} (${job.query}) not delivered: ${msg.undelivered}`);
-        o.onOutcome(job, msg.status);
+        o.onOutcome(job, msg.status, { rows: msg.rows, workMs: msg.workMs });
         o.onIdle();
         return;
       }
@@ -158,7 +192,7 @@ export function createPool(o: PoolOptions): Pool {
     void slot.worker.terminate();
     o.log.warn(`query '${job.query}' of pid ${job.pid} passed its deadline of ${o.deadlineMs} ms; worker ${slot.index} replaced`);
     answerInstead(job, 'timeout', roqError('ROQ_QUERY_DEADLINE', { query: job.query, ms: o.deadlineMs }));
-    o.onOutcome(job, 'timeout');
+    o.onOutcome(job, 'timeout', { rows: 0, workMs: o.deadlineMs });
     replace(slot, 0);
     o.onIdle();
   }
@@ -177,7 +211,7 @@ export function createPool(o: PoolOptions): Pool {
     slot.job = null;
     if (job) {
       answerInstead(job, 'error', roqError('ROQ_WORKER_DIED', { query: job.query, detail }));
-      o.onOutcome(job, 'died');
+      o.onOutcome(job, 'died', { rows: 0, workMs: 0 });
     }
     replace(slot, slot.ready ? 0 : 1000);
     o.onIdle();
@@ -191,18 +225,30 @@ export function createPool(o: PoolOptions): Pool {
       const slot = slots.find((s) => s.ready && !s.job && !s.retired);
       if (!slot) return false;
       slot.job = job;
+      job.startedAt = performance.now();
       slot.timer = setTimeout(() => onDeadline(slot), o.deadlineMs);
-      const msg: ToWorker = { type: 'query', seq: job.seq, pid: job.pid, token: job.token, query: job.query, params: job.params };
+      const msg: ToWorker = { type: 'query', seq: job.seq, pid: job.pid, token: job.token, query: job.query, params: job.params, generation: job.generation };
       slot.worker.postMessage(msg);
       return true;
     },
-    setGeneration(g) {
-      generation = g;
+    addGeneration(g) {
+      live.set(g.id, g);
+      // A worker still starting gets it too: messages wait in its port until it listens.
       const msg: ToWorker = { type: 'generation', generation: g };
       for (const s of slots) if (!s.retired) s.worker.postMessage(msg);
     },
+    dropGeneration(id) {
+      if (!live.delete(id)) return;
+      const msg: ToWorker = { type: 'drop', id };
+      for (const s of slots) if (!s.retired) s.worker.postMessage(msg);
+    },
     busy: () => slots.filter((s) => s.job).length,
-    stats: () => ({ size: o.size, busy: slots.filter((s) => s.job).length, replaced }),
+    stats: () => ({
+      size: o.size,
+      busy: slots.filter((s) => s.job).length,
+      replaced,
+      workers: slots.map((s) => ({ index: s.index, state: !s.ready ? 'starting' : s.job ? 'busy' : 'idle', served: s.served, heap: s.heap })),
+    }),
     async close() {
       closing = true;
       for (const s of slots) clearTimeout(s.timer);

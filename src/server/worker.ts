@@ -1,7 +1,11 @@
 /**
- * A worker thread: the only place a query runs. It opens the generation it is given (wrapping the shared arrays,
- * no copy), and for each job runs the query and writes the answer into the client's FIFO itself, so answers never
- * pass through the dispatcher's thread. It reports each job's outcome to the pool, which then gives it the next.
+ * A worker thread: the only place a query runs. It opens the generations it is given (wrapping the shared arrays,
+ * no copy), and for each job runs the query on the generation the job names and writes the answer into the
+ * client's FIFO itself, so answers never pass through the dispatcher's thread. It reports each job's outcome (with
+ * its row count and time) to the pool, which then gives it the next.
+ *
+ * More than one generation is open during a reload: jobs read before the swap line still name the old one. The
+ * pool says when a generation is no longer needed; dropping it here lets its arrays be freed.
  *
  * Errors a user can cause (unknown query, bad parameter) come from the engine as RoqError and become error
  * answers with their code and parameter; anything else thrown is a bug in a query and becomes ROQ_QUERY_FAILED.
@@ -11,6 +15,7 @@
  * `ms` milliseconds, then answers one row) are handled here before the engine sees them. Without the variable
  * they are unknown queries like any other.
  */
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openGeneration, runQuery, type Db, type GenerationData } from '../engine.js';
 import { RoqError, roqError } from '../errors.js';
@@ -20,8 +25,17 @@ import type { FromWorker, ToWorker, WorkerSetup } from './pool.js';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
-let generation: GenerationData = setup.generation;
-let db: Db = openGeneration(generation);
+const open = new Map<number, Db>();
+for (const g of setup.generations) open.set(g.id, openGeneration(g));
+let heapReportedAt = 0;
+
+/** This thread's heap in bytes, at most once a second (it costs a few microseconds). */
+function heapNow(): number | undefined {
+  const now = Date.now();
+  if (now - heapReportedAt < 1000) return undefined;
+  heapReportedAt = now;
+  return getHeapStatistics().used_heap_size;
+}
 
 function post(msg: FromWorker): void {
   port.postMessage(msg);
@@ -45,10 +59,12 @@ function injectedFault(query: string, params: Record<string, string>): { fields:
   }
 }
 
-function answerFor(query: string, params: Record<string, string>): { answer: Answer; failure?: string } {
+function answerFor(id: number, query: string, params: Record<string, string>): { answer: Answer; failure?: string } {
   try {
+    const db = open.get(id);
+    if (!db) throw new Error(`generation ${id} is not open in this worker`);
     const result = (setup.faults && query.startsWith('fault_') && injectedFault(query, params)) || runQuery(db, query, params);
-    return { answer: { status: 'ok', generation: generation.id, fields: result.fields, rows: result.rows } };
+    return { answer: { status: 'ok', generation: id, fields: result.fields, rows: result.rows } };
   } catch (e) {
     const err = e instanceof RoqError ? e : roqError('ROQ_QUERY_FAILED', { query, detail: String((e as Error)?.message ?? e) });
     const answer: Answer = { status: 'error', code: err.code, message: err.message };
@@ -60,22 +76,28 @@ function answerFor(query: string, params: Record<string, string>): { answer: Ans
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'query': {
-      const { answer, failure } = answerFor(msg.query, msg.params);
+      const t0 = performance.now();
+      const { answer, failure } = answerFor(msg.generation, msg.query, msg.params);
       const delivery = writeAnswer(setup.run, msg.pid, msg.token, encodeAnswer(answer), setup.writeWaitMs);
+      const heap = heapNow();
       post({
         type: 'done',
         seq: msg.seq,
         status: answer.status === 'ok' ? 'ok' : failure ? 'failed' : 'error',
+        rows: answer.status === 'ok' ? answer.rows.length : 0,
+        workMs: performance.now() - t0,
+        ...(heap === undefined ? {} : { heap }),
         ...(failure ? { detail: failure } : {}),
         ...(delivery.sent ? {} : { undelivered: delivery.reason }),
       });
       return;
     }
     case 'generation':
-      // The old generation's arrays are freed once no worker and no dispatcher references them.
-      db = openGeneration(msg.generation);
-      generation = msg.generation;
-      post({ type: 'ready', generation: generation.id });
+      open.set(msg.generation.id, openGeneration(msg.generation));
+      return;
+    case 'drop':
+      // The arrays are freed once no thread references them any more.
+      open.delete(msg.id);
       return;
     default: {
       const never: never = msg;
@@ -84,4 +106,4 @@ port.on('message', (msg: ToWorker) => {
   }
 });
 
-post({ type: 'ready', generation: generation.id });
+post({ type: 'ready', heap: getHeapStatistics().used_heap_size });

@@ -1,0 +1,59 @@
+/**
+ * `roq reload`: SIGHUP to the daemon, then wait for the outcome of the first reload that started after the signal
+ * was counted (status.json's `reload.last.covers`), so that a cron job learns whether the new files serve.
+ */
+import { roqError } from '../errors.js';
+import { isAlive, runningPid } from '../server/lifecycle.js';
+import type { ReloadOutcome } from '../server/reloader.js';
+import { readDaemonStatus, sleep } from './daemon-status.js';
+import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
+
+export const RELOAD_HELP = `usage: roq reload [--run DIR] [--timeout MS]
+
+Makes the daemon load its data directory again (SIGHUP) and waits for the outcome. The old data serves until the
+new data is loaded and valid. Prints the new generation and its row counts and exits 0, or prints the load error
+(naming file:line:column) and exits 1, in which case the old data serves on.
+
+  --run DIR       run directory (default $ROQ_RUN_DIR, else ./run)
+  --timeout MS    how long to wait for the outcome (default 600000)
+`;
+
+const POLL_MS = 20;
+
+function describe(run: string, r: ReloadOutcome): string {
+  const files = (r.files ?? []).map((f) => `  ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows ${String(f.bytes).padStart(12)} bytes\n`).join('');
+  return `roq reloaded on ${run}: generation ${r.generation} serving, ${r.rows} rows from ${r.files?.length ?? 0} files in ${r.ms} ms\n${files}`;
+}
+
+export async function reload(argv: string[]): Promise<number> {
+  const { values } = parseCommand('reload', argv, { ...RUN_OPTION, timeout: { type: 'string' } });
+  if (values.help) return void process.stdout.write(RELOAD_HELP), 0;
+  const run = runDir(values.run);
+  const timeoutMs = intOption('reload', 'timeout', values.timeout, 600_000, 100, 86_400_000);
+  const pid = runningPid(run);
+  if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
+  const giveUp = Date.now() + timeoutMs;
+  let before = readDaemonStatus(run, pid);
+  while (!before) {
+    // The daemon is still starting: its first status appears once it serves.
+    if (!isAlive(pid)) throw roqError('ROQ_NOT_RUNNING', { run });
+    if (Date.now() > giveUp) throw roqError('ROQ_RELOAD_TIMEOUT', { run, ms: timeoutMs });
+    await sleep(POLL_MS);
+    before = readDaemonStatus(run, pid);
+  }
+  if (!before.reload) throw roqError('ROQ_RELOAD_FAILED', { run, detail: `the daemon (pid ${pid}) is of a release that does not report reloads; use \`kill -HUP ${pid}\` and read its log` });
+  const wanted = before.reload.requested + 1;
+  process.kill(pid, 'SIGHUP');
+  for (;;) {
+    await sleep(POLL_MS);
+    const now = readDaemonStatus(run, pid);
+    const last = now?.reload.last;
+    if (last && last.covers >= wanted) {
+      if (last.status === 'failed') throw roqError('ROQ_RELOAD_FAILED', { run, detail: last.error?.message ?? 'unknown error' });
+      process.stdout.write(describe(run, last));
+      return 0;
+    }
+    if (!now && !isAlive(pid)) throw roqError('ROQ_RELOAD_FAILED', { run, detail: `the daemon (pid ${pid}) stopped before the reload finished` });
+    if (Date.now() > giveUp) throw roqError('ROQ_RELOAD_TIMEOUT', { run, ms: timeoutMs });
+  }
+}
