@@ -3,7 +3,8 @@
 #
 #   bin/roq                the command (deploy/bin-roq: runs ../dist/roq.js with node)
 #   bin/refresh-feed.sh    the cron job (deploy/roq.cron)
-#   dist/                  the bundles: roq.js (CLI and daemon), worker.js, roq.cgi; nothing reads node_modules
+#   dist/                  the bundles: roq.js (CLI and daemon), worker.js, load-thread.js, roq.cgi; nothing reads
+#                          node_modules
 #   cgi-bin/roq.cgi        what Apache runs
 #
 # It never touches PREFIX/current or a running daemon: it prints the two commands that put the release live.
@@ -36,7 +37,7 @@ fi
 # npm ci builds too (the prepare script); the explicit build keeps this script right if that hook goes.
 npm ci
 npm run build
-for f in dist/roq.js dist/worker.js dist/roq.cgi dist/package.json; do
+for f in dist/roq.js dist/worker.js dist/load-thread.js dist/roq.cgi dist/package.json; do
   [[ -f $f ]] || { echo "install-release: the build did not make $f" >&2; exit 1; }
 done
 

@@ -25,6 +25,8 @@ export interface CgiRequest {
   contentType?: string;
   env?: Record<string, string>;
   runtime?: Runtime;
+  /** The CGI program to run (default dist/roq.cgi; tests of older releases pass theirs). */
+  program?: string;
   /** The process is killed after this long (default 15 s) and the result says so. */
   timeoutMs?: number;
 }
@@ -87,7 +89,7 @@ export function runCgi(req: CgiRequest = {}): Promise<CgiResult> {
   const exe = runtime === 'bun' ? BUN : process.execPath;
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(exe, [CGI], { env: cgiEnv(req), cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(exe, [req.program ?? CGI], { env: cgiEnv(req), cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let raw = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (raw += c));

@@ -29,6 +29,8 @@ export interface CliResult {
 export interface CliOptions {
   env?: Record<string, string>;
   cwd?: string;
+  /** The roq program to run (default dist/roq.js; tests of older releases pass theirs). */
+  program?: string;
   /** The process is killed after this long (default 30 s) and the result says so in stderr. */
   timeoutMs?: number;
 }
@@ -36,7 +38,7 @@ export interface CliOptions {
 /** Runs `node dist/roq.js …args` and resolves with its exit code and output (never rejects). */
 export function roqCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [ROQ, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.program ?? ROQ, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -60,6 +62,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   /** An existing run directory to use instead of a fresh one (it is then not removed by stop). */
   run?: string;
+  /** The roq program to start (default dist/roq.js). */
+  program?: string;
 }
 
 export interface RunningDaemon {
@@ -87,13 +91,14 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   const run = opts.run ?? makeRunDir();
   const args = ['start', '--run', run, '--data', opts.data ?? LIRR, '--workers', String(opts.workers ?? 2)];
   if (opts.deadline !== undefined) args.push('--deadline', String(opts.deadline));
-  const r = await roqCli(args, { env: opts.env });
+  const r = await roqCli(args, { env: opts.env, program: opts.program });
   const pid = pidOf(run);
   if (r.code !== 0 || pid === undefined) throw new Error(`roq start failed (${r.code}): ${r.stderr}${r.stdout}`);
   return {
     run,
     pid,
     async stop() {
+      // Whoever serves now: an upgrade in the test may have replaced the daemon this started.
       const s = await roqCli(['stop', '--run', run]);
       const left = pidOf(run);
       if (s.code !== 0 && left !== undefined) {

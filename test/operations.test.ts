@@ -1,0 +1,334 @@
+/**
+ * Operations without loss, over real daemons: `roq reload` and SIGHUP (background load, swap at the pseudo-request,
+ * failures keep the old data, bursts coalesce), `roq upgrade` and `roq start --takeover` (success, failed and
+ * never-ready successors, concurrent upgrades), code that never changes under a running daemon, releases that
+ * talk to each other, the access log and SIGUSR1, and descriptor or FIFO leaks.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ask } from '../src/client.js';
+import { encodeRequest, type Answer } from '../src/protocol.js';
+import { isAlive } from '../src/server/lifecycle.js';
+import { csv, TINY_FEED, writeFeed } from './feeds.js';
+import { HAVE_BUN, runCgi } from './helpers/cgi.js';
+import { answerFifo, LIRR, makeRunDir, pidOf, ROOT, roqCli, startDaemon, waitFor, writeRequests, type RunningDaemon } from './helpers/daemon.js';
+
+const OLD_RELEASE = join(ROOT, 'test/fixtures/release-0.1.0');
+const FAULTS = { ROQ_TEST_FAULTS: '1' };
+
+const running: RunningDaemon[] = [];
+async function daemon(opts: Parameters<typeof startDaemon>[0] = {}): Promise<RunningDaemon> {
+  const d = await startDaemon(opts);
+  running.push(d);
+  return d;
+}
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((d) => d.stop()));
+});
+
+interface Status {
+  pid: number;
+  version: string;
+  generation: { id: number; rows: number; perFile: { file: string; rows: number }[] };
+  reload: { requested: number; loading: boolean; last?: { status: string; generation?: number; error?: { message: string } } };
+  workers: { size: number; threads: { state: string; served: number; heap: number }[] };
+  served: Record<string, number>;
+}
+
+async function status(run: string): Promise<Status> {
+  const r = await roqCli(['status', '--json', '--run', run]);
+  expect(r.code, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { status: Status }).status;
+}
+
+/** The name of stop N in the tiny feed, and the generation that said so. */
+async function northName(run: string): Promise<{ generation: number; name: unknown }> {
+  const a = await ask(run, 'stops', { q: 'north' }, { timeoutMs: 5000 });
+  if (a.status !== 'ok') throw new Error(`stops answered ${JSON.stringify(a)}`);
+  return { generation: a.generation, name: a.rows[0]?.[1] };
+}
+
+function renameNorth(data: string, name: string): void {
+  fs.writeFileSync(join(data, 'stops.txt'), TINY_FEED['stops.txt']!.replace('North Park', name));
+}
+
+/** The daemon's open descriptors: the least of a few looks, since a status write or an answer holds one briefly. */
+async function fdCount(pid: number): Promise<number> {
+  let least = Infinity;
+  for (let i = 0; i < 5; i++) {
+    least = Math.min(least, fs.readdirSync(`/proc/${pid}/fd`).length);
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  return least;
+}
+
+/** The PIDs of every daemon process serving, loading or waiting on `run`. */
+function daemonsOn(run: string): number[] {
+  const r = spawnSync('pgrep', ['-f', `roq.js daemon --run ${run} `], { encoding: 'utf8' });
+  return r.stdout.trim().split('\n').filter(Boolean).map(Number);
+}
+
+function fifosIn(run: string): string[] {
+  return fs.readdirSync(run).filter((f) => fs.lstatSync(join(run, f)).isFIFO());
+}
+
+describe('roq reload', () => {
+  it('prints the new generation and its row counts, and exits 1 naming file:line:column when the data is bad', async () => {
+    const data = writeFeed(TINY_FEED);
+    const d = await daemon({ data, workers: 1 });
+    renameNorth(data, 'North Park Two');
+    const ok = await roqCli(['reload', '--run', d.run]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/generation 2 serving/);
+    expect(ok.stdout).toMatch(/stops\.txt\s+3 rows/);
+    expect(await northName(d.run)).toEqual({ generation: 2, name: 'North Park Two' });
+
+    fs.writeFileSync(join(data, 'stop_times.txt'), csv('trip_id,arrival_time,departure_time,stop_id,stop_sequence', 'T1,08:00:00,8:61:00,S1,1'));
+    const bad = await roqCli(['reload', '--run', d.run]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/stop_times\.txt:2:\d+: column 'departure_time'/);
+    expect(bad.stderr).toContain('ROQ_RELOAD_FAILED');
+    expect(await northName(d.run)).toEqual({ generation: 2, name: 'North Park Two' });
+    const s = await status(d.run);
+    expect(s.reload.last).toMatchObject({ status: 'failed' });
+    expect(s.reload.last?.error?.message).toMatch(/stop_times\.txt:2:/);
+
+    fs.rmSync(join(data, 'routes.txt'));
+    const missing = await roqCli(['reload', '--run', d.run]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/routes\.txt: required table file is missing/);
+    expect((await status(d.run)).pid).toBe(d.pid);
+  });
+
+  it('fails clearly when no daemon runs', async () => {
+    const r = await roqCli(['reload', '--run', makeRunDir()]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('ROQ_NOT_RUNNING');
+  });
+});
+
+describe('reload on SIGHUP', () => {
+  it('answers requests read before the swap line from the old generation, and after it from the new', async () => {
+    const data = writeFeed(TINY_FEED);
+    const d = await daemon({ data, workers: 1, env: FAULTS });
+    // Occupy the only worker, so that the next requests are read and queued before the swap line.
+    const blocker = answerFifo(d.run);
+    writeRequests(d.run, encodeRequest({ kind: 'query', pid: blocker.pid, token: blocker.token, query: 'fault_sleep', params: { ms: '600' } }));
+    const before = Array.from({ length: 3 }, () => answerFifo(d.run));
+    for (const c of before) writeRequests(d.run, encodeRequest({ kind: 'query', pid: c.pid, token: c.token, query: 'stops', params: { q: 'north' } }));
+    renameNorth(data, 'North Park Two');
+    process.kill(d.pid, 'SIGHUP');
+    // The load thread finishes while the worker is still asleep; the swap line is read right away.
+    await waitFor('the swap', async () => (await status(d.run)).generation.id === 2);
+    const after = answerFifo(d.run);
+    writeRequests(d.run, encodeRequest({ kind: 'query', pid: after.pid, token: after.token, query: 'stops', params: { q: 'north' } }));
+    const gens = async (c: ReturnType<typeof answerFifo>) => {
+      const a = await c.answer;
+      c.close();
+      return a.status === 'ok' ? [a.generation, a.rows[0]?.[a.rows[0].length === 1 ? 0 : 1]] : a;
+    };
+    expect(await gens(blocker)).toEqual([1, 600]);
+    for (const c of before) expect(await gens(c)).toEqual([1, 'North Park']);
+    expect(await gens(after)).toEqual([2, 'North Park Two']);
+  });
+
+  it('coalesces 100 SIGHUPs within a second into at most 2 reloads and loses no request', async () => {
+    const data = writeFeed(TINY_FEED);
+    // Every load sleeps 1.5 s first, so the whole burst arrives while the first load runs.
+    const d = await daemon({ data, workers: 2, env: { ...FAULTS, ROQ_TEST_LOAD_DELAY_MS: '1500' } });
+    renameNorth(data, 'North Park Two');
+    const answers: Promise<Answer>[] = [];
+    const t0 = Date.now();
+    for (let i = 0; i < 100; i++) {
+      process.kill(d.pid, 'SIGHUP');
+      if (i % 10 === 0) answers.push(ask(d.run, 'stops', { q: 'north' }, { timeoutMs: 10_000 }));
+      await new Promise((r) => setTimeout(r, 8));
+    }
+    expect(Date.now() - t0).toBeLessThan(1500); // the burst itself, not a speed target: it must fit the first load
+    const done = await waitFor('the reloads to settle', async () => {
+      const s = await status(d.run);
+      return !s.reload.loading && s.reload.last && s;
+    }, 20_000);
+    for (const a of await Promise.all(answers)) expect(a.status).toBe('ok');
+    expect(done.generation.id).toBeLessThanOrEqual(3); // generation 1 plus at most two reloads
+    expect(done.generation.id).toBeGreaterThanOrEqual(2);
+    const loads = fs.readFileSync(join(d.run, 'roq.log'), 'utf8').match(/reload: loading generation/g) ?? [];
+    expect(loads.length).toBeLessThanOrEqual(2);
+    expect(await northName(d.run)).toEqual({ generation: done.generation.id, name: 'North Park Two' });
+  });
+
+  it('leaks no descriptor and no FIFO across 100 reloads', async () => {
+    const data = writeFeed(TINY_FEED);
+    const d = await daemon({ data, workers: 2 });
+    await northName(d.run);
+    const fds = await fdCount(d.pid);
+    for (let i = 0; i < 100; i++) {
+      process.kill(d.pid, 'SIGHUP');
+      await waitFor(`reload ${i + 1}`, async () => (await status(d.run)).generation.id === i + 2);
+    }
+    await northName(d.run);
+    expect(await fdCount(d.pid)).toBeLessThanOrEqual(fds);
+    expect(fifosIn(d.run)).toEqual(['REQUESTS']);
+  }, 120_000);
+});
+
+describe('roq upgrade', () => {
+  it('replaces the daemon: new pid, same options, answers throughout; then refuses when none runs', async () => {
+    const data = writeFeed(TINY_FEED);
+    const d = await daemon({ data, workers: 1, deadline: 1500 });
+    const r = await roqCli(['upgrade', '--run', d.run]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`pid ${d.pid} \\(0\\.2\\.0\\) -> pid \\d+`));
+    const next = pidOf(d.run)!;
+    expect(next).not.toBe(d.pid);
+    await waitFor('the old daemon to exit', () => !isAlive(d.pid));
+    const s = await status(d.run);
+    expect(s.workers.size).toBe(1);
+    expect(s.generation.id).toBe(2); // it goes on from the old daemon's generation
+    expect(await northName(d.run)).toEqual({ generation: 2, name: 'North Park' });
+    await roqCli(['stop', '--run', d.run]);
+    const none = await roqCli(['upgrade', '--run', d.run]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('ROQ_NOT_RUNNING');
+  });
+
+  it('keeps the old daemon serving when the new one fails to load, or is not ready in time', async () => {
+    const data = writeFeed(TINY_FEED);
+    const d = await daemon({ data, workers: 1 });
+    const bad = writeFeed({ ...TINY_FEED, 'trips.txt': csv('route_id,service_id,trip_id', 'R1,WEEK') });
+    const failed = await roqCli(['upgrade', '--run', d.run, '--data', bad]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/could not take over from pid \d+: .*trips\.txt:2:/);
+    expect(failed.stderr).toContain('the old daemon serves on');
+
+    const slow = await roqCli(['upgrade', '--run', d.run, '--ready-timeout', '500'], { env: { ...FAULTS, ROQ_TEST_LOAD_DELAY_MS: '5000' } });
+    expect(slow.code).toBe(1);
+    expect(slow.stderr).toMatch(/not ready within 500 ms/);
+    expect(pidOf(d.run)).toBe(d.pid);
+    expect(await northName(d.run)).toEqual({ generation: 1, name: 'North Park' });
+    await waitFor('no second daemon left', () => daemonsOn(d.run).join() === String(d.pid));
+  });
+
+  it('refuses a second upgrade while one is running', async () => {
+    const d = await daemon({ data: writeFeed(TINY_FEED), workers: 1 });
+    const env = { ...FAULTS, ROQ_TEST_LOAD_DELAY_MS: '1500' };
+    const first = roqCli(['upgrade', '--run', d.run], { env });
+    await waitFor('the first upgrade to hold its lock', () => fs.existsSync(join(d.run, 'upgrade.lock')));
+    const second = await roqCli(['upgrade', '--run', d.run], { env });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain('ROQ_UPGRADE_RUNNING');
+    expect((await first).code).toBe(0);
+    expect(pidOf(d.run)).not.toBe(d.pid);
+  });
+
+  it('leaks no FIFO and no descriptor across 10 upgrades', async () => {
+    const d = await daemon({ data: writeFeed(TINY_FEED), workers: 1 });
+    await northName(d.run);
+    const fds = await fdCount(d.pid);
+    for (let i = 0; i < 10; i++) {
+      const r = await roqCli(['upgrade', '--run', d.run]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const pid = pidOf(d.run)!;
+    await northName(d.run);
+    expect(await fdCount(pid)).toBeLessThanOrEqual(fds);
+    expect(fifosIn(d.run)).toEqual(['REQUESTS']);
+    expect(fs.readdirSync(d.run).filter((f) => f.startsWith('resp.') || f.endsWith('.tmp'))).toEqual([]);
+  }, 60_000);
+
+  it('takes over from a daemon of the previous release (0.1.0)', async () => {
+    const d = await daemon({ data: writeFeed(TINY_FEED), workers: 1, program: join(OLD_RELEASE, 'roq.js') });
+    const r = await roqCli(['start', '--takeover', '--run', d.run, '--data', writeFeed(TINY_FEED), '--workers', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor('the old daemon to exit', () => !isAlive(d.pid));
+    expect((await status(d.run)).version).toBe('0.2.0');
+    expect((await northName(d.run)).name).toBe('North Park');
+  });
+});
+
+describe('the code a daemon runs never changes under it', () => {
+  it('replaces a dead worker and reloads with the code it started with, whatever is on disk now', async () => {
+    const release = fs.mkdtempSync(join(makeRunDir(), 'release-'));
+    for (const f of ['roq.js', 'worker.js', 'load-thread.js', 'package.json']) fs.copyFileSync(join(ROOT, 'dist', f), join(release, f));
+    const data = writeFeed(TINY_FEED);
+    const d = await daemon({ data, workers: 1, env: FAULTS, program: join(release, 'roq.js') });
+    for (const f of ['worker.js', 'load-thread.js']) fs.writeFileSync(join(release, f), 'throw new Error("new code on disk");\n');
+    const died = await ask(d.run, 'fault_exit', {}, { timeoutMs: 5000 });
+    expect(died).toMatchObject({ status: 'error', code: 'ROQ_WORKER_DIED' });
+    expect(await northName(d.run)).toEqual({ generation: 1, name: 'North Park' });
+    renameNorth(data, 'North Park Two');
+    const r = await roqCli(['reload', '--run', d.run]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await northName(d.run)).toEqual({ generation: 2, name: 'North Park Two' });
+  });
+});
+
+describe('releases within one protocol version', () => {
+  it('the previous release\'s CGI program works against this daemon, and this CGI program against the previous daemon', async () => {
+    const runtime = HAVE_BUN ? 'bun' : 'node';
+    const query = 'q=jamaica&format=json';
+    const now = await daemon({ workers: 1 });
+    const oldCgi = await runCgi({ query, runtime, program: join(OLD_RELEASE, 'roq.cgi'), env: { ROQ_RUN_DIR: now.run } });
+    expect(oldCgi.status, oldCgi.raw).toBe(200);
+    const oldDaemon = await daemon({ workers: 1, program: join(OLD_RELEASE, 'roq.js'), data: LIRR });
+    const newCgi = await runCgi({ query, runtime, env: { ROQ_RUN_DIR: oldDaemon.run } });
+    expect(newCgi.status, newCgi.raw).toBe(200);
+    expect(JSON.parse(newCgi.body)).toEqual(JSON.parse(oldCgi.body));
+    expect(JSON.stringify(JSON.parse(newCgi.body))).toContain('Jamaica');
+  });
+
+  it('answers a request of an unknown protocol version with a clear error', async () => {
+    const d = await daemon({ workers: 1, data: writeFeed(TINY_FEED) });
+    const c = answerFifo(d.run);
+    writeRequests(d.run, `roq2 ${c.pid} ${c.token} stops q=north\n`);
+    const a = await c.answer;
+    c.close();
+    expect(a).toMatchObject({ status: 'error', code: 'ROQ_PROTOCOL_VERSION' });
+    if (a.status === 'error') expect(a.message).toContain("'roq2'");
+  });
+});
+
+describe('observability', () => {
+  it('writes one access-log line per request, and reopens the logs on SIGUSR1', async () => {
+    const d = await daemon({ workers: 1, data: writeFeed(TINY_FEED) });
+    await northName(d.run);
+    await ask(d.run, 'stops', { q: 'x', limit: '0' }, { timeoutMs: 5000 });
+    const log = join(d.run, 'access.log');
+    const lines = await waitFor('two access-log lines', () => {
+      const l = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
+      return l.length === 2 && l;
+    });
+    expect(lines[0]).toMatch(new RegExp(`^\\S+Z pid=${process.pid} query=stops params=q=north status=ok rows=1 wait_ms=[0-9.]+ work_ms=[0-9.]+ total_ms=[0-9.]+ gen=1$`));
+    expect(lines[1]).toMatch(/query=stops params=q=x&limit=0 status=error rows=0 /);
+
+    fs.renameSync(log, log + '.1');
+    fs.renameSync(join(d.run, 'roq.log'), join(d.run, 'roq.log.1'));
+    process.kill(d.pid, 'SIGUSR1');
+    await waitFor('the daemon log to be reopened', () => fs.existsSync(join(d.run, 'roq.log')));
+    await northName(d.run);
+    await waitFor('a line in the new access log', () => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('status=ok'));
+    expect(fs.readFileSync(log + '.1', 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(fs.readFileSync(join(d.run, 'roq.log'), 'utf8')).toContain('logs reopened');
+  });
+
+  it('reports version, generation per file, workers and the last reload in roq status --json', async () => {
+    const d = await daemon({ workers: 2, data: writeFeed(TINY_FEED) });
+    await northName(d.run);
+    await roqCli(['reload', '--run', d.run]);
+    const s = await waitFor('a status with a served request', async () => {
+      const x = await status(d.run);
+      return x.served.ok >= 1 && x;
+    });
+    expect(s.version).toBe('0.2.0');
+    expect(s.generation.perFile.find((f) => f.file === 'stops.txt')?.rows).toBe(3);
+    expect(s.workers.threads).toHaveLength(2);
+    expect(s.workers.threads.reduce((n, t) => n + t.served, 0)).toBeGreaterThanOrEqual(1);
+    expect(s.workers.threads.every((t) => t.heap > 0)).toBe(true);
+    expect(s.reload).toMatchObject({ requested: 1, loading: false, last: { status: 'ok', generation: 2 } });
+    const text = await roqCli(['status', '--run', d.run]);
+    expect(text.stdout).toMatch(/roq 0\.2\.0 is serving/);
+    expect(text.stdout).toMatch(/last: ok at .*generation 2/);
+  });
+});
