@@ -174,6 +174,8 @@ function readAnswerBlocking(fifo: string, deadline: number, runDir: string, ms: 
 export interface Channel {
   /** Sends one query and resolves with its answer; one request at a time per channel. */
   request(query: string, params: Record<string, string>, timeoutMs: number): Promise<Answer>;
+  /** Bytes that arrived while no request was waiting: an answer nobody asked for (there should be none). */
+  strays(): number;
   close(): void;
 }
 
@@ -198,10 +200,14 @@ export function openChannel(runDir: string): Channel {
     throw roqError('ROQ_DAEMON_DOWN', { run: runDir, detail: (e as NodeJS.ErrnoException).code ?? String(e) });
   }
   let pending: { parser: ReturnType<typeof answerParser>; settle: (err?: Error) => void } | undefined;
+  let strays = 0;
   socket.on('data', (chunk: string) => {
-    if (!pending) return;
+    if (!pending) return void (strays += chunk.length);
     try {
-      if (pending.parser.push(chunk)) pending.settle();
+      if (pending.parser.push(chunk)) {
+        strays += pending.parser.leftover.length;
+        pending.settle();
+      }
     } catch (e) {
       pending.settle(roqError('ROQ_PROTOCOL', { detail: (e as Error).message }));
     }
@@ -224,6 +230,7 @@ export function openChannel(runDir: string): Channel {
       await writeRequest(requests, encodeRequest({ kind: 'query', pid: process.pid, token, query, params }), deadline, runDir);
       return answer;
     },
+    strays: () => strays,
     close() {
       socket.destroy();
       fs.closeSync(requests);

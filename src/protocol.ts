@@ -223,6 +223,10 @@ export function answerParser() {
     get done() {
       return done;
     },
+    /** Text after the end line: whatever followed the answer in the same chunk. */
+    get leftover() {
+      return buffered;
+    },
     result(): Answer {
       if (!done) throw new Error('answer incomplete');
       if (version === 0) throw new Error('answer without a roq= line');

@@ -174,6 +174,34 @@ describe('reload on SIGHUP', () => {
   }, 120_000);
 });
 
+describe('a stopping daemon', () => {
+  it('leaves the requests behind its stop line in the FIFO for the next daemon, even those written while it drains', async () => {
+    const d = await daemon({ data: writeFeed(TINY_FEED), workers: 1, env: FAULTS });
+    // Hold REQUESTS open as a daemon taking over would, so the kernel keeps what the old one leaves.
+    const hold = fs.openSync(join(d.run, 'REQUESTS'), fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+    try {
+      const blocker = answerFifo(d.run);
+      writeRequests(d.run, encodeRequest({ kind: 'query', pid: blocker.pid, token: blocker.token, query: 'fault_sleep', params: { ms: '800' } }));
+      await new Promise((r) => setTimeout(r, 100));
+      process.kill(d.pid, 'SIGTERM');
+      await new Promise((r) => setTimeout(r, 200)); // the stop line has been read; the daemon waits for the blocker
+      const behind = Array.from({ length: 5 }, () => answerFifo(d.run, 15_000));
+      for (const c of behind) writeRequests(d.run, encodeRequest({ kind: 'query', pid: c.pid, token: c.token, query: 'stops', params: { q: 'north' } }));
+      expect((await blocker.answer).status).toBe('ok');
+      await waitFor('the old daemon to exit', () => !isAlive(d.pid));
+      const next = await daemon({ data: writeFeed(TINY_FEED), workers: 1, run: d.run });
+      for (const c of behind) {
+        expect(await c.answer).toMatchObject({ status: 'ok', rows: [['N', 'North Park', '52.6', '13.4', '0', '']] });
+        c.close();
+      }
+      blocker.close();
+      expect(next.pid).not.toBe(d.pid);
+    } finally {
+      fs.closeSync(hold);
+    }
+  });
+});
+
 describe('roq upgrade', () => {
   it('replaces the daemon: new pid, same options, answers throughout; then refuses when none runs', async () => {
     const data = writeFeed(TINY_FEED);

@@ -10,7 +10,7 @@
  * CSV is scanned by src/store/csv.ts rather than csv-parse: on the sample feed csv-parse alone takes ~400 ms for
  * shapes.txt, the byte scanner a tenth of that, and the loader tests check both agree on the tricky cases.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import fg from 'fast-glob';
 import { roqError, RoqError } from '../errors.js';
@@ -27,8 +27,11 @@ export async function loadGeneration(dataDir: string, id: number, log: LoadLog):
 }
 
 /** loadGeneration for any catalog (tests load hand-made schemas with it). */
-export async function loadTables(specs: readonly TableSpec[], dataDir: string, id: number, log: LoadLog): Promise<GenerationData> {
+export async function loadTables(specs: readonly TableSpec[], given: string, id: number, log: LoadLog): Promise<GenerationData> {
   const t0 = performance.now();
+  // Resolved once: when the data directory is a symlink that a refresh flips, every file of one load comes from
+  // the same side of the flip.
+  const dataDir = await realpath(given).catch(() => given);
   const present = await listFiles(dataDir);
   for (const f of present) {
     if (!specs.some((s) => s.file === f)) log.warn(`${join(dataDir, f)}: no schema describes this file; ignored`);
