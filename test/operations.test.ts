@@ -347,7 +347,7 @@ describe('observability', () => {
     await roqCli(['reload', '--run', d.run]);
     const s = await waitFor('a status with a served request', async () => {
       const x = await status(d.run);
-      return x.served.ok >= 1 && x;
+      return (x.served.ok ?? 0) >= 1 && x;
     });
     expect(s.version).toBe('0.2.0');
     expect(s.generation.perFile.find((f) => f.file === 'stops.txt')?.rows).toBe(3);

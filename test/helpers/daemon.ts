@@ -114,11 +114,11 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
 }
 
 /** Polls `cond` every 20 ms until it returns a truthy value, for at most timeoutMs; throws naming `what`. */
-export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
+export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 10_000): Promise<Exclude<T, false | 0 | '' | null | undefined>> {
   const giveUp = Date.now() + timeoutMs;
   for (;;) {
     const v = await cond();
-    if (v) return v as NonNullable<T>;
+    if (v) return v as Exclude<T, false | 0 | '' | null | undefined>;
     if (Date.now() > giveUp) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
