@@ -7,7 +7,9 @@
  *  2. in-process query latency (engine only) over the worked cases; baseline: the same per-request parse.
  *  3. FIFO round trip through a real daemon at 1, 16 and 64 concurrent clients.
  *  4. the CGI program spawned directly under Node and under Bun; baseline: an empty process of each runtime.
- * Every loop is bounded in count and in time.
+ *  5. operations under load (bench/operations.ts): latency while reloading against steady state, the longest gap
+ *     during a takeover, RSS after 1 and after 50 reloads.
+ * Every loop is bounded in count and in time. `--quick` shortens every loop; `--only=operations` runs section 5.
  */
 import { spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { parse } from 'csv-parse/sync';
 import { loadGeneration } from '../src/server/loader.js';
 import { openGeneration, runQuery } from '../src/engine.js';
 import { ask, openChannel } from '../src/client.js';
+import { operationsBench } from './operations.js';
 import { ms, rssMb, summary } from './stats.js';
 
 const root = resolve(__dirname, '..');
@@ -61,11 +64,23 @@ function stopDaemon(run: string): void {
   spawnSync(process.execPath, [roq, 'stop', '--run', run], { encoding: 'utf8' });
 }
 
+async function operations(quick: boolean): Promise<void> {
+  const run = mkdtempSync(join(tmpdir(), 'roq-bench-'));
+  try {
+    startDaemon(run, 2);
+    await operationsBench(roq, run, cases.map((c) => ({ query: c.query, params: stringParams(c.params) })), quick, say);
+  } finally {
+    stopDaemon(run);
+    rmSync(run, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   say(`# roq benchmarks — ${new Date().toISOString()}`);
   say(`machine: ${execFileSync('nproc').toString().trim()} cores, node ${process.version}, bun ${spawnSync(bun, ['--version']).stdout?.toString().trim()}`);
   say();
+  if (process.argv.includes('--only=operations')) return operations(quick);
 
   // 1. baseline: per-request parsing
   const parseSamples = Array.from({ length: quick ? 2 : 5 }, () => timeIt(parsePerRequest));
@@ -202,6 +217,7 @@ async function main(): Promise<void> {
     rmSync(run2, { recursive: true, force: true });
   }
   say();
+  await operations(quick);
   say(`Original C server, for reference (not measured here): 10–20 ms a query, 7–10 s to load 5 MB.`);
 }
 

@@ -21,6 +21,8 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { GenerationData } from '../store/types.js';
 import { VERSION } from '../version.js';
 import { createAccessLog } from './access-log.js';
@@ -29,7 +31,7 @@ import { ensureRequestsFifo, openRequests } from './fifo.js';
 import { acquirePidLock, awaitSuccessor, runningPid, STATUS_FILE, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
 import { createLog, type Log } from './log.js';
 import { createPool, type Pool, type WorkerStats } from './pool.js';
-import { createReloader, loadInThread, type ReloadState } from './reloader.js';
+import { createLoadThread, createReloader, type ReloadState } from './reloader.js';
 
 export interface DaemonOptions {
   run: string;
@@ -71,6 +73,17 @@ export interface StatusFile {
 export interface DaemonHooks {
   /** A daemon taking over has loaded its data and started its workers; it tells the old one to retire next. */
   loaded?(report: ReadyReport): void;
+}
+
+/**
+ * A full garbage collection, for when a generation has been dropped: its SharedArrayBuffers are freed only once
+ * every thread has collected its wrappers of them, and without this an idle thread may hold a dropped generation
+ * for a long time (measured: RSS after 50 reloads at 2.6× RSS after 1). Set before any worker starts, the flag
+ * also gives every worker thread its `gc`. One collection per reload costs the dispatcher a few milliseconds.
+ */
+function enableGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
 }
 
 /** The worker and load-thread bundles, read once (see the file comment). */
@@ -121,12 +134,14 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   log.info(`starting roq ${VERSION}: pid ${process.pid}, run ${o.run}, data ${o.data}, ${o.workers} workers, deadline ${o.deadlineMs} ms${o.takeover ? ', taking over' : ''}`);
 
   const programs = readPrograms();
+  const gc = enableGc();
   let release: ReleasePidLock | undefined = o.takeover ? undefined : await acquirePidLock(o.run, log);
   const predecessor = o.takeover ? runningPid(o.run) : undefined;
   const before = predecessor === undefined ? undefined : readStatusFile(o.run);
   let nextId = before?.pid === predecessor && before ? before.generation.id + 1 : 1;
   const loadDelayMs = o.faults ? o.loadDelayMs : 0;
-  const load = (id: number) => loadInThread(programs.loader, { dataDir: o.data, id, delayMs: loadDelayMs }, log);
+  const loader = createLoadThread(programs.loader, log);
+  const load = (id: number) => loader.load({ dataDir: o.data, id, delayMs: loadDelayMs });
 
   let pool: Pool | undefined;
   let fd: number | undefined;
@@ -146,6 +161,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
       log,
       onIdle: () => dispatcher?.pump(),
       onOutcome: (job, outcome, report) => dispatcher?.outcome(job, outcome, report),
+      onDropped: () => setImmediate(gc),
     });
     await pool.ready();
     if (o.takeover) {
@@ -163,6 +179,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   } catch (e) {
     log.error(`start failed: ${(e as Error).message}`);
     await pool?.close();
+    await loader.close();
     if (fd !== undefined) fs.closeSync(fd);
     await release?.();
     accessLog.close();
@@ -243,7 +260,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
     if (readStatusFile(o.run)?.pid === process.pid) fs.rmSync(join(o.run, STATUS_FILE), { force: true });
     await releaseLock();
     log.info(retiring ? 'retired: every request read was answered; the lock is released' : 'stopped');
-    await serving.close();
+    await Promise.all([serving.close(), loader.close()]);
     if (retiring) {
       const next = await awaitSuccessor(o.run, 5000);
       log.info(next === undefined ? 'no successor wrote its PID within 5 s' : `pid ${next} serves on`);

@@ -1,11 +1,14 @@
 /**
- * A load thread: builds one generation from the data directory off the dispatcher's thread, so the daemon keeps
- * answering from the current generation while the next one is parsed (a big feed takes seconds of CPU). It posts
- * the finished generation (its SharedArrayBuffers are shared with the daemon, not copied) or the load error as a
- * code and details, so the daemon rebuilds the same RoqError naming file:line:column, and then ends: nothing in
- * this thread keeps a reference to the arrays.
+ * The load thread: builds generations from the data directory off the dispatcher's thread, so the daemon keeps
+ * answering from the current generation while the next one is parsed (a big feed takes seconds of CPU). It runs
+ * at nice 19, so that query workers get the cores first; the daemon ends it after each load (see reloader.ts).
+ *
+ * For a `load` message it posts the finished generation (its SharedArrayBuffers are shared with the daemon, not
+ * copied) or the load error as a code and details, so the daemon rebuilds the same RoqError naming
+ * file:line:column.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { setPriority } from 'node:os';
+import { parentPort } from 'node:worker_threads';
 import { RoqError } from '../errors.js';
 import type { GenerationData } from '../store/types.js';
 import { loadGeneration } from './loader.js';
@@ -17,22 +20,34 @@ export interface LoadJob {
   delayMs: number;
 }
 
-export type FromLoadThread =
-  | { type: 'warn'; msg: string }
-  | { type: 'loaded'; generation: GenerationData }
-  | { type: 'failed'; code?: string; details?: Record<string, string | number>; message: string };
+export type ToLoadThread = { type: 'load'; job: LoadJob };
 
-const job = workerData as LoadJob;
+export type FromLoadThread =
+  | { type: 'warn'; id: number; msg: string }
+  | { type: 'loaded'; id: number; generation: GenerationData }
+  | { type: 'failed'; id: number; code?: string; details?: Record<string, string | number>; message: string };
+
 const port = parentPort!;
 const post = (msg: FromLoadThread) => port.postMessage(msg);
 
-async function main(): Promise<void> {
+// On Linux, setpriority on "0" names the calling thread only; the daemon's other threads keep their priority.
+try {
+  setPriority(0, 19);
+} catch {
+  /* not permitted here: load at normal priority */
+}
+
+async function load(job: LoadJob): Promise<void> {
   if (job.delayMs > 0) await new Promise((r) => setTimeout(r, job.delayMs));
   try {
-    post({ type: 'loaded', generation: await loadGeneration(job.dataDir, job.id, { warn: (msg) => post({ type: 'warn', msg }) }) });
+    post({ type: 'loaded', id: job.id, generation: await loadGeneration(job.dataDir, job.id, { warn: (msg) => post({ type: 'warn', id: job.id, msg }) }) });
   } catch (e) {
-    post(e instanceof RoqError ? { type: 'failed', code: e.code, details: e.details, message: e.message } : { type: 'failed', message: String((e as Error)?.stack ?? e) });
+    post(
+      e instanceof RoqError
+        ? { type: 'failed', id: job.id, code: e.code, details: e.details, message: e.message }
+        : { type: 'failed', id: job.id, message: String((e as Error)?.stack ?? e) },
+    );
   }
 }
 
-void main();
+port.on('message', (msg: ToLoadThread) => void load(msg.job));

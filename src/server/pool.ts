@@ -87,6 +87,8 @@ export interface PoolOptions {
   /** A worker became free: offer it the next queued job. */
   onIdle(): void;
   onOutcome(job: Job, outcome: Outcome, report: JobReport): void;
+  /** A generation was dropped from every worker (the daemon then collects garbage on its own thread). */
+  onDropped?(): void;
 }
 
 interface Slot {
@@ -241,6 +243,7 @@ export function createPool(o: PoolOptions): Pool {
       if (!live.delete(id)) return;
       const msg: ToWorker = { type: 'drop', id };
       for (const s of slots) if (!s.retired) s.worker.postMessage(msg);
+      o.onDropped?.();
     },
     busy: () => slots.filter((s) => s.job).length,
     stats: () => ({
