@@ -141,7 +141,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   let nextId = before?.pid === predecessor && before ? before.generation.id + 1 : 1;
   const loadDelayMs = o.faults ? o.loadDelayMs : 0;
   const loader = createLoadThread(programs.loader, log);
-  const load = (id: number) => loader.load({ dataDir: o.data, id, delayMs: loadDelayMs });
+  const load = (id: number, nice = true) => loader.load({ dataDir: o.data, id, delayMs: loadDelayMs, nice });
 
   let pool: Pool | undefined;
   let fd: number | undefined;
@@ -150,12 +150,11 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
     ensureRequestsFifo(o.run);
     // Opened now, before loading: from here on the kernel keeps whatever clients write, whoever else closes it.
     fd = openRequests(o.run);
-    generation = await load(nextId++);
+    // The workers start (tens of milliseconds each) while the first generation loads in its thread.
     pool = createPool({
       size: o.workers,
       deadlineMs: o.deadlineMs,
       run: o.run,
-      generation,
       faults: o.faults,
       source: programs.worker,
       log,
@@ -163,7 +162,11 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
       onOutcome: (job, outcome, report) => dispatcher?.outcome(job, outcome, report),
       onDropped: () => setImmediate(gc),
     });
-    await pool.ready();
+    const started = pool.ready();
+    started.catch(() => undefined); // awaited below, after the load; a load error is the one to report
+    generation = await load(nextId++, false);
+    pool.addGeneration(generation);
+    await started;
     if (o.takeover) {
       hooks.loaded?.(readyReport(generation, o));
       const old = runningPid(o.run);

@@ -1,7 +1,8 @@
 /**
  * The load thread: builds generations from the data directory off the dispatcher's thread, so the daemon keeps
- * answering from the current generation while the next one is parsed (a big feed takes seconds of CPU). It runs
- * at nice 19, so that query workers get the cores first; the daemon ends it after each load (see reloader.ts).
+ * answering from the current generation while the next one is parsed (a big feed takes seconds of CPU). A reload
+ * runs at nice 19, so that query workers get the cores first; the daemon ends the thread after each load (see
+ * reloader.ts).
  *
  * For a `load` message it posts the finished generation (its SharedArrayBuffers are shared with the daemon, not
  * copied) or the load error as a code and details, so the daemon rebuilds the same RoqError naming
@@ -18,6 +19,8 @@ export interface LoadJob {
   id: number;
   /** Tests only: sleep this long before loading, to hold a load open (see ROQ_TEST_LOAD_DELAY_MS). */
   delayMs: number;
+  /** Load at nice 19: a reload, while queries are being answered (the first load has no one to yield to). */
+  nice: boolean;
 }
 
 export type ToLoadThread = { type: 'load'; job: LoadJob };
@@ -30,14 +33,15 @@ export type FromLoadThread =
 const port = parentPort!;
 const post = (msg: FromLoadThread) => port.postMessage(msg);
 
-// On Linux, setpriority on "0" names the calling thread only; the daemon's other threads keep their priority.
-try {
-  setPriority(0, 19);
-} catch {
-  /* not permitted here: load at normal priority */
-}
-
 async function load(job: LoadJob): Promise<void> {
+  if (job.nice) {
+    // On Linux, setpriority on "0" names the calling thread only; the daemon's other threads keep theirs.
+    try {
+      setPriority(0, 19);
+    } catch {
+      /* not permitted here: load at normal priority */
+    }
+  }
   if (job.delayMs > 0) await new Promise((r) => setTimeout(r, job.delayMs));
   try {
     post({ type: 'loaded', id: job.id, generation: await loadGeneration(job.dataDir, job.id, { warn: (msg) => post({ type: 'warn', id: job.id, msg }) }) });

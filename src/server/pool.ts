@@ -79,7 +79,6 @@ export interface PoolOptions {
   size: number;
   deadlineMs: number;
   run: string;
-  generation: GenerationData;
   faults: boolean;
   /** The worker bundle's text (dist/worker.js). */
   source: string;
@@ -105,7 +104,7 @@ interface Slot {
 }
 
 export interface Pool {
-  /** Resolves when every first worker has opened the generation; rejects if one dies first. */
+  /** Resolves when every first worker has started; rejects if one dies first. */
   ready(): Promise<void>;
   /** Hands the job to an idle worker; false when all are busy. */
   run(job: Job): boolean;
@@ -123,7 +122,8 @@ const DISPATCHER_WRITE_WAIT_MS = 20;
 
 export function createPool(o: PoolOptions): Pool {
   const slots: Slot[] = [];
-  const live = new Map<number, GenerationData>([[o.generation.id, o.generation]]);
+  // Empty at first: the workers start while the daemon loads its first generation, which comes by addGeneration.
+  const live = new Map<number, GenerationData>();
   let replaced = 0;
   let closing = false;
   let initial: { resolve(): void; reject(e: Error): void; pending: number } | undefined;
