@@ -30,7 +30,7 @@ export type ControlWord = 'reload' | 'stop';
 export const CONTROL_WORDS: readonly ControlWord[] = ['reload', 'stop'];
 
 export type Request =
-  | { kind: 'query'; pid: number; token: string; query: string; params: Record<string, string> }
+  | { kind: 'query'; pid: number; token: string; query: string; params: Record<string, string>; /** as received (parsed lines only) */ encoded?: string }
   | { kind: 'control'; word: ControlWord; token: string };
 
 export type FieldType = 'string' | 'int';
@@ -104,7 +104,7 @@ export function parseRequest(line: string): ParsedRequest {
   } catch {
     return { ok: false, reason: 'bad parameter encoding', pid, token };
   }
-  return { ok: true, request: { kind: 'query', pid, token, query, params: decoded } };
+  return { ok: true, request: { kind: 'query', pid, token, query, params: decoded, encoded: params } };
 }
 
 /** Decodes urlencoded parameters; the first occurrence of a name wins. Throws URIError on broken %-escapes. */

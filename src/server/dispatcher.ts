@@ -157,7 +157,7 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
       case 'query': {
         counters.received++;
         const now = performance.now();
-        const job: Job = { seq: ++seq, pid: req.pid, token: req.token, query: req.query, params: req.params, generation: current.id, readAt: now, startedAt: now };
+        const job: Job = { seq: ++seq, pid: req.pid, token: req.token, query: req.query, params: req.params, encoded: req.encoded ?? '', generation: current.id, readAt: now, startedAt: now };
         if (queue.length >= MAX_QUEUE) {
           counters.busy++;
           answerError(req.pid, req.token, roqError('ROQ_DAEMON_BUSY', { run: o.run }));

@@ -51,6 +51,8 @@ export interface Job {
   token: string;
   query: string;
   params: Record<string, string>;
+  /** The parameters as the request line carried them (urlencoded), for the access log. */
+  encoded: string;
   /** The generation that answers it: the one current when its line was read. */
   generation: number;
   /** performance.now() when its line was read, and when a worker took it. */
