@@ -82,8 +82,13 @@ describe('roq start', () => {
     fs.rmSync(run, { recursive: true, force: true });
   });
 
-  it('recovers after kill -9 without manual cleanup, reusing REQUESTS', async () => {
+  it('recovers after kill -9 without manual cleanup, reusing REQUESTS and removing answer FIFOs of dead clients', async () => {
     const d = await daemon();
+    // A client killed with -9 leaves its answer FIFO behind; a live client's FIFO must stay.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const stale = join(d.run, `resp.${dead.stdout}.leftover1`);
+    const live = answerFifo(d.run);
+    spawnSync('mkfifo', [stale]);
     process.kill(d.pid, 'SIGKILL');
     await waitFor('the killed daemon to be gone', () => !isAlive(d.pid));
     expect(pidOf(d.run)).toBe(d.pid); // the stale pid file is still there
@@ -91,6 +96,9 @@ describe('roq start', () => {
     expect(again.pid).not.toBe(d.pid);
     await expectCorrectAnswer(d.run);
     expect((await statusJson(d.run)).pid).toBe(again.pid);
+    expect(fs.existsSync(stale)).toBe(false);
+    expect(fs.existsSync(join(d.run, `resp.${live.pid}.${live.token}`))).toBe(true);
+    live.close();
   });
 });
 

@@ -17,7 +17,8 @@
  * are not picked up by a worker that replaces a dead one or by a reload.
  *
  * While serving, the daemon rewrites `<run>/status.json` once a second and whenever a reload starts or ends
- * (write-then-rename, so a reader never sees half a file) for `roq status` and `roq reload`.
+ * (write-then-rename, so a reader never sees half a file) for `roq status` and `roq reload`, and every minute
+ * removes answer FIFOs whose client died without removing them.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -27,8 +28,8 @@ import type { GenerationData } from '../store/types.js';
 import { VERSION } from '../version.js';
 import { createAccessLog } from './access-log.js';
 import { startDispatcher, type Counters, type Dispatcher } from './dispatcher.js';
-import { ensureRequestsFifo, openRequests } from './fifo.js';
-import { acquirePidLock, awaitSuccessor, runningPid, STATUS_FILE, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
+import { ensureRequestsFifo, openRequests, sweepStaleFifos } from './fifo.js';
+import { acquirePidLock, awaitSuccessor, isAlive, runningPid, STATUS_FILE, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
 import { createLog, type Log } from './log.js';
 import { createPool, type Pool, type WorkerStats } from './pool.js';
 import { createLoadThread, createReloader, type ReloadState } from './reloader.js';
@@ -204,6 +205,13 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   };
   const statusTimer = setInterval(requestStatus, 1000);
   statusTimer.unref();
+  const sweep = () => {
+    const n = sweepStaleFifos(o.run, isAlive);
+    if (n > 0) log.info(`removed ${n} answer FIFO(s) left by clients that are gone`);
+  };
+  sweep();
+  const sweepTimer = setInterval(sweep, 60_000);
+  sweepTimer.unref();
   let stopping = false;
   const d = startDispatcher({
     run: o.run,
@@ -258,6 +266,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
     stopping = true;
     reloader.close();
     clearInterval(statusTimer);
+    clearInterval(sweepTimer);
     await statusWrite;
     accessLog.flush();
     if (readStatusFile(o.run)?.pid === process.pid) fs.rmSync(join(o.run, STATUS_FILE), { force: true });

@@ -91,3 +91,33 @@ export function writeAnswer(run: string, pid: number, token: string, text: strin
     fs.closeSync(fd);
   }
 }
+
+const RESPONSE_FIFO = /^resp\.([0-9]{1,10})\.[A-Za-z0-9]{1,32}$/;
+
+/**
+ * Removes answer FIFOs whose client process is gone: a client killed with -9 (a CGI program Apache timed out, say)
+ * cannot remove its own. Only names of the protocol's form that are FIFOs are touched, and only when the PID in
+ * the name no longer runs; returns how many were removed. The daemon sweeps at start and then every minute.
+ */
+export function sweepStaleFifos(run: string, alive: (pid: number) => boolean): number {
+  let removed = 0;
+  let names: string[];
+  try {
+    names = fs.readdirSync(run);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const m = RESPONSE_FIFO.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    const path = join(run, name);
+    try {
+      if (!fs.lstatSync(path).isFIFO()) continue;
+      fs.rmSync(path);
+      removed++;
+    } catch {
+      /* gone meanwhile, or not ours to remove */
+    }
+  }
+  return removed;
+}
