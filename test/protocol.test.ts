@@ -19,7 +19,9 @@ describe('request lines', () => {
     expect(line.endsWith('\n')).toBe(true);
     expect(line.slice(0, -1)).not.toContain('\n');
     const parsed = parseRequest(line.slice(0, -1));
-    expect(parsed).toEqual({ ok: true, request: { kind: 'query', pid: 4242, token: 'Tok3n', query: 'departures', params } });
+    const encoded = line.slice(0, -1).split(' ')[4]!;
+    expect(parsed).toEqual({ ok: true, request: { kind: 'query', pid: 4242, token: 'Tok3n', query: 'departures', params, encoded } });
+    expect(encoded).not.toMatch(/[ \n]/); // what the access log prints as one field
   });
 
   it('round-trip control pseudo-requests with pid -1', () => {
