@@ -12,6 +12,9 @@ const programs = [
   { entry: 'src/cgi/main.ts', out: 'dist/roq.cgi', shebang: true, minify: true },
   { entry: 'src/demo/server.ts', out: 'dist/demo.js' },
   { entry: 'bench/main.ts', out: 'dist/bench.js' },
+  // The benchmarks' baselines: what a user would run instead of roq (see bench/).
+  { entry: 'bench/naive-cgi.ts', out: 'dist/naive.cgi', shebang: true },
+  { entry: 'bench/sqlite-cgi.ts', out: 'dist/sqlite.cgi', shebang: true },
 ];
 
 const only = process.argv.slice(2);
@@ -32,7 +35,8 @@ await Promise.all(
         minify: p.minify ?? false,
         sourcemap: false,
         legalComments: 'none',
-        external: ['bun:ffi'],
+        // better-sqlite3 is a native addon, required from node_modules by the SQLite baseline only.
+        external: ['bun:ffi', 'better-sqlite3'],
         define: { ROQ_VERSION: JSON.stringify(version) },
         loader: { '.html': 'text' },
         banner: p.shebang ? { js: '#!/usr/bin/env node' } : undefined,

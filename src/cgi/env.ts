@@ -2,7 +2,7 @@
  * The CGI environment (RFC 3875): the request method, the form fields from QUERY_STRING and from a POSTed
  * urlencoded body, and roq's own settings that the web server passes in (Apache's SetEnv).
  */
-import * as fs from 'node:fs';
+import { sys } from '../sysio.js';
 import { decodeParams } from '../protocol.js';
 import { roqError } from '../errors.js';
 
@@ -71,6 +71,35 @@ export async function readForm(env: NodeJS.ProcessEnv, method: Method, timeoutMs
  * is a ROQ_FORM_ENCODING error. On timeout the read stays pending; the caller answers and exits anyway.
  */
 function readBody(length: number, timeoutMs: number): Promise<string> {
+  return sys().pollIn ? Promise.resolve().then(() => readBodyPolling(length, timeoutMs)) : readBodyAsync(length, timeoutMs);
+}
+
+const bodyError = (detail: string) => roqError('ROQ_FORM_ENCODING', { detail });
+
+/** Bun: poll(2) and read(2) on fd 0 until `length` bytes are in or the deadline passes. */
+function readBodyPolling(length: number, timeoutMs: number): string {
+  const s = sys();
+  const buf = Buffer.alloc(length);
+  const deadline = Date.now() + timeoutMs;
+  let got = 0;
+  while (got < length) {
+    if (!s.pollIn!(0, deadline - Date.now())) throw bodyError(`the body did not arrive within ${timeoutMs} ms`);
+    let n: number;
+    try {
+      n = s.read(0, buf, got, length - got);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      throw bodyError(`stdin: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    if (n === 0) throw bodyError(`the body ended after ${got} of ${length} bytes`);
+    got += n;
+  }
+  return buf.toString('utf8');
+}
+
+/** Node: reads on the thread pool, so that a timer can still give up on a body that never comes. */
+function readBodyAsync(length: number, timeoutMs: number): Promise<string> {
+  const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
   const buf = Buffer.alloc(length);
   return new Promise((resolve, reject) => {
     let got = 0;
@@ -79,7 +108,7 @@ function readBody(length: number, timeoutMs: number): Promise<string> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      reject(roqError('ROQ_FORM_ENCODING', { detail }));
+      reject(bodyError(detail));
     };
     const timer = setTimeout(() => fail(`the body did not arrive within ${timeoutMs} ms`), timeoutMs);
     const more = () =>

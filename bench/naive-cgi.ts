@@ -1,0 +1,51 @@
+/**
+ * The baseline of the CGI benchmarks: what the original C program did on every request, done in Node. Each request
+ * reads and parses with csv-parse every file the departure board needs (stops, stop_times, trips, routes,
+ * calendar, calendar_dates) and answers by scanning them — test/reference.ts's naive algorithm, imported rather
+ * than copied, since it is the same thing. No daemon, no cache, nothing kept between requests.
+ *
+ * CGI contract: departures parameters (stop, date, after, route, limit) from QUERY_STRING, validated like roq
+ * (a bad one is a 400 naming it; `format` is accepted and ignored so roq.cgi's URLs work unchanged); the feed
+ * from the directory in ROQ_DATA_DIR. The body has roq.cgi's JSON shape, {"query":"departures","rows":[…]}.
+ * Bundled by scripts/build.js into dist/naive.cgi.
+ */
+import { parseParams } from '../src/params.js';
+import { QUERY_SPECS } from '../src/generated/queries.js';
+import { RoqError } from '../src/errors.js';
+import { referenceFeed } from '../test/reference.js';
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+function answer(): { status: number; body: unknown } {
+  const raw = Object.fromEntries(new URLSearchParams(process.env.QUERY_STRING ?? ''));
+  delete raw.format;
+  const p = parseParams('departures', QUERY_SPECS.departures!.params, raw);
+  const dataDir = process.env.ROQ_DATA_DIR;
+  if (!dataDir) throw new Error('ROQ_DATA_DIR is not set: it must name the feed directory');
+  const after = p.after as number;
+  const rows = referenceFeed(dataDir).departures({
+    stop: p.stop as string,
+    date: raw.date!, // validated above: YYYY-MM-DD
+    after: `${pad(Math.floor(after / 3600))}:${pad(Math.floor(after / 60) % 60)}:${pad(after % 60)}`,
+    route: p.route as string,
+    limit: p.limit as number,
+  });
+  return { status: 200, body: { query: 'departures', rows } };
+}
+
+function main(): void {
+  let r: { status: number; body: unknown };
+  try {
+    r = answer();
+  } catch (e) {
+    if (!(e instanceof RoqError)) {
+      process.stdout.write(`Status: 500 Internal Server Error\nContent-Type: text/plain; charset=utf-8\n\n${(e as Error).message}\n`);
+      return;
+    }
+    r = { status: e.status, body: { error: { code: e.code, message: e.message, param: e.param } } };
+  }
+  const status = r.status === 200 ? '200 OK' : `${r.status} Bad Request`;
+  process.stdout.write(`Status: ${status}\nContent-Type: application/json; charset=utf-8\n\n${JSON.stringify(r.body)}\n`);
+}
+
+main();
