@@ -9,17 +9,27 @@
  *  4. the CGI program spawned directly under Node and under Bun; baseline: an empty process of each runtime.
  *  5. operations under load (bench/operations.ts): latency while reloading against steady state, the longest gap
  *     during a takeover, RSS after 1 and after 50 reloads.
- * Every loop is bounded in count and in time. `--quick` shortens every loop; `--only=operations` runs section 5.
+ *  6. roq's engine against SQLite (better-sqlite3) in process, on the same random queries, answers compared.
+ *  7. the web path through a private Apache httpd with autocannon: hello-world CGIs (sh, Node, Bun), roq's CGI
+ *     (Bun, Node), a naive CSV-per-request CGI and a SQLite CGI (bench/web.ts); a chart goes to docs/.
+ *  8. scale: the sample feed ×1, ×10, ×100: load time, MB/s, RSS, query p50 (bench/scale.ts).
+ * Every loop is bounded in count and in time. `--quick` shortens every loop; `--smoke` runs every section for a
+ * few seconds (part of `npm test`, so the benchmark cannot rot); `--only=NAME` runs one of operations, compare,
+ * web, scale.
  */
 import { spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { loadGeneration } from '../src/server/loader.js';
 import { openGeneration, runQuery } from '../src/engine.js';
 import { ask, openChannel } from '../src/client.js';
+import { compareInProcess } from './compare.js';
 import { operationsBench } from './operations.js';
+import { scaleBench } from './scale.js';
+import { buildSqlite } from './sqlite.js';
+import { webBench, webChart } from './web.js';
 import { ms, rssMb, summary } from './stats.js';
 
 const root = resolve(__dirname, '..');
@@ -75,13 +85,66 @@ async function operations(quick: boolean): Promise<void> {
   }
 }
 
+async function web(mode: Mode): Promise<void> {
+  const base = mkdtempSync(join(tmpdir(), 'roq-bench-web-'));
+  try {
+    mkdirSync(join(base, 'web'), { recursive: true });
+    const sqliteDb = join(base, 'web', 'gtfs.sqlite');
+    buildSqlite(data, sqliteDb);
+    const results = await webBench(
+      {
+        root,
+        base,
+        roq,
+        data,
+        sqliteDb,
+        connections: 8,
+        seconds: mode === 'smoke' ? 1 : mode === 'quick' ? 3 : 10,
+        startDaemon: (run) => startDaemon(run, 2),
+        stopDaemon,
+      },
+      say,
+    );
+    if (results && mode !== 'smoke') {
+      const chart = join(root, 'docs/bench-web.svg');
+      writeFileSync(chart, webChart(results, `Departures through Apache (mod_cgid), 8 connections — requests per second, ${new Date().toISOString().slice(0, 10)}`));
+      say(`Chart: docs/bench-web.svg`);
+      say();
+    }
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+type Mode = 'full' | 'quick' | 'smoke';
+
 async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
-  say(`# roq benchmarks — ${new Date().toISOString()}`);
+  const mode: Mode = process.argv.includes('--smoke') ? 'smoke' : process.argv.includes('--quick') ? 'quick' : 'full';
+  const quick = mode !== 'full';
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+  say(`# roq benchmarks — ${new Date().toISOString()} (${mode})`);
   say(`machine: ${execFileSync('nproc').toString().trim()} cores, node ${process.version}, bun ${spawnSync(bun, ['--version']).stdout?.toString().trim()}`);
   say();
-  if (process.argv.includes('--only=operations')) return operations(quick);
+  const sections: Record<string, () => Promise<void>> = {
+    core: () => core(mode),
+    operations: () => operations(quick),
+    compare: async () => void (await compareInProcess(data, say, quick)),
+    web: () => web(mode),
+    scale: () => scaleBench({ roq, sample: data, factors: mode === 'smoke' ? [1, 2] : mode === 'quick' ? [1, 10] : [1, 10, 100], queries: mode === 'smoke' ? 200 : 3000 }, say),
+  };
+  if (only && !sections[only]) throw new Error(`--only=${only}: no such section; one of ${Object.keys(sections).join(', ')}`);
+  for (const [name, run] of Object.entries(sections)) {
+    if (only && name !== only) continue;
+    if (mode === 'smoke' && name === 'operations') continue; // its reload loops take tens of seconds even when short
+    await run();
+  }
+  say(`Original C server, for reference (not measured here): 10–20 ms a query, 7–10 s to load 5 MB.`);
+}
 
+/** Sections 1–4: start-up and memory, in-process latency, FIFO round trips, the CGI program spawned directly. */
+async function core(mode: Mode): Promise<void> {
+  const quick = mode !== 'full';
+  const smoke = mode === 'smoke';
   // 1. baseline: per-request parsing
   const parseSamples = Array.from({ length: quick ? 2 : 5 }, () => timeIt(parsePerRequest));
   const parseMs = summary(parseSamples).p50;
@@ -94,7 +157,7 @@ async function main(): Promise<void> {
   say(`| load every table in-process (${inproc.stats.rows} rows, ${(inproc.stats.bytes / 1e6).toFixed(1)} MB) | ${ms(inproc.loadMs, 1)} ms | ${(inproc.loadMs / parseMs).toFixed(2)}× |`);
 
   const rss: Record<number, number> = {};
-  for (const workers of [1, 4]) {
+  for (const workers of smoke ? [1] : [1, 4]) {
     const run = mkdtempSync(join(tmpdir(), 'roq-bench-'));
     try {
       const s = startDaemon(run, workers);
@@ -107,12 +170,12 @@ async function main(): Promise<void> {
       rmSync(run, { recursive: true, force: true });
     }
   }
-  say(`| memory per extra worker ((RSS₄ − RSS₁) / 3) | ${ms((rss[4]! - rss[1]!) / 3, 1)} MB | |`);
+  if (!smoke) say(`| memory per extra worker ((RSS₄ − RSS₁) / 3) | ${ms((rss[4]! - rss[1]!) / 3, 1)} MB | |`);
   say();
 
   // 2. in-process latency
   const db = openGeneration(inproc);
-  const rounds = quick ? 5 : 50;
+  const rounds = smoke ? 1 : quick ? 5 : 50;
   const lat: number[] = [];
   const budget = Date.now() + 20_000;
   for (let r = 0; r < rounds && Date.now() < budget; r++) {
@@ -165,12 +228,12 @@ async function main(): Promise<void> {
       const f = summary(samples);
       say(`| ${label} | ${clients} | ${f.n} | ${ms(f.p50)} ms | ${ms(f.p99)} ms | ${(f.n / wall).toFixed(0)} |`);
     };
-    await load('`ask` (mkfifo per request)', 1, quick ? 200 : 1000, () => ({
+    await load('`ask` (mkfifo per request)', 1, smoke ? 20 : quick ? 200 : 1000, () => ({
       send: (c) => ask(run, c.query, stringParams(c.params), { timeoutMs: 5000 }),
       close: () => {},
     }));
     for (const clients of [1, 16, 64]) {
-      await load('channel', clients, quick ? 2000 : 20_000, () => {
+      await load('channel', clients, smoke ? 300 : quick ? 2000 : 20_000, () => {
         const ch = openChannel(run);
         return { send: (c) => ch.request(c.query, stringParams(c.params), 5000), close: () => ch.close() };
       });
@@ -201,7 +264,7 @@ async function main(): Promise<void> {
       ['node', process.execPath],
       ['bun', bun],
     ] as const) {
-      const n = quick ? 10 : 50;
+      const n = smoke ? 3 : quick ? 10 : 50;
       const empty = Array.from({ length: n }, () => timeIt(() => spawnSync(exe, ['-e', '0'])));
       const req = Array.from({ length: n }, () =>
         timeIt(() => {
@@ -217,8 +280,6 @@ async function main(): Promise<void> {
     rmSync(run2, { recursive: true, force: true });
   }
   say();
-  await operations(quick);
-  say(`Original C server, for reference (not measured here): 10–20 ms a query, 7–10 s to load 5 MB.`);
 }
 
 main().then(

@@ -5,7 +5,8 @@
 #   bin/refresh-feed.sh    the cron job (deploy/roq.cron)
 #   dist/                  the bundles: roq.js (CLI and daemon), worker.js, load-thread.js, roq.cgi; nothing reads
 #                          node_modules
-#   cgi-bin/roq.cgi        what Apache runs
+#   cgi-bin/roq-cgi        what Apache runs: the CGI program compiled by Bun into one executable (dist/roq-cgi)
+#   cgi-bin/roq.cgi        the same program as a bundle for Node (#!/usr/bin/env node), for machines without Bun
 #
 # It never touches PREFIX/current or a running daemon: it prints the two commands that put the release live.
 # A release directory is never overwritten: a running daemon does not read its files again, but a rollback means
@@ -37,7 +38,7 @@ fi
 # npm ci builds too (the prepare script); the explicit build keeps this script right if that hook goes.
 npm ci
 npm run build
-for f in dist/roq.js dist/worker.js dist/load-thread.js dist/roq.cgi dist/package.json; do
+for f in dist/roq.js dist/worker.js dist/load-thread.js dist/roq.cgi dist/roq-cgi dist/package.json; do
   [[ -f $f ]] || { echo "install-release: the build did not make $f" >&2; exit 1; }
 done
 
@@ -45,9 +46,12 @@ done
 mkdir -p "$prefix/releases"
 tmp=$(mktemp -d "$prefix/releases/.$release.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-cp -R dist "$tmp/dist"
+mkdir -p "$tmp/dist"
+# Everything but the CGI executable, which goes to cgi-bin/ (it is 100 MB: the Bun runtime is in it).
+find dist -maxdepth 1 -type f ! -name roq-cgi -exec cp {} "$tmp/dist/" \;
 install -D -m 0755 deploy/bin-roq "$tmp/bin/roq"
 install -D -m 0755 deploy/refresh-feed.sh "$tmp/bin/refresh-feed.sh"
+install -D -m 0755 dist/roq-cgi "$tmp/cgi-bin/roq-cgi"
 install -D -m 0755 dist/roq.cgi "$tmp/cgi-bin/roq.cgi"
 # dist/package.json says "type": "commonjs": Node runs a file named .cgi only as CommonJS, and refuses it if a
 # package.json above it says "module".

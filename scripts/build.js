@@ -2,6 +2,7 @@
 // picks up half-replaced modules from node_modules, and the CGI program starts by reading a single file.
 // dist/ is CommonJS (dist/package.json says so) because the CGI program's name ends in .cgi, which Node runs only
 // as CommonJS; Bun runs the same file.
+import { spawnSync } from 'node:child_process';
 import { build } from 'esbuild';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 
@@ -45,3 +46,15 @@ await Promise.all(
       if (p.shebang) chmodSync(p.out, 0o755);
     }),
 );
+
+// The deployed CGI program: the same source compiled by Bun into one executable with the program's bytecode in
+// it, so a web request pays neither for parsing JavaScript nor for finding a runtime (measured: 8.6 ms a request
+// against 14.5 ms for `bun dist/roq.cgi` and 6.3 ms for an empty Bun process). Skipped when Bun is not installed.
+const bun = 'node_modules/bun/bin/bun.exe';
+if (existsSync(bun) && (only.length === 0 || only.some((o) => 'dist/roq-cgi'.includes(o)))) {
+  const r = spawnSync(bun, ['build', 'src/cgi/main.ts', '--compile', '--bytecode', '--minify', '--target=bun', '--loader', '.html:text', '--outfile', 'dist/roq-cgi'], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(`bun build --compile failed:\n${r.stdout}${r.stderr}`);
+    process.exit(1);
+  }
+}

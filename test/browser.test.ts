@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from '../src/demo/apache.js';
-import { BUN, HAVE_BUN } from './helpers/cgi.js';
+import { HAVE_BUN } from './helpers/cgi.js';
 import { ROOT, roqCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -88,8 +88,17 @@ describe.skipIf(skipReason !== '')(`the departure board in a browser${skipReason
     const run = makeWebRunDir(join(base, 'run'));
     daemon = await startDaemon({ run, workers: 1 });
     // The interpreter by absolute path: the #! line gets no PATH lookup, and Apache's children run as www-data.
-    const interpreter = HAVE_BUN ? fs.realpathSync(BUN) : process.execPath;
-    const cgiPath = writeCgi(join(base, 'web', 'cgi-bin'), 'roq.cgi', interpreter, fs.readFileSync(join(ROOT, 'dist/roq.cgi'), 'utf8'));
+    // The deployed program: the Bun executable dist/roq-cgi; without Bun, the bundle under Node.
+    const cgiBin = join(base, 'web', 'cgi-bin');
+    const executable = join(ROOT, 'dist/roq-cgi');
+    let cgiPath: string;
+    if (HAVE_BUN && fs.existsSync(executable)) {
+      fs.mkdirSync(cgiBin, { recursive: true });
+      cgiPath = join(cgiBin, 'roq-cgi');
+      fs.copyFileSync(executable, cgiPath);
+    } else {
+      cgiPath = writeCgi(cgiBin, 'roq.cgi', process.execPath, fs.readFileSync(join(ROOT, 'dist/roq.cgi'), 'utf8'));
+    }
     apache = await startApache({
       dir: join(base, 'web'),
       scripts: { '/departures': cgiPath },

@@ -1,0 +1,160 @@
+/**
+ * The web path side by side, through a private Apache httpd (mod_cgid) on 127.0.0.1, loaded with autocannon: the
+ * same departures query on the sample feed from
+ *
+ *  - hello-world CGI programs in sh, Node and Bun: the floor of each runtime under CGI;
+ *  - roq's CGI program under Bun (the deployed path) and under Node;
+ *  - a naive CGI program that parses the CSV files on every request (what the original C program did);
+ *  - a CGI program querying the same feed in SQLite through better-sqlite3 (what a user would pick instead).
+ *
+ * Ratios are to the hello-world of the same runtime measured in the same run. Every run is bounded in time.
+ */
+import autocannon from 'autocannon';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, realpathSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi } from '../src/demo/apache.js';
+import { ms } from './stats.js';
+
+export interface WebResult {
+  name: string;
+  path: string;
+  /** The hello-world this is compared with: the same runtime, started the same way. */
+  runtime: 'sh' | 'node' | 'bun' | 'bun executable';
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+type Say = (line?: string) => void;
+
+const QUERY = 'stop=102&date=2026-11-02&after=08:00&format=json';
+
+function cannon(url: string, connections: number, seconds: number): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon({ url, connections, duration: seconds, timeout: 20 }, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+export interface WebSetup {
+  root: string;
+  base: string;
+  roq: string;
+  data: string;
+  sqliteDb: string;
+  connections: number;
+  seconds: number;
+  startDaemon(run: string): void;
+  stopDaemon(run: string): void;
+}
+
+export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | undefined> {
+  if (!HAVE_APACHE) {
+    say('## Through Apache: skipped (apache2 is not installed; `apt-get install apache2`)');
+    say();
+    return undefined;
+  }
+  const run = makeWebRunDir(join(o.base, 'run'));
+  o.startDaemon(run);
+  const bun = realpathSync(join(o.root, 'node_modules/.bin/bun'));
+  const node = process.execPath;
+  const cgiDir = join(o.base, 'web', 'cgi-bin');
+  const dist = (f: string) => readFileSync(join(o.root, 'dist', f), 'utf8');
+  const hello = 'Content-Type: text/plain\\n\\nhello\\n';
+  const programs: { name: string; path: string; runtime: WebResult['runtime']; file: string }[] = [
+    { name: 'hello-world, sh', path: '/hello-sh', runtime: 'sh', file: writeCgi(cgiDir, 'hello.sh', '/bin/sh', `printf '${hello}'\n`) },
+    { name: 'hello-world, Node', path: '/hello-node', runtime: 'node', file: writeCgi(cgiDir, 'hello-node.cgi', node, `require('fs').writeSync(1, '${hello}');\n`) },
+    { name: 'hello-world, Bun', path: '/hello-bun', runtime: 'bun', file: writeCgi(cgiDir, 'hello-bun.cgi', bun, `require('fs').writeSync(1, '${hello}');\n`) },
+    { name: 'hello-world, Bun executable', path: '/hello-bun-exe', runtime: 'bun executable', file: compileHello(bun, cgiDir, hello) },
+    { name: 'roq CGI, Bun executable (deployed)', path: '/roq', runtime: 'bun executable', file: copyExecutable(join(o.root, 'dist/roq-cgi'), join(cgiDir, 'roq-cgi')) },
+    { name: 'roq CGI, Bun running the bundle', path: '/roq-bun', runtime: 'bun', file: writeCgi(cgiDir, 'roq.cgi', bun, dist('roq.cgi')) },
+    { name: 'roq CGI, Node', path: '/roq-node', runtime: 'node', file: writeCgi(cgiDir, 'roq-node.cgi', node, dist('roq.cgi')) },
+    { name: 'naive CSV CGI, Node (parses per request)', path: '/naive', runtime: 'node', file: writeCgi(cgiDir, 'naive.cgi', node, dist('naive.cgi')) },
+    { name: 'SQLite CGI, Node (better-sqlite3)', path: '/sqlite', runtime: 'node', file: writeCgi(cgiDir, 'sqlite.cgi', node, dist('sqlite.cgi')) },
+  ];
+  const apache = await startApache({
+    dir: join(o.base, 'web'),
+    scripts: Object.fromEntries(programs.map((p) => [p.path, p.file])),
+    // NODE_PATH: the SQLite program requires better-sqlite3, a native addon, from the repository's node_modules.
+    env: { ROQ_RUN_DIR: run, ROQ_DATA_DIR: o.data, ROQ_SQLITE_DB: o.sqliteDb, NODE_PATH: join(o.root, 'node_modules'), PATH: '/usr/bin:/bin', ROQ_CGI_TIMEOUT_MS: '10000' },
+  });
+  const results: WebResult[] = [];
+  try {
+    for (const p of programs) {
+      const url = `${apache.url}${p.path}?${QUERY}`;
+      const probe = await fetch(url);
+      const body = await probe.text();
+      if (probe.status !== 200) throw new Error(`${p.name}: HTTP ${probe.status}: ${body.slice(0, 300)} ${apache.errorLog().slice(-500)}`);
+      // The naive program needs about a third of a second a request: a short run would see none finish.
+      const r = await cannon(url, o.connections, p.path === '/naive' ? Math.max(o.seconds, 5) : o.seconds);
+      results.push({ name: p.name, path: p.path, runtime: p.runtime, reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts });
+    }
+  } finally {
+    await apache.stop();
+    o.stopDaemon(run);
+  }
+  const floor = (rt: WebResult['runtime']) => results.find((r) => r.name.startsWith('hello') && r.runtime === rt)!;
+  const roq = results.find((r) => r.path === '/roq')!;
+  say(`## Through Apache httpd (mod_cgid), ${o.connections} connections, ${o.seconds} s each, autocannon`);
+  say('The departures query of the sample feed (`' + QUERY + '`); every program answers the same JSON. Ratios: to the');
+  say('hello-world CGI of the same runtime (the floor), and to roq under Bun.');
+  say();
+  say('| program | req/s | p50 | p99 | against hello-world, same runtime | roq (Bun) is faster by | errors |');
+  say('|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    const f = floor(r.runtime);
+    say(
+      `| ${r.name} | ${r.reqPerSec.toFixed(0)} | ${ms(r.p50, 0)} ms | ${ms(r.p99, 0)} ms | ${r === f ? '1× (floor)' : `${((r.reqPerSec / f.reqPerSec) * 100).toFixed(0)} % of its req/s`} | ` +
+        `${r.name.startsWith('hello') || r === roq ? '' : r.reqPerSec > 0 ? `${(roq.reqPerSec / r.reqPerSec).toFixed(1)}×` : '–'} | ${r.non2xx + r.errors} |`,
+    );
+  }
+  say();
+  return results;
+}
+
+/** A hello-world compiled into a Bun executable the way dist/roq-cgi is: the floor for it. */
+function compileHello(bun: string, dir: string, hello: string): string {
+  const src = join(dir, 'hello-exe.ts');
+  writeFileSync(src, `require('fs').writeSync(1, '${hello}');\n`);
+  const out = join(dir, 'hello-exe');
+  const r = spawnSync(bun, ['build', src, '--compile', '--bytecode', '--minify', '--target=bun', '--outfile', out], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bun build --compile of the hello-world failed: ${r.stderr}`);
+  return out;
+}
+
+function copyExecutable(from: string, to: string): string {
+  copyFileSync(from, to);
+  return to;
+}
+
+/** A horizontal bar chart of requests per second, as SVG (no dependencies; readable in any browser or on GitHub). */
+export function webChart(results: WebResult[], title: string): string {
+  const w = 760, bar = 26, gap = 10, left = 290, top = 48;
+  const max = Math.max(...results.map((r) => r.reqPerSec));
+  const h = top + results.length * (bar + gap) + 30;
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const colour = (r: WebResult) => (r.name.startsWith('roq') ? '#1f6feb' : r.name.startsWith('hello') ? '#8c959f' : '#d1242f');
+  const rows = results
+    .map((r, i) => {
+      const y = top + i * (bar + gap);
+      const len = Math.max(2, ((w - left - 90) * r.reqPerSec) / max);
+      return (
+        `<text x="${left - 8}" y="${y + bar / 2 + 5}" text-anchor="end">${esc(r.name)}</text>` +
+        `<rect x="${left}" y="${y}" width="${len.toFixed(1)}" height="${bar}" fill="${colour(r)}"/>` +
+        `<text x="${(left + len + 6).toFixed(1)}" y="${y + bar / 2 + 5}">${r.reqPerSec.toFixed(0)} req/s</text>`
+      );
+    })
+    .join('\n  ');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="13">
+  <rect width="100%" height="100%" fill="#fff"/>
+  <text x="${left}" y="24" font-size="15" font-weight="bold">${esc(title)}</text>
+  ${rows}
+</svg>
+`;
+}
+
+export function writeChart(path: string, svg: string): void {
+  writeFileSync(path, svg);
+}

@@ -1,0 +1,115 @@
+/**
+ * The web path through a real Apache httpd (mod_cgid, a private instance on 127.0.0.1 with its own config; CI
+ * installs apache2), as deployed: the CGI program as the Bun executable dist/roq-cgi, and the Node fallback
+ * running dist/roq.cgi. Over HTTP: the page renders the departures, format=json matches `roq query`, a POSTed
+ * form works, a bad parameter is a 400 naming it, and with the daemon stopped the page is a 503 with Retry-After
+ * at once, not after the CGI program's timeout.
+ */
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from '../src/demo/apache.js';
+import { ROOT, roqCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
+
+const EXECUTABLE = join(ROOT, 'dist/roq-cgi');
+const CGI_TIMEOUT_MS = 5000;
+const QUERY = 'stop=102&date=2026-11-02&after=08:00&limit=5';
+
+const programs = [
+  { name: 'the Bun executable', path: '/departures', present: fs.existsSync(EXECUTABLE) },
+  { name: 'roq.cgi under Node', path: '/departures-node', present: true },
+];
+
+let apache: Apache | undefined;
+let daemon: RunningDaemon | undefined;
+let run = '';
+
+beforeAll(async () => {
+  if (!HAVE_APACHE) return;
+  const base = fs.mkdtempSync(join(tmpdir(), 'roq-apache-'));
+  run = makeWebRunDir(join(base, 'run'));
+  daemon = await startDaemon({ run, workers: 2 });
+  const cgiBin = join(base, 'web', 'cgi-bin');
+  const scripts: Record<string, string> = { '/departures-node': writeCgi(cgiBin, 'roq-node.cgi', process.execPath, fs.readFileSync(join(ROOT, 'dist/roq.cgi'), 'utf8')) };
+  if (fs.existsSync(EXECUTABLE)) {
+    fs.mkdirSync(cgiBin, { recursive: true });
+    fs.copyFileSync(EXECUTABLE, join(cgiBin, 'roq-cgi'));
+    scripts['/departures'] = join(cgiBin, 'roq-cgi');
+  }
+  apache = await startApache({ dir: join(base, 'web'), scripts, env: { ROQ_RUN_DIR: run, PATH: '/usr/bin:/bin', ROQ_CGI_TIMEOUT_MS: String(CGI_TIMEOUT_MS) } });
+}, 60_000);
+
+afterAll(async () => {
+  await apache?.stop();
+  await daemon?.stop();
+});
+
+async function expectedRows(): Promise<Record<string, unknown>[]> {
+  const r = await roqCli(['query', 'departures', ...QUERY.split('&'), '--json', '--run', run]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Record<string, unknown>[];
+}
+
+describe.skipIf(!HAVE_APACHE)('through a real Apache httpd (mod_cgid)', () => {
+  for (const p of programs) {
+    describe.skipIf(!p.present)(p.name, () => {
+      it('renders the departure board as an HTML page', async () => {
+        const res = await fetch(`${apache!.url}${p.path}?${QUERY}`);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+        const html = await res.text();
+        const expected = await expectedRows();
+        expect(expected.length).toBe(5);
+        for (const row of expected) expect(html).toContain(`${row.trip_id}`);
+        expect(html).toContain(`${expected[0]!.time}`);
+        expect(html.match(/<tr>/g)?.length).toBeGreaterThanOrEqual(expected.length);
+      });
+
+      it('answers format=json exactly as `roq query --json`', async () => {
+        const res = await fetch(`${apache!.url}${p.path}?${QUERY}&format=json`);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+        expect(await res.json()).toEqual({ query: 'departures', rows: await expectedRows() });
+      });
+
+      it('takes a POSTed form', async () => {
+        const res = await fetch(`${apache!.url}${p.path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: `${QUERY}&format=json`,
+        });
+        expect(res.status).toBe(200);
+        expect(((await res.json()) as { rows: unknown[] }).rows).toEqual(await expectedRows());
+      });
+
+      it('refuses a bad parameter with 400 naming it', async () => {
+        const res = await fetch(`${apache!.url}${p.path}?stop=102&date=2026-13-45&format=json`);
+        expect(res.status).toBe(400);
+        expect(await res.json()).toMatchObject({ error: { code: 'ROQ_PARAM_INVALID', param: 'date' } });
+        const page = await fetch(`${apache!.url}${p.path}?stop=102&date=2026-13-45`);
+        expect(page.status).toBe(400);
+        expect(await page.text()).toMatch(/name="date"[^>]*aria-invalid="true"/);
+      });
+    });
+  }
+
+  it('answers 503 with Retry-After at once when the daemon is stopped, and serves again once it is back', async () => {
+    await daemon!.stop();
+    try {
+      for (const p of programs.filter((x) => x.present)) {
+        const t0 = Date.now();
+        const res = await fetch(`${apache!.url}${p.path}?${QUERY}&format=json`);
+        expect(res.status).toBe(503);
+        expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+        expect(await res.json()).toMatchObject({ error: { code: 'ROQ_DAEMON_DOWN' } });
+        // Not the CGI program's timeout: nobody reads REQUESTS, so it knows at once.
+        expect(Date.now() - t0).toBeLessThan(CGI_TIMEOUT_MS);
+      }
+    } finally {
+      daemon = await startDaemon({ run, workers: 2 });
+    }
+    const res = await fetch(`${apache!.url}${programs.find((x) => x.present)!.path}?${QUERY}&format=json`);
+    expect(res.status).toBe(200);
+  });
+});
