@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFifo } from '../src/client.js';
+import { HAVE_APACHE } from '../src/demo/apache.js';
 import { encodeAnswer, parseRequest, REQUESTS_FIFO, responseFifoName, type Answer, type Request } from '../src/protocol.js';
 import { HAVE_BUN, runCgi, type CgiResult, type Runtime } from './helpers/cgi.js';
 import { makeRunDir, pidOf, ROOT, startDaemon, waitFor, type RunningDaemon } from './helpers/daemon.js';
@@ -293,12 +294,12 @@ describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) =
   });
 });
 
-describe('the demo server', () => {
-  it('serves the page and a departures query through dist/roq.cgi, and stops its daemon on SIGTERM', async () => {
+describe.each(HAVE_APACHE ? ['apache', 'builtin'] : ['builtin'])('the demo server (%s)', (httpd) => {
+  it('serves the page and a departures query through the CGI program, and stops its daemon on SIGTERM', async () => {
     const run = makeRunDir();
     const child = spawn(process.execPath, [join(ROOT, 'dist/demo.js')], {
       cwd: ROOT,
-      env: { ...process.env, PORT: '0', ROQ_DEMO_RUN: run },
+      env: { ...process.env, PORT: '0', ROQ_DEMO_RUN: run, ROQ_DEMO_HTTPD: httpd },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -306,7 +307,7 @@ describe('the demo server', () => {
     child.stderr.setEncoding('utf8').on('data', (c: string) => (output += c));
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
     try {
-      const url = await waitFor('the demo URL', () => /http:\/\/127\.0\.0\.1:\d+\//.exec(output)?.[0], 30_000);
+      const url = await waitFor('the demo URL', () => /http:\/\/127\.0\.0\.1:\d+\/\S*/.exec(output)?.[0], 30_000);
       const page = await fetch(url, { signal: AbortSignal.timeout(10_000) });
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<h1>Train departures</h1>');
@@ -327,6 +328,7 @@ describe('the demo server', () => {
       const left = pidOf(run);
       if (left) process.kill(left, 'SIGKILL');
       fs.rmSync(run, { recursive: true, force: true });
+      fs.rmSync(`${run}-httpd`, { recursive: true, force: true });
     }
   });
 });

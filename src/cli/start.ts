@@ -81,7 +81,33 @@ export function describeReady(r: ReadyReport): string {
 
 /** Starts `roq daemon` detached with options `o` and resolves with its readiness report. */
 export function launch(o: DaemonOptions, readyTimeoutMs: number, onLoaded?: (r: ReadyReport) => void): Promise<ReadyReport> {
-  return startDetached({ program: __filename, run: o.run, logFile: o.logFile ?? join(o.run, LOG_FILE), args: daemonArgs(o), readyTimeoutMs, onLoaded });
+  return startDetached({ program: __filename, run: o.run, logFile: o.logFile ?? join(o.run, LOG_FILE), args: daemonArgs(o), readyTimeoutMs, onLoaded, onFile: progress() });
+}
+
+/** Past this long, a load is big enough that a person at a terminal wants to see it move. */
+const PROGRESS_AFTER_MS = 1000;
+
+/**
+ * On a terminal, each file's rows, size and speed as it is loaded, once the load has taken longer than
+ * PROGRESS_AFTER_MS (the files done before that are shown then); otherwise nothing but the one-line summary.
+ */
+function progress(): ((f: { file: string; rows: number; bytes: number; ms: number }) => void) | undefined {
+  if (!process.stdout.isTTY) return undefined;
+  const early: string[] = [];
+  let shown = false;
+  let total = 0;
+  return (f) => {
+    const mb = f.bytes / 1e6;
+    total += mb;
+    // Files load concurrently, so the speed is the load's so far, not this file's.
+    const line = `  ${f.file.padEnd(22)} ${f.rows.toLocaleString('en-US').padStart(12)} rows ${mb.toFixed(1).padStart(8)} MB   ${(f.ms / 1000).toFixed(1).padStart(5)} s, ${(total / (f.ms / 1000)).toFixed(0)} MB/s so far\n`;
+    if (shown) return void process.stdout.write(line);
+    early.push(line);
+    if (f.ms >= PROGRESS_AFTER_MS) {
+      shown = true;
+      process.stdout.write(`loading:\n${early.join('')}`);
+    }
+  };
 }
 
 export async function start(argv: string[]): Promise<number> {
@@ -117,7 +143,10 @@ export async function daemon(argv: string[]): Promise<number> {
     }
   };
   try {
-    const ready = await runDaemon(daemonOptions('daemon', values), { loaded: (r) => report(loadedLine(r), false) });
+    const ready = await runDaemon(daemonOptions('daemon', values), {
+      loaded: (r) => report(loadedLine(r), false),
+      fileLoaded: (f) => report(`FILE ${JSON.stringify(f)}\n`, false),
+    });
     report(readyLine(ready), true);
     return -1;
   } catch (e) {

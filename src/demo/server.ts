@@ -1,18 +1,20 @@
 /**
- * `npm run demo`: roq's web path on one machine without Apache. Starts the daemon (`roq start --run run/demo
- * --data data/gtfs-lirr`), then serves http://127.0.0.1:8080/ by running dist/roq.cgi once per request, with the
- * RFC 3875 environment Apache would give it, and turning its CGI response into the HTTP response. Ctrl-C stops the
+ * `npm run demo`: roq's web path on one machine. Starts the daemon (`roq start --run run/demo --data
+ * data/gtfs-lirr`), then serves the page on 127.0.0.1:8080: through a private Apache httpd running the deployed
+ * CGI program (dist/roq-cgi) when Apache is installed (src/demo/apache.ts), else through a small built-in CGI host
+ * that runs dist/roq.cgi once per request with the RFC 3875 environment Apache would give it. Ctrl-C stops the
  * server and the daemon it started.
  *
  * Environment: PORT (default 8080; 0 picks a free port), ROQ_DEMO_RUN and ROQ_DEMO_DATA (run and data
- * directories), ROQ_DEMO_RUNTIME=node|bun (default: Bun when node_modules/.bin/bun exists, since the CGI program
- * starts in a few milliseconds under Bun and in about 50 under Node).
+ * directories), ROQ_DEMO_HTTPD=apache|builtin (default: apache when installed), ROQ_DEMO_RUNTIME=node|bun for
+ * the built-in host (default: Bun when node_modules/.bin/bun exists).
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from './apache.js';
 
 const ROOT = resolve(dirname(process.argv[1] ?? 'dist/demo.js'), '..');
 const ROQ = join(ROOT, 'dist/roq.js');
@@ -152,8 +154,22 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, port: 
   process.stdout.write(`${req.method} ${url.pathname}${url.search} → ${reply.status} (${ms} ms)\n`);
 }
 
+const EXECUTABLE = join(ROOT, 'dist/roq-cgi');
+const USE_APACHE = HAVE_APACHE && process.env.ROQ_DEMO_HTTPD !== 'builtin';
+
+/** The private Apache httpd, serving the CGI program at /departures. */
+async function apacheHost(port: number): Promise<Apache> {
+  const dir = `${RUN}-httpd`;
+  const program = existsSync(EXECUTABLE) ? EXECUTABLE : writeCgi(join(dir, 'cgi-bin'), 'roq.cgi', process.execPath, readFileSync(CGI, 'utf8'));
+  const env: Record<string, string> = { ROQ_RUN_DIR: RUN, PATH: '/usr/bin:/bin' };
+  for (const name of ['TZ', 'ROQ_CGI_TIMEOUT_MS']) if (process.env[name]) env[name] = process.env[name]!;
+  return startApache({ dir, port, scripts: { '/departures': program }, env });
+}
+
 async function main(): Promise<void> {
   if (!existsSync(CGI) || !existsSync(ROQ)) throw new Error('dist/roq.cgi or dist/roq.js is missing; run `node scripts/build.js`');
+  // Apache's CGI programs run as the web server's user: the run directory must let them in.
+  if (USE_APACHE) makeWebRunDir(RUN);
   const started = await roq(['start', '--run', RUN, '--data', DATA]);
   let ownDaemon = true;
   if (started.code !== 0) {
@@ -164,13 +180,34 @@ async function main(): Promise<void> {
     process.stdout.write(started.output);
   }
 
+  const port = Number(process.env.PORT ?? 8080);
+  if (USE_APACHE) {
+    const apache = await apacheHost(port);
+    process.stdout.write(`roq demo: ${apache.url}/departures (Apache httpd, ${existsSync(EXECUTABLE) ? 'dist/roq-cgi' : 'dist/roq.cgi under Node'}; daemon on ${RUN}; Ctrl-C stops both)\n`);
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stdout.write(`${signal}: stopping\n`);
+      void apache
+        .stop()
+        .then(() => (ownDaemon ? roq(['stop', '--run', RUN]) : { code: 0, output: '' }))
+        .then(({ code, output }) => {
+          process.stdout.write(output);
+          process.exit(code === 0 ? 0 : 1);
+        });
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    return;
+  }
+
   const server = http.createServer((req, res) => {
     serve(req, res, (server.address() as AddressInfo).port).catch((e: Error) => {
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end(`demo server error: ${e.message}\n`);
     });
   });
-  const port = Number(process.env.PORT ?? 8080);
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
     server.listen(port, '127.0.0.1', () => ok());

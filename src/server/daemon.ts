@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { GenerationData } from '../store/types.js';
+import type { FileLoaded } from './loader.js';
 import { VERSION } from '../version.js';
 import { createAccessLog } from './access-log.js';
 import { startDispatcher, type Counters, type Dispatcher } from './dispatcher.js';
@@ -72,6 +73,8 @@ export interface StatusFile {
 }
 
 export interface DaemonHooks {
+  /** A file of the first generation is loaded (for `roq start`'s progress on a terminal). */
+  fileLoaded?(f: FileLoaded): void;
   /** A daemon taking over has loaded its data and started its workers; it tells the old one to retire next. */
   loaded?(report: ReadyReport): void;
 }
@@ -142,7 +145,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   let nextId = before?.pid === predecessor && before ? before.generation.id + 1 : 1;
   const loadDelayMs = o.faults ? o.loadDelayMs : 0;
   const loader = createLoadThread(programs.loader, log);
-  const load = (id: number, nice = true) => loader.load({ dataDir: o.data, id, delayMs: loadDelayMs, nice });
+  const load = (id: number, nice = true, onFile?: (f: FileLoaded) => void) => loader.load({ dataDir: o.data, id, delayMs: loadDelayMs, nice }, onFile);
 
   let pool: Pool | undefined;
   let fd: number | undefined;
@@ -165,7 +168,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
     });
     const started = pool.ready();
     started.catch(() => undefined); // awaited below, after the load; a load error is the one to report
-    generation = await load(nextId++, false);
+    generation = await load(nextId++, false, hooks.fileLoaded);
     pool.addGeneration(generation);
     await started;
     if (o.takeover) {

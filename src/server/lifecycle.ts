@@ -142,7 +142,8 @@ export async function awaitSuccessor(run: string, ms: number): Promise<number | 
 
 // ---- readiness: the detached daemon reports on fd 3, then closes it ----
 //
-// A daemon taking over reports `LOADED {...}` once its data is loaded and its workers are up, just before it
+// While loading, the daemon reports `FILE {...}` per file loaded (for progress on a terminal). A daemon taking
+// over reports `LOADED {...}` once its data is loaded and its workers are up, just before it
 // tells the old daemon to retire; every daemon then reports `READY {...}` once it reads REQUESTS, or
 // `ERROR {...}` instead.
 
@@ -190,6 +191,8 @@ export interface DetachedStart {
   readyTimeoutMs: number;
   /** Called when a daemon taking over has loaded and is about to tell the old one to retire. */
   onLoaded?(report: ReadyReport): void;
+  /** Called for each file of the first load, as the daemon reports it. */
+  onFile?(f: { file: string; rows: number; bytes: number; ms: number }): void;
 }
 
 /**
@@ -231,6 +234,10 @@ export function startDetached(s: DetachedStart): Promise<ReadyReport> {
       for (let nl = text.indexOf('\n'); nl >= 0 && !settled; nl = text.indexOf('\n')) {
         const line = text.slice(0, nl);
         text = text.slice(nl + 1);
+        if (line.startsWith('FILE ')) {
+          s.onFile?.(JSON.parse(line.slice(5)) as { file: string; rows: number; bytes: number; ms: number });
+          continue;
+        }
         if (line.startsWith('LOADED ')) {
           clearTimeout(timer);
           s.onLoaded?.(JSON.parse(line.slice(7)) as ReadyReport);

@@ -12,7 +12,7 @@ import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { RoqError } from '../errors.js';
 import type { GenerationData } from '../store/types.js';
-import { loadGeneration } from './loader.js';
+import { loadGeneration, type FileLoaded } from './loader.js';
 
 export interface LoadJob {
   dataDir: string;
@@ -27,6 +27,7 @@ export type ToLoadThread = { type: 'load'; job: LoadJob };
 
 export type FromLoadThread =
   | { type: 'warn'; id: number; msg: string }
+  | { type: 'file'; id: number; file: FileLoaded }
   | { type: 'loaded'; id: number; generation: GenerationData }
   | { type: 'failed'; id: number; code?: string; details?: Record<string, string | number>; message: string };
 
@@ -44,7 +45,8 @@ async function load(job: LoadJob): Promise<void> {
   }
   if (job.delayMs > 0) await new Promise((r) => setTimeout(r, job.delayMs));
   try {
-    post({ type: 'loaded', id: job.id, generation: await loadGeneration(job.dataDir, job.id, { warn: (msg) => post({ type: 'warn', id: job.id, msg }) }) });
+    const log = { warn: (msg: string) => post({ type: 'warn', id: job.id, msg }) };
+    post({ type: 'loaded', id: job.id, generation: await loadGeneration(job.dataDir, job.id, log, (file) => post({ type: 'file', id: job.id, file })) });
   } catch (e) {
     post(
       e instanceof RoqError

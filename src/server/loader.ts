@@ -22,12 +22,20 @@ export type { LoadLog } from '../store/table.js';
 export type { GenerationData } from '../store/types.js';
 
 /** Loads every table of the generated catalog from dataDir. See the file comment for the failure contract. */
-export async function loadGeneration(dataDir: string, id: number, log: LoadLog): Promise<GenerationData> {
-  return loadTables(TABLES, dataDir, id, log);
+/** One file loaded, for progress reports: its rows and bytes, and ms since the load began. */
+export interface FileLoaded {
+  file: string;
+  rows: number;
+  bytes: number;
+  ms: number;
+}
+
+export async function loadGeneration(dataDir: string, id: number, log: LoadLog, onFile?: (f: FileLoaded) => void): Promise<GenerationData> {
+  return loadTables(TABLES, dataDir, id, log, onFile);
 }
 
 /** loadGeneration for any catalog (tests load hand-made schemas with it). */
-export async function loadTables(specs: readonly TableSpec[], given: string, id: number, log: LoadLog): Promise<GenerationData> {
+export async function loadTables(specs: readonly TableSpec[], given: string, id: number, log: LoadLog, onFile?: (f: FileLoaded) => void): Promise<GenerationData> {
   const t0 = performance.now();
   // Resolved once: when the data directory is a symlink that a refresh flips, every file of one load comes from
   // the same side of the flip.
@@ -36,7 +44,13 @@ export async function loadTables(specs: readonly TableSpec[], given: string, id:
   for (const f of present) {
     if (!specs.some((s) => s.file === f)) log.warn(`${join(dataDir, f)}: no schema describes this file; ignored`);
   }
-  const loaded = await Promise.all(specs.map((spec) => loadOne(spec, dataDir, present, log)));
+  const loaded = await Promise.all(
+    specs.map(async (spec) => {
+      const one = await loadOne(spec, dataDir, present, log);
+      if (one.table.present) onFile?.({ file: spec.file, rows: one.table.rows, bytes: one.bytes, ms: performance.now() - t0 });
+      return one;
+    }),
+  );
   const tables: Record<string, TableData> = {};
   const files: FileStats[] = [];
   for (const { table, bytes } of loaded) {

@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { isErrorCode, roqError, type RoqError } from '../errors.js';
 import type { FileStats, GenerationData } from '../store/types.js';
 import type { FromLoadThread, LoadJob, ToLoadThread } from './load-thread.js';
+import type { FileLoaded } from './loader.js';
 import type { Log } from './log.js';
 
 export interface ReloadOutcome {
@@ -106,7 +107,7 @@ export function createReloader(o: ReloaderOptions): Reloader {
 
 export interface LoadThread {
   /** Builds a generation in the load thread; rejects with the load's RoqError. One load at a time. */
-  load(job: LoadJob): Promise<GenerationData>;
+  load(job: LoadJob, onFile?: (f: FileLoaded) => void): Promise<GenerationData>;
   close(): Promise<void>;
 }
 
@@ -118,7 +119,7 @@ export interface LoadThread {
  */
 export function createLoadThread(source: string, log: Log): LoadThread {
   let thread: Worker | undefined;
-  let pending: { job: LoadJob; settle(err: Error | undefined, g?: GenerationData): void } | undefined;
+  let pending: { job: LoadJob; onFile?: (f: FileLoaded) => void; settle(err: Error | undefined, g?: GenerationData): void } | undefined;
 
   function fail(detail: string): void {
     const p = pending;
@@ -138,6 +139,8 @@ export function createLoadThread(source: string, log: Log): LoadThread {
       switch (msg.type) {
         case 'warn':
           return log.warn(msg.msg);
+        case 'file':
+          return pending.onFile?.(msg.file);
         case 'loaded': {
           const p = pending;
           pending = undefined;
@@ -163,10 +166,10 @@ export function createLoadThread(source: string, log: Log): LoadThread {
   }
 
   return {
-    load(job) {
+    load(job, onFile) {
       if (pending) return Promise.reject(new Error('a load is already running'));
       return new Promise((resolve, reject) => {
-        pending = { job, settle: (err, g) => (err ? reject(err) : resolve(g!)) };
+        pending = { job, onFile, settle: (err, g) => (err ? reject(err) : resolve(g!)) };
         thread ??= start();
         const msg: ToLoadThread = { type: 'load', job };
         thread.postMessage(msg);

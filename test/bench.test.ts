@@ -1,0 +1,30 @@
+/**
+ * The benchmark must not rot: `npm run bench` in its smoke mode (every section, a second or so each) runs here as
+ * part of `npm test` and must finish and print every table. The figures themselves are not checked: speed is
+ * judged by the full run against its baselines (docs/BENCHMARKS.md), never by timing asserts in tests.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HAVE_APACHE } from '../src/demo/apache.js';
+import { ROOT } from './helpers/daemon.js';
+
+describe('npm run bench', () => {
+  it('runs every section in smoke mode and prints its tables', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist/bench.js'), '--smoke'], { cwd: ROOT, encoding: 'utf8', timeout: 240_000 });
+    expect(r.status, r.stderr + r.stdout.slice(-2000)).toBe(0);
+    for (const heading of [
+      '## Start-up and memory',
+      '## Query latency in-process',
+      '## FIFO round trip through the daemon',
+      '## CGI program per request',
+      '## roq against SQLite, in-process',
+      '## Scale: the sample feed',
+      HAVE_APACHE ? '## Through Apache httpd (mod_cgid)' : '## Through Apache: skipped',
+    ]) {
+      expect(r.stdout).toContain(heading);
+    }
+    if (HAVE_APACHE) for (const program of ['hello-world, sh', 'roq CGI, Node', 'naive CSV CGI', 'SQLite CGI']) expect(r.stdout).toContain(`| ${program}`);
+    expect(r.stdout).toMatch(/every answer was compared: 0 differed/);
+  }, 300_000);
+});
