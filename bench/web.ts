@@ -81,6 +81,7 @@ export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | und
     env: { ROQ_RUN_DIR: run, ROQ_DATA_DIR: o.data, ROQ_SQLITE_DB: o.sqliteDb, NODE_PATH: join(o.root, 'node_modules'), PATH: '/usr/bin:/bin', ROQ_CGI_TIMEOUT_MS: '10000' },
   });
   const results: WebResult[] = [];
+  const single: { name: string; p50: number; p99: number; reqPerSec: number }[] = [];
   try {
     for (const p of programs) {
       const url = `${apache.url}${p.path}?${QUERY}`;
@@ -90,6 +91,12 @@ export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | und
       // The naive program needs about a third of a second a request: a short run would see none finish.
       const r = await cannon(url, o.connections, p.path === '/naive' ? Math.max(o.seconds, 5) : o.seconds);
       results.push({ name: p.name, path: p.path, runtime: p.runtime, reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts });
+    }
+    // Latency unloaded: one connection, so no request waits for a core (at 8, the two cores are saturated and
+    // latency is connections ÷ throughput).
+    for (const p of programs.filter((x) => x.runtime === 'bun executable')) {
+      const r = await cannon(`${apache.url}${p.path}?${QUERY}`, 1, Math.max(1, Math.round(o.seconds / 2)));
+      single.push({ name: p.name, p50: r.latency.p50, p99: r.latency.p99, reqPerSec: r.requests.average });
     }
   } finally {
     await apache.stop();
@@ -110,6 +117,12 @@ export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | und
         `${r.name.startsWith('hello') || r === roq ? '' : r.reqPerSec > 0 ? `${(roq.reqPerSec / r.reqPerSec).toFixed(1)}×` : '–'} | ${r.non2xx + r.errors} |`,
     );
   }
+  say();
+  say('At 1 connection (nothing waits for a core):');
+  say();
+  say('| program | req/s | p50 | p99 |');
+  say('|---|---:|---:|---:|');
+  for (const r of single) say(`| ${r.name} | ${r.reqPerSec.toFixed(0)} | ${ms(r.p50, 0)} ms | ${ms(r.p99, 0)} ms |`);
   say();
   return results;
 }

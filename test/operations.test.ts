@@ -136,21 +136,21 @@ describe('reload on SIGHUP', () => {
 
   it('coalesces 100 SIGHUPs within a second into at most 2 reloads and loses no request', async () => {
     const data = writeFeed(TINY_FEED);
-    // Every load sleeps 1.5 s first, so the whole burst arrives while the first load runs.
-    const d = await daemon({ data, workers: 2, env: { ...FAULTS, ROQ_TEST_LOAD_DELAY_MS: '1500' } });
+    // Every load sleeps 4 s first, so the whole burst arrives while the first load runs, however busy the machine.
+    const d = await daemon({ data, workers: 2, env: { ...FAULTS, ROQ_TEST_LOAD_DELAY_MS: '4000' } });
     renameNorth(data, 'North Park Two');
     const answers: Promise<Answer>[] = [];
     const t0 = Date.now();
     for (let i = 0; i < 100; i++) {
       process.kill(d.pid, 'SIGHUP');
       if (i % 10 === 0) answers.push(ask(d.run, 'stops', { q: 'north' }, { timeoutMs: 10_000 }));
-      await new Promise((r) => setTimeout(r, 8));
+      await new Promise((r) => setTimeout(r, 5));
     }
-    expect(Date.now() - t0).toBeLessThan(1500); // the burst itself, not a speed target: it must fit the first load
+    expect(Date.now() - t0).toBeLessThan(3500); // the burst itself, not a speed target: it must fit the first load
     const done = await waitFor('the reloads to settle', async () => {
       const s = await status(d.run);
       return !s.reload.loading && s.reload.last && s;
-    }, 20_000);
+    }, 30_000);
     for (const a of await Promise.all(answers)) expect(a.status).toBe('ok');
     expect(done.generation.id).toBeLessThanOrEqual(3); // generation 1 plus at most two reloads
     expect(done.generation.id).toBeGreaterThanOrEqual(2);
