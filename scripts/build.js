@@ -16,6 +16,7 @@ const programs = [
   // The benchmarks' baselines: what a user would run instead of roq (see bench/).
   { entry: 'bench/naive-cgi.ts', out: 'dist/naive.cgi', shebang: true },
   { entry: 'bench/sqlite-cgi.ts', out: 'dist/sqlite.cgi', shebang: true },
+  { entry: 'bench/fuzz-main.ts', out: 'dist/fuzz.js' },
 ];
 
 const only = process.argv.slice(2);

@@ -14,7 +14,7 @@ export const CATALOG = {
   ROQ_PARAM_INVALID: { status: 400, text: "parameter '{param}' is invalid: expected {expected}, got '{value}'" },
   ROQ_PARAM_UNKNOWN: { status: 400, text: "unknown parameter '{param}' for query '{query}'" },
   ROQ_QUERY_UNKNOWN: { status: 400, text: "unknown query '{query}'; known queries: {known}" },
-  ROQ_REQUEST_TOO_LARGE: { status: 413, text: 'the request is {size} bytes; at most {max} are accepted' },
+  ROQ_REQUEST_TOO_LARGE: { status: 413, text: 'the request is too large ({size}); at most {max} are accepted' },
   ROQ_METHOD: { status: 405, text: "method '{method}' is not allowed; use GET or POST" },
   ROQ_DAEMON_DOWN: { status: 503, text: 'the roq daemon is not running on {run} ({detail}); start it with `roq start --run {run}`' },
   ROQ_DAEMON_TIMEOUT: { status: 503, text: 'the roq daemon on {run} did not answer within {ms} ms; try again shortly, or check `roq status --run {run}`' },

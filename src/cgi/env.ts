@@ -21,7 +21,7 @@ export interface CgiSettings {
   scriptName: string;
 }
 
-export function cgiSettings(env: NodeJS.ProcessEnv): CgiSettings {
+export function cgiSettings(env: Record<string, string | undefined>): CgiSettings {
   const ms = Number(env.ROQ_CGI_TIMEOUT_MS);
   return {
     runDir: env.ROQ_RUN_DIR || DEFAULT_RUN_DIR,
@@ -31,13 +31,19 @@ export function cgiSettings(env: NodeJS.ProcessEnv): CgiSettings {
 }
 
 /** The request method, or a ROQ_METHOD error (405) for anything but GET, HEAD and POST. */
-export function requestMethod(env: NodeJS.ProcessEnv): Method {
+export function requestMethod(env: Record<string, string | undefined>): Method {
   const m = env.REQUEST_METHOD ?? 'GET';
   if (m === 'GET' || m === 'HEAD' || m === 'POST') return m;
   throw roqError('ROQ_METHOD', { method: m.slice(0, 20) });
 }
 
+/** More fields than any form of the page has, many times over; past it the request is refused (413). */
+export const MAX_FORM_FIELDS = 64;
+
 function decodeForm(text: string, where: string): Record<string, string> {
+  let fields = 1;
+  for (let i = text.indexOf('&'); i >= 0; i = text.indexOf('&', i + 1)) fields++;
+  if (fields > MAX_FORM_FIELDS) throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${fields} fields`, max: `${MAX_FORM_FIELDS} fields` });
   try {
     return decodeParams(text);
   } catch {
@@ -50,19 +56,18 @@ function decodeForm(text: string, where: string): Record<string, string> {
  * name both have. Within each, the first occurrence of a name wins (as decodeParams does). Throws ROQ_METHOD,
  * ROQ_REQUEST_TOO_LARGE, ROQ_MEDIA_TYPE or ROQ_FORM_ENCODING; never reads stdin for GET or HEAD.
  */
-export async function readForm(env: NodeJS.ProcessEnv, method: Method, timeoutMs: number): Promise<Record<string, string>> {
+export async function readForm(env: Record<string, string | undefined>, method: Method, timeoutMs: number, body = readBody): Promise<Record<string, string>> {
   const query = env.QUERY_STRING ?? '';
-  if (query.length > MAX_FORM_BYTES) throw roqError('ROQ_REQUEST_TOO_LARGE', { size: query.length, max: MAX_FORM_BYTES });
+  if (query.length > MAX_FORM_BYTES) throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${query.length} bytes`, max: `${MAX_FORM_BYTES} bytes` });
   const fields = decodeForm(query, 'query string');
   if (method !== 'POST') return fields;
   const length = env.CONTENT_LENGTH ? Number(env.CONTENT_LENGTH) : 0;
   if (!Number.isSafeInteger(length) || length < 0) throw roqError('ROQ_FORM_ENCODING', { detail: `CONTENT_LENGTH '${String(env.CONTENT_LENGTH).slice(0, 20)}' is not a byte count` });
-  if (length > MAX_FORM_BYTES) throw roqError('ROQ_REQUEST_TOO_LARGE', { size: length, max: MAX_FORM_BYTES });
+  if (length > MAX_FORM_BYTES) throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${length} bytes`, max: `${MAX_FORM_BYTES} bytes` });
   if (length === 0) return fields;
   const type = (env.CONTENT_TYPE ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') throw roqError('ROQ_MEDIA_TYPE', { type: type.slice(0, 60) || 'none' });
-  const body = await readBody(length, timeoutMs);
-  return Object.assign(fields, decodeForm(body, 'request body'));
+  return Object.assign(fields, decodeForm(await body(length, timeoutMs), 'request body'));
 }
 
 /**
@@ -70,7 +75,7 @@ export async function readForm(env: NodeJS.ProcessEnv, method: Method, timeoutMs
  * keep the pipe open, so this never waits for EOF; an early EOF, or a body that has not arrived within timeoutMs,
  * is a ROQ_FORM_ENCODING error. On timeout the read stays pending; the caller answers and exits anyway.
  */
-function readBody(length: number, timeoutMs: number): Promise<string> {
+export function readBody(length: number, timeoutMs: number): Promise<string> {
   return sys().pollIn ? Promise.resolve().then(() => readBodyPolling(length, timeoutMs)) : readBodyAsync(length, timeoutMs);
 }
 

@@ -69,7 +69,7 @@ export async function answerForm(form: Record<string, string>, runDir: string, t
   try {
     encodeRequest({ kind: 'query', pid: 0x7fffffff, token: 'x'.repeat(32), query: chosen.query, params: chosen.raw });
   } catch {
-    throw roqError('ROQ_REQUEST_TOO_LARGE', { size: Buffer.byteLength(encodeParams(chosen.raw)), max: MAX_REQUEST_BYTES - 64 });
+    throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${Buffer.byteLength(encodeParams(chosen.raw))} bytes of parameters`, max: `${MAX_REQUEST_BYTES - 64} bytes` });
   }
   const answer = await ask(runDir, chosen.query, chosen.raw, { timeoutMs });
   if (answer.status === 'ok') return { kind: 'rows', query: chosen.query, fields: answer.fields, rows: answer.rows, generation: answer.generation };
@@ -106,16 +106,26 @@ function headersFor(status: number, contentType: string): [string, string][] {
   return h;
 }
 
+const HTML_SIGNIFICANT = /[<>&]/g;
+
+/**
+ * JSON with <, > and & written as \u escapes: the same data to any JSON parser, but no markup even if something
+ * were to read the body as HTML despite its type (it is also sent with nosniff and a CSP that allows nothing).
+ */
+function safeJson(value: unknown): string {
+  return JSON.stringify(value).replace(HTML_SIGNIFICANT, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+}
+
 export function renderJson(outcome: Outcome): CgiResponse {
   const status = outcome.kind === 'error' ? outcome.error.status : 200;
   let body: string;
   if (outcome.kind === 'error') {
     const { code, message, param } = outcome.error;
-    body = JSON.stringify({ error: { code, message, param } });
+    body = safeJson({ error: { code, message, param } });
   } else if (outcome.kind === 'rows') {
-    body = JSON.stringify({ query: outcome.query, rows: rowsToObjects(outcome.fields, outcome.rows) });
+    body = safeJson({ query: outcome.query, rows: rowsToObjects(outcome.fields, outcome.rows) });
   } else {
-    body = JSON.stringify({ query: null, rows: [] });
+    body = safeJson({ query: null, rows: [] });
   }
   return { status, headers: headersFor(status, 'application/json; charset=utf-8'), body: body + '\n' };
 }

@@ -27,6 +27,7 @@ naming file:line:column and exits non-zero, leaving no daemon behind.
                          request (what \`roq upgrade\` does); otherwise start as usual
   --ready-timeout MS     give up (and stop the new daemon) if loading takes longer (default 300000)
   --takeover-timeout MS  how long to wait for the old daemon to let go (default 60000)
+  --user NAME[:GROUP]    started as root: become this user once the run directory's files are open
   --foreground           do not detach (for systemd Type=simple and debugging); SIGTERM stops, SIGHUP reloads
 `;
 
@@ -38,6 +39,7 @@ export const DAEMON_OPTIONS = {
   log: { type: 'string' },
   'access-log': { type: 'string' },
   'takeover-timeout': { type: 'string' },
+  user: { type: 'string' },
 } satisfies Options;
 
 const START_OPTIONS = {
@@ -63,6 +65,7 @@ export function daemonOptions(command: string, values: Values): DaemonOptions {
     logFile: typeof values.log === 'string' ? resolve(values.log) : values.foreground ? undefined : join(run, LOG_FILE),
     accessLog: accessLog === 'off' ? undefined : resolve(accessLog),
     loadDelayMs: Number(process.env.ROQ_TEST_LOAD_DELAY_MS) || 0,
+    ...(typeof values.user === 'string' ? { user: values.user } : {}),
   };
 }
 
@@ -72,6 +75,7 @@ export function daemonArgs(o: DaemonOptions): string[] {
     '--run', o.run, '--data', o.data, '--workers', String(o.workers), '--deadline', String(o.deadlineMs),
     '--log', o.logFile ?? join(o.run, LOG_FILE), '--access-log', o.accessLog ?? 'off', '--takeover-timeout', String(o.takeoverTimeoutMs),
     ...(o.takeover ? ['--takeover'] : []),
+    ...(o.user ? ['--user', o.user] : []),
   ];
 }
 

@@ -29,7 +29,8 @@ import type { FileLoaded } from './loader.js';
 import { VERSION } from '../version.js';
 import { createAccessLog } from './access-log.js';
 import { startDispatcher, type Counters, type Dispatcher } from './dispatcher.js';
-import { ensureRequestsFifo, openRequests, sweepStaleFifos } from './fifo.js';
+import { checkRunDir, ensureRequestsFifo, openRequests, sweepStaleFifos } from './fifo.js';
+import { checkRunDirFor, dropPrivileges, resolveAccount } from './privileges.js';
 import { acquirePidLock, awaitSuccessor, isAlive, runningPid, STATUS_FILE, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
 import { createLog, type Log } from './log.js';
 import { createPool, type Pool, type WorkerStats } from './pool.js';
@@ -52,6 +53,8 @@ export interface DaemonOptions {
   accessLog: string | undefined;
   /** Tests only (with faults): every load sleeps this long first. */
   loadDelayMs: number;
+  /** Started as root: become this user (`name` or `name:group`) once the run directory's files are open. */
+  user?: string;
 }
 
 /** What `roq status` and `roq reload` read from `<run>/status.json`. */
@@ -139,6 +142,9 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
 
   const programs = readPrograms();
   const gc = enableGc();
+  checkRunDir(o.run);
+  const account = o.user ? resolveAccount(o.user, o.run) : undefined;
+  if (account) checkRunDirFor(account, o.run);
   let release: ReleasePidLock | undefined = o.takeover ? undefined : await acquirePidLock(o.run, log);
   const predecessor = o.takeover ? runningPid(o.run) : undefined;
   const before = predecessor === undefined ? undefined : readStatusFile(o.run);
@@ -154,6 +160,11 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
     ensureRequestsFifo(o.run);
     // Opened now, before loading: from here on the kernel keeps whatever clients write, whoever else closes it.
     fd = openRequests(o.run);
+    if (account) {
+      const own = [join(o.run, 'REQUESTS'), join(o.run, 'roq.pid'), join(o.run, 'roq.pid.lock'), join(o.run, STATUS_FILE), ...(o.logFile ? [o.logFile] : []), ...(o.accessLog ? [o.accessLog] : [])];
+      dropPrivileges(account, o.run, own);
+      log.info(`now running as ${account.name} (uid ${account.uid}, gid ${account.gid})`);
+    }
     // The workers start (tens of milliseconds each) while the first generation loads in its thread.
     pool = createPool({
       size: o.workers,

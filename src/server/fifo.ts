@@ -58,7 +58,8 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /**
  * Writes a whole answer into the client's FIFO. Opening is O_WRONLY|O_NONBLOCK|O_NOFOLLOW: a client that has
  * vanished gives ENOENT (FIFO removed) or ENXIO (no reader left) at once instead of blocking, and a symlink planted
- * in the run directory cannot redirect the answer; a path that is not a FIFO is refused after fstat.
+ * in the run directory cannot redirect the answer; a path that is not a FIFO, or a FIFO not owned by the user the
+ * requesting process runs as, is refused after fstat, before a byte is written (docs/SECURITY.md).
  * An answer of at most PIPE_BUF bytes goes in one atomic write; a longer one is written in pieces, sleeping 1 ms
  * on EAGAIN (the client has not read yet), for at most `waitMs` in all. The dispatcher passes a small bound since
  * it sleeps on the event loop; workers may wait longer.
@@ -72,7 +73,11 @@ export function writeAnswer(run: string, pid: number, token: string, text: strin
     return { sent: false, reason: `client gone (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
   }
   try {
-    if (!fs.fstatSync(fd).isFIFO()) return { sent: false, reason: `${path} is not a FIFO` };
+    const st = fs.fstatSync(fd);
+    if (!st.isFIFO()) return { sent: false, reason: `${path} is not a FIFO; refused` };
+    const uid = processUid(pid);
+    if (uid === undefined) return { sent: false, reason: `client gone (no process ${pid})` };
+    if (st.uid !== uid) return { sent: false, reason: `${path} is owned by uid ${st.uid}, but pid ${pid} runs as uid ${uid}; refused` };
     const bytes = Buffer.from(text);
     const giveUp = Date.now() + waitMs;
     let off = 0;
@@ -89,6 +94,32 @@ export function writeAnswer(run: string, pid: number, token: string, text: strin
     return { sent: true };
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * The real uid of a running process, from /proc (undefined when there is no such process). The owner check needs
+ * /proc to show other users' processes: a /proc mounted with hidepid would make every client look gone.
+ */
+export function processUid(pid: number): number | undefined {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'latin1');
+    const m = /\nUid:\s+(\d+)/.exec(status);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses a run directory that anyone may write into: a local user could then replace REQUESTS or plant files
+ * where clients make their FIFOs. The web server's group may write (2770, or 2730 so it cannot list the tokens).
+ */
+export function checkRunDir(run: string): void {
+  const st = fs.statSync(run);
+  if (!st.isDirectory()) throw roqError('ROQ_START_FAILED', { run, detail: `${run} is not a directory` });
+  if ((st.mode & 0o002) !== 0) {
+    throw roqError('ROQ_START_FAILED', { run, detail: `${run} is writable by every user (mode ${(st.mode & 0o7777).toString(8)}); make it 2770 or 2730 with \`chmod o-w ${run}\`` });
   }
 }
 

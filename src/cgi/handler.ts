@@ -1,0 +1,59 @@
+/**
+ * One web request, from its CGI environment to the response to print: method, form (query string, and body for
+ * POST), validation, the daemon's answer, the page or JSON. No process state: main.ts runs it once per process,
+ * and the fuzzer (bench/fuzz.ts, test/fuzz.test.ts) runs it in process many thousand times.
+ */
+import { RoqError, roqError } from '../errors.js';
+import { writeAll } from '../sysio.js';
+import { cgiSettings, readBody, readForm, requestMethod, type CgiSettings, type Method } from './env.js';
+import { answerForm, pageError, renderHtml, renderJson, type CgiResponse, type Outcome } from './page.js';
+
+export type Env = Record<string, string | undefined>;
+/** Reads the request body (CONTENT_LENGTH bytes); the default reads fd 0. */
+export type BodyReader = (length: number, timeoutMs: number) => Promise<string>;
+
+/** A line for the web server's error log (fd 2), written without creating process.stderr (see main.ts). */
+export function logError(text: string): void {
+  try {
+    writeAll(2, Buffer.from(text), 1000);
+  } catch {
+    /* nowhere to report it */
+  }
+}
+
+export function render(outcome: Outcome, form: Record<string, string>, json: boolean, settings: CgiSettings): CgiResponse {
+  return json ? renderJson(outcome) : renderHtml(outcome, form, settings.scriptName);
+}
+
+/** The 500 response for a failure nobody foresaw; the details go to stderr, which is the web server's error log. */
+export function internalError(e: unknown, json: boolean, settings: CgiSettings, log: (text: string) => void = logError): CgiResponse {
+  log(`roq.cgi: ${(e as Error)?.stack ?? String(e)}\n`);
+  const err = roqError('ROQ_CGI_INTERNAL', { detail: (e as Error)?.name ?? 'error' });
+  try {
+    return render({ kind: 'error', error: pageError(err) }, {}, json, settings);
+  } catch {
+    return { status: 500, headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-store']], body: err.message + '\n' };
+  }
+}
+
+/** Whether the client asked for JSON, looked up without failing: error responses need to know it too. */
+export function wantsJson(form: Record<string, string> | undefined, env: Env): boolean {
+  if (form) return form.format === 'json';
+  return /(?:^|&)format=json(?:&|$)/.test(env.QUERY_STRING ?? '');
+}
+
+export async function handleRequest(env: Env, body: BodyReader = readBody, log?: (text: string) => void): Promise<{ response: CgiResponse; head: boolean }> {
+  const settings = cgiSettings(env);
+  let method: Method = 'GET';
+  let form: Record<string, string> | undefined;
+  try {
+    method = requestMethod(env);
+    form = await readForm(env, method, settings.timeoutMs, body);
+    const json = wantsJson(form, env);
+    return { response: render(await answerForm(form, settings.runDir, settings.timeoutMs, json), form, json, settings), head: method === 'HEAD' };
+  } catch (e) {
+    const json = wantsJson(form, env);
+    if (!(e instanceof RoqError)) return { response: internalError(e, json, settings, log), head: method === 'HEAD' };
+    return { response: render({ kind: 'error', error: pageError(e) }, form ?? {}, json, settings), head: method === 'HEAD' };
+  }
+}
