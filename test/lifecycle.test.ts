@@ -6,12 +6,12 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ask } from '../src/client.js';
 import { encodeRequest, type Answer } from '../src/protocol.js';
 import { isAlive } from '../src/server/lifecycle.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
-import { answerFifo, makeRunDir, pidOf, ROOT, ROQ, roqCli, startDaemon, waitFor, writeRequests, type RunningDaemon } from './helpers/daemon.js';
+import { answerFifo, daemonsPerTest, makeRunDir, pidOf, ROOT, ROQ, roqCli, waitFor, writeRequests } from './helpers/daemon.js';
 
 const FIRST_CASE = JSON.parse(fs.readFileSync(join(ROOT, 'test/cases/gtfs-lirr-cases.jsonl'), 'utf8').split('\n')[0]!) as {
   query: string;
@@ -19,15 +19,7 @@ const FIRST_CASE = JSON.parse(fs.readFileSync(join(ROOT, 'test/cases/gtfs-lirr-c
   expected: Record<string, string | number>[];
 };
 
-const running: RunningDaemon[] = [];
-async function daemon(opts: Parameters<typeof startDaemon>[0] = {}): Promise<RunningDaemon> {
-  const d = await startDaemon(opts);
-  running.push(d);
-  return d;
-}
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((d) => d.stop()));
-});
+const { daemon } = daemonsPerTest();
 
 function stringParams(p: Record<string, string | number>): Record<string, string> {
   return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, String(v)]));

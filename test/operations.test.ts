@@ -7,26 +7,18 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ask } from '../src/client.js';
 import { encodeRequest, type Answer } from '../src/protocol.js';
 import { isAlive } from '../src/server/lifecycle.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
 import { HAVE_BUN, runCgi } from './helpers/cgi.js';
-import { answerFifo, LIRR, makeRunDir, pidOf, ROOT, roqCli, startDaemon, waitFor, writeRequests, type RunningDaemon } from './helpers/daemon.js';
+import { answerFifo, daemonsPerTest, LIRR, makeRunDir, pidOf, ROOT, roqCli, waitFor, writeRequests } from './helpers/daemon.js';
 
 const OLD_RELEASE = join(ROOT, 'test/fixtures/release-0.1.0');
 const FAULTS = { ROQ_TEST_FAULTS: '1' };
 
-const running: RunningDaemon[] = [];
-async function daemon(opts: Parameters<typeof startDaemon>[0] = {}): Promise<RunningDaemon> {
-  const d = await startDaemon(opts);
-  running.push(d);
-  return d;
-}
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((d) => d.stop()));
-});
+const { daemon } = daemonsPerTest();
 
 interface Status {
   pid: number;

@@ -7,24 +7,16 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ask } from '../src/client.js';
 import { encodeRequest } from '../src/protocol.js';
 import { TINY_FEED, writeFeed } from './feeds.js';
-import { answerFifo, makeRunDir, roqCli, startDaemon, waitFor, writeRequests, type RunningDaemon } from './helpers/daemon.js';
+import { answerFifo, daemonsPerTest, makeRunDir, roqCli, waitFor, writeRequests } from './helpers/daemon.js';
 
 const AS_ROOT = process.getuid?.() === 0;
 const NOBODY = 65534;
 
-const running: RunningDaemon[] = [];
-async function daemon(opts: Parameters<typeof startDaemon>[0] = {}): Promise<RunningDaemon> {
-  const d = await startDaemon(opts);
-  running.push(d);
-  return d;
-}
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((x) => x.stop()));
-});
+const { daemon, running } = daemonsPerTest();
 
 const STOPS = { query: 'stops', params: { q: 'north' } } as const;
 

@@ -17,7 +17,7 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
-import { openGeneration, runQuery, type Db, type GenerationData } from '../engine.js';
+import { openGeneration, runQuery, type Db } from '../engine.js';
 import { RoqError, roqError } from '../errors.js';
 import { encodeAnswer, type Answer, type Cell, type Field } from '../protocol.js';
 import { writeAnswer } from './fifo.js';

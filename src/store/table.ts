@@ -6,7 +6,7 @@
 import type { Buffer } from 'node:buffer';
 import { roqError } from '../errors.js';
 import type { TableData, TableSpec } from './types.js';
-import { columnBuilder, type ColumnBuilder } from './builders.js';
+import { columnBuilder } from './builders.js';
 import { scanCsv } from './csv.js';
 import { mapCodes } from './dictionary.js';
 import { shareInt32, sharedInt32 } from './shared.js';

@@ -13,6 +13,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
 import { makeFifo, RESPONSE_FIFO_MODE } from '../../src/client.js';
 import { answerParser, REQUESTS_FIFO, responseFifoName, type Answer } from '../../src/protocol.js';
 
@@ -109,6 +110,27 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         }
       }
       if (!opts.run) fs.rmSync(run, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Daemons started by one test file and stopped after each test, pass or fail:
+ *   const { daemon, running } = daemonsPerTest();   // at the top of the file
+ *   const d = await daemon({ workers: 1 });
+ * `running` takes daemons started some other way, to be stopped the same way.
+ */
+export function daemonsPerTest(): { daemon(opts?: DaemonOptions): Promise<RunningDaemon>; running: RunningDaemon[] } {
+  const running: RunningDaemon[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((d) => d.stop()));
+  });
+  return {
+    running,
+    async daemon(opts = {}) {
+      const d = await startDaemon(opts);
+      running.push(d);
+      return d;
     },
   };
 }
