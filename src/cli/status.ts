@@ -53,6 +53,7 @@ function describe(r: StatusReport): string {
     ...w.threads.map((t) => `              #${t.index} ${t.state.padEnd(8)} ${String(t.served).padStart(9)} served, heap ${mb(t.heap)}`),
     `  served      ${c.received} received: ${c.ok} ok, ${c.error} errors, ${c.failed} failed, ${c.timeout} timed out, ${c.died} worker deaths; ${c.dropped} dropped, ${c.busy} refused busy`,
     `  reloads     ${s.reload.requested} requested${s.reload.loading ? ', one loading now' : ''}; last: ${reload}`,
+    ...(s.requests && (!s.requests.ok || s.requests.detail) ? [`  REQUESTS    ${s.requests.ok ? 'ok' : 'NOT REACHABLE'}: ${s.requests.detail ?? ''}`] : []),
     '',
   ].join('\n');
 }

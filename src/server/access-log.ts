@@ -7,6 +7,8 @@
  * (one line; `status` is ok, error, failed, timeout, died or busy). Lines are collected and written together at
  * most every 50 ms or 64 KB, so logging costs the dispatcher one write per batch, not one per request; the daemon
  * flushes before it exits. `reopen` (SIGUSR1, after logrotate moved the file) starts a new file at the same path.
+ * A file removed under the daemon (its link count drops to 0) is noticed at the next write and made again; a
+ * write that fails (a full disk) is reported once, and serving goes on.
  */
 import * as fs from 'node:fs';
 import type { Log } from './log.js';
@@ -54,12 +56,27 @@ export function createAccessLog(path: string | undefined, log: Log): AccessLog {
     lines = [];
     bytes = 0;
     try {
+      if (fs.fstatSync(fd).nlink === 0) {
+        log.warn(`the access log ${path} was removed; starting it again`);
+        reopen();
+      }
       fs.writeSync(fd, text);
+      if (failing) log.info(`the access log ${path} is written again`);
       failing = false;
     } catch (e) {
       // A full disk must not stop serving; say so once, not once per batch.
       if (!failing) log.error(`writing the access log ${path}: ${(e as Error).message}; lines are being lost`);
       failing = true;
+    }
+  }
+
+  function reopen(): void {
+    try {
+      const next = open();
+      fs.closeSync(fd);
+      fd = next;
+    } catch (e) {
+      log.error(`reopening the access log ${path}: ${(e as Error).message}; still writing to the old file`);
     }
   }
 
@@ -77,13 +94,7 @@ export function createAccessLog(path: string | undefined, log: Log): AccessLog {
     flush,
     reopen() {
       flush();
-      try {
-        const next = open();
-        fs.closeSync(fd);
-        fd = next;
-      } catch (e) {
-        log.error(`reopening the access log ${path}: ${(e as Error).message}; still writing to the old file`);
-      }
+      reopen();
     },
     close() {
       flush();

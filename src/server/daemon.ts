@@ -73,6 +73,8 @@ export interface StatusFile {
   served: Counters;
   reload: ReloadState;
   memory: { rss: number; heapUsed: number; sharedArrays: number };
+  /** Whether clients can reach the daemon: REQUESTS is the FIFO it reads (it is made again if removed). */
+  requests: { ok: boolean; detail?: string };
 }
 
 export interface DaemonHooks {
@@ -217,7 +219,10 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
       return writeStatus();
     });
   };
-  const statusTimer = setInterval(requestStatus, 1000);
+  const statusTimer = setInterval(() => {
+    checkRequests();
+    requestStatus();
+  }, 1000);
   statusTimer.unref();
   const sweep = () => {
     const n = sweepStaleFifos(o.run, isAlive);
@@ -226,6 +231,34 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   sweep();
   const sweepTimer = setInterval(sweep, 60_000);
   sweepTimer.unref();
+  // REQUESTS is in a directory the web server's group may write: someone may remove or replace it. Checked every
+  // second; a removed one is made again (and read as well as the old), anything else in its place is reported.
+  let requestsFd = fd;
+  let requests: StatusFile['requests'] = { ok: true };
+  const checkRequests = () => {
+    const path = join(o.run, 'REQUESTS');
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.lstatSync(path);
+    } catch {
+      /* removed */
+    }
+    if (st?.isFIFO() && st.ino === fs.fstatSync(requestsFd).ino) return;
+    if (st && !st.isFIFO()) {
+      if (requests.ok) log.error(`${path} was replaced by something that is not a FIFO; clients cannot reach the daemon until it is removed`);
+      requests = { ok: false, detail: `${path} is not a FIFO; remove it and the daemon makes a new one` };
+      return;
+    }
+    try {
+      if (!st) ensureRequestsFifo(o.run);
+      requestsFd = openRequests(o.run);
+      d.attach(requestsFd);
+      log.warn(`${path} was ${st ? 'replaced by another FIFO' : 'removed'}; reading the one there now`);
+      requests = { ok: true, detail: `REQUESTS was ${st ? 'replaced' : 'removed and made again'} at ${new Date().toISOString()}` };
+    } catch (e) {
+      requests = { ok: false, detail: `${path} is missing and could not be made again: ${(e as Error).message}` };
+    }
+  };
   let stopping = false;
   const d = startDispatcher({
     run: o.run,
@@ -263,6 +296,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
       served: d.counters(),
       reload: reloader.state(),
       memory: { rss: mem.rss, heapUsed: mem.heapUsed, sharedArrays: mem.arrayBuffers },
+      requests,
     };
     const path = join(o.run, STATUS_FILE);
     try {

@@ -66,6 +66,11 @@ export interface Dispatcher {
    * current, rejects if the daemon stops first.
    */
   stage(g: GenerationData): Promise<void>;
+  /**
+   * Reads a new REQUESTS too (someone removed the first; the daemon made another): clients reach only the new
+   * one, and what writers of the old one still send is read as well. Control lines go to the new one.
+   */
+  attach(fd: number): void;
   generation(): GenerationData;
   counters(): Counters;
   queued(): number;
@@ -93,9 +98,10 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
   const queue: Job[] = [];
   const counters: Counters = { received: 0, ok: 0, error: 0, failed: 0, timeout: 0, died: 0, busy: 0, dropped: 0 };
 
-  const socket = new net.Socket({ fd: o.fd, readable: true, writable: false });
-  let carry: Buffer | undefined;
-  let discarding = false;
+  /** What the dispatcher reads: REQUESTS, and a new REQUESTS if someone removed the first (see attach). */
+  const sockets: net.Socket[] = [];
+  /** Where its own control lines go: the newest REQUESTS, the one clients reach. */
+  let controlFd = o.fd;
 
   function drop(reason: string, line?: string): void {
     counters.dropped++;
@@ -108,37 +114,52 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
   }
 
   /**
-   * Splits what arrived into lines. A line that grows past MAX_REQUEST_BYTES is dropped, and so is the rest of it
-   * up to its newline: no client sends one (PIPE_BUF writes could interleave), so it is garbage or an attack.
+   * A line splitter for one stream: what arrived into lines. A line that grows past MAX_REQUEST_BYTES is dropped,
+   * and so is the rest of it up to its newline: no client sends one (PIPE_BUF writes could interleave), so it is
+   * garbage or an attack.
    */
-  function onData(chunk: Buffer): void {
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(NEWLINE, start);
-      if (nl < 0) {
-        if (discarding || start === chunk.length) return;
-        const rest = chunk.subarray(start);
-        carry = carry ? Buffer.concat([carry, rest]) : Buffer.from(rest);
-        if (carry.length >= MAX_REQUEST_BYTES) {
-          drop(`line of more than ${MAX_REQUEST_BYTES - 1} bytes`);
-          carry = undefined;
-          discarding = true;
+  function lineSplitter(): (chunk: Buffer) => void {
+    let carry: Buffer | undefined;
+    let discarding = false;
+    return (chunk) => {
+      let start = 0;
+      for (;;) {
+        const nl = chunk.indexOf(NEWLINE, start);
+        if (nl < 0) {
+          if (discarding || start === chunk.length) return;
+          const rest = chunk.subarray(start);
+          carry = carry ? Buffer.concat([carry, rest]) : Buffer.from(rest);
+          if (carry.length >= MAX_REQUEST_BYTES) {
+            drop(`line of more than ${MAX_REQUEST_BYTES - 1} bytes`);
+            carry = undefined;
+            discarding = true;
+          }
+          return;
         }
-        return;
+        let line = chunk.subarray(start, nl);
+        start = nl + 1;
+        if (discarding) {
+          discarding = false;
+          continue;
+        }
+        if (carry) {
+          line = Buffer.concat([carry, line]);
+          carry = undefined;
+        }
+        if (line.length >= MAX_REQUEST_BYTES) drop(`line of more than ${MAX_REQUEST_BYTES - 1} bytes`);
+        else onLine(line.toString('utf8'));
       }
-      let line = chunk.subarray(start, nl);
-      start = nl + 1;
-      if (discarding) {
-        discarding = false;
-        continue;
-      }
-      if (carry) {
-        line = Buffer.concat([carry, line]);
-        carry = undefined;
-      }
-      if (line.length >= MAX_REQUEST_BYTES) drop(`line of more than ${MAX_REQUEST_BYTES - 1} bytes`);
-      else onLine(line.toString('utf8'));
-    }
+    };
+  }
+
+  /** Reads `fd` (a REQUESTS opened O_RDWR|O_NONBLOCK) on the event loop. */
+  function listen(fd: number): void {
+    const socket = new net.Socket({ fd, readable: true, writable: false });
+    const split = lineSplitter();
+    socket.on('data', split);
+    socket.on('error', (e) => o.log.error(`reading REQUESTS: ${e.message}`));
+    (socket as unknown as { split: typeof split }).split = split;
+    sockets.push(socket);
   }
 
   function onLine(line: string): void {
@@ -222,21 +243,23 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
    * through onData. Whatever is left in the FIFO is for the next daemon.
    */
   function stopReading(): void {
-    socket.pause();
-    const internals = socket as unknown as { _handle?: { reading: boolean; readStop(): number }; _read(n: number): void };
-    if (internals._handle) {
-      internals._handle.reading = false;
-      internals._handle.readStop();
+    for (const socket of sockets) {
+      socket.pause();
+      const internals = socket as unknown as { _handle?: { reading: boolean; readStop(): number }; _read(n: number): void; split(chunk: Buffer): void };
+      if (internals._handle) {
+        internals._handle.reading = false;
+        internals._handle.readStop();
+      }
+      internals._read = () => undefined;
+      socket.removeListener('data', internals.split);
+      for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) internals.split(chunk);
     }
-    internals._read = () => undefined;
-    socket.removeListener('data', onData);
-    for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) onData(chunk);
   }
 
   function maybeFinish(): void {
     if (!stopping || finished || queue.length > 0 || o.pool.busy() > 0) return;
     finished = true;
-    socket.destroy();
+    for (const socket of sockets) socket.destroy();
     for (const [token, c] of issued) {
       issued.delete(token);
       c.settle?.(new Error('the daemon stopped before the new generation took over'));
@@ -244,8 +267,7 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
     o.stopped();
   }
 
-  socket.on('data', onData);
-  socket.on('error', (e) => o.log.error(`reading REQUESTS: ${e.message}`));
+  listen(o.fd);
 
   const pendingControl: { word: ControlWord; token: string }[] = [];
   function writeControl(word: ControlWord, token: string): void {
@@ -256,7 +278,7 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
     while (pendingControl.length > 0) {
       const c = pendingControl[0]!;
       try {
-        fs.writeSync(o.fd, encodeRequest({ kind: 'control', word: c.word, token: c.token }));
+        fs.writeSync(controlFd, encodeRequest({ kind: 'control', word: c.word, token: c.token }));
         pendingControl.shift();
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') {
@@ -295,6 +317,11 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
         });
         writeControl('reload', token);
       });
+    },
+    attach(fd) {
+      if (finished || stopping) return void fs.closeSync(fd);
+      controlFd = fd;
+      listen(fd);
     },
     generation: () => current,
     counters: () => ({ ...counters }),
