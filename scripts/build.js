@@ -17,6 +17,7 @@ const programs = [
   { entry: 'bench/naive-cgi.ts', out: 'dist/naive.cgi', shebang: true },
   { entry: 'bench/sqlite-cgi.ts', out: 'dist/sqlite.cgi', shebang: true },
   { entry: 'bench/fuzz-main.ts', out: 'dist/fuzz.js' },
+  { entry: 'bench/soak.ts', out: 'dist/soak.js' },
 ];
 
 const only = process.argv.slice(2);
