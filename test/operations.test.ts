@@ -260,6 +260,10 @@ describe('roq upgrade', () => {
 
   it('takes over from a daemon of the previous release (0.1.0)', async () => {
     const d = await daemon({ data: writeFeed(TINY_FEED), workers: 1, program: join(OLD_RELEASE, 'roq.js') });
+    // This release's `roq status` reads the older status file too.
+    const before = await roqCli(['status', '--run', d.run]);
+    expect(before.code, before.stderr).toBe(0);
+    expect(before.stdout).toMatch(/roq \(release before 0\.2\) is serving/);
     const r = await roqCli(['start', '--takeover', '--run', d.run, '--data', writeFeed(TINY_FEED), '--workers', '1']);
     expect(r.code, r.stderr).toBe(0);
     await waitFor('the old daemon to exit', () => !isAlive(d.pid));

@@ -34,25 +34,30 @@ function duration(ms: number): string {
   return `${d ? `${d}d ` : ''}${d || h ? `${h}h ` : ''}${m}m ${s % 60}s`;
 }
 
+/**
+ * The status as text. A daemon of an earlier release writes fewer fields (0.1.0: no version, reload, memory,
+ * options or per-thread figures), so every part that may be missing is shown only when present.
+ */
 function describe(r: StatusReport): string {
-  const s = r.status;
-  if (!s) return `roq is starting on ${r.run} (pid ${r.pid}): loading data\n`;
-  const g = s.generation, w = s.workers, c = s.served, last = s.reload.last;
+  const s = r.status as Partial<StatusFile> | undefined;
+  if (!s || !s.generation) return `roq is starting on ${r.run} (pid ${r.pid}): loading data\n`;
+  const g = s.generation, w = s.workers, c = s.served, last = s.reload?.last;
   const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
   const reload = !last
     ? 'none yet'
     : last.status === 'ok'
       ? `ok at ${new Date(last.finishedAt).toISOString()}: generation ${last.generation} in ${last.ms} ms`
       : `FAILED at ${new Date(last.finishedAt).toISOString()}: ${last.error?.message}`;
+  const deadline = s.options?.deadlineMs ?? (s as { deadlineMs?: number }).deadlineMs;
   return [
-    `roq ${s.version} is ${s.state} on ${r.run}`,
-    `  pid         ${s.pid}, up ${duration(r.uptimeMs ?? 0)}, rss ${mb(s.memory.rss)}`,
+    `roq ${s.version ?? '(release before 0.2)'} is ${s.state ?? 'serving'} on ${r.run}`,
+    `  pid         ${s.pid}, up ${duration(r.uptimeMs ?? 0)}${s.memory ? `, rss ${mb(s.memory.rss)}` : ''}`,
     `  generation  ${g.id}: ${g.rows} rows, ${g.files} files, ${mb(g.bytes)} from ${g.dataDir}, loaded in ${g.loadMs} ms at ${new Date(g.loadedAt).toISOString()}`,
-    ...g.perFile.map((f) => `              ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows`),
-    `  workers     ${w.size} (${w.busy} busy, ${w.replaced} replaced), deadline ${s.options.deadlineMs} ms, ${s.queued} queued`,
-    ...w.threads.map((t) => `              #${t.index} ${t.state.padEnd(8)} ${String(t.served).padStart(9)} served, heap ${mb(t.heap)}`),
-    `  served      ${c.received} received: ${c.ok} ok, ${c.error} errors, ${c.failed} failed, ${c.timeout} timed out, ${c.died} worker deaths; ${c.dropped} dropped, ${c.busy} refused busy`,
-    `  reloads     ${s.reload.requested} requested${s.reload.loading ? ', one loading now' : ''}; last: ${reload}`,
+    ...(g.perFile ?? []).map((f) => `              ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows`),
+    ...(w ? [`  workers     ${w.size} (${w.busy} busy, ${w.replaced} replaced)${deadline ? `, deadline ${deadline} ms` : ''}, ${s.queued ?? 0} queued`] : []),
+    ...(w?.threads ?? []).map((t) => `              #${t.index} ${t.state.padEnd(8)} ${String(t.served).padStart(9)} served, heap ${mb(t.heap)}`),
+    ...(c ? [`  served      ${c.received} received: ${c.ok} ok, ${c.error} errors, ${c.failed} failed, ${c.timeout} timed out, ${c.died} worker deaths; ${c.dropped} dropped, ${c.busy} refused busy`] : []),
+    ...(s.reload ? [`  reloads     ${s.reload.requested} requested${s.reload.loading ? ', one loading now' : ''}; last: ${reload}`] : []),
     ...(s.requests && (!s.requests.ok || s.requests.detail) ? [`  REQUESTS    ${s.requests.ok ? 'ok' : 'NOT REACHABLE'}: ${s.requests.detail ?? ''}`] : []),
     '',
   ].join('\n');
