@@ -95,7 +95,6 @@ async function web(mode: Mode): Promise<void> {
       {
         root,
         base,
-        roq,
         data,
         sqliteDb,
         connections: 8,

@@ -11,12 +11,12 @@
  */
 import { parseParams } from '../src/params.js';
 import { QUERY_SPECS } from '../src/generated/queries.js';
-import { RoqError } from '../src/errors.js';
 import { referenceFeed } from '../test/reference.js';
+import { serveJson } from './cgi-shell.js';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
-function answer(): { status: number; body: unknown } {
+function answer(): unknown {
   const raw = Object.fromEntries(new URLSearchParams(process.env.QUERY_STRING ?? ''));
   delete raw.format;
   const p = parseParams('departures', QUERY_SPECS.departures!.params, raw);
@@ -30,22 +30,7 @@ function answer(): { status: number; body: unknown } {
     route: p.route as string,
     limit: p.limit as number,
   });
-  return { status: 200, body: { query: 'departures', rows } };
+  return { query: 'departures', rows };
 }
 
-function main(): void {
-  let r: { status: number; body: unknown };
-  try {
-    r = answer();
-  } catch (e) {
-    if (!(e instanceof RoqError)) {
-      process.stdout.write(`Status: 500 Internal Server Error\nContent-Type: text/plain; charset=utf-8\n\n${(e as Error).message}\n`);
-      return;
-    }
-    r = { status: e.status, body: { error: { code: e.code, message: e.message, param: e.param } } };
-  }
-  const status = r.status === 200 ? '200 OK' : `${r.status} Bad Request`;
-  process.stdout.write(`Status: ${status}\nContent-Type: application/json; charset=utf-8\n\n${JSON.stringify(r.body)}\n`);
-}
-
-main();
+serveJson(answer);

@@ -7,31 +7,16 @@
  * better-sqlite3 is a native addon: the bundle (dist/sqlite.cgi) leaves it external, and the require resolves from
  * the repository's node_modules because dist/ lies inside the repository.
  */
-import { RoqError } from '../src/errors.js';
+import { serveJson } from './cgi-shell.js';
 import { openSqliteQueries } from './sqlite.js';
 
-function answer(): { status: number; body: unknown } {
+function answer(): unknown {
   const raw = Object.fromEntries(new URLSearchParams(process.env.QUERY_STRING ?? ''));
   delete raw.format;
   const dbPath = process.env.ROQ_SQLITE_DB;
   if (!dbPath) throw new Error('ROQ_SQLITE_DB is not set: it must name the database bench/sqlite.ts built');
   const db = openSqliteQueries(dbPath);
-  return { status: 200, body: { query: 'departures', rows: db.departures(raw) } };
+  return { query: 'departures', rows: db.departures(raw) };
 }
 
-function main(): void {
-  let r: { status: number; body: unknown };
-  try {
-    r = answer();
-  } catch (e) {
-    if (!(e instanceof RoqError)) {
-      process.stdout.write(`Status: 500 Internal Server Error\nContent-Type: text/plain; charset=utf-8\n\n${(e as Error).message}\n`);
-      return;
-    }
-    r = { status: e.status, body: { error: { code: e.code, message: e.message, param: e.param } } };
-  }
-  const status = r.status === 200 ? '200 OK' : `${r.status} Bad Request`;
-  process.stdout.write(`Status: ${status}\nContent-Type: application/json; charset=utf-8\n\n${JSON.stringify(r.body)}\n`);
-}
-
-main();
+serveJson(answer);

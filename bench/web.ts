@@ -41,7 +41,6 @@ function cannon(url: string, connections: number, seconds: number): Promise<auto
 export interface WebSetup {
   root: string;
   base: string;
-  roq: string;
   data: string;
   sqliteDb: string;
   connections: number;
@@ -166,8 +165,4 @@ export function webChart(results: WebResult[], title: string): string {
   ${rows}
 </svg>
 `;
-}
-
-export function writeChart(path: string, svg: string): void {
-  writeFileSync(path, svg);
 }

@@ -7,7 +7,7 @@
  */
 import { answerParser, encodeRequest, REQUESTS_FIFO, responseFifoName, type Answer } from './protocol.js';
 import { roqError, RoqError } from './errors.js';
-import { isBun, O_NONBLOCK, O_RDWR, O_WRONLY, sleepMs, sys } from './sysio.js';
+import { O_NONBLOCK, O_RDWR, O_WRONLY, sleepMs, sys } from './sysio.js';
 
 /** Answer FIFOs: the owner reads, the daemon's group may write (see docs/PROTOCOL.md for the run directory's modes). */
 export const RESPONSE_FIFO_MODE = 0o620;
@@ -63,7 +63,7 @@ export async function ask(runDir: string, query: string, params: Record<string, 
     }
     // Open our end before the request goes out: the daemon opens it non-blocking for writing, which fails unless
     // a reader exists. O_RDWR keeps the FIFO open for reading without waiting for a writer.
-    if (isBun) {
+    if (s.pollIn) {
       const fd = s.open(fifo, O_RDWR | O_NONBLOCK);
       try {
         writeRequestSync(requests, line, deadline, runDir);
@@ -85,36 +85,30 @@ export async function ask(runDir: string, query: string, params: Record<string, 
   }
 }
 
-function busyOrDown(e: unknown, deadline: number, runDir: string): boolean {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'EPIPE') throw roqError('ROQ_DAEMON_DOWN', { run: runDir, detail: 'EPIPE' });
-  if (code !== 'EAGAIN' || Date.now() >= deadline) throw roqError('ROQ_DAEMON_BUSY', { run: runDir });
-  return true;
+/**
+ * Writes the request line: one write of at most PIPE_BUF bytes, which the kernel takes all at once or not at all.
+ * Returns false when the FIFO is full (try again shortly); throws when the daemon is gone or the deadline passed.
+ */
+function tryWriteRequest(fd: number, bytes: Buffer, deadline: number, runDir: string): boolean {
+  try {
+    sys().write(fd, bytes, 0, bytes.length);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EPIPE') throw roqError('ROQ_DAEMON_DOWN', { run: runDir, detail: 'EPIPE' });
+    if (code !== 'EAGAIN' || Date.now() >= deadline) throw roqError('ROQ_DAEMON_BUSY', { run: runDir });
+    return false;
+  }
 }
 
-/** One write of at most PIPE_BUF bytes: the kernel takes all of it at once or nothing, never part. */
 function writeRequestSync(fd: number, line: string, deadline: number, runDir: string): void {
   const bytes = Buffer.from(line);
-  for (;;) {
-    try {
-      sys().write(fd, bytes, 0, bytes.length);
-      return;
-    } catch (e) {
-      if (busyOrDown(e, deadline, runDir)) sleepMs(2);
-    }
-  }
+  while (!tryWriteRequest(fd, bytes, deadline, runDir)) sleepMs(2);
 }
 
 async function writeRequest(fd: number, line: string, deadline: number, runDir: string): Promise<void> {
   const bytes = Buffer.from(line);
-  for (;;) {
-    try {
-      sys().write(fd, bytes, 0, bytes.length);
-      return;
-    } catch (e) {
-      if (busyOrDown(e, deadline, runDir)) await new Promise((r) => setTimeout(r, 2));
-    }
-  }
+  while (!tryWriteRequest(fd, bytes, deadline, runDir)) await new Promise((r) => setTimeout(r, 2));
 }
 
 function timeoutError(runDir: string, ms: number): RoqError {

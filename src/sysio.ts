@@ -10,7 +10,6 @@
 declare const Bun: unknown;
 export const isBun = typeof Bun !== 'undefined';
 
-export const O_RDONLY = 0;
 export const O_WRONLY = 1;
 export const O_RDWR = 2;
 export const O_NONBLOCK = 0o4000;

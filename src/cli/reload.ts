@@ -3,9 +3,9 @@
  * was counted (status.json's `reload.last.covers`), so that a cron job learns whether the new files serve.
  */
 import { roqError } from '../errors.js';
-import { isAlive, runningPid } from '../server/lifecycle.js';
+import { isAlive, readStatusFile, runningPid } from '../server/lifecycle.js';
 import type { ReloadOutcome } from '../server/reloader.js';
-import { readDaemonStatus, sleep } from './daemon-status.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
 
 export const RELOAD_HELP = `usage: roq reload [--run DIR] [--timeout MS]
@@ -33,20 +33,20 @@ export async function reload(argv: string[]): Promise<number> {
   const pid = runningPid(run);
   if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
   const giveUp = Date.now() + timeoutMs;
-  let before = readDaemonStatus(run, pid);
+  let before = readStatusFile(run, pid);
   while (!before) {
     // The daemon is still starting: its first status appears once it serves.
     if (!isAlive(pid)) throw roqError('ROQ_NOT_RUNNING', { run });
     if (Date.now() > giveUp) throw roqError('ROQ_RELOAD_TIMEOUT', { run, ms: timeoutMs });
     await sleep(POLL_MS);
-    before = readDaemonStatus(run, pid);
+    before = readStatusFile(run, pid);
   }
   if (!before.reload) throw roqError('ROQ_RELOAD_FAILED', { run, detail: `the daemon (pid ${pid}) is of a release that does not report reloads; use \`kill -HUP ${pid}\` and read its log` });
   const wanted = before.reload.requested + 1;
   process.kill(pid, 'SIGHUP');
   for (;;) {
     await sleep(POLL_MS);
-    const now = readDaemonStatus(run, pid);
+    const now = readStatusFile(run, pid);
     const last = now?.reload.last;
     if (last && last.covers >= wanted) {
       if (last.status === 'failed') throw roqError('ROQ_RELOAD_FAILED', { run, detail: last.error?.message ?? 'unknown error' });

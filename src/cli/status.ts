@@ -4,8 +4,7 @@
  */
 import { roqError } from '../errors.js';
 import type { StatusFile } from '../server/daemon.js';
-import { runningPid } from '../server/lifecycle.js';
-import { readDaemonStatus } from './daemon-status.js';
+import { readStatusFile, runningPid } from '../server/lifecycle.js';
 import { parseCommand, RUN_OPTION, runDir } from './options.js';
 
 export const STATUS_HELP = `usage: roq status [--run DIR] [--json]
@@ -69,7 +68,7 @@ export async function status(argv: string[]): Promise<number> {
   const run = runDir(values.run);
   const pid = runningPid(run);
   if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
-  const s = readDaemonStatus(run, pid);
+  const s = readStatusFile(run, pid);
   const report: StatusReport = s
     ? { running: true, pid, run, state: 'serving', uptimeMs: Date.now() - s.startedAt, status: s }
     : { running: true, pid, run, state: 'starting' };

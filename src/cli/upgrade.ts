@@ -7,9 +7,8 @@
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { roqError, RoqError } from '../errors.js';
-import { runningPid } from '../server/lifecycle.js';
+import { readStatusFile, runningPid } from '../server/lifecycle.js';
 import { VERSION } from '../version.js';
-import { readDaemonStatus } from './daemon-status.js';
 import { intOption, parseCommand, type Options } from './options.js';
 import { DAEMON_OPTIONS, daemonOptions, launch } from './start.js';
 
@@ -45,7 +44,7 @@ export async function upgrade(argv: string[]): Promise<number> {
   try {
     const oldPid = runningPid(run);
     if (oldPid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
-    const old = readDaemonStatus(run, oldPid);
+    const old = readStatusFile(run, oldPid);
     const o = {
       ...given,
       data: values.data === undefined && old ? old.options?.data ?? old.generation.dataDir : given.data,

@@ -29,9 +29,9 @@ import type { FileLoaded } from './loader.js';
 import { VERSION } from '../version.js';
 import { createAccessLog } from './access-log.js';
 import { startDispatcher, type Counters, type Dispatcher } from './dispatcher.js';
-import { checkRunDir, ensureRequestsFifo, openRequests, sweepStaleFifos } from './fifo.js';
+import { checkRunDir, ensureRequestsFifo, openRequests, requestsPath, sweepStaleFifos, watchRequests, type RequestsState } from './fifo.js';
 import { checkRunDirFor, dropPrivileges, resolveAccount } from './privileges.js';
-import { acquirePidLock, awaitSuccessor, isAlive, runningPid, STATUS_FILE, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
+import { acquirePidLock, awaitSuccessor, isAlive, pidFilePath, readStatusFile, runningPid, STATUS_FILE, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
 import { createLog, type Log } from './log.js';
 import { createPool, type Pool, type WorkerStats } from './pool.js';
 import { createLoadThread, createReloader, type ReloadState } from './reloader.js';
@@ -72,9 +72,9 @@ export interface StatusFile {
   queued: number;
   served: Counters;
   reload: ReloadState;
-  memory: { rss: number; heapUsed: number; sharedArrays: number };
+  memory: { rss: number; heapUsed: number };
   /** Whether clients can reach the daemon: REQUESTS is the FIFO it reads (it is made again if removed). */
-  requests: { ok: boolean; detail?: string };
+  requests: RequestsState;
 }
 
 export interface DaemonHooks {
@@ -98,14 +98,6 @@ function enableGc(): () => void {
 /** The worker and load-thread bundles, read once (see the file comment). */
 function readPrograms(): { worker: string; loader: string } {
   return { worker: fs.readFileSync(join(__dirname, 'worker.js'), 'utf8'), loader: fs.readFileSync(join(__dirname, 'load-thread.js'), 'utf8') };
-}
-
-function readStatusFile(run: string): StatusFile | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(join(run, STATUS_FILE), 'utf8')) as StatusFile;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -163,7 +155,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
     // Opened now, before loading: from here on the kernel keeps whatever clients write, whoever else closes it.
     fd = openRequests(o.run);
     if (account) {
-      const own = [join(o.run, 'REQUESTS'), join(o.run, 'roq.pid'), join(o.run, 'roq.pid.lock'), join(o.run, STATUS_FILE), ...(o.logFile ? [o.logFile] : []), ...(o.accessLog ? [o.accessLog] : [])];
+      const own = [requestsPath(o.run), pidFilePath(o.run), `${pidFilePath(o.run)}.lock`, join(o.run, STATUS_FILE), ...(o.logFile ? [o.logFile] : []), ...(o.accessLog ? [o.accessLog] : [])];
       dropPrivileges(account, o.run, own);
       log.info(`now running as ${account.name} (uid ${account.uid}, gid ${account.gid})`);
     }
@@ -189,7 +181,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
       const old = runningPid(o.run);
       if (old !== undefined) {
         // 0.1 daemons know no SIGUSR2 (it would kill them outright); SIGTERM makes them stop just as gracefully.
-        const signal = readStatusFile(o.run)?.version ? 'SIGUSR2' : 'SIGTERM';
+        const signal = (before ?? readStatusFile(o.run))?.version ? 'SIGUSR2' : 'SIGTERM';
         log.info(`loaded; telling pid ${old} to retire (${signal}) and waiting for the lock`);
         process.kill(old, signal);
       }
@@ -220,7 +212,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
     });
   };
   const statusTimer = setInterval(() => {
-    checkRequests();
+    requests.check();
     requestStatus();
   }, 1000);
   statusTimer.unref();
@@ -231,34 +223,8 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   sweep();
   const sweepTimer = setInterval(sweep, 60_000);
   sweepTimer.unref();
-  // REQUESTS is in a directory the web server's group may write: someone may remove or replace it. Checked every
-  // second; a removed one is made again (and read as well as the old), anything else in its place is reported.
-  let requestsFd = fd;
-  let requests: StatusFile['requests'] = { ok: true };
-  const checkRequests = () => {
-    const path = join(o.run, 'REQUESTS');
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.lstatSync(path);
-    } catch {
-      /* removed */
-    }
-    if (st?.isFIFO() && st.ino === fs.fstatSync(requestsFd).ino) return;
-    if (st && !st.isFIFO()) {
-      if (requests.ok) log.error(`${path} was replaced by something that is not a FIFO; clients cannot reach the daemon until it is removed`);
-      requests = { ok: false, detail: `${path} is not a FIFO; remove it and the daemon makes a new one` };
-      return;
-    }
-    try {
-      if (!st) ensureRequestsFifo(o.run);
-      requestsFd = openRequests(o.run);
-      d.attach(requestsFd);
-      log.warn(`${path} was ${st ? 'replaced by another FIFO' : 'removed'}; reading the one there now`);
-      requests = { ok: true, detail: `REQUESTS was ${st ? 'replaced' : 'removed and made again'} at ${new Date().toISOString()}` };
-    } catch (e) {
-      requests = { ok: false, detail: `${path} is missing and could not be made again: ${(e as Error).message}` };
-    }
-  };
+  // Checked every second with the status: someone may remove or replace REQUESTS (see fifo.watchRequests).
+  const requests = watchRequests(o.run, fd, log, (next) => d.attach(next));
   let stopping = false;
   const d = startDispatcher({
     run: o.run,
@@ -295,8 +261,8 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
       queued: d.queued(),
       served: d.counters(),
       reload: reloader.state(),
-      memory: { rss: mem.rss, heapUsed: mem.heapUsed, sharedArrays: mem.arrayBuffers },
-      requests,
+      memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+      requests: requests.state(),
     };
     const path = join(o.run, STATUS_FILE);
     try {
@@ -317,7 +283,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
     clearInterval(sweepTimer);
     await statusWrite;
     accessLog.flush();
-    if (readStatusFile(o.run)?.pid === process.pid) fs.rmSync(join(o.run, STATUS_FILE), { force: true });
+    if (readStatusFile(o.run, process.pid)) fs.rmSync(join(o.run, STATUS_FILE), { force: true });
     await releaseLock();
     log.info(retiring ? 'retired: every request read was answered; the lock is released' : 'stopped');
     await Promise.all([serving.close(), loader.close()]);

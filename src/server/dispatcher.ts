@@ -99,7 +99,7 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
   const counters: Counters = { received: 0, ok: 0, error: 0, failed: 0, timeout: 0, died: 0, busy: 0, dropped: 0 };
 
   /** What the dispatcher reads: REQUESTS, and a new REQUESTS if someone removed the first (see attach). */
-  const sockets: net.Socket[] = [];
+  const readers: { socket: net.Socket; split: (chunk: Buffer) => void }[] = [];
   /** Where its own control lines go: the newest REQUESTS, the one clients reach. */
   let controlFd = o.fd;
 
@@ -158,8 +158,7 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
     const split = lineSplitter();
     socket.on('data', split);
     socket.on('error', (e) => o.log.error(`reading REQUESTS: ${e.message}`));
-    (socket as unknown as { split: typeof split }).split = split;
-    sockets.push(socket);
+    readers.push({ socket, split });
   }
 
   function onLine(line: string): void {
@@ -243,23 +242,23 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
    * through onData. Whatever is left in the FIFO is for the next daemon.
    */
   function stopReading(): void {
-    for (const socket of sockets) {
+    for (const { socket, split } of readers) {
       socket.pause();
-      const internals = socket as unknown as { _handle?: { reading: boolean; readStop(): number }; _read(n: number): void; split(chunk: Buffer): void };
+      const internals = socket as unknown as { _handle?: { reading: boolean; readStop(): number }; _read(n: number): void };
       if (internals._handle) {
         internals._handle.reading = false;
         internals._handle.readStop();
       }
       internals._read = () => undefined;
-      socket.removeListener('data', internals.split);
-      for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) internals.split(chunk);
+      socket.removeListener('data', split);
+      for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) split(chunk);
     }
   }
 
   function maybeFinish(): void {
     if (!stopping || finished || queue.length > 0 || o.pool.busy() > 0) return;
     finished = true;
-    for (const socket of sockets) socket.destroy();
+    for (const { socket } of readers) socket.destroy();
     for (const [token, c] of issued) {
       issued.delete(token);
       c.settle?.(new Error('the daemon stopped before the new generation took over'));

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { makeFifo } from '../client.js';
 import { roqError } from '../errors.js';
 import { REQUESTS_FIFO, responseFifoName } from '../protocol.js';
+import type { Log } from './log.js';
 
 const { O_RDWR, O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
 
@@ -98,14 +99,13 @@ export function writeAnswer(run: string, pid: number, token: string, text: strin
 }
 
 /**
- * The real uid of a running process, from /proc (undefined when there is no such process). The owner check needs
- * /proc to show other users' processes: a /proc mounted with hidepid would make every client look gone.
+ * The user a running process acts as: the owner of its /proc entry, its effective uid, which is also the owner of
+ * any FIFO it makes (undefined when there is no such process). One stat per answer. The owner check needs /proc
+ * to show other users' processes: a /proc mounted with hidepid would make every client look gone.
  */
 export function processUid(pid: number): number | undefined {
   try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'latin1');
-    const m = /\nUid:\s+(\d+)/.exec(status);
-    return m ? Number(m[1]) : undefined;
+    return fs.statSync(`/proc/${pid}`).uid;
   } catch {
     return undefined;
   }
@@ -151,4 +151,48 @@ export function sweepStaleFifos(run: string, alive: (pid: number) => boolean): n
     }
   }
   return removed;
+}
+
+/** Whether clients can reach the daemon through REQUESTS, for `roq status`. */
+export interface RequestsState {
+  ok: boolean;
+  detail?: string;
+}
+
+/**
+ * REQUESTS lies in a directory the web server's group may write: someone may remove or replace it. `check` (the
+ * daemon calls it every second) compares the path with the FIFO the daemon reads: a removed one is made again and
+ * handed to `attach` (the dispatcher reads it as well as the old), another FIFO put there is attached too, and
+ * anything else is reported in the state until it is removed.
+ */
+export function watchRequests(run: string, fd: number, log: Log, attach: (fd: number) => void): { check(): void; state(): RequestsState } {
+  const path = requestsPath(run);
+  let current = fd;
+  let state: RequestsState = { ok: true };
+  return {
+    check() {
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.lstatSync(path);
+      } catch {
+        /* removed */
+      }
+      if (st?.isFIFO() && st.ino === fs.fstatSync(current).ino) return;
+      if (st && !st.isFIFO()) {
+        if (state.ok) log.error(`${path} was replaced by something that is not a FIFO; clients cannot reach the daemon until it is removed`);
+        state = { ok: false, detail: `${path} is not a FIFO; remove it and the daemon makes a new one` };
+        return;
+      }
+      try {
+        if (!st) ensureRequestsFifo(run);
+        current = openRequests(run);
+        attach(current);
+        log.warn(`${path} was ${st ? 'replaced by another FIFO' : 'removed'}; reading the one there now`);
+        state = { ok: true, detail: `REQUESTS was ${st ? 'replaced' : 'removed and made again'} at ${new Date().toISOString()}` };
+      } catch (e) {
+        state = { ok: false, detail: `${path} is missing and could not be made again: ${(e as Error).message}` };
+      }
+    },
+    state: () => state,
+  };
 }

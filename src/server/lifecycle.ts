@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { roqError, RoqError, isErrorCode } from '../errors.js';
+import type { StatusFile } from './daemon.js';
 import type { Log } from './log.js';
 
 export const PID_FILE = 'roq.pid';
@@ -28,6 +29,19 @@ const LOCK_OPTIONS = { realpath: false, stale: 60_000, update: 1000 };
 
 export function pidFilePath(run: string): string {
   return join(run, PID_FILE);
+}
+
+/**
+ * The daemon's `<run>/status.json` (see daemon.ts), or undefined when there is none yet or it is being replaced.
+ * With `pid`, only a file that daemon wrote: one left by an earlier daemon is ignored.
+ */
+export function readStatusFile(run: string, pid?: number): StatusFile | undefined {
+  try {
+    const s = JSON.parse(fs.readFileSync(join(run, STATUS_FILE), 'utf8')) as StatusFile;
+    return pid === undefined || s.pid === pid ? s : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The PID recorded in `<run>/roq.pid`, or undefined when there is none (or it is garbage). */
