@@ -50,8 +50,10 @@ export function runCgi(req: CgiRequest = {}): Promise<CgiResult> {
   const runtime = req.runtime ?? 'node';
   const exe = runtime === 'bun' ? BUN : process.execPath;
   const started = performance.now();
+  // execve(2) takes C strings: a variable's value ends at its first NUL, whatever the web server was handed.
+  const env = Object.fromEntries(Object.entries(cgiEnv(req)).map(([k, v]) => [k, v?.split('\0')[0]]));
   return new Promise((resolve, reject) => {
-    const child = spawn(exe, [req.program ?? CGI], { env: cgiEnv(req), cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(exe, [req.program ?? CGI], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let raw = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (raw += c));
