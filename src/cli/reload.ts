@@ -3,7 +3,8 @@
  * was counted (status.json's `reload.last.covers`), so that a cron job learns whether the new files serve.
  */
 import { roqError } from '../errors.js';
-import { isAlive, readStatusFile, runningPid } from '../server/lifecycle.js';
+import { isAlive, runningPid } from '../server/lifecycle.js';
+import { readStatusFile } from '../server/status.js';
 import type { ReloadOutcome } from '../server/reloader.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';

@@ -3,8 +3,9 @@
  * rewrites every second and after each reload (so asking costs the daemon nothing).
  */
 import { roqError } from '../errors.js';
-import type { StatusFile } from '../server/daemon.js';
-import { readStatusFile, runningPid } from '../server/lifecycle.js';
+import type { StatusFile } from '../server/status.js';
+import { runningPid } from '../server/lifecycle.js';
+import { readStatusFile } from '../server/status.js';
 import { parseCommand, RUN_OPTION, runDir } from './options.js';
 
 export const STATUS_HELP = `usage: roq status [--run DIR] [--json]

@@ -7,7 +7,8 @@
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { roqError, RoqError } from '../errors.js';
-import { readStatusFile, runningPid } from '../server/lifecycle.js';
+import { runningPid } from '../server/lifecycle.js';
+import { readStatusFile } from '../server/status.js';
 import { VERSION } from '../version.js';
 import { intOption, parseCommand, type Options } from './options.js';
 import { DAEMON_OPTIONS, daemonOptions, launch } from './start.js';

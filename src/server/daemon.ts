@@ -17,8 +17,7 @@
  * are not picked up by a worker that replaces a dead one or by a reload.
  *
  * While serving, the daemon rewrites `<run>/status.json` once a second and whenever a reload starts or ends
- * (write-then-rename, so a reader never sees half a file) for `roq status` and `roq reload`, and every minute
- * removes answer FIFOs whose client died without removing them.
+ * (status.ts), and every minute removes answer FIFOs whose client died without removing them.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -28,13 +27,14 @@ import type { GenerationData } from '../store/types.js';
 import type { FileLoaded } from './loader.js';
 import { VERSION } from '../version.js';
 import { createAccessLog } from './access-log.js';
-import { startDispatcher, type Counters, type Dispatcher } from './dispatcher.js';
-import { checkRunDir, ensureRequestsFifo, openRequests, requestsPath, sweepStaleFifos, watchRequests, type RequestsState } from './fifo.js';
+import { startDispatcher, type Dispatcher } from './dispatcher.js';
+import { checkRunDir, ensureRequestsFifo, openRequests, requestsPath, sweepStaleFifos, watchRequests } from './fifo.js';
 import { checkRunDirFor, dropPrivileges, resolveAccount } from './privileges.js';
-import { acquirePidLock, awaitSuccessor, isAlive, pidFilePath, readStatusFile, runningPid, STATUS_FILE, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
+import { acquirePidLock, awaitSuccessor, isAlive, pidFilePath, runningPid, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
+import { createStatusWriter, readStatusFile, STATUS_FILE, type StatusFile } from './status.js';
 import { createLog, type Log } from './log.js';
-import { createPool, type Pool, type WorkerStats } from './pool.js';
-import { createLoadThread, createReloader, type ReloadState } from './reloader.js';
+import { createPool, type Pool } from './pool.js';
+import { createLoadThread, createReloader } from './reloader.js';
 
 export interface DaemonOptions {
   run: string;
@@ -55,26 +55,6 @@ export interface DaemonOptions {
   loadDelayMs: number;
   /** Started as root: become this user (`name` or `name:group`) once the run directory's files are open. */
   user?: string;
-}
-
-/** What `roq status` and `roq reload` read from `<run>/status.json`. */
-export interface StatusFile {
-  pid: number;
-  version: string;
-  run: string;
-  state: 'serving' | 'stopping';
-  startedAt: number;
-  updatedAt: number;
-  /** What the daemon was started with; `roq upgrade` starts its successor with the same. */
-  options: { data: string; workers: number; deadlineMs: number; logFile?: string; accessLog?: string };
-  generation: { id: number; dataDir: string; loadedAt: number; loadMs: number; rows: number; bytes: number; files: number; perFile: { file: string; rows: number; bytes: number }[] };
-  workers: { size: number; busy: number; replaced: number; threads: WorkerStats[] };
-  queued: number;
-  served: Counters;
-  reload: ReloadState;
-  memory: { rss: number; heapUsed: number };
-  /** Whether clients can reach the daemon: REQUESTS is the FIFO it reads (it is made again if removed). */
-  requests: RequestsState;
 }
 
 export interface DaemonHooks {
@@ -201,19 +181,10 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   const serving = pool;
   const releaseLock = release!;
   const first = generation;
-  let statusWrite: Promise<void> = Promise.resolve();
-  let statusWanted = false;
-  const requestStatus = () => {
-    if (statusWanted) return;
-    statusWanted = true;
-    statusWrite = statusWrite.then(() => {
-      statusWanted = false;
-      return writeStatus();
-    });
-  };
+  const status = createStatusWriter(o.run, snapshot, log);
   const statusTimer = setInterval(() => {
     requests.check();
-    requestStatus();
+    status.request();
   }, 1000);
   statusTimer.unref();
   const sweep = () => {
@@ -240,15 +211,15 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
     load,
     nextId: () => nextId++,
     install: (g) => d.stage(g),
-    changed: requestStatus,
+    changed: () => status.request(),
   });
   dispatcher = d;
 
-  async function writeStatus(): Promise<void> {
+  function snapshot(): StatusFile {
     const g = d.generation();
     const w = serving.stats();
     const mem = process.memoryUsage();
-    const status: StatusFile = {
+    return {
       pid: process.pid,
       version: VERSION,
       run: o.run,
@@ -264,16 +235,9 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
       memory: { rss: mem.rss, heapUsed: mem.heapUsed },
       requests: requests.state(),
     };
-    const path = join(o.run, STATUS_FILE);
-    try {
-      await fs.promises.writeFile(path + '.tmp', JSON.stringify(status) + '\n');
-      await fs.promises.rename(path + '.tmp', path);
-    } catch (e) {
-      log.warn(`writing ${path}: ${(e as Error).message}`);
-    }
   }
-  requestStatus();
-  await statusWrite;
+  status.request();
+  await status.flushed();
 
   /** Everything read has been answered: let the successor (if any) in as early as possible, then go. */
   async function shutdown(): Promise<void> {
@@ -281,9 +245,9 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
     reloader.close();
     clearInterval(statusTimer);
     clearInterval(sweepTimer);
-    await statusWrite;
+    await status.flushed();
     accessLog.flush();
-    if (readStatusFile(o.run, process.pid)) fs.rmSync(join(o.run, STATUS_FILE), { force: true });
+    status.remove();
     await releaseLock();
     log.info(retiring ? 'retired: every request read was answered; the lock is released' : 'stopped');
     await Promise.all([serving.close(), loader.close()]);

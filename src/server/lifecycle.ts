@@ -18,30 +18,15 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { roqError, RoqError, isErrorCode } from '../errors.js';
-import type { StatusFile } from './daemon.js';
 import type { Log } from './log.js';
 
 export const PID_FILE = 'roq.pid';
 export const LOG_FILE = 'roq.log';
-export const STATUS_FILE = 'status.json';
 const STALE_AFTER_MS = 3000;
 const LOCK_OPTIONS = { realpath: false, stale: 60_000, update: 1000 };
 
 export function pidFilePath(run: string): string {
   return join(run, PID_FILE);
-}
-
-/**
- * The daemon's `<run>/status.json` (see daemon.ts), or undefined when there is none yet or it is being replaced.
- * With `pid`, only a file that daemon wrote: one left by an earlier daemon is ignored.
- */
-export function readStatusFile(run: string, pid?: number): StatusFile | undefined {
-  try {
-    const s = JSON.parse(fs.readFileSync(join(run, STATUS_FILE), 'utf8')) as StatusFile;
-    return pid === undefined || s.pid === pid ? s : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The PID recorded in `<run>/roq.pid`, or undefined when there is none (or it is garbage). */
