@@ -5,7 +5,8 @@
  *  1. start-up: `roq start` until serving, and daemon RSS with 1 and with 4 workers (→ memory per extra worker);
  *     baseline: parsing the same files once with csv-parse (what every request would cost without a daemon).
  *  2. in-process query latency (engine only) over the worked cases; baseline: the same per-request parse.
- *  3. FIFO round trip through a real daemon at 1, 16 and 64 concurrent clients.
+ *  3. FIFO round trip through a real daemon at 1, 16 and 64 concurrent clients; baseline: an echo daemon on the
+ *     same FIFOs (bench/echo-daemon.ts).
  *  4. the CGI program spawned directly under Node and under Bun; baseline: an empty process of each runtime.
  *  5. operations under load (bench/operations.ts): latency while reloading against steady state, the longest gap
  *     during a takeover, RSS after 1 and after 50 reloads.
@@ -17,7 +18,7 @@
  * few seconds (part of `npm test`, so the benchmark cannot rot); `--only=NAME` runs one of operations, compare,
  * web, scale.
  */
-import { spawnSync, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -68,6 +69,19 @@ function startDaemon(run: string, workers: number): { ms: number; pid: number } 
   const took = performance.now() - t0;
   if (r.status !== 0) throw new Error(`roq start failed: ${r.stderr}`);
   return { ms: took, pid: Number(readFileSync(join(run, 'roq.pid'), 'utf8').trim()) };
+}
+
+/** Starts bench/echo-daemon.ts on `run` and resolves once it reads REQUESTS. */
+function startEcho(run: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(root, 'dist/echo-daemon.js'), run], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the echo daemon did not start within 10 s')), 10_000);
+    child.stdout!.once('data', () => {
+      clearTimeout(timer);
+      resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`the echo daemon exited (${code})`)));
+  });
 }
 
 function stopDaemon(run: string): void {
@@ -192,51 +206,66 @@ async function core(mode: Mode): Promise<void> {
   say(`| ${q.n} | ${ms(q.p50)} ms | ${ms(q.p99)} ms | ${ms(q.max)} ms | ${(parseMs / q.p50).toFixed(0)}× faster |`);
   say();
 
-  // 3. FIFO round trips through a real daemon
+  // 3. FIFO round trips through a real daemon, against an echo daemon on the same FIFOs (the floor)
   say('## FIFO round trip through the daemon (2 workers; Node clients in the bench process)');
   say('`ask` makes and removes an answer FIFO per request, as the CGI program and the CLI do (Node runs mkfifo(1)');
-  say('for that); a channel keeps one answer FIFO per simulated client, so its figures are the daemon\'s own.');
+  say('for that); a channel keeps one answer FIFO per simulated client, so its figures are the daemon\'s own. The');
+  say('baseline is bench/echo-daemon.ts: the same clients and FIFOs, a canned answer of about the same size, no');
+  say('query, no worker thread, no checks — what the kernel and the clients leave for any daemon.');
   say();
-  say('| client | concurrent clients | requests | p50 | p99 | queries/s |');
-  say('|---|---:|---:|---:|---:|---:|');
+  say('| daemon | client | concurrent clients | requests | p50 | p99 | queries/s | against the echo daemon |');
+  say('|---|---|---:|---:|---:|---:|---:|---:|');
+  type Client = { send: (c: (typeof cases)[number]) => Promise<unknown>; close: () => void };
+  const load = async (clients: number, total: number, perClient: () => Client) => {
+    const samples: number[] = [];
+    let next = 0;
+    const stopAt = Date.now() + 30_000;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        const client = perClient();
+        try {
+          while (next < total && Date.now() < stopAt) {
+            const c = cases[next++ % cases.length]!;
+            const s = performance.now();
+            const a = (await client.send(c)) as { status: string };
+            samples.push(performance.now() - s);
+            if (a.status !== 'ok') throw new Error(`bench query failed: ${JSON.stringify(a)}`);
+          }
+        } finally {
+          client.close();
+        }
+      }),
+    );
+    return { ...summary(samples), qps: samples.length / ((performance.now() - t0) / 1000) };
+  };
+  const channel = (run: string) => (): Client => {
+    const ch = openChannel(run);
+    return { send: (c) => ch.request(c.query, stringParams(c.params), 5000), close: () => ch.close() };
+  };
+  const row = (daemon: string, client: string, clients: number, f: Awaited<ReturnType<typeof load>>, floor?: number) =>
+    say(`| ${daemon} | ${client} | ${clients} | ${f.n} | ${ms(f.p50)} ms | ${ms(f.p99)} ms | ${f.qps.toFixed(0)} | ${floor ? `${((100 * f.qps) / floor).toFixed(0)} %` : '1× (floor)'} |`);
+  const levels = [1, 16, 64];
+  const perLevel = smoke ? 300 : quick ? 2000 : 20_000;
+  const echoRun = mkdtempSync(join(tmpdir(), 'roq-bench-'));
+  const echo = await startEcho(echoRun);
+  const floors: number[] = [];
+  try {
+    for (const clients of levels) {
+      const f = await load(clients, perLevel, channel(echoRun));
+      floors.push(f.qps);
+      row('echo (baseline)', 'channel', clients, f);
+    }
+  } finally {
+    echo.kill('SIGTERM');
+    rmSync(echoRun, { recursive: true, force: true });
+  }
   const run = mkdtempSync(join(tmpdir(), 'roq-bench-'));
   try {
     startDaemon(run, 2);
-    const load = async (label: string, clients: number, total: number, perClient: () => { send: (c: (typeof cases)[number]) => Promise<unknown>; close: () => void }) => {
-      const samples: number[] = [];
-      let next = 0;
-      const stopAt = Date.now() + 30_000;
-      const t0 = performance.now();
-      await Promise.all(
-        Array.from({ length: clients }, async () => {
-          const client = perClient();
-          try {
-            while (next < total && Date.now() < stopAt) {
-              const c = cases[next++ % cases.length]!;
-              const s = performance.now();
-              const a = (await client.send(c)) as { status: string };
-              samples.push(performance.now() - s);
-              if (a.status !== 'ok') throw new Error(`bench query failed: ${JSON.stringify(a)}`);
-            }
-          } finally {
-            client.close();
-          }
-        }),
-      );
-      const wall = (performance.now() - t0) / 1000;
-      const f = summary(samples);
-      say(`| ${label} | ${clients} | ${f.n} | ${ms(f.p50)} ms | ${ms(f.p99)} ms | ${(f.n / wall).toFixed(0)} |`);
-    };
-    await load('`ask` (mkfifo per request)', 1, smoke ? 20 : quick ? 200 : 1000, () => ({
-      send: (c) => ask(run, c.query, stringParams(c.params), { timeoutMs: 5000 }),
-      close: () => {},
-    }));
-    for (const clients of [1, 16, 64]) {
-      await load('channel', clients, smoke ? 300 : quick ? 2000 : 20_000, () => {
-        const ch = openChannel(run);
-        return { send: (c) => ch.request(c.query, stringParams(c.params), 5000), close: () => ch.close() };
-      });
-    }
+    const asked = await load(1, smoke ? 20 : quick ? 200 : 1000, () => ({ send: (c) => ask(run, c.query, stringParams(c.params), { timeoutMs: 5000 }), close: () => {} }));
+    row('roq', '`ask` (mkfifo per request)', 1, asked, floors[0]);
+    for (const [i, clients] of levels.entries()) row('roq', 'channel', clients, await load(clients, perLevel, channel(run)), floors[i]);
   } finally {
     stopDaemon(run);
     rmSync(run, { recursive: true, force: true });

@@ -13,6 +13,7 @@ const programs = [
   { entry: 'src/cgi/main.ts', out: 'dist/roq.cgi', shebang: true, minify: true },
   { entry: 'src/demo/server.ts', out: 'dist/demo.js' },
   { entry: 'bench/main.ts', out: 'dist/bench.js' },
+  { entry: 'bench/echo-daemon.ts', out: 'dist/echo-daemon.js' },
   // The benchmarks' baselines: what a user would run instead of roq (see bench/).
   { entry: 'bench/naive-cgi.ts', out: 'dist/naive.cgi', shebang: true },
   { entry: 'bench/sqlite-cgi.ts', out: 'dist/sqlite.cgi', shebang: true },
