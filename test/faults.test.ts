@@ -104,6 +104,48 @@ describe('workers failing under load', () => {
   }, 60_000);
 });
 
+describe('jobs waiting in a worker behind a query that never ends', () => {
+  // A busy worker holds up to two more jobs (src/server/pool.ts); none may be lost or held to the deadline.
+  it('are answered by another worker as soon as it is free, long before the deadline', async () => {
+    const d = await daemon({ data: writeFeed(TINY_FEED), workers: 2, deadline: 3000, env: FAULTS });
+    const ch = Array.from({ length: 8 }, () => openChannel(d.run));
+    try {
+      const hung = ch[0]!.request('fault_hang', {}, 10_000).then((a) => ({ a, at: performance.now() }));
+      await northOk(d.run); // read after the hanging query's line, so that one holds a worker by now
+      // The other worker sleeps a while, and a burst arrives meanwhile: both workers are busy, so some of the burst
+      // waits in each, and some in the dispatcher's queue.
+      const slept = ch[1]!.request('fault_sleep', { ms: '300' }, 10_000);
+      const burst = ch.slice(2).map((c) => c.request(STOPS.query, STOPS.params, 10_000).then((a) => ({ a, at: performance.now() })));
+      expect(await slept).toMatchObject({ status: 'ok', rows: [[300]] });
+      const quick = await Promise.all(burst);
+      const { a: timedOut, at: timedOutAt } = await hung;
+      expect(timedOut).toMatchObject({ status: 'timeout', code: 'ROQ_QUERY_DEADLINE' });
+      for (const q of quick) expect(q.a).toMatchObject({ status: 'ok', rows: [['N', 'North Park', '52.6', '13.4', '0', '']] });
+      // Not one of them waited for the hanging query's end: each was answered before its timeout answer.
+      expect(quick.filter((q) => q.at > timedOutAt)).toEqual([]);
+      for (const c of ch) expect(c.strays()).toBe(0);
+    } finally {
+      for (const c of ch) c.close();
+    }
+  }, 30_000);
+
+  it('go back to the queue when their worker is killed at the deadline, and are answered once', async () => {
+    const d = await daemon({ data: writeFeed(TINY_FEED), workers: 1, deadline: 500, env: FAULTS });
+    const ch = Array.from({ length: 6 }, () => openChannel(d.run));
+    try {
+      const hung = ch[0]!.request('fault_hang', {}, 10_000);
+      const behind = ch.slice(1).map((c) => c.request(STOPS.query, STOPS.params, 10_000));
+      expect(await hung).toMatchObject({ status: 'timeout', code: 'ROQ_QUERY_DEADLINE' });
+      for (const a of await Promise.all(behind)) expect(a).toMatchObject({ status: 'ok', rows: [['N', 'North Park', '52.6', '13.4', '0', '']] });
+      await northOk(d.run);
+      for (const c of ch) expect(c.strays()).toBe(0); // exactly once: no second answer arrived on any channel
+    } finally {
+      for (const c of ch) c.close();
+    }
+    expect(logOf(d.run)).toMatch(/passed its deadline of 500 ms; worker 0 replaced/);
+  }, 30_000);
+});
+
 describe('the daemon killed -9 under load', () => {
   it('gives CGI requests a 503 with Retry-After within the bound, never a hang, and roq start recovers', async () => {
     const d = await daemon({ workers: 2 });

@@ -149,6 +149,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
       log,
       onIdle: () => dispatcher?.pump(),
       onOutcome: (job, outcome, report) => dispatcher?.outcome(job, outcome, report),
+      onRequeue: (jobs) => dispatcher?.requeue(jobs),
       onDropped: () => setImmediate(gc),
     });
     const started = pool.ready();

@@ -76,6 +76,8 @@ export interface Dispatcher {
   queued(): number;
   /** Called by the pool whenever a worker is free. */
   pump(): void;
+  /** Jobs a worker held without starting them, back from a worker that is gone: they go first. */
+  requeue(jobs: Job[]): void;
   /** Called by the pool when a job has ended. */
   outcome(job: Job, outcome: Outcome, report: JobReport): void;
 }
@@ -159,6 +161,12 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
     socket.on('data', split);
     socket.on('error', (e) => o.log.error(`reading REQUESTS: ${e.message}`));
     readers.push({ socket, split });
+  }
+
+  /** Offers queued jobs to the pool until it takes no more. */
+  function pump(): void {
+    while (queue.length > 0 && o.pool.run(queue[0]!)) queue.shift();
+    maybeFinish();
   }
 
   function onLine(line: string): void {
@@ -325,9 +333,10 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
     generation: () => current,
     counters: () => ({ ...counters }),
     queued: () => queue.length,
-    pump() {
-      while (queue.length > 0 && o.pool.run(queue[0]!)) queue.shift();
-      maybeFinish();
+    pump,
+    requeue(jobs) {
+      queue.unshift(...jobs);
+      pump();
     },
     outcome(job, outcome, report) {
       counters[outcome]++;
