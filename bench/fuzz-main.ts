@@ -2,11 +2,11 @@
  * `node dist/fuzz.js [--count N] [--seed S]`: the long run of the web path's fuzzer (bench/fuzz.ts) against a
  * daemon it starts on the sample feed; prints the counts and exits 1 on any failure. Default 100,000 inputs.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startRoq, stopRoq } from './daemon.js';
 import { fuzzWebPath } from './fuzz.js';
 
 const { values } = parseArgs({ options: { count: { type: 'string' }, seed: { type: 'string' } } });
@@ -17,8 +17,7 @@ const roq = join(root, 'dist/roq.js');
 const run = mkdtempSync(join(tmpdir(), 'roq-fuzz-'));
 
 async function main(): Promise<number> {
-  const started = spawnSync(process.execPath, [roq, 'start', '--run', run, '--data', join(root, 'data/gtfs-lirr'), '--workers', '2', '--access-log', 'off'], { encoding: 'utf8' });
-  if (started.status !== 0) throw new Error(started.stderr);
+  startRoq(roq, run, ['--data', join(root, 'data/gtfs-lirr'), '--workers', '2', '--access-log', 'off']);
   try {
     const t0 = Date.now();
     const r = await fuzzWebPath(run, count, seed);
@@ -27,7 +26,7 @@ async function main(): Promise<number> {
     for (const f of r.failures) console.log(`  ${f}`);
     return r.failures.length === 0 && left.length === 0 && r.count === count ? 0 : 1;
   } finally {
-    spawnSync(process.execPath, [roq, 'stop', '--run', run]);
+    stopRoq(roq, run);
     rmSync(run, { recursive: true, force: true });
   }
 }

@@ -27,6 +27,7 @@ import { loadGeneration } from '../src/server/loader.js';
 import { openGeneration, runQuery } from '../src/engine.js';
 import { ask, openChannel } from '../src/client.js';
 import { compareInProcess } from './compare.js';
+import { startRoq, stopRoq } from './daemon.js';
 import { operationsBench } from './operations.js';
 import { scaleBench } from './scale.js';
 import { buildSqlite } from './sqlite.js';
@@ -63,13 +64,8 @@ function parsePerRequest(): void {
   }
 }
 
-function startDaemon(run: string, workers: number): { ms: number; pid: number } {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [roq, 'start', '--run', run, '--data', data, '--workers', String(workers)], { encoding: 'utf8' });
-  const took = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`roq start failed: ${r.stderr}`);
-  return { ms: took, pid: Number(readFileSync(join(run, 'roq.pid'), 'utf8').trim()) };
-}
+const startDaemon = (run: string, workers: number) => startRoq(roq, run, ['--data', data, '--workers', String(workers)]);
+const stopDaemon = (run: string) => stopRoq(roq, run);
 
 /** Starts bench/echo-daemon.ts on `run` and resolves once it reads REQUESTS. */
 function startEcho(run: string): Promise<ChildProcess> {
@@ -84,9 +80,6 @@ function startEcho(run: string): Promise<ChildProcess> {
   });
 }
 
-function stopDaemon(run: string): void {
-  spawnSync(process.execPath, [roq, 'stop', '--run', run], { encoding: 'utf8' });
-}
 
 async function operations(quick: boolean): Promise<void> {
   const run = mkdtempSync(join(tmpdir(), 'roq-bench-'));
@@ -243,8 +236,10 @@ async function core(mode: Mode): Promise<void> {
     const ch = openChannel(run);
     return { send: (c) => ch.request(c.query, stringParams(c.params), 5000), close: () => ch.close() };
   };
-  const row = (daemon: string, client: string, clients: number, f: Awaited<ReturnType<typeof load>>, floor?: number) =>
-    say(`| ${daemon} | ${client} | ${clients} | ${f.n} | ${ms(f.p50)} ms | ${ms(f.p99)} ms | ${f.qps.toFixed(0)} | ${floor ? `${((100 * f.qps) / floor).toFixed(0)} %` : '1× (floor)'} |`);
+  // against: the echo daemon's queries/s at the same level, 'floor' for the echo rows, undefined where no echo
+  // figure compares (the echo has no mkfifo-per-request client).
+  const row = (daemon: string, client: string, clients: number, f: Awaited<ReturnType<typeof load>>, against: number | 'floor' | undefined) =>
+    say(`| ${daemon} | ${client} | ${clients} | ${f.n} | ${ms(f.p50)} ms | ${ms(f.p99)} ms | ${f.qps.toFixed(0)} | ${against === 'floor' ? '1× (floor)' : against ? `${((100 * f.qps) / against).toFixed(0)} %` : ''} |`);
   const levels = [1, 16, 64];
   const perLevel = smoke ? 300 : quick ? 2000 : 20_000;
   const echoRun = mkdtempSync(join(tmpdir(), 'roq-bench-'));
@@ -254,7 +249,7 @@ async function core(mode: Mode): Promise<void> {
     for (const clients of levels) {
       const f = await load(clients, perLevel, channel(echoRun));
       floors.push(f.qps);
-      row('echo (baseline)', 'channel', clients, f);
+      row('echo (baseline)', 'channel', clients, f, 'floor');
     }
   } finally {
     echo.kill('SIGTERM');
@@ -264,7 +259,7 @@ async function core(mode: Mode): Promise<void> {
   try {
     startDaemon(run, 2);
     const asked = await load(1, smoke ? 20 : quick ? 200 : 1000, () => ({ send: (c) => ask(run, c.query, stringParams(c.params), { timeoutMs: 5000 }), close: () => {} }));
-    row('roq', '`ask` (mkfifo per request)', 1, asked, floors[0]);
+    row('roq', '`ask` (mkfifo per request)', 1, asked, undefined);
     for (const [i, clients] of levels.entries()) row('roq', 'channel', clients, await load(clients, perLevel, channel(run)), floors[i]);
   } finally {
     stopDaemon(run);

@@ -10,9 +10,9 @@
  * Every loop is bounded in count and time.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { openChannel } from '../src/client.js';
+import { readPid } from '../src/server/lifecycle.js';
+import { readStatusFile } from '../src/server/status.js';
 import { ms, rssMb, summary } from './stats.js';
 
 export interface Case {
@@ -51,24 +51,17 @@ async function load(run: string, cases: Case[], clients: number, done: () => boo
 
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
 
-function status(run: string): { pid: number; generation: { id: number }; reload: { loading: boolean } } {
-  return JSON.parse(readFileSync(join(run, 'status.json'), 'utf8'));
-}
 
 /** SIGHUP, then wait until the generation has moved on (at most 30 s). */
 async function reloadOnce(run: string, pid: number): Promise<{ start: number; end: number }> {
-  const before = status(run).generation.id;
+  const before = readStatusFile(run)!.generation.id;
   const start = performance.now();
   process.kill(pid, 'SIGHUP');
   const giveUp = Date.now() + 30_000;
   for (;;) {
     await sleep(20); // polling costs the clients in this process too: not too often
-    let s;
-    try {
-      s = status(run);
-    } catch {
-      continue; // being replaced
-    }
+    const s = readStatusFile(run);
+    if (!s) continue; // being replaced
     if (s.generation.id > before && !s.reload.loading) return { start, end: performance.now() };
     if (Date.now() > giveUp) throw new Error('reload did not finish within 30 s');
   }
@@ -76,7 +69,7 @@ async function reloadOnce(run: string, pid: number): Promise<{ start: number; en
 
 export async function operationsBench(roq: string, run: string, cases: Case[], quick: boolean, say: (line?: string) => void): Promise<void> {
   const clients = 8;
-  const pid = () => Number(readFileSync(join(run, 'roq.pid'), 'utf8').trim());
+  const pid = () => readPid(run)!;
 
   // Steady state, then the same load during back-to-back reloads.
   const windowMs = quick ? 2000 : 6000;

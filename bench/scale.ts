@@ -4,13 +4,13 @@
  * load time in-process and in MB/s, `roq start` until serving and the daemon's RSS, and the p50 of a departures
  * mix, with ratios to ×1. Every loop is bounded in count and in time.
  */
-import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openGeneration, runQuery } from '../src/engine.js';
 import { loadGeneration } from '../src/server/loader.js';
 import { rng } from '../test/helpers/rng.js';
+import { startRoq, stopRoq } from './daemon.js';
 import { ms, rssMb, summary } from './stats.js';
 
 type Say = (line?: string) => void;
@@ -82,14 +82,11 @@ export async function scaleBench(o: ScaleSetup, say: Say): Promise<void> {
       }
       const q = summary(lat);
       const run = join(base, `run-${factor}`);
-      const t0 = performance.now();
-      const started = spawnSync(process.execPath, [o.roq, 'start', '--run', run, '--data', dir, '--workers', '2', '--access-log', 'off'], { encoding: 'utf8', timeout: 600_000 });
-      const startMs = performance.now() - t0;
-      if (started.status !== 0) throw new Error(`roq start on the ×${factor} feed failed: ${started.stderr}`);
+      const started = startRoq(o.roq, run, ['--data', dir, '--workers', '2', '--access-log', 'off']);
       await new Promise((res) => setTimeout(res, 500));
-      const rss = rssMb(Number(readFileSync(join(run, 'roq.pid'), 'utf8')));
-      spawnSync(process.execPath, [o.roq, 'stop', '--run', run], { encoding: 'utf8' });
-      rows.push({ factor, mb: g.stats.bytes / 1e6, rows: g.stats.rows, loadMs: g.loadMs, startMs, rss, p50: q.p50, p99: q.p99 });
+      const rss = rssMb(started.pid);
+      stopRoq(o.roq, run);
+      rows.push({ factor, mb: g.stats.bytes / 1e6, rows: g.stats.rows, loadMs: g.loadMs, startMs: started.ms, rss, p50: q.p50, p99: q.p99 });
       if (factor !== 1) rmSync(dir, { recursive: true, force: true });
     }
   } finally {

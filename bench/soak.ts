@@ -10,12 +10,12 @@
  * for a moment and a worker being replaced releases a few, so single samples move by a few; a leak raises the
  * floor). Exit status 1 if not.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ask, openChannel } from '../src/client.js';
+import { startRoq, stopRoq } from './daemon.js';
 import { fuzzWebPath } from './fuzz.js';
 import { rssMb } from './stats.js';
 
@@ -45,9 +45,7 @@ interface Sample {
 
 async function main(): Promise<number> {
   const env = { ...process.env, ROQ_TEST_FAULTS: '1' };
-  const started = spawnSync(process.execPath, [roq, 'start', '--run', run, '--data', join(root, 'data/gtfs-lirr'), '--workers', '2', '--deadline', '500'], { encoding: 'utf8', env });
-  if (started.status !== 0) throw new Error(started.stderr);
-  const pid = Number(readFileSync(join(run, 'roq.pid'), 'utf8'));
+  const { pid } = startRoq(roq, run, ['--data', join(root, 'data/gtfs-lirr'), '--workers', '2', '--deadline', '500'], env);
   const endAt = Date.now() + minutes * 60_000;
   const t0 = Date.now();
   const n = { ok: 0, bad: 0, reloads: 0, faults: 0, fuzz: 0, fuzzFailures: 0 };
@@ -107,7 +105,7 @@ async function main(): Promise<number> {
     }
   })();
   await Promise.all([...steady, reloads, faults, fuzz, sampler]);
-  spawnSync(process.execPath, [roq, 'stop', '--run', run]);
+  stopRoq(roq, run);
 
   console.log(`# roq soak — ${new Date().toISOString()}, ${minutes} min`);
   console.log('| t (s) | daemon RSS (MB) | open fds | answer FIFOs | steady ok | steady not ok | reloads | faults | fuzz inputs |');
@@ -142,6 +140,6 @@ main()
   })
   .catch((e) => {
     console.error(e);
-    spawnSync(process.execPath, [roq, 'stop', '--run', run]);
+    stopRoq(roq, run);
     process.exit(1);
   });
