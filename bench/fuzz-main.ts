@@ -2,10 +2,11 @@
  * `node dist/fuzz.js [--count N] [--seed S]`: the long run of the web path's fuzzer (bench/fuzz.ts) against a
  * daemon it starts on the sample feed; prints the counts and exits 1 on any failure. Default 100,000 inputs.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { answerFifos } from '../src/server/fifo.js';
 import { startRoq, stopRoq } from './daemon.js';
 import { fuzzWebPath } from './fuzz.js';
 
@@ -21,7 +22,7 @@ async function main(): Promise<number> {
   try {
     const t0 = Date.now();
     const r = await fuzzWebPath(run, count, seed);
-    const left = readdirSync(run).filter((f) => f.startsWith('resp.'));
+    const left = answerFifos(run);
     console.log(`fuzz: ${r.count} inputs (seed ${seed}) in ${((Date.now() - t0) / 1000).toFixed(1)} s; statuses ${JSON.stringify(r.statuses)}; slowest ${r.maxMs.toFixed(1)} ms; RSS growth ${r.rssGrowthMb.toFixed(1)} MB; answer FIFOs left ${left.length}; failures ${r.failures.length}`);
     for (const f of r.failures) console.log(`  ${f}`);
     return r.failures.length === 0 && left.length === 0 && r.count === count ? 0 : 1;

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ask, openChannel } from '../src/client.js';
+import { answerFifos } from '../src/server/fifo.js';
 import { startRoq, stopRoq } from './daemon.js';
 import { fuzzWebPath } from './fuzz.js';
 import { rssMb } from './stats.js';
@@ -99,7 +100,7 @@ async function main(): Promise<number> {
         s: Math.round((Date.now() - t0) / 1000),
         rss: rssMb(pid),
         fds: readdirSync(`/proc/${pid}/fd`).length,
-        fifos: readdirSync(run).filter((f) => f.startsWith('resp.')).length,
+        fifos: answerFifos(run).length,
         ...n,
       });
     }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFifo } from '../src/client.js';
 import { HAVE_APACHE } from '../src/demo/apache.js';
 import { encodeAnswer, parseRequest, REQUESTS_FIFO, responseFifoName, type Answer, type Request } from '../src/protocol.js';
+import { answerFifos } from '../src/server/fifo.js';
 import { HAVE_BUN, runCgi, type CgiResult, type Runtime } from './helpers/cgi.js';
 import { makeRunDir, pidOf, ROOT, startDaemon, waitFor, type RunningDaemon } from './helpers/daemon.js';
 
@@ -40,10 +41,6 @@ function escaped(text: string): string {
 
 function jsonError(r: CgiResult): { code: string; message: string; param?: string } {
   return (JSON.parse(r.body) as { error: { code: string; message: string; param?: string } }).error;
-}
-
-function answerFifos(run: string): string[] {
-  return fs.readdirSync(run).filter((f) => f.startsWith('resp.'));
 }
 
 let daemon: RunningDaemon;

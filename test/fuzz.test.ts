@@ -6,13 +6,14 @@
  * bound, and the daemon must keep answering correctly. The seed is fixed so a failure reproduces;
  * ROQ_FUZZ_COUNT raises the counts; `node dist/fuzz.js --count 100000` is the long run.
  */
-import { closeSync, constants, openSync, readdirSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkResponse, fuzzWebPath, randomRequest } from '../bench/fuzz.js';
 import { HAVE_BUN, runCgi, type Runtime } from './helpers/cgi.js';
 import { answerFifo, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { encodeRequest, REQUESTS_FIFO } from '../src/protocol.js';
+import { answerFifos } from '../src/server/fifo.js';
 import { rng } from './helpers/rng.js';
 
 
@@ -32,7 +33,7 @@ describe('fuzzing the web path', () => {
     expect(r.failures).toEqual([]);
     expect(r.count).toBe(count);
     for (const status of [200, 400, 405, 413, 415]) expect(r.statuses[status], `status ${status} never produced`).toBeGreaterThan(0);
-    expect(readdirSync(daemon.run).filter((f) => f.startsWith('resp.'))).toEqual([]);
+    expect(answerFifos(daemon.run)).toEqual([]);
   });
 
   it('answers every hostile request to the program as a process with a well-formed, escaped page in bounded time', async () => {
@@ -56,7 +57,7 @@ describe('fuzzing the web path', () => {
     console.log(`fuzz: ${count} CGI requests, statuses ${JSON.stringify(Object.fromEntries(tally))}`);
     expect(tally.get(200)).toBeGreaterThan(0);
     expect(tally.get(400)).toBeGreaterThan(0);
-    expect(readdirSync(daemon.run).filter((f) => f.startsWith('resp.'))).toEqual([]);
+    expect(answerFifos(daemon.run)).toEqual([]);
   });
 
   it('drops garbage written straight into REQUESTS and keeps answering the good requests around it', async () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ask } from '../src/client.js';
 import { encodeRequest, type Answer } from '../src/protocol.js';
+import { answerFifos } from '../src/server/fifo.js';
 import { isAlive } from '../src/server/lifecycle.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
 import { HAVE_BUN, runCgi } from './helpers/cgi.js';
@@ -255,7 +256,7 @@ describe('roq upgrade', () => {
     await northName(d.run);
     expect(await fdCount(pid)).toBeLessThanOrEqual(fds);
     expect(fifosIn(d.run)).toEqual(['REQUESTS']);
-    expect(fs.readdirSync(d.run).filter((f) => f.startsWith('resp.') || f.endsWith('.tmp'))).toEqual([]);
+    expect([...answerFifos(d.run), ...fs.readdirSync(d.run).filter((f) => f.endsWith('.tmp'))]).toEqual([]);
   }, 60_000);
 
   it('takes over from a daemon of the previous release (0.1.0)', async () => {

@@ -125,6 +125,15 @@ export function checkRunDir(run: string): void {
 
 const RESPONSE_FIFO = /^resp\.([0-9]{1,10})\.[A-Za-z0-9]{1,32}$/;
 
+/** The names in the run directory that have the form of answer FIFOs (responseFifoName); none if unreadable. */
+export function answerFifos(run: string): string[] {
+  try {
+    return fs.readdirSync(run).filter((name) => RESPONSE_FIFO.test(name));
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Removes answer FIFOs whose client process is gone: a client killed with -9 (a CGI program Apache timed out, say)
  * cannot remove its own. Only names of the protocol's form that are FIFOs are touched, and only when the PID in
@@ -132,15 +141,8 @@ const RESPONSE_FIFO = /^resp\.([0-9]{1,10})\.[A-Za-z0-9]{1,32}$/;
  */
 export function sweepStaleFifos(run: string, alive: (pid: number) => boolean): number {
   let removed = 0;
-  let names: string[];
-  try {
-    names = fs.readdirSync(run);
-  } catch {
-    return 0;
-  }
-  for (const name of names) {
-    const m = RESPONSE_FIFO.exec(name);
-    if (!m || alive(Number(m[1]))) continue;
+  for (const name of answerFifos(run)) {
+    if (alive(Number(RESPONSE_FIFO.exec(name)![1]))) continue;
     const path = join(run, name);
     try {
       if (!fs.lstatSync(path).isFIFO()) continue;
