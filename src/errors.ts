@@ -17,6 +17,7 @@ export const CATALOG = {
   ROQ_REQUEST_TOO_LARGE: { status: 413, text: 'the request is too large ({size}); at most {max} are accepted' },
   ROQ_METHOD: { status: 405, text: "method '{method}' is not allowed; use GET or POST" },
   ROQ_DAEMON_DOWN: { status: 503, text: 'the roq daemon is not running on {run} ({detail}); start it with `roq start --run {run}`' },
+  ROQ_REQUESTS_UNTRUSTED: { status: 503, text: "{path} is not the daemon's: {detail}; refused. Stop the daemon, remove it and start the daemon again (docs/SECURITY.md)" },
   ROQ_DAEMON_TIMEOUT: { status: 503, text: 'the roq daemon on {run} did not answer within {ms} ms; try again shortly, or check `roq status --run {run}`' },
   ROQ_DAEMON_BUSY: { status: 503, text: 'the roq daemon request queue on {run} is full; try again shortly' },
   ROQ_PROTOCOL: { status: 502, text: 'the roq daemon sent a malformed answer ({detail}); check that the CGI program and the daemon are of the same release' },

@@ -5,22 +5,34 @@
  * Request: one line, at most PIPE_BUF (4096) bytes including its '\n', so that concurrent writers into the one
  * REQUESTS FIFO never interleave (POSIX makes such writes atomic):
  *
- *     roq1 <pid> <token> <query> <params>\n
+ *     roq2 <pid> <token> <proof> <query> <params>\n
  *
  *  - pid: the client's process id, or -1 for a pseudo-request the daemon writes to itself (reload, stop);
- *  - token: 1–32 of [A-Za-z0-9], chosen at random by the client; its answer FIFO is <run>/resp.<pid>.<token>;
+ *  - token: 1–32 of [A-Za-z0-9], chosen at random by the client; its answer FIFO is <run>/resp.<pid>.<token>. The
+ *    name is not a secret (anyone who can list the directory sees it); it is random so nobody can make it first;
+ *  - proof: 16–64 of [A-Za-z0-9], a secret chosen at random by the client. It travels only in the request line
+ *    (REQUESTS is readable by the daemon alone) and the daemon echoes it in the answer: an answer without it was
+ *    not written by the daemon, and the client ignores it (see answerParser);
  *  - query: the query name ([a-z][a-z0-9_]*), or for pid -1 the control word;
  *  - params: application/x-www-form-urlencoded, possibly empty.
  *
- * Answer: `name=value` lines into the client's FIFO, in this order: `roq=1`, `status=…`, for errors `code=`,
+ * Version 1 (`roq1 <pid> <token> <query> <params>`, no proof) is still answered, for clients of 0.1 during an
+ * upgrade; those clients cannot tell a forged answer from the daemon's (docs/SECURITY.md).
+ *
+ * Every request starts with `roq<digits> ` and is written whole: after garbage without a line end (a writer killed
+ * mid-write, or a hostile one), the next request is found inside the line by its prefix (findRequest).
+ *
+ * Answer: `name=value` lines into the client's FIFO, in this order: `roq=2`, `proof=…`, `status=…`, for errors `code=`,
  * `message=` and optionally `param=`, for ok `generation=` and `fields=` then one `row=` line per row, and finally
  * `end=<rows>`. Values are escaped (see escapeValue), so every line is one line and every row value is one
  * comma-separated cell. The end line makes the answer self-delimiting: the client never needs EOF, which matters
  * because it holds its FIFO open read-write.
  */
 
-export const PROTOCOL_VERSION = 1;
-export const REQUEST_MAGIC = 'roq1';
+export const PROTOCOL_VERSION = 2;
+export const REQUEST_MAGIC = 'roq2';
+/** The previous version, still answered (without proof) for clients of 0.1. */
+export const LEGACY_MAGIC = 'roq1';
 /** POSIX PIPE_BUF on Linux: writes up to this size into a FIFO are atomic. */
 export const MAX_REQUEST_BYTES = 4096;
 export const REQUESTS_FIFO = 'REQUESTS';
@@ -30,7 +42,16 @@ export type ControlWord = 'reload' | 'stop';
 export const CONTROL_WORDS: readonly ControlWord[] = ['reload', 'stop'];
 
 export type Request =
-  | { kind: 'query'; pid: number; token: string; query: string; params: Record<string, string>; /** as received (parsed lines only) */ encoded?: string }
+  | {
+      kind: 'query';
+      pid: number;
+      token: string;
+      /** The secret the answer echoes; undefined for a version 1 request (and its answer carries none). */
+      proof?: string;
+      query: string;
+      params: Record<string, string>;
+      /** as received (parsed lines only) */ encoded?: string;
+    }
   | { kind: 'control'; word: ControlWord; token: string };
 
 export type FieldType = 'string' | 'int';
@@ -46,6 +67,7 @@ export type Answer =
   | { status: 'error' | 'timeout'; code: string; message: string; param?: string };
 
 const TOKEN_RE = /^[A-Za-z0-9]{1,32}$/;
+const PROOF_RE = /^[A-Za-z0-9]{16,64}$/;
 const QUERY_RE = /^[a-z][a-z0-9_]{0,63}$/;
 
 /** Name of a client's answer FIFO inside the run directory. */
@@ -60,9 +82,11 @@ export function encodeParams(params: Record<string, string>): string {
 /** Encodes a request line (with its '\n'); throws if it would exceed PIPE_BUF, since it could then interleave. */
 export function encodeRequest(req: Request): string {
   const line =
-    req.kind === 'query'
-      ? `${REQUEST_MAGIC} ${req.pid} ${req.token} ${req.query} ${encodeParams(req.params)}\n`
-      : `${REQUEST_MAGIC} ${CONTROL_PID} ${req.token} ${req.word} \n`;
+    req.kind !== 'query'
+      ? `${REQUEST_MAGIC} ${CONTROL_PID} ${req.token} ${req.token} ${req.word} \n`
+      : req.proof === undefined
+        ? `${LEGACY_MAGIC} ${req.pid} ${req.token} ${req.query} ${encodeParams(req.params)}\n`
+        : `${REQUEST_MAGIC} ${req.pid} ${req.token} ${req.proof} ${req.query} ${encodeParams(req.params)}\n`;
   if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) {
     throw new RangeError(`request is ${Buffer.byteLength(line)} bytes; at most ${MAX_REQUEST_BYTES} fit atomically`);
   }
@@ -71,7 +95,7 @@ export function encodeRequest(req: Request): string {
 
 export type ParsedRequest =
   | { ok: true; request: Request }
-  | { ok: false; reason: string; pid?: number; token?: string; version?: string };
+  | { ok: false; reason: string; pid?: number; token?: string; proof?: string; version?: string };
 
 /**
  * Parses one request line (without its '\n'). Never throws: anything a writer into REQUESTS can send yields either
@@ -81,30 +105,59 @@ export type ParsedRequest =
 export function parseRequest(line: string): ParsedRequest {
   if (Buffer.byteLength(line) >= MAX_REQUEST_BYTES) return { ok: false, reason: 'request line too long' };
   const parts = line.split(' ');
-  if (parts.length !== 5) return { ok: false, reason: `expected 5 space-separated fields, got ${parts.length}` };
-  const [magic, pidText, token, query, params] = parts as [string, string, string, string, string];
+  const magic = parts[0]!;
+  const legacy = magic === LEGACY_MAGIC;
+  const fields = legacy ? 5 : 6;
+  if (parts.length !== fields && !(parts.length === 5 && magic !== REQUEST_MAGIC)) {
+    return { ok: false, reason: `expected ${fields} space-separated fields, got ${parts.length}` };
+  }
+  const pidText = parts[1]!;
+  const token = parts[2]!;
+  const [proof, query, params] = (legacy || parts.length === 5 ? [undefined, ...parts.slice(3)] : parts.slice(3)) as [string | undefined, string, string];
   const pid = /^-?[0-9]{1,10}$/.test(pidText) ? Number(pidText) : NaN;
   if (!Number.isSafeInteger(pid) || (pid < 1 && pid !== CONTROL_PID) || pid > 0x7fffffff) {
     return { ok: false, reason: `bad pid '${pidText.slice(0, 16)}'` };
   }
   if (!TOKEN_RE.test(token)) return { ok: false, reason: 'bad token' };
-  if (magic !== REQUEST_MAGIC) {
+  if (magic !== REQUEST_MAGIC && !legacy) {
     const version = /^roq[0-9]+$/.test(magic) ? magic : undefined;
     return { ok: false, reason: `unknown protocol '${magic.slice(0, 16)}'`, pid, token, version };
   }
-  if (!QUERY_RE.test(query)) return { ok: false, reason: 'bad query name', pid, token };
+  const known = proof !== undefined && PROOF_RE.test(proof) ? { pid, token, proof } : { pid, token };
+  if (!QUERY_RE.test(query)) return { ok: false, reason: 'bad query name', ...known };
   if (pid === CONTROL_PID) {
     const word = CONTROL_WORDS.find((w) => w === query);
-    if (!word) return { ok: false, reason: `unknown control word '${query}'` };
-    return { ok: true, request: { kind: 'control', word, token } };
+    if (!word || legacy) return { ok: false, reason: `unknown control word '${query}'` };
+    return { ok: true, request: { kind: 'control', word, token: proof! } };
   }
+  if (proof !== undefined && !PROOF_RE.test(proof)) return { ok: false, reason: 'bad proof' };
   let decoded: Record<string, string>;
   try {
     decoded = decodeParams(params);
   } catch {
-    return { ok: false, reason: 'bad parameter encoding', pid, token };
+    return { ok: false, reason: 'bad parameter encoding', ...known };
   }
-  return { ok: true, request: { kind: 'query', pid, token, query, params: decoded, encoded: params } };
+  const request: Request = { kind: 'query', pid, token, query, params: decoded, encoded: params };
+  if (proof !== undefined) request.proof = proof;
+  return { ok: true, request };
+}
+
+const REQUEST_START = /roq[0-9]+ /g;
+
+/**
+ * Finds a request inside a line that does not parse as one: garbage a writer left without a line end, followed by
+ * a whole request (requests are written in one atomic write, so a request is always a suffix of such a line).
+ * Tries each later `roq<digits> ` in turn and returns the first suffix that parses, with how many bytes of
+ * garbage preceded it; undefined when there is none.
+ */
+export function findRequest(line: string): { parsed: ParsedRequest; skipped: number } | undefined {
+  REQUEST_START.lastIndex = 1;
+  for (let m = REQUEST_START.exec(line); m; m = REQUEST_START.exec(line)) {
+    const parsed = parseRequest(line.slice(m.index));
+    if (parsed.ok || parsed.pid !== undefined) return { parsed, skipped: m.index };
+    REQUEST_START.lastIndex = m.index + 1;
+  }
+  return undefined;
 }
 
 /** Decodes urlencoded parameters; the first occurrence of a name wins. Throws URIError on broken %-escapes. */
@@ -139,14 +192,22 @@ function fieldsLine(fields: readonly Field[]): string {
   return fields.map((f) => `${f.name}:${f.type === 'int' ? 'i' : 's'}`).join(',');
 }
 
-/** Encodes a complete answer as one string, ready for a single write into the client's FIFO. */
-export function encodeAnswer(answer: Answer): string {
+/** The first lines of an answer: the version, and the request's proof unless it was a version 1 request. */
+function answerHead(proof: string | undefined): string {
+  return proof === undefined ? 'roq=1\n' : `roq=${PROTOCOL_VERSION}\nproof=${proof}\n`;
+}
+
+/**
+ * Encodes a complete answer as one string, ready for a single write into the client's FIFO. `proof` is the
+ * request's (undefined for a version 1 request, whose client expects `roq=1` and no proof).
+ */
+export function encodeAnswer(answer: Answer, proof?: string): string {
   if (answer.status !== 'ok') {
-    let out = `roq=${PROTOCOL_VERSION}\nstatus=${answer.status}\ncode=${escapeValue(answer.code)}\nmessage=${escapeValue(answer.message)}\n`;
+    let out = `${answerHead(proof)}status=${answer.status}\ncode=${escapeValue(answer.code)}\nmessage=${escapeValue(answer.message)}\n`;
     if (answer.param !== undefined) out += `param=${escapeValue(answer.param)}\n`;
     return out + 'end=0\n';
   }
-  let out = `roq=${PROTOCOL_VERSION}\nstatus=ok\ngeneration=${answer.generation}\nfields=${fieldsLine(answer.fields)}\n`;
+  let out = `${answerHead(proof)}status=ok\ngeneration=${answer.generation}\nfields=${fieldsLine(answer.fields)}\n`;
   for (const row of answer.rows) {
     out += 'row=';
     for (let i = 0; i < row.length; i++) {
@@ -159,10 +220,16 @@ export function encodeAnswer(answer: Answer): string {
 }
 
 /**
- * Incremental answer parser: feed it text as it arrives; `done` turns true after the end line. Throws an Error
- * naming the line on anything malformed, so a client can report a broken daemon instead of hanging.
+ * Incremental answer parser: feed it text as it arrives; `done` turns true after the end line.
+ *
+ * With `proof` (the secret of the request, see the file comment), only an answer whose second line is
+ * `proof=<it>` counts: anything else — a forged answer from someone who may write into the client's FIFO but never
+ * saw the request line, garbage, an answer of version 1 — is skipped up to its end line and counted in
+ * `rejected`, and the parser waits on for the daemon's answer (the caller keeps its deadline). Once an answer has
+ * proved itself, a malformed line throws an Error naming it, so a client can report a broken daemon instead of
+ * hanging. Without `proof` (tools reading a version 1 answer), every answer counts.
  */
-export function answerParser() {
+export function answerParser(proof?: string) {
   let buffered = '';
   let done = false;
   let version = 0;
@@ -171,6 +238,30 @@ export function answerParser() {
   let fields: Field[] = [];
   const rows: Cell[][] = [];
   const attrs: Record<string, string> = {};
+  /** seek: before an answer; proof: after `roq=`, the proof line is due; skip: inside a rejected answer; in: proved. */
+  let gate: 'seek' | 'proof' | 'skip' | 'in' = proof === undefined ? 'in' : 'seek';
+  let rejected = 0;
+  const head = `roq=${PROTOCOL_VERSION}`;
+
+  /** The gate in front of line(): true when the line belongs to an answer that proved itself. */
+  function admit(text: string): boolean {
+    if (gate === 'in') return true;
+    if (text === head) {
+      gate = 'proof'; // an answer starts, possibly right after a rejected one that never ended
+      return false;
+    }
+    if (gate === 'proof' && text === `proof=${proof}`) {
+      gate = 'in';
+      version = PROTOCOL_VERSION;
+      return false;
+    }
+    if (gate !== 'skip') {
+      rejected++;
+      gate = 'skip';
+    }
+    if (text.startsWith('end=')) gate = 'seek';
+    return false;
+  }
 
   function line(text: string): void {
     const eq = text.indexOf('=');
@@ -180,7 +271,7 @@ export function answerParser() {
     switch (name) {
       case 'roq':
         version = Number(value);
-        if (version !== PROTOCOL_VERSION) throw new Error(`answer of protocol version ${value}; this client speaks ${PROTOCOL_VERSION}`);
+        if (version !== PROTOCOL_VERSION && version !== 1) throw new Error(`answer of protocol version ${value}; this client speaks ${PROTOCOL_VERSION}`);
         return;
       case 'status':
         status = value;
@@ -205,7 +296,7 @@ export function answerParser() {
         done = true;
         return;
       default:
-        attrs[name] = unescapeValue(value); // code, message, param; unknown names are ignored for forward compatibility
+        attrs[name] = unescapeValue(value); // code, message, param, proof; unknown names are ignored for forward compatibility
     }
   }
 
@@ -215,10 +306,15 @@ export function answerParser() {
       buffered += chunk;
       let nl: number;
       while (!done && (nl = buffered.indexOf('\n')) >= 0) {
-        line(buffered.slice(0, nl));
+        const text = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
+        if (admit(text)) line(text);
       }
       return done;
+    },
+    /** Answers (or stray lines) skipped because they did not carry the request's proof. */
+    get rejected() {
+      return rejected;
     },
     get done() {
       return done;

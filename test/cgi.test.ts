@@ -171,7 +171,7 @@ async function answerNext(held: ReturnType<typeof heldRequests>, answer: Answer)
   const parsed = parseRequest(line.replace(/\n$/, ''));
   if (!parsed.ok || parsed.request.kind !== 'query') throw new Error(`bad request line ${line}`);
   const fd = fs.openSync(join(held.run, responseFifoName(parsed.request.pid, parsed.request.token)), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-  fs.writeSync(fd, encodeAnswer(answer));
+  fs.writeSync(fd, encodeAnswer(answer, parsed.request.proof));
   fs.closeSync(fd);
   return parsed.request;
 }

@@ -20,7 +20,7 @@ const { daemon } = daemonsPerTest();
 const FAULTS = { ROQ_TEST_FAULTS: '1' };
 const STOPS = { query: 'stops', params: { q: 'north' } } as const;
 
-const logOf = (run: string) => fs.readFileSync(join(run, 'roq.log'), 'utf8');
+const logOf = (run: string) => fs.readFileSync(join(run, 'daemon', 'roq.log'), 'utf8');
 
 async function northOk(run: string): Promise<void> {
   expect(await ask(run, STOPS.query, STOPS.params, { timeoutMs: 5000 })).toMatchObject({ status: 'ok', rows: [['N', 'North Park', '52.6', '13.4', '0', '']] });
@@ -196,7 +196,7 @@ describe('the run directory under attack or accident', () => {
 
   it('starts the access log again when its file is removed', async () => {
     const d = await daemon({ data: writeFeed(TINY_FEED), workers: 1 });
-    const log = join(d.run, 'access.log');
+    const log = join(d.run, 'daemon', 'access.log');
     await northOk(d.run);
     await waitFor('the first line', () => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('status=ok'));
     fs.rmSync(log);

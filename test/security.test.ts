@@ -27,7 +27,7 @@ async function sendAndSettle(run: string, pid: number, token: string): Promise<v
 }
 
 function logOf(run: string): string {
-  return fs.readFileSync(join(run, 'roq.log'), 'utf8');
+  return fs.readFileSync(join(run, 'daemon', 'roq.log'), 'utf8');
 }
 
 describe('answer FIFOs', () => {
@@ -57,13 +57,13 @@ describe('answer FIFOs', () => {
     const victim = spawn('sleep', ['30'], { uid: NOBODY, gid: NOBODY, stdio: 'ignore' });
     try {
       const c = answerFifo(d.run, 1500, victim.pid!);
-      writeRequests(d.run, encodeRequest({ kind: 'query', pid: c.pid, token: c.token, ...STOPS }));
+      writeRequests(d.run, encodeRequest({ kind: 'query', pid: c.pid, token: c.token, proof: c.proof, ...STOPS }));
       await expect(c.answer).rejects.toThrow(/no answer/);
       c.close();
       expect(logOf(d.run)).toMatch(new RegExp(`is owned by uid 0, but pid ${victim.pid} runs as uid ${NOBODY}; refused`));
       // The same request for a PID of the FIFO's owner is answered.
       const mine = answerFifo(d.run);
-      writeRequests(d.run, encodeRequest({ kind: 'query', pid: mine.pid, token: mine.token, ...STOPS }));
+      writeRequests(d.run, encodeRequest({ kind: 'query', pid: mine.pid, token: mine.token, proof: mine.proof, ...STOPS }));
       expect((await mine.answer).status).toBe('ok');
       mine.close();
     } finally {
@@ -79,7 +79,7 @@ describe('the run directory', () => {
     const r = await roqCli(['start', '--run', run, '--data', writeFeed(TINY_FEED), '--workers', '1']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/writable by every user \(mode 777\); make it 2770 or 2730 with `chmod o-w /);
-    expect(fs.existsSync(join(run, 'roq.pid'))).toBe(false);
+    expect(fs.existsSync(join(run, 'daemon', 'roq.pid'))).toBe(false);
   });
 });
 
@@ -93,7 +93,7 @@ describe.skipIf(!AS_ROOT)('started as root with --user', () => {
     fs.chmodSync(data, 0o755);
     const r = await roqCli(['start', '--run', run, '--data', data, '--workers', '1', '--user', 'nobody']);
     expect(r.code, r.stderr).toBe(0);
-    const pid = Number(fs.readFileSync(join(run, 'roq.pid'), 'utf8'));
+    const pid = Number(fs.readFileSync(join(run, 'daemon', 'roq.pid'), 'utf8'));
     running.push({ run, pid, stop: async () => void (await roqCli(['stop', '--run', run])) });
     expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(new RegExp(`\\nUid:\\s+${NOBODY}\\s`));
     expect((await ask(run, STOPS.query, STOPS.params, { timeoutMs: 5000 })).status).toBe('ok');

@@ -3,7 +3,7 @@
  * was counted (status.json's `reload.last.covers`), so that a cron job learns whether the new files serve.
  */
 import { roqError } from '../errors.js';
-import { isAlive, runningPid } from '../server/lifecycle.js';
+import { isAlive, runningPid, signalDaemon } from '../server/lifecycle.js';
 import { readStatusFile } from '../server/status.js';
 import type { ReloadOutcome } from '../server/reloader.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +17,9 @@ new data is loaded and valid. Prints the new generation and its row counts and e
 
   --run DIR       run directory (default $ROQ_RUN_DIR, else ./run)
   --timeout MS    how long to wait for the outcome (default 600000)
+  --logs          reopen the log files instead (SIGUSR1, for logrotate); returns at once
+
+Signals go only to a process checked to be the daemon of the run directory (docs/SECURITY.md).
 `;
 
 const POLL_MS = 20;
@@ -27,9 +30,15 @@ function describe(run: string, r: ReloadOutcome): string {
 }
 
 export async function reload(argv: string[]): Promise<number> {
-  const { values } = parseCommand('reload', argv, { ...RUN_OPTION, timeout: { type: 'string' } });
+  const { values } = parseCommand('reload', argv, { ...RUN_OPTION, timeout: { type: 'string' }, logs: { type: 'boolean' } });
   if (values.help) return void process.stdout.write(RELOAD_HELP), 0;
   const run = runDir(values.run);
+  if (values.logs) {
+    const pid = signalDaemon(run, 'SIGUSR1');
+    if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
+    process.stdout.write(`roq on ${run} (pid ${pid}) reopens its logs\n`);
+    return 0;
+  }
   const timeoutMs = intOption('reload', 'timeout', values.timeout, 600_000, 100, 86_400_000);
   const pid = runningPid(run);
   if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
@@ -44,7 +53,7 @@ export async function reload(argv: string[]): Promise<number> {
   }
   if (!before.reload) throw roqError('ROQ_RELOAD_FAILED', { run, detail: `the daemon (pid ${pid}) is of a release that does not report reloads; use \`kill -HUP ${pid}\` and read its log` });
   const wanted = before.reload.requested + 1;
-  process.kill(pid, 'SIGHUP');
+  if (signalDaemon(run, 'SIGHUP') !== pid) throw roqError('ROQ_NOT_RUNNING', { run });
   for (;;) {
     await sleep(POLL_MS);
     const now = readStatusFile(run, pid);

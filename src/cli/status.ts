@@ -69,7 +69,7 @@ export async function status(argv: string[]): Promise<number> {
   const run = runDir(values.run);
   const pid = runningPid(run);
   if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
-  const s = readStatusFile(run, pid);
+  const s = readStatusFile(run, pid, true);
   const report: StatusReport = s
     ? { running: true, pid, run, state: 'serving', uptimeMs: Date.now() - s.startedAt, status: s }
     : { running: true, pid, run, state: 'starting' };
