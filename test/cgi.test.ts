@@ -230,7 +230,7 @@ describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) =
       expect(jsonError(r).code).toBe('ROQ_DAEMON_TIMEOUT');
       expect(r.ms).toBeGreaterThanOrEqual(300);
       expect(r.ms).toBeLessThan(3000);
-      expect(held.read()).toMatch(/^roq1 \d+ \w+ stops q=minal\n$/);
+      expect(held.read()).toMatch(/^roq2 \d+ \w+ \w+ stops q=minal\n$/);
       expect(answerFifos(held.run)).toEqual([]);
     } finally {
       held.close();

@@ -75,7 +75,8 @@ const STALL_MS = 100;
  * requesting process runs as, is refused after fstat, before a byte is written (docs/SECURITY.md).
  * An answer of at most PIPE_BUF bytes goes in one atomic write; a longer one is written in pieces, sleeping 1 ms
  * on EAGAIN (the client has not read yet), for at most `waitMs` in all and at most STALL_MS without progress: a
- * FIFO whose reader never reads (a local user's, made to hold workers) costs a worker STALL_MS, not waitMs. The
+ * FIFO whose reader never reads (a local user's, made to hold workers) costs a worker one write once it is full,
+ * and STALL_MS at most while it fills. The
  * dispatcher passes a small bound since it sleeps on the event loop; workers may wait longer.
  */
 export function writeAnswer(run: string, pid: number, token: string, text: string, waitMs: number): Delivery {
@@ -103,6 +104,9 @@ export function writeAnswer(run: string, pid: number, token: string, text: strin
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== 'EAGAIN') return { sent: false, reason: `client gone while writing (${code ?? (e as Error).message})` };
+        // A client reads everything of one answer before it asks again, so its FIFO is empty when an answer comes:
+        // one too full to take the first byte is read by nobody (a local user's, made to hold workers).
+        if (off === 0) return { sent: false, reason: 'its FIFO is full: nobody reads it' };
         if (Date.now() >= Math.min(giveUp, stallsAt)) return { sent: false, reason: `client did not read its answer (${off} of ${bytes.length} bytes written)` };
         Atomics.wait(sleeper, 0, 0, 1);
       }
