@@ -21,7 +21,7 @@ export const CATALOG = {
   ROQ_DAEMON_TIMEOUT: { status: 503, text: 'the roq daemon on {run} did not answer within {ms} ms; try again shortly, or check `roq status --run {run}`' },
   ROQ_DAEMON_BUSY: { status: 503, text: 'the roq daemon request queue on {run} is full; try again shortly' },
   ROQ_PROTOCOL: { status: 502, text: 'the roq daemon sent a malformed answer ({detail}); check that the CGI program and the daemon are of the same release' },
-  ROQ_PROTOCOL_VERSION: { status: 400, text: "request of protocol '{version}' is not understood; this daemon speaks roq1: update the client" },
+  ROQ_PROTOCOL_VERSION: { status: 400, text: "request of protocol '{version}' is not understood; this daemon speaks roq2 (and roq1 for clients of 0.1): update the client" },
   ROQ_QUERY_FAILED: { status: 500, text: "query '{query}' failed inside the daemon: {detail}; the daemon serves on, see its log" },
   ROQ_QUERY_DEADLINE: { status: 503, text: "query '{query}' ran past its deadline of {ms} ms and was stopped; the daemon serves on" },
   ROQ_WORKER_DIED: { status: 500, text: "the worker running query '{query}' died ({detail}); it has been replaced, try again" },

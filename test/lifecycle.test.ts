@@ -103,8 +103,8 @@ describe('roq stop', () => {
     const lines = fifos.map((f, i) =>
       encodeRequest(
         i === 0
-          ? { kind: 'query', pid: f.pid, token: f.token, query: 'fault_sleep', params: { ms: '300' } }
-          : { kind: 'query', pid: f.pid, token: f.token, query: FIRST_CASE.query, params: stringParams(FIRST_CASE.params) },
+          ? { kind: 'query', pid: f.pid, token: f.token, proof: f.proof, query: 'fault_sleep', params: { ms: '300' } }
+          : { kind: 'query', pid: f.pid, token: f.token, proof: f.proof, query: FIRST_CASE.query, params: stringParams(FIRST_CASE.params) },
       ),
     );
     writeRequests(d.run, lines.join(''));

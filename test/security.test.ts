@@ -78,8 +78,29 @@ describe('the run directory', () => {
     fs.chmodSync(run, 0o777);
     const r = await roqCli(['start', '--run', run, '--data', writeFeed(TINY_FEED), '--workers', '1']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/writable by every user \(mode 777\); make it 2770 or 2730 with `chmod o-w /);
-    expect(fs.existsSync(join(run, 'daemon', 'roq.pid'))).toBe(false);
+    expect(r.stderr).toMatch(/writable by every user \(mode 777\); run `chmod 3730 /);
+    expect(fs.existsSync(join(run, 'daemon'))).toBe(false);
+  });
+
+  it('refuses a group-writable run directory without the sticky bit, saying the chmod to run', async () => {
+    const run = makeRunDir();
+    fs.chmodSync(run, 0o2770);
+    const r = await roqCli(['start', '--run', run, '--data', writeFeed(TINY_FEED), '--workers', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${run} lets its group write but has no sticky bit (mode 2770), so a group member could replace REQUESTS; run \`chmod 3730 ${run}\``);
+    fs.chmodSync(run, 0o3730);
+    const ok = await roqCli(['start', '--run', run, '--data', writeFeed(TINY_FEED), '--workers', '1']);
+    expect(ok.code, ok.stderr).toBe(0);
+    running.push({ run, pid: Number(fs.readFileSync(join(run, 'daemon', 'roq.pid'), 'utf8')), stop: async () => void (await roqCli(['stop', '--run', run])) });
+    expect(fs.statSync(join(run, 'daemon')).mode & 0o7777).toBe(0o700);
+  });
+
+  it.skipIf(!AS_ROOT)("refuses a run directory that is not the daemon's user's, saying the chown to run", async () => {
+    const run = makeRunDir();
+    fs.chownSync(run, NOBODY, NOBODY);
+    const r = await roqCli(['start', '--run', run, '--data', writeFeed(TINY_FEED), '--workers', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/belongs to uid 65534, not to the daemon's user root \(uid 0\); run `chown root /);
   });
 });
 
@@ -87,7 +108,7 @@ describe.skipIf(!AS_ROOT)('started as root with --user', () => {
   it('runs as that user, keeps serving and reloading, and hands it the run directory files', async () => {
     const run = makeRunDir();
     fs.chownSync(run, NOBODY, NOBODY);
-    fs.chmodSync(run, 0o2770);
+    fs.chmodSync(run, 0o3730);
     fs.chmodSync(join(run, '..'), 0o755);
     const data = writeFeed(TINY_FEED);
     fs.chmodSync(data, 0o755);
@@ -99,13 +120,13 @@ describe.skipIf(!AS_ROOT)('started as root with --user', () => {
     expect((await ask(run, STOPS.query, STOPS.params, { timeoutMs: 5000 })).status).toBe('ok');
     const reload = await roqCli(['reload', '--run', run]);
     expect(reload.code, reload.stderr).toBe(0);
-    for (const f of ['REQUESTS', 'roq.pid', 'roq.log']) expect(fs.statSync(join(run, f)).uid).toBe(NOBODY);
+    for (const f of ['REQUESTS', 'daemon', 'daemon/roq.pid', 'daemon/roq.log']) expect(fs.statSync(join(run, f)).uid).toBe(NOBODY);
   });
 
   it('refuses --user when the user cannot write the run directory', async () => {
     const run = makeRunDir(); // root's 0700 directory
     const r = await roqCli(['start', '--run', run, '--data', writeFeed(TINY_FEED), '--workers', '1', '--user', 'nobody']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/user nobody cannot write the run directory/);
+    expect(r.stderr).toMatch(/belongs to uid 0, not to the daemon's user nobody \(uid 65534\); run `chown nobody /);
   });
 });

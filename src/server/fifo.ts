@@ -162,6 +162,19 @@ export function sweepStaleFifos(run: string, alive: (pid: number) => boolean): n
   return removed;
 }
 
+/**
+ * Makes REQUESTS again while serving: under a temporary name, opened, then renamed into place, so that a client
+ * never finds a REQUESTS nobody reads yet (it would take the daemon for down). Returns the open descriptor.
+ */
+function remakeRequests(run: string): number {
+  const tmp = `${requestsPath(run)}.${process.pid}.new`;
+  fs.rmSync(tmp, { force: true });
+  makeFifo(tmp, REQUESTS_MODE);
+  const fd = fs.openSync(tmp, O_RDWR | O_NONBLOCK);
+  fs.renameSync(tmp, requestsPath(run));
+  return fd;
+}
+
 /** Whether clients can reach the daemon through REQUESTS, for `roq status`. */
 export interface RequestsState {
   ok: boolean;
@@ -189,11 +202,17 @@ export function watchRequests(run: string, fd: number, log: Log, attach: (fd: nu
         /* removed */
       }
       if (st?.isFIFO() && st.ino === fs.fstatSync(current).ino) return;
-      const what = !st ? 'removed' : st.isFIFO() && st.uid === process.geteuid!() ? 'replaced by another FIFO' : `replaced by a file of uid ${st.uid}`;
+      const ours = st !== undefined && st.uid === process.geteuid!();
+      if (st && ours && !st.isFIFO()) {
+        // The daemon's own user put a file there (an admin, by mistake): not ours to delete.
+        if (state.ok) log.error(`${path} was replaced by something that is not a FIFO; clients cannot reach the daemon until it is removed`);
+        state = { ok: false, detail: `${path} is not a FIFO; remove it and the daemon makes a new one` };
+        return;
+      }
+      const what = !st ? 'removed' : ours ? 'replaced by another FIFO' : `replaced by a file of uid ${st.uid}`;
       try {
-        if (st && !(st.isFIFO() && st.uid === process.geteuid!())) fs.rmSync(path);
-        ensureRequestsFifo(run, log);
-        current = openRequests(run);
+        if (st && !ours) fs.rmSync(path);
+        current = ours ? openRequests(run) : remakeRequests(run);
         attach(current);
         log.warn(`${path} was ${what}; reading a FIFO of the daemon's there now`);
         state = { ok: true, detail: `REQUESTS was ${what} at ${new Date().toISOString()}` };
