@@ -86,6 +86,15 @@ describe('requests through the FIFOs', () => {
     await stillServes();
   });
 
+  it('serves the request written after bytes that had no line end (a writer killed mid-request), however many', async () => {
+    for (const partial of ['roq2 12345 half', 'x'.repeat(MAX_REQUEST_BYTES * 2), 'roq2 ']) {
+      writeRequests(d.run, partial);
+      const a = await ask(d.run, 'stops', { q: 'minal' }, { timeoutMs: 5000 });
+      expect(a.status, JSON.stringify(partial.slice(0, 20))).toBe('ok');
+    }
+    await waitFor('the dropped garbage in the log', () => /request dropped: \d+ bytes without a line end before a request/.test(logOf(d)));
+  });
+
   it('a client that vanished costs one log line', async () => {
     writeRequests(d.run, encodeRequest({ kind: 'query', pid: 999999, token: 'gone', ...STOPS }));
     await waitFor('the undelivered line in the log', () => /answer to pid 999999 .*not delivered: client gone \(ENOENT\)/.test(logOf(d)));
