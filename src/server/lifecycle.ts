@@ -62,8 +62,9 @@ export function isDaemonOf(pid: number, run: string): boolean {
     const uid = fs.statSync(`/proc/${pid}`).uid;
     if (uid !== owner && uid !== 0) return false;
     const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const at = args.indexOf('--run');
-    return args.includes('daemon') && at > 0 && args[at + 1] === run && isAlive(pid);
+    const named = args[args.indexOf('--run') + 1];
+    // realpath: /var/run/roq and /run/roq are one directory.
+    return args.includes('daemon') && named !== undefined && args.includes('--run') && fs.realpathSync(named) === fs.realpathSync(run) && isAlive(pid);
   } catch {
     return false;
   }

@@ -114,7 +114,9 @@ export function checkRunDir(run: string, uid: number, user: string): void {
     throw roqError('ROQ_START_FAILED', { run, detail });
   };
   if (!st.isDirectory()) fail(`${run} is not a directory`);
-  if (st.uid !== uid) fail(`the run directory ${run} belongs to uid ${st.uid}, not to the daemon's user ${user} (uid ${uid}); run \`chown ${user} ${run}\``);
+  if (st.uid !== uid) {
+    fail(`the run directory ${run} belongs to uid ${st.uid}, not to the daemon's user ${user} (uid ${uid}); run \`chown ${user} ${run}\`, or start the daemon as the directory's owner (as root: \`--user\` naming it)`);
+  }
   if ((mode & 0o002) !== 0) fail(`${run} is writable by every user (mode ${mode.toString(8)}); run \`chmod 3730 ${run}\` (or \`chmod o-rwx ${run}\` if no other user's clients use it)`);
   if ((mode & 0o020) !== 0 && (mode & 0o1000) === 0) fail(`${run} lets its group write but has no sticky bit (mode ${mode.toString(8)}), so a group member could replace REQUESTS; run \`chmod 3730 ${run}\``);
 }
