@@ -37,17 +37,25 @@ export interface StatusFile {
 
 /**
  * The daemon's status file, or undefined when there is none yet or it is being replaced. With `pid`, only a file
- * that daemon wrote: one left by an earlier daemon is ignored. With `legacy`, a daemon of 0.1's file in the run
- * directory itself is read when there is no private one: for display only (`roq status`), since anyone in the run
- * directory's group may have written it.
+ * that daemon wrote: one left by an earlier daemon is ignored. With `legacy` (the daemon is one of 0.1), its file in
+ * the run directory itself is read when there is no private one and the run directory's owner owns it: for
+ * display only (`roq status`); `roq upgrade` never takes options from it.
  */
 export function readStatusFile(run: string, pid?: number, legacy = false): StatusFile | undefined {
-  const text = readNoFollow(privatePath(run, STATUS_FILE)) ?? (legacy ? readNoFollow(join(run, STATUS_FILE)) : undefined);
+  const text = readNoFollow(privatePath(run, STATUS_FILE)) ?? (legacy && ownedByRunOwner(run, join(run, STATUS_FILE)) ? readNoFollow(join(run, STATUS_FILE)) : undefined);
   try {
     const s = JSON.parse(text ?? '') as StatusFile;
     return pid === undefined || s.pid === pid ? s : undefined;
   } catch {
     return undefined;
+  }
+}
+
+function ownedByRunOwner(run: string, path: string): boolean {
+  try {
+    return fs.lstatSync(path).uid === fs.statSync(run).uid;
+  } catch {
+    return false;
   }
 }
 
