@@ -66,7 +66,7 @@ export type Delivery = { sent: true } | { sent: false; reason: string };
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /** How long a writer waits for a client that reads nothing at all (a reading client empties 64 KiB in µs). */
-const STALL_MS = 100;
+const STALL_MS = 250;
 
 /**
  * Writes a whole answer into the client's FIFO. Opening is O_WRONLY|O_NONBLOCK|O_NOFOLLOW: a client that has
