@@ -179,7 +179,17 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
 
   afterAll(async () => {
     for (const c of started) c.kill('SIGKILL');
-    if (run) await roqCli(['stop', '--run', run]);
+    if (run) {
+      const pid = fs.existsSync(join(run, 'daemon', 'roq.pid')) ? daemonPid() : undefined;
+      const stopped = await roqCli(['stop', '--run', run, '--timeout', '5000']);
+      if (stopped.code !== 0 && pid !== undefined) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
+      }
+    }
     if (base) fs.rmSync(base, { recursive: true, force: true });
   }, 60_000);
 
