@@ -167,8 +167,14 @@ describe('the release tarball', () => {
       const noData = await exec(roq, ['start', '--run', makeRunDir()], cleanEnv());
       expect(noData.code).toBe(1);
       expect(noData.stderr).toContain('/srv/roq/data');
+      expect(noData.stderr).toContain('--data DIR');
       expect(noData.stderr).not.toContain('gtfs-lirr');
     }
+    // An empty data directory is the wrong directory or a feed never fetched: advice for whoever runs roq.
+    const empty = await exec(roq, ['start', '--run', makeRunDir(), '--data', tempDir('empty')], cleanEnv());
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toMatch(/holds none of the files the tables are read from \(.*routes\.txt.*\); is --data/);
+    expect(empty.stderr).not.toMatch(/schema/);
 
     const stopped = await exec(roq, ['stop', '--run', run], cleanEnv());
     expect(stopped.code, stopped.stderr).toBe(0);
@@ -227,6 +233,16 @@ describe('systemd', () => {
     expect(upgrade.stdout).toMatch(/roq upgraded/);
     await waitFor('the new daemon in roq.pid', async () => (await status(run)).pid !== first.pid);
     expect(await northName(run)).toBe('North Park Two');
+  });
+
+  it('service-upgrade.sh refuses a unit that is not running, saying how to start it, and leaves no upgrade request', async () => {
+    if (spawnSync('systemctl', ['--version']).status !== 0) return; // no systemctl: the script cannot run here
+    const request = join(tempDir('request'), 'upgrade.request');
+    const unit = `roq-absent-${process.pid}.service`;
+    const r = await exec(join(ROOT, 'deploy/service-upgrade.sh'), [unit], cleanEnv({ ROQ_UPGRADE_REQUEST: request }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${unit} is not running; start it with: systemctl start ${unit}`);
+    expect(fs.existsSync(request)).toBe(false);
   });
 
   it('the unit file passes systemd-analyze verify, ExecReload included', async () => {

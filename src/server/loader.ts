@@ -41,6 +41,10 @@ export async function loadTables(specs: readonly TableSpec[], given: string, id:
   // the same side of the flip.
   const dataDir = await realpath(given).catch(() => given);
   const present = await listFiles(dataDir);
+  // Not one table file: the wrong directory (or a feed never fetched), which whoever runs roq can fix; one missing
+  // file among others is an incomplete feed, reported per file below.
+  const required = specs.filter((s) => !s.optional).map((s) => s.file);
+  if (required.length > 0 && !specs.some((s) => present.has(s.file))) throw roqError('ROQ_LOAD_NO_DATA', { dir: dataDir, files: required.join(', ') });
   for (const f of present) {
     if (!specs.some((s) => s.file === f)) log.warn(`${join(dataDir, f)}: no schema describes this file; ignored`);
   }
@@ -73,7 +77,7 @@ async function listFiles(dataDir: string): Promise<Set<string>> {
   try {
     if (!(await stat(dataDir)).isDirectory()) throw new Error('not a directory');
   } catch (e) {
-    throw roqError('ROQ_LOAD_FILE', { file: dataDir, detail: `cannot read the data directory (${(e as Error).message})` });
+    throw roqError('ROQ_LOAD_NO_DATA_DIR', { dir: dataDir, detail: (e as NodeJS.ErrnoException).code ?? (e as Error).message });
   }
   return new Set(await fg('*', { cwd: dataDir, onlyFiles: true, dot: false }));
 }
