@@ -373,6 +373,27 @@ describe('refresh-feed.sh', () => {
     expect(await northName(run)).toBe('North Park');
   });
 
+  it('still takes an rsync source: a changed feed is checked, flipped and reloaded, an unchanged one changes nothing', async () => {
+    if (spawnSync('rsync', ['--version']).status !== 0) return; // CI installs rsync (.ci/run)
+    const source = writeFeed({ ...TINY_FEED, 'stops.txt': TINY_FEED['stops.txt']!.replace('North Park', 'North Park Two') });
+    const base = tempDir('srv');
+    fs.mkdirSync(join(base, 'feeds'));
+    fs.cpSync(writeFeed(TINY_FEED), join(base, 'feeds/first'), { recursive: true });
+    fs.symlinkSync('feeds/first', join(base, 'data'));
+    const run = makeRunDir();
+    runs.push(run);
+    const started = await roqCli(['start', '--run', run, '--data', join(base, 'data'), '--workers', '1']);
+    expect(started.code, started.stderr).toBe(0);
+    const refresh = refresher({ ROQ_FEED_SOURCE: source + '/', ROQ_BASE: base, ROQ_RUN_DIR: run });
+    expect(await refresh()).toEqual({ code: 0, stdout: '', stderr: '' });
+    const served = fs.readlinkSync(join(base, 'data'));
+    expect(served).toMatch(/^feeds\/\d{8}-\d{6}/);
+    expect(await northName(run)).toBe('North Park Two');
+    expect(await refresh()).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(fs.readlinkSync(join(base, 'data'))).toBe(served);
+    expect((await status(run)).generation.id).toBe(2);
+  });
+
   it('refuses to run without a feed source, and a second refresh while one runs', async () => {
     const base = tempDir('srv');
     const none = await exec('/bin/bash', [join(ROOT, 'deploy/refresh-feed.sh')], cleanEnv({ ROQ_BASE: base }));
