@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ask } from '../src/client.js';
+import { HAVE_APACHE, letWebUserThrough, makeWebRunDir, startApache } from '../src/demo/apache.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
 import { cgiEnv, parseCgiResponse } from './helpers/cgi.js';
 import { LIRR, makeRunDir, ROOT, roqCli, waitFor } from './helpers/daemon.js';
@@ -179,6 +180,30 @@ describe('the release tarball', () => {
     const stopped = await exec(roq, ['stop', '--run', run], cleanEnv());
     expect(stopped.code, stopped.stderr).toBe(0);
     expect(await daemonPid(run)).toBeUndefined();
+  });
+
+  it('serves the installed release through Apache with deploy/apache.conf as shipped', async () => {
+    if (!HAVE_APACHE) return; // CI installs apache2 (.ci/run)
+    const { prefix, out } = await install();
+    expect(out.code, out.stderr).toBe(0);
+    letWebUserThrough(join(prefix, 'current/cgi-bin'));
+    const web = tempDir('web');
+    const run = makeWebRunDir(join(web, 'run'));
+    runs.push(run);
+    const started = await exec(join(prefix, 'current/bin/roq'), ['start', '--run', run, '--data', LIRR, '--workers', '1'], cleanEnv());
+    expect(started.code, started.stderr).toBe(0);
+    // The snippet as an admin installs it, with this test's prefix and run directory for /opt/roq and /run/roq.
+    const snippet = join(web, 'roq.conf');
+    fs.writeFileSync(snippet, fs.readFileSync(join(ROOT, 'deploy/apache.conf'), 'utf8').replaceAll('/opt/roq', prefix).replaceAll('/run/roq', run));
+    const apache = await startApache({ dir: join(web, 'httpd'), scripts: {}, env: {}, include: [snippet] });
+    try {
+      const res = await fetch(`${apache.url}/departures?q=jamaica&format=json`);
+      const body = await res.text();
+      expect(res.status, body + apache.errorLog()).toBe(200);
+      expect(body).toContain('Jamaica');
+    } finally {
+      await apache.stop();
+    }
   });
 
   it('never overwrites a release, and on a second install says how to upgrade the running daemon', async () => {

@@ -27,6 +27,8 @@ export interface ApacheOptions {
   env: Record<string, string>;
   /** 0 or absent: a free port. */
   port?: number;
+  /** Config files included after these lines, as a server's conf-enabled/ is (the tests include deploy/apache.conf). */
+  include?: string[];
 }
 
 export interface Apache {
@@ -89,6 +91,7 @@ export function apacheConfig(o: ApacheOptions & { port: number }, asRoot: boolea
     '  Require all granted',
     '</Directory>',
     ...Object.entries(o.env).map(([k, v]) => `SetEnv ${k} ${q(v)}`),
+    ...(o.include ?? []).map((f) => `Include ${q(f)}`),
     '',
   ].join('\n');
 }
