@@ -41,7 +41,7 @@ if ! flock -n 9; then
 fi
 
 # Leftovers of a refresh that died while unpacking or copying; the lock above says none is running now.
-rm -rf "$base"/feeds/.*.tmp "$base"/incoming/*.new
+rm -rf "$base"/feeds/.*.tmp "$base"/incoming/feed.zip.new "$base"/incoming/feed.zip.etag.new
 stamp=$(date +%Y%m%d-%H%M%S)
 [[ ! -e $base/feeds/$stamp ]] || stamp=$stamp-$$ # a second refresh within the same second
 new=$base/feeds/.$stamp.tmp
