@@ -126,14 +126,14 @@ async function install(prefix = join(tempDir('prefix'), 'opt/roq'), file = tarba
 }
 
 describe('the release tarball', () => {
-  it('holds the bundles, the CGI programs, bin/roq and the deploy files, and no test, benchmark or devDependency', () => {
-    const entries = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).stdout.trim().split('\n').map((e) => e.replace(/^[^/]+\/?/, ''));
+  it('holds the bundles, the CGI programs, bin/roq and the deploy files, and no test, benchmark or devDependency', async () => {
+    const entries = (await exec('tar', ['-tzf', tarball])).stdout.trim().split('\n').map((e) => e.replace(/^[^/]+\/?/, ''));
     for (const f of ['package.json', 'bin/roq', 'bin/refresh-feed.sh', 'bin/service-reload.sh', 'bin/service-upgrade.sh', 'dist/roq.js', 'dist/worker.js', 'dist/load-thread.js', 'cgi-bin/roq-cgi', 'cgi-bin/roq.cgi', 'deploy/roq.service', 'deploy/apache.conf', 'deploy/install-release.sh']) {
       expect(entries).toContain(f);
     }
     const unwanted = entries.filter((e) => /(^|\/)(bench|fuzz|soak|naive|sqlite|echo-daemon|demo|codegen)[^/]*$|node_modules|(^|\/)(test|src|bench)\/|\.ts$/.test(e));
     expect(unwanted).toEqual([]);
-    const pkg = JSON.parse(spawnSync('tar', ['-xzOf', tarball, `roq-${release}/package.json`], { encoding: 'utf8' }).stdout);
+    const pkg = JSON.parse((await exec('tar', ['-xzOf', tarball, `roq-${release}/package.json`])).stdout);
     expect(pkg).toMatchObject({ name: 'roq', dependencies: {}, engines: { node: '>=20' } });
     expect(pkg.devDependencies).toBeUndefined();
     expect(pkg.scripts).toBeUndefined();
@@ -157,7 +157,7 @@ describe('the release tarball', () => {
     expect(q.code, q.stderr).toBe(0);
     expect(q.stdout).toContain('Jamaica');
 
-    const cgi = spawnSync(join(prefix, 'current/cgi-bin/roq-cgi'), [], { env: cgiEnv({ query: 'q=jamaica&format=json', env: { ROQ_RUN_DIR: run } }), encoding: 'utf8', timeout: 15_000 });
+    const cgi = await exec(join(prefix, 'current/cgi-bin/roq-cgi'), [], cgiEnv({ query: 'q=jamaica&format=json', env: { ROQ_RUN_DIR: run } }), 15_000);
     const page = parseCgiResponse(cgi.stdout);
     expect(page.status, cgi.stdout + cgi.stderr).toBe(200);
     expect(page.body).toContain('Jamaica');
@@ -225,11 +225,12 @@ describe('the release tarball', () => {
 /** The release tarball again under another name, as the next release would be (uncompressed, to save time). */
 async function repack(name: string): Promise<string> {
   const dir = tempDir('repack');
-  spawnSync('tar', ['-xzf', tarball, '-C', dir]);
+  const x = await exec('tar', ['-xzf', tarball, '-C', dir]);
+  expect(x.code, x.stderr).toBe(0);
   fs.renameSync(join(dir, `roq-${release}`), join(dir, `roq-${name}`));
   const file = join(dir, `roq-${name}.tar`);
-  const r = spawnSync('tar', ['-C', dir, '-cf', file, `roq-${name}`], { encoding: 'utf8' });
-  expect(r.status, r.stderr).toBe(0);
+  const r = await exec('tar', ['-C', dir, '-cf', file, `roq-${name}`]);
+  expect(r.code, r.stderr).toBe(0);
   return file;
 }
 
@@ -276,9 +277,9 @@ describe('systemd', () => {
     const { prefix } = await install();
     const unit = join(tempDir('unit'), 'roq.service');
     fs.writeFileSync(unit, fs.readFileSync(join(ROOT, 'deploy/roq.service'), 'utf8').replaceAll('/opt/roq', prefix));
-    const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+    const r = await exec('systemd-analyze', ['verify', unit]);
     expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
+    expect(r.code).toBe(0);
     expect(fs.readFileSync(unit, 'utf8')).toMatch(/^ExecReload=.*\/bin\/service-reload\.sh$/m);
   });
 });
