@@ -129,6 +129,8 @@ function boardView(rows: Obj[], form: Record<string, string>, script: string): R
     afterValue: timeValue(after),
     routes,
     routeName: routes.find((r) => r.selected)?.name,
+    // An unknown stop_id answers an empty board (as in the API); the page says so instead of "no departures".
+    unknown: head.stop_name === '' && routes.length === 0,
     departures,
     found: departures.length > 0,
     hasTrain: departures.some((d) => d.train !== ''),
