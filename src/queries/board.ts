@@ -76,9 +76,10 @@ function knownTimeZone(zone: string): boolean {
 }
 
 /** The local calendar day (yyyymmdd) and time of day (seconds) of an instant in a time zone. */
-export function localTime(epochSeconds: number, timeZone: string): { day: number; time: number } {
+export function localTime(db: Db, epochSeconds: number, timeZone: string): { day: number; time: number } {
   const parts: Record<string, number> = {};
-  const format = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+  // Making a formatter costs far more than using one: one per zone and worker.
+  const format = memoized(db, `board:format:${timeZone}`, () => new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }));
   for (const p of format.formatToParts(new Date(epochSeconds * 1000))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
   return { day: parts.year! * 10000 + parts.month! * 100 + parts.day!, time: parts.hour! * 3600 + parts.minute! * 60 + parts.second! };
 }
@@ -140,10 +141,12 @@ function routeCells(db: Db, routeId: string): RouteCells {
 
 /** The station's routes, by name then route_id (bytes). */
 function stationRoutes(db: Db, stop: string): RouteCells[] {
-  const { routesAt } = network(db);
-  const ids = new Set<string>();
-  for (const code of boardStopCodes(db, stop)) for (const route of routesAt.get(code) ?? []) ids.add(db.tables.trips.routeIdOfCode(route));
-  return [...ids].map((id) => routeCells(db, id)).sort((a, b) => byteOrder(a[1], b[1]) || byteOrder(a[0], b[0]));
+  return memoized(db, `board:routes:${stop}`, () => {
+    const { routesAt } = network(db);
+    const ids = new Set<string>();
+    for (const code of boardStopCodes(db, stop)) for (const route of routesAt.get(code) ?? []) ids.add(db.tables.trips.routeIdOfCode(route));
+    return [...ids].map((id) => routeCells(db, id)).sort((a, b) => byteOrder(a[1], b[1]) || byteOrder(a[0], b[0]));
+  });
 }
 
 /**
@@ -185,10 +188,9 @@ function departureRow(db: Db, d: DeparturesRow, day: number): BoardRow | undefin
 
 export function runBoard(db: Db, p: BoardParams): BoardRow[] {
   const feed = feedFacts(db);
-  const now = Number.isNaN(p.now) ? Math.floor(Date.now() / 1000) : p.now;
-  const local = localTime(now, feed.timeZone);
-  const date = Number.isNaN(p.date) ? local.day : p.date;
-  const after = !Number.isNaN(p.after) ? p.after : Number.isNaN(p.date) ? local.time : 0;
+  const local = Number.isNaN(p.date) ? localTime(db, Number.isNaN(p.now) ? Math.floor(Date.now() / 1000) : p.now, feed.timeZone) : undefined;
+  const date = local ? local.day : p.date;
+  const after = !Number.isNaN(p.after) ? p.after : local ? local.time : 0;
 
   // The board's days: its date from `after`, then the next day from midnight. One more departure than shown tells
   // whether there are later ones and where they start.
