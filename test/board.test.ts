@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadGeneration } from '../src/server/loader.js';
 import { openGeneration, runQuery, type Db } from '../src/engine.js';
 import { rowsToObjects, type Cell } from '../src/protocol.js';
-import { contrast, MIN_CONTRAST, routeStyle, stationChoices, singleStationLocation } from '../src/cgi/board.js';
+import { boardPage, contrast, MIN_CONTRAST, routeStyle, stationChoices, singleStationLocation } from '../src/cgi/board.js';
 import { referenceBoard, type BoardParams } from './board-reference.js';
 import { csv, writeFeed } from './feeds.js';
 import { rng } from './helpers/rng.js';
@@ -148,6 +148,25 @@ describe('board rules on a hand-made feed', () => {
   it('rolls past midnight: a Friday board shows nothing on Saturday, a Sunday board shows all of Monday', () => {
     expect(departures(board(db, { stop: 'P', date: '2025-03-14', after: '09:00' })).map((r) => `${r.date} ${r.time}`)).toEqual(['2025-03-14 23:50:00']);
     expect(departures(board(db, { stop: 'P', date: '2025-03-16', after: '09:00' })).map((r) => `${r.date} ${r.time}`)).toEqual(['2025-03-17 08:00:00', '2025-03-17 23:50:00']);
+  });
+
+  it('renders the platform as a Track column, +1 with the date for the next day, and honest notices', () => {
+    const page = (params: Record<string, string>) => {
+      const r = runQuery(db, 'board', params);
+      return boardPage({ kind: 'rows', query: 'board', fields: r.fields, rows: r.rows, generation: 1 }, params, '/d');
+    };
+    const html = page({ stop: 'P', date: '2025-03-10', after: '07:30' });
+    expect(html).toContain('<th scope="col">Track</th>');
+    expect(html).toContain('<td class="time">23:50</td><td class="dest">Far End</td>');
+    expect(html).toContain('<td class="platform">2B</td>');
+    expect(html).toContain('<td class="time">08:00 <span class="plus" aria-hidden="true">+1</span><span class="sr">, Tue 11 Mar</span></td>');
+    expect(html).toContain('<h1>Parent Station</h1>');
+    expect(html).toContain('Timetable: Tiny Publisher (version v7), covering Saturday 1 Mar 2025 to Monday 31 Mar 2025.');
+    expect(html).toContain('href="/d?query=board&amp;stop=P&amp;date=2025-03-10&amp;after=07%3A30&amp;format=json"');
+    expect(page({ stop: 'P', date: '2025-04-01' })).toContain('Tuesday 1 Apr 2025 is outside this timetable.');
+    const unknown = page({ stop: '<b>', date: '2025-03-10' });
+    expect(unknown).toContain('No station has the id “&lt;b&gt;”');
+    expect(unknown).not.toContain('<table>');
   });
 
   it('says which dates the feed covers from calendar files when feed_info has none, and falls back to UTC for an unknown zone', async () => {

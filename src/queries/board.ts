@@ -14,6 +14,19 @@ import { memoized } from './db.js';
 import { clockTime, isoDate } from './calendar.js';
 import { boardStopCodes, runDepartures } from './departures.js';
 
+/** Every field of a board row, in the answer's order, empty; a row names only the fields its kind has. */
+const BLANK = {
+  kind: '', date: '', time: '', stop_id: '', stop_name: '', destination: '', trip_id: '', train: '', platform: '',
+  route_id: '', route_name: '', route_color: '', route_text_color: '',
+  feed_name: '', feed_version: '', first_date: '', last_date: '', time_zone: '', later_date: '', later_time: '', later_skip: 0,
+};
+type BoardRecord = Partial<typeof BLANK>;
+
+/** A record as the answer's row: BLANK's key order is the schema's field order (the worked cases check it). */
+function boardRow(values: BoardRecord): BoardRow {
+  return Object.values({ ...BLANK, ...values }) as BoardRow;
+}
+
 function nextDay(day: number): number {
   const d = new Date(Date.UTC(Math.floor(day / 10000), (Math.floor(day / 100) % 100) - 1, (day % 100) + 1));
   return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
@@ -131,21 +144,26 @@ function colour(text: string): string {
   return /^[0-9A-Fa-f]{6}$/.test(t) ? t.toUpperCase() : '';
 }
 
-type RouteCells = [route_id: string, route_name: string, route_color: string, route_text_color: string];
+type RouteFields = Required<Pick<BoardRecord, 'route_id' | 'route_name' | 'route_color' | 'route_text_color'>>;
 
-function routeCells(db: Db, routeId: string): RouteCells {
+function routeFields(db: Db, routeId: string): RouteFields {
   const { routes } = db.tables;
   const row = routes.findKey(routeId);
-  return [routeId, routeName(db, row, routeId), row < 0 ? '' : colour(routes.routeColor(row)), row < 0 ? '' : colour(routes.routeTextColor(row))];
+  return {
+    route_id: routeId,
+    route_name: routeName(db, row, routeId),
+    route_color: row < 0 ? '' : colour(routes.routeColor(row)),
+    route_text_color: row < 0 ? '' : colour(routes.routeTextColor(row)),
+  };
 }
 
 /** The station's routes, by name then route_id (bytes). */
-function stationRoutes(db: Db, stop: string): RouteCells[] {
+function stationRoutes(db: Db, stop: string): RouteFields[] {
   return memoized(db, `board:routes:${stop}`, () => {
     const { routesAt } = network(db);
     const ids = new Set<string>();
     for (const code of boardStopCodes(db, stop)) for (const route of routesAt.get(code) ?? []) ids.add(db.tables.trips.routeIdOfCode(route));
-    return [...ids].map((id) => routeCells(db, id)).sort((a, b) => byteOrder(a[1], b[1]) || byteOrder(a[0], b[0]));
+    return [...ids].map((id) => routeFields(db, id)).sort((a, b) => byteOrder(a.route_name, b.route_name) || byteOrder(a.route_id, b.route_id));
   });
 }
 
@@ -168,7 +186,7 @@ function* departuresOn(db: Db, stop: string, day: number, after: number, route: 
   }
 }
 
-function departureRow(db: Db, d: DeparturesRow, day: number): BoardRow | undefined {
+function departureRecord(db: Db, d: DeparturesRow, day: number): BoardRecord | undefined {
   const { trips, stopTimes, stops } = db.tables;
   const [time, , , stopId, sequence, tripId, headsign, , routeId] = d;
   const trip = trips.findKey(tripId);
@@ -180,10 +198,17 @@ function departureRow(db: Db, d: DeparturesRow, day: number): BoardRow | undefin
     destination = end < 0 ? stopTimes.stopId(last) : stops.stopName(end);
   }
   const at = stops.findKey(stopId);
-  return [
-    'departure', isoDate(day), time, stopId, '', destination, tripId, trip < 0 ? '' : trips.tripShortName(trip), at < 0 ? '' : stops.platformCode(at).trim(),
-    ...routeCells(db, routeId), '', '', '', '', '', '', '', 0,
-  ];
+  return {
+    kind: 'departure',
+    date: isoDate(day),
+    time,
+    stop_id: stopId,
+    destination,
+    trip_id: tripId,
+    train: trip < 0 ? '' : trips.tripShortName(trip),
+    platform: at < 0 ? '' : stops.platformCode(at).trim(),
+    ...routeFields(db, routeId),
+  };
 }
 
 export function runBoard(db: Db, p: BoardParams): BoardRow[] {
@@ -194,15 +219,15 @@ export function runBoard(db: Db, p: BoardParams): BoardRow[] {
 
   // The board's days: its date from `after`, then the next day from midnight. One more departure than shown tells
   // whether there are later ones and where they start.
-  const shown: BoardRow[] = [];
-  let more: BoardRow | undefined;
+  const shown: BoardRecord[] = [];
+  let more: BoardRecord | undefined;
   let skip = p.skip;
   const pageSize = Math.max(2 * (p.limit + 1), 20);
   days: for (const [day, from] of [[date, after], [nextDay(date), 0]] as const) {
     for (const d of departuresOn(db, p.stop, day, from, p.route, pageSize)) {
-      const row = departureRow(db, d, day);
+      const row = departureRecord(db, d, day);
       if (!row) continue;
-      if (skip > 0 && day === date && row[2] === clockTime(after)) {
+      if (skip > 0 && day === date && row.time === clockTime(after)) {
         skip--;
         continue;
       }
@@ -214,26 +239,33 @@ export function runBoard(db: Db, p: BoardParams): BoardRow[] {
     }
   }
 
-  // Later departures continue at the first one not shown, passing over those at its time already shown (and, when
-  // that is the board's own start, those the board itself passed over).
-  let later: [string, string, number] = ['', '', 0];
-  if (more) {
-    const [, moreDate, moreTime] = more;
-    let before = shown.filter((r) => r[1] === moreDate && r[2] === moreTime).length;
-    if (moreDate === isoDate(date) && moreTime === clockTime(after)) before += p.skip;
-    later = [moreDate, moreTime, before];
-  } else {
-    const dayAfter = nextDay(nextDay(date));
-    if (!Number.isNaN(feed.last) && dayAfter <= feed.last) later = [isoDate(dayAfter), '00:00:00', 0];
-  }
-
   const stops = db.tables.stops;
   const station = stops.findKey(p.stop);
   const dateText = (d: number) => (Number.isNaN(d) ? '' : isoDate(d));
-  const board: BoardRow = [
-    'board', isoDate(date), clockTime(after), p.stop, station < 0 ? '' : stops.stopName(station), '', '', '', '',
-    '', '', '', '', feed.name, feed.version, dateText(feed.first), dateText(feed.last), feed.timeZone, ...later,
-  ];
-  const routes = stationRoutes(db, p.stop).map((r): BoardRow => ['route', '', '', '', '', '', '', '', '', ...r, '', '', '', '', '', '', '', 0]);
-  return [board, ...routes, ...shown];
+  const board: BoardRecord = {
+    kind: 'board',
+    date: isoDate(date),
+    time: clockTime(after),
+    stop_id: p.stop,
+    stop_name: station < 0 ? '' : stops.stopName(station),
+    feed_name: feed.name,
+    feed_version: feed.version,
+    first_date: dateText(feed.first),
+    last_date: dateText(feed.last),
+    time_zone: feed.timeZone,
+  };
+  // Later departures continue at the first one not shown, passing over those at its time already shown (and, when
+  // that is the board's own start, those the board itself passed over). With none left in the board's two days,
+  // they continue on the day after them, while the feed still runs.
+  if (more) {
+    const at = (r: BoardRecord) => r.date === more.date && r.time === more.time;
+    board.later_date = more.date;
+    board.later_time = more.time;
+    board.later_skip = shown.filter(at).length + (at(board) ? p.skip : 0);
+  } else {
+    const dayAfter = nextDay(nextDay(date));
+    if (!Number.isNaN(feed.last) && dayAfter <= feed.last) Object.assign(board, { later_date: isoDate(dayAfter), later_time: '00:00:00' });
+  }
+  const routes = stationRoutes(db, p.stop).map((r) => ({ kind: 'route', ...r }));
+  return [board, ...routes, ...shown].map(boardRow);
 }
