@@ -193,6 +193,14 @@ describe('the board page pure parts', () => {
     expect(contrast('000000', 'FFFFFF')).toBeCloseTo(21, 5);
   });
 
+  it('says when a station search may have left stations out', () => {
+    const fields = ['stop_id', 'stop_name', 'stop_lat', 'stop_lon', 'location_type', 'parent_station'].map((name) => ({ name, type: 'string' as const }));
+    const page = (n: number) => boardPage({ kind: 'rows', query: 'stops', fields, rows: Array.from({ length: n }, (_, i) => [`S${i}`, `Stop ${i}`, '', '', '', '']), generation: 1 }, { q: 'stop' }, '/d');
+    expect(page(20)).toContain('Only the first 20 stops found are listed');
+    expect(page(19)).not.toContain('Only the first');
+    expect(page(19)).toContain('<li><a href="/d?stop=S18">Stop 18</a></li>');
+  });
+
   it('offers stations, not their platforms or entrances, and goes straight to the one station found', () => {
     const s = (stop_id: string, location_type: string, parent_station: string) => ({ stop_id, stop_name: stop_id, location_type, parent_station });
     const found = [s('P', '1', ''), s('P1', '0', 'P'), s('E', '2', 'P'), s('Q1', '0', 'Q')];

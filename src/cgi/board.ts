@@ -4,6 +4,7 @@
  * boardPage() for every HTML request that is not for the raw `departures` table. Links carry everything in the
  * URL, so the pages need no JavaScript, and each board links to the JSON of exactly what it shows.
  */
+import { QUERY_SPECS } from '../generated/queries.js';
 import { rowsToObjects, type Cell } from '../protocol.js';
 import boardTemplate from '../../templates/board.html';
 import { renderTemplate } from './template.js';
@@ -85,6 +86,9 @@ export function singleStationLocation(found: Obj[], script: string): string | un
   return stations.length === 1 ? href(script, { stop: String(stations[0]!.stop_id) }) : undefined;
 }
 
+/** The stops query's default limit, from its schema. */
+const STOPS_LIMIT = Number(QUERY_SPECS.stops?.params.find((p) => p.name === 'limit')?.default ?? 20);
+
 const HEADINGS: Record<number, string> = {
   400: 'Please check the form',
   503: 'The timetable service is not available right now',
@@ -163,7 +167,9 @@ export function boardPage(outcome: Outcome, form: Record<string, string>, script
   } else if (outcome.kind === 'rows' && outcome.query === 'stops') {
     const stations = stationChoices(rowsToObjects(outcome.fields, outcome.rows)).map((s) => ({ name: s.stop_name, href: href(script, { stop: String(s.stop_id) }) }));
     view.title = `Stations matching ${form.q ?? ''}`;
-    view.stations = { q: form.q ?? '', list: stations, found: stations.length > 0 };
+    // The stops query stops at its limit: a full answer may have left some out.
+    const limit = Number(form.limit) || STOPS_LIMIT;
+    view.stations = { q: form.q ?? '', list: stations, found: stations.length > 0, more: outcome.rows.length >= limit ? { limit } : undefined };
   } else if (outcome.kind === 'rows' && outcome.query === 'board') {
     const board = boardView(rowsToObjects(outcome.fields, outcome.rows), form, script);
     view.title = board.title;
