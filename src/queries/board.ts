@@ -106,6 +106,11 @@ interface Network {
   lastStop: Int32Array;
   /** stop_times stop_id code → trips' route_id codes calling there */
   routesAt: Map<number, Set<number>>;
+  /**
+   * A station's route list, made on first use. Kept here rather than as memo keys of their own, so that visiting
+   * many stations cannot fill the memo and flush the network with it; only stops the feed has are kept.
+   */
+  stationRoutes: Map<string, RouteFields[]>;
 }
 
 function network(db: Db): Network {
@@ -123,7 +128,7 @@ function network(db: Db): Network {
       if (!set) routesAt.set(code, (set = new Set()));
       set.add(trips.routeIdCode(trip));
     }
-    return { lastStop, routesAt };
+    return { lastStop, routesAt, stationRoutes: new Map() };
   });
 }
 
@@ -159,12 +164,15 @@ function routeFields(db: Db, routeId: string): RouteFields {
 
 /** The station's routes, by name then route_id (bytes). */
 function stationRoutes(db: Db, stop: string): RouteFields[] {
-  return memoized(db, `board:routes:${stop}`, () => {
-    const { routesAt } = network(db);
-    const ids = new Set<string>();
-    for (const code of boardStopCodes(db, stop)) for (const route of routesAt.get(code) ?? []) ids.add(db.tables.trips.routeIdOfCode(route));
-    return [...ids].map((id) => routeFields(db, id)).sort((a, b) => byteOrder(a.route_name, b.route_name) || byteOrder(a.route_id, b.route_id));
-  });
+  const net = network(db);
+  const known = net.stationRoutes.get(stop);
+  if (known) return known;
+  const codes = boardStopCodes(db, stop);
+  const ids = new Set<string>();
+  for (const code of codes) for (const route of net.routesAt.get(code) ?? []) ids.add(db.tables.trips.routeIdOfCode(route));
+  const list = [...ids].map((id) => routeFields(db, id)).sort((a, b) => byteOrder(a.route_name, b.route_name) || byteOrder(a.route_id, b.route_id));
+  if (codes.length > 0) net.stationRoutes.set(stop, list);
+  return list;
 }
 
 /**
