@@ -41,10 +41,6 @@ export async function loadTables(specs: readonly TableSpec[], given: string, id:
   // the same side of the flip.
   const dataDir = await realpath(given).catch(() => given);
   const present = await listFiles(dataDir);
-  // Not one table file: the wrong directory (or a feed never fetched), which whoever runs roq can fix; one missing
-  // file among others is an incomplete feed, reported per file below.
-  const required = specs.filter((s) => !s.optional).map((s) => s.file);
-  if (required.length > 0 && !specs.some((s) => present.has(s.file))) throw roqError('ROQ_LOAD_NO_DATA', { dir: dataDir, files: required.join(', ') });
   for (const f of present) {
     if (!specs.some((s) => s.file === f)) log.warn(`${join(dataDir, f)}: no schema describes this file; ignored`);
   }
