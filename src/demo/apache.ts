@@ -25,10 +25,10 @@ export interface ApacheOptions {
   scripts: Record<string, string>;
   /** Environment every CGI program gets (ROQ_RUN_DIR at least). */
   env: Record<string, string>;
-  /** 0 or absent: a free port. */
-  port?: number;
   /** Config files included after these lines, as a server's conf-enabled/ is (the tests include deploy/apache.conf). */
   include?: string[];
+  /** 0 or absent: a free port. */
+  port?: number;
 }
 
 export interface Apache {
