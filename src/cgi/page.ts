@@ -22,7 +22,7 @@ export interface PageError {
 /** What one request came to: the bare form, an answer's rows, or an error. */
 export type Outcome =
   | { kind: 'form' }
-  | { kind: 'rows'; query: string; fields: Field[]; rows: Cell[][]; generation: number }
+  | { kind: 'rows'; query: string; fields: Field[]; rows: Cell[][]; generation: number; /** the generation's content hash */ hash?: string }
   | { kind: 'error'; error: PageError };
 
 export interface CgiResponse {
@@ -72,13 +72,14 @@ export async function answerForm(form: Record<string, string>, runDir: string, t
     throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${Buffer.byteLength(encodeParams(chosen.raw))} bytes of parameters`, max: `${MAX_REQUEST_BYTES - 64} bytes` });
   }
   const answer = await ask(runDir, chosen.query, chosen.raw, { timeoutMs });
-  if (answer.status === 'ok') return { kind: 'rows', query: chosen.query, fields: answer.fields, rows: answer.rows, generation: answer.generation };
+  if (answer.status === 'ok') return { kind: 'rows', query: chosen.query, fields: answer.fields, rows: answer.rows, generation: answer.generation, ...(answer.hash ? { hash: answer.hash } : {}) };
   const status = isErrorCode(answer.code) ? CATALOG[answer.code].status : 500;
   return { kind: 'error', error: { status, code: answer.code, message: answer.message, param: answer.param } };
 }
 
 const REASONS: Record<number, string> = {
   200: 'OK',
+  304: 'Not Modified',
   400: 'Bad Request',
   405: 'Method Not Allowed',
   413: 'Content Too Large',
