@@ -134,6 +134,16 @@ describe('roq reload --hold, roq swap, roq reload --drop-held', () => {
       await waitFor('the forged request to be removed', () => !fs.existsSync(forged));
       expect((await statusJson(d.run)).reload.held).toBeDefined();
       expect(fs.readFileSync(join(d.run, 'roq.log'), 'utf8')).toMatch(/admin request action\.0000000000\.1\.forged ignored: not a regular file of uid 0 or root/);
+      // Nor through a symlink to a file that would pass (the run directory's group could make one).
+      const target = join(d.run, '..', `swap-${process.pid}`);
+      fs.writeFileSync(target, 'swap\n');
+      const link = join(d.run, 'action.0000000001.1.link');
+      fs.symlinkSync(target, link);
+      process.kill(d.pid, 'SIGWINCH');
+      await waitFor('the symlink to be removed', () => !fs.readdirSync(d.run).includes('action.0000000001.1.link'));
+      fs.rmSync(target);
+      expect((await statusJson(d.run)).reload.held).toBeDefined();
+      expect(fs.readFileSync(join(d.run, 'roq.log'), 'utf8')).toMatch(/admin request action\.0000000001\.1\.link ignored: ELOOP/);
     }
   });
 });

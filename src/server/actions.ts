@@ -34,6 +34,32 @@ export function withdrawActionRequest(run: string, id: string): void {
   fs.rmSync(join(run, PREFIX + id), { force: true });
 }
 
+/** Removes a taken request; one that cannot be removed is read again next time and refused again, harmlessly. */
+function remove(path: string): void {
+  try {
+    fs.rmSync(path, { force: true });
+  } catch {
+    /* not ours to remove (another user's file in a sticky directory) */
+  }
+}
+
+/**
+ * The file's first line if it is a regular file owned by `uid` or root, else undefined. Opened without following
+ * a symlink and checked on the open descriptor, so that a file swapped after a check cannot make the daemon read
+ * another one; at most 64 bytes are read.
+ */
+function readTrusted(path: string, uid: number): string | undefined {
+  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || (st.uid !== uid && st.uid !== 0)) return undefined;
+    const buf = Buffer.alloc(64);
+    return buf.toString('utf8', 0, fs.readSync(fd, buf, 0, buf.length, 0)).trim();
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /**
  * Takes (reads and removes) every admin request in the run directory, oldest first. Files that are not a
  * request of a trusted user are removed and reported through `refuse`.
@@ -49,16 +75,18 @@ export function takeActionRequests(run: string, refuse: (name: string, why: stri
   const taken: { action: HoldAction; id: string }[] = [];
   for (const name of names) {
     const path = join(run, name);
+    let text: string | undefined;
     try {
-      const st = fs.lstatSync(path);
-      const text = st.isFile() && (st.uid === me || st.uid === 0) ? fs.readFileSync(path, 'utf8').trim() : undefined;
-      fs.rmSync(path, { force: true });
-      const action = HOLD_ACTIONS.find((a) => a === text);
-      if (action) taken.push({ action, id: name.slice(PREFIX.length) });
-      else refuse(name, text === undefined ? `not a regular file of uid ${me} or root` : `unknown action '${text.slice(0, 20)}'`);
+      text = readTrusted(path, me);
     } catch (e) {
-      refuse(name, (e as Error).message);
+      refuse(name, (e as NodeJS.ErrnoException).code ?? (e as Error).message);
+      continue;
+    } finally {
+      remove(path);
     }
+    const action = HOLD_ACTIONS.find((x) => x === text);
+    if (action) taken.push({ action, id: name.slice(PREFIX.length) });
+    else refuse(name, text === undefined ? `not a regular file of uid ${me} or root` : 'not a known action (hold, swap or drop)');
   }
   return taken;
 }
