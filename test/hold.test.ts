@@ -183,10 +183,13 @@ describe('the health URL and HTTP caching on one node', () => {
   });
 
   it('derives the ETag from the hash, the format and the validated parameters', () => {
-    const a = canonicalParams({ stop: 'S', date: '2025-06-02', after: '8:00', format: 'json' });
-    expect(a).toBe(canonicalParams({ stop: 'S', date: '2025-06-02', after: '08:00:00', limit: '10' }));
-    expect(a).not.toBe(canonicalParams({ stop: 'S', date: '2025-06-02', after: '08:00:01' }));
-    expect(etagFor('ab'.repeat(16), 'departures', a, true, 'x')).toBe(etagFor('ab'.repeat(16), 'departures', a, true, 'y'));
+    const a = canonicalParams({ stop: 'S', date: '2025-06-02', after: '8:00', format: 'json' }, true);
+    expect(a).toBe(canonicalParams({ stop: 'S', date: '2025-06-02', after: '08:00:00', limit: '10' }, true));
+    expect(a).not.toBe(canonicalParams({ stop: 'S', date: '2025-06-02', after: '08:00:01' }, true));
+    expect(a).not.toBe('');
+    // A strong ETag promises the same bytes: the body is part of it too.
+    expect(etagFor('ab'.repeat(16), 'departures', a, true, 'x')).not.toBe(etagFor('ab'.repeat(16), 'departures', a, true, 'y'));
+    expect(etagFor('ab'.repeat(16), 'departures', a, true, 'x')).toBe(etagFor('ab'.repeat(16), 'departures', a, true, 'x'));
     expect(etagFor('ab'.repeat(16), 'departures', a, true, '')).not.toBe(etagFor('ab'.repeat(16), 'departures', a, false, ''));
     expect(etagFor('ab'.repeat(16), 'departures', a, true, '')).not.toBe(etagFor('cd'.repeat(16), 'departures', a, true, ''));
     expect(matchesIfNoneMatch('"a", "b"', '"b"')).toBe(true);

@@ -53,7 +53,7 @@ export async function handleRequest(env: Env, body: BodyReader = readBody, log?:
     if (isHealthCheck(env)) return { response: await healthResponse(settings), head: method === 'HEAD' };
     form = await readForm(env, method, settings.timeoutMs, body);
     const json = wantsJson(form, env);
-    const outcome = await answerForm(form, settings.runDir, settings.timeoutMs, json);
+    const outcome = await answerForm(form, settings.runDir, settings.timeoutMs, json, settings.now);
     return { response: withHttpCaching(render(outcome, form, json, settings), outcome, form, json, method === 'POST' ? undefined : env.HTTP_IF_NONE_MATCH), head: method === 'HEAD' };
   } catch (e) {
     const json = wantsJson(form, env);

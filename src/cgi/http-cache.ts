@@ -5,9 +5,10 @@
  * stored but checked every time), and a request whose If-None-Match names that ETag gets 304 with no body.
  *
  * The ETag is the generation's content hash (equal on every node holding the same files) and a digest of the
- * format, the query and its parameters as validated, so `after=8:00` and `after=08:00:00` share one, while JSON
- * and HTML differ. An HTML page also echoes the form as typed and defaults the date field to today, so its digest
- * covers the page itself: a strong ETag promises the same bytes.
+ * format, the query, its parameters as validated and the body, so `after=8:00` and `after=08:00:00` share one,
+ * while JSON and HTML differ. The body is part of the digest because a strong ETag promises the same bytes, and
+ * some answers depend on more than the data and the parameters: an HTML page echoes the form as typed and
+ * defaults fields to today or now, and the board query takes the current time.
  */
 import { QUERY_SPECS } from '../generated/queries.js';
 import { parseParams } from '../params.js';
@@ -28,18 +29,26 @@ function digest(text: string): string {
   return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
 }
 
-/** The query's parameters as validated, defaults filled in, in the schema's order: `stop=102&date=20261102&…`. */
-export function canonicalParams(form: Record<string, string>): string {
-  const chosen = chooseQuery(form);
-  if (!chosen) return '';
-  const values = parseParams(chosen.query, QUERY_SPECS[chosen.query]!.params, chosen.raw);
-  return Object.entries(values)
-    .map(([k, v]) => `${k}=${typeof v === 'number' && Number.isNaN(v) ? '' : String(v)}`)
-    .join('&');
+/**
+ * The query's parameters as validated, defaults filled in, in the schema's order: `stop=102&date=20261102&…`;
+ * empty when the form names no query or its parameters do not validate as they stand (the board's `now` is
+ * added by the page): the body digest then tells answers apart.
+ */
+export function canonicalParams(form: Record<string, string>, json: boolean): string {
+  try {
+    const chosen = chooseQuery(form, json);
+    if (!chosen) return '';
+    const values = parseParams(chosen.query, QUERY_SPECS[chosen.query]!.params, chosen.raw);
+    return Object.entries(values)
+      .map(([k, v]) => `${k}=${typeof v === 'number' && Number.isNaN(v) ? '' : String(v)}`)
+      .join('&');
+  } catch {
+    return '';
+  }
 }
 
 export function etagFor(hash: string, query: string, canonical: string, json: boolean, body: string): string {
-  return `"${hash.slice(0, 16)}-${digest(`${json ? 'json' : 'html'}\0${query}\0${canonical}${json ? '' : `\0${body}`}`)}"`;
+  return `"${hash.slice(0, 16)}-${digest(`${json ? 'json' : 'html'}\0${query}\0${canonical}\0${body}`)}"`;
 }
 
 /** Whether an If-None-Match header value names `etag` (weak comparison, as RFC 9110 says for this header). */
@@ -64,7 +73,7 @@ function setHeader(headers: [string, string][], name: string, value: string): vo
 export function withHttpCaching(response: CgiResponse, outcome: Outcome, form: Record<string, string>, json: boolean, ifNoneMatch: string | undefined): CgiResponse {
   if (outcome.kind !== 'rows' || !outcome.hash || response.status !== 200) return response;
   const headers: [string, string][] = [...response.headers];
-  const etag = etagFor(outcome.hash, outcome.query, canonicalParams(form), json, response.body);
+  const etag = etagFor(outcome.hash, outcome.query, canonicalParams(form, json), json, response.body);
   const maxAge = QUERY_SPECS[outcome.query]?.maxAge;
   setHeader(headers, GENERATION_HEADER, outcome.hash);
   setHeader(headers, 'ETag', etag);
