@@ -35,6 +35,7 @@ export const CATALOG = {
   ROQ_START_FAILED: { status: 500, text: 'roq failed to start on {run}: {detail}' },
   ROQ_STOP_FAILED: { status: 500, text: 'roq on {run} (pid {pid}) did not stop within {ms} ms; look at {run}/roq.log, or end it with `kill -9 {pid}`' },
   ROQ_RELOAD_FAILED: { status: 500, text: 'the reload on {run} failed and the previous data serves on: {detail}' },
+  ROQ_NOTHING_HELD: { status: 500, text: 'no generation is held on {run}, so there is nothing to swap in; load one first with `roq reload --hold --run {run}`' },
   ROQ_RELOAD_TIMEOUT: { status: 500, text: 'the reload on {run} did not finish within {ms} ms; it may still be loading: see `roq status --run {run}` and {run}/roq.log' },
   ROQ_TAKEOVER_FAILED: { status: 500, text: 'the new daemon on {run} could not take over from pid {pid}: {detail}; the old daemon serves on' },
   ROQ_UPGRADE_RUNNING: { status: 500, text: 'another `roq upgrade` is running on {run}; wait for it to finish (lock {lock})' },

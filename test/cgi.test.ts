@@ -67,7 +67,8 @@ describe.each(RUNTIMES)('roq.cgi under %s against a real daemon', (runtime) => {
       expect(r.stderr).toBe('');
       expect(r.status, `${c.query} ${JSON.stringify(c.params)}`).toBe(200);
       expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
-      expect(r.headers['cache-control']).toBe('no-store');
+      // From the query's schema: departures keep 60 s (maxAge), stops none (revalidated by ETag every time).
+      expect(r.headers['cache-control']).toBe(c.query === 'departures' ? 'public, max-age=60' : 'no-cache');
       expect(r.body.trim()).toBe(JSON.stringify({ query: c.query, rows: c.expected }));
     }
   });
@@ -313,7 +314,7 @@ describe.each(HAVE_APACHE ? ['apache', 'builtin'] : ['builtin'])('the demo serve
       const c = CASES.find((x) => x.query === 'departures' && x.expected.length > 0)!;
       const json = await fetch(`${url}?${formOf(c.params, { format: 'json' })}`, { signal: AbortSignal.timeout(10_000) });
       expect(json.status).toBe(200);
-      expect(json.headers.get('cache-control')).toBe('no-store');
+      expect(json.headers.get('cache-control')).toBe('public, max-age=60');
       expect(await json.text()).toBe(JSON.stringify({ query: c.query, rows: c.expected }) + '\n');
       const bad = await fetch(`${url}?stop=202&date=2026-02-30`, { signal: AbortSignal.timeout(10_000) });
       expect(bad.status).toBe(400);

@@ -23,7 +23,7 @@ export interface PageError {
 /** What one request came to: the bare form, an answer's rows, or an error. */
 export type Outcome =
   | { kind: 'form' }
-  | { kind: 'rows'; query: string; fields: Field[]; rows: Cell[][]; generation: number }
+  | { kind: 'rows'; query: string; fields: Field[]; rows: Cell[][]; generation: number; /** the generation's content hash */ hash?: string }
   | { kind: 'error'; error: PageError }
   /** A station search with one match: straight to its board. */
   | { kind: 'redirect'; location: string };
@@ -80,7 +80,7 @@ export async function answerForm(form: Record<string, string>, runDir: string, t
   if (answer.status === 'ok') {
     const location = !json && chosen.query === 'stops' ? singleStationLocation(rowsToObjects(answer.fields, answer.rows), '') : undefined;
     if (location) return { kind: 'redirect', location };
-    return { kind: 'rows', query: chosen.query, fields: answer.fields, rows: answer.rows, generation: answer.generation };
+    return { kind: 'rows', query: chosen.query, fields: answer.fields, rows: answer.rows, generation: answer.generation, ...(answer.hash ? { hash: answer.hash } : {}) };
   }
   const status = isErrorCode(answer.code) ? CATALOG[answer.code].status : 500;
   return { kind: 'error', error: { status, code: answer.code, message: answer.message, param: answer.param } };
@@ -89,6 +89,7 @@ export async function answerForm(form: Record<string, string>, runDir: string, t
 const REASONS: Record<number, string> = {
   200: 'OK',
   303: 'See Other',
+  304: 'Not Modified',
   400: 'Bad Request',
   405: 'Method Not Allowed',
   413: 'Content Too Large',
