@@ -328,11 +328,8 @@ describe('refresh-feed.sh', () => {
     return () => exec('/bin/bash', [join(ROOT, 'deploy/refresh-feed.sh')], cleanEnv({ ROQ_BIN: join(ROOT, 'deploy/bin-roq'), ...env }));
   }
 
-  it('fetches a zip over HTTPS, checks it, flips the data symlink and reloads; an unchanged feed costs a 304; a bad one changes nothing', async () => {
-    const feed = { zip: zipOf({ ...TINY_FEED, 'stops.txt': TINY_FEED['stops.txt']!.replace('North Park', 'North Park Two') }), etag: '"v2"', modified: new Date('2026-11-01T00:00:00Z') };
-    const { url, answered, certFile } = await serve(feed);
-
-    // The layout of docs/OPERATIONS.md: the first feed in place, the daemon loading it through the symlink.
+  /** The layout of docs/OPERATIONS.md: a first feed in <base>/feeds/first, and a daemon loading it through <base>/data. */
+  async function servingFirstFeed(): Promise<{ base: string; run: string }> {
     const base = tempDir('srv');
     fs.mkdirSync(join(base, 'feeds'));
     fs.cpSync(writeFeed(TINY_FEED), join(base, 'feeds/first'), { recursive: true });
@@ -341,6 +338,14 @@ describe('refresh-feed.sh', () => {
     runs.push(run);
     const started = await roqCli(['start', '--run', run, '--data', join(base, 'data'), '--workers', '1']);
     expect(started.code, started.stderr).toBe(0);
+    return { base, run };
+  }
+
+  it('fetches a zip over HTTPS, checks it, flips the data symlink and reloads; an unchanged feed costs a 304; a bad one changes nothing', async () => {
+    const feed = { zip: zipOf({ ...TINY_FEED, 'stops.txt': TINY_FEED['stops.txt']!.replace('North Park', 'North Park Two') }), etag: '"v2"', modified: new Date('2026-11-01T00:00:00Z') };
+    const { url, answered, certFile } = await serve(feed);
+
+    const { base, run } = await servingFirstFeed();
 
     const refresh = refresher({ ROQ_FEED_URL: url, ROQ_BASE: base, ROQ_RUN_DIR: run, CURL_CA_BUNDLE: certFile });
 
@@ -397,14 +402,7 @@ describe('refresh-feed.sh', () => {
   it('still takes an rsync source: a changed feed is checked, flipped and reloaded, an unchanged one changes nothing', async () => {
     if (spawnSync('rsync', ['--version']).status !== 0) return; // CI installs rsync (.ci/run)
     const source = writeFeed({ ...TINY_FEED, 'stops.txt': TINY_FEED['stops.txt']!.replace('North Park', 'North Park Two') });
-    const base = tempDir('srv');
-    fs.mkdirSync(join(base, 'feeds'));
-    fs.cpSync(writeFeed(TINY_FEED), join(base, 'feeds/first'), { recursive: true });
-    fs.symlinkSync('feeds/first', join(base, 'data'));
-    const run = makeRunDir();
-    runs.push(run);
-    const started = await roqCli(['start', '--run', run, '--data', join(base, 'data'), '--workers', '1']);
-    expect(started.code, started.stderr).toBe(0);
+    const { base, run } = await servingFirstFeed();
     const refresh = refresher({ ROQ_FEED_SOURCE: source + '/', ROQ_BASE: base, ROQ_RUN_DIR: run });
     expect(await refresh()).toEqual({ code: 0, stdout: '', stderr: '' });
     const served = fs.readlinkSync(join(base, 'data'));
