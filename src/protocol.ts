@@ -13,7 +13,8 @@
  *  - proof: 16–64 of [A-Za-z0-9], a secret chosen at random by the client. It travels only in the request line
  *    (REQUESTS is readable by the daemon alone) and the daemon echoes it in the answer: an answer without it was
  *    not written by the daemon, and the client ignores it (see answerParser);
- *  - query: the query name ([a-z][a-z0-9_]*), or for pid -1 the control word;
+ *  - query: the query name ([a-z][a-z0-9_]*), or for pid -1 the control word, or `.ping` (PING_QUERY): a health
+ *    check that the daemon answers itself, running no query (its name can never be a query's);
  *  - params: application/x-www-form-urlencoded, possibly empty.
  *
  * Version 1 (`roq1 <pid> <token> <query> <params>`, no proof) is still answered, for clients of 0.1 during an
@@ -23,7 +24,8 @@
  * mid-write, or a hostile one), the next request is found inside the line by its prefix (findRequest).
  *
  * Answer: `name=value` lines into the client's FIFO, in this order: `roq=2`, `proof=…`, `status=…`, for errors `code=`,
- * `message=` and optionally `param=`, for ok `generation=` and `fields=` then one `row=` line per row, and finally
+ * `message=` and optionally `param=`, for ok `generation=`, `hash=` (the generation's content hash; since 0.2, and
+ * clients ignore lines they do not know) and `fields=` then one `row=` line per row, and finally
  * `end=<rows>`. Values are escaped (see escapeValue), so every line is one line and every row value is one
  * comma-separated cell. The end line makes the answer self-delimiting: the client never needs EOF, which matters
  * because it holds its FIFO open read-write.
@@ -37,6 +39,8 @@ export const LEGACY_MAGIC = 'roq1';
 export const MAX_REQUEST_BYTES = 4096;
 export const REQUESTS_FIFO = 'REQUESTS';
 export const CONTROL_PID = -1;
+/** The health check's request word: not a query name (QUERY_RE has no '.'), so no app's query can take it. */
+export const PING_QUERY = '.ping';
 
 export type ControlWord = 'reload' | 'stop';
 export const CONTROL_WORDS: readonly ControlWord[] = ['reload', 'stop'];
@@ -52,7 +56,8 @@ export type Request =
       params: Record<string, string>;
       /** as received (parsed lines only) */ encoded?: string;
     }
-  | { kind: 'control'; word: ControlWord; token: string };
+  | { kind: 'control'; word: ControlWord; token: string }
+  | { kind: 'ping'; pid: number; token: string; proof?: string };
 
 export type FieldType = 'string' | 'int';
 export interface Field {
@@ -63,7 +68,7 @@ export type Cell = string | number;
 
 export type AnswerStatus = 'ok' | 'error' | 'timeout';
 export type Answer =
-  | { status: 'ok'; generation: number; fields: Field[]; rows: Cell[][] }
+  | { status: 'ok'; generation: number; /** content hash of the generation (absent from daemons before it) */ hash?: string; fields: Field[]; rows: Cell[][] }
   | { status: 'error' | 'timeout'; code: string; message: string; param?: string };
 
 const TOKEN_RE = /^[A-Za-z0-9]{1,32}$/;
@@ -79,14 +84,17 @@ export function encodeParams(params: Record<string, string>): string {
   return new URLSearchParams(params).toString();
 }
 
+/** A client's request line: version 2 with a proof, version 1 (as 0.1 clients wrote it) without. */
+function requestLine(pid: number, token: string, proof: string | undefined, query: string, params: string): string {
+  return proof === undefined ? `${LEGACY_MAGIC} ${pid} ${token} ${query} ${params}\n` : `${REQUEST_MAGIC} ${pid} ${token} ${proof} ${query} ${params}\n`;
+}
+
 /** Encodes a request line (with its '\n'); throws if it would exceed PIPE_BUF, since it could then interleave. */
 export function encodeRequest(req: Request): string {
   const line =
-    req.kind !== 'query'
+    req.kind === 'control'
       ? `${REQUEST_MAGIC} ${CONTROL_PID} ${req.token} ${req.token} ${req.word} \n`
-      : req.proof === undefined
-        ? `${LEGACY_MAGIC} ${req.pid} ${req.token} ${req.query} ${encodeParams(req.params)}\n`
-        : `${REQUEST_MAGIC} ${req.pid} ${req.token} ${req.proof} ${req.query} ${encodeParams(req.params)}\n`;
+      : requestLine(req.pid, req.token, req.proof, req.kind === 'ping' ? PING_QUERY : req.query, req.kind === 'ping' ? '' : encodeParams(req.params));
   if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) {
     throw new RangeError(`request is ${Buffer.byteLength(line)} bytes; at most ${MAX_REQUEST_BYTES} fit atomically`);
   }
@@ -123,14 +131,15 @@ export function parseRequest(line: string): ParsedRequest {
     const version = /^roq[0-9]+$/.test(magic) ? magic : undefined;
     return { ok: false, reason: `unknown protocol '${magic.slice(0, 16)}'`, pid, token, version };
   }
-  const known = proof !== undefined && PROOF_RE.test(proof) ? { pid, token, proof } : { pid, token };
+  if (proof !== undefined && !PROOF_RE.test(proof)) return { ok: false, reason: 'bad proof', pid, token };
+  if (query === PING_QUERY && pid !== CONTROL_PID) return { ok: true, request: proof === undefined ? { kind: 'ping', pid, token } : { kind: 'ping', pid, token, proof } };
+  const known = proof !== undefined ? { pid, token, proof } : { pid, token };
   if (!QUERY_RE.test(query)) return { ok: false, reason: 'bad query name', ...known };
   if (pid === CONTROL_PID) {
     const word = CONTROL_WORDS.find((w) => w === query);
     if (!word || legacy) return { ok: false, reason: `unknown control word '${query}'` };
     return { ok: true, request: { kind: 'control', word, token: proof! } };
   }
-  if (proof !== undefined && !PROOF_RE.test(proof)) return { ok: false, reason: 'bad proof' };
   let decoded: Record<string, string>;
   try {
     decoded = decodeParams(params);
@@ -207,7 +216,7 @@ export function encodeAnswer(answer: Answer, proof?: string): string {
     if (answer.param !== undefined) out += `param=${escapeValue(answer.param)}\n`;
     return out + 'end=0\n';
   }
-  let out = `${answerHead(proof)}status=ok\ngeneration=${answer.generation}\nfields=${fieldsLine(answer.fields)}\n`;
+  let out = `${answerHead(proof)}status=ok\ngeneration=${answer.generation}\n${answer.hash ? `hash=${escapeValue(answer.hash)}\n` : ''}fields=${fieldsLine(answer.fields)}\n`;
   for (const row of answer.rows) {
     out += 'row=';
     for (let i = 0; i < row.length; i++) {
@@ -235,6 +244,7 @@ export function answerParser(proof?: string) {
   let version = 0;
   let status = '';
   let generation = 0;
+  let hash: string | undefined;
   let fields: Field[] = [];
   const rows: Cell[][] = [];
   const attrs: Record<string, string> = {};
@@ -278,6 +288,9 @@ export function answerParser(proof?: string) {
         return;
       case 'generation':
         generation = Number(value);
+        return;
+      case 'hash':
+        hash = unescapeValue(value);
         return;
       case 'fields':
         fields = value === '' ? [] : value.split(',').map((f) => {
@@ -326,7 +339,7 @@ export function answerParser(proof?: string) {
     result(): Answer {
       if (!done) throw new Error('answer incomplete');
       if (version === 0) throw new Error('answer without a roq= line');
-      if (status === 'ok') return { status: 'ok', generation, fields, rows };
+      if (status === 'ok') return hash === undefined ? { status: 'ok', generation, fields, rows } : { status: 'ok', generation, hash, fields, rows };
       if (status === 'error' || status === 'timeout') {
         const a: Answer = { status, code: attrs.code ?? 'ROQ_UNKNOWN', message: attrs.message ?? '' };
         if (attrs.param !== undefined) a.param = attrs.param;

@@ -67,14 +67,15 @@ describe.each(RUNTIMES)('roq.cgi under %s against a real daemon', (runtime) => {
       expect(r.stderr).toBe('');
       expect(r.status, `${c.query} ${JSON.stringify(c.params)}`).toBe(200);
       expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
-      expect(r.headers['cache-control']).toBe('no-store');
+      // From the query's schema: departures keep 60 s (maxAge), stops none (revalidated by ETag every time).
+      expect(r.headers['cache-control']).toBe(c.query === 'departures' ? 'public, max-age=60' : 'no-cache');
       expect(r.body.trim()).toBe(JSON.stringify({ query: c.query, rows: c.expected }));
     }
   });
 
-  it('shows a departures case as an HTML table, every cell escaped', async () => {
+  it('shows a departures case as an HTML table, every cell escaped, when the page asks for query=departures', async () => {
     const c = ALL_CASES.find((x) => x.query === 'departures' && x.expected.length >= 3)!;
-    const r = await ask(formOf(c.params));
+    const r = await ask(formOf(c.params, { query: 'departures' }));
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toBe('text/html; charset=utf-8');
     const tbody = r.body.slice(r.body.indexOf('<tbody>'), r.body.indexOf('</tbody>'));
@@ -88,18 +89,20 @@ describe.each(RUNTIMES)('roq.cgi under %s against a real daemon', (runtime) => {
 
   it('writes a 100-row board completely before exiting', async () => {
     const c = ALL_CASES.find((x) => x.query === 'departures' && x.expected.length === 100)!;
-    const r = await ask(formOf(c.params));
+    const r = await ask(formOf(c.params, { query: 'departures' }));
     expect(r.status).toBe(200);
     expect(r.body.length).toBeGreaterThan(16_000);
     expect(r.body.split('<tr><td>')).toHaveLength(101);
     expect(r.body.endsWith('</html>\n')).toBe(true);
   });
 
-  it('lists the stations matching q as buttons that pick the stop', async () => {
-    const r = await ask('q=minal&date=2026-11-09');
+  it('lists the stations matching q as links to their boards, and sends a search with one match straight to its board', async () => {
+    const r = await ask('q=park');
     expect(r.status).toBe(200);
-    expect(r.body).toContain('<button class="stop" type="submit" name="stop" value="241">Atlantic Terminal');
-    expect(r.body).toContain('name="date" value="2026-11-09"');
+    expect(r.body).toContain('<li><a href="/cgi-bin/roq.cgi?stop=24">Belmont Park</a></li>');
+    const one = await ask('q=minal');
+    expect(one.status).toBe(303);
+    expect(one.headers.location).toBe('/cgi-bin/roq.cgi?stop=241');
   });
 
   it('takes a POSTed form, the query string adding format=json', async () => {
@@ -112,16 +115,16 @@ describe.each(RUNTIMES)('roq.cgi under %s against a real daemon', (runtime) => {
   });
 
   it('answers HEAD with the headers only', async () => {
-    const r = await ask('q=minal', { method: 'HEAD' });
+    const r = await ask('q=park', { method: 'HEAD' });
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(r.body).toBe('');
   });
 
-  it('shows the empty form, dated today, when neither stop nor q is given', async () => {
+  it('shows the station search when neither stop nor q is given', async () => {
     const r = await ask('');
     expect(r.status).toBe(200);
-    expect(r.body).toMatch(/name="date" value="\d{4}-\d{2}-\d{2}" required>/);
+    expect(r.body).toMatch(/<input type="search" name="q" value=""/);
     expect(r.body).not.toContain('role="alert"');
   });
 
@@ -180,10 +183,10 @@ describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) =
   const BAD: [string, string, string][] = [
     ['stop=202&date=2026-02-30', 'date', 'ROQ_PARAM_INVALID'],
     ['stop=202&date=2026-11-09&after=25:61', 'after', 'ROQ_PARAM_INVALID'],
-    ['stop=202&date=2026-11-09&limit=0', 'limit', 'ROQ_PARAM_INVALID'],
-    ['stop=202&date=2026-11-09&limit=1000', 'limit', 'ROQ_PARAM_INVALID'],
-    ['stop=&date=2026-11-09', 'stop', 'ROQ_PARAM_MISSING'],
-    ['stop=202', 'date', 'ROQ_PARAM_MISSING'],
+    ['query=departures&stop=202&date=2026-11-09&limit=0', 'limit', 'ROQ_PARAM_INVALID'],
+    ['query=departures&stop=202&date=2026-11-09&limit=1000', 'limit', 'ROQ_PARAM_INVALID'],
+    ['query=departures&stop=&date=2026-11-09', 'stop', 'ROQ_PARAM_MISSING'],
+    ['query=departures&stop=202', 'date', 'ROQ_PARAM_MISSING'],
     ['q=' + 'x'.repeat(101), 'q', 'ROQ_PARAM_INVALID'],
   ];
 
@@ -311,7 +314,7 @@ describe.each(HAVE_APACHE ? ['apache', 'builtin'] : ['builtin'])('the demo serve
       const c = CASES.find((x) => x.query === 'departures' && x.expected.length > 0)!;
       const json = await fetch(`${url}?${formOf(c.params, { format: 'json' })}`, { signal: AbortSignal.timeout(10_000) });
       expect(json.status).toBe(200);
-      expect(json.headers.get('cache-control')).toBe('no-store');
+      expect(json.headers.get('cache-control')).toBe('public, max-age=60');
       expect(await json.text()).toBe(JSON.stringify({ query: c.query, rows: c.expected }) + '\n');
       const bad = await fetch(`${url}?stop=202&date=2026-02-30`, { signal: AbortSignal.timeout(10_000) });
       expect(bad.status).toBe(400);

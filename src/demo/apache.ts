@@ -25,6 +25,8 @@ export interface ApacheOptions {
   scripts: Record<string, string>;
   /** Environment every CGI program gets (ROQ_RUN_DIR at least). */
   env: Record<string, string>;
+  /** Config files included after these lines, as a server's conf-enabled/ is (the tests include deploy/apache.conf). */
+  include?: string[];
   /** 0 or absent: a free port. */
   port?: number;
 }
@@ -89,6 +91,7 @@ export function apacheConfig(o: ApacheOptions & { port: number }, asRoot: boolea
     '  Require all granted',
     '</Directory>',
     ...Object.entries(o.env).map(([k, v]) => `SetEnv ${k} ${q(v)}`),
+    ...(o.include ?? []).map((f) => `Include ${q(f)}`),
     '',
   ].join('\n');
 }

@@ -10,13 +10,14 @@
  * its PID; the new one takes the lock and reads on. Requests written in between wait in the FIFO.
  *
  * Signal handlers only record: SIGTERM and SIGINT write a `stop` pseudo-request into REQUESTS, SIGUSR2 the same
- * for a retirement, SIGHUP asks the reloader for a reload (see reloader.ts), SIGUSR1 reopens the logs.
+ * for a retirement, SIGHUP asks the reloader for a reload (see reloader.ts), SIGUSR1 reopens the logs, SIGWINCH
+ * takes the admin's hold, swap and drop requests (actions.ts).
  *
  * The code a daemon runs never changes under it: this bundle is read once at start, and the worker and load
  * threads start from their bundles' text, read here at start too, so files replaced on disk by a new release
  * are not picked up by a worker that replaces a dead one or by a reload.
  *
- * While serving, the daemon rewrites `<run>/status.json` once a second and whenever a reload starts or ends
+ * While serving, the daemon rewrites `<run>/daemon/status.json` once a second and whenever a reload starts or ends
  * (status.ts), and every minute removes answer FIFOs whose client died without removing them.
  */
 import * as fs from 'node:fs';
@@ -28,6 +29,7 @@ import type { GenerationData } from '../store/types.js';
 import type { FileLoaded } from './loader.js';
 import { VERSION } from '../version.js';
 import { createAccessLog } from './access-log.js';
+import { ACTION_SIGNAL, takeActionRequests } from './actions.js';
 import { startDispatcher, type Dispatcher } from './dispatcher.js';
 import { ensureRequestsFifo, openRequests, requestsPath, sweepStaleFifos, watchRequests } from './fifo.js';
 import { checkRunDirFor, dropPrivileges, resolveAccount, type Account } from './privileges.js';
@@ -107,10 +109,14 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   const accessLog = createAccessLog(o.accessLog, log);
   let dispatcher: Dispatcher | undefined;
   let retiring = false;
-  const early: ('stop' | 'retire' | 'reload')[] = [];
-  const onSignal = (what: 'stop' | 'retire' | 'reload') => {
+  const early: ('stop' | 'retire' | 'reload' | 'actions')[] = [];
+  const onSignal = (what: 'stop' | 'retire' | 'reload' | 'actions') => {
     if (!dispatcher) return void early.push(what);
     if (what === 'reload') return reloader.request();
+    if (what === 'actions') {
+      for (const a of takeActionRequests(o.run, (name, why) => log.warn(`admin request ${name} ignored: ${why}`))) reloader.act(a.action, a.id);
+      return;
+    }
     if (what === 'retire') retiring = true;
     dispatcher.control('stop');
   };
@@ -118,6 +124,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   process.on('SIGINT', () => onSignal('stop'));
   process.on('SIGUSR2', () => onSignal('retire'));
   process.on('SIGHUP', () => onSignal('reload'));
+  process.on(ACTION_SIGNAL, () => onSignal('actions'));
   process.on('SIGUSR1', () => {
     accessLog.reopen();
     log.reopen?.();
@@ -235,7 +242,9 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
     load,
     nextId: () => nextId++,
     install: (g) => d.stage(g),
+    discarded: () => setImmediate(gc),
     changed: () => status.request(),
+    run: o.run,
   });
   dispatcher = d;
 
@@ -251,7 +260,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
       startedAt,
       updatedAt: Date.now(),
       options: { data: o.data, workers: o.workers, deadlineMs: o.deadlineMs, ...(o.logFile ? { logFile: o.logFile } : {}), ...(o.accessLog ? { accessLog: o.accessLog } : {}) },
-      generation: { id: g.id, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files.length, perFile: g.stats.files },
+      generation: { id: g.id, hash: g.hash, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files.length, perFile: g.stats.files },
       workers: { size: w.size, busy: w.busy, replaced: w.replaced, threads: w.workers },
       queued: d.queued(),
       served: d.counters(),

@@ -137,7 +137,7 @@ export interface TakeoverWait {
 }
 
 /**
- * Takes the run directory's lock and writes our PID into `<run>/roq.pid` (see the file comment for how a held
+ * Takes the run directory's lock and writes our PID into `<run>/daemon/roq.pid` (see the file comment for how a held
  * lock is judged). Resolves with the function that removes the PID file and releases the lock; rejects with
  * ROQ_ALREADY_RUNNING or ROQ_START_FAILED. A daemon taking over (`takeover`) waits for a live holder to let go,
  * polling every few milliseconds because each one is a millisecond the FIFO goes unread, and fails with
@@ -252,7 +252,7 @@ export interface DetachedStart {
 
 /**
  * Starts the daemon as a detached process (its own session, stdin from /dev/null, stdout and stderr appended to
- * `<run>/roq.log`) and resolves once it reports READY on fd 3, or rejects with the error it reported (a load error
+ * `<run>/daemon/roq.log`) and resolves once it reports READY on fd 3, or rejects with the error it reported (a load error
  * names file:line:column). A daemon that exits or stays silent past readyTimeoutMs is reported as failed; a silent
  * one is killed, so a failed start never leaves a daemon behind. Once a daemon taking over has reported LOADED it
  * is no longer killed: it may have told the old daemon to retire, and it bounds its own wait for the lock.

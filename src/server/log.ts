@@ -1,6 +1,6 @@
 /**
  * The daemon's log: one line per event, `<ISO time> <level> <text>`. Detached, the daemon writes it to a file
- * (default `<run>/roq.log`, where `roq start` also points the daemon's stdout and stderr, so Node's own warnings
+ * (default `<run>/daemon/roq.log`, where `roq start` also points the daemon's stdout and stderr, so Node's own warnings
  * and a crash's stack trace land beside it); under `--foreground` it goes to stderr, for the terminal or the
  * journal. `reopen` (SIGUSR1, after logrotate moved the file) starts a new file at the same path.
  *

@@ -15,7 +15,7 @@ import type { ReloadState } from './reloader.js';
 
 export const STATUS_FILE = 'status.json';
 
-/** What `roq status` and `roq reload` read from `<run>/status.json`. */
+/** What `roq status` and `roq reload` read from `<run>/daemon/status.json`. */
 export interface StatusFile {
   pid: number;
   version: string;
@@ -25,7 +25,7 @@ export interface StatusFile {
   updatedAt: number;
   /** What the daemon was started with; `roq upgrade` starts its successor with the same. */
   options: { data: string; workers: number; deadlineMs: number; logFile?: string; accessLog?: string };
-  generation: { id: number; dataDir: string; loadedAt: number; loadMs: number; rows: number; bytes: number; files: number; perFile: { file: string; rows: number; bytes: number }[] };
+  generation: { id: number; /** content hash (loader.contentHash); absent from daemons before it */ hash?: string; dataDir: string; loadedAt: number; loadMs: number; rows: number; bytes: number; files: number; perFile: { file: string; rows: number; bytes: number }[] };
   workers: { size: number; busy: number; replaced: number; threads: WorkerStats[] };
   queued: number;
   served: Counters;

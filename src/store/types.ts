@@ -86,6 +86,8 @@ export interface GenerationData {
   /** ms since the epoch when loading finished */
   loadedAt: number;
   loadMs: number;
+  /** Content hash of the data files (loader.contentHash): equal on every node that loaded the same files. */
+  hash: string;
   tables: Record<string, TableData>;
   stats: { files: FileStats[]; rows: number; bytes: number };
 }
