@@ -131,7 +131,7 @@ export function parseRequest(line: string): ParsedRequest {
     const version = /^roq[0-9]+$/.test(magic) ? magic : undefined;
     return { ok: false, reason: `unknown protocol '${magic.slice(0, 16)}'`, pid, token, version };
   }
-  if (proof !== undefined && !PROOF_RE.test(proof)) return { ok: false, reason: 'bad proof', pid, token };
+  if (proof !== undefined && pid !== CONTROL_PID && !PROOF_RE.test(proof)) return { ok: false, reason: 'bad proof', pid, token };
   if (query === PING_QUERY && pid !== CONTROL_PID) return { ok: true, request: proof === undefined ? { kind: 'ping', pid, token } : { kind: 'ping', pid, token, proof } };
   const known = proof !== undefined ? { pid, token, proof } : { pid, token };
   if (!QUERY_RE.test(query)) return { ok: false, reason: 'bad query name', ...known };
