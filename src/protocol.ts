@@ -39,10 +39,15 @@ export interface Field {
   type: FieldType;
 }
 export type Cell = string | number;
+/** The first and last day (YYYY-MM-DD) a generation's data covers, where the app defines one (see feed-dates.ts). */
+export interface DateRange {
+  start: string;
+  end: string;
+}
 
 export type AnswerStatus = 'ok' | 'error' | 'timeout';
 export type Answer =
-  | { status: 'ok'; generation: number; fields: Field[]; rows: Cell[][] }
+  | { status: 'ok'; generation: number; fields: Field[]; rows: Cell[][]; dates?: DateRange }
   | { status: 'error' | 'timeout'; code: string; message: string; param?: string };
 
 const TOKEN_RE = /^[A-Za-z0-9]{1,32}$/;
@@ -146,7 +151,9 @@ export function encodeAnswer(answer: Answer): string {
     if (answer.param !== undefined) out += `param=${escapeValue(answer.param)}\n`;
     return out + 'end=0\n';
   }
-  let out = `roq=${PROTOCOL_VERSION}\nstatus=ok\ngeneration=${answer.generation}\nfields=${fieldsLine(answer.fields)}\n`;
+  let out = `roq=${PROTOCOL_VERSION}\nstatus=ok\ngeneration=${answer.generation}\n`;
+  if (answer.dates) out += `dates=${answer.dates.start}..${answer.dates.end}\n`;
+  out += `fields=${fieldsLine(answer.fields)}\n`;
   for (const row of answer.rows) {
     out += 'row=';
     for (let i = 0; i < row.length; i++) {
@@ -169,6 +176,7 @@ export function answerParser() {
   let status = '';
   let generation = 0;
   let fields: Field[] = [];
+  let dates: DateRange | undefined;
   const rows: Cell[][] = [];
   const attrs: Record<string, string> = {};
 
@@ -188,6 +196,11 @@ export function answerParser() {
       case 'generation':
         generation = Number(value);
         return;
+      case 'dates': {
+        const m = /^([0-9]{4}-[0-9]{2}-[0-9]{2})\.\.([0-9]{4}-[0-9]{2}-[0-9]{2})$/.exec(value);
+        if (m) dates = { start: m[1]!, end: m[2]! };
+        return;
+      }
       case 'fields':
         fields = value === '' ? [] : value.split(',').map((f) => {
           const [n, t] = f.split(':');
@@ -230,7 +243,7 @@ export function answerParser() {
     result(): Answer {
       if (!done) throw new Error('answer incomplete');
       if (version === 0) throw new Error('answer without a roq= line');
-      if (status === 'ok') return { status: 'ok', generation, fields, rows };
+      if (status === 'ok') return dates ? { status: 'ok', generation, fields, rows, dates } : { status: 'ok', generation, fields, rows };
       if (status === 'error' || status === 'timeout') {
         const a: Answer = { status, code: attrs.code ?? 'ROQ_UNKNOWN', message: attrs.message ?? '' };
         if (attrs.param !== undefined) a.param = attrs.param;

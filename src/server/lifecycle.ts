@@ -155,6 +155,8 @@ export interface ReadyReport {
   loadMs: number;
   workers: number;
   run: string;
+  /** The days the data covers, where the app defines them. */
+  dates?: { start: string; end: string };
 }
 
 export function readyLine(r: ReadyReport): string {

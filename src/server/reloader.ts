@@ -15,6 +15,14 @@ import type { FileStats, GenerationData } from '../store/types.js';
 import type { FromLoadThread, LoadJob, ToLoadThread } from './load-thread.js';
 import type { FileLoaded } from './loader.js';
 import type { Log } from './log.js';
+import { expiredWarning, rangeText } from '../queries/feed-dates.js';
+import { today } from '../cli/options.js';
+
+/** Logs a warning when the generation's data ends before today (the server's local date). */
+export function warnIfExpired(log: Log, g: GenerationData): void {
+  const warning = expiredWarning(g.dates, today());
+  if (warning) log.warn(`generation ${g.id}: ${warning}`);
+}
 
 export interface ReloadOutcome {
   /** The number of reload requests (signals) counted when this reload started: it answers all of them. */
@@ -27,6 +35,8 @@ export interface ReloadOutcome {
   rows?: number;
   bytes?: number;
   files?: FileStats[];
+  /** The days the new generation's data covers, where the app defines them. */
+  dates?: { start: string; end: string };
   error?: { code: string; message: string };
 }
 
@@ -75,8 +85,9 @@ export function createReloader(o: ReloaderOptions): Reloader {
       if (closed) return;
       await o.install(g);
       const s = g.stats;
-      last = { covers, status: 'ok', startedAt, finishedAt: Date.now(), ms: Date.now() - startedAt, generation: g.id, rows: s.rows, bytes: s.bytes, files: s.files };
-      o.log.info(`reload: generation ${g.id} serving (${s.rows} rows from ${s.files.length} files, loaded in ${Math.round(g.loadMs)} ms)`);
+      last = { covers, status: 'ok', startedAt, finishedAt: Date.now(), ms: Date.now() - startedAt, generation: g.id, rows: s.rows, bytes: s.bytes, files: s.files, ...(g.dates ? { dates: g.dates } : {}) };
+      o.log.info(`reload: generation ${g.id} serving (${s.rows} rows from ${s.files.length} files, loaded in ${Math.round(g.loadMs)} ms${g.dates ? `; dates ${rangeText(g.dates)}` : ''})`);
+      warnIfExpired(o.log, g);
     } catch (e) {
       const err = e as RoqError;
       last = { covers, status: 'failed', startedAt, finishedAt: Date.now(), ms: Date.now() - startedAt, error: { code: err.code ?? 'ROQ_LOAD_FILE', message: err.message } };

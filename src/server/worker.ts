@@ -20,14 +20,20 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openGeneration, runQuery, type Db } from '../engine.js';
 import { RoqError, roqError } from '../errors.js';
-import { encodeAnswer, type Answer, type Cell, type Field } from '../protocol.js';
+import { encodeAnswer, type Answer, type Cell, type DateRange, type Field } from '../protocol.js';
 import { writeAnswer } from './fifo.js';
 import { tagOf, type FromWorker, type ToWorker, type WorkerSetup } from './pool.js';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
 const open = new Map<number, Db>();
-for (const g of setup.generations) open.set(g.id, openGeneration(g));
+/** Each open generation's date range, sent with every answer so a client can say when a date is outside it. */
+const dates = new Map<number, DateRange>();
+function openOne(g: WorkerSetup['generations'][number]): void {
+  open.set(g.id, openGeneration(g));
+  if (g.dates) dates.set(g.id, g.dates);
+}
+for (const g of setup.generations) openOne(g);
 let heapReportedAt = 0;
 
 /**
@@ -74,7 +80,8 @@ function answerFor(id: number, query: string, params: Record<string, string>): {
     const db = open.get(id);
     if (!db) throw new Error(`generation ${id} is not open in this worker`);
     const result = (setup.faults && query.startsWith('fault_') && injectedFault(query, params)) || runQuery(db, query, params);
-    return { answer: { status: 'ok', generation: id, fields: result.fields, rows: result.rows } };
+    const range = dates.get(id);
+    return { answer: { status: 'ok', generation: id, fields: result.fields, rows: result.rows, ...(range ? { dates: range } : {}) } };
   } catch (e) {
     const err = e instanceof RoqError ? e : roqError('ROQ_QUERY_FAILED', { query, detail: String((e as Error)?.message ?? e) });
     const answer: Answer = { status: 'error', code: err.code, message: err.message };
@@ -108,11 +115,12 @@ port.on('message', (msg: ToWorker) => {
       return;
     }
     case 'generation':
-      open.set(msg.generation.id, openGeneration(msg.generation));
+      openOne(msg.generation);
       return;
     case 'drop':
       // The arrays are freed once no thread references them any more.
       open.delete(msg.id);
+      dates.delete(msg.id);
       collectGarbage();
       return;
     default: {

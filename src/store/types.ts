@@ -88,4 +88,6 @@ export interface GenerationData {
   loadMs: number;
   tables: Record<string, TableData>;
   stats: { files: FileStats[]; rows: number; bytes: number };
+  /** The days the data covers (YYYY-MM-DD), where the app defines them (src/queries/feed-dates.ts). */
+  dates?: { start: string; end: string };
 }
