@@ -1,19 +1,17 @@
 /**
  * The CGI program as Apache runs it: dist/roq.cgi in a child process with a CGI environment, under Node and under
  * Bun, against a real daemon, a run directory with no daemon, and a REQUESTS FIFO that this test holds and answers
- * (or not) by hand. Also a smoke test of the demo server. Build first; `npm test` does.
+ * (or not) by hand. The demo server is tested in demo.test.ts. Build first; `npm test` does.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFifo } from '../src/client.js';
 import { visitorMessage } from '../src/errors.js';
-import { HAVE_APACHE } from '../src/demo/apache.js';
 import { encodeAnswer, parseRequest, REQUESTS_FIFO, responseFifoName, type Answer, type Request } from '../src/protocol.js';
 import { answerFifos } from '../src/server/fifo.js';
 import { HAVE_BUN, runCgi, type CgiResult, type Runtime } from './helpers/cgi.js';
-import { makeRunDir, pidOf, ROOT, startDaemon, waitFor, type RunningDaemon } from './helpers/daemon.js';
+import { makeRunDir, ROOT, startDaemon, waitFor, type RunningDaemon } from './helpers/daemon.js';
 
 interface Case {
   query: string;
@@ -296,44 +294,5 @@ describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) =
     const short = await runCgi({ runtime, method: 'POST', body: 'q=x', env: { ROQ_RUN_DIR: empty, CONTENT_LENGTH: '10' } });
     expect(short.status).toBe(400);
     expect(short.body).toContain('ended after 3 of 10 bytes');
-  });
-});
-
-describe.each(HAVE_APACHE ? ['apache', 'builtin'] : ['builtin'])('the demo server (%s)', (httpd) => {
-  it('serves the page and a departures query through the CGI program, and stops its daemon on SIGTERM', async () => {
-    const run = makeRunDir();
-    const child = spawn(process.execPath, [join(ROOT, 'dist/demo.js')], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: '0', ROQ_DEMO_RUN: run, ROQ_DEMO_HTTPD: httpd },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (output += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (output += c));
-    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-    try {
-      const url = await waitFor('the demo URL', () => /http:\/\/127\.0\.0\.1:\d+\/\S*/.exec(output)?.[0], 30_000);
-      const page = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-      expect(page.status).toBe(200);
-      expect(await page.text()).toContain('<h1>Train departures</h1>');
-      const c = CASES.find((x) => x.query === 'departures' && x.expected.length > 0)!;
-      const json = await fetch(`${url}?${formOf(c.params, { format: 'json' })}`, { signal: AbortSignal.timeout(10_000) });
-      expect(json.status).toBe(200);
-      expect(json.headers.get('cache-control')).toBe('no-store');
-      expect(await json.text()).toBe(JSON.stringify({ query: c.query, rows: c.expected }) + '\n');
-      const bad = await fetch(`${url}?stop=202&date=2026-02-30`, { signal: AbortSignal.timeout(10_000) });
-      expect(bad.status).toBe(400);
-      const daemonPid = pidOf(run);
-      expect(daemonPid).toBeGreaterThan(0);
-      child.kill('SIGTERM');
-      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 15_000))])).toBe(0);
-      expect(pidOf(run)).toBeUndefined();
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      const left = pidOf(run);
-      if (left) process.kill(left, 'SIGKILL');
-      fs.rmSync(run, { recursive: true, force: true });
-      fs.rmSync(`${run}-httpd`, { recursive: true, force: true });
-    }
   });
 });
