@@ -59,7 +59,11 @@ function startDemo(env: Record<string, string>, o: { tee?: string; demo?: string
     url: () => waitFor('the demo URL', () => /roq demo: (http:\/\/127\.0\.0\.1:\d+\/\S*)/.exec(output)?.[1], 30_000),
     httpdPid() {
       const dir = /error log (\S+)\/error\.log/.exec(output)?.[1];
-      if (dir && httpd === undefined) httpd = Number(fs.readFileSync(join(dir, 'httpd.pid'), 'utf8'));
+      try {
+        if (dir && httpd === undefined) httpd = Number(fs.readFileSync(join(dir, 'httpd.pid'), 'utf8'));
+      } catch {
+        /* not written yet, or removed with the demo's directory */
+      }
       return httpd;
     },
   };
