@@ -5,9 +5,9 @@
  * script runs it before flipping the data symlink: exit 0 means the directory loads; a load error is printed
  * as file:line:column and the exit status is 1.
  */
-import { coverageLine } from '../queries/feed-dates.js';
+import { coverageLine, today } from '../queries/feed-dates.js';
 import { loadGeneration } from '../server/loader.js';
-import { dataDir, parseCommand, today } from './options.js';
+import { dataDir, parseCommand } from './options.js';
 
 export const CHECK_HELP = `usage: roq check [--data DIR]
 

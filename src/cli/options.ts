@@ -49,12 +49,6 @@ export function dataDir(value: string | boolean | undefined): string {
   return resolve(typeof value === 'string' ? value : process.env.ROQ_DATA_DIR || 'data/gtfs-lirr');
 }
 
-/** Today's date in this process's time zone (TZ), YYYY-MM-DD: what "today" means to the feed's users. */
-export function today(now = new Date()): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-}
-
 /** A command that talks to a daemon needs its run directory to exist; a typo there is not a lock or FIFO error. */
 export function requireRunDir(run: string): string {
   if (!existsSync(run)) throw roqError('ROQ_RUN_DIR_MISSING', { run });

@@ -7,8 +7,8 @@ import { isAlive, runningPid } from '../server/lifecycle.js';
 import { readStatusFile } from '../server/status.js';
 import type { ReloadOutcome } from '../server/reloader.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { coverageLine } from '../queries/feed-dates.js';
-import { intOption, parseCommand, RUN_OPTION, runDir, today } from './options.js';
+import { coverageLine, today } from '../queries/feed-dates.js';
+import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
 
 export const RELOAD_HELP = `usage: roq reload [--run DIR] [--timeout MS]
 

@@ -9,8 +9,8 @@ import { join, resolve } from 'node:path';
 import { roqError } from '../errors.js';
 import { runDaemon, type DaemonOptions } from '../server/daemon.js';
 import { errorLine, loadedLine, LOG_FILE, readyLine, runningPid, startDetached, type ReadyReport } from '../server/lifecycle.js';
-import { coverageLine } from '../queries/feed-dates.js';
-import { dataDir, today, defaultWorkers, intOption, parseCommand, RUN_OPTION, runDir, type Options } from './options.js';
+import { coverageLine, today } from '../queries/feed-dates.js';
+import { dataDir, defaultWorkers, intOption, parseCommand, RUN_OPTION, runDir, type Options } from './options.js';
 
 export const START_HELP = `usage: roq start [--run DIR] [--data DIR] [--workers N] [--deadline MS] [--takeover] [--foreground] [...]
 

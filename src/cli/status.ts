@@ -6,8 +6,8 @@ import { roqError } from '../errors.js';
 import type { StatusFile } from '../server/status.js';
 import { runningPid } from '../server/lifecycle.js';
 import { readStatusFile } from '../server/status.js';
-import { coverageLine } from '../queries/feed-dates.js';
-import { parseCommand, RUN_OPTION, runDir, today } from './options.js';
+import { coverageLine, today } from '../queries/feed-dates.js';
+import { parseCommand, RUN_OPTION, runDir } from './options.js';
 
 export const STATUS_HELP = `usage: roq status [--run DIR] [--json]
 

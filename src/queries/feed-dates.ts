@@ -11,6 +11,12 @@ import { dateColumn, intColumn, stringColumn } from '../store/columns.js';
 import { NULL_INT, type TableData } from '../store/types.js';
 import type { DateRange } from '../protocol.js';
 
+/** Today's date in this process's time zone (TZ), YYYY-MM-DD: what "today" means to the feed's users. */
+export function today(now = new Date()): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
 /** yyyymmdd → YYYY-MM-DD. */
 export function isoDate(yyyymmdd: number): string {
   const t = String(yyyymmdd);

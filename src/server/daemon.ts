@@ -35,6 +35,7 @@ import { createStatusWriter, readStatusFile, STATUS_FILE, type StatusFile } from
 import { createLog, type Log } from './log.js';
 import { createPool, type Pool } from './pool.js';
 import { createLoadThread, createReloader, warnIfExpired } from './reloader.js';
+import { rangeText } from '../queries/feed-dates.js';
 
 export interface DaemonOptions {
   run: string;
@@ -262,7 +263,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
 
   for (const what of early) onSignal(what);
   const s = first.stats;
-  log.info(`serving: generation ${first.id}, ${s.rows} rows from ${s.files.length} files in ${Math.round(first.loadMs)} ms${first.dates ? `; dates ${first.dates.start} to ${first.dates.end}` : ''}`);
+  log.info(`serving: generation ${first.id}, ${s.rows} rows from ${s.files.length} files in ${Math.round(first.loadMs)} ms${first.dates ? `; dates ${rangeText(first.dates)}` : ''}`);
   warnIfExpired(log, first);
   return readyReport(first, o);
 }

@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { roqError, RoqError, isErrorCode } from '../errors.js';
+import type { DateRange } from '../protocol.js';
 import type { Log } from './log.js';
 
 export const PID_FILE = 'roq.pid';
@@ -156,7 +157,7 @@ export interface ReadyReport {
   workers: number;
   run: string;
   /** The days the data covers, where the app defines them. */
-  dates?: { start: string; end: string };
+  dates?: DateRange;
 }
 
 export function readyLine(r: ReadyReport): string {

@@ -11,12 +11,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import { isErrorCode, roqError, type RoqError } from '../errors.js';
+import type { DateRange } from '../protocol.js';
 import type { FileStats, GenerationData } from '../store/types.js';
 import type { FromLoadThread, LoadJob, ToLoadThread } from './load-thread.js';
 import type { FileLoaded } from './loader.js';
 import type { Log } from './log.js';
-import { expiredWarning, rangeText } from '../queries/feed-dates.js';
-import { today } from '../cli/options.js';
+import { expiredWarning, rangeText, today } from '../queries/feed-dates.js';
 
 /** Logs a warning when the generation's data ends before today (the server's local date). */
 export function warnIfExpired(log: Log, g: GenerationData): void {
@@ -36,7 +36,7 @@ export interface ReloadOutcome {
   bytes?: number;
   files?: FileStats[];
   /** The days the new generation's data covers, where the app defines them. */
-  dates?: { start: string; end: string };
+  dates?: DateRange;
   error?: { code: string; message: string };
 }
 
