@@ -74,9 +74,10 @@ export function forVisitor(e: PageError): { error: PageError; internal?: string 
 const EMPTY_SEARCH_PROMPT = 'Type part of a station name, then press “Find stations”.';
 
 /**
- * Answers a form: validates the chosen query's parameters (throwing the RoqError that names the bad one, before
- * anything is sent), then asks the daemon on runDir. Daemon errors and error answers become an error outcome with
- * the catalog's status; unexpected failures are thrown for the caller's 500.
+ * Answers a form: validates the chosen query's parameters (every bad one becomes part of one error outcome, before
+ * anything is sent; an empty station search is the form with a prompt), then asks the daemon on runDir. Daemon
+ * errors and error answers become an error outcome with the catalog's status; an empty answer for a day outside
+ * the data's dates carries a notice saying so; unexpected failures are thrown for the caller's 500.
  */
 export async function answerForm(form: Record<string, string>, runDir: string, timeoutMs: number, json: boolean): Promise<Outcome> {
   const chosen = chooseQuery(form);
