@@ -34,7 +34,7 @@ import { acquirePidLock, awaitSuccessor, isAlive, pidFilePath, runningPid, type 
 import { createStatusWriter, readStatusFile, STATUS_FILE, type StatusFile } from './status.js';
 import { createLog, type Log } from './log.js';
 import { createPool, type Pool } from './pool.js';
-import { createLoadThread, createReloader, warnIfExpired } from './reloader.js';
+import { createExpiryWarner, createLoadThread, createReloader } from './reloader.js';
 import { rangeText } from '../queries/feed-dates.js';
 
 export interface DaemonOptions {
@@ -184,8 +184,10 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   const releaseLock = release!;
   const first = generation;
   const status = createStatusWriter(o.run, snapshot, log);
+  const warnIfExpired = createExpiryWarner(log);
   const statusTimer = setInterval(() => {
     requests.check();
+    warnIfExpired(d.generation());
     status.request();
   }, 1000);
   statusTimer.unref();
@@ -264,7 +266,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   for (const what of early) onSignal(what);
   const s = first.stats;
   log.info(`serving: generation ${first.id}, ${s.rows} rows from ${s.files.length} files in ${Math.round(first.loadMs)} ms${first.dates ? `; dates ${rangeText(first.dates)}` : ''}`);
-  warnIfExpired(log, first);
+  warnIfExpired(first);
   return readyReport(first, o);
 }
 

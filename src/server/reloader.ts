@@ -18,10 +18,20 @@ import type { FileLoaded } from './loader.js';
 import type { Log } from './log.js';
 import { expiredWarning, rangeText, today } from '../queries/feed-dates.js';
 
-/** Logs a warning when the generation's data ends before today (the server's local date). */
-export function warnIfExpired(log: Log, g: GenerationData): void {
-  const warning = expiredWarning(g.dates, today());
-  if (warning) log.warn(`generation ${g.id}: ${warning}`);
+/**
+ * Warns in the log when the serving generation's data ends before today (the server's local date): once when it
+ * is loaded, and again each day it keeps serving, so a daemon that runs past its feed's end says so that day,
+ * not only at the next reload. Call it as often as wanted (the daemon does, every second).
+ */
+export function createExpiryWarner(log: Log): (g: GenerationData) => void {
+  let warned = '';
+  return (g) => {
+    const day = today();
+    if (warned === `${g.id} ${day}`) return;
+    warned = `${g.id} ${day}`;
+    const warning = expiredWarning(g.dates, day);
+    if (warning) log.warn(`generation ${g.id}: ${warning}`);
+  };
 }
 
 export interface ReloadOutcome {
@@ -87,7 +97,6 @@ export function createReloader(o: ReloaderOptions): Reloader {
       const s = g.stats;
       last = { covers, status: 'ok', startedAt, finishedAt: Date.now(), ms: Date.now() - startedAt, generation: g.id, rows: s.rows, bytes: s.bytes, files: s.files, ...(g.dates ? { dates: g.dates } : {}) };
       o.log.info(`reload: generation ${g.id} serving (${s.rows} rows from ${s.files.length} files, loaded in ${Math.round(g.loadMs)} ms${g.dates ? `; dates ${rangeText(g.dates)}` : ''})`);
-      warnIfExpired(o.log, g);
     } catch (e) {
       const err = e as RoqError;
       last = { covers, status: 'failed', startedAt, finishedAt: Date.now(), ms: Date.now() - startedAt, error: { code: err.code ?? 'ROQ_LOAD_FILE', message: err.message } };
