@@ -203,7 +203,7 @@ describe.skipIf(!HAVE_APACHE)('the demo from a checkout in a 0700 directory (Deb
     const demo = startDemo({ PORT: '0', ROQ_DEMO_HTTPD: 'apache', TMPDIR: tmp }, { demo: join(checkout, 'dist/demo.js') });
     try {
       const url = await demo.url();
-      const page = await fetch(`${url}?${QUERY}`, { signal: AbortSignal.timeout(10_000) });
+      const page = await fetch(`${url}?${QUERY}&query=departures`, { signal: AbortSignal.timeout(10_000) });
       expect(page.status, demo.output()).toBe(200);
       expect(await page.text()).toContain('<caption>3 departures</caption>');
       expect(fs.statSync(home).mode & 0o777).toBe(0o700);

@@ -73,13 +73,19 @@ describe('form details', () => {
   });
 
   it('the page reports every invalid field, not just the first', async () => {
-    const r = await page('stop=102&date=2026-02-30&after=25:00&limit=500');
+    const r = await page('query=departures&stop=102&date=2026-02-30&after=25:00&limit=500');
     expect(r.status).toBe(400);
     for (const field of ['date', 'after', 'limit']) expect(r.body).toMatch(new RegExp(`name="${field}"[^>]*aria-invalid="true"`));
     expect(r.body).not.toMatch(/name="stop"[^>]*aria-invalid="true"/);
     expect(r.body).toContain('February 2026 has 28 days');
     expect(r.body).toContain('parameter &#39;after&#39; is invalid');
     expect(r.body).toContain('parameter &#39;limit&#39; is invalid');
+    // The passenger's board too.
+    const board = await page('stop=102&date=2026-02-30&after=25:00');
+    expect(board.status).toBe(400);
+    for (const field of ['date', 'after']) expect(board.body).toMatch(new RegExp(`name="${field}"[^>]*aria-invalid="true"`));
+    expect(board.body).toContain('February 2026 has 28 days');
+    expect(board.body).toContain('parameter &#39;after&#39; is invalid');
   });
 
   it('an empty station search is a gentle prompt, not a red 400', async () => {
@@ -92,7 +98,7 @@ describe('form details', () => {
 
 describe('the feed has a date range', () => {
   it('a board for a day outside it says so with the range instead of blaming the stop', async () => {
-    const r = await page('stop=102&date=2026-12-01');
+    const r = await page('query=departures&stop=102&date=2026-12-01');
     expect(r.status).toBe(200);
     expect(r.body).toContain(`The timetable covers 2026-09-21 to 2026-11-08; 2026-12-01 is outside it`);
     expect(r.body).not.toContain('No departures found');

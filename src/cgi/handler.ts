@@ -60,7 +60,7 @@ export async function handleRequest(env: Env, body: BodyReader = readBody, log?:
     method = requestMethod(env);
     form = await readForm(env, method, settings.timeoutMs, body);
     const json = wantsJson(form, env);
-    return { response: render(await answerForm(form, settings.runDir, settings.timeoutMs, json), form, json, settings, log), head: method === 'HEAD' };
+    return { response: render(await answerForm(form, settings.runDir, settings.timeoutMs, json, settings.now), form, json, settings, log), head: method === 'HEAD' };
   } catch (e) {
     const json = wantsJson(form, env);
     if (!(e instanceof RoqError)) return { response: internalError(e, json, settings, log), head: method === 'HEAD' };

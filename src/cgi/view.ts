@@ -33,10 +33,10 @@ const HEADINGS: Record<number, string> = {
  * marked invalid, and the code only where it helps the visitor fix the form (4xx): a server-side failure shows
  * a plain sentence and nothing else.
  */
-function errorView(e: PageError): { error: Record<string, unknown>; invalid: Record<string, boolean> } {
+export function errorView(e: PageError, headings: Record<number, string> = HEADINGS): { error: Record<string, unknown>; invalid: Record<string, boolean> } {
   const problems = e.problems ?? (e.param ? [{ param: e.param, message: e.message }] : []);
   return {
-    error: { ...e, heading: HEADINGS[e.status] ?? 'Something went wrong', showCode: e.status < 500, problems: e.problems },
+    error: { ...e, heading: headings[e.status] ?? 'Something went wrong', showCode: e.status < 500, problems: e.problems },
     invalid: Object.fromEntries(problems.map((p) => [p.param, true])),
   };
 }
