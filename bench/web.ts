@@ -32,7 +32,7 @@ type Say = (line?: string) => void;
 
 const QUERY = 'stop=102&date=2026-11-02&after=08:00&format=json';
 
-function cannon(url: string, connections: number, seconds: number): Promise<autocannon.Result> {
+export function cannon(url: string, connections: number, seconds: number): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     autocannon({ url, connections, duration: seconds, timeout: 20 }, (err, result) => (err ? reject(err) : resolve(result)));
   });

@@ -66,7 +66,8 @@ describe.each(RUNTIMES)('roq.cgi under %s against a real daemon', (runtime) => {
       expect(r.stderr).toBe('');
       expect(r.status, `${c.query} ${JSON.stringify(c.params)}`).toBe(200);
       expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
-      expect(r.headers['cache-control']).toBe('no-store');
+      // From the query's schema: departures keep 60 s (maxAge), stops none (revalidated by ETag every time).
+      expect(r.headers['cache-control']).toBe(c.query === 'departures' ? 'public, max-age=60' : 'no-cache');
       expect(r.body.trim()).toBe(JSON.stringify({ query: c.query, rows: c.expected }));
     }
   });

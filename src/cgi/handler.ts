@@ -7,6 +7,8 @@ import { RoqError, roqError } from '../errors.js';
 import { writeAll } from '../sysio.js';
 import { cgiSettings, readBody, readForm, requestMethod, type CgiSettings, type Method } from './env.js';
 import { answerForm, forVisitor, pageError, renderHtml, renderJson, type CgiResponse, type Outcome } from './page.js';
+import { healthResponse, isHealthCheck } from './health.js';
+import { withHttpCaching } from './http-cache.js';
 
 export type Env = Record<string, string | undefined>;
 /** Reads the request body (CONTENT_LENGTH bytes); the default reads fd 0. */
@@ -58,9 +60,11 @@ export async function handleRequest(env: Env, body: BodyReader = readBody, log?:
   let form: Record<string, string> | undefined;
   try {
     method = requestMethod(env);
+    if (isHealthCheck(env)) return { response: await healthResponse(settings), head: method === 'HEAD' };
     form = await readForm(env, method, settings.timeoutMs, body);
     const json = wantsJson(form, env);
-    return { response: render(await answerForm(form, settings.runDir, settings.timeoutMs, json, settings.now), form, json, settings, log), head: method === 'HEAD' };
+    const outcome = await answerForm(form, settings.runDir, settings.timeoutMs, json, settings.now);
+    return { response: withHttpCaching(render(outcome, form, json, settings, log), outcome, form, json, method === 'POST' ? undefined : env.HTTP_IF_NONE_MATCH), head: method === 'HEAD' };
   } catch (e) {
     const json = wantsJson(form, env);
     if (!(e instanceof RoqError)) return { response: internalError(e, json, settings, log), head: method === 'HEAD' };

@@ -25,7 +25,7 @@ export interface PageError {
 /** What one request came to: the bare form, an answer's rows, or an error. */
 export type Outcome =
   | { kind: 'form'; prompt?: string }
-  | { kind: 'rows'; query: string; fields: Field[]; rows: Cell[][]; generation: number; dates?: DateRange; notice?: string }
+  | { kind: 'rows'; query: string; fields: Field[]; rows: Cell[][]; generation: number; /** the generation's content hash */ hash?: string; dates?: DateRange; notice?: string }
   | { kind: 'error'; error: PageError }
   /** A station search with one match: straight to its board. */
   | { kind: 'redirect'; location: string };
@@ -105,9 +105,9 @@ export async function answerForm(form: Record<string, string>, runDir: string, t
   if (answer.status === 'ok') {
     const location = !json && chosen.query === 'stops' ? singleStationLocation(rowsToObjects(answer.fields, answer.rows), '') : undefined;
     if (location) return { kind: 'redirect', location };
-    const { fields, rows, generation, dates } = answer;
+    const { fields, rows, generation, hash, dates } = answer;
     const notice = rows.length === 0 ? datesNotice(specs, chosen.raw, dates) : undefined;
-    return { kind: 'rows', query: chosen.query, fields, rows, generation, ...(dates ? { dates } : {}), ...(notice ? { notice } : {}) };
+    return { kind: 'rows', query: chosen.query, fields, rows, generation, ...(hash ? { hash } : {}), ...(dates ? { dates } : {}), ...(notice ? { notice } : {}) };
   }
   const status = isErrorCode(answer.code) ? CATALOG[answer.code].status : 500;
   return { kind: 'error', error: { status, code: answer.code, message: answer.message, param: answer.param } };
@@ -116,6 +116,7 @@ export async function answerForm(form: Record<string, string>, runDir: string, t
 const REASONS: Record<number, string> = {
   200: 'OK',
   303: 'See Other',
+  304: 'Not Modified',
   400: 'Bad Request',
   405: 'Method Not Allowed',
   413: 'Content Too Large',

@@ -25,6 +25,8 @@ export interface ApacheOptions {
   scripts: Record<string, string>;
   /** Environment every CGI program gets (ROQ_RUN_DIR at least). */
   env: Record<string, string>;
+  /** Config files included after these lines, as a server's conf-enabled/ is (the tests include deploy/apache.conf). */
+  include?: string[];
   /** 0 or absent: a free port. */
   port?: number;
   /** `/` answers with a redirect to this path (the page), as a site's front page would. */
@@ -96,6 +98,7 @@ export function apacheConfig(o: ApacheOptions & { port: number }, asRoot: boolea
     '</Directory>',
     ...(o.home ? [`RedirectMatch 302 ^/$ ${q(o.home)}`] : []),
     ...Object.entries(o.env).map(([k, v]) => `SetEnv ${k} ${q(v)}`),
+    ...(o.include ?? []).map((f) => `Include ${q(f)}`),
     '',
   ].join('\n');
 }

@@ -10,7 +10,8 @@
  * its PID; the new one takes the lock and reads on. Requests written in between wait in the FIFO.
  *
  * Signal handlers only record: SIGTERM and SIGINT write a `stop` pseudo-request into REQUESTS, SIGUSR2 the same
- * for a retirement, SIGHUP asks the reloader for a reload (see reloader.ts), SIGUSR1 reopens the logs.
+ * for a retirement, SIGHUP asks the reloader for a reload (see reloader.ts), SIGUSR1 reopens the logs, SIGWINCH
+ * takes the admin's hold, swap and drop requests (actions.ts).
  *
  * The code a daemon runs never changes under it: this bundle is read once at start, and the worker and load
  * threads start from their bundles' text, read here at start too, so files replaced on disk by a new release
@@ -27,6 +28,7 @@ import type { GenerationData } from '../store/types.js';
 import type { FileLoaded } from './loader.js';
 import { VERSION } from '../version.js';
 import { createAccessLog } from './access-log.js';
+import { ACTION_SIGNAL, takeActionRequests } from './actions.js';
 import { startDispatcher, type Dispatcher } from './dispatcher.js';
 import { checkRunDir, ensureRequestsFifo, openRequests, requestsPath, sweepStaleFifos, watchRequests } from './fifo.js';
 import { checkRunDirFor, dropPrivileges, resolveAccount } from './privileges.js';
@@ -92,10 +94,14 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   const accessLog = createAccessLog(o.accessLog, log);
   let dispatcher: Dispatcher | undefined;
   let retiring = false;
-  const early: ('stop' | 'retire' | 'reload')[] = [];
-  const onSignal = (what: 'stop' | 'retire' | 'reload') => {
+  const early: ('stop' | 'retire' | 'reload' | 'actions')[] = [];
+  const onSignal = (what: 'stop' | 'retire' | 'reload' | 'actions') => {
     if (!dispatcher) return void early.push(what);
     if (what === 'reload') return reloader.request();
+    if (what === 'actions') {
+      for (const a of takeActionRequests(o.run, (name, why) => log.warn(`admin request ${name} ignored: ${why}`))) reloader.act(a.action, a.id);
+      return;
+    }
     if (what === 'retire') retiring = true;
     dispatcher.control('stop');
   };
@@ -103,6 +109,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   process.on('SIGINT', () => onSignal('stop'));
   process.on('SIGUSR2', () => onSignal('retire'));
   process.on('SIGHUP', () => onSignal('reload'));
+  process.on(ACTION_SIGNAL, () => onSignal('actions'));
   process.on('SIGUSR1', () => {
     accessLog.reopen();
     log.reopen?.();
@@ -215,7 +222,9 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
     load,
     nextId: () => nextId++,
     install: (g) => d.stage(g),
+    discarded: () => setImmediate(gc),
     changed: () => status.request(),
+    run: o.run,
   });
   dispatcher = d;
 
@@ -231,7 +240,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
       startedAt,
       updatedAt: Date.now(),
       options: { data: o.data, workers: o.workers, deadlineMs: o.deadlineMs, ...(o.logFile ? { logFile: o.logFile } : {}), ...(o.accessLog ? { accessLog: o.accessLog } : {}) },
-      generation: { id: g.id, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files.length, perFile: g.stats.files, ...(g.dates ? { dates: g.dates } : {}) },
+      generation: { id: g.id, hash: g.hash, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files.length, perFile: g.stats.files, ...(g.dates ? { dates: g.dates } : {}) },
       workers: { size: w.size, busy: w.busy, replaced: w.replaced, threads: w.workers },
       queued: d.queued(),
       served: d.counters(),

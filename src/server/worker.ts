@@ -20,20 +20,16 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openGeneration, runQuery, type Db } from '../engine.js';
 import { RoqError, roqError } from '../errors.js';
-import { encodeAnswer, type Answer, type Cell, type DateRange, type Field } from '../protocol.js';
+import { encodeAnswer, type Answer, type Cell, type Field } from '../protocol.js';
 import { writeAnswer } from './fifo.js';
 import { tagOf, type FromWorker, type ToWorker, type WorkerSetup } from './pool.js';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
 const open = new Map<number, Db>();
-/** Each open generation's date range, sent with every answer so a client can say when a date is outside it. */
-const dates = new Map<number, DateRange>();
-function openOne(g: WorkerSetup['generations'][number]): void {
-  open.set(g.id, openGeneration(g));
-  if (g.dates) dates.set(g.id, g.dates);
-}
-for (const g of setup.generations) openOne(g);
+/** Each open generation's content hash, which every ok answer names. */
+const hashes = new Map<number, string>();
+for (const g of setup.generations) open.set(g.id, openGeneration(g)), hashes.set(g.id, g.hash);
 let heapReportedAt = 0;
 
 /**
@@ -80,8 +76,8 @@ function answerFor(id: number, query: string, params: Record<string, string>): {
     const db = open.get(id);
     if (!db) throw new Error(`generation ${id} is not open in this worker`);
     const result = (setup.faults && query.startsWith('fault_') && injectedFault(query, params)) || runQuery(db, query, params);
-    const range = dates.get(id);
-    return { answer: { status: 'ok', generation: id, fields: result.fields, rows: result.rows, ...(range ? { dates: range } : {}) } };
+    // The data's dates travel with every answer, so a client can say when a date asked about is outside them.
+    return { answer: { status: 'ok', generation: id, hash: hashes.get(id), fields: result.fields, rows: result.rows, ...(db.dates ? { dates: db.dates } : {}) } };
   } catch (e) {
     const err = e instanceof RoqError ? e : roqError('ROQ_QUERY_FAILED', { query, detail: String((e as Error)?.message ?? e) });
     const answer: Answer = { status: 'error', code: err.code, message: err.message };
@@ -115,12 +111,13 @@ port.on('message', (msg: ToWorker) => {
       return;
     }
     case 'generation':
-      openOne(msg.generation);
+      open.set(msg.generation.id, openGeneration(msg.generation));
+      hashes.set(msg.generation.id, msg.generation.hash);
       return;
     case 'drop':
       // The arrays are freed once no thread references them any more.
       open.delete(msg.id);
-      dates.delete(msg.id);
+      hashes.delete(msg.id);
       collectGarbage();
       return;
     default: {

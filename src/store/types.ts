@@ -88,6 +88,8 @@ export interface GenerationData {
   /** ms since the epoch when loading finished */
   loadedAt: number;
   loadMs: number;
+  /** Content hash of the data files (loader.contentHash): equal on every node that loaded the same files. */
+  hash: string;
   tables: Record<string, TableData>;
   stats: { files: FileStats[]; rows: number; bytes: number };
   /** The days the data covers (YYYY-MM-DD), where the app defines them (src/queries/feed-dates.ts). */
