@@ -65,10 +65,15 @@ export interface Field {
   type: FieldType;
 }
 export type Cell = string | number;
+/** The first and last day (YYYY-MM-DD) a generation's data covers, where the app defines one (see feed-dates.ts). */
+export interface DateRange {
+  start: string;
+  end: string;
+}
 
 export type AnswerStatus = 'ok' | 'error' | 'timeout';
 export type Answer =
-  | { status: 'ok'; generation: number; /** content hash of the generation (absent from daemons before it) */ hash?: string; fields: Field[]; rows: Cell[][] }
+  | { status: 'ok'; generation: number; /** content hash of the generation (absent from daemons before it) */ hash?: string; fields: Field[]; rows: Cell[][]; dates?: DateRange }
   | { status: 'error' | 'timeout'; code: string; message: string; param?: string };
 
 const TOKEN_RE = /^[A-Za-z0-9]{1,32}$/;
@@ -216,7 +221,9 @@ export function encodeAnswer(answer: Answer, proof?: string): string {
     if (answer.param !== undefined) out += `param=${escapeValue(answer.param)}\n`;
     return out + 'end=0\n';
   }
-  let out = `${answerHead(proof)}status=ok\ngeneration=${answer.generation}\n${answer.hash ? `hash=${escapeValue(answer.hash)}\n` : ''}fields=${fieldsLine(answer.fields)}\n`;
+  let out = `${answerHead(proof)}status=ok\ngeneration=${answer.generation}\n${answer.hash ? `hash=${escapeValue(answer.hash)}\n` : ''}`;
+  if (answer.dates) out += `dates=${answer.dates.start}..${answer.dates.end}\n`;
+  out += `fields=${fieldsLine(answer.fields)}\n`;
   for (const row of answer.rows) {
     out += 'row=';
     for (let i = 0; i < row.length; i++) {
@@ -246,6 +253,7 @@ export function answerParser(proof?: string) {
   let generation = 0;
   let hash: string | undefined;
   let fields: Field[] = [];
+  let dates: DateRange | undefined;
   const rows: Cell[][] = [];
   const attrs: Record<string, string> = {};
   /** seek: before an answer; proof: after `roq=`, the proof line is due; skip: inside a rejected answer; in: proved. */
@@ -292,6 +300,11 @@ export function answerParser(proof?: string) {
       case 'hash':
         hash = unescapeValue(value);
         return;
+      case 'dates': {
+        const m = /^([0-9]{4}-[0-9]{2}-[0-9]{2})\.\.([0-9]{4}-[0-9]{2}-[0-9]{2})$/.exec(value);
+        if (m) dates = { start: m[1]!, end: m[2]! };
+        return;
+      }
       case 'fields':
         fields = value === '' ? [] : value.split(',').map((f) => {
           const [n, t] = f.split(':');
@@ -339,7 +352,7 @@ export function answerParser(proof?: string) {
     result(): Answer {
       if (!done) throw new Error('answer incomplete');
       if (version === 0) throw new Error('answer without a roq= line');
-      if (status === 'ok') return hash === undefined ? { status: 'ok', generation, fields, rows } : { status: 'ok', generation, hash, fields, rows };
+      if (status === 'ok') return { status: 'ok', generation, ...(hash === undefined ? {} : { hash }), fields, rows, ...(dates ? { dates } : {}) };
       if (status === 'error' || status === 'timeout') {
         const a: Answer = { status, code: attrs.code ?? 'ROQ_UNKNOWN', message: attrs.message ?? '' };
         if (attrs.param !== undefined) a.param = attrs.param;

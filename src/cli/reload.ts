@@ -8,6 +8,7 @@ import { isAlive, runningPid, signalDaemon } from '../server/lifecycle.js';
 import { readStatusFile } from '../server/status.js';
 import type { ReloadOutcome } from '../server/reloader.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { coverageLine, today } from '../queries/feed-dates.js';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
 import { holdAction } from './hold.js';
 
@@ -32,7 +33,7 @@ const POLL_MS = 20;
 
 function describe(run: string, r: ReloadOutcome): string {
   const files = (r.files ?? []).map((f) => `  ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows ${String(f.bytes).padStart(12)} bytes\n`).join('');
-  return `roq reloaded on ${run}: generation ${r.generation} serving, hash ${r.hash}, ${r.rows} rows from ${r.files?.length ?? 0} files in ${r.ms} ms\n${files}`;
+  return `roq reloaded on ${run}: generation ${r.generation} serving, hash ${r.hash}, ${r.rows} rows from ${r.files?.length ?? 0} files in ${r.ms} ms\n${coverageLine(r.dates, today())}${files}`;
 }
 
 export async function reload(argv: string[]): Promise<number> {

@@ -6,6 +6,7 @@ import { roqError } from '../errors.js';
 import type { StatusFile } from '../server/status.js';
 import { legacyPid, runningPid } from '../server/lifecycle.js';
 import { readStatusFile } from '../server/status.js';
+import { coverageLine, today } from '../queries/feed-dates.js';
 import { parseCommand, RUN_OPTION, runDir } from './options.js';
 
 export const STATUS_HELP = `usage: roq status [--run DIR] [--json]
@@ -54,6 +55,7 @@ function describe(r: StatusReport): string {
     `  pid         ${s.pid}, up ${duration(r.uptimeMs ?? 0)}${s.memory ? `, rss ${mb(s.memory.rss)}` : ''}`,
     `  generation  ${g.id}: ${g.rows} rows, ${g.files} files, ${mb(g.bytes)} from ${g.dataDir}, loaded in ${g.loadMs} ms at ${new Date(g.loadedAt).toISOString()}`,
     ...(g.hash ? [`  hash        ${g.hash}`] : []),
+    ...(g.dates ? [`  dates       ${coverageLine(g.dates, today()).trimEnd().replace(/^data covers /, '')}`] : []),
     ...(g.perFile ?? []).map((f) => `              ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows`),
     ...(w ? [`  workers     ${w.size} (${w.busy} busy, ${w.replaced} replaced)${deadline ? `, deadline ${deadline} ms` : ''}, ${s.queued ?? 0} queued`] : []),
     ...(w?.threads ?? []).map((t) => `              #${t.index} ${t.state.padEnd(8)} ${String(t.served).padStart(9)} served, heap ${mb(t.heap)}`),

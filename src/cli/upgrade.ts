@@ -11,7 +11,7 @@ import { runningPid } from '../server/lifecycle.js';
 import { privatePath } from '../server/private-dir.js';
 import { readStatusFile } from '../server/status.js';
 import { VERSION } from '../version.js';
-import { intOption, parseCommand, type Options } from './options.js';
+import { intOption, parseCommand, requireRunDir, type Options } from './options.js';
 import { DAEMON_OPTIONS, daemonOptions, launch } from './start.js';
 
 export const UPGRADE_HELP = `usage: roq upgrade [--run DIR] [--ready-timeout MS] [--data DIR] [--workers N] [--deadline MS] [...]
@@ -34,7 +34,7 @@ export async function upgrade(argv: string[]): Promise<number> {
   if (values.help) return void process.stdout.write(UPGRADE_HELP), 0;
   const readyTimeoutMs = intOption('upgrade', 'ready-timeout', values['ready-timeout'], 300_000, 100, 3_600_000);
   const given = daemonOptions('upgrade', values);
-  const run = given.run;
+  const run = requireRunDir(given.run);
   // In the private directory, like the options below: nobody in the run directory's group can hold or fake them.
   const lock = privatePath(run, 'upgrade');
   let unlock: () => Promise<void>;

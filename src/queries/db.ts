@@ -3,6 +3,7 @@
  * queries reuse (active services per day, lower-cased stop names). The memo belongs to the Db, so it is dropped
  * with its generation and never shared between workers.
  */
+import type { DateRange } from '../protocol.js';
 import type { GenerationData } from '../store/types.js';
 import { openTables, type Tables } from '../generated/tables.js';
 
@@ -11,10 +12,12 @@ export interface Db {
   readonly generation: number;
   readonly tables: Tables;
   readonly memo: Map<string, unknown>;
+  /** The days the generation's data covers, computed once when it was loaded (feed-dates.ts). */
+  readonly dates?: DateRange;
 }
 
 export function openDb(data: GenerationData): Db {
-  return { generation: data.id, tables: openTables(data.tables), memo: new Map() };
+  return { generation: data.id, tables: openTables(data.tables), memo: new Map(), ...(data.dates ? { dates: data.dates } : {}) };
 }
 
 /** Returns memo[key], computing it on first use. Bounded: a flood of distinct keys (dates) clears it. */

@@ -39,7 +39,8 @@ import { roqError } from '../errors.js';
 import { createStatusWriter, readStatusFile, type StatusFile } from './status.js';
 import { createLog, rateLimited, type Log } from './log.js';
 import { createPool, type Pool } from './pool.js';
-import { createLoadThread, createReloader } from './reloader.js';
+import { createExpiryWarner, createLoadThread, createReloader } from './reloader.js';
+import { rangeText } from '../queries/feed-dates.js';
 
 export interface DaemonOptions {
   run: string;
@@ -213,8 +214,10 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   const releaseLock = release!;
   const first = generation;
   const status = createStatusWriter(o.run, snapshot, log);
+  const warnIfExpired = createExpiryWarner(log);
   const statusTimer = setInterval(() => {
     requests.check();
+    warnIfExpired(d.generation());
     status.request();
   }, 1000);
   statusTimer.unref();
@@ -260,7 +263,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
       startedAt,
       updatedAt: Date.now(),
       options: { data: o.data, workers: o.workers, deadlineMs: o.deadlineMs, ...(o.logFile ? { logFile: o.logFile } : {}), ...(o.accessLog ? { accessLog: o.accessLog } : {}) },
-      generation: { id: g.id, hash: g.hash, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files.length, perFile: g.stats.files },
+      generation: { id: g.id, hash: g.hash, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files.length, perFile: g.stats.files, ...(g.dates ? { dates: g.dates } : {}) },
       workers: { size: w.size, busy: w.busy, replaced: w.replaced, threads: w.workers },
       queued: d.queued(),
       served: d.counters(),
@@ -294,10 +297,11 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
 
   for (const what of early) onSignal(what);
   const s = first.stats;
-  log.info(`serving: generation ${first.id}, ${s.rows} rows from ${s.files.length} files in ${Math.round(first.loadMs)} ms`);
+  log.info(`serving: generation ${first.id}, ${s.rows} rows from ${s.files.length} files in ${Math.round(first.loadMs)} ms${first.dates ? `; dates ${rangeText(first.dates)}` : ''}`);
+  warnIfExpired(first);
   return readyReport(first, o);
 }
 
 function readyReport(g: GenerationData, o: DaemonOptions): ReadyReport {
-  return { pid: process.pid, generation: g.id, files: g.stats.files.length, rows: g.stats.rows, bytes: g.stats.bytes, loadMs: Math.round(g.loadMs), workers: o.workers, run: o.run };
+  return { pid: process.pid, generation: g.id, files: g.stats.files.length, rows: g.stats.rows, bytes: g.stats.bytes, loadMs: Math.round(g.loadMs), workers: o.workers, run: o.run, ...(g.dates ? { dates: g.dates } : {}) };
 }

@@ -24,6 +24,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { roqError, RoqError, isErrorCode } from '../errors.js';
+import type { DateRange } from '../protocol.js';
 import type { Log } from './log.js';
 import { openAppend, privatePath, readNoFollow, replaceFile } from './private-dir.js';
 
@@ -211,6 +212,8 @@ export interface ReadyReport {
   loadMs: number;
   workers: number;
   run: string;
+  /** The days the data covers, where the app defines them. */
+  dates?: DateRange;
 }
 
 export function readyLine(r: ReadyReport): string {

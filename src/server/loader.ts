@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import fg from 'fast-glob';
 import { roqError, RoqError } from '../errors.js';
 import { TABLES } from '../generated/catalog.js';
+import { feedDateRange } from '../queries/feed-dates.js';
 import type { FileStats, GenerationData, TableData, TableSpec } from '../store/types.js';
 import { emptyTable, parseTable, resolveReferences, type LoadLog } from '../store/table.js';
 
@@ -32,7 +33,9 @@ export interface FileLoaded {
 }
 
 export async function loadGeneration(dataDir: string, id: number, log: LoadLog, onFile?: (f: FileLoaded) => void): Promise<GenerationData> {
-  return loadTables(TABLES, dataDir, id, log, onFile);
+  const g = await loadTables(TABLES, dataDir, id, log, onFile);
+  const dates = feedDateRange(g.tables);
+  return dates ? { ...g, dates } : g;
 }
 
 /** loadGeneration for any catalog (tests load hand-made schemas with it). */
@@ -42,6 +45,8 @@ export async function loadTables(specs: readonly TableSpec[], given: string, id:
   // the same side of the flip.
   const dataDir = await realpath(given).catch(() => given);
   const present = await listFiles(dataDir);
+  // Nothing to load at all is an admin's mistake (an unpacked export elsewhere, a wrong --data), not a missing table.
+  if (!specs.some((s) => present.has(s.file))) throw roqError('ROQ_LOAD_NO_DATA', { dir: dataDir, files: specs.filter((s) => !s.optional).map((s) => s.file).join(', ') });
   for (const f of present) {
     if (!specs.some((s) => s.file === f)) log.warn(`${join(dataDir, f)}: no schema describes this file; ignored`);
   }

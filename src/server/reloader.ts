@@ -19,6 +19,24 @@ import type { FileStats, GenerationData } from '../store/types.js';
 import type { FromLoadThread, LoadJob, ToLoadThread } from './load-thread.js';
 import type { FileLoaded } from './loader.js';
 import type { Log } from './log.js';
+import type { DateRange } from '../protocol.js';
+import { expiredWarning, rangeText, today } from '../queries/feed-dates.js';
+
+/**
+ * Warns in the log when the serving generation's data ends before today (the server's local date): once when it
+ * is loaded, and again each day it keeps serving, so a daemon that runs past its feed's end says so that day,
+ * not only at the next reload. Call it as often as wanted (the daemon does, every second).
+ */
+export function createExpiryWarner(log: Log): (g: GenerationData) => void {
+  let warned = '';
+  return (g) => {
+    const day = today();
+    if (warned === `${g.id} ${day}`) return;
+    warned = `${g.id} ${day}`;
+    const warning = expiredWarning(g.dates, day);
+    if (warning) log.warn(`generation ${g.id}: ${warning}`);
+  };
+}
 
 /** What an admin asked of the reloader besides a plain reload (SIGHUP): see `roq reload --hold`, `roq swap`. */
 export type HoldAction = 'hold' | 'swap' | 'drop';
@@ -43,6 +61,8 @@ export interface ReloadOutcome {
   rows?: number;
   bytes?: number;
   files?: FileStats[];
+  /** The days the new generation's data covers, where the app defines them. */
+  dates?: DateRange;
   error?: { code: string; message: string };
 }
 
@@ -123,7 +143,7 @@ export function createReloader(o: ReloaderOptions): Reloader {
     if (t.action !== 'reload') out.action = t.action;
     if (t.request !== undefined) out.request = t.request;
     const g = result.g;
-    if (g) Object.assign(out, { generation: g.id, hash: g.hash, rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files });
+    if (g) Object.assign(out, { generation: g.id, hash: g.hash, rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files, ...(g.dates ? { dates: g.dates } : {}) });
     if (result.error) out.error = { code: result.error.code ?? 'ROQ_LOAD_FILE', message: result.error.message };
     last = out;
     recent.push(out);
@@ -150,7 +170,7 @@ export function createReloader(o: ReloaderOptions): Reloader {
           const g = await load();
           if (closed) return;
           await o.install(g);
-          o.log.info(`reload: generation ${g.id} serving (${g.stats.rows} rows from ${g.stats.files.length} files, hash ${g.hash}, loaded in ${Math.round(g.loadMs)} ms)`);
+          o.log.info(`reload: generation ${g.id} serving (${g.stats.rows} rows from ${g.stats.files.length} files, hash ${g.hash}, loaded in ${Math.round(g.loadMs)} ms${g.dates ? `; dates ${rangeText(g.dates)}` : ''})`);
           return done(t, startedAt, { status: 'ok', g });
         }
         case 'hold': {

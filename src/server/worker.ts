@@ -76,7 +76,8 @@ function answerFor(id: number, query: string, params: Record<string, string>): {
     const db = open.get(id);
     if (!db) throw new Error(`generation ${id} is not open in this worker`);
     const result = (setup.faults && query.startsWith('fault_') && injectedFault(query, params)) || runQuery(db, query, params);
-    return { answer: { status: 'ok', generation: id, hash: hashes.get(id), fields: result.fields, rows: result.rows } };
+    // The data's dates travel with every answer, so a client can say when a date asked about is outside them.
+    return { answer: { status: 'ok', generation: id, hash: hashes.get(id), fields: result.fields, rows: result.rows, ...(db.dates ? { dates: db.dates } : {}) } };
   } catch (e) {
     const err = e instanceof RoqError ? e : roqError('ROQ_QUERY_FAILED', { query, detail: String((e as Error)?.message ?? e) });
     const answer: Answer = { status: 'error', code: err.code, message: err.message };

@@ -5,6 +5,8 @@
  * the arrays meaning are built per worker by src/generated/tables.ts.
  */
 
+import type { DateRange } from '../protocol.js';
+
 export type ColumnType = 'string' | 'int' | 'float' | 'time' | 'date';
 
 /** A column as a schema describes it (src/generated/catalog.ts holds them all). */
@@ -90,4 +92,6 @@ export interface GenerationData {
   hash: string;
   tables: Record<string, TableData>;
   stats: { files: FileStats[]; rows: number; bytes: number };
+  /** The days the data covers (YYYY-MM-DD), where the app defines them (src/queries/feed-dates.ts). */
+  dates?: DateRange;
 }
