@@ -9,7 +9,7 @@ import type { Schemas } from './schema.js';
 export function emitCatalog(schemas: Schemas): string {
   const specs: TableSpec[] = schemas.tables.map(({ source: _source, ...spec }) => spec);
   return `${header(schemas.tableDir)}/** Every table roq loads: where its file is, its columns, key, indexes and references. */
-import type { TableSpec } from '../store/types.js';
+import type { TableSpec } from '${schemas.imports.lib}/store/types.js';
 
 export const TABLES: readonly TableSpec[] = ${literal(specs)};
 `;
@@ -135,6 +135,7 @@ ${members.join('\n')}
 
 export function emitTables(schemas: Schemas): string {
   const tables = schemas.tables;
+  const lib = schemas.imports.lib;
   const used = new Set(tables.flatMap((t) => t.columns.map((c) => OPENER[c.type])));
   const store = [
     ...Object.values(OPENER).filter((o, i, all) => used.has(o) && all.indexOf(o) === i),
@@ -147,12 +148,12 @@ export function emitTables(schemas: Schemas): string {
  * Typed accessors over a loaded generation, one object per table: \`tables.stopTimes.departureTime(row)\` is the
  * departure in seconds, \`departureTimeText(row)\` the text as written. They wrap the shared arrays; nothing is copied.
  */
-import type { TableData } from '../store/types.js';
-import type { SortedIndex } from '../store/sortedIndex.js';
-import { ${store.join(', ')} } from '../store/columns.js';
+import type { TableData } from '${lib}/store/types.js';
+import type { SortedIndex } from '${lib}/store/sortedIndex.js';
+import { ${store.join(', ')} } from '${lib}/store/columns.js';
 
-export { NULL_INT, NULL_TIME } from '../store/types.js';
-export type { SortedIndex } from '../store/sortedIndex.js';`,
+export { NULL_INT, NULL_TIME } from '${lib}/store/types.js';
+export type { SortedIndex } from '${lib}/store/sortedIndex.js';`,
   ];
   for (const t of tables) parts.push(interfaceOf(t), openerOf(t));
   parts.push(`/** Every table of the catalog. */

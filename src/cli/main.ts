@@ -5,6 +5,7 @@
  */
 import { RoqError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { build, BUILD_HELP, runInApp, takeAppOption } from './app.js';
 import { query, QUERY_HELP } from './query.js';
 import { reload, RELOAD_HELP } from './reload.js';
 import { daemon, start, START_HELP } from './start.js';
@@ -23,15 +24,19 @@ commands:
   upgrade  replace the running daemon by one running this release's code, losing no request
   status   show the daemon's pid, version, uptime, generation, workers, counters and last reload
   query    ask the daemon one query and print the rows (a table, or --json)
+  build    build an app (codegen, bundles, the CGI program) into its .roq/ directory
+
+Every command takes --app DIR to act for the app in DIR (built first when needed); the default app is roq's
+project root.
 
 Run \`roq COMMAND --help\` for a command's options. The run directory is --run DIR, else $ROQ_RUN_DIR, else ./run.
 
 commands' help:
-${[START_HELP, STOP_HELP, RELOAD_HELP, UPGRADE_HELP, STATUS_HELP].map((h) => '  ' + h.split('\n')[0]).join('\n')}
+${[START_HELP, STOP_HELP, RELOAD_HELP, UPGRADE_HELP, STATUS_HELP, BUILD_HELP].map((h) => '  ' + h.split('\n')[0]).join('\n')}
   ${QUERY_HELP.split('\n')[0]}
 `;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, stop, reload, upgrade, status, query, daemon };
+const COMMANDS: Record<string, (argv: string[], app?: string) => Promise<number>> = { start, stop, reload, upgrade, status, query, daemon, build };
 
 function exitCode(e: RoqError): number {
   return e.code === 'ROQ_USAGE' || e.code === 'ROQ_QUERY_UNKNOWN' || e.code.startsWith('ROQ_PARAM_') ? 2 : 1;
@@ -50,7 +55,9 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await run(rest);
+    const { app, rest: args } = takeAppOption(rest);
+    if (app !== undefined && command !== 'build' && command !== 'daemon') return runInApp(app, command, args);
+    return await run(args, app);
   } catch (e) {
     if (e instanceof RoqError) {
       process.stderr.write(`roq: ${e.message} [${e.code}]\n`);

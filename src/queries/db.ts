@@ -10,11 +10,13 @@ export interface Db {
   /** The generation's id, reported with every answer. */
   readonly generation: number;
   readonly tables: Tables;
+  /** The same tables as plain data, for code that is not generated per schema (declarative queries). */
+  readonly data: GenerationData['tables'];
   readonly memo: Map<string, unknown>;
 }
 
 export function openDb(data: GenerationData): Db {
-  return { generation: data.id, tables: openTables(data.tables), memo: new Map() };
+  return { generation: data.id, tables: openTables(data.tables), data: data.tables, memo: new Map() };
 }
 
 /** Returns memo[key], computing it on first use. Bounded: a flood of distinct keys (dates) clears it. */

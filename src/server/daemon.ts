@@ -32,6 +32,8 @@ import { checkRunDir, ensureRequestsFifo, openRequests, requestsPath, sweepStale
 import { checkRunDirFor, dropPrivileges, resolveAccount } from './privileges.js';
 import { acquirePidLock, awaitSuccessor, isAlive, pidFilePath, runningPid, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
 import { createStatusWriter, readStatusFile, STATUS_FILE, type StatusFile } from './status.js';
+import { QUERY_SPECS } from '../generated/queries.js';
+import { writeQueriesFile } from '../queries-file.js';
 import { createLog, type Log } from './log.js';
 import { createPool, type Pool } from './pool.js';
 import { createLoadThread, createReloader } from './reloader.js';
@@ -181,6 +183,11 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
 
   const serving = pool;
   const releaseLock = release!;
+  try {
+    writeQueriesFile(o.run, QUERY_SPECS);
+  } catch (e) {
+    log.warn(`could not write ${o.run}/queries.json (roq query needs it for this app's queries): ${(e as Error).message}`);
+  }
   const first = generation;
   const status = createStatusWriter(o.run, snapshot, log);
   const statusTimer = setInterval(() => {

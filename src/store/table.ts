@@ -39,14 +39,16 @@ export function parseTable(spec: TableSpec, path: string, buf: Buffer, log: Load
 
   const header = (names: string[]): void => {
     width = names.length;
-    fieldOf = spec.columns.map((c) => names.indexOf(c.name));
+    fieldOf = spec.columns.map((c) => names.indexOf(c.heading ?? c.name));
     spec.columns.forEach((c, i) => {
       if (c.required && fieldOf[i]! < 0) throw roqError('ROQ_LOAD_MISSING_COLUMN', { file: path, column: c.name });
     });
-    const extra = names.filter((n) => !spec.columns.some((c) => c.name === n));
+    const extra = names.filter((n) => !spec.columns.some((c) => (c.heading ?? c.name) === n));
     if (extra.length) log.warn(`${path}: column${extra.length > 1 ? 's' : ''} ${extra.join(', ')} not in the schema of table ${spec.name}; ignored`);
   };
 
+  // Without a header line the fields are the columns, in schema order.
+  if (spec.header === false) header(spec.columns.map((c) => c.heading ?? c.name));
   const records = scanCsv(buf, path, (rec) => {
     if (width === 0) {
       const names: string[] = [];
@@ -69,8 +71,8 @@ export function parseTable(spec: TableSpec, path: string, buf: Buffer, log: Load
       lineOf = grown;
     }
     lineOf[rows++] = rec.line;
-  });
-  if (records === 0) header([]);
+  }, spec.delimiter === undefined ? undefined : spec.delimiter.charCodeAt(0));
+  if (records === 0 && width === 0) header([]);
 
   const columns: TableData['columns'] = {};
   spec.columns.forEach((c, i) => (columns[c.name] = builders[i]!.finish()));

@@ -17,6 +17,8 @@ export interface ColumnSpec {
   default?: string;
   /** Another table's single key column that this column's values name (e.g. trips.trip_id). */
   references?: { table: string; column: string };
+  /** The column's name in the file's header line, when it is not `name` (e.g. "Organization Name"). */
+  heading?: string;
 }
 
 export interface IndexSpec {
@@ -34,6 +36,10 @@ export interface TableSpec {
   /** Columns that identify a row; empty when the table has no key. */
   key: string[];
   indexes: IndexSpec[];
+  /** The field separator when it is not a comma: '\t', ';' or '|'. */
+  delimiter?: string;
+  /** false: the file has no header line; its fields are the columns in schema order. */
+  header?: boolean;
 }
 
 /**
