@@ -4,7 +4,7 @@
 // as CommonJS; Bun runs the same file.
 import { spawnSync } from 'node:child_process';
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -75,7 +75,8 @@ await Promise.all(
 if (existsSync(bun) && (only.length === 0 || only.some((o) => 'dist/roq-cgi'.includes(o)))) compileCgi('src/cgi/main.ts', 'dist/roq-cgi');
 
 function compileCgi(entry, outfile) {
-  const r = spawnSync(bun, ['build', entry, '--compile', '--bytecode', '--minify', '--target=bun', '--loader', '.html:text', '--outfile', outfile], { encoding: 'utf8' });
+  // `.cgi:js`: an app's entry is the bundled dist/roq.cgi, which Bun would otherwise embed as a file, not run.
+  const r = spawnSync(bun, ['build', entry, '--compile', '--bytecode', '--minify', '--target=bun', '--loader', '.html:text', '--loader', '.cgi:js', '--outfile', outfile], { encoding: 'utf8' });
   if (r.status !== 0) {
     console.error(`bun build --compile failed:\n${r.stdout}${r.stderr}`);
     process.exit(1);
@@ -89,6 +90,17 @@ function compileCgi(entry, outfile) {
  * src/generated/ for the app's, and resolves the `roq/…` imports of generated code and of the app's query
  * functions to roq's src/.
  */
+function appTemplatesModule(dir) {
+  const templates = {};
+  const tdir = join(dir, 'templates');
+  for (const f of existsSync(tdir) ? readdirSync(tdir).sort() : []) {
+    if (f.endsWith('.html')) templates[f.slice(0, -5)] = readFileSync(join(tdir, f), 'utf8');
+  }
+  const meta = existsSync(join(dir, 'app.json')) ? JSON.parse(readFileSync(join(dir, 'app.json'), 'utf8')) : {};
+  const title = typeof meta.title === 'string' ? meta.title : basename(dir);
+  return `export const APP_TEMPLATES = ${JSON.stringify(templates)};\nexport const BOARD_QUERIES = [];\nexport const APP_TITLE = ${JSON.stringify(title)};\n`;
+}
+
 async function buildApp(dir) {
   const out = join(dir, '.roq');
   if (!existsSync(join(dir, 'schemas'))) {
@@ -108,6 +120,9 @@ async function buildApp(dir) {
         args.importer.startsWith(src + '/') ? { path: join(out, 'generated', basename(args.path).replace(/\.js$/, '.ts')) } : undefined,
       );
       b.onResolve({ filter: /^roq\// }, (args) => ({ path: join(src, args.path.slice(4)).replace(/\.js$/, '.ts') }));
+      // The CGI program's app pages: this app's templates/<query>.html, its title, and no departure board.
+      b.onResolve({ filter: /\/app-templates\.js$/ }, (args) => (args.importer.startsWith(src + '/') ? { path: 'app-templates', namespace: 'roq-app' } : undefined));
+      b.onLoad({ filter: /.*/, namespace: 'roq-app' }, () => ({ contents: appTemplatesModule(dir), loader: 'js' }));
     },
   };
   const appPrograms = programs.filter((p) => /^dist\/(roq\.js|worker\.js|load-thread\.js|roq\.cgi)$/.test(p.out));

@@ -6,6 +6,7 @@
 import { RoqError, roqError } from '../errors.js';
 import { writeAll } from '../sysio.js';
 import { cgiSettings, readBody, readForm, requestMethod, type CgiSettings, type Method } from './env.js';
+import { answerFront, frontAnswers } from './front.js';
 import { answerForm, pageError, renderHtml, renderJson, type CgiResponse, type Outcome } from './page.js';
 
 export type Env = Record<string, string | undefined>;
@@ -49,6 +50,7 @@ export async function handleRequest(env: Env, body: BodyReader = readBody, log?:
   try {
     method = requestMethod(env);
     form = await readForm(env, method, settings.timeoutMs, body);
+    if (frontAnswers(env, form)) return { response: await answerFront(env, form, settings), head: method === 'HEAD' };
     const json = wantsJson(form, env);
     return { response: render(await answerForm(form, settings.runDir, settings.timeoutMs, json), form, json, settings), head: method === 'HEAD' };
   } catch (e) {

@@ -64,15 +64,23 @@ export async function answerForm(form: Record<string, string>, runDir: string, t
     const stop = QUERY_SPECS.departures?.params.find((p) => p.name === 'stop');
     throw roqError('ROQ_PARAM_MISSING', { param: 'stop', expected: stop ? expectedForm(stop) : 'a stop_id' });
   }
-  parseParams(chosen.query, QUERY_SPECS[chosen.query]!.params, chosen.raw);
+  return askQuery(chosen.query, chosen.raw, runDir, timeoutMs);
+}
+
+/**
+ * Validates raw parameters against the query's spec (throwing the RoqError that names the bad one), then asks the
+ * daemon. Error answers become an error outcome with the catalog's status.
+ */
+export async function askQuery(query: string, raw: Record<string, string>, runDir: string, timeoutMs: number): Promise<Outcome> {
+  parseParams(query, QUERY_SPECS[query]!.params, raw);
   // Long non-ASCII values can pass parseParams and still not fit one atomic request line once %-encoded.
   try {
-    encodeRequest({ kind: 'query', pid: 0x7fffffff, token: 'x'.repeat(32), query: chosen.query, params: chosen.raw });
+    encodeRequest({ kind: 'query', pid: 0x7fffffff, token: 'x'.repeat(32), query, params: raw });
   } catch {
-    throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${Buffer.byteLength(encodeParams(chosen.raw))} bytes of parameters`, max: `${MAX_REQUEST_BYTES - 64} bytes` });
+    throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${Buffer.byteLength(encodeParams(raw))} bytes of parameters`, max: `${MAX_REQUEST_BYTES - 64} bytes` });
   }
-  const answer = await ask(runDir, chosen.query, chosen.raw, { timeoutMs });
-  if (answer.status === 'ok') return { kind: 'rows', query: chosen.query, fields: answer.fields, rows: answer.rows, generation: answer.generation };
+  const answer = await ask(runDir, query, raw, { timeoutMs });
+  if (answer.status === 'ok') return { kind: 'rows', query, fields: answer.fields, rows: answer.rows, generation: answer.generation };
   const status = isErrorCode(answer.code) ? CATALOG[answer.code].status : 500;
   return { kind: 'error', error: { status, code: answer.code, message: answer.message, param: answer.param } };
 }
@@ -99,7 +107,7 @@ const SECURITY_HEADERS: [string, string][] = [
   ['X-Content-Type-Options', 'nosniff'],
 ];
 
-function headersFor(status: number, contentType: string): [string, string][] {
+export function headersFor(status: number, contentType: string): [string, string][] {
   const h: [string, string][] = [['Content-Type', contentType], ['Cache-Control', 'no-store'], ...SECURITY_HEADERS];
   if (status === 503) h.push(['Retry-After', '5']);
   if (status === 405) h.push(['Allow', 'GET, HEAD, POST']);

@@ -62,13 +62,13 @@ function filesUnder(dir: string): string[] {
 }
 
 /**
- * What a build depends on: the app's schemas, query functions and templates (names and contents), and the roq
+ * What a build depends on: the app's schemas, query functions, templates and app.json (names and contents), and the roq
  * programs doing the building (size and time of each bundle), so that a new roq rebuilds every app.
  */
 export function buildInputs(app: string): string {
   const h = createHash('sha256');
-  for (const d of INPUT_DIRS) {
-    for (const f of filesUnder(join(app, d))) h.update(`${relative(app, f)}\0`).update(fs.readFileSync(f)).update('\0');
+  for (const f of [...INPUT_DIRS.flatMap((d) => filesUnder(join(app, d))), ...[join(app, 'app.json')].filter((f) => fs.existsSync(f))]) {
+    h.update(`${relative(app, f)}\0`).update(fs.readFileSync(f)).update('\0');
   }
   for (const p of ['roq.js', 'worker.js', 'load-thread.js', 'roq.cgi']) {
     const st = fs.statSync(join(roqHome(), 'dist', p), { throwIfNoEntry: false });
