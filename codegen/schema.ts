@@ -9,7 +9,7 @@ import { parseClockTime, parseIsoDate } from '../src/params.js';
 import type { Field } from '../src/protocol.js';
 import type { DeclaredQuery } from '../src/queries/declared.js';
 import type { ColumnSpec, ColumnType, IndexSpec, TableSpec } from '../src/store/types.js';
-import { parseDateBytes, parseFloatBytes, parseIntBytes, parseTimeBytes } from '../src/store/values.js';
+import { formatParser, parseDateBytes, parseFloatBytes, parseIntBytes, parseTimeBytes } from '../src/store/values.js';
 import { camel } from './names.js';
 
 export interface SchemaFile {
@@ -122,15 +122,19 @@ const PARSERS: Record<Exclude<ColumnType, 'string'>, (b: Uint8Array, s: number, 
   date: parseDateBytes,
 };
 
-function columnDefault(c: ReturnType<typeof checker>, v: unknown, type: ColumnType, field: string): string | undefined {
+function columnDefault(c: ReturnType<typeof checker>, v: unknown, type: ColumnType, field: string, format?: string): string | undefined {
   if (v === undefined) return undefined;
   const text = typeof v === 'number' && (type === 'int' || type === 'float') ? String(v) : c.string(v, field);
   if (type !== 'string') {
     const b = Buffer.from(text);
-    if (Number.isNaN(PARSERS[type](b, 0, b.length))) c.fail(field, `'${text}' is not a valid ${type} value`);
+    const parse = type === 'date' || type === 'time' ? formatParser(type, format) : PARSERS[type];
+    if (Number.isNaN(parse(b, 0, b.length))) c.fail(field, `'${text}' is not a valid ${type} value`);
   }
   return text;
 }
+
+/** The formats a date or time column may declare; the first is the default (GTFS). */
+const FORMATS: Partial<Record<ColumnType, readonly string[]>> = { date: ['yyyymmdd', 'iso'], time: ['service', 'clock'] };
 
 type SourcedTable = TableSpec & { source: string };
 
@@ -148,14 +152,20 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
   const references: (string | undefined)[] = [];
   const columns: ColumnSpec[] = columnsRaw.map((raw, i) => {
     const at = `columns[${i}]`;
-    const co = c.object(raw, at, ['name', 'type', 'required', 'default', 'references', 'description', 'heading']);
+    const co = c.object(raw, at, ['name', 'type', 'required', 'default', 'references', 'description', 'heading', 'format']);
     const type = c.oneOf(co.type, `${at}.type`, COLUMN_TYPES, 'type');
     const col: ColumnSpec = {
       name: c.string(co.name, `${at}.name`, SNAKE, 'a column name of [a-z0-9_] starting with a letter'),
       type,
       required: c.bool(co.required, `${at}.required`),
     };
-    const d = columnDefault(c, co.default, type, `${at}.default`);
+    if (co.format !== undefined) {
+      const formats = FORMATS[type];
+      if (!formats) c.fail(`${at}.format`, 'only date and time columns take a format');
+      const f = c.oneOf(co.format, `${at}.format`, formats!, `${type} format`);
+      if (f === 'iso' || f === 'clock') col.format = f;
+    }
+    const d = columnDefault(c, co.default, type, `${at}.default`, col.format);
     if (d !== undefined) col.default = d;
     if (co.description !== undefined) c.string(co.description, `${at}.description`);
     if (co.heading !== undefined) col.heading = c.string(co.heading, `${at}.heading`, /^[^\r\n]+$/, 'a heading on one line');

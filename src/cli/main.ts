@@ -6,6 +6,7 @@
 import { RoqError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { build, BUILD_HELP, runInApp, takeAppOption } from './app.js';
+import { init, INIT_HELP } from './init.js';
 import { query, QUERY_HELP } from './query.js';
 import { reload, RELOAD_HELP } from './reload.js';
 import { daemon, start, START_HELP } from './start.js';
@@ -25,6 +26,7 @@ commands:
   status   show the daemon's pid, version, uptime, generation, workers, counters and last reload
   query    ask the daemon one query and print the rows (a table, or --json)
   build    build an app (codegen, bundles, the CGI program) into its .roq/ directory
+  init     make an app from a directory of CSV files: schemas inferred from the data, a lookup query per table
 
 Every command takes --app DIR to act for the app in DIR (built first when needed); the default app is roq's
 project root.
@@ -32,11 +34,11 @@ project root.
 Run \`roq COMMAND --help\` for a command's options. The run directory is --run DIR, else $ROQ_RUN_DIR, else ./run.
 
 commands' help:
-${[START_HELP, STOP_HELP, RELOAD_HELP, UPGRADE_HELP, STATUS_HELP, BUILD_HELP].map((h) => '  ' + h.split('\n')[0]).join('\n')}
+${[START_HELP, STOP_HELP, RELOAD_HELP, UPGRADE_HELP, STATUS_HELP, BUILD_HELP, INIT_HELP].map((h) => '  ' + h.split('\n')[0]).join('\n')}
   ${QUERY_HELP.split('\n')[0]}
 `;
 
-const COMMANDS: Record<string, (argv: string[], app?: string) => Promise<number>> = { start, stop, reload, upgrade, status, query, daemon, build };
+const COMMANDS: Record<string, (argv: string[], app?: string) => Promise<number>> = { start, stop, reload, upgrade, status, query, daemon, build, init };
 
 function exitCode(e: RoqError): number {
   return e.code === 'ROQ_USAGE' || e.code === 'ROQ_QUERY_UNKNOWN' || e.code.startsWith('ROQ_PARAM_') ? 2 : 1;
@@ -56,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     const { app, rest: args } = takeAppOption(rest);
-    if (app !== undefined && command !== 'build' && command !== 'daemon') return runInApp(app, command, args);
+    if (app !== undefined && !['build', 'daemon', 'init'].includes(command)) return runInApp(app, command, args);
     return await run(args, app);
   } catch (e) {
     if (e instanceof RoqError) {

@@ -9,7 +9,7 @@ import type { ColumnData, ColumnSpec, DictData } from './types.js';
 import { NULL_INT, NULL_TIME } from './types.js';
 import { buildDictionary } from './dictionary.js';
 import { shareFloat64, shareInt32, sharedInt32 } from './shared.js';
-import { isBlank, parseDateBytes, parseFloatBytes, parseIntBytes, parseTimeBytes } from './values.js';
+import { formatParser, isBlank, parseFloatBytes, parseIntBytes } from './values.js';
 
 export interface ColumnBuilder {
   /** Adds buf[s, e) as the next row's value; `escaped` means it holds "" pairs. Returns an error sentence or null. */
@@ -116,7 +116,7 @@ const EXPECTED: Record<'int' | 'date' | 'float', string> = {
 
 /** int, date and float: one number per row; an empty value is the default, or the null of the type. */
 function numberBuilder(spec: ColumnSpec, type: 'int' | 'date' | 'float'): ColumnBuilder {
-  const parse: BytesParser = type === 'int' ? parseIntBytes : type === 'date' ? parseDateBytes : parseFloatBytes;
+  const parse: BytesParser = type === 'int' ? parseIntBytes : type === 'date' ? formatParser('date', spec.format) : parseFloatBytes;
   const grow = type === 'float' ? new Float64Array(1024) : new Int32Array(1024);
   let data: Int32Array | Float64Array = grow;
   let length = 0;
@@ -133,8 +133,8 @@ function numberBuilder(spec: ColumnSpec, type: 'int' | 'date' | 'float'): Column
     const d = Buffer.from(spec.default);
     emptyValue = parse(d, 0, d.length);
   }
-  const bad = (buf: Buffer, s: number, e: number): string =>
-    `${EXPECTED[type]}, got '${buf.toString('utf8', s, Math.min(e, s + 40))}'`;
+  const expected = type === 'date' && spec.format === 'iso' ? 'expected a date YYYY-MM-DD' : EXPECTED[type];
+  const bad = (buf: Buffer, s: number, e: number): string => `${expected}, got '${buf.toString('utf8', s, Math.min(e, s + 40))}'`;
   const empty = (): string | null => {
     if (spec.required && spec.default === undefined) return REQUIRED;
     push(emptyValue);
@@ -159,6 +159,7 @@ function numberBuilder(spec: ColumnSpec, type: 'int' | 'date' | 'float'): Column
 
 /** Times: seconds for ordering and arithmetic, plus the text exactly as written (answers show it verbatim). */
 function timeBuilder(spec: ColumnSpec): ColumnBuilder {
+  const parseTimeBytes = formatParser('time', spec.format);
   const text = stringCodes();
   const seconds = new GrowInt32();
   let defaultSeconds = NULL_TIME;
@@ -186,7 +187,7 @@ function timeBuilder(spec: ColumnSpec): ColumnBuilder {
         return null;
       }
       if (isBlank(buf, s, e)) return empty();
-      return `expected a time H:MM:SS, got '${buf.toString('utf8', s, Math.min(e, s + 40))}'`;
+      return `expected a time ${spec.format === 'clock' ? 'HH:MM or HH:MM:SS below 24:00' : 'H:MM:SS'}, got '${buf.toString('utf8', s, Math.min(e, s + 40))}'`;
     },
     addEmpty: empty,
     finish(): ColumnData {

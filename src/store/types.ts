@@ -19,6 +19,11 @@ export interface ColumnSpec {
   references?: { table: string; column: string };
   /** The column's name in the file's header line, when it is not `name` (e.g. "Organization Name"). */
   heading?: string;
+  /**
+   * How a date or time is written, when not the GTFS way: dates 'iso' (YYYY-MM-DD) rather than YYYYMMDD, times
+   * 'clock' (HH:MM[:SS] below 24:00) rather than service-day H:MM:SS that may pass 24:00.
+   */
+  format?: 'iso' | 'clock';
 }
 
 export interface IndexSpec {
