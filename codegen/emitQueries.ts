@@ -54,7 +54,8 @@ export function emitRegistry(schemas: Schemas): string {
   const { lib, queries } = schemas.imports;
   const coded = qs.filter((q) => !q.declared);
   const declared = qs.filter((q) => q.declared);
-  const imports = coded.map((q) => `import { ${runnerOf(q).fn} } from '${queries}/${q.name}.js';`);
+  const imports = coded.map((q) => `import { ${[runnerOf(q).fn, ...(q.derive ? [q.derive] : [])].join(', ')} } from '${queries}/${q.name}.js';`);
+  const derivers = coded.filter((q) => q.derive);
   if (declared.length) imports.unshift(`import { runDeclared, type DeclaredQuery } from '${lib}/queries/declared.js';`);
   const types = coded.map((q) => `${pascal(q.name)}Params`);
   const table = declared.length
@@ -69,6 +70,7 @@ const DECLARED: Record<string, DeclaredQuery> = ${literal(Object.fromEntries(dec
 import type { ParamValue } from '${lib}/params.js';
 import type { Cell } from '${lib}/protocol.js';
 import type { Db } from '${lib}/queries/db.js';
+import type { Deriver } from '${lib}/queries/derived.js';
 ${types.length ? `import type { ${types.join(', ')} } from './queries.js';\n` : ''}${imports.join('\n')}
 ${table}
 /** Runs a query on parameters already checked by parseParams against the query's spec. */
@@ -77,5 +79,8 @@ export type QueryRunner = (db: Db, params: Record<string, ParamValue>) => Cell[]
 export const QUERY_RUNNERS: Record<string, QueryRunner> = {
 ${qs.map(runner).join('\n')}
 };
+
+/** Query name → the function that derives its data once per generation, in the load thread (\`"derive"\`). */
+export const DERIVERS: Record<string, Deriver> = {${derivers.length ? '\n' + derivers.map((q) => `  ${q.name}: ${q.derive},`).join('\n') + '\n' : ''}};
 `;
 }

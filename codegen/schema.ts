@@ -31,6 +31,8 @@ export interface QuerySchema {
   source: string;
   /** Set for a declarative query (one that names a table): what the generic runner needs. */
   declared?: DeclaredQuery;
+  /** The function of the query's module that derives data once per generation (`"derive"` in the schema). */
+  derive?: string;
 }
 
 /** Where generated files import roq's modules and the app's query functions from. */
@@ -241,7 +243,7 @@ function linkReferences(checked: { spec: SourcedTable; refs: (string | undefined
 
 export function validateQuery(file: SchemaFile): QuerySchema {
   const c = checker(file.path);
-  const o = c.object(file.json, '', ['query', 'description', 'params', 'fields', 'table', 'index', 'limit']);
+  const o = c.object(file.json, '', ['query', 'description', 'params', 'fields', 'table', 'index', 'limit', 'derive']);
   const name = c.string(o.query, 'query', SNAKE, 'a query name of [a-z0-9_] starting with a letter');
   const params: ParamSpec[] = c.array(o.params ?? [], 'params').map((raw, i) => {
     const at = `params[${i}]`;
@@ -321,8 +323,10 @@ export function validateQuery(file: SchemaFile): QuerySchema {
   c.unique(fields.map((f) => f.name), (i) => `fields[${i}].name`, 'field');
   if (!declarative) {
     for (const prop of ['index', 'limit']) if (o[prop] !== undefined) c.fail(prop, `only a query that names a table takes ${prop}`);
-  }
-  return { name, description: c.optString(o.description, 'description'), params: ordered, fields, source: file.path };
+  } else if (o.derive !== undefined) c.fail('derive', 'a query that names a table has no code of its own to derive data with');
+  const q: QuerySchema = { name, description: c.optString(o.description, 'description'), params: ordered, fields, source: file.path };
+  if (o.derive !== undefined) q.derive = c.string(o.derive, 'derive', /^[a-z][A-Za-z0-9]*$/, 'the name of a function of the query\'s module');
+  return q;
 }
 
 /** The field type of a declarative query's column: numbers stay numbers, dates and times are text. */

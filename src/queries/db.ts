@@ -1,7 +1,8 @@
 /**
- * What a query runs against: one generation's typed tables plus a per-worker memo for derived data that many
- * queries reuse (active services per day, lower-cased stop names). The memo belongs to the Db, so it is dropped
- * with its generation and never shared between workers.
+ * What a query runs against: one generation's typed tables, the data its queries derived from them once in the
+ * load thread (shared by every worker, see derived.ts), and a per-worker memo for what depends on a parameter and
+ * so cannot be derived ahead (active services per day). The memo belongs to the Db, so it is dropped with its
+ * generation and never shared between workers.
  */
 import type { GenerationData } from '../store/types.js';
 import { openTables, type Tables } from '../generated/tables.js';
@@ -12,11 +13,13 @@ export interface Db {
   readonly tables: Tables;
   /** The same tables as plain data, for code that is not generated per schema (declarative queries). */
   readonly data: GenerationData['tables'];
+  /** What the queries' derive functions built for this generation, in shared memory (see derived.ts). */
+  readonly derived: NonNullable<GenerationData['derived']>;
   readonly memo: Map<string, unknown>;
 }
 
 export function openDb(data: GenerationData): Db {
-  return { generation: data.id, tables: openTables(data.tables), data: data.tables, memo: new Map() };
+  return { generation: data.id, tables: openTables(data.tables), data: data.tables, derived: data.derived ?? {}, memo: new Map() };
 }
 
 /** Returns memo[key], computing it on first use. Bounded: a flood of distinct keys (dates) clears it. */

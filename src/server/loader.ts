@@ -15,13 +15,14 @@ import { join } from 'node:path';
 import fg from 'fast-glob';
 import { roqError, RoqError } from '../errors.js';
 import { TABLES } from '../generated/catalog.js';
+import { DERIVERS } from '../generated/registry.js';
+import { deriveAll } from '../queries/derived.js';
 import type { FileStats, GenerationData, TableData, TableSpec } from '../store/types.js';
 import { emptyTable, parseTable, resolveReferences, type LoadLog } from '../store/table.js';
 
 export type { LoadLog } from '../store/table.js';
 export type { GenerationData } from '../store/types.js';
 
-/** Loads every table of the generated catalog from dataDir. See the file comment for the failure contract. */
 /** One file loaded, for progress reports: its rows and bytes, and ms since the load began. */
 export interface FileLoaded {
   file: string;
@@ -30,8 +31,18 @@ export interface FileLoaded {
   ms: number;
 }
 
+/**
+ * Loads every table of the generated catalog, then runs the queries' derive functions on them (derived.ts), so
+ * that a generation always leaves the load thread with its derived data in shared memory, or not at all.
+ */
 export async function loadGeneration(dataDir: string, id: number, log: LoadLog, onFile?: (f: FileLoaded) => void): Promise<GenerationData> {
-  return loadTables(TABLES, dataDir, id, log, onFile);
+  const generation = await loadTables(TABLES, dataDir, id, log, onFile);
+  try {
+    deriveAll(generation, DERIVERS);
+  } catch (e) {
+    throw roqError('ROQ_LOAD_FILE', { file: generation.dataDir, detail: (e as Error).message });
+  }
+  return generation;
 }
 
 /** loadGeneration for any catalog (tests load hand-made schemas with it). */

@@ -99,4 +99,6 @@ export interface GenerationData {
   loadMs: number;
   tables: Record<string, TableData>;
   stats: { files: FileStats[]; rows: number; bytes: number };
+  /** Query name → the typed arrays its derive function built from this generation (src/queries/derived.ts). */
+  derived?: Record<string, Record<string, Int32Array | Uint32Array | Float64Array | Uint8Array>>;
 }
