@@ -66,6 +66,10 @@ function interfaceOf(t: TableSpec): string {
       lines.push(`  ${m}Row(row: number): number;`);
     }
   }
+  for (const ref of t.references ?? []) {
+    lines.push(`  /** the ${ref.table} row whose key is this row's (${ref.columns.join(', ')}), or -1 */`);
+    lines.push(`  ${camel(ref.name)}Row(row: number): number;`);
+  }
   if (t.key.length) {
     lines.push(`  /** rows sorted by the key (${t.key.join(', ')}), the first row of each key only */`);
     lines.push('  readonly key: SortedIndex;');
@@ -117,6 +121,10 @@ function openerOf(t: TableSpec): string {
       members.push(`    ${m}Row: (row) => ${m}Ref[${v}.codes[row]!]!,`);
     }
   }
+  for (const ref of t.references ?? []) {
+    locals.push(`  const ${camel(ref.name)}Ref = reference(t, ${quote(ref.name)});`);
+    members.push(`    ${camel(ref.name)}Row: (row) => ${camel(ref.name)}Ref[row]!,`);
+  }
   if (t.key.length) {
     locals.push(`  const key = keyIndex(t, ${literal(t.key)});`);
     const cols = t.key.map((k) => t.columns.find((c) => c.name === k)!);
@@ -141,7 +149,7 @@ export function emitTables(schemas: Schemas): string {
     ...Object.values(OPENER).filter((o, i, all) => used.has(o) && all.indexOf(o) === i),
     ...(tables.some((t) => t.key.length) ? ['findByKey', 'keyIndex'] : []),
     ...(tables.some((t) => t.indexes.length) ? ['namedIndex'] : []),
-    ...(tables.some((t) => t.columns.some((c) => c.references)) ? ['reference'] : []),
+    ...(tables.some((t) => t.columns.some((c) => c.references) || t.references?.length) ? ['reference'] : []),
   ].sort();
   const parts = [
     `${header(schemas.tableDir)}/**

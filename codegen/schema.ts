@@ -146,7 +146,7 @@ const DELIMITERS: Record<string, string> = { comma: ',', tab: '\t', semicolon: '
 /** Checks one table schema; `refs` are its columns' `references` texts, resolved by linkReferences. */
 export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (string | undefined)[] } {
   const c = checker(file.path);
-  const o = c.object(file.json, '', ['table', 'file', 'optional', 'description', 'columns', 'key', 'indexes', 'delimiter', 'header']);
+  const o = c.object(file.json, '', ['table', 'file', 'optional', 'description', 'columns', 'key', 'indexes', 'delimiter', 'header', 'references']);
   const name = c.string(o.table, 'table', SNAKE, 'a table name of [a-z0-9_] starting with a letter');
   const dataFile = c.string(o.file, 'file', /^[^/\\]+$/, 'a file name without directories');
   const columnsRaw = c.array(o.columns, 'columns');
@@ -203,6 +203,15 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
     for (const s of suffixes) claim(m + s, `columns[${i}].name`);
   });
   indexes.forEach((ix, i) => claim(ix.name, `indexes[${i}].name`));
+  const composite = (o.references === undefined ? [] : c.array(o.references, 'references')).map((raw, i) => {
+    const ro = c.object(raw, `references[${i}]`, ['columns', 'table', 'name']);
+    const cols = c.array(ro.columns, `references[${i}].columns`).map((v, j) => columnRef(v, `references[${i}].columns[${j}]`));
+    if (cols.length < 2) c.fail(`references[${i}].columns`, 'a table-level reference names two or more columns (for one, write "references" on the column)');
+    const table = c.string(ro.table, `references[${i}].table`, SNAKE, 'a table name');
+    const ref = { name: ro.name === undefined ? table : c.string(ro.name, `references[${i}].name`, SNAKE, 'a name of [a-z0-9_] starting with a letter'), columns: cols, table };
+    claim(`${camel(ref.name)}Row`, `references[${i}]`);
+    return ref;
+  });
   const spec: SourcedTable = {
     name,
     file: dataFile,
@@ -218,6 +227,7 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
     if (d !== ',') spec.delimiter = d;
   }
   if (o.header !== undefined && !c.bool(o.header, 'header')) spec.header = false;
+  if (composite.length) spec.references = composite;
   return { spec, refs: references };
 }
 
@@ -237,6 +247,17 @@ function linkReferences(checked: { spec: SourcedTable; refs: (string | undefined
       if (target.key.length !== 1 || target.key[0] !== columnName) c.fail(field, `'${ref}' is not the whole key of table '${tableName}' (its key is [${target.key.join(', ')}])`);
       if (col.type !== 'string' || t.columns[i]!.type !== 'string') c.fail(field, 'only string columns can reference, and only string columns');
       t.columns[i]!.references = { table: tableName, column: columnName };
+    });
+    (t.references ?? []).forEach((ref, i) => {
+      const field = `references[${i}]`;
+      const target = tables.find((x) => x.name === ref.table);
+      if (!target) return c.fail(`${field}.table`, `no table '${ref.table}' (tables: ${tables.map((x) => x.name).join(', ')})`);
+      if (target.key.length !== ref.columns.length) c.fail(`${field}.columns`, `table '${ref.table}' has a key of ${target.key.length} column(s) [${target.key.join(', ')}]; name as many columns, in its order`);
+      ref.columns.forEach((name, j) => {
+        const from = t.columns.find((x) => x.name === name)!;
+        const to = target.columns.find((x) => x.name === target.key[j])!;
+        if (from.type !== to.type || from.type === 'float') c.fail(`${field}.columns[${j}]`, `${t.name}.${name} is ${from.type}, ${target.name}.${to.name} ${to.type}: a reference pairs columns of one type other than float`);
+      });
     });
   }
 }

@@ -100,6 +100,20 @@ describe('schema errors name the file and the field', () => {
     fails(input, "schemas/tables/stop_times.json: columns[0].references: 'trips.trip_id' is not the whole key of table 'trips'");
   });
 
+  it('in references to a composite key', () => {
+    const extent = { table: 'extent', file: 'extent.csv', columns: [{ name: 'auth', type: 'string' }, { name: 'code', type: 'int' }], key: ['auth', 'code'] };
+    const usage = (references: unknown, columns = [{ name: 'a', type: 'string' }, { name: 'c', type: 'int' }]) => ({
+      tables: [{ path: 'schemas/tables/extent.json', json: extent }, { path: 'schemas/tables/usage.json', json: { table: 'usage', file: 'usage.csv', columns, references } }],
+      queries: [],
+    });
+    expect(validateSchemas(usage([{ columns: ['a', 'c'], table: 'extent' }])).tables[1]!.references).toEqual([{ name: 'extent', columns: ['a', 'c'], table: 'extent' }]);
+    fails(usage([{ columns: ['a'], table: 'extent' }]), 'schemas/tables/usage.json: references[0].columns: a table-level reference names two or more columns');
+    fails(usage([{ columns: ['a', 'x'], table: 'extent' }]), "references[0].columns[1]: no column 'x' in this table");
+    fails(usage([{ columns: ['a', 'c'], table: 'extnt' }]), "references[0].table: no table 'extnt'");
+    fails(usage([{ columns: ['c', 'a'], table: 'extent' }]), 'references[0].columns[0]: usage.c is int, extent.auth string');
+    fails(usage([{ columns: ['a', 'c', 'a'], table: 'extent' }]), "references[0].columns: table 'extent' has a key of 2 column(s) [auth, code]");
+  });
+
   it('in query schemas', () => {
     const q = (json: unknown): SchemaFiles => ({ tables: [], queries: [{ path: 'schemas/queries/departures.json', json }] });
     const ok = { query: 'departures', params: [{ name: 'limit', type: 'int', min: 1, max: 100 }], fields: [{ name: 'time', type: 'string' }] };

@@ -45,6 +45,18 @@ export interface TableSpec {
   delimiter?: string;
   /** false: the file has no header line; its fields are the columns in schema order. */
   header?: boolean;
+  /**
+   * References by several columns to another table's whole (composite) key, e.g. (auth_name, code) → extent. Each
+   * is resolved at load time into one target row per row (-1 when none), stored in TableData.references[name].
+   */
+  references?: CompositeReference[];
+}
+
+export interface CompositeReference {
+  /** The accessor's base name: `<name>Row(row)`; the target table's name unless the schema gives one. */
+  name: string;
+  columns: string[];
+  table: string;
 }
 
 /**
@@ -81,7 +93,10 @@ export interface TableData {
   key: Int32Array | null;
   /** Row ids sorted by each index's columns, ties by row id. */
   indexes: Record<string, Int32Array>;
-  /** Per referencing column: source dictionary code → target row, or -1 when the target has no such key. */
+  /**
+   * Per referencing column: source dictionary code → target row, or -1 when the target has no such key; per
+   * composite reference (by its name): source row → target row, or -1.
+   */
   references: Record<string, Int32Array>;
 }
 
