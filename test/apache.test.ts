@@ -55,7 +55,7 @@ describe.skipIf(!HAVE_APACHE)('through a real Apache httpd (mod_cgid)', () => {
   for (const p of programs) {
     describe.skipIf(!p.present)(p.name, () => {
       it('renders the departure board as an HTML page', async () => {
-        const res = await fetch(`${apache!.url}${p.path}?${QUERY}`);
+        const res = await fetch(`${apache!.url}${p.path}?${QUERY}&query=departures`);
         expect(res.status).toBe(200);
         expect(res.headers.get('content-type')).toMatch(/^text\/html/);
         const html = await res.text();

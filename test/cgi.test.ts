@@ -72,9 +72,9 @@ describe.each(RUNTIMES)('roq.cgi under %s against a real daemon', (runtime) => {
     }
   });
 
-  it('shows a departures case as an HTML table, every cell escaped', async () => {
+  it('shows a departures case as an HTML table, every cell escaped, when the page asks for query=departures', async () => {
     const c = ALL_CASES.find((x) => x.query === 'departures' && x.expected.length >= 3)!;
-    const r = await ask(formOf(c.params));
+    const r = await ask(formOf(c.params, { query: 'departures' }));
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toBe('text/html; charset=utf-8');
     const tbody = r.body.slice(r.body.indexOf('<tbody>'), r.body.indexOf('</tbody>'));
@@ -88,18 +88,20 @@ describe.each(RUNTIMES)('roq.cgi under %s against a real daemon', (runtime) => {
 
   it('writes a 100-row board completely before exiting', async () => {
     const c = ALL_CASES.find((x) => x.query === 'departures' && x.expected.length === 100)!;
-    const r = await ask(formOf(c.params));
+    const r = await ask(formOf(c.params, { query: 'departures' }));
     expect(r.status).toBe(200);
     expect(r.body.length).toBeGreaterThan(16_000);
     expect(r.body.split('<tr><td>')).toHaveLength(101);
     expect(r.body.endsWith('</html>\n')).toBe(true);
   });
 
-  it('lists the stations matching q as buttons that pick the stop', async () => {
-    const r = await ask('q=minal&date=2026-11-09');
+  it('lists the stations matching q as links to their boards, and sends a search with one match straight to its board', async () => {
+    const r = await ask('q=park');
     expect(r.status).toBe(200);
-    expect(r.body).toContain('<button class="stop" type="submit" name="stop" value="241">Atlantic Terminal');
-    expect(r.body).toContain('name="date" value="2026-11-09"');
+    expect(r.body).toContain('<li><a href="/cgi-bin/roq.cgi?stop=24">Belmont Park</a></li>');
+    const one = await ask('q=minal');
+    expect(one.status).toBe(303);
+    expect(one.headers.location).toBe('/cgi-bin/roq.cgi?stop=241');
   });
 
   it('takes a POSTed form, the query string adding format=json', async () => {
@@ -112,16 +114,16 @@ describe.each(RUNTIMES)('roq.cgi under %s against a real daemon', (runtime) => {
   });
 
   it('answers HEAD with the headers only', async () => {
-    const r = await ask('q=minal', { method: 'HEAD' });
+    const r = await ask('q=park', { method: 'HEAD' });
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(r.body).toBe('');
   });
 
-  it('shows the empty form, dated today, when neither stop nor q is given', async () => {
+  it('shows the station search when neither stop nor q is given', async () => {
     const r = await ask('');
     expect(r.status).toBe(200);
-    expect(r.body).toMatch(/name="date" value="\d{4}-\d{2}-\d{2}" required>/);
+    expect(r.body).toMatch(/<input type="search" name="q" value=""/);
     expect(r.body).not.toContain('role="alert"');
   });
 
@@ -180,10 +182,10 @@ describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) =
   const BAD: [string, string, string][] = [
     ['stop=202&date=2026-02-30', 'date', 'ROQ_PARAM_INVALID'],
     ['stop=202&date=2026-11-09&after=25:61', 'after', 'ROQ_PARAM_INVALID'],
-    ['stop=202&date=2026-11-09&limit=0', 'limit', 'ROQ_PARAM_INVALID'],
-    ['stop=202&date=2026-11-09&limit=1000', 'limit', 'ROQ_PARAM_INVALID'],
-    ['stop=&date=2026-11-09', 'stop', 'ROQ_PARAM_MISSING'],
-    ['stop=202', 'date', 'ROQ_PARAM_MISSING'],
+    ['query=departures&stop=202&date=2026-11-09&limit=0', 'limit', 'ROQ_PARAM_INVALID'],
+    ['query=departures&stop=202&date=2026-11-09&limit=1000', 'limit', 'ROQ_PARAM_INVALID'],
+    ['query=departures&stop=&date=2026-11-09', 'stop', 'ROQ_PARAM_MISSING'],
+    ['query=departures&stop=202', 'date', 'ROQ_PARAM_MISSING'],
     ['q=' + 'x'.repeat(101), 'q', 'ROQ_PARAM_INVALID'],
   ];
 

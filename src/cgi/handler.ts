@@ -52,7 +52,7 @@ export async function handleRequest(env: Env, body: BodyReader = readBody, log?:
     form = await readForm(env, method, settings.timeoutMs, body);
     if (frontAnswers(env, form)) return { response: await answerFront(env, form, settings), head: method === 'HEAD' };
     const json = wantsJson(form, env);
-    return { response: render(await answerForm(form, settings.runDir, settings.timeoutMs, json), form, json, settings), head: method === 'HEAD' };
+    return { response: render(await answerForm(form, settings.runDir, settings.timeoutMs, json, settings.now), form, json, settings), head: method === 'HEAD' };
   } catch (e) {
     const json = wantsJson(form, env);
     if (!(e instanceof RoqError)) return { response: internalError(e, json, settings, log), head: method === 'HEAD' };

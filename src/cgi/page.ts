@@ -11,6 +11,7 @@ import { encodeParams, encodeRequest, MAX_REQUEST_BYTES, rowsToObjects, type Cel
 import pageTemplate from '../../templates/page.html';
 import { renderTemplate } from './template.js';
 import { pageView } from './view.js';
+import { boardPage, singleStationLocation } from './board.js';
 
 export interface PageError {
   status: number;
@@ -23,7 +24,9 @@ export interface PageError {
 export type Outcome =
   | { kind: 'form' }
   | { kind: 'rows'; query: string; fields: Field[]; rows: Cell[][]; generation: number }
-  | { kind: 'error'; error: PageError };
+  | { kind: 'error'; error: PageError }
+  /** A station search with one match: straight to its board. */
+  | { kind: 'redirect'; location: string };
 
 export interface CgiResponse {
   status: number;
@@ -32,14 +35,15 @@ export interface CgiResponse {
 }
 
 /**
- * The query a form asks for: `stop` present → departures; else `q` present → stops; else none (the empty form).
+ * The query a form asks for: the one `query` names; else with `stop` the passenger's board for a page and the
+ * departures API for JSON; else `q` present → stops; else none (the empty form).
  * Only the query's own parameters are picked; the page's other fields (format, the buttons) are not parameters.
  */
-export function chooseQuery(form: Record<string, string>): { query: string; raw: Record<string, string> } | undefined {
-  const query = 'stop' in form ? 'departures' : 'q' in form ? 'stops' : undefined;
+export function chooseQuery(form: Record<string, string>, json = false): { query: string; raw: Record<string, string> } | undefined {
+  const query = form.query ? form.query : 'stop' in form ? (json ? 'departures' : 'board') : 'q' in form ? 'stops' : undefined;
   if (query === undefined) return undefined;
-  const spec = QUERY_SPECS[query];
-  if (!spec) throw new Error(`the generated query specs have no '${query}' query`);
+  const spec = Object.hasOwn(QUERY_SPECS, query) ? QUERY_SPECS[query] : undefined;
+  if (!spec) throw roqError('ROQ_QUERY_UNKNOWN', { query: query.slice(0, 40), known: Object.keys(QUERY_SPECS).join(', ') });
   const raw: Record<string, string> = {};
   for (const p of spec.params) {
     const value = form[p.name];
@@ -57,14 +61,20 @@ export function pageError(e: RoqError): PageError {
  * anything is sent), then asks the daemon on runDir. Daemon errors and error answers become an error outcome with
  * the catalog's status; unexpected failures are thrown for the caller's 500.
  */
-export async function answerForm(form: Record<string, string>, runDir: string, timeoutMs: number, json: boolean): Promise<Outcome> {
-  const chosen = chooseQuery(form);
+export async function answerForm(form: Record<string, string>, runDir: string, timeoutMs: number, json: boolean, now?: number): Promise<Outcome> {
+  const chosen = chooseQuery(form, json);
   if (!chosen) {
     if (!json) return { kind: 'form' };
     const stop = QUERY_SPECS.departures?.params.find((p) => p.name === 'stop');
     throw roqError('ROQ_PARAM_MISSING', { param: 'stop', expected: stop ? expectedForm(stop) : 'a stop_id' });
   }
-  return askQuery(chosen.query, chosen.raw, runDir, timeoutMs);
+  if (chosen.query === 'board' && now !== undefined && !chosen.raw.now) chosen.raw.now = String(now);
+  const outcome = await askQuery(chosen.query, chosen.raw, runDir, timeoutMs);
+  if (outcome.kind === 'rows' && !json && chosen.query === 'stops') {
+    const location = singleStationLocation(rowsToObjects(outcome.fields, outcome.rows), '');
+    if (location) return { kind: 'redirect', location };
+  }
+  return outcome;
 }
 
 /**
@@ -87,6 +97,7 @@ export async function askQuery(query: string, raw: Record<string, string>, runDi
 
 const REASONS: Record<number, string> = {
   200: 'OK',
+  303: 'See Other',
   400: 'Bad Request',
   405: 'Method Not Allowed',
   413: 'Content Too Large',
@@ -139,7 +150,11 @@ export function renderJson(outcome: Outcome): CgiResponse {
 }
 
 export function renderHtml(outcome: Outcome, form: Record<string, string>, scriptName: string, now = new Date()): CgiResponse {
+  if (outcome.kind === 'redirect') return { status: 303, headers: [['Location', scriptName + outcome.location], ...headersFor(303, 'text/plain; charset=utf-8')], body: 'See the board of the one station found.\n' };
   const status = outcome.kind === 'error' ? outcome.error.status : 200;
+  // The raw departures table keeps the generic page; everything a passenger sees is the board's (src/cgi/board.ts).
+  const raw = outcome.kind === 'rows' ? outcome.query === 'departures' : form.query === 'departures';
+  if (!raw) return { status, headers: headersFor(status, 'text/html; charset=utf-8'), body: boardPage(outcome, form, scriptName) };
   // One page per process: the template is parsed where it is used, once.
   return { status, headers: headersFor(status, 'text/html; charset=utf-8'), body: renderTemplate(pageTemplate, pageView(outcome, form, scriptName, now)) };
 }

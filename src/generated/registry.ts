@@ -4,7 +4,8 @@ import type { ParamValue } from '../params.js';
 import type { Cell } from '../protocol.js';
 import type { Db } from '../queries/db.js';
 import type { Deriver } from '../queries/derived.js';
-import type { DeparturesParams, StopsParams } from './queries.js';
+import type { BoardParams, DeparturesParams, StopsParams } from './queries.js';
+import { runBoard } from '../queries/board.js';
 import { runDepartures } from '../queries/departures.js';
 import { runStops, deriveStops } from '../queries/stops.js';
 
@@ -12,6 +13,7 @@ import { runStops, deriveStops } from '../queries/stops.js';
 export type QueryRunner = (db: Db, params: Record<string, ParamValue>) => Cell[][];
 
 export const QUERY_RUNNERS: Record<string, QueryRunner> = {
+  board: (db, params) => runBoard(db, params as unknown as BoardParams),
   departures: (db, params) => runDepartures(db, params as unknown as DeparturesParams),
   stops: (db, params) => runStops(db, params as unknown as StopsParams),
 };
