@@ -69,8 +69,8 @@ const DECLARED: Record<string, DeclaredQuery> = ${literal(Object.fromEntries(dec
   return `${header(schemas.queryDir)}/** Query name → its hand-written implementation, src/queries/<name>.ts exporting run<Name>. */
 import type { ParamValue } from '${lib}/params.js';
 import type { Cell } from '${lib}/protocol.js';
-import type { Db } from '${lib}/queries/db.js';
 import type { Deriver } from '${lib}/queries/derived.js';
+import type { Db } from './tables.js';
 ${types.length ? `import type { ${types.join(', ')} } from './queries.js';\n` : ''}${imports.join('\n')}
 ${table}
 /** Runs a query on parameters already checked by parseParams against the query's spec. */
@@ -81,6 +81,6 @@ ${qs.map(runner).join('\n')}
 };
 
 /** Query name → the function that derives its data once per generation, in the load thread (\`"derive"\`). */
-export const DERIVERS: Record<string, Deriver> = {${derivers.length ? '\n' + derivers.map((q) => `  ${q.name}: ${q.derive},`).join('\n') + '\n' : ''}};
+export const DERIVERS: Record<string, Deriver<Db>> = {${derivers.length ? '\n' + derivers.map((q) => `  ${q.name}: ${q.derive},`).join('\n') + '\n' : ''}};
 `;
 }

@@ -158,6 +158,7 @@ export function emitTables(schemas: Schemas): string {
  */
 import type { TableData } from '${lib}/store/types.js';
 import type { SortedIndex } from '${lib}/store/sortedIndex.js';
+import type { DbOf } from '${lib}/queries/db.js';
 import { ${store.join(', ')} } from '${lib}/store/columns.js';
 
 export { NULL_INT, NULL_TIME } from '${lib}/store/types.js';
@@ -168,6 +169,9 @@ export type { SortedIndex } from '${lib}/store/sortedIndex.js';`,
 export interface Tables {
 ${tables.map((t) => `  ${camel(t.name)}: ${pascal(t.name)}Table;`).join('\n')}
 }
+
+/** What a query function receives: a generation of these tables (see ${lib}/queries/db.ts). */
+export type Db = DbOf<Tables>;
 
 /** Wraps a generation's tables; cheap (no data is read), done once per generation in each worker. */
 export function openTables(tables: Record<string, TableData>): Tables {

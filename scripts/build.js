@@ -135,4 +135,11 @@ async function buildApp(dir) {
     }),
   );
   if (existsSync(bun)) compileCgi(join(out, 'dist/roq.cgi'), join(out, 'dist/roq-cgi'));
+  // For type-checking the app's query functions against its generated types: npx tsc -p DIR/.roq/tsconfig.json
+  const tsconfig = {
+    extends: join(ROOT, 'tsconfig.json'),
+    compilerOptions: { paths: { 'roq/*': [join(src, '*')] }, typeRoots: [join(ROOT, 'node_modules/@types')] },
+    include: [join(dir, 'queries/**/*.ts'), join(out, 'generated/*.ts'), join(src, 'types.d.ts')],
+  };
+  writeFileSync(join(out, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2) + '\n');
 }

@@ -86,6 +86,24 @@ describe('apps', () => {
     expect(again.stdout).toContain('is up to date');
   });
 
+  it('writes a tsconfig that type-checks the app\'s query functions against its generated types', async () => {
+    const app = tmp(copyApp(MAC_APP));
+    expect((await roqCli(['build', '--app', app])).code).toBe(0);
+    const tsc = (): { code: number; out: string } => {
+      try {
+        return { code: 0, out: execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['--noEmit', '-p', join(app, '.roq/tsconfig.json')], { encoding: 'utf8' }) };
+      } catch (e) {
+        return { code: (e as { status: number }).status, out: String((e as { stdout: string }).stdout) };
+      }
+    };
+    expect(tsc()).toEqual({ code: 0, out: '' });
+    const entries = join(app, 'queries/entries.ts');
+    fs.writeFileSync(entries, fs.readFileSync(entries, 'utf8').replace('t.organization(row)', 't.organisation(row)'));
+    const bad = tsc();
+    expect(bad.code).not.toBe(0);
+    expect(bad.out).toMatch(/queries\/entries\.ts\(\d+,\d+\): error TS2551: Property 'organisation' does not exist/);
+  });
+
   it('serves two apps side by side from one checkout, and roq query learns each one\'s queries from its run directory', async () => {
     const app = tmp(copyApp(MAC_APP));
     const mac = await daemon({ app, data: MAC_DATA, workers: 1 });

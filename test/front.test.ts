@@ -132,10 +132,13 @@ describe('the generic front end, default (GTFS) app', () => {
   it('keeps the departure board as the home page and as the page of departures and stops', async () => {
     const home = await gtfsCgi('', '');
     expect(home.body).toContain('<h1>Train departures</h1>');
-    const board = await gtfsCgi('/stops', 'q=jamaica');
-    expect(board.status).toBe(200);
-    expect(board.body).toContain('<h1>Train departures</h1>');
-    expect(board.body).toContain('Jamaica');
+    // The board's station search: one match goes straight to its board, several are listed on the board's page.
+    const one = await gtfsCgi('/stops', 'q=jamaica');
+    expect(one.status).toBe(303);
+    const many = await gtfsCgi('/stops', 'q=port');
+    expect(many.status).toBe(200);
+    expect(many.body).toContain('<h1>Train departures</h1>');
+    expect(many.body).not.toContain('<caption>');
   });
 
   it('serves every query as JSON and CSV by path, with errors naming that query\'s parameter', async () => {

@@ -8,8 +8,8 @@
 /** Query name → the app's template for its page; queries without one get the generic page (front.html). */
 export const APP_TEMPLATES: Record<string, string> = {};
 
-/** The queries whose HTML page is the departure board; their JSON and CSV are the generic ones. */
-export const BOARD_QUERIES: readonly string[] = ['departures', 'stops'];
+/** The queries the departure board (page.ts) answers as pages and JSON; their CSV is the generic one. */
+export const BOARD_QUERIES: readonly string[] = ['board', 'departures', 'stops'];
 
 /** What the app is called on its pages. */
 export const APP_TITLE = 'Train departures';

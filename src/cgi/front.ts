@@ -34,13 +34,14 @@ export function formatOf(form: Record<string, string>): Format {
 }
 
 /**
- * Whether this front end answers the request rather than the departure board: any named query except the
- * board's own HTML pages, and the home page when the app has no board.
+ * Whether this front end answers the request rather than the departure board (page.ts): any named query except
+ * the board's own queries as HTML or JSON (the board's pages and API, docs/QUERIES.md), and the home page when the
+ * app has no board. Every query's CSV is this front end's.
  */
 export function frontAnswers(env: Env, form: Record<string, string>): boolean {
   const query = namedQuery(env, form);
   if (query === '') return BOARD_QUERIES.length === 0;
-  return !(formatOf(form) === 'html' && BOARD_QUERIES.includes(query));
+  return !(formatOf(form) !== 'csv' && BOARD_QUERIES.includes(query));
 }
 
 function specOf(query: string): QuerySpec {

@@ -6,7 +6,7 @@
 import { RoqError, roqError } from '../errors.js';
 import { writeAll } from '../sysio.js';
 import { cgiSettings, readBody, readForm, requestMethod, type CgiSettings, type Method } from './env.js';
-import { answerFront, frontAnswers } from './front.js';
+import { answerFront, frontAnswers, namedQuery } from './front.js';
 import { answerForm, pageError, renderHtml, renderJson, type CgiResponse, type Outcome } from './page.js';
 
 export type Env = Record<string, string | undefined>;
@@ -51,6 +51,9 @@ export async function handleRequest(env: Env, body: BodyReader = readBody, log?:
     method = requestMethod(env);
     form = await readForm(env, method, settings.timeoutMs, body);
     if (frontAnswers(env, form)) return { response: await answerFront(env, form, settings), head: method === 'HEAD' };
+    // The board's own pages: a query named by the path reaches them as the `query` field they already read.
+    const named = namedQuery(env, form);
+    if (named !== '') form = { ...form, query: named };
     const json = wantsJson(form, env);
     return { response: render(await answerForm(form, settings.runDir, settings.timeoutMs, json, settings.now), form, json, settings), head: method === 'HEAD' };
   } catch (e) {

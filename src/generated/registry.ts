@@ -2,8 +2,8 @@
 /** Query name → its hand-written implementation, src/queries/<name>.ts exporting run<Name>. */
 import type { ParamValue } from '../params.js';
 import type { Cell } from '../protocol.js';
-import type { Db } from '../queries/db.js';
 import type { Deriver } from '../queries/derived.js';
+import type { Db } from './tables.js';
 import type { BoardParams, DeparturesParams, StopsParams } from './queries.js';
 import { runBoard } from '../queries/board.js';
 import { runDepartures } from '../queries/departures.js';
@@ -19,6 +19,6 @@ export const QUERY_RUNNERS: Record<string, QueryRunner> = {
 };
 
 /** Query name → the function that derives its data once per generation, in the load thread (`"derive"`). */
-export const DERIVERS: Record<string, Deriver> = {
+export const DERIVERS: Record<string, Deriver<Db>> = {
   stops: deriveStops,
 };

@@ -7,10 +7,11 @@
 import type { GenerationData } from '../store/types.js';
 import { openTables, type Tables } from '../generated/tables.js';
 
-export interface Db {
+/** A generation as queries see it, over a schema set's generated `Tables` (an app's generated tables.ts exports its own `Db`). */
+export interface DbOf<T> {
   /** The generation's id, reported with every answer. */
   readonly generation: number;
-  readonly tables: Tables;
+  readonly tables: T;
   /** The same tables as plain data, for code that is not generated per schema (declarative queries). */
   readonly data: GenerationData['tables'];
   /** What the queries' derive functions built for this generation, in shared memory (see derived.ts). */
@@ -18,12 +19,14 @@ export interface Db {
   readonly memo: Map<string, unknown>;
 }
 
+export type Db = DbOf<Tables>;
+
 export function openDb(data: GenerationData): Db {
   return { generation: data.id, tables: openTables(data.tables), data: data.tables, derived: data.derived ?? {}, memo: new Map() };
 }
 
 /** Returns memo[key], computing it on first use. Bounded: a flood of distinct keys (dates) clears it. */
-export function memoized<T>(db: Db, key: string, compute: () => T): T {
+export function memoized<T>(db: DbOf<unknown>, key: string, compute: () => T): T {
   if (db.memo.has(key)) return db.memo.get(key) as T;
   if (db.memo.size >= 256) db.memo.clear();
   const value = compute();

@@ -13,7 +13,7 @@ import { findCode } from '../store/dictionary.js';
 import { openSortedIndex, sortKeysOf } from '../store/sortedIndex.js';
 import { NULL_INT, type ColumnData, type TableData } from '../store/types.js';
 import { isoDate } from './calendar.js';
-import type { Db } from './db.js';
+import type { DbOf } from './db.js';
 
 /** What codegen writes for a declarative query (src/generated/registry.ts, or an app's). */
 export interface DeclaredQuery {
@@ -50,13 +50,13 @@ function cellsOf(column: ColumnData): (row: number) => Cell {
   }
 }
 
-function tableOf(db: Db, name: string): TableData {
+function tableOf(db: DbOf<unknown>, name: string): TableData {
   const t = db.data[name];
   if (!t) throw new Error(`the generation has no table ${name}; it was loaded by a different build`);
   return t;
 }
 
-export function runDeclared(db: Db, q: DeclaredQuery, params: Record<string, ParamValue>): Cell[][] {
+export function runDeclared(db: DbOf<unknown>, q: DeclaredQuery, params: Record<string, ParamValue>): Cell[][] {
   const table = tableOf(db, q.table);
   const rows = q.index === 'key' ? table.key : table.indexes[q.index];
   if (!rows) throw new Error(`table ${q.table} has no index ${q.index}; rebuild`);

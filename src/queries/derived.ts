@@ -8,11 +8,11 @@
  */
 import { Buffer } from 'node:buffer';
 import type { GenerationData } from '../store/types.js';
-import { openDb, type Db } from './db.js';
+import { openDb, type Db, type DbOf } from './db.js';
 
 export type DerivedValue = Int32Array | Uint32Array | Float64Array | Uint8Array;
 export type Derived = Record<string, DerivedValue>;
-export type Deriver = (db: Db) => Derived;
+export type Deriver<D extends DbOf<unknown> = Db> = (db: D) => Derived;
 
 /** A typed array on a SharedArrayBuffer: the same one if it is already shared, else a shared copy. */
 function share<T extends DerivedValue>(a: T): T {
@@ -107,7 +107,7 @@ export function bytesBuffer(bytes: Uint8Array): Buffer {
 }
 
 /** The derived data of a query, or a clear error when the generation has none (a build without the deriver). */
-export function derivedOf(db: Db, query: string): Derived {
+export function derivedOf(db: DbOf<unknown>, query: string): Derived {
   const d = db.derived[query];
   if (!d) throw new Error(`generation ${db.generation} has no derived data for query ${query}; it was loaded by a different build`);
   return d;

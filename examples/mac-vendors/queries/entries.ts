@@ -2,7 +2,7 @@
  * What vendor and vendors share: the four registry tables (one per file, same columns) and one answer row per
  * registry entry, with trailing spaces removed from the values as the queries' contract says.
  */
-import type { Db } from 'roq/queries/db.js';
+import type { Db } from '../.roq/generated/tables.js';
 import { compareCodePoints } from 'roq/store/dictionary.js';
 import type { VendorRow } from '../.roq/generated/queries.js';
 

@@ -3,7 +3,7 @@
  * equal prefixes by organization then address (byte order). An assignment is looked up by its text in each
  * table's byAssignment index, once per prefix length: a dozen binary searches, whatever the registry holds.
  */
-import type { Db } from 'roq/queries/db.js';
+import type { Db } from '../.roq/generated/tables.js';
 import { roqError } from 'roq/errors.js';
 import type { VendorParams, VendorRow } from '../.roq/generated/queries.js';
 import { compareText, entryRow, registryTables } from './entries.js';

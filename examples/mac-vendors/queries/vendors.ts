@@ -5,7 +5,7 @@
  * The answer order and the lower-cased organizations are derived once per generation by the load thread
  * (deriveVendors) into shared memory: every worker searches the same packed bytes, with no first-query spike.
  */
-import type { Db } from 'roq/queries/db.js';
+import type { Db } from '../.roq/generated/tables.js';
 import { derivedOf, packedMatches, packStrings, type Derived } from 'roq/queries/derived.js';
 import type { VendorsParams, VendorsRow } from '../.roq/generated/queries.js';
 import { compareText, entryRow, registryTables } from './entries.js';
