@@ -19,6 +19,7 @@ const TS_TYPE: Record<ColumnSpec['type'], string> = {
   string: 'string',
   int: 'number',
   float: 'number',
+  bool: 'boolean',
   time: 'number',
   date: 'number',
 };
@@ -32,6 +33,7 @@ function describeColumn(c: ColumnSpec): string {
     string: '',
     int: c.default === undefined && !c.required ? '; NULL_INT when empty' : '',
     float: c.default === undefined && !c.required ? '; NaN when empty' : '',
+    bool: c.default === undefined && !c.required ? '; false when empty' : '',
     date: ': yyyymmdd' + (c.default === undefined && !c.required ? ', NULL_INT when empty' : ''),
     time: ': seconds from the start of the service day' + (c.default === undefined && !c.required ? ', NULL_TIME when empty' : ''),
   };
@@ -94,6 +96,7 @@ const OPENER: Record<ColumnSpec['type'], string> = {
   string: 'stringColumn',
   int: 'intColumn',
   float: 'floatColumn',
+  bool: 'boolColumn',
   time: 'timeColumn',
   date: 'dateColumn',
 };
@@ -112,6 +115,9 @@ function openerOf(t: TableSpec): string {
         break;
       case 'time':
         members.push(`    ${m}: (row) => ${v}.seconds[row]!,`, `    ${m}Text: ${v}.text.text,`);
+        break;
+      case 'bool':
+        members.push(`    ${m}: (row) => ${v}[row] === 1,`);
         break;
       default:
         members.push(`    ${m}: (row) => ${v}[row]!,`);

@@ -9,7 +9,7 @@ import { parseClockTime, parseIsoDate } from '../src/params.js';
 import type { Field } from '../src/protocol.js';
 import type { DeclaredQuery } from '../src/queries/declared.js';
 import type { ColumnSpec, ColumnType, IndexSpec, TableSpec } from '../src/store/types.js';
-import { formatParser, parseDateBytes, parseFloatBytes, parseIntBytes, parseTimeBytes } from '../src/store/values.js';
+import { formatParser, parseBoolBytes, parseDateBytes, parseFloatBytes, parseIntBytes, parseTimeBytes } from '../src/store/values.js';
 import { camel } from './names.js';
 
 export interface SchemaFile {
@@ -61,7 +61,7 @@ export class SchemaError extends Error {
   }
 }
 
-const COLUMN_TYPES: readonly ColumnType[] = ['string', 'int', 'float', 'time', 'date'];
+const COLUMN_TYPES: readonly ColumnType[] = ['string', 'int', 'float', 'bool', 'time', 'date'];
 const PARAM_TYPES = ['string', 'int', 'float', 'bool', 'date', 'time'] as const;
 const FIELD_TYPES = ['string', 'int', 'float'] as const;
 const SNAKE = /^[a-z][a-z0-9_]*$/;
@@ -120,6 +120,7 @@ function checker(file: string) {
 const PARSERS: Record<Exclude<ColumnType, 'string'>, (b: Uint8Array, s: number, e: number) => number> = {
   int: parseIntBytes,
   float: parseFloatBytes,
+  bool: parseBoolBytes,
   time: parseTimeBytes,
   date: parseDateBytes,
 };
@@ -352,7 +353,7 @@ export function validateQuery(file: SchemaFile): QuerySchema {
 
 /** The field type of a declarative query's column: numbers stay numbers, dates and times are text. */
 function fieldTypeOf(type: ColumnType): Field['type'] {
-  return type === 'int' ? 'int' : type === 'float' ? 'float' : 'string';
+  return type === 'int' || type === 'bool' ? 'int' : type === 'float' ? 'float' : 'string';
 }
 
 /**
@@ -372,7 +373,7 @@ function linkDeclared(q: QuerySchema, json: Obj, tables: readonly SourcedTable[]
     return c.fail('index', `table '${t.name}' has no ${index === 'key' ? 'key' : `index '${index}'`} (it has: ${known.join(', ') || 'no key and no index'})`);
   }
   if (q.params.length > columns.length) c.fail(`params[${columns.length}]`, `the ${index} of '${t.name}' has ${columns.length} column(s) (${columns.join(', ')}); parameters bind to them in order`);
-  const PARAM_OF: Record<ColumnType, string> = { string: 'string', int: 'int', float: 'float', date: 'date', time: 'time' };
+  const PARAM_OF: Record<ColumnType, string> = { string: 'string', int: 'int', float: 'float', bool: 'bool', date: 'date', time: 'time' };
   q.params.forEach((p, i) => {
     const col = t.columns.find((x) => x.name === columns[i])!;
     if (PARAM_OF[col.type] !== p.type) c.fail(`params[${i}].type`, `'${p.name}' binds to ${t.name}.${col.name}, a ${col.type} column: make it ${PARAM_OF[col.type]}`);

@@ -72,7 +72,7 @@ describe('schema errors name the file and the field', () => {
 
   it('in table schemas', () => {
     const cols = [{ name: 'route_id', type: 'string' }, { name: 'service_id', type: 'string' }, { name: 'trip_id', type: 'strng' }];
-    fails(table({ ...base, columns: cols }), "schemas/tables/trips.json: columns[2].type: unknown type 'strng' (expected string, int, float, time, date)");
+    fails(table({ ...base, columns: cols }), "schemas/tables/trips.json: columns[2].type: unknown type 'strng' (expected string, int, float, bool, time, date)");
     fails(table({ ...base, colums: [] }), 'schemas/tables/trips.json: colums: unknown property');
     fails(table({ ...base, key: ['nope'] }), "schemas/tables/trips.json: key[0]: no column 'nope' in this table");
     fails(table({ ...base, indexes: [{ name: 'byX', columns: ['x'] }] }), "schemas/tables/trips.json: indexes[0].columns[0]: no column 'x'");

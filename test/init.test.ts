@@ -27,9 +27,9 @@ const columnsOf = (text: string) => (infer(text).table.columns as { name: string
 describe('schema inference', () => {
   it('infers int, float, date, time and string, and optional columns from empty values', () => {
     const cols = columnsOf(
-      'code,ratio,day,gtfs_date,at,service_time,name,note,zip\n' +
-        '1,0.5,2024-01-31,20240131,08:30,25:10:00,Alpha,,007\n' +
-        '2,-3,2024-02-29,20240229,23:59:59,01:00:00,Beta,x,010\n',
+      'code,ratio,day,gtfs_date,at,service_time,name,note,zip,open\n' +
+        '1,0.5,2024-01-31,20240131,08:30,25:10:00,Alpha,,007,true\n' +
+        '2,-3,2024-02-29,20240229,23:59:59,01:00:00,Beta,x,010,False\n',
     );
     expect(cols.map((c) => [c.name, c.type, c.format ?? '', c.required === true])).toEqual([
       ['code', 'int', '', true],
@@ -41,6 +41,7 @@ describe('schema inference', () => {
       ['name', 'string', '', true],
       ['note', 'string', '', false],
       ['zip', 'string', '', true],
+      ['open', 'bool', '', true],
     ]);
   });
 

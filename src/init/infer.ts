@@ -6,7 +6,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { scanCsv } from '../store/csv.js';
-import { isBlank, parseClockTimeBytes, parseDateBytes, parseFloatBytes, parseIntBytes, parseIsoDateBytes, parseTimeBytes } from '../store/values.js';
+import { isBlank, parseBoolBytes, parseClockTimeBytes, parseDateBytes, parseFloatBytes, parseIntBytes, parseIsoDateBytes, parseTimeBytes } from '../store/values.js';
 
 type Parser = (buf: Uint8Array, s: number, e: number) => number;
 
@@ -17,6 +17,7 @@ const CANDIDATES: { type: string; format?: string; parse: Parser; what: string }
   { type: 'time', parse: parseTimeBytes, what: 'a time H:MM:SS (of a service day: may pass 24:00)' },
   { type: 'int', parse: parseIntBytes, what: 'a whole number' },
   { type: 'float', parse: parseFloatBytes, what: 'a decimal number' },
+  { type: 'bool', parse: parseBoolBytes, what: 'true or false (or yes/no, t/f, y/n)' },
 ];
 
 export const DELIMITER_NAMES: Record<string, string> = { ',': 'comma', '\t': 'tab', ';': 'semicolon', '|': 'pipe' };

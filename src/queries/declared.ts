@@ -42,6 +42,7 @@ function cellsOf(column: ColumnData): (row: number) => Cell {
     case 'time':
       return dictionaryView(column.codes, column.dict).text;
     case 'int':
+    case 'bool':
       return (row) => (column.values[row] === NULL_INT ? '' : column.values[row]!);
     case 'date':
       return (row) => (column.values[row] === NULL_INT ? '' : isoDate(column.values[row]!));

@@ -9,7 +9,7 @@ import type { ColumnData, ColumnSpec, DictData } from './types.js';
 import { NULL_INT, NULL_TIME } from './types.js';
 import { buildDictionary } from './dictionary.js';
 import { shareFloat64, shareInt32, sharedInt32 } from './shared.js';
-import { formatParser, isBlank, parseFloatBytes, parseIntBytes } from './values.js';
+import { formatParser, isBlank, parseBoolBytes, parseFloatBytes, parseIntBytes } from './values.js';
 
 export interface ColumnBuilder {
   /** Adds buf[s, e) as the next row's value; `escaped` means it holds "" pairs. Returns an error sentence or null. */
@@ -108,15 +108,16 @@ function stringBuilder(spec: ColumnSpec): ColumnBuilder {
 
 type BytesParser = (buf: Uint8Array, s: number, e: number) => number;
 
-const EXPECTED: Record<'int' | 'date' | 'float', string> = {
+const EXPECTED: Record<'int' | 'date' | 'float' | 'bool', string> = {
+  bool: 'expected true or false (or 1/0, yes/no, t/f, y/n)',
   int: 'expected a whole number',
   date: 'expected a date YYYYMMDD',
   float: 'expected a decimal number',
 };
 
 /** int, date and float: one number per row; an empty value is the default, or the null of the type. */
-function numberBuilder(spec: ColumnSpec, type: 'int' | 'date' | 'float'): ColumnBuilder {
-  const parse: BytesParser = type === 'int' ? parseIntBytes : type === 'date' ? formatParser('date', spec.format) : parseFloatBytes;
+function numberBuilder(spec: ColumnSpec, type: 'int' | 'date' | 'float' | 'bool'): ColumnBuilder {
+  const parse: BytesParser = type === 'int' ? parseIntBytes : type === 'bool' ? parseBoolBytes : type === 'date' ? formatParser('date', spec.format) : parseFloatBytes;
   const grow = type === 'float' ? new Float64Array(1024) : new Int32Array(1024);
   let data: Int32Array | Float64Array = grow;
   let length = 0;
@@ -152,7 +153,7 @@ function numberBuilder(spec: ColumnSpec, type: 'int' | 'date' | 'float'): Column
     addEmpty: empty,
     finish(): ColumnData {
       if (data instanceof Float64Array) return { type: 'float', values: shareFloat64(data, length) };
-      return { type: type === 'date' ? 'date' : 'int', values: shareInt32(data, length) };
+      return { type: type === 'date' ? 'date' : type === 'bool' ? 'bool' : 'int', values: shareInt32(data, length) };
     },
   };
 }
@@ -206,6 +207,7 @@ export function columnBuilder(spec: ColumnSpec): ColumnBuilder {
     case 'int':
     case 'date':
     case 'float':
+    case 'bool':
       return numberBuilder(spec, spec.type);
   }
 }

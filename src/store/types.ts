@@ -5,7 +5,7 @@
  * the arrays meaning are built per worker by src/generated/tables.ts.
  */
 
-export type ColumnType = 'string' | 'int' | 'float' | 'time' | 'date';
+export type ColumnType = 'string' | 'int' | 'float' | 'bool' | 'time' | 'date';
 
 /** A column as a schema describes it (src/generated/catalog.ts holds them all). */
 export interface ColumnSpec {
@@ -77,6 +77,8 @@ export const NULL_TIME = -1;
 export type ColumnData =
   | { type: 'string'; codes: Int32Array; dict: DictData }
   | { type: 'int'; values: Int32Array }
+  /** 1 for true, 0 for false, NULL_INT when empty */
+  | { type: 'bool'; values: Int32Array }
   | { type: 'date'; values: Int32Array }
   | { type: 'float'; values: Float64Array }
   /** seconds from the start of the service day, and the raw text as a string column (output needs it verbatim) */

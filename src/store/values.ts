@@ -150,3 +150,16 @@ export function formatParser(type: 'date' | 'time', format: string | undefined):
   if (type === 'date') return format === 'iso' ? parseIsoDateBytes : parseDateBytes;
   return format === 'clock' ? parseClockTimeBytes : parseTimeBytes;
 }
+
+/** true/false, t/f, yes/no, y/n, 1/0 in any case, as 1 or 0. */
+export function parseBoolBytes(buf: Uint8Array, s: number, e: number): number {
+  s = trimStart(buf, s, e);
+  e = trimEnd(buf, s, e);
+  const n = e - s;
+  if (n < 1 || n > 5) return NaN;
+  let word = '';
+  for (let i = s; i < e; i++) word += String.fromCharCode(buf[i]! | (buf[i]! >= 0x41 && buf[i]! <= 0x5a ? 0x20 : 0));
+  return BOOL_WORDS[word] ?? NaN;
+}
+
+const BOOL_WORDS: Record<string, number> = { true: 1, false: 0, t: 1, f: 0, yes: 1, no: 0, y: 1, n: 0, '1': 1, '0': 0 };
