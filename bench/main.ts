@@ -14,9 +14,10 @@
  *  7. the web path through a private Apache httpd with autocannon: hello-world CGIs (sh, Node, Bun), roq's CGI
  *     (Bun, Node), a naive CSV-per-request CGI and a SQLite CGI (bench/web.ts); a chart goes to docs/.
  *  8. scale: the sample feed ×1, ×10, ×100: load time, MB/s, RSS, query p50 (bench/scale.ts).
+ *  9. cluster: three nodes behind HAProxy: throughput, skew window of a cluster refresh, 304s (bench/cluster.ts).
  * Every loop is bounded in count and in time. `--quick` shortens every loop; `--smoke` runs every section for a
  * few seconds (part of `npm test`, so the benchmark cannot rot); `--only=NAME` runs one of operations, compare,
- * web, scale.
+ * web, scale, cluster.
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +32,7 @@ import { startRoq, stopRoq } from './daemon.js';
 import { operationsBench } from './operations.js';
 import { scaleBench } from './scale.js';
 import { buildSqlite } from './sqlite.js';
+import { clusterBench } from './cluster.js';
 import { webBench, webChart } from './web.js';
 import { ms, rssMb, summary } from './stats.js';
 
@@ -136,12 +138,14 @@ async function main(): Promise<void> {
     operations: () => operations(quick),
     compare: async () => void (await compareInProcess(data, say, quick)),
     web: () => web(mode),
+    cluster: () => clusterBench({ root, data, seconds: mode === 'full' ? 10 : 3 }, say),
     scale: () => scaleBench({ roq, sample: data, factors: mode === 'smoke' ? [1, 2] : mode === 'quick' ? [1, 10] : [1, 10, 100], queries: mode === 'smoke' ? 200 : 3000 }, say),
   };
   if (only && !sections[only]) throw new Error(`--only=${only}: no such section; one of ${Object.keys(sections).join(', ')}`);
   for (const [name, run] of Object.entries(sections)) {
     if (only && name !== only) continue;
     if (mode === 'smoke' && name === 'operations') continue; // its reload loops take tens of seconds even when short
+    if (mode === 'smoke' && name === 'cluster') continue; // test/cluster.test.ts runs the same cluster in npm test
     await run();
   }
   say(`Original C server, for reference (not measured here): 10–20 ms a query, 7–10 s to load 5 MB.`);

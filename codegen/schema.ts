@@ -28,6 +28,8 @@ export interface QuerySchema {
   description: string;
   params: ParamSpec[];
   fields: Field[];
+  /** Seconds an HTTP cache may keep an answer (Cache-Control max-age); absent: no caching. */
+  maxAge?: number;
   source: string;
   /** Set for a declarative query (one that names a table): what the generic runner needs. */
   declared?: DeclaredQuery;
@@ -265,7 +267,7 @@ function linkReferences(checked: { spec: SourcedTable; refs: (string | undefined
 
 export function validateQuery(file: SchemaFile): QuerySchema {
   const c = checker(file.path);
-  const o = c.object(file.json, '', ['query', 'description', 'params', 'fields', 'table', 'index', 'limit', 'derive']);
+  const o = c.object(file.json, '', ['query', 'description', 'params', 'fields', 'maxAge', 'table', 'index', 'limit', 'derive']);
   const name = c.string(o.query, 'query', SNAKE, 'a query name of [a-z0-9_] starting with a letter');
   const params: ParamSpec[] = c.array(o.params ?? [], 'params').map((raw, i) => {
     const at = `params[${i}]`;
@@ -346,7 +348,9 @@ export function validateQuery(file: SchemaFile): QuerySchema {
   if (!declarative) {
     for (const prop of ['index', 'limit']) if (o[prop] !== undefined) c.fail(prop, `only a query that names a table takes ${prop}`);
   } else if (o.derive !== undefined) c.fail('derive', 'a query that names a table has no code of its own to derive data with');
-  const q: QuerySchema = { name, description: c.optString(o.description, 'description'), params: ordered, fields, source: file.path };
+  const maxAge = o.maxAge === undefined ? undefined : c.integer(o.maxAge, 'maxAge');
+  if (maxAge !== undefined && (maxAge < 0 || maxAge > 31_536_000)) c.fail('maxAge', `expected seconds from 0 to 31536000 (a year), got ${maxAge}`);
+  const q: QuerySchema = { name, description: c.optString(o.description, 'description'), params: ordered, fields, ...(maxAge ? { maxAge } : {}), source: file.path };
   if (o.derive !== undefined) q.derive = c.string(o.derive, 'derive', /^[a-z][A-Za-z0-9]*$/, 'the name of a function of the query\'s module');
   return q;
 }

@@ -126,6 +126,7 @@ describe('schema errors name the file and the field', () => {
     fails(q({ ...ok, params: [{ name: 'x', type: 'float', min: 2, max: 1 }] }), 'params[0].max: max 1 is below min 2');
     fails(q({ ...ok, params: [{ name: 'x', type: 'bool', default: 'yes' }] }), 'params[0].default: expected true or false');
     fails(q({ ...ok, index: 'byName' }), 'schemas/queries/departures.json: index: only a query that names a table takes index');
+    fails(q({ ...ok, maxAge: -5 }), 'schemas/queries/departures.json: maxAge: expected seconds from 0 to 31536000 (a year), got -5');
     fails(q({ ...ok, fields: [] }), 'schemas/queries/departures.json: fields: a query needs at least one field');
   });
 

@@ -9,6 +9,7 @@ import { rowsToObjects, type Cell } from '../protocol.js';
 import boardTemplate from '../../templates/board.html';
 import { renderTemplate } from './template.js';
 import type { Outcome } from './page.js';
+import { errorView } from './view.js';
 
 type Obj = Record<string, Cell>;
 
@@ -160,10 +161,10 @@ function boardView(rows: Obj[], form: Record<string, string>, script: string): R
 export function boardPage(outcome: Outcome, form: Record<string, string>, script: string): string {
   const view: Record<string, unknown> = { title: 'Train departures', script, q: form.q ?? '', invalid: {} };
   if (outcome.kind === 'error') {
-    const e = outcome.error;
-    view.error = { ...e, heading: HEADINGS[e.status] ?? 'Something went wrong' };
-    if (e.param) view.invalid = { [e.param]: true };
+    Object.assign(view, errorView(outcome.error, HEADINGS));
     if (form.stop) view.retry = { stop: form.stop, date: form.date ?? '', after: form.after ?? '', route: form.route ?? '' };
+  } else if (outcome.kind === 'form' && outcome.prompt) {
+    view.prompt = outcome.prompt;
   } else if (outcome.kind === 'rows' && outcome.query === 'stops') {
     const stations = stationChoices(rowsToObjects(outcome.fields, outcome.rows)).map((s) => ({ name: s.stop_name, href: href(script, { stop: String(s.stop_id) }) }));
     view.title = `Stations matching ${form.q ?? ''}`;

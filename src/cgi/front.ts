@@ -6,17 +6,20 @@
  * board (the default app), which page.ts serves as before.
  *
  * Parameters are validated here against the spec of the query asked, before the daemon is contacted, so an error
- * names that query's parameter and no other's. Every value shown passes through the template engine's escaping.
+ * names that query's parameter and no other's. Every value shown passes through the template engine's escaping,
+ * and errors reach visitors as page.forVisitor words them (no run directories or admin commands).
  */
-import { RoqError, roqError } from '../errors.js';
+import { ask } from '../client.js';
+import { CATALOG, isErrorCode, RoqError, roqError } from '../errors.js';
 import { QUERY_SPECS, type QuerySpec } from '../generated/queries.js';
-import { encodeParams } from '../protocol.js';
+import { parseParams } from '../params.js';
+import { encodeParams, encodeRequest, MAX_REQUEST_BYTES } from '../protocol.js';
 import frontTemplate from '../../templates/front.html';
 import { APP_TEMPLATES, APP_TITLE, BOARD_QUERIES } from './app-templates.js';
 import { toCsv } from './csv.js';
 import type { CgiSettings } from './env.js';
 import { inputOf } from './form.js';
-import { askQuery, headersFor, pageError, renderJson, type CgiResponse, type Outcome, type PageError } from './page.js';
+import { forVisitor, headersFor, pageError, renderJson, type CgiResponse, type Outcome, type PageError } from './page.js';
 import { resultsOf } from './results.js';
 import { renderTemplate } from './template.js';
 
@@ -58,6 +61,24 @@ function paramsOf(spec: QuerySpec, form: Record<string, string>): Record<string,
     if (value !== undefined && value !== '') raw[p.name] = value;
   }
   return raw;
+}
+
+/**
+ * Validates (throwing the RoqError that names the bad parameter), then asks the daemon; error answers come back as
+ * an error outcome with the catalog's status.
+ */
+async function askQuery(spec: QuerySpec, raw: Record<string, string>, settings: CgiSettings): Promise<Outcome> {
+  parseParams(spec.name, spec.params, raw);
+  // Long non-ASCII values can pass parseParams and still not fit one atomic request line once %-encoded.
+  try {
+    encodeRequest({ kind: 'query', pid: 0x7fffffff, token: 'x'.repeat(32), query: spec.name, params: raw });
+  } catch {
+    throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${Buffer.byteLength(encodeParams(raw))} bytes of parameters`, max: `${MAX_REQUEST_BYTES - 64} bytes` });
+  }
+  const a = await ask(settings.runDir, spec.name, raw, { timeoutMs: settings.timeoutMs });
+  if (a.status === 'ok') return { kind: 'rows', query: spec.name, fields: a.fields, rows: a.rows, generation: a.generation, ...(a.dates ? { dates: a.dates } : {}) };
+  const status = isErrorCode(a.code) ? CATALOG[a.code].status : 500;
+  return { kind: 'error', error: { status, code: a.code, message: a.message, param: a.param } };
 }
 
 const HEADINGS: Record<number, string> = { 400: 'Please check the form', 503: 'The service is not available right now' };
@@ -109,7 +130,7 @@ function respond(query: string, outcome: Outcome, form: Record<string, string>, 
  * Answers a request that frontAnswers accepted. RoqErrors (a bad parameter, an unknown query, the daemon down)
  * become error pages in the format asked; anything else is thrown for the caller's 500.
  */
-export async function answerFront(env: Env, form: Record<string, string>, settings: CgiSettings): Promise<CgiResponse> {
+export async function answerFront(env: Env, form: Record<string, string>, settings: CgiSettings, log: (text: string) => void): Promise<CgiResponse> {
   const query = namedQuery(env, form);
   const format = formatOf(form);
   let outcome: Outcome = { kind: 'form' };
@@ -119,13 +140,19 @@ export async function answerFront(env: Env, form: Record<string, string>, settin
       const raw = paramsOf(spec, form);
       // An HTML visit without parameters shows the empty form, unless the query needs none.
       const formOnly = format === 'html' && Object.keys(raw).length === 0 && spec.params.some((p) => p.required);
-      if (!formOnly) outcome = await askQuery(spec.name, raw, settings.runDir, settings.timeoutMs);
+      if (!formOnly) outcome = await askQuery(spec, raw, settings);
     } else if (format !== 'html') {
       throw roqError('ROQ_QUERY_UNKNOWN', { query: '', known: Object.keys(QUERY_SPECS).join(', ') });
     }
   } catch (e) {
     if (!(e instanceof RoqError)) throw e;
     outcome = { kind: 'error', error: pageError(e) };
+  }
+  // What a visitor may see: the catalog's plain sentence where the message is for the admin (see page.forVisitor).
+  if (outcome.kind === 'error') {
+    const { error, internal } = forVisitor(outcome.error);
+    if (internal) log(`roq.cgi: ${internal}\n`);
+    outcome = { kind: 'error', error };
   }
   return respond(query, outcome, form, format, settings);
 }

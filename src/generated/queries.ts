@@ -9,6 +9,8 @@ export interface QuerySpec {
   description: string;
   params: ParamSpec[];
   fields: Field[];
+  /** Seconds an HTTP cache may keep an answer (the schema's maxAge); absent: no caching. */
+  maxAge?: number;
 }
 
 /** Parameters of board, as parseParams returns them. */
@@ -196,6 +198,7 @@ export const QUERY_SPECS: Record<string, QuerySpec> = {
       { name: 'route_short_name', type: 'string' },
       { name: 'route_long_name', type: 'string' },
     ],
+    maxAge: 60,
   },
   stops: {
     name: 'stops',

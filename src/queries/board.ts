@@ -54,24 +54,11 @@ export interface FeedFacts {
  */
 export function feedFacts(db: Db): FeedFacts {
   return memoized(db, 'board:feed', () => {
-    const { feedInfo, agency, calendar, calendarDates } = db.tables;
+    const { feedInfo, agency } = db.tables;
     const info = feedInfo.rows > 0 ? 0 : -1;
-    let first = info < 0 ? NaN : gtfsDate(feedInfo.feedStartDate(info));
-    let last = info < 0 ? NaN : gtfsDate(feedInfo.feedEndDate(info));
-    if (Number.isNaN(first) || Number.isNaN(last)) {
-      first = Infinity;
-      last = -Infinity;
-      for (let r = 0; r < calendar.rows; r++) {
-        first = Math.min(first, calendar.startDate(r));
-        last = Math.max(last, calendar.endDate(r));
-      }
-      for (let r = 0; r < calendarDates.rows; r++) {
-        if (calendarDates.exceptionType(r) !== 1) continue;
-        first = Math.min(first, calendarDates.date(r));
-        last = Math.max(last, calendarDates.date(r));
-      }
-      if (first > last) first = last = NaN;
-    }
+    // The range is the generation's, computed once at load by the same rule (src/queries/feed-dates.ts).
+    const first = db.dates ? gtfsDate(db.dates.start.replace(/-/g, '')) : NaN;
+    const last = db.dates ? gtfsDate(db.dates.end.replace(/-/g, '')) : NaN;
     const name = (info >= 0 ? feedInfo.feedPublisherName(info) : '') || (agency.rows > 0 ? agency.agencyName(0) : '');
     const zone = agency.rows > 0 ? agency.agencyTimezone(0).trim() : '';
     return { name, version: info >= 0 ? feedInfo.feedVersion(info) : '', first, last, timeZone: knownTimeZone(zone) ? zone : 'UTC' };

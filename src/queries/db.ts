@@ -4,6 +4,7 @@
  * so cannot be derived ahead (active services per day). The memo belongs to the Db, so it is dropped with its
  * generation and never shared between workers.
  */
+import type { DateRange } from '../protocol.js';
 import type { GenerationData } from '../store/types.js';
 import { openTables, type Tables } from '../generated/tables.js';
 
@@ -17,12 +18,14 @@ export interface DbOf<T> {
   /** What the queries' derive functions built for this generation, in shared memory (see derived.ts). */
   readonly derived: NonNullable<GenerationData['derived']>;
   readonly memo: Map<string, unknown>;
+  /** The days the generation's data covers, computed once when it was loaded (feed-dates.ts). */
+  readonly dates?: DateRange;
 }
 
 export type Db = DbOf<Tables>;
 
 export function openDb(data: GenerationData): Db {
-  return { generation: data.id, tables: openTables(data.tables), data: data.tables, derived: data.derived ?? {}, memo: new Map() };
+  return { generation: data.id, tables: openTables(data.tables), data: data.tables, derived: data.derived ?? {}, memo: new Map(), ...(data.dates ? { dates: data.dates } : {}) };
 }
 
 /** Returns memo[key], computing it on first use. Bounded: a flood of distinct keys (dates) clears it. */

@@ -5,6 +5,8 @@
  * the arrays meaning are built per worker by src/generated/tables.ts.
  */
 
+import type { DateRange } from '../protocol.js';
+
 export type ColumnType = 'string' | 'int' | 'float' | 'bool' | 'time' | 'date';
 
 /** A column as a schema describes it (src/generated/catalog.ts holds them all). */
@@ -114,8 +116,12 @@ export interface GenerationData {
   /** ms since the epoch when loading finished */
   loadedAt: number;
   loadMs: number;
+  /** Content hash of the data files (loader.contentHash): equal on every node that loaded the same files. */
+  hash: string;
   tables: Record<string, TableData>;
   stats: { files: FileStats[]; rows: number; bytes: number };
   /** Query name → the typed arrays its derive function built from this generation (src/queries/derived.ts). */
   derived?: Record<string, Record<string, Int32Array | Uint32Array | Float64Array | Uint8Array>>;
+  /** The days the data covers (YYYY-MM-DD), where the app defines them (src/queries/feed-dates.ts). */
+  dates?: DateRange;
 }
