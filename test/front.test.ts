@@ -69,6 +69,18 @@ describe('the generic front end, MAC vendor app', () => {
     expect(r.body).toContain('href="/cgi-bin/roq-cgi/vendors?q=cern&amp;limit=3&amp;format=csv"');
   });
 
+  it('gives answers of any app an ETag from the data\'s content hash, and 304 to a matching If-None-Match', async () => {
+    const first = await macCgi('/vendors', 'q=cern&format=csv');
+    expect(first.headers['x-roq-generation']).toMatch(/^[0-9a-z]+/);
+    const etag = first.headers.etag!;
+    expect(etag).toMatch(/^"/);
+    const again = await macCgi('/vendors', 'q=cern&format=csv', { env: { HTTP_IF_NONE_MATCH: etag } });
+    expect(again.status).toBe(304);
+    expect(again.body).toBe('');
+    const other = await macCgi('/vendors', 'q=cern&format=json', { env: { HTTP_IF_NONE_MATCH: etag } });
+    expect(other.status).toBe(200);
+  });
+
   it('picks the query from a query= field as well as from the path', async () => {
     const r = await macCgi('', 'query=vendors&q=cern&limit=1&format=json');
     expect(JSON.parse(r.body).rows).toEqual(ref.vendors('cern', 1));

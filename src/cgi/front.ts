@@ -76,7 +76,7 @@ async function askQuery(spec: QuerySpec, raw: Record<string, string>, settings: 
     throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${Buffer.byteLength(encodeParams(raw))} bytes of parameters`, max: `${MAX_REQUEST_BYTES - 64} bytes` });
   }
   const a = await ask(settings.runDir, spec.name, raw, { timeoutMs: settings.timeoutMs });
-  if (a.status === 'ok') return { kind: 'rows', query: spec.name, fields: a.fields, rows: a.rows, generation: a.generation, ...(a.dates ? { dates: a.dates } : {}) };
+  if (a.status === 'ok') return { kind: 'rows', query: spec.name, fields: a.fields, rows: a.rows, generation: a.generation, ...(a.hash ? { hash: a.hash } : {}), ...(a.dates ? { dates: a.dates } : {}) };
   const status = isErrorCode(a.code) ? CATALOG[a.code].status : 500;
   return { kind: 'error', error: { status, code: a.code, message: a.message, param: a.param } };
 }
@@ -128,9 +128,10 @@ function respond(query: string, outcome: Outcome, form: Record<string, string>, 
 
 /**
  * Answers a request that frontAnswers accepted. RoqErrors (a bad parameter, an unknown query, the daemon down)
- * become error pages in the format asked; anything else is thrown for the caller's 500.
+ * become error pages in the format asked; anything else is thrown for the caller's 500. The outcome comes back
+ * too, for the HTTP caching of answers (http-cache.ts).
  */
-export async function answerFront(env: Env, form: Record<string, string>, settings: CgiSettings, log: (text: string) => void): Promise<CgiResponse> {
+export async function answerFront(env: Env, form: Record<string, string>, settings: CgiSettings, log: (text: string) => void): Promise<{ response: CgiResponse; outcome: Outcome }> {
   const query = namedQuery(env, form);
   const format = formatOf(form);
   let outcome: Outcome = { kind: 'form' };
@@ -154,5 +155,5 @@ export async function answerFront(env: Env, form: Record<string, string>, settin
     if (internal) log(`roq.cgi: ${internal}\n`);
     outcome = { kind: 'error', error };
   }
-  return respond(query, outcome, form, format, settings);
+  return { response: respond(query, outcome, form, format, settings), outcome };
 }
