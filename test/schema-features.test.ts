@@ -2,7 +2,8 @@
  * The schema language's load-side features on hand-made schemas: separators, files without a header line, column
  * headings, ISO dates and clock times (and their errors at file:line:column), and references to a composite key.
  */
-import { describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadTables } from '../src/server/loader.js';
 import type { TableSpec } from '../src/store/types.js';
 import { openSortedIndex, sortKeysOf } from '../src/store/sortedIndex.js';
@@ -41,7 +42,13 @@ const usage: TableSpec = {
   references: [{ name: 'extent', columns: ['auth', 'code'], table: 'extent' }],
 };
 
-const load = (files: Record<string, string>) => loadTables([extent, usage], writeTree(files), 1, { warn: () => undefined });
+const made: string[] = [];
+afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+const load = (files: Record<string, string>) => {
+  const dir = writeTree(files);
+  made.push(dir);
+  return loadTables([extent, usage], dir, 1, { warn: () => undefined });
+};
 
 describe('schema features at load time', () => {
   it('reads separators, headerless files, headings, ISO dates and clock times, and resolves composite references', async () => {
