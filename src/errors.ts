@@ -56,6 +56,7 @@ export const CATALOG = {
   ROQ_USAGE: { status: 400, text: '{detail}; see `roq {command} --help`' },
   ROQ_FORM_ENCODING: { status: 400, text: 'the form data could not be read ({detail}); send it as application/x-www-form-urlencoded' },
   ROQ_MEDIA_TYPE: { status: 415, text: "a form body of type '{type}' is not accepted; send application/x-www-form-urlencoded" },
+  ROQ_BUILD_FAILED: { status: 500, text: 'building the app {app} failed: {detail}' },
   ROQ_CGI_INTERNAL: { status: 500, text: 'the roq CGI program failed unexpectedly ({detail}); the web server error log has the details', visitor: FAILED },
 } as const satisfies Record<string, CatalogEntry>;
 

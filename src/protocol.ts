@@ -59,7 +59,7 @@ export type Request =
   | { kind: 'control'; word: ControlWord; token: string }
   | { kind: 'ping'; pid: number; token: string; proof?: string };
 
-export type FieldType = 'string' | 'int';
+export type FieldType = 'string' | 'int' | 'float';
 export interface Field {
   name: string;
   type: FieldType;
@@ -202,8 +202,11 @@ export function unescapeValue(value: string): string {
   return value.indexOf('%') < 0 ? value : value.replace(/%(25|2C|0A|0D)/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 }
 
+const WIRE_TYPE: Record<FieldType, string> = { string: 's', int: 'i', float: 'f' };
+const FIELD_TYPE: Record<string, FieldType> = { s: 'string', i: 'int', f: 'float' };
+
 function fieldsLine(fields: readonly Field[]): string {
-  return fields.map((f) => `${f.name}:${f.type === 'int' ? 'i' : 's'}`).join(',');
+  return fields.map((f) => `${f.name}:${WIRE_TYPE[f.type]}`).join(',');
 }
 
 /** The first lines of an answer: the version, and the request's proof unless it was a version 1 request. */
@@ -308,13 +311,14 @@ export function answerParser(proof?: string) {
       case 'fields':
         fields = value === '' ? [] : value.split(',').map((f) => {
           const [n, t] = f.split(':');
-          return { name: n ?? '', type: t === 'i' ? 'int' : 'string' };
+          return { name: n ?? '', type: FIELD_TYPE[t ?? ''] ?? 'string' };
         });
         return;
       case 'row': {
         const cells = value.split(',');
         if (cells.length !== fields.length) throw new Error(`row of ${cells.length} cells for ${fields.length} fields`);
-        rows.push(cells.map((c, i) => (fields[i]!.type === 'int' ? Number(c) : unescapeValue(c))));
+        // A number field's empty cell is an empty value (a declarative query's empty int or float column).
+        rows.push(cells.map((c, i) => (fields[i]!.type === 'string' ? unescapeValue(c) : c === '' ? '' : Number(c))));
         return;
       }
       case 'end':

@@ -251,13 +251,18 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     expect(fs.existsSync('/tmp/pwned')).toBe(false);
     await waitFor('two status rewrites', () => fs.statSync(join(run, 'daemon', 'status.json')).mtimeMs > before + 1000, 5000);
     expect(fs.readFileSync(victim, 'utf8')).toBe('#!/bin/sh\necho precious\n');
-    expect(fs.readFileSync(join(run, 'daemon', 'access.log'), 'utf8')).toContain('q=%24%28id');
+    await waitFor('the request in the private access log', () => fs.readFileSync(join(run, 'daemon', 'access.log'), 'utf8').includes('q=%24%28id'), 5000);
   });
 
   it('H4: a status.json planted in the run directory does not steer `roq upgrade`', async () => {
     const evil = join(base, 'mallory', 'feed');
     await as('mallory', `mkdir ${run}/status.json.tmp; printf '{"pid":${daemonPid()},"version":"0.2.0","options":{"data":"${evil}","workers":1,"deadlineMs":10,"logFile":"${evil}.log"}}' > ${run}/status.json`);
     const old = daemonPid();
+    // The new daemon rewrites queries.json in the run directory: symlinks at every temporary name it may use.
+    const victim = join(base, 'victim-queries');
+    fs.writeFileSync(victim, 'precious\n');
+    sh(`chown roqd ${victim}`);
+    await as('mallory', `for i in $(seq ${old} ${old + 300}); do ln -s ${victim} ${run}/queries.json.$i.tmp; done`);
     const r = await roqCli(['upgrade', '--run', run, '--user', 'roqd:www-data']);
     expect(r.code, r.stderr).toBe(0);
     expect(daemonPid()).not.toBe(old);
@@ -265,6 +270,8 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     expect(status.options.data).toBe(data);
     expect(status.options.logFile).toBe(join(run, 'daemon', 'roq.log'));
     expect(fs.existsSync(`${evil}.log`)).toBe(false);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(fs.lstatSync(join(run, 'queries.json')).uid).toBe(idOf('roqd').uid);
     await northPark();
   }, 120_000);
 

@@ -37,6 +37,8 @@ import { acquirePidLock, awaitSuccessor, isAlive, legacyPid, pidFilePath, runnin
 import { checkRunDir, ensurePrivateDir, privateDir } from './private-dir.js';
 import { roqError } from '../errors.js';
 import { createStatusWriter, readStatusFile, type StatusFile } from './status.js';
+import { QUERY_SPECS } from '../generated/queries.js';
+import { writeQueriesFile } from '../queries-file.js';
 import { createLog, rateLimited, type Log } from './log.js';
 import { createPool, type Pool } from './pool.js';
 import { createExpiryWarner, createLoadThread, createReloader } from './reloader.js';
@@ -212,6 +214,11 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
 
   const serving = pool;
   const releaseLock = release!;
+  try {
+    writeQueriesFile(o.run, QUERY_SPECS);
+  } catch (e) {
+    log.warn(`could not write ${o.run}/queries.json (roq query needs it for this app's queries): ${(e as Error).message}`);
+  }
   const first = generation;
   const status = createStatusWriter(o.run, snapshot, log);
   const warnIfExpired = createExpiryWarner(log);

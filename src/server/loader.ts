@@ -16,6 +16,8 @@ import { join } from 'node:path';
 import fg from 'fast-glob';
 import { roqError, RoqError } from '../errors.js';
 import { TABLES } from '../generated/catalog.js';
+import { DERIVERS } from '../generated/registry.js';
+import { deriveAll } from '../queries/derived.js';
 import { feedDateRange } from '../queries/feed-dates.js';
 import type { FileStats, GenerationData, TableData, TableSpec } from '../store/types.js';
 import { emptyTable, parseTable, resolveReferences, type LoadLog } from '../store/table.js';
@@ -23,7 +25,6 @@ import { emptyTable, parseTable, resolveReferences, type LoadLog } from '../stor
 export type { LoadLog } from '../store/table.js';
 export type { GenerationData } from '../store/types.js';
 
-/** Loads every table of the generated catalog from dataDir. See the file comment for the failure contract. */
 /** One file loaded, for progress reports: its rows and bytes, and ms since the load began. */
 export interface FileLoaded {
   file: string;
@@ -32,10 +33,31 @@ export interface FileLoaded {
   ms: number;
 }
 
+/**
+ * Loads every table of the generated catalog, then runs the queries' derive functions on them (derived.ts), so
+ * that a generation always leaves the load thread with its derived data in shared memory, or not at all.
+ */
 export async function loadGeneration(dataDir: string, id: number, log: LoadLog, onFile?: (f: FileLoaded) => void): Promise<GenerationData> {
-  const g = await loadTables(TABLES, dataDir, id, log, onFile);
-  const dates = feedDateRange(g.tables);
-  return dates ? { ...g, dates } : g;
+  const generation = await loadTables(TABLES, dataDir, id, log, onFile);
+  try {
+    deriveAll(generation, DERIVERS);
+  } catch (e) {
+    throw roqError('ROQ_LOAD_FILE', { file: generation.dataDir, detail: (e as Error).message });
+  }
+  const dates = feedDatesOf(generation);
+  return dates ? { ...generation, dates } : generation;
+}
+
+/**
+ * The sample app's date range (feed-dates.ts), or none: an app whose tables have GTFS names but other column types
+ * (say, one `roq init` made, with dates typed as dates) has no feed dates rather than a failed load.
+ */
+function feedDatesOf(generation: GenerationData): ReturnType<typeof feedDateRange> {
+  try {
+    return feedDateRange(generation.tables);
+  } catch {
+    return undefined;
+  }
 }
 
 /** loadGeneration for any catalog (tests load hand-made schemas with it). */

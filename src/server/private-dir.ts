@@ -75,11 +75,15 @@ export function readNoFollow(path: string): string | undefined {
   }
 }
 
-/** Replaces `path` whole: a fresh temporary file (O_EXCL, O_NOFOLLOW, 0600) beside it, then a rename. */
-export function replaceFile(path: string, text: string): void {
+/**
+ * Replaces `path` whole: a fresh temporary file (O_EXCL, O_NOFOLLOW, `mode`, 0600 by default) beside it, then a
+ * rename. Safe in the run directory too, where a group member may have planted a symlink at the temporary name:
+ * O_EXCL fails on it instead of following it.
+ */
+export function replaceFile(path: string, text: string, mode = 0o600): void {
   const tmp = `${path}.${process.pid}.tmp`;
   fs.rmSync(tmp, { force: true });
-  const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
   try {
     fs.writeSync(fd, text);
   } finally {

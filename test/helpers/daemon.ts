@@ -65,6 +65,8 @@ export interface DaemonOptions {
   run?: string;
   /** The roq program to start (default dist/roq.js). */
   program?: string;
+  /** `--app DIR`: serve this app (built first when needed) instead of the default one. */
+  app?: string;
 }
 
 export interface RunningDaemon {
@@ -94,7 +96,7 @@ export function pidOf(run: string): number | undefined {
 /** Starts a real daemon with `roq start` and resolves once it serves; rejects with the CLI's output if it fails. */
 export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaemon> {
   const run = opts.run ?? makeRunDir();
-  const args = ['start', '--run', run, '--data', opts.data ?? LIRR, '--workers', String(opts.workers ?? 2)];
+  const args = ['start', '--run', run, '--data', opts.data ?? LIRR, '--workers', String(opts.workers ?? 2), ...(opts.app ? ['--app', opts.app] : [])];
   if (opts.deadline !== undefined) args.push('--deadline', String(opts.deadline));
   const r = await roqCli(args, { env: opts.env, program: opts.program });
   const pid = pidOf(run);
