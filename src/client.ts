@@ -7,6 +7,7 @@
  */
 import { answerParser, encodeRequest, REQUESTS_FIFO, responseFifoName, type Answer } from './protocol.js';
 import { roqError, RoqError } from './errors.js';
+import { randomToken } from './token.js';
 import { O_NONBLOCK, O_RDWR, O_WRONLY, S_IFIFO, S_IFMT, sleepMs, sys } from './sysio.js';
 
 /** Answer FIFOs: the owner reads, the daemon's group may write (see docs/PROTOCOL.md for the run directory's modes). */
@@ -15,12 +16,6 @@ export const RESPONSE_FIFO_MODE = 0o620;
 /** mkfifo(3) with exactly `mode` (the umask of whoever runs us — Apache, cron, a shell — does not apply). */
 export function makeFifo(path: string, mode: number): void {
   sys().mkfifo(path, mode);
-}
-
-function randomToken(n = 9): string {
-  const bytes = new Uint8Array(n);
-  globalThis.crypto.getRandomValues(bytes);
-  return Buffer.from(bytes).toString('base64').replace(/[^A-Za-z0-9]/g, 'x');
 }
 
 export interface AskOptions {

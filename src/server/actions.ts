@@ -14,6 +14,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { randomToken } from '../token.js';
 import { HOLD_ACTIONS, type HoldAction } from './reloader.js';
 
 export const ACTION_SIGNAL = 'SIGWINCH';
@@ -22,7 +23,7 @@ const PREFIX = 'action.';
 /** Writes an admin request and returns its id; the caller then signals the daemon. */
 export function writeActionRequest(run: string, action: HoldAction): string {
   // Sortable by time, unique per process and call.
-  const id = `${Date.now().toString(36).padStart(10, '0')}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`;
+  const id = `${Date.now().toString(36).padStart(10, '0')}.${process.pid}.${randomToken(6)}`;
   const path = join(run, PREFIX + id);
   fs.writeFileSync(path + '.tmp', `${action}\n`, { mode: 0o600 });
   fs.renameSync(path + '.tmp', path);

@@ -25,24 +25,27 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { GenerationData } from '../store/types.js';
-import type { FileLoaded } from './loader.js';
-import { VERSION } from '../version.js';
-import { createAccessLog } from './access-log.js';
-import { ACTION_SIGNAL, takeActionRequests } from './actions.js';
-import { startDispatcher, type Dispatcher } from './dispatcher.js';
-import { ensureRequestsFifo, openRequests, requestsPath, sweepStaleFifos, watchRequests } from './fifo.js';
-import { checkRunDirFor, dropPrivileges, resolveAccount, type Account } from './privileges.js';
-import { acquirePidLock, awaitSuccessor, isAlive, legacyPid, pidFilePath, runningPid, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
-import { checkRunDir, ensurePrivateDir, privateDir } from './private-dir.js';
 import { roqError } from '../errors.js';
-import { createStatusWriter, readStatusFile, type StatusFile } from './status.js';
 import { QUERY_SPECS } from '../generated/queries.js';
-import { writeQueriesFile } from '../queries-file.js';
-import { createLog, rateLimited, type Log } from './log.js';
-import { createPool, type Pool } from './pool.js';
-import { createExpiryWarner, createLoadThread, createReloader } from './reloader.js';
 import { rangeText } from '../queries/feed-dates.js';
+import { writeQueriesFile } from '../queries-file.js';
+import type { GenerationData } from '../store/types.js';
+import { randomToken } from '../token.js';
+import { VERSION } from '../version.js';
+import { createAccessLog, type AccessLog } from './access-log.js';
+import { ACTION_SIGNAL, takeActionRequests } from './actions.js';
+import { Core } from './core.js';
+import { startDispatcher } from './dispatcher.js';
+import { createEffects, type Effects } from './effects.js';
+import { ensureRequestsFifo, openRequests, processUid, requestsPath, sweepStaleFifos, watchRequests, type RequestsState } from './fifo.js';
+import { acquirePidLock, awaitSuccessor, isAlive, legacyPid, pidFilePath, runningPid, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
+import type { FileLoaded } from './loader.js';
+import { createLog, type Log } from './log.js';
+import { createPool, type Pool } from './pool.js';
+import { checkRunDir, ensurePrivateDir, privateDir } from './private-dir.js';
+import { checkRunDirFor, dropPrivileges, resolveAccount, type Account } from './privileges.js';
+import { createExpiryWarner, createLoadThread, createReloader, type LoadThread, type Reloader, type ReloadState } from './reloader.js';
+import { createStatusWriter, readStatusFile, type StatusFile, type StatusWriter } from './status.js';
 
 export interface DaemonOptions {
   run: string;
@@ -100,34 +103,21 @@ export function prepareRunDir(o: Pick<DaemonOptions, 'run' | 'user'>): Account |
   return account;
 }
 
+type SignalWord = 'stop' | 'retire' | 'reload' | 'actions';
+
 /**
- * Starts serving and resolves with the readiness report; the process then lives until a stop, after which it
- * exits 0 on its own. Rejects (with a RoqError for load errors) after releasing what it took.
+ * Installs the signal handlers. They only record: what arrives before the daemon serves waits, and is acted on
+ * (by `act`, given to `deliver`) once it does.
  */
-export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Promise<ReadyReport> {
-  const startedAt = Date.now();
-  fs.mkdirSync(o.run, { recursive: true });
-  const account = prepareRunDir(o);
-  const log: Log = createLog(o.logFile ?? 2);
-  const accessLog = createAccessLog(o.accessLog, log);
-  let dispatcher: Dispatcher | undefined;
-  let retiring = false;
-  const early: ('stop' | 'retire' | 'reload' | 'actions')[] = [];
-  const onSignal = (what: 'stop' | 'retire' | 'reload' | 'actions') => {
-    if (!dispatcher) return void early.push(what);
-    if (what === 'reload') return reloader.request();
-    if (what === 'actions') {
-      for (const a of takeActionRequests(o.run, (name, why) => log.warn(`admin request ${name} ignored: ${why}`))) reloader.act(a.action, a.id);
-      return;
-    }
-    if (what === 'retire') retiring = true;
-    dispatcher.control('stop');
-  };
-  process.on('SIGTERM', () => onSignal('stop'));
-  process.on('SIGINT', () => onSignal('stop'));
-  process.on('SIGUSR2', () => onSignal('retire'));
-  process.on('SIGHUP', () => onSignal('reload'));
-  process.on(ACTION_SIGNAL, () => onSignal('actions'));
+function recordSignals(log: Log, accessLog: AccessLog): { deliver(act: (what: SignalWord) => void): void } {
+  const early: SignalWord[] = [];
+  let act: ((what: SignalWord) => void) | undefined;
+  const on = (what: SignalWord) => (act ? act(what) : void early.push(what));
+  process.on('SIGTERM', () => on('stop'));
+  process.on('SIGINT', () => on('stop'));
+  process.on('SIGUSR2', () => on('retire'));
+  process.on('SIGHUP', () => on('reload'));
+  process.on(ACTION_SIGNAL, () => on('actions'));
   process.on('SIGUSR1', () => {
     accessLog.reopen();
     log.reopen?.();
@@ -138,175 +128,281 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
     accessLog.flush();
     process.exit(70);
   });
-  log.info(`starting roq ${VERSION}: pid ${process.pid}, run ${o.run}, data ${o.data}, ${o.workers} workers, deadline ${o.deadlineMs} ms${o.takeover ? ', taking over' : ''}`);
+  return {
+    deliver(a) {
+      act = a;
+      for (const what of early.splice(0)) a(what);
+    },
+  };
+}
 
-  const programs = readPrograms();
-  const gc = enableGc();
+/** What the daemon is made of once started, in the order it was made. */
+interface Parts {
+  core: Core;
+  effects: Effects;
+  pool: Pool;
+  loader: LoadThread;
+  load(id: number, nice?: boolean, onFile?: (f: FileLoaded) => void): Promise<GenerationData>;
+  /** REQUESTS, opened before loading. */
+  fd: number;
+  releaseLock: ReleasePidLock;
+  first: GenerationData;
+  /** Generations staged and not yet settled (see `install`). */
+  staging: Map<number, { resolve(): void; reject(e: Error): void }>;
+  /** What to do once everything read before the stop line is answered (`serve` says). */
+  whenStopped(fn: () => void): void;
+}
+
+interface Env {
+  log: Log;
+  accessLog: AccessLog;
+  account: Account | undefined;
+  programs: { worker: string; loader: string };
+  gc(): void;
+}
+
+/**
+ * Starts serving and resolves with the readiness report; the process then lives until a stop, after which it
+ * exits 0 on its own. Rejects (with a RoqError for load errors) after releasing what it took.
+ */
+export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Promise<ReadyReport> {
+  const startedAt = Date.now();
+  fs.mkdirSync(o.run, { recursive: true });
+  const account = prepareRunDir(o);
+  const log: Log = createLog(o.logFile ?? 2);
+  const accessLog = createAccessLog(o.accessLog, log);
+  const signals = recordSignals(log, accessLog);
+  log.info(`starting roq ${VERSION}: pid ${process.pid}, run ${o.run}, data ${o.data}, ${o.workers} workers, deadline ${o.deadlineMs} ms${o.takeover ? ', taking over' : ''}`);
+  const env: Env = { log, accessLog, account, programs: readPrograms(), gc: enableGc() };
   if (account) checkRunDirFor(account, o.run);
+  const parts = await startUp(o, hooks, env);
+  return serve(o, parts, env, signals, startedAt);
+}
+
+/**
+ * From nothing to loaded: the lock (last when taking over), REQUESTS opened, privileges dropped, the core and its
+ * edges wired, the workers started while the first generation loads, and a predecessor told to retire.
+ */
+async function startUp(o: DaemonOptions, hooks: DaemonHooks, env: Env): Promise<Parts> {
+  const { log } = env;
   let release: ReleasePidLock | undefined = o.takeover ? undefined : await acquirePidLock(o.run, log);
   const predecessor = o.takeover ? runningPid(o.run) : undefined;
   const before = predecessor === undefined ? undefined : readStatusFile(o.run);
-  let nextId = before?.pid === predecessor && before ? before.generation.id + 1 : 1;
+  // A successor continues its predecessor's numbering, so a generation id names one load across an upgrade.
+  const firstGenerationId = before?.pid === predecessor && before ? before.generation.id + 1 : 1;
   const loadDelayMs = o.faults ? o.loadDelayMs : 0;
-  const loader = createLoadThread(programs.loader, log);
+  const loader = createLoadThread(env.programs.loader, log);
   const load = (id: number, nice = true, onFile?: (f: FileLoaded) => void) => loader.load({ dataDir: o.data, id, delayMs: loadDelayMs, nice }, onFile);
-
-  let pool: Pool | undefined;
+  const core = new Core({ run: o.run, workers: o.workers, deadlineMs: o.deadlineMs, firstGenerationId, clock: () => performance.now(), pidRuns: (pid) => processUid(pid) !== undefined, newToken: () => randomToken(18) });
+  let wired: ReturnType<typeof wire> | undefined;
   let fd: number | undefined;
-  let generation: GenerationData;
   try {
-    ensureRequestsFifo(o.run, log, account?.uid);
+    ensureRequestsFifo(o.run, log, env.account?.uid);
     // Opened now, before loading: from here on the kernel keeps whatever clients write, whoever else closes it.
     fd = openRequests(o.run);
-    if (account) {
-      const own = [requestsPath(o.run), privateDir(o.run), pidFilePath(o.run), `${pidFilePath(o.run)}.lock`, ...(o.logFile ? [o.logFile] : []), ...(o.accessLog ? [o.accessLog] : [])];
-      dropPrivileges(account, o.run, own);
-      log.info(`now running as ${account.name} (uid ${account.uid}, gid ${account.gid})`);
-    }
+    if (env.account) becomeAccount(o, env.account, log);
     // The workers start (tens of milliseconds each) while the first generation loads in its thread.
-    pool = createPool({
-      size: o.workers,
-      deadlineMs: o.deadlineMs,
-      run: o.run,
-      faults: o.faults,
-      source: programs.worker,
-      // Undelivered answers are logged per request, and anyone who may write into REQUESTS can cause them.
-      log: { ...log, warn: rateLimited(log) },
-      onIdle: () => dispatcher?.pump(),
-      onOutcome: (job, outcome, report) => dispatcher?.outcome(job, outcome, report),
-      onRequeue: (jobs) => dispatcher?.requeue(jobs),
-      onDropped: () => setImmediate(gc),
-    });
-    const started = pool.ready();
+    wired = wire(o, env, core);
+    const { started, ...edges } = wired;
     started.catch(() => undefined); // awaited below, after the load; a load error is the one to report
-    generation = await load(nextId++, false, hooks.fileLoaded);
-    pool.addGeneration(generation);
+    const first = await load(core.generations.newId(), false, hooks.fileLoaded);
+    edges.effects.perform(core.first(first));
     await started;
-    if (o.takeover) {
-      hooks.loaded?.(readyReport(generation, o));
-      const old = runningPid(o.run);
-      const legacy = legacyPid(o.run);
-      if (old !== undefined) {
-        // 0.1 daemons know no SIGUSR2 (it would kill them outright); SIGTERM makes them stop just as gracefully.
-        const signal = (before ?? readStatusFile(o.run))?.version ? 'SIGUSR2' : 'SIGTERM';
-        log.info(`loaded; telling pid ${old} to retire (${signal}) and waiting for the lock`);
-        process.kill(old, signal);
-      }
-      release = await acquirePidLock(o.run, log, { deadline: Date.now() + o.takeoverTimeoutMs, pid: old });
-      // A daemon of 0.1 holds a lock of its own in the run directory, not ours: wait for it to be gone instead, so
-      // that it reads its stop line and answers what it has read before this one reads REQUESTS.
-      const giveUp = Date.now() + o.takeoverTimeoutMs;
-      while (old !== undefined && old === legacy && isAlive(old)) {
-        if (Date.now() > giveUp) throw roqError('ROQ_TAKEOVER_FAILED', { run: o.run, pid: old, detail: 'it did not exit in time' });
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      if (old !== undefined) log.info(`took over from pid ${old}`);
-    }
+    if (o.takeover) release = await takeOver(o, hooks, log, before, first);
+    return { core, loader, load, fd, releaseLock: release!, first, ...edges };
   } catch (e) {
     log.error(`start failed: ${(e as Error).message}`);
-    await pool?.close();
+    await wired?.pool.close();
     await loader.close();
     if (fd !== undefined) fs.closeSync(fd);
     await release?.();
-    accessLog.close();
+    env.accessLog.close();
     throw e;
   }
+}
 
-  const serving = pool;
-  const releaseLock = release!;
+function becomeAccount(o: DaemonOptions, account: Account, log: Log): void {
+  const own = [requestsPath(o.run), privateDir(o.run), pidFilePath(o.run), `${pidFilePath(o.run)}.lock`, ...(o.logFile ? [o.logFile] : []), ...(o.accessLog ? [o.accessLog] : [])];
+  dropPrivileges(account, o.run, own);
+  log.info(`now running as ${account.name} (uid ${account.uid}, gid ${account.gid})`);
+}
+
+/**
+ * Wires the core to its edges, once: the effects it asks for go to the pool (threads, timers), the dispatcher
+ * (REQUESTS, connected when reading starts), the answer FIFOs and the logs, and back here as settled promises.
+ */
+function wire(o: DaemonOptions, env: Env, core: Core): Pick<Parts, 'effects' | 'pool' | 'staging' | 'whenStopped'> & { started: Promise<void> } {
+  const staging: Parts['staging'] = new Map();
+  let settleStart!: { resolve(): void; reject(e: Error): void };
+  const started = new Promise<void>((resolve, reject) => (settleStart = { resolve, reject }));
+  let onStopped = () => undefined as void;
+  const effects = createEffects({
+    run: o.run,
+    log: env.log,
+    accessLog: env.accessLog,
+    collect: () => setImmediate(env.gc),
+    started: (error) => (error === undefined ? settleStart.resolve() : settleStart.reject(new Error(error))),
+    staged: (id, error) => {
+      const s = staging.get(id);
+      staging.delete(id);
+      if (error === undefined) s?.resolve();
+      else s?.reject(new Error(error));
+    },
+    stopped: () => onStopped(),
+  });
+  const pool = createPool({ core, run: o.run, faults: o.faults, deadlineMs: o.deadlineMs, source: env.programs.worker, perform: (fx) => effects.perform(fx) });
+  effects.connect({ pool });
+  effects.perform(core.start());
+  return { effects, pool, staging, started, whenStopped: (fn) => (onStopped = fn) };
+}
+
+/**
+ * Taking over: tells the daemon serving on the run directory to retire, and waits for its lock, which it releases
+ * once it has answered everything it read before its stop line.
+ */
+async function takeOver(o: DaemonOptions, hooks: DaemonHooks, log: Log, before: StatusFile | undefined, first: GenerationData): Promise<ReleasePidLock> {
+  hooks.loaded?.(readyReport(first, o));
+  const old = runningPid(o.run);
+  const legacy = legacyPid(o.run);
+  if (old !== undefined) {
+    // 0.1 daemons know no SIGUSR2 (it would kill them outright); SIGTERM makes them stop just as gracefully.
+    const signal = (before ?? readStatusFile(o.run))?.version ? 'SIGUSR2' : 'SIGTERM';
+    log.info(`loaded; telling pid ${old} to retire (${signal}) and waiting for the lock`);
+    process.kill(old, signal);
+  }
+  const release = await acquirePidLock(o.run, log, { deadline: Date.now() + o.takeoverTimeoutMs, pid: old });
+  // A daemon of 0.1 holds a lock of its own in the run directory, not ours: wait for it to be gone instead, so
+  // that it reads its stop line and answers what it has read before this one reads REQUESTS.
+  const giveUp = Date.now() + o.takeoverTimeoutMs;
+  while (old !== undefined && old === legacy && isAlive(old)) {
+    if (Date.now() > giveUp) {
+      await release();
+      throw roqError('ROQ_TAKEOVER_FAILED', { run: o.run, pid: old, detail: 'it did not exit in time' });
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  if (old !== undefined) log.info(`took over from pid ${old}`);
+  return release;
+}
+
+/**
+ * Serving: REQUESTS read (the dispatcher connected), reloads and admin requests taken, status.json written every
+ * second, stale answer FIFOs swept every minute; once the stop line's requests are answered, `shutdown`.
+ */
+async function serve(o: DaemonOptions, p: Parts, env: Env, signals: ReturnType<typeof recordSignals>, startedAt: number): Promise<ReadyReport> {
+  const { core } = p;
+  const { log } = env;
   try {
     writeQueriesFile(o.run, QUERY_SPECS);
   } catch (e) {
     log.warn(`could not write ${o.run}/queries.json (roq query needs it for this app's queries): ${(e as Error).message}`);
   }
-  const first = generation;
-  const status = createStatusWriter(o.run, snapshot, log);
+  let retiring = false;
+  let stopping = false;
+  const dispatcher = startDispatcher({ fd: p.fd, core, log, perform: (fx) => p.effects.perform(fx) });
+  p.effects.connect({ dispatcher });
+  // Checked every second with the status: someone may remove or replace REQUESTS (see fifo.watchRequests).
+  const requests = watchRequests(o.run, p.fd, log, (next) => dispatcher.attach(next));
   const warnIfExpired = createExpiryWarner(log);
-  const statusTimer = setInterval(() => {
+  // The snapshot is taken when a write is due, never while this is being wired; it reads the reloader below.
+  const status = createStatusWriter(o.run, () => statusSnapshot(o, p, { startedAt, stopping, reload: reloader.state(), requests: requests.state() }), log);
+  const reloader = createReloader({
+    log,
+    load: (id) => p.load(id),
+    nextId: () => core.generations.newId(),
+    holder: core.generations,
+    install: (g) => install(p, g),
+    discarded: () => setImmediate(env.gc),
+    changed: () => status.request(),
+    run: o.run,
+  });
+  const timers = startTimers(o, log, () => {
     requests.check();
-    warnIfExpired(d.generation());
+    warnIfExpired(core.current());
     status.request();
-  }, 1000);
-  statusTimer.unref();
+  });
+  p.whenStopped(() => {
+    stopping = true;
+    void shutdown(o, p, env, { retiring, reloader, status, timers });
+  });
+  status.request();
+  await status.flushed();
+  signals.deliver((what) => {
+    if (what === 'reload') return reloader.request();
+    if (what === 'actions') {
+      for (const a of takeActionRequests(o.run, (name, why) => log.warn(`admin request ${name} ignored: ${why}`))) reloader.act(a.action, a.id);
+      return;
+    }
+    if (what === 'retire') retiring = true;
+    p.effects.perform(core.control('stop'));
+  });
+  const first = p.first;
+  const s = first.stats;
+  log.info(`serving: generation ${first.id}, ${s.rows} rows from ${s.files.length} files in ${Math.round(first.loadMs)} ms${first.dates ? `; dates ${rangeText(first.dates)}` : ''}`);
+  warnIfExpired(first);
+  return readyReport(first, o);
+}
+
+/** Stages `g` and resolves once its swap line is read and it serves; rejects if it never will. */
+function install(p: Parts, g: GenerationData): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    p.staging.set(g.id, { resolve, reject });
+    p.effects.perform(p.core.stage(g));
+  });
+}
+
+/** The status tick (every second) and the sweep of answer FIFOs whose clients are gone (every minute). */
+function startTimers(o: DaemonOptions, log: Log, tick: () => void): NodeJS.Timeout[] {
+  const statusTimer = setInterval(tick, 1000);
   const sweep = () => {
     const n = sweepStaleFifos(o.run, isAlive);
     if (n > 0) log.info(`removed ${n} answer FIFO(s) left by clients that are gone`);
   };
   sweep();
   const sweepTimer = setInterval(sweep, 60_000);
-  sweepTimer.unref();
-  // Checked every second with the status: someone may remove or replace REQUESTS (see fifo.watchRequests).
-  const requests = watchRequests(o.run, fd, log, (next) => d.attach(next));
-  let stopping = false;
-  const d = startDispatcher({
+  for (const t of [statusTimer, sweepTimer]) t.unref();
+  return [statusTimer, sweepTimer];
+}
+
+function statusSnapshot(o: DaemonOptions, p: Parts, s: { startedAt: number; stopping: boolean; reload: ReloadState; requests: RequestsState }): StatusFile {
+  const g = p.core.current();
+  const w = p.core.stats();
+  const mem = process.memoryUsage();
+  return {
+    pid: process.pid,
+    version: VERSION,
     run: o.run,
-    fd,
-    generation: first,
-    pool: serving,
-    log,
-    answered: (job, outcome, report) => accessLog.write(job, outcome, report),
-    stopped: () => void shutdown(),
-  });
-  const reloader = createReloader({
-    log,
-    load,
-    nextId: () => nextId++,
-    install: (g) => d.stage(g),
-    discarded: () => setImmediate(gc),
-    changed: () => status.request(),
-    run: o.run,
-  });
-  dispatcher = d;
+    state: s.stopping ? 'stopping' : 'serving',
+    startedAt: s.startedAt,
+    updatedAt: Date.now(),
+    options: { data: o.data, workers: o.workers, deadlineMs: o.deadlineMs, ...(o.logFile ? { logFile: o.logFile } : {}), ...(o.accessLog ? { accessLog: o.accessLog } : {}) },
+    generation: { id: g.id, hash: g.hash, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files.length, perFile: g.stats.files, ...(g.dates ? { dates: g.dates } : {}) },
+    workers: { size: w.size, busy: w.busy, replaced: w.replaced, threads: w.workers },
+    queued: p.core.queued(),
+    served: p.core.counters(),
+    reload: s.reload,
+    memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+    requests: s.requests,
+  };
+}
 
-  function snapshot(): StatusFile {
-    const g = d.generation();
-    const w = serving.stats();
-    const mem = process.memoryUsage();
-    return {
-      pid: process.pid,
-      version: VERSION,
-      run: o.run,
-      state: stopping ? 'stopping' : 'serving',
-      startedAt,
-      updatedAt: Date.now(),
-      options: { data: o.data, workers: o.workers, deadlineMs: o.deadlineMs, ...(o.logFile ? { logFile: o.logFile } : {}), ...(o.accessLog ? { accessLog: o.accessLog } : {}) },
-      generation: { id: g.id, hash: g.hash, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files.length, perFile: g.stats.files, ...(g.dates ? { dates: g.dates } : {}) },
-      workers: { size: w.size, busy: w.busy, replaced: w.replaced, threads: w.workers },
-      queued: d.queued(),
-      served: d.counters(),
-      reload: reloader.state(),
-      memory: { rss: mem.rss, heapUsed: mem.heapUsed },
-      requests: requests.state(),
-    };
+/** Everything read has been answered: let the successor (if any) in as early as possible, then go. */
+async function shutdown(o: DaemonOptions, p: Parts, env: Env, s: { retiring: boolean; reloader: Reloader; status: StatusWriter; timers: NodeJS.Timeout[] }): Promise<void> {
+  const { log, accessLog } = env;
+  s.reloader.close();
+  for (const t of s.timers) clearInterval(t);
+  await s.status.flushed();
+  accessLog.flush();
+  s.status.remove();
+  await p.releaseLock();
+  log.info(s.retiring ? 'retired: every request read was answered; the lock is released' : 'stopped');
+  await Promise.all([p.pool.close(), p.loader.close()]);
+  if (s.retiring) {
+    const next = await awaitSuccessor(o.run, 5000);
+    log.info(next === undefined ? 'no successor wrote its PID within 5 s' : `pid ${next} serves on`);
   }
-  status.request();
-  await status.flushed();
-
-  /** Everything read has been answered: let the successor (if any) in as early as possible, then go. */
-  async function shutdown(): Promise<void> {
-    stopping = true;
-    reloader.close();
-    clearInterval(statusTimer);
-    clearInterval(sweepTimer);
-    await status.flushed();
-    accessLog.flush();
-    status.remove();
-    await releaseLock();
-    log.info(retiring ? 'retired: every request read was answered; the lock is released' : 'stopped');
-    await Promise.all([serving.close(), loader.close()]);
-    if (retiring) {
-      const next = await awaitSuccessor(o.run, 5000);
-      log.info(next === undefined ? 'no successor wrote its PID within 5 s' : `pid ${next} serves on`);
-    }
-    accessLog.close();
-    process.exit(0);
-  }
-
-  for (const what of early) onSignal(what);
-  const s = first.stats;
-  log.info(`serving: generation ${first.id}, ${s.rows} rows from ${s.files.length} files in ${Math.round(first.loadMs)} ms${first.dates ? `; dates ${rangeText(first.dates)}` : ''}`);
-  warnIfExpired(first);
-  return readyReport(first, o);
+  accessLog.close();
+  process.exit(0);
 }
 
 function readyReport(g: GenerationData, o: DaemonOptions): ReadyReport {

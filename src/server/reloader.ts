@@ -18,6 +18,7 @@ import { isErrorCode, roqError, type RoqError } from '../errors.js';
 import type { FileStats, GenerationData } from '../store/types.js';
 import type { FromLoadThread, LoadJob, ToLoadThread } from './load-thread.js';
 import type { FileLoaded } from './loader.js';
+import type { Generations } from './generations.js';
 import type { Log } from './log.js';
 import type { DateRange } from '../protocol.js';
 import { expiredWarning, rangeText, today } from '../queries/feed-dates.js';
@@ -103,6 +104,8 @@ export interface ReloaderOptions {
   /** Builds generation `id` (normally in the load thread). */
   load(id: number): Promise<GenerationData>;
   nextId(): number;
+  /** Where a held generation is kept: the generations registry (generations.ts). */
+  holder: Pick<Generations, 'hold' | 'held' | 'takeHeld'>;
   /** Stages the generation and resolves once it serves (the swap line was read), or rejects. */
   install(g: GenerationData): Promise<void>;
   /** A held generation was let go without serving (dropped, or replaced by a newer hold): free its memory. */
@@ -135,7 +138,7 @@ export function createReloader(o: ReloaderOptions): Reloader {
   let last: ReloadOutcome | undefined;
   const recent: ReloadOutcome[] = [];
   const queue: Task[] = [];
-  let held: GenerationData | undefined;
+  const holder = o.holder;
 
   function done(t: Task, startedAt: number, result: { status: 'ok' | 'failed'; g?: GenerationData; error?: RoqError }): void {
     const finishedAt = Date.now();
@@ -176,22 +179,20 @@ export function createReloader(o: ReloaderOptions): Reloader {
         case 'hold': {
           const g = await load();
           if (closed) return;
-          if (held) o.discarded?.(held);
-          held = g;
+          const before = holder.hold(g);
+          if (before) o.discarded?.(before);
           o.log.info(`hold: generation ${g.id} loaded and held, not serving (${g.stats.rows} rows, hash ${g.hash}); \`roq swap\` makes it current`);
           return done(t, startedAt, { status: 'ok', g });
         }
         case 'swap': {
-          const g = held;
+          const g = holder.takeHeld();
           if (!g) throw roqError('ROQ_NOTHING_HELD', { run: o.run });
-          held = undefined;
           await o.install(g);
           o.log.info(`swap: held generation ${g.id} serving (hash ${g.hash})`);
           return done(t, startedAt, { status: 'ok', g });
         }
         case 'drop': {
-          const g = held;
-          held = undefined;
+          const g = holder.takeHeld();
           if (g) o.discarded?.(g);
           o.log.info(g ? `drop: held generation ${g.id} dropped` : 'drop: no generation was held');
           return done(t, startedAt, g ? { status: 'ok', g } : { status: 'ok' });
@@ -204,7 +205,7 @@ export function createReloader(o: ReloaderOptions): Reloader {
     } catch (e) {
       const err = e as RoqError;
       done(t, startedAt, { status: 'failed', error: err });
-      o.log.error(`${t.action} failed; the current generation serves on${t.action === 'hold' && held ? ' and the one held stays held' : ''}: ${err.message}`);
+      o.log.error(`${t.action} failed; the current generation serves on${t.action === 'hold' && holder.held() ? ' and the one held stays held' : ''}: ${err.message}`);
     }
   }
 
@@ -238,7 +239,7 @@ export function createReloader(o: ReloaderOptions): Reloader {
       pump();
       o.changed();
     },
-    state: () => ({ requested, loading: loading || queue.some((t) => t.action === 'reload' || t.action === 'hold'), ...(last ? { last } : {}), recent: [...recent], ...(held ? { held: heldOf(held) } : {}) }),
+    state: () => ({ requested, loading: loading || queue.some((t) => t.action === 'reload' || t.action === 'hold'), ...(last ? { last } : {}), recent: [...recent], ...(holder.held() ? { held: heldOf(holder.held()!) } : {}) }),
     close() {
       closed = true;
     },

@@ -7,11 +7,10 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { privatePath, readNoFollow, replaceFileAsync } from './private-dir.js';
-import type { Counters } from './dispatcher.js';
+import type { Counters, WorkerStats } from './core.js';
 import type { RequestsState } from './fifo.js';
 import type { DateRange } from '../protocol.js';
 import type { Log } from './log.js';
-import type { WorkerStats } from './pool.js';
 import type { ReloadState } from './reloader.js';
 
 export const STATUS_FILE = 'status.json';

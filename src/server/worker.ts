@@ -3,7 +3,7 @@
  * no copy), and for each job runs the query on the generation the job names and writes the answer into the
  * client's FIFO itself, so answers never pass through the dispatcher's thread. It reports each job's outcome (with
  * its row count and time) to the pool. A job must be claimed in shared memory before it starts: the pool may
- * have taken it back while it waited in this thread's port (see pool.ts).
+ * have taken it back while it waited in this thread's port (see messages.ts).
  *
  * More than one generation is open during a reload: jobs read before the swap line still name the old one. The
  * pool says when a generation is no longer needed; dropping it here lets its arrays be freed.
@@ -22,7 +22,7 @@ import { openGeneration, runQuery, type Db } from '../engine.js';
 import { RoqError, roqError } from '../errors.js';
 import { encodeAnswer, type Answer, type Cell, type Field } from '../protocol.js';
 import { writeAnswer } from './fifo.js';
-import { tagOf, type FromWorker, type ToWorker, type WorkerSetup } from './pool.js';
+import { claimJob, jobFinished, type FromWorker, type ToWorker, type WorkerSetup } from './messages.js';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -89,15 +89,13 @@ function answerFor(id: number, query: string, params: Record<string, string>): {
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'query': {
-      // Claim it first: the pool may have taken it back to give it to another worker (see pool.ts).
-      const tag = tagOf(msg.seq);
-      if (Atomics.compareExchange(setup.cells, msg.cell, tag, -tag) !== tag) return;
-      Atomics.store(setup.cells, 0, tag);
+      // Claim it first: the core may have taken it back to give it to another worker (see messages.ts).
+      if (!claimJob(setup.cells, msg.cell, msg.seq)) return;
       const t0 = performance.now();
       const { answer, failure } = answerFor(msg.generation, msg.query, msg.params);
       const delivery = writeAnswer(setup.run, msg.pid, msg.token, encodeAnswer(answer, msg.proof), setup.writeWaitMs);
       const heap = heapNow();
-      Atomics.store(setup.cells, 0, 0); // before the report: a deadline seen after this finds the job finished
+      jobFinished(setup.cells); // before the report: a deadline seen after this finds the job finished
       post({
         type: 'done',
         seq: msg.seq,

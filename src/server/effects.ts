@@ -1,0 +1,100 @@
+/**
+ * Performs the core's effects (core.ts), in the order the core asked for them: each goes to the edge that owns
+ * the resource — threads and timers to the pool, REQUESTS to the dispatcher, answer FIFOs (fifo.ts), the access
+ * log, the daemon's log — or back to the daemon (a generation staged, the workers started, stopped).
+ *
+ * Performing an effect may bring another event into the core (stopping drains what was read into `line`); the
+ * core has finished with the event before its effects are performed, so that is safe.
+ */
+import { encodeAnswer } from '../protocol.js';
+import type { AccessLog } from './access-log.js';
+import type { Effect } from './core.js';
+import type { Dispatcher } from './dispatcher.js';
+import { writeAnswer } from './fifo.js';
+import { rateLimited, type Log } from './log.js';
+import type { Pool } from './pool.js';
+
+/** Error and health answers from the main thread are small (< PIPE_BUF): one write, so it waits for no client. */
+const MAIN_THREAD_WRITE_WAIT_MS = 20;
+
+export interface EffectTargets {
+  run: string;
+  log: Log;
+  accessLog: AccessLog;
+  /** A generation was dropped from the workers: a full collection soon (see daemon.enableGc). */
+  collect(): void;
+  /** The first workers are ready, or one died while starting. */
+  started(error: string | undefined): void;
+  /** A staged generation serves, or never will. */
+  staged(id: number, error: string | undefined): void;
+  /** Everything read before the stop line is answered. */
+  stopped(): void;
+}
+
+export interface Effects {
+  perform(effects: Effect[]): void;
+  /** The pool exists from the start; the dispatcher once the daemon reads REQUESTS. */
+  connect(edges: { pool?: Pool; dispatcher?: Dispatcher }): void;
+}
+
+export function createEffects(t: EffectTargets): Effects {
+  // Anyone who may write into REQUESTS can cause warnings (garbage, undelivered answers): they are rate-limited.
+  const warn = rateLimited(t.log);
+  let pool: Pool | undefined;
+  let dispatcher: Dispatcher | undefined;
+
+  /** REQUESTS is read only once the daemon holds the lock; no effect before that concerns it. */
+  function requests(): Dispatcher {
+    if (!dispatcher) throw new Error('an effect on REQUESTS before the daemon reads it');
+    return dispatcher;
+  }
+
+  function answer(e: Extract<Effect, { kind: 'answer' }>): void {
+    const d = writeAnswer(t.run, e.pid, e.token, encodeAnswer(e.answer, e.proof), MAIN_THREAD_WRITE_WAIT_MS);
+    if (!d.sent) warn(`${e.answer.status === 'ok' ? 'health' : e.answer.code} answer to pid ${e.pid} not delivered: ${d.reason}`);
+  }
+
+  function perform1(e: Effect): void {
+    switch (e.kind) {
+      case 'post':
+      case 'arm':
+      case 'disarm':
+      case 'terminate':
+      case 'spawn':
+        return pool!.apply(e);
+      case 'answer':
+        return answer(e);
+      case 'dropped':
+        return t.collect();
+      case 'writeControl':
+        return requests().writeControl(e.word, e.token);
+      case 'stopReading':
+        return requests().stopReading();
+      case 'stopped':
+        requests().close();
+        return t.stopped();
+      case 'accessLog':
+        return t.accessLog.write(e.job, e.outcome, e.report);
+      case 'log':
+        return e.level === 'warn' ? warn(e.message) : t.log[e.level](e.message);
+      case 'staged':
+        return t.staged(e.id, e.error);
+      case 'started':
+        return t.started(e.error);
+      default: {
+        const never: never = e;
+        throw new Error(`unknown effect ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  return {
+    perform(effects) {
+      for (const e of effects) perform1(e);
+    },
+    connect(edges) {
+      pool = edges.pool ?? pool;
+      dispatcher = edges.dispatcher ?? dispatcher;
+    },
+  };
+}
