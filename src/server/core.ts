@@ -95,7 +95,7 @@ export interface WorkerStats {
 export type Effect =
   | { kind: 'post'; worker: number; message: ToWorker }
   /** Write an answer from the main thread (an error, a health answer): the job's worker cannot, or there is none. */
-  | { kind: 'answer'; pid: number; token: string; proof: string | undefined; answer: Answer }
+  | { kind: 'answer'; pid: number; token: string; proof: string | undefined; answer: Answer; about: Warner }
   /** (Re)arm the worker's deadline timer: `deadline(worker)` in `ms`. */
   | { kind: 'arm'; worker: number; ms: number }
   | { kind: 'disarm'; worker: number }
@@ -106,7 +106,9 @@ export type Effect =
   | { kind: 'dropped'; id: number }
   | { kind: 'writeControl'; word: ControlWord; token: string }
   | { kind: 'accessLog'; job: Job; outcome: Outcome | 'busy'; report: JobReport }
-  | { kind: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  /** A warning is rate-limited per `about` (one budget for what writers of REQUESTS cause, one for workers). */
+  | { kind: 'log'; level: 'info' | 'error'; message: string }
+  | { kind: 'log'; level: 'warn'; message: string; about: Warner }
   /** Read no more of REQUESTS, and give what was read already to `line`, then call `finishIfDone` soon. */
   | { kind: 'stopReading' }
   /** Everything read before the stop line has been answered. */
@@ -129,6 +131,9 @@ export interface CoreOptions {
   /** An unguessable control token (randomToken in the daemon). */
   newToken(): string;
 }
+
+/** Whose doing a warning is: a writer into REQUESTS (anyone in the web server's group), or a job in a worker. */
+export type Warner = 'requests' | 'workers';
 
 interface Slot {
   worker: number;
@@ -283,9 +288,9 @@ export class Core {
     }
     this.retire(slot);
     this.fx.push({ kind: 'terminate', worker: slot.worker });
-    this.log('warn', `query '${job.query}' of pid ${job.pid} passed its deadline of ${this.o.deadlineMs} ms; worker ${slot.index} replaced`);
+    this.warn('workers', `query '${job.query}' of pid ${job.pid} passed its deadline of ${this.o.deadlineMs} ms; worker ${slot.index} replaced`);
     const timedOut = (j: Job) => {
-      this.answerError(j, 'timeout', roqError('ROQ_QUERY_DEADLINE', { query: j.query, ms: this.o.deadlineMs }));
+      this.answerError(j, 'timeout', roqError('ROQ_QUERY_DEADLINE', { query: j.query, ms: this.o.deadlineMs }), 'workers');
       this.outcome(j, 'timeout', { rows: 0, workMs: this.o.deadlineMs });
     };
     this.releaseWaiting(slot, timedOut);
@@ -312,7 +317,7 @@ export class Core {
       return this.take();
     }
     const died = (j: Job) => {
-      this.answerError(j, 'error', roqError('ROQ_WORKER_DIED', { query: j.query, detail }));
+      this.answerError(j, 'error', roqError('ROQ_WORKER_DIED', { query: j.query, detail }), 'workers');
       this.outcome(j, 'died', { rows: 0, workMs: 0 });
     };
     this.releaseWaiting(slot, died);
@@ -415,7 +420,7 @@ export class Core {
     const { pid, token } = parsed;
     if (pid === undefined || token === undefined || pid < 1) return this.drop(cut ? `line of more than ${MAX_REQUEST_BYTES - 1} bytes` : parsed.reason, text);
     this.counts.dropped++;
-    this.log('warn', `request of pid ${pid} refused: ${parsed.reason}`);
+    this.warn('requests', `request of pid ${pid} refused: ${parsed.reason}`);
     const to = { pid, token, proof: parsed.version !== undefined ? undefined : parsed.proof };
     this.answerError(to, 'error', parsed.version !== undefined ? roqError('ROQ_PROTOCOL_VERSION', { version: parsed.version }) : roqError('ROQ_BAD_REQUEST', { detail: parsed.reason }));
   }
@@ -427,7 +432,7 @@ export class Core {
    */
   private ping(pid: number, token: string, proof: string | undefined): void {
     const g = this.generations.current();
-    this.fx.push({ kind: 'answer', pid, token, proof, answer: { status: 'ok', generation: g.id, hash: g.hash, fields: [], rows: [] } });
+    this.fx.push({ kind: 'answer', pid, token, proof, answer: { status: 'ok', generation: g.id, hash: g.hash, fields: [], rows: [] }, about: 'requests' });
   }
 
   private controlLine(word: ControlWord, token: string): void {
@@ -567,7 +572,7 @@ export class Core {
     slot.served++;
     if (msg.heap !== undefined) slot.heap = msg.heap;
     if (msg.status === 'failed') this.log('error', `query '${job.query}' failed: ${msg.detail ?? '(no detail)'}`);
-    if (msg.undelivered) this.log('warn', `answer to pid ${job.pid} (${job.query}) not delivered: ${msg.undelivered}`);
+    if (msg.undelivered) this.warn('workers', `answer to pid ${job.pid} (${job.query}) not delivered: ${msg.undelivered}`);
     this.outcome(job, msg.status, { rows: msg.rows, workMs: msg.workMs });
     this.pump();
     // Nothing more from the queue: take over a job waiting behind another worker's, if there is one.
@@ -639,17 +644,21 @@ export class Core {
 
   // ---- effects ----
 
-  private answerError(to: { pid: number; token: string; proof?: string | undefined }, status: 'error' | 'timeout', err: RoqError): void {
-    this.fx.push({ kind: 'answer', pid: to.pid, token: to.token, proof: to.proof, answer: { status, code: err.code, message: err.message } });
+  private answerError(to: { pid: number; token: string; proof?: string | undefined }, status: 'error' | 'timeout', err: RoqError, about: Warner = 'requests'): void {
+    this.fx.push({ kind: 'answer', pid: to.pid, token: to.token, proof: to.proof, answer: { status, code: err.code, message: err.message }, about });
   }
 
   private drop(reason: string, line?: string): void {
     this.counts.dropped++;
-    this.log('warn', `request dropped: ${reason}${line === undefined ? '' : `: '${line.slice(0, 80)}'`}`);
+    this.warn('requests', `request dropped: ${reason}${line === undefined ? '' : `: '${line.slice(0, 80)}'`}`);
   }
 
-  private log(level: 'info' | 'warn' | 'error', message: string): void {
+  private log(level: 'info' | 'error', message: string): void {
     this.fx.push({ kind: 'log', level, message });
+  }
+
+  private warn(about: Warner, message: string): void {
+    this.fx.push({ kind: 'log', level: 'warn', message, about });
   }
 
   private take(): Effect[] {

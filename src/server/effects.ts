@@ -8,7 +8,7 @@
  */
 import { encodeAnswer } from '../protocol.js';
 import type { AccessLog } from './access-log.js';
-import type { Effect } from './core.js';
+import type { Effect, Warner } from './core.js';
 import type { Dispatcher } from './dispatcher.js';
 import { writeAnswer } from './fifo.js';
 import { rateLimited, type Log } from './log.js';
@@ -38,8 +38,9 @@ export interface Effects {
 }
 
 export function createEffects(t: EffectTargets): Effects {
-  // Anyone who may write into REQUESTS can cause warnings (garbage, undelivered answers): they are rate-limited.
-  const warn = rateLimited(t.log);
+  // Anyone who may write into REQUESTS can cause warnings (garbage, undelivered answers): they are rate-limited,
+  // with a budget for what writers cause and one for what jobs cause, so a flood of garbage hides no deadline.
+  const warn: Record<Warner, (msg: string) => void> = { requests: rateLimited(t.log), workers: rateLimited(t.log) };
   let pool: Pool | undefined;
   let dispatcher: Dispatcher | undefined;
 
@@ -51,7 +52,7 @@ export function createEffects(t: EffectTargets): Effects {
 
   function answer(e: Extract<Effect, { kind: 'answer' }>): void {
     const d = writeAnswer(t.run, e.pid, e.token, encodeAnswer(e.answer, e.proof), MAIN_THREAD_WRITE_WAIT_MS);
-    if (!d.sent) warn(`${e.answer.status === 'ok' ? 'health' : e.answer.code} answer to pid ${e.pid} not delivered: ${d.reason}`);
+    if (!d.sent) warn[e.about](`${e.answer.status === 'ok' ? 'health' : e.answer.code} answer to pid ${e.pid} not delivered: ${d.reason}`);
   }
 
   function perform1(e: Effect): void {
@@ -76,7 +77,7 @@ export function createEffects(t: EffectTargets): Effects {
       case 'accessLog':
         return t.accessLog.write(e.job, e.outcome, e.report);
       case 'log':
-        return e.level === 'warn' ? warn(e.message) : t.log[e.level](e.message);
+        return e.level === 'warn' ? warn[e.about](e.message) : t.log[e.level](e.message);
       case 'staged':
         return t.staged(e.id, e.error);
       case 'started':
