@@ -1,5 +1,5 @@
 /**
- * Scale-out (`npm run bench -- --only=cluster`): three nodes behind HAProxy on this machine (src/demo/cluster.ts,
+ * Scale-out (`npm run bench -- --only=cluster`): three nodes behind HAProxy on this machine (tools/demo/cluster.ts,
  * the sample feed), measured against one node's own Apache in the same run:
  *  - throughput through HAProxy and directly, with autocannon (every node shares this machine's cores, so the
  *    ratio shows HAProxy's cost, not three machines' worth);
@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HAVE_HAPROXY, SCRIPT_PATH, startCluster, roqCommand, type Cluster } from '../src/demo/cluster.js';
+import { HAVE_HAPROXY, SCRIPT_PATH, startCluster, roqCommand, type Cluster } from '../tools/demo/cluster.js';
 import { skewWindowMs, startLoad } from '../test/helpers/load.js';
 import { cannon } from './web.js';
 

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { loadGeneration } from '../src/server/loader.js';
+import { loadGeneration } from '../src/load/loader.js';
 import { openGeneration, runQuery, type Db } from '../src/engine.js';
 import { rowsToObjects } from '../src/protocol.js';
 import { rng } from '../test/helpers/rng.js';

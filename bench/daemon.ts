@@ -3,7 +3,7 @@
  * figure includes what `roq start` really does.
  */
 import { spawnSync } from 'node:child_process';
-import { readPid } from '../src/server/lifecycle.js';
+import { readPid } from '../src/control/lifecycle.js';
 
 export interface Started {
   pid: number;

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { encodeAnswer, parseRequest, PROTOCOL_VERSION, responseFifoName } from '../src/protocol.js';
-import { ensureRequestsFifo, openRequests } from '../src/server/fifo.js';
+import { ensureRequestsFifo, openRequests } from '../src/daemon/fifo.js';
 
 // About the size of a departures answer: ten rows of eight fields.
 // Everything after the head (version and proof), which each answer gets with its request's proof.

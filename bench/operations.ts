@@ -11,8 +11,8 @@
  */
 import { execFile } from 'node:child_process';
 import { openChannel } from '../src/client.js';
-import { readPid } from '../src/server/lifecycle.js';
-import { readStatusFile } from '../src/server/status.js';
+import { readPid } from '../src/control/lifecycle.js';
+import { readStatusFile } from '../src/control/status.js';
 import { ms, rssMb, summary } from './stats.js';
 
 export interface Case {

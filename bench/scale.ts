@@ -8,7 +8,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openGeneration, runQuery } from '../src/engine.js';
-import { loadGeneration } from '../src/server/loader.js';
+import { loadGeneration } from '../src/load/loader.js';
 import { rng } from '../test/helpers/rng.js';
 import { startRoq, stopRoq } from './daemon.js';
 import { ms, rssMb, summary } from './stats.js';

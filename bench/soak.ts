@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ask, openChannel } from '../src/client.js';
-import { answerFifos } from '../src/server/fifo.js';
+import { answerFifos } from '../src/daemon/fifo.js';
 import { startRoq, stopRoq } from './daemon.js';
 import { fuzzWebPath } from './fuzz.js';
 import { rssMb } from './stats.js';

@@ -13,7 +13,7 @@ import autocannon from 'autocannon';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, realpathSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HAVE_APACHE, installForWeb, makeWebRunDir, startApache, writeCgi } from '../src/demo/apache.js';
+import { HAVE_APACHE, installForWeb, makeWebRunDir, startApache, writeCgi } from '../tools/demo/apache.js';
 import { ms } from './stats.js';
 
 export interface WebResult {

@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 
 const programs = [
   { entry: 'src/cli/main.ts', out: 'dist/roq.js', shebang: true },
-  { entry: 'src/server/worker.ts', out: 'dist/worker.js' },
-  { entry: 'src/server/load-thread.ts', out: 'dist/load-thread.js' },
+  { entry: 'src/daemon/worker.ts', out: 'dist/worker.js' },
+  { entry: 'src/load/load-thread.ts', out: 'dist/load-thread.js' },
   { entry: 'src/cgi/main.ts', out: 'dist/roq.cgi', shebang: true, minify: true },
-  { entry: 'src/demo/server.ts', out: 'dist/demo.js' },
-  { entry: 'src/demo/cluster-main.ts', out: 'dist/cluster.js' },
+  { entry: 'tools/demo/server.ts', out: 'dist/demo.js' },
+  { entry: 'tools/demo/cluster-main.ts', out: 'dist/cluster.js' },
   { entry: 'bench/main.ts', out: 'dist/bench.js' },
   { entry: 'bench/echo-daemon.ts', out: 'dist/echo-daemon.js' },
   // The benchmarks' baselines: what a user would run instead of roq (see bench/).

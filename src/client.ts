@@ -5,8 +5,9 @@
  * module at all (system calls go through sysio.ts, and it waits for its answer in poll(2)); under Node, node:fs
  * and node:net are loaded only on the paths that use them.
  */
-import { answerParser, encodeRequest, REQUESTS_FIFO, responseFifoName, type Answer } from './protocol.js';
+import { answerParser, CLIENT_PROOF_CHARS, encodeParams, encodeRequest, MAX_REQUEST_BYTES, REQUESTS_FIFO, requestFits, responseFifoName, type Answer } from './protocol.js';
 import { roqError, RoqError } from './errors.js';
+import { sleep } from './poll.js';
 import { randomToken } from './token.js';
 import { O_NONBLOCK, O_RDWR, O_WRONLY, S_IFIFO, S_IFMT, sleepMs, sys } from './sysio.js';
 
@@ -16,6 +17,12 @@ export const RESPONSE_FIFO_MODE = 0o620;
 /** mkfifo(3) with exactly `mode` (the umask of whoever runs us — Apache, cron, a shell — does not apply). */
 export function makeFifo(path: string, mode: number): void {
   sys().mkfifo(path, mode);
+}
+
+/** Refuses, before anything is sent, a request that would not fit one atomic line (long non-ASCII values can). */
+export function assertRequestFits(query: string, params: Record<string, string>): void {
+  if (requestFits(query, params)) return;
+  throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${Buffer.byteLength(encodeParams(params))} bytes of parameters`, max: `${MAX_REQUEST_BYTES - 64} bytes` });
 }
 
 export interface AskOptions {
@@ -74,7 +81,7 @@ function noAnswer(runDir: string, ms: number, rejected: number): RoqError {
  */
 export async function ask(runDir: string, query: string, params: Record<string, string>, opts: AskOptions): Promise<Answer> {
   const token = randomToken();
-  const proof = randomToken(18);
+  const proof = randomToken((CLIENT_PROOF_CHARS * 3) / 4);
   const line = encodeRequest({ kind: 'query', pid: process.pid, token, proof, query, params });
   const fifo = inRun(runDir, responseFifoName(process.pid, token));
   const deadline = Date.now() + opts.timeoutMs;
@@ -133,7 +140,7 @@ function writeRequestSync(fd: number, line: string, deadline: number, runDir: st
 
 async function writeRequest(fd: number, line: string, deadline: number, runDir: string): Promise<void> {
   const bytes = Buffer.from(line);
-  while (!tryWriteRequest(fd, bytes, deadline, runDir)) await new Promise((r) => setTimeout(r, 2));
+  while (!tryWriteRequest(fd, bytes, deadline, runDir)) await sleep(2);
 }
 
 function timeoutError(runDir: string, ms: number): RoqError {
@@ -234,7 +241,7 @@ export function openChannel(runDir: string): Channel {
     async request(query, params, timeoutMs) {
       if (pending) throw new Error('a channel carries one request at a time');
       const deadline = Date.now() + timeoutMs;
-      const proof = randomToken(18);
+      const proof = randomToken((CLIENT_PROOF_CHARS * 3) / 4);
       const parser = answerParser(proof);
       const answer = new Promise<Answer>((resolve, reject) => {
         const timer = setTimeout(() => settle(noAnswer(runDir, timeoutMs, parser.rejected)), timeoutMs);

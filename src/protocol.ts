@@ -95,6 +95,17 @@ function requestLine(pid: number, token: string, proof: string | undefined, quer
 }
 
 /** Encodes a request line (with its '\n'); throws if it would exceed PIPE_BUF, since it could then interleave. */
+/** The longest proof a client makes (client.ts: randomToken(18)); the protocol allows up to 64. */
+export const CLIENT_PROOF_CHARS = 24;
+
+/**
+ * Whether a client's request for `query` with `params` fits one atomic line (MAX_REQUEST_BYTES), whatever pid
+ * and token it gets: asked before anything is sent, so a request that cannot be written is refused as too large.
+ */
+export function requestFits(query: string, params: Record<string, string>): boolean {
+  return Buffer.byteLength(requestLine(0x7fffffff, 'x'.repeat(32), 'x'.repeat(CLIENT_PROOF_CHARS), query, encodeParams(params))) <= MAX_REQUEST_BYTES;
+}
+
 export function encodeRequest(req: Request): string {
   const line =
     req.kind === 'control'

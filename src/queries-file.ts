@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { QuerySpec } from './generated/queries.js';
-import { readNoFollow, replaceFile } from './server/private-dir.js';
+import { readNoFollow, replaceFile } from './daemon/private-dir.js';
 
 export const QUERIES_FILE = 'queries.json';
 

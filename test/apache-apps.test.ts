@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from '../src/demo/apache.js';
+import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from '../tools/demo/apache.js';
 import { copyApp, MAC_APP, MAC_DATA } from './helpers/apps.js';
 import { ROOT, roqCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 

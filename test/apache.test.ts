@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from '../src/demo/apache.js';
+import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from '../tools/demo/apache.js';
 import { ROOT, roqCli, startDaemon, waitFor, type RunningDaemon } from './helpers/daemon.js';
 
 const EXECUTABLE = join(ROOT, 'dist/roq-cgi');

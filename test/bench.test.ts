@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HAVE_APACHE } from '../src/demo/apache.js';
+import { HAVE_APACHE } from '../tools/demo/apache.js';
 import { ROOT } from './helpers/daemon.js';
 
 describe('npm run bench', () => {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadGeneration } from '../src/server/loader.js';
+import { loadGeneration } from '../src/load/loader.js';
 import { openGeneration, runQuery, type Db } from '../src/engine.js';
 import { rowsToObjects, type Cell } from '../src/protocol.js';
 import { boardPage, contrast, MIN_CONTRAST, routeStyle, stationChoices, singleStationLocation } from '../src/cgi/board.js';

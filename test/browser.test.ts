@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from '../src/demo/apache.js';
+import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from '../tools/demo/apache.js';
 import { contrast, MIN_CONTRAST } from '../src/cgi/board.js';
 import { HAVE_BUN } from './helpers/cgi.js';
 import { LIRR, ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.js';

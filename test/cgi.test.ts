@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFifo } from '../src/client.js';
 import { visitorMessage } from '../src/errors.js';
 import { encodeAnswer, parseRequest, REQUESTS_FIFO, responseFifoName, type Answer, type Request } from '../src/protocol.js';
-import { answerFifos } from '../src/server/fifo.js';
+import { answerFifos } from '../src/daemon/fifo.js';
 import { HAVE_BUN, runCgi, type CgiResult, type Runtime } from './helpers/cgi.js';
 import { makeRunDir, ROOT, startDaemon, waitFor, type RunningDaemon } from './helpers/daemon.js';
 

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HAVE_APACHE } from '../src/demo/apache.js';
+import { HAVE_APACHE } from '../tools/demo/apache.js';
 import { TINY_FEED, writeFeed } from './feeds.js';
 import { makeRunDir, pidOf, ROOT, waitFor } from './helpers/daemon.js';
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ask } from '../src/client.js';
-import { HAVE_APACHE, letWebUserThrough, makeWebRunDir, startApache } from '../src/demo/apache.js';
+import { HAVE_APACHE, letWebUserThrough, makeWebRunDir, startApache } from '../tools/demo/apache.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
 import { cgiEnv, parseCgiResponse } from './helpers/cgi.js';
 import { LIRR, makeRunDir, ROOT, roqCli, waitFor } from './helpers/daemon.js';

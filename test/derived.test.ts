@@ -3,7 +3,7 @@
  * the load fails naming the query; and the packed-string search the sample queries use, against a naive scan.
  */
 import { describe, expect, it } from 'vitest';
-import { loadGeneration } from '../src/server/loader.js';
+import { loadGeneration } from '../src/load/loader.js';
 import { deriveAll, packedMatches, packStrings, stringAt } from '../src/queries/derived.js';
 import { LIRR } from './helpers/daemon.js';
 

@@ -6,7 +6,7 @@
  * and CRLF). roq is checked against feeds we do not have; this is how we check it against feeds we can make.
  */
 import { describe, expect, it } from 'vitest';
-import { loadGeneration } from '../src/server/loader.js';
+import { loadGeneration } from '../src/load/loader.js';
 import { openGeneration, runQuery, type Db } from '../src/engine.js';
 import { rowsToObjects } from '../src/protocol.js';
 import { referenceFeed } from './reference.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ask, makeFifo, openChannel, RESPONSE_FIFO_MODE } from '../src/client.js';
 import { encodeRequest, type Answer } from '../src/protocol.js';
-import { isAlive } from '../src/server/lifecycle.js';
+import { isAlive } from '../src/control/lifecycle.js';
 import { TINY_FEED, writeFeed } from './feeds.js';
 import { HAVE_BUN, runCgi } from './helpers/cgi.js';
 import { answerFifo, daemonsPerTest, pidOf, roqCli, ROOT, waitFor, writeRequests } from './helpers/daemon.js';
@@ -105,7 +105,7 @@ describe('workers failing under load', () => {
 });
 
 describe('jobs waiting in a worker behind a query that never ends', () => {
-  // A busy worker holds up to two more jobs (src/server/pool.ts); none may be lost or held to the deadline.
+  // A busy worker holds up to two more jobs (src/daemon/pool.ts); none may be lost or held to the deadline.
   it('are answered by another worker as soon as it is free, long before the deadline', async () => {
     const d = await daemon({ data: writeFeed(TINY_FEED), workers: 2, deadline: 3000, env: FAULTS });
     const ch = Array.from({ length: 8 }, () => openChannel(d.run));

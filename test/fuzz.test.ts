@@ -13,7 +13,7 @@ import { checkResponse, fuzzWebPath, randomRequest } from '../bench/fuzz.js';
 import { HAVE_BUN, runCgi, type Runtime } from './helpers/cgi.js';
 import { answerFifo, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { encodeRequest, REQUESTS_FIFO } from '../src/protocol.js';
-import { answerFifos } from '../src/server/fifo.js';
+import { answerFifos } from '../src/daemon/fifo.js';
 import { rng } from './helpers/rng.js';
 
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ask } from '../src/client.js';
 import { canonicalParams, etagFor, matchesIfNoneMatch } from '../src/cgi/http-cache.js';
-import { contentHash, loadGeneration } from '../src/server/loader.js';
+import { contentHash, loadGeneration } from '../src/load/loader.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
 import { HAVE_BUN, runCgi } from './helpers/cgi.js';
 import { daemonsPerTest, roqCli, waitFor } from './helpers/daemon.js';

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ask } from '../src/client.js';
 import { encodeRequest, type Answer } from '../src/protocol.js';
-import { isAlive } from '../src/server/lifecycle.js';
+import { isAlive } from '../src/control/lifecycle.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
 import { answerFifo, daemonsPerTest, makeRunDir, pidOf, ROOT, ROQ, roqCli, waitFor, writeRequests } from './helpers/daemon.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
-import { loadGeneration } from '../src/server/loader.js';
+import { loadGeneration } from '../src/load/loader.js';
 import { openGeneration } from '../src/engine.js';
 import { RoqError } from '../src/errors.js';
 import { scanCsv } from '../src/store/csv.js';

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, beforeAll } from 'vitest';
-import { loadGeneration } from '../src/server/loader.js';
+import { loadGeneration } from '../src/load/loader.js';
 import { openGeneration, runQuery, QUERY_NAMES, type Db } from '../src/engine.js';
 import { rowsToObjects, type Cell } from '../src/protocol.js';
 import { RoqError } from '../src/errors.js';

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadTables } from '../src/server/loader.js';
+import { loadTables } from '../src/load/loader.js';
 import type { TableSpec } from '../src/store/types.js';
 import { openSortedIndex, sortKeysOf } from '../src/store/sortedIndex.js';
 import { writeTree } from './helpers/apps.js';

@@ -16,7 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openChannel, type Channel } from '../src/client.js';
 import { openGeneration, runQuery, type Db } from '../src/engine.js';
 import { rowsToObjects, type Answer, type Cell } from '../src/protocol.js';
-import { loadGeneration } from '../src/server/loader.js';
+import { loadGeneration } from '../src/load/loader.js';
 import { BUN, HAVE_BUN, runCgi } from './helpers/cgi.js';
 import { LIRR, makeRunDir, roqCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { rng } from './helpers/rng.js';

@@ -9,11 +9,11 @@
  * names that query's parameter and no other's. Every value shown passes through the template engine's escaping,
  * and errors reach visitors as page.forVisitor words them (no run directories or admin commands).
  */
-import { ask } from '../client.js';
+import { ask, assertRequestFits } from '../client.js';
 import { CATALOG, isErrorCode, RoqError, roqError } from '../errors.js';
 import { QUERY_SPECS, type QuerySpec } from '../generated/queries.js';
 import { parseParams } from '../params.js';
-import { encodeParams, encodeRequest, MAX_REQUEST_BYTES } from '../protocol.js';
+import { encodeParams } from '../protocol.js';
 import frontTemplate from '../../templates/front.html';
 import { APP_TEMPLATES, APP_TITLE, BOARD_QUERIES } from './app-templates.js';
 import { toCsv } from './csv.js';
@@ -70,11 +70,7 @@ function paramsOf(spec: QuerySpec, form: Record<string, string>): Record<string,
 async function askQuery(spec: QuerySpec, raw: Record<string, string>, settings: CgiSettings): Promise<Outcome> {
   parseParams(spec.name, spec.params, raw);
   // Long non-ASCII values can pass parseParams and still not fit one atomic request line once %-encoded.
-  try {
-    encodeRequest({ kind: 'query', pid: 0x7fffffff, token: 'x'.repeat(32), query: spec.name, params: raw });
-  } catch {
-    throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${Buffer.byteLength(encodeParams(raw))} bytes of parameters`, max: `${MAX_REQUEST_BYTES - 64} bytes` });
-  }
+  assertRequestFits(spec.name, raw);
   const a = await ask(settings.runDir, spec.name, raw, { timeoutMs: settings.timeoutMs });
   if (a.status === 'ok') return { kind: 'rows', query: spec.name, fields: a.fields, rows: a.rows, generation: a.generation, ...(a.hash ? { hash: a.hash } : {}), ...(a.dates ? { dates: a.dates } : {}) };
   const status = isErrorCode(a.code) ? CATALOG[a.code].status : 500;

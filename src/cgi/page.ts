@@ -3,11 +3,11 @@
  * parameters here (a bad value never reaches the daemon), ask the daemon, and render the outcome as the HTML page
  * or, for format=json, as JSON. Everything shown passes through the template engine, which escapes it.
  */
-import { ask } from '../client.js';
+import { ask, assertRequestFits } from '../client.js';
 import { CATALOG, isErrorCode, RoqError, roqError, visitorMessage } from '../errors.js';
 import { QUERY_SPECS } from '../generated/queries.js';
 import { datesNotice, expectedForm, paramProblems } from '../params.js';
-import { encodeParams, encodeRequest, MAX_REQUEST_BYTES, rowsToObjects, type Cell, type DateRange, type Field } from '../protocol.js';
+import { rowsToObjects, type Cell, type DateRange, type Field } from '../protocol.js';
 import pageTemplate from '../../templates/page.html';
 import { renderTemplate } from './template.js';
 import { pageView } from './view.js';
@@ -96,11 +96,7 @@ export async function answerForm(form: Record<string, string>, runDir: string, t
   const problems = paramProblems(chosen.query, specs, chosen.raw);
   if (problems.length > 0) return { kind: 'error', error: problemsError(problems) };
   // Long non-ASCII values can pass parseParams and still not fit one atomic request line once %-encoded.
-  try {
-    encodeRequest({ kind: 'query', pid: 0x7fffffff, token: 'x'.repeat(32), query: chosen.query, params: chosen.raw });
-  } catch {
-    throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${Buffer.byteLength(encodeParams(chosen.raw))} bytes of parameters`, max: `${MAX_REQUEST_BYTES - 64} bytes` });
-  }
+  assertRequestFits(chosen.query, chosen.raw);
   const answer = await ask(runDir, chosen.query, chosen.raw, { timeoutMs });
   if (answer.status === 'ok') {
     const location = !json && chosen.query === 'stops' ? singleStationLocation(rowsToObjects(answer.fields, answer.rows), '') : undefined;

@@ -6,7 +6,7 @@
  * as file:line:column and the exit status is 1.
  */
 import { coverageLine, today } from '../queries/feed-dates.js';
-import { loadGeneration } from '../server/loader.js';
+import { loadGeneration } from '../load/loader.js';
 import { dataDir, parseCommand } from './options.js';
 
 export const CHECK_HELP = `usage: roq check [--data DIR]

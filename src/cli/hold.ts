@@ -6,10 +6,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { roqError } from '../errors.js';
-import { ACTION_SIGNAL, withdrawActionRequest, writeActionRequest } from '../server/actions.js';
-import { isAlive, runningPid } from '../server/lifecycle.js';
-import type { HoldAction, ReloadOutcome } from '../server/reloader.js';
-import { readStatusFile } from '../server/status.js';
+import { ACTION_SIGNAL, withdrawActionRequest, writeActionRequest } from '../daemon/actions.js';
+import { isAlive, runningPid } from '../control/lifecycle.js';
+import type { HoldAction, ReloadOutcome } from '../load/reloader.js';
+import { readStatusFile } from '../control/status.js';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
 
 export const SWAP_HELP = `usage: roq swap [--run DIR] [--timeout MS]

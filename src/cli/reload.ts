@@ -4,9 +4,9 @@
  * `roq reload --hold`, `roq reload --drop-held` and `roq swap` are admin requests instead (hold.ts).
  */
 import { roqError } from '../errors.js';
-import { isAlive, runningPid, signalDaemon } from '../server/lifecycle.js';
-import { readStatusFile } from '../server/status.js';
-import type { ReloadOutcome } from '../server/reloader.js';
+import { isAlive, runningPid, signalDaemon } from '../control/lifecycle.js';
+import { readStatusFile } from '../control/status.js';
+import type { ReloadOutcome } from '../load/reloader.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { coverageLine, today } from '../queries/feed-dates.js';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';

@@ -7,9 +7,9 @@
 import * as fs from 'node:fs';
 import { resolve } from 'node:path';
 import { roqError } from '../errors.js';
-import { prepareRunDir, runDaemon, type DaemonOptions } from '../server/daemon.js';
-import { defaultLogFile, errorLine, loadedLine, readyLine, runningPid, startDetached, type ReadyReport } from '../server/lifecycle.js';
-import { privatePath } from '../server/private-dir.js';
+import { prepareRunDir, runDaemon, type DaemonOptions } from '../daemon/daemon.js';
+import { defaultLogFile, errorLine, loadedLine, readyLine, runningPid, startDetached, type ReadyReport } from '../control/lifecycle.js';
+import { privatePath } from '../daemon/private-dir.js';
 import { coverageLine, today } from '../queries/feed-dates.js';
 import { dataDir, defaultWorkers, intOption, parseCommand, RUN_OPTION, runDir, type Options } from './options.js';
 

@@ -3,9 +3,9 @@
  * rewrites every second and after each reload (so asking costs the daemon nothing).
  */
 import { roqError } from '../errors.js';
-import type { StatusFile } from '../server/status.js';
-import { legacyPid, runningPid } from '../server/lifecycle.js';
-import { readStatusFile } from '../server/status.js';
+import type { StatusFile } from '../control/status.js';
+import { legacyPid, runningPid } from '../control/lifecycle.js';
+import { readStatusFile } from '../control/status.js';
 import { coverageLine, today } from '../queries/feed-dates.js';
 import { parseCommand, RUN_OPTION, runDir } from './options.js';
 

@@ -1,5 +1,5 @@
 /** `roq stop`: a graceful stop of the daemon on a run directory (see lifecycle.stopDaemon). */
-import { stopDaemon } from '../server/lifecycle.js';
+import { stopDaemon } from '../control/lifecycle.js';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
 
 export const STOP_HELP = `usage: roq stop [--run DIR] [--timeout MS]

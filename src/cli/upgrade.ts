@@ -7,9 +7,9 @@
  */
 import lockfile from 'proper-lockfile';
 import { roqError, RoqError } from '../errors.js';
-import { runningPid } from '../server/lifecycle.js';
-import { privatePath } from '../server/private-dir.js';
-import { readStatusFile } from '../server/status.js';
+import { runningPid } from '../control/lifecycle.js';
+import { privatePath } from '../daemon/private-dir.js';
+import { readStatusFile } from '../control/status.js';
 import { VERSION } from '../version.js';
 import { intOption, parseCommand, requireRunDir, type Options } from './options.js';
 import { DAEMON_OPTIONS, daemonOptions, launch } from './start.js';

@@ -1,14 +1,14 @@
 /**
- * The daemon's core on its own (src/server/core.ts): the races that test/faults, test/zero-loss, test/hold and
+ * The daemon's core on its own (src/daemon/core.ts): the races that test/faults, test/zero-loss, test/hold and
  * test/lifecycle exercise through real daemons, replayed as plain function calls — no thread, FIFO or timer. A
- * "worker" here is the test claiming jobs in the claim cells exactly as src/server/worker.ts does (claimJob,
+ * "worker" here is the test claiming jobs in the claim cells exactly as src/daemon/worker.ts does (claimJob,
  * jobFinished), so the compare-and-exchange that makes "answered exactly once" true is the real one.
  */
 import { describe, expect, it } from 'vitest';
 import { encodeRequest, type ControlWord } from '../../src/protocol.js';
-import { Core, type Effect } from '../../src/server/core.js';
-import { Generations } from '../../src/server/generations.js';
-import { claimJob, jobFinished, type ClaimCells, type ToWorker } from '../../src/server/messages.js';
+import { Core, type Effect } from '../../src/daemon/core.js';
+import { Generations } from '../../src/daemon/generations.js';
+import { claimJob, jobFinished, type ClaimCells, type ToWorker } from '../../src/daemon/messages.js';
 import type { GenerationData } from '../../src/store/types.js';
 
 const DEADLINE = 1000;

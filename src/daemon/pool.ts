@@ -4,7 +4,7 @@
  * the core what the threads do: ready, done, errors, exits, deadlines passed. Which job goes to which worker,
  * what a death or a deadline costs and when a generation is dropped are the core's decisions, not the pool's.
  *
- * Each thread runs src/server/worker.ts on the live generations (given in workerData and by message; their
+ * Each thread runs src/daemon/worker.ts on the live generations (given in workerData and by message; their
  * SharedArrayBuffers are shared, not copied), with the claim cells the core made for it (messages.ts). Threads
  * start from `source`, the worker bundle's text read once when the daemon started: a worker that replaces a dead
  * one runs the same code as its daemon even after a new release has replaced the files on disk.

@@ -1,6 +1,7 @@
 /**
- * The daemon's lifecycle outside of serving: the PID file and its lock, liveness of a recorded PID, starting a
- * detached daemon and waiting for its readiness report, and stopping one.
+ * The control side of a daemon's life, as the CLI sees it: the PID file, liveness of a recorded PID, signalling
+ * the daemon of a run directory, starting a detached daemon and waiting for its readiness report, and stopping
+ * one. The daemon's own side of the PID file — taking and releasing its lock — is src/daemon/pid-lock.ts.
  *
  * The lock. `<run>/daemon/roq.pid` is guarded by proper-lockfile (an atomic mkdir of `<run>/daemon/roq.pid.lock`,
  * whose mtime the holder refreshes every second). Both live in the daemon's private directory (private-dir.ts): the
@@ -22,16 +23,14 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { roqError, RoqError, isErrorCode } from '../errors.js';
 import type { DateRange } from '../protocol.js';
-import type { Log } from './log.js';
-import { openAppend, privatePath, readNoFollow, replaceFile } from './private-dir.js';
+import { openAppend, privatePath, readNoFollow } from '../daemon/private-dir.js';
+import { lineSplitter } from '../lines.js';
+import { pollUntil } from '../poll.js';
 
 export const PID_FILE = 'roq.pid';
 export const LOG_FILE = 'roq.log';
-const STALE_AFTER_MS = 3000;
-const LOCK_OPTIONS = { realpath: false, stale: 60_000, update: 1000 };
 
 export function pidFilePath(run: string): string {
   return privatePath(run, PID_FILE);
@@ -120,81 +119,6 @@ export function runningPid(run: string): number | undefined {
   return pid !== undefined && isDaemonOf(pid, run) ? pid : legacyPid(run);
 }
 
-function lockAgeMs(run: string): number {
-  try {
-    return Date.now() - fs.statSync(pidFilePath(run) + '.lock').mtimeMs;
-  } catch {
-    return Infinity;
-  }
-}
-
-export type ReleasePidLock = () => Promise<void>;
-
-/** How a daemon taking over waits for the lock: until `deadline` (Date.now() ms), however alive the holder is. */
-export interface TakeoverWait {
-  deadline: number;
-  /** The daemon being taken over: while it lives, its lock is never broken. */
-  pid: number | undefined;
-}
-
-/**
- * Takes the run directory's lock and writes our PID into `<run>/daemon/roq.pid` (see the file comment for how a held
- * lock is judged). Resolves with the function that removes the PID file and releases the lock; rejects with
- * ROQ_ALREADY_RUNNING or ROQ_START_FAILED. A daemon taking over (`takeover`) waits for a live holder to let go,
- * polling every few milliseconds because each one is a millisecond the FIFO goes unread, and fails with
- * ROQ_TAKEOVER_FAILED at the deadline.
- */
-export async function acquirePidLock(run: string, log: Log, takeover?: TakeoverWait): Promise<ReleasePidLock> {
-  const pidFile = pidFilePath(run);
-  const giveUp = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const release = await lockfile.lock(pidFile, {
-        ...LOCK_OPTIONS,
-        // Someone removed or replaced our lock directory. Serving on is better than dying over bookkeeping.
-        onCompromised: (err) => log.error(`the lock ${pidFile}.lock was compromised: ${err.message}`),
-      });
-      replaceFile(pidFile, `${process.pid}\n`);
-      return async () => {
-        if (readPid(run) === process.pid) fs.rmSync(pidFile, { force: true });
-        await release().catch((e: Error) => log.warn(`releasing ${pidFile}.lock: ${e.message}`));
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') {
-        throw roqError('ROQ_START_FAILED', { run, detail: `cannot lock ${pidFile}: ${(e as Error).message}` });
-      }
-    }
-    const pid = readPid(run);
-    const alive = pid !== undefined && pid !== process.pid && isAlive(pid);
-    if (alive && !takeover) throw roqError('ROQ_ALREADY_RUNNING', { run, pid });
-    if (alive && Date.now() > takeover!.deadline) {
-      throw roqError('ROQ_TAKEOVER_FAILED', { run, pid, detail: 'it did not release the lock in time' });
-    }
-    // A dead recorded PID is a crashed holder. No PID at all is a holder between taking the lock and writing its
-    // PID, or between removing the PID and releasing the lock (microseconds), or one that crashed right there.
-    if (!alive && (pid !== undefined || lockAgeMs(run) > STALE_AFTER_MS) && !(takeover?.pid !== undefined && isAlive(takeover.pid))) {
-      log.warn(`breaking the stale lock of pid ${pid ?? '(none recorded)'}, which is no longer running`);
-      fs.rmSync(pidFile + '.lock', { recursive: true, force: true });
-      continue;
-    }
-    if (!alive && Date.now() > giveUp) throw roqError('ROQ_START_FAILED', { run, detail: `${pidFile}.lock is held by a process that never wrote its PID` });
-    await new Promise((r) => setTimeout(r, takeover ? 2 : 100));
-  }
-}
-
-/**
- * A retiring daemon, after releasing the lock, waits (up to `ms`) until its successor has written its PID: a
- * supervisor following the PID file (systemd's Type=forking) then sees the new main PID before the old one exits.
- */
-export async function awaitSuccessor(run: string, ms: number): Promise<number | undefined> {
-  const giveUp = Date.now() + ms;
-  for (;;) {
-    const pid = readPid(run);
-    if (pid !== undefined && pid !== process.pid && isAlive(pid)) return pid;
-    if (Date.now() > giveUp) return undefined;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 // ---- readiness: the detached daemon reports on fd 3, then closes it ----
 //
@@ -271,7 +195,6 @@ export function startDetached(s: DetachedStart): Promise<ReadyReport> {
   const ready = child.stdio[3] as NodeJS.ReadableStream;
   ready.setEncoding('utf8');
   return new Promise<ReadyReport>((resolve, reject) => {
-    let text = '';
     let settled = false;
     const settle = (err: Error | undefined, report?: ReadyReport) => {
       if (settled) return;
@@ -287,27 +210,22 @@ export function startDetached(s: DetachedStart): Promise<ReadyReport> {
       child.kill('SIGKILL');
       settle(roqError('ROQ_START_FAILED', { run: s.run, detail: `the daemon was not ready within ${s.readyTimeoutMs} ms and was killed; see ${s.logFile}` }));
     }, s.readyTimeoutMs);
-    ready.on('data', (chunk: string) => {
-      text += chunk;
-      for (let nl = text.indexOf('\n'); nl >= 0 && !settled; nl = text.indexOf('\n')) {
-        const line = text.slice(0, nl);
-        text = text.slice(nl + 1);
-        if (line.startsWith('FILE ')) {
-          s.onFile?.(JSON.parse(line.slice(5)) as { file: string; rows: number; bytes: number; ms: number });
-          continue;
-        }
+    ready.on(
+      'data',
+      lineSplitter((line) => {
+        if (settled) return;
+        if (line.startsWith('FILE ')) return s.onFile?.(JSON.parse(line.slice(5)) as { file: string; rows: number; bytes: number; ms: number });
         if (line.startsWith('LOADED ')) {
           clearTimeout(timer);
-          s.onLoaded?.(JSON.parse(line.slice(7)) as ReadyReport);
-          continue;
+          return s.onLoaded?.(JSON.parse(line.slice(7)) as ReadyReport);
         }
         try {
           settle(undefined, parseReport(line, s.run));
         } catch (e) {
           settle(e as Error);
         }
-      }
-    });
+      }),
+    );
     ready.on('error', () => undefined); // the exit handler reports
     child.on('exit', (code, signal) => {
       settle(roqError('ROQ_START_FAILED', { run: s.run, detail: `the daemon exited (${signal ?? `code ${code}`}) before it was ready; see ${s.logFile}` }));
@@ -323,10 +241,7 @@ export function startDetached(s: DetachedStart): Promise<ReadyReport> {
 export async function stopDaemon(run: string, timeoutMs: number): Promise<number> {
   const pid = signalDaemon(run, 'SIGTERM');
   if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
-  const giveUp = Date.now() + timeoutMs;
-  while (isAlive(pid)) {
-    if (Date.now() > giveUp) throw roqError('ROQ_STOP_FAILED', { run, pid, ms: timeoutMs });
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  const gone = await pollUntil(() => (isAlive(pid) ? undefined : true), 25, Date.now() + timeoutMs);
+  if (!gone) throw roqError('ROQ_STOP_FAILED', { run, pid, ms: timeoutMs });
   return pid;
 }

@@ -7,6 +7,7 @@
  * Run as root (CI), Apache's children and the CGI programs run as www-data, as on a Debian server; the run
  * directory must then let that group in (see makeWebRunDir). Run as anyone else, they run as that user.
  */
+import { pollUntil } from '../../src/poll.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -59,7 +60,7 @@ const q = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 export function apacheConfig(o: ApacheOptions & { port: number }, asRoot: boolean): string {
   const mod = (name: string, file: string) => `LoadModule ${name}_module ${APACHE_MODULES}/${file}`;
   return [
-    '# Written by src/demo/apache.ts for a private httpd; see deploy/apache.conf for a production one.',
+    '# Written by tools/demo/apache.ts for a private httpd; see deploy/apache.conf for a production one.',
     `ServerRoot ${q(o.dir)}`,
     `PidFile ${q(join(o.dir, 'httpd.pid'))}`,
     `Listen 127.0.0.1:${o.port}`,
@@ -104,18 +105,20 @@ export function apacheConfig(o: ApacheOptions & { port: number }, asRoot: boolea
 }
 
 async function listening(port: number, child: ChildProcess, errorLog: () => string, timeoutMs: number): Promise<void> {
-  const giveUp = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`apache2 exited with code ${child.exitCode}: ${errorLog().slice(-2000)}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > giveUp) throw new Error(`apache2 did not listen on 127.0.0.1:${port} within ${timeoutMs} ms: ${errorLog().slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const ok = await pollUntil(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`apache2 exited with code ${child.exitCode}: ${errorLog().slice(-2000)}`);
+      const up = await new Promise<boolean>((resolve) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.once('connect', () => (s.destroy(), resolve(true)));
+        s.once('error', () => resolve(false));
+      });
+      return up || undefined;
+    },
+    50,
+    Date.now() + timeoutMs,
+  );
+  if (!ok) throw new Error(`apache2 did not listen on 127.0.0.1:${port} within ${timeoutMs} ms: ${errorLog().slice(-2000)}`);
 }
 
 /** Starts a private httpd in the foreground (a child of this process) and resolves once it accepts connections. */

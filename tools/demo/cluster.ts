@@ -7,11 +7,12 @@
  * Layout under `base`:   nodeN/run  nodeN/httpd  nodeN/feeds/initial  nodeN/data -> feeds/initial
  *                        haproxy.cfg
  */
+import { pollUntil } from '../../src/poll.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { runningPid } from '../server/lifecycle.js';
+import { runningPid } from '../../src/control/lifecycle.js';
 import { HAVE_APACHE, letWebUserThrough, makeWebRunDir, startApache, writeCgi, type Apache } from './apache.js';
 
 export const HAPROXY_BIN = '/usr/sbin/haproxy';
@@ -166,13 +167,9 @@ async function makeNode(o: ClusterOptions, index: number): Promise<ClusterNode> 
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const giveUp = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > giveUp) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const v = await pollUntil(async () => (await probe().catch(() => undefined)) || undefined, 100, Date.now() + timeoutMs);
+  if (!v) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  return v;
 }
 
 function startHaproxy(cfg: string, env: Record<string, string>): ChildProcess {

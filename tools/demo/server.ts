@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: roq's web path on one machine. Checks that its port is free, starts the daemon on the sample
  * feed, then serves the page at 127.0.0.1:8080/departures (and `/` redirects there): through a private Apache
- * httpd running the deployed CGI program (dist/roq-cgi) when Apache is installed (src/demo/apache.ts), else
+ * httpd running the deployed CGI program (dist/roq-cgi) when Apache is installed (tools/demo/apache.ts), else
  * through a small built-in CGI host that runs dist/roq.cgi once per request with the RFC 3875 environment Apache
  * would give it. One line per request goes to the output. Ctrl-C (also with the output piped into `tee`, whose
  * end goes away with the same Ctrl-C), SIGTERM or SIGHUP stop the server and the daemon it started.
@@ -19,8 +19,8 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { today } from '../queries/feed-dates.js';
-import { readStatusFile } from '../server/status.js';
+import { today } from '../../src/queries/feed-dates.js';
+import { readStatusFile } from '../../src/control/status.js';
 import { HAVE_APACHE, installForWeb, makeWebDir, makeWebRunDir, startApache, writeCgi, type Apache } from './apache.js';
 import { followLog } from './follow.js';
 

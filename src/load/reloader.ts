@@ -18,8 +18,8 @@ import { isErrorCode, roqError, type RoqError } from '../errors.js';
 import type { FileStats, GenerationData } from '../store/types.js';
 import type { FromLoadThread, LoadJob, ToLoadThread } from './load-thread.js';
 import type { FileLoaded } from './loader.js';
-import type { Generations } from './generations.js';
-import type { Log } from './log.js';
+import type { Generations } from '../daemon/generations.js';
+import type { Log } from '../daemon/log.js';
 import type { DateRange } from '../protocol.js';
 import { expiredWarning, rangeText, today } from '../queries/feed-dates.js';
 

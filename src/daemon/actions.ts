@@ -15,7 +15,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { randomToken } from '../token.js';
-import { HOLD_ACTIONS, type HoldAction } from './reloader.js';
+import { HOLD_ACTIONS, type HoldAction } from '../load/reloader.js';
 
 export const ACTION_SIGNAL = 'SIGWINCH';
 const PREFIX = 'action.';

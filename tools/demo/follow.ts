@@ -4,10 +4,11 @@
  * person watching the demo.
  */
 import * as fs from 'node:fs';
+import { lineSplitter } from '../../src/lines.js';
 
 export function followLog(path: string, line: (text: string) => void, everyMs = 200): { stop(): void } {
   let offset = 0;
-  let partial = '';
+  const split = lineSplitter((text) => line(text));
   const poll = () => {
     let fd: number;
     try {
@@ -17,13 +18,10 @@ export function followLog(path: string, line: (text: string) => void, everyMs = 
     }
     try {
       const buf = Buffer.alloc(64 * 1024);
-      for (let n; (n = fs.readSync(fd, buf, 0, buf.length, offset)) > 0; offset += n) partial += buf.toString('utf8', 0, n);
+      for (let n; (n = fs.readSync(fd, buf, 0, buf.length, offset)) > 0; offset += n) split(buf.subarray(0, n));
     } finally {
       fs.closeSync(fd);
     }
-    const lines = partial.split('\n');
-    partial = lines.pop()!;
-    for (const l of lines) line(l);
   };
   const timer = setInterval(poll, everyMs);
   return {

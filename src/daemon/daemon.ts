@@ -38,14 +38,16 @@ import { Core } from './core.js';
 import { startDispatcher } from './dispatcher.js';
 import { createEffects, type Effects } from './effects.js';
 import { ensureRequestsFifo, openRequests, processUid, requestsPath, sweepStaleFifos, watchRequests, type RequestsState } from './fifo.js';
-import { acquirePidLock, awaitSuccessor, isAlive, legacyPid, pidFilePath, runningPid, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
-import type { FileLoaded } from './loader.js';
+import { isAlive, legacyPid, pidFilePath, runningPid, type ReadyReport } from '../control/lifecycle.js';
+import { acquirePidLock, awaitSuccessor, type ReleasePidLock } from './pid-lock.js';
+import { pollUntil } from '../poll.js';
+import type { FileLoaded } from '../load/loader.js';
 import { createLog, type Log } from './log.js';
 import { createPool, type Pool } from './pool.js';
 import { checkRunDir, ensurePrivateDir, privateDir } from './private-dir.js';
 import { checkRunDirFor, dropPrivileges, resolveAccount, type Account } from './privileges.js';
-import { createExpiryWarner, createLoadThread, createReloader, type LoadThread, type Reloader, type ReloadState } from './reloader.js';
-import { createStatusWriter, readStatusFile, type StatusFile, type StatusWriter } from './status.js';
+import { createExpiryWarner, createLoadThread, createReloader, type LoadThread, type Reloader, type ReloadState } from '../load/reloader.js';
+import { createStatusWriter, readStatusFile, type StatusFile, type StatusWriter } from '../control/status.js';
 
 export interface DaemonOptions {
   run: string;
@@ -273,13 +275,9 @@ async function takeOver(o: DaemonOptions, hooks: DaemonHooks, log: Log, before: 
   const release = await acquirePidLock(o.run, log, { deadline: Date.now() + o.takeoverTimeoutMs, pid: old });
   // A daemon of 0.1 holds a lock of its own in the run directory, not ours: wait for it to be gone instead, so
   // that it reads its stop line and answers what it has read before this one reads REQUESTS.
-  const giveUp = Date.now() + o.takeoverTimeoutMs;
-  while (old !== undefined && old === legacy && isAlive(old)) {
-    if (Date.now() > giveUp) {
-      await release();
-      throw roqError('ROQ_TAKEOVER_FAILED', { run: o.run, pid: old, detail: 'it did not exit in time' });
-    }
-    await new Promise((r) => setTimeout(r, 5));
+  if (old !== undefined && old === legacy && !(await pollUntil(() => (isAlive(old) ? undefined : true), 5, Date.now() + o.takeoverTimeoutMs))) {
+    await release();
+    throw roqError('ROQ_TAKEOVER_FAILED', { run: o.run, pid: old, detail: 'it did not exit in time' });
   }
   if (old !== undefined) log.info(`took over from pid ${old}`);
   return release;

@@ -6,12 +6,12 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { privatePath, readNoFollow, replaceFileAsync } from './private-dir.js';
-import type { Counters, WorkerStats } from './core.js';
-import type { RequestsState } from './fifo.js';
+import { privatePath, readNoFollow, replaceFileAsync } from '../daemon/private-dir.js';
+import type { Counters, WorkerStats } from '../daemon/core.js';
+import type { RequestsState } from '../daemon/fifo.js';
 import type { DateRange } from '../protocol.js';
-import type { Log } from './log.js';
-import type { ReloadState } from './reloader.js';
+import type { Log } from '../daemon/log.js';
+import type { ReloadState } from '../load/reloader.js';
 
 export const STATUS_FILE = 'status.json';
 

@@ -8,6 +8,7 @@
  * copied) or the load error as a code and details, so the daemon rebuilds the same RoqError naming
  * file:line:column.
  */
+import { sleep } from '../poll.js';
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { RoqError } from '../errors.js';
@@ -43,7 +44,7 @@ async function load(job: LoadJob): Promise<void> {
       /* not permitted here: load at normal priority */
     }
   }
-  if (job.delayMs > 0) await new Promise((r) => setTimeout(r, job.delayMs));
+  if (job.delayMs > 0) await sleep(job.delayMs);
   try {
     const log = { warn: (msg: string) => post({ type: 'warn', id: job.id, msg }) };
     post({ type: 'loaded', id: job.id, generation: await loadGeneration(job.dataDir, job.id, log, (file) => post({ type: 'file', id: job.id, file })) });

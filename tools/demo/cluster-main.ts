@@ -1,5 +1,5 @@
 /**
- * `npm run cluster`: three roq nodes behind HAProxy on one machine (src/demo/cluster.ts), serving the sample feed
+ * `npm run cluster`: three roq nodes behind HAProxy on one machine (tools/demo/cluster.ts), serving the sample feed
  * at http://127.0.0.1:8090/departures. Ctrl-C stops HAProxy, every Apache and every daemon.
  *
  * Environment: PORT (HAProxy's port, default 8090), STATS_PORT (its statistics page, default PORT+1),
