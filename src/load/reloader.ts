@@ -124,6 +124,59 @@ function heldOf(g: GenerationData): HeldGeneration {
   return { id: g.id, hash: g.hash, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files };
 }
 
+/** A finished task as `roq status` and `roq reload` read it. */
+function outcomeOf(t: Task, startedAt: number, result: { status: 'ok' | 'failed'; g?: GenerationData; error?: RoqError }): ReloadOutcome {
+  const finishedAt = Date.now();
+  const out: ReloadOutcome = { covers: t.action === 'reload' ? t.covers : 0, status: result.status, startedAt, finishedAt, ms: finishedAt - startedAt };
+  if (t.action !== 'reload') out.action = t.action;
+  if (t.request !== undefined) out.request = t.request;
+  const g = result.g;
+  if (g) Object.assign(out, { generation: g.id, hash: g.hash, rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files, ...(g.dates ? { dates: g.dates } : {}) });
+  if (result.error) out.error = { code: result.error.code ?? 'ROQ_LOAD_FILE', message: result.error.message };
+  return out;
+}
+
+/**
+ * Runs one task; resolves with the generation it concerned (none for a drop of nothing), or undefined when the
+ * reloader was closed meanwhile; rejects with the task's error.
+ */
+async function runTask(t: Task, o: ReloaderOptions, load: () => Promise<GenerationData>, closed: () => boolean): Promise<{ g?: GenerationData } | undefined> {
+  switch (t.action) {
+    case 'reload': {
+      const g = await load();
+      if (closed()) return undefined;
+      await o.install(g);
+      o.log.info(`reload: generation ${g.id} serving (${g.stats.rows} rows from ${g.stats.files.length} files, hash ${g.hash}, loaded in ${Math.round(g.loadMs)} ms${g.dates ? `; dates ${rangeText(g.dates)}` : ''})`);
+      return { g };
+    }
+    case 'hold': {
+      const g = await load();
+      if (closed()) return undefined;
+      const before = o.holder.hold(g);
+      if (before) o.discarded?.(before);
+      o.log.info(`hold: generation ${g.id} loaded and held, not serving (${g.stats.rows} rows, hash ${g.hash}); \`roq swap\` makes it current`);
+      return { g };
+    }
+    case 'swap': {
+      const g = o.holder.takeHeld();
+      if (!g) throw roqError('ROQ_NOTHING_HELD', { run: o.run });
+      await o.install(g);
+      o.log.info(`swap: held generation ${g.id} serving (hash ${g.hash})`);
+      return { g };
+    }
+    case 'drop': {
+      const g = o.holder.takeHeld();
+      if (g) o.discarded?.(g);
+      o.log.info(g ? `drop: held generation ${g.id} dropped` : 'drop: no generation was held');
+      return g ? { g } : {};
+    }
+    default: {
+      const never: never = t.action;
+      throw new Error(`unknown reloader task ${String(never)}`);
+    }
+  }
+}
+
 /**
  * The reloader's tasks run one at a time, in the order asked: plain reloads (coalesced while one is waiting),
  * and holds, swaps and drops. A hold loads like a reload but keeps the generation instead of installing it; a swap
@@ -138,16 +191,8 @@ export function createReloader(o: ReloaderOptions): Reloader {
   let last: ReloadOutcome | undefined;
   const recent: ReloadOutcome[] = [];
   const queue: Task[] = [];
-  const holder = o.holder;
 
-  function done(t: Task, startedAt: number, result: { status: 'ok' | 'failed'; g?: GenerationData; error?: RoqError }): void {
-    const finishedAt = Date.now();
-    const out: ReloadOutcome = { covers: t.action === 'reload' ? t.covers : 0, status: result.status, startedAt, finishedAt, ms: finishedAt - startedAt };
-    if (t.action !== 'reload') out.action = t.action;
-    if (t.request !== undefined) out.request = t.request;
-    const g = result.g;
-    if (g) Object.assign(out, { generation: g.id, hash: g.hash, rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files, ...(g.dates ? { dates: g.dates } : {}) });
-    if (result.error) out.error = { code: result.error.code ?? 'ROQ_LOAD_FILE', message: result.error.message };
+  function record(out: ReloadOutcome): void {
     last = out;
     recent.push(out);
     if (recent.length > RECENT) recent.shift();
@@ -168,44 +213,12 @@ export function createReloader(o: ReloaderOptions): Reloader {
   async function perform(t: Task): Promise<void> {
     const startedAt = Date.now();
     try {
-      switch (t.action) {
-        case 'reload': {
-          const g = await load();
-          if (closed) return;
-          await o.install(g);
-          o.log.info(`reload: generation ${g.id} serving (${g.stats.rows} rows from ${g.stats.files.length} files, hash ${g.hash}, loaded in ${Math.round(g.loadMs)} ms${g.dates ? `; dates ${rangeText(g.dates)}` : ''})`);
-          return done(t, startedAt, { status: 'ok', g });
-        }
-        case 'hold': {
-          const g = await load();
-          if (closed) return;
-          const before = holder.hold(g);
-          if (before) o.discarded?.(before);
-          o.log.info(`hold: generation ${g.id} loaded and held, not serving (${g.stats.rows} rows, hash ${g.hash}); \`roq swap\` makes it current`);
-          return done(t, startedAt, { status: 'ok', g });
-        }
-        case 'swap': {
-          const g = holder.takeHeld();
-          if (!g) throw roqError('ROQ_NOTHING_HELD', { run: o.run });
-          await o.install(g);
-          o.log.info(`swap: held generation ${g.id} serving (hash ${g.hash})`);
-          return done(t, startedAt, { status: 'ok', g });
-        }
-        case 'drop': {
-          const g = holder.takeHeld();
-          if (g) o.discarded?.(g);
-          o.log.info(g ? `drop: held generation ${g.id} dropped` : 'drop: no generation was held');
-          return done(t, startedAt, g ? { status: 'ok', g } : { status: 'ok' });
-        }
-        default: {
-          const never: never = t.action;
-          throw new Error(`unknown reloader task ${String(never)}`);
-        }
-      }
+      const result = await runTask(t, o, load, () => closed);
+      if (result) record(outcomeOf(t, startedAt, { status: 'ok', ...result }));
     } catch (e) {
       const err = e as RoqError;
-      done(t, startedAt, { status: 'failed', error: err });
-      o.log.error(`${t.action} failed; the current generation serves on${t.action === 'hold' && holder.held() ? ' and the one held stays held' : ''}: ${err.message}`);
+      record(outcomeOf(t, startedAt, { status: 'failed', error: err }));
+      o.log.error(`${t.action} failed; the current generation serves on${t.action === 'hold' && o.holder.held() ? ' and the one held stays held' : ''}: ${err.message}`);
     }
   }
 
@@ -239,7 +252,7 @@ export function createReloader(o: ReloaderOptions): Reloader {
       pump();
       o.changed();
     },
-    state: () => ({ requested, loading: loading || queue.some((t) => t.action === 'reload' || t.action === 'hold'), ...(last ? { last } : {}), recent: [...recent], ...(holder.held() ? { held: heldOf(holder.held()!) } : {}) }),
+    state: () => ({ requested, loading: loading || queue.some((t) => t.action === 'reload' || t.action === 'hold'), ...(last ? { last } : {}), recent: [...recent], ...(o.holder.held() ? { held: heldOf(o.holder.held()!) } : {}) }),
     close() {
       closed = true;
     },
