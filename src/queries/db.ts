@@ -10,17 +10,22 @@ export interface Db {
   /** The generation's id, reported with every answer. */
   readonly generation: number;
   readonly tables: Tables;
+  /** The generation's load-time structures (GenerationData.derived), shared by every worker. */
+  readonly derived: NonNullable<GenerationData['derived']>;
   readonly memo: Map<string, unknown>;
 }
 
 export function openDb(data: GenerationData): Db {
-  return { generation: data.id, tables: openTables(data.tables), memo: new Map() };
+  return { generation: data.id, tables: openTables(data.tables), derived: data.derived ?? {}, memo: new Map() };
 }
 
-/** Returns memo[key], computing it on first use. Bounded: a flood of distinct keys (dates) clears it. */
+/**
+ * Returns memo[key], computing it on first use. Bounded: a flood of distinct keys (dates) clears it. 2048 holds a
+ * few keys for each day of a year-long feed, so boards cycling over its dates do not recompute them.
+ */
 export function memoized<T>(db: Db, key: string, compute: () => T): T {
   if (db.memo.has(key)) return db.memo.get(key) as T;
-  if (db.memo.size >= 256) db.memo.clear();
+  if (db.memo.size >= 2048) db.memo.clear();
   const value = compute();
   db.memo.set(key, value);
   return value;

@@ -87,5 +87,7 @@ export interface GenerationData {
   loadedAt: number;
   loadMs: number;
   tables: Record<string, TableData>;
+  /** Structures the queries build from the tables at load time (shared arrays, by name); absent when none. */
+  derived?: Record<string, Record<string, Int32Array>>;
   stats: { files: FileStats[]; rows: number; bytes: number };
 }
