@@ -29,23 +29,28 @@ export type BoardRunsData = {
 /** Its name in GenerationData.derived. */
 export const DERIVED_BOARD_RUNS = 'boardRuns';
 
-/** Stable counting sort of `order` by key[order[i]], whose values lie in [0, size). */
-function countingSort(order: Int32Array, key: Int32Array, size: number): Int32Array {
-  const start = new Int32Array(size + 1);
-  for (let i = 0; i < order.length; i++) start[key[order[i]!]! + 1]!++;
-  for (let v = 1; v <= size; v++) start[v]! += start[v - 1]!;
-  const out = new Int32Array(order.length);
-  for (let i = 0; i < order.length; i++) {
-    const x = order[i]!;
-    out[start[key[x]!]!++] = x;
+/** The first position after `from` in byStop whose row's stop code is not `code`: gallop, then binary search. */
+function endOfStop(byStop: Int32Array, stopCodes: Int32Array, from: number, code: number): number {
+  let known = from; // a position holding `code`
+  let bound = 1;
+  while (from + bound < byStop.length && stopCodes[byStop[from + bound]!] === code) {
+    known = from + bound;
+    bound *= 2;
   }
-  return out;
+  let lo = known + 1;
+  let hi = Math.min(from + bound, byStop.length);
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (stopCodes[byStop[mid]!] === code) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**
  * Builds the runs from loaded stop_times and trips tables (null when either is absent from the catalog). The
- * byStopDeparture index already orders each stop's rows as a board does, and the two counting sorts are stable,
- * so each (stop, service) group keeps that order: linear time, no comparisons.
+ * byStopDeparture index already orders each stop's rows as a board does, and the counting sort per stop is
+ * stable, so each (stop, service) group keeps that order: linear time, no comparisons.
  */
 export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData | null {
   const st = tables['stop_times'];
@@ -60,55 +65,80 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
   if (!st || !byStop || stop?.type !== 'string' || dep?.type !== 'time' || pickup?.type !== 'int' || !tripRef || tripCodes?.type !== 'string' || service?.type !== 'string') {
     return null;
   }
-  // Locals, not property reads through the column unions, keep these loops over millions of rows monomorphic.
-  const stopCodes = stop.codes;
+  // byStopDeparture visits rows in random order, so on a big table every read through it is a cache miss. What a
+  // row needs (its trip's service, or -1 when no board shows it, and its seconds) is computed in row order into one
+  // interleaved array, read once per position through the index, and from then on in position order.
   const departs = dep.values;
   const pickups = pickup.values;
-  const tripOf = tripRef;
   const tripIds = tripCodes.codes;
   const services = service.codes;
-  // Rows a board can show, in byStopDeparture order; serviceOf[row] for those.
-  const serviceOf = new Int32Array(st.rows);
-  let kept = new Int32Array(byStop.length);
-  let n = 0;
+  const pairs = new Int32Array(2 * st.rows);
+  for (let row = 0; row < st.rows; row++) {
+    const trip = tripRef[tripIds[row]!]!;
+    pairs[2 * row] = trip < 0 || pickups[row] === 1 || departs[row]! < 0 ? -1 : services[trip]!;
+    pairs[2 * row + 1] = departs[row]!;
+  }
+  const serviceAt = new Int32Array(byStop.length);
+  const secondsAt = new Int32Array(byStop.length);
   for (let i = 0; i < byStop.length; i++) {
     const row = byStop[i]!;
-    const trip = tripOf[tripIds[row]!]!;
-    if (trip < 0 || pickups[row] === 1 || departs[row]! < 0) continue;
-    serviceOf[row] = services[trip]!;
-    kept[n++] = row;
+    serviceAt[i] = pairs[2 * row]!;
+    secondsAt[i] = pairs[2 * row + 1]!;
   }
-  kept = kept.subarray(0, n);
-  const byService = countingSort(kept, serviceOf, service.dict.size);
-  const sorted = countingSort(byService, stopCodes, stop.dict.size);
-
-  let runs = 0;
-  for (let i = 0; i < n; i++) {
-    const row = sorted[i]!;
-    const prev = i === 0 ? -1 : sorted[i - 1]!;
-    if (prev < 0 || stopCodes[row] !== stopCodes[prev] || serviceOf[row] !== serviceOf[prev]) runs++;
-  }
-  const out: BoardRunsData = {
-    rows: sharedInt32(n),
-    seconds: sharedInt32(n),
-    runStop: sharedInt32(runs),
-    runService: sharedInt32(runs),
-    runStart: sharedInt32(runs + 1),
-  };
-  const { rows, seconds, runStop, runService, runStart } = out;
-  let r = -1;
-  for (let i = 0; i < n; i++) {
-    const row = sorted[i]!;
-    rows[i] = row;
-    seconds[i] = departs[row]!;
-    if (r < 0 || stopCodes[row] !== runStop[r] || serviceOf[row] !== runService[r]) {
-      r++;
-      runStop[r] = stopCodes[row]!;
-      runService[r] = serviceOf[row]!;
-      runStart[r] = i;
+  // Per stop (a range of byStopDeparture), a stable counting sort by service keeps each (stop, service) group in
+  // index order, which is board order.
+  const stopCodes = stop.codes;
+  const rows = new Int32Array(byStop.length);
+  const seconds = new Int32Array(byStop.length);
+  const runStop: number[] = [];
+  const runService: number[] = [];
+  const runStart: number[] = [];
+  // count[v]: rows of service v at the current stop, then where its group goes next; reset after each stop.
+  const count = new Int32Array(service.dict.size);
+  const seen: number[] = [];
+  let n = 0;
+  for (let from = 0; from < byStop.length; ) {
+    const code = stopCodes[byStop[from]!]!;
+    const to = endOfStop(byStop, stopCodes, from, code);
+    seen.length = 0;
+    for (let i = from; i < to; i++) {
+      const v = serviceAt[i]!;
+      if (v < 0) continue;
+      if (count[v] === 0) seen.push(v);
+      count[v]!++;
     }
+    seen.sort((x, y) => x - y);
+    for (const v of seen) {
+      runStop.push(code);
+      runService.push(v);
+      runStart.push(n);
+      const c = count[v]!;
+      count[v] = n;
+      n += c;
+    }
+    for (let i = from; i < to; i++) {
+      const v = serviceAt[i]!;
+      if (v < 0) continue;
+      const p = count[v]!++;
+      rows[p] = byStop[i]!;
+      seconds[p] = secondsAt[i]!;
+    }
+    for (const v of seen) count[v] = 0;
+    from = to;
   }
-  out.runStart[runs] = n;
+  runStart.push(n);
+  const shared = (xs: ArrayLike<number>, length = xs.length) => {
+    const out = sharedInt32(length);
+    for (let i = 0; i < length; i++) out[i] = xs[i]!;
+    return out;
+  };
+  const out: BoardRunsData = {
+    rows: shared(rows, n),
+    seconds: shared(seconds, n),
+    runStop: shared(runStop),
+    runService: shared(runService),
+    runStart: shared(runStart),
+  };
   return out;
 }
 
