@@ -10,6 +10,7 @@ import type { DeparturesParams, DeparturesRow } from '../generated/queries.js';
 import type { Db } from './db.js';
 import { clockTime, isoDate, previousDay, sortedTripServicesOn, tripServicesActiveOn } from './calendar.js';
 import { DERIVED_BOARD_RUNS, lowerBoundIn, type BoardRunsData } from './boardRuns.js';
+import { cursorHeap } from './cursorHeap.js';
 
 const DAY = 86400;
 
@@ -38,6 +39,8 @@ export function boardStopCodes(db: Db, stop: string): number[] {
  * byStopDeparture index, whose rows still need those checks.
  */
 interface Cursor {
+  /** Its place in the list of cursors: the last tie-breaker of the merge. */
+  order: number;
   rows: Int32Array;
   pos: number;
   end: number;
@@ -81,7 +84,7 @@ function runCursors(runs: BoardRunsData, codes: readonly number[], days: readonl
         const end = lowerBoundIn(seconds, pos, runStart[r + 1]!, DAY + d.offset);
         if (pos === end) continue;
         if (cursors.length === MAX_RUN_CURSORS) return null;
-        cursors.push({ rows, pos, end, offset: d.offset, serviceDay: d.serviceDay, services: d.services, checked: true });
+        cursors.push({ order: cursors.length, rows, pos, end, offset: d.offset, serviceDay: d.serviceDay, services: d.services, checked: true });
       }
     }
   }
@@ -97,7 +100,7 @@ function indexCursors(db: Db, codes: readonly number[], days: readonly ServiceDa
       if (d.services.size === 0) continue;
       const pos = ix.lowerBound([code, after + d.offset]);
       const end = ix.lowerBound([code, DAY + d.offset]);
-      if (pos < end) cursors.push({ rows: ix.rows, pos, end, offset: d.offset, serviceDay: d.serviceDay, services: d.services, checked: false });
+      if (pos < end) cursors.push({ order: cursors.length, rows: ix.rows, pos, end, offset: d.offset, serviceDay: d.serviceDay, services: d.services, checked: false });
     }
   }
   return cursors;
@@ -120,24 +123,24 @@ export function runDepartures(db: Db, p: DeparturesParams): DeparturesRow[] {
   const runs = db.derived[DERIVED_BOARD_RUNS] as BoardRunsData | undefined;
   const cursors = (runs && runCursors(runs, codes, days, p.after)) ?? indexCursors(db, codes, days, p.after);
 
-  // Board order of a cursor's current row against another's: effective time, trip_id bytes, stop_sequence.
-  const before = (a: Cursor, b: Cursor): boolean => {
+  // Board order of a cursor's current row against another's: effective time, trip_id bytes, stop_sequence; equal
+  // rows (a trip listing a stop twice with one sequence number) come in cursor order, as a scan would give them.
+  const compare = (a: Cursor, b: Cursor): number => {
     const ra = a.rows[a.pos]!;
     const rb = b.rows[b.pos]!;
-    const ta = stopTimes.departureTime(ra) - a.offset;
-    const tb = stopTimes.departureTime(rb) - b.offset;
-    if (ta !== tb) return ta < tb;
-    const ca = stopTimes.tripIdCode(ra);
-    const cb = stopTimes.tripIdCode(rb);
-    if (ca !== cb) return ca < cb;
-    return stopTimes.stopSequence(ra) < stopTimes.stopSequence(rb);
+    const d = stopTimes.departureTime(ra) - a.offset - (stopTimes.departureTime(rb) - b.offset);
+    if (d !== 0) return d;
+    const c = stopTimes.tripIdCode(ra) - stopTimes.tripIdCode(rb);
+    if (c !== 0) return c;
+    return stopTimes.stopSequence(ra) - stopTimes.stopSequence(rb) || a.order - b.order;
   };
+  const heap = cursorHeap(cursors, compare);
 
   while (out.length < p.limit) {
-    let next: Cursor | undefined;
-    for (const c of cursors) if (c.pos < c.end && (!next || before(c, next))) next = c;
+    const next = heap.top();
     if (!next) break;
     const row = next.rows[next.pos++]!;
+    heap.advanced();
     const trip = stopTimes.tripIdRow(row);
     if (!next.checked && (stopTimes.pickupType(row) === 1 || trip < 0 || !next.services.has(trips.serviceIdCode(trip)))) continue;
     if (routeCode >= 0 && trips.routeIdCode(trip) !== routeCode) continue;
