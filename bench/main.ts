@@ -17,9 +17,10 @@
  *  9. shapes: generated feeds with the shapes of real ones (bench/shapes.ts: a sparse-service railroad, a city bus
  *     network with a 153 MB stop_times.txt) beside the sample: departures against SQLite, load MB/s, RSS against
  *     raw bytes (bench/shapes-bench.ts).
+ * 10. cluster: three nodes behind HAProxy: throughput, skew window of a cluster refresh, 304s (bench/cluster.ts).
  * Every loop is bounded in count and in time. `--quick` shortens every loop; `--smoke` runs every section for a
  * few seconds (part of `npm test`, so the benchmark cannot rot); `--only=NAME` runs one of core, operations,
- * compare, web, scale, shapes.
+ * compare, web, scale, shapes, cluster.
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +36,7 @@ import { operationsBench } from './operations.js';
 import { scaleBench } from './scale.js';
 import { shapesBench } from './shapes-bench.js';
 import { buildSqlite } from './sqlite.js';
+import { clusterBench } from './cluster.js';
 import { webBench, webChart } from './web.js';
 import { ms, rssMb, summary } from './stats.js';
 
@@ -141,12 +143,14 @@ async function main(): Promise<void> {
     compare: async () => void (await compareInProcess(data, say, quick)),
     web: () => web(mode),
     shapes: () => shapesBench({ roq, sample: data, scale: mode === 'smoke' ? 0.01 : 1, quick, loads: mode === 'full' ? 3 : 1 }, say),
+    cluster: () => clusterBench({ root, data, seconds: mode === 'full' ? 10 : 3 }, say),
     scale: () => scaleBench({ roq, sample: data, factors: mode === 'smoke' ? [1, 2] : mode === 'quick' ? [1, 10] : [1, 10, 100], queries: mode === 'smoke' ? 200 : 3000 }, say),
   };
   if (only && !sections[only]) throw new Error(`--only=${only}: no such section; one of ${Object.keys(sections).join(', ')}`);
   for (const [name, run] of Object.entries(sections)) {
     if (only && name !== only) continue;
     if (mode === 'smoke' && name === 'operations') continue; // its reload loops take tens of seconds even when short
+    if (mode === 'smoke' && name === 'cluster') continue; // test/cluster.test.ts runs the same cluster in npm test
     await run();
   }
   say(`Original C server, for reference (not measured here): 10–20 ms a query, 7–10 s to load 5 MB.`);

@@ -13,7 +13,7 @@ import autocannon from 'autocannon';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, realpathSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi } from '../src/demo/apache.js';
+import { HAVE_APACHE, installForWeb, makeWebRunDir, startApache, writeCgi } from '../src/demo/apache.js';
 import { ms, summary } from './stats.js';
 
 export interface WebResult {
@@ -32,7 +32,7 @@ type Say = (line?: string) => void;
 
 const QUERY = 'stop=102&date=2026-11-02&after=08:00&format=json';
 
-function cannon(url: string, connections: number, seconds: number): Promise<autocannon.Result> {
+export function cannon(url: string, connections: number, seconds: number): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     autocannon({ url, connections, duration: seconds, timeout: 20 }, (err, result) => (err ? reject(err) : resolve(result)));
   });
@@ -57,9 +57,14 @@ export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | und
   }
   const run = makeWebRunDir(join(o.base, 'run'));
   o.startDaemon(run);
-  const bun = realpathSync(join(o.root, 'node_modules/.bin/bun'));
+  // Everything Apache's user runs or reads lives under base/web, not in the checkout, which may be in a 0700 home
+  // directory it cannot enter: the Bun binary, the feed the naive program parses, the SQLite program's addon.
+  const web = join(o.base, 'web');
+  const bun = installForWeb(realpathSync(join(o.root, 'node_modules/.bin/bun')), join(web, 'bin', 'bun'));
+  const data = installForWeb(o.data, join(web, 'data'));
+  for (const m of ['better-sqlite3', 'bindings', 'file-uri-to-path']) installForWeb(join(o.root, 'node_modules', m), join(web, 'node_modules', m));
   const node = process.execPath;
-  const cgiDir = join(o.base, 'web', 'cgi-bin');
+  const cgiDir = join(web, 'cgi-bin');
   const dist = (f: string) => readFileSync(join(o.root, 'dist', f), 'utf8');
   const hello = 'Content-Type: text/plain\\n\\nhello\\n';
   const programs: { name: string; path: string; runtime: WebResult['runtime']; file: string }[] = [
@@ -76,8 +81,8 @@ export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | und
   const apache = await startApache({
     dir: join(o.base, 'web'),
     scripts: Object.fromEntries(programs.map((p) => [p.path, p.file])),
-    // NODE_PATH: the SQLite program requires better-sqlite3, a native addon, from the repository's node_modules.
-    env: { ROQ_RUN_DIR: run, ROQ_DATA_DIR: o.data, ROQ_SQLITE_DB: o.sqliteDb, NODE_PATH: join(o.root, 'node_modules'), PATH: '/usr/bin:/bin', ROQ_CGI_TIMEOUT_MS: '10000' },
+    // NODE_PATH: the SQLite program requires better-sqlite3, a native addon, from web/node_modules.
+    env: { ROQ_RUN_DIR: run, ROQ_DATA_DIR: data, ROQ_SQLITE_DB: o.sqliteDb, NODE_PATH: join(web, 'node_modules'), PATH: '/usr/bin:/bin', ROQ_CGI_TIMEOUT_MS: '10000' },
   });
   const results: WebResult[] = [];
   const single: { name: string; p50: number; p99: number; reqPerSec: number }[] = [];

@@ -39,11 +39,13 @@ export interface QuerySpec {
   description: string;
   params: ParamSpec[];
   fields: Field[];
+  /** Seconds an HTTP cache may keep an answer (the schema's maxAge); absent: no caching. */
+  maxAge?: number;
 }`,
   ];
   for (const q of schemas.queries) parts.push(paramsInterface(q), rowType(q));
   const specs: Record<string, unknown> = {};
-  for (const q of schemas.queries) specs[q.name] = { name: q.name, description: q.description, params: q.params, fields: q.fields };
+  for (const q of schemas.queries) specs[q.name] = { name: q.name, description: q.description, params: q.params, fields: q.fields, ...(q.maxAge ? { maxAge: q.maxAge } : {}) };
   parts.push(`export type QueryName = ${schemas.queries.map((q) => quote(q.name)).join(' | ') || 'never'};`);
   parts.push(`export const QUERY_SPECS: Record<string, QuerySpec> = ${literal(specs)};`);
   return parts.join('\n\n') + '\n';

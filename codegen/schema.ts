@@ -27,6 +27,8 @@ export interface QuerySchema {
   description: string;
   params: ParamSpec[];
   fields: Field[];
+  /** Seconds an HTTP cache may keep an answer (Cache-Control max-age); absent: no caching. */
+  maxAge?: number;
   source: string;
 }
 
@@ -208,7 +210,7 @@ function linkReferences(checked: { spec: SourcedTable; refs: (string | undefined
 
 export function validateQuery(file: SchemaFile): QuerySchema {
   const c = checker(file.path);
-  const o = c.object(file.json, '', ['query', 'description', 'params', 'fields']);
+  const o = c.object(file.json, '', ['query', 'description', 'params', 'fields', 'maxAge']);
   const name = c.string(o.query, 'query', SNAKE, 'a query name of [a-z0-9_] starting with a letter');
   const params: ParamSpec[] = c.array(o.params ?? [], 'params').map((raw, i) => {
     const at = `params[${i}]`;
@@ -268,7 +270,9 @@ export function validateQuery(file: SchemaFile): QuerySchema {
   });
   if (fields.length === 0) c.fail('fields', 'a query needs at least one field');
   c.unique(fields.map((f) => f.name), (i) => `fields[${i}].name`, 'field');
-  return { name, description: c.optString(o.description, 'description'), params: ordered, fields, source: file.path };
+  const maxAge = o.maxAge === undefined ? undefined : c.integer(o.maxAge, 'maxAge');
+  if (maxAge !== undefined && (maxAge < 0 || maxAge > 31_536_000)) c.fail('maxAge', `expected seconds from 0 to 31536000 (a year), got ${maxAge}`);
+  return { name, description: c.optString(o.description, 'description'), params: ordered, fields, ...(maxAge ? { maxAge } : {}), source: file.path };
 }
 
 function dirOf(files: SchemaFile[], fallback: string): string {

@@ -1,77 +1,80 @@
 #!/bin/bash
-# Builds roq from this checkout and installs it as a new release, PREFIX/releases/<version>-<commit>/:
+# Installs a release tarball (made by `npm run release`, see scripts/release.js) as PREFIX/releases/<version>-<commit>/
+# and points PREFIX/current at it. Needs tar and coreutils only: no npm, no compiler, no node_modules; the bundles in
+# the tarball are self-contained. Run it as root (or as the owner of PREFIX).
 #
-#   bin/roq                the command (deploy/bin-roq: runs ../dist/roq.js with node)
+#   bin/roq                the command (runs ../dist/roq.js with node ≥ 20)
 #   bin/refresh-feed.sh    the cron job (deploy/roq.cron)
-#   dist/                  the bundles: roq.js (CLI and daemon), worker.js, load-thread.js, roq.cgi; nothing reads
-#                          node_modules
-#   cgi-bin/roq-cgi        what Apache runs: the CGI program compiled by Bun into one executable (dist/roq-cgi)
-#   cgi-bin/roq.cgi        the same program as a bundle for Node (#!/usr/bin/env node), for machines without Bun
+#   bin/service-*.sh       systemd's ExecReload and the code upgrade under systemd (deploy/roq.service)
+#   dist/                  roq.js (CLI and daemon), worker.js, load-thread.js
+#   cgi-bin/roq-cgi        what Apache runs: the CGI program compiled by Bun into one executable
+#   cgi-bin/roq.cgi        the same program for Node (#!/usr/bin/env node), for machines where roq-cgi cannot run
+#   deploy/                the unit, cron, logrotate and Apache files, and this script
 #
-# It never touches PREFIX/current or a running daemon: it prints the two commands that put the release live.
-# A release directory is never overwritten: a running daemon does not read its files again, but a rollback means
-# going back to exactly what ran before.
+# Switching `current` is one rename: Apache and new commands use the new release at once, the running daemon goes on
+# with the code it loaded until it is upgraded (the command to do that is printed). A release directory is never
+# overwritten: a rollback means going back to exactly what ran before.
 #
-# usage: deploy/install-release.sh [PREFIX]     (PREFIX defaults to /opt/roq)
+# usage: install-release.sh TARBALL [PREFIX]     (PREFIX defaults to /opt/roq; TARBALL .tar.gz or .tar)
 set -euo pipefail
 
-if [[ $# -gt 1 || ${1:-} == -* ]]; then
-  echo "usage: $0 [PREFIX]   (default /opt/roq)" >&2
+if [[ $# -lt 1 || $# -gt 2 || $1 == -* ]]; then
+  echo "usage: $0 TARBALL [PREFIX]   (TARBALL from \`npm run release\`; PREFIX defaults to /opt/roq)" >&2
   exit 2
 fi
-prefix=${1:-/opt/roq}
-prefix=$(realpath -m -- "$prefix")
-cd "$(dirname "$0")/.."
+tarball=$1
+prefix=$(realpath -m -- "${2:-/opt/roq}")
+[[ -f $tarball ]] || { echo "install-release: $tarball: no such file" >&2; exit 1; }
 
-# The directory is named after the commit, so it must hold that commit and nothing else.
-if [[ -n $(git status --porcelain --untracked-files=no) ]]; then
-  echo "install-release: the checkout has uncommitted changes; commit or stash them, so that the release is the commit it is named after" >&2
+# The tarball holds one directory, roq-<version>-<commit>; the release is named after it without the prefix.
+listing=$(tar -tf "$tarball") || { echo "install-release: $tarball is not a readable tar file" >&2; exit 1; }
+top=${listing%%/*}
+if [[ ! $top =~ ^roq-[0-9][0-9A-Za-z.+-]*$ ]] || grep -qv "^$top/" <<<"$listing"; then
+  echo "install-release: $tarball is not a roq release (its top directory is '$top'; make one with npm run release)" >&2
   exit 1
 fi
-release=$(node -p 'require("./package.json").version')-$(git rev-parse --short HEAD)
+release=${top#roq-}
 dest=$prefix/releases/$release
 if [[ -e $dest ]]; then
   echo "install-release: $dest exists; releases are never overwritten (remove it first if it never went live)" >&2
   exit 1
 fi
 
-# npm ci builds too (the prepare script); the explicit build keeps this script right if that hook goes.
-npm ci
-npm run build
-for f in dist/roq.js dist/worker.js dist/load-thread.js dist/roq.cgi dist/roq-cgi dist/package.json; do
-  [[ -f $f ]] || { echo "install-release: the build did not make $f" >&2; exit 1; }
-done
-
-# Assemble next to the final name, then rename: a release directory is complete or absent, never half-copied.
+# Unpack next to the final name, then rename: a release directory is complete or absent, never half-copied.
 mkdir -p "$prefix/releases"
 tmp=$(mktemp -d "$prefix/releases/.$release.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/dist"
-# Everything but the CGI executable, which goes to cgi-bin/ (it is 100 MB: the Bun runtime is in it).
-find dist -maxdepth 1 -type f ! -name roq-cgi -exec cp {} "$tmp/dist/" \;
-install -D -m 0755 deploy/bin-roq "$tmp/bin/roq"
-install -D -m 0755 deploy/refresh-feed.sh "$tmp/bin/refresh-feed.sh"
-install -D -m 0755 dist/roq-cgi "$tmp/cgi-bin/roq-cgi"
-install -D -m 0755 dist/roq.cgi "$tmp/cgi-bin/roq.cgi"
-# dist/package.json says "type": "commonjs": Node runs a file named .cgi only as CommonJS, and refuses it if a
-# package.json above it says "module".
-install -m 0644 dist/package.json "$tmp/cgi-bin/package.json"
+tar -xf "$tarball" -C "$tmp" --no-same-owner --strip-components=1 "$top"
+for f in bin/roq dist/roq.js dist/worker.js dist/load-thread.js cgi-bin/roq-cgi cgi-bin/roq.cgi; do
+  [[ -f $tmp/$f ]] || { echo "install-release: $tarball lacks $top/$f; not installing it" >&2; exit 1; }
+done
 chmod -R u=rwX,go=rX "$tmp"
-if [[ -e $dest ]]; then
-  echo "install-release: $dest appeared while building; not overwriting it" >&2
-  exit 1
-fi
+chmod 0755 "$tmp"/bin/* "$tmp"/cgi-bin/roq-cgi "$tmp"/cgi-bin/roq.cgi "$tmp"/dist/roq.js
 mv -T "$tmp" "$dest"
 trap - EXIT
 
-cat <<EOF
-installed $dest
+previous=$(readlink "$prefix/current" || true)
+# Relative target, so that PREFIX can move; mv -T is rename(2), which replaces the old symlink in one step.
+ln -sfn "releases/$release" "$prefix/current.new"
+mv -T "$prefix/current.new" "$prefix/current"
 
-next:
-  1. make it the current release (one rename: the web and new commands switch at once):
-       ln -sfn releases/$release $prefix/current.new && mv -T $prefix/current.new $prefix/current
-  2. start the new code without downtime; under systemd:
-       systemctl reload roq
-     without systemd:
-       $prefix/current/bin/roq upgrade --run /run/roq
+echo "installed $dest; $prefix/current points at it${previous:+ (it pointed at $previous)}"
+if [[ -z $previous ]]; then
+  cat <<EOF
+
+first install: create the user, directories, unit, cron job and first feed as docs/OPERATIONS.md, "Start", says
+(the same files are in $prefix/current/deploy/), then start the daemon:
+  systemctl daemon-reload && systemctl enable --now roq
+without systemd:
+  sudo -u roq $prefix/current/bin/roq start --run /run/roq --data /srv/roq/data
 EOF
+else
+  cat <<EOF
+
+next: move the running daemon to this release without losing a request:
+  $prefix/current/bin/service-upgrade.sh            # under systemd (not \`systemctl reload roq\`: that reloads the data)
+  sudo -u roq $prefix/current/bin/roq upgrade        # without systemd
+roll back: point current at $previous again, then upgrade the same way:
+  ln -sfn $previous $prefix/current.new && mv -T $prefix/current.new $prefix/current
+EOF
+fi

@@ -12,6 +12,7 @@ const programs = [
   { entry: 'src/server/load-thread.ts', out: 'dist/load-thread.js' },
   { entry: 'src/cgi/main.ts', out: 'dist/roq.cgi', shebang: true, minify: true },
   { entry: 'src/demo/server.ts', out: 'dist/demo.js' },
+  { entry: 'src/demo/cluster-main.ts', out: 'dist/cluster.js' },
   { entry: 'bench/main.ts', out: 'dist/bench.js' },
   { entry: 'bench/echo-daemon.ts', out: 'dist/echo-daemon.js' },
   // The benchmarks' baselines: what a user would run instead of roq (see bench/).

@@ -3,7 +3,8 @@
  * program validates before it contacts the daemon (a bad value never costs a round trip) and the daemon validates
  * again (anything can be written into REQUESTS). Both call parseParams with the same spec.
  */
-import { roqError } from './errors.js';
+import { RoqError, roqError } from './errors.js';
+import type { DateRange } from './protocol.js';
 
 export type ParamSpec =
   | { name: string; type: 'string'; required?: boolean; default?: string; maxLength?: number; description?: string }
@@ -48,6 +49,21 @@ export function daysInMonth(year: number, month: number): number {
   return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/**
+ * For a text of the right form YYYY-MM-DD whose month exists but whose day does not (2026-02-30, 2026-04-31):
+ * why, in words ("February 2026 has 28 days"). Undefined for any other text.
+ */
+export function missingDay(text: string): string | undefined {
+  const m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(text);
+  if (!m) return undefined;
+  const y = Number(m[1]), mo = Number(m[2]), d = Number(m[3]);
+  if (mo < 1 || mo > 12) return undefined;
+  const days = daysInMonth(y, mo);
+  return d < 1 || d > days ? `${MONTHS[mo - 1]} ${y} has ${days} days` : undefined;
+}
+
 /** Seconds since midnight for a clock time H:MM or H:MM:SS below 24:00, or NaN. */
 export function parseClockTime(text: string): number {
   const m = /^([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?$/.exec(text);
@@ -75,7 +91,10 @@ function parseOne(spec: ParamSpec, text: string): ParamValue {
     }
     case 'date': {
       const d = parseIsoDate(text);
-      if (Number.isNaN(d)) throw bad();
+      if (Number.isNaN(d)) {
+        const missing = missingDay(text);
+        throw missing ? roqError('ROQ_PARAM_NO_SUCH_DAY', { param: spec.name, value: text, detail: missing }) : bad();
+      }
       return d;
     }
     case 'time': {
@@ -107,4 +126,38 @@ export function parseParams(query: string, specs: readonly ParamSpec[], raw: Rec
     out[spec.name] = parseOne(spec, text);
   }
   return out;
+}
+
+/**
+ * Every problem with a form's parameters, not just the first: one RoqError per unknown name and per parameter at
+ * fault, in the spec's order. The web page marks them all at once; the daemon and the CLI use parseParams.
+ */
+export function paramProblems(query: string, specs: readonly ParamSpec[], raw: Record<string, string>): RoqError[] {
+  const problems: RoqError[] = [];
+  for (const name of Object.keys(raw)) {
+    if (!specs.some((s) => s.name === name)) problems.push(roqError('ROQ_PARAM_UNKNOWN', { param: name.slice(0, 40), query }));
+  }
+  for (const spec of specs) {
+    try {
+      parseParams(query, [spec], raw[spec.name] === undefined ? {} : { [spec.name]: raw[spec.name]! });
+    } catch (e) {
+      if (!(e instanceof RoqError)) throw e;
+      problems.push(e);
+    }
+  }
+  return problems;
+}
+
+/**
+ * When a date parameter asks about a day outside the days the data covers: a sentence saying so, with the range.
+ * An empty answer for such a day is not the stop's or the route's fault, and the user should be told.
+ */
+export function datesNotice(specs: readonly ParamSpec[], raw: Record<string, string>, range: DateRange | undefined): string | undefined {
+  if (!range) return undefined;
+  for (const spec of specs) {
+    const value = raw[spec.name];
+    if (spec.type !== 'date' || value === undefined || Number.isNaN(parseIsoDate(value))) continue;
+    if (value < range.start || value > range.end) return `The timetable covers ${range.start} to ${range.end}; ${value} is outside it, so there is nothing to show for that day.`;
+  }
+  return undefined;
 }

@@ -9,11 +9,13 @@
  *
  *  - pid: the client's process id, or -1 for a pseudo-request the daemon writes to itself (reload, stop);
  *  - token: 1–32 of [A-Za-z0-9], chosen at random by the client; its answer FIFO is <run>/resp.<pid>.<token>;
- *  - query: the query name ([a-z][a-z0-9_]*), or for pid -1 the control word;
+ *  - query: the query name ([a-z][a-z0-9_]*), or for pid -1 the control word, or `.ping` (PING_QUERY): a health
+ *    check that the daemon answers itself, running no query (its name can never be a query's);
  *  - params: application/x-www-form-urlencoded, possibly empty.
  *
  * Answer: `name=value` lines into the client's FIFO, in this order: `roq=1`, `status=…`, for errors `code=`,
- * `message=` and optionally `param=`, for ok `generation=` and `fields=` then one `row=` line per row, and finally
+ * `message=` and optionally `param=`, for ok `generation=`, `hash=` (the generation's content hash; since 0.2, and
+ * clients ignore lines they do not know) and `fields=` then one `row=` line per row, and finally
  * `end=<rows>`. Values are escaped (see escapeValue), so every line is one line and every row value is one
  * comma-separated cell. The end line makes the answer self-delimiting: the client never needs EOF, which matters
  * because it holds its FIFO open read-write.
@@ -25,13 +27,16 @@ export const REQUEST_MAGIC = 'roq1';
 export const MAX_REQUEST_BYTES = 4096;
 export const REQUESTS_FIFO = 'REQUESTS';
 export const CONTROL_PID = -1;
+/** The health check's request word: not a query name (QUERY_RE has no '.'), so no app's query can take it. */
+export const PING_QUERY = '.ping';
 
 export type ControlWord = 'reload' | 'stop';
 export const CONTROL_WORDS: readonly ControlWord[] = ['reload', 'stop'];
 
 export type Request =
   | { kind: 'query'; pid: number; token: string; query: string; params: Record<string, string>; /** as received (parsed lines only) */ encoded?: string }
-  | { kind: 'control'; word: ControlWord; token: string };
+  | { kind: 'control'; word: ControlWord; token: string }
+  | { kind: 'ping'; pid: number; token: string };
 
 export type FieldType = 'string' | 'int';
 export interface Field {
@@ -39,10 +44,15 @@ export interface Field {
   type: FieldType;
 }
 export type Cell = string | number;
+/** The first and last day (YYYY-MM-DD) a generation's data covers, where the app defines one (see feed-dates.ts). */
+export interface DateRange {
+  start: string;
+  end: string;
+}
 
 export type AnswerStatus = 'ok' | 'error' | 'timeout';
 export type Answer =
-  | { status: 'ok'; generation: number; fields: Field[]; rows: Cell[][] }
+  | { status: 'ok'; generation: number; /** content hash of the generation (absent from daemons before it) */ hash?: string; fields: Field[]; rows: Cell[][]; dates?: DateRange }
   | { status: 'error' | 'timeout'; code: string; message: string; param?: string };
 
 const TOKEN_RE = /^[A-Za-z0-9]{1,32}$/;
@@ -62,7 +72,9 @@ export function encodeRequest(req: Request): string {
   const line =
     req.kind === 'query'
       ? `${REQUEST_MAGIC} ${req.pid} ${req.token} ${req.query} ${encodeParams(req.params)}\n`
-      : `${REQUEST_MAGIC} ${CONTROL_PID} ${req.token} ${req.word} \n`;
+      : req.kind === 'ping'
+        ? `${REQUEST_MAGIC} ${req.pid} ${req.token} ${PING_QUERY} \n`
+        : `${REQUEST_MAGIC} ${CONTROL_PID} ${req.token} ${req.word} \n`;
   if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) {
     throw new RangeError(`request is ${Buffer.byteLength(line)} bytes; at most ${MAX_REQUEST_BYTES} fit atomically`);
   }
@@ -92,6 +104,7 @@ export function parseRequest(line: string): ParsedRequest {
     const version = /^roq[0-9]+$/.test(magic) ? magic : undefined;
     return { ok: false, reason: `unknown protocol '${magic.slice(0, 16)}'`, pid, token, version };
   }
+  if (query === PING_QUERY && pid !== CONTROL_PID) return { ok: true, request: { kind: 'ping', pid, token } };
   if (!QUERY_RE.test(query)) return { ok: false, reason: 'bad query name', pid, token };
   if (pid === CONTROL_PID) {
     const word = CONTROL_WORDS.find((w) => w === query);
@@ -146,7 +159,9 @@ export function encodeAnswer(answer: Answer): string {
     if (answer.param !== undefined) out += `param=${escapeValue(answer.param)}\n`;
     return out + 'end=0\n';
   }
-  let out = `roq=${PROTOCOL_VERSION}\nstatus=ok\ngeneration=${answer.generation}\nfields=${fieldsLine(answer.fields)}\n`;
+  let out = `roq=${PROTOCOL_VERSION}\nstatus=ok\ngeneration=${answer.generation}\n${answer.hash ? `hash=${escapeValue(answer.hash)}\n` : ''}`;
+  if (answer.dates) out += `dates=${answer.dates.start}..${answer.dates.end}\n`;
+  out += `fields=${fieldsLine(answer.fields)}\n`;
   for (const row of answer.rows) {
     out += 'row=';
     for (let i = 0; i < row.length; i++) {
@@ -168,7 +183,9 @@ export function answerParser() {
   let version = 0;
   let status = '';
   let generation = 0;
+  let hash: string | undefined;
   let fields: Field[] = [];
+  let dates: DateRange | undefined;
   const rows: Cell[][] = [];
   const attrs: Record<string, string> = {};
 
@@ -188,6 +205,14 @@ export function answerParser() {
       case 'generation':
         generation = Number(value);
         return;
+      case 'hash':
+        hash = unescapeValue(value);
+        return;
+      case 'dates': {
+        const m = /^([0-9]{4}-[0-9]{2}-[0-9]{2})\.\.([0-9]{4}-[0-9]{2}-[0-9]{2})$/.exec(value);
+        if (m) dates = { start: m[1]!, end: m[2]! };
+        return;
+      }
       case 'fields':
         fields = value === '' ? [] : value.split(',').map((f) => {
           const [n, t] = f.split(':');
@@ -230,7 +255,7 @@ export function answerParser() {
     result(): Answer {
       if (!done) throw new Error('answer incomplete');
       if (version === 0) throw new Error('answer without a roq= line');
-      if (status === 'ok') return { status: 'ok', generation, fields, rows };
+      if (status === 'ok') return { status: 'ok', generation, ...(hash === undefined ? {} : { hash }), fields, rows, ...(dates ? { dates } : {}) };
       if (status === 'error' || status === 'timeout') {
         const a: Answer = { status, code: attrs.code ?? 'ROQ_UNKNOWN', message: attrs.message ?? '' };
         if (attrs.param !== undefined) a.param = attrs.param;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from '../src/demo/apache.js';
-import { ROOT, roqCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { ROOT, roqCli, startDaemon, waitFor, type RunningDaemon } from './helpers/daemon.js';
 
 const EXECUTABLE = join(ROOT, 'dist/roq-cgi');
 const CGI_TIMEOUT_MS = 5000;
@@ -55,7 +55,7 @@ describe.skipIf(!HAVE_APACHE)('through a real Apache httpd (mod_cgid)', () => {
   for (const p of programs) {
     describe.skipIf(!p.present)(p.name, () => {
       it('renders the departure board as an HTML page', async () => {
-        const res = await fetch(`${apache!.url}${p.path}?${QUERY}`);
+        const res = await fetch(`${apache!.url}${p.path}?${QUERY}&query=departures`);
         expect(res.status).toBe(200);
         expect(res.headers.get('content-type')).toMatch(/^text\/html/);
         const html = await res.text();
@@ -102,9 +102,15 @@ describe.skipIf(!HAVE_APACHE)('through a real Apache httpd (mod_cgid)', () => {
         const res = await fetch(`${apache!.url}${p.path}?${QUERY}&format=json`);
         expect(res.status).toBe(503);
         expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
-        expect(await res.json()).toMatchObject({ error: { code: 'ROQ_DAEMON_DOWN' } });
+        const body = (await res.json()) as { error: { code: string; message: string } };
+        expect(body).toMatchObject({ error: { code: 'ROQ_DAEMON_DOWN' } });
         // Not the CGI program's timeout: nobody reads REQUESTS, so it knows at once.
         expect(Date.now() - t0).toBeLessThan(CGI_TIMEOUT_MS);
+        // The visitor reads a plain sentence; the run directory, errno and admin command reach Apache's error log.
+        const page = await (await fetch(`${apache!.url}${p.path}?${QUERY}`)).text();
+        for (const text of [body.error.message, page]) expect(text).not.toMatch(new RegExp(`${run}|ENXIO|ENOENT|roq start`));
+        expect(page).toContain('The timetable service is not available right now');
+        await waitFor("the details in Apache's error log", () => apache!.errorLog().includes(`the roq daemon is not running on ${run}`), 5000);
       }
     } finally {
       daemon = await startDaemon({ run, workers: 2 });

@@ -94,6 +94,7 @@ describe('schema errors name the file and the field', () => {
     fails(q({ ...ok, params: [{ name: 'd', type: 'date', default: '2025-02-30' }] }), "params[0].default: '2025-02-30' is not a valid date");
     fails(q({ ...ok, params: [{ name: 's', type: 'text' }] }), "params[0].type: unknown type 'text' (expected string, int, date, time)");
     fails(q({ ...ok, fields: [{ name: 'time', type: 'float' }] }), "fields[0].type: unknown type 'float' (expected string, int)");
+    fails(q({ ...ok, maxAge: -5 }), 'schemas/queries/departures.json: maxAge: expected seconds from 0 to 31536000 (a year), got -5');
     fails(q({ ...ok, fields: [] }), 'schemas/queries/departures.json: fields: a query needs at least one field');
   });
 });

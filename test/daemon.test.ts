@@ -50,7 +50,7 @@ describe('requests through the FIFOs', () => {
 
   it('validates parameters again in the daemon, naming the parameter', async () => {
     const a = await ask(d.run, 'departures', { stop: '202', date: '2026-02-30' }, { timeoutMs: 5000 });
-    expect(a).toMatchObject({ status: 'error', code: 'ROQ_PARAM_INVALID', param: 'date' });
+    expect(a).toMatchObject({ status: 'error', code: 'ROQ_PARAM_NO_SUCH_DAY', param: 'date' });
     expect(await ask(d.run, 'nosuch', {}, { timeoutMs: 5000 })).toMatchObject({ status: 'error', code: 'ROQ_QUERY_UNKNOWN' });
   });
 

@@ -145,7 +145,7 @@ describe('loading refuses, naming file:line:column', () => {
   });
 
   it('a data directory that does not exist', async () => {
-    await expect(loadGeneration('/nonexistent/roq-data', 1, { warn: () => {} })).rejects.toMatchObject({ code: 'ROQ_LOAD_FILE' });
+    await expect(loadGeneration('/nonexistent/roq-data', 1, { warn: () => {} })).rejects.toMatchObject({ code: 'ROQ_LOAD_NO_DATA_DIR' });
   });
 });
 

@@ -30,7 +30,7 @@ describe('parseParams', () => {
 
   it.each([
     [{ date: '2026-01-01' }, 'stop', 'ROQ_PARAM_MISSING'],
-    [{ stop: '1', date: '2026-02-29' }, 'date', 'ROQ_PARAM_INVALID'],
+    [{ stop: '1', date: '2026-02-29' }, 'date', 'ROQ_PARAM_NO_SUCH_DAY'],
     [{ stop: '1', date: '2026-13-01' }, 'date', 'ROQ_PARAM_INVALID'],
     [{ stop: '1', date: '26-01-01' }, 'date', 'ROQ_PARAM_INVALID'],
     [{ stop: '1', date: '2026-01-01', after: '25:61' }, 'after', 'ROQ_PARAM_INVALID'],

@@ -286,7 +286,7 @@ describe('bad parameters name the parameter', () => {
   it('refuses malformed values', () => {
     fails('departures', { date: '2025-03-10' }, 'ROQ_PARAM_MISSING', 'stop');
     fails('departures', { stop: 'S' }, 'ROQ_PARAM_MISSING', 'date');
-    fails('departures', { stop: 'S', date: '2025-02-30' }, 'ROQ_PARAM_INVALID', 'date');
+    fails('departures', { stop: 'S', date: '2025-02-30' }, 'ROQ_PARAM_NO_SUCH_DAY', 'date');
     fails('departures', { stop: 'S', date: '2025-03-10', after: '25:61' }, 'ROQ_PARAM_INVALID', 'after');
     fails('departures', { stop: 'S', date: '2025-03-10', limit: '0' }, 'ROQ_PARAM_INVALID', 'limit');
     fails('departures', { stop: 'S', date: '2025-03-10', limit: '1000' }, 'ROQ_PARAM_INVALID', 'limit');
@@ -299,7 +299,7 @@ describe('bad parameters name the parameter', () => {
     fails('nope', {}, 'ROQ_QUERY_UNKNOWN');
     fails('constructor', {}, 'ROQ_QUERY_UNKNOWN');
     fails('__proto__', {}, 'ROQ_QUERY_UNKNOWN');
-    expect(QUERY_NAMES).toEqual(['departures', 'stops']);
+    expect(QUERY_NAMES).toEqual(['board', 'departures', 'stops']);
   });
 
   it('answers an unknown stop or route with no rows', () => {

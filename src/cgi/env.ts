@@ -19,6 +19,17 @@ export interface CgiSettings {
   timeoutMs: number;
   /** SCRIPT_NAME: where the page's forms submit to. */
   scriptName: string;
+  /**
+   * ROQ_NOW: the instant the board takes as "now" (ISO 8601, e.g. 2026-11-02T07:58:00-05:00), in seconds since
+   * the epoch; absent: the daemon's clock. For tests and demos of a feed whose dates are past: only the web
+   * server's configuration (SetEnv) can set it, never a visitor.
+   */
+  now?: number;
+}
+
+function instant(text: string | undefined): number | undefined {
+  const ms = text ? Date.parse(text) : NaN;
+  return Number.isFinite(ms) && ms >= 0 ? Math.floor(ms / 1000) : undefined;
 }
 
 export function cgiSettings(env: Record<string, string | undefined>): CgiSettings {
@@ -27,6 +38,7 @@ export function cgiSettings(env: Record<string, string | undefined>): CgiSetting
     runDir: env.ROQ_RUN_DIR || DEFAULT_RUN_DIR,
     timeoutMs: Number.isInteger(ms) && ms > 0 && ms <= 60_000 ? ms : DEFAULT_TIMEOUT_MS,
     scriptName: env.SCRIPT_NAME ?? '',
+    now: instant(env.ROQ_NOW),
   };
 }
 

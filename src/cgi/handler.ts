@@ -6,7 +6,9 @@
 import { RoqError, roqError } from '../errors.js';
 import { writeAll } from '../sysio.js';
 import { cgiSettings, readBody, readForm, requestMethod, type CgiSettings, type Method } from './env.js';
-import { answerForm, pageError, renderHtml, renderJson, type CgiResponse, type Outcome } from './page.js';
+import { answerForm, forVisitor, pageError, renderHtml, renderJson, type CgiResponse, type Outcome } from './page.js';
+import { healthResponse, isHealthCheck } from './health.js';
+import { withHttpCaching } from './http-cache.js';
 
 export type Env = Record<string, string | undefined>;
 /** Reads the request body (CONTENT_LENGTH bytes); the default reads fd 0. */
@@ -21,7 +23,17 @@ export function logError(text: string): void {
   }
 }
 
-export function render(outcome: Outcome, form: Record<string, string>, json: boolean, settings: CgiSettings): CgiResponse {
+/**
+ * The response for an outcome. An error whose message is for the admin only is shown to the visitor (page and
+ * JSON alike: same code, plain message) as the catalog's plain sentence, and logged in full to the web server's
+ * error log.
+ */
+export function render(outcome: Outcome, form: Record<string, string>, json: boolean, settings: CgiSettings, log: (text: string) => void = logError): CgiResponse {
+  if (outcome.kind === 'error') {
+    const { error, internal } = forVisitor(outcome.error);
+    if (internal) log(`roq.cgi: ${internal}\n`);
+    outcome = { kind: 'error', error };
+  }
   return json ? renderJson(outcome) : renderHtml(outcome, form, settings.scriptName);
 }
 
@@ -30,9 +42,9 @@ export function internalError(e: unknown, json: boolean, settings: CgiSettings, 
   log(`roq.cgi: ${(e as Error)?.stack ?? String(e)}\n`);
   const err = roqError('ROQ_CGI_INTERNAL', { detail: (e as Error)?.name ?? 'error' });
   try {
-    return render({ kind: 'error', error: pageError(err) }, {}, json, settings);
+    return render({ kind: 'error', error: pageError(err) }, {}, json, settings, () => undefined);
   } catch {
-    return { status: 500, headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-store']], body: err.message + '\n' };
+    return { status: 500, headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-store']], body: forVisitor(pageError(err)).error.message + '\n' };
   }
 }
 
@@ -48,12 +60,14 @@ export async function handleRequest(env: Env, body: BodyReader = readBody, log?:
   let form: Record<string, string> | undefined;
   try {
     method = requestMethod(env);
+    if (isHealthCheck(env)) return { response: await healthResponse(settings), head: method === 'HEAD' };
     form = await readForm(env, method, settings.timeoutMs, body);
     const json = wantsJson(form, env);
-    return { response: render(await answerForm(form, settings.runDir, settings.timeoutMs, json), form, json, settings), head: method === 'HEAD' };
+    const outcome = await answerForm(form, settings.runDir, settings.timeoutMs, json, settings.now);
+    return { response: withHttpCaching(render(outcome, form, json, settings, log), outcome, form, json, method === 'POST' ? undefined : env.HTTP_IF_NONE_MATCH), head: method === 'HEAD' };
   } catch (e) {
     const json = wantsJson(form, env);
     if (!(e instanceof RoqError)) return { response: internalError(e, json, settings, log), head: method === 'HEAD' };
-    return { response: render({ kind: 'error', error: pageError(e) }, form ?? {}, json, settings), head: method === 'HEAD' };
+    return { response: render({ kind: 'error', error: pageError(e) }, form ?? {}, json, settings, log), head: method === 'HEAD' };
   }
 }

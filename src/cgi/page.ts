@@ -4,26 +4,31 @@
  * or, for format=json, as JSON. Everything shown passes through the template engine, which escapes it.
  */
 import { ask } from '../client.js';
-import { CATALOG, isErrorCode, RoqError, roqError } from '../errors.js';
+import { CATALOG, isErrorCode, RoqError, roqError, visitorMessage } from '../errors.js';
 import { QUERY_SPECS } from '../generated/queries.js';
-import { expectedForm, parseParams } from '../params.js';
-import { encodeParams, encodeRequest, MAX_REQUEST_BYTES, rowsToObjects, type Cell, type Field } from '../protocol.js';
+import { datesNotice, expectedForm, paramProblems } from '../params.js';
+import { encodeParams, encodeRequest, MAX_REQUEST_BYTES, rowsToObjects, type Cell, type DateRange, type Field } from '../protocol.js';
 import pageTemplate from '../../templates/page.html';
 import { renderTemplate } from './template.js';
 import { pageView } from './view.js';
+import { boardPage, singleStationLocation } from './board.js';
 
 export interface PageError {
   status: number;
   code: string;
   message: string;
   param?: string;
+  /** Every parameter at fault, when the form had several (the first is `param`). */
+  problems?: { param: string; message: string }[];
 }
 
 /** What one request came to: the bare form, an answer's rows, or an error. */
 export type Outcome =
-  | { kind: 'form' }
-  | { kind: 'rows'; query: string; fields: Field[]; rows: Cell[][]; generation: number }
-  | { kind: 'error'; error: PageError };
+  | { kind: 'form'; prompt?: string }
+  | { kind: 'rows'; query: string; fields: Field[]; rows: Cell[][]; generation: number; /** the generation's content hash */ hash?: string; dates?: DateRange; notice?: string }
+  | { kind: 'error'; error: PageError }
+  /** A station search with one match: straight to its board. */
+  | { kind: 'redirect'; location: string };
 
 export interface CgiResponse {
   status: number;
@@ -32,14 +37,15 @@ export interface CgiResponse {
 }
 
 /**
- * The query a form asks for: `stop` present → departures; else `q` present → stops; else none (the empty form).
+ * The query a form asks for: the one `query` names; else with `stop` the passenger's board for a page and the
+ * departures API for JSON; else `q` present → stops; else none (the empty form).
  * Only the query's own parameters are picked; the page's other fields (format, the buttons) are not parameters.
  */
-export function chooseQuery(form: Record<string, string>): { query: string; raw: Record<string, string> } | undefined {
-  const query = 'stop' in form ? 'departures' : 'q' in form ? 'stops' : undefined;
+export function chooseQuery(form: Record<string, string>, json = false): { query: string; raw: Record<string, string> } | undefined {
+  const query = form.query ? form.query : 'stop' in form ? (json ? 'departures' : 'board') : 'q' in form ? 'stops' : undefined;
   if (query === undefined) return undefined;
-  const spec = QUERY_SPECS[query];
-  if (!spec) throw new Error(`the generated query specs have no '${query}' query`);
+  const spec = Object.hasOwn(QUERY_SPECS, query) ? QUERY_SPECS[query] : undefined;
+  if (!spec) throw roqError('ROQ_QUERY_UNKNOWN', { query: query.slice(0, 40), known: Object.keys(QUERY_SPECS).join(', ') });
   const raw: Record<string, string> = {};
   for (const p of spec.params) {
     const value = form[p.name];
@@ -52,19 +58,43 @@ export function pageError(e: RoqError): PageError {
   return { status: e.status, code: e.code, message: e.message, param: e.param };
 }
 
+/** All of a form's problems as one error outcome: the first names the parameter, the page marks every one. */
+function problemsError(problems: RoqError[]): PageError {
+  const first = pageError(problems[0]!);
+  return problems.length === 1 ? first : { ...first, problems: problems.map((p) => ({ param: p.param ?? '', message: p.message })) };
+}
+
 /**
- * Answers a form: validates the chosen query's parameters (throwing the RoqError that names the bad one, before
- * anything is sent), then asks the daemon on runDir. Daemon errors and error answers become an error outcome with
- * the catalog's status; unexpected failures are thrown for the caller's 500.
+ * The error as a web visitor may see it: where the catalog's message is for the admin (run directories, errno,
+ * commands, a daemon's failure detail), the catalog's plain sentence instead, and the full message returned as
+ * `internal` for the web server's error log. Codes this release does not know are treated the same way.
  */
-export async function answerForm(form: Record<string, string>, runDir: string, timeoutMs: number, json: boolean): Promise<Outcome> {
-  const chosen = chooseQuery(form);
+export function forVisitor(e: PageError): { error: PageError; internal?: string } {
+  const plain = visitorMessage(e.code, e.message);
+  return plain === e.message ? { error: e } : { error: { ...e, message: plain }, internal: `${e.code}: ${e.message}` };
+}
+
+/** A station search with nothing typed is not an error: the form asks for a name. */
+const EMPTY_SEARCH_PROMPT = 'Type part of a station name, then press “Find stations”.';
+
+/**
+ * Answers a form: validates the chosen query's parameters (every bad one becomes part of one error outcome, before
+ * anything is sent; an empty station search is the form with a prompt), then asks the daemon on runDir. Daemon
+ * errors and error answers become an error outcome with the catalog's status; an empty answer for a day outside
+ * the data's dates carries a notice saying so; unexpected failures are thrown for the caller's 500.
+ */
+export async function answerForm(form: Record<string, string>, runDir: string, timeoutMs: number, json: boolean, now?: number): Promise<Outcome> {
+  const chosen = chooseQuery(form, json);
+  if (!json && chosen?.query === 'stops' && chosen.raw.q === undefined) return { kind: 'form', prompt: EMPTY_SEARCH_PROMPT };
   if (!chosen) {
     if (!json) return { kind: 'form' };
     const stop = QUERY_SPECS.departures?.params.find((p) => p.name === 'stop');
     throw roqError('ROQ_PARAM_MISSING', { param: 'stop', expected: stop ? expectedForm(stop) : 'a stop_id' });
   }
-  parseParams(chosen.query, QUERY_SPECS[chosen.query]!.params, chosen.raw);
+  if (chosen.query === 'board' && now !== undefined && !chosen.raw.now) chosen.raw.now = String(now);
+  const specs = QUERY_SPECS[chosen.query]!.params;
+  const problems = paramProblems(chosen.query, specs, chosen.raw);
+  if (problems.length > 0) return { kind: 'error', error: problemsError(problems) };
   // Long non-ASCII values can pass parseParams and still not fit one atomic request line once %-encoded.
   try {
     encodeRequest({ kind: 'query', pid: 0x7fffffff, token: 'x'.repeat(32), query: chosen.query, params: chosen.raw });
@@ -72,13 +102,21 @@ export async function answerForm(form: Record<string, string>, runDir: string, t
     throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${Buffer.byteLength(encodeParams(chosen.raw))} bytes of parameters`, max: `${MAX_REQUEST_BYTES - 64} bytes` });
   }
   const answer = await ask(runDir, chosen.query, chosen.raw, { timeoutMs });
-  if (answer.status === 'ok') return { kind: 'rows', query: chosen.query, fields: answer.fields, rows: answer.rows, generation: answer.generation };
+  if (answer.status === 'ok') {
+    const location = !json && chosen.query === 'stops' ? singleStationLocation(rowsToObjects(answer.fields, answer.rows), '') : undefined;
+    if (location) return { kind: 'redirect', location };
+    const { fields, rows, generation, hash, dates } = answer;
+    const notice = rows.length === 0 ? datesNotice(specs, chosen.raw, dates) : undefined;
+    return { kind: 'rows', query: chosen.query, fields, rows, generation, ...(hash ? { hash } : {}), ...(dates ? { dates } : {}), ...(notice ? { notice } : {}) };
+  }
   const status = isErrorCode(answer.code) ? CATALOG[answer.code].status : 500;
   return { kind: 'error', error: { status, code: answer.code, message: answer.message, param: answer.param } };
 }
 
 const REASONS: Record<number, string> = {
   200: 'OK',
+  303: 'See Other',
+  304: 'Not Modified',
   400: 'Bad Request',
   405: 'Method Not Allowed',
   413: 'Content Too Large',
@@ -116,6 +154,14 @@ function safeJson(value: unknown): string {
   return JSON.stringify(value).replace(HTML_SIGNIFICANT, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
 }
 
+/**
+ * The days the answering generation's data covers, as a header: JSON clients learn the range without a change
+ * to the body, which stays exactly `{query, rows}` (docs/QUERIES.md; the worked cases compare it byte for byte).
+ */
+function datesHeader(outcome: Outcome): [string, string][] {
+  return outcome.kind === 'rows' && outcome.dates ? [['Roq-Data-Dates', `${outcome.dates.start}/${outcome.dates.end}`]] : [];
+}
+
 export function renderJson(outcome: Outcome): CgiResponse {
   const status = outcome.kind === 'error' ? outcome.error.status : 200;
   let body: string;
@@ -127,11 +173,15 @@ export function renderJson(outcome: Outcome): CgiResponse {
   } else {
     body = safeJson({ query: null, rows: [] });
   }
-  return { status, headers: headersFor(status, 'application/json; charset=utf-8'), body: body + '\n' };
+  return { status, headers: [...headersFor(status, 'application/json; charset=utf-8'), ...datesHeader(outcome)], body: body + '\n' };
 }
 
 export function renderHtml(outcome: Outcome, form: Record<string, string>, scriptName: string, now = new Date()): CgiResponse {
+  if (outcome.kind === 'redirect') return { status: 303, headers: [['Location', scriptName + outcome.location], ...headersFor(303, 'text/plain; charset=utf-8')], body: 'See the board of the one station found.\n' };
   const status = outcome.kind === 'error' ? outcome.error.status : 200;
+  // The raw departures table keeps the generic page; everything a passenger sees is the board's (src/cgi/board.ts).
+  const raw = outcome.kind === 'rows' ? outcome.query === 'departures' : form.query === 'departures';
+  if (!raw) return { status, headers: [...headersFor(status, 'text/html; charset=utf-8'), ...datesHeader(outcome)], body: boardPage(outcome, form, scriptName) };
   // One page per process: the template is parsed where it is used, once.
-  return { status, headers: headersFor(status, 'text/html; charset=utf-8'), body: renderTemplate(pageTemplate, pageView(outcome, form, scriptName, now)) };
+  return { status, headers: [...headersFor(status, 'text/html; charset=utf-8'), ...datesHeader(outcome)], body: renderTemplate(pageTemplate, pageView(outcome, form, scriptName, now)) };
 }

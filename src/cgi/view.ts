@@ -4,7 +4,7 @@
  * escaped by the template; the date defaults to today.
  */
 import { rowsToObjects } from '../protocol.js';
-import type { Outcome } from './page.js';
+import type { Outcome, PageError } from './page.js';
 
 const COLUMN_LABELS: Record<string, string> = {
   time: 'Time',
@@ -28,6 +28,19 @@ const HEADINGS: Record<number, string> = {
   503: 'The timetable service is not available right now',
 };
 
+/**
+ * An error's part of the view: the heading, the message (or one line per field at fault), every such field
+ * marked invalid, and the code only where it helps the visitor fix the form (4xx): a server-side failure shows
+ * a plain sentence and nothing else.
+ */
+export function errorView(e: PageError, headings: Record<number, string> = HEADINGS): { error: Record<string, unknown>; invalid: Record<string, boolean> } {
+  const problems = e.problems ?? (e.param ? [{ param: e.param, message: e.message }] : []);
+  return {
+    error: { ...e, heading: headings[e.status] ?? 'Something went wrong', showCode: e.status < 500, problems: e.problems },
+    invalid: Object.fromEntries(problems.map((p) => [p.param, true])),
+  };
+}
+
 /** Today's date in the server's time zone (TZ), as the date field's default. */
 export function localDate(now: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0');
@@ -44,11 +57,12 @@ export function pageView(outcome: Outcome, form: Record<string, string>, scriptN
     invalid: {},
   };
   if (outcome.kind === 'error') {
-    const e = outcome.error;
-    view.error = { ...e, heading: HEADINGS[e.status] ?? 'Something went wrong' };
-    if (e.param) view.invalid = { [e.param]: true };
+    Object.assign(view, errorView(outcome.error));
+  } else if (outcome.kind === 'form') {
+    if (outcome.prompt) view.prompt = outcome.prompt;
   } else if (outcome.kind === 'rows') {
     view.generation = outcome.generation;
+    if (outcome.notice) view.notice = outcome.notice;
     const found = outcome.rows.length > 0;
     if (outcome.query === 'stops') {
       view.title = `Stations matching ${field('q')}`;

@@ -4,9 +4,11 @@
  * a non-zero exit: 2 for a usage or parameter mistake, 1 for everything else.
  */
 import { RoqError } from '../errors.js';
+import { check, CHECK_HELP } from './check.js';
 import { VERSION } from '../version.js';
 import { query, QUERY_HELP } from './query.js';
 import { reload, RELOAD_HELP } from './reload.js';
+import { swap, SWAP_HELP } from './hold.js';
 import { daemon, start, START_HELP } from './start.js';
 import { status, STATUS_HELP } from './status.js';
 import { stop, STOP_HELP } from './stop.js';
@@ -20,18 +22,21 @@ commands:
   start    load the data and start the daemon on a run directory
   stop     stop the daemon gracefully, answering the requests it already has
   reload   load the data directory again while the old data serves; wait and report the outcome
+           (--hold: load it and keep it ready without serving it; --drop-held: discard that)
+  swap     make the generation held by \`roq reload --hold\` current
   upgrade  replace the running daemon by one running this release's code, losing no request
   status   show the daemon's pid, version, uptime, generation, workers, counters and last reload
   query    ask the daemon one query and print the rows (a table, or --json)
+  check    load and validate a data directory without a daemon (rows, dates, warnings); exit 1 on an error
 
 Run \`roq COMMAND --help\` for a command's options. The run directory is --run DIR, else $ROQ_RUN_DIR, else ./run.
 
 commands' help:
-${[START_HELP, STOP_HELP, RELOAD_HELP, UPGRADE_HELP, STATUS_HELP].map((h) => '  ' + h.split('\n')[0]).join('\n')}
+${[START_HELP, STOP_HELP, RELOAD_HELP, SWAP_HELP, UPGRADE_HELP, STATUS_HELP, CHECK_HELP].map((h) => '  ' + h.split('\n')[0]).join('\n')}
   ${QUERY_HELP.split('\n')[0]}
 `;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, stop, reload, upgrade, status, query, daemon };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, stop, reload, swap, upgrade, status, query, check, daemon };
 
 function exitCode(e: RoqError): number {
   return e.code === 'ROQ_USAGE' || e.code === 'ROQ_QUERY_UNKNOWN' || e.code.startsWith('ROQ_PARAM_') ? 2 : 1;

@@ -2,6 +2,7 @@
  * Option parsing shared by the subcommands: node:util parseArgs in strict mode, with every mistake turned into
  * ROQ_USAGE naming the subcommand, and the defaults an admin expects for the run and data directories.
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -16,12 +17,25 @@ export interface Parsed {
   positionals: string[];
 }
 
-export function parseCommand(command: string, argv: string[], options: Options, allowPositionals = false): Parsed {
+export function parseCommand(command: string, argv: string[], options: Options, allowPositionals = false, hint?: (option: string) => string | undefined): Parsed {
   try {
     const { values, positionals } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
     return { values: values as Parsed['values'], positionals };
   } catch (e) {
-    throw roqError('ROQ_USAGE', { command, detail: (e as Error).message.split('\n')[0]! });
+    throw roqError('ROQ_USAGE', { command, detail: usageDetail(e as Error & { code?: string }, hint) });
+  }
+}
+
+/** parseArgs' complaint in roq's words: the option at fault and, where the caller knows one, what was meant. */
+function usageDetail(e: Error & { code?: string }, hint?: (option: string) => string | undefined): string {
+  const option = /'(-[^' ]*)/.exec(e.message)?.[1] ?? '';
+  switch (e.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option '${option}'${hint?.(option) ? `: ${hint(option)}` : ''}`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return /argument missing/.test(e.message) ? `option '${option}' needs a value` : `option '${option}' takes no value`;
+    default:
+      return e.message.split('\n')[0]!;
   }
 }
 
@@ -33,6 +47,12 @@ export function runDir(value: string | boolean | undefined): string {
 /** --data, else $ROQ_DATA_DIR, else ./data/gtfs-lirr; always absolute. */
 export function dataDir(value: string | boolean | undefined): string {
   return resolve(typeof value === 'string' ? value : process.env.ROQ_DATA_DIR || 'data/gtfs-lirr');
+}
+
+/** A command that talks to a daemon needs its run directory to exist; a typo there is not a lock or FIFO error. */
+export function requireRunDir(run: string): string {
+  if (!existsSync(run)) throw roqError('ROQ_RUN_DIR_MISSING', { run });
+  return run;
 }
 
 export function defaultWorkers(): number {

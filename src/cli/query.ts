@@ -4,7 +4,7 @@
  */
 import { roqError, isErrorCode, RoqError } from '../errors.js';
 import { QUERY_SPECS } from '../generated/queries.js';
-import { parseParams } from '../params.js';
+import { datesNotice, parseParams } from '../params.js';
 import { rowsToObjects, type Cell, type Field } from '../protocol.js';
 import { ask } from '../client.js';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
@@ -27,8 +27,16 @@ ${NAMES.map((n) => {
   --run DIR       run directory (default $ROQ_RUN_DIR, else ./run)
   --timeout MS    how long to wait for the answer (default 5000)
 
-example: roq query departures stop=237 date=2026-11-09 after=08:00 limit=5 --json
+example (on the sample feed, which covers 2026-09-21 to 2026-11-08):
+  roq query departures stop=237 date=2026-11-02 after=08:00 limit=5 --json
 `;
+
+/** `--limit 5` for a query's parameter `limit`: parameters are written NAME=VALUE. */
+function paramHint(option: string): string | undefined {
+  const name = option.replace(/^--?/, '').split('=')[0]!;
+  const known = Object.values(QUERY_SPECS).some((q) => q.params.some((p) => p.name === name));
+  return known ? `query parameters are written NAME=VALUE, as in '${name}=…'` : undefined;
+}
 
 function table(fields: readonly Field[], rows: readonly Cell[][]): string {
   if (rows.length === 0) return '(no rows)\n';
@@ -39,7 +47,7 @@ function table(fields: readonly Field[], rows: readonly Cell[][]): string {
 }
 
 export async function query(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand('query', argv, { ...RUN_OPTION, json: { type: 'boolean' }, timeout: { type: 'string' } }, true);
+  const { values, positionals } = parseCommand('query', argv, { ...RUN_OPTION, json: { type: 'boolean' }, timeout: { type: 'string' } }, true, paramHint);
   if (values.help) return void process.stdout.write(QUERY_HELP), 0;
   const [name, ...pairs] = positionals;
   if (name === undefined) throw roqError('ROQ_USAGE', { command: 'query', detail: 'name a query' });
@@ -63,6 +71,9 @@ export async function query(argv: string[]): Promise<number> {
     Object.defineProperty(err, 'message', { value: answer.message });
     throw err;
   }
+  // The answer itself stays exact (a script reads stdout); a date outside the data is said on stderr.
+  const notice = answer.rows.length === 0 ? datesNotice(spec.params, raw, answer.dates) : undefined;
+  if (notice) process.stderr.write(`roq: ${notice}\n`);
   process.stdout.write(values.json ? JSON.stringify(rowsToObjects(answer.fields, answer.rows)) + '\n' : table(answer.fields, answer.rows));
   return 0;
 }

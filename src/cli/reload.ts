@@ -1,15 +1,18 @@
 /**
  * `roq reload`: SIGHUP to the daemon, then wait for the outcome of the first reload that started after the signal
  * was counted (status.json's `reload.last.covers`), so that a cron job learns whether the new files serve.
+ * `roq reload --hold`, `roq reload --drop-held` and `roq swap` are admin requests instead (hold.ts).
  */
 import { roqError } from '../errors.js';
 import { isAlive, runningPid } from '../server/lifecycle.js';
 import { readStatusFile } from '../server/status.js';
 import type { ReloadOutcome } from '../server/reloader.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { coverageLine, today } from '../queries/feed-dates.js';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
+import { holdAction } from './hold.js';
 
-export const RELOAD_HELP = `usage: roq reload [--run DIR] [--timeout MS]
+export const RELOAD_HELP = `usage: roq reload [--run DIR] [--timeout MS] [--hold | --drop-held]
 
 Makes the daemon load its data directory again (SIGHUP) and waits for the outcome. The old data serves until the
 new data is loaded and valid. Prints the new generation and its row counts and exits 0, or prints the load error
@@ -17,20 +20,26 @@ new data is loaded and valid. Prints the new generation and its row counts and e
 
   --run DIR       run directory (default $ROQ_RUN_DIR, else ./run)
   --timeout MS    how long to wait for the outcome (default 600000)
+  --hold          load the data directory and keep it ready without serving it: prints its content hash and row
+                  counts; \`roq swap\` then makes it current (for clusters: see deploy/refresh-cluster.sh). If the
+                  load fails, nothing changes and the exit status is 1
+  --drop-held     discard the generation that --hold loaded
 `;
 
 const POLL_MS = 20;
 
 function describe(run: string, r: ReloadOutcome): string {
   const files = (r.files ?? []).map((f) => `  ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows ${String(f.bytes).padStart(12)} bytes\n`).join('');
-  return `roq reloaded on ${run}: generation ${r.generation} serving, ${r.rows} rows from ${r.files?.length ?? 0} files in ${r.ms} ms\n${files}`;
+  return `roq reloaded on ${run}: generation ${r.generation} serving, hash ${r.hash}, ${r.rows} rows from ${r.files?.length ?? 0} files in ${r.ms} ms\n${coverageLine(r.dates, today())}${files}`;
 }
 
 export async function reload(argv: string[]): Promise<number> {
-  const { values } = parseCommand('reload', argv, { ...RUN_OPTION, timeout: { type: 'string' } });
+  const { values } = parseCommand('reload', argv, { ...RUN_OPTION, timeout: { type: 'string' }, hold: { type: 'boolean' }, 'drop-held': { type: 'boolean' } });
   if (values.help) return void process.stdout.write(RELOAD_HELP), 0;
   const run = runDir(values.run);
   const timeoutMs = intOption('reload', 'timeout', values.timeout, 600_000, 100, 86_400_000);
+  if (values.hold && values['drop-held']) throw roqError('ROQ_USAGE', { command: 'reload', detail: '--hold and --drop-held exclude each other' });
+  if (values.hold || values['drop-held']) return holdAction(run, values.hold ? 'hold' : 'drop', timeoutMs);
   const pid = runningPid(run);
   if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
   const giveUp = Date.now() + timeoutMs;
@@ -48,8 +57,9 @@ export async function reload(argv: string[]): Promise<number> {
   for (;;) {
     await sleep(POLL_MS);
     const now = readStatusFile(run, pid);
-    const last = now?.reload.last;
-    if (last && last.covers >= wanted) {
+    // The first plain reload that answers our signal; holds and swaps in between have covers 0.
+    const last = (now?.reload.recent ?? (now?.reload.last ? [now.reload.last] : [])).find((r) => r.covers >= wanted);
+    if (last) {
       if (last.status === 'failed') throw roqError('ROQ_RELOAD_FAILED', { run, detail: last.error?.message ?? 'unknown error' });
       process.stdout.write(describe(run, last));
       return 0;

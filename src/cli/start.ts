@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { roqError } from '../errors.js';
 import { runDaemon, type DaemonOptions } from '../server/daemon.js';
 import { errorLine, loadedLine, LOG_FILE, readyLine, runningPid, startDetached, type ReadyReport } from '../server/lifecycle.js';
+import { coverageLine, today } from '../queries/feed-dates.js';
 import { dataDir, defaultWorkers, intOption, parseCommand, RUN_OPTION, runDir, type Options } from './options.js';
 
 export const START_HELP = `usage: roq start [--run DIR] [--data DIR] [--workers N] [--deadline MS] [--takeover] [--foreground] [...]
@@ -80,7 +81,7 @@ export function daemonArgs(o: DaemonOptions): string[] {
 }
 
 export function describeReady(r: ReadyReport): string {
-  return `roq started on ${r.run}: pid ${r.pid}, generation ${r.generation}, ${r.rows} rows from ${r.files} files loaded in ${r.loadMs} ms, ${r.workers} workers\n`;
+  return `roq started on ${r.run}: pid ${r.pid}, generation ${r.generation}, ${r.rows} rows from ${r.files} files loaded in ${r.loadMs} ms, ${r.workers} workers\n` + coverageLine(r.dates, today());
 }
 
 /** Starts `roq daemon` detached with options `o` and resolves with its readiness report. */

@@ -6,6 +6,7 @@ import { roqError } from '../errors.js';
 import type { StatusFile } from '../server/status.js';
 import { runningPid } from '../server/lifecycle.js';
 import { readStatusFile } from '../server/status.js';
+import { coverageLine, today } from '../queries/feed-dates.js';
 import { parseCommand, RUN_OPTION, runDir } from './options.js';
 
 export const STATUS_HELP = `usage: roq status [--run DIR] [--json]
@@ -46,18 +47,21 @@ function describe(r: StatusReport): string {
   const reload = !last
     ? 'none yet'
     : last.status === 'ok'
-      ? `ok at ${new Date(last.finishedAt).toISOString()}: generation ${last.generation} in ${last.ms} ms`
-      : `FAILED at ${new Date(last.finishedAt).toISOString()}: ${last.error?.message}`;
+      ? `ok at ${new Date(last.finishedAt).toISOString()}: ${last.action ? `${last.action} of ` : ''}generation ${last.generation} in ${last.ms} ms`
+      : `FAILED at ${new Date(last.finishedAt).toISOString()}: ${last.action ? `${last.action}: ` : ''}${last.error?.message}`;
   const deadline = s.options?.deadlineMs ?? (s as { deadlineMs?: number }).deadlineMs;
   return [
     `roq ${s.version ?? '(release before 0.2)'} is ${s.state ?? 'serving'} on ${r.run}`,
     `  pid         ${s.pid}, up ${duration(r.uptimeMs ?? 0)}${s.memory ? `, rss ${mb(s.memory.rss)}` : ''}`,
     `  generation  ${g.id}: ${g.rows} rows, ${g.files} files, ${mb(g.bytes)} from ${g.dataDir}, loaded in ${g.loadMs} ms at ${new Date(g.loadedAt).toISOString()}`,
+    ...(g.hash ? [`  hash        ${g.hash}`] : []),
+    ...(g.dates ? [`  dates       ${coverageLine(g.dates, today()).trimEnd().replace(/^data covers /, '')}`] : []),
     ...(g.perFile ?? []).map((f) => `              ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows`),
     ...(w ? [`  workers     ${w.size} (${w.busy} busy, ${w.replaced} replaced)${deadline ? `, deadline ${deadline} ms` : ''}, ${s.queued ?? 0} queued`] : []),
     ...(w?.threads ?? []).map((t) => `              #${t.index} ${t.state.padEnd(8)} ${String(t.served).padStart(9)} served, heap ${mb(t.heap)}`),
     ...(c ? [`  served      ${c.received} received: ${c.ok} ok, ${c.error} errors, ${c.failed} failed, ${c.timeout} timed out, ${c.died} worker deaths; ${c.dropped} dropped, ${c.busy} refused busy`] : []),
     ...(s.reload ? [`  reloads     ${s.reload.requested} requested${s.reload.loading ? ', one loading now' : ''}; last: ${reload}`] : []),
+    ...(s.reload?.held ? [`  held        generation ${s.reload.held.id}: hash ${s.reload.held.hash}, ${s.reload.held.rows} rows from ${s.reload.held.dataDir}; \`roq swap\` makes it current`] : []),
     ...(s.requests && (!s.requests.ok || s.requests.detail) ? [`  REQUESTS    ${s.requests.ok ? 'ok' : 'NOT REACHABLE'}: ${s.requests.detail ?? ''}`] : []),
     '',
   ].join('\n');

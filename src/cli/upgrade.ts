@@ -10,7 +10,7 @@ import { roqError, RoqError } from '../errors.js';
 import { runningPid } from '../server/lifecycle.js';
 import { readStatusFile } from '../server/status.js';
 import { VERSION } from '../version.js';
-import { intOption, parseCommand, type Options } from './options.js';
+import { intOption, parseCommand, requireRunDir, type Options } from './options.js';
 import { DAEMON_OPTIONS, daemonOptions, launch } from './start.js';
 
 export const UPGRADE_HELP = `usage: roq upgrade [--run DIR] [--ready-timeout MS] [--data DIR] [--workers N] [--deadline MS] [...]
@@ -33,7 +33,7 @@ export async function upgrade(argv: string[]): Promise<number> {
   if (values.help) return void process.stdout.write(UPGRADE_HELP), 0;
   const readyTimeoutMs = intOption('upgrade', 'ready-timeout', values['ready-timeout'], 300_000, 100, 3_600_000);
   const given = daemonOptions('upgrade', values);
-  const run = given.run;
+  const run = requireRunDir(given.run);
   const lock = join(run, 'upgrade');
   let unlock: () => Promise<void>;
   try {

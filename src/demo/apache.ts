@@ -25,8 +25,14 @@ export interface ApacheOptions {
   scripts: Record<string, string>;
   /** Environment every CGI program gets (ROQ_RUN_DIR at least). */
   env: Record<string, string>;
+  /** Config files included after these lines, as a server's conf-enabled/ is (the tests include deploy/apache.conf). */
+  include?: string[];
   /** 0 or absent: a free port. */
   port?: number;
+  /** `/` answers with a redirect to this path (the page), as a site's front page would. */
+  home?: string;
+  /** Log one line per request to `<dir>/access.log` (method, path and query, status, ms). */
+  logRequests?: boolean;
 }
 
 export interface Apache {
@@ -63,6 +69,8 @@ export function apacheConfig(o: ApacheOptions & { port: number }, asRoot: boolea
     mod('alias', 'mod_alias.so'),
     mod('env', 'mod_env.so'),
     mod('cgid', 'mod_cgid.so'),
+    // mod_log_config is built into Debian's apache2.
+    ...(o.logRequests ? [`CustomLog ${q(join(o.dir, 'access.log'))} "%m %U%q -> %>s (%{ms}T ms)"`] : []),
     ...(asRoot ? [`User ${WEB_USER}`, `Group ${WEB_USER}`] : []),
     `ScriptSock ${q(join(o.dir, 'cgid.sock'))}`,
     `ErrorLog ${q(join(o.dir, 'error.log'))}`,
@@ -88,7 +96,9 @@ export function apacheConfig(o: ApacheOptions & { port: number }, asRoot: boolea
     '<Directory ' + q(o.dir) + '>',
     '  Require all granted',
     '</Directory>',
+    ...(o.home ? [`RedirectMatch 302 ^/$ ${q(o.home)}`] : []),
     ...Object.entries(o.env).map(([k, v]) => `SetEnv ${k} ${q(v)}`),
+    ...(o.include ?? []).map((f) => `Include ${q(f)}`),
     '',
   ].join('\n');
 }
@@ -161,6 +171,39 @@ export function writeCgi(dir: string, name: string, interpreter: string, body: s
   fs.writeFileSync(path, `#!${interpreter}\n${body.startsWith('#!') ? body.slice(body.indexOf('\n') + 1) : body}`, { mode: 0o755 });
   fs.chmodSync(path, 0o755);
   return path;
+}
+
+/**
+ * A new directory that the web server's user can enter and read: mkdtemp (0700) opened to 0755, its parents in the
+ * temporary directory made passable. What Apache runs goes here, never into the checkout: a clone may sit in a
+ * 0700 home directory (Debian 12's default), which www-data cannot enter.
+ */
+export function makeWebDir(prefix: string): string {
+  const dir = fs.mkdtempSync(join(tmpdir(), prefix));
+  fs.chmodSync(dir, 0o755);
+  if (process.getuid?.() === 0) letWebUserThrough(dir);
+  return dir;
+}
+
+/**
+ * Puts a file or a directory tree at `to` for the web server's user: hard links where the file system allows
+ * (no copy of a 90 MB Bun binary), copies otherwise; directories are made 0755. Returns `to`.
+ */
+export function installForWeb(from: string, to: string): string {
+  const st = fs.statSync(from);
+  if (st.isDirectory()) {
+    fs.mkdirSync(to, { recursive: true, mode: 0o755 });
+    for (const name of fs.readdirSync(from)) installForWeb(join(from, name), join(to, name));
+    return to;
+  }
+  fs.mkdirSync(join(to, '..'), { recursive: true, mode: 0o755 });
+  try {
+    fs.linkSync(from, to);
+  } catch {
+    fs.copyFileSync(from, to);
+    fs.chmodSync(to, st.mode & 0o777);
+  }
+  return to;
 }
 
 /**

@@ -1,25 +1,32 @@
 /**
- * `npm run demo`: roq's web path on one machine. Starts the daemon (`roq start --run run/demo --data
- * data/gtfs-lirr`), then serves the page on 127.0.0.1:8080: through a private Apache httpd running the deployed
- * CGI program (dist/roq-cgi) when Apache is installed (src/demo/apache.ts), else through a small built-in CGI host
- * that runs dist/roq.cgi once per request with the RFC 3875 environment Apache would give it. Ctrl-C stops the
- * server and the daemon it started.
+ * `npm run demo`: roq's web path on one machine. Checks that its port is free, starts the daemon on the sample
+ * feed, then serves the page at 127.0.0.1:8080/departures (and `/` redirects there): through a private Apache
+ * httpd running the deployed CGI program (dist/roq-cgi) when Apache is installed (src/demo/apache.ts), else
+ * through a small built-in CGI host that runs dist/roq.cgi once per request with the RFC 3875 environment Apache
+ * would give it. One line per request goes to the output. Ctrl-C (also with the output piped into `tee`, whose
+ * end goes away with the same Ctrl-C), SIGTERM or SIGHUP stop the server and the daemon it started.
+ *
+ * As a deployment does, what Apache runs (the CGI program, the run directory) is put in a temporary directory the
+ * web server's user can read, not in the checkout, which may sit in a 0700 home directory. When today is outside
+ * the days the sample covers, `/` opens a day inside them, and the demo says so.
  *
  * Environment: PORT (default 8080; 0 picks a free port), ROQ_DEMO_RUN and ROQ_DEMO_DATA (run and data
  * directories), ROQ_DEMO_HTTPD=apache|builtin (default: apache when installed), ROQ_DEMO_RUNTIME=node|bun for
  * the built-in host (default: Bun when node_modules/.bin/bun exists).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import * as net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from './apache.js';
+import { today } from '../queries/feed-dates.js';
+import { readStatusFile } from '../server/status.js';
+import { HAVE_APACHE, installForWeb, makeWebDir, makeWebRunDir, startApache, writeCgi, type Apache } from './apache.js';
+import { followLog } from './follow.js';
 
 const ROOT = resolve(dirname(process.argv[1] ?? 'dist/demo.js'), '..');
 const ROQ = join(ROOT, 'dist/roq.js');
 const CGI = join(ROOT, 'dist/roq.cgi');
-const RUN = resolve(ROOT, process.env.ROQ_DEMO_RUN || 'run/demo');
 const DATA = resolve(ROOT, process.env.ROQ_DEMO_DATA || 'data/gtfs-lirr');
 const BUN = join(ROOT, 'node_modules/.bin/bun');
 const RUNTIME = process.env.ROQ_DEMO_RUNTIME === 'node' || (process.env.ROQ_DEMO_RUNTIME !== 'bun' && !existsSync(BUN)) ? 'node' : 'bun';
@@ -39,7 +46,7 @@ function roq(args: string[]): Promise<{ code: number; output: string }> {
 }
 
 /** The environment Apache gives a CGI program (RFC 3875 section 4.1), plus PATH and roq's own settings. */
-function cgiEnvironment(req: http.IncomingMessage, url: URL, port: number, bodyLength: number): Record<string, string> {
+function cgiEnvironment(req: http.IncomingMessage, url: URL, port: number, bodyLength: number, run: string): Record<string, string> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     GATEWAY_INTERFACE: 'CGI/1.1',
@@ -49,11 +56,11 @@ function cgiEnvironment(req: http.IncomingMessage, url: URL, port: number, bodyL
     SERVER_PORT: String(port),
     REQUEST_METHOD: req.method ?? 'GET',
     QUERY_STRING: url.search.slice(1),
-    SCRIPT_NAME: '/',
+    SCRIPT_NAME: PAGE,
     PATH_INFO: '',
     REMOTE_ADDR: req.socket.remoteAddress ?? '',
     REMOTE_PORT: String(req.socket.remotePort ?? ''),
-    ROQ_RUN_DIR: RUN,
+    ROQ_RUN_DIR: run,
   };
   for (const name of ['TZ', 'ROQ_CGI_TIMEOUT_MS']) if (process.env[name]) env[name] = process.env[name]!;
   const declared = req.headers['content-length'];
@@ -138,101 +145,152 @@ function runCgi(env: Record<string, string>, body: Buffer): Promise<CgiReply> {
   });
 }
 
-async function serve(req: http.IncomingMessage, res: http.ServerResponse, port: number): Promise<void> {
+/** The page's path, through Apache and the built-in host alike; `/` redirects to it. */
+const PAGE = '/departures';
+
+function redirect(location: string): CgiReply {
+  return { status: 302, headers: [['Location', location], ['Content-Type', 'text/plain; charset=utf-8']], body: Buffer.from(`see ${location}\n`) };
+}
+
+async function serve(req: http.IncomingMessage, res: http.ServerResponse, port: number, run: string, home: string): Promise<void> {
   const started = performance.now();
   const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
   let reply: CgiReply;
-  if (url.pathname !== '/') {
-    reply = { status: 404, headers: [['Content-Type', 'text/plain; charset=utf-8']], body: Buffer.from('not found; the demo serves /\n') };
+  if (url.pathname === '/') {
+    reply = redirect(home);
+  } else if (url.pathname !== PAGE) {
+    reply = { status: 404, headers: [['Content-Type', 'text/plain; charset=utf-8']], body: Buffer.from(`not found; the demo serves ${PAGE}\n`) };
   } else {
     const body = await readBody(req);
-    reply = await runCgi(cgiEnvironment(req, url, port, body.length), body);
+    reply = await runCgi(cgiEnvironment(req, url, port, body.length, run), body);
   }
   res.writeHead(reply.status, reply.headers);
   res.end(reply.body);
-  const ms = (performance.now() - started).toFixed(1);
-  process.stdout.write(`${req.method} ${url.pathname}${url.search} → ${reply.status} (${ms} ms)\n`);
+  say(`${req.method} ${url.pathname}${url.search} -> ${reply.status} (${(performance.now() - started).toFixed(1)} ms)`);
 }
 
 const EXECUTABLE = join(ROOT, 'dist/roq-cgi');
 const USE_APACHE = HAVE_APACHE && process.env.ROQ_DEMO_HTTPD !== 'builtin';
 
-/** The private Apache httpd, serving the CGI program at /departures. */
-async function apacheHost(port: number): Promise<Apache> {
-  const dir = `${RUN}-httpd`;
-  const program = existsSync(EXECUTABLE) ? EXECUTABLE : writeCgi(join(dir, 'cgi-bin'), 'roq.cgi', process.execPath, readFileSync(CGI, 'utf8'));
-  const env: Record<string, string> = { ROQ_RUN_DIR: RUN, PATH: '/usr/bin:/bin' };
-  for (const name of ['TZ', 'ROQ_CGI_TIMEOUT_MS']) if (process.env[name]) env[name] = process.env[name]!;
-  return startApache({ dir, port, scripts: { '/departures': program }, env });
+/**
+ * A line on the output. With the output piped (`npm run demo | tee log`), Ctrl-C ends the reader too: writes then
+ * fail with EPIPE, which must not stop the demo from stopping its daemon. So write errors are ignored.
+ */
+function say(text: string): void {
+  try {
+    process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  } catch {
+    /* the reader is gone */
+  }
+}
+process.stdout.on('error', () => undefined);
+
+/** Resolves if 127.0.0.1:port can be bound; rejects with a message naming the port when it is taken. */
+function portFree(port: number): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new Error(e.code === 'EADDRINUSE' ? `127.0.0.1:${port} is taken (another demo or server runs there); stop it, or choose another port: PORT=${port + 1} npm run demo` : `cannot listen on 127.0.0.1:${port}: ${e.message}`)),
+    );
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve()));
+  });
 }
 
-async function main(): Promise<void> {
-  if (!existsSync(CGI) || !existsSync(ROQ)) throw new Error('dist/roq.cgi or dist/roq.js is missing; run `node scripts/build.js`');
-  // Apache's CGI programs run as the web server's user: the run directory must let them in.
-  if (USE_APACHE) makeWebRunDir(RUN);
-  const started = await roq(['start', '--run', RUN, '--data', DATA]);
-  let ownDaemon = true;
-  if (started.code !== 0) {
-    if (!started.output.includes('ROQ_ALREADY_RUNNING')) throw new Error(started.output.trim());
-    ownDaemon = false; // someone's daemon serves there already: use it, and leave it running
-    process.stdout.write(`using the daemon already running on ${RUN}\n`);
-  } else {
-    process.stdout.write(started.output);
-  }
+/**
+ * Where `/` leads: the page, on a day the data covers. When today is outside the daemon's data (the sample is a
+ * timetable of the past), the nearest day inside it, said on the output.
+ */
+function homePage(run: string): string {
+  const dates = readStatusFile(run)?.generation.dates;
+  const now = today();
+  if (!dates || (now >= dates.start && now <= dates.end)) return PAGE;
+  const day = now > dates.end ? dates.end : dates.start;
+  say(`the data covers ${dates.start} to ${dates.end}, and today (${now}) is outside it: / opens the board of ${day}`);
+  return `${PAGE}?date=${day}`;
+}
 
-  const port = Number(process.env.PORT ?? 8080);
-  if (USE_APACHE) {
-    const apache = await apacheHost(port);
-    process.stdout.write(`roq demo: ${apache.url}/departures (Apache httpd, ${existsSync(EXECUTABLE) ? 'dist/roq-cgi' : 'dist/roq.cgi under Node'}; daemon on ${RUN}; Ctrl-C stops both)\n`);
-    let stopping = false;
-    const shutdown = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      process.stdout.write(`${signal}: stopping\n`);
-      void apache
-        .stop()
-        .then(() => (ownDaemon ? roq(['stop', '--run', RUN]) : { code: 0, output: '' }))
-        .then(({ code, output }) => {
-          process.stdout.write(output);
-          process.exit(code === 0 ? 0 : 1);
-        });
-    };
-    process.on('SIGINT', () => shutdown('SIGINT'));
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
-    return;
-  }
+/** The private Apache httpd, serving the CGI program at PAGE from a directory of its own that www-data can read. */
+async function apacheHost(web: string, run: string, port: number, home: string): Promise<Apache> {
+  const cgiBin = join(web, 'cgi-bin');
+  const program = existsSync(EXECUTABLE) ? installForWeb(EXECUTABLE, join(cgiBin, 'roq-cgi')) : writeCgi(cgiBin, 'roq.cgi', process.execPath, readFileSync(CGI, 'utf8'));
+  const env: Record<string, string> = { ROQ_RUN_DIR: run, PATH: '/usr/bin:/bin' };
+  for (const name of ['TZ', 'ROQ_CGI_TIMEOUT_MS']) if (process.env[name]) env[name] = process.env[name]!;
+  return startApache({ dir: join(web, 'httpd'), port, scripts: { [PAGE]: program }, env, home, logRequests: true });
+}
 
+/** The built-in host; resolves with its port once it listens. */
+function builtinHost(port: number, run: string, home: string): Promise<{ port: number; stop(): Promise<void> }> {
   const server = http.createServer((req, res) => {
-    serve(req, res, (server.address() as AddressInfo).port).catch((e: Error) => {
+    serve(req, res, (server.address() as net.AddressInfo).port, run, home).catch((e: Error) => {
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end(`demo server error: ${e.message}\n`);
     });
   });
-  await new Promise<void>((ok, fail) => {
+  return new Promise((ok, fail) => {
     server.once('error', fail);
-    server.listen(port, '127.0.0.1', () => ok());
+    server.listen(port, '127.0.0.1', () =>
+      ok({
+        port: (server.address() as net.AddressInfo).port,
+        stop: () => {
+          server.closeAllConnections();
+          return new Promise<void>((done) => server.close(() => done()));
+        },
+      }),
+    );
   });
-  const actual = (server.address() as AddressInfo).port;
-  process.stdout.write(`roq demo: http://127.0.0.1:${actual}/ (CGI under ${RUNTIME}; daemon on ${RUN}; Ctrl-C stops both)\n`);
+}
 
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
+/** What the demo made, undone in reverse order on every way out. */
+const cleanups: (() => Promise<unknown> | void)[] = [];
+let stopping = false;
+
+async function stopAll(why: string, code: number): Promise<never> {
+  if (!stopping) {
     stopping = true;
-    process.stdout.write(`${signal}: stopping\n`);
-    server.close();
-    server.closeAllConnections();
-    const stopped = ownDaemon ? roq(['stop', '--run', RUN]) : Promise.resolve({ code: 0, output: '' });
-    void stopped.then(({ code, output }) => {
-      process.stdout.write(output);
-      process.exit(code === 0 ? 0 : 1);
-    });
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+    if (why) say(`${why}: stopping`);
+    for (const undo of cleanups.reverse()) {
+      try {
+        await undo();
+      } catch (e) {
+        process.stderr.write(`roq demo: while stopping: ${(e as Error).message}\n`);
+      }
+    }
+  }
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CGI) || !existsSync(ROQ)) throw new Error('dist/roq.cgi or dist/roq.js is missing; run `node scripts/build.js`');
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stopAll(signal, 0));
+  const port = Number(process.env.PORT ?? 8080);
+  await portFree(port);
+  const web = makeWebDir('roq-demo-');
+  cleanups.push(() => rmSync(web, { recursive: true, force: true }));
+  // Apache's CGI programs run as the web server's user: the run directory must let them in.
+  const run = process.env.ROQ_DEMO_RUN ? resolve(ROOT, process.env.ROQ_DEMO_RUN) : join(web, 'run');
+  if (USE_APACHE) makeWebRunDir(run);
+  const started = await roq(['start', '--run', run, '--data', DATA]);
+  if (started.code !== 0) throw new Error(started.output.trim());
+  cleanups.push(async () => say((await roq(['stop', '--run', run])).output));
+  say(started.output);
+  const home = homePage(run);
+
+  if (USE_APACHE) {
+    const apache = await apacheHost(web, run, port, home);
+    cleanups.push(() => apache.stop());
+    const follow = followLog(join(web, 'httpd', 'access.log'), say);
+    cleanups.push(() => follow.stop());
+    const program = existsSync(EXECUTABLE) ? 'dist/roq-cgi' : 'dist/roq.cgi under Node';
+    say(`roq demo: ${apache.url}${PAGE} (Apache httpd running ${program}, error log ${join(web, 'httpd', 'error.log')}; daemon on ${run}; Ctrl-C stops both)`);
+    return;
+  }
+  const host = await builtinHost(port, run, home);
+  cleanups.push(() => host.stop());
+  say(`roq demo: http://127.0.0.1:${host.port}${PAGE} (CGI under ${RUNTIME}; daemon on ${run}; Ctrl-C stops both)`);
 }
 
 main().catch((e: Error) => {
   process.stderr.write(`roq demo: ${e.message}\n`);
-  process.exit(1);
+  void stopAll('', 1);
 });

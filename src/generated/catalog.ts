@@ -131,6 +131,7 @@ export const TABLES: readonly TableSpec[] = [
       { name: 'location_type', type: 'string', required: false },
       { name: 'parent_station', type: 'string', required: false },
       { name: 'wheelchair_boarding', type: 'string', required: false },
+      { name: 'platform_code', type: 'string', required: false },
     ],
     key: ['stop_id'],
     indexes: [

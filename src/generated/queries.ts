@@ -9,7 +9,52 @@ export interface QuerySpec {
   description: string;
   params: ParamSpec[];
   fields: Field[];
+  /** Seconds an HTTP cache may keep an answer (the schema's maxAge); absent: no caching. */
+  maxAge?: number;
 }
+
+/** Parameters of board, as parseParams returns them. */
+export interface BoardParams {
+  /** stop_id of the stop or station */
+  stop: string;
+  /** local calendar date, YYYY-MM-DD (empty: today in the feed's time zone) (yyyymmdd); NaN when absent */
+  date: number;
+  /** earliest departure, HH:MM or HH:MM:SS (empty: now when the date is empty too, else 00:00) (seconds since midnight); NaN when absent */
+  after: number;
+  /** departures at exactly date and after to pass over (to continue a board) */
+  skip: number;
+  /** only trips of this route_id (empty: all routes) */
+  route: string;
+  /** how many departures */
+  limit: number;
+  /** the time taken as now, in seconds since 1970-01-01 UTC (empty: the server's clock); NaN when absent */
+  now: number;
+}
+
+/** One answer row of board, cells in field order. */
+export type BoardRow = [
+  kind: string,
+  date: string,
+  time: string,
+  stop_id: string,
+  stop_name: string,
+  destination: string,
+  trip_id: string,
+  train: string,
+  platform: string,
+  route_id: string,
+  route_name: string,
+  route_color: string,
+  route_text_color: string,
+  feed_name: string,
+  feed_version: string,
+  first_date: string,
+  last_date: string,
+  time_zone: string,
+  later_date: string,
+  later_time: string,
+  later_skip: number,
+];
 
 /** Parameters of departures, as parseParams returns them. */
 export interface DeparturesParams {
@@ -58,9 +103,72 @@ export type StopsRow = [
   parent_station: string,
 ];
 
-export type QueryName = 'departures' | 'stops';
+export type QueryName = 'board' | 'departures' | 'stops';
 
 export const QUERY_SPECS: Record<string, QuerySpec> = {
+  board: {
+    name: 'board',
+    description: 'A station\'s departure board as a passenger reads it: one board row (the station, the date and time the board starts at, the feed and the dates it covers, where later departures continue), one route row per route calling at the station, then the departures (trains ending at the station left out), rolling past midnight into the next day.',
+    params: [
+      { name: 'stop', type: 'string', required: true, maxLength: 255, description: 'stop_id of the stop or station' },
+      {
+        name: 'date',
+        type: 'date',
+        description: 'local calendar date, YYYY-MM-DD (empty: today in the feed\'s time zone)',
+      },
+      {
+        name: 'after',
+        type: 'time',
+        description: 'earliest departure, HH:MM or HH:MM:SS (empty: now when the date is empty too, else 00:00)',
+      },
+      {
+        name: 'skip',
+        type: 'int',
+        default: 0,
+        min: 0,
+        max: 1000,
+        description: 'departures at exactly date and after to pass over (to continue a board)',
+      },
+      {
+        name: 'route',
+        type: 'string',
+        default: '',
+        maxLength: 255,
+        description: 'only trips of this route_id (empty: all routes)',
+      },
+      { name: 'limit', type: 'int', default: 10, min: 1, max: 100, description: 'how many departures' },
+      {
+        name: 'now',
+        type: 'int',
+        min: 0,
+        max: 9999999999,
+        description: 'the time taken as now, in seconds since 1970-01-01 UTC (empty: the server\'s clock)',
+      },
+    ],
+    fields: [
+      { name: 'kind', type: 'string' },
+      { name: 'date', type: 'string' },
+      { name: 'time', type: 'string' },
+      { name: 'stop_id', type: 'string' },
+      { name: 'stop_name', type: 'string' },
+      { name: 'destination', type: 'string' },
+      { name: 'trip_id', type: 'string' },
+      { name: 'train', type: 'string' },
+      { name: 'platform', type: 'string' },
+      { name: 'route_id', type: 'string' },
+      { name: 'route_name', type: 'string' },
+      { name: 'route_color', type: 'string' },
+      { name: 'route_text_color', type: 'string' },
+      { name: 'feed_name', type: 'string' },
+      { name: 'feed_version', type: 'string' },
+      { name: 'first_date', type: 'string' },
+      { name: 'last_date', type: 'string' },
+      { name: 'time_zone', type: 'string' },
+      { name: 'later_date', type: 'string' },
+      { name: 'later_time', type: 'string' },
+      { name: 'later_skip', type: 'int' },
+    ],
+  },
   departures: {
     name: 'departures',
     description: 'The departure board of a stop: the next departures from the stop (and its child stops) on a date at or after a time, optionally on one route.',
@@ -90,6 +198,7 @@ export const QUERY_SPECS: Record<string, QuerySpec> = {
       { name: 'route_short_name', type: 'string' },
       { name: 'route_long_name', type: 'string' },
     ],
+    maxAge: 60,
   },
   stops: {
     name: 'stops',

@@ -3,7 +3,8 @@
 import type { ParamValue } from '../params.js';
 import type { Cell } from '../protocol.js';
 import type { Db } from '../queries/db.js';
-import type { DeparturesParams, StopsParams } from './queries.js';
+import type { BoardParams, DeparturesParams, StopsParams } from './queries.js';
+import { runBoard } from '../queries/board.js';
 import { runDepartures } from '../queries/departures.js';
 import { runStops } from '../queries/stops.js';
 
@@ -11,6 +12,7 @@ import { runStops } from '../queries/stops.js';
 export type QueryRunner = (db: Db, params: Record<string, ParamValue>) => Cell[][];
 
 export const QUERY_RUNNERS: Record<string, QueryRunner> = {
+  board: (db, params) => runBoard(db, params as unknown as BoardParams),
   departures: (db, params) => runDepartures(db, params as unknown as DeparturesParams),
   stops: (db, params) => runStops(db, params as unknown as StopsParams),
 };

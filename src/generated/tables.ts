@@ -595,6 +595,13 @@ export interface StopsTable {
   /** the wheelchair_boarding code of a value, or -1 when no row has it */
   wheelchairBoardingCodeOf(value: string): number;
   wheelchairBoardingOfCode(code: number): string;
+  /** platform_code (string) */
+  platformCode(row: number): string;
+  /** platform_code's dictionary code: codes order as the strings' bytes do */
+  platformCodeCode(row: number): number;
+  /** the platform_code code of a value, or -1 when no row has it */
+  platformCodeCodeOf(value: string): number;
+  platformCodeOfCode(code: number): string;
   /** rows sorted by the key (stop_id), the first row of each key only */
   readonly key: SortedIndex;
   /** the row with this key, or -1 */
@@ -614,6 +621,7 @@ export function openStops(t: TableData): StopsTable {
   const locationTypeCol = stringColumn(t, 'location_type');
   const parentStationCol = stringColumn(t, 'parent_station');
   const wheelchairBoardingCol = stringColumn(t, 'wheelchair_boarding');
+  const platformCodeCol = stringColumn(t, 'platform_code');
   const key = keyIndex(t, ['stop_id']);
   return {
     rows: t.rows,
@@ -650,6 +658,10 @@ export function openStops(t: TableData): StopsTable {
     wheelchairBoardingCode: (row) => wheelchairBoardingCol.codes[row]!,
     wheelchairBoardingCodeOf: wheelchairBoardingCol.codeOf,
     wheelchairBoardingOfCode: wheelchairBoardingCol.textOfCode,
+    platformCode: platformCodeCol.text,
+    platformCodeCode: (row) => platformCodeCol.codes[row]!,
+    platformCodeCodeOf: platformCodeCol.codeOf,
+    platformCodeOfCode: platformCodeCol.textOfCode,
     key,
     findKey: (stopId) => findByKey(key, [stopIdCol.codeOf(stopId)]),
     byParentStation: namedIndex(t, 'byParentStation', ['parent_station']),

@@ -3,6 +3,7 @@
  * queries reuse (active services per day, lower-cased stop names). The memo belongs to the Db, so it is dropped
  * with its generation and never shared between workers.
  */
+import type { DateRange } from '../protocol.js';
 import type { GenerationData } from '../store/types.js';
 import { openTables, type Tables } from '../generated/tables.js';
 
@@ -13,10 +14,12 @@ export interface Db {
   /** The generation's load-time structures (GenerationData.derived), shared by every worker. */
   readonly derived: NonNullable<GenerationData['derived']>;
   readonly memo: Map<string, unknown>;
+  /** The days the generation's data covers, computed once when it was loaded (feed-dates.ts). */
+  readonly dates?: DateRange;
 }
 
 export function openDb(data: GenerationData): Db {
-  return { generation: data.id, tables: openTables(data.tables), derived: data.derived ?? {}, memo: new Map() };
+  return { generation: data.id, tables: openTables(data.tables), derived: data.derived ?? {}, memo: new Map(), ...(data.dates ? { dates: data.dates } : {}) };
 }
 
 /**

@@ -10,7 +10,8 @@
  * its PID; the new one takes the lock and reads on. Requests written in between wait in the FIFO.
  *
  * Signal handlers only record: SIGTERM and SIGINT write a `stop` pseudo-request into REQUESTS, SIGUSR2 the same
- * for a retirement, SIGHUP asks the reloader for a reload (see reloader.ts), SIGUSR1 reopens the logs.
+ * for a retirement, SIGHUP asks the reloader for a reload (see reloader.ts), SIGUSR1 reopens the logs, SIGWINCH
+ * takes the admin's hold, swap and drop requests (actions.ts).
  *
  * The code a daemon runs never changes under it: this bundle is read once at start, and the worker and load
  * threads start from their bundles' text, read here at start too, so files replaced on disk by a new release
@@ -27,6 +28,7 @@ import type { GenerationData } from '../store/types.js';
 import type { FileLoaded } from './loader.js';
 import { VERSION } from '../version.js';
 import { createAccessLog } from './access-log.js';
+import { ACTION_SIGNAL, takeActionRequests } from './actions.js';
 import { startDispatcher, type Dispatcher } from './dispatcher.js';
 import { checkRunDir, ensureRequestsFifo, openRequests, requestsPath, sweepStaleFifos, watchRequests } from './fifo.js';
 import { checkRunDirFor, dropPrivileges, resolveAccount } from './privileges.js';
@@ -34,7 +36,8 @@ import { acquirePidLock, awaitSuccessor, isAlive, pidFilePath, runningPid, type 
 import { createStatusWriter, readStatusFile, STATUS_FILE, type StatusFile } from './status.js';
 import { createLog, type Log } from './log.js';
 import { createPool, type Pool } from './pool.js';
-import { createLoadThread, createReloader } from './reloader.js';
+import { createExpiryWarner, createLoadThread, createReloader } from './reloader.js';
+import { rangeText } from '../queries/feed-dates.js';
 
 export interface DaemonOptions {
   run: string;
@@ -91,10 +94,14 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   const accessLog = createAccessLog(o.accessLog, log);
   let dispatcher: Dispatcher | undefined;
   let retiring = false;
-  const early: ('stop' | 'retire' | 'reload')[] = [];
-  const onSignal = (what: 'stop' | 'retire' | 'reload') => {
+  const early: ('stop' | 'retire' | 'reload' | 'actions')[] = [];
+  const onSignal = (what: 'stop' | 'retire' | 'reload' | 'actions') => {
     if (!dispatcher) return void early.push(what);
     if (what === 'reload') return reloader.request();
+    if (what === 'actions') {
+      for (const a of takeActionRequests(o.run, (name, why) => log.warn(`admin request ${name} ignored: ${why}`))) reloader.act(a.action, a.id);
+      return;
+    }
     if (what === 'retire') retiring = true;
     dispatcher.control('stop');
   };
@@ -102,6 +109,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   process.on('SIGINT', () => onSignal('stop'));
   process.on('SIGUSR2', () => onSignal('retire'));
   process.on('SIGHUP', () => onSignal('reload'));
+  process.on(ACTION_SIGNAL, () => onSignal('actions'));
   process.on('SIGUSR1', () => {
     accessLog.reopen();
     log.reopen?.();
@@ -183,8 +191,10 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   const releaseLock = release!;
   const first = generation;
   const status = createStatusWriter(o.run, snapshot, log);
+  const warnIfExpired = createExpiryWarner(log);
   const statusTimer = setInterval(() => {
     requests.check();
+    warnIfExpired(d.generation());
     status.request();
   }, 1000);
   statusTimer.unref();
@@ -212,7 +222,9 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
     load,
     nextId: () => nextId++,
     install: (g) => d.stage(g),
+    discarded: () => setImmediate(gc),
     changed: () => status.request(),
+    run: o.run,
   });
   dispatcher = d;
 
@@ -228,7 +240,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
       startedAt,
       updatedAt: Date.now(),
       options: { data: o.data, workers: o.workers, deadlineMs: o.deadlineMs, ...(o.logFile ? { logFile: o.logFile } : {}), ...(o.accessLog ? { accessLog: o.accessLog } : {}) },
-      generation: { id: g.id, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files.length, perFile: g.stats.files },
+      generation: { id: g.id, hash: g.hash, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files.length, perFile: g.stats.files, ...(g.dates ? { dates: g.dates } : {}) },
       workers: { size: w.size, busy: w.busy, replaced: w.replaced, threads: w.workers },
       queued: d.queued(),
       served: d.counters(),
@@ -262,10 +274,11 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
 
   for (const what of early) onSignal(what);
   const s = first.stats;
-  log.info(`serving: generation ${first.id}, ${s.rows} rows from ${s.files.length} files in ${Math.round(first.loadMs)} ms`);
+  log.info(`serving: generation ${first.id}, ${s.rows} rows from ${s.files.length} files in ${Math.round(first.loadMs)} ms${first.dates ? `; dates ${rangeText(first.dates)}` : ''}`);
+  warnIfExpired(first);
   return readyReport(first, o);
 }
 
 function readyReport(g: GenerationData, o: DaemonOptions): ReadyReport {
-  return { pid: process.pid, generation: g.id, files: g.stats.files.length, rows: g.stats.rows, bytes: g.stats.bytes, loadMs: Math.round(g.loadMs), workers: o.workers, run: o.run };
+  return { pid: process.pid, generation: g.id, files: g.stats.files.length, rows: g.stats.rows, bytes: g.stats.bytes, loadMs: Math.round(g.loadMs), workers: o.workers, run: o.run, ...(g.dates ? { dates: g.dates } : {}) };
 }

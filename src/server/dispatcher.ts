@@ -198,11 +198,23 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
       }
       case 'control':
         return onControl(req.word, req.token);
+      case 'ping':
+        return ping(req.pid, req.token);
       default: {
         const never: never = req;
         drop(`unknown request kind ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  /**
+   * A health check (load balancers, via the CGI program's /_health): answered here, at once, with the current
+   * generation and its hash and no rows. It proves that REQUESTS is read and the dispatcher's loop turns; it
+   * runs no query and waits for no worker, so a node busy with real queries is not reported down for it.
+   */
+  function ping(pid: number, token: string): void {
+    const d = writeAnswer(o.run, pid, token, encodeAnswer({ status: 'ok', generation: current.id, hash: current.hash, fields: [], rows: [] }), 20);
+    if (!d.sent) o.log.warn(`health answer to pid ${pid} not delivered: ${d.reason}`);
   }
 
   function onControl(word: ControlWord, token: string): void {

@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { roqError, RoqError, isErrorCode } from '../errors.js';
+import type { DateRange } from '../protocol.js';
 import type { Log } from './log.js';
 
 export const PID_FILE = 'roq.pid';
@@ -155,6 +156,8 @@ export interface ReadyReport {
   loadMs: number;
   workers: number;
   run: string;
+  /** The days the data covers, where the app defines them. */
+  dates?: DateRange;
 }
 
 export function readyLine(r: ReadyReport): string {

@@ -8,6 +8,10 @@
  * while the first load was reading them), so a burst of SIGHUPs costs at most two loads. A load that fails leaves
  * the current generation serving; the outcome (and the error naming file:line:column) is kept for `roq status`
  * and `roq reload`, which waits for the first reload that started after its signal (`covers`).
+ *
+ * Holds (`roq reload --hold`), swaps (`roq swap`) and drops (`roq reload --drop-held`) go through the same queue,
+ * so a cluster can load new data on every node first and make it current on all of them at once (see
+ * deploy/refresh-cluster.sh); they are asked for by files in the run directory (actions.ts), not by SIGHUP.
  */
 import { Worker } from 'node:worker_threads';
 import { isErrorCode, roqError, type RoqError } from '../errors.js';
@@ -15,19 +19,63 @@ import type { FileStats, GenerationData } from '../store/types.js';
 import type { FromLoadThread, LoadJob, ToLoadThread } from './load-thread.js';
 import type { FileLoaded } from './loader.js';
 import type { Log } from './log.js';
+import type { DateRange } from '../protocol.js';
+import { expiredWarning, rangeText, today } from '../queries/feed-dates.js';
+
+/**
+ * Warns in the log when the serving generation's data ends before today (the server's local date): once when it
+ * is loaded, and again each day it keeps serving, so a daemon that runs past its feed's end says so that day,
+ * not only at the next reload. Call it as often as wanted (the daemon does, every second).
+ */
+export function createExpiryWarner(log: Log): (g: GenerationData) => void {
+  let warned = '';
+  return (g) => {
+    const day = today();
+    if (warned === `${g.id} ${day}`) return;
+    warned = `${g.id} ${day}`;
+    const warning = expiredWarning(g.dates, day);
+    if (warning) log.warn(`generation ${g.id}: ${warning}`);
+  };
+}
+
+/** What an admin asked of the reloader besides a plain reload (SIGHUP): see `roq reload --hold`, `roq swap`. */
+export type HoldAction = 'hold' | 'swap' | 'drop';
+export const HOLD_ACTIONS: readonly HoldAction[] = ['hold', 'swap', 'drop'];
 
 export interface ReloadOutcome {
-  /** The number of reload requests (signals) counted when this reload started: it answers all of them. */
+  /**
+   * For a plain reload: the number of reload requests (signals) counted when it started; it answers all of them.
+   * 0 for the outcome of a hold, swap or drop, which answer their `request` instead.
+   */
   covers: number;
+  /** Absent for a plain reload. */
+  action?: HoldAction;
+  /** The id of the admin request (its file's name, see actions.ts) that asked for the hold, swap or drop. */
+  request?: string;
   status: 'ok' | 'failed';
   startedAt: number;
   finishedAt: number;
   ms: number;
   generation?: number;
+  hash?: string;
   rows?: number;
   bytes?: number;
   files?: FileStats[];
+  /** The days the new generation's data covers, where the app defines them. */
+  dates?: DateRange;
   error?: { code: string; message: string };
+}
+
+/** A generation loaded by `roq reload --hold`: complete and valid, not serving until `roq swap`. */
+export interface HeldGeneration {
+  id: number;
+  hash: string;
+  dataDir: string;
+  loadedAt: number;
+  loadMs: number;
+  rows: number;
+  bytes: number;
+  files: FileStats[];
 }
 
 export interface ReloadState {
@@ -35,11 +83,16 @@ export interface ReloadState {
   requested: number;
   loading: boolean;
   last?: ReloadOutcome;
+  /** The newest outcomes, oldest first (at most RECENT), so that a waiting CLI misses none between its polls. */
+  recent?: ReloadOutcome[];
+  held?: HeldGeneration;
 }
 
 export interface Reloader {
   /** Records one reload request; safe to call from a signal handler. */
   request(): void;
+  /** Queues a hold, swap or drop asked for by admin request `id`; they run in order, after any load running. */
+  act(action: HoldAction, id: string): void;
   state(): ReloadState;
   /** Stops starting loads; a load in progress is abandoned. */
   close(): void;
@@ -52,53 +105,140 @@ export interface ReloaderOptions {
   nextId(): number;
   /** Stages the generation and resolves once it serves (the swap line was read), or rejects. */
   install(g: GenerationData): Promise<void>;
+  /** A held generation was let go without serving (dropped, or replaced by a newer hold): free its memory. */
+  discarded?(g: GenerationData): void;
   /** The state changed: a request was counted or a reload ended. */
   changed(): void;
+  /** For error messages. */
+  run: string;
 }
 
+const RECENT = 16;
+
+type Task = { action: 'reload' | HoldAction; covers: number; request?: string };
+
+function heldOf(g: GenerationData): HeldGeneration {
+  return { id: g.id, hash: g.hash, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files };
+}
+
+/**
+ * The reloader's tasks run one at a time, in the order asked: plain reloads (coalesced while one is waiting),
+ * and holds, swaps and drops. A hold loads like a reload but keeps the generation instead of installing it; a swap
+ * installs the held generation through the same swap line as a reload; a failed hold leaves everything as it was,
+ * including an earlier held generation.
+ */
 export function createReloader(o: ReloaderOptions): Reloader {
   let requested = 0;
+  let busy = false;
   let loading = false;
-  let again = false;
   let closed = false;
   let last: ReloadOutcome | undefined;
+  const recent: ReloadOutcome[] = [];
+  const queue: Task[] = [];
+  let held: GenerationData | undefined;
 
-  async function reload(): Promise<void> {
+  function done(t: Task, startedAt: number, result: { status: 'ok' | 'failed'; g?: GenerationData; error?: RoqError }): void {
+    const finishedAt = Date.now();
+    const out: ReloadOutcome = { covers: t.action === 'reload' ? t.covers : 0, status: result.status, startedAt, finishedAt, ms: finishedAt - startedAt };
+    if (t.action !== 'reload') out.action = t.action;
+    if (t.request !== undefined) out.request = t.request;
+    const g = result.g;
+    if (g) Object.assign(out, { generation: g.id, hash: g.hash, rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files, ...(g.dates ? { dates: g.dates } : {}) });
+    if (result.error) out.error = { code: result.error.code ?? 'ROQ_LOAD_FILE', message: result.error.message };
+    last = out;
+    recent.push(out);
+    if (recent.length > RECENT) recent.shift();
+  }
+
+  async function load(): Promise<GenerationData> {
     loading = true;
-    again = false;
-    const covers = requested;
-    const startedAt = Date.now();
+    o.changed();
     const id = o.nextId();
     o.log.info(`reload: loading generation ${id} in the background`);
     try {
-      const g = await o.load(id);
-      if (closed) return;
-      await o.install(g);
-      const s = g.stats;
-      last = { covers, status: 'ok', startedAt, finishedAt: Date.now(), ms: Date.now() - startedAt, generation: g.id, rows: s.rows, bytes: s.bytes, files: s.files };
-      o.log.info(`reload: generation ${g.id} serving (${s.rows} rows from ${s.files.length} files, loaded in ${Math.round(g.loadMs)} ms)`);
-    } catch (e) {
-      const err = e as RoqError;
-      last = { covers, status: 'failed', startedAt, finishedAt: Date.now(), ms: Date.now() - startedAt, error: { code: err.code ?? 'ROQ_LOAD_FILE', message: err.message } };
-      o.log.error(`reload failed; the current generation serves on: ${err.message}`);
+      return await o.load(id);
     } finally {
       loading = false;
-      if (!closed) {
-        o.changed();
-        if (again) void reload();
-      }
     }
+  }
+
+  async function perform(t: Task): Promise<void> {
+    const startedAt = Date.now();
+    try {
+      switch (t.action) {
+        case 'reload': {
+          const g = await load();
+          if (closed) return;
+          await o.install(g);
+          o.log.info(`reload: generation ${g.id} serving (${g.stats.rows} rows from ${g.stats.files.length} files, hash ${g.hash}, loaded in ${Math.round(g.loadMs)} ms${g.dates ? `; dates ${rangeText(g.dates)}` : ''})`);
+          return done(t, startedAt, { status: 'ok', g });
+        }
+        case 'hold': {
+          const g = await load();
+          if (closed) return;
+          if (held) o.discarded?.(held);
+          held = g;
+          o.log.info(`hold: generation ${g.id} loaded and held, not serving (${g.stats.rows} rows, hash ${g.hash}); \`roq swap\` makes it current`);
+          return done(t, startedAt, { status: 'ok', g });
+        }
+        case 'swap': {
+          const g = held;
+          if (!g) throw roqError('ROQ_NOTHING_HELD', { run: o.run });
+          held = undefined;
+          await o.install(g);
+          o.log.info(`swap: held generation ${g.id} serving (hash ${g.hash})`);
+          return done(t, startedAt, { status: 'ok', g });
+        }
+        case 'drop': {
+          const g = held;
+          held = undefined;
+          if (g) o.discarded?.(g);
+          o.log.info(g ? `drop: held generation ${g.id} dropped` : 'drop: no generation was held');
+          return done(t, startedAt, g ? { status: 'ok', g } : { status: 'ok' });
+        }
+        default: {
+          const never: never = t.action;
+          throw new Error(`unknown reloader task ${String(never)}`);
+        }
+      }
+    } catch (e) {
+      const err = e as RoqError;
+      done(t, startedAt, { status: 'failed', error: err });
+      o.log.error(`${t.action} failed; the current generation serves on${t.action === 'hold' && held ? ' and the one held stays held' : ''}: ${err.message}`);
+    }
+  }
+
+  function pump(): void {
+    if (busy || closed) return;
+    const t = queue.shift();
+    if (!t) return;
+    busy = true;
+    void perform(t).finally(() => {
+      busy = false;
+      if (closed) return;
+      o.changed();
+      pump();
+    });
   }
 
   return {
     request() {
       if (closed) return;
       requested++;
-      if (loading) again = true;
-      else void reload();
+      // Signals that arrive while a reload waits its turn join it: the files are read when it starts.
+      const waiting = queue[queue.length - 1];
+      if (waiting?.action === 'reload') waiting.covers = requested;
+      else queue.push({ action: 'reload', covers: requested });
+      pump();
       o.changed();
     },
-    state: () => ({ requested, loading, ...(last ? { last } : {}) }),
+    act(action, id) {
+      if (closed) return;
+      queue.push({ action, covers: requested, request: id });
+      pump();
+      o.changed();
+    },
+    state: () => ({ requested, loading: loading || queue.some((t) => t.action === 'reload' || t.action === 'hold'), ...(last ? { last } : {}), recent: [...recent], ...(held ? { held: heldOf(held) } : {}) }),
     close() {
       closed = true;
     },

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { Counters } from './dispatcher.js';
 import type { RequestsState } from './fifo.js';
+import type { DateRange } from '../protocol.js';
 import type { Log } from './log.js';
 import type { WorkerStats } from './pool.js';
 import type { ReloadState } from './reloader.js';
@@ -24,7 +25,7 @@ export interface StatusFile {
   updatedAt: number;
   /** What the daemon was started with; `roq upgrade` starts its successor with the same. */
   options: { data: string; workers: number; deadlineMs: number; logFile?: string; accessLog?: string };
-  generation: { id: number; dataDir: string; loadedAt: number; loadMs: number; rows: number; bytes: number; files: number; perFile: { file: string; rows: number; bytes: number }[] };
+  generation: { id: number; /** content hash (loader.contentHash); absent from daemons before it */ hash?: string; dataDir: string; loadedAt: number; loadMs: number; rows: number; bytes: number; files: number; perFile: { file: string; rows: number; bytes: number }[]; dates?: DateRange };
   workers: { size: number; busy: number; replaced: number; threads: WorkerStats[] };
   queued: number;
   served: Counters;

@@ -27,7 +27,9 @@ import { tagOf, type FromWorker, type ToWorker, type WorkerSetup } from './pool.
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
 const open = new Map<number, Db>();
-for (const g of setup.generations) open.set(g.id, openGeneration(g));
+/** Each open generation's content hash, which every ok answer names. */
+const hashes = new Map<number, string>();
+for (const g of setup.generations) open.set(g.id, openGeneration(g)), hashes.set(g.id, g.hash);
 let heapReportedAt = 0;
 
 /**
@@ -74,7 +76,8 @@ function answerFor(id: number, query: string, params: Record<string, string>): {
     const db = open.get(id);
     if (!db) throw new Error(`generation ${id} is not open in this worker`);
     const result = (setup.faults && query.startsWith('fault_') && injectedFault(query, params)) || runQuery(db, query, params);
-    return { answer: { status: 'ok', generation: id, fields: result.fields, rows: result.rows } };
+    // The data's dates travel with every answer, so a client can say when a date asked about is outside them.
+    return { answer: { status: 'ok', generation: id, hash: hashes.get(id), fields: result.fields, rows: result.rows, ...(db.dates ? { dates: db.dates } : {}) } };
   } catch (e) {
     const err = e instanceof RoqError ? e : roqError('ROQ_QUERY_FAILED', { query, detail: String((e as Error)?.message ?? e) });
     const answer: Answer = { status: 'error', code: err.code, message: err.message };
@@ -109,10 +112,12 @@ port.on('message', (msg: ToWorker) => {
     }
     case 'generation':
       open.set(msg.generation.id, openGeneration(msg.generation));
+      hashes.set(msg.generation.id, msg.generation.hash);
       return;
     case 'drop':
       // The arrays are freed once no thread references them any more.
       open.delete(msg.id);
+      hashes.delete(msg.id);
       collectGarbage();
       return;
     default: {

@@ -5,6 +5,8 @@
  * the arrays meaning are built per worker by src/generated/tables.ts.
  */
 
+import type { DateRange } from '../protocol.js';
+
 export type ColumnType = 'string' | 'int' | 'float' | 'time' | 'date';
 
 /** A column as a schema describes it (src/generated/catalog.ts holds them all). */
@@ -86,8 +88,12 @@ export interface GenerationData {
   /** ms since the epoch when loading finished */
   loadedAt: number;
   loadMs: number;
+  /** Content hash of the data files (loader.contentHash): equal on every node that loaded the same files. */
+  hash: string;
   tables: Record<string, TableData>;
   /** Structures the queries build from the tables at load time (shared arrays, by name); absent when none. */
   derived?: Record<string, Record<string, Int32Array>>;
   stats: { files: FileStats[]; rows: number; bytes: number };
+  /** The days the data covers (YYYY-MM-DD), where the app defines them (src/queries/feed-dates.ts). */
+  dates?: DateRange;
 }

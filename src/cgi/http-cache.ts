@@ -1,0 +1,85 @@
+/**
+ * HTTP caching of answers: what makes an answer cacheable by browsers and by caches in front of several nodes
+ * (Apache mod_cache, Varnish, a CDN). Every answer the daemon gave carries `X-Roq-Generation: <content hash>`;
+ * a 200 answer gets a strong ETag and Cache-Control from its query's schema (`maxAge` seconds; absent: `no-cache`,
+ * stored but checked every time), and a request whose If-None-Match names that ETag gets 304 with no body.
+ *
+ * The ETag is the generation's content hash (equal on every node holding the same files) and a digest of the
+ * format, the query, its parameters as validated and the body, so `after=8:00` and `after=08:00:00` share one,
+ * while JSON and HTML differ. The body is part of the digest because a strong ETag promises the same bytes, and
+ * some answers depend on more than the data and the parameters: an HTML page echoes the form as typed and
+ * defaults fields to today or now, and the board query takes the current time.
+ */
+import { QUERY_SPECS } from '../generated/queries.js';
+import { parseParams } from '../params.js';
+import { chooseQuery, type CgiResponse, type Outcome } from './page.js';
+
+export const GENERATION_HEADER = 'X-Roq-Generation';
+
+/** A 53-bit string digest (cyrb53): cheap in a one-request process, and plenty to tell a URL's answers apart. */
+function digest(text: string): string {
+  let h1 = 0xdeadbeef, h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
+
+/**
+ * The query's parameters as validated, defaults filled in, in the schema's order: `stop=102&date=20261102&…`;
+ * empty when the form names no query or its parameters do not validate as they stand (the board's `now` is
+ * added by the page): the body digest then tells answers apart.
+ */
+export function canonicalParams(form: Record<string, string>, json: boolean): string {
+  try {
+    const chosen = chooseQuery(form, json);
+    if (!chosen) return '';
+    const values = parseParams(chosen.query, QUERY_SPECS[chosen.query]!.params, chosen.raw);
+    return Object.entries(values)
+      .map(([k, v]) => `${k}=${typeof v === 'number' && Number.isNaN(v) ? '' : String(v)}`)
+      .join('&');
+  } catch {
+    return '';
+  }
+}
+
+export function etagFor(hash: string, query: string, canonical: string, json: boolean, body: string): string {
+  return `"${hash.slice(0, 16)}-${digest(`${json ? 'json' : 'html'}\0${query}\0${canonical}\0${body}`)}"`;
+}
+
+/** Whether an If-None-Match header value names `etag` (weak comparison, as RFC 9110 says for this header). */
+export function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((t) => {
+    const tag = t.trim();
+    return tag === '*' || tag === etag || tag === `W/${etag}`;
+  });
+}
+
+function setHeader(headers: [string, string][], name: string, value: string): void {
+  const i = headers.findIndex(([n]) => n.toLowerCase() === name.toLowerCase());
+  if (i >= 0) headers[i] = [name, value];
+  else headers.push([name, value]);
+}
+
+/**
+ * Adds the generation, ETag and Cache-Control to the response of an answered query, and makes it a 304 when the
+ * client already has it. Anything else (the bare form, errors) is returned as it is: not cacheable.
+ */
+export function withHttpCaching(response: CgiResponse, outcome: Outcome, form: Record<string, string>, json: boolean, ifNoneMatch: string | undefined): CgiResponse {
+  if (outcome.kind !== 'rows' || !outcome.hash || response.status !== 200) return response;
+  const headers: [string, string][] = [...response.headers];
+  const etag = etagFor(outcome.hash, outcome.query, canonicalParams(form, json), json, response.body);
+  const maxAge = QUERY_SPECS[outcome.query]?.maxAge;
+  setHeader(headers, GENERATION_HEADER, outcome.hash);
+  setHeader(headers, 'ETag', etag);
+  setHeader(headers, 'Cache-Control', maxAge ? `public, max-age=${maxAge}` : 'no-cache');
+  if (matchesIfNoneMatch(ifNoneMatch, etag)) {
+    return { status: 304, headers: headers.filter(([n]) => n.toLowerCase() !== 'content-type'), body: '' };
+  }
+  return { ...response, headers };
+}
