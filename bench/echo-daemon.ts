@@ -10,18 +10,17 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { encodeAnswer, parseRequest, responseFifoName } from '../src/protocol.js';
+import { encodeAnswer, parseRequest, PROTOCOL_VERSION, responseFifoName } from '../src/protocol.js';
 import { ensureRequestsFifo, openRequests } from '../src/server/fifo.js';
 
 // About the size of a departures answer: ten rows of eight fields.
-const ANSWER = Buffer.from(
-  encodeAnswer({
+// Everything after the head (version and proof), which each answer gets with its request's proof.
+const BODY = encodeAnswer({
     status: 'ok',
     generation: 1,
     fields: ['departure_time', 'route', 'headsign', 'trip', 'stop', 'platform', 'arrival', 'track'].map((name) => ({ name, type: 'string' as const })),
     rows: Array.from({ length: 10 }, (_, i) => ['08:0' + i + ':00', 'Babylon Branch', 'Babylon', `GO103_25_${2000 + i}`, 'Jamaica', 'A', '08:1' + i + ':00', String(i)]),
-  }),
-);
+  }).replace(/^roq=1\n/, '');
 
 function main(run: string): void {
   ensureRequestsFifo(run);
@@ -36,7 +35,7 @@ function main(run: string): void {
       if (!parsed.ok || parsed.request.kind !== 'query') continue;
       try {
         const fd = fs.openSync(join(run, responseFifoName(parsed.request.pid, parsed.request.token)), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-        fs.writeSync(fd, ANSWER);
+        fs.writeSync(fd, `roq=${PROTOCOL_VERSION}\nproof=${parsed.request.proof ?? ''}\n${BODY}`);
         fs.closeSync(fd);
       } catch {
         /* the client is gone: nothing to answer */

@@ -43,10 +43,14 @@ async function bestLoad(dir: string, n: number): Promise<{ loadMs: number; cpuMs
   let cpuMs = Infinity;
   let bytes = 0;
   for (let i = 0; i < n; i++) {
+    // Timed around loadGeneration rather than by its loadMs, so the queries' derived data (built after the
+    // tables, see derived.ts) counts too.
     const c0 = process.cpuUsage();
+    const t0 = performance.now();
     const g = await loadGeneration(dir, 1, { warn: () => {} });
+    const wall = performance.now() - t0;
     const c = process.cpuUsage(c0);
-    best = Math.min(best, g.loadMs);
+    best = Math.min(best, wall);
     cpuMs = Math.min(cpuMs, (c.user + c.system) / 1000);
     bytes = g.stats.bytes;
   }

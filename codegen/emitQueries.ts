@@ -12,16 +12,16 @@ export function runnerOf(q: QuerySchema): { file: string; fn: string } {
 
 function paramsInterface(q: QuerySchema): string {
   const lines = q.params.map((p) => {
-    const type = p.type === 'string' ? 'string' : 'number';
+    const type = p.type === 'string' ? 'string' : p.type === 'bool' ? 'boolean' : 'number';
     const unit = p.type === 'date' ? ' (yyyymmdd)' : p.type === 'time' ? ' (seconds since midnight)' : '';
-    const absent = p.required || p.default !== undefined ? '' : p.type === 'string' ? '; empty when absent' : '; NaN when absent';
+    const absent = p.required || p.default !== undefined ? '' : p.type === 'string' ? '; empty when absent' : p.type === 'bool' ? '; false when absent' : '; NaN when absent';
     return `  /** ${doc((p.description ?? p.name) + unit + absent)} */\n  ${p.name}: ${type};`;
   });
   return `/** Parameters of ${q.name}, as parseParams returns them. */\nexport interface ${pascal(q.name)}Params {\n${lines.join('\n')}\n}`;
 }
 
 function rowType(q: QuerySchema): string {
-  const cells = q.fields.map((f) => `${f.name}: ${f.type === 'int' ? 'number' : 'string'}`);
+  const cells = q.fields.map((f) => `${f.name}: ${f.type === 'string' ? 'string' : 'number'}`);
   const one = `export type ${pascal(q.name)}Row = [${cells.join(', ')}];`;
   if (one.length <= 118) return `/** One answer row of ${q.name}, cells in field order. */\n${one}`;
   return `/** One answer row of ${q.name}, cells in field order. */\nexport type ${pascal(q.name)}Row = [\n${cells.map((c) => `  ${c},`).join('\n')}\n];`;
@@ -31,8 +31,8 @@ export function emitQueries(schemas: Schemas): string {
   const parts = [
     `${header(schemas.queryDir)}/** The queries roq answers: parameters, answer fields, and their TypeScript types. Types-only imports: the CGI
  * program bundles this file. */
-import type { ParamSpec } from '../params.js';
-import type { Field } from '../protocol.js';
+import type { ParamSpec } from '${schemas.imports.lib}/params.js';
+import type { Field } from '${schemas.imports.lib}/protocol.js';
 
 export interface QuerySpec {
   name: string;
@@ -53,19 +53,36 @@ export interface QuerySpec {
 
 export function emitRegistry(schemas: Schemas): string {
   const qs = schemas.queries;
-  const imports = qs.map((q) => `import { ${runnerOf(q).fn} } from '../queries/${q.name}.js';`);
-  const types = qs.map((q) => `${pascal(q.name)}Params`);
+  const { lib, queries } = schemas.imports;
+  const coded = qs.filter((q) => !q.declared);
+  const declared = qs.filter((q) => q.declared);
+  const imports = coded.map((q) => `import { ${[runnerOf(q).fn, ...(q.derive ? [q.derive] : [])].join(', ')} } from '${queries}/${q.name}.js';`);
+  const derivers = coded.filter((q) => q.derive);
+  if (declared.length) imports.unshift(`import { runDeclared, type DeclaredQuery } from '${lib}/queries/declared.js';`);
+  const types = coded.map((q) => `${pascal(q.name)}Params`);
+  const table = declared.length
+    ? `\n/** The declarative queries: a table, an index prefix bound to the parameters, fields, a limit. No code of their own. */
+const DECLARED: Record<string, DeclaredQuery> = ${literal(Object.fromEntries(declared.map((q) => [q.name, q.declared])))};\n`
+    : '';
+  const runner = (q: QuerySchema) =>
+    q.declared
+      ? `  ${q.name}: (db, params) => runDeclared(db, DECLARED.${q.name}!, params),`
+      : `  ${q.name}: (db, params) => ${runnerOf(q).fn}(db, params as unknown as ${pascal(q.name)}Params),`;
   return `${header(schemas.queryDir)}/** Query name → its hand-written implementation, src/queries/<name>.ts exporting run<Name>. */
-import type { ParamValue } from '../params.js';
-import type { Cell } from '../protocol.js';
-import type { Db } from '../queries/db.js';
+import type { ParamValue } from '${lib}/params.js';
+import type { Cell } from '${lib}/protocol.js';
+import type { Deriver } from '${lib}/queries/derived.js';
+import type { Db } from './tables.js';
 ${types.length ? `import type { ${types.join(', ')} } from './queries.js';\n` : ''}${imports.join('\n')}
-
+${table}
 /** Runs a query on parameters already checked by parseParams against the query's spec. */
 export type QueryRunner = (db: Db, params: Record<string, ParamValue>) => Cell[][];
 
 export const QUERY_RUNNERS: Record<string, QueryRunner> = {
-${qs.map((q) => `  ${q.name}: (db, params) => ${runnerOf(q).fn}(db, params as unknown as ${pascal(q.name)}Params),`).join('\n')}
+${qs.map(runner).join('\n')}
 };
+
+/** Query name → the function that derives its data once per generation, in the load thread (\`"derive"\`). */
+export const DERIVERS: Record<string, Deriver<Db>> = {${derivers.length ? '\n' + derivers.map((q) => `  ${q.name}: ${q.derive},`).join('\n') + '\n' : ''}};
 `;
 }

@@ -9,7 +9,7 @@ import type { Schemas } from './schema.js';
 export function emitCatalog(schemas: Schemas): string {
   const specs: TableSpec[] = schemas.tables.map(({ source: _source, ...spec }) => spec);
   return `${header(schemas.tableDir)}/** Every table roq loads: where its file is, its columns, key, indexes and references. */
-import type { TableSpec } from '../store/types.js';
+import type { TableSpec } from '${schemas.imports.lib}/store/types.js';
 
 export const TABLES: readonly TableSpec[] = ${literal(specs)};
 `;
@@ -19,6 +19,7 @@ const TS_TYPE: Record<ColumnSpec['type'], string> = {
   string: 'string',
   int: 'number',
   float: 'number',
+  bool: 'boolean',
   time: 'number',
   date: 'number',
 };
@@ -32,6 +33,7 @@ function describeColumn(c: ColumnSpec): string {
     string: '',
     int: c.default === undefined && !c.required ? '; NULL_INT when empty' : '',
     float: c.default === undefined && !c.required ? '; NaN when empty' : '',
+    bool: c.default === undefined && !c.required ? '; false when empty' : '',
     date: ': yyyymmdd' + (c.default === undefined && !c.required ? ', NULL_INT when empty' : ''),
     time: ': seconds from the start of the service day' + (c.default === undefined && !c.required ? ', NULL_TIME when empty' : ''),
   };
@@ -66,6 +68,10 @@ function interfaceOf(t: TableSpec): string {
       lines.push(`  ${m}Row(row: number): number;`);
     }
   }
+  for (const ref of t.references ?? []) {
+    lines.push(`  /** the ${ref.table} row whose key is this row's (${ref.columns.join(', ')}), or -1 */`);
+    lines.push(`  ${camel(ref.name)}Row(row: number): number;`);
+  }
   if (t.key.length) {
     lines.push(`  /** rows sorted by the key (${t.key.join(', ')}), the first row of each key only */`);
     lines.push('  readonly key: SortedIndex;');
@@ -90,6 +96,7 @@ const OPENER: Record<ColumnSpec['type'], string> = {
   string: 'stringColumn',
   int: 'intColumn',
   float: 'floatColumn',
+  bool: 'boolColumn',
   time: 'timeColumn',
   date: 'dateColumn',
 };
@@ -109,6 +116,9 @@ function openerOf(t: TableSpec): string {
       case 'time':
         members.push(`    ${m}: (row) => ${v}.seconds[row]!,`, `    ${m}Text: ${v}.text.text,`);
         break;
+      case 'bool':
+        members.push(`    ${m}: (row) => ${v}[row] === 1,`);
+        break;
       default:
         members.push(`    ${m}: (row) => ${v}[row]!,`);
     }
@@ -116,6 +126,10 @@ function openerOf(t: TableSpec): string {
       locals.push(`  const ${m}Ref = reference(t, ${quote(c.name)});`);
       members.push(`    ${m}Row: (row) => ${m}Ref[${v}.codes[row]!]!,`);
     }
+  }
+  for (const ref of t.references ?? []) {
+    locals.push(`  const ${camel(ref.name)}Ref = reference(t, ${quote(ref.name)});`);
+    members.push(`    ${camel(ref.name)}Row: (row) => ${camel(ref.name)}Ref[row]!,`);
   }
   if (t.key.length) {
     locals.push(`  const key = keyIndex(t, ${literal(t.key)});`);
@@ -135,30 +149,35 @@ ${members.join('\n')}
 
 export function emitTables(schemas: Schemas): string {
   const tables = schemas.tables;
+  const lib = schemas.imports.lib;
   const used = new Set(tables.flatMap((t) => t.columns.map((c) => OPENER[c.type])));
   const store = [
     ...Object.values(OPENER).filter((o, i, all) => used.has(o) && all.indexOf(o) === i),
     ...(tables.some((t) => t.key.length) ? ['findByKey', 'keyIndex'] : []),
     ...(tables.some((t) => t.indexes.length) ? ['namedIndex'] : []),
-    ...(tables.some((t) => t.columns.some((c) => c.references)) ? ['reference'] : []),
+    ...(tables.some((t) => t.columns.some((c) => c.references) || t.references?.length) ? ['reference'] : []),
   ].sort();
   const parts = [
     `${header(schemas.tableDir)}/**
  * Typed accessors over a loaded generation, one object per table: \`tables.stopTimes.departureTime(row)\` is the
  * departure in seconds, \`departureTimeText(row)\` the text as written. They wrap the shared arrays; nothing is copied.
  */
-import type { TableData } from '../store/types.js';
-import type { SortedIndex } from '../store/sortedIndex.js';
-import { ${store.join(', ')} } from '../store/columns.js';
+import type { TableData } from '${lib}/store/types.js';
+import type { SortedIndex } from '${lib}/store/sortedIndex.js';
+import type { DbOf } from '${lib}/queries/db.js';
+import { ${store.join(', ')} } from '${lib}/store/columns.js';
 
-export { NULL_INT, NULL_TIME } from '../store/types.js';
-export type { SortedIndex } from '../store/sortedIndex.js';`,
+export { NULL_INT, NULL_TIME } from '${lib}/store/types.js';
+export type { SortedIndex } from '${lib}/store/sortedIndex.js';`,
   ];
   for (const t of tables) parts.push(interfaceOf(t), openerOf(t));
   parts.push(`/** Every table of the catalog. */
 export interface Tables {
 ${tables.map((t) => `  ${camel(t.name)}: ${pascal(t.name)}Table;`).join('\n')}
 }
+
+/** What a query function receives: a generation of these tables (see ${lib}/queries/db.ts). */
+export type Db = DbOf<Tables>;
 
 /** Wraps a generation's tables; cheap (no data is read), done once per generation in each worker. */
 export function openTables(tables: Record<string, TableData>): Tables {

@@ -4,17 +4,28 @@
  */
 import { emitCatalog, emitTables } from './emitTables.js';
 import { emitQueries, emitRegistry } from './emitQueries.js';
-import { validateSchemas, type SchemaFiles } from './schema.js';
+import { validateSchemas, type ImportPaths, type SchemaFiles } from './schema.js';
 
 export const OUTPUT_DIR = 'src/generated';
 
 /** Output path (relative to the repository root) → file text. Throws SchemaError on a bad schema. */
-export function generate(input: SchemaFiles): Map<string, string> {
-  const schemas = validateSchemas(input);
+/** An app's build directory (`<app>/.roq/`) and where its generated files go inside the app. */
+export const APP_BUILD_DIR = '.roq';
+export const APP_OUTPUT_DIR = `${APP_BUILD_DIR}/generated`;
+/** From <app>/.roq/generated/: roq's modules by the bare `roq/` prefix the app build resolves, the app's queries two up. */
+export const APP_IMPORTS: ImportPaths = { lib: 'roq', queries: '../../queries' };
+
+/**
+ * Output path → file text. Throws SchemaError on a bad schema. Paths are relative to the repository root
+ * (src/generated/…), or with `app` set, to the app's directory (.roq/generated/…).
+ */
+export function generate(input: SchemaFiles, app = false): Map<string, string> {
+  const schemas = app ? validateSchemas(input, APP_IMPORTS) : validateSchemas(input);
+  const out = app ? APP_OUTPUT_DIR : OUTPUT_DIR;
   return new Map([
-    [`${OUTPUT_DIR}/catalog.ts`, emitCatalog(schemas)],
-    [`${OUTPUT_DIR}/tables.ts`, emitTables(schemas)],
-    [`${OUTPUT_DIR}/queries.ts`, emitQueries(schemas)],
-    [`${OUTPUT_DIR}/registry.ts`, emitRegistry(schemas)],
+    [`${out}/catalog.ts`, emitCatalog(schemas)],
+    [`${out}/tables.ts`, emitTables(schemas)],
+    [`${out}/queries.ts`, emitQueries(schemas)],
+    [`${out}/registry.ts`, emitRegistry(schemas)],
   ]);
 }

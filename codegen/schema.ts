@@ -7,8 +7,9 @@ import { Buffer } from 'node:buffer';
 import type { ParamSpec } from '../src/params.js';
 import { parseClockTime, parseIsoDate } from '../src/params.js';
 import type { Field } from '../src/protocol.js';
+import type { DeclaredQuery } from '../src/queries/declared.js';
 import type { ColumnSpec, ColumnType, IndexSpec, TableSpec } from '../src/store/types.js';
-import { parseDateBytes, parseFloatBytes, parseIntBytes, parseTimeBytes } from '../src/store/values.js';
+import { formatParser, parseBoolBytes, parseDateBytes, parseFloatBytes, parseIntBytes, parseTimeBytes } from '../src/store/values.js';
 import { camel } from './names.js';
 
 export interface SchemaFile {
@@ -30,7 +31,21 @@ export interface QuerySchema {
   /** Seconds an HTTP cache may keep an answer (Cache-Control max-age); absent: no caching. */
   maxAge?: number;
   source: string;
+  /** Set for a declarative query (one that names a table): what the generic runner needs. */
+  declared?: DeclaredQuery;
+  /** The function of the query's module that derives data once per generation (`"derive"` in the schema). */
+  derive?: string;
 }
+
+/** Where generated files import roq's modules and the app's query functions from. */
+export interface ImportPaths {
+  /** roq's src/, as seen from the generated directory: '..' for the project root, 'roq' in an app's build. */
+  lib: string;
+  /** The hand-written query functions: '../queries' for the project root, '../../queries' for an app. */
+  queries: string;
+}
+
+export const ROOT_IMPORTS: ImportPaths = { lib: '..', queries: '../queries' };
 
 export interface Schemas {
   tables: SourcedTable[];
@@ -38,6 +53,7 @@ export interface Schemas {
   /** The directories the schemas came from, for the generated headers. */
   tableDir: string;
   queryDir: string;
+  imports: ImportPaths;
 }
 
 export class SchemaError extends Error {
@@ -47,9 +63,9 @@ export class SchemaError extends Error {
   }
 }
 
-const COLUMN_TYPES: readonly ColumnType[] = ['string', 'int', 'float', 'time', 'date'];
-const PARAM_TYPES = ['string', 'int', 'date', 'time'] as const;
-const FIELD_TYPES = ['string', 'int'] as const;
+const COLUMN_TYPES: readonly ColumnType[] = ['string', 'int', 'float', 'bool', 'time', 'date'];
+const PARAM_TYPES = ['string', 'int', 'float', 'bool', 'date', 'time'] as const;
+const FIELD_TYPES = ['string', 'int', 'float'] as const;
 const SNAKE = /^[a-z][a-z0-9_]*$/;
 const INDEX_NAME = /^[a-z][A-Za-z0-9]*$/;
 
@@ -106,26 +122,34 @@ function checker(file: string) {
 const PARSERS: Record<Exclude<ColumnType, 'string'>, (b: Uint8Array, s: number, e: number) => number> = {
   int: parseIntBytes,
   float: parseFloatBytes,
+  bool: parseBoolBytes,
   time: parseTimeBytes,
   date: parseDateBytes,
 };
 
-function columnDefault(c: ReturnType<typeof checker>, v: unknown, type: ColumnType, field: string): string | undefined {
+function columnDefault(c: ReturnType<typeof checker>, v: unknown, type: ColumnType, field: string, format?: string): string | undefined {
   if (v === undefined) return undefined;
   const text = typeof v === 'number' && (type === 'int' || type === 'float') ? String(v) : c.string(v, field);
   if (type !== 'string') {
     const b = Buffer.from(text);
-    if (Number.isNaN(PARSERS[type](b, 0, b.length))) c.fail(field, `'${text}' is not a valid ${type} value`);
+    const parse = type === 'date' || type === 'time' ? formatParser(type, format) : PARSERS[type];
+    if (Number.isNaN(parse(b, 0, b.length))) c.fail(field, `'${text}' is not a valid ${type} value`);
   }
   return text;
 }
 
+/** The formats a date or time column may declare; the first is the default (GTFS). */
+const FORMATS: Partial<Record<ColumnType, readonly string[]>> = { date: ['yyyymmdd', 'iso'], time: ['service', 'clock'] };
+
 type SourcedTable = TableSpec & { source: string };
+
+/** The separators a table may declare, by name. */
+const DELIMITERS: Record<string, string> = { comma: ',', tab: '\t', semicolon: ';', pipe: '|' };
 
 /** Checks one table schema; `refs` are its columns' `references` texts, resolved by linkReferences. */
 export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (string | undefined)[] } {
   const c = checker(file.path);
-  const o = c.object(file.json, '', ['table', 'file', 'optional', 'description', 'columns', 'key', 'indexes']);
+  const o = c.object(file.json, '', ['table', 'file', 'optional', 'description', 'columns', 'key', 'indexes', 'delimiter', 'header', 'references']);
   const name = c.string(o.table, 'table', SNAKE, 'a table name of [a-z0-9_] starting with a letter');
   const dataFile = c.string(o.file, 'file', /^[^/\\]+$/, 'a file name without directories');
   const columnsRaw = c.array(o.columns, 'columns');
@@ -133,16 +157,23 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
   const references: (string | undefined)[] = [];
   const columns: ColumnSpec[] = columnsRaw.map((raw, i) => {
     const at = `columns[${i}]`;
-    const co = c.object(raw, at, ['name', 'type', 'required', 'default', 'references', 'description']);
+    const co = c.object(raw, at, ['name', 'type', 'required', 'default', 'references', 'description', 'heading', 'format']);
     const type = c.oneOf(co.type, `${at}.type`, COLUMN_TYPES, 'type');
     const col: ColumnSpec = {
       name: c.string(co.name, `${at}.name`, SNAKE, 'a column name of [a-z0-9_] starting with a letter'),
       type,
       required: c.bool(co.required, `${at}.required`),
     };
-    const d = columnDefault(c, co.default, type, `${at}.default`);
+    if (co.format !== undefined) {
+      const formats = FORMATS[type];
+      if (!formats) c.fail(`${at}.format`, 'only date and time columns take a format');
+      const f = c.oneOf(co.format, `${at}.format`, formats!, `${type} format`);
+      if (f === 'iso' || f === 'clock') col.format = f;
+    }
+    const d = columnDefault(c, co.default, type, `${at}.default`, col.format);
     if (d !== undefined) col.default = d;
     if (co.description !== undefined) c.string(co.description, `${at}.description`);
+    if (co.heading !== undefined) col.heading = c.string(co.heading, `${at}.heading`, /^[^\r\n]+$/, 'a heading on one line');
     references.push(co.references === undefined ? undefined : c.string(co.references, `${at}.references`, /^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/, 'of the form table.column'));
     return col;
   });
@@ -175,6 +206,15 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
     for (const s of suffixes) claim(m + s, `columns[${i}].name`);
   });
   indexes.forEach((ix, i) => claim(ix.name, `indexes[${i}].name`));
+  const composite = (o.references === undefined ? [] : c.array(o.references, 'references')).map((raw, i) => {
+    const ro = c.object(raw, `references[${i}]`, ['columns', 'table', 'name']);
+    const cols = c.array(ro.columns, `references[${i}].columns`).map((v, j) => columnRef(v, `references[${i}].columns[${j}]`));
+    if (cols.length < 2) c.fail(`references[${i}].columns`, 'a table-level reference names two or more columns (for one, write "references" on the column)');
+    const table = c.string(ro.table, `references[${i}].table`, SNAKE, 'a table name');
+    const ref = { name: ro.name === undefined ? table : c.string(ro.name, `references[${i}].name`, SNAKE, 'a name of [a-z0-9_] starting with a letter'), columns: cols, table };
+    claim(`${camel(ref.name)}Row`, `references[${i}]`);
+    return ref;
+  });
   const spec: SourcedTable = {
     name,
     file: dataFile,
@@ -185,6 +225,12 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
     indexes,
     source: file.path,
   };
+  if (o.delimiter !== undefined) {
+    const d = DELIMITERS[c.oneOf(o.delimiter, 'delimiter', Object.keys(DELIMITERS), 'delimiter')]!;
+    if (d !== ',') spec.delimiter = d;
+  }
+  if (o.header !== undefined && !c.bool(o.header, 'header')) spec.header = false;
+  if (composite.length) spec.references = composite;
   return { spec, refs: references };
 }
 
@@ -205,12 +251,23 @@ function linkReferences(checked: { spec: SourcedTable; refs: (string | undefined
       if (col.type !== 'string' || t.columns[i]!.type !== 'string') c.fail(field, 'only string columns can reference, and only string columns');
       t.columns[i]!.references = { table: tableName, column: columnName };
     });
+    (t.references ?? []).forEach((ref, i) => {
+      const field = `references[${i}]`;
+      const target = tables.find((x) => x.name === ref.table);
+      if (!target) return c.fail(`${field}.table`, `no table '${ref.table}' (tables: ${tables.map((x) => x.name).join(', ')})`);
+      if (target.key.length !== ref.columns.length) c.fail(`${field}.columns`, `table '${ref.table}' has a key of ${target.key.length} column(s) [${target.key.join(', ')}]; name as many columns, in its order`);
+      ref.columns.forEach((name, j) => {
+        const from = t.columns.find((x) => x.name === name)!;
+        const to = target.columns.find((x) => x.name === target.key[j])!;
+        if (from.type !== to.type || from.type === 'float') c.fail(`${field}.columns[${j}]`, `${t.name}.${name} is ${from.type}, ${target.name}.${to.name} ${to.type}: a reference pairs columns of one type other than float`);
+      });
+    });
   }
 }
 
 export function validateQuery(file: SchemaFile): QuerySchema {
   const c = checker(file.path);
-  const o = c.object(file.json, '', ['query', 'description', 'params', 'fields', 'maxAge']);
+  const o = c.object(file.json, '', ['query', 'description', 'params', 'fields', 'maxAge', 'table', 'index', 'limit', 'derive']);
   const name = c.string(o.query, 'query', SNAKE, 'a query name of [a-z0-9_] starting with a letter');
   const params: ParamSpec[] = c.array(o.params ?? [], 'params').map((raw, i) => {
     const at = `params[${i}]`;
@@ -224,8 +281,8 @@ export function validateQuery(file: SchemaFile): QuerySchema {
       if (po[prop] !== undefined && !types.includes(type)) c.fail(`${at}.${prop}`, `only ${types.join(', ')} parameters take ${prop}`);
     };
     only('maxLength', ['string']);
-    only('min', ['int']);
-    only('max', ['int']);
+    only('min', ['int', 'float']);
+    only('max', ['int', 'float']);
     const dflt = `${at}.default`;
     switch (type) {
       case 'string': {
@@ -245,6 +302,23 @@ export function validateQuery(file: SchemaFile): QuerySchema {
         }
         return p;
       }
+      case 'float': {
+        const p: ParamSpec = { ...base, type };
+        const num = (v: unknown, field: string): number => (typeof v === 'number' && Number.isFinite(v) ? v : c.fail(field, `expected a number, got ${JSON.stringify(v)}`));
+        if (po.min !== undefined) p.min = num(po.min, `${at}.min`);
+        if (po.max !== undefined) p.max = num(po.max, `${at}.max`);
+        if (p.min !== undefined && p.max !== undefined && p.min > p.max) c.fail(`${at}.max`, `max ${p.max} is below min ${p.min}`);
+        if (po.default !== undefined) {
+          p.default = num(po.default, dflt);
+          if ((p.min !== undefined && p.default < p.min) || (p.max !== undefined && p.default > p.max)) c.fail(dflt, `${p.default} is outside ${p.min ?? ''}..${p.max ?? ''}`);
+        }
+        return p;
+      }
+      case 'bool': {
+        const p: ParamSpec = { ...base, type };
+        if (po.default !== undefined) p.default = c.bool(po.default, dflt);
+        return p;
+      }
       case 'date':
       case 'time': {
         const p: ParamSpec = { ...base, type };
@@ -261,18 +335,66 @@ export function validateQuery(file: SchemaFile): QuerySchema {
   // One property order for every parameter, whatever the schema's, so generated specs read alike.
   const order = ['name', 'type', 'required', 'default', 'maxLength', 'min', 'max', 'description'];
   const ordered = params.map((p) => Object.fromEntries(order.filter((k) => k in p).map((k) => [k, (p as Record<string, unknown>)[k]])) as ParamSpec);
+  const declarative = o.table !== undefined;
   const fields: Field[] = c.array(o.fields, 'fields').map((raw, i) => {
-    const fo = c.object(raw, `fields[${i}]`, ['name', 'type', 'description']);
-    return {
-      name: c.string(fo.name, `fields[${i}].name`, SNAKE, 'a field name of [a-z0-9_] starting with a letter'),
-      type: c.oneOf(fo.type, `fields[${i}].type`, FIELD_TYPES, 'type'),
-    };
+    const fo = c.object(raw, `fields[${i}]`, ['name', 'type', 'description', ...(declarative ? ['column'] : [])]);
+    const name = c.string(fo.name, `fields[${i}].name`, SNAKE, 'a field name of [a-z0-9_] starting with a letter');
+    // A declarative query's field types follow its columns (linkDeclared); one written here must agree.
+    if (declarative && fo.type === undefined) return { name, type: 'string' };
+    return { name, type: c.oneOf(fo.type, `fields[${i}].type`, FIELD_TYPES, 'type') };
   });
   if (fields.length === 0) c.fail('fields', 'a query needs at least one field');
   c.unique(fields.map((f) => f.name), (i) => `fields[${i}].name`, 'field');
+  if (!declarative) {
+    for (const prop of ['index', 'limit']) if (o[prop] !== undefined) c.fail(prop, `only a query that names a table takes ${prop}`);
+  } else if (o.derive !== undefined) c.fail('derive', 'a query that names a table has no code of its own to derive data with');
   const maxAge = o.maxAge === undefined ? undefined : c.integer(o.maxAge, 'maxAge');
   if (maxAge !== undefined && (maxAge < 0 || maxAge > 31_536_000)) c.fail('maxAge', `expected seconds from 0 to 31536000 (a year), got ${maxAge}`);
-  return { name, description: c.optString(o.description, 'description'), params: ordered, fields, ...(maxAge ? { maxAge } : {}), source: file.path };
+  const q: QuerySchema = { name, description: c.optString(o.description, 'description'), params: ordered, fields, ...(maxAge ? { maxAge } : {}), source: file.path };
+  if (o.derive !== undefined) q.derive = c.string(o.derive, 'derive', /^[a-z][A-Za-z0-9]*$/, 'the name of a function of the query\'s module');
+  return q;
+}
+
+/** The field type of a declarative query's column: numbers stay numbers, dates and times are text. */
+function fieldTypeOf(type: ColumnType): Field['type'] {
+  return type === 'int' || type === 'bool' ? 'int' : type === 'float' ? 'float' : 'string';
+}
+
+/**
+ * Completes a declarative query (one whose schema names a table) once the tables are known: the table, the index
+ * its parameters are bound to (the key unless `index` names another), each parameter's type against its column's,
+ * and each field's column. Errors point at the query schema's field.
+ */
+function linkDeclared(q: QuerySchema, json: Obj, tables: readonly SourcedTable[]): void {
+  const c = checker(q.source);
+  const tableName = c.string(json.table, 'table');
+  const t = tables.find((x) => x.name === tableName);
+  if (!t) return c.fail('table', `no table '${tableName}' (tables: ${tables.map((x) => x.name).join(', ') || 'none'})`);
+  const index = json.index === undefined ? 'key' : c.string(json.index, 'index');
+  const columns = index === 'key' ? t.key : t.indexes.find((ix) => ix.name === index)?.columns;
+  if (!columns || columns.length === 0) {
+    const known = [...(t.key.length ? ['key'] : []), ...t.indexes.map((ix) => ix.name)];
+    return c.fail('index', `table '${t.name}' has no ${index === 'key' ? 'key' : `index '${index}'`} (it has: ${known.join(', ') || 'no key and no index'})`);
+  }
+  if (q.params.length > columns.length) c.fail(`params[${columns.length}]`, `the ${index} of '${t.name}' has ${columns.length} column(s) (${columns.join(', ')}); parameters bind to them in order`);
+  const PARAM_OF: Record<ColumnType, string> = { string: 'string', int: 'int', float: 'float', bool: 'bool', date: 'date', time: 'time' };
+  q.params.forEach((p, i) => {
+    const col = t.columns.find((x) => x.name === columns[i])!;
+    if (PARAM_OF[col.type] !== p.type) c.fail(`params[${i}].type`, `'${p.name}' binds to ${t.name}.${col.name}, a ${col.type} column: make it ${PARAM_OF[col.type]}`);
+  });
+  const fieldsJson = json.fields as Obj[];
+  const fields = q.fields.map((f, i) => {
+    const column = fieldsJson[i]!.column === undefined ? f.name : c.string(fieldsJson[i]!.column, `fields[${i}].column`);
+    const col = t.columns.find((x) => x.name === column);
+    if (!col) return c.fail(`fields[${i}]${fieldsJson[i]!.column === undefined ? '.name' : '.column'}`, `table '${t.name}' has no column '${column}'`);
+    const type = fieldTypeOf(col.type);
+    if (fieldsJson[i]!.type !== undefined && fieldsJson[i]!.type !== type) c.fail(`fields[${i}].type`, `${t.name}.${column} gives ${type} values`);
+    f.type = type;
+    return { column, type };
+  });
+  const limit = json.limit === undefined ? 100 : c.integer(json.limit, 'limit');
+  if (limit < 1 || limit > 100_000) c.fail('limit', `${limit} is outside 1..100000`);
+  q.declared = { table: t.name, index, columns: [...columns], params: q.params.map((p) => p.name), fields, limit };
 }
 
 function dirOf(files: SchemaFile[], fallback: string): string {
@@ -281,7 +403,7 @@ function dirOf(files: SchemaFile[], fallback: string): string {
 }
 
 /** Validates a whole schema set; files are taken in path order so output does not depend on directory listing. */
-export function validateSchemas(input: SchemaFiles): Schemas {
+export function validateSchemas(input: SchemaFiles, imports: ImportPaths = ROOT_IMPORTS): Schemas {
   const byPath = (a: SchemaFile, b: SchemaFile) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   const tableFiles = [...input.tables].sort(byPath);
   const queryFiles = [...input.queries].sort(byPath);
@@ -296,8 +418,12 @@ export function validateSchemas(input: SchemaFiles): Schemas {
   linkReferences(checked);
   const queries = queryFiles.map(validateQuery);
   queries.forEach((q, i) => {
+    const json = queryFiles[i]!.json as Obj;
+    if (json.table !== undefined) linkDeclared(q, json, tables);
+  });
+  queries.forEach((q, i) => {
     const first = queries.findIndex((x) => x.name === q.name);
     if (first !== i) throw new SchemaError(q.source, 'query', `query '${q.name}' is also defined in ${queries[first]!.source}`);
   });
-  return { tables, queries, tableDir: dirOf(tableFiles, 'schemas/tables/*.json'), queryDir: dirOf(queryFiles, 'schemas/queries/*.json') };
+  return { tables, queries, tableDir: dirOf(tableFiles, 'schemas/tables/*.json'), queryDir: dirOf(queryFiles, 'schemas/queries/*.json'), imports };
 }

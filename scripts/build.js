@@ -4,7 +4,9 @@
 // as CommonJS; Bun runs the same file.
 import { spawnSync } from 'node:child_process';
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const programs = [
   { entry: 'src/cli/main.ts', out: 'dist/roq.js', shebang: true },
@@ -22,31 +24,48 @@ const programs = [
   { entry: 'bench/soak.ts', out: 'dist/soak.js' },
 ];
 
-const only = process.argv.slice(2);
+// `node scripts/build.js --app DIR` builds an app instead (see buildApp below); run from anywhere.
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const appAt = process.argv.indexOf('--app');
+const app = appAt > 0 ? resolve(process.argv[appAt + 1] ?? '.') : undefined;
+process.chdir(ROOT);
+const bun = 'node_modules/bun/bin/bun.exe';
+const only = appAt > 0 ? [] : process.argv.slice(2);
 const version = JSON.parse(readFileSync('package.json', 'utf8')).version;
+
+/** esbuild options shared by every program, roq's own and an app's. */
+function bundleOptions(p, outfile, plugins = [], define = {}) {
+  return {
+    entryPoints: [p.entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: p.minify ?? false,
+    sourcemap: false,
+    legalComments: 'none',
+    // better-sqlite3 is a native addon, required from node_modules by the SQLite baseline only.
+    external: ['bun:ffi', 'better-sqlite3'],
+    define: { ROQ_VERSION: JSON.stringify(version), ...define },
+    loader: { '.html': 'text' },
+    banner: p.shebang ? { js: '#!/usr/bin/env node' } : undefined,
+    logLevel: 'warning',
+    plugins,
+  };
+}
+
+if (app) {
+  await buildApp(app);
+  process.exit(0);
+}
 mkdirSync('dist', { recursive: true });
 writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
 await Promise.all(
   programs
     .filter((p) => existsSync(p.entry) && (only.length === 0 || only.some((o) => p.out.includes(o))))
     .map(async (p) => {
-      await build({
-        entryPoints: [p.entry],
-        outfile: p.out,
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        format: 'cjs',
-        minify: p.minify ?? false,
-        sourcemap: false,
-        legalComments: 'none',
-        // better-sqlite3 is a native addon, required from node_modules by the SQLite baseline only.
-        external: ['bun:ffi', 'better-sqlite3'],
-        define: { ROQ_VERSION: JSON.stringify(version) },
-        loader: { '.html': 'text' },
-        banner: p.shebang ? { js: '#!/usr/bin/env node' } : undefined,
-        logLevel: 'warning',
-      });
+      await build(bundleOptions(p, p.out));
       if (p.shebang) chmodSync(p.out, 0o755);
     }),
 );
@@ -54,11 +73,74 @@ await Promise.all(
 // The deployed CGI program: the same source compiled by Bun into one executable with the program's bytecode in
 // it, so a web request pays neither for parsing JavaScript nor for finding a runtime (measured: 8.6 ms a request
 // against 14.5 ms for `bun dist/roq.cgi` and 6.3 ms for an empty Bun process). Skipped when Bun is not installed.
-const bun = 'node_modules/bun/bin/bun.exe';
-if (existsSync(bun) && (only.length === 0 || only.some((o) => 'dist/roq-cgi'.includes(o)))) {
-  const r = spawnSync(bun, ['build', 'src/cgi/main.ts', '--compile', '--bytecode', '--minify', '--target=bun', '--loader', '.html:text', '--outfile', 'dist/roq-cgi'], { encoding: 'utf8' });
+if (existsSync(bun) && (only.length === 0 || only.some((o) => 'dist/roq-cgi'.includes(o)))) compileCgi('src/cgi/main.ts', 'dist/roq-cgi');
+
+function compileCgi(entry, outfile) {
+  // `.cgi:js`: an app's entry is the bundled dist/roq.cgi, which Bun would otherwise embed as a file, not run.
+  const r = spawnSync(bun, ['build', entry, '--compile', '--bytecode', '--minify', '--target=bun', '--loader', '.html:text', '--loader', '.cgi:js', '--outfile', outfile], { encoding: 'utf8' });
   if (r.status !== 0) {
     console.error(`bun build --compile failed:\n${r.stdout}${r.stderr}`);
     process.exit(1);
   }
+}
+
+/**
+ * An app's build: codegen from DIR/schemas/ into DIR/.roq/generated/, then roq's daemon, worker, load thread and
+ * CGI program bundled against those generated files and DIR/queries/ into DIR/.roq/dist/, and the CGI program
+ * compiled by Bun. Nothing outside DIR/.roq/ is written: roq's sources are only read. The bundler swaps roq's
+ * src/generated/ for the app's, and resolves the `roq/…` imports of generated code and of the app's query
+ * functions to roq's src/.
+ */
+function appTemplatesModule(dir) {
+  const templates = {};
+  const tdir = join(dir, 'templates');
+  for (const f of existsSync(tdir) ? readdirSync(tdir).sort() : []) {
+    if (f.endsWith('.html')) templates[f.slice(0, -5)] = readFileSync(join(tdir, f), 'utf8');
+  }
+  const meta = existsSync(join(dir, 'app.json')) ? JSON.parse(readFileSync(join(dir, 'app.json'), 'utf8')) : {};
+  const title = typeof meta.title === 'string' ? meta.title : basename(dir);
+  return `export const APP_TEMPLATES = ${JSON.stringify(templates)};\nexport const BOARD_QUERIES = [];\nexport const APP_TITLE = ${JSON.stringify(title)};\n`;
+}
+
+async function buildApp(dir) {
+  const out = join(dir, '.roq');
+  if (!existsSync(join(dir, 'schemas'))) {
+    console.error(`roq build: ${dir} is not an app: it has no schemas/ directory (make one with \`roq init\`)`);
+    process.exit(1);
+  }
+  mkdirSync(join(out, 'dist'), { recursive: true });
+  await build({ entryPoints: ['codegen/main.ts'], outfile: join(out, 'codegen.mjs'), bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
+  const gen = spawnSync(process.execPath, [join(out, 'codegen.mjs'), '--app', dir], { encoding: 'utf8' });
+  process.stderr.write(gen.stderr);
+  if (gen.status !== 0) process.exit(1);
+  const src = join(ROOT, 'src');
+  const appPlugin = {
+    name: 'roq-app',
+    setup(b) {
+      b.onResolve({ filter: /\/generated\/[a-z]+\.js$/ }, (args) =>
+        args.importer.startsWith(src + '/') ? { path: join(out, 'generated', basename(args.path).replace(/\.js$/, '.ts')) } : undefined,
+      );
+      b.onResolve({ filter: /^roq\// }, (args) => ({ path: join(src, args.path.slice(4)).replace(/\.js$/, '.ts') }));
+      // The CGI program's app pages: this app's templates/<query>.html, its title, and no departure board.
+      b.onResolve({ filter: /\/app-templates\.js$/ }, (args) => (args.importer.startsWith(src + '/') ? { path: 'app-templates', namespace: 'roq-app' } : undefined));
+      b.onLoad({ filter: /.*/, namespace: 'roq-app' }, () => ({ contents: appTemplatesModule(dir), loader: 'js' }));
+    },
+  };
+  const appPrograms = programs.filter((p) => /^dist\/(roq\.js|worker\.js|load-thread\.js|roq\.cgi)$/.test(p.out));
+  writeFileSync(join(out, 'dist/package.json'), '{ "type": "commonjs" }\n');
+  await Promise.all(
+    appPrograms.map(async (p) => {
+      const file = join(out, p.out);
+      await build(bundleOptions(p, file, [appPlugin], { ROQ_HOME: JSON.stringify(ROOT) }));
+      if (p.shebang) chmodSync(file, 0o755);
+    }),
+  );
+  if (existsSync(bun)) compileCgi(join(out, 'dist/roq.cgi'), join(out, 'dist/roq-cgi'));
+  // For type-checking the app's query functions against its generated types: npx tsc -p DIR/.roq/tsconfig.json
+  const tsconfig = {
+    extends: join(ROOT, 'tsconfig.json'),
+    compilerOptions: { paths: { 'roq/*': [join(src, '*')] }, typeRoots: [join(ROOT, 'node_modules/@types')] },
+    include: [join(dir, 'queries/**/*.ts'), join(out, 'generated/*.ts'), join(src, 'types.d.ts')],
+  };
+  writeFileSync(join(out, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2) + '\n');
 }

@@ -7,7 +7,7 @@
  */
 import { answerParser, encodeRequest, REQUESTS_FIFO, responseFifoName, type Answer } from './protocol.js';
 import { roqError, RoqError } from './errors.js';
-import { O_NONBLOCK, O_RDWR, O_WRONLY, sleepMs, sys } from './sysio.js';
+import { O_NONBLOCK, O_RDWR, O_WRONLY, S_IFIFO, S_IFMT, sleepMs, sys } from './sysio.js';
 
 /** Answer FIFOs: the owner reads, the daemon's group may write (see docs/PROTOCOL.md for the run directory's modes). */
 export const RESPONSE_FIFO_MODE = 0o620;
@@ -17,8 +17,8 @@ export function makeFifo(path: string, mode: number): void {
   sys().mkfifo(path, mode);
 }
 
-function randomToken(): string {
-  const bytes = new Uint8Array(9);
+function randomToken(n = 9): string {
+  const bytes = new Uint8Array(n);
   globalThis.crypto.getRandomValues(bytes);
   return Buffer.from(bytes).toString('base64').replace(/[^A-Za-z0-9]/g, 'x');
 }
@@ -33,13 +33,42 @@ function inRun(runDir: string, name: string): string {
   return runDir.endsWith('/') ? runDir + name : `${runDir}/${name}`;
 }
 
+/**
+ * Opens REQUESTS for writing and checks, on the open descriptor, that it is a FIFO owned by the owner of the run
+ * directory — the daemon's user. Anyone who may create files in the run directory could otherwise put a FIFO of
+ * their own there while no daemon's is, and read every request written into it (docs/SECURITY.md).
+ */
 function openRequests(runDir: string): number {
+  const s = sys();
+  const path = inRun(runDir, REQUESTS_FIFO);
+  let fd: number;
   try {
-    return sys().open(inRun(runDir, REQUESTS_FIFO), O_WRONLY | O_NONBLOCK);
+    fd = s.open(path, O_WRONLY | O_NONBLOCK);
   } catch (e) {
     // ENXIO: the FIFO exists but nobody reads it; ENOENT: no daemon ever ran here.
     throw roqError('ROQ_DAEMON_DOWN', { run: runDir, detail: (e as NodeJS.ErrnoException).code ?? String(e) });
   }
+  let detail: string | undefined;
+  try {
+    const fifo = s.fstat(fd);
+    const owner = s.stat(runDir).uid;
+    if ((fifo.mode & S_IFMT) !== S_IFIFO) detail = 'it is not a FIFO';
+    else if (fifo.uid !== owner) detail = `it is owned by uid ${fifo.uid}, the run directory by uid ${owner}`;
+  } catch (e) {
+    detail = (e as Error).message;
+  }
+  if (detail === undefined) return fd;
+  s.close(fd);
+  throw roqError('ROQ_REQUESTS_UNTRUSTED', { path, run: runDir, detail });
+}
+
+/**
+ * After the deadline: an answer that never came, or only answers without this request's proof (someone who may
+ * write into our FIFO tried to answer in the daemon's place).
+ */
+function noAnswer(runDir: string, ms: number, rejected: number): RoqError {
+  if (rejected > 0) return roqError('ROQ_PROTOCOL', { detail: `${rejected} answer(s) without this request's proof were ignored and no other came within ${ms} ms` });
+  return timeoutError(runDir, ms);
 }
 
 /**
@@ -50,7 +79,8 @@ function openRequests(runDir: string): number {
  */
 export async function ask(runDir: string, query: string, params: Record<string, string>, opts: AskOptions): Promise<Answer> {
   const token = randomToken();
-  const line = encodeRequest({ kind: 'query', pid: process.pid, token, query, params });
+  const proof = randomToken(18);
+  const line = encodeRequest({ kind: 'query', pid: process.pid, token, proof, query, params });
   const fifo = inRun(runDir, responseFifoName(process.pid, token));
   const deadline = Date.now() + opts.timeoutMs;
   const requests = openRequests(runDir);
@@ -67,12 +97,12 @@ export async function ask(runDir: string, query: string, params: Record<string, 
       const fd = s.open(fifo, O_RDWR | O_NONBLOCK);
       try {
         writeRequestSync(requests, line, deadline, runDir);
-        return readAnswerPolling(fd, deadline, runDir, opts.timeoutMs);
+        return readAnswerPolling(fd, proof, deadline, runDir, opts.timeoutMs);
       } finally {
         s.close(fd);
       }
     }
-    const answer = readAnswerSocket(fifo, deadline, runDir, opts.timeoutMs);
+    const answer = readAnswerSocket(fifo, proof, deadline, runDir, opts.timeoutMs);
     await writeRequest(requests, line, deadline, runDir);
     return await answer;
   } finally {
@@ -116,13 +146,13 @@ function timeoutError(runDir: string, ms: number): RoqError {
 }
 
 /** Bun: a one-request process can simply block in poll(2) until the answer arrives or the deadline passes. */
-function readAnswerPolling(fd: number, deadline: number, runDir: string, ms: number): Answer {
+function readAnswerPolling(fd: number, proof: string, deadline: number, runDir: string, ms: number): Answer {
   const s = sys();
-  const parser = answerParser();
+  const parser = answerParser(proof);
   const buf = new Uint8Array(65536);
   const utf8 = new TextDecoder('utf-8'); // streaming: a character may straddle two reads
   for (;;) {
-    if (!s.pollIn!(fd, deadline - Date.now())) throw timeoutError(runDir, ms);
+    if (!s.pollIn!(fd, deadline - Date.now())) throw noAnswer(runDir, ms, parser.rejected);
     let n: number;
     try {
       n = s.read(fd, buf, 0, buf.length);
@@ -139,11 +169,11 @@ function readAnswerPolling(fd: number, deadline: number, runDir: string, ms: num
 }
 
 /** Node: a non-blocking FIFO wrapped in a net.Socket is read by the event loop, tying up no thread-pool thread. */
-function readAnswerSocket(fifo: string, deadline: number, runDir: string, ms: number): Promise<Answer> {
+function readAnswerSocket(fifo: string, proof: string, deadline: number, runDir: string, ms: number): Promise<Answer> {
   const net = process.getBuiltinModule('node:net') as typeof import('node:net');
   const socket = new net.Socket({ fd: sys().open(fifo, O_RDWR | O_NONBLOCK), readable: true, writable: false });
   socket.setEncoding('utf8');
-  const parser = answerParser();
+  const parser = answerParser(proof);
   return new Promise<Answer>((resolve, reject) => {
     const finish = (err: Error | undefined, answer?: Answer) => {
       clearTimeout(timer);
@@ -151,7 +181,7 @@ function readAnswerSocket(fifo: string, deadline: number, runDir: string, ms: nu
       if (err) reject(err);
       else resolve(answer!);
     };
-    const timer = setTimeout(() => finish(timeoutError(runDir, ms)), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(() => finish(noAnswer(runDir, ms, parser.rejected)), Math.max(0, deadline - Date.now()));
     socket.on('data', (chunk: string) => {
       try {
         if (parser.push(chunk)) finish(undefined, parser.result());
@@ -209,9 +239,10 @@ export function openChannel(runDir: string): Channel {
     async request(query, params, timeoutMs) {
       if (pending) throw new Error('a channel carries one request at a time');
       const deadline = Date.now() + timeoutMs;
-      const parser = answerParser();
+      const proof = randomToken(18);
+      const parser = answerParser(proof);
       const answer = new Promise<Answer>((resolve, reject) => {
-        const timer = setTimeout(() => settle(timeoutError(runDir, timeoutMs)), timeoutMs);
+        const timer = setTimeout(() => settle(noAnswer(runDir, timeoutMs, parser.rejected)), timeoutMs);
         const settle = (err?: Error) => {
           clearTimeout(timer);
           pending = undefined;
@@ -220,7 +251,7 @@ export function openChannel(runDir: string): Channel {
         };
         pending = { parser, settle };
       });
-      await writeRequest(requests, encodeRequest({ kind: 'query', pid: process.pid, token, query, params }), deadline, runDir);
+      await writeRequest(requests, encodeRequest({ kind: 'query', pid: process.pid, token, proof, query, params }), deadline, runDir);
       return answer;
     },
     strays: () => strays,

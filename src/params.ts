@@ -9,15 +9,20 @@ import type { DateRange } from './protocol.js';
 export type ParamSpec =
   | { name: string; type: 'string'; required?: boolean; default?: string; maxLength?: number; description?: string }
   | { name: string; type: 'int'; required?: boolean; default?: number; min: number; max: number; description?: string }
+  | { name: string; type: 'float'; required?: boolean; default?: number; min?: number; max?: number; description?: string }
+  | { name: string; type: 'bool'; required?: boolean; default?: boolean; description?: string }
   | { name: string; type: 'date'; required?: boolean; default?: string; description?: string }
   | { name: string; type: 'time'; required?: boolean; default?: string; description?: string };
 
-/** Parsed values: strings stay strings; ints are numbers; dates are yyyymmdd numbers; times are seconds. */
-export type ParamValue = string | number;
+/** Parsed values: strings stay strings; ints and floats are numbers; dates are yyyymmdd numbers; times are seconds. */
+export type ParamValue = string | number | boolean;
 
 const EXPECTED = {
   string: (maxLength: number) => `text of at most ${maxLength} characters without control characters`,
   int: (min: number, max: number) => `a whole number from ${min} to ${max}`,
+  float: (min?: number, max?: number) =>
+    `a decimal number${min !== undefined && max !== undefined ? ` from ${min} to ${max}` : min !== undefined ? ` of at least ${min}` : max !== undefined ? ` of at most ${max}` : ''}`,
+  bool: () => 'true or false (also 1 or 0, yes or no, on or off)',
   date: () => 'a date YYYY-MM-DD',
   time: () => 'a time of day HH:MM or HH:MM:SS (00:00 to 23:59:59)',
 };
@@ -28,11 +33,30 @@ export function expectedForm(spec: ParamSpec): string {
       return EXPECTED.string(spec.maxLength ?? 256);
     case 'int':
       return EXPECTED.int(spec.min, spec.max);
+    case 'float':
+      return EXPECTED.float(spec.min, spec.max);
+    case 'bool':
+      return EXPECTED.bool();
     case 'date':
       return EXPECTED.date();
     case 'time':
       return EXPECTED.time();
   }
+}
+
+const FLOAT_TEXT = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$/;
+const BOOL_TEXT: Record<string, boolean> = { true: true, false: false, '1': true, '0': false, yes: true, no: false, on: true, off: false };
+
+/** A decimal number, or NaN (no hex, no Infinity, no text around it). */
+export function parseDecimal(text: string): number {
+  const n = FLOAT_TEXT.test(text) ? Number(text) : NaN;
+  return Number.isFinite(n) ? n : NaN;
+}
+
+/** true or false from the usual spellings in any case, or undefined. */
+export function parseBool(text: string): boolean | undefined {
+  const key = text.toLowerCase();
+  return Object.hasOwn(BOOL_TEXT, key) ? BOOL_TEXT[key] : undefined;
 }
 
 /** yyyymmdd as a number, or NaN when the text is not an existing Gregorian date. */
@@ -89,6 +113,16 @@ function parseOne(spec: ParamSpec, text: string): ParamValue {
       if (n < spec.min || n > spec.max) throw bad();
       return n;
     }
+    case 'float': {
+      const n = parseDecimal(text);
+      if (Number.isNaN(n) || (spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) throw bad();
+      return n;
+    }
+    case 'bool': {
+      const b = parseBool(text);
+      if (b === undefined) throw bad();
+      return b;
+    }
     case 'date': {
       const d = parseIsoDate(text);
       if (Number.isNaN(d)) {
@@ -119,8 +153,8 @@ export function parseParams(query: string, specs: readonly ParamSpec[], raw: Rec
     const text = raw[spec.name];
     if (text === undefined || text === '') {
       if (spec.required) throw roqError('ROQ_PARAM_MISSING', { param: spec.name, expected: expectedForm(spec) });
-      if (spec.default === undefined) out[spec.name] = spec.type === 'string' ? '' : NaN;
-      else out[spec.name] = typeof spec.default === 'number' ? spec.default : parseOne(spec, spec.default);
+      if (spec.default === undefined) out[spec.name] = spec.type === 'string' ? '' : spec.type === 'bool' ? false : NaN;
+      else out[spec.name] = typeof spec.default === 'string' ? parseOne(spec, spec.default) : spec.default;
       continue;
     }
     out[spec.name] = parseOne(spec, text);

@@ -5,15 +5,25 @@
  * Request: one line, at most PIPE_BUF (4096) bytes including its '\n', so that concurrent writers into the one
  * REQUESTS FIFO never interleave (POSIX makes such writes atomic):
  *
- *     roq1 <pid> <token> <query> <params>\n
+ *     roq2 <pid> <token> <proof> <query> <params>\n
  *
  *  - pid: the client's process id, or -1 for a pseudo-request the daemon writes to itself (reload, stop);
- *  - token: 1–32 of [A-Za-z0-9], chosen at random by the client; its answer FIFO is <run>/resp.<pid>.<token>;
+ *  - token: 1–32 of [A-Za-z0-9], chosen at random by the client; its answer FIFO is <run>/resp.<pid>.<token>. The
+ *    name is not a secret (anyone who can list the directory sees it); it is random so nobody can make it first;
+ *  - proof: 16–64 of [A-Za-z0-9], a secret chosen at random by the client. It travels only in the request line
+ *    (REQUESTS is readable by the daemon alone) and the daemon echoes it in the answer: an answer without it was
+ *    not written by the daemon, and the client ignores it (see answerParser);
  *  - query: the query name ([a-z][a-z0-9_]*), or for pid -1 the control word, or `.ping` (PING_QUERY): a health
  *    check that the daemon answers itself, running no query (its name can never be a query's);
  *  - params: application/x-www-form-urlencoded, possibly empty.
  *
- * Answer: `name=value` lines into the client's FIFO, in this order: `roq=1`, `status=…`, for errors `code=`,
+ * Version 1 (`roq1 <pid> <token> <query> <params>`, no proof) is still answered, for clients of 0.1 during an
+ * upgrade; those clients cannot tell a forged answer from the daemon's (docs/SECURITY.md).
+ *
+ * Every request starts with `roq<digits> ` and is written whole: after garbage without a line end (a writer killed
+ * mid-write, or a hostile one), the next request is found inside the line by its prefix (findRequest).
+ *
+ * Answer: `name=value` lines into the client's FIFO, in this order: `roq=2`, `proof=…`, `status=…`, for errors `code=`,
  * `message=` and optionally `param=`, for ok `generation=`, `hash=` (the generation's content hash; since 0.2, and
  * clients ignore lines they do not know) and `fields=` then one `row=` line per row, and finally
  * `end=<rows>`. Values are escaped (see escapeValue), so every line is one line and every row value is one
@@ -21,8 +31,10 @@
  * because it holds its FIFO open read-write.
  */
 
-export const PROTOCOL_VERSION = 1;
-export const REQUEST_MAGIC = 'roq1';
+export const PROTOCOL_VERSION = 2;
+export const REQUEST_MAGIC = 'roq2';
+/** The previous version, still answered (without proof) for clients of 0.1. */
+export const LEGACY_MAGIC = 'roq1';
 /** POSIX PIPE_BUF on Linux: writes up to this size into a FIFO are atomic. */
 export const MAX_REQUEST_BYTES = 4096;
 export const REQUESTS_FIFO = 'REQUESTS';
@@ -34,11 +46,20 @@ export type ControlWord = 'reload' | 'stop';
 export const CONTROL_WORDS: readonly ControlWord[] = ['reload', 'stop'];
 
 export type Request =
-  | { kind: 'query'; pid: number; token: string; query: string; params: Record<string, string>; /** as received (parsed lines only) */ encoded?: string }
+  | {
+      kind: 'query';
+      pid: number;
+      token: string;
+      /** The secret the answer echoes; undefined for a version 1 request (and its answer carries none). */
+      proof?: string;
+      query: string;
+      params: Record<string, string>;
+      /** as received (parsed lines only) */ encoded?: string;
+    }
   | { kind: 'control'; word: ControlWord; token: string }
-  | { kind: 'ping'; pid: number; token: string };
+  | { kind: 'ping'; pid: number; token: string; proof?: string };
 
-export type FieldType = 'string' | 'int';
+export type FieldType = 'string' | 'int' | 'float';
 export interface Field {
   name: string;
   type: FieldType;
@@ -56,6 +77,7 @@ export type Answer =
   | { status: 'error' | 'timeout'; code: string; message: string; param?: string };
 
 const TOKEN_RE = /^[A-Za-z0-9]{1,32}$/;
+const PROOF_RE = /^[A-Za-z0-9]{16,64}$/;
 const QUERY_RE = /^[a-z][a-z0-9_]{0,63}$/;
 
 /** Name of a client's answer FIFO inside the run directory. */
@@ -67,14 +89,17 @@ export function encodeParams(params: Record<string, string>): string {
   return new URLSearchParams(params).toString();
 }
 
+/** A client's request line: version 2 with a proof, version 1 (as 0.1 clients wrote it) without. */
+function requestLine(pid: number, token: string, proof: string | undefined, query: string, params: string): string {
+  return proof === undefined ? `${LEGACY_MAGIC} ${pid} ${token} ${query} ${params}\n` : `${REQUEST_MAGIC} ${pid} ${token} ${proof} ${query} ${params}\n`;
+}
+
 /** Encodes a request line (with its '\n'); throws if it would exceed PIPE_BUF, since it could then interleave. */
 export function encodeRequest(req: Request): string {
   const line =
-    req.kind === 'query'
-      ? `${REQUEST_MAGIC} ${req.pid} ${req.token} ${req.query} ${encodeParams(req.params)}\n`
-      : req.kind === 'ping'
-        ? `${REQUEST_MAGIC} ${req.pid} ${req.token} ${PING_QUERY} \n`
-        : `${REQUEST_MAGIC} ${CONTROL_PID} ${req.token} ${req.word} \n`;
+    req.kind === 'control'
+      ? `${REQUEST_MAGIC} ${CONTROL_PID} ${req.token} ${req.token} ${req.word} \n`
+      : requestLine(req.pid, req.token, req.proof, req.kind === 'ping' ? PING_QUERY : req.query, req.kind === 'ping' ? '' : encodeParams(req.params));
   if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) {
     throw new RangeError(`request is ${Buffer.byteLength(line)} bytes; at most ${MAX_REQUEST_BYTES} fit atomically`);
   }
@@ -83,7 +108,7 @@ export function encodeRequest(req: Request): string {
 
 export type ParsedRequest =
   | { ok: true; request: Request }
-  | { ok: false; reason: string; pid?: number; token?: string; version?: string };
+  | { ok: false; reason: string; pid?: number; token?: string; proof?: string; version?: string };
 
 /**
  * Parses one request line (without its '\n'). Never throws: anything a writer into REQUESTS can send yields either
@@ -93,31 +118,60 @@ export type ParsedRequest =
 export function parseRequest(line: string): ParsedRequest {
   if (Buffer.byteLength(line) >= MAX_REQUEST_BYTES) return { ok: false, reason: 'request line too long' };
   const parts = line.split(' ');
-  if (parts.length !== 5) return { ok: false, reason: `expected 5 space-separated fields, got ${parts.length}` };
-  const [magic, pidText, token, query, params] = parts as [string, string, string, string, string];
+  const magic = parts[0]!;
+  const legacy = magic === LEGACY_MAGIC;
+  const fields = legacy ? 5 : 6;
+  if (parts.length !== fields && !(parts.length === 5 && magic !== REQUEST_MAGIC)) {
+    return { ok: false, reason: `expected ${fields} space-separated fields, got ${parts.length}` };
+  }
+  const pidText = parts[1]!;
+  const token = parts[2]!;
+  const [proof, query, params] = (legacy || parts.length === 5 ? [undefined, ...parts.slice(3)] : parts.slice(3)) as [string | undefined, string, string];
   const pid = /^-?[0-9]{1,10}$/.test(pidText) ? Number(pidText) : NaN;
   if (!Number.isSafeInteger(pid) || (pid < 1 && pid !== CONTROL_PID) || pid > 0x7fffffff) {
     return { ok: false, reason: `bad pid '${pidText.slice(0, 16)}'` };
   }
   if (!TOKEN_RE.test(token)) return { ok: false, reason: 'bad token' };
-  if (magic !== REQUEST_MAGIC) {
+  if (magic !== REQUEST_MAGIC && !legacy) {
     const version = /^roq[0-9]+$/.test(magic) ? magic : undefined;
     return { ok: false, reason: `unknown protocol '${magic.slice(0, 16)}'`, pid, token, version };
   }
-  if (query === PING_QUERY && pid !== CONTROL_PID) return { ok: true, request: { kind: 'ping', pid, token } };
-  if (!QUERY_RE.test(query)) return { ok: false, reason: 'bad query name', pid, token };
+  if (proof !== undefined && pid !== CONTROL_PID && !PROOF_RE.test(proof)) return { ok: false, reason: 'bad proof', pid, token };
+  if (query === PING_QUERY && pid !== CONTROL_PID) return { ok: true, request: proof === undefined ? { kind: 'ping', pid, token } : { kind: 'ping', pid, token, proof } };
+  const known = proof !== undefined ? { pid, token, proof } : { pid, token };
+  if (!QUERY_RE.test(query)) return { ok: false, reason: 'bad query name', ...known };
   if (pid === CONTROL_PID) {
     const word = CONTROL_WORDS.find((w) => w === query);
-    if (!word) return { ok: false, reason: `unknown control word '${query}'` };
-    return { ok: true, request: { kind: 'control', word, token } };
+    if (!word || legacy) return { ok: false, reason: `unknown control word '${query}'` };
+    return { ok: true, request: { kind: 'control', word, token: proof! } };
   }
   let decoded: Record<string, string>;
   try {
     decoded = decodeParams(params);
   } catch {
-    return { ok: false, reason: 'bad parameter encoding', pid, token };
+    return { ok: false, reason: 'bad parameter encoding', ...known };
   }
-  return { ok: true, request: { kind: 'query', pid, token, query, params: decoded, encoded: params } };
+  const request: Request = { kind: 'query', pid, token, query, params: decoded, encoded: params };
+  if (proof !== undefined) request.proof = proof;
+  return { ok: true, request };
+}
+
+const REQUEST_START = /roq[0-9]+ /g;
+
+/**
+ * Finds a request inside a line that does not parse as one: garbage a writer left without a line end, followed by
+ * a whole request (requests are written in one atomic write, so a request is always a suffix of such a line).
+ * Tries each later `roq<digits> ` in turn and returns the first suffix that parses, with how many bytes of
+ * garbage preceded it; undefined when there is none.
+ */
+export function findRequest(line: string): { parsed: ParsedRequest; skipped: number } | undefined {
+  REQUEST_START.lastIndex = 1;
+  for (let m = REQUEST_START.exec(line); m; m = REQUEST_START.exec(line)) {
+    const parsed = parseRequest(line.slice(m.index));
+    if (parsed.ok || parsed.pid !== undefined) return { parsed, skipped: m.index };
+    REQUEST_START.lastIndex = m.index + 1;
+  }
+  return undefined;
 }
 
 /** Decodes urlencoded parameters; the first occurrence of a name wins. Throws URIError on broken %-escapes. */
@@ -148,18 +202,29 @@ export function unescapeValue(value: string): string {
   return value.indexOf('%') < 0 ? value : value.replace(/%(25|2C|0A|0D)/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 }
 
+const WIRE_TYPE: Record<FieldType, string> = { string: 's', int: 'i', float: 'f' };
+const FIELD_TYPE: Record<string, FieldType> = { s: 'string', i: 'int', f: 'float' };
+
 function fieldsLine(fields: readonly Field[]): string {
-  return fields.map((f) => `${f.name}:${f.type === 'int' ? 'i' : 's'}`).join(',');
+  return fields.map((f) => `${f.name}:${WIRE_TYPE[f.type]}`).join(',');
 }
 
-/** Encodes a complete answer as one string, ready for a single write into the client's FIFO. */
-export function encodeAnswer(answer: Answer): string {
+/** The first lines of an answer: the version, and the request's proof unless it was a version 1 request. */
+function answerHead(proof: string | undefined): string {
+  return proof === undefined ? 'roq=1\n' : `roq=${PROTOCOL_VERSION}\nproof=${proof}\n`;
+}
+
+/**
+ * Encodes a complete answer as one string, ready for a single write into the client's FIFO. `proof` is the
+ * request's (undefined for a version 1 request, whose client expects `roq=1` and no proof).
+ */
+export function encodeAnswer(answer: Answer, proof?: string): string {
   if (answer.status !== 'ok') {
-    let out = `roq=${PROTOCOL_VERSION}\nstatus=${answer.status}\ncode=${escapeValue(answer.code)}\nmessage=${escapeValue(answer.message)}\n`;
+    let out = `${answerHead(proof)}status=${answer.status}\ncode=${escapeValue(answer.code)}\nmessage=${escapeValue(answer.message)}\n`;
     if (answer.param !== undefined) out += `param=${escapeValue(answer.param)}\n`;
     return out + 'end=0\n';
   }
-  let out = `roq=${PROTOCOL_VERSION}\nstatus=ok\ngeneration=${answer.generation}\n${answer.hash ? `hash=${escapeValue(answer.hash)}\n` : ''}`;
+  let out = `${answerHead(proof)}status=ok\ngeneration=${answer.generation}\n${answer.hash ? `hash=${escapeValue(answer.hash)}\n` : ''}`;
   if (answer.dates) out += `dates=${answer.dates.start}..${answer.dates.end}\n`;
   out += `fields=${fieldsLine(answer.fields)}\n`;
   for (const row of answer.rows) {
@@ -174,10 +239,16 @@ export function encodeAnswer(answer: Answer): string {
 }
 
 /**
- * Incremental answer parser: feed it text as it arrives; `done` turns true after the end line. Throws an Error
- * naming the line on anything malformed, so a client can report a broken daemon instead of hanging.
+ * Incremental answer parser: feed it text as it arrives; `done` turns true after the end line.
+ *
+ * With `proof` (the secret of the request, see the file comment), only an answer whose second line is
+ * `proof=<it>` counts: anything else — a forged answer from someone who may write into the client's FIFO but never
+ * saw the request line, garbage, an answer of version 1 — is skipped up to its end line and counted in
+ * `rejected`, and the parser waits on for the daemon's answer (the caller keeps its deadline). Once an answer has
+ * proved itself, a malformed line throws an Error naming it, so a client can report a broken daemon instead of
+ * hanging. Without `proof` (tools reading a version 1 answer), every answer counts.
  */
-export function answerParser() {
+export function answerParser(proof?: string) {
   let buffered = '';
   let done = false;
   let version = 0;
@@ -188,6 +259,30 @@ export function answerParser() {
   let dates: DateRange | undefined;
   const rows: Cell[][] = [];
   const attrs: Record<string, string> = {};
+  /** seek: before an answer; proof: after `roq=`, the proof line is due; skip: inside a rejected answer; in: proved. */
+  let gate: 'seek' | 'proof' | 'skip' | 'in' = proof === undefined ? 'in' : 'seek';
+  let rejected = 0;
+  const head = `roq=${PROTOCOL_VERSION}`;
+
+  /** The gate in front of line(): true when the line belongs to an answer that proved itself. */
+  function admit(text: string): boolean {
+    if (gate === 'in') return true;
+    if (text === head) {
+      gate = 'proof'; // an answer starts, possibly right after a rejected one that never ended
+      return false;
+    }
+    if (gate === 'proof' && text === `proof=${proof}`) {
+      gate = 'in';
+      version = PROTOCOL_VERSION;
+      return false;
+    }
+    if (gate !== 'skip') {
+      rejected++;
+      gate = 'skip';
+    }
+    if (text.startsWith('end=')) gate = 'seek';
+    return false;
+  }
 
   function line(text: string): void {
     const eq = text.indexOf('=');
@@ -197,7 +292,7 @@ export function answerParser() {
     switch (name) {
       case 'roq':
         version = Number(value);
-        if (version !== PROTOCOL_VERSION) throw new Error(`answer of protocol version ${value}; this client speaks ${PROTOCOL_VERSION}`);
+        if (version !== PROTOCOL_VERSION && version !== 1) throw new Error(`answer of protocol version ${value}; this client speaks ${PROTOCOL_VERSION}`);
         return;
       case 'status':
         status = value;
@@ -216,13 +311,14 @@ export function answerParser() {
       case 'fields':
         fields = value === '' ? [] : value.split(',').map((f) => {
           const [n, t] = f.split(':');
-          return { name: n ?? '', type: t === 'i' ? 'int' : 'string' };
+          return { name: n ?? '', type: FIELD_TYPE[t ?? ''] ?? 'string' };
         });
         return;
       case 'row': {
         const cells = value.split(',');
         if (cells.length !== fields.length) throw new Error(`row of ${cells.length} cells for ${fields.length} fields`);
-        rows.push(cells.map((c, i) => (fields[i]!.type === 'int' ? Number(c) : unescapeValue(c))));
+        // A number field's empty cell is an empty value (a declarative query's empty int or float column).
+        rows.push(cells.map((c, i) => (fields[i]!.type === 'string' ? unescapeValue(c) : c === '' ? '' : Number(c))));
         return;
       }
       case 'end':
@@ -230,7 +326,7 @@ export function answerParser() {
         done = true;
         return;
       default:
-        attrs[name] = unescapeValue(value); // code, message, param; unknown names are ignored for forward compatibility
+        attrs[name] = unescapeValue(value); // code, message, param, proof; unknown names are ignored for forward compatibility
     }
   }
 
@@ -240,10 +336,15 @@ export function answerParser() {
       buffered += chunk;
       let nl: number;
       while (!done && (nl = buffered.indexOf('\n')) >= 0) {
-        line(buffered.slice(0, nl));
+        const text = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
+        if (admit(text)) line(text);
       }
       return done;
+    },
+    /** Answers (or stray lines) skipped because they did not carry the request's proof. */
+    get rejected() {
+      return rejected;
     },
     get done() {
       return done;

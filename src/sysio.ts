@@ -27,6 +27,14 @@ export function sysError(call: string, errno: number, path?: string): NodeJS.Err
   return e;
 }
 
+/** What the clients check of a file: its owner and its type and permission bits (st_mode). */
+export interface Owner {
+  uid: number;
+  mode: number;
+}
+export const S_IFMT = 0o170000;
+export const S_IFIFO = 0o010000;
+
 export interface Sys {
   open(path: string, flags: number, mode?: number): number;
   read(fd: number, buf: Uint8Array, offset: number, length: number): number;
@@ -35,6 +43,10 @@ export interface Sys {
   unlink(path: string): void;
   /** mkfifo(3), then chmod so that the caller's umask cannot change the mode. */
   mkfifo(path: string, mode: number): void;
+  /** fstat(2) of an open descriptor, reduced to its owner and mode. */
+  fstat(fd: number): Owner;
+  /** stat(2) of a path (following symlinks), reduced to its owner and mode. */
+  stat(path: string): Owner;
   /** Waits until fd has data (true) or timeoutMs passes (false). Bun only: undefined under Node. */
   pollIn?(fd: number, timeoutMs: number): boolean;
 }
@@ -63,6 +75,7 @@ function bunSys(): Sys {
     mkfifo: { args: [T.ptr, T.u32], returns: T.i32 },
     chmod: { args: [T.ptr, T.u32], returns: T.i32 },
     poll: { args: [T.ptr, T.u64, T.i32], returns: T.i32 },
+    statx: { args: [T.i32, T.ptr, T.i32, T.u32, T.ptr], returns: T.i32 },
     __errno_location: { args: [], returns: T.ptr },
   });
   const errno = (): number => ffi.read.i32(c.__errno_location(), 0);
@@ -74,6 +87,14 @@ function bunSys(): Sys {
   // ffi.ptr needs a non-empty view; every call passes a slice of the caller's buffer.
   const at = (buf: Uint8Array, offset: number) => ffi.ptr(buf.subarray(offset));
   const pollfd = new Int32Array(2);
+  // statx(2) rather than fstat: its struct has one layout on every architecture (stx_uid at byte 20, stx_mode a
+  // u16 at 28), where struct stat differs between x86-64 and arm64.
+  const statxBuf = new Uint8Array(256);
+  const statxView = new DataView(statxBuf.buffer);
+  const owner = (dirfd: number, path: string, flags: number, call: string): Owner => {
+    check(c.statx(dirfd, cString(path), flags, 0x7ff /* STATX_BASIC_STATS */, ffi.ptr(statxBuf)), call, path || undefined);
+    return { uid: statxView.getUint32(20, true), mode: statxView.getUint16(28, true) };
+  };
   return {
     open: (path, flags, mode = 0) => check(c.open(cString(path), flags, mode), 'open', path),
     read: (fd, buf, offset, length) => (length === 0 ? 0 : check(c.read(fd, at(buf, offset), length), 'read')),
@@ -84,6 +105,8 @@ function bunSys(): Sys {
       check(c.mkfifo(cString(path), mode), 'mkfifo', path);
       check(c.chmod(cString(path), mode), 'chmod', path);
     },
+    fstat: (fd) => owner(fd, '', 0x1000 /* AT_EMPTY_PATH */, 'fstat'),
+    stat: (path) => owner(-100 /* AT_FDCWD */, path, 0, 'stat'),
     pollIn(fd, timeoutMs) {
       pollfd[0] = fd;
       pollfd[1] = 1; // events = POLLIN, revents = 0
@@ -104,6 +127,8 @@ function nodeSys(): Sys {
     write: (fd, buf, offset, length) => fs.writeSync(fd, buf, offset, length),
     close: (fd) => fs.closeSync(fd),
     unlink: (path) => fs.rmSync(path, { force: true }),
+    fstat: (fd) => fs.fstatSync(fd),
+    stat: (path) => fs.statSync(path),
     mkfifo(path, mode) {
       // Node has no mkfifo: mkfifo(1) costs about 4 ms, which only Node clients pay.
       const { spawnSync } = process.getBuiltinModule('node:child_process') as typeof import('node:child_process');

@@ -173,7 +173,7 @@ async function answerNext(held: ReturnType<typeof heldRequests>, answer: Answer)
   const parsed = parseRequest(line.replace(/\n$/, ''));
   if (!parsed.ok || parsed.request.kind !== 'query') throw new Error(`bad request line ${line}`);
   const fd = fs.openSync(join(held.run, responseFifoName(parsed.request.pid, parsed.request.token)), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-  fs.writeSync(fd, encodeAnswer(answer));
+  fs.writeSync(fd, encodeAnswer(answer, parsed.request.proof));
   fs.closeSync(fd);
   return parsed.request;
 }
@@ -235,7 +235,7 @@ describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) =
       expect(jsonError(r).code).toBe('ROQ_DAEMON_TIMEOUT');
       expect(r.ms).toBeGreaterThanOrEqual(300);
       expect(r.ms).toBeLessThan(3000);
-      expect(held.read()).toMatch(/^roq1 \d+ \w+ stops q=minal\n$/);
+      expect(held.read()).toMatch(/^roq2 \d+ \w+ \w+ stops q=minal\n$/);
       expect(answerFifos(held.run)).toEqual([]);
     } finally {
       held.close();

@@ -32,6 +32,16 @@ describe('generate', () => {
     }
   });
 
+  it('turns the features fixture into an app\'s expected files (declarative queries, float and bool, delimiters, formats)', () => {
+    const out = generate(schemaSet('test/codegen/features/schemas'), true);
+    expect([...out.keys()].sort()).toEqual(['.roq/generated/catalog.ts', '.roq/generated/queries.ts', '.roq/generated/registry.ts', '.roq/generated/tables.ts']);
+    for (const [path, text] of out) {
+      const expected = join(root, 'test/codegen/features/expected', `${basename(path)}.txt`);
+      if (process.env.ROQ_UPDATE_EXPECTED === '1') writeFileSync(expected, text);
+      expect(text, path).toBe(readFileSync(expected, 'utf8'));
+    }
+  });
+
   it('reproduces the committed src/generated from schemas/', () => {
     for (const [path, text] of generate(schemaSet('schemas'))) {
       expect(existsSync(join(root, path)), path).toBe(true);
@@ -62,7 +72,7 @@ describe('schema errors name the file and the field', () => {
 
   it('in table schemas', () => {
     const cols = [{ name: 'route_id', type: 'string' }, { name: 'service_id', type: 'string' }, { name: 'trip_id', type: 'strng' }];
-    fails(table({ ...base, columns: cols }), "schemas/tables/trips.json: columns[2].type: unknown type 'strng' (expected string, int, float, time, date)");
+    fails(table({ ...base, columns: cols }), "schemas/tables/trips.json: columns[2].type: unknown type 'strng' (expected string, int, float, bool, time, date)");
     fails(table({ ...base, colums: [] }), 'schemas/tables/trips.json: colums: unknown property');
     fails(table({ ...base, key: ['nope'] }), "schemas/tables/trips.json: key[0]: no column 'nope' in this table");
     fails(table({ ...base, indexes: [{ name: 'byX', columns: ['x'] }] }), "schemas/tables/trips.json: indexes[0].columns[0]: no column 'x'");
@@ -71,6 +81,11 @@ describe('schema errors name the file and the field', () => {
     fails(table({ ...base, columns: [{ name: 'trip_id', type: 'string' }, { name: 'trip_id_code', type: 'string' }] }), "columns[1].name: the generated accessor 'tripIdCode' collides");
     fails(table({ ...base, columns: [{ name: 'trip_id', type: 'string', references: 'routes.route_id' }] }), "columns[0].references: no table 'routes'");
     fails(table({ ...base, file: '../x.txt' }), 'schemas/tables/trips.json: file:');
+    fails(table({ ...base, delimiter: 'colon' }), "schemas/tables/trips.json: delimiter: unknown delimiter 'colon' (expected comma, tab, semicolon, pipe)");
+    fails(table({ ...base, header: 'no' }), 'schemas/tables/trips.json: header: expected true or false');
+    fails(table({ ...base, columns: [{ name: 'n', type: 'int', format: 'iso' }] }), 'columns[0].format: only date and time columns take a format');
+    fails(table({ ...base, columns: [{ name: 'd', type: 'date', format: 'dmy' }] }), "columns[0].format: unknown date format 'dmy' (expected yyyymmdd, iso)");
+    fails(table({ ...base, columns: [{ name: 'd', type: 'date', format: 'iso', default: '20240101' }] }), "columns[0].default: '20240101' is not a valid date value");
   });
 
   it('in references to a column that is not a whole key', () => {
@@ -85,6 +100,20 @@ describe('schema errors name the file and the field', () => {
     fails(input, "schemas/tables/stop_times.json: columns[0].references: 'trips.trip_id' is not the whole key of table 'trips'");
   });
 
+  it('in references to a composite key', () => {
+    const extent = { table: 'extent', file: 'extent.csv', columns: [{ name: 'auth', type: 'string' }, { name: 'code', type: 'int' }], key: ['auth', 'code'] };
+    const usage = (references: unknown, columns = [{ name: 'a', type: 'string' }, { name: 'c', type: 'int' }]) => ({
+      tables: [{ path: 'schemas/tables/extent.json', json: extent }, { path: 'schemas/tables/usage.json', json: { table: 'usage', file: 'usage.csv', columns, references } }],
+      queries: [],
+    });
+    expect(validateSchemas(usage([{ columns: ['a', 'c'], table: 'extent' }])).tables[1]!.references).toEqual([{ name: 'extent', columns: ['a', 'c'], table: 'extent' }]);
+    fails(usage([{ columns: ['a'], table: 'extent' }]), 'schemas/tables/usage.json: references[0].columns: a table-level reference names two or more columns');
+    fails(usage([{ columns: ['a', 'x'], table: 'extent' }]), "references[0].columns[1]: no column 'x' in this table");
+    fails(usage([{ columns: ['a', 'c'], table: 'extnt' }]), "references[0].table: no table 'extnt'");
+    fails(usage([{ columns: ['c', 'a'], table: 'extent' }]), 'references[0].columns[0]: usage.c is int, extent.auth string');
+    fails(usage([{ columns: ['a', 'c', 'a'], table: 'extent' }]), "references[0].columns: table 'extent' has a key of 2 column(s) [auth, code]");
+  });
+
   it('in query schemas', () => {
     const q = (json: unknown): SchemaFiles => ({ tables: [], queries: [{ path: 'schemas/queries/departures.json', json }] });
     const ok = { query: 'departures', params: [{ name: 'limit', type: 'int', min: 1, max: 100 }], fields: [{ name: 'time', type: 'string' }] };
@@ -92,9 +121,25 @@ describe('schema errors name the file and the field', () => {
     fails(q({ ...ok, params: [{ name: 'limit', type: 'int', min: 1 }] }), 'schemas/queries/departures.json: params[0].max: expected a whole number');
     fails(q({ ...ok, params: [{ name: 'limit', type: 'int', min: 1, max: 9, default: 10 }] }), 'params[0].default: 10 is outside 1..9');
     fails(q({ ...ok, params: [{ name: 'd', type: 'date', default: '2025-02-30' }] }), "params[0].default: '2025-02-30' is not a valid date");
-    fails(q({ ...ok, params: [{ name: 's', type: 'text' }] }), "params[0].type: unknown type 'text' (expected string, int, date, time)");
-    fails(q({ ...ok, fields: [{ name: 'time', type: 'float' }] }), "fields[0].type: unknown type 'float' (expected string, int)");
+    fails(q({ ...ok, params: [{ name: 's', type: 'text' }] }), "params[0].type: unknown type 'text' (expected string, int, float, bool, date, time)");
+    fails(q({ ...ok, fields: [{ name: 'time', type: 'date' }] }), "fields[0].type: unknown type 'date' (expected string, int, float)");
+    fails(q({ ...ok, params: [{ name: 'x', type: 'float', min: 2, max: 1 }] }), 'params[0].max: max 1 is below min 2');
+    fails(q({ ...ok, params: [{ name: 'x', type: 'bool', default: 'yes' }] }), 'params[0].default: expected true or false');
+    fails(q({ ...ok, index: 'byName' }), 'schemas/queries/departures.json: index: only a query that names a table takes index');
     fails(q({ ...ok, maxAge: -5 }), 'schemas/queries/departures.json: maxAge: expected seconds from 0 to 31536000 (a year), got -5');
     fails(q({ ...ok, fields: [] }), 'schemas/queries/departures.json: fields: a query needs at least one field');
+  });
+
+  it('in declarative queries', () => {
+    const input = (query: unknown): SchemaFiles => ({ tables: [{ path: 'schemas/tables/trips.json', json: { ...base, columns: [...base.columns, { name: 'n', type: 'int' }] } }], queries: [{ path: 'schemas/queries/trip.json', json: query }] });
+    const ok = { query: 'trip', table: 'trips', params: [{ name: 'trip_id', type: 'string' }], fields: [{ name: 'trip_id' }, { name: 'n' }] };
+    expect(validateSchemas(input(ok)).queries[0]!.fields).toEqual([{ name: 'trip_id', type: 'string' }, { name: 'n', type: 'int' }]);
+    fails(input({ ...ok, table: 'trip' }), "schemas/queries/trip.json: table: no table 'trip' (tables: trips)");
+    fails(input({ ...ok, index: 'byX' }), "schemas/queries/trip.json: index: table 'trips' has no index 'byX' (it has: key)");
+    fails(input({ ...ok, params: [{ name: 'trip_id', type: 'int', min: 0, max: 9 }] }), "params[0].type: 'trip_id' binds to trips.trip_id, a string column: make it string");
+    fails(input({ ...ok, params: [...ok.params, { name: 'x', type: 'string' }] }), 'params[1]: the key of \'trips\' has 1 column(s) (trip_id)');
+    fails(input({ ...ok, fields: [{ name: 'nope' }] }), "fields[0].name: table 'trips' has no column 'nope'");
+    fails(input({ ...ok, fields: [{ name: 'n', type: 'string' }] }), 'fields[0].type: trips.n gives int values');
+    fails(input({ ...ok, limit: 0 }), 'limit: 0 is outside 1..100000');
   });
 });

@@ -11,7 +11,7 @@ import { encodeRequest, MAX_REQUEST_BYTES } from '../src/protocol.js';
 import { answerFifo, LIRR, makeRunDir, roqCli, startDaemon, waitFor, writeRequests, type RunningDaemon } from './helpers/daemon.js';
 
 const STOPS = { query: 'stops', params: { q: 'minal' } };
-const logOf = (d: RunningDaemon) => fs.readFileSync(join(d.run, 'roq.log'), 'utf8');
+const logOf = (d: RunningDaemon) => fs.readFileSync(join(d.run, 'daemon', 'roq.log'), 'utf8');
 
 let d: RunningDaemon;
 beforeAll(async () => {
@@ -55,15 +55,15 @@ describe('requests through the FIFOs', () => {
   });
 
   it('answers a request of another protocol version with ROQ_PROTOCOL_VERSION', async () => {
-    const f = answerFifo(d.run);
-    writeRequests(d.run, `roq2 ${f.pid} ${f.token} stops q=minal\n`);
+    const f = answerFifo(d.run, 10_000, process.pid, false);
+    writeRequests(d.run, `roq9 ${f.pid} ${f.token} stops q=minal\n`);
     expect(await f.answer).toMatchObject({ status: 'error', code: 'ROQ_PROTOCOL_VERSION' });
     f.close();
   });
 
   it('answers a broken request that names its client with ROQ_BAD_REQUEST', async () => {
     const f = answerFifo(d.run);
-    writeRequests(d.run, `roq1 ${f.pid} ${f.token} stops q=%zz\n`);
+    writeRequests(d.run, `roq2 ${f.pid} ${f.token} ${f.proof} stops q=%zz\n`);
     expect(await f.answer).toMatchObject({ status: 'error', code: 'ROQ_BAD_REQUEST' });
     f.close();
   });
@@ -72,18 +72,27 @@ describe('requests through the FIFOs', () => {
     const before = f2();
     const after = f2();
     const long = 'roq1 1 abc stops q=' + 'x'.repeat(MAX_REQUEST_BYTES + 100) + '\n';
-    writeRequests(d.run, encodeRequest({ kind: 'query', pid: before.pid, token: before.token, ...STOPS }));
+    writeRequests(d.run, encodeRequest({ kind: 'query', pid: before.pid, token: before.token, proof: before.proof, ...STOPS }));
     writeRequests(d.run, 'GET / HTTP/1.0\n\n\u0000\u00ff garbage\n');
     writeRequests(d.run, long.slice(0, 3000));
     writeRequests(d.run, long.slice(3000));
     writeRequests(d.run, 'roq1 -1 abc nosuchword \n');
-    writeRequests(d.run, encodeRequest({ kind: 'query', pid: after.pid, token: after.token, ...STOPS }));
+    writeRequests(d.run, encodeRequest({ kind: 'query', pid: after.pid, token: after.token, proof: after.proof, ...STOPS }));
     expect((await before.answer).status).toBe('ok');
     expect((await after.answer).status).toBe('ok');
     before.close();
     after.close();
     await waitFor('the log lines', () => /request dropped: line of more than 4095 bytes/.test(logOf(d)) && /unknown control word 'nosuchword'/.test(logOf(d)));
     await stillServes();
+  });
+
+  it('serves the request written after bytes that had no line end (a writer killed mid-request), however many', async () => {
+    for (const partial of ['roq2 12345 half', 'x'.repeat(MAX_REQUEST_BYTES * 2), 'roq2 ']) {
+      writeRequests(d.run, partial);
+      const a = await ask(d.run, 'stops', { q: 'minal' }, { timeoutMs: 5000 });
+      expect(a.status, JSON.stringify(partial.slice(0, 20))).toBe('ok');
+    }
+    await waitFor('the dropped garbage in the log', () => /request dropped: \d+ bytes without a line end before a request/.test(logOf(d)));
   });
 
   it('a client that vanished costs one log line', async () => {
@@ -164,7 +173,7 @@ describe('the roq command', () => {
     const r = await roqCli(['start', '--run', run, '--workers', '1']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('REQUESTS exists and is not a FIFO');
-    expect(fs.existsSync(join(run, 'roq.pid'))).toBe(false);
+    expect(fs.existsSync(join(run, 'daemon', 'roq.pid'))).toBe(false);
     fs.rmSync(run, { recursive: true, force: true });
   });
 });

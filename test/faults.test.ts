@@ -14,13 +14,13 @@ import { encodeRequest, type Answer } from '../src/protocol.js';
 import { isAlive } from '../src/server/lifecycle.js';
 import { TINY_FEED, writeFeed } from './feeds.js';
 import { HAVE_BUN, runCgi } from './helpers/cgi.js';
-import { daemonsPerTest, pidOf, roqCli, ROOT, waitFor, writeRequests } from './helpers/daemon.js';
+import { answerFifo, daemonsPerTest, pidOf, roqCli, ROOT, waitFor, writeRequests } from './helpers/daemon.js';
 
 const { daemon } = daemonsPerTest();
 const FAULTS = { ROQ_TEST_FAULTS: '1' };
 const STOPS = { query: 'stops', params: { q: 'north' } } as const;
 
-const logOf = (run: string) => fs.readFileSync(join(run, 'roq.log'), 'utf8');
+const logOf = (run: string) => fs.readFileSync(join(run, 'daemon', 'roq.log'), 'utf8');
 
 async function northOk(run: string): Promise<void> {
   expect(await ask(run, STOPS.query, STOPS.params, { timeoutMs: 5000 })).toMatchObject({ status: 'ok', rows: [['N', 'North Park', '52.6', '13.4', '0', '']] });
@@ -196,7 +196,7 @@ describe('the run directory under attack or accident', () => {
 
   it('starts the access log again when its file is removed', async () => {
     const d = await daemon({ data: writeFeed(TINY_FEED), workers: 1 });
-    const log = join(d.run, 'access.log');
+    const log = join(d.run, 'daemon', 'access.log');
     await northOk(d.run);
     await waitFor('the first line', () => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('status=ok'));
     fs.rmSync(log);
@@ -224,5 +224,32 @@ describe('the run directory under attack or accident', () => {
     // The daemon still stops cleanly through the newest REQUESTS.
     const stopped = await roqCli(['stop', '--run', d.run]);
     expect(stopped.code, stopped.stderr).toBe(0);
+  });
+});
+
+describe('one requesting pid cannot fill the queue', () => {
+  it('queues at most 64 requests of one pid and answers the rest busy, while another pid is still served', async () => {
+    const d = await daemon({ data: writeFeed(TINY_FEED), workers: 1, env: FAULTS });
+    const sleeper = answerFifo(d.run);
+    const flood = answerFifo(d.run);
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const bystander = answerFifo(d.run, 10_000, other.pid!);
+      writeRequests(d.run, encodeRequest({ kind: 'query', pid: sleeper.pid, token: sleeper.token, proof: sleeper.proof, query: 'fault_sleep', params: { ms: '1000' } }));
+      const line = encodeRequest({ kind: 'query', pid: flood.pid, token: flood.token, proof: flood.proof, ...STOPS });
+      writeRequests(d.run, line.repeat(50));
+      writeRequests(d.run, line.repeat(50));
+      writeRequests(d.run, encodeRequest({ kind: 'query', pid: bystander.pid, token: bystander.token, proof: bystander.proof, ...STOPS }));
+      expect((await bystander.answer).status).toBe('ok');
+      bystander.close();
+      // One worker runs the sleeper and holds 2 more; 64 wait in the queue; the other 34 are refused at once.
+      const busy = async () => JSON.parse((await roqCli(['status', '--run', d.run, '--json'])).stdout).status.served.busy as number;
+      await waitFor('the refusals counted in status.json', async () => (await busy()) >= 34);
+      expect(await busy()).toBe(34);
+    } finally {
+      other.kill();
+      sleeper.close();
+      flood.close();
+    }
   });
 });

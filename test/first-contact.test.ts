@@ -141,7 +141,7 @@ describe('the feed has a date range', () => {
       expect(reload.code, reload.stderr).toBe(0);
       expect(reload.stdout).toContain('data covers 2025-01-01 to 2025-12-31'); // from calendar and calendar_dates
       const log = await waitFor('the warnings', () => {
-        const text = fs.readFileSync(join(run, 'roq.log'), 'utf8');
+        const text = fs.readFileSync(join(run, 'daemon', 'roq.log'), 'utf8');
         return (text.match(/past its end/g)?.length ?? 0) >= 2 && text;
       });
       expect(log).toMatch(/generation 1: the data covers 2025-01-01 to 2025-11-30: today \(\d{4}-\d\d-\d\d\) is past its end/);

@@ -71,7 +71,7 @@ describe('fuzzing the web path', () => {
       const fd = openSync(requestsFifo, constants.O_WRONLY | constants.O_NONBLOCK);
       try {
         writeSync(fd, Buffer.concat([garbage, Buffer.from('\n')]));
-        writeSync(fd, encodeRequest({ kind: 'query', pid: good.pid, token: good.token, query: 'stops', params: { q: 'minal' } }));
+        writeSync(fd, encodeRequest({ kind: 'query', pid: good.pid, token: good.token, proof: good.proof, query: 'stops', params: { q: 'minal' } }));
       } finally {
         closeSync(fd);
       }

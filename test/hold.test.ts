@@ -133,7 +133,7 @@ describe('roq reload --hold, roq swap, roq reload --drop-held', () => {
       process.kill(d.pid, 'SIGWINCH');
       await waitFor('the forged request to be removed', () => !fs.existsSync(forged));
       expect((await statusJson(d.run)).reload.held).toBeDefined();
-      expect(fs.readFileSync(join(d.run, 'roq.log'), 'utf8')).toMatch(/admin request action\.0000000000\.1\.forged ignored: not a regular file of uid 0 or root/);
+      expect(fs.readFileSync(join(d.run, 'daemon', 'roq.log'), 'utf8')).toMatch(/admin request action\.0000000000\.1\.forged ignored: not a regular file of uid 0 or root/);
       // Nor through a symlink to a file that would pass (the run directory's group could make one).
       const target = join(d.run, '..', `swap-${process.pid}`);
       fs.writeFileSync(target, 'swap\n');
@@ -143,7 +143,7 @@ describe('roq reload --hold, roq swap, roq reload --drop-held', () => {
       await waitFor('the symlink to be removed', () => !fs.readdirSync(d.run).includes('action.0000000001.1.link'));
       fs.rmSync(target);
       expect((await statusJson(d.run)).reload.held).toBeDefined();
-      expect(fs.readFileSync(join(d.run, 'roq.log'), 'utf8')).toMatch(/admin request action\.0000000001\.1\.link ignored: ELOOP/);
+      expect(fs.readFileSync(join(d.run, 'daemon', 'roq.log'), 'utf8')).toMatch(/admin request action\.0000000001\.1\.link ignored: ELOOP/);
     }
   });
 });

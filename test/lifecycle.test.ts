@@ -68,7 +68,7 @@ describe('roq start', () => {
     expect(r.stderr).toMatch(/stop_times\.txt:3:\d+/);
     expect(r.stderr).toContain('ROQ_LOAD');
     expect(pidOf(run)).toBeUndefined();
-    expect(fs.existsSync(join(run, 'roq.pid.lock'))).toBe(false);
+    expect(fs.existsSync(join(run, 'daemon', 'roq.pid.lock'))).toBe(false);
     // Nobody reads REQUESTS: a client is told the daemon is down.
     await expect(ask(run, 'stops', { q: 'x' }, { timeoutMs: 1000 })).rejects.toMatchObject({ code: 'ROQ_DAEMON_DOWN' });
     fs.rmSync(run, { recursive: true, force: true });
@@ -103,8 +103,8 @@ describe('roq stop', () => {
     const lines = fifos.map((f, i) =>
       encodeRequest(
         i === 0
-          ? { kind: 'query', pid: f.pid, token: f.token, query: 'fault_sleep', params: { ms: '300' } }
-          : { kind: 'query', pid: f.pid, token: f.token, query: FIRST_CASE.query, params: stringParams(FIRST_CASE.params) },
+          ? { kind: 'query', pid: f.pid, token: f.token, proof: f.proof, query: 'fault_sleep', params: { ms: '300' } }
+          : { kind: 'query', pid: f.pid, token: f.token, proof: f.proof, query: FIRST_CASE.query, params: stringParams(FIRST_CASE.params) },
       ),
     );
     writeRequests(d.run, lines.join(''));
@@ -117,7 +117,7 @@ describe('roq stop', () => {
     expect(answers.slice(1).map((a) => (a.status === 'ok' ? a.rows.length : -1))).toEqual(Array(N - 1).fill(FIRST_CASE.expected.length));
     expect(isAlive(d.pid)).toBe(false);
     expect(pidOf(d.run)).toBeUndefined();
-    expect(fs.readFileSync(join(d.run, 'roq.log'), 'utf8')).toMatch(/stopping: answering \d+ queued/);
+    expect(fs.readFileSync(join(d.run, 'daemon', 'roq.log'), 'utf8')).toMatch(/stopping: answering \d+ queued/);
     // Stopping what is not running says so.
     const again = await roqCli(['stop', '--run', d.run]);
     expect(again.code).not.toBe(0);
@@ -180,7 +180,7 @@ describe('reload on SIGHUP', () => {
 
     fs.writeFileSync(join(data, 'stops.txt'), csv('stop_id,stop_name', 'S,Central', 'N'));
     process.kill(d.pid, 'SIGHUP');
-    const log = join(d.run, 'roq.log');
+    const log = join(d.run, 'daemon', 'roq.log');
     await waitFor('the failed reload in the log', () => /reload failed.*stops\.txt:3:\d+/.test(fs.readFileSync(log, 'utf8')));
     expect(await nameOf()).toEqual({ generation: 2, name: 'North Park Renamed' });
   });

@@ -108,15 +108,15 @@ describe('reload on SIGHUP', () => {
     const d = await daemon({ data, workers: 1, env: FAULTS });
     // Occupy the only worker, so that the next requests are read and queued before the swap line.
     const blocker = answerFifo(d.run);
-    writeRequests(d.run, encodeRequest({ kind: 'query', pid: blocker.pid, token: blocker.token, query: 'fault_sleep', params: { ms: '600' } }));
+    writeRequests(d.run, encodeRequest({ kind: 'query', pid: blocker.pid, token: blocker.token, proof: blocker.proof, query: 'fault_sleep', params: { ms: '600' } }));
     const before = Array.from({ length: 3 }, () => answerFifo(d.run));
-    for (const c of before) writeRequests(d.run, encodeRequest({ kind: 'query', pid: c.pid, token: c.token, query: 'stops', params: { q: 'north' } }));
+    for (const c of before) writeRequests(d.run, encodeRequest({ kind: 'query', pid: c.pid, token: c.token, proof: c.proof, query: 'stops', params: { q: 'north' } }));
     renameNorth(data, 'North Park Two');
     process.kill(d.pid, 'SIGHUP');
     // The load thread finishes while the worker is still asleep; the swap line is read right away.
     await waitFor('the swap', async () => (await status(d.run)).generation.id === 2);
     const after = answerFifo(d.run);
-    writeRequests(d.run, encodeRequest({ kind: 'query', pid: after.pid, token: after.token, query: 'stops', params: { q: 'north' } }));
+    writeRequests(d.run, encodeRequest({ kind: 'query', pid: after.pid, token: after.token, proof: after.proof, query: 'stops', params: { q: 'north' } }));
     const gens = async (c: ReturnType<typeof answerFifo>) => {
       const a = await c.answer;
       c.close();
@@ -147,7 +147,7 @@ describe('reload on SIGHUP', () => {
     for (const a of await Promise.all(answers)) expect(a.status).toBe('ok');
     expect(done.generation.id).toBeLessThanOrEqual(3); // generation 1 plus at most two reloads
     expect(done.generation.id).toBeGreaterThanOrEqual(2);
-    const loads = fs.readFileSync(join(d.run, 'roq.log'), 'utf8').match(/reload: loading generation/g) ?? [];
+    const loads = fs.readFileSync(join(d.run, 'daemon', 'roq.log'), 'utf8').match(/reload: loading generation/g) ?? [];
     expect(loads.length).toBeLessThanOrEqual(2);
     expect(await northName(d.run)).toEqual({ generation: done.generation.id, name: 'North Park Two' });
   });
@@ -174,12 +174,12 @@ describe('a stopping daemon', () => {
     const hold = fs.openSync(join(d.run, 'REQUESTS'), fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
     try {
       const blocker = answerFifo(d.run);
-      writeRequests(d.run, encodeRequest({ kind: 'query', pid: blocker.pid, token: blocker.token, query: 'fault_sleep', params: { ms: '800' } }));
+      writeRequests(d.run, encodeRequest({ kind: 'query', pid: blocker.pid, token: blocker.token, proof: blocker.proof, query: 'fault_sleep', params: { ms: '800' } }));
       await new Promise((r) => setTimeout(r, 100));
       process.kill(d.pid, 'SIGTERM');
       await new Promise((r) => setTimeout(r, 200)); // the stop line has been read; the daemon waits for the blocker
       const behind = Array.from({ length: 5 }, () => answerFifo(d.run, 15_000));
-      for (const c of behind) writeRequests(d.run, encodeRequest({ kind: 'query', pid: c.pid, token: c.token, query: 'stops', params: { q: 'north' } }));
+      for (const c of behind) writeRequests(d.run, encodeRequest({ kind: 'query', pid: c.pid, token: c.token, proof: c.proof, query: 'stops', params: { q: 'north' } }));
       expect((await blocker.answer).status).toBe('ok');
       await waitFor('the old daemon to exit', () => !isAlive(d.pid));
       const next = await daemon({ data: writeFeed(TINY_FEED), workers: 1, run: d.run });
@@ -236,7 +236,7 @@ describe('roq upgrade', () => {
     const d = await daemon({ data: writeFeed(TINY_FEED), workers: 1 });
     const env = { ...FAULTS, ROQ_TEST_LOAD_DELAY_MS: '1500' };
     const first = roqCli(['upgrade', '--run', d.run], { env });
-    await waitFor('the first upgrade to hold its lock', () => fs.existsSync(join(d.run, 'upgrade.lock')));
+    await waitFor('the first upgrade to hold its lock', () => fs.existsSync(join(d.run, 'daemon', 'upgrade.lock')));
     const second = await roqCli(['upgrade', '--run', d.run], { env });
     expect(second.code).toBe(1);
     expect(second.stderr).toContain('ROQ_UPGRADE_RUNNING');
@@ -291,27 +291,29 @@ describe('the code a daemon runs never changes under it', () => {
 });
 
 describe('releases within one protocol version', () => {
-  it('the previous release\'s CGI program works against this daemon, and this CGI program against the previous daemon', async () => {
+  it("the previous release's CGI program works against this daemon; this CGI program refuses the previous daemon", async () => {
     const runtime = HAVE_BUN ? 'bun' : 'node';
     const query = 'q=jamaica&format=json';
     const now = await daemon({ workers: 1 });
     const oldCgi = await runCgi({ query, runtime, program: join(OLD_RELEASE, 'roq.cgi'), env: { ROQ_RUN_DIR: now.run } });
     expect(oldCgi.status, oldCgi.raw).toBe(200);
+    expect(JSON.stringify(JSON.parse(oldCgi.body))).toContain('Jamaica');
+    // Protocol 2 (issue 16): a client accepts only answers that echo its request's secret, which a 0.1 daemon
+    // cannot do, so upgrade the daemon before the CGI program (docs/PROTOCOL.md).
     const oldDaemon = await daemon({ workers: 1, program: join(OLD_RELEASE, 'roq.js'), data: LIRR });
-    const newCgi = await runCgi({ query, runtime, env: { ROQ_RUN_DIR: oldDaemon.run } });
-    expect(newCgi.status, newCgi.raw).toBe(200);
-    expect(JSON.parse(newCgi.body)).toEqual(JSON.parse(oldCgi.body));
-    expect(JSON.stringify(JSON.parse(newCgi.body))).toContain('Jamaica');
+    const newCgi = await runCgi({ query, runtime, env: { ROQ_RUN_DIR: oldDaemon.run, ROQ_CGI_TIMEOUT_MS: '1000' } });
+    expect(newCgi.status, newCgi.raw).toBe(503);
+    expect(newCgi.body).not.toContain('Jamaica');
   });
 
   it('answers a request of an unknown protocol version with a clear error', async () => {
     const d = await daemon({ workers: 1, data: writeFeed(TINY_FEED) });
-    const c = answerFifo(d.run);
-    writeRequests(d.run, `roq2 ${c.pid} ${c.token} stops q=north\n`);
+    const c = answerFifo(d.run, 10_000, process.pid, false);
+    writeRequests(d.run, `roq9 ${c.pid} ${c.token} stops q=north\n`);
     const a = await c.answer;
     c.close();
     expect(a).toMatchObject({ status: 'error', code: 'ROQ_PROTOCOL_VERSION' });
-    if (a.status === 'error') expect(a.message).toContain("'roq2'");
+    if (a.status === 'error') expect(a.message).toContain("'roq9'");
   });
 });
 
@@ -320,7 +322,7 @@ describe('observability', () => {
     const d = await daemon({ workers: 1, data: writeFeed(TINY_FEED) });
     await northName(d.run);
     await ask(d.run, 'stops', { q: 'x', limit: '0' }, { timeoutMs: 5000 });
-    const log = join(d.run, 'access.log');
+    const log = join(d.run, 'daemon', 'access.log');
     const lines = await waitFor('two access-log lines', () => {
       const l = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
       return l.length === 2 && l;
@@ -329,13 +331,13 @@ describe('observability', () => {
     expect(lines[1]).toMatch(/query=stops params=q=x&limit=0 status=error rows=0 /);
 
     fs.renameSync(log, log + '.1');
-    fs.renameSync(join(d.run, 'roq.log'), join(d.run, 'roq.log.1'));
+    fs.renameSync(join(d.run, 'daemon', 'roq.log'), join(d.run, 'roq.log.1'));
     process.kill(d.pid, 'SIGUSR1');
-    await waitFor('the daemon log to be reopened', () => fs.existsSync(join(d.run, 'roq.log')));
+    await waitFor('the daemon log to be reopened', () => fs.existsSync(join(d.run, 'daemon', 'roq.log')));
     await northName(d.run);
     await waitFor('a line in the new access log', () => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('status=ok'));
     expect(fs.readFileSync(log + '.1', 'utf8').trim().split('\n')).toHaveLength(2);
-    expect(fs.readFileSync(join(d.run, 'roq.log'), 'utf8')).toContain('logs reopened');
+    expect(fs.readFileSync(join(d.run, 'daemon', 'roq.log'), 'utf8')).toContain('logs reopened');
   });
 
   it('reports version, generation per file, workers and the last reload in roq status --json', async () => {

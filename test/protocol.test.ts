@@ -8,6 +8,7 @@ import {
   MAX_REQUEST_BYTES,
   parseRequest,
   rowsToObjects,
+  findRequest,
   unescapeValue,
   type Answer,
 } from '../src/protocol.js';
@@ -20,13 +21,18 @@ describe('request lines', () => {
     expect(line.slice(0, -1)).not.toContain('\n');
     const parsed = parseRequest(line.slice(0, -1));
     const encoded = line.slice(0, -1).split(' ')[4]!;
+    expect(line.startsWith('roq1 4242 Tok3n departures ')).toBe(true); // no proof: version 1, as 0.1 clients send
     expect(parsed).toEqual({ ok: true, request: { kind: 'query', pid: 4242, token: 'Tok3n', query: 'departures', params, encoded } });
+    const proof = 'S3cretS3cretS3cret';
+    const v2 = encodeRequest({ kind: 'query', pid: 4242, token: 'Tok3n', proof, query: 'departures', params });
+    expect(v2.startsWith(`roq2 4242 Tok3n ${proof} departures `)).toBe(true);
+    expect(parseRequest(v2.slice(0, -1))).toEqual({ ok: true, request: { kind: 'query', pid: 4242, token: 'Tok3n', proof, query: 'departures', params, encoded } });
     expect(encoded).not.toMatch(/[ \n]/); // what the access log prints as one field
   });
 
   it('round-trip control pseudo-requests with pid -1', () => {
     const line = encodeRequest({ kind: 'control', word: 'reload', token: 'r1' });
-    expect(line.startsWith('roq1 -1 r1 reload ')).toBe(true);
+    expect(line.startsWith('roq2 -1 r1 r1 reload ')).toBe(true);
     expect(parseRequest(line.slice(0, -1))).toEqual({ ok: true, request: { kind: 'control', word: 'reload', token: 'r1' } });
   });
 
@@ -35,7 +41,10 @@ describe('request lines', () => {
   });
 
   it.each([
-    ['', /5 space-separated/],
+    ['', /6 space-separated/],
+    ['roq2 12 tok stops q=x', /6 space-separated/],
+    ['roq2 12 tok short stops q=x', /bad proof/],
+    ['roq1 -1 tok reload ', /unknown control word/],
     ['roq1 12 tok stops', /5 space-separated/],
     ['roq1 0 tok stops q=x', /bad pid/],
     ['roq1 -7 tok stops q=x', /bad pid/],
@@ -44,7 +53,7 @@ describe('request lines', () => {
     ['roq1 12 tok Stops q=x', /bad query name/],
     ['roq1 12 tok stops q=%ZZ', /bad parameter encoding/],
     ['roq1 -1 tok explode ', /unknown control word/],
-    ['\u0000\u0001binary garbage', /5 space-separated/],
+    ['\u0000\u0001binary garbage', /6 space-separated/],
   ])('drops malformed line %j', (line, reason) => {
     const parsed = parseRequest(line);
     expect(parsed.ok).toBe(false);
@@ -52,8 +61,18 @@ describe('request lines', () => {
   });
 
   it('keeps pid and token of another protocol version so the daemon can answer it', () => {
-    const parsed = parseRequest('roq2 77 abc stops q=x');
-    expect(parsed).toMatchObject({ ok: false, pid: 77, token: 'abc', version: 'roq2' });
+    const parsed = parseRequest('roq3 77 abc stops q=x');
+    expect(parsed).toMatchObject({ ok: false, pid: 77, token: 'abc', version: 'roq3' });
+  });
+
+  it('finds the request after garbage that had no line end, however the garbage mimics a request', () => {
+    const good = encodeRequest({ kind: 'query', pid: 7, token: 'tok', proof: 'P'.repeat(20), query: 'stops', params: { q: 'roq2 x' } }).slice(0, -1);
+    for (const garbage of ['x', 'roq2 ', 'roq2 1 2 3 roq1 ', '\u001b[2Jroq2 77 abc', 'y'.repeat(3000)]) {
+      const found = findRequest(garbage + good);
+      expect(found?.skipped).toBe(garbage.length);
+      expect(found?.parsed).toEqual(parseRequest(good));
+    }
+    expect(findRequest('no request here at all')).toBeUndefined();
   });
 
   it('decodes + as space and keeps the first of repeated names', () => {
@@ -101,5 +120,21 @@ describe('answers', () => {
     expect(() => answerParser().push(text.replace('end=1', 'end=2'))).toThrow(/end says 2/);
     expect(() => answerParser().push('roq=9\n')).toThrow(/version 9/);
     expect(() => answerParser().push('garbage\n')).toThrow(/malformed/);
+  });
+
+  it('with a proof, counts only the answer that echoes it, skipping forged answers and garbage before it', () => {
+    const proof = 'S3cretS3cretS3cret';
+    const real: Answer = { status: 'ok', generation: 1, fields, rows: [['real', 1]] };
+    const forged = (p?: string) => encodeAnswer({ status: 'ok', generation: 1, fields, rows: [['forged', 666]] }, p);
+    const parser = answerParser(proof);
+    // A version 1 answer (no proof), one with a guessed proof, an unterminated head, garbage, then the daemon's.
+    expect(parser.push(forged() + forged('GuessedGuessedGuessed') + 'roq=2\n' + 'junk\nend=0\n' + 'garbage')).toBe(false);
+    expect(parser.push('\n' + encodeAnswer(real, proof))).toBe(true);
+    expect(parser.result()).toEqual(real);
+    expect(parser.rejected).toBe(4);
+    // Nothing but forgeries: never done, so the client waits for its deadline and says why.
+    const alone = answerParser(proof);
+    expect(alone.push(forged('GuessedGuessedGuessed'))).toBe(false);
+    expect(alone.rejected).toBe(1);
   });
 });

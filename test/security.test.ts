@@ -27,7 +27,7 @@ async function sendAndSettle(run: string, pid: number, token: string): Promise<v
 }
 
 function logOf(run: string): string {
-  return fs.readFileSync(join(run, 'roq.log'), 'utf8');
+  return fs.readFileSync(join(run, 'daemon', 'roq.log'), 'utf8');
 }
 
 describe('answer FIFOs', () => {
@@ -57,13 +57,13 @@ describe('answer FIFOs', () => {
     const victim = spawn('sleep', ['30'], { uid: NOBODY, gid: NOBODY, stdio: 'ignore' });
     try {
       const c = answerFifo(d.run, 1500, victim.pid!);
-      writeRequests(d.run, encodeRequest({ kind: 'query', pid: c.pid, token: c.token, ...STOPS }));
+      writeRequests(d.run, encodeRequest({ kind: 'query', pid: c.pid, token: c.token, proof: c.proof, ...STOPS }));
       await expect(c.answer).rejects.toThrow(/no answer/);
       c.close();
       expect(logOf(d.run)).toMatch(new RegExp(`is owned by uid 0, but pid ${victim.pid} runs as uid ${NOBODY}; refused`));
       // The same request for a PID of the FIFO's owner is answered.
       const mine = answerFifo(d.run);
-      writeRequests(d.run, encodeRequest({ kind: 'query', pid: mine.pid, token: mine.token, ...STOPS }));
+      writeRequests(d.run, encodeRequest({ kind: 'query', pid: mine.pid, token: mine.token, proof: mine.proof, ...STOPS }));
       expect((await mine.answer).status).toBe('ok');
       mine.close();
     } finally {
@@ -78,8 +78,29 @@ describe('the run directory', () => {
     fs.chmodSync(run, 0o777);
     const r = await roqCli(['start', '--run', run, '--data', writeFeed(TINY_FEED), '--workers', '1']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/writable by every user \(mode 777\); make it 2770 or 2730 with `chmod o-w /);
-    expect(fs.existsSync(join(run, 'roq.pid'))).toBe(false);
+    expect(r.stderr).toMatch(/writable by every user \(mode 777\); run `chmod 3730 /);
+    expect(fs.existsSync(join(run, 'daemon'))).toBe(false);
+  });
+
+  it('refuses a group-writable run directory without the sticky bit, saying the chmod to run', async () => {
+    const run = makeRunDir();
+    fs.chmodSync(run, 0o2770);
+    const r = await roqCli(['start', '--run', run, '--data', writeFeed(TINY_FEED), '--workers', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${run} lets its group write but has no sticky bit (mode 2770), so a group member could replace REQUESTS; run \`chmod 3730 ${run}\``);
+    fs.chmodSync(run, 0o3730);
+    const ok = await roqCli(['start', '--run', run, '--data', writeFeed(TINY_FEED), '--workers', '1']);
+    expect(ok.code, ok.stderr).toBe(0);
+    running.push({ run, pid: Number(fs.readFileSync(join(run, 'daemon', 'roq.pid'), 'utf8')), stop: async () => void (await roqCli(['stop', '--run', run])) });
+    expect(fs.statSync(join(run, 'daemon')).mode & 0o7777).toBe(0o700);
+  });
+
+  it.skipIf(!AS_ROOT)("refuses a run directory that is not the daemon's user's, saying the chown to run", async () => {
+    const run = makeRunDir();
+    fs.chownSync(run, NOBODY, NOBODY);
+    const r = await roqCli(['start', '--run', run, '--data', writeFeed(TINY_FEED), '--workers', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/belongs to uid 65534, not to the daemon's user root \(uid 0\); run `chown root /);
   });
 });
 
@@ -87,25 +108,25 @@ describe.skipIf(!AS_ROOT)('started as root with --user', () => {
   it('runs as that user, keeps serving and reloading, and hands it the run directory files', async () => {
     const run = makeRunDir();
     fs.chownSync(run, NOBODY, NOBODY);
-    fs.chmodSync(run, 0o2770);
+    fs.chmodSync(run, 0o3730);
     fs.chmodSync(join(run, '..'), 0o755);
     const data = writeFeed(TINY_FEED);
     fs.chmodSync(data, 0o755);
     const r = await roqCli(['start', '--run', run, '--data', data, '--workers', '1', '--user', 'nobody']);
     expect(r.code, r.stderr).toBe(0);
-    const pid = Number(fs.readFileSync(join(run, 'roq.pid'), 'utf8'));
+    const pid = Number(fs.readFileSync(join(run, 'daemon', 'roq.pid'), 'utf8'));
     running.push({ run, pid, stop: async () => void (await roqCli(['stop', '--run', run])) });
     expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(new RegExp(`\\nUid:\\s+${NOBODY}\\s`));
     expect((await ask(run, STOPS.query, STOPS.params, { timeoutMs: 5000 })).status).toBe('ok');
     const reload = await roqCli(['reload', '--run', run]);
     expect(reload.code, reload.stderr).toBe(0);
-    for (const f of ['REQUESTS', 'roq.pid', 'roq.log']) expect(fs.statSync(join(run, f)).uid).toBe(NOBODY);
+    for (const f of ['REQUESTS', 'daemon', 'daemon/roq.pid', 'daemon/roq.log']) expect(fs.statSync(join(run, f)).uid).toBe(NOBODY);
   });
 
   it('refuses --user when the user cannot write the run directory', async () => {
     const run = makeRunDir(); // root's 0700 directory
     const r = await roqCli(['start', '--run', run, '--data', writeFeed(TINY_FEED), '--workers', '1', '--user', 'nobody']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/user nobody cannot write the run directory/);
+    expect(r.stderr).toMatch(/belongs to uid 0, not to the daemon's user nobody \(uid 65534\); run `chown nobody /);
   });
 });

@@ -223,7 +223,7 @@ describe('zero loss under load', () => {
     const duplicated = channels.reduce((n, c) => n + c.strays(), 0);
     for (const c of channels) c.close();
 
-    const accessLog = join(run, 'access.log');
+    const accessLog = join(run, 'daemon', 'access.log');
     let logged = 0;
     for (let i = 0; i < 50; i++) {
       logged = fs.readFileSync(accessLog, 'utf8').split('\n').filter((l) => l.includes(' status=')).length;

@@ -6,6 +6,7 @@
 import { RoqError, roqError } from '../errors.js';
 import { writeAll } from '../sysio.js';
 import { cgiSettings, readBody, readForm, requestMethod, type CgiSettings, type Method } from './env.js';
+import { answerFront, frontAnswers, namedQuery } from './front.js';
 import { answerForm, forVisitor, pageError, renderHtml, renderJson, type CgiResponse, type Outcome } from './page.js';
 import { healthResponse, isHealthCheck } from './health.js';
 import { withHttpCaching } from './http-cache.js';
@@ -62,9 +63,17 @@ export async function handleRequest(env: Env, body: BodyReader = readBody, log?:
     method = requestMethod(env);
     if (isHealthCheck(env)) return { response: await healthResponse(settings), head: method === 'HEAD' };
     form = await readForm(env, method, settings.timeoutMs, body);
+    const ifNoneMatch = method === 'POST' ? undefined : env.HTTP_IF_NONE_MATCH;
+    // A query named by the path reaches the board's pages (and the ETag's parameters) as the `query` field.
+    const named = namedQuery(env, form);
+    if (frontAnswers(env, form)) {
+      const { response, outcome } = await answerFront(env, form, settings, log ?? logError);
+      return { response: withHttpCaching(response, outcome, { ...form, query: named }, form.format === 'json' || form.format === 'csv', ifNoneMatch), head: method === 'HEAD' };
+    }
+    if (named !== '') form = { ...form, query: named };
     const json = wantsJson(form, env);
     const outcome = await answerForm(form, settings.runDir, settings.timeoutMs, json, settings.now);
-    return { response: withHttpCaching(render(outcome, form, json, settings, log), outcome, form, json, method === 'POST' ? undefined : env.HTTP_IF_NONE_MATCH), head: method === 'HEAD' };
+    return { response: withHttpCaching(render(outcome, form, json, settings, log), outcome, form, json, ifNoneMatch), head: method === 'HEAD' };
   } catch (e) {
     const json = wantsJson(form, env);
     if (!(e instanceof RoqError)) return { response: internalError(e, json, settings, log), head: method === 'HEAD' };

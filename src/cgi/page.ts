@@ -137,7 +137,7 @@ const SECURITY_HEADERS: [string, string][] = [
   ['X-Content-Type-Options', 'nosniff'],
 ];
 
-function headersFor(status: number, contentType: string): [string, string][] {
+export function headersFor(status: number, contentType: string): [string, string][] {
   const h: [string, string][] = [['Content-Type', contentType], ['Cache-Control', 'no-store'], ...SECURITY_HEADERS];
   if (status === 503) h.push(['Retry-After', '5']);
   if (status === 405) h.push(['Allow', 'GET, HEAD, POST']);

@@ -6,6 +6,8 @@
 import { RoqError } from '../errors.js';
 import { check, CHECK_HELP } from './check.js';
 import { VERSION } from '../version.js';
+import { build, BUILD_HELP, runInApp, takeAppOption } from './app.js';
+import { init, INIT_HELP } from './init.js';
 import { query, QUERY_HELP } from './query.js';
 import { reload, RELOAD_HELP } from './reload.js';
 import { swap, SWAP_HELP } from './hold.js';
@@ -28,15 +30,20 @@ commands:
   status   show the daemon's pid, version, uptime, generation, workers, counters and last reload
   query    ask the daemon one query and print the rows (a table, or --json)
   check    load and validate a data directory without a daemon (rows, dates, warnings); exit 1 on an error
+  build    build an app (codegen, bundles, the CGI program) into its .roq/ directory
+  init     make an app from a directory of CSV files: schemas inferred from the data, a lookup query per table
+
+Every command takes --app DIR to act for the app in DIR (built first when needed); the default app is roq's
+project root.
 
 Run \`roq COMMAND --help\` for a command's options. The run directory is --run DIR, else $ROQ_RUN_DIR, else ./run.
 
 commands' help:
-${[START_HELP, STOP_HELP, RELOAD_HELP, SWAP_HELP, UPGRADE_HELP, STATUS_HELP, CHECK_HELP].map((h) => '  ' + h.split('\n')[0]).join('\n')}
+${[START_HELP, STOP_HELP, RELOAD_HELP, SWAP_HELP, UPGRADE_HELP, STATUS_HELP, CHECK_HELP, BUILD_HELP, INIT_HELP].map((h) => '  ' + h.split('\n')[0]).join('\n')}
   ${QUERY_HELP.split('\n')[0]}
 `;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, stop, reload, swap, upgrade, status, query, check, daemon };
+const COMMANDS: Record<string, (argv: string[], app?: string) => Promise<number>> = { start, stop, reload, swap, upgrade, status, query, check, daemon, build, init };
 
 function exitCode(e: RoqError): number {
   return e.code === 'ROQ_USAGE' || e.code === 'ROQ_QUERY_UNKNOWN' || e.code.startsWith('ROQ_PARAM_') ? 2 : 1;
@@ -55,7 +62,9 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await run(rest);
+    const { app, rest: args } = takeAppOption(rest);
+    if (app !== undefined && !['build', 'daemon', 'init'].includes(command)) return runInApp(app, command, args);
+    return await run(args, app);
   } catch (e) {
     if (e instanceof RoqError) {
       process.stderr.write(`roq: ${e.message} [${e.code}]\n`);

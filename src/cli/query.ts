@@ -1,12 +1,15 @@
 /**
  * `roq query NAME param=value … [--json]`: asks the daemon exactly as the CGI program does (src/client.ts), after
  * validating the parameters here with the same specs, so a bad value is reported without contacting the daemon.
+ * The specs are the running app's, from `<run>/queries.json` (see queries-file.ts), so one `roq` asks any app's
+ * daemon; the schemas compiled into this program serve only when that file is absent.
  */
 import { roqError, isErrorCode, RoqError } from '../errors.js';
 import { QUERY_SPECS } from '../generated/queries.js';
 import { datesNotice, parseParams } from '../params.js';
 import { rowsToObjects, type Cell, type Field } from '../protocol.js';
 import { ask } from '../client.js';
+import { readQueriesFile } from '../queries-file.js';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
 
 const NAMES = Object.keys(QUERY_SPECS);
@@ -42,7 +45,7 @@ function table(fields: readonly Field[], rows: readonly Cell[][]): string {
   if (rows.length === 0) return '(no rows)\n';
   const text = [fields.map((f) => f.name), ...rows.map((r) => r.map(String))];
   const widths = fields.map((_, i) => Math.max(...text.map((r) => r[i]!.length)));
-  const lines = text.map((r) => r.map((c, i) => (fields[i]!.type === 'int' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  const lines = text.map((r) => r.map((c, i) => (fields[i]!.type !== 'string' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd());
   return lines.join('\n') + `\n(${rows.length} row${rows.length === 1 ? '' : 's'})\n`;
 }
 
@@ -51,8 +54,10 @@ export async function query(argv: string[]): Promise<number> {
   if (values.help) return void process.stdout.write(QUERY_HELP), 0;
   const [name, ...pairs] = positionals;
   if (name === undefined) throw roqError('ROQ_USAGE', { command: 'query', detail: 'name a query' });
-  const spec = Object.hasOwn(QUERY_SPECS, name) ? QUERY_SPECS[name] : undefined;
-  if (!spec) throw roqError('ROQ_QUERY_UNKNOWN', { query: name.slice(0, 40), known: NAMES.join(', ') });
+  const run = runDir(values.run);
+  const specs = readQueriesFile(run) ?? QUERY_SPECS;
+  const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
+  if (!spec) throw roqError('ROQ_QUERY_UNKNOWN', { query: name.slice(0, 40), known: Object.keys(specs).join(', ') });
   const raw: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
@@ -62,7 +67,6 @@ export async function query(argv: string[]): Promise<number> {
     raw[key] = pair.slice(eq + 1);
   }
   parseParams(name, spec.params, raw);
-  const run = runDir(values.run);
   const answer = await ask(run, name, raw, { timeoutMs: intOption('query', 'timeout', values.timeout, 5000, 1, 3_600_000) });
   if (answer.status !== 'ok') {
     const details: Record<string, string> = answer.param === undefined ? {} : { param: answer.param };

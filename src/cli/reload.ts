@@ -4,7 +4,7 @@
  * `roq reload --hold`, `roq reload --drop-held` and `roq swap` are admin requests instead (hold.ts).
  */
 import { roqError } from '../errors.js';
-import { isAlive, runningPid } from '../server/lifecycle.js';
+import { isAlive, runningPid, signalDaemon } from '../server/lifecycle.js';
 import { readStatusFile } from '../server/status.js';
 import type { ReloadOutcome } from '../server/reloader.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,6 +24,9 @@ new data is loaded and valid. Prints the new generation and its row counts and e
                   counts; \`roq swap\` then makes it current (for clusters: see deploy/refresh-cluster.sh). If the
                   load fails, nothing changes and the exit status is 1
   --drop-held     discard the generation that --hold loaded
+  --logs          reopen the log files instead (SIGUSR1, for logrotate); returns at once
+
+Signals go only to a process checked to be the daemon of the run directory (docs/SECURITY.md).
 `;
 
 const POLL_MS = 20;
@@ -34,9 +37,15 @@ function describe(run: string, r: ReloadOutcome): string {
 }
 
 export async function reload(argv: string[]): Promise<number> {
-  const { values } = parseCommand('reload', argv, { ...RUN_OPTION, timeout: { type: 'string' }, hold: { type: 'boolean' }, 'drop-held': { type: 'boolean' } });
+  const { values } = parseCommand('reload', argv, { ...RUN_OPTION, timeout: { type: 'string' }, hold: { type: 'boolean' }, 'drop-held': { type: 'boolean' }, logs: { type: 'boolean' } });
   if (values.help) return void process.stdout.write(RELOAD_HELP), 0;
   const run = runDir(values.run);
+  if (values.logs) {
+    const pid = signalDaemon(run, 'SIGUSR1');
+    if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
+    process.stdout.write(`roq on ${run} (pid ${pid}) reopens its logs\n`);
+    return 0;
+  }
   const timeoutMs = intOption('reload', 'timeout', values.timeout, 600_000, 100, 86_400_000);
   if (values.hold && values['drop-held']) throw roqError('ROQ_USAGE', { command: 'reload', detail: '--hold and --drop-held exclude each other' });
   if (values.hold || values['drop-held']) return holdAction(run, values.hold ? 'hold' : 'drop', timeoutMs);
@@ -53,7 +62,7 @@ export async function reload(argv: string[]): Promise<number> {
   }
   if (!before.reload) throw roqError('ROQ_RELOAD_FAILED', { run, detail: `the daemon (pid ${pid}) is of a release that does not report reloads; use \`kill -HUP ${pid}\` and read its log` });
   const wanted = before.reload.requested + 1;
-  process.kill(pid, 'SIGHUP');
+  if (signalDaemon(run, 'SIGHUP') !== pid) throw roqError('ROQ_NOT_RUNNING', { run });
   for (;;) {
     await sleep(POLL_MS);
     const now = readStatusFile(run, pid);

@@ -5,10 +5,11 @@
  * running one without losing a request (`roq upgrade` wraps it for admins).
  */
 import * as fs from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { roqError } from '../errors.js';
-import { runDaemon, type DaemonOptions } from '../server/daemon.js';
-import { errorLine, loadedLine, LOG_FILE, readyLine, runningPid, startDetached, type ReadyReport } from '../server/lifecycle.js';
+import { prepareRunDir, runDaemon, type DaemonOptions } from '../server/daemon.js';
+import { defaultLogFile, errorLine, loadedLine, readyLine, runningPid, startDetached, type ReadyReport } from '../server/lifecycle.js';
+import { privatePath } from '../server/private-dir.js';
 import { coverageLine, today } from '../queries/feed-dates.js';
 import { dataDir, defaultWorkers, intOption, parseCommand, RUN_OPTION, runDir, type Options } from './options.js';
 
@@ -18,12 +19,14 @@ Loads every table of the data directory into memory, then serves queries on <run
 Returns once the daemon is serving (printing its pid, generation, rows and load time), or prints the load error
 naming file:line:column and exits non-zero, leaving no daemon behind.
 
-  --run DIR              run directory: REQUESTS, roq.pid, status.json (default $ROQ_RUN_DIR, else ./run)
+  --run DIR              run directory: REQUESTS, and the daemon's own files in <run>/daemon/ (default
+                         $ROQ_RUN_DIR, else ./run); it must belong to the daemon's user (mode 0700, or 3730 for
+                         a web server's group: docs/SECURITY.md)
   --data DIR             data directory (default $ROQ_DATA_DIR, else ./data/gtfs-lirr)
   --workers N            worker threads (default: the number of cores)
   --deadline MS          a query running longer is stopped and answered with a timeout (default 2000)
-  --log FILE             the daemon's log (default <run>/roq.log; with --foreground, stderr)
-  --access-log FILE|off  one line per request (default <run>/access.log)
+  --log FILE             the daemon's log (default <run>/daemon/roq.log; with --foreground, stderr)
+  --access-log FILE|off  one line per request (default <run>/daemon/access.log)
   --takeover             if a daemon runs on the run directory, load, then take over from it without losing a
                          request (what \`roq upgrade\` does); otherwise start as usual
   --ready-timeout MS     give up (and stop the new daemon) if loading takes longer (default 300000)
@@ -54,7 +57,7 @@ type Values = Record<string, string | boolean | undefined>;
 
 export function daemonOptions(command: string, values: Values): DaemonOptions {
   const run = runDir(values.run);
-  const accessLog = typeof values['access-log'] === 'string' ? values['access-log'] : join(run, 'access.log');
+  const accessLog = typeof values['access-log'] === 'string' ? values['access-log'] : privatePath(run, 'access.log');
   return {
     run,
     data: dataDir(values.data),
@@ -63,7 +66,7 @@ export function daemonOptions(command: string, values: Values): DaemonOptions {
     faults: process.env.ROQ_TEST_FAULTS === '1',
     takeover: values.takeover === true,
     takeoverTimeoutMs: intOption(command, 'takeover-timeout', values['takeover-timeout'], 60_000, 100, 3_600_000),
-    logFile: typeof values.log === 'string' ? resolve(values.log) : values.foreground ? undefined : join(run, LOG_FILE),
+    logFile: typeof values.log === 'string' ? resolve(values.log) : values.foreground ? undefined : defaultLogFile(run),
     accessLog: accessLog === 'off' ? undefined : resolve(accessLog),
     loadDelayMs: Number(process.env.ROQ_TEST_LOAD_DELAY_MS) || 0,
     ...(typeof values.user === 'string' ? { user: values.user } : {}),
@@ -74,7 +77,7 @@ export function daemonOptions(command: string, values: Values): DaemonOptions {
 export function daemonArgs(o: DaemonOptions): string[] {
   return [
     '--run', o.run, '--data', o.data, '--workers', String(o.workers), '--deadline', String(o.deadlineMs),
-    '--log', o.logFile ?? join(o.run, LOG_FILE), '--access-log', o.accessLog ?? 'off', '--takeover-timeout', String(o.takeoverTimeoutMs),
+    '--log', o.logFile ?? defaultLogFile(o.run), '--access-log', o.accessLog ?? 'off', '--takeover-timeout', String(o.takeoverTimeoutMs),
     ...(o.takeover ? ['--takeover'] : []),
     ...(o.user ? ['--user', o.user] : []),
   ];
@@ -86,7 +89,8 @@ export function describeReady(r: ReadyReport): string {
 
 /** Starts `roq daemon` detached with options `o` and resolves with its readiness report. */
 export function launch(o: DaemonOptions, readyTimeoutMs: number, onLoaded?: (r: ReadyReport) => void): Promise<ReadyReport> {
-  return startDetached({ program: __filename, run: o.run, logFile: o.logFile ?? join(o.run, LOG_FILE), args: daemonArgs(o), readyTimeoutMs, onLoaded, onFile: progress() });
+  prepareRunDir(o);
+  return startDetached({ program: __filename, run: o.run, logFile: o.logFile ?? defaultLogFile(o.run), args: daemonArgs(o), readyTimeoutMs, onLoaded, onFile: progress() });
 }
 
 /** Past this long, a load is big enough that a person at a terminal wants to see it move. */

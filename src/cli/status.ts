@@ -4,7 +4,7 @@
  */
 import { roqError } from '../errors.js';
 import type { StatusFile } from '../server/status.js';
-import { runningPid } from '../server/lifecycle.js';
+import { legacyPid, runningPid } from '../server/lifecycle.js';
 import { readStatusFile } from '../server/status.js';
 import { coverageLine, today } from '../queries/feed-dates.js';
 import { parseCommand, RUN_OPTION, runDir } from './options.js';
@@ -73,7 +73,7 @@ export async function status(argv: string[]): Promise<number> {
   const run = runDir(values.run);
   const pid = runningPid(run);
   if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
-  const s = readStatusFile(run, pid);
+  const s = readStatusFile(run, pid, pid === legacyPid(run));
   const report: StatusReport = s
     ? { running: true, pid, run, state: 'serving', uptimeMs: Date.now() - s.startedAt, status: s }
     : { running: true, pid, run, state: 'starting' };

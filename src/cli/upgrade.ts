@@ -1,13 +1,14 @@
 /**
  * `roq upgrade`: replaces the daemon on a run directory by one running this program's code, losing no request.
- * It holds `<run>/upgrade.lock` so that two upgrades never race, starts `roq daemon --takeover` with the running
- * daemon's options (from its status.json) unless told otherwise, and waits until the new daemon reads REQUESTS.
+ * It holds `<run>/daemon/upgrade.lock` so that two upgrades never race, starts `roq daemon --takeover` with the
+ * running daemon's options (from the status.json in its private directory, never from a file the run directory's
+ * group could write) unless told otherwise, and waits until the new daemon reads REQUESTS.
  * If the new daemon fails to load or is not ready in time, it is stopped and the old one serves on.
  */
-import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { roqError, RoqError } from '../errors.js';
 import { runningPid } from '../server/lifecycle.js';
+import { privatePath } from '../server/private-dir.js';
 import { readStatusFile } from '../server/status.js';
 import { VERSION } from '../version.js';
 import { intOption, parseCommand, requireRunDir, type Options } from './options.js';
@@ -34,7 +35,8 @@ export async function upgrade(argv: string[]): Promise<number> {
   const readyTimeoutMs = intOption('upgrade', 'ready-timeout', values['ready-timeout'], 300_000, 100, 3_600_000);
   const given = daemonOptions('upgrade', values);
   const run = requireRunDir(given.run);
-  const lock = join(run, 'upgrade');
+  // In the private directory, like the options below: nobody in the run directory's group can hold or fake them.
+  const lock = privatePath(run, 'upgrade');
   let unlock: () => Promise<void>;
   try {
     unlock = await lockfile.lock(lock, { realpath: false, stale: 30_000, update: 5_000 });

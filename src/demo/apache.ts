@@ -207,15 +207,16 @@ export function installForWeb(from: string, to: string): string {
 }
 
 /**
- * Makes a run directory the web server's CGI programs can use: group www-data, setgid, 2770, so that they may
- * write REQUESTS and make their answer FIFOs, whose group the daemon (root here, a member of www-data in
- * production) may write. Without root, a plain 0700 directory of this user does.
+ * Makes a run directory the web server's CGI programs can use: group www-data, setgid and sticky, 3730, so that
+ * they may write REQUESTS and make their answer FIFOs, whose group the daemon (root here, a member of www-data in
+ * production) may write, but neither list, remove nor rename what others made (docs/SECURITY.md). Without root, a
+ * plain 0700 directory of this user does.
  */
 export function makeWebRunDir(path: string): string {
   fs.mkdirSync(path, { recursive: true });
   if (process.getuid?.() === 0) {
     fs.chownSync(path, 0, webGid());
-    fs.chmodSync(path, 0o2770);
+    fs.chmodSync(path, 0o3730);
     letWebUserThrough(path);
   }
   return path;

@@ -2,11 +2,12 @@
 /** Query name → its hand-written implementation, src/queries/<name>.ts exporting run<Name>. */
 import type { ParamValue } from '../params.js';
 import type { Cell } from '../protocol.js';
-import type { Db } from '../queries/db.js';
+import type { Deriver } from '../queries/derived.js';
+import type { Db } from './tables.js';
 import type { BoardParams, DeparturesParams, StopsParams } from './queries.js';
 import { runBoard } from '../queries/board.js';
-import { runDepartures } from '../queries/departures.js';
-import { runStops } from '../queries/stops.js';
+import { runDepartures, deriveDepartures } from '../queries/departures.js';
+import { runStops, deriveStops } from '../queries/stops.js';
 
 /** Runs a query on parameters already checked by parseParams against the query's spec. */
 export type QueryRunner = (db: Db, params: Record<string, ParamValue>) => Cell[][];
@@ -15,4 +16,10 @@ export const QUERY_RUNNERS: Record<string, QueryRunner> = {
   board: (db, params) => runBoard(db, params as unknown as BoardParams),
   departures: (db, params) => runDepartures(db, params as unknown as DeparturesParams),
   stops: (db, params) => runStops(db, params as unknown as StopsParams),
+};
+
+/** Query name → the function that derives its data once per generation, in the load thread (`"derive"`). */
+export const DERIVERS: Record<string, Deriver<Db>> = {
+  departures: deriveDepartures,
+  stops: deriveStops,
 };

@@ -5,6 +5,7 @@
  */
 import type { TableData } from '../store/types.js';
 import type { SortedIndex } from '../store/sortedIndex.js';
+import type { DbOf } from '../queries/db.js';
 import { dateColumn, findByKey, floatColumn, intColumn, keyIndex, namedIndex, reference, stringColumn, timeColumn } from '../store/columns.js';
 
 export { NULL_INT, NULL_TIME } from '../store/types.js';
@@ -873,6 +874,9 @@ export interface Tables {
   transfers: TransfersTable;
   trips: TripsTable;
 }
+
+/** What a query function receives: a generation of these tables (see ../queries/db.ts). */
+export type Db = DbOf<Tables>;
 
 /** Wraps a generation's tables; cheap (no data is read), done once per generation in each worker. */
 export function openTables(tables: Record<string, TableData>): Tables {

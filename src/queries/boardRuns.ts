@@ -8,9 +8,10 @@
  * a stop's rows run on any date, so a board walked that index skipping ~98 % of what it visited. With runs, a board
  * opens one cursor per (stop, service) active on the day, binary-searches each for the time, and merges them: it
  * visits only rows of trips that run. Rows no board can show (pickup_type 1, no departure time, a trip_id that
- * trips.txt lacks) are left out here, so the merge does not meet them either.
+ * trips.txt lacks) are left out here, so the merge does not meet them either. The load thread builds them through
+ * departures' deriver (deriveDepartures, named in schemas/queries/departures.json; see derived.ts).
  */
-import type { GenerationData, TableData } from '../store/types.js';
+import type { TableData } from '../store/types.js';
 import { sharedInt32 } from '../store/shared.js';
 
 // A type, not an interface, so that it fits GenerationData.derived's Record of arrays.
@@ -25,9 +26,6 @@ export type BoardRunsData = {
   /** runStart[r] .. runStart[r + 1] are run r's positions; one entry more than there are runs. */
   runStart: Int32Array;
 };
-
-/** Its name in GenerationData.derived. */
-export const DERIVED_BOARD_RUNS = 'boardRuns';
 
 /** The first position after `from` in byStop whose row's stop code is not `code`: gallop, then binary search. */
 function endOfStop(byStop: Int32Array, stopCodes: Int32Array, from: number, code: number): number {
@@ -140,12 +138,6 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
     runStart: shared(runStart),
   };
   return out;
-}
-
-/** What the queries derive from a generation's tables at load time, by name (GenerationData.derived). */
-export function deriveQueryData(tables: Record<string, TableData>): NonNullable<GenerationData['derived']> {
-  const runs = buildBoardRuns(tables);
-  return runs ? { [DERIVED_BOARD_RUNS]: runs } : {};
 }
 
 /** First position in a[lo, hi) whose value is ≥ v. */

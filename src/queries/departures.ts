@@ -9,7 +9,8 @@
 import type { DeparturesParams, DeparturesRow } from '../generated/queries.js';
 import type { Db } from './db.js';
 import { clockTime, isoDate, previousDay, sortedTripServicesOn, tripServicesActiveOn } from './calendar.js';
-import { DERIVED_BOARD_RUNS, lowerBoundIn, type BoardRunsData } from './boardRuns.js';
+import { buildBoardRuns, lowerBoundIn, type BoardRunsData } from './boardRuns.js';
+import type { Derived } from './derived.js';
 import { cursorHeap } from './cursorHeap.js';
 
 const DAY = 86400;
@@ -106,6 +107,11 @@ function indexCursors(db: Db, codes: readonly number[], days: readonly ServiceDa
   return cursors;
 }
 
+/** The board runs of the generation (boardRuns.ts), built once in the load thread. */
+export function deriveDepartures(db: Db): Derived {
+  return buildBoardRuns(db.data) ?? {};
+}
+
 export function runDepartures(db: Db, p: DeparturesParams): DeparturesRow[] {
   const { stopTimes, trips, routes } = db.tables;
   const out: DeparturesRow[] = [];
@@ -120,8 +126,9 @@ export function runDepartures(db: Db, p: DeparturesParams): DeparturesRow[] {
     { offset: DAY, serviceDay: eve, services: tripServicesActiveOn(db, eve), sorted: sortedTripServicesOn(db, eve) },
   ];
   const codes = boardStopCodes(db, p.stop);
-  const runs = db.derived[DERIVED_BOARD_RUNS] as BoardRunsData | undefined;
-  const cursors = (runs && runCursors(runs, codes, days, p.after)) ?? indexCursors(db, codes, days, p.after);
+  // A generation loaded by a build without board runs has none: the index serves it.
+  const runs = db.derived['departures'] as BoardRunsData | undefined;
+  const cursors = (runs?.runStart && runCursors(runs, codes, days, p.after)) || indexCursors(db, codes, days, p.after);
 
   // Board order of a cursor's current row against another's: effective time, trip_id bytes, stop_sequence; equal
   // rows (a trip listing a stop twice with one sequence number) come in cursor order, as a scan would give them.

@@ -1,17 +1,18 @@
 /**
- * The access log: one line per request the daemon read, appended to a file (default `<run>/access.log`):
+ * The access log: one line per request the daemon read, appended to a file (default `<run>/daemon/access.log`):
  *
  *   <ISO time> pid=<client pid> query=<name> params=<urlencoded> status=<outcome> rows=<n>
  *     wait_ms=<queue wait> work_ms=<worker time> total_ms=<read to answered> gen=<generation>
  *
- * (one line; `status` is ok, error, failed, timeout, died or busy). Lines are collected and written together at
+ * (one line; `status` is ok, error, failed, timeout, died or busy; control characters in params as `\xNN`). Lines are collected and written together at
  * most every 50 ms or 64 KB, so logging costs the dispatcher one write per batch, not one per request; the daemon
  * flushes before it exits. `reopen` (SIGUSR1, after logrotate moved the file) starts a new file at the same path.
  * A file removed under the daemon (its link count drops to 0) is noticed at the next write and made again; a
  * write that fails (a full disk) is reported once, and serving goes on.
  */
 import * as fs from 'node:fs';
-import type { Log } from './log.js';
+import { escapeControls, type Log } from './log.js';
+import { openAppend } from './private-dir.js';
 import type { Job, JobReport, Outcome } from './pool.js';
 
 export interface AccessLog {
@@ -41,7 +42,7 @@ function isoNow(): string {
 /** An access log appending to `path`, or one that writes nothing when path is undefined. */
 export function createAccessLog(path: string | undefined, log: Log): AccessLog {
   if (path === undefined) return { write: () => undefined, flush: () => undefined, reopen: () => undefined, close: () => undefined };
-  const open = () => fs.openSync(path, 'a', 0o640);
+  const open = () => openAppend(path);
   let fd = open();
   let lines: string[] = [];
   let bytes = 0;
@@ -84,7 +85,7 @@ export function createAccessLog(path: string | undefined, log: Log): AccessLog {
     write(job, outcome, report) {
       const done = performance.now();
       const line =
-        `${isoNow()} pid=${job.pid} query=${job.query} params=${job.encoded} status=${outcome} rows=${report.rows}` +
+        `${isoNow()} pid=${job.pid} query=${job.query} params=${escapeControls(job.encoded)} status=${outcome} rows=${report.rows}` +
         ` wait_ms=${ms(job.startedAt - job.readAt)} work_ms=${ms(report.workMs)} total_ms=${ms(done - job.readAt)} gen=${job.generation}\n`;
       lines.push(line);
       bytes += line.length;

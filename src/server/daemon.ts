@@ -17,10 +17,11 @@
  * threads start from their bundles' text, read here at start too, so files replaced on disk by a new release
  * are not picked up by a worker that replaces a dead one or by a reload.
  *
- * While serving, the daemon rewrites `<run>/status.json` once a second and whenever a reload starts or ends
+ * While serving, the daemon rewrites `<run>/daemon/status.json` once a second and whenever a reload starts or ends
  * (status.ts), and every minute removes answer FIFOs whose client died without removing them.
  */
 import * as fs from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -30,11 +31,15 @@ import { VERSION } from '../version.js';
 import { createAccessLog } from './access-log.js';
 import { ACTION_SIGNAL, takeActionRequests } from './actions.js';
 import { startDispatcher, type Dispatcher } from './dispatcher.js';
-import { checkRunDir, ensureRequestsFifo, openRequests, requestsPath, sweepStaleFifos, watchRequests } from './fifo.js';
-import { checkRunDirFor, dropPrivileges, resolveAccount } from './privileges.js';
-import { acquirePidLock, awaitSuccessor, isAlive, pidFilePath, runningPid, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
-import { createStatusWriter, readStatusFile, STATUS_FILE, type StatusFile } from './status.js';
-import { createLog, type Log } from './log.js';
+import { ensureRequestsFifo, openRequests, requestsPath, sweepStaleFifos, watchRequests } from './fifo.js';
+import { checkRunDirFor, dropPrivileges, resolveAccount, type Account } from './privileges.js';
+import { acquirePidLock, awaitSuccessor, isAlive, legacyPid, pidFilePath, runningPid, type ReadyReport, type ReleasePidLock } from './lifecycle.js';
+import { checkRunDir, ensurePrivateDir, privateDir } from './private-dir.js';
+import { roqError } from '../errors.js';
+import { createStatusWriter, readStatusFile, type StatusFile } from './status.js';
+import { QUERY_SPECS } from '../generated/queries.js';
+import { writeQueriesFile } from '../queries-file.js';
+import { createLog, rateLimited, type Log } from './log.js';
 import { createPool, type Pool } from './pool.js';
 import { createExpiryWarner, createLoadThread, createReloader } from './reloader.js';
 import { rangeText } from '../queries/feed-dates.js';
@@ -84,12 +89,25 @@ function readPrograms(): { worker: string; loader: string } {
 }
 
 /**
+ * Checks the run directory before anything is opened in it — it must be the daemon's user's and safe for a shared
+ * group (private-dir.checkRunDir) — and makes the daemon's private directory. `roq start` calls it too, since it
+ * opens the daemon's log there before the daemon runs. Returns the account a root daemon becomes, if any.
+ */
+export function prepareRunDir(o: Pick<DaemonOptions, 'run' | 'user'>): Account | undefined {
+  const account = o.user ? resolveAccount(o.user, o.run) : undefined;
+  checkRunDir(o.run, account?.uid ?? process.geteuid!(), account?.name ?? (userInfo().username || String(process.geteuid!())));
+  ensurePrivateDir(o.run, account?.uid);
+  return account;
+}
+
+/**
  * Starts serving and resolves with the readiness report; the process then lives until a stop, after which it
  * exits 0 on its own. Rejects (with a RoqError for load errors) after releasing what it took.
  */
 export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Promise<ReadyReport> {
   const startedAt = Date.now();
   fs.mkdirSync(o.run, { recursive: true });
+  const account = prepareRunDir(o);
   const log: Log = createLog(o.logFile ?? 2);
   const accessLog = createAccessLog(o.accessLog, log);
   let dispatcher: Dispatcher | undefined;
@@ -124,8 +142,6 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
 
   const programs = readPrograms();
   const gc = enableGc();
-  checkRunDir(o.run);
-  const account = o.user ? resolveAccount(o.user, o.run) : undefined;
   if (account) checkRunDirFor(account, o.run);
   let release: ReleasePidLock | undefined = o.takeover ? undefined : await acquirePidLock(o.run, log);
   const predecessor = o.takeover ? runningPid(o.run) : undefined;
@@ -139,11 +155,11 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   let fd: number | undefined;
   let generation: GenerationData;
   try {
-    ensureRequestsFifo(o.run);
+    ensureRequestsFifo(o.run, log, account?.uid);
     // Opened now, before loading: from here on the kernel keeps whatever clients write, whoever else closes it.
     fd = openRequests(o.run);
     if (account) {
-      const own = [requestsPath(o.run), pidFilePath(o.run), `${pidFilePath(o.run)}.lock`, join(o.run, STATUS_FILE), ...(o.logFile ? [o.logFile] : []), ...(o.accessLog ? [o.accessLog] : [])];
+      const own = [requestsPath(o.run), privateDir(o.run), pidFilePath(o.run), `${pidFilePath(o.run)}.lock`, ...(o.logFile ? [o.logFile] : []), ...(o.accessLog ? [o.accessLog] : [])];
       dropPrivileges(account, o.run, own);
       log.info(`now running as ${account.name} (uid ${account.uid}, gid ${account.gid})`);
     }
@@ -154,7 +170,8 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
       run: o.run,
       faults: o.faults,
       source: programs.worker,
-      log,
+      // Undelivered answers are logged per request, and anyone who may write into REQUESTS can cause them.
+      log: { ...log, warn: rateLimited(log) },
       onIdle: () => dispatcher?.pump(),
       onOutcome: (job, outcome, report) => dispatcher?.outcome(job, outcome, report),
       onRequeue: (jobs) => dispatcher?.requeue(jobs),
@@ -168,6 +185,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
     if (o.takeover) {
       hooks.loaded?.(readyReport(generation, o));
       const old = runningPid(o.run);
+      const legacy = legacyPid(o.run);
       if (old !== undefined) {
         // 0.1 daemons know no SIGUSR2 (it would kill them outright); SIGTERM makes them stop just as gracefully.
         const signal = (before ?? readStatusFile(o.run))?.version ? 'SIGUSR2' : 'SIGTERM';
@@ -175,6 +193,13 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
         process.kill(old, signal);
       }
       release = await acquirePidLock(o.run, log, { deadline: Date.now() + o.takeoverTimeoutMs, pid: old });
+      // A daemon of 0.1 holds a lock of its own in the run directory, not ours: wait for it to be gone instead, so
+      // that it reads its stop line and answers what it has read before this one reads REQUESTS.
+      const giveUp = Date.now() + o.takeoverTimeoutMs;
+      while (old !== undefined && old === legacy && isAlive(old)) {
+        if (Date.now() > giveUp) throw roqError('ROQ_TAKEOVER_FAILED', { run: o.run, pid: old, detail: 'it did not exit in time' });
+        await new Promise((r) => setTimeout(r, 5));
+      }
       if (old !== undefined) log.info(`took over from pid ${old}`);
     }
   } catch (e) {
@@ -189,6 +214,11 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
 
   const serving = pool;
   const releaseLock = release!;
+  try {
+    writeQueriesFile(o.run, QUERY_SPECS);
+  } catch (e) {
+    log.warn(`could not write ${o.run}/queries.json (roq query needs it for this app's queries): ${(e as Error).message}`);
+  }
   const first = generation;
   const status = createStatusWriter(o.run, snapshot, log);
   const warnIfExpired = createExpiryWarner(log);

@@ -14,21 +14,30 @@
  * Control lines carry a token the daemon made when it wrote them; a control line with any other token was not
  * written by this daemon (REQUESTS is writable by the web server's group) and is dropped.
  *
- * What a writer into REQUESTS can get wrong costs one log line: an over-long or garbled line is dropped; a line of
- * another protocol version, or one naming a pid and token but otherwise broken, gets an error answer.
+ * What a writer into REQUESTS can get wrong costs at most one log line, and those lines are rate-limited (log.ts
+ * rateLimited), since anyone in the web server's group can write garbage at will: an over-long or garbled line is
+ * dropped; a line of another protocol version, or one naming a pid and token but otherwise broken, gets an error
+ * answer. Garbage left without a line end (a client killed mid-write) does not cost the request written after it:
+ * requests are written whole and start with `roq<digits> `, so the request is found at the end of the line
+ * (protocol.findRequest). One requesting pid may have at most MAX_QUEUED_PER_PID requests waiting, and a request
+ * for a pid that does not run is not queued: a local writer cannot fill the queue that visitors' requests wait in.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { roqError, type RoqError } from '../errors.js';
-import { encodeAnswer, encodeRequest, MAX_REQUEST_BYTES, parseRequest, type ControlWord, type Request } from '../protocol.js';
+import { encodeAnswer, encodeRequest, findRequest, MAX_REQUEST_BYTES, parseRequest, type ControlWord, type Request } from '../protocol.js';
 import type { GenerationData } from '../store/types.js';
-import { writeAnswer } from './fifo.js';
-import type { Log } from './log.js';
+import { processUid, writeAnswer } from './fifo.js';
+import { rateLimited, type Log } from './log.js';
 import type { Job, JobReport, Outcome, Pool } from './pool.js';
 
 /** Beyond this many waiting requests, new ones are answered ROQ_DAEMON_BUSY at once instead of waiting. */
 const MAX_QUEUE = 10_000;
+/** Beyond this many waiting requests of one pid, its new ones are answered ROQ_DAEMON_BUSY (a CGI process has 1). */
+const MAX_QUEUED_PER_PID = 64;
+/** How long a REQUESTS that was replaced is still read (a client may have opened it just before). */
+const SUPERSEDED_READ_MS = 2000;
 const NEWLINE = 0x0a;
 
 export interface Counters {
@@ -98,6 +107,7 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
   let finished = false;
   let seq = 0;
   const queue: Job[] = [];
+  const queuedByPid = new Map<number, number>();
   const counters: Counters = { received: 0, ok: 0, error: 0, failed: 0, timeout: 0, died: 0, busy: 0, dropped: 0 };
 
   /** What the dispatcher reads: REQUESTS, and a new REQUESTS if someone removed the first (see attach). */
@@ -105,51 +115,50 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
   /** Where its own control lines go: the newest REQUESTS, the one clients reach. */
   let controlFd = o.fd;
 
+  const warn = rateLimited(o.log);
+
   function drop(reason: string, line?: string): void {
     counters.dropped++;
-    o.log.warn(`request dropped: ${reason}${line === undefined ? '' : `: '${line.slice(0, 80)}'`}`);
+    warn(`request dropped: ${reason}${line === undefined ? '' : `: '${line.slice(0, 80)}'`}`);
   }
 
-  function answerError(pid: number, token: string, err: RoqError): void {
-    const d = writeAnswer(o.run, pid, token, encodeAnswer({ status: 'error', code: err.code, message: err.message }), 20);
-    if (!d.sent) o.log.warn(`${err.code} answer to pid ${pid} not delivered: ${d.reason}`);
+  function answerError(pid: number, token: string, err: RoqError, proof: string | undefined): void {
+    const d = writeAnswer(o.run, pid, token, encodeAnswer({ status: 'error', code: err.code, message: err.message }, proof), 20);
+    if (!d.sent) warn(`${err.code} answer to pid ${pid} not delivered: ${d.reason}`);
   }
 
   /**
-   * A line splitter for one stream: what arrived into lines. A line that grows past MAX_REQUEST_BYTES is dropped,
-   * and so is the rest of it up to its newline: no client sends one (PIPE_BUF writes could interleave), so it is
-   * garbage or an attack.
+   * A line splitter for one stream: what arrived into lines. Of a line longer than a request can be (no client
+   * sends one: PIPE_BUF writes could interleave), only the last MAX_REQUEST_BYTES - 1 bytes are kept, since a
+   * request written after garbage without a line end ends such a line; the rest is garbage or an attack.
    */
   function lineSplitter(): (chunk: Buffer) => void {
+    const keep = MAX_REQUEST_BYTES - 1;
     let carry: Buffer | undefined;
-    let discarding = false;
+    let cut = false;
     return (chunk) => {
       let start = 0;
       for (;;) {
         const nl = chunk.indexOf(NEWLINE, start);
         if (nl < 0) {
-          if (discarding || start === chunk.length) return;
+          if (start === chunk.length) return;
           const rest = chunk.subarray(start);
           carry = carry ? Buffer.concat([carry, rest]) : Buffer.from(rest);
-          if (carry.length >= MAX_REQUEST_BYTES) {
-            drop(`line of more than ${MAX_REQUEST_BYTES - 1} bytes`);
-            carry = undefined;
-            discarding = true;
+          if (carry.length > keep) {
+            carry = Buffer.from(carry.subarray(carry.length - keep));
+            cut = true;
           }
           return;
         }
         let line = chunk.subarray(start, nl);
         start = nl + 1;
-        if (discarding) {
-          discarding = false;
-          continue;
-        }
         if (carry) {
           line = Buffer.concat([carry, line]);
           carry = undefined;
         }
-        if (line.length >= MAX_REQUEST_BYTES) drop(`line of more than ${MAX_REQUEST_BYTES - 1} bytes`);
-        else onLine(line.toString('utf8'));
+        const over = cut || line.length > keep;
+        cut = false;
+        onLine((line.length > keep ? line.subarray(line.length - keep) : line).toString('utf8'), over);
       }
     };
   }
@@ -163,21 +172,44 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
     readers.push({ socket, split });
   }
 
+  function queued(job: Job, by: number): void {
+    const n = (queuedByPid.get(job.pid) ?? 0) + by;
+    if (n > 0) queuedByPid.set(job.pid, n);
+    else queuedByPid.delete(job.pid);
+  }
+
   /** Offers queued jobs to the pool until it takes no more. */
   function pump(): void {
-    while (queue.length > 0 && o.pool.run(queue[0]!)) queue.shift();
+    while (queue.length > 0 && o.pool.run(queue[0]!)) queued(queue.shift()!, -1);
     maybeFinish();
   }
 
-  function onLine(line: string): void {
-    const parsed = parseRequest(line);
+  /** A line read; `cut`: it was longer than a request can be and only its end was kept (see lineSplitter). */
+  function onLine(line: string, cut = false): void {
+    let parsed = parseRequest(line);
+    if (!parsed.ok) {
+      const found = findRequest(line);
+      if (found) {
+        drop(`${found.skipped} bytes without a line end before a request`, line.slice(0, found.skipped));
+        parsed = found.parsed;
+      }
+    } else if (cut) {
+      drop(`garbage of more than ${MAX_REQUEST_BYTES - 1} bytes before a request`);
+    }
     if (parsed.ok) return onRequest(parsed.request);
     const { pid, token } = parsed;
-    if (pid === undefined || token === undefined || pid < 1) return drop(parsed.reason, line);
+    if (pid === undefined || token === undefined || pid < 1) return drop(cut ? `line of more than ${MAX_REQUEST_BYTES - 1} bytes` : parsed.reason, line);
     counters.dropped++;
-    o.log.warn(`request of pid ${pid} refused: ${parsed.reason}`);
-    if (parsed.version !== undefined) answerError(pid, token, roqError('ROQ_PROTOCOL_VERSION', { version: parsed.version }));
-    else answerError(pid, token, roqError('ROQ_BAD_REQUEST', { detail: parsed.reason }));
+    warn(`request of pid ${pid} refused: ${parsed.reason}`);
+    if (parsed.version !== undefined) answerError(pid, token, roqError('ROQ_PROTOCOL_VERSION', { version: parsed.version }), undefined);
+    else answerError(pid, token, roqError('ROQ_BAD_REQUEST', { detail: parsed.reason }), parsed.proof);
+  }
+
+  /** A job ended or was never queued: the generation it names may now be dropped. */
+  function unuse(id: number): void {
+    const n = (inUse.get(id) ?? 1) - 1;
+    inUse.set(id, n);
+    if (n === 0) release(id);
   }
 
   function onRequest(req: Request): void {
@@ -186,20 +218,27 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
         counters.received++;
         const now = performance.now();
         const job: Job = { seq: ++seq, pid: req.pid, token: req.token, query: req.query, params: req.params, encoded: req.encoded ?? '', generation: current.id, readAt: now, startedAt: now };
-        if (queue.length >= MAX_QUEUE) {
+        if (req.proof !== undefined) job.proof = req.proof;
+        if (queue.length >= MAX_QUEUE || (queuedByPid.get(job.pid) ?? 0) >= MAX_QUEUED_PER_PID) {
           counters.busy++;
-          answerError(req.pid, req.token, roqError('ROQ_DAEMON_BUSY', { run: o.run }));
+          answerError(req.pid, req.token, roqError('ROQ_DAEMON_BUSY', { run: o.run }), req.proof);
           return o.answered(job, 'busy', { rows: 0, workMs: 0 });
         }
         inUse.set(job.generation, (inUse.get(job.generation) ?? 0) + 1);
         if (queue.length === 0 && o.pool.run(job)) return;
+        // Waiting costs every request behind it: nobody could ever read the answer of a pid that does not run.
+        if (processUid(job.pid) === undefined) {
+          unuse(job.generation);
+          return drop(`pid ${job.pid} does not run, so it can read no answer`);
+        }
         queue.push(job);
+        queued(job, 1);
         return;
       }
       case 'control':
         return onControl(req.word, req.token);
       case 'ping':
-        return ping(req.pid, req.token);
+        return ping(req.pid, req.token, req.proof);
       default: {
         const never: never = req;
         drop(`unknown request kind ${JSON.stringify(never)}`);
@@ -212,9 +251,9 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
    * generation and its hash and no rows. It proves that REQUESTS is read and the dispatcher's loop turns; it
    * runs no query and waits for no worker, so a node busy with real queries is not reported down for it.
    */
-  function ping(pid: number, token: string): void {
-    const d = writeAnswer(o.run, pid, token, encodeAnswer({ status: 'ok', generation: current.id, hash: current.hash, fields: [], rows: [] }), 20);
-    if (!d.sent) o.log.warn(`health answer to pid ${pid} not delivered: ${d.reason}`);
+  function ping(pid: number, token: string, proof: string | undefined): void {
+    const d = writeAnswer(o.run, pid, token, encodeAnswer({ status: 'ok', generation: current.id, hash: current.hash, fields: [], rows: [] }, proof), 20);
+    if (!d.sent) warn(`health answer to pid ${pid} not delivered: ${d.reason}`);
   }
 
   function onControl(word: ControlWord, token: string): void {
@@ -340,7 +379,16 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
     attach(fd) {
       if (finished || stopping) return void fs.closeSync(fd);
       controlFd = fd;
+      const superseded = readers.slice();
       listen(fd);
+      // Nobody can open the old FIFO by its path any more; a client that opened it just before has written by now.
+      setTimeout(() => {
+        if (stopping) return; // stopReading drains and maybeFinish closes every reader
+        for (const r of superseded) {
+          r.socket.destroy();
+          readers.splice(readers.indexOf(r), 1);
+        }
+      }, SUPERSEDED_READ_MS).unref();
     },
     generation: () => current,
     counters: () => ({ ...counters }),
@@ -348,13 +396,12 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
     pump,
     requeue(jobs) {
       queue.unshift(...jobs);
+      for (const j of jobs) queued(j, 1);
       pump();
     },
     outcome(job, outcome, report) {
       counters[outcome]++;
-      const n = (inUse.get(job.generation) ?? 1) - 1;
-      inUse.set(job.generation, n);
-      if (n === 0) release(job.generation);
+      unuse(job.generation);
       o.answered(job, outcome, report);
     },
   };

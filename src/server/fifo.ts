@@ -20,11 +20,13 @@ export function requestsPath(run: string): string {
 }
 
 /**
- * Makes `<run>/REQUESTS`, or reuses it when it is already a FIFO: it outlives daemons, so that requests written
- * while one daemon hands over to the next stay queued in the kernel. Anything else at that path is refused rather
- * than replaced, since it is not ours to delete.
+ * Makes `<run>/REQUESTS`, or reuses it when it is a FIFO of the daemon's user (this process's, or `owner`, the
+ * user a root daemon becomes): REQUESTS outlives daemons, so that requests written while one daemon hands over to
+ * the next stay queued in the kernel. Whatever else is at that path was put there by someone else — a FIFO of
+ * theirs would let them read every request — and is removed (the daemon owns the run directory) and replaced by
+ * a FIFO of its own; only a non-FIFO of the daemon's own user is refused, since that is an admin's file.
  */
-export function ensureRequestsFifo(run: string): string {
+export function ensureRequestsFifo(run: string, log?: Log, owner = process.geteuid!()): string {
   const path = requestsPath(run);
   let st: fs.Stats | undefined;
   try {
@@ -32,13 +34,21 @@ export function ensureRequestsFifo(run: string): string {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw roqError('ROQ_START_FAILED', { run, detail: `${path}: ${(e as Error).message}` });
   }
-  if (st && !st.isFIFO()) throw roqError('ROQ_START_FAILED', { run, detail: `${path} exists and is not a FIFO; move it out of the way` });
-  if (!st) {
+  const mine = st !== undefined && (st.uid === process.geteuid!() || st.uid === owner);
+  if (st && mine && !st.isFIFO()) throw roqError('ROQ_START_FAILED', { run, detail: `${path} exists and is not a FIFO; move it out of the way` });
+  if (st && !mine) {
+    log?.warn(`${path} belongs to uid ${st.uid}, not to the daemon: removed, and a FIFO of the daemon's own made in its place`);
     try {
-      makeFifo(path, REQUESTS_MODE);
+      fs.rmSync(path);
     } catch (e) {
-      throw roqError('ROQ_START_FAILED', { run, detail: (e as Error).message });
+      throw roqError('ROQ_START_FAILED', { run, detail: `${path} belongs to uid ${st.uid} and cannot be removed: ${(e as Error).message}` });
     }
+  }
+  try {
+    if (!mine) makeFifo(path, REQUESTS_MODE);
+    else if ((st!.mode & 0o777) !== REQUESTS_MODE) fs.chmodSync(path, REQUESTS_MODE);
+  } catch (e) {
+    throw roqError('ROQ_START_FAILED', { run, detail: (e as Error).message });
   }
   return path;
 }
@@ -55,6 +65,8 @@ export function openRequests(run: string): number {
 export type Delivery = { sent: true } | { sent: false; reason: string };
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/** How long a writer waits for a client that reads nothing at all (a reading client empties 64 KiB in µs). */
+const STALL_MS = 250;
 
 /**
  * Writes a whole answer into the client's FIFO. Opening is O_WRONLY|O_NONBLOCK|O_NOFOLLOW: a client that has
@@ -62,8 +74,10 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
  * in the run directory cannot redirect the answer; a path that is not a FIFO, or a FIFO not owned by the user the
  * requesting process runs as, is refused after fstat, before a byte is written (docs/SECURITY.md).
  * An answer of at most PIPE_BUF bytes goes in one atomic write; a longer one is written in pieces, sleeping 1 ms
- * on EAGAIN (the client has not read yet), for at most `waitMs` in all. The dispatcher passes a small bound since
- * it sleeps on the event loop; workers may wait longer.
+ * on EAGAIN (the client has not read yet), for at most `waitMs` in all and at most STALL_MS without progress: a
+ * FIFO whose reader never reads (a local user's, made to hold workers) costs a worker one write once it is full,
+ * and STALL_MS at most while it fills. The
+ * dispatcher passes a small bound since it sleeps on the event loop; workers may wait longer.
  */
 export function writeAnswer(run: string, pid: number, token: string, text: string, waitMs: number): Delivery {
   const path = join(run, responseFifoName(pid, token));
@@ -81,14 +95,19 @@ export function writeAnswer(run: string, pid: number, token: string, text: strin
     if (st.uid !== uid) return { sent: false, reason: `${path} is owned by uid ${st.uid}, but pid ${pid} runs as uid ${uid}; refused` };
     const bytes = Buffer.from(text);
     const giveUp = Date.now() + waitMs;
+    let stallsAt = Date.now() + STALL_MS;
     let off = 0;
     while (off < bytes.length) {
       try {
         off += fs.writeSync(fd, bytes, off);
+        stallsAt = Date.now() + STALL_MS;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== 'EAGAIN') return { sent: false, reason: `client gone while writing (${code ?? (e as Error).message})` };
-        if (Date.now() >= giveUp) return { sent: false, reason: `client did not read its answer within ${waitMs} ms (${off} of ${bytes.length} bytes written)` };
+        // A client reads everything of one answer before it asks again, so its FIFO is empty when an answer comes:
+        // one too full to take the first byte is read by nobody (a local user's, made to hold workers).
+        if (off === 0) return { sent: false, reason: 'its FIFO is full: nobody reads it' };
+        if (Date.now() >= Math.min(giveUp, stallsAt)) return { sent: false, reason: `client did not read its answer (${off} of ${bytes.length} bytes written)` };
         Atomics.wait(sleeper, 0, 0, 1);
       }
     }
@@ -108,18 +127,6 @@ export function processUid(pid: number): number | undefined {
     return fs.statSync(`/proc/${pid}`).uid;
   } catch {
     return undefined;
-  }
-}
-
-/**
- * Refuses a run directory that anyone may write into: a local user could then replace REQUESTS or plant files
- * where clients make their FIFOs. The web server's group may write (2770, or 2730 so it cannot list the tokens).
- */
-export function checkRunDir(run: string): void {
-  const st = fs.statSync(run);
-  if (!st.isDirectory()) throw roqError('ROQ_START_FAILED', { run, detail: `${run} is not a directory` });
-  if ((st.mode & 0o002) !== 0) {
-    throw roqError('ROQ_START_FAILED', { run, detail: `${run} is writable by every user (mode ${(st.mode & 0o7777).toString(8)}); make it 2770 or 2730 with \`chmod o-w ${run}\`` });
   }
 }
 
@@ -155,6 +162,19 @@ export function sweepStaleFifos(run: string, alive: (pid: number) => boolean): n
   return removed;
 }
 
+/**
+ * Makes REQUESTS again while serving: under a temporary name, opened, then renamed into place, so that a client
+ * never finds a REQUESTS nobody reads yet (it would take the daemon for down). Returns the open descriptor.
+ */
+function remakeRequests(run: string): number {
+  const tmp = `${requestsPath(run)}.${process.pid}.new`;
+  fs.rmSync(tmp, { force: true });
+  makeFifo(tmp, REQUESTS_MODE);
+  const fd = fs.openSync(tmp, O_RDWR | O_NONBLOCK);
+  fs.renameSync(tmp, requestsPath(run));
+  return fd;
+}
+
 /** Whether clients can reach the daemon through REQUESTS, for `roq status`. */
 export interface RequestsState {
   ok: boolean;
@@ -162,10 +182,12 @@ export interface RequestsState {
 }
 
 /**
- * REQUESTS lies in a directory the web server's group may write: someone may remove or replace it. `check` (the
- * daemon calls it every second) compares the path with the FIFO the daemon reads: a removed one is made again and
- * handed to `attach` (the dispatcher reads it as well as the old), another FIFO put there is attached too, and
- * anything else is reported in the state until it is removed.
+ * `check` (the daemon calls it every second) compares the path with the FIFO the daemon reads. In a run directory
+ * of the right mode (sticky, owned by the daemon) nobody else can remove or replace REQUESTS; if it is gone or is
+ * something else anyway (an admin removed it, or the directory was made without the sticky bit), whatever is
+ * there is removed unless it is a FIFO of the daemon's own, a FIFO of the daemon's is made, and it is handed to
+ * `attach` (the dispatcher reads it too, and closes the old one soon after: see dispatcher.attach). What could not
+ * be repaired is reported in the state.
  */
 export function watchRequests(run: string, fd: number, log: Log, attach: (fd: number) => void): { check(): void; state(): RequestsState } {
   const path = requestsPath(run);
@@ -180,19 +202,23 @@ export function watchRequests(run: string, fd: number, log: Log, attach: (fd: nu
         /* removed */
       }
       if (st?.isFIFO() && st.ino === fs.fstatSync(current).ino) return;
-      if (st && !st.isFIFO()) {
+      const ours = st !== undefined && st.uid === process.geteuid!();
+      if (st && ours && !st.isFIFO()) {
+        // The daemon's own user put a file there (an admin, by mistake): not ours to delete.
         if (state.ok) log.error(`${path} was replaced by something that is not a FIFO; clients cannot reach the daemon until it is removed`);
         state = { ok: false, detail: `${path} is not a FIFO; remove it and the daemon makes a new one` };
         return;
       }
+      const what = !st ? 'removed' : ours ? 'replaced by another FIFO' : `replaced by a file of uid ${st.uid}`;
       try {
-        if (!st) ensureRequestsFifo(run);
-        current = openRequests(run);
+        if (st && !ours) fs.rmSync(path);
+        current = ours ? openRequests(run) : remakeRequests(run);
         attach(current);
-        log.warn(`${path} was ${st ? 'replaced by another FIFO' : 'removed'}; reading the one there now`);
-        state = { ok: true, detail: `REQUESTS was ${st ? 'replaced' : 'removed and made again'} at ${new Date().toISOString()}` };
+        log.warn(`${path} was ${what}; reading a FIFO of the daemon's there now`);
+        state = { ok: true, detail: `REQUESTS was ${what} at ${new Date().toISOString()}` };
       } catch (e) {
-        state = { ok: false, detail: `${path} is missing and could not be made again: ${(e as Error).message}` };
+        if (state.ok) log.error(`${path} was ${what} and could not be made again: ${(e as Error).message}`);
+        state = { ok: false, detail: `${path} was ${what} and could not be made again: ${(e as Error).message}; remove it and the daemon makes a new one` };
       }
     },
     state: () => state,

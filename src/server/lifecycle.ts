@@ -2,8 +2,9 @@
  * The daemon's lifecycle outside of serving: the PID file and its lock, liveness of a recorded PID, starting a
  * detached daemon and waiting for its readiness report, and stopping one.
  *
- * The lock. `<run>/roq.pid` is guarded by proper-lockfile (an atomic mkdir of `<run>/roq.pid.lock`, whose mtime the
- * holder refreshes every second). A second daemon that finds the lock held reads the PID file:
+ * The lock. `<run>/daemon/roq.pid` is guarded by proper-lockfile (an atomic mkdir of `<run>/daemon/roq.pid.lock`,
+ * whose mtime the holder refreshes every second). Both live in the daemon's private directory (private-dir.ts): the
+ * run directory's group cannot touch them. A second daemon that finds the lock held reads the PID file:
  *  - the PID is alive: it refuses with ROQ_ALREADY_RUNNING naming that PID;
  *  - the PID is dead (the holder was killed with -9) and the lock has not been refreshed for STALE_AFTER_MS: the
  *    lock is broken and taken over at once, without waiting for proper-lockfile's own mtime staleness (a minute,
@@ -12,6 +13,11 @@
  *    takes microseconds; wait a little and look again.
  * A PID that is alive but belongs to another program (reuse after a reboot with a persistent run directory) ends
  * up as proper-lockfile staleness: nobody refreshes the lock's mtime, so after a minute it is broken anyway.
+ *
+ * Signals. A PID is signalled (stop, reload, logs, retire) only after checking that it is the daemon of this run
+ * directory: a live process of the run directory's owner (or root) whose command line is `… daemon … --run <run>`
+ * (isDaemonOf). A daemon of 0.1 kept its PID in `<run>/roq.pid`; that file is read, for taking over from such a
+ * daemon, only when the run directory's owner owns it, and its PID passes the same check.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -20,6 +26,7 @@ import lockfile from 'proper-lockfile';
 import { roqError, RoqError, isErrorCode } from '../errors.js';
 import type { DateRange } from '../protocol.js';
 import type { Log } from './log.js';
+import { openAppend, privatePath, readNoFollow, replaceFile } from './private-dir.js';
 
 export const PID_FILE = 'roq.pid';
 export const LOG_FILE = 'roq.log';
@@ -27,19 +34,69 @@ const STALE_AFTER_MS = 3000;
 const LOCK_OPTIONS = { realpath: false, stale: 60_000, update: 1000 };
 
 export function pidFilePath(run: string): string {
-  return join(run, PID_FILE);
+  return privatePath(run, PID_FILE);
 }
 
-/** The PID recorded in `<run>/roq.pid`, or undefined when there is none (or it is garbage). */
+/** The daemon's log when no --log is given: in its private directory. */
+export function defaultLogFile(run: string): string {
+  return privatePath(run, LOG_FILE);
+}
+
+function parsePid(text: string | undefined): number | undefined {
+  const pid = Number(text?.trim());
+  return text !== undefined && Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** The PID recorded in `<run>/daemon/roq.pid`, or undefined when there is none (or it is garbage). */
 export function readPid(run: string): number | undefined {
-  let text: string;
+  return parsePid(readNoFollow(pidFilePath(run)));
+}
+
+/**
+ * Whether `pid` is the roq daemon of `run`: a live process of the run directory's owner (or root, before it drops
+ * to its user) whose command line holds `daemon` and `--run <run>`. Nobody else can run a process as those users,
+ * so a PID planted anywhere cannot make roq signal an unrelated process.
+ */
+export function isDaemonOf(pid: number, run: string): boolean {
   try {
-    text = fs.readFileSync(pidFilePath(run), 'utf8');
+    const owner = fs.statSync(run).uid;
+    const uid = fs.statSync(`/proc/${pid}`).uid;
+    if (uid !== owner && uid !== 0) return false;
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const named = args[args.indexOf('--run') + 1];
+    // realpath: /var/run/roq and /run/roq are one directory.
+    return args.includes('daemon') && named !== undefined && args.includes('--run') && fs.realpathSync(named) === fs.realpathSync(run) && isAlive(pid);
+  } catch {
+    return false;
+  }
+}
+
+/** A daemon of 0.1 on `run` (its PID file in the run directory itself), verified as above; see the file comment. */
+export function legacyPid(run: string): number | undefined {
+  const path = join(run, PID_FILE);
+  try {
+    const st = fs.lstatSync(path);
+    if (!st.isFile() || st.uid !== fs.statSync(run).uid) return undefined;
   } catch {
     return undefined;
   }
-  const pid = Number(text.trim());
-  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  const pid = parsePid(readNoFollow(path));
+  return pid !== undefined && isDaemonOf(pid, run) ? pid : undefined;
+}
+
+/**
+ * Sends `signal` to the daemon on `run` after checking it is one (isDaemonOf); returns its PID, or undefined when
+ * no daemon runs there (nothing is signalled then).
+ */
+export function signalDaemon(run: string, signal: NodeJS.Signals): number | undefined {
+  const pid = runningPid(run);
+  if (pid === undefined) return undefined;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return undefined;
+  }
+  return pid;
 }
 
 /** Whether a process with this PID exists and has not exited. A zombie (exited, not yet reaped) counts as gone. */
@@ -57,10 +114,10 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** The PID of a live daemon on `run`, or undefined. */
+/** The PID of the live daemon on `run` (of this release, else of 0.1), checked with isDaemonOf; or undefined. */
 export function runningPid(run: string): number | undefined {
   const pid = readPid(run);
-  return pid !== undefined && isAlive(pid) ? pid : undefined;
+  return pid !== undefined && isDaemonOf(pid, run) ? pid : legacyPid(run);
 }
 
 function lockAgeMs(run: string): number {
@@ -81,7 +138,7 @@ export interface TakeoverWait {
 }
 
 /**
- * Takes the run directory's lock and writes our PID into `<run>/roq.pid` (see the file comment for how a held
+ * Takes the run directory's lock and writes our PID into `<run>/daemon/roq.pid` (see the file comment for how a held
  * lock is judged). Resolves with the function that removes the PID file and releases the lock; rejects with
  * ROQ_ALREADY_RUNNING or ROQ_START_FAILED. A daemon taking over (`takeover`) waits for a live holder to let go,
  * polling every few milliseconds because each one is a millisecond the FIFO goes unread, and fails with
@@ -97,8 +154,7 @@ export async function acquirePidLock(run: string, log: Log, takeover?: TakeoverW
         // Someone removed or replaced our lock directory. Serving on is better than dying over bookkeeping.
         onCompromised: (err) => log.error(`the lock ${pidFile}.lock was compromised: ${err.message}`),
       });
-      fs.writeFileSync(pidFile + '.tmp', `${process.pid}\n`);
-      fs.renameSync(pidFile + '.tmp', pidFile);
+      replaceFile(pidFile, `${process.pid}\n`);
       return async () => {
         if (readPid(run) === process.pid) fs.rmSync(pidFile, { force: true });
         await release().catch((e: Error) => log.warn(`releasing ${pidFile}.lock: ${e.message}`));
@@ -199,13 +255,13 @@ export interface DetachedStart {
 
 /**
  * Starts the daemon as a detached process (its own session, stdin from /dev/null, stdout and stderr appended to
- * `<run>/roq.log`) and resolves once it reports READY on fd 3, or rejects with the error it reported (a load error
+ * `<run>/daemon/roq.log`) and resolves once it reports READY on fd 3, or rejects with the error it reported (a load error
  * names file:line:column). A daemon that exits or stays silent past readyTimeoutMs is reported as failed; a silent
  * one is killed, so a failed start never leaves a daemon behind. Once a daemon taking over has reported LOADED it
  * is no longer killed: it may have told the old daemon to retire, and it bounds its own wait for the lock.
  */
 export function startDetached(s: DetachedStart): Promise<ReadyReport> {
-  const logFd = fs.openSync(s.logFile, 'a', 0o640);
+  const logFd = openAppend(s.logFile);
   const child = spawn(process.execPath, [s.program, 'daemon', ...s.args, '--ready-fd', '3'], {
     detached: true,
     cwd: '/',
@@ -265,13 +321,8 @@ export function startDetached(s: DetachedStart): Promise<ReadyReport> {
  * when it is still there after timeoutMs.
  */
 export async function stopDaemon(run: string, timeoutMs: number): Promise<number> {
-  const pid = runningPid(run);
+  const pid = signalDaemon(run, 'SIGTERM');
   if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    throw roqError('ROQ_NOT_RUNNING', { run });
-  }
   const giveUp = Date.now() + timeoutMs;
   while (isAlive(pid)) {
     if (Date.now() > giveUp) throw roqError('ROQ_STOP_FAILED', { run, pid, ms: timeoutMs });

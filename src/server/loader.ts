@@ -16,15 +16,15 @@ import { join } from 'node:path';
 import fg from 'fast-glob';
 import { roqError, RoqError } from '../errors.js';
 import { TABLES } from '../generated/catalog.js';
+import { DERIVERS } from '../generated/registry.js';
+import { deriveAll } from '../queries/derived.js';
 import { feedDateRange } from '../queries/feed-dates.js';
 import type { FileStats, GenerationData, TableData, TableSpec } from '../store/types.js';
 import { emptyTable, parseTable, resolveReferences, type LoadLog } from '../store/table.js';
-import { deriveQueryData } from '../queries/boardRuns.js';
 
 export type { LoadLog } from '../store/table.js';
 export type { GenerationData } from '../store/types.js';
 
-/** Loads every table of the generated catalog from dataDir. See the file comment for the failure contract. */
 /** One file loaded, for progress reports: its rows and bytes, and ms since the load began. */
 export interface FileLoaded {
   file: string;
@@ -33,24 +33,35 @@ export interface FileLoaded {
   ms: number;
 }
 
+/**
+ * Loads every table of the generated catalog, then runs the queries' derive functions on them (derived.ts), so
+ * that a generation always leaves the load thread with its derived data in shared memory, or not at all.
+ */
 export async function loadGeneration(dataDir: string, id: number, log: LoadLog, onFile?: (f: FileLoaded) => void): Promise<GenerationData> {
-  const g = await loadTables(TABLES, dataDir, id, log, onFile, deriveQueryData);
-  const dates = feedDateRange(g.tables);
-  return dates ? { ...g, dates } : g;
+  const generation = await loadTables(TABLES, dataDir, id, log, onFile);
+  try {
+    deriveAll(generation, DERIVERS);
+  } catch (e) {
+    throw roqError('ROQ_LOAD_FILE', { file: generation.dataDir, detail: (e as Error).message });
+  }
+  const dates = feedDatesOf(generation);
+  return dates ? { ...generation, dates } : generation;
 }
 
 /**
- * loadGeneration for any catalog (tests load hand-made schemas with it). `derive` builds the queries' load-time
- * structures from the finished tables; its time counts in loadMs.
+ * The sample app's date range (feed-dates.ts), or none: an app whose tables have GTFS names but other column types
+ * (say, one `roq init` made, with dates typed as dates) has no feed dates rather than a failed load.
  */
-export async function loadTables(
-  specs: readonly TableSpec[],
-  given: string,
-  id: number,
-  log: LoadLog,
-  onFile?: (f: FileLoaded) => void,
-  derive?: (tables: Record<string, TableData>) => NonNullable<GenerationData['derived']>,
-): Promise<GenerationData> {
+function feedDatesOf(generation: GenerationData): ReturnType<typeof feedDateRange> {
+  try {
+    return feedDateRange(generation.tables);
+  } catch {
+    return undefined;
+  }
+}
+
+/** loadGeneration for any catalog (tests load hand-made schemas with it). */
+export async function loadTables(specs: readonly TableSpec[], given: string, id: number, log: LoadLog, onFile?: (f: FileLoaded) => void): Promise<GenerationData> {
   const t0 = performance.now();
   // Resolved once: when the data directory is a symlink that a refresh flips, every file of one load comes from
   // the same side of the flip.
@@ -77,7 +88,6 @@ export async function loadTables(
     if (sha256) digests.push({ file: table.file, sha256 });
   }
   resolveReferences(specs, tables);
-  const derived = derive?.(tables);
   const loadMs = performance.now() - t0;
   return {
     id,
@@ -86,7 +96,6 @@ export async function loadTables(
     loadMs,
     hash: contentHash(digests),
     tables,
-    ...(derived ? { derived } : {}),
     stats: { files, rows: files.reduce((n, f) => n + f.rows, 0), bytes: files.reduce((n, f) => n + f.bytes, 0) },
   };
 }

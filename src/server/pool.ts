@@ -61,7 +61,7 @@ export interface WorkerSetup {
 }
 
 export type ToWorker =
-  | { type: 'query'; seq: number; cell: number; pid: number; token: string; query: string; params: Record<string, string>; generation: number }
+  | { type: 'query'; seq: number; cell: number; pid: number; token: string; proof?: string; query: string; params: Record<string, string>; generation: number }
   | { type: 'generation'; generation: GenerationData }
   | { type: 'drop'; id: number };
 
@@ -76,6 +76,8 @@ export interface Job {
   seq: number;
   pid: number;
   token: string;
+  /** The request's secret, echoed in its answer (undefined for a version 1 request). */
+  proof?: string;
   query: string;
   params: Record<string, string>;
   /** The parameters as the request line carried them (urlencoded), for the access log. */
@@ -217,7 +219,7 @@ export function createPool(o: PoolOptions): Pool {
 
   /** Writes an error answer from the dispatcher's thread, for a job whose worker can no longer answer. */
   function answerInstead(job: Job, status: 'error' | 'timeout', err: RoqError): void {
-    const d = writeAnswer(o.run, job.pid, job.token, encodeAnswer({ status, code: err.code, message: err.message }), DISPATCHER_WRITE_WAIT_MS);
+    const d = writeAnswer(o.run, job.pid, job.token, encodeAnswer({ status, code: err.code, message: err.message }, job.proof), DISPATCHER_WRITE_WAIT_MS);
     if (!d.sent) o.log.warn(`${err.code} answer to pid ${job.pid} not delivered: ${d.reason}`);
   }
 
@@ -231,7 +233,7 @@ export function createPool(o: PoolOptions): Pool {
     slot.cellOf.set(job, cell);
     slot.jobs.push(job);
     if (slot.jobs.length === 1) startDeadline(slot);
-    const msg: ToWorker = { type: 'query', seq: job.seq, cell, pid: job.pid, token: job.token, query: job.query, params: job.params, generation: job.generation };
+    const msg: ToWorker = { type: 'query', seq: job.seq, cell, pid: job.pid, token: job.token, proof: job.proof, query: job.query, params: job.params, generation: job.generation };
     slot.worker.postMessage(msg);
   }
 

@@ -46,7 +46,7 @@ export function checkRunDirFor(a: Account, run: string): void {
   const st = fs.statSync(run);
   const m = st.mode;
   const ok = (st.uid === a.uid && (m & 0o300) === 0o300) || (st.gid === a.gid && (m & 0o030) === 0o030);
-  if (!ok) throw roqError('ROQ_START_FAILED', { run, detail: `user ${a.name} cannot write the run directory ${run}; chown it to ${a.name} (mode 2770, group of the web server)` });
+  if (!ok) throw roqError('ROQ_START_FAILED', { run, detail: `user ${a.name} cannot write the run directory ${run}; chown it to ${a.name} (mode 3730, group of the web server: docs/SECURITY.md)` });
 }
 
 /**
@@ -68,6 +68,6 @@ export function dropPrivileges(a: Account, run: string, paths: string[]): void {
   try {
     fs.accessSync(run, fs.constants.W_OK | fs.constants.X_OK);
   } catch {
-    throw roqError('ROQ_START_FAILED', { run, detail: `user ${a.name} cannot write the run directory ${run}; chown it to ${a.name} (mode 2770, group of the web server)` });
+    throw roqError('ROQ_START_FAILED', { run, detail: `user ${a.name} cannot write the run directory ${run}; chown it to ${a.name} (mode 3730, group of the web server: docs/SECURITY.md)` });
   }
 }

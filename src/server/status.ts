@@ -1,11 +1,12 @@
 /**
- * `<run>/status.json`: what the daemon tells `roq status`, `roq reload` and `roq upgrade` about itself. The daemon
+ * `<run>/daemon/status.json` (in the daemon's private directory, private-dir.ts): what the daemon tells `roq status`, `roq reload` and `roq upgrade` about itself. The daemon
  * rewrites it once a second and whenever a reload starts or ends; a write goes to a temporary file that is then
  * renamed, so a reader never sees half a file. Writes are serialized and coalesced: asking again while one is
  * pending asks for nothing more.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { privatePath, readNoFollow, replaceFileAsync } from './private-dir.js';
 import type { Counters } from './dispatcher.js';
 import type { RequestsState } from './fifo.js';
 import type { DateRange } from '../protocol.js';
@@ -15,7 +16,7 @@ import type { ReloadState } from './reloader.js';
 
 export const STATUS_FILE = 'status.json';
 
-/** What `roq status` and `roq reload` read from `<run>/status.json`. */
+/** What `roq status` and `roq reload` read from `<run>/daemon/status.json`. */
 export interface StatusFile {
   pid: number;
   version: string;
@@ -37,14 +38,25 @@ export interface StatusFile {
 
 /**
  * The daemon's status file, or undefined when there is none yet or it is being replaced. With `pid`, only a file
- * that daemon wrote: one left by an earlier daemon is ignored.
+ * that daemon wrote: one left by an earlier daemon is ignored. With `legacy` (the daemon is one of 0.1), its file in
+ * the run directory itself is read when there is no private one and the run directory's owner owns it: for
+ * display only (`roq status`); `roq upgrade` never takes options from it.
  */
-export function readStatusFile(run: string, pid?: number): StatusFile | undefined {
+export function readStatusFile(run: string, pid?: number, legacy = false): StatusFile | undefined {
+  const text = readNoFollow(privatePath(run, STATUS_FILE)) ?? (legacy && ownedByRunOwner(run, join(run, STATUS_FILE)) ? readNoFollow(join(run, STATUS_FILE)) : undefined);
   try {
-    const s = JSON.parse(fs.readFileSync(join(run, STATUS_FILE), 'utf8')) as StatusFile;
+    const s = JSON.parse(text ?? '') as StatusFile;
     return pid === undefined || s.pid === pid ? s : undefined;
   } catch {
     return undefined;
+  }
+}
+
+function ownedByRunOwner(run: string, path: string): boolean {
+  try {
+    return fs.lstatSync(path).uid === fs.statSync(run).uid;
+  } catch {
+    return false;
   }
 }
 
@@ -58,14 +70,13 @@ export interface StatusWriter {
 }
 
 export function createStatusWriter(run: string, snapshot: () => StatusFile, log: Log): StatusWriter {
-  const path = join(run, STATUS_FILE);
+  const path = privatePath(run, STATUS_FILE);
   let chain: Promise<void> = Promise.resolve();
   let wanted = false;
   async function write(): Promise<void> {
     wanted = false;
     try {
-      await fs.promises.writeFile(path + '.tmp', JSON.stringify(snapshot()) + '\n');
-      await fs.promises.rename(path + '.tmp', path);
+      await replaceFileAsync(path, JSON.stringify(snapshot()) + '\n');
     } catch (e) {
       log.warn(`writing ${path}: ${(e as Error).message}`);
     }

@@ -95,7 +95,7 @@ port.on('message', (msg: ToWorker) => {
       Atomics.store(setup.cells, 0, tag);
       const t0 = performance.now();
       const { answer, failure } = answerFor(msg.generation, msg.query, msg.params);
-      const delivery = writeAnswer(setup.run, msg.pid, msg.token, encodeAnswer(answer), setup.writeWaitMs);
+      const delivery = writeAnswer(setup.run, msg.pid, msg.token, encodeAnswer(answer, msg.proof), setup.writeWaitMs);
       const heap = heapNow();
       Atomics.store(setup.cells, 0, 0); // before the report: a deadline seen after this finds the job finished
       post({

@@ -10,7 +10,7 @@ import { NULL_INT, NULL_TIME } from './types.js';
 import { buildDictionary } from './dictionary.js';
 import { ByteInterner } from './interner.js';
 import { shareFloat64, shareInt32, sharedInt32 } from './shared.js';
-import { isBlank, parseDateBytes, parseFloatBytes, parseIntBytes, parseTimeBytes } from './values.js';
+import { formatParser, isBlank, parseBoolBytes, parseFloatBytes, parseIntBytes } from './values.js';
 
 export interface ColumnBuilder {
   /** Adds buf[s, e) as the next row's value; `escaped` means it holds "" pairs. Returns an error sentence or null. */
@@ -111,15 +111,16 @@ function stringBuilder(spec: ColumnSpec): ColumnBuilder {
 
 type BytesParser = (buf: Uint8Array, s: number, e: number) => number;
 
-const EXPECTED: Record<'int' | 'date' | 'float', string> = {
+const EXPECTED: Record<'int' | 'date' | 'float' | 'bool', string> = {
+  bool: 'expected true or false (or 1/0, yes/no, t/f, y/n)',
   int: 'expected a whole number',
   date: 'expected a date YYYYMMDD',
   float: 'expected a decimal number',
 };
 
 /** int, date and float: one number per row; an empty value is the default, or the null of the type. */
-function numberBuilder(spec: ColumnSpec, type: 'int' | 'date' | 'float'): ColumnBuilder {
-  const parse: BytesParser = type === 'int' ? parseIntBytes : type === 'date' ? parseDateBytes : parseFloatBytes;
+function numberBuilder(spec: ColumnSpec, type: 'int' | 'date' | 'float' | 'bool'): ColumnBuilder {
+  const parse: BytesParser = type === 'int' ? parseIntBytes : type === 'bool' ? parseBoolBytes : type === 'date' ? formatParser('date', spec.format) : parseFloatBytes;
   const grow = type === 'float' ? new Float64Array(1024) : new Int32Array(1024);
   let data: Int32Array | Float64Array = grow;
   let length = 0;
@@ -136,8 +137,8 @@ function numberBuilder(spec: ColumnSpec, type: 'int' | 'date' | 'float'): Column
     const d = Buffer.from(spec.default);
     emptyValue = parse(d, 0, d.length);
   }
-  const bad = (buf: Buffer, s: number, e: number): string =>
-    `${EXPECTED[type]}, got '${buf.toString('utf8', s, Math.min(e, s + 40))}'`;
+  const expected = type === 'date' && spec.format === 'iso' ? 'expected a date YYYY-MM-DD' : EXPECTED[type];
+  const bad = (buf: Buffer, s: number, e: number): string => `${expected}, got '${buf.toString('utf8', s, Math.min(e, s + 40))}'`;
   const empty = (): string | null => {
     if (spec.required && spec.default === undefined) return REQUIRED;
     push(emptyValue);
@@ -155,7 +156,7 @@ function numberBuilder(spec: ColumnSpec, type: 'int' | 'date' | 'float'): Column
     addEmpty: empty,
     finish(): ColumnData {
       if (data instanceof Float64Array) return { type: 'float', values: shareFloat64(data, length) };
-      return { type: type === 'date' ? 'date' : 'int', values: shareInt32(data, length) };
+      return { type: type === 'date' ? 'date' : type === 'bool' ? 'bool' : 'int', values: shareInt32(data, length) };
     },
   };
 }
@@ -173,6 +174,7 @@ function canonicalSeconds(buf: Buffer, s: number, e: number): number {
 
 /** Times: seconds for ordering and arithmetic, plus the text exactly as written (answers show it verbatim). */
 function timeBuilder(spec: ColumnSpec): ColumnBuilder {
+  const parseTimeBytes = formatParser('time', spec.format);
   const text = stringCodes();
   const seconds = new GrowInt32();
   let defaultSeconds = NULL_TIME;
@@ -203,11 +205,13 @@ function timeBuilder(spec: ColumnSpec): ColumnBuilder {
       return null;
     }
     if (isBlank(buf, s, e)) return empty();
-    return `expected a time H:MM:SS, got '${buf.toString('utf8', s, Math.min(e, s + 40))}'`;
+    return `expected a time ${spec.format === 'clock' ? 'HH:MM or HH:MM:SS below 24:00' : 'H:MM:SS'}, got '${buf.toString('utf8', s, Math.min(e, s + 40))}'`;
   };
+  // The fast path reads GTFS times (hours may pass 24); a clock time goes through its own parser.
+  const canonical = spec.format === 'clock' ? () => -1 : canonicalSeconds;
   return {
     add(buf, s, e, escaped) {
-      const v = canonicalSeconds(buf, s, e);
+      const v = canonical(buf, s, e);
       if (v >= 0) {
         seconds.push(v);
         if (v < codeOfSeconds.length && codeOfSeconds[v]! > 0) text.addCode(codeOfSeconds[v]! - 1);
@@ -241,6 +245,7 @@ export function columnBuilder(spec: ColumnSpec): ColumnBuilder {
     case 'int':
     case 'date':
     case 'float':
+    case 'bool':
       return numberBuilder(spec, spec.type);
   }
 }

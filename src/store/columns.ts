@@ -71,6 +71,13 @@ export function dateColumn(table: TableData, name: string): Int32Array {
   return c.values;
 }
 
+/** 1, 0, or NULL_INT when empty. */
+export function boolColumn(table: TableData, name: string): Int32Array {
+  const c = column(table, name, 'bool');
+  if (c.type !== 'bool') throw new Error('unreachable');
+  return c.values;
+}
+
 export function floatColumn(table: TableData, name: string): Float64Array {
   const c = column(table, name, 'float');
   if (c.type !== 'float') throw new Error('unreachable');

@@ -5,7 +5,8 @@
  *
  * Accepted: a UTF-8 byte-order mark, LF or CRLF line ends, quoted fields holding commas, quotes ("") and line
  * breaks, a quote inside an unquoted field (kept as a literal character, like csv-parse's relax_quotes), and empty
- * lines (skipped). Refused with a RoqError naming file:line:column: an unterminated quoted field, and anything but
+ * lines (skipped). The separator is a comma unless the table's schema says otherwise (`sep`: tab, semicolon,
+ * pipe). Refused with a RoqError naming file:line:column: an unterminated quoted field, and anything but
  * a comma or a line end after a closing quote.
  */
 import { roqError } from '../errors.js';
@@ -29,7 +30,7 @@ const CR = 0x0d;
  * Calls onRecord for each record of buf, in order; the record object is reused, so onRecord must copy what it
  * keeps. Returns the number of records (the header included).
  */
-export function scanCsv(buf: Uint8Array, file: string, onRecord: (record: CsvRecord) => void): number {
+export function scanCsv(buf: Uint8Array, file: string, onRecord: (record: CsvRecord) => void, sep: number = COMMA): number {
   const len = buf.length;
   const rec: CsvRecord = { count: 0, line: 1, starts: new Int32Array(64), ends: new Int32Array(64), escaped: new Uint8Array(64) };
   let pos = len >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
@@ -77,7 +78,7 @@ export function scanCsv(buf: Uint8Array, file: string, onRecord: (record: CsvRec
         end = p;
         p++;
         if (buf[p] === CR && (p + 1 === len || buf[p + 1] === LF)) p++;
-        if (p < len && buf[p] !== COMMA && buf[p] !== LF) {
+        if (p < len && buf[p] !== sep && buf[p] !== LF) {
           throw roqError('ROQ_LOAD_CSV', { file, line, col: rec.count + 1, detail: 'unexpected text after the closing quote of a field (write a quote inside a quoted field as "")' });
         }
       } else {
@@ -85,14 +86,14 @@ export function scanCsv(buf: Uint8Array, file: string, onRecord: (record: CsvRec
         p = pos;
         while (p < len) {
           const b = buf[p]!;
-          if (b === COMMA || b === LF) break;
+          if (b === sep || b === LF) break;
           p++;
         }
         end = p;
         if (end > start && buf[end - 1] === CR && (p === len || buf[p] === LF)) end--;
       }
       pushField(rec, start, end, escaped);
-      if (p < len && buf[p] === COMMA) {
+      if (p < len && buf[p] === sep) {
         pos = p + 1;
         if (pos === len) pushField(rec, pos, pos, 0); // "a,b," at the very end: a last empty field
         else continue;

@@ -5,12 +5,13 @@
  */
 import type { Buffer } from 'node:buffer';
 import { roqError } from '../errors.js';
-import type { TableData, TableSpec } from './types.js';
+import type { CompositeReference, TableData, TableSpec } from './types.js';
+import { findByKey } from './columns.js';
 import { columnBuilder } from './builders.js';
 import { scanCsv } from './csv.js';
 import { mapCodes } from './dictionary.js';
 import { shareInt32, sharedInt32 } from './shared.js';
-import { buildSortedIndex, sortKeysOf } from './sortedIndex.js';
+import { buildSortedIndex, openSortedIndex, sortKeysOf } from './sortedIndex.js';
 
 export interface LoadLog {
   warn(msg: string): void;
@@ -39,14 +40,16 @@ export function parseTable(spec: TableSpec, path: string, buf: Buffer, log: Load
 
   const header = (names: string[]): void => {
     width = names.length;
-    fieldOf = spec.columns.map((c) => names.indexOf(c.name));
+    fieldOf = spec.columns.map((c) => names.indexOf(c.heading ?? c.name));
     spec.columns.forEach((c, i) => {
       if (c.required && fieldOf[i]! < 0) throw roqError('ROQ_LOAD_MISSING_COLUMN', { file: path, column: c.name });
     });
-    const extra = names.filter((n) => !spec.columns.some((c) => c.name === n));
+    const extra = names.filter((n) => !spec.columns.some((c) => (c.heading ?? c.name) === n));
     if (extra.length) log.warn(`${path}: column${extra.length > 1 ? 's' : ''} ${extra.join(', ')} not in the schema of table ${spec.name}; ignored`);
   };
 
+  // Without a header line the fields are the columns, in schema order.
+  if (spec.header === false) header(spec.columns.map((c) => c.heading ?? c.name));
   const records = scanCsv(buf, path, (rec) => {
     if (width === 0) {
       const names: string[] = [];
@@ -69,8 +72,8 @@ export function parseTable(spec: TableSpec, path: string, buf: Buffer, log: Load
       lineOf = grown;
     }
     lineOf[rows++] = rec.line;
-  });
-  if (records === 0) header([]);
+  }, spec.delimiter === undefined ? undefined : spec.delimiter.charCodeAt(0));
+  if (records === 0 && width === 0) header([]);
 
   const columns: TableData['columns'] = {};
   spec.columns.forEach((c, i) => (columns[c.name] = builders[i]!.finish()));
@@ -126,5 +129,35 @@ export function resolveReferences(specs: readonly TableSpec[], tables: Record<st
       for (let i = 0; i < out.length; i++) out[i] = codeMap[i]! < 0 ? -1 : rowOfCode[codeMap[i]!]!;
       table.references[c.name] = out;
     }
+    for (const ref of spec.references ?? []) table.references[ref.name] = compositeReference(table, ref, specs, tables);
   }
+}
+
+/**
+ * Source row → the target row whose whole key equals the row's `columns`, or -1: strings are compared through
+ * their codes mapped into the target's dictionaries, other types by value, with one search of the target's key
+ * index per row.
+ */
+function compositeReference(table: TableData, ref: CompositeReference, specs: readonly TableSpec[], tables: Record<string, TableData>): Int32Array {
+  const target = tables[ref.table]!;
+  const keyCols = specs.find((s) => s.name === ref.table)!.key;
+  const index = openSortedIndex(target.key ?? sharedInt32(0), sortKeysOf(target, keyCols));
+  const parts = ref.columns.map((name, j) => {
+    const from = table.columns[name]!;
+    const to = target.columns[keyCols[j]!]!;
+    if (from.type === 'string' && to.type === 'string') {
+      const map = mapCodes(from.dict, to.dict);
+      return (row: number) => map[from.codes[row]!]!;
+    }
+    if (from.type === 'string' || to.type === 'string') throw new Error(`reference ${table.name}.${name}: a string column can only reference a string column`);
+    return (row: number) => from.values[row]!;
+  });
+  // A string the target does not have maps to code -1, which matches no key: the row gets -1.
+  const out = sharedInt32(table.rows);
+  const key: number[] = new Array(parts.length);
+  for (let row = 0; row < table.rows; row++) {
+    for (let j = 0; j < parts.length; j++) key[j] = parts[j]!(row);
+    out[row] = findByKey(index, key);
+  }
+  return out;
 }

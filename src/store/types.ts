@@ -7,7 +7,7 @@
 
 import type { DateRange } from '../protocol.js';
 
-export type ColumnType = 'string' | 'int' | 'float' | 'time' | 'date';
+export type ColumnType = 'string' | 'int' | 'float' | 'bool' | 'time' | 'date';
 
 /** A column as a schema describes it (src/generated/catalog.ts holds them all). */
 export interface ColumnSpec {
@@ -19,6 +19,13 @@ export interface ColumnSpec {
   default?: string;
   /** Another table's single key column that this column's values name (e.g. trips.trip_id). */
   references?: { table: string; column: string };
+  /** The column's name in the file's header line, when it is not `name` (e.g. "Organization Name"). */
+  heading?: string;
+  /**
+   * How a date or time is written, when not the GTFS way: dates 'iso' (YYYY-MM-DD) rather than YYYYMMDD, times
+   * 'clock' (HH:MM[:SS] below 24:00) rather than service-day H:MM:SS that may pass 24:00.
+   */
+  format?: 'iso' | 'clock';
 }
 
 export interface IndexSpec {
@@ -36,6 +43,22 @@ export interface TableSpec {
   /** Columns that identify a row; empty when the table has no key. */
   key: string[];
   indexes: IndexSpec[];
+  /** The field separator when it is not a comma: '\t', ';' or '|'. */
+  delimiter?: string;
+  /** false: the file has no header line; its fields are the columns in schema order. */
+  header?: boolean;
+  /**
+   * References by several columns to another table's whole (composite) key, e.g. (auth_name, code) → extent. Each
+   * is resolved at load time into one target row per row (-1 when none), stored in TableData.references[name].
+   */
+  references?: CompositeReference[];
+}
+
+export interface CompositeReference {
+  /** The accessor's base name: `<name>Row(row)`; the target table's name unless the schema gives one. */
+  name: string;
+  columns: string[];
+  table: string;
 }
 
 /**
@@ -56,6 +79,8 @@ export const NULL_TIME = -1;
 export type ColumnData =
   | { type: 'string'; codes: Int32Array; dict: DictData }
   | { type: 'int'; values: Int32Array }
+  /** 1 for true, 0 for false, NULL_INT when empty */
+  | { type: 'bool'; values: Int32Array }
   | { type: 'date'; values: Int32Array }
   | { type: 'float'; values: Float64Array }
   /** seconds from the start of the service day, and the raw text as a string column (output needs it verbatim) */
@@ -72,7 +97,10 @@ export interface TableData {
   key: Int32Array | null;
   /** Row ids sorted by each index's columns, ties by row id. */
   indexes: Record<string, Int32Array>;
-  /** Per referencing column: source dictionary code → target row, or -1 when the target has no such key. */
+  /**
+   * Per referencing column: source dictionary code → target row, or -1 when the target has no such key; per
+   * composite reference (by its name): source row → target row, or -1.
+   */
   references: Record<string, Int32Array>;
 }
 
@@ -91,9 +119,9 @@ export interface GenerationData {
   /** Content hash of the data files (loader.contentHash): equal on every node that loaded the same files. */
   hash: string;
   tables: Record<string, TableData>;
-  /** Structures the queries build from the tables at load time (shared arrays, by name); absent when none. */
-  derived?: Record<string, Record<string, Int32Array>>;
   stats: { files: FileStats[]; rows: number; bytes: number };
+  /** Query name → the typed arrays its derive function built from this generation (src/queries/derived.ts). */
+  derived?: Record<string, Record<string, Int32Array | Uint32Array | Float64Array | Uint8Array>>;
   /** The days the data covers (YYYY-MM-DD), where the app defines them (src/queries/feed-dates.ts). */
   dates?: DateRange;
 }

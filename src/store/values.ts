@@ -69,8 +69,14 @@ export function parseDateBytes(buf: Uint8Array, s: number, e: number): number {
   s = trimStart(buf, s, e);
   e = trimEnd(buf, s, e);
   if (e - s !== 8) return NaN;
+  return dateDigits(buf, s, e, -1, -1);
+}
+
+/** The digits of buf[s, e) as yyyymmdd, skipping the separators at `sep1` and `sep2`; NaN unless a real date. */
+function dateDigits(buf: Uint8Array, s: number, e: number, sep1: number, sep2: number): number {
   let v = 0;
   for (let i = s; i < e; i++) {
+    if (i === sep1 || i === sep2) continue;
     if (!isDigit(buf[i])) return NaN;
     v = v * 10 + (buf[i]! - 0x30);
   }
@@ -113,3 +119,47 @@ export function parseFloatBytes(buf: Uint8Array, s: number, e: number): number {
   const text = Buffer.from(buf.buffer, buf.byteOffset + s, e - s).toString('latin1');
   return FLOAT_TEXT.test(text) ? Number(text) : NaN;
 }
+
+/** An ISO date YYYY-MM-DD that exists in the Gregorian calendar, as the number yyyymmdd (how dates are stored). */
+export function parseIsoDateBytes(buf: Uint8Array, s: number, e: number): number {
+  s = trimStart(buf, s, e);
+  e = trimEnd(buf, s, e);
+  if (e - s !== 10 || buf[s + 4] !== 0x2d || buf[s + 7] !== 0x2d) return NaN;
+  return dateDigits(buf, s, e, s + 4, s + 7);
+}
+
+/** A clock time H:MM or H:MM:SS below 24:00 as seconds since midnight. */
+export function parseClockTimeBytes(buf: Uint8Array, s: number, e: number): number {
+  s = trimStart(buf, s, e);
+  e = trimEnd(buf, s, e);
+  let i = s;
+  let h = 0;
+  while (i < e && isDigit(buf[i])) h = h * 10 + (buf[i++]! - 0x30);
+  if (i === s || i - s > 2 || buf[i] !== 0x3a || h > 23) return NaN;
+  const m = twoDigits(buf, i + 1, e);
+  if (Number.isNaN(m) || m > 59) return NaN;
+  if (i + 3 === e) return h * 3600 + m * 60;
+  if (buf[i + 3] !== 0x3a) return NaN;
+  const sec = twoDigits(buf, i + 4, e);
+  if (Number.isNaN(sec) || i + 6 !== e || sec > 59) return NaN;
+  return h * 3600 + m * 60 + sec;
+}
+
+/** The parser of a date or time column's declared format (see docs/SCHEMAS.md). */
+export function formatParser(type: 'date' | 'time', format: string | undefined): (buf: Uint8Array, s: number, e: number) => number {
+  if (type === 'date') return format === 'iso' ? parseIsoDateBytes : parseDateBytes;
+  return format === 'clock' ? parseClockTimeBytes : parseTimeBytes;
+}
+
+/** true/false, t/f, yes/no, y/n, 1/0 in any case, as 1 or 0. */
+export function parseBoolBytes(buf: Uint8Array, s: number, e: number): number {
+  s = trimStart(buf, s, e);
+  e = trimEnd(buf, s, e);
+  const n = e - s;
+  if (n < 1 || n > 5) return NaN;
+  let word = '';
+  for (let i = s; i < e; i++) word += String.fromCharCode(buf[i]! | (buf[i]! >= 0x41 && buf[i]! <= 0x5a ? 0x20 : 0));
+  return BOOL_WORDS[word] ?? NaN;
+}
+
+const BOOL_WORDS: Record<string, number> = { true: 1, false: 0, t: 1, f: 0, yes: 1, no: 0, y: 1, n: 0, '1': 1, '0': 0 };

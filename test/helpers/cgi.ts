@@ -48,12 +48,13 @@ export function parseCgiResponse(raw: string): { status: number; headers: Record
 /** Runs dist/roq.cgi once; never rejects on a bad response (the result says what happened), only on spawn failure. */
 export function runCgi(req: CgiRequest = {}): Promise<CgiResult> {
   const runtime = req.runtime ?? 'node';
-  const exe = runtime === 'bun' ? BUN : process.execPath;
+  // 'exe': the program is a compiled executable (dist/roq-cgi), run as it is.
+  const [exe, args] = runtime === 'exe' ? [req.program ?? CGI, []] : [runtime === 'bun' ? BUN : process.execPath, [req.program ?? CGI]];
   const started = performance.now();
   // execve(2) takes C strings: a variable's value ends at its first NUL, whatever the web server was handed.
   const env = Object.fromEntries(Object.entries(cgiEnv(req)).map(([k, v]) => [k, v?.split('\0')[0]]));
   return new Promise((resolve, reject) => {
-    const child = spawn(exe, [req.program ?? CGI], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(exe, args, { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let raw = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (raw += c));

@@ -65,6 +65,8 @@ export interface DaemonOptions {
   run?: string;
   /** The roq program to start (default dist/roq.js). */
   program?: string;
+  /** `--app DIR`: serve this app (built first when needed) instead of the default one. */
+  app?: string;
 }
 
 export interface RunningDaemon {
@@ -78,19 +80,23 @@ export function makeRunDir(): string {
   return fs.mkdtempSync(join(tmpdir(), 'roq-run-'));
 }
 
+/** The PID in the daemon's private directory, else (a daemon of 0.1) in the run directory. */
 export function pidOf(run: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(join(run, 'roq.pid'), 'utf8').trim());
-    return pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
+  for (const path of [join(run, 'daemon', 'roq.pid'), join(run, 'roq.pid')]) {
+    try {
+      const pid = Number(fs.readFileSync(path, 'utf8').trim());
+      if (pid > 0) return pid;
+    } catch {
+      /* look further */
+    }
   }
+  return undefined;
 }
 
 /** Starts a real daemon with `roq start` and resolves once it serves; rejects with the CLI's output if it fails. */
 export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaemon> {
   const run = opts.run ?? makeRunDir();
-  const args = ['start', '--run', run, '--data', opts.data ?? LIRR, '--workers', String(opts.workers ?? 2)];
+  const args = ['start', '--run', run, '--data', opts.data ?? LIRR, '--workers', String(opts.workers ?? 2), ...(opts.app ? ['--app', opts.app] : [])];
   if (opts.deadline !== undefined) args.push('--deadline', String(opts.deadline));
   const r = await roqCli(args, { env: opts.env, program: opts.program });
   const pid = pidOf(run);
@@ -149,6 +155,8 @@ export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeo
 export interface AnswerFifo {
   pid: number;
   token: string;
+  /** The secret a request line for this FIFO carries and its answer echoes (protocol version 2). */
+  proof: string;
   /** The answer read from the FIFO; rejects after timeoutMs. */
   answer: Promise<Answer>;
   /** Closes and removes the FIFO. */
@@ -159,15 +167,17 @@ let tokens = 0;
 
 /**
  * Makes a client's answer FIFO by hand and starts reading it, as src/client.ts does, so that a test can write
- * request lines of its own (or malformed ones) into REQUESTS with writeRequests.
+ * request lines of its own (or malformed ones) into REQUESTS with writeRequests. Only answers carrying `proof`
+ * count, unless `checkProof` is false (to read an answer to a request of version 1 or of an unknown version).
  */
-export function answerFifo(run: string, timeoutMs = 10_000, pid = process.pid): AnswerFifo {
+export function answerFifo(run: string, timeoutMs = 10_000, pid = process.pid, checkProof = true): AnswerFifo {
   const token = `t${process.pid}x${++tokens}`;
+  const proof = `p${token}${'x'.repeat(16)}`;
   const path = join(run, responseFifoName(pid, token));
   makeFifo(path, RESPONSE_FIFO_MODE);
   const socket = new net.Socket({ fd: fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: true, writable: false });
   socket.setEncoding('utf8');
-  const parser = answerParser();
+  const parser = answerParser(checkProof ? proof : undefined);
   const answer = new Promise<Answer>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`no answer on ${path} within ${timeoutMs} ms`)), timeoutMs);
     socket.on('data', (chunk: string) => {
@@ -186,6 +196,7 @@ export function answerFifo(run: string, timeoutMs = 10_000, pid = process.pid): 
   return {
     pid,
     token,
+    proof,
     answer,
     close() {
       socket.destroy();

@@ -1,0 +1,159 @@
+/**
+ * The web front end driven by the schemas: every query of the app at /cgi-bin/roq-cgi/QUERY (PATH_INFO) or with
+ * a `query=` field, answered as an HTML page (the app's template for the query, else the generic page: a form
+ * generated from the parameters and a table of the fields), or as format=json or format=csv. Without a query
+ * named, the home page lists the app's queries with their descriptions — unless the app's home is the departure
+ * board (the default app), which page.ts serves as before.
+ *
+ * Parameters are validated here against the spec of the query asked, before the daemon is contacted, so an error
+ * names that query's parameter and no other's. Every value shown passes through the template engine's escaping,
+ * and errors reach visitors as page.forVisitor words them (no run directories or admin commands).
+ */
+import { ask } from '../client.js';
+import { CATALOG, isErrorCode, RoqError, roqError } from '../errors.js';
+import { QUERY_SPECS, type QuerySpec } from '../generated/queries.js';
+import { parseParams } from '../params.js';
+import { encodeParams, encodeRequest, MAX_REQUEST_BYTES } from '../protocol.js';
+import frontTemplate from '../../templates/front.html';
+import { APP_TEMPLATES, APP_TITLE, BOARD_QUERIES } from './app-templates.js';
+import { toCsv } from './csv.js';
+import type { CgiSettings } from './env.js';
+import { inputOf } from './form.js';
+import { forVisitor, headersFor, pageError, renderJson, type CgiResponse, type Outcome, type PageError } from './page.js';
+import { resultsOf } from './results.js';
+import { renderTemplate } from './template.js';
+
+export type Format = 'html' | 'json' | 'csv';
+type Env = Record<string, string | undefined>;
+
+/** The query a request names: the first segment of PATH_INFO, else the `query` field; '' when none. */
+export function namedQuery(env: Env, form: Record<string, string>): string {
+  const path = (env.PATH_INFO ?? '').replace(/^\/+/, '').split('/')[0] ?? '';
+  return path || form.query || '';
+}
+
+export function formatOf(form: Record<string, string>): Format {
+  return form.format === 'json' ? 'json' : form.format === 'csv' ? 'csv' : 'html';
+}
+
+/**
+ * Whether this front end answers the request rather than the departure board (page.ts): any named query except
+ * the board's own queries as HTML or JSON (the board's pages and API, docs/QUERIES.md), and the home page when the
+ * app has no board. Every query's CSV is this front end's.
+ */
+export function frontAnswers(env: Env, form: Record<string, string>): boolean {
+  const query = namedQuery(env, form);
+  if (query === '') return BOARD_QUERIES.length === 0;
+  return !(formatOf(form) !== 'csv' && BOARD_QUERIES.includes(query));
+}
+
+function specOf(query: string): QuerySpec {
+  const spec = Object.hasOwn(QUERY_SPECS, query) ? QUERY_SPECS[query] : undefined;
+  if (!spec) throw roqError('ROQ_QUERY_UNKNOWN', { query: query.slice(0, 40), known: Object.keys(QUERY_SPECS).join(', ') });
+  return spec;
+}
+
+/** The query's own parameters from the form; the page's other fields (query, format, buttons) are not parameters. */
+function paramsOf(spec: QuerySpec, form: Record<string, string>): Record<string, string> {
+  const raw: Record<string, string> = {};
+  for (const p of spec.params) {
+    const value = form[p.name];
+    if (value !== undefined && value !== '') raw[p.name] = value;
+  }
+  return raw;
+}
+
+/**
+ * Validates (throwing the RoqError that names the bad parameter), then asks the daemon; error answers come back as
+ * an error outcome with the catalog's status.
+ */
+async function askQuery(spec: QuerySpec, raw: Record<string, string>, settings: CgiSettings): Promise<Outcome> {
+  parseParams(spec.name, spec.params, raw);
+  // Long non-ASCII values can pass parseParams and still not fit one atomic request line once %-encoded.
+  try {
+    encodeRequest({ kind: 'query', pid: 0x7fffffff, token: 'x'.repeat(32), query: spec.name, params: raw });
+  } catch {
+    throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${Buffer.byteLength(encodeParams(raw))} bytes of parameters`, max: `${MAX_REQUEST_BYTES - 64} bytes` });
+  }
+  const a = await ask(settings.runDir, spec.name, raw, { timeoutMs: settings.timeoutMs });
+  if (a.status === 'ok') return { kind: 'rows', query: spec.name, fields: a.fields, rows: a.rows, generation: a.generation, ...(a.hash ? { hash: a.hash } : {}), ...(a.dates ? { dates: a.dates } : {}) };
+  const status = isErrorCode(a.code) ? CATALOG[a.code].status : 500;
+  return { kind: 'error', error: { status, code: a.code, message: a.message, param: a.param } };
+}
+
+const HEADINGS: Record<number, string> = { 400: 'Please check the form', 503: 'The service is not available right now' };
+
+/** The view of the generic page (and of an app's template for a query): index, form, error, results. */
+export function frontView(query: string, outcome: Outcome, form: Record<string, string>, script: string): Record<string, unknown> {
+  const spec = Object.hasOwn(QUERY_SPECS, query) ? QUERY_SPECS[query] : undefined;
+  const error: PageError | undefined = outcome.kind === 'error' ? outcome.error : undefined;
+  const view: Record<string, unknown> = {
+    title: spec ? `${spec.name} · ${APP_TITLE}` : APP_TITLE,
+    app: APP_TITLE,
+    home: `${script}/`,
+    queries: Object.values(QUERY_SPECS).map((q) => ({ name: q.name, description: q.description, href: `${script}/${q.name}`, current: q.name === query })),
+  };
+  if (error) view.error = { ...error, heading: HEADINGS[error.status] ?? 'Something went wrong' };
+  if (spec) {
+    const raw = paramsOf(spec, form);
+    const link = (format: string) => `${script}/${spec.name}?${encodeParams({ ...raw, format })}`;
+    view.query = {
+      name: spec.name,
+      description: spec.description,
+      action: `${script}/${spec.name}`,
+      inputs: spec.params.map((p) => inputOf(p, form, error?.param)),
+      json: link('json'),
+      csv: link('csv'),
+    };
+  }
+  if (outcome.kind === 'rows') view.results = resultsOf(outcome.fields, outcome.rows, outcome.generation);
+  return view;
+}
+
+function respond(query: string, outcome: Outcome, form: Record<string, string>, format: Format, settings: CgiSettings): CgiResponse {
+  const status = outcome.kind === 'error' ? outcome.error.status : 200;
+  if (format === 'json') return renderJson(outcome);
+  if (format === 'csv') {
+    if (outcome.kind !== 'rows') {
+      const message = outcome.kind === 'error' ? `${outcome.error.message} [${outcome.error.code}]` : 'no query';
+      return { status, headers: headersFor(status, 'text/plain; charset=utf-8'), body: message + '\n' };
+    }
+    const headers = headersFor(200, 'text/csv; charset=utf-8; header=present');
+    headers.push(['Content-Disposition', `inline; filename="${query}.csv"`]);
+    return { status, headers, body: toCsv(outcome.fields, outcome.rows) };
+  }
+  const template = Object.hasOwn(APP_TEMPLATES, query) ? APP_TEMPLATES[query]! : frontTemplate;
+  return { status, headers: headersFor(status, 'text/html; charset=utf-8'), body: renderTemplate(template, frontView(query, outcome, form, settings.scriptName)) };
+}
+
+/**
+ * Answers a request that frontAnswers accepted. RoqErrors (a bad parameter, an unknown query, the daemon down)
+ * become error pages in the format asked; anything else is thrown for the caller's 500. The outcome comes back
+ * too, for the HTTP caching of answers (http-cache.ts).
+ */
+export async function answerFront(env: Env, form: Record<string, string>, settings: CgiSettings, log: (text: string) => void): Promise<{ response: CgiResponse; outcome: Outcome }> {
+  const query = namedQuery(env, form);
+  const format = formatOf(form);
+  let outcome: Outcome = { kind: 'form' };
+  try {
+    if (query !== '') {
+      const spec = specOf(query);
+      const raw = paramsOf(spec, form);
+      // An HTML visit without parameters shows the empty form, unless the query needs none.
+      const formOnly = format === 'html' && Object.keys(raw).length === 0 && spec.params.some((p) => p.required);
+      if (!formOnly) outcome = await askQuery(spec, raw, settings);
+    } else if (format !== 'html') {
+      throw roqError('ROQ_QUERY_UNKNOWN', { query: '', known: Object.keys(QUERY_SPECS).join(', ') });
+    }
+  } catch (e) {
+    if (!(e instanceof RoqError)) throw e;
+    outcome = { kind: 'error', error: pageError(e) };
+  }
+  // What a visitor may see: the catalog's plain sentence where the message is for the admin (see page.forVisitor).
+  if (outcome.kind === 'error') {
+    const { error, internal } = forVisitor(outcome.error);
+    if (internal) log(`roq.cgi: ${internal}\n`);
+    outcome = { kind: 'error', error };
+  }
+  return { response: respond(query, outcome, form, format, settings), outcome };
+}

@@ -1,0 +1,81 @@
+/**
+ * Declarative queries: a query schema that names a table instead of a function (`"table": "extent"`) is answered
+ * here, with no code of the app's own. Its parameters are bound, in order, to the leading columns of the table's
+ * key (or of a named index); an absent optional parameter ends the bound prefix. The answer is the rows of that
+ * index range, in index order, up to `limit`, with one cell per field taken from the field's column.
+ *
+ * Cells: strings and times as written in the file, ints and floats as numbers (empty: ''), dates as YYYY-MM-DD.
+ */
+import type { ParamValue } from '../params.js';
+import type { Cell, FieldType } from '../protocol.js';
+import { dictionaryView } from '../store/columns.js';
+import { findCode } from '../store/dictionary.js';
+import { openSortedIndex, sortKeysOf } from '../store/sortedIndex.js';
+import { NULL_INT, type ColumnData, type TableData } from '../store/types.js';
+import { isoDate } from './calendar.js';
+import type { DbOf } from './db.js';
+
+/** What codegen writes for a declarative query (src/generated/registry.ts, or an app's). */
+export interface DeclaredQuery {
+  table: string;
+  /** 'key', or the name of one of the table's indexes. */
+  index: string;
+  /** The index's columns; the first params.length of them are bound to the parameters. */
+  columns: string[];
+  params: string[];
+  fields: { column: string; type: FieldType }[];
+  limit: number;
+}
+
+/** The index key of a parameter value for a column, or undefined when no row can match (an unknown string). */
+function keyOf(column: ColumnData, value: ParamValue): number | undefined {
+  if (column.type !== 'string') return Number(value);
+  const code = findCode(column.dict, String(value));
+  return code < 0 ? undefined : code;
+}
+
+/** One column's cells, as a function of the row. */
+function cellsOf(column: ColumnData): (row: number) => Cell {
+  switch (column.type) {
+    case 'string':
+      return dictionaryView(column.codes, column.dict).text;
+    case 'time':
+      return dictionaryView(column.codes, column.dict).text;
+    case 'int':
+    case 'bool':
+      return (row) => (column.values[row] === NULL_INT ? '' : column.values[row]!);
+    case 'date':
+      return (row) => (column.values[row] === NULL_INT ? '' : isoDate(column.values[row]!));
+    case 'float':
+      return (row) => (Number.isNaN(column.values[row]) ? '' : column.values[row]!);
+  }
+}
+
+function tableOf(db: DbOf<unknown>, name: string): TableData {
+  const t = db.data[name];
+  if (!t) throw new Error(`the generation has no table ${name}; it was loaded by a different build`);
+  return t;
+}
+
+export function runDeclared(db: DbOf<unknown>, q: DeclaredQuery, params: Record<string, ParamValue>): Cell[][] {
+  const table = tableOf(db, q.table);
+  const rows = q.index === 'key' ? table.key : table.indexes[q.index];
+  if (!rows) throw new Error(`table ${q.table} has no index ${q.index}; rebuild`);
+  const key: number[] = [];
+  for (let i = 0; i < q.params.length; i++) {
+    const value = params[q.params[i]!];
+    if (value === undefined || value === '' || (typeof value === 'number' && Number.isNaN(value))) break;
+    const k = keyOf(table.columns[q.columns[i]!]!, value);
+    if (k === undefined) return [];
+    key.push(k);
+  }
+  const index = openSortedIndex(rows, sortKeysOf(table, q.columns));
+  const cells = q.fields.map((f) => cellsOf(table.columns[f.column]!));
+  const out: Cell[][] = [];
+  const end = index.upperBound(key);
+  for (let pos = index.lowerBound(key); pos < end && out.length < q.limit; pos++) {
+    const row = index.rows[pos]!;
+    out.push(cells.map((cell) => cell(row)));
+  }
+  return out;
+}
