@@ -61,7 +61,7 @@ function openRequests(runDir: string): number {
   }
   if (detail === undefined) return fd;
   s.close(fd);
-  throw roqError('ROQ_REQUESTS_UNTRUSTED', { path, run: runDir, detail });
+  throw roqError('ROQ_REQUESTS_UNTRUSTED', { path, detail });
 }
 
 /**

@@ -84,8 +84,17 @@ export function formatMessage(code: ErrorCode, details: Record<string, string | 
   return CATALOG[code].text.replace(/\{(\w+)\}/g, (_, k: string) => (k in details ? String(details[k]) : `{${k}}`));
 }
 
-export function roqError(code: ErrorCode, details: Record<string, string | number> = {}): RoqError {
-  return new RoqError(code, details);
+/** The names in braces in a catalog text: the details its message needs. */
+type Placeholders<T extends string> = T extends `${string}{${infer K}}${infer Rest}` ? K | Placeholders<Rest> : never;
+
+/**
+ * The details of error `C`, typed from its catalog text, so a placeholder left out or misspelt is a type error,
+ * not a `{name}` in a user's message. `param` may always be given: it names the parameter at fault.
+ */
+export type ErrorDetails<C extends ErrorCode> = { [K in Placeholders<(typeof CATALOG)[C]['text']>]: string | number } & { param?: string };
+
+export function roqError<C extends ErrorCode>(code: C, ...details: Placeholders<(typeof CATALOG)[C]['text']> extends never ? [details?: { param?: string }] : [details: ErrorDetails<C>]): RoqError {
+  return new RoqError(code, (details[0] ?? {}) as Record<string, string | number>);
 }
 
 /**

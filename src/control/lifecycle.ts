@@ -157,7 +157,7 @@ function parseReport(line: string, run: string): ReadyReport {
   if (line.startsWith('READY ')) return JSON.parse(line.slice(6)) as ReadyReport;
   if (line.startsWith('ERROR ')) {
     const { code, details } = JSON.parse(line.slice(6)) as { code: string; details: Record<string, string | number> };
-    throw isErrorCode(code) ? roqError(code, details) : roqError('ROQ_START_FAILED', { run, detail: JSON.stringify(details) });
+    throw isErrorCode(code) ? new RoqError(code, details) : roqError('ROQ_START_FAILED', { run, detail: JSON.stringify(details) });
   }
   throw roqError('ROQ_START_FAILED', { run, detail: `unexpected readiness report '${line.slice(0, 80)}'` });
 }

@@ -14,7 +14,7 @@
  * deploy/refresh-cluster.sh); they are asked for by files in the run directory (actions.ts), not by SIGHUP.
  */
 import { Worker } from 'node:worker_threads';
-import { isErrorCode, roqError, type RoqError } from '../errors.js';
+import { isErrorCode, roqError, RoqError } from '../errors.js';
 import type { FileStats, GenerationData } from '../store/types.js';
 import type { FromLoadThread, LoadJob, ToLoadThread } from './load-thread.js';
 import type { FileLoaded } from './loader.js';
@@ -305,7 +305,7 @@ export function createLoadThread(source: string, log: Log): LoadThread {
           const p = pending;
           pending = undefined;
           end(t);
-          return p.settle(msg.code && isErrorCode(msg.code) ? roqError(msg.code, msg.details) : roqError('ROQ_LOAD_FILE', { file: p.job.dataDir, detail: msg.message }));
+          return p.settle(msg.code && isErrorCode(msg.code) ? new RoqError(msg.code, msg.details ?? {}) : roqError('ROQ_LOAD_FILE', { file: p.job.dataDir, detail: msg.message }));
         }
       }
     });
