@@ -6,7 +6,7 @@
  * and node:net are loaded only on the paths that use them.
  */
 import { answerParser, CLIENT_PROOF_CHARS, encodeParams, encodeRequest, MAX_REQUEST_BYTES, REQUESTS_FIFO, requestFits, responseFifoName, type Answer } from './protocol.js';
-import { roqError, RoqError } from './errors.js';
+import { isErrorCode, roqError, RoqError } from './errors.js';
 import { sleep } from './poll.js';
 import { randomToken } from './token.js';
 import { O_NONBLOCK, O_RDWR, O_WRONLY, S_IFIFO, S_IFMT, sleepMs, sys } from './sysio.js';
@@ -23,6 +23,24 @@ export function makeFifo(path: string, mode: number): void {
 export function assertRequestFits(query: string, params: Record<string, string>): void {
   if (requestFits(query, params)) return;
   throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${Buffer.byteLength(encodeParams(params))} bytes of parameters`, max: `${MAX_REQUEST_BYTES - 64} bytes` });
+}
+
+/** An answer that reports an error. */
+export type ErrorAnswer = Extract<Answer, { status: 'error' | 'timeout' }>;
+
+/**
+ * An error answer as the error it reports: the one conversion, used by the CGI program and the CLI. The catalog's
+ * code and status, the daemon's own message (already complete: the daemon knew the details) and the parameter at
+ * fault. A code this release does not know (a newer daemon's) is ROQ_PROTOCOL here, with status 500 and the
+ * daemon's code kept in `answered`, for a page or a JSON consumer that shows it as it came.
+ */
+export function errorOfAnswer(a: ErrorAnswer): RoqError & { answered: string } {
+  const code = a.code;
+  const known = isErrorCode(code);
+  const err = known ? new RoqError(code, a.param === undefined ? {} : { param: a.param }) : roqError('ROQ_PROTOCOL', { detail: `unknown code ${a.code}`, ...(a.param === undefined ? {} : { param: a.param }) });
+  Object.defineProperty(err, 'message', { value: a.message });
+  if (!known) Object.defineProperty(err, 'status', { value: 500 });
+  return Object.assign(err, { answered: a.code });
 }
 
 export interface AskOptions {

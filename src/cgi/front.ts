@@ -10,7 +10,7 @@
  * and errors reach visitors as page.forVisitor words them (no run directories or admin commands).
  */
 import { ask, assertRequestFits } from '../client.js';
-import { CATALOG, isErrorCode, RoqError, roqError } from '../errors.js';
+import { RoqError, roqError } from '../errors.js';
 import { QUERY_SPECS, type QuerySpec } from '../generated/queries.js';
 import { parseParams } from '../params.js';
 import { encodeParams } from '../protocol.js';
@@ -19,7 +19,7 @@ import { APP_TEMPLATES, APP_TITLE, BOARD_QUERIES } from './app-templates.js';
 import { toCsv } from './csv.js';
 import type { CgiSettings } from './env.js';
 import { inputOf } from './form.js';
-import { forVisitor, headersFor, pageError, renderJson, type CgiResponse, type Outcome, type PageError } from './page.js';
+import { answerPageError, forVisitor, headersFor, pageError, renderJson, type CgiResponse, type Outcome, type PageError } from './page.js';
 import { resultsOf } from './results.js';
 import { renderTemplate } from './template.js';
 
@@ -73,8 +73,7 @@ async function askQuery(spec: QuerySpec, raw: Record<string, string>, settings: 
   assertRequestFits(spec.name, raw);
   const a = await ask(settings.runDir, spec.name, raw, { timeoutMs: settings.timeoutMs });
   if (a.status === 'ok') return { kind: 'rows', query: spec.name, fields: a.fields, rows: a.rows, generation: a.generation, ...(a.hash ? { hash: a.hash } : {}), ...(a.dates ? { dates: a.dates } : {}) };
-  const status = isErrorCode(a.code) ? CATALOG[a.code].status : 500;
-  return { kind: 'error', error: { status, code: a.code, message: a.message, param: a.param } };
+  return { kind: 'error', error: answerPageError(a) };
 }
 
 const HEADINGS: Record<number, string> = { 400: 'Please check the form', 503: 'The service is not available right now' };

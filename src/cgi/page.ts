@@ -3,8 +3,8 @@
  * parameters here (a bad value never reaches the daemon), ask the daemon, and render the outcome as the HTML page
  * or, for format=json, as JSON. Everything shown passes through the template engine, which escapes it.
  */
-import { ask, assertRequestFits } from '../client.js';
-import { CATALOG, isErrorCode, RoqError, roqError, visitorMessage } from '../errors.js';
+import { ask, assertRequestFits, errorOfAnswer, type ErrorAnswer } from '../client.js';
+import { RoqError, roqError, visitorMessage } from '../errors.js';
 import { QUERY_SPECS } from '../generated/queries.js';
 import { datesNotice, expectedForm, paramProblems } from '../params.js';
 import { rowsToObjects, type Cell, type DateRange, type Field } from '../protocol.js';
@@ -105,8 +105,13 @@ export async function answerForm(form: Record<string, string>, runDir: string, t
     const notice = rows.length === 0 ? datesNotice(specs, chosen.raw, dates) : undefined;
     return { kind: 'rows', query: chosen.query, fields, rows, generation, ...(hash ? { hash } : {}), ...(dates ? { dates } : {}), ...(notice ? { notice } : {}) };
   }
-  const status = isErrorCode(answer.code) ? CATALOG[answer.code].status : 500;
-  return { kind: 'error', error: { status, code: answer.code, message: answer.message, param: answer.param } };
+  return { kind: 'error', error: answerPageError(answer) };
+}
+
+/** An error answer as a page's error, its code as the daemon sent it (see client.errorOfAnswer). */
+export function answerPageError(a: ErrorAnswer): PageError {
+  const e = errorOfAnswer(a);
+  return { ...pageError(e), code: e.answered };
 }
 
 const REASONS: Record<number, string> = {

@@ -4,11 +4,11 @@
  * The specs are the running app's, from `<run>/queries.json` (see queries-file.ts), so one `roq` asks any app's
  * daemon; the schemas compiled into this program serve only when that file is absent.
  */
-import { roqError, isErrorCode, RoqError } from '../errors.js';
+import { roqError } from '../errors.js';
 import { QUERY_SPECS } from '../generated/queries.js';
 import { datesNotice, parseParams } from '../params.js';
 import { rowsToObjects, type Cell, type Field } from '../protocol.js';
-import { ask } from '../client.js';
+import { ask, errorOfAnswer } from '../client.js';
 import { readQueriesFile } from '../queries-file.js';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
 
@@ -68,13 +68,7 @@ export async function query(argv: string[]): Promise<number> {
   }
   parseParams(name, spec.params, raw);
   const answer = await ask(run, name, raw, { timeoutMs: intOption('query', 'timeout', values.timeout, 5000, 1, 3_600_000) });
-  if (answer.status !== 'ok') {
-    const details: Record<string, string> = answer.param === undefined ? {} : { param: answer.param };
-    // The daemon's message is already complete; keep its code for the exit status and the JSON consumer.
-    const err = isErrorCode(answer.code) ? new RoqError(answer.code, details) : roqError('ROQ_PROTOCOL', { detail: `unknown code ${answer.code}` });
-    Object.defineProperty(err, 'message', { value: answer.message });
-    throw err;
-  }
+  if (answer.status !== 'ok') throw errorOfAnswer(answer);
   // The answer itself stays exact (a script reads stdout); a date outside the data is said on stderr.
   const notice = answer.rows.length === 0 ? datesNotice(spec.params, raw, answer.dates) : undefined;
   if (notice) process.stderr.write(`roq: ${notice}\n`);
