@@ -5,7 +5,7 @@
  */
 import { Buffer } from 'node:buffer';
 import type { ParamSpec } from '../src/params.js';
-import { parseClockTime, parseIsoDate } from '../src/params.js';
+import { parseClockTime, parseIsoDate } from '../src/dates.js';
 import type { Field } from '../src/protocol.js';
 import type { DeclaredQuery } from '../src/queries/declared.js';
 import type { ColumnSpec, ColumnType, IndexSpec, TableSpec } from '../src/store/types.js';

@@ -3,6 +3,7 @@
  * program validates before it contacts the daemon (a bad value never costs a round trip) and the daemon validates
  * again (anything can be written into REQUESTS). Both call parseParams with the same spec.
  */
+import { missingDay, parseClockTime, parseIsoDate } from './dates.js';
 import { RoqError, roqError } from './errors.js';
 import type { DateRange } from './protocol.js';
 
@@ -57,44 +58,6 @@ export function parseDecimal(text: string): number {
 export function parseBool(text: string): boolean | undefined {
   const key = text.toLowerCase();
   return Object.hasOwn(BOOL_TEXT, key) ? BOOL_TEXT[key] : undefined;
-}
-
-/** yyyymmdd as a number, or NaN when the text is not an existing Gregorian date. */
-export function parseIsoDate(text: string): number {
-  const m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(text);
-  if (!m) return NaN;
-  const y = Number(m[1]), mo = Number(m[2]), d = Number(m[3]);
-  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return NaN;
-  return y * 10000 + mo * 100 + d;
-}
-
-export function daysInMonth(year: number, month: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return [4, 6, 9, 11].includes(month) ? 30 : 31;
-}
-
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
-
-/**
- * For a text of the right form YYYY-MM-DD whose month exists but whose day does not (2026-02-30, 2026-04-31):
- * why, in words ("February 2026 has 28 days"). Undefined for any other text.
- */
-export function missingDay(text: string): string | undefined {
-  const m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(text);
-  if (!m) return undefined;
-  const y = Number(m[1]), mo = Number(m[2]), d = Number(m[3]);
-  if (mo < 1 || mo > 12) return undefined;
-  const days = daysInMonth(y, mo);
-  return d < 1 || d > days ? `${MONTHS[mo - 1]} ${y} has ${days} days` : undefined;
-}
-
-/** Seconds since midnight for a clock time H:MM or H:MM:SS below 24:00, or NaN. */
-export function parseClockTime(text: string): number {
-  const m = /^([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?$/.exec(text);
-  if (!m) return NaN;
-  const h = Number(m[1]), mi = Number(m[2]), s = m[3] === undefined ? 0 : Number(m[3]);
-  if (h > 23 || mi > 59 || s > 59) return NaN;
-  return h * 3600 + mi * 60 + s;
 }
 
 // Control characters (C0, DEL, C1) are refused in text parameters: no stop_id or name needs them, and refusing

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseClockTime, parseIsoDate, parseParams, type ParamSpec } from '../src/params.js';
+import { parseClockTime, parseIsoDate } from '../src/dates.js';
+import { parseParams, type ParamSpec } from '../src/params.js';
 import { RoqError } from '../src/errors.js';
 
 const specs: ParamSpec[] = [

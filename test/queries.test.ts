@@ -8,7 +8,8 @@ import { loadGeneration } from '../src/load/loader.js';
 import { openGeneration, runQuery, QUERY_NAMES, type Db } from '../src/engine.js';
 import { rowsToObjects, type Cell } from '../src/protocol.js';
 import { RoqError } from '../src/errors.js';
-import { servicesActiveOn, previousDay, clockTime, isoDate, weekdayOf } from '../src/queries/calendar.js';
+import { servicesActiveOn } from '../src/queries/calendar.js';
+import { previousDay, clockTime, isoDate, weekdayOf } from '../src/dates.js';
 import { csv, writeFeed, TINY_FEED } from './feeds.js';
 
 const stringParams = (p: Record<string, string | number>) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, String(v)]));

@@ -3,6 +3,7 @@
  * the bundler (which is what turns templates/page.html into a string). The form's fields come back as submitted,
  * escaped by the template; the date defaults to today.
  */
+import { today } from '../dates.js';
 import { rowsToObjects } from '../protocol.js';
 import type { Outcome, PageError } from './page.js';
 
@@ -41,19 +42,13 @@ export function errorView(e: PageError, headings: Record<number, string> = HEADI
   };
 }
 
-/** Today's date in the server's time zone (TZ), as the date field's default. */
-export function localDate(now: Date): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-}
-
 /** The view the template shows: the form as submitted (date defaulting to today), then the outcome. */
 export function pageView(outcome: Outcome, form: Record<string, string>, scriptName: string, now: Date): Record<string, unknown> {
   const field = (name: string) => form[name] ?? '';
   const view: Record<string, unknown> = {
     title: 'Train departures',
     script: scriptName,
-    form: { q: field('q'), stop: field('stop'), date: form.date || localDate(now), after: field('after'), route: field('route'), limit: field('limit') },
+    form: { q: field('q'), stop: field('stop'), date: form.date || today(now), after: field('after'), route: field('route'), limit: field('limit') },
     invalid: {},
   };
   if (outcome.kind === 'error') {

@@ -5,7 +5,8 @@
  * script runs it before flipping the data symlink: exit 0 means the directory loads; a load error is printed
  * as file:line:column and the exit status is 1.
  */
-import { coverageLine, today } from '../queries/feed-dates.js';
+import { today } from '../dates.js';
+import { coverageLine } from '../queries/feed-dates.js';
 import { loadGeneration } from '../load/loader.js';
 import { dataDir, parseCommand } from './options.js';
 

@@ -8,7 +8,8 @@ import { isAlive, runningPid, signalDaemon } from '../control/lifecycle.js';
 import { readStatusFile } from '../control/status.js';
 import type { ReloadOutcome } from '../load/reloader.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { coverageLine, today } from '../queries/feed-dates.js';
+import { today } from '../dates.js';
+import { coverageLine } from '../queries/feed-dates.js';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
 import { holdAction } from './hold.js';
 

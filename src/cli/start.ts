@@ -10,7 +10,8 @@ import { roqError } from '../errors.js';
 import { prepareRunDir, runDaemon, type DaemonOptions } from '../daemon/daemon.js';
 import { defaultLogFile, errorLine, loadedLine, readyLine, runningPid, startDetached, type ReadyReport } from '../control/lifecycle.js';
 import { privatePath } from '../daemon/private-dir.js';
-import { coverageLine, today } from '../queries/feed-dates.js';
+import { today } from '../dates.js';
+import { coverageLine } from '../queries/feed-dates.js';
 import { dataDir, defaultWorkers, intOption, parseCommand, RUN_OPTION, runDir, type Options } from './options.js';
 
 export const START_HELP = `usage: roq start [--run DIR] [--data DIR] [--workers N] [--deadline MS] [--takeover] [--foreground] [...]

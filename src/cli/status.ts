@@ -6,7 +6,8 @@ import { roqError } from '../errors.js';
 import type { StatusFile } from '../control/status.js';
 import { legacyPid, runningPid } from '../control/lifecycle.js';
 import { readStatusFile } from '../control/status.js';
-import { coverageLine, today } from '../queries/feed-dates.js';
+import { today } from '../dates.js';
+import { coverageLine } from '../queries/feed-dates.js';
 import { parseCommand, RUN_OPTION, runDir } from './options.js';
 
 export const STATUS_HELP = `usage: roq status [--run DIR] [--json]

@@ -21,7 +21,8 @@ import type { FileLoaded } from './loader.js';
 import type { Generations } from '../daemon/generations.js';
 import type { Log } from '../daemon/log.js';
 import type { DateRange } from '../protocol.js';
-import { expiredWarning, rangeText, today } from '../queries/feed-dates.js';
+import { today } from '../dates.js';
+import { expiredWarning, rangeText } from '../queries/feed-dates.js';
 
 /**
  * Warns in the log when the serving generation's data ends before today (the server's local date): once when it

@@ -11,7 +11,7 @@
 import type { BoardParams, BoardRow, DeparturesRow } from '../generated/queries.js';
 import type { Db } from './db.js';
 import { memoized } from './db.js';
-import { clockTime, isoDate } from './calendar.js';
+import { clockTime, isoDate } from '../dates.js';
 import { boardStopCodes, runDepartures } from './departures.js';
 
 /** Every field of a board row, in the answer's order, empty; a row names only the fields its kind has. */

@@ -4,43 +4,9 @@
  */
 import type { Db } from './db.js';
 import { memoized } from './db.js';
+import { weekdayOf } from '../dates.js';
 
 const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'] as const;
-
-function toUtc(day: number): Date {
-  return new Date(Date.UTC(Math.floor(day / 10000), (Math.floor(day / 100) % 100) - 1, day % 100));
-}
-
-function fromUtc(d: Date): number {
-  return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
-}
-
-export function previousDay(day: number): number {
-  const d = toUtc(day);
-  d.setUTCDate(d.getUTCDate() - 1);
-  return fromUtc(d);
-}
-
-/** 0 = Sunday … 6 = Saturday. */
-export function weekdayOf(day: number): number {
-  return toUtc(day).getUTCDay();
-}
-
-/** yyyymmdd → YYYY-MM-DD. */
-export function isoDate(day: number): string {
-  const y = Math.floor(day / 10000);
-  const m = Math.floor(day / 100) % 100;
-  const d = day % 100;
-  return `${String(y).padStart(4, '0')}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d}`;
-}
-
-/** Seconds in [0, 86400) → HH:MM:SS. */
-export function clockTime(seconds: number): string {
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor(seconds / 60) % 60;
-  const s = seconds % 60;
-  return `${h < 10 ? '0' : ''}${h}:${m < 10 ? '0' : ''}${m}:${s < 10 ? '0' : ''}${s}`;
-}
 
 /**
  * The service_ids active on `day`: a calendar.txt row whose date range holds the day and whose weekday flag is 1,

@@ -12,7 +12,7 @@ import { dictionaryView } from '../store/columns.js';
 import { findCode } from '../store/dictionary.js';
 import { openSortedIndex, sortKeysOf } from '../store/sortedIndex.js';
 import { NULL_INT, type ColumnData, type TableData } from '../store/types.js';
-import { isoDate } from './calendar.js';
+import { isoDate } from '../dates.js';
 import type { DbOf } from './db.js';
 
 /** What codegen writes for a declarative query (src/generated/registry.ts, or an app's). */

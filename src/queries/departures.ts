@@ -8,7 +8,8 @@
  */
 import type { DeparturesParams, DeparturesRow } from '../generated/queries.js';
 import type { Db } from './db.js';
-import { clockTime, isoDate, previousDay, sortedTripServicesOn, tripServicesActiveOn } from './calendar.js';
+import { clockTime, isoDate, previousDay } from '../dates.js';
+import { sortedTripServicesOn, tripServicesActiveOn } from './calendar.js';
 import { buildBoardRuns, lowerBoundIn, type BoardRunsData } from './boardRuns.js';
 import type { Derived } from './derived.js';
 import { cursorHeap } from './cursorHeap.js';

@@ -10,18 +10,7 @@
 import { dateColumn, intColumn, stringColumn } from '../store/columns.js';
 import { NULL_INT, type TableData } from '../store/types.js';
 import type { DateRange } from '../protocol.js';
-
-/** Today's date in this process's time zone (TZ), YYYY-MM-DD: what "today" means to the feed's users. */
-export function today(now = new Date()): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-}
-
-/** yyyymmdd → YYYY-MM-DD. */
-export function isoDate(yyyymmdd: number): string {
-  const t = String(yyyymmdd);
-  return `${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)}`;
-}
+import { isoDate } from '../dates.js';
 
 function fromFeedInfo(feedInfo: TableData | undefined): DateRange | undefined {
   if (!feedInfo?.present || feedInfo.rows === 0 || !feedInfo.columns.feed_start_date || !feedInfo.columns.feed_end_date) return undefined;

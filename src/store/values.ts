@@ -5,7 +5,7 @@
  * text of a time is kept exactly as written anyway.
  */
 import { Buffer } from 'node:buffer';
-import { daysInMonth } from '../params.js';
+import { daysInMonth } from '../dates.js';
 
 export function isBlank(buf: Uint8Array, s: number, e: number): boolean {
   for (let i = s; i < e; i++) if (buf[i] !== 0x20 && buf[i] !== 0x09) return false;

@@ -19,7 +19,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { today } from '../../src/queries/feed-dates.js';
+import { today } from '../../src/dates.js';
 import { readStatusFile } from '../../src/control/status.js';
 import { HAVE_APACHE, installForWeb, makeWebDir, makeWebRunDir, startApache, writeCgi, type Apache } from './apache.js';
 import { followLog } from './follow.js';
