@@ -46,7 +46,8 @@ import { createLog, type Log } from './log.js';
 import { createPool, type Pool } from './pool.js';
 import { checkRunDir, ensurePrivateDir, privateDir } from './private-dir.js';
 import { checkRunDirFor, dropPrivileges, resolveAccount, type Account } from './privileges.js';
-import { createExpiryWarner, createLoadThread, createReloader, type LoadThread, type Reloader, type ReloadState } from '../load/reloader.js';
+import { createLoadThread, type LoadThread } from '../load/load-runner.js';
+import { createExpiryWarner, createReloader, type Reloader, type ReloadState } from '../load/reloader.js';
 import { createStatusWriter, readStatusFile, type StatusFile, type StatusWriter } from '../control/status.js';
 
 export interface DaemonOptions {

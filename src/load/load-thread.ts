@@ -2,35 +2,18 @@
  * The load thread: builds generations from the data directory off the dispatcher's thread, so the daemon keeps
  * answering from the current generation while the next one is parsed (a big feed takes seconds of CPU). A reload
  * runs at nice 19, so that query workers get the cores first; the daemon ends the thread after each load (see
- * reloader.ts).
+ * load-runner.ts).
  *
  * For a `load` message it posts the finished generation (its SharedArrayBuffers are shared with the daemon, not
  * copied) or the load error as a code and details, so the daemon rebuilds the same RoqError naming
  * file:line:column.
  */
-import { sleep } from '../poll.js';
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { RoqError } from '../errors.js';
-import type { GenerationData } from '../store/types.js';
-import { loadGeneration, type FileLoaded } from './loader.js';
-
-export interface LoadJob {
-  dataDir: string;
-  id: number;
-  /** Tests only: sleep this long before loading, to hold a load open (see ROQ_TEST_LOAD_DELAY_MS). */
-  delayMs: number;
-  /** Load at nice 19: a reload, while queries are being answered (the first load has no one to yield to). */
-  nice: boolean;
-}
-
-export type ToLoadThread = { type: 'load'; job: LoadJob };
-
-export type FromLoadThread =
-  | { type: 'warn'; id: number; msg: string }
-  | { type: 'file'; id: number; file: FileLoaded }
-  | { type: 'loaded'; id: number; generation: GenerationData }
-  | { type: 'failed'; id: number; code?: string; details?: Record<string, string | number>; message: string };
+import { loadGeneration } from './loader.js';
+import type { FromLoadThread, LoadJob, ToLoadThread } from './messages.js';
+import { sleep } from '../poll.js';
 
 const port = parentPort!;
 const post = (msg: FromLoadThread) => port.postMessage(msg);

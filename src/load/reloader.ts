@@ -13,11 +13,8 @@
  * so a cluster can load new data on every node first and make it current on all of them at once (see
  * deploy/refresh-cluster.sh); they are asked for by files in the run directory (actions.ts), not by SIGHUP.
  */
-import { Worker } from 'node:worker_threads';
-import { isErrorCode, roqError, RoqError } from '../errors.js';
+import { roqError, type RoqError } from '../errors.js';
 import type { FileStats, GenerationData } from '../store/types.js';
-import type { FromLoadThread, LoadJob, ToLoadThread } from './load-thread.js';
-import type { FileLoaded } from './loader.js';
 import type { Generations } from '../daemon/generations.js';
 import type { Log } from '../daemon/log.js';
 import type { DateRange } from '../protocol.js';
@@ -256,84 +253,6 @@ export function createReloader(o: ReloaderOptions): Reloader {
     state: () => ({ requested, loading: loading || queue.some((t) => t.action === 'reload' || t.action === 'hold'), ...(last ? { last } : {}), recent: [...recent], ...(o.holder.held() ? { held: heldOf(o.holder.held()!) } : {}) }),
     close() {
       closed = true;
-    },
-  };
-}
-
-export interface LoadThread {
-  /** Builds a generation in the load thread; rejects with the load's RoqError. One load at a time. */
-  load(job: LoadJob, onFile?: (f: FileLoaded) => void): Promise<GenerationData>;
-  close(): Promise<void>;
-}
-
-/**
- * The daemon's load thread (load-thread.ts), started from `source`, the thread's bundle read into memory when the
- * daemon started, so that new code on disk never runs in an old daemon. A thread is started for each load and
- * ended after it: a kept thread would keep the heap it grew while parsing (measured: +25 to 40 MB of RSS on the
- * sample feed, more on big feeds) for a reload that comes once a day, against ~30 ms to start one.
- */
-export function createLoadThread(source: string, log: Log): LoadThread {
-  let thread: Worker | undefined;
-  let pending: { job: LoadJob; onFile?: (f: FileLoaded) => void; settle(err: Error | undefined, g?: GenerationData): void } | undefined;
-
-  function fail(detail: string): void {
-    const p = pending;
-    pending = undefined;
-    p?.settle(roqError('ROQ_LOAD_FILE', { file: p.job.dataDir, detail }));
-  }
-
-  function end(t: Worker): void {
-    if (thread === t) thread = undefined;
-    void t.terminate();
-  }
-
-  function start(): Worker {
-    const t = new Worker(source, { eval: true });
-    t.on('message', (msg: FromLoadThread) => {
-      if (!pending || msg.id !== pending.job.id) return;
-      switch (msg.type) {
-        case 'warn':
-          return log.warn(msg.msg);
-        case 'file':
-          return pending.onFile?.(msg.file);
-        case 'loaded': {
-          const p = pending;
-          pending = undefined;
-          end(t);
-          return p.settle(undefined, msg.generation);
-        }
-        case 'failed': {
-          const p = pending;
-          pending = undefined;
-          end(t);
-          return p.settle(msg.code && isErrorCode(msg.code) ? new RoqError(msg.code, msg.details ?? {}) : roqError('ROQ_LOAD_FILE', { file: p.job.dataDir, detail: msg.message }));
-        }
-      }
-    });
-    // Only the current thread's end fails a load: an ended thread's exit may come after the next load started.
-    t.on('error', (e) => thread === t && fail(`the load thread failed: ${e.message}`));
-    t.on('exit', (code) => {
-      if (thread !== t) return;
-      thread = undefined;
-      fail(`the load thread exited (code ${code}) without a result`);
-    });
-    return t;
-  }
-
-  return {
-    load(job, onFile) {
-      if (pending) return Promise.reject(new Error('a load is already running'));
-      return new Promise((resolve, reject) => {
-        pending = { job, onFile, settle: (err, g) => (err ? reject(err) : resolve(g!)) };
-        thread ??= start();
-        const msg: ToLoadThread = { type: 'load', job };
-        thread.postMessage(msg);
-      });
-    },
-    async close() {
-      const t = thread;
-      thread = undefined;
-      await t?.terminate();
     },
   };
 }
