@@ -6,9 +6,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { roqError } from '../errors.js';
-import { ACTION_SIGNAL, withdrawActionRequest, writeActionRequest } from '../daemon/actions.js';
+import { ACTION_SIGNAL, withdrawActionRequest, writeActionRequest } from '../control/actions.js';
 import { isAlive, runningPid } from '../control/lifecycle.js';
-import type { HoldAction, ReloadOutcome } from '../load/reloader.js';
+import type { HoldAction, ReloadOutcome } from '../control/status.js';
 import { readStatusFile } from '../control/status.js';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
 

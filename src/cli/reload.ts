@@ -6,7 +6,7 @@
 import { roqError } from '../errors.js';
 import { isAlive, runningPid, signalDaemon } from '../control/lifecycle.js';
 import { readStatusFile } from '../control/status.js';
-import type { ReloadOutcome } from '../load/reloader.js';
+import type { ReloadOutcome } from '../control/status.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';

@@ -7,11 +7,86 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { privatePath, readNoFollow, replaceFileAsync } from '../daemon/private-dir.js';
-import type { Counters, WorkerStats } from '../daemon/core.js';
-import type { RequestsState } from '../daemon/fifo.js';
 import type { DateRange } from '../protocol.js';
+import type { FileStats } from '../store/types.js';
 import type { Log } from '../daemon/log.js';
-import type { ReloadState } from '../load/reloader.js';
+
+// ---- the parts of the contract: counters, workers, REQUESTS, reloads ----
+
+export interface Counters {
+  received: number;
+  ok: number;
+  error: number;
+  failed: number;
+  timeout: number;
+  died: number;
+  busy: number;
+  dropped: number;
+}
+
+export interface WorkerStats {
+  index: number;
+  state: 'starting' | 'idle' | 'busy';
+  served: number;
+  /** The thread's V8 heap in bytes, as last reported. */
+  heap: number;
+}
+
+/** Whether clients can reach the daemon through REQUESTS, for `roq status`. */
+export interface RequestsState {
+  ok: boolean;
+  detail?: string;
+}
+
+/** What an admin asked of the reloader besides a plain reload (SIGHUP): see `roq reload --hold`, `roq swap`. */
+export type HoldAction = 'hold' | 'swap' | 'drop';
+export const HOLD_ACTIONS: readonly HoldAction[] = ['hold', 'swap', 'drop'];
+
+export interface ReloadOutcome {
+  /**
+   * For a plain reload: the number of reload requests (signals) counted when it started; it answers all of them.
+   * 0 for the outcome of a hold, swap or drop, which answer their `request` instead.
+   */
+  covers: number;
+  /** Absent for a plain reload. */
+  action?: HoldAction;
+  /** The id of the admin request (its file's name, see actions.ts) that asked for the hold, swap or drop. */
+  request?: string;
+  status: 'ok' | 'failed';
+  startedAt: number;
+  finishedAt: number;
+  ms: number;
+  generation?: number;
+  hash?: string;
+  rows?: number;
+  bytes?: number;
+  files?: FileStats[];
+  /** The days the new generation's data covers, where the app defines them. */
+  dates?: DateRange;
+  error?: { code: string; message: string };
+}
+
+/** A generation loaded by `roq reload --hold`: complete and valid, not serving until `roq swap`. */
+export interface HeldGeneration {
+  id: number;
+  hash: string;
+  dataDir: string;
+  loadedAt: number;
+  loadMs: number;
+  rows: number;
+  bytes: number;
+  files: FileStats[];
+}
+
+export interface ReloadState {
+  /** Reload requests counted so far. */
+  requested: number;
+  loading: boolean;
+  last?: ReloadOutcome;
+  /** The newest outcomes, oldest first (at most RECENT), so that a waiting CLI misses none between its polls. */
+  recent?: ReloadOutcome[];
+  held?: HeldGeneration;
+}
 
 export const STATUS_FILE = 'status.json';
 

@@ -14,26 +14,8 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { randomToken } from '../token.js';
-import { HOLD_ACTIONS, type HoldAction } from '../load/reloader.js';
-
-export const ACTION_SIGNAL = 'SIGWINCH';
-const PREFIX = 'action.';
-
-/** Writes an admin request and returns its id; the caller then signals the daemon. */
-export function writeActionRequest(run: string, action: HoldAction): string {
-  // Sortable by time, unique per process and call.
-  const id = `${Date.now().toString(36).padStart(10, '0')}.${process.pid}.${randomToken(6)}`;
-  const path = join(run, PREFIX + id);
-  fs.writeFileSync(path + '.tmp', `${action}\n`, { mode: 0o600 });
-  fs.renameSync(path + '.tmp', path);
-  return id;
-}
-
-/** Removes a request the daemon never took (the CLI gave up, or the daemon died). */
-export function withdrawActionRequest(run: string, id: string): void {
-  fs.rmSync(join(run, PREFIX + id), { force: true });
-}
+import { ACTION_PREFIX as PREFIX } from '../control/actions.js';
+import { HOLD_ACTIONS, type HoldAction } from '../control/status.js';
 
 /** Removes a taken request; one that cannot be removed is read again next time and refused again, harmlessly. */
 function remove(path: string): void {

@@ -35,6 +35,7 @@
 import { roqError, type RoqError } from '../errors.js';
 import { findRequest, MAX_REQUEST_BYTES, parseRequest, type Answer, type ControlWord, type Request } from '../protocol.js';
 import type { GenerationData } from '../store/types.js';
+import type { Counters, WorkerStats } from '../control/status.js';
 import { Generations } from './generations.js';
 import { isRunning, newClaimCells, offerJob, QUEUED_PER_WORKER, takeBackJob, type ClaimCells, type FromWorker, type JobStatus, type ToWorker } from './messages.js';
 
@@ -69,24 +70,7 @@ export interface JobReport {
   workMs: number;
 }
 
-export interface Counters {
-  received: number;
-  ok: number;
-  error: number;
-  failed: number;
-  timeout: number;
-  died: number;
-  busy: number;
-  dropped: number;
-}
 
-export interface WorkerStats {
-  index: number;
-  state: 'starting' | 'idle' | 'busy';
-  served: number;
-  /** The thread's V8 heap in bytes, as last reported. */
-  heap: number;
-}
 
 /**
  * What the core asks its edges to do, in order. Workers are named by `worker`, an id that is never reused: a

@@ -33,11 +33,12 @@ import type { GenerationData } from '../store/types.js';
 import { randomToken } from '../token.js';
 import { VERSION } from '../version.js';
 import { createAccessLog, type AccessLog } from './access-log.js';
-import { ACTION_SIGNAL, takeActionRequests } from './actions.js';
+import { ACTION_SIGNAL } from '../control/actions.js';
+import { takeActionRequests } from './actions.js';
 import { Core } from './core.js';
 import { startDispatcher } from './dispatcher.js';
 import { createEffects, type Effects } from './effects.js';
-import { ensureRequestsFifo, openRequests, processUid, requestsPath, sweepStaleFifos, watchRequests, type RequestsState } from './fifo.js';
+import { ensureRequestsFifo, openRequests, processUid, requestsPath, sweepStaleFifos, watchRequests } from './fifo.js';
 import { isAlive, legacyPid, pidFilePath, runningPid, type ReadyReport } from '../control/lifecycle.js';
 import { acquirePidLock, awaitSuccessor, type ReleasePidLock } from './pid-lock.js';
 import { pollUntil } from '../poll.js';
@@ -47,8 +48,8 @@ import { createPool, type Pool } from './pool.js';
 import { checkRunDir, ensurePrivateDir, privateDir } from './private-dir.js';
 import { checkRunDirFor, dropPrivileges, resolveAccount, type Account } from './privileges.js';
 import { createLoadThread, type LoadThread } from '../load/load-runner.js';
-import { createExpiryWarner, createReloader, type Reloader, type ReloadState } from '../load/reloader.js';
-import { createStatusWriter, readStatusFile, type StatusFile, type StatusWriter } from '../control/status.js';
+import { createExpiryWarner, createReloader, type Reloader } from '../load/reloader.js';
+import { createStatusWriter, readStatusFile, type ReloadState, type RequestsState, type StatusFile, type StatusWriter } from '../control/status.js';
 
 export interface DaemonOptions {
   run: string;

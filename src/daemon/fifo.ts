@@ -3,6 +3,7 @@
  * answer into a client's `<run>/resp.<pid>.<token>`. Used by the dispatcher (error answers it writes itself) and by
  * the workers (every other answer). Writing never throws: a client that went away is an outcome, not an error.
  */
+import type { RequestsState } from '../control/status.js';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { makeFifo } from '../client.js';
@@ -175,11 +176,6 @@ function remakeRequests(run: string): number {
   return fd;
 }
 
-/** Whether clients can reach the daemon through REQUESTS, for `roq status`. */
-export interface RequestsState {
-  ok: boolean;
-  detail?: string;
-}
 
 /**
  * `check` (the daemon calls it every second) compares the path with the FIFO the daemon reads. In a run directory

@@ -14,10 +14,10 @@
  * deploy/refresh-cluster.sh); they are asked for by files in the run directory (actions.ts), not by SIGHUP.
  */
 import { roqError, type RoqError } from '../errors.js';
-import type { FileStats, GenerationData } from '../store/types.js';
+import type { GenerationData } from '../store/types.js';
+import type { HeldGeneration, HoldAction, ReloadOutcome, ReloadState } from '../control/status.js';
 import type { Generations } from '../daemon/generations.js';
 import type { Log } from '../daemon/log.js';
-import type { DateRange } from '../protocol.js';
 import { today } from '../dates.js';
 import { expiredWarning, rangeText } from '../queries/feed-dates.js';
 
@@ -37,55 +37,6 @@ export function createExpiryWarner(log: Log): (g: GenerationData) => void {
   };
 }
 
-/** What an admin asked of the reloader besides a plain reload (SIGHUP): see `roq reload --hold`, `roq swap`. */
-export type HoldAction = 'hold' | 'swap' | 'drop';
-export const HOLD_ACTIONS: readonly HoldAction[] = ['hold', 'swap', 'drop'];
-
-export interface ReloadOutcome {
-  /**
-   * For a plain reload: the number of reload requests (signals) counted when it started; it answers all of them.
-   * 0 for the outcome of a hold, swap or drop, which answer their `request` instead.
-   */
-  covers: number;
-  /** Absent for a plain reload. */
-  action?: HoldAction;
-  /** The id of the admin request (its file's name, see actions.ts) that asked for the hold, swap or drop. */
-  request?: string;
-  status: 'ok' | 'failed';
-  startedAt: number;
-  finishedAt: number;
-  ms: number;
-  generation?: number;
-  hash?: string;
-  rows?: number;
-  bytes?: number;
-  files?: FileStats[];
-  /** The days the new generation's data covers, where the app defines them. */
-  dates?: DateRange;
-  error?: { code: string; message: string };
-}
-
-/** A generation loaded by `roq reload --hold`: complete and valid, not serving until `roq swap`. */
-export interface HeldGeneration {
-  id: number;
-  hash: string;
-  dataDir: string;
-  loadedAt: number;
-  loadMs: number;
-  rows: number;
-  bytes: number;
-  files: FileStats[];
-}
-
-export interface ReloadState {
-  /** Reload requests counted so far. */
-  requested: number;
-  loading: boolean;
-  last?: ReloadOutcome;
-  /** The newest outcomes, oldest first (at most RECENT), so that a waiting CLI misses none between its polls. */
-  recent?: ReloadOutcome[];
-  held?: HeldGeneration;
-}
 
 export interface Reloader {
   /** Records one reload request; safe to call from a signal handler. */
