@@ -65,9 +65,14 @@ function roqDepartures(db: Db, q: Departures) {
 /**
  * Builds the SQLite baseline of dataDir in a temporary directory, loads roq's generation of it, and prints via
  * `say` the start-up costs and the latency of both on the same queries (quick: ~500, else ~5000). Throws when
- * any answer differs. Returns the two p50s in ms.
+ * any answer differs. Returns both sides' figures (ms, bytes).
  */
-export async function compareInProcess(dataDir: string, say: Say, quick: boolean): Promise<{ sqliteP50: number; roqP50: number }> {
+export interface Compared {
+  sqlite: { p50: number; p99: number; buildMs: number };
+  roq: { p50: number; p99: number; loadMs: number; bytes: number };
+}
+
+export async function compareInProcess(dataDir: string, say: Say, quick: boolean): Promise<Compared> {
   const work = mkdtempSync(join(tmpdir(), 'roq-compare-'));
   const dbPath = join(work, 'feed.sqlite');
   let sqlite: ReturnType<typeof openSqliteQueries> | undefined;
@@ -146,7 +151,10 @@ export async function compareInProcess(dataDir: string, say: Say, quick: boolean
     line('roq engine', mine, ours, `${ms(mine.p50 / base.p50)}× (${(base.p50 / mine.p50).toFixed(0)}× faster)`);
     say();
     if (mismatches > 0) throw new Error(`roq and SQLite differ on ${mismatches} of ${base.n} queries, e.g. ${examples.join(' ')}`);
-    return { sqliteP50: base.p50, roqP50: mine.p50 };
+    return {
+      sqlite: { p50: base.p50, p99: base.p99, buildMs },
+      roq: { p50: mine.p50, p99: mine.p99, loadMs: generation.loadMs, bytes: generation.stats.bytes },
+    };
   } finally {
     sqlite?.close();
     rmSync(work, { recursive: true, force: true });

@@ -14,10 +14,13 @@
  *  7. the web path through a private Apache httpd with autocannon: hello-world CGIs (sh, Node, Bun), roq's CGI
  *     (Bun, Node), a naive CSV-per-request CGI and a SQLite CGI (bench/web.ts); a chart goes to docs/.
  *  8. scale: the sample feed ×1, ×10, ×100: load time, MB/s, RSS, query p50 (bench/scale.ts).
- *  9. cluster: three nodes behind HAProxy: throughput, skew window of a cluster refresh, 304s (bench/cluster.ts).
+ *  9. shapes: generated feeds with the shapes of real ones (bench/shapes.ts: a sparse-service railroad, a city bus
+ *     network with a 153 MB stop_times.txt) beside the sample: departures against SQLite, load MB/s, RSS against
+ *     raw bytes (bench/shapes-bench.ts).
+ * 10. cluster: three nodes behind HAProxy: throughput, skew window of a cluster refresh, 304s (bench/cluster.ts).
  * Every loop is bounded in count and in time. `--quick` shortens every loop; `--smoke` runs every section for a
- * few seconds (part of `npm test`, so the benchmark cannot rot); `--only=NAME` runs one of operations, compare,
- * web, scale, cluster.
+ * few seconds (part of `npm test`, so the benchmark cannot rot); `--only=NAME` runs one of core, operations,
+ * compare, web, scale, shapes, cluster.
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +34,7 @@ import { compareInProcess } from './compare.js';
 import { startRoq, stopRoq } from './daemon.js';
 import { operationsBench } from './operations.js';
 import { scaleBench } from './scale.js';
+import { shapesBench } from './shapes-bench.js';
 import { buildSqlite } from './sqlite.js';
 import { clusterBench } from './cluster.js';
 import { webBench, webChart } from './web.js';
@@ -138,6 +142,7 @@ async function main(): Promise<void> {
     operations: () => operations(quick),
     compare: async () => void (await compareInProcess(data, say, quick)),
     web: () => web(mode),
+    shapes: () => shapesBench({ roq, sample: data, scale: mode === 'smoke' ? 0.01 : 1, quick, loads: mode === 'full' ? 3 : 1 }, say),
     cluster: () => clusterBench({ root, data, seconds: mode === 'full' ? 10 : 3 }, say),
     scale: () => scaleBench({ roq, sample: data, factors: mode === 'smoke' ? [1, 2] : mode === 'quick' ? [1, 10] : [1, 10, 100], queries: mode === 'smoke' ? 200 : 3000 }, say),
   };

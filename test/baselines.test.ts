@@ -16,6 +16,7 @@ import { rowsToObjects } from '../src/protocol.js';
 import { RoqError } from '../src/errors.js';
 import { TINY_FEED, writeFeed } from './feeds.js';
 import { rng } from './helpers/rng.js';
+import { shapeFeed } from '../bench/shapes.js';
 
 const root = join(__dirname, '..');
 const lirr = join(root, 'data/gtfs-lirr');
@@ -152,5 +153,29 @@ describe('SQLite baseline on a feed with calendar.txt and a parent station', () 
           }
     expect(nonEmpty).toBeGreaterThan(20);
     for (const q of ['station', 'PARK', 'x']) expectSameRows(sqlite.stops({ q }), roqAnswer(roq, 'stops', { q }), q);
+  });
+});
+
+describe('SQLite baseline on the benchmark shapes (bench/shapes.ts, scaled down)', () => {
+  const days = (from: number, n: number) => Array.from({ length: n }, (_, i) => new Date(from + i * 864e5).toISOString().slice(0, 10));
+  it.each([
+    ['sparse', 0.05, days(Date.UTC(2026, 4, 31), 259)],
+    ['bigfile', 0.02, days(Date.UTC(2026, 8, 6), 92)],
+  ] as const)('%s: agrees with the engine on 200 seeded random boards', async (shape, scale, dates) => {
+    const dir = shapeFeed(shape, scale, 9, work);
+    const { sqlite, roq } = await open(dir, shape);
+    const r = rng(scale * 1e4);
+    const stopIds = [...new Set(csvColumn(dir, 'stop_times.txt', 'stop_id'))];
+    const routeIds = csvColumn(dir, 'routes.txt', 'route_id');
+    let nonEmpty = 0;
+    for (let i = 0; i < 200; i++) {
+      const params: Params = { stop: r.pick(stopIds), date: r.pick(dates), after: `${pad(r.int(0, 23))}:${pad(r.int(0, 59))}` };
+      if (r.next() < 0.2) params.route = r.pick(routeIds);
+      if (r.next() < 0.5) params.limit = r.int(1, 100);
+      const expected = roqAnswer(roq, 'departures', params);
+      if (expected.length > 0) nonEmpty++;
+      expectSameRows(sqlite.departures(params), expected, JSON.stringify(params));
+    }
+    expect(nonEmpty).toBeGreaterThan(40);
   });
 });

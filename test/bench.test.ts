@@ -20,6 +20,7 @@ describe('npm run bench', () => {
       '## CGI program per request',
       '## roq against SQLite, in-process',
       '## Scale: the sample feed',
+      '## Feed shapes: roq against SQLite',
       HAVE_APACHE ? '## Through Apache httpd (mod_cgid)' : '## Through Apache: skipped',
     ]) {
       expect(r.stdout).toContain(heading);

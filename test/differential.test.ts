@@ -12,12 +12,21 @@ import { rowsToObjects } from '../src/protocol.js';
 import { referenceFeed } from './reference.js';
 import { writeFeed } from './feeds.js';
 import { rng } from './helpers/rng.js';
+import { shapeFeed } from '../bench/shapes.js';
 
 
 const pad = (n: number) => String(n).padStart(2, '0');
 const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
-function randomFeed(seed: number, opts: { calendar: boolean; crlf: boolean }): Record<string, string> {
+interface FeedOptions {
+  calendar: boolean;
+  crlf: boolean;
+  /** Every trip its own service_id (all running in January): more (stop, service) runs than a board merges. */
+  servicePerTrip?: boolean;
+  trips?: number;
+}
+
+function randomFeed(seed: number, opts: FeedOptions): Record<string, string> {
   const r = rng(seed);
   const eol = opts.crlf ? '\r\n' : '\n';
   const file = (lines: string[][]) => (opts.crlf ? '\ufeff' : '') + lines.map((l) => l.map(q).join(',')).join(eol) + eol;
@@ -39,9 +48,10 @@ function randomFeed(seed: number, opts: { calendar: boolean; crlf: boolean }): R
   const trips: string[][] = [['route_id', 'service_id', 'trip_id', 'trip_headsign', 'direction_id']];
   const times: string[][] = [['trip_id', 'arrival_time', 'departure_time', 'stop_id', 'stop_sequence', 'pickup_type']];
   const tripIds = ['T1', 'T2', 'T9', 'T10', 'T11', 'T100', 'Tü', 'Ta', 'TA', 't1'];
-  for (let n = 0; n < 60; n++) {
+  for (let n = 0; n < (opts.trips ?? 60); n++) {
     const id = n < tripIds.length ? tripIds[n]! : `X${r.int(0, 9999)}_${n}`;
-    trips.push([r.pick(routes.slice(1))[0]!, r.pick(services), id, r.pick(['North', 'South', 'Loop, via "Mill"']), r.pick(['0', '1', ''])]);
+    if (opts.servicePerTrip) services.push(`P${n}`);
+    trips.push([r.pick(routes.slice(1))[0]!, opts.servicePerTrip ? `P${n}` : r.pick(services), id, r.pick(['North', 'South', 'Loop, via "Mill"']), r.pick(['0', '1', ''])]);
     let t = r.int(0, 30) * 3600 + r.pick([0, 15, 30, 45]) * 60;
     const visits = r.int(2, 6);
     for (let s = 0; s < visits; s++) {
@@ -68,6 +78,7 @@ function randomFeed(seed: number, opts: { calendar: boolean; crlf: boolean }): R
       ['WE', '0', '0', '0', '0', '0', '1', '1', '20260105', '20260125'],
       ['ALL', '1', '1', '1', '1', '1', '1', '1', '20251215', '20260120'],
       ['ODD', '1', '0', '1', '0', '1', '0', '1', '20260110', '20260110'],
+      ...services.filter((id) => id.startsWith('P')).map((id) => [id, '1', '1', '1', '1', '1', '1', '1', '20260101', '20260131']),
     ]);
   }
   return files;
@@ -121,5 +132,27 @@ describe('the engine agrees with the naive reference', () => {
   ])('on random queries over random feed %i %j', async (seed, opts) => {
     const nonEmpty = await compare(writeFeed(randomFeed(seed, opts)), seed * 1000, 400, januaryDates);
     expect(nonEmpty).toBeGreaterThan(50);
+  });
+
+  // Boards of this feed open more (stop, service) runs than departures.ts merges, so they walk the stop's index
+  // range instead: both ways must give the same answers.
+  it('on random queries over a feed where every trip has its own service', async () => {
+    const nonEmpty = await compare(writeFeed(randomFeed(5, { calendar: true, crlf: false, servicePerTrip: true, trips: 300 })), 5000, 300, januaryDates);
+    expect(nonEmpty).toBeGreaterThan(50);
+  });
+});
+
+describe('the engine agrees with the naive reference on the benchmark shapes (bench/shapes.ts, scaled down)', () => {
+  const days = (from: number, n: number) => Array.from({ length: n }, (_, i) => new Date(from + i * 864e5).toISOString().slice(0, 10));
+  it('sparse services: a railroad exporting calendar_dates only, ~1.5 % of trips running on a date', async () => {
+    const dir = shapeFeed('sparse', 0.05, 7, writeFeed({}));
+    const nonEmpty = await compare(dir, 14, 200, days(Date.UTC(2026, 4, 31), 259).filter((_, i) => i % 6 === 0 || i === 258));
+    expect(nonEmpty).toBeGreaterThan(40);
+  });
+
+  it('big file: a bus network with calendar.txt, holidays and an extra timepoint column', async () => {
+    const dir = shapeFeed('bigfile', 0.02, 7, writeFeed({}));
+    const nonEmpty = await compare(dir, 15, 200, [...days(Date.UTC(2026, 8, 6), 92).filter((_, i) => i % 5 === 0), '2026-10-12', '2026-11-11', '2026-11-26']);
+    expect(nonEmpty).toBeGreaterThan(40);
   });
 });

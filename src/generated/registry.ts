@@ -6,7 +6,7 @@ import type { Deriver } from '../queries/derived.js';
 import type { Db } from './tables.js';
 import type { BoardParams, DeparturesParams, StopsParams } from './queries.js';
 import { runBoard } from '../queries/board.js';
-import { runDepartures } from '../queries/departures.js';
+import { runDepartures, deriveDepartures } from '../queries/departures.js';
 import { runStops, deriveStops } from '../queries/stops.js';
 
 /** Runs a query on parameters already checked by parseParams against the query's spec. */
@@ -20,5 +20,6 @@ export const QUERY_RUNNERS: Record<string, QueryRunner> = {
 
 /** Query name → the function that derives its data once per generation, in the load thread (`"derive"`). */
 export const DERIVERS: Record<string, Deriver<Db>> = {
+  departures: deriveDepartures,
   stops: deriveStops,
 };

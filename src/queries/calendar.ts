@@ -78,3 +78,8 @@ export function tripServicesActiveOn(db: Db, day: number): Set<number> {
     return codes;
   });
 }
+
+/** tripServicesActiveOn as an ascending array of codes. Memoized per day. */
+export function sortedTripServicesOn(db: Db, day: number): Int32Array {
+  return memoized(db, `sortedTripServices:${day}`, () => Int32Array.from(tripServicesActiveOn(db, day)).sort());
+}

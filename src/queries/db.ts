@@ -28,10 +28,13 @@ export function openDb(data: GenerationData): Db {
   return { generation: data.id, tables: openTables(data.tables), data: data.tables, derived: data.derived ?? {}, memo: new Map(), ...(data.dates ? { dates: data.dates } : {}) };
 }
 
-/** Returns memo[key], computing it on first use. Bounded: a flood of distinct keys (dates) clears it. */
+/**
+ * Returns memo[key], computing it on first use. Bounded: a flood of distinct keys (dates) clears it. 2048 holds a
+ * few keys for each day of a year-long feed, so boards cycling over its dates do not recompute them.
+ */
 export function memoized<T>(db: DbOf<unknown>, key: string, compute: () => T): T {
   if (db.memo.has(key)) return db.memo.get(key) as T;
-  if (db.memo.size >= 256) db.memo.clear();
+  if (db.memo.size >= 2048) db.memo.clear();
   const value = compute();
   db.memo.set(key, value);
   return value;

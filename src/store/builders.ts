@@ -8,6 +8,7 @@ import { Buffer } from 'node:buffer';
 import type { ColumnData, ColumnSpec, DictData } from './types.js';
 import { NULL_INT, NULL_TIME } from './types.js';
 import { buildDictionary } from './dictionary.js';
+import { ByteInterner } from './interner.js';
 import { shareFloat64, shareInt32, sharedInt32 } from './shared.js';
 import { formatParser, isBlank, parseBoolBytes, parseFloatBytes, parseIntBytes } from './values.js';
 
@@ -43,43 +44,45 @@ function sameBytes(buf: Uint8Array, a: number, b: number, len: number, lenA: num
 
 /** Strings: provisional codes in order of first appearance, renumbered into the sorted dictionary at the end. */
 function stringCodes() {
-  const seen = new Map<string, number>();
-  const values: string[] = [];
+  const interner = new ByteInterner();
   const codes = new GrowInt32();
-  // Consecutive rows often repeat a value (trip_id in stop_times, shape_id in shapes): compare bytes, skip decoding.
+  // Consecutive rows often repeat a value (trip_id in stop_times, shape_id in shapes): compare bytes, skip hashing.
   let lastBuf: Buffer | null = null;
   let lastS = 0;
   let lastE = 0;
   let lastCode = 0;
+  let lastText: string | null = null;
+  let lastTextCode = 0;
 
-  function codeOf(text: string): number {
-    let code = seen.get(text);
-    if (code === undefined) {
-      code = values.length;
-      values.push(text);
-      seen.set(text, code);
-    }
-    return code;
-  }
   return {
     addText(text: string): void {
       lastBuf = null;
-      codes.push(codeOf(text));
+      if (text !== lastText) [lastText, lastTextCode] = [text, interner.internText(text)];
+      codes.push(lastTextCode);
     },
     addBytes(buf: Buffer, s: number, e: number, escaped: boolean): void {
-      if (!escaped && lastBuf === buf && sameBytes(buf, lastS, s, e - s, lastE - lastS)) {
+      if (escaped) {
+        lastBuf = null;
+        codes.push(interner.internText(buf.toString('utf8', s, e).replaceAll('""', '"')));
+        return;
+      }
+      if (lastBuf === buf && sameBytes(buf, lastS, s, e - s, lastE - lastS)) {
         codes.push(lastCode);
         return;
       }
-      let text = buf.toString('utf8', s, e);
-      if (escaped) text = text.replaceAll('""', '"');
-      lastCode = codeOf(text);
-      if (escaped) lastBuf = null;
-      else [lastBuf, lastS, lastE] = [buf, s, e];
+      lastCode = interner.intern(buf, s, e);
+      [lastBuf, lastS, lastE] = [buf, s, e];
       codes.push(lastCode);
     },
+    /** Adds a code an earlier addBytes or addText returned (the time builder's cache by seconds). */
+    addCode(code: number): void {
+      lastBuf = null;
+      codes.push(code);
+    },
+    /** The code the last add gave. */
+    lastCode: () => codes.data[codes.length - 1]!,
     finish(): { codes: Int32Array; dict: DictData } {
-      const { dict, rank } = buildDictionary(values);
+      const { dict, rank } = buildDictionary(interner.values);
       const out = sharedInt32(codes.length);
       for (let i = 0; i < codes.length; i++) out[i] = rank[codes.data[i]!]!;
       return { codes: out, dict };
@@ -158,6 +161,17 @@ function numberBuilder(spec: ColumnSpec, type: 'int' | 'date' | 'float' | 'bool'
   };
 }
 
+const digit = (b: number): number => (b >= 0x30 && b <= 0x39 ? b - 0x30 : -100);
+
+/** The seconds of a time written exactly HH:MM:SS (two-digit hours, minutes and seconds ≤ 59), else -1. */
+function canonicalSeconds(buf: Buffer, s: number, e: number): number {
+  if (e - s !== 8 || buf[s + 2] !== 0x3a || buf[s + 5] !== 0x3a) return -1;
+  const h = digit(buf[s]!) * 10 + digit(buf[s + 1]!);
+  const m0 = digit(buf[s + 3]!), m1 = digit(buf[s + 4]!), s0 = digit(buf[s + 6]!), s1 = digit(buf[s + 7]!);
+  if (h < 0 || m0 < 0 || m0 > 5 || m1 < 0 || s0 < 0 || s0 > 5 || s1 < 0) return -1;
+  return h * 3600 + (m0 * 10 + m1) * 60 + s0 * 10 + s1;
+}
+
 /** Times: seconds for ordering and arithmetic, plus the text exactly as written (answers show it verbatim). */
 function timeBuilder(spec: ColumnSpec): ColumnBuilder {
   const parseTimeBytes = formatParser('time', spec.format);
@@ -179,16 +193,40 @@ function timeBuilder(spec: ColumnSpec): ColumnBuilder {
     }
     return null;
   };
+  // Text in the canonical form HH:MM:SS is a function of its seconds, so its code is cached by seconds and the
+  // bytes are interned once per distinct time rather than once per row.
+  let codeOfSeconds = new Int32Array(0);
+  // Any other form (one-digit hours, spaces, quotes, an empty or a bad value): parsed in full, text interned.
+  const addOther = (buf: Buffer, s: number, e: number, escaped: boolean): string | null => {
+    const v = parseTimeBytes(buf, s, e);
+    if (v === v) {
+      seconds.push(v);
+      text.addBytes(buf, s, e, escaped);
+      return null;
+    }
+    if (isBlank(buf, s, e)) return empty();
+    return `expected a time ${spec.format === 'clock' ? 'HH:MM or HH:MM:SS below 24:00' : 'H:MM:SS'}, got '${buf.toString('utf8', s, Math.min(e, s + 40))}'`;
+  };
+  // The fast path reads GTFS times (hours may pass 24); a clock time goes through its own parser.
+  const canonical = spec.format === 'clock' ? () => -1 : canonicalSeconds;
   return {
     add(buf, s, e, escaped) {
-      const v = parseTimeBytes(buf, s, e);
-      if (v === v) {
+      const v = canonical(buf, s, e);
+      if (v >= 0) {
         seconds.push(v);
-        text.addBytes(buf, s, e, escaped);
+        if (v < codeOfSeconds.length && codeOfSeconds[v]! > 0) text.addCode(codeOfSeconds[v]! - 1);
+        else {
+          text.addBytes(buf, s, e, false);
+          if (v >= codeOfSeconds.length) {
+            const grown = new Int32Array(Math.max(v + 1, codeOfSeconds.length * 2, 1 << 16));
+            grown.set(codeOfSeconds);
+            codeOfSeconds = grown;
+          }
+          codeOfSeconds[v] = text.lastCode() + 1;
+        }
         return null;
       }
-      if (isBlank(buf, s, e)) return empty();
-      return `expected a time ${spec.format === 'clock' ? 'HH:MM or HH:MM:SS below 24:00' : 'H:MM:SS'}, got '${buf.toString('utf8', s, Math.min(e, s + 40))}'`;
+      return addOther(buf, s, e, escaped);
     },
     addEmpty: empty,
     finish(): ColumnData {

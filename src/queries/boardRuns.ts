@@ -1,0 +1,151 @@
+/**
+ * Board runs: the stop_times rows a departure board can show, grouped by (stop, service) and, inside a group, in
+ * board order (departure seconds, trip_id bytes, stop_sequence). Built once per generation on the load side, in
+ * shared memory, and read by every worker.
+ *
+ * Why: the byStopDeparture index puts all of a stop's rows in time order, whatever day their trip runs on. On a
+ * feed whose services each run on a few dates (a commuter railroad exporting calendar_dates only), about 1.5 % of
+ * a stop's rows run on any date, so a board walked that index skipping ~98 % of what it visited. With runs, a board
+ * opens one cursor per (stop, service) active on the day, binary-searches each for the time, and merges them: it
+ * visits only rows of trips that run. Rows no board can show (pickup_type 1, no departure time, a trip_id that
+ * trips.txt lacks) are left out here, so the merge does not meet them either. The load thread builds them through
+ * departures' deriver (deriveDepartures, named in schemas/queries/departures.json; see derived.ts).
+ */
+import type { TableData } from '../store/types.js';
+import { sharedInt32 } from '../store/shared.js';
+
+// A type, not an interface, so that it fits GenerationData.derived's Record of arrays.
+export type BoardRunsData = {
+  /** stop_times rows, grouped by run, each run in board order. */
+  rows: Int32Array;
+  /** Departure seconds of rows[i], beside it so the time searches stay in one array. */
+  seconds: Int32Array;
+  /** Per run: the stop_times stop_id code, the trips service_id code, and its first position in rows. */
+  runStop: Int32Array;
+  runService: Int32Array;
+  /** runStart[r] .. runStart[r + 1] are run r's positions; one entry more than there are runs. */
+  runStart: Int32Array;
+};
+
+/** The first position after `from` in byStop whose row's stop code is not `code`: gallop, then binary search. */
+function endOfStop(byStop: Int32Array, stopCodes: Int32Array, from: number, code: number): number {
+  let known = from; // a position holding `code`
+  let bound = 1;
+  while (from + bound < byStop.length && stopCodes[byStop[from + bound]!] === code) {
+    known = from + bound;
+    bound *= 2;
+  }
+  let lo = known + 1;
+  let hi = Math.min(from + bound, byStop.length);
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (stopCodes[byStop[mid]!] === code) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Builds the runs from loaded stop_times and trips tables (null when either is absent from the catalog). The
+ * byStopDeparture index already orders each stop's rows as a board does, and the counting sort per stop is
+ * stable, so each (stop, service) group keeps that order: linear time, no comparisons.
+ */
+export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData | null {
+  const st = tables['stop_times'];
+  const trips = tables['trips'];
+  const byStop = st?.indexes['byStopDeparture'];
+  const stop = st?.columns['stop_id'];
+  const dep = st?.columns['departure_time'];
+  const pickup = st?.columns['pickup_type'];
+  const tripRef = st?.references['trip_id'];
+  const tripCodes = st?.columns['trip_id'];
+  const service = trips?.columns['service_id'];
+  if (!st || !byStop || stop?.type !== 'string' || dep?.type !== 'time' || pickup?.type !== 'int' || !tripRef || tripCodes?.type !== 'string' || service?.type !== 'string') {
+    return null;
+  }
+  // byStopDeparture visits rows in random order, so on a big table every read through it is a cache miss. What a
+  // row needs (its trip's service, or -1 when no board shows it, and its seconds) is computed in row order into one
+  // interleaved array, read once per position through the index, and from then on in position order.
+  const departs = dep.values;
+  const pickups = pickup.values;
+  const tripIds = tripCodes.codes;
+  const services = service.codes;
+  const pairs = new Int32Array(2 * st.rows);
+  for (let row = 0; row < st.rows; row++) {
+    const trip = tripRef[tripIds[row]!]!;
+    pairs[2 * row] = trip < 0 || pickups[row] === 1 || departs[row]! < 0 ? -1 : services[trip]!;
+    pairs[2 * row + 1] = departs[row]!;
+  }
+  const serviceAt = new Int32Array(byStop.length);
+  const secondsAt = new Int32Array(byStop.length);
+  for (let i = 0; i < byStop.length; i++) {
+    const row = byStop[i]!;
+    serviceAt[i] = pairs[2 * row]!;
+    secondsAt[i] = pairs[2 * row + 1]!;
+  }
+  // Per stop (a range of byStopDeparture), a stable counting sort by service keeps each (stop, service) group in
+  // index order, which is board order.
+  const stopCodes = stop.codes;
+  const rows = new Int32Array(byStop.length);
+  const seconds = new Int32Array(byStop.length);
+  const runStop: number[] = [];
+  const runService: number[] = [];
+  const runStart: number[] = [];
+  // count[v]: rows of service v at the current stop, then where its group goes next; reset after each stop.
+  const count = new Int32Array(service.dict.size);
+  const seen: number[] = [];
+  let n = 0;
+  for (let from = 0; from < byStop.length; ) {
+    const code = stopCodes[byStop[from]!]!;
+    const to = endOfStop(byStop, stopCodes, from, code);
+    seen.length = 0;
+    for (let i = from; i < to; i++) {
+      const v = serviceAt[i]!;
+      if (v < 0) continue;
+      if (count[v] === 0) seen.push(v);
+      count[v]!++;
+    }
+    seen.sort((x, y) => x - y);
+    for (const v of seen) {
+      runStop.push(code);
+      runService.push(v);
+      runStart.push(n);
+      const c = count[v]!;
+      count[v] = n;
+      n += c;
+    }
+    for (let i = from; i < to; i++) {
+      const v = serviceAt[i]!;
+      if (v < 0) continue;
+      const p = count[v]!++;
+      rows[p] = byStop[i]!;
+      seconds[p] = secondsAt[i]!;
+    }
+    for (const v of seen) count[v] = 0;
+    from = to;
+  }
+  runStart.push(n);
+  const shared = (xs: ArrayLike<number>, length = xs.length) => {
+    const out = sharedInt32(length);
+    for (let i = 0; i < length; i++) out[i] = xs[i]!;
+    return out;
+  };
+  const out: BoardRunsData = {
+    rows: shared(rows, n),
+    seconds: shared(seconds, n),
+    runStop: shared(runStop),
+    runService: shared(runService),
+    runStart: shared(runStart),
+  };
+  return out;
+}
+
+/** First position in a[lo, hi) whose value is ≥ v. */
+export function lowerBoundIn(a: Int32Array, lo: number, hi: number, v: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
