@@ -37,6 +37,9 @@ const version = JSON.parse(readFileSync('package.json', 'utf8')).version;
 function bundleOptions(p, outfile, plugins = [], define = {}) {
   return {
     entryPoints: [p.entry],
+    // esbuild takes its working directory when it is loaded, before the chdir above: name it, or an app built from
+    // a shell outside the checkout would resolve 'src/…' against the user's directory.
+    absWorkingDir: ROOT,
     outfile,
     bundle: true,
     platform: 'node',
@@ -111,7 +114,7 @@ async function buildApp(dir) {
     process.exit(1);
   }
   mkdirSync(join(out, 'dist'), { recursive: true });
-  await build({ entryPoints: ['codegen/main.ts'], outfile: join(out, 'codegen.mjs'), bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
+  await build({ absWorkingDir: ROOT, entryPoints: ['codegen/main.ts'], outfile: join(out, 'codegen.mjs'), bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
   const gen = spawnSync(process.execPath, [join(out, 'codegen.mjs'), '--app', dir], { encoding: 'utf8' });
   process.stderr.write(gen.stderr);
   if (gen.status !== 0) process.exit(1);
