@@ -80,7 +80,9 @@ if (existsSync(bun) && (only.length === 0 || only.some((o) => 'dist/roq-cgi'.inc
 
 function compileCgi(entry, outfile) {
   // `.cgi:js`: an app's entry is the bundled dist/roq.cgi, which Bun would otherwise embed as a file, not run.
-  const r = spawnSync(bun, ['build', entry, '--compile', '--bytecode', '--minify', '--target=bun', '--loader', '.html:text', '--loader', '.cgi:js', '--outfile', outfile], { encoding: 'utf8' });
+  // Run in the output's directory: Bun writes a temporary `.….bun-build` file into its working directory, which
+  // must not appear in the checkout (or the app's directory) while an app is being built.
+  const r = spawnSync(resolve(bun), ['build', resolve(entry), '--compile', '--bytecode', '--minify', '--target=bun', '--loader', '.html:text', '--loader', '.cgi:js', '--outfile', resolve(outfile)], { encoding: 'utf8', cwd: dirname(resolve(outfile)) });
   if (r.status !== 0) {
     console.error(`bun build --compile failed:\n${r.stdout}${r.stderr}`);
     process.exit(1);

@@ -130,6 +130,8 @@ export function runningPid(run: string): number | undefined {
 export interface ReadyReport {
   pid: number;
   generation: number;
+  /** The generation's content hash (loader.contentHash); absent from daemons before it. */
+  hash?: string;
   files: number;
   rows: number;
   bytes: number;

@@ -406,5 +406,5 @@ async function shutdown(o: DaemonOptions, p: Parts, env: Env, s: { retiring: boo
 }
 
 function readyReport(g: GenerationData, o: DaemonOptions): ReadyReport {
-  return { pid: process.pid, generation: g.id, files: g.stats.files.length, rows: g.stats.rows, bytes: g.stats.bytes, loadMs: Math.round(g.loadMs), workers: o.workers, run: o.run, ...(g.dates ? { dates: g.dates } : {}) };
+  return { pid: process.pid, generation: g.id, hash: g.hash, files: g.stats.files.length, rows: g.stats.rows, bytes: g.stats.bytes, loadMs: Math.round(g.loadMs), workers: o.workers, run: o.run, ...(g.dates ? { dates: g.dates } : {}) };
 }
