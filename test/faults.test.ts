@@ -105,7 +105,7 @@ describe('workers failing under load', () => {
 });
 
 describe('jobs waiting in a worker behind a query that never ends', () => {
-  // A busy worker holds up to two more jobs (src/daemon/pool.ts); none may be lost or held to the deadline.
+  // A busy worker holds up to two more jobs (src/daemon/core.ts); none may be lost or held to the deadline.
   it('are answered by another worker as soon as it is free, long before the deadline', async () => {
     const d = await daemon({ data: writeFeed(TINY_FEED), workers: 2, deadline: 3000, env: FAULTS });
     const ch = Array.from({ length: 8 }, () => openChannel(d.run));
