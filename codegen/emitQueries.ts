@@ -21,7 +21,7 @@ function paramsInterface(q: QuerySchema): string {
 }
 
 function rowType(q: QuerySchema): string {
-  const cells = q.fields.map((f) => `${f.name}: ${f.type === 'string' ? 'string' : 'number'}`);
+  const cells = q.fields.map((f) => `${f.name}: ${f.type === 'string' ? 'string' : f.type === 'bool' ? 'boolean' : 'number'}`);
   const one = `export type ${pascal(q.name)}Row = [${cells.join(', ')}];`;
   if (one.length <= 118) return `/** One answer row of ${q.name}, cells in field order. */\n${one}`;
   return `/** One answer row of ${q.name}, cells in field order. */\nexport type ${pascal(q.name)}Row = [\n${cells.map((c) => `  ${c},`).join('\n')}\n];`;

@@ -65,7 +65,7 @@ export class SchemaError extends Error {
 
 const COLUMN_TYPES: readonly ColumnType[] = ['string', 'int', 'float', 'bool', 'time', 'date'];
 const PARAM_TYPES = ['string', 'int', 'float', 'bool', 'date', 'time'] as const;
-const FIELD_TYPES = ['string', 'int', 'float'] as const;
+const FIELD_TYPES = ['string', 'int', 'float', 'bool'] as const;
 const SNAKE = /^[a-z][a-z0-9_]*$/;
 const INDEX_NAME = /^[a-z][A-Za-z0-9]*$/;
 
@@ -355,9 +355,9 @@ export function validateQuery(file: SchemaFile): QuerySchema {
   return q;
 }
 
-/** The field type of a declarative query's column: numbers stay numbers, dates and times are text. */
+/** The field type of a declarative query's column: numbers stay numbers, bools bools, dates and times are text. */
 function fieldTypeOf(type: ColumnType): Field['type'] {
-  return type === 'int' || type === 'bool' ? 'int' : type === 'float' ? 'float' : 'string';
+  return type === 'int' || type === 'float' || type === 'bool' ? type : 'string';
 }
 
 /**

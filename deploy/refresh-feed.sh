@@ -102,9 +102,8 @@ if [[ -n $previous ]] && diff -rq "$new" "$base/data/" >/dev/null 2>&1; then
 fi
 mv -T "$new" "$base/feeds/$stamp"
 
-# `roq check` loads the feed in its own process and never touches the daemon. A release from before it had the
-# command would answer "unknown command" (exit 2); then the reload below is the only check, with the flip back.
-if "$roq" check --help >/dev/null 2>&1 && ! out=$("$roq" check --data "$base/feeds/$stamp" 2>&1); then
+# `roq check` loads the feed in its own process and never touches the daemon.
+if ! out=$("$roq" check --data "$base/feeds/$stamp" 2>&1); then
   printf '%s\n' "$out" >&2
   echo "refresh-feed: the new feed does not load; $base/data still points at ${previous:-nothing}, the rejected feed is kept in $base/feeds/$stamp" >&2
   exit 1

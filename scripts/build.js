@@ -37,6 +37,9 @@ const version = JSON.parse(readFileSync('package.json', 'utf8')).version;
 function bundleOptions(p, outfile, plugins = [], define = {}) {
   return {
     entryPoints: [p.entry],
+    // esbuild takes its working directory when it is loaded, before the chdir above: name it, or an app built from
+    // a shell outside the checkout would resolve 'src/…' against the user's directory.
+    absWorkingDir: ROOT,
     outfile,
     bundle: true,
     platform: 'node',
@@ -84,7 +87,9 @@ if (existsSync(bun) && (only.length === 0 || only.some((o) => 'dist/roq-cgi'.inc
 function compileCgi(entry, outfile) {
   const flags = JSON.parse(readFileSync(join(ROOT, 'scripts/cgi-compile-flags.json'), 'utf8'));
   // `.cgi:js`: an app's entry is the bundled dist/roq.cgi, which Bun would otherwise embed as a file, not run.
-  const r = spawnSync(bun, ['build', entry, ...flags, '--loader', '.html:text', '--loader', '.cgi:js', '--outfile', outfile], { encoding: 'utf8' });
+  // Run in the output's directory: Bun writes a temporary `.….bun-build` file into its working directory, which
+  // must not appear in the checkout (or the app's directory) while an app is being built.
+  const r = spawnSync(resolve(bun), ['build', resolve(entry), ...flags, '--loader', '.html:text', '--loader', '.cgi:js', '--outfile', resolve(outfile)], { encoding: 'utf8', cwd: dirname(resolve(outfile)) });
   if (r.status !== 0) {
     console.error(`bun build --compile failed:\n${r.stdout}${r.stderr}`);
     process.exit(1);
@@ -116,7 +121,7 @@ async function buildApp(dir) {
     process.exit(1);
   }
   mkdirSync(join(out, 'dist'), { recursive: true });
-  await build({ entryPoints: ['codegen/main.ts'], outfile: join(out, 'codegen.mjs'), bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
+  await build({ absWorkingDir: ROOT, entryPoints: ['codegen/main.ts'], outfile: join(out, 'codegen.mjs'), bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
   const gen = spawnSync(process.execPath, [join(out, 'codegen.mjs'), '--app', dir], { encoding: 'utf8' });
   process.stderr.write(gen.stderr);
   if (gen.status !== 0) process.exit(1);

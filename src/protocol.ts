@@ -59,12 +59,13 @@ export type Request =
   | { kind: 'control'; word: ControlWord; token: string }
   | { kind: 'ping'; pid: number; token: string; proof?: string };
 
-export type FieldType = 'string' | 'int' | 'float';
+export type FieldType = 'string' | 'int' | 'float' | 'bool';
 export interface Field {
   name: string;
   type: FieldType;
 }
-export type Cell = string | number;
+/** A cell: a number for int and float fields, a boolean for bool fields, else a string; '' is an empty value. */
+export type Cell = string | number | boolean;
 /** The first and last day (YYYY-MM-DD) a generation's data covers, where the app defines one (see feed-dates.ts). */
 export interface DateRange {
   start: string;
@@ -202,8 +203,8 @@ export function unescapeValue(value: string): string {
   return value.indexOf('%') < 0 ? value : value.replace(/%(25|2C|0A|0D)/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 }
 
-const WIRE_TYPE: Record<FieldType, string> = { string: 's', int: 'i', float: 'f' };
-const FIELD_TYPE: Record<string, FieldType> = { s: 'string', i: 'int', f: 'float' };
+const WIRE_TYPE: Record<FieldType, string> = { string: 's', int: 'i', float: 'f', bool: 'b' };
+const FIELD_TYPE: Record<string, FieldType> = { s: 'string', i: 'int', f: 'float', b: 'bool' };
 
 function fieldsLine(fields: readonly Field[]): string {
   return fields.map((f) => `${f.name}:${WIRE_TYPE[f.type]}`).join(',');
@@ -231,11 +232,25 @@ export function encodeAnswer(answer: Answer, proof?: string): string {
     out += 'row=';
     for (let i = 0; i < row.length; i++) {
       const cell = row[i]!;
-      out += (i ? ',' : '') + (typeof cell === 'number' ? String(cell) : escapeValue(cell));
+      out += (i ? ',' : '') + (typeof cell === 'string' ? escapeValue(cell) : String(cell));
     }
     out += '\n';
   }
   return out + `end=${answer.rows.length}\n`;
+}
+
+/**
+ * A row's cell as its field's type says. A number or bool field's empty cell is an empty value (a declarative
+ * query's empty column); a bool cell is `true` or `false` on the wire.
+ */
+function cellOf(type: FieldType, wire: string): Cell {
+  if (type === 'string') return unescapeValue(wire);
+  if (wire === '') return '';
+  if (type === 'bool') {
+    if (wire !== 'true' && wire !== 'false') throw new Error(`bool cell '${wire.slice(0, 20)}' is neither true nor false`);
+    return wire === 'true';
+  }
+  return Number(wire);
 }
 
 /**
@@ -317,8 +332,7 @@ export function answerParser(proof?: string) {
       case 'row': {
         const cells = value.split(',');
         if (cells.length !== fields.length) throw new Error(`row of ${cells.length} cells for ${fields.length} fields`);
-        // A number field's empty cell is an empty value (a declarative query's empty int or float column).
-        rows.push(cells.map((c, i) => (fields[i]!.type === 'string' ? unescapeValue(c) : c === '' ? '' : Number(c))));
+        rows.push(cells.map((c, i) => cellOf(fields[i]!.type, c)));
         return;
       }
       case 'end':

@@ -121,6 +121,22 @@ describe('apps', () => {
     expect(bad.stderr).toContain("parameter 'mac' is invalid");
   });
 
+  it('follows the README guide from a shell outside the checkout: init, start (which builds), query, stop', async () => {
+    // A user's own directory, not roq's: everything relative to it, as they would type it.
+    const home = tmp(writeTree({ 'exports/products.csv': 'code,name,price\n1,Widget,2.50\n2,"Gadget, large",10\n' }));
+    const cli = (args: string[]) => roqCli(args, { cwd: home, timeoutMs: 120_000 });
+    const init = await cli(['init', 'myapp', '--from', 'exports']);
+    expect(init.code, init.stderr).toBe(0);
+    const start = await cli(['start', '--app', 'myapp', '--data', 'exports', '--run', 'myapp/run']);
+    try {
+      expect(start.code, start.stderr + start.stdout).toBe(0);
+      const row = await cli(['query', 'products', 'code=2', '--json', '--run', 'myapp/run']);
+      expect(JSON.parse(row.stdout)).toEqual([{ code: 2, name: 'Gadget, large', price: 10 }]);
+    } finally {
+      expect((await cli(['stop', '--run', 'myapp/run'])).code).toBe(0);
+    }
+  });
+
   it('roq start --app builds when the build is stale', async () => {
     const app = tmp(copyApp(MAC_APP));
     expect((await roqCli(['build', '--app', app])).code).toBe(0);

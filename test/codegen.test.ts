@@ -122,7 +122,7 @@ describe('schema errors name the file and the field', () => {
     fails(q({ ...ok, params: [{ name: 'limit', type: 'int', min: 1, max: 9, default: 10 }] }), 'params[0].default: 10 is outside 1..9');
     fails(q({ ...ok, params: [{ name: 'd', type: 'date', default: '2025-02-30' }] }), "params[0].default: '2025-02-30' is not a valid date");
     fails(q({ ...ok, params: [{ name: 's', type: 'text' }] }), "params[0].type: unknown type 'text' (expected string, int, float, bool, date, time)");
-    fails(q({ ...ok, fields: [{ name: 'time', type: 'date' }] }), "fields[0].type: unknown type 'date' (expected string, int, float)");
+    fails(q({ ...ok, fields: [{ name: 'time', type: 'date' }] }), "fields[0].type: unknown type 'date' (expected string, int, float, bool)");
     fails(q({ ...ok, params: [{ name: 'x', type: 'float', min: 2, max: 1 }] }), 'params[0].max: max 1 is below min 2');
     fails(q({ ...ok, params: [{ name: 'x', type: 'bool', default: 'yes' }] }), 'params[0].default: expected true or false');
     fails(q({ ...ok, index: 'byName' }), 'schemas/queries/departures.json: index: only a query that names a table takes index');

@@ -4,7 +4,8 @@
  * redirects `/` there, prints one line per request, stops the web server and the daemon on SIGTERM and on a Ctrl-C
  * while its output is piped into `tee`, refuses a port that is taken, opens a day inside the data when today is
  * outside it, and works from a checkout in a 0700 directory (Debian 12's home directories), which Apache's user
- * cannot enter. Every test kills what it started, also when it fails. Build first; `npm test` does.
+ * cannot enter. `--app DIR` serves another app the same way (the MAC vendor sample). Every test kills what it
+ * started, also when it fails. Build first; `npm test` does.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HAVE_APACHE } from '../src/demo/apache.js';
 import { TINY_FEED, writeFeed } from './feeds.js';
+import { copyApp, MAC_APP, MAC_DATA } from './helpers/apps.js';
 import { makeRunDir, pidOf, ROOT, waitFor } from './helpers/daemon.js';
 
 const KINDS = HAVE_APACHE ? ['apache', 'builtin'] : ['builtin'];
@@ -42,11 +44,11 @@ const alive = (pid: number | undefined) => {
  * Starts the demo in a process group of its own, as a shell starts a job; with `tee`, its output is piped into
  * `tee LOG`, the two sharing the group, as `npm run demo | tee log` in a terminal.
  */
-function startDemo(env: Record<string, string>, o: { tee?: string; demo?: string } = {}): Demo {
+function startDemo(env: Record<string, string>, o: { tee?: string; demo?: string; args?: string[] } = {}): Demo {
   const demo = o.demo ?? join(ROOT, 'dist/demo.js');
   const child = o.tee
     ? spawn('/bin/sh', ['-c', `"${process.execPath}" "${demo}" 2>&1 | tee "${o.tee}"`], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-    : spawn(process.execPath, [demo], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    : spawn(process.execPath, [demo, ...(o.args ?? [])], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (output += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (output += c));
@@ -167,6 +169,47 @@ describe.each(KINDS)('the demo (%s)', (httpd) => {
       fs.rmSync(second, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe.each(KINDS)('the demo of another app: --app examples/mac-vendors (%s)', (httpd) => {
+  it('builds the app, serves its queries below /mac-vendors with its own CGI program, and stops its daemon on SIGTERM', async () => {
+    // A copy named as in the repository (the page is named after the app's directory); the build goes into it.
+    const base = fs.mkdtempSync(join(tmpdir(), 'roq-demo-app-'));
+    const app = join(base, 'mac-vendors');
+    const copy = copyApp(MAC_APP);
+    fs.renameSync(copy, app);
+    fs.copyFileSync(join(MAC_APP, 'app.json'), join(app, 'app.json'));
+    const run = makeRunDir();
+    const demo = startDemo({ PORT: '0', ROQ_DEMO_RUN: run, ROQ_DEMO_HTTPD: httpd }, { args: ['--app', app, '--data', MAC_DATA] });
+    try {
+      const url = await demo.url();
+      expect(new URL(url).pathname).toBe('/mac-vendors');
+      expect(fs.existsSync(join(app, '.roq/dist/roq.cgi'))).toBe(true);
+      const origin = new URL(url).origin;
+      const index = await fetch(`${origin}/`, { signal: AbortSignal.timeout(10_000) });
+      expect(index.status).toBe(200);
+      expect(await index.text()).toContain('<a href="/mac-vendors/vendor">vendor</a>');
+      const json = await fetch(`${url}/vendor?mac=00:50:C2:7D:51:23&format=json`, { signal: AbortSignal.timeout(10_000) });
+      expect(json.status).toBe(200);
+      expect(((await json.json()) as { rows: { assignment: string }[] }).rows.map((r) => r.assignment)).toEqual(['0050C27D5', '0050C2']);
+      const page = await fetch(`${url}/vendors?q=cern&limit=1`, { signal: AbortSignal.timeout(10_000) });
+      expect(await page.text()).toContain('<td>CERN</td>');
+      const bad = await fetch(`${url}/vendor?mac=xyz`, { signal: AbortSignal.timeout(10_000) });
+      expect(bad.status).toBe(400);
+      expect(await bad.text()).toContain('mac');
+      await waitFor('the request lines', () => /GET \/mac-vendors\/vendor\?mac=xyz -> 400/.test(demo.output()), 5000);
+      expect(await fetch(`${origin}/departures`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.status)).toBe(404);
+      const daemonPid = pidOf(run);
+      expect(alive(daemonPid)).toBe(true);
+      demo.child.kill('SIGTERM');
+      expect(await within(demo.exited, 15_000)).toBe(0);
+      await waitFor('the daemon to exit', () => !alive(daemonPid), 5000);
+    } finally {
+      killAll(demo, run);
+      fs.rmSync(run, { recursive: true, force: true });
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe('the demo and the data’s dates', () => {

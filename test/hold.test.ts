@@ -49,9 +49,10 @@ describe('the content hash of a generation', () => {
     expect(contentHash([{ file: 'y.txt', sha256: 'bb' }, { file: 'x.txt', sha256: 'aa' }])).toBe(contentHash([{ file: 'x.txt', sha256: 'aa' }, { file: 'y.txt', sha256: 'bb' }]));
   });
 
-  it('is in every answer, in `roq status` and in the reload report', async () => {
+  it('is in every answer, in `roq status`, in the ready line of `roq start` and in the reload report', async () => {
     const d = await daemon({ data: writeFeed(TINY_FEED), workers: 1 });
     const s = await statusJson(d.run);
+    expect(d.started).toMatch(new RegExp(`^roq started on .*: pid \\d+, generation 1, hash ${s.generation.hash}, `));
     expect((await north(d.run)).hash).toBe(s.generation.hash);
     expect((await roqCli(['status', '--run', d.run])).stdout).toContain(`hash        ${s.generation.hash}`);
     expect((await roqCli(['reload', '--run', d.run])).stdout).toContain(`hash ${s.generation.hash}`);

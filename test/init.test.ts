@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inferTable } from '../src/init/infer.js';
 import { MAC_DATA, writeTree } from './helpers/apps.js';
+import { runCgi } from './helpers/cgi.js';
 import { daemonsPerTest, LIRR, roqCli } from './helpers/daemon.js';
 
 const { daemon } = daemonsPerTest();
@@ -95,6 +96,29 @@ describe('roq init', () => {
     expect(JSON.parse(row.stdout)).toEqual([{ auth_name: 'EPSG', code: 1024, name: 'Afghanistan; all', south_lat: 29.4, updated: '' }]);
     const unit = await roqCli(['query', 'units', 'column_1=ft', '--json', '--run', d.run]);
     expect(JSON.parse(unit.stdout)).toEqual([{ column_1: 'ft', column_2: 0.3048 }]);
+  });
+
+  it('answers a bool column as true and false: CLI, JSON, CSV and HTML through the CGI program, and typed boolean', async () => {
+    const data = tree({ 'stations.csv': 'id,name,open\n1,Alpha,true\n2,Beta,False\n3,Gamma,\n' });
+    const app = join(tree({}), 'boolapp');
+    const r = await roqCli(['init', app, '--from', data]);
+    expect(r.code, r.stderr).toBe(0);
+    const d = await daemon({ app, data, workers: 1 });
+    const one = await roqCli(['query', 'stations', 'id=1', '--json', '--run', d.run]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(JSON.parse(one.stdout)).toEqual([{ id: 1, name: 'Alpha', open: true }]);
+    expect(JSON.parse((await roqCli(['query', 'stations', 'id=3', '--json', '--run', d.run])).stdout)).toEqual([{ id: 3, name: 'Gamma', open: '' }]);
+    expect((await roqCli(['query', 'stations', 'id=2', '--run', d.run])).stdout).toMatch(/^id  name  open\n 2  Beta  false\n/);
+    const cgi = (query: string) => runCgi({ program: join(app, '.roq/dist/roq.cgi'), query, env: { ROQ_RUN_DIR: d.run, SCRIPT_NAME: '/cgi-bin/roq-cgi', PATH_INFO: '/stations' } });
+    const json = await cgi('id=2&format=json');
+    expect(json.status, json.raw).toBe(200);
+    expect(JSON.parse(json.body).rows).toEqual([{ id: 2, name: 'Beta', open: false }]);
+    expect((await cgi('id=2&format=csv')).body).toBe('id,name,open\r\n2,Beta,false\r\n');
+    const html = await cgi('id=1');
+    expect(html.status).toBe(200);
+    expect(html.body).toMatch(/<td>Alpha<\/td><td>true<\/td>/);
+    // The app's generated row type says boolean, so a query function of its own is checked against it.
+    expect(fs.readFileSync(join(app, '.roq/generated/queries.ts'), 'utf8')).toMatch(/StationsRow = \[id: number, name: string, open: boolean\]/);
   });
 
   it('makes working apps of both sample data sets', async () => {

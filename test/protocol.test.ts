@@ -105,6 +105,17 @@ describe('answers', () => {
     expect(Object.keys(rowsToObjects(fields, answer.rows)[0]!)).toEqual(['name', 'seq']);
   });
 
+  it('carry float and bool cells typed (bools as true/false on the wire, empty cells as empty values)', () => {
+    const typed = [{ name: 'ratio', type: 'float' as const }, { name: 'open', type: 'bool' as const }];
+    const answer: Answer = { status: 'ok', generation: 1, fields: typed, rows: [[0.5, true], [-3, false], ['', '']] };
+    const text = encodeAnswer(answer);
+    expect(text).toContain('fields=ratio:f,open:b\nrow=0.5,true\nrow=-3,false\nrow=,\n');
+    const parser = answerParser();
+    expect(parser.push(text)).toBe(true);
+    expect(parser.result()).toEqual(answer);
+    expect(() => answerParser().push(text.replace('row=0.5,true', 'row=0.5,1'))).toThrow(/bool cell '1'/);
+  });
+
   it('round-trip error answers with the parameter at fault', () => {
     const answer: Answer = { status: 'error', code: 'ROQ_PARAM_INVALID', message: "parameter 'date' is invalid", param: 'date' };
     const parser = answerParser();

@@ -15,7 +15,7 @@ export interface ResultsView {
 }
 
 export function resultsOf(fields: readonly Field[], rows: readonly Cell[][], generation: number): ResultsView {
-  const numeric = fields.map((f) => f.type !== 'string');
+  const numeric = fields.map((f) => f.type === 'int' || f.type === 'float');
   return {
     columns: fields.map((f, i) => ({ name: f.name, label: labelOf(f.name), numeric: numeric[i]! })),
     rows: rows.map((r) => ({ cells: r.map((c, i) => ({ text: String(c), numeric: numeric[i]! })) })),

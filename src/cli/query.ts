@@ -45,7 +45,7 @@ function table(fields: readonly Field[], rows: readonly Cell[][]): string {
   if (rows.length === 0) return '(no rows)\n';
   const text = [fields.map((f) => f.name), ...rows.map((r) => r.map(String))];
   const widths = fields.map((_, i) => Math.max(...text.map((r) => r[i]!.length)));
-  const lines = text.map((r) => r.map((c, i) => (fields[i]!.type !== 'string' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  const lines = text.map((r) => r.map((c, i) => (fields[i]!.type === 'int' || fields[i]!.type === 'float' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd());
   return lines.join('\n') + `\n(${rows.length} row${rows.length === 1 ? '' : 's'})\n`;
 }
 

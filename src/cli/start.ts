@@ -84,7 +84,7 @@ export function daemonArgs(o: DaemonOptions): string[] {
 }
 
 export function describeReady(r: ReadyReport): string {
-  return `roq started on ${r.run}: pid ${r.pid}, generation ${r.generation}, ${r.rows} rows from ${r.files} files loaded in ${r.loadMs} ms, ${r.workers} workers\n` + coverageLine(r.dates, today());
+  return `roq started on ${r.run}: pid ${r.pid}, generation ${r.generation}${r.hash ? `, hash ${r.hash}` : ''}, ${r.rows} rows from ${r.files} files loaded in ${r.loadMs} ms, ${r.workers} workers\n` + coverageLine(r.dates, today());
 }
 
 /** Starts `roq daemon` detached with options `o` and resolves with its readiness report. */

@@ -10,6 +10,10 @@
  * web server's user can read, not in the checkout, which may sit in a 0700 home directory. When today is outside
  * the days the sample covers, `/` opens a day inside them, and the demo says so.
  *
+ * `npm run demo -- --app DIR [--data DATA]` serves another app the same way (the MAC vendor sample:
+ * `--app examples/mac-vendors`): `roq start --app` builds it into DIR/.roq/ when needed, its own CGI program
+ * (DIR/.roq/dist) serves every query of the app at /<its directory's name>/QUERY, and DATA defaults to DIR/data.
+ *
  * Environment: PORT (default 8080; 0 picks a free port), ROQ_DEMO_RUN and ROQ_DEMO_DATA (run and data
  * directories), ROQ_DEMO_HTTPD=apache|builtin (default: apache when installed), ROQ_DEMO_RUNTIME=node|bun for
  * the built-in host (default: Bun when node_modules/.bin/bun exists).
@@ -18,7 +22,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { today } from '../queries/feed-dates.js';
 import { readStatusFile } from '../server/status.js';
 import { HAVE_APACHE, installForWeb, makeWebDir, makeWebRunDir, startApache, writeCgi, type Apache } from './apache.js';
@@ -26,8 +31,26 @@ import { followLog } from './follow.js';
 
 const ROOT = resolve(dirname(process.argv[1] ?? 'dist/demo.js'), '..');
 const ROQ = join(ROOT, 'dist/roq.js');
-const CGI = join(ROOT, 'dist/roq.cgi');
-const DATA = resolve(ROOT, process.env.ROQ_DEMO_DATA || 'data/gtfs-lirr');
+
+const USAGE = 'usage: npm run demo [-- --app DIR] [--data DIR]\n';
+/** `--app DIR` and `--data DIR`, as the user typed them: relative to where `npm run` was started. */
+function demoArgs(): { app?: string; data?: string } {
+  try {
+    const { values } = parseArgs({ options: { app: { type: 'string' }, data: { type: 'string' } } });
+    const cwd = process.env.INIT_CWD || process.cwd();
+    return { app: values.app && resolve(cwd, values.app), data: values.data && resolve(cwd, values.data) };
+  } catch (e) {
+    process.stderr.write(`roq demo: ${(e as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const ARGS = demoArgs();
+/** The app served: roq's own (the GTFS board) unless --app names another. */
+const APP = ARGS.app;
+/** Where the served app's programs are: an app's build puts them in DIR/.roq/dist. */
+const DIST = APP ? join(APP, '.roq/dist') : join(ROOT, 'dist');
+const CGI = join(DIST, 'roq.cgi');
+const DATA = ARGS.data ?? (process.env.ROQ_DEMO_DATA ? resolve(ROOT, process.env.ROQ_DEMO_DATA) : APP ? join(APP, 'data') : join(ROOT, 'data/gtfs-lirr'));
 const BUN = join(ROOT, 'node_modules/.bin/bun');
 const RUNTIME = process.env.ROQ_DEMO_RUNTIME === 'node' || (process.env.ROQ_DEMO_RUNTIME !== 'bun' && !existsSync(BUN)) ? 'node' : 'bun';
 /** A CGI process still running after this long is killed and the client gets 504. */
@@ -46,7 +69,7 @@ function roq(args: string[]): Promise<{ code: number; output: string }> {
 }
 
 /** The environment Apache gives a CGI program (RFC 3875 section 4.1), plus PATH and roq's own settings. */
-function cgiEnvironment(req: http.IncomingMessage, url: URL, port: number, bodyLength: number, run: string): Record<string, string> {
+function cgiEnvironment(req: http.IncomingMessage, url: URL, port: number, bodyLength: number, run: string, pathInfo: string): Record<string, string> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     GATEWAY_INTERFACE: 'CGI/1.1',
@@ -57,7 +80,7 @@ function cgiEnvironment(req: http.IncomingMessage, url: URL, port: number, bodyL
     REQUEST_METHOD: req.method ?? 'GET',
     QUERY_STRING: url.search.slice(1),
     SCRIPT_NAME: PAGE,
-    PATH_INFO: '',
+    PATH_INFO: pathInfo,
     REMOTE_ADDR: req.socket.remoteAddress ?? '',
     REMOTE_PORT: String(req.socket.remotePort ?? ''),
     ROQ_RUN_DIR: run,
@@ -145,8 +168,21 @@ function runCgi(env: Record<string, string>, body: Buffer): Promise<CgiReply> {
   });
 }
 
-/** The page's path, through Apache and the built-in host alike; `/` redirects to it. */
-const PAGE = '/departures';
+/**
+ * The page's path, through Apache and the built-in host alike; `/` redirects to it. An app's queries are below
+ * it (PATH_INFO), as under /cgi-bin/roq-cgi/ in a deployment.
+ */
+const PAGE = APP ? `/${basename(APP).replace(/[^A-Za-z0-9._-]/g, '-')}` : '/departures';
+
+/** PATH_INFO for a path under PAGE, decoded as Apache decodes it; undefined for a path elsewhere. */
+function pathInfoOf(pathname: string): string | undefined {
+  if (pathname !== PAGE && !pathname.startsWith(PAGE + '/')) return undefined;
+  try {
+    return decodeURIComponent(pathname.slice(PAGE.length));
+  } catch {
+    return pathname.slice(PAGE.length);
+  }
+}
 
 function redirect(location: string): CgiReply {
   return { status: 302, headers: [['Location', location], ['Content-Type', 'text/plain; charset=utf-8']], body: Buffer.from(`see ${location}\n`) };
@@ -156,20 +192,21 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, port: 
   const started = performance.now();
   const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
   let reply: CgiReply;
+  const pathInfo = pathInfoOf(url.pathname);
   if (url.pathname === '/') {
     reply = redirect(home);
-  } else if (url.pathname !== PAGE) {
+  } else if (pathInfo === undefined) {
     reply = { status: 404, headers: [['Content-Type', 'text/plain; charset=utf-8']], body: Buffer.from(`not found; the demo serves ${PAGE}\n`) };
   } else {
     const body = await readBody(req);
-    reply = await runCgi(cgiEnvironment(req, url, port, body.length, run), body);
+    reply = await runCgi(cgiEnvironment(req, url, port, body.length, run, pathInfo), body);
   }
   res.writeHead(reply.status, reply.headers);
   res.end(reply.body);
   say(`${req.method} ${url.pathname}${url.search} -> ${reply.status} (${(performance.now() - started).toFixed(1)} ms)`);
 }
 
-const EXECUTABLE = join(ROOT, 'dist/roq-cgi');
+const EXECUTABLE = join(DIST, 'roq-cgi');
 const USE_APACHE = HAVE_APACHE && process.env.ROQ_DEMO_HTTPD !== 'builtin';
 
 /**
@@ -261,7 +298,7 @@ async function stopAll(why: string, code: number): Promise<never> {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(CGI) || !existsSync(ROQ)) throw new Error('dist/roq.cgi or dist/roq.js is missing; run `node scripts/build.js`');
+  if (!existsSync(ROQ)) throw new Error('dist/roq.js is missing; run `node scripts/build.js`');
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stopAll(signal, 0));
   const port = Number(process.env.PORT ?? 8080);
   await portFree(port);
@@ -270,9 +307,11 @@ async function main(): Promise<void> {
   // Apache's CGI programs run as the web server's user: the run directory must let them in.
   const run = process.env.ROQ_DEMO_RUN ? resolve(ROOT, process.env.ROQ_DEMO_RUN) : join(web, 'run');
   if (USE_APACHE) makeWebRunDir(run);
-  const started = await roq(['start', '--run', run, '--data', DATA]);
+  const app = APP ? ['--app', APP] : [];
+  const started = await roq(['start', '--run', run, '--data', DATA, ...app]);
   if (started.code !== 0) throw new Error(started.output.trim());
-  cleanups.push(async () => say((await roq(['stop', '--run', run])).output));
+  cleanups.push(async () => say((await roq(['stop', '--run', run, ...app])).output));
+  if (!existsSync(CGI)) throw new Error(`${CGI} is missing; run \`node scripts/build.js${APP ? ` --app ${APP}` : ''}\``);
   say(started.output);
   const home = homePage(run);
 
@@ -281,7 +320,7 @@ async function main(): Promise<void> {
     cleanups.push(() => apache.stop());
     const follow = followLog(join(web, 'httpd', 'access.log'), say);
     cleanups.push(() => follow.stop());
-    const program = existsSync(EXECUTABLE) ? 'dist/roq-cgi' : 'dist/roq.cgi under Node';
+    const program = existsSync(EXECUTABLE) ? relative(ROOT, EXECUTABLE) : `${relative(ROOT, CGI)} under Node`;
     say(`roq demo: ${apache.url}${PAGE} (Apache httpd running ${program}, error log ${join(web, 'httpd', 'error.log')}; daemon on ${run}; Ctrl-C stops both)`);
     return;
   }

@@ -4,7 +4,8 @@
  * key (or of a named index); an absent optional parameter ends the bound prefix. The answer is the rows of that
  * index range, in index order, up to `limit`, with one cell per field taken from the field's column.
  *
- * Cells: strings and times as written in the file, ints and floats as numbers (empty: ''), dates as YYYY-MM-DD.
+ * Cells: strings and times as written in the file, ints and floats as numbers, bools as booleans (empty: ''), dates
+ * as YYYY-MM-DD.
  */
 import type { ParamValue } from '../params.js';
 import type { Cell, FieldType } from '../protocol.js';
@@ -42,8 +43,9 @@ function cellsOf(column: ColumnData): (row: number) => Cell {
     case 'time':
       return dictionaryView(column.codes, column.dict).text;
     case 'int':
-    case 'bool':
       return (row) => (column.values[row] === NULL_INT ? '' : column.values[row]!);
+    case 'bool':
+      return (row) => (column.values[row] === NULL_INT ? '' : column.values[row] !== 0);
     case 'date':
       return (row) => (column.values[row] === NULL_INT ? '' : isoDate(column.values[row]!));
     case 'float':

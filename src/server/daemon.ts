@@ -310,5 +310,5 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
 }
 
 function readyReport(g: GenerationData, o: DaemonOptions): ReadyReport {
-  return { pid: process.pid, generation: g.id, files: g.stats.files.length, rows: g.stats.rows, bytes: g.stats.bytes, loadMs: Math.round(g.loadMs), workers: o.workers, run: o.run, ...(g.dates ? { dates: g.dates } : {}) };
+  return { pid: process.pid, generation: g.id, hash: g.hash, files: g.stats.files.length, rows: g.stats.rows, bytes: g.stats.bytes, loadMs: Math.round(g.loadMs), workers: o.workers, run: o.run, ...(g.dates ? { dates: g.dates } : {}) };
 }

@@ -206,6 +206,8 @@ export async function awaitSuccessor(run: string, ms: number): Promise<number | 
 export interface ReadyReport {
   pid: number;
   generation: number;
+  /** The generation's content hash (loader.contentHash); absent from daemons before it. */
+  hash?: string;
   files: number;
   rows: number;
   bytes: number;

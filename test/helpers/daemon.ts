@@ -72,6 +72,8 @@ export interface DaemonOptions {
 export interface RunningDaemon {
   run: string;
   pid: number;
+  /** What `roq start` printed, when startDaemon started it. */
+  started?: string;
   /** `roq stop`; if that fails, kill -9. Removes the run directory if startDaemon made it. */
   stop(): Promise<void>;
 }
@@ -104,6 +106,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   return {
     run,
     pid,
+    started: r.stdout,
     async stop() {
       // Whoever serves now: an upgrade in the test may have replaced the daemon this started.
       const s = await roqCli(['stop', '--run', run]);
