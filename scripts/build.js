@@ -78,11 +78,18 @@ await Promise.all(
 // against 14.5 ms for `bun dist/roq.cgi` and 6.3 ms for an empty Bun process). Skipped when Bun is not installed.
 if (existsSync(bun) && (only.length === 0 || only.some((o) => 'dist/roq-cgi'.includes(o)))) compileCgi('src/cgi/main.ts', 'dist/roq-cgi');
 
+/**
+ * The flags of every CGI executable, roq's and the bench's hello-world alike (bench/web.ts reads the same file).
+ * Beyond bytecode and minification: no .env or bunfig.toml read from the working directory (the web server's
+ * cgi-bin: it must not configure the program, and looking costs ~2 ms a request where a parent directory is large),
+ * and JIT thresholds ×100 (code that runs once stays in the interpreter instead of compiling on another core).
+ */
 function compileCgi(entry, outfile) {
+  const flags = JSON.parse(readFileSync(join(ROOT, 'scripts/cgi-compile-flags.json'), 'utf8'));
   // `.cgi:js`: an app's entry is the bundled dist/roq.cgi, which Bun would otherwise embed as a file, not run.
   // Run in the output's directory: Bun writes a temporary `.….bun-build` file into its working directory, which
   // must not appear in the checkout (or the app's directory) while an app is being built.
-  const r = spawnSync(resolve(bun), ['build', resolve(entry), '--compile', '--bytecode', '--minify', '--target=bun', '--loader', '.html:text', '--loader', '.cgi:js', '--outfile', resolve(outfile)], { encoding: 'utf8', cwd: dirname(resolve(outfile)) });
+  const r = spawnSync(resolve(bun), ['build', resolve(entry), ...flags, '--loader', '.html:text', '--loader', '.cgi:js', '--outfile', resolve(outfile)], { encoding: 'utf8', cwd: dirname(resolve(outfile)) });
   if (r.status !== 0) {
     console.error(`bun build --compile failed:\n${r.stdout}${r.stderr}`);
     process.exit(1);

@@ -3,14 +3,16 @@
  * Bun, against a real daemon, a run directory with no daemon, and a REQUESTS FIFO that this test holds and answers
  * (or not) by hand. The demo server is tested in demo.test.ts. Build first; `npm test` does.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFifo } from '../src/client.js';
 import { visitorMessage } from '../src/errors.js';
 import { encodeAnswer, parseRequest, REQUESTS_FIFO, responseFifoName, type Answer, type Request } from '../src/protocol.js';
 import { answerFifos } from '../src/daemon/fifo.js';
-import { HAVE_BUN, runCgi, type CgiResult, type Runtime } from './helpers/cgi.js';
+import { cgiEnv, HAVE_BUN, runCgi, type CgiResult, type Runtime } from './helpers/cgi.js';
 import { makeRunDir, ROOT, startDaemon, waitFor, type RunningDaemon } from './helpers/daemon.js';
 
 interface Case {
@@ -297,5 +299,29 @@ describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) =
     const short = await runCgi({ runtime, method: 'POST', body: 'q=x', env: { ROQ_RUN_DIR: empty, CONTENT_LENGTH: '10' } });
     expect(short.status).toBe(400);
     expect(short.body).toContain('ended after 3 of 10 bytes');
+  });
+});
+
+const EXE = join(ROOT, 'dist/roq-cgi');
+
+describe.skipIf(!fs.existsSync(EXE))('the compiled CGI program (dist/roq-cgi)', () => {
+  it('reads no .env or bunfig.toml from its working directory: files in cgi-bin do not configure it', () => {
+    // Bun executables load both by default; whoever may write into the web server's working directory could then
+    // set the program's variables or preload code into it (scripts/cgi-compile-flags.json turns both off).
+    const dir = fs.mkdtempSync(join(fs.realpathSync(tmpdir()), 'roq-cgi-cwd-'));
+    try {
+      fs.writeFileSync(join(dir, '.env'), 'SCRIPT_NAME=/from-dotenv\n');
+      fs.writeFileSync(join(dir, 'preload.js'), `require('fs').writeFileSync(${JSON.stringify(join(dir, 'preloaded'))}, 'x');\n`);
+      fs.writeFileSync(join(dir, 'bunfig.toml'), 'preload = ["./preload.js"]\n');
+      const env: Record<string, string> = cgiEnv({ query: 'stop=202&date=2026-11-09&after=25:61', env: { ROQ_RUN_DIR: empty } });
+      delete env.SCRIPT_NAME;
+      const r = spawnSync(EXE, [], { cwd: dir, env, encoding: 'utf8', timeout: 15_000 });
+      expect(r.stdout).toContain('Status: 400');
+      expect(r.stdout).toContain('<form');
+      expect(r.stdout).not.toContain('/from-dotenv');
+      expect(fs.existsSync(join(dir, 'preloaded'))).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

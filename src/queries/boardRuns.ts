@@ -16,16 +16,28 @@ import { sharedInt32 } from '../store/shared.js';
 
 // A type, not an interface, so that it fits GenerationData.derived's Record of arrays.
 export type BoardRunsData = {
-  /** stop_times rows, grouped by run, each run in board order. */
-  rows: Int32Array;
-  /** Departure seconds of rows[i], beside it so the time searches stay in one array. */
-  seconds: Int32Array;
+  /**
+   * The stop_times rows a board can show, grouped by run, each run in board order: RUN_STRIDE numbers per row,
+   * everything the merge compares (departure seconds, trip_id code, stop_sequence) beside the row number. A board
+   * on a big feed merges a couple of dozen runs; read through the columns, each comparison cost three cache misses
+   * in three arrays of millions of entries, here the entries sit in one cache line and a run is read in order.
+   */
+  records: Int32Array;
   /** Per run: the stop_times stop_id code, the trips service_id code, and its first position in rows. */
   runStop: Int32Array;
   runService: Int32Array;
   /** runStart[r] .. runStart[r + 1] are run r's positions; one entry more than there are runs. */
   runStart: Int32Array;
 };
+
+/** Numbers per row in BoardRunsData.records, and their places. */
+export const RUN_STRIDE = 4;
+export const AT_SECONDS = 0;
+export const AT_TRIP = 1;
+export const AT_SEQUENCE = 2;
+export const AT_ROW = 3;
+/** Numbers per row in the row-order array the build reads through the index: the service, then a record's first three. */
+const ROW_STRIDE = 4;
 
 /** The first position after `from` in byStop whose row's stop code is not `code`: gallop, then binary search. */
 function endOfStop(byStop: Int32Array, stopCodes: Int32Array, from: number, code: number): number {
@@ -59,35 +71,34 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
   const pickup = st?.columns['pickup_type'];
   const tripRef = st?.references['trip_id'];
   const tripCodes = st?.columns['trip_id'];
+  const sequence = st?.columns['stop_sequence'];
   const service = trips?.columns['service_id'];
-  if (!st || !byStop || stop?.type !== 'string' || dep?.type !== 'time' || pickup?.type !== 'int' || !tripRef || tripCodes?.type !== 'string' || service?.type !== 'string') {
+  if (!st || !byStop || stop?.type !== 'string' || dep?.type !== 'time' || pickup?.type !== 'int' || sequence?.type !== 'int' || !tripRef || tripCodes?.type !== 'string' || service?.type !== 'string') {
     return null;
   }
   // byStopDeparture visits rows in random order, so on a big table every read through it is a cache miss. What a
-  // row needs (its trip's service, or -1 when no board shows it, and its seconds) is computed in row order into one
-  // interleaved array, read once per position through the index, and from then on in position order.
+  // row needs (its trip's service, or -1 when no board shows it, and its record) is computed in row order into one
+  // interleaved array (ROW_STRIDE numbers a row: one cache line), read once per position through the index.
   const departs = dep.values;
   const pickups = pickup.values;
   const tripIds = tripCodes.codes;
+  const sequences = sequence.values;
   const services = service.codes;
-  const pairs = new Int32Array(2 * st.rows);
+  const byRow = new Int32Array(ROW_STRIDE * st.rows);
   for (let row = 0; row < st.rows; row++) {
     const trip = tripRef[tripIds[row]!]!;
-    pairs[2 * row] = trip < 0 || pickups[row] === 1 || departs[row]! < 0 ? -1 : services[trip]!;
-    pairs[2 * row + 1] = departs[row]!;
+    const at = ROW_STRIDE * row;
+    byRow[at] = trip < 0 || pickups[row] === 1 || departs[row]! < 0 ? -1 : services[trip]!;
+    byRow[at + 1 + AT_SECONDS] = departs[row]!;
+    byRow[at + 1 + AT_TRIP] = tripIds[row]!;
+    byRow[at + 1 + AT_SEQUENCE] = sequences[row]!;
   }
   const serviceAt = new Int32Array(byStop.length);
-  const secondsAt = new Int32Array(byStop.length);
-  for (let i = 0; i < byStop.length; i++) {
-    const row = byStop[i]!;
-    serviceAt[i] = pairs[2 * row]!;
-    secondsAt[i] = pairs[2 * row + 1]!;
-  }
+  for (let i = 0; i < byStop.length; i++) serviceAt[i] = byRow[ROW_STRIDE * byStop[i]!]!;
   // Per stop (a range of byStopDeparture), a stable counting sort by service keeps each (stop, service) group in
   // index order, which is board order.
   const stopCodes = stop.codes;
   const rows = new Int32Array(byStop.length);
-  const seconds = new Int32Array(byStop.length);
   const runStop: number[] = [];
   const runService: number[] = [];
   const runStart: number[] = [];
@@ -119,7 +130,6 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
       if (v < 0) continue;
       const p = count[v]!++;
       rows[p] = byStop[i]!;
-      seconds[p] = secondsAt[i]!;
     }
     for (const v of seen) count[v] = 0;
     from = to;
@@ -131,8 +141,7 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
     return out;
   };
   const out: BoardRunsData = {
-    rows: shared(rows, n),
-    seconds: shared(seconds, n),
+    records: runRecords(rows, n, byRow),
     runStop: shared(runStop),
     runService: shared(runService),
     runStart: shared(runStart),
@@ -140,11 +149,36 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
   return out;
 }
 
+/** The records of the first n positions of `rows`, in shared memory, from the row-order array of buildBoardRuns. */
+function runRecords(rows: Int32Array, n: number, byRow: Int32Array): Int32Array {
+  const records = sharedInt32(n * RUN_STRIDE);
+  for (let p = 0; p < n; p++) {
+    const row = rows[p]!;
+    const at = p * RUN_STRIDE;
+    const from = ROW_STRIDE * row + 1;
+    records[at + AT_SECONDS] = byRow[from + AT_SECONDS]!;
+    records[at + AT_TRIP] = byRow[from + AT_TRIP]!;
+    records[at + AT_SEQUENCE] = byRow[from + AT_SEQUENCE]!;
+    records[at + AT_ROW] = row;
+  }
+  return records;
+}
+
 /** First position in a[lo, hi) whose value is ≥ v. */
 export function lowerBoundIn(a: Int32Array, lo: number, hi: number, v: number): number {
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (a[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First run position in [lo, hi) whose departure seconds in `records` are ≥ v. */
+export function lowerBoundSeconds(records: Int32Array, lo: number, hi: number, v: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (records[mid * RUN_STRIDE + AT_SECONDS]! < v) lo = mid + 1;
     else hi = mid;
   }
   return lo;

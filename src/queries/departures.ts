@@ -10,7 +10,7 @@ import type { DeparturesParams, DeparturesRow } from '../generated/queries.js';
 import type { Db } from './db.js';
 import { clockTime, isoDate, previousDay } from '../dates.js';
 import { sortedTripServicesOn, tripServicesActiveOn } from './calendar.js';
-import { buildBoardRuns, lowerBoundIn, type BoardRunsData } from './boardRuns.js';
+import { AT_ROW, AT_SECONDS, AT_SEQUENCE, AT_TRIP, buildBoardRuns, lowerBoundIn, lowerBoundSeconds, RUN_STRIDE, type BoardRunsData } from './boardRuns.js';
 import type { Derived } from './derived.js';
 import { cursorHeap } from './cursorHeap.js';
 
@@ -36,14 +36,18 @@ export function boardStopCodes(db: Db, stop: string): number[] {
 }
 
 /**
- * One range of rows in board order whose departure, less `offset`, lies in [after, 86400): a (stop, service) run
- * of the board runs, already cut to trips that run and rows a board shows (`checked`), or a stop's range of the
- * byStopDeparture index, whose rows still need those checks.
+ * One range of rows in board order whose departure, less `offset`, is at or after `after`: a (stop, service) run
+ * of the board runs, already cut to trips that run and rows a board shows (`checked`), which ends at the run's end
+ * (the merge drops it at its first row past the day), or a stop's range of the byStopDeparture index, cut at the
+ * day's end, whose rows still need those checks.
  */
 interface Cursor {
   /** Its place in the list of cursors: the last tie-breaker of the merge. */
   order: number;
+  /** The row at position pos is rows[pos * stride + rowAt]: board run records, or the index's row numbers. */
   rows: Int32Array;
+  stride: number;
+  rowAt: number;
   pos: number;
   end: number;
   offset: number;
@@ -72,7 +76,7 @@ const MAX_RUN_CURSORS = 48;
  * service's run is found by binary search among the stop's runs, which are sorted by service code.
  */
 function runCursors(runs: BoardRunsData, codes: readonly number[], days: readonly ServiceDay[], after: number): Cursor[] | null {
-  const { runStop, runService, runStart, seconds, rows } = runs;
+  const { runStop, runService, runStart, records } = runs;
   const cursors: Cursor[] = [];
   for (const code of codes) {
     const first = lowerBoundIn(runStop, 0, runStop.length, code);
@@ -82,11 +86,13 @@ function runCursors(runs: BoardRunsData, codes: readonly number[], days: readonl
       for (const service of d.sorted) {
         const r = lowerBoundIn(runService, first, last, service);
         if (r === last || runService[r] !== service) continue;
-        const pos = lowerBoundIn(seconds, runStart[r]!, runStart[r + 1]!, after + d.offset);
-        const end = lowerBoundIn(seconds, pos, runStart[r + 1]!, DAY + d.offset);
-        if (pos === end) continue;
+        // The run's end, not the day's: a second binary search per run cost more cache misses than the merge
+        // saves, so the merge drops a run cursor at its first row past the day instead (see runDepartures).
+        const end = runStart[r + 1]!;
+        const pos = lowerBoundSeconds(records, runStart[r]!, end, after + d.offset);
+        if (pos === end || records[pos * RUN_STRIDE + AT_SECONDS]! >= DAY + d.offset) continue;
         if (cursors.length === MAX_RUN_CURSORS) return null;
-        cursors.push({ order: cursors.length, rows, pos, end, offset: d.offset, serviceDay: d.serviceDay, services: d.services, checked: true });
+        cursors.push({ order: cursors.length, rows: records, stride: RUN_STRIDE, rowAt: AT_ROW, pos, end, offset: d.offset, serviceDay: d.serviceDay, services: d.services, checked: true });
       }
     }
   }
@@ -102,7 +108,7 @@ function indexCursors(db: Db, codes: readonly number[], days: readonly ServiceDa
       if (d.services.size === 0) continue;
       const pos = ix.lowerBound([code, after + d.offset]);
       const end = ix.lowerBound([code, DAY + d.offset]);
-      if (pos < end) cursors.push({ order: cursors.length, rows: ix.rows, pos, end, offset: d.offset, serviceDay: d.serviceDay, services: d.services, checked: false });
+      if (pos < end) cursors.push({ order: cursors.length, rows: ix.rows, stride: 1, rowAt: 0, pos, end, offset: d.offset, serviceDay: d.serviceDay, services: d.services, checked: false });
     }
   }
   return cursors;
@@ -129,11 +135,13 @@ export function runDepartures(db: Db, p: DeparturesParams): DeparturesRow[] {
   const codes = boardStopCodes(db, p.stop);
   // A generation loaded by a build without board runs has none: the index serves it.
   const runs = db.derived['departures'] as BoardRunsData | undefined;
-  const cursors = (runs?.runStart && runCursors(runs, codes, days, p.after)) || indexCursors(db, codes, days, p.after);
+  const runCursorsOrNull = runs?.records ? runCursors(runs, codes, days, p.after) : null;
+  const cursors = runCursorsOrNull ?? indexCursors(db, codes, days, p.after);
 
   // Board order of a cursor's current row against another's: effective time, trip_id bytes, stop_sequence; equal
   // rows (a trip listing a stop twice with one sequence number) come in cursor order, as a scan would give them.
-  const compare = (a: Cursor, b: Cursor): number => {
+  // Run cursors compare their records, index cursors the stop_times columns.
+  const compareIndex = (a: Cursor, b: Cursor): number => {
     const ra = a.rows[a.pos]!;
     const rb = b.rows[b.pos]!;
     const d = stopTimes.departureTime(ra) - a.offset - (stopTimes.departureTime(rb) - b.offset);
@@ -142,12 +150,28 @@ export function runDepartures(db: Db, p: DeparturesParams): DeparturesRow[] {
     if (c !== 0) return c;
     return stopTimes.stopSequence(ra) - stopTimes.stopSequence(rb) || a.order - b.order;
   };
-  const heap = cursorHeap(cursors, compare);
+  const compareRuns = (a: Cursor, b: Cursor): number => {
+    const ra = a.pos * RUN_STRIDE;
+    const rb = b.pos * RUN_STRIDE;
+    const d = a.rows[ra + AT_SECONDS]! - a.offset - (b.rows[rb + AT_SECONDS]! - b.offset);
+    if (d !== 0) return d;
+    const c = a.rows[ra + AT_TRIP]! - b.rows[rb + AT_TRIP]!;
+    if (c !== 0) return c;
+    return a.rows[ra + AT_SEQUENCE]! - b.rows[rb + AT_SEQUENCE]! || a.order - b.order;
+  };
+  const heap = cursorHeap(cursors, runCursorsOrNull ? compareRuns : compareIndex);
 
   while (out.length < p.limit) {
     const next = heap.top();
     if (!next) break;
-    const row = next.rows[next.pos++]!;
+    const at = next.pos++ * next.stride;
+    if (next.checked && next.rows[at + AT_SECONDS]! - next.offset >= DAY) {
+      // A run cursor past its day: every row left in it is later still.
+      next.pos = next.end;
+      heap.advanced();
+      continue;
+    }
+    const row = next.rows[at + next.rowAt]!;
     heap.advanced();
     const trip = stopTimes.tripIdRow(row);
     if (!next.checked && (stopTimes.pickupType(row) === 1 || trip < 0 || !next.services.has(trips.serviceIdCode(trip)))) continue;

@@ -28,8 +28,11 @@ function column(table: TableData, name: string, type: string) {
 
 export function dictionaryView(codes: Int32Array, dict: DictData): StringColumn {
   const buf = dictBuffer(dict);
-  const cache: (string | undefined)[] = [];
+  // Sized on first use: an array grown from [] by a write at a large index becomes a hash table in V8 (dictionary
+  // elements), a probe per lookup; one made with its length is a flat array. Columns never output cost nothing.
+  let cache: (string | undefined)[] | undefined;
   const textOfCode = (code: number): string => {
+    cache ??= new Array<string | undefined>(dict.size);
     let s = cache[code];
     if (s === undefined) {
       s = buf.toString('utf8', dict.offsets[code], dict.offsets[code + 1]);
