@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import { escapeControls, type Log } from './log.js';
 import { openAppend } from './private-dir.js';
-import type { Job, JobReport, Outcome } from './core.js';
+import type { Job, JobReport, Outcome } from './effect-types.js';
 
 export interface AccessLog {
   write(job: Job, outcome: Outcome | 'busy', report: JobReport): void;

@@ -33,74 +33,17 @@
  * pid that does not run is not queued.
  */
 import { roqError, type RoqError } from '../errors.js';
-import { findRequest, MAX_REQUEST_BYTES, parseRequest, type Answer, type ControlWord, type Request } from '../protocol.js';
+import { findRequest, MAX_REQUEST_BYTES, parseRequest, type ControlWord, type Request } from '../protocol.js';
 import type { GenerationData } from '../store/types.js';
 import type { Counters, WorkerStats } from '../control/status.js';
 import { Generations } from './generations.js';
-import { isRunning, newClaimCells, offerJob, QUEUED_PER_WORKER, takeBackJob, type ClaimCells, type FromWorker, type JobStatus, type ToWorker } from './messages.js';
+import type { Effect, Job, JobReport, Outcome, Warner } from './effect-types.js';
+import { isRunning, newClaimCells, offerJob, QUEUED_PER_WORKER, takeBackJob, type ClaimCells, type FromWorker, type ToWorker } from './messages.js';
 
 /** Beyond this many waiting requests, new ones are answered ROQ_DAEMON_BUSY at once instead of waiting. */
 export const MAX_QUEUE = 10_000;
 /** Beyond this many waiting requests of one pid, its new ones are answered ROQ_DAEMON_BUSY (a CGI process has 1). */
 export const MAX_QUEUED_PER_PID = 64;
-
-export interface Job {
-  seq: number;
-  pid: number;
-  token: string;
-  /** The request's secret, echoed in its answer (undefined for a version 1 request). */
-  proof?: string;
-  query: string;
-  params: Record<string, string>;
-  /** The parameters as the request line carried them (urlencoded), for the access log. */
-  encoded: string;
-  /** The generation that answers it: the one current when its line was read. */
-  generation: number;
-  /** The clock when its line was read, and when a worker took it. */
-  readAt: number;
-  startedAt: number;
-}
-
-/** How a job ended, as the daemon counts it. */
-export type Outcome = JobStatus | 'timeout' | 'died';
-
-/** What the worker reported about a job it finished (zero when the worker could not say). */
-export interface JobReport {
-  rows: number;
-  workMs: number;
-}
-
-
-
-/**
- * What the core asks its edges to do, in order. Workers are named by `worker`, an id that is never reused: a
- * replacement gets a new one, so a late event of a terminated thread cannot be taken for its successor's.
- */
-export type Effect =
-  | { kind: 'post'; worker: number; message: ToWorker }
-  /** Write an answer from the main thread (an error, a health answer): the job's worker cannot, or there is none. */
-  | { kind: 'answer'; pid: number; token: string; proof: string | undefined; answer: Answer; about: Warner }
-  /** (Re)arm the worker's deadline timer: `deadline(worker)` in `ms`. */
-  | { kind: 'arm'; worker: number; ms: number }
-  | { kind: 'disarm'; worker: number }
-  | { kind: 'terminate'; worker: number }
-  /** Start a worker thread for slot `index` after `delayMs`, with `startWorker(worker)`'s setup. */
-  | { kind: 'spawn'; worker: number; index: number; delayMs: number }
-  /** Every worker was told to drop a generation: time for a full collection. */
-  | { kind: 'dropped'; id: number }
-  | { kind: 'writeControl'; word: ControlWord; token: string }
-  | { kind: 'accessLog'; job: Job; outcome: Outcome | 'busy'; report: JobReport }
-  /** A warning is rate-limited per `about` (one budget for what writers of REQUESTS cause, one for workers). */
-  | { kind: 'log'; level: 'info' | 'error'; message: string }
-  | { kind: 'log'; level: 'warn'; message: string; about: Warner }
-  /** Read no more of REQUESTS, and give what was read already to `line`, then call `finishIfDone` soon. */
-  | { kind: 'stopReading' }
-  /** Everything read before the stop line has been answered. */
-  | { kind: 'stopped' }
-  /** A staged generation serves (`error` absent), or never will. */
-  | { kind: 'staged'; id: number; error?: string }
-  /** Every first worker is ready (`error` absent), or one died while starting. */
-  | { kind: 'started'; error?: string };
 
 export interface CoreOptions {
   run: string;
@@ -115,9 +58,6 @@ export interface CoreOptions {
   /** An unguessable control token (randomToken in the daemon). */
   newToken(): string;
 }
-
-/** Whose doing a warning is: a writer into REQUESTS (anyone in the web server's group), or a job in a worker. */
-export type Warner = 'requests' | 'workers';
 
 interface Slot {
   worker: number;

@@ -17,7 +17,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { lineSplitter } from '../lines.js';
 import { encodeRequest, MAX_REQUEST_BYTES, type ControlWord } from '../protocol.js';
-import type { Core, Effect } from './core.js';
+import type { Core } from './core.js';
+import type { Effect } from './effect-types.js';
 import type { Log } from './log.js';
 
 /** How long a REQUESTS that was replaced is still read (a client may have opened it just before). */

@@ -8,7 +8,7 @@
  */
 import { encodeAnswer } from '../protocol.js';
 import type { AccessLog } from './access-log.js';
-import type { Effect, Warner } from './core.js';
+import type { Effect, Warner } from './effect-types.js';
 import type { Dispatcher } from './dispatcher.js';
 import { writeAnswer } from './fifo.js';
 import { rateLimited, type Log } from './log.js';

@@ -10,7 +10,8 @@
  * one runs the same code as its daemon even after a new release has replaced the files on disk.
  */
 import { Worker } from 'node:worker_threads';
-import type { Core, Effect } from './core.js';
+import type { Core } from './core.js';
+import type { Effect } from './effect-types.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './messages.js';
 
 export interface PoolOptions {

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { encodeRequest, type ControlWord } from '../../src/protocol.js';
-import { Core, type Effect } from '../../src/daemon/core.js';
+import { Core } from '../../src/daemon/core.js';
+import type { Effect } from '../../src/daemon/effect-types.js';
 import { Generations } from '../../src/daemon/generations.js';
 import { claimJob, jobFinished, type ClaimCells, type ToWorker } from '../../src/daemon/messages.js';
 import type { GenerationData } from '../../src/store/types.js';
