@@ -12,7 +12,9 @@ export function serveJson(answer: () => unknown): void {
     body = answer();
   } catch (e) {
     if (!(e instanceof RoqError)) {
-      process.stdout.write(`Status: 500 Internal Server Error\nContent-Type: text/plain; charset=utf-8\n\n${(e as Error).message}\n`);
+      process.stdout.write(
+        `Status: 500 Internal Server Error\nContent-Type: text/plain; charset=utf-8\n\n${(e as Error).message}\n`,
+      );
       return;
     }
     status = e.status;

@@ -22,7 +22,11 @@ type Say = (line?: string) => void;
 const DEPARTURES = `${SCRIPT_PATH}?stop=102&date=2026-11-02&after=08:00&limit=5&format=json`;
 const STOPS = `${SCRIPT_PATH}?q=jamaica&format=json`;
 
-function run(cmd: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -44,7 +48,9 @@ async function throughput(c: Cluster, seconds: number, say: Say): Promise<void> 
   say('|---|---:|---:|---:|---:|---:|---:|---:|');
   const row = async (name: string, url: string, connections: number) => {
     const r = await cannon(url, connections, seconds);
-    say(`| ${name} | ${connections} | ${r.requests.average.toFixed(0)} | ${r.latency.p50} | ${r.latency.p99} | ${r.non2xx} | ${r.errors + r.timeouts} | ${loadavg()[0]!.toFixed(1)} |`);
+    say(
+      `| ${name} | ${connections} | ${r.requests.average.toFixed(0)} | ${r.latency.p50} | ${r.latency.p99} | ${r.non2xx} | ${r.errors + r.timeouts} | ${loadavg()[0]!.toFixed(1)} |`,
+    );
     return r.requests.average;
   };
   const one = await row('one node, its Apache directly (baseline)', c.nodes[0]!.url + DEPARTURES, 8);
@@ -52,7 +58,9 @@ async function throughput(c: Cluster, seconds: number, say: Say): Promise<void> 
   await row('HAProxy → 3 nodes', c.url + DEPARTURES, 16);
   say();
   const cores = availableParallelism();
-  say(`HAProxy → 3 nodes against one node on the same ${cores} cores: ${(all / one).toFixed(2)}×; per core through HAProxy: ${(all / cores).toFixed(0)} req/s.`);
+  say(
+    `HAProxy → 3 nodes against one node on the same ${cores} cores: ${(all / one).toFixed(2)}×; per core through HAProxy: ${(all / cores).toFixed(0)} req/s.`,
+  );
   say();
 }
 
@@ -60,13 +68,20 @@ async function throughput(c: Cluster, seconds: number, say: Say): Promise<void> 
 async function skew(root: string, c: Cluster, base: string, seconds: number, say: Say): Promise<void> {
   const next = mkdtempSync(join(base, 'feed-'));
   for (const f of readdirSync(c.nodes[0]!.data)) copyFileSync(join(c.nodes[0]!.data, f), join(next, f));
-  writeFileSync(join(next, 'stops.txt'), readFileSync(join(next, 'stops.txt'), 'utf8').replace(/Jamaica/g, 'Jamaica Center'));
+  writeFileSync(
+    join(next, 'stops.txt'),
+    readFileSync(join(next, 'stops.txt'), 'utf8').replace(/Jamaica/g, 'Jamaica Center'),
+  );
   const before = await hashOf(root, c.nodes[0]!.run);
   const bound = { concurrency: 4, maxRequests: 20_000, maxMs: 120_000 };
 
   const held = startLoad(c.url + STOPS, bound);
   await new Promise((r) => setTimeout(r, seconds * 500));
-  const r = await run('bash', [join(root, 'deploy/refresh-cluster.sh'), next, ...c.nodes.map((n) => `local:${n.run}:${n.data}`)], { ROQ_BIN: `${process.execPath} ${join(root, 'dist/roq.js')}` });
+  const r = await run(
+    'bash',
+    [join(root, 'deploy/refresh-cluster.sh'), next, ...c.nodes.map((n) => `local:${n.run}:${n.data}`)],
+    { ROQ_BIN: `${process.execPath} ${join(root, 'dist/roq.js')}` },
+  );
   await new Promise((r) => setTimeout(r, seconds * 500));
   const heldSamples = await held.stop();
   if (r.code !== 0) throw new Error(`refresh-cluster.sh failed: ${r.stderr}`);
@@ -86,8 +101,12 @@ async function skew(root: string, c: Cluster, base: string, seconds: number, say
   say('| refresh of the sample feed (6.9 MB), 3 nodes, 4 clients through HAProxy | skew window | requests | failed |');
   say('|---|---:|---:|---:|');
   const failed = (s: typeof heldSamples) => s.filter((x) => x.status !== 200).length;
-  say(`| refresh-cluster.sh: hold everywhere, swap all at once | ${skewWindowMs(heldSamples, before, after).toFixed(0)} ms | ${heldSamples.length} | ${failed(heldSamples)} |`);
-  say(`| rolling \`roq reload\`, node after node (baseline) | ${skewWindowMs(rollingSamples, after, before).toFixed(0)} ms | ${rollingSamples.length} | ${failed(rollingSamples)} |`);
+  say(
+    `| refresh-cluster.sh: hold everywhere, swap all at once | ${skewWindowMs(heldSamples, before, after).toFixed(0)} ms | ${heldSamples.length} | ${failed(heldSamples)} |`,
+  );
+  say(
+    `| rolling \`roq reload\`, node after node (baseline) | ${skewWindowMs(rollingSamples, after, before).toFixed(0)} ms | ${rollingSamples.length} | ${failed(rollingSamples)} |`,
+  );
   say();
   say('refresh-cluster.sh reported, per node:');
   say('```');
@@ -108,7 +127,9 @@ async function notModifiedShare(c: Cluster, say: Say): Promise<void> {
     if (res.status === 304) notModified++;
     known.set(url, res.headers.get('etag') ?? '');
   }
-  say(`Repeated requests (10 URLs × 20, the client keeping ETags): ${notModified} of ${total} answered 304 (${((100 * notModified) / total).toFixed(0)} %).`);
+  say(
+    `Repeated requests (10 URLs × 20, the client keeping ETags): ${notModified} of ${total} answered 304 (${((100 * notModified) / total).toFixed(0)} %).`,
+  );
   say();
 }
 

@@ -24,7 +24,11 @@ type Departures = Record<string, string>;
 function column(dataDir: string, file: string, name: string): string[] {
   const path = join(dataDir, file);
   if (!existsSync(path)) return [];
-  const rows: Record<string, string>[] = parse(readFileSync(path), { columns: true, bom: true, skip_empty_lines: true });
+  const rows: Record<string, string>[] = parse(readFileSync(path), {
+    columns: true,
+    bom: true,
+    skip_empty_lines: true,
+  });
   return rows.map((r) => (r[name] ?? '').trim());
 }
 
@@ -40,8 +44,11 @@ function departuresMix(dataDir: string, n: number, seed: number): Departures[] {
     ...column(dataDir, 'calendar_dates.txt', 'date'),
     ...column(dataDir, 'calendar.txt', 'start_date'),
     ...column(dataDir, 'calendar.txt', 'end_date'),
-  ].filter((d) => /^\d{8}$/.test(d)).map(utcDay);
-  if (stops.length === 0 || days.length === 0) throw new Error(`${dataDir}: no stops or no calendar days to make queries from`);
+  ]
+    .filter((d) => /^\d{8}$/.test(d))
+    .map(utcDay);
+  if (stops.length === 0 || days.length === 0)
+    throw new Error(`${dataDir}: no stops or no calendar days to make queries from`);
   const first = Math.min(...days);
   const span = Math.round((Math.max(...days) - first) / 864e5);
   const pad = (x: number) => String(x).padStart(2, '0');
@@ -133,24 +140,37 @@ export async function compareInProcess(dataDir: string, say: Say, quick: boolean
     const mine = summary(ours);
     const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
     const feed = dataDir.split('/').filter(Boolean).pop();
-    say(`## roq against SQLite, in-process (departures, ${base.n} seeded random queries on ${feed}, ${nonEmpty} non-empty)`);
+    say(
+      `## roq against SQLite, in-process (departures, ${base.n} seeded random queries on ${feed}, ${nonEmpty} non-empty)`,
+    );
     say('SQLite: the six tables the queries need, imported once with indexes, one prepared statement per query');
-    say('(bench/sqlite.ts; test/baselines.test.ts checks it answers like roq). Both validate the parameters and return');
-    say(`row objects; every answer was compared: ${mismatches} differed. Ratios are against SQLite (1×), lower is faster.`);
+    say(
+      '(bench/sqlite.ts; test/baselines.test.ts checks it answers like roq). Both validate the parameters and return',
+    );
+    say(
+      `row objects; every answer was compared: ${mismatches} differed. Ratios are against SQLite (1×), lower is faster.`,
+    );
     say();
     say('| start-up | time | size | ratio to SQLite |');
     say('|---|---:|---:|---:|');
-    say(`| SQLite: import the CSV files, build indexes, ANALYZE (baseline) | ${ms(buildMs, 1)} ms | ${ms(dbMb, 1)} MB db file | 1× |`);
-    say(`| roq: load every table into a generation | ${ms(generation.loadMs, 1)} ms | ${ms(generation.stats.bytes / 1e6, 1)} MB of CSV read | ${(generation.loadMs / buildMs).toFixed(2)}× |`);
+    say(
+      `| SQLite: import the CSV files, build indexes, ANALYZE (baseline) | ${ms(buildMs, 1)} ms | ${ms(dbMb, 1)} MB db file | 1× |`,
+    );
+    say(
+      `| roq: load every table into a generation | ${ms(generation.loadMs, 1)} ms | ${ms(generation.stats.bytes / 1e6, 1)} MB of CSV read | ${(generation.loadMs / buildMs).toFixed(2)}× |`,
+    );
     say();
     say('| engine | queries | p50 | p99 | mean | queries/s | ratio to SQLite (p50) |');
     say('|---|---:|---:|---:|---:|---:|---:|');
     const line = (name: string, s: typeof base, xs: number[], ratio: string) =>
-      say(`| ${name} | ${s.n} | ${ms(s.p50)} ms | ${ms(s.p99)} ms | ${ms(mean(xs))} ms | ${(1000 / mean(xs)).toFixed(0)} | ${ratio} |`);
+      say(
+        `| ${name} | ${s.n} | ${ms(s.p50)} ms | ${ms(s.p99)} ms | ${ms(mean(xs))} ms | ${(1000 / mean(xs)).toFixed(0)} | ${ratio} |`,
+      );
     line('SQLite (baseline)', base, lite, '1×');
     line('roq engine', mine, ours, `${ms(mine.p50 / base.p50)}× (${(base.p50 / mine.p50).toFixed(0)}× faster)`);
     say();
-    if (mismatches > 0) throw new Error(`roq and SQLite differ on ${mismatches} of ${base.n} queries, e.g. ${examples.join(' ')}`);
+    if (mismatches > 0)
+      throw new Error(`roq and SQLite differ on ${mismatches} of ${base.n} queries, e.g. ${examples.join(' ')}`);
     return {
       sqlite: { p50: base.p50, p99: base.p99, buildMs },
       roq: { p50: mine.p50, p99: mine.p99, loadMs: generation.loadMs, bytes: generation.stats.bytes },

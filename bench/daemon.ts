@@ -12,12 +12,22 @@ export interface Started {
 }
 
 /** `roq start --run RUN ARGS…`; throws with the command's output when it fails. */
-export function startRoq(roq: string, run: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Started {
+export function startRoq(
+  roq: string,
+  run: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Started {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [roq, 'start', '--run', run, ...args], { encoding: 'utf8', env, timeout: 600_000 });
+  const r = spawnSync(process.execPath, [roq, 'start', '--run', run, ...args], {
+    encoding: 'utf8',
+    env,
+    timeout: 600_000,
+  });
   const ms = performance.now() - t0;
   const pid = readPid(run);
-  if (r.status !== 0 || pid === undefined) throw new Error(`roq start on ${run} failed (${r.status}): ${r.stderr}${r.stdout}`);
+  if (r.status !== 0 || pid === undefined)
+    throw new Error(`roq start on ${run} failed (${r.status}): ${r.stderr}${r.stdout}`);
   return { pid, ms };
 }
 

@@ -16,11 +16,23 @@ import { ensureRequestsFifo, openRequests } from '../src/daemon/fifo.js';
 // About the size of a departures answer: ten rows of eight fields.
 // Everything after the head (version and proof), which each answer gets with its request's proof.
 const BODY = encodeAnswer({
-    status: 'ok',
-    generation: 1,
-    fields: ['departure_time', 'route', 'headsign', 'trip', 'stop', 'platform', 'arrival', 'track'].map((name) => ({ name, type: 'string' as const })),
-    rows: Array.from({ length: 10 }, (_, i) => ['08:0' + i + ':00', 'Babylon Branch', 'Babylon', `GO103_25_${2000 + i}`, 'Jamaica', 'A', '08:1' + i + ':00', String(i)]),
-  }).replace(/^roq=1\n/, '');
+  status: 'ok',
+  generation: 1,
+  fields: ['departure_time', 'route', 'headsign', 'trip', 'stop', 'platform', 'arrival', 'track'].map((name) => ({
+    name,
+    type: 'string' as const,
+  })),
+  rows: Array.from({ length: 10 }, (_, i) => [
+    '08:0' + i + ':00',
+    'Babylon Branch',
+    'Babylon',
+    `GO103_25_${2000 + i}`,
+    'Jamaica',
+    'A',
+    '08:1' + i + ':00',
+    String(i),
+  ]),
+}).replace(/^roq=1\n/, '');
 
 function main(run: string): void {
   ensureRequestsFifo(run);
@@ -34,7 +46,10 @@ function main(run: string): void {
       const parsed = parseRequest(line);
       if (!parsed.ok || parsed.request.kind !== 'query') continue;
       try {
-        const fd = fs.openSync(join(run, responseFifoName(parsed.request.pid, parsed.request.token)), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+        const fd = fs.openSync(
+          join(run, responseFifoName(parsed.request.pid, parsed.request.token)),
+          fs.constants.O_WRONLY | fs.constants.O_NONBLOCK,
+        );
         fs.writeSync(fd, `roq=${PROTOCOL_VERSION}\nproof=${parsed.request.proof ?? ''}\n${BODY}`);
         fs.closeSync(fd);
       } catch {

@@ -23,7 +23,9 @@ async function main(): Promise<number> {
     const t0 = Date.now();
     const r = await fuzzWebPath(run, count, seed);
     const left = answerFifos(run);
-    console.log(`fuzz: ${r.count} inputs (seed ${seed}) in ${((Date.now() - t0) / 1000).toFixed(1)} s; statuses ${JSON.stringify(r.statuses)}; slowest ${r.maxMs.toFixed(1)} ms; RSS growth ${r.rssGrowthMb.toFixed(1)} MB; answer FIFOs left ${left.length}; failures ${r.failures.length}`);
+    console.log(
+      `fuzz: ${r.count} inputs (seed ${seed}) in ${((Date.now() - t0) / 1000).toFixed(1)} s; statuses ${JSON.stringify(r.statuses)}; slowest ${r.maxMs.toFixed(1)} ms; RSS growth ${r.rssGrowthMb.toFixed(1)} MB; answer FIFOs left ${left.length}; failures ${r.failures.length}`,
+    );
     for (const f of r.failures) console.log(`  ${f}`);
     return r.failures.length === 0 && left.length === 0 && r.count === count ? 0 : 1;
   } finally {
@@ -32,7 +34,10 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => process.exit(code), (e) => {
-  console.error(e);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

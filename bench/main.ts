@@ -49,7 +49,8 @@ const cases = readFileSync(join(root, 'test/cases/gtfs-lirr-cases.jsonl'), 'utf8
   .split('\n')
   .filter(Boolean)
   .map((l) => JSON.parse(l) as { query: string; params: Record<string, string | number> });
-const stringParams = (p: Record<string, string | number>) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, String(v)]));
+const stringParams = (p: Record<string, string | number>) =>
+  Object.fromEntries(Object.entries(p).map(([k, v]) => [k, String(v)]));
 
 const out: string[] = [];
 const say = (line = '') => {
@@ -70,12 +71,15 @@ function parsePerRequest(): void {
   }
 }
 
-const startDaemon = (run: string, workers: number) => startRoq(roq, run, ['--data', data, '--workers', String(workers)]);
+const startDaemon = (run: string, workers: number) =>
+  startRoq(roq, run, ['--data', data, '--workers', String(workers)]);
 const stopDaemon = (run: string) => stopRoq(roq, run);
 
 /** Starts bench/echo-daemon.ts on `run` and resolves once it reads REQUESTS. */
 function startEcho(run: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(root, 'dist/echo-daemon.js'), run], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(root, 'dist/echo-daemon.js'), run], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the echo daemon did not start within 10 s')), 10_000);
     child.stdout!.once('data', () => {
@@ -86,12 +90,17 @@ function startEcho(run: string): Promise<ChildProcess> {
   });
 }
 
-
 async function operations(quick: boolean): Promise<void> {
   const run = mkdtempSync(join(tmpdir(), 'roq-bench-'));
   try {
     startDaemon(run, 2);
-    await operationsBench(roq, run, cases.map((c) => ({ query: c.query, params: stringParams(c.params) })), quick, say);
+    await operationsBench(
+      roq,
+      run,
+      cases.map((c) => ({ query: c.query, params: stringParams(c.params) })),
+      quick,
+      say,
+    );
   } finally {
     stopDaemon(run);
     rmSync(run, { recursive: true, force: true });
@@ -119,7 +128,13 @@ async function web(mode: Mode): Promise<void> {
     );
     if (results && mode !== 'smoke') {
       const chart = join(root, 'docs/bench-web.svg');
-      writeFileSync(chart, webChart(results, `Departures through Apache (mod_cgid), 8 connections — requests per second, ${new Date().toISOString().slice(0, 10)}`));
+      writeFileSync(
+        chart,
+        webChart(
+          results,
+          `Departures through Apache (mod_cgid), 8 connections — requests per second, ${new Date().toISOString().slice(0, 10)}`,
+        ),
+      );
       say(`Chart: docs/bench-web.svg`);
       say();
     }
@@ -135,18 +150,34 @@ async function main(): Promise<void> {
   const quick = mode !== 'full';
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
   say(`# roq benchmarks — ${new Date().toISOString()} (${mode})`);
-  say(`machine: ${execFileSync('nproc').toString().trim()} cores, node ${process.version}, bun ${spawnSync(bun, ['--version']).stdout?.toString().trim()}`);
+  say(
+    `machine: ${execFileSync('nproc').toString().trim()} cores, node ${process.version}, bun ${spawnSync(bun, ['--version']).stdout?.toString().trim()}`,
+  );
   say();
   const sections: Record<string, () => Promise<void>> = {
     core: () => core(mode),
     operations: () => operations(quick),
     compare: async () => void (await compareInProcess(data, say, quick)),
     web: () => web(mode),
-    shapes: () => shapesBench({ roq, sample: data, scale: mode === 'smoke' ? 0.01 : 1, quick, loads: mode === 'full' ? 3 : 1 }, say),
+    shapes: () =>
+      shapesBench(
+        { roq, sample: data, scale: mode === 'smoke' ? 0.01 : 1, quick, loads: mode === 'full' ? 3 : 1 },
+        say,
+      ),
     cluster: () => clusterBench({ root, data, seconds: mode === 'full' ? 10 : 3 }, say),
-    scale: () => scaleBench({ roq, sample: data, factors: mode === 'smoke' ? [1, 2] : mode === 'quick' ? [1, 10] : [1, 10, 100], queries: mode === 'smoke' ? 200 : 3000 }, say),
+    scale: () =>
+      scaleBench(
+        {
+          roq,
+          sample: data,
+          factors: mode === 'smoke' ? [1, 2] : mode === 'quick' ? [1, 10] : [1, 10, 100],
+          queries: mode === 'smoke' ? 200 : 3000,
+        },
+        say,
+      ),
   };
-  if (only && !sections[only]) throw new Error(`--only=${only}: no such section; one of ${Object.keys(sections).join(', ')}`);
+  if (only && !sections[only])
+    throw new Error(`--only=${only}: no such section; one of ${Object.keys(sections).join(', ')}`);
   for (const [name, run] of Object.entries(sections)) {
     if (only && name !== only) continue;
     if (mode === 'smoke' && name === 'operations') continue; // its reload loops take tens of seconds even when short
@@ -169,7 +200,9 @@ async function core(mode: Mode): Promise<void> {
   say(`| parse the departures tables once with csv-parse (baseline) | ${ms(parseMs, 1)} ms | 1× |`);
 
   const inproc = await loadGeneration(data, 1, { warn: () => {} });
-  say(`| load every table in-process (${inproc.stats.rows} rows, ${(inproc.stats.bytes / 1e6).toFixed(1)} MB) | ${ms(inproc.loadMs, 1)} ms | ${(inproc.loadMs / parseMs).toFixed(2)}× |`);
+  say(
+    `| load every table in-process (${inproc.stats.rows} rows, ${(inproc.stats.bytes / 1e6).toFixed(1)} MB) | ${ms(inproc.loadMs, 1)} ms | ${(inproc.loadMs / parseMs).toFixed(2)}× |`,
+  );
 
   const rss: Record<number, number> = {};
   for (const workers of smoke ? [1] : [1, 4]) {
@@ -178,7 +211,9 @@ async function core(mode: Mode): Promise<void> {
       const s = startDaemon(run, workers);
       await new Promise((r) => setTimeout(r, 300));
       rss[workers] = rssMb(s.pid);
-      say(`| \`roq start\` until serving, ${workers} worker(s) | ${ms(s.ms, 1)} ms | ${(s.ms / parseMs).toFixed(2)}× |`);
+      say(
+        `| \`roq start\` until serving, ${workers} worker(s) | ${ms(s.ms, 1)} ms | ${(s.ms / parseMs).toFixed(2)}× |`,
+      );
       say(`| daemon RSS, ${workers} worker(s) | ${ms(rss[workers]!, 1)} MB | |`);
     } finally {
       stopDaemon(run);
@@ -211,7 +246,7 @@ async function core(mode: Mode): Promise<void> {
   // 3. FIFO round trips through a real daemon, against an echo daemon on the same FIFOs (the floor)
   say('## FIFO round trip through the daemon (2 workers; Node clients in the bench process)');
   say('`ask` makes and removes an answer FIFO per request, as the CGI program and the CLI do (Node runs mkfifo(1)');
-  say('for that); a channel keeps one answer FIFO per simulated client, so its figures are the daemon\'s own. The');
+  say("for that); a channel keeps one answer FIFO per simulated client, so its figures are the daemon's own. The");
   say('baseline is bench/echo-daemon.ts: the same clients and FIFOs, a canned answer of about the same size, no');
   say('query, no worker thread, no checks — what the kernel and the clients leave for any daemon.');
   say();
@@ -247,8 +282,16 @@ async function core(mode: Mode): Promise<void> {
   };
   // against: the echo daemon's queries/s at the same level, 'floor' for the echo rows, undefined where no echo
   // figure compares (the echo has no mkfifo-per-request client).
-  const row = (daemon: string, client: string, clients: number, f: Awaited<ReturnType<typeof load>>, against: number | 'floor' | undefined) =>
-    say(`| ${daemon} | ${client} | ${clients} | ${f.n} | ${ms(f.p50)} ms | ${ms(f.p99)} ms | ${f.qps.toFixed(0)} | ${against === 'floor' ? '1× (floor)' : against ? `${((100 * f.qps) / against).toFixed(0)} %` : ''} |`);
+  const row = (
+    daemon: string,
+    client: string,
+    clients: number,
+    f: Awaited<ReturnType<typeof load>>,
+    against: number | 'floor' | undefined,
+  ) =>
+    say(
+      `| ${daemon} | ${client} | ${clients} | ${f.n} | ${ms(f.p50)} ms | ${ms(f.p99)} ms | ${f.qps.toFixed(0)} | ${against === 'floor' ? '1× (floor)' : against ? `${((100 * f.qps) / against).toFixed(0)} %` : ''} |`,
+    );
   const levels = [1, 16, 64];
   const perLevel = smoke ? 300 : quick ? 2000 : 20_000;
   const echoRun = mkdtempSync(join(tmpdir(), 'roq-bench-'));
@@ -267,9 +310,13 @@ async function core(mode: Mode): Promise<void> {
   const run = mkdtempSync(join(tmpdir(), 'roq-bench-'));
   try {
     startDaemon(run, 2);
-    const asked = await load(1, smoke ? 20 : quick ? 200 : 1000, () => ({ send: (c) => ask(run, c.query, stringParams(c.params), { timeoutMs: 5000 }), close: () => {} }));
+    const asked = await load(1, smoke ? 20 : quick ? 200 : 1000, () => ({
+      send: (c) => ask(run, c.query, stringParams(c.params), { timeoutMs: 5000 }),
+      close: () => {},
+    }));
     row('roq', '`ask` (mkfifo per request)', 1, asked, undefined);
-    for (const [i, clients] of levels.entries()) row('roq', 'channel', clients, await load(clients, perLevel, channel(run)), floors[i]);
+    for (const [i, clients] of levels.entries())
+      row('roq', 'channel', clients, await load(clients, perLevel, channel(run)), floors[i]);
   } finally {
     stopDaemon(run);
     rmSync(run, { recursive: true, force: true });
@@ -301,11 +348,15 @@ async function core(mode: Mode): Promise<void> {
       const req = Array.from({ length: n }, () =>
         timeIt(() => {
           const r = spawnSync(exe, [cgi], { env, encoding: 'utf8' });
-          if (!/Status: 200/.test(r.stdout)) throw new Error(`CGI under ${name} failed: ${r.stdout.slice(0, 200)} ${r.stderr}`);
+          if (!/Status: 200/.test(r.stdout))
+            throw new Error(`CGI under ${name} failed: ${r.stdout.slice(0, 200)} ${r.stderr}`);
         }),
       );
-      const e = summary(empty), c = summary(req);
-      say(`| ${name} | ${ms(e.p50, 1)} ms | ${ms(c.p50, 1)} ms | ${ms(c.p99, 1)} ms | ${(c.p50 / e.p50).toFixed(2)}× |`);
+      const e = summary(empty),
+        c = summary(req);
+      say(
+        `| ${name} | ${ms(e.p50, 1)} ms | ${ms(c.p50, 1)} ms | ${ms(c.p99, 1)} ms | ${(c.p50 / e.p50).toFixed(2)}× |`,
+      );
     }
   } finally {
     stopDaemon(run2);

@@ -26,7 +26,13 @@ interface Sample {
 }
 
 /** Runs `clients` closed-loop channels until `done()` says stop (or maxMs passes); every answer must be ok. */
-async function load(run: string, cases: Case[], clients: number, done: () => boolean, maxMs: number): Promise<Sample[]> {
+async function load(
+  run: string,
+  cases: Case[],
+  clients: number,
+  done: () => boolean,
+  maxMs: number,
+): Promise<Sample[]> {
   const samples: Sample[] = [];
   const stopAt = Date.now() + maxMs;
   let next = 0;
@@ -51,7 +57,6 @@ async function load(run: string, cases: Case[], clients: number, done: () => boo
 
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
 
-
 /** SIGHUP, then wait until the generation has moved on (at most 30 s). */
 async function reloadOnce(run: string, pid: number): Promise<{ start: number; end: number }> {
   const before = readStatusFile(run)!.generation.id;
@@ -67,7 +72,13 @@ async function reloadOnce(run: string, pid: number): Promise<{ start: number; en
   }
 }
 
-export async function operationsBench(roq: string, run: string, cases: Case[], quick: boolean, say: (line?: string) => void): Promise<void> {
+export async function operationsBench(
+  roq: string,
+  run: string,
+  cases: Case[],
+  quick: boolean,
+  say: (line?: string) => void,
+): Promise<void> {
   const clients = 8;
   const pid = () => readPid(run)!;
 
@@ -90,16 +101,22 @@ export async function operationsBench(roq: string, run: string, cases: Case[], q
   say('| state | requests | p50 | p99 | max | p99 against steady |');
   say('|---|---:|---:|---:|---:|---:|');
   say(`| steady (baseline) | ${st.n} | ${ms(st.p50)} ms | ${ms(st.p99)} ms | ${ms(st.max)} ms | 1× |`);
-  say(`| during ${reloads.length} reloads | ${rl.n} | ${ms(rl.p50)} ms | ${ms(rl.p99)} ms | ${ms(rl.max)} ms | ${(rl.p99 / st.p99).toFixed(2)}× |`);
+  say(
+    `| during ${reloads.length} reloads | ${rl.n} | ${ms(rl.p50)} ms | ${ms(rl.p99)} ms | ${ms(rl.max)} ms | ${(rl.p99 / st.p99).toFixed(2)}× |`,
+  );
   const reloadMs = summary(reloads.map((r) => r.end - r.start));
-  say(`| (a reload itself, signal to swap) | ${reloadMs.n} | ${ms(reloadMs.p50, 1)} ms | | ${ms(reloadMs.max, 1)} ms | |`);
+  say(
+    `| (a reload itself, signal to swap) | ${reloadMs.n} | ${ms(reloadMs.p50, 1)} ms | | ${ms(reloadMs.max, 1)} ms | |`,
+  );
   say();
 
   // Takeover: the longest time no answer arrived anywhere, while `roq upgrade` replaces the daemon under load.
   say(`## Takeover under load (\`roq upgrade\`, ${clients} channel clients)`);
-  say('Gap = the longest interval in which no client received an answer, within the upgrade\'s handover.');
+  say("Gap = the longest interval in which no client received an answer, within the upgrade's handover.");
   say();
-  say('| upgrade | handover (old told to retire → new reads) | longest gap without answers | slowest request | steady p99 |');
+  say(
+    '| upgrade | handover (old told to retire → new reads) | longest gap without answers | slowest request | steady p99 |',
+  );
   say('|---:|---:|---:|---:|---:|');
   for (let i = 1; i <= 3; i++) {
     let upgrading = true;
@@ -108,7 +125,12 @@ export async function operationsBench(roq: string, run: string, cases: Case[], q
     const u0 = performance.now();
     // Asynchronously: a spawnSync would stop this process's clients and hide the very gap being measured.
     const r = await new Promise<{ stdout: string; stderr: string; failed: boolean }>((done) =>
-      execFile(process.execPath, [roq, 'upgrade', '--run', run], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => done({ stdout, stderr, failed: !!err })),
+      execFile(
+        process.execPath,
+        [roq, 'upgrade', '--run', run],
+        { encoding: 'utf8', timeout: 60_000 },
+        (err, stdout, stderr) => done({ stdout, stderr, failed: !!err }),
+      ),
     );
     const u1 = performance.now();
     await sleep(300);

@@ -16,7 +16,21 @@ import { ms, rssMb, summary } from './stats.js';
 type Say = (line?: string) => void;
 
 /** Columns that hold ids, renamed per copy. */
-const ID_COLUMNS = new Set(['agency_id', 'route_id', 'service_id', 'trip_id', 'shape_id', 'stop_id', 'parent_station', 'from_stop_id', 'to_stop_id', 'from_trip_id', 'to_trip_id', 'from_route_id', 'to_route_id']);
+const ID_COLUMNS = new Set([
+  'agency_id',
+  'route_id',
+  'service_id',
+  'trip_id',
+  'shape_id',
+  'stop_id',
+  'parent_station',
+  'from_stop_id',
+  'to_stop_id',
+  'from_trip_id',
+  'to_trip_id',
+  'from_route_id',
+  'to_route_id',
+]);
 /** Tables with one row per feed, not per network. */
 const ONCE = new Set(['feed_info.txt']);
 
@@ -27,7 +41,10 @@ const ONCE = new Set(['feed_info.txt']);
 export function synthesize(sample: string, times: number, into: string): string {
   mkdirSync(into, { recursive: true });
   for (const file of readdirSync(sample).filter((f) => f.endsWith('.txt'))) {
-    const lines = readFileSync(join(sample, file), 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/).filter(Boolean);
+    const lines = readFileSync(join(sample, file), 'utf8')
+      .replace(/^\uFEFF/, '')
+      .split(/\r?\n/)
+      .filter(Boolean);
     const header = lines[0]!.split(',');
     const ids = header.map((h) => ID_COLUMNS.has(h));
     const body = lines.slice(1).map((l) => l.split(','));
@@ -61,9 +78,22 @@ export interface ScaleSetup {
 }
 
 export async function scaleBench(o: ScaleSetup, say: Say): Promise<void> {
-  const stops = readFileSync(join(o.sample, 'stops.txt'), 'utf8').split('\n').slice(1).filter(Boolean).map((l) => l.split(',')[0]!);
+  const stops = readFileSync(join(o.sample, 'stops.txt'), 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .map((l) => l.split(',')[0]!);
   const dates = ['2026-09-22', '2026-10-01', '2026-10-10', '2026-10-20', '2026-11-02'];
-  const rows: { factor: number; mb: number; rows: number; loadMs: number; startMs: number; rss: number; p50: number; p99: number }[] = [];
+  const rows: {
+    factor: number;
+    mb: number;
+    rows: number;
+    loadMs: number;
+    startMs: number;
+    rss: number;
+    p50: number;
+    p99: number;
+  }[] = [];
   const base = mkdtempSync(join(tmpdir(), 'roq-scale-'));
   try {
     for (const factor of o.factors) {
@@ -75,7 +105,11 @@ export async function scaleBench(o: ScaleSetup, say: Say): Promise<void> {
       const stopAt = Date.now() + 20_000;
       for (let i = 0; i < o.queries && Date.now() < stopAt; i++) {
         const k = r.int(0, factor - 1);
-        const params = { stop: (k === 0 ? '' : `c${k}_`) + r.pick(stops), date: r.pick(dates), after: `${String(r.int(0, 23)).padStart(2, '0')}:00` };
+        const params = {
+          stop: (k === 0 ? '' : `c${k}_`) + r.pick(stops),
+          date: r.pick(dates),
+          after: `${String(r.int(0, 23)).padStart(2, '0')}:00`,
+        };
         const t0 = performance.now();
         runQuery(db, 'departures', params);
         lat.push(performance.now() - t0);
@@ -86,7 +120,16 @@ export async function scaleBench(o: ScaleSetup, say: Say): Promise<void> {
       await new Promise((res) => setTimeout(res, 500));
       const rss = rssMb(started.pid);
       stopRoq(o.roq, run);
-      rows.push({ factor, mb: g.stats.bytes / 1e6, rows: g.stats.rows, loadMs: g.loadMs, startMs: started.ms, rss, p50: q.p50, p99: q.p99 });
+      rows.push({
+        factor,
+        mb: g.stats.bytes / 1e6,
+        rows: g.stats.rows,
+        loadMs: g.loadMs,
+        startMs: started.ms,
+        rss,
+        p50: q.p50,
+        p99: q.p99,
+      });
       if (factor !== 1) rmSync(dir, { recursive: true, force: true });
     }
   } finally {
@@ -96,7 +139,9 @@ export async function scaleBench(o: ScaleSetup, say: Say): Promise<void> {
   say('## Scale: the sample feed ×1, ×10, ×100 (copies with renamed ids)');
   say('Load = all tables in-process (CSV scan, dictionaries, indexes); start = `roq start` until serving, 2 workers.');
   say();
-  say('| feed | MB | rows | load | load MB/s | load against ×1 per MB | `roq start` until serving | daemon RSS | departures p50 | p99 | p50 against ×1 |');
+  say(
+    '| feed | MB | rows | load | load MB/s | load against ×1 per MB | `roq start` until serving | daemon RSS | departures p50 | p99 | p50 against ×1 |',
+  );
   say('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const x of rows) {
     const perMb = x.loadMs / x.mb / (one.loadMs / one.mb);

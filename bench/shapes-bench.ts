@@ -75,7 +75,9 @@ export async function shapesBench(o: ShapesSetup, say: Say): Promise<void> {
   for (const shape of SHAPES) {
     const t0 = performance.now();
     const dir = shapeFeed(shape as ShapeName, o.scale);
-    say(`(${shape}${o.scale === 1 ? '' : ` ×${o.scale}`}: ${dir}, ready in ${ms((performance.now() - t0) / 1000, 1)} s)`);
+    say(
+      `(${shape}${o.scale === 1 ? '' : ` ×${o.scale}`}: ${dir}, ready in ${ms((performance.now() - t0) / 1000, 1)} s)`,
+    );
     feeds.push([`${shape}${o.scale === 1 ? '' : ` ×${o.scale}`}`, dir]);
   }
   say();
@@ -86,11 +88,19 @@ export async function shapesBench(o: ShapesSetup, say: Say): Promise<void> {
     rows.push({ name, compared, loadMs, cpuMs, bytes, rss: await daemonRss(o.roq, dir) });
   }
   say('## Feed shapes: roq against SQLite, load speed, memory');
-  say('Departures p50/p99 of the seeded mix above (every answer compared equal); load = best of ' + o.loads + ' in-process');
-  say('loads of every table (wall time, and MB per second of the process\'s CPU time); RSS = `roq start` with 2 workers,');
+  say(
+    'Departures p50/p99 of the seeded mix above (every answer compared equal); load = best of ' +
+      o.loads +
+      ' in-process',
+  );
+  say(
+    "loads of every table (wall time, and MB per second of the process's CPU time); RSS = `roq start` with 2 workers,",
+  );
   say('0.5 s after serving, against the bytes of the files loaded.');
   say();
-  say('| feed | MB | roq p50 | roq p99 | SQLite p50 | SQLite p99 | p50: roq faster by | load | load MB/s | MB per CPU-s | SQLite import | daemon RSS | RSS / raw bytes |');
+  say(
+    '| feed | MB | roq p50 | roq p99 | SQLite p50 | SQLite p99 | p50: roq faster by | load | load MB/s | MB per CPU-s | SQLite import | daemon RSS | RSS / raw bytes |',
+  );
   say('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const c = r.compared;

@@ -80,9 +80,15 @@ function writeSparse(dir: string, scale: number, r: Rng): void {
   writeLines(
     join(dir, 'stops.txt'),
     'stop_id,stop_code,stop_name,stop_desc,stop_lat,stop_lon,stop_url,wheelchair_boarding',
-    Array.from({ length: STOPS }, (_, i) => `${stopId(i)},,${i === 0 ? 'Grand Terminal' : `Station ${i} ${['Hills', 'Park', 'Junction', 'Beach', 'Heights'][i % 5]}`},,${(40.7 + i / 500).toFixed(6)},${(-73.9 - i / 400).toFixed(6)},,1`),
+    Array.from(
+      { length: STOPS },
+      (_, i) =>
+        `${stopId(i)},,${i === 0 ? 'Grand Terminal' : `Station ${i} ${['Hills', 'Park', 'Junction', 'Beach', 'Heights'][i % 5]}`},,${(40.7 + i / 500).toFixed(6)},${(-73.9 - i / 400).toFixed(6)},,1`,
+    ),
   );
-  writeLines(join(dir, 'agency.txt'), 'agency_id,agency_name,agency_url,agency_timezone', ['RR,Sparse Commuter Railroad,https://example.org,America/New_York']);
+  writeLines(join(dir, 'agency.txt'), 'agency_id,agency_name,agency_url,agency_timezone', [
+    'RR,Sparse Commuter Railroad,https://example.org,America/New_York',
+  ]);
   writeLines(
     join(dir, 'routes.txt'),
     'route_id,agency_id,route_short_name,route_long_name,route_type,route_color',
@@ -101,8 +107,14 @@ function writeSparse(dir: string, scale: number, r: Rng): void {
   }
   writeLines(join(dir, 'calendar_dates.txt'), 'service_id,date,exception_type', dates);
 
-  const tripsOut = new LineWriter(join(dir, 'trips.txt'), 'route_id,service_id,trip_id,trip_headsign,trip_short_name,direction_id,shape_id');
-  const timesOut = new LineWriter(join(dir, 'stop_times.txt'), 'trip_id,arrival_time,departure_time,stop_id,stop_sequence,pickup_type,drop_off_type');
+  const tripsOut = new LineWriter(
+    join(dir, 'trips.txt'),
+    'route_id,service_id,trip_id,trip_headsign,trip_short_name,direction_id,shape_id',
+  );
+  const timesOut = new LineWriter(
+    join(dir, 'stop_times.txt'),
+    'trip_id,arrival_time,departure_time,stop_id,stop_sequence,pickup_type,drop_off_type',
+  );
   for (let t = 0; t < trips; t++) {
     const b = r.int(0, BRANCHES - 1);
     const branch = branches[b]!;
@@ -124,13 +136,17 @@ function writeSparse(dir: string, scale: number, r: Rng): void {
     let start = r.next() < 0.967 ? r.int(4 * 60 + 30, 23 * 60) * 60 : r.int(23 * 60, Math.floor(latest / 60)) * 60;
     if (start > latest) start = latest;
     const tripId = `${serviceId(service)}_${String(t).padStart(5, '0')}`;
-    tripsOut.line(`${b + 1},${serviceId(service)},${tripId},${stopId(path[path.length - 1]!) === '237' ? 'Grand Terminal' : `Station ${path[path.length - 1]}`},${1000 + t},${inbound ? 1 : 0},${b + 1}_${inbound ? 'in' : 'out'}`);
+    tripsOut.line(
+      `${b + 1},${serviceId(service)},${tripId},${stopId(path[path.length - 1]!) === '237' ? 'Grand Terminal' : `Station ${path[path.length - 1]}`},${1000 + t},${inbound ? 1 : 0},${b + 1}_${inbound ? 'in' : 'out'}`,
+    );
     const noPickupAtEnd = r.next() < 0.307;
     let time = start;
     for (let i = 0; i < path.length; i++) {
       time += gaps[i]!;
       const last = i === path.length - 1;
-      timesOut.line(`${tripId},${clock(time)},${clock(time)},${stopId(path[i]!)},${i + 1},${last && noPickupAtEnd ? 1 : 0},${i === 0 ? 1 : 0}`);
+      timesOut.line(
+        `${tripId},${clock(time)},${clock(time)},${stopId(path[i]!)},${i + 1},${last && noPickupAtEnd ? 1 : 0},${i === 0 ? 1 : 0}`,
+      );
     }
   }
   tripsOut.close();
@@ -144,18 +160,39 @@ function writeBigFile(dir: string, scale: number, r: Rng): void {
   const trips = Math.round(58_000 * scale);
   const stopTimes = Math.round(2_400_000 * scale);
   const stopId = (i: number) => String(300_000 + i * 7);
-  const streets = ['FLATBUSH AV', 'CHURCH AV', 'NOSTRAND AV', 'KINGS HWY', 'OCEAN PKWY', 'ATLANTIC AV', 'UTICA AV', 'BEDFORD AV', 'MYRTLE AV', 'FULTON ST'];
+  const streets = [
+    'FLATBUSH AV',
+    'CHURCH AV',
+    'NOSTRAND AV',
+    'KINGS HWY',
+    'OCEAN PKWY',
+    'ATLANTIC AV',
+    'UTICA AV',
+    'BEDFORD AV',
+    'MYRTLE AV',
+    'FULTON ST',
+  ];
   writeLines(
     join(dir, 'stops.txt'),
     'stop_id,stop_name,stop_desc,stop_lat,stop_lon,zone_id,stop_url,location_type,parent_station',
-    Array.from({ length: STOPS }, (_, i) => `${stopId(i)},${streets[i % 10]}/${streets[(i * 7 + 3) % 10]} ${i},,${(40.6 + (i % 97) / 1000).toFixed(6)},${(-73.95 - (i % 89) / 1000).toFixed(6)},,,0,`),
+    Array.from(
+      { length: STOPS },
+      (_, i) =>
+        `${stopId(i)},${streets[i % 10]}/${streets[(i * 7 + 3) % 10]} ${i},,${(40.6 + (i % 97) / 1000).toFixed(6)},${(-73.95 - (i % 89) / 1000).toFixed(6)},,,0,`,
+    ),
   );
-  writeLines(join(dir, 'agency.txt'), 'agency_id,agency_name,agency_url,agency_timezone,agency_lang,agency_phone', ['CB,City Bus,https://example.org,America/New_York,en,555-0100']);
+  writeLines(join(dir, 'agency.txt'), 'agency_id,agency_name,agency_url,agency_timezone,agency_lang,agency_phone', [
+    'CB,City Bus,https://example.org,America/New_York,en,555-0100',
+  ]);
   const routeId = (k: number) => `B${k + 1}`;
   writeLines(
     join(dir, 'routes.txt'),
     'agency_id,route_id,route_short_name,route_long_name,route_desc,route_type,route_color,route_text_color',
-    Array.from({ length: ROUTES }, (_, k) => `CB,${routeId(k)},B${k + 1},${streets[k % 10]} - ${streets[(k + 3) % 10]},"Via ${streets[(k + 5) % 10]}, ${streets[(k + 6) % 10]}",3,00AEEF,FFFFFF`),
+    Array.from(
+      { length: ROUTES },
+      (_, k) =>
+        `CB,${routeId(k)},B${k + 1},${streets[k % 10]} - ${streets[(k + 3) % 10]},"Via ${streets[(k + 5) % 10]}, ${streets[(k + 6) % 10]}",3,00AEEF,FFFFFF`,
+    ),
   );
 
   // 37 calendar rows: per depot, weekday / saturday / sunday services over three months.
@@ -172,7 +209,11 @@ function writeBigFile(dir: string, scale: number, r: Rng): void {
     services.push(id);
     calendar.push(`${id},${days},20260907,20261205`);
   }
-  writeLines(join(dir, 'calendar.txt'), 'service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date', calendar);
+  writeLines(
+    join(dir, 'calendar.txt'),
+    'service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date',
+    calendar,
+  );
   const holidays = ['20261012', '20261111', '20261126'];
   writeLines(
     join(dir, 'calendar_dates.txt'),
@@ -185,17 +226,29 @@ function writeBigFile(dir: string, scale: number, r: Rng): void {
     const n = r.int(45, 60);
     return Array.from({ length: n }, () => r.int(0, STOPS - 1));
   });
-  const tripsOut = new LineWriter(join(dir, 'trips.txt'), 'route_id,service_id,trip_id,trip_headsign,direction_id,block_id,shape_id');
-  const timesOut = new LineWriter(join(dir, 'stop_times.txt'), 'trip_id,arrival_time,departure_time,stop_id,stop_sequence,pickup_type,drop_off_type,timepoint');
+  const tripsOut = new LineWriter(
+    join(dir, 'trips.txt'),
+    'route_id,service_id,trip_id,trip_headsign,direction_id,block_id,shape_id',
+  );
+  const timesOut = new LineWriter(
+    join(dir, 'stop_times.txt'),
+    'trip_id,arrival_time,departure_time,stop_id,stop_sequence,pickup_type,drop_off_type,timepoint',
+  );
   for (let t = 0; t < trips; t++) {
     const k = t % ROUTES;
     const s = r.int(0, services.length - 1);
     const dir0 = r.next() < 0.5;
     const pattern = dir0 ? patterns[k]! : [...patterns[k]!].reverse();
     const length = share(stopTimes, trips, t);
-    const tripId = `${services[s]!.slice(0, 2)}_B6-${services[s]!.slice(6)}-${String(t).padStart(6, '0')}_${routeId(k)}_${dir0 ? 'N' : 'S'}`.padEnd(30, '0');
+    const tripId =
+      `${services[s]!.slice(0, 2)}_B6-${services[s]!.slice(6)}-${String(t).padStart(6, '0')}_${routeId(k)}_${dir0 ? 'N' : 'S'}`.padEnd(
+        30,
+        '0',
+      );
     const headsign = `${dir0 ? 'LIMITED' : 'LOCAL'} ${streets[(k + 1) % 10]} via ${streets[(k + 2) % 10]} / ${streets[(k + 4) % 10]}`;
-    tripsOut.line(`${routeId(k)},${services[s]},${tripId},${headsign},${dir0 ? 0 : 1},${services[s]!.slice(0, 2)}_${k}_${t % 97},${routeId(k)}0${dir0 ? 1 : 2}`);
+    tripsOut.line(
+      `${routeId(k)},${services[s]},${tripId},${headsign},${dir0 ? 0 : 1},${services[s]!.slice(0, 2)}_${k}_${t % 97},${routeId(k)}0${dir0 ? 1 : 2}`,
+    );
     let time = r.int(5 * 60, 24 * 60 + 30) * 60 + r.pick([0, 0, 30]);
     for (let i = 0; i < length; i++) {
       time += i === 0 ? 0 : r.int(40, 150);
@@ -212,7 +265,12 @@ function writeBigFile(dir: string, scale: number, r: Rng): void {
  * The directory of `shape` at `scale` (1 = the sizes above), generated on first use from `seed` into the cache
  * directory (default: the OS temporary directory) and reused afterwards.
  */
-export function shapeFeed(shape: ShapeName, scale = 1, seed = 14, cacheDir = join(tmpdir(), 'roq-bench-shapes')): string {
+export function shapeFeed(
+  shape: ShapeName,
+  scale = 1,
+  seed = 14,
+  cacheDir = join(tmpdir(), 'roq-bench-shapes'),
+): string {
   const dir = join(cacheDir, `${shape}-x${scale}-s${seed}-v${GENERATOR_VERSION}`);
   const marker = join(dir, '.complete');
   if (existsSync(marker)) return dir;

@@ -30,7 +30,10 @@ const cases = readFileSync(join(root, 'test/cases/gtfs-lirr-cases.jsonl'), 'utf8
   .split('\n')
   .filter(Boolean)
   .map((l) => JSON.parse(l) as { query: string; params: Record<string, string | number> })
-  .map((c) => ({ query: c.query, params: Object.fromEntries(Object.entries(c.params).map(([k, v]) => [k, String(v)])) }));
+  .map((c) => ({
+    query: c.query,
+    params: Object.fromEntries(Object.entries(c.params).map(([k, v]) => [k, String(v)])),
+  }));
 
 interface Sample {
   s: number;
@@ -46,7 +49,12 @@ interface Sample {
 
 async function main(): Promise<number> {
   const env = { ...process.env, ROQ_TEST_FAULTS: '1' };
-  const { pid } = startRoq(roq, run, ['--data', join(root, 'data/gtfs-lirr'), '--workers', '2', '--deadline', '500'], env);
+  const { pid } = startRoq(
+    roq,
+    run,
+    ['--data', join(root, 'data/gtfs-lirr'), '--workers', '2', '--deadline', '500'],
+    env,
+  );
   const endAt = Date.now() + minutes * 60_000;
   const t0 = Date.now();
   const n = { ok: 0, bad: 0, reloads: 0, faults: 0, fuzz: 0, fuzzFailures: 0 };
@@ -109,11 +117,16 @@ async function main(): Promise<number> {
   stopRoq(roq, run);
 
   console.log(`# roq soak — ${new Date().toISOString()}, ${minutes} min`);
-  console.log('| t (s) | daemon RSS (MB) | open fds | answer FIFOs | steady ok | steady not ok | reloads | faults | fuzz inputs |');
+  console.log(
+    '| t (s) | daemon RSS (MB) | open fds | answer FIFOs | steady ok | steady not ok | reloads | faults | fuzz inputs |',
+  );
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const every = Math.max(1, Math.floor(samples.length / 12));
   samples.forEach((x, i) => {
-    if (i % every === 0 || i === samples.length - 1) console.log(`| ${x.s} | ${x.rss.toFixed(1)} | ${x.fds} | ${x.fifos} | ${x.ok} | ${x.bad} | ${x.reloads} | ${x.faults} | ${x.fuzz} |`);
+    if (i % every === 0 || i === samples.length - 1)
+      console.log(
+        `| ${x.s} | ${x.rss.toFixed(1)} | ${x.fds} | ${x.fifos} | ${x.ok} | ${x.bad} | ${x.reloads} | ${x.faults} | ${x.fuzz} |`,
+      );
   });
   const warm = samples.filter((x) => x.s >= Math.max(60, (minutes * 60) / 4));
   const third = Math.max(1, Math.floor(warm.length / 3));
@@ -127,10 +140,17 @@ async function main(): Promise<number> {
   // A leak lifts the floor: late on, even the fewest descriptors seen exceed what was usual early on. A sample
   // taken while a worker was being replaced can dip a few below; comparing with the early median ignores that.
   const fdsFlat = warm.length < 3 || floor(late) <= median(early);
-  if (warm.length >= 3) console.log(`open fds after warm-up: first third ${floor(early)}–${Math.max(...early.map((x) => x.fds))}, last third ${floor(late)}–${Math.max(...late.map((x) => x.fds))}`);
+  if (warm.length >= 3)
+    console.log(
+      `open fds after warm-up: first third ${floor(early)}–${Math.max(...early.map((x) => x.fds))}, last third ${floor(late)}–${Math.max(...late.map((x) => x.fds))}`,
+    );
   const ok = n.bad === 0 && n.fuzzFailures === 0 && rssRatio < 1.15 && fdsFlat;
-  console.log(`\nsteady requests ${n.ok} ok, ${n.bad} not ok${badExamples.length ? ` (${badExamples.join('; ')})` : ''}; fuzz ${n.fuzz} inputs, ${n.fuzzFailures} failures; ${n.reloads} reloads; ${n.faults} faults injected`);
-  console.log(`RSS last third / first third: ${rssRatio.toFixed(2)}×; open fds ${fdsFlat ? 'flat' : 'GREW'}: ${ok ? 'PASS' : 'FAIL'}`);
+  console.log(
+    `\nsteady requests ${n.ok} ok, ${n.bad} not ok${badExamples.length ? ` (${badExamples.join('; ')})` : ''}; fuzz ${n.fuzz} inputs, ${n.fuzzFailures} failures; ${n.reloads} reloads; ${n.faults} faults injected`,
+  );
+  console.log(
+    `RSS last third / first third: ${rssRatio.toFixed(2)}×; open fds ${fdsFlat ? 'flat' : 'GREW'}: ${ok ? 'PASS' : 'FAIL'}`,
+  );
   return ok ? 0 : 1;
 }
 

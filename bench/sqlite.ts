@@ -111,19 +111,47 @@ export function buildSqlite(dataDir: string, dbPath: string): void {
       db.transaction(() => forEachRow(dataDir, file, (r) => insert.run(...values(r))))();
     };
     load('stops.txt', 'INSERT INTO stops VALUES (?, ?, ?, ?, ?, ?, ?)', (r) => [
-      s(r.stop_id), s(r.stop_name), asciiLower(s(r.stop_name)), s(r.stop_lat), s(r.stop_lon), s(r.location_type), s(r.parent_station),
+      s(r.stop_id),
+      s(r.stop_name),
+      asciiLower(s(r.stop_name)),
+      s(r.stop_lat),
+      s(r.stop_lon),
+      s(r.location_type),
+      s(r.parent_station),
     ]);
-    load('routes.txt', 'INSERT OR IGNORE INTO routes VALUES (?, ?, ?)', (r) => [s(r.route_id), s(r.route_short_name), s(r.route_long_name)]);
+    load('routes.txt', 'INSERT OR IGNORE INTO routes VALUES (?, ?, ?)', (r) => [
+      s(r.route_id),
+      s(r.route_short_name),
+      s(r.route_long_name),
+    ]);
     load('trips.txt', 'INSERT OR IGNORE INTO trips VALUES (?, ?, ?, ?, ?)', (r) => [
-      s(r.trip_id), s(r.route_id), s(r.service_id), s(r.trip_headsign), s(r.direction_id),
+      s(r.trip_id),
+      s(r.route_id),
+      s(r.service_id),
+      s(r.trip_headsign),
+      s(r.direction_id),
     ]);
     load('stop_times.txt', 'INSERT INTO stop_times VALUES (?, ?, ?, ?, ?, ?)', (r) => [
-      s(r.trip_id), s(r.stop_id), int(r.stop_sequence, 0), s(r.departure_time), gtfsSeconds(r.departure_time), int(r.pickup_type, 0),
+      s(r.trip_id),
+      s(r.stop_id),
+      int(r.stop_sequence, 0),
+      s(r.departure_time),
+      gtfsSeconds(r.departure_time),
+      int(r.pickup_type, 0),
     ]);
     load('calendar.txt', 'INSERT INTO calendar VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', (r) => [
-      s(r.service_id), int(r.start_date, 0), int(r.end_date, 0), ...WEEKDAYS.slice(1).concat('sunday').map((d) => int(r[d], 0)),
+      s(r.service_id),
+      int(r.start_date, 0),
+      int(r.end_date, 0),
+      ...WEEKDAYS.slice(1)
+        .concat('sunday')
+        .map((d) => int(r[d], 0)),
     ]);
-    load('calendar_dates.txt', 'INSERT INTO calendar_dates VALUES (?, ?, ?)', (r) => [s(r.service_id), int(r.date, 0), int(r.exception_type, 0)]);
+    load('calendar_dates.txt', 'INSERT INTO calendar_dates VALUES (?, ?, ?)', (r) => [
+      s(r.service_id),
+      int(r.date, 0),
+      int(r.exception_type, 0),
+    ]);
     db.exec(INDEXES);
   } finally {
     db.close();
@@ -179,7 +207,14 @@ function serviceDays(day: number) {
   const e = new Date(d.getTime() - DAY * 1000);
   const num = (x: Date) => x.getUTCFullYear() * 10000 + (x.getUTCMonth() + 1) * 100 + x.getUTCDate();
   const iso = (x: Date) => x.toISOString().slice(0, 10);
-  return { today: num(d), today_wd: d.getUTCDay(), today_iso: iso(d), eve: num(e), eve_wd: e.getUTCDay(), eve_iso: iso(e) };
+  return {
+    today: num(d),
+    today_wd: d.getUTCDay(),
+    today_iso: iso(d),
+    eve: num(e),
+    eve_wd: e.getUTCDay(),
+    eve_iso: iso(e),
+  };
 }
 
 function validated(query: 'departures' | 'stops', params: Params) {

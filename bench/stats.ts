@@ -10,7 +10,12 @@ export function percentile(samples: readonly number[], p: number): number {
 }
 
 export function summary(samples: readonly number[]): { p50: number; p99: number; max: number; n: number } {
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99), max: percentile(samples, 100), n: samples.length };
+  return {
+    p50: percentile(samples, 50),
+    p99: percentile(samples, 99),
+    max: percentile(samples, 100),
+    n: samples.length,
+  };
 }
 
 export function ms(x: number, digits = 3): string {

@@ -34,7 +34,9 @@ const QUERY = 'stop=102&date=2026-11-02&after=08:00&format=json';
 
 export function cannon(url: string, connections: number, seconds: number): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
-    autocannon({ url, connections, duration: seconds, timeout: 20 }, (err, result) => (err ? reject(err) : resolve(result)));
+    autocannon({ url, connections, duration: seconds, timeout: 20 }, (err, result) =>
+      err ? reject(err) : resolve(result),
+    );
   });
 }
 
@@ -62,27 +64,80 @@ export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | und
   const web = join(o.base, 'web');
   const bun = installForWeb(realpathSync(join(o.root, 'node_modules/.bin/bun')), join(web, 'bin', 'bun'));
   const data = installForWeb(o.data, join(web, 'data'));
-  for (const m of ['better-sqlite3', 'bindings', 'file-uri-to-path']) installForWeb(join(o.root, 'node_modules', m), join(web, 'node_modules', m));
+  for (const m of ['better-sqlite3', 'bindings', 'file-uri-to-path'])
+    installForWeb(join(o.root, 'node_modules', m), join(web, 'node_modules', m));
   const node = process.execPath;
   const cgiDir = join(web, 'cgi-bin');
   const dist = (f: string) => readFileSync(join(o.root, 'dist', f), 'utf8');
   const hello = 'Content-Type: text/plain\\n\\nhello\\n';
   const programs: { name: string; path: string; runtime: WebResult['runtime']; file: string }[] = [
-    { name: 'hello-world, sh', path: '/hello-sh', runtime: 'sh', file: writeCgi(cgiDir, 'hello.sh', '/bin/sh', `printf '${hello}'\n`) },
-    { name: 'hello-world, Node', path: '/hello-node', runtime: 'node', file: writeCgi(cgiDir, 'hello-node.cgi', node, `require('fs').writeSync(1, '${hello}');\n`) },
-    { name: 'hello-world, Bun', path: '/hello-bun', runtime: 'bun', file: writeCgi(cgiDir, 'hello-bun.cgi', bun, `require('fs').writeSync(1, '${hello}');\n`) },
-    { name: 'hello-world, Bun executable', path: '/hello-bun-exe', runtime: 'bun executable', file: compileHello(bun, o.root, cgiDir, hello, o.seconds > 1 ? 60 : 5, say) },
-    { name: 'roq CGI, Bun executable (deployed)', path: '/roq', runtime: 'bun executable', file: copyExecutable(join(o.root, 'dist/roq-cgi'), join(cgiDir, 'roq-cgi')) },
-    { name: 'roq CGI, Bun running the bundle', path: '/roq-bun', runtime: 'bun', file: writeCgi(cgiDir, 'roq.cgi', bun, dist('roq.cgi')) },
-    { name: 'roq CGI, Node', path: '/roq-node', runtime: 'node', file: writeCgi(cgiDir, 'roq-node.cgi', node, dist('roq.cgi')) },
-    { name: 'naive CSV CGI, Node (parses per request)', path: '/naive', runtime: 'node', file: writeCgi(cgiDir, 'naive.cgi', node, dist('naive.cgi')) },
-    { name: 'SQLite CGI, Node (better-sqlite3)', path: '/sqlite', runtime: 'node', file: writeCgi(cgiDir, 'sqlite.cgi', node, dist('sqlite.cgi')) },
+    {
+      name: 'hello-world, sh',
+      path: '/hello-sh',
+      runtime: 'sh',
+      file: writeCgi(cgiDir, 'hello.sh', '/bin/sh', `printf '${hello}'\n`),
+    },
+    {
+      name: 'hello-world, Node',
+      path: '/hello-node',
+      runtime: 'node',
+      file: writeCgi(cgiDir, 'hello-node.cgi', node, `require('fs').writeSync(1, '${hello}');\n`),
+    },
+    {
+      name: 'hello-world, Bun',
+      path: '/hello-bun',
+      runtime: 'bun',
+      file: writeCgi(cgiDir, 'hello-bun.cgi', bun, `require('fs').writeSync(1, '${hello}');\n`),
+    },
+    {
+      name: 'hello-world, Bun executable',
+      path: '/hello-bun-exe',
+      runtime: 'bun executable',
+      file: compileHello(bun, o.root, cgiDir, hello, o.seconds > 1 ? 60 : 5, say),
+    },
+    {
+      name: 'roq CGI, Bun executable (deployed)',
+      path: '/roq',
+      runtime: 'bun executable',
+      file: copyExecutable(join(o.root, 'dist/roq-cgi'), join(cgiDir, 'roq-cgi')),
+    },
+    {
+      name: 'roq CGI, Bun running the bundle',
+      path: '/roq-bun',
+      runtime: 'bun',
+      file: writeCgi(cgiDir, 'roq.cgi', bun, dist('roq.cgi')),
+    },
+    {
+      name: 'roq CGI, Node',
+      path: '/roq-node',
+      runtime: 'node',
+      file: writeCgi(cgiDir, 'roq-node.cgi', node, dist('roq.cgi')),
+    },
+    {
+      name: 'naive CSV CGI, Node (parses per request)',
+      path: '/naive',
+      runtime: 'node',
+      file: writeCgi(cgiDir, 'naive.cgi', node, dist('naive.cgi')),
+    },
+    {
+      name: 'SQLite CGI, Node (better-sqlite3)',
+      path: '/sqlite',
+      runtime: 'node',
+      file: writeCgi(cgiDir, 'sqlite.cgi', node, dist('sqlite.cgi')),
+    },
   ];
   const apache = await startApache({
     dir: join(o.base, 'web'),
     scripts: Object.fromEntries(programs.map((p) => [p.path, p.file])),
     // NODE_PATH: the SQLite program requires better-sqlite3, a native addon, from web/node_modules.
-    env: { ROQ_RUN_DIR: run, ROQ_DATA_DIR: data, ROQ_SQLITE_DB: o.sqliteDb, NODE_PATH: join(web, 'node_modules'), PATH: '/usr/bin:/bin', ROQ_CGI_TIMEOUT_MS: '10000' },
+    env: {
+      ROQ_RUN_DIR: run,
+      ROQ_DATA_DIR: data,
+      ROQ_SQLITE_DB: o.sqliteDb,
+      NODE_PATH: join(web, 'node_modules'),
+      PATH: '/usr/bin:/bin',
+      ROQ_CGI_TIMEOUT_MS: '10000',
+    },
   });
   const results: WebResult[] = [];
   const single: { name: string; p50: number; p99: number; reqPerSec: number }[] = [];
@@ -91,10 +146,20 @@ export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | und
       const url = `${apache.url}${p.path}?${QUERY}`;
       const probe = await fetch(url);
       const body = await probe.text();
-      if (probe.status !== 200) throw new Error(`${p.name}: HTTP ${probe.status}: ${body.slice(0, 300)} ${apache.errorLog().slice(-500)}`);
+      if (probe.status !== 200)
+        throw new Error(`${p.name}: HTTP ${probe.status}: ${body.slice(0, 300)} ${apache.errorLog().slice(-500)}`);
       // The naive program needs about a third of a second a request: a short run would see none finish.
       const r = await cannon(url, o.connections, p.path === '/naive' ? Math.max(o.seconds, 5) : o.seconds);
-      results.push({ name: p.name, path: p.path, runtime: p.runtime, reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts });
+      results.push({
+        name: p.name,
+        path: p.path,
+        runtime: p.runtime,
+        reqPerSec: r.requests.average,
+        p50: r.latency.p50,
+        p99: r.latency.p99,
+        non2xx: r.non2xx,
+        errors: r.errors + r.timeouts,
+      });
     }
     // Latency unloaded: one connection, so no request waits for a core (at 8, the two cores are saturated and
     // latency is connections ÷ throughput).
@@ -168,12 +233,15 @@ function compileHello(bun: string, root: string, dir: string, hello: string, rou
       const t0 = performance.now();
       const r = spawnSync(outs[way]!, [], { encoding: 'utf8' });
       times[way]!.push(performance.now() - t0);
-      if (!r.stdout.startsWith('Content-Type: text/plain')) throw new Error(`the hello-world (${way}) wrote ${JSON.stringify(r.stdout.slice(0, 80))}`);
+      if (!r.stdout.startsWith('Content-Type: text/plain'))
+        throw new Error(`the hello-world (${way}) wrote ${JSON.stringify(r.stdout.slice(0, 80))}`);
     }
   }
   const p50 = (way: string) => summary(times[way]!).p50;
   const best = ways.reduce((a, b) => (p50(b) < p50(a) ? b : a));
-  say(`Bun executable hello-world, spawned directly ${rounds}× each (p50): ${ways.map((w) => `${w} ${p50(w).toFixed(1)} ms`).join(', ')}; the floor below uses ${best}.`);
+  say(
+    `Bun executable hello-world, spawned directly ${rounds}× each (p50): ${ways.map((w) => `${w} ${p50(w).toFixed(1)} ms`).join(', ')}; the floor below uses ${best}.`,
+  );
   say();
   return outs[best]!;
 }
@@ -185,11 +253,16 @@ function copyExecutable(from: string, to: string): string {
 
 /** A horizontal bar chart of requests per second, as SVG (no dependencies; readable in any browser or on GitHub). */
 export function webChart(results: WebResult[], title: string): string {
-  const w = 760, bar = 26, gap = 10, left = 290, top = 48;
+  const w = 760,
+    bar = 26,
+    gap = 10,
+    left = 290,
+    top = 48;
   const max = Math.max(...results.map((r) => r.reqPerSec));
   const h = top + results.length * (bar + gap) + 30;
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-  const colour = (r: WebResult) => (r.name.startsWith('roq') ? '#1f6feb' : r.name.startsWith('hello') ? '#8c959f' : '#d1242f');
+  const colour = (r: WebResult) =>
+    r.name.startsWith('roq') ? '#1f6feb' : r.name.startsWith('hello') ? '#8c959f' : '#d1242f';
   const rows = results
     .map((r, i) => {
       const y = top + i * (bar + gap);

@@ -14,14 +14,23 @@ function paramsInterface(q: QuerySchema): string {
   const lines = q.params.map((p) => {
     const type = p.type === 'string' ? 'string' : p.type === 'bool' ? 'boolean' : 'number';
     const unit = p.type === 'date' ? ' (yyyymmdd)' : p.type === 'time' ? ' (seconds since midnight)' : '';
-    const absent = p.required || p.default !== undefined ? '' : p.type === 'string' ? '; empty when absent' : p.type === 'bool' ? '; false when absent' : '; NaN when absent';
+    const absent =
+      p.required || p.default !== undefined
+        ? ''
+        : p.type === 'string'
+          ? '; empty when absent'
+          : p.type === 'bool'
+            ? '; false when absent'
+            : '; NaN when absent';
     return `  /** ${doc((p.description ?? p.name) + unit + absent)} */\n  ${p.name}: ${type};`;
   });
   return `/** Parameters of ${q.name}, as parseParams returns them. */\nexport interface ${pascal(q.name)}Params {\n${lines.join('\n')}\n}`;
 }
 
 function rowType(q: QuerySchema): string {
-  const cells = q.fields.map((f) => `${f.name}: ${f.type === 'string' ? 'string' : f.type === 'bool' ? 'boolean' : 'number'}`);
+  const cells = q.fields.map(
+    (f) => `${f.name}: ${f.type === 'string' ? 'string' : f.type === 'bool' ? 'boolean' : 'number'}`,
+  );
   const one = `export type ${pascal(q.name)}Row = [${cells.join(', ')}];`;
   if (one.length <= 118) return `/** One answer row of ${q.name}, cells in field order. */\n${one}`;
   return `/** One answer row of ${q.name}, cells in field order. */\nexport type ${pascal(q.name)}Row = [\n${cells.map((c) => `  ${c},`).join('\n')}\n];`;
@@ -45,7 +54,14 @@ export interface QuerySpec {
   ];
   for (const q of schemas.queries) parts.push(paramsInterface(q), rowType(q));
   const specs: Record<string, unknown> = {};
-  for (const q of schemas.queries) specs[q.name] = { name: q.name, description: q.description, params: q.params, fields: q.fields, ...(q.maxAge ? { maxAge: q.maxAge } : {}) };
+  for (const q of schemas.queries)
+    specs[q.name] = {
+      name: q.name,
+      description: q.description,
+      params: q.params,
+      fields: q.fields,
+      ...(q.maxAge ? { maxAge: q.maxAge } : {}),
+    };
   parts.push(`export type QueryName = ${schemas.queries.map((q) => quote(q.name)).join(' | ') || 'never'};`);
   parts.push(`export const QUERY_SPECS: Record<string, QuerySpec> = ${literal(specs)};`);
   return parts.join('\n\n') + '\n';
@@ -56,7 +72,9 @@ export function emitRegistry(schemas: Schemas): string {
   const { lib, queries } = schemas.imports;
   const coded = qs.filter((q) => !q.declared);
   const declared = qs.filter((q) => q.declared);
-  const imports = coded.map((q) => `import { ${[runnerOf(q).fn, ...(q.derive ? [q.derive] : [])].join(', ')} } from '${queries}/${q.name}.js';`);
+  const imports = coded.map(
+    (q) => `import { ${[runnerOf(q).fn, ...(q.derive ? [q.derive] : [])].join(', ')} } from '${queries}/${q.name}.js';`,
+  );
   const derivers = coded.filter((q) => q.derive);
   if (declared.length) imports.unshift(`import { runDeclared, type DeclaredQuery } from '${lib}/queries/declared.js';`);
   const types = coded.map((q) => `${pascal(q.name)}Params`);

@@ -35,7 +35,9 @@ function describeColumn(c: ColumnSpec): string {
     float: c.default === undefined && !c.required ? '; NaN when empty' : '',
     bool: c.default === undefined && !c.required ? '; false when empty' : '',
     date: ': yyyymmdd' + (c.default === undefined && !c.required ? ', NULL_INT when empty' : ''),
-    time: ': seconds from the start of the service day' + (c.default === undefined && !c.required ? ', NULL_TIME when empty' : ''),
+    time:
+      ': seconds from the start of the service day' +
+      (c.default === undefined && !c.required ? ', NULL_TIME when empty' : ''),
   };
   return `${c.name} (${what.join(', ')})${meaning[c.type]}`;
 }
@@ -80,7 +82,9 @@ function interfaceOf(t: TableSpec): string {
     lines.push(`  findKey(${args}): number;`);
   }
   for (const ix of t.indexes) {
-    lines.push(`  /** rows sorted by (${ix.columns.join(', ')}); keys: ${ix.columns.map((n) => keyMeaning(t, n)).join(', ')} */`);
+    lines.push(
+      `  /** rows sorted by (${ix.columns.join(', ')}); keys: ${ix.columns.map((n) => keyMeaning(t, n)).join(', ')} */`,
+    );
     lines.push(`  readonly ${ix.name}: SortedIndex;`);
   }
   lines.push('}');
@@ -111,7 +115,12 @@ function openerOf(t: TableSpec): string {
     locals.push(`  const ${v} = ${OPENER[c.type]}(t, ${quote(c.name)});`);
     switch (c.type) {
       case 'string':
-        members.push(`    ${m}: ${v}.text,`, `    ${m}Code: (row) => ${v}.codes[row]!,`, `    ${m}CodeOf: ${v}.codeOf,`, `    ${m}OfCode: ${v}.textOfCode,`);
+        members.push(
+          `    ${m}: ${v}.text,`,
+          `    ${m}Code: (row) => ${v}.codes[row]!,`,
+          `    ${m}CodeOf: ${v}.codeOf,`,
+          `    ${m}OfCode: ${v}.textOfCode,`,
+        );
         break;
       case 'time':
         members.push(`    ${m}: (row) => ${v}.seconds[row]!,`, `    ${m}Text: ${v}.text.text,`);
@@ -135,7 +144,9 @@ function openerOf(t: TableSpec): string {
     locals.push(`  const key = keyIndex(t, ${literal(t.key)});`);
     const cols = t.key.map((k) => t.columns.find((c) => c.name === k)!);
     const args = cols.map((c) => camel(c.name)).join(', ');
-    const values = cols.map((c) => (c.type === 'string' ? `${camel(c.name)}Col.codeOf(${camel(c.name)})` : camel(c.name))).join(', ');
+    const values = cols
+      .map((c) => (c.type === 'string' ? `${camel(c.name)}Col.codeOf(${camel(c.name)})` : camel(c.name)))
+      .join(', ');
     members.push('    key,', `    findKey: (${args}) => findByKey(key, [${values}]),`);
   }
   for (const ix of t.indexes) members.push(`    ${ix.name}: namedIndex(t, ${quote(ix.name)}, ${literal(ix.columns)}),`);

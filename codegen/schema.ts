@@ -9,7 +9,14 @@ import { parseClockTime, parseIsoDate } from '../src/dates.js';
 import type { Field } from '../src/protocol.js';
 import type { DeclaredQuery } from '../src/queries/declared.js';
 import type { ColumnSpec, ColumnType, IndexSpec, TableSpec } from '../src/store/types.js';
-import { formatParser, parseBoolBytes, parseDateBytes, parseFloatBytes, parseIntBytes, parseTimeBytes } from '../src/store/values.js';
+import {
+  formatParser,
+  parseBoolBytes,
+  parseDateBytes,
+  parseFloatBytes,
+  parseIntBytes,
+  parseTimeBytes,
+} from '../src/store/values.js';
 import { camel } from './names.js';
 
 export interface SchemaFile {
@@ -76,13 +83,15 @@ function checker(file: string) {
   const fail = (field: string, problem: string): never => {
     throw new SchemaError(file, field, problem);
   };
-  const show = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : JSON.stringify(v) ?? String(v));
+  const show = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : (JSON.stringify(v) ?? String(v)));
   return {
     fail,
     object(v: unknown, field: string, allowed: readonly string[]): Obj {
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(field, `expected an object, got ${show(v)}`);
+      if (typeof v !== 'object' || v === null || Array.isArray(v))
+        return fail(field, `expected an object, got ${show(v)}`);
       for (const k of Object.keys(v)) {
-        if (!allowed.includes(k)) fail(field ? `${field}.${k}` : k, `unknown property (expected one of ${allowed.join(', ')})`);
+        if (!allowed.includes(k))
+          fail(field ? `${field}.${k}` : k, `unknown property (expected one of ${allowed.join(', ')})`);
       }
       return v as Obj;
     },
@@ -127,7 +136,13 @@ const PARSERS: Record<Exclude<ColumnType, 'string'>, (b: Uint8Array, s: number, 
   date: parseDateBytes,
 };
 
-function columnDefault(c: ReturnType<typeof checker>, v: unknown, type: ColumnType, field: string, format?: string): string | undefined {
+function columnDefault(
+  c: ReturnType<typeof checker>,
+  v: unknown,
+  type: ColumnType,
+  field: string,
+  format?: string,
+): string | undefined {
   if (v === undefined) return undefined;
   const text = typeof v === 'number' && (type === 'int' || type === 'float') ? String(v) : c.string(v, field);
   if (type !== 'string') {
@@ -139,7 +154,10 @@ function columnDefault(c: ReturnType<typeof checker>, v: unknown, type: ColumnTy
 }
 
 /** The formats a date or time column may declare; the first is the default (GTFS). */
-const FORMATS: Partial<Record<ColumnType, readonly string[]>> = { date: ['yyyymmdd', 'iso'], time: ['service', 'clock'] };
+const FORMATS: Partial<Record<ColumnType, readonly string[]>> = {
+  date: ['yyyymmdd', 'iso'],
+  time: ['service', 'clock'],
+};
 
 type SourcedTable = TableSpec & { source: string };
 
@@ -149,7 +167,18 @@ const DELIMITERS: Record<string, string> = { comma: ',', tab: '\t', semicolon: '
 /** Checks one table schema; `refs` are its columns' `references` texts, resolved by linkReferences. */
 export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (string | undefined)[] } {
   const c = checker(file.path);
-  const o = c.object(file.json, '', ['table', 'file', 'optional', 'description', 'columns', 'key', 'indexes', 'delimiter', 'header', 'references']);
+  const o = c.object(file.json, '', [
+    'table',
+    'file',
+    'optional',
+    'description',
+    'columns',
+    'key',
+    'indexes',
+    'delimiter',
+    'header',
+    'references',
+  ]);
   const name = c.string(o.table, 'table', SNAKE, 'a table name of [a-z0-9_] starting with a letter');
   const dataFile = c.string(o.file, 'file', /^[^/\\]+$/, 'a file name without directories');
   const columnsRaw = c.array(o.columns, 'columns');
@@ -157,7 +186,16 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
   const references: (string | undefined)[] = [];
   const columns: ColumnSpec[] = columnsRaw.map((raw, i) => {
     const at = `columns[${i}]`;
-    const co = c.object(raw, at, ['name', 'type', 'required', 'default', 'references', 'description', 'heading', 'format']);
+    const co = c.object(raw, at, [
+      'name',
+      'type',
+      'required',
+      'default',
+      'references',
+      'description',
+      'heading',
+      'format',
+    ]);
     const type = c.oneOf(co.type, `${at}.type`, COLUMN_TYPES, 'type');
     const col: ColumnSpec = {
       name: c.string(co.name, `${at}.name`, SNAKE, 'a column name of [a-z0-9_] starting with a letter'),
@@ -173,8 +211,13 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
     const d = columnDefault(c, co.default, type, `${at}.default`, col.format);
     if (d !== undefined) col.default = d;
     if (co.description !== undefined) c.string(co.description, `${at}.description`);
-    if (co.heading !== undefined) col.heading = c.string(co.heading, `${at}.heading`, /^[^\r\n]+$/, 'a heading on one line');
-    references.push(co.references === undefined ? undefined : c.string(co.references, `${at}.references`, /^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/, 'of the form table.column'));
+    if (co.heading !== undefined)
+      col.heading = c.string(co.heading, `${at}.heading`, /^[^\r\n]+$/, 'a heading on one line');
+    references.push(
+      co.references === undefined
+        ? undefined
+        : c.string(co.references, `${at}.references`, /^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/, 'of the form table.column'),
+    );
     return col;
   });
   const names = columns.map((col) => col.name);
@@ -188,30 +231,59 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
   c.unique(key, (i) => `key[${i}]`, 'key column');
   const indexes: IndexSpec[] = (o.indexes === undefined ? [] : c.array(o.indexes, 'indexes')).map((raw, i) => {
     const io = c.object(raw, `indexes[${i}]`, ['name', 'columns', 'description']);
-    const cols = c.array(io.columns, `indexes[${i}].columns`).map((v, j) => columnRef(v, `indexes[${i}].columns[${j}]`));
+    const cols = c
+      .array(io.columns, `indexes[${i}].columns`)
+      .map((v, j) => columnRef(v, `indexes[${i}].columns[${j}]`));
     if (cols.length === 0) c.fail(`indexes[${i}].columns`, 'an index needs at least one column');
-    return { name: c.string(io.name, `indexes[${i}].name`, INDEX_NAME, 'an index name in camelCase ([a-z][A-Za-z0-9]*)'), columns: cols };
+    return {
+      name: c.string(io.name, `indexes[${i}].name`, INDEX_NAME, 'an index name in camelCase ([a-z][A-Za-z0-9]*)'),
+      columns: cols,
+    };
   });
-  c.unique(indexes.map((ix) => ix.name), (i) => `indexes[${i}].name`, 'index');
+  c.unique(
+    indexes.map((ix) => ix.name),
+    (i) => `indexes[${i}].name`,
+    'index',
+  );
   // Generated accessor names must not collide (trip_id → tripId, tripIdCode, …; index names; fixed members).
-  const members = new Map<string, string>([['rows', ''], ['present', ''], ['key', ''], ['findKey', '']]);
+  const members = new Map<string, string>([
+    ['rows', ''],
+    ['present', ''],
+    ['key', ''],
+    ['findKey', ''],
+  ]);
   const claim = (member: string, field: string) => {
-    if (members.has(member)) c.fail(field, `the generated accessor '${member}' collides with ${members.get(member) || 'a built-in member'}`);
+    if (members.has(member))
+      c.fail(field, `the generated accessor '${member}' collides with ${members.get(member) || 'a built-in member'}`);
     members.set(member, field);
   };
   columns.forEach((col, i) => {
     const m = camel(col.name);
-    const suffixes = col.type === 'string' ? ['', 'Code', 'CodeOf', 'OfCode'] : col.type === 'time' ? ['', 'Text'] : [''];
+    const suffixes =
+      col.type === 'string' ? ['', 'Code', 'CodeOf', 'OfCode'] : col.type === 'time' ? ['', 'Text'] : [''];
     if (references[i]) suffixes.push('Row');
     for (const s of suffixes) claim(m + s, `columns[${i}].name`);
   });
   indexes.forEach((ix, i) => claim(ix.name, `indexes[${i}].name`));
   const composite = (o.references === undefined ? [] : c.array(o.references, 'references')).map((raw, i) => {
     const ro = c.object(raw, `references[${i}]`, ['columns', 'table', 'name']);
-    const cols = c.array(ro.columns, `references[${i}].columns`).map((v, j) => columnRef(v, `references[${i}].columns[${j}]`));
-    if (cols.length < 2) c.fail(`references[${i}].columns`, 'a table-level reference names two or more columns (for one, write "references" on the column)');
+    const cols = c
+      .array(ro.columns, `references[${i}].columns`)
+      .map((v, j) => columnRef(v, `references[${i}].columns[${j}]`));
+    if (cols.length < 2)
+      c.fail(
+        `references[${i}].columns`,
+        'a table-level reference names two or more columns (for one, write "references" on the column)',
+      );
     const table = c.string(ro.table, `references[${i}].table`, SNAKE, 'a table name');
-    const ref = { name: ro.name === undefined ? table : c.string(ro.name, `references[${i}].name`, SNAKE, 'a name of [a-z0-9_] starting with a letter'), columns: cols, table };
+    const ref = {
+      name:
+        ro.name === undefined
+          ? table
+          : c.string(ro.name, `references[${i}].name`, SNAKE, 'a name of [a-z0-9_] starting with a letter'),
+      columns: cols,
+      table,
+    };
     claim(`${camel(ref.name)}Row`, `references[${i}]`);
     return ref;
   });
@@ -247,19 +319,30 @@ function linkReferences(checked: { spec: SourcedTable; refs: (string | undefined
       if (!target) return c.fail(field, `no table '${tableName}' (tables: ${tables.map((x) => x.name).join(', ')})`);
       const col = target.columns.find((x) => x.name === columnName);
       if (!col) return c.fail(field, `table '${tableName}' has no column '${columnName}'`);
-      if (target.key.length !== 1 || target.key[0] !== columnName) c.fail(field, `'${ref}' is not the whole key of table '${tableName}' (its key is [${target.key.join(', ')}])`);
-      if (col.type !== 'string' || t.columns[i]!.type !== 'string') c.fail(field, 'only string columns can reference, and only string columns');
+      if (target.key.length !== 1 || target.key[0] !== columnName)
+        c.fail(field, `'${ref}' is not the whole key of table '${tableName}' (its key is [${target.key.join(', ')}])`);
+      if (col.type !== 'string' || t.columns[i]!.type !== 'string')
+        c.fail(field, 'only string columns can reference, and only string columns');
       t.columns[i]!.references = { table: tableName, column: columnName };
     });
     (t.references ?? []).forEach((ref, i) => {
       const field = `references[${i}]`;
       const target = tables.find((x) => x.name === ref.table);
-      if (!target) return c.fail(`${field}.table`, `no table '${ref.table}' (tables: ${tables.map((x) => x.name).join(', ')})`);
-      if (target.key.length !== ref.columns.length) c.fail(`${field}.columns`, `table '${ref.table}' has a key of ${target.key.length} column(s) [${target.key.join(', ')}]; name as many columns, in its order`);
+      if (!target)
+        return c.fail(`${field}.table`, `no table '${ref.table}' (tables: ${tables.map((x) => x.name).join(', ')})`);
+      if (target.key.length !== ref.columns.length)
+        c.fail(
+          `${field}.columns`,
+          `table '${ref.table}' has a key of ${target.key.length} column(s) [${target.key.join(', ')}]; name as many columns, in its order`,
+        );
       ref.columns.forEach((name, j) => {
         const from = t.columns.find((x) => x.name === name)!;
         const to = target.columns.find((x) => x.name === target.key[j])!;
-        if (from.type !== to.type || from.type === 'float') c.fail(`${field}.columns[${j}]`, `${t.name}.${name} is ${from.type}, ${target.name}.${to.name} ${to.type}: a reference pairs columns of one type other than float`);
+        if (from.type !== to.type || from.type === 'float')
+          c.fail(
+            `${field}.columns[${j}]`,
+            `${t.name}.${name} is ${from.type}, ${target.name}.${to.name} ${to.type}: a reference pairs columns of one type other than float`,
+          );
       });
     });
   }
@@ -267,7 +350,17 @@ function linkReferences(checked: { spec: SourcedTable; refs: (string | undefined
 
 export function validateQuery(file: SchemaFile): QuerySchema {
   const c = checker(file.path);
-  const o = c.object(file.json, '', ['query', 'description', 'params', 'fields', 'maxAge', 'table', 'index', 'limit', 'derive']);
+  const o = c.object(file.json, '', [
+    'query',
+    'description',
+    'params',
+    'fields',
+    'maxAge',
+    'table',
+    'index',
+    'limit',
+    'derive',
+  ]);
   const name = c.string(o.query, 'query', SNAKE, 'a query name of [a-z0-9_] starting with a letter');
   const params: ParamSpec[] = c.array(o.params ?? [], 'params').map((raw, i) => {
     const at = `params[${i}]`;
@@ -278,7 +371,8 @@ export function validateQuery(file: SchemaFile): QuerySchema {
     if (po.required !== undefined) base.required = c.bool(po.required, `${at}.required`);
     if (po.description !== undefined) base.description = c.string(po.description, `${at}.description`);
     const only = (prop: string, types: readonly string[]) => {
-      if (po[prop] !== undefined && !types.includes(type)) c.fail(`${at}.${prop}`, `only ${types.join(', ')} parameters take ${prop}`);
+      if (po[prop] !== undefined && !types.includes(type))
+        c.fail(`${at}.${prop}`, `only ${types.join(', ')} parameters take ${prop}`);
     };
     only('maxLength', ['string']);
     only('min', ['int', 'float']);
@@ -304,13 +398,18 @@ export function validateQuery(file: SchemaFile): QuerySchema {
       }
       case 'float': {
         const p: ParamSpec = { ...base, type };
-        const num = (v: unknown, field: string): number => (typeof v === 'number' && Number.isFinite(v) ? v : c.fail(field, `expected a number, got ${JSON.stringify(v)}`));
+        const num = (v: unknown, field: string): number =>
+          typeof v === 'number' && Number.isFinite(v)
+            ? v
+            : c.fail(field, `expected a number, got ${JSON.stringify(v)}`);
         if (po.min !== undefined) p.min = num(po.min, `${at}.min`);
         if (po.max !== undefined) p.max = num(po.max, `${at}.max`);
-        if (p.min !== undefined && p.max !== undefined && p.min > p.max) c.fail(`${at}.max`, `max ${p.max} is below min ${p.min}`);
+        if (p.min !== undefined && p.max !== undefined && p.min > p.max)
+          c.fail(`${at}.max`, `max ${p.max} is below min ${p.min}`);
         if (po.default !== undefined) {
           p.default = num(po.default, dflt);
-          if ((p.min !== undefined && p.default < p.min) || (p.max !== undefined && p.default > p.max)) c.fail(dflt, `${p.default} is outside ${p.min ?? ''}..${p.max ?? ''}`);
+          if ((p.min !== undefined && p.default < p.min) || (p.max !== undefined && p.default > p.max))
+            c.fail(dflt, `${p.default} is outside ${p.min ?? ''}..${p.max ?? ''}`);
         }
         return p;
       }
@@ -331,10 +430,17 @@ export function validateQuery(file: SchemaFile): QuerySchema {
       }
     }
   });
-  c.unique(params.map((p) => p.name), (i) => `params[${i}].name`, 'parameter');
+  c.unique(
+    params.map((p) => p.name),
+    (i) => `params[${i}].name`,
+    'parameter',
+  );
   // One property order for every parameter, whatever the schema's, so generated specs read alike.
   const order = ['name', 'type', 'required', 'default', 'maxLength', 'min', 'max', 'description'];
-  const ordered = params.map((p) => Object.fromEntries(order.filter((k) => k in p).map((k) => [k, (p as Record<string, unknown>)[k]])) as ParamSpec);
+  const ordered = params.map(
+    (p) =>
+      Object.fromEntries(order.filter((k) => k in p).map((k) => [k, (p as Record<string, unknown>)[k]])) as ParamSpec,
+  );
   const declarative = o.table !== undefined;
   const fields: Field[] = c.array(o.fields, 'fields').map((raw, i) => {
     const fo = c.object(raw, `fields[${i}]`, ['name', 'type', 'description', ...(declarative ? ['column'] : [])]);
@@ -344,14 +450,29 @@ export function validateQuery(file: SchemaFile): QuerySchema {
     return { name, type: c.oneOf(fo.type, `fields[${i}].type`, FIELD_TYPES, 'type') };
   });
   if (fields.length === 0) c.fail('fields', 'a query needs at least one field');
-  c.unique(fields.map((f) => f.name), (i) => `fields[${i}].name`, 'field');
+  c.unique(
+    fields.map((f) => f.name),
+    (i) => `fields[${i}].name`,
+    'field',
+  );
   if (!declarative) {
-    for (const prop of ['index', 'limit']) if (o[prop] !== undefined) c.fail(prop, `only a query that names a table takes ${prop}`);
-  } else if (o.derive !== undefined) c.fail('derive', 'a query that names a table has no code of its own to derive data with');
+    for (const prop of ['index', 'limit'])
+      if (o[prop] !== undefined) c.fail(prop, `only a query that names a table takes ${prop}`);
+  } else if (o.derive !== undefined)
+    c.fail('derive', 'a query that names a table has no code of its own to derive data with');
   const maxAge = o.maxAge === undefined ? undefined : c.integer(o.maxAge, 'maxAge');
-  if (maxAge !== undefined && (maxAge < 0 || maxAge > 31_536_000)) c.fail('maxAge', `expected seconds from 0 to 31536000 (a year), got ${maxAge}`);
-  const q: QuerySchema = { name, description: c.optString(o.description, 'description'), params: ordered, fields, ...(maxAge ? { maxAge } : {}), source: file.path };
-  if (o.derive !== undefined) q.derive = c.string(o.derive, 'derive', /^[a-z][A-Za-z0-9]*$/, 'the name of a function of the query\'s module');
+  if (maxAge !== undefined && (maxAge < 0 || maxAge > 31_536_000))
+    c.fail('maxAge', `expected seconds from 0 to 31536000 (a year), got ${maxAge}`);
+  const q: QuerySchema = {
+    name,
+    description: c.optString(o.description, 'description'),
+    params: ordered,
+    fields,
+    ...(maxAge ? { maxAge } : {}),
+    source: file.path,
+  };
+  if (o.derive !== undefined)
+    q.derive = c.string(o.derive, 'derive', /^[a-z][A-Za-z0-9]*$/, "the name of a function of the query's module");
   return q;
 }
 
@@ -374,21 +495,45 @@ function linkDeclared(q: QuerySchema, json: Obj, tables: readonly SourcedTable[]
   const columns = index === 'key' ? t.key : t.indexes.find((ix) => ix.name === index)?.columns;
   if (!columns || columns.length === 0) {
     const known = [...(t.key.length ? ['key'] : []), ...t.indexes.map((ix) => ix.name)];
-    return c.fail('index', `table '${t.name}' has no ${index === 'key' ? 'key' : `index '${index}'`} (it has: ${known.join(', ') || 'no key and no index'})`);
+    return c.fail(
+      'index',
+      `table '${t.name}' has no ${index === 'key' ? 'key' : `index '${index}'`} (it has: ${known.join(', ') || 'no key and no index'})`,
+    );
   }
-  if (q.params.length > columns.length) c.fail(`params[${columns.length}]`, `the ${index} of '${t.name}' has ${columns.length} column(s) (${columns.join(', ')}); parameters bind to them in order`);
-  const PARAM_OF: Record<ColumnType, string> = { string: 'string', int: 'int', float: 'float', bool: 'bool', date: 'date', time: 'time' };
+  if (q.params.length > columns.length)
+    c.fail(
+      `params[${columns.length}]`,
+      `the ${index} of '${t.name}' has ${columns.length} column(s) (${columns.join(', ')}); parameters bind to them in order`,
+    );
+  const PARAM_OF: Record<ColumnType, string> = {
+    string: 'string',
+    int: 'int',
+    float: 'float',
+    bool: 'bool',
+    date: 'date',
+    time: 'time',
+  };
   q.params.forEach((p, i) => {
     const col = t.columns.find((x) => x.name === columns[i])!;
-    if (PARAM_OF[col.type] !== p.type) c.fail(`params[${i}].type`, `'${p.name}' binds to ${t.name}.${col.name}, a ${col.type} column: make it ${PARAM_OF[col.type]}`);
+    if (PARAM_OF[col.type] !== p.type)
+      c.fail(
+        `params[${i}].type`,
+        `'${p.name}' binds to ${t.name}.${col.name}, a ${col.type} column: make it ${PARAM_OF[col.type]}`,
+      );
   });
   const fieldsJson = json.fields as Obj[];
   const fields = q.fields.map((f, i) => {
-    const column = fieldsJson[i]!.column === undefined ? f.name : c.string(fieldsJson[i]!.column, `fields[${i}].column`);
+    const column =
+      fieldsJson[i]!.column === undefined ? f.name : c.string(fieldsJson[i]!.column, `fields[${i}].column`);
     const col = t.columns.find((x) => x.name === column);
-    if (!col) return c.fail(`fields[${i}]${fieldsJson[i]!.column === undefined ? '.name' : '.column'}`, `table '${t.name}' has no column '${column}'`);
+    if (!col)
+      return c.fail(
+        `fields[${i}]${fieldsJson[i]!.column === undefined ? '.name' : '.column'}`,
+        `table '${t.name}' has no column '${column}'`,
+      );
     const type = fieldTypeOf(col.type);
-    if (fieldsJson[i]!.type !== undefined && fieldsJson[i]!.type !== type) c.fail(`fields[${i}].type`, `${t.name}.${column} gives ${type} values`);
+    if (fieldsJson[i]!.type !== undefined && fieldsJson[i]!.type !== type)
+      c.fail(`fields[${i}].type`, `${t.name}.${column} gives ${type} values`);
     f.type = type;
     return { column, type };
   });
@@ -411,9 +556,11 @@ export function validateSchemas(input: SchemaFiles, imports: ImportPaths = ROOT_
   const tables = checked.map((x) => x.spec);
   tables.forEach((t, i) => {
     const first = tables.findIndex((x) => x.name === t.name);
-    if (first !== i) throw new SchemaError(t.source, 'table', `table '${t.name}' is also defined in ${tables[first]!.source}`);
+    if (first !== i)
+      throw new SchemaError(t.source, 'table', `table '${t.name}' is also defined in ${tables[first]!.source}`);
     const sameFile = tables.findIndex((x) => x.file === t.file);
-    if (sameFile !== i) throw new SchemaError(t.source, 'file', `file '${t.file}' is also described by ${tables[sameFile]!.source}`);
+    if (sameFile !== i)
+      throw new SchemaError(t.source, 'file', `file '${t.file}' is also described by ${tables[sameFile]!.source}`);
   });
   linkReferences(checked);
   const queries = queryFiles.map(validateQuery);
@@ -423,7 +570,14 @@ export function validateSchemas(input: SchemaFiles, imports: ImportPaths = ROOT_
   });
   queries.forEach((q, i) => {
     const first = queries.findIndex((x) => x.name === q.name);
-    if (first !== i) throw new SchemaError(q.source, 'query', `query '${q.name}' is also defined in ${queries[first]!.source}`);
+    if (first !== i)
+      throw new SchemaError(q.source, 'query', `query '${q.name}' is also defined in ${queries[first]!.source}`);
   });
-  return { tables, queries, tableDir: dirOf(tableFiles, 'schemas/tables/*.json'), queryDir: dirOf(queryFiles, 'schemas/queries/*.json'), imports };
+  return {
+    tables,
+    queries,
+    tableDir: dirOf(tableFiles, 'schemas/tables/*.json'),
+    queryDir: dirOf(queryFiles, 'schemas/queries/*.json'),
+    imports,
+  };
 }

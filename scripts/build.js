@@ -76,7 +76,8 @@ await Promise.all(
 // The deployed CGI program: the same source compiled by Bun into one executable with the program's bytecode in
 // it, so a web request pays neither for parsing JavaScript nor for finding a runtime (measured: 8.6 ms a request
 // against 14.5 ms for `bun dist/roq.cgi` and 6.3 ms for an empty Bun process). Skipped when Bun is not installed.
-if (existsSync(bun) && (only.length === 0 || only.some((o) => 'dist/roq-cgi'.includes(o)))) compileCgi('src/cgi/main.ts', 'dist/roq-cgi');
+if (existsSync(bun) && (only.length === 0 || only.some((o) => 'dist/roq-cgi'.includes(o))))
+  compileCgi('src/cgi/main.ts', 'dist/roq-cgi');
 
 /**
  * The flags of every CGI executable, roq's and the bench's hello-world alike (bench/web.ts reads the same file).
@@ -89,7 +90,11 @@ function compileCgi(entry, outfile) {
   // `.cgi:js`: an app's entry is the bundled dist/roq.cgi, which Bun would otherwise embed as a file, not run.
   // Run in the output's directory: Bun writes a temporary `.….bun-build` file into its working directory, which
   // must not appear in the checkout (or the app's directory) while an app is being built.
-  const r = spawnSync(resolve(bun), ['build', resolve(entry), ...flags, '--loader', '.html:text', '--loader', '.cgi:js', '--outfile', resolve(outfile)], { encoding: 'utf8', cwd: dirname(resolve(outfile)) });
+  const r = spawnSync(
+    resolve(bun),
+    ['build', resolve(entry), ...flags, '--loader', '.html:text', '--loader', '.cgi:js', '--outfile', resolve(outfile)],
+    { encoding: 'utf8', cwd: dirname(resolve(outfile)) },
+  );
   if (r.status !== 0) {
     console.error(`bun build --compile failed:\n${r.stdout}${r.stderr}`);
     process.exit(1);
@@ -121,7 +126,16 @@ async function buildApp(dir) {
     process.exit(1);
   }
   mkdirSync(join(out, 'dist'), { recursive: true });
-  await build({ absWorkingDir: ROOT, entryPoints: ['codegen/main.ts'], outfile: join(out, 'codegen.mjs'), bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
+  await build({
+    absWorkingDir: ROOT,
+    entryPoints: ['codegen/main.ts'],
+    outfile: join(out, 'codegen.mjs'),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    logLevel: 'warning',
+  });
   const gen = spawnSync(process.execPath, [join(out, 'codegen.mjs'), '--app', dir], { encoding: 'utf8' });
   process.stderr.write(gen.stderr);
   if (gen.status !== 0) process.exit(1);
@@ -130,11 +144,15 @@ async function buildApp(dir) {
     name: 'roq-app',
     setup(b) {
       b.onResolve({ filter: /\/generated\/[a-z]+\.js$/ }, (args) =>
-        args.importer.startsWith(src + '/') ? { path: join(out, 'generated', basename(args.path).replace(/\.js$/, '.ts')) } : undefined,
+        args.importer.startsWith(src + '/')
+          ? { path: join(out, 'generated', basename(args.path).replace(/\.js$/, '.ts')) }
+          : undefined,
       );
       b.onResolve({ filter: /^roq\// }, (args) => ({ path: join(src, args.path.slice(4)).replace(/\.js$/, '.ts') }));
       // The CGI program's app pages: this app's templates/<query>.html, its title, and no departure board.
-      b.onResolve({ filter: /\/app-templates\.js$/ }, (args) => (args.importer.startsWith(src + '/') ? { path: 'app-templates', namespace: 'roq-app' } : undefined));
+      b.onResolve({ filter: /\/app-templates\.js$/ }, (args) =>
+        args.importer.startsWith(src + '/') ? { path: 'app-templates', namespace: 'roq-app' } : undefined,
+      );
       b.onLoad({ filter: /.*/, namespace: 'roq-app' }, () => ({ contents: appTemplatesModule(dir), loader: 'js' }));
     },
   };

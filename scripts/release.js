@@ -17,7 +17,18 @@
 //   --out DIR    where the tarball goes (default release/)
 //   --no-build   package dist/ as it is (the tests, after `npm test` has built it)
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -67,7 +78,9 @@ try {
   const root = join(stage, name);
   for (const [from, to, mode] of FILES) {
     if (!existsSync(from)) {
-      console.error(`release: ${from} is missing; ${from.startsWith('dist/') ? 'run `npm run build` (roq-cgi needs the bun package)' : 'is the checkout complete?'}`);
+      console.error(
+        `release: ${from} is missing; ${from.startsWith('dist/') ? 'run `npm run build` (roq-cgi needs the bun package)' : 'is the checkout complete?'}`,
+      );
       process.exit(1);
     }
     mkdirSync(join(root, to, '..'), { recursive: true });

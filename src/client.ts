@@ -5,7 +5,17 @@
  * module at all (system calls go through sysio.ts, and it waits for its answer in poll(2)); under Node, node:fs
  * and node:net are loaded only on the paths that use them.
  */
-import { answerParser, CLIENT_PROOF_CHARS, encodeParams, encodeRequest, MAX_REQUEST_BYTES, REQUESTS_FIFO, requestFits, responseFifoName, type Answer } from './protocol.js';
+import {
+  answerParser,
+  CLIENT_PROOF_CHARS,
+  encodeParams,
+  encodeRequest,
+  MAX_REQUEST_BYTES,
+  REQUESTS_FIFO,
+  requestFits,
+  responseFifoName,
+  type Answer,
+} from './protocol.js';
 import { isErrorCode, roqError, RoqError } from './errors.js';
 import { sleep } from './poll.js';
 import { randomToken } from './token.js';
@@ -22,7 +32,10 @@ export function makeFifo(path: string, mode: number): void {
 /** Refuses, before anything is sent, a request that would not fit one atomic line (long non-ASCII values can). */
 export function assertRequestFits(query: string, params: Record<string, string>): void {
   if (requestFits(query, params)) return;
-  throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${Buffer.byteLength(encodeParams(params))} bytes of parameters`, max: `${MAX_REQUEST_BYTES - 64} bytes` });
+  throw roqError('ROQ_REQUEST_TOO_LARGE', {
+    size: `${Buffer.byteLength(encodeParams(params))} bytes of parameters`,
+    max: `${MAX_REQUEST_BYTES - 64} bytes`,
+  });
 }
 
 /** An answer that reports an error. */
@@ -37,7 +50,12 @@ export type ErrorAnswer = Extract<Answer, { status: 'error' | 'timeout' }>;
 export function errorOfAnswer(a: ErrorAnswer): RoqError & { answered: string } {
   const code = a.code;
   const known = isErrorCode(code);
-  const err = known ? new RoqError(code, a.param === undefined ? {} : { param: a.param }) : roqError('ROQ_PROTOCOL', { detail: `unknown code ${a.code}`, ...(a.param === undefined ? {} : { param: a.param }) });
+  const err = known
+    ? new RoqError(code, a.param === undefined ? {} : { param: a.param })
+    : roqError('ROQ_PROTOCOL', {
+        detail: `unknown code ${a.code}`,
+        ...(a.param === undefined ? {} : { param: a.param }),
+      });
   Object.defineProperty(err, 'message', { value: a.message });
   if (!known) Object.defineProperty(err, 'status', { value: 500 });
   return Object.assign(err, { answered: a.code });
@@ -87,7 +105,10 @@ function openRequests(runDir: string): number {
  * write into our FIFO tried to answer in the daemon's place).
  */
 function noAnswer(runDir: string, ms: number, rejected: number): RoqError {
-  if (rejected > 0) return roqError('ROQ_PROTOCOL', { detail: `${rejected} answer(s) without this request's proof were ignored and no other came within ${ms} ms` });
+  if (rejected > 0)
+    return roqError('ROQ_PROTOCOL', {
+      detail: `${rejected} answer(s) without this request's proof were ignored and no other came within ${ms} ms`,
+    });
   return timeoutError(runDir, ms);
 }
 
@@ -97,7 +118,12 @@ function noAnswer(runDir: string, ms: number, rejected: number): RoqError {
  * (ROQ_DAEMON_BUSY), it stays silent past the deadline (ROQ_DAEMON_TIMEOUT) or it answers garbage (ROQ_PROTOCOL).
  * The answer FIFO is removed on every path.
  */
-export async function ask(runDir: string, query: string, params: Record<string, string>, opts: AskOptions): Promise<Answer> {
+export async function ask(
+  runDir: string,
+  query: string,
+  params: Record<string, string>,
+  opts: AskOptions,
+): Promise<Answer> {
   const token = randomToken();
   const proof = randomToken((CLIENT_PROOF_CHARS * 3) / 4);
   const line = encodeRequest({ kind: 'query', pid: process.pid, token, proof, query, params });
@@ -271,7 +297,12 @@ export function openChannel(runDir: string): Channel {
         };
         pending = { parser, settle };
       });
-      await writeRequest(requests, encodeRequest({ kind: 'query', pid: process.pid, token, proof, query, params }), deadline, runDir);
+      await writeRequest(
+        requests,
+        encodeRequest({ kind: 'query', pid: process.pid, token, proof, query, params }),
+        deadline,
+        runDir,
+      );
       return answer;
     },
     strays: () => strays,

@@ -15,7 +15,9 @@ export function today(now = new Date()): string {
 export function parseIsoDate(text: string): number {
   const m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(text);
   if (!m) return NaN;
-  const y = Number(m[1]), mo = Number(m[2]), d = Number(m[3]);
+  const y = Number(m[1]),
+    mo = Number(m[2]),
+    d = Number(m[3]);
   if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return NaN;
   return y * 10000 + mo * 100 + d;
 }
@@ -25,7 +27,20 @@ export function daysInMonth(year: number, month: number): number {
   return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
 
 /**
  * For a text of the right form YYYY-MM-DD whose month exists but whose day does not (2026-02-30, 2026-04-31):
@@ -34,7 +49,9 @@ const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 
 export function missingDay(text: string): string | undefined {
   const m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(text);
   if (!m) return undefined;
-  const y = Number(m[1]), mo = Number(m[2]), d = Number(m[3]);
+  const y = Number(m[1]),
+    mo = Number(m[2]),
+    d = Number(m[3]);
   if (mo < 1 || mo > 12) return undefined;
   const days = daysInMonth(y, mo);
   return d < 1 || d > days ? `${MONTHS[mo - 1]} ${y} has ${days} days` : undefined;
@@ -44,7 +61,9 @@ export function missingDay(text: string): string | undefined {
 export function parseClockTime(text: string): number {
   const m = /^([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?$/.exec(text);
   if (!m) return NaN;
-  const h = Number(m[1]), mi = Number(m[2]), s = m[3] === undefined ? 0 : Number(m[3]);
+  const h = Number(m[1]),
+    mi = Number(m[2]),
+    s = m[3] === undefined ? 0 : Number(m[3]);
   if (h > 23 || mi > 59 || s > 59) return NaN;
   return h * 3600 + mi * 60 + s;
 }

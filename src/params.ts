@@ -10,7 +10,15 @@ import type { DateRange } from './protocol.js';
 export type ParamSpec =
   | { name: string; type: 'string'; required?: boolean; default?: string; maxLength?: number; description?: string }
   | { name: string; type: 'int'; required?: boolean; default?: number; min: number; max: number; description?: string }
-  | { name: string; type: 'float'; required?: boolean; default?: number; min?: number; max?: number; description?: string }
+  | {
+      name: string;
+      type: 'float';
+      required?: boolean;
+      default?: number;
+      min?: number;
+      max?: number;
+      description?: string;
+    }
   | { name: string; type: 'bool'; required?: boolean; default?: boolean; description?: string }
   | { name: string; type: 'date'; required?: boolean; default?: string; description?: string }
   | { name: string; type: 'time'; required?: boolean; default?: string; description?: string };
@@ -46,7 +54,16 @@ export function expectedForm(spec: ParamSpec): string {
 }
 
 const FLOAT_TEXT = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$/;
-const BOOL_TEXT: Record<string, boolean> = { true: true, false: false, '1': true, '0': false, yes: true, no: false, on: true, off: false };
+const BOOL_TEXT: Record<string, boolean> = {
+  true: true,
+  false: false,
+  '1': true,
+  '0': false,
+  yes: true,
+  no: false,
+  on: true,
+  off: false,
+};
 
 /** A decimal number, or NaN (no hex, no Infinity, no text around it). */
 export function parseDecimal(text: string): number {
@@ -65,7 +82,8 @@ export function parseBool(text: string): boolean | undefined {
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
 function parseOne(spec: ParamSpec, text: string): ParamValue {
-  const bad = () => roqError('ROQ_PARAM_INVALID', { param: spec.name, expected: expectedForm(spec), value: text.slice(0, 40) });
+  const bad = () =>
+    roqError('ROQ_PARAM_INVALID', { param: spec.name, expected: expectedForm(spec), value: text.slice(0, 40) });
   switch (spec.type) {
     case 'string':
       if (text.length > (spec.maxLength ?? 256) || CONTROL_CHARS.test(text)) throw bad();
@@ -78,7 +96,8 @@ function parseOne(spec: ParamSpec, text: string): ParamValue {
     }
     case 'float': {
       const n = parseDecimal(text);
-      if (Number.isNaN(n) || (spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) throw bad();
+      if (Number.isNaN(n) || (spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max))
+        throw bad();
       return n;
     }
     case 'bool': {
@@ -107,7 +126,11 @@ function parseOne(spec: ParamSpec, text: string): ParamValue {
  * value counts as missing. Unknown names are refused so that a typo ("stpo=") is an error, not a silent default.
  * Throws a RoqError naming the parameter at fault.
  */
-export function parseParams(query: string, specs: readonly ParamSpec[], raw: Record<string, string>): Record<string, ParamValue> {
+export function parseParams(
+  query: string,
+  specs: readonly ParamSpec[],
+  raw: Record<string, string>,
+): Record<string, ParamValue> {
   for (const name of Object.keys(raw)) {
     if (!specs.some((s) => s.name === name)) throw roqError('ROQ_PARAM_UNKNOWN', { param: name.slice(0, 40), query });
   }
@@ -132,7 +155,8 @@ export function parseParams(query: string, specs: readonly ParamSpec[], raw: Rec
 export function paramProblems(query: string, specs: readonly ParamSpec[], raw: Record<string, string>): RoqError[] {
   const problems: RoqError[] = [];
   for (const name of Object.keys(raw)) {
-    if (!specs.some((s) => s.name === name)) problems.push(roqError('ROQ_PARAM_UNKNOWN', { param: name.slice(0, 40), query }));
+    if (!specs.some((s) => s.name === name))
+      problems.push(roqError('ROQ_PARAM_UNKNOWN', { param: name.slice(0, 40), query }));
   }
   for (const spec of specs) {
     try {
@@ -149,12 +173,17 @@ export function paramProblems(query: string, specs: readonly ParamSpec[], raw: R
  * When a date parameter asks about a day outside the days the data covers: a sentence saying so, with the range.
  * An empty answer for such a day is not the stop's or the route's fault, and the user should be told.
  */
-export function datesNotice(specs: readonly ParamSpec[], raw: Record<string, string>, range: DateRange | undefined): string | undefined {
+export function datesNotice(
+  specs: readonly ParamSpec[],
+  raw: Record<string, string>,
+  range: DateRange | undefined,
+): string | undefined {
   if (!range) return undefined;
   for (const spec of specs) {
     const value = raw[spec.name];
     if (spec.type !== 'date' || value === undefined || Number.isNaN(parseIsoDate(value))) continue;
-    if (value < range.start || value > range.end) return `The timetable covers ${range.start} to ${range.end}; ${value} is outside it, so there is nothing to show for that day.`;
+    if (value < range.start || value > range.end)
+      return `The timetable covers ${range.start} to ${range.end}; ${value} is outside it, so there is nothing to show for that day.`;
   }
   return undefined;
 }

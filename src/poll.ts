@@ -11,7 +11,11 @@ export function sleep(ms: number): Promise<void> {
  * Calls `probe` every `everyMs` until it returns something other than undefined (resolved with it), or until
  * Date.now() passes `deadline` (resolved with undefined). `probe` is called at least once.
  */
-export async function pollUntil<T>(probe: () => T | undefined | Promise<T | undefined>, everyMs: number, deadline: number): Promise<T | undefined> {
+export async function pollUntil<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  everyMs: number,
+  deadline: number,
+): Promise<T | undefined> {
   for (;;) {
     const v = await probe();
     if (v !== undefined) return v;

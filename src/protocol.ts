@@ -74,7 +74,14 @@ export interface DateRange {
 
 export type AnswerStatus = 'ok' | 'error' | 'timeout';
 export type Answer =
-  | { status: 'ok'; generation: number; /** content hash of the generation (absent from daemons before it) */ hash?: string; fields: Field[]; rows: Cell[][]; dates?: DateRange }
+  | {
+      status: 'ok';
+      generation: number;
+      /** content hash of the generation (absent from daemons before it) */ hash?: string;
+      fields: Field[];
+      rows: Cell[][];
+      dates?: DateRange;
+    }
   | { status: 'error' | 'timeout'; code: string; message: string; param?: string };
 
 const TOKEN_RE = /^[A-Za-z0-9]{1,32}$/;
@@ -92,7 +99,9 @@ export function encodeParams(params: Record<string, string>): string {
 
 /** A client's request line: version 2 with a proof, version 1 (as 0.1 clients wrote it) without. */
 function requestLine(pid: number, token: string, proof: string | undefined, query: string, params: string): string {
-  return proof === undefined ? `${LEGACY_MAGIC} ${pid} ${token} ${query} ${params}\n` : `${REQUEST_MAGIC} ${pid} ${token} ${proof} ${query} ${params}\n`;
+  return proof === undefined
+    ? `${LEGACY_MAGIC} ${pid} ${token} ${query} ${params}\n`
+    : `${REQUEST_MAGIC} ${pid} ${token} ${proof} ${query} ${params}\n`;
 }
 
 /** Encodes a request line (with its '\n'); throws if it would exceed PIPE_BUF, since it could then interleave. */
@@ -104,14 +113,24 @@ export const CLIENT_PROOF_CHARS = 24;
  * and token it gets: asked before anything is sent, so a request that cannot be written is refused as too large.
  */
 export function requestFits(query: string, params: Record<string, string>): boolean {
-  return Buffer.byteLength(requestLine(0x7fffffff, 'x'.repeat(32), 'x'.repeat(CLIENT_PROOF_CHARS), query, encodeParams(params))) <= MAX_REQUEST_BYTES;
+  return (
+    Buffer.byteLength(
+      requestLine(0x7fffffff, 'x'.repeat(32), 'x'.repeat(CLIENT_PROOF_CHARS), query, encodeParams(params)),
+    ) <= MAX_REQUEST_BYTES
+  );
 }
 
 export function encodeRequest(req: Request): string {
   const line =
     req.kind === 'control'
       ? `${REQUEST_MAGIC} ${CONTROL_PID} ${req.token} ${req.token} ${req.word} \n`
-      : requestLine(req.pid, req.token, req.proof, req.kind === 'ping' ? PING_QUERY : req.query, req.kind === 'ping' ? '' : encodeParams(req.params));
+      : requestLine(
+          req.pid,
+          req.token,
+          req.proof,
+          req.kind === 'ping' ? PING_QUERY : req.query,
+          req.kind === 'ping' ? '' : encodeParams(req.params),
+        );
   if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) {
     throw new RangeError(`request is ${Buffer.byteLength(line)} bytes; at most ${MAX_REQUEST_BYTES} fit atomically`);
   }
@@ -138,7 +157,11 @@ export function parseRequest(line: string): ParsedRequest {
   }
   const pidText = parts[1]!;
   const token = parts[2]!;
-  const [proof, query, params] = (legacy || parts.length === 5 ? [undefined, ...parts.slice(3)] : parts.slice(3)) as [string | undefined, string, string];
+  const [proof, query, params] = (legacy || parts.length === 5 ? [undefined, ...parts.slice(3)] : parts.slice(3)) as [
+    string | undefined,
+    string,
+    string,
+  ];
   const pid = /^-?[0-9]{1,10}$/.test(pidText) ? Number(pidText) : NaN;
   if (!Number.isSafeInteger(pid) || (pid < 1 && pid !== CONTROL_PID) || pid > 0x7fffffff) {
     return { ok: false, reason: `bad pid '${pidText.slice(0, 16)}'` };
@@ -148,8 +171,13 @@ export function parseRequest(line: string): ParsedRequest {
     const version = /^roq[0-9]+$/.test(magic) ? magic : undefined;
     return { ok: false, reason: `unknown protocol '${magic.slice(0, 16)}'`, pid, token, version };
   }
-  if (proof !== undefined && pid !== CONTROL_PID && !PROOF_RE.test(proof)) return { ok: false, reason: 'bad proof', pid, token };
-  if (query === PING_QUERY && pid !== CONTROL_PID) return { ok: true, request: proof === undefined ? { kind: 'ping', pid, token } : { kind: 'ping', pid, token, proof } };
+  if (proof !== undefined && pid !== CONTROL_PID && !PROOF_RE.test(proof))
+    return { ok: false, reason: 'bad proof', pid, token };
+  if (query === PING_QUERY && pid !== CONTROL_PID)
+    return {
+      ok: true,
+      request: proof === undefined ? { kind: 'ping', pid, token } : { kind: 'ping', pid, token, proof },
+    };
   const known = proof !== undefined ? { pid, token, proof } : { pid, token };
   if (!QUERY_RE.test(query)) return { ok: false, reason: 'bad query name', ...known };
   if (pid === CONTROL_PID) {
@@ -211,7 +239,9 @@ export function escapeValue(value: string): string {
 }
 
 export function unescapeValue(value: string): string {
-  return value.indexOf('%') < 0 ? value : value.replace(/%(25|2C|0A|0D)/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  return value.indexOf('%') < 0
+    ? value
+    : value.replace(/%(25|2C|0A|0D)/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 }
 
 const WIRE_TYPE: Record<FieldType, string> = { string: 's', int: 'i', float: 'f', bool: 'b' };
@@ -258,7 +288,8 @@ function cellOf(type: FieldType, wire: string): Cell {
   if (type === 'string') return unescapeValue(wire);
   if (wire === '') return '';
   if (type === 'bool') {
-    if (wire !== 'true' && wire !== 'false') throw new Error(`bool cell '${wire.slice(0, 20)}' is neither true nor false`);
+    if (wire !== 'true' && wire !== 'false')
+      throw new Error(`bool cell '${wire.slice(0, 20)}' is neither true nor false`);
     return wire === 'true';
   }
   return Number(wire);
@@ -318,7 +349,8 @@ export function answerParser(proof?: string) {
     switch (name) {
       case 'roq':
         version = Number(value);
-        if (version !== PROTOCOL_VERSION && version !== 1) throw new Error(`answer of protocol version ${value}; this client speaks ${PROTOCOL_VERSION}`);
+        if (version !== PROTOCOL_VERSION && version !== 1)
+          throw new Error(`answer of protocol version ${value}; this client speaks ${PROTOCOL_VERSION}`);
         return;
       case 'status':
         status = value;
@@ -335,10 +367,13 @@ export function answerParser(proof?: string) {
         return;
       }
       case 'fields':
-        fields = value === '' ? [] : value.split(',').map((f) => {
-          const [n, t] = f.split(':');
-          return { name: n ?? '', type: FIELD_TYPE[t ?? ''] ?? 'string' };
-        });
+        fields =
+          value === ''
+            ? []
+            : value.split(',').map((f) => {
+                const [n, t] = f.split(':');
+                return { name: n ?? '', type: FIELD_TYPE[t ?? ''] ?? 'string' };
+              });
         return;
       case 'row': {
         const cells = value.split(',');
@@ -381,7 +416,15 @@ export function answerParser(proof?: string) {
     result(): Answer {
       if (!done) throw new Error('answer incomplete');
       if (version === 0) throw new Error('answer without a roq= line');
-      if (status === 'ok') return { status: 'ok', generation, ...(hash === undefined ? {} : { hash }), fields, rows, ...(dates ? { dates } : {}) };
+      if (status === 'ok')
+        return {
+          status: 'ok',
+          generation,
+          ...(hash === undefined ? {} : { hash }),
+          fields,
+          rows,
+          ...(dates ? { dates } : {}),
+        };
       if (status === 'error' || status === 'timeout') {
         const a: Answer = { status, code: attrs.code ?? 'ROQ_UNKNOWN', message: attrs.message ?? '' };
         if (attrs.param !== undefined) a.param = attrs.param;

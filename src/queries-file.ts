@@ -28,7 +28,9 @@ export function readQueriesFile(run: string): Record<string, QuerySpec> | undefi
   try {
     // Only the daemon's: a file someone else made there (while none was) is not the running app's.
     if (fs.lstatSync(join(run, QUERIES_FILE)).uid !== fs.statSync(run).uid) return undefined;
-    const { queries } = JSON.parse(readNoFollow(join(run, QUERIES_FILE)) ?? '') as { queries?: Record<string, QuerySpec> };
+    const { queries } = JSON.parse(readNoFollow(join(run, QUERIES_FILE)) ?? '') as {
+      queries?: Record<string, QuerySpec>;
+    };
     return queries && typeof queries === 'object' ? queries : undefined;
   } catch {
     return undefined;

@@ -14,7 +14,20 @@ export const O_WRONLY = 1;
 export const O_RDWR = 2;
 export const O_NONBLOCK = 0o4000;
 
-const ERRNO: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 4: 'EINTR', 6: 'ENXIO', 9: 'EBADF', 11: 'EAGAIN', 13: 'EACCES', 17: 'EEXIST', 20: 'ENOTDIR', 21: 'EISDIR', 32: 'EPIPE', 40: 'ELOOP' };
+const ERRNO: Record<number, string> = {
+  1: 'EPERM',
+  2: 'ENOENT',
+  4: 'EINTR',
+  6: 'ENXIO',
+  9: 'EBADF',
+  11: 'EAGAIN',
+  13: 'EACCES',
+  17: 'EEXIST',
+  20: 'ENOTDIR',
+  21: 'EISDIR',
+  32: 'EPIPE',
+  40: 'ELOOP',
+};
 
 /** An error shaped like Node's: `code` is the errno name ('ENXIO'), which is what callers test. */
 export function sysError(call: string, errno: number, path?: string): NodeJS.ErrnoException {
@@ -92,7 +105,11 @@ function bunSys(): Sys {
   const statxBuf = new Uint8Array(256);
   const statxView = new DataView(statxBuf.buffer);
   const owner = (dirfd: number, path: string, flags: number, call: string): Owner => {
-    check(c.statx(dirfd, cString(path), flags, 0x7ff /* STATX_BASIC_STATS */, ffi.ptr(statxBuf)), call, path || undefined);
+    check(
+      c.statx(dirfd, cString(path), flags, 0x7ff /* STATX_BASIC_STATS */, ffi.ptr(statxBuf)),
+      call,
+      path || undefined,
+    );
     return { uid: statxView.getUint32(20, true), mode: statxView.getUint16(28, true) };
   };
   return {

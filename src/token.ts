@@ -6,5 +6,7 @@
 export function randomToken(bytes = 9): string {
   const b = new Uint8Array(bytes);
   globalThis.crypto.getRandomValues(b);
-  return Buffer.from(b).toString('base64').replace(/[^A-Za-z0-9]/g, 'x');
+  return Buffer.from(b)
+    .toString('base64')
+    .replace(/[^A-Za-z0-9]/g, 'x');
 }

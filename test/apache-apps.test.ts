@@ -29,7 +29,11 @@ async function serve(name: string, dist: string, start: (run: string) => Promise
     fs.copyFileSync(join(dist, 'roq-cgi'), program);
     fs.chmodSync(program, 0o755);
   } else program = writeCgi(cgiBin, 'roq.cgi', process.execPath, fs.readFileSync(join(dist, 'roq.cgi'), 'utf8'));
-  const apache = await startApache({ dir: join(base, name, 'web'), scripts: { '/app': program }, env: { ROQ_RUN_DIR: run, PATH: '/usr/bin:/bin', ROQ_CGI_TIMEOUT_MS: '5000' } });
+  const apache = await startApache({
+    dir: join(base, name, 'web'),
+    scripts: { '/app': program },
+    env: { ROQ_RUN_DIR: run, PATH: '/usr/bin:/bin', ROQ_CGI_TIMEOUT_MS: '5000' },
+  });
   sites[name] = { apache, daemon };
 }
 
@@ -60,7 +64,7 @@ const get = async (site: string, path: string) => {
 };
 
 describe.skipIf(!HAVE_APACHE)('two apps behind Apache', () => {
-  it('serves the MAC app\'s index, form, results, JSON and CSV', async () => {
+  it("serves the MAC app's index, form, results, JSON and CSV", async () => {
     const index = await get('mac', '/app');
     expect(index.status).toBe(200);
     expect(index.body).toContain('<a href="/app/vendor">vendor</a>');
@@ -69,13 +73,18 @@ describe.skipIf(!HAVE_APACHE)('two apps behind Apache', () => {
     expect(page.body).toContain('<caption>2 rows</caption>');
     expect(page.body).toContain('<td>CERN</td>');
     const json = await get('mac', '/app/vendor?mac=00-50-C2-7D-51-23&format=json');
-    expect(JSON.parse(json.body).rows.map((r: { assignment: string }) => r.assignment)).toEqual(['0050C27D5', '0050C2']);
+    expect(JSON.parse(json.body).rows.map((r: { assignment: string }) => r.assignment)).toEqual([
+      '0050C27D5',
+      '0050C2',
+    ]);
     const csv = await get('mac', '/app/vendors?q=cern&limit=1&format=csv');
     expect(csv.type).toMatch(/^text\/csv/);
-    expect(csv.body).toBe('registry,assignment,prefix_bits,organization,address\r\nMA-L,080030,24,CERN,CH-1211  GENEVE SUISSE/SWITZ CH 023\r\n');
+    expect(csv.body).toBe(
+      'registry,assignment,prefix_bits,organization,address\r\nMA-L,080030,24,CERN,CH-1211  GENEVE SUISSE/SWITZ CH 023\r\n',
+    );
   });
 
-  it('answers a bad MAC with a 400 naming mac, escaped, on the app\'s own page', async () => {
+  it("answers a bad MAC with a 400 naming mac, escaped, on the app's own page", async () => {
     const r = await get('mac', `/app/vendor?mac=${encodeURIComponent('<i>x</i>')}`);
     expect(r.status).toBe(400);
     expect(r.body).toContain('Who made this network card?');

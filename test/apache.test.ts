@@ -31,13 +31,24 @@ beforeAll(async () => {
   run = makeWebRunDir(join(base, 'run'));
   daemon = await startDaemon({ run, workers: 2 });
   const cgiBin = join(base, 'web', 'cgi-bin');
-  const scripts: Record<string, string> = { '/departures-node': writeCgi(cgiBin, 'roq-node.cgi', process.execPath, fs.readFileSync(join(ROOT, 'dist/roq.cgi'), 'utf8')) };
+  const scripts: Record<string, string> = {
+    '/departures-node': writeCgi(
+      cgiBin,
+      'roq-node.cgi',
+      process.execPath,
+      fs.readFileSync(join(ROOT, 'dist/roq.cgi'), 'utf8'),
+    ),
+  };
   if (fs.existsSync(EXECUTABLE)) {
     fs.mkdirSync(cgiBin, { recursive: true });
     fs.copyFileSync(EXECUTABLE, join(cgiBin, 'roq-cgi'));
     scripts['/departures'] = join(cgiBin, 'roq-cgi');
   }
-  apache = await startApache({ dir: join(base, 'web'), scripts, env: { ROQ_RUN_DIR: run, PATH: '/usr/bin:/bin', ROQ_CGI_TIMEOUT_MS: String(CGI_TIMEOUT_MS) } });
+  apache = await startApache({
+    dir: join(base, 'web'),
+    scripts,
+    env: { ROQ_RUN_DIR: run, PATH: '/usr/bin:/bin', ROQ_CGI_TIMEOUT_MS: String(CGI_TIMEOUT_MS) },
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -108,9 +119,14 @@ describe.skipIf(!HAVE_APACHE)('through a real Apache httpd (mod_cgid)', () => {
         expect(Date.now() - t0).toBeLessThan(CGI_TIMEOUT_MS);
         // The visitor reads a plain sentence; the run directory, errno and admin command reach Apache's error log.
         const page = await (await fetch(`${apache!.url}${p.path}?${QUERY}`)).text();
-        for (const text of [body.error.message, page]) expect(text).not.toMatch(new RegExp(`${run}|ENXIO|ENOENT|roq start`));
+        for (const text of [body.error.message, page])
+          expect(text).not.toMatch(new RegExp(`${run}|ENXIO|ENOENT|roq start`));
         expect(page).toContain('The timetable service is not available right now');
-        await waitFor("the details in Apache's error log", () => apache!.errorLog().includes(`the roq daemon is not running on ${run}`), 5000);
+        await waitFor(
+          "the details in Apache's error log",
+          () => apache!.errorLog().includes(`the roq daemon is not running on ${run}`),
+          5000,
+        );
       }
     } finally {
       daemon = await startDaemon({ run, workers: 2 });

@@ -21,57 +21,62 @@ const gitStatus = () => execFileSync('git', ['status', '--porcelain', '--ignored
 
 /** A small app of two tables and one declarative query per table; data separated by semicolons, one file headerless. */
 function extentApp(): { app: string; data: string } {
-  const app = tmp(writeTree({
-    'schemas/tables/extent.json': {
-      table: 'extent',
-      file: 'extent.csv',
-      delimiter: 'semicolon',
-      columns: [
-        { name: 'auth_name', type: 'string', required: true },
-        { name: 'code', type: 'int', required: true },
-        { name: 'name', type: 'string' },
-        { name: 'south_lat', type: 'float' },
-        { name: 'valid_from', type: 'date' },
-      ],
-      key: ['auth_name', 'code'],
-    },
-    'schemas/tables/units.json': {
-      table: 'units',
-      file: 'units.txt',
-      header: false,
-      delimiter: 'pipe',
-      columns: [
-        { name: 'code', type: 'string', required: true },
-        { name: 'factor', type: 'float' },
-      ],
-      key: ['code'],
-    },
-    'schemas/queries/extent.json': {
-      query: 'extent',
-      description: 'One extent by authority and code.',
-      table: 'extent',
-      params: [
-        { name: 'auth_name', type: 'string', required: true },
-        { name: 'code', type: 'int', min: 0, max: 1000000 },
-      ],
-      fields: [{ name: 'auth_name' }, { name: 'code' }, { name: 'name' }, { name: 'south', column: 'south_lat' }],
-    },
-    'schemas/queries/unit.json': {
-      query: 'unit',
-      table: 'units',
-      params: [{ name: 'code', type: 'string', required: true }],
-      fields: [{ name: 'code' }, { name: 'factor' }],
-    },
-  }));
-  const data = tmp(writeTree({
-    'extent.csv': 'auth_name;code;name;south_lat;valid_from\nEPSG;1262;World;-90;\nEPSG;1024;"Afghanistan; whole";29.4;\nIGNF;1;France;41.15;\n',
-    'units.txt': 'm|1\nft|0.3048\n',
-  }));
+  const app = tmp(
+    writeTree({
+      'schemas/tables/extent.json': {
+        table: 'extent',
+        file: 'extent.csv',
+        delimiter: 'semicolon',
+        columns: [
+          { name: 'auth_name', type: 'string', required: true },
+          { name: 'code', type: 'int', required: true },
+          { name: 'name', type: 'string' },
+          { name: 'south_lat', type: 'float' },
+          { name: 'valid_from', type: 'date' },
+        ],
+        key: ['auth_name', 'code'],
+      },
+      'schemas/tables/units.json': {
+        table: 'units',
+        file: 'units.txt',
+        header: false,
+        delimiter: 'pipe',
+        columns: [
+          { name: 'code', type: 'string', required: true },
+          { name: 'factor', type: 'float' },
+        ],
+        key: ['code'],
+      },
+      'schemas/queries/extent.json': {
+        query: 'extent',
+        description: 'One extent by authority and code.',
+        table: 'extent',
+        params: [
+          { name: 'auth_name', type: 'string', required: true },
+          { name: 'code', type: 'int', min: 0, max: 1000000 },
+        ],
+        fields: [{ name: 'auth_name' }, { name: 'code' }, { name: 'name' }, { name: 'south', column: 'south_lat' }],
+      },
+      'schemas/queries/unit.json': {
+        query: 'unit',
+        table: 'units',
+        params: [{ name: 'code', type: 'string', required: true }],
+        fields: [{ name: 'code' }, { name: 'factor' }],
+      },
+    }),
+  );
+  const data = tmp(
+    writeTree({
+      'extent.csv':
+        'auth_name;code;name;south_lat;valid_from\nEPSG;1262;World;-90;\nEPSG;1024;"Afghanistan; whole";29.4;\nIGNF;1;France;41.15;\n',
+      'units.txt': 'm|1\nft|0.3048\n',
+    }),
+  );
   return { app, data };
 }
 
 describe('apps', () => {
-  it('roq build --app writes only inside the app\'s .roq/ and never edits roq\'s own files', async () => {
+  it("roq build --app writes only inside the app's .roq/ and never edits roq's own files", async () => {
     const app = tmp(copyApp(MAC_APP));
     const before = listFiles(app);
     const status = gitStatus();
@@ -80,18 +85,30 @@ describe('apps', () => {
     expect(r.stdout).toContain(`built app ${app}`);
     const after = listFiles(app);
     expect(after.filter((f) => !f.startsWith('.roq/'))).toEqual(before);
-    expect(after).toEqual(expect.arrayContaining(['.roq/generated/queries.ts', '.roq/dist/roq.js', '.roq/dist/worker.js', '.roq/dist/roq.cgi']));
+    expect(after).toEqual(
+      expect.arrayContaining([
+        '.roq/generated/queries.ts',
+        '.roq/dist/roq.js',
+        '.roq/dist/worker.js',
+        '.roq/dist/roq.cgi',
+      ]),
+    );
     expect(gitStatus()).toBe(status);
     const again = await roqCli(['build', '--app', app]);
     expect(again.stdout).toContain('is up to date');
   });
 
-  it('writes a tsconfig that type-checks the app\'s query functions against its generated types', async () => {
+  it("writes a tsconfig that type-checks the app's query functions against its generated types", async () => {
     const app = tmp(copyApp(MAC_APP));
     expect((await roqCli(['build', '--app', app])).code).toBe(0);
     const tsc = (): { code: number; out: string } => {
       try {
-        return { code: 0, out: execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['--noEmit', '-p', join(app, '.roq/tsconfig.json')], { encoding: 'utf8' }) };
+        return {
+          code: 0,
+          out: execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['--noEmit', '-p', join(app, '.roq/tsconfig.json')], {
+            encoding: 'utf8',
+          }),
+        };
       } catch (e) {
         return { code: (e as { status: number }).status, out: String((e as { stdout: string }).stdout) };
       }
@@ -104,7 +121,7 @@ describe('apps', () => {
     expect(bad.out).toMatch(/queries\/entries\.ts\(\d+,\d+\): error TS2551: Property 'organisation' does not exist/);
   });
 
-  it('serves two apps side by side from one checkout, and roq query learns each one\'s queries from its run directory', async () => {
+  it("serves two apps side by side from one checkout, and roq query learns each one's queries from its run directory", async () => {
     const app = tmp(copyApp(MAC_APP));
     const mac = await daemon({ app, data: MAC_DATA, workers: 1 });
     const gtfs = await daemon({ workers: 1 });
@@ -154,7 +171,9 @@ describe('apps', () => {
     const d = await daemon({ app, data, workers: 1 });
     const one = await roqCli(['query', 'extent', 'auth_name=EPSG', 'code=1024', '--json', '--run', d.run]);
     expect(one.code, one.stderr).toBe(0);
-    expect(JSON.parse(one.stdout)).toEqual([{ auth_name: 'EPSG', code: 1024, name: 'Afghanistan; whole', south: 29.4 }]);
+    expect(JSON.parse(one.stdout)).toEqual([
+      { auth_name: 'EPSG', code: 1024, name: 'Afghanistan; whole', south: 29.4 },
+    ]);
     const prefix = await roqCli(['query', 'extent', 'auth_name=EPSG', '--json', '--run', d.run]);
     expect(JSON.parse(prefix.stdout).map((r: { code: number }) => r.code)).toEqual([1024, 1262]);
     const none = await roqCli(['query', 'extent', 'auth_name=ESRI', '--json', '--run', d.run]);

@@ -31,7 +31,10 @@ interface Run {
 /** Runs `sh -c cmd` as `user` (with that user's groups, as a login would give them), bounded in time. */
 function as(user: string, cmd: string, timeoutMs = 20_000): Promise<Run> {
   return new Promise((done) => {
-    const child = spawn('runuser', ['-u', user, '--', 'sh', '-c', cmd], { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('runuser', ['-u', user, '--', 'sh', '-c', cmd], {
+      cwd: '/',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -76,7 +79,10 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
 
   const roqCli = (args: string[], timeoutMs = 60_000): Promise<Run> =>
     new Promise((done) => {
-      const child = spawn(NODE, [roq, ...args], { env: { ...process.env, ROQ_TEST_FAULTS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(NODE, [roq, ...args], {
+        env: { ...process.env, ROQ_TEST_FAULTS: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -87,15 +93,25 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
         done({ code: code ?? 128, stdout, stderr });
       });
     });
-  const start = () => roqCli(['start', '--run', run, '--data', data, '--workers', '2', '--deadline', '3000', '--user', 'roqd:www-data']);
+  const start = () =>
+    roqCli(['start', '--run', run, '--data', data, '--workers', '2', '--deadline', '3000', '--user', 'roqd:www-data']);
   const daemonPid = () => Number(fs.readFileSync(join(run, 'daemon', 'roq.pid'), 'utf8'));
   const roqLog = () => fs.readFileSync(join(run, 'daemon', 'roq.log'), 'utf8');
 
   /** The CGI program as the web server runs it, as www-data: a page for `q`, or JSON with format=json. */
-  function cgi(query: string, runtime: 'node' | 'bun' = 'node'): Promise<{ status: number; body: string; stderr: string }> {
+  function cgi(
+    query: string,
+    runtime: 'node' | 'bun' = 'node',
+  ): Promise<{ status: number; body: string; stderr: string }> {
     const [exe, args] = runtime === 'bun' ? [bunCgi!, []] : [NODE, [join(base, 'dist', 'roq.cgi')]];
     return new Promise((done, fail) => {
-      const child = spawn(exe, args, { env: cgiEnv({ query, env: { ROQ_RUN_DIR: run, ROQ_CGI_TIMEOUT_MS: '4000' } }), cwd: '/', uid: web.uid, gid: web.gid, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(exe, args, {
+        env: cgiEnv({ query, env: { ROQ_RUN_DIR: run, ROQ_CGI_TIMEOUT_MS: '4000' } }),
+        cwd: '/',
+        uid: web.uid,
+        gid: web.gid,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let raw = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (c: string) => (raw += c));
@@ -122,9 +138,18 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
   };
 
   /** The real client library (src/client.ts, bundled) run as www-data under `runtime`, asking `query` with `params`. */
-  function client(runtime: 'node' | 'bun', query: string, params: Record<string, string>, timeoutMs = 4000): { child: ChildProcess; result: Promise<string> } {
+  function client(
+    runtime: 'node' | 'bun',
+    query: string,
+    params: Record<string, string>,
+    timeoutMs = 4000,
+  ): { child: ChildProcess; result: Promise<string> } {
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: base };
-    const child = spawn(runtime === 'bun' ? bun! : NODE, [driver, run, query, JSON.stringify(params), String(timeoutMs)], { env, uid: web.uid, gid: web.gid, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      runtime === 'bun' ? bun! : NODE,
+      [driver, run, query, JSON.stringify(params), String(timeoutMs)],
+      { env, uid: web.uid, gid: web.gid, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     started.push(child);
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
@@ -138,7 +163,8 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     base = fs.mkdtempSync(join(tmpdir(), 'roq-attack-'));
     fs.chmodSync(base, 0o755);
     fs.mkdirSync(join(base, 'dist'));
-    for (const f of ['roq.js', 'worker.js', 'load-thread.js', 'roq.cgi', 'package.json']) fs.copyFileSync(join(ROOT, 'dist', f), join(base, 'dist', f));
+    for (const f of ['roq.js', 'worker.js', 'load-thread.js', 'roq.cgi', 'package.json'])
+      fs.copyFileSync(join(ROOT, 'dist', f), join(base, 'dist', f));
     fs.chmodSync(join(base, 'dist', 'roq.cgi'), 0o755);
     roq = join(base, 'dist', 'roq.js');
     if (fs.existsSync(join(ROOT, 'dist', 'roq-cgi'))) {
@@ -161,7 +187,15 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
         `ask(run!, query!, JSON.parse(params!), { timeoutMs: Number(ms) }).then((a) => console.log(JSON.stringify(a)), (e) => console.log(JSON.stringify({ thrown: e.code, message: e.message })));\n`,
     );
     driver = join(base, 'driver.js');
-    await build({ entryPoints: [entry], outfile: driver, bundle: true, platform: 'node', format: 'cjs', external: ['bun:ffi'], logLevel: 'error' });
+    await build({
+      entryPoints: [entry],
+      outfile: driver,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      external: ['bun:ffi'],
+      logLevel: 'error',
+    });
     fs.writeFileSync(join(base, 'package.json'), '{ "type": "commonjs" }\n');
     data = join(base, 'data');
     fs.cpSync(writeFeed(TINY_FEED), data, { recursive: true });
@@ -200,7 +234,8 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     expect(st('REQUESTS').mode & 0o777).toBe(0o620);
     expect(st('daemon').mode & 0o7777).toBe(0o700);
     expect(st('daemon').uid).toBe(idOf('roqd').uid);
-    for (const f of ['roq.pid', 'roq.log', 'access.log', 'status.json']) expect(st(join('daemon', f)).mode & 0o777, f).toBe(0o600);
+    for (const f of ['roq.pid', 'roq.log', 'access.log', 'status.json'])
+      expect(st(join('daemon', f)).mode & 0o777, f).toBe(0o600);
   });
 
   it('eve, outside the group, can neither list, write REQUESTS nor make a FIFO', async () => {
@@ -220,43 +255,73 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     if (bunCgi) await northPark('bun');
   });
 
-  it.each(['node', 'bun'] as const)('H2 (%s client): an answer written into the client FIFO without the proof is ignored; the real one is shown', async (runtime) => {
-    if (runtime === 'bun' && !bun) return;
-    expect((await as('mallory', `ls ${run}`)).code, '3730: the group cannot list the directory').not.toBe(0);
-    // A stronger mallory than the directory allows: she is told the FIFO's name (as inotify or a listing would).
-    const c = client(runtime, 'fault_sleep', { ms: '1500' });
-    const name = await waitFor('the client FIFO', () => fs.readdirSync(run).find((f) => f.startsWith(`resp.${c.child.pid}.`)));
-    const forged = (head: string) => `${head}status=ok\\ngeneration=1\\nfields=slept:i\\nrow=666\\nend=1\\n`;
-    const w = await as('mallory', `printf '${forged('roq=2\\nproof=GuessedGuessedGuessed\\n')}${forged('roq=1\\n')}FORGED garbage\\n' > ${run}/${name}`);
-    expect(w.code, `mallory may write into it (group www-data): ${w.stderr}`).toBe(0);
-    const out = JSON.parse(await c.result);
-    expect(out).toMatchObject({ status: 'ok', rows: [[1500]] });
-  });
+  it.each(['node', 'bun'] as const)(
+    'H2 (%s client): an answer written into the client FIFO without the proof is ignored; the real one is shown',
+    async (runtime) => {
+      if (runtime === 'bun' && !bun) return;
+      expect((await as('mallory', `ls ${run}`)).code, '3730: the group cannot list the directory').not.toBe(0);
+      // A stronger mallory than the directory allows: she is told the FIFO's name (as inotify or a listing would).
+      const c = client(runtime, 'fault_sleep', { ms: '1500' });
+      const name = await waitFor('the client FIFO', () =>
+        fs.readdirSync(run).find((f) => f.startsWith(`resp.${c.child.pid}.`)),
+      );
+      const forged = (head: string) => `${head}status=ok\\ngeneration=1\\nfields=slept:i\\nrow=666\\nend=1\\n`;
+      const w = await as(
+        'mallory',
+        `printf '${forged('roq=2\\nproof=GuessedGuessedGuessed\\n')}${forged('roq=1\\n')}FORGED garbage\\n' > ${run}/${name}`,
+      );
+      expect(w.code, `mallory may write into it (group www-data): ${w.stderr}`).toBe(0);
+      const out = JSON.parse(await c.result);
+      expect(out).toMatchObject({ status: 'ok', rows: [[1500]] });
+    },
+  );
 
   it('H2: a client that receives only forged answers says so at its deadline instead of showing them', async () => {
     const c = client('node', 'fault_sleep', { ms: '2500' }, 1500); // the daemon answers after the client's deadline
-    const name = await waitFor('the client FIFO', () => fs.readdirSync(run).find((f) => f.startsWith(`resp.${c.child.pid}.`)));
-    await as('mallory', `printf 'roq=2\\nproof=GuessedGuessedGuessed\\nstatus=ok\\ngeneration=1\\nfields=slept:i\\nrow=666\\nend=1\\n' > ${run}/${name}`);
-    expect(JSON.parse(await c.result)).toMatchObject({ thrown: 'ROQ_PROTOCOL', message: expect.stringMatching(/1 answer\(s\) without this request's proof were ignored/) });
+    const name = await waitFor('the client FIFO', () =>
+      fs.readdirSync(run).find((f) => f.startsWith(`resp.${c.child.pid}.`)),
+    );
+    await as(
+      'mallory',
+      `printf 'roq=2\\nproof=GuessedGuessedGuessed\\nstatus=ok\\ngeneration=1\\nfields=slept:i\\nrow=666\\nend=1\\n' > ${run}/${name}`,
+    );
+    expect(JSON.parse(await c.result)).toMatchObject({
+      thrown: 'ROQ_PROTOCOL',
+      message: expect.stringMatching(/1 answer\(s\) without this request's proof were ignored/),
+    });
   });
 
   it('H3: symlinks planted by mallory are never followed by the daemon', async () => {
     const victim = join(base, 'victim.sh');
     fs.writeFileSync(victim, '#!/bin/sh\necho precious\n');
     sh(`chown roqd ${victim}`);
-    const r = await as('mallory', `cd ${run} && ln -s ${victim} status.json.tmp; ln -s ${victim} access.log; ln -s ${victim} roq.log; ln -s ${victim} daemon/status.json.tmp`);
+    const r = await as(
+      'mallory',
+      `cd ${run} && ln -s ${victim} status.json.tmp; ln -s ${victim} access.log; ln -s ${victim} roq.log; ln -s ${victim} daemon/status.json.tmp`,
+    );
     expect(r.stderr).toMatch(/daemon\/status.json.tmp.*Permission denied/);
     const before = fs.statSync(join(run, 'daemon', 'status.json')).mtimeMs;
     expect((await cgi(`q=${encodeURIComponent('$(id>/tmp/pwned)')}&format=json`)).status).toBe(200);
     expect(fs.existsSync('/tmp/pwned')).toBe(false);
-    await waitFor('two status rewrites', () => fs.statSync(join(run, 'daemon', 'status.json')).mtimeMs > before + 1000, 5000);
+    await waitFor(
+      'two status rewrites',
+      () => fs.statSync(join(run, 'daemon', 'status.json')).mtimeMs > before + 1000,
+      5000,
+    );
     expect(fs.readFileSync(victim, 'utf8')).toBe('#!/bin/sh\necho precious\n');
-    await waitFor('the request in the private access log', () => fs.readFileSync(join(run, 'daemon', 'access.log'), 'utf8').includes('q=%24%28id'), 5000);
+    await waitFor(
+      'the request in the private access log',
+      () => fs.readFileSync(join(run, 'daemon', 'access.log'), 'utf8').includes('q=%24%28id'),
+      5000,
+    );
   });
 
   it('H4: a status.json planted in the run directory does not steer `roq upgrade`', async () => {
     const evil = join(base, 'mallory', 'feed');
-    await as('mallory', `mkdir ${run}/status.json.tmp; printf '{"pid":${daemonPid()},"version":"0.2.0","options":{"data":"${evil}","workers":1,"deadlineMs":10,"logFile":"${evil}.log"}}' > ${run}/status.json`);
+    await as(
+      'mallory',
+      `mkdir ${run}/status.json.tmp; printf '{"pid":${daemonPid()},"version":"0.2.0","options":{"data":"${evil}","workers":1,"deadlineMs":10,"logFile":"${evil}.log"}}' > ${run}/status.json`,
+    );
     const old = daemonPid();
     // The new daemon rewrites queries.json in the run directory: symlinks at every temporary name it may use.
     const victim = join(base, 'victim-queries');
@@ -293,7 +358,10 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
   it('M2: a squatted lock and PID file in the run directory neither hide the daemon nor block a restart after a crash', async () => {
     const bystander = spawn('sleep', ['60'], { stdio: 'ignore' });
     started.push(bystander);
-    await as('mallory', `mkdir ${run}/roq.pid.lock; echo ${bystander.pid} > ${run}/roq.pid.new; mv ${run}/roq.pid.new ${run}/roq.pid 2>/dev/null; true`);
+    await as(
+      'mallory',
+      `mkdir ${run}/roq.pid.lock; echo ${bystander.pid} > ${run}/roq.pid.new; mv ${run}/roq.pid.new ${run}/roq.pid 2>/dev/null; true`,
+    );
     const s = await roqCli(['status', '--run', run]);
     expect(s.code, s.stderr).toBe(0);
     expect(s.stdout).toContain(`pid         ${daemonPid()}`);
@@ -311,7 +379,11 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     const made = await as('mallory', `mkfifo -m 0660 ${run}/REQUESTS`);
     expect(made.code, made.stderr).toBe(0);
     // Held open read-write, as the daemon holds its own: she never sees end-of-file, so she would hear every line.
-    const listener = spawn('runuser', ['-u', 'mallory', '--', 'sh', '-c', `exec 3<> ${run}/REQUESTS; exec timeout 30 cat <&3 > ${out}`], { stdio: 'ignore' });
+    const listener = spawn(
+      'runuser',
+      ['-u', 'mallory', '--', 'sh', '-c', `exec 3<> ${run}/REQUESTS; exec timeout 30 cat <&3 > ${out}`],
+      { stdio: 'ignore' },
+    );
     started.push(listener);
     await waitFor('her reader', () => fs.existsSync(out));
     const refused = await cgi('q=north&format=json');
@@ -345,7 +417,10 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     for (let i = 0; i < 5; i++) {
       const ino = fs.statSync(join(run, 'REQUESTS')).ino;
       fs.rmSync(join(run, 'REQUESTS'));
-      await waitFor('REQUESTS made again', () => fs.existsSync(join(run, 'REQUESTS')) && fs.statSync(join(run, 'REQUESTS')).ino !== ino);
+      await waitFor(
+        'REQUESTS made again',
+        () => fs.existsSync(join(run, 'REQUESTS')) && fs.statSync(join(run, 'REQUESTS')).ino !== ino,
+      );
     }
     await new Promise((r) => setTimeout(r, 2500)); // superseded FIFOs are read for 2 s, then closed
     expect(fds()).toBeLessThanOrEqual(first + 1);
@@ -356,14 +431,19 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     const pid = daemonPid();
     expect((await as('mallory', `mv ${run}/REQUESTS ${run}/resp.${pid}.R`)).code).not.toBe(0);
     // She reads her FIFO for a second after the request: the daemon, whose pid it names, must write nothing there.
-    const r = await as('mallory', `cd ${run} && mkfifo -m 0620 resp.${pid}.R && exec 3<> resp.${pid}.R && printf 'roq2 ${pid} R PPPPPPPPPPPPPPPPPPPP stops q=north\\n' > REQUESTS && timeout 1 cat <&3; rm -f resp.${pid}.R`);
+    const r = await as(
+      'mallory',
+      `cd ${run} && mkfifo -m 0620 resp.${pid}.R && exec 3<> resp.${pid}.R && printf 'roq2 ${pid} R PPPPPPPPPPPPPPPPPPPP stops q=north\\n' > REQUESTS && timeout 1 cat <&3; rm -f resp.${pid}.R`,
+    );
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('');
-    await waitFor('the refusal in the log', () => new RegExp(`resp\\.${pid}\\.R is owned by uid \\d+, but pid ${pid} runs as uid \\d+; refused`).test(roqLog()));
+    await waitFor('the refusal in the log', () =>
+      new RegExp(`resp\\.${pid}\\.R is owned by uid \\d+, but pid ${pid} runs as uid \\d+; refused`).test(roqLog()),
+    );
     await northPark();
   });
 
-  it('L3: the logs are the daemon user\'s alone, and control characters are escaped in them', async () => {
+  it("L3: the logs are the daemon user's alone, and control characters are escaped in them", async () => {
     expect((await as('mallory', `cat ${run}/daemon/roq.log`)).code).not.toBe(0);
     expect((await as('mallory', `cat ${run}/daemon/access.log`)).code).not.toBe(0);
     const r = await as(
@@ -371,9 +451,14 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
       `cd ${run} && mkfifo -m 0620 resp.$$.e && exec 3<> resp.$$.e && printf '\\033[2Jgarbage\\r\\nroq2 %d e PPPPPPPPPPPPPPPPPPPP stops q=\\033]0;pwned\\007\\n' $$ > REQUESTS && sleep 0.5; rm -f resp.$$.e`,
     );
     expect(r.code, r.stderr).toBe(0);
-    await waitFor('the escaped request in the access log', () => fs.readFileSync(join(run, 'daemon', 'access.log'), 'utf8').includes('q=\\x1b]0;pwned\\x07'), 5000);
+    await waitFor(
+      'the escaped request in the access log',
+      () => fs.readFileSync(join(run, 'daemon', 'access.log'), 'utf8').includes('q=\\x1b]0;pwned\\x07'),
+      5000,
+    );
     expect(roqLog()).toContain('\\x1b[2Jgarbage\\x0d');
-    for (const f of ['roq.log', 'access.log']) expect(fs.readFileSync(join(run, 'daemon', f), 'utf8'), f).not.toMatch(/[\x1b\r\x07]/);
+    for (const f of ['roq.log', 'access.log'])
+      expect(fs.readFileSync(join(run, 'daemon', f), 'utf8'), f).not.toMatch(/[\x1b\r\x07]/);
   });
   it('M4: floods by mallory are bounded: garbage lines, requests for absent pids, a never-read FIFO, a byte at a time', async () => {
     const logSize = () => fs.statSync(join(run, 'daemon', 'roq.log')).size;
@@ -381,7 +466,10 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     // Garbage lines for 2 s.
     await as('mallory', `timeout 2 sh -c 'yes x > ${run}/REQUESTS'; true`);
     // 20,000 requests naming a pid that does not run.
-    await as('mallory', `awk 'BEGIN { for (i = 0; i < 20000; i++) printf "roq2 999999 t%d PPPPPPPPPPPPPPPPPPPP stops q=north\\n", i }' > ${run}/REQUESTS`);
+    await as(
+      'mallory',
+      `awk 'BEGIN { for (i = 0; i < 20000; i++) printf "roq2 999999 t%d PPPPPPPPPPPPPPPPPPPP stops q=north\\n", i }' > ${run}/REQUESTS`,
+    );
     await northPark();
     // 2,000 requests whose answers go into her own FIFO, which she never reads.
     const hold = await as(
@@ -391,7 +479,18 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     expect(hold.code, hold.stderr).toBe(0);
     await northPark();
     // One byte without a line end at a time while visitors ask: none of their requests is lost (issue 10).
-    const dribble = spawn('runuser', ['-u', 'mallory', '--', 'perl', '-e', `open(my $f, '>', '${run}/REQUESTS') or die; $f->autoflush(1); for (1..3000) { print $f 'x'; select(undef, undef, undef, 0.001) }`], { stdio: 'ignore' });
+    const dribble = spawn(
+      'runuser',
+      [
+        '-u',
+        'mallory',
+        '--',
+        'perl',
+        '-e',
+        `open(my $f, '>', '${run}/REQUESTS') or die; $f->autoflush(1); for (1..3000) { print $f 'x'; select(undef, undef, undef, 0.001) }`,
+      ],
+      { stdio: 'ignore' },
+    );
     started.push(dribble);
     for (let i = 0; i < 10; i++) await northPark();
     dribble.kill();

@@ -43,7 +43,11 @@ async function open(dataDir: string, name: string): Promise<{ sqlite: Sqlite; ro
 }
 
 function roqAnswer(db: Db, query: string, params: Params) {
-  const raw = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+  const raw = Object.fromEntries(
+    Object.entries(params)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, String(v)]),
+  );
   const { fields, rows } = runQuery(db, query, raw);
   return rowsToObjects(fields, rows);
 }
@@ -51,7 +55,10 @@ function roqAnswer(db: Db, query: string, params: Params) {
 /** Deep equality, and the same keys in the same order (toEqual alone ignores the order). */
 function expectSameRows(actual: Record<string, unknown>[], expected: Record<string, unknown>[], what: string): void {
   expect(actual, what).toEqual(expected);
-  expect(actual.map((r) => Object.keys(r)), what).toEqual(expected.map((r) => Object.keys(r)));
+  expect(
+    actual.map((r) => Object.keys(r)),
+    what,
+  ).toEqual(expected.map((r) => Object.keys(r)));
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -70,7 +77,8 @@ describe('SQLite baseline on the sample feed', () => {
 
   it('answers the 100 worked cases exactly', () => {
     expect(cases).toHaveLength(100);
-    for (const c of cases) expectSameRows(sqlite[c.query](c.params), c.expected, `${c.query} ${JSON.stringify(c.params)}`);
+    for (const c of cases)
+      expectSameRows(sqlite[c.query](c.params), c.expected, `${c.query} ${JSON.stringify(c.params)}`);
   });
 
   it('agrees with the engine on 300 seeded random queries', () => {
@@ -81,18 +89,33 @@ describe('SQLite baseline on the sample feed', () => {
     const routeIds = csvColumn(lirr, 'routes.txt', 'route_id');
     const names = csvColumn(lirr, 'stops.txt', 'stop_name');
     const days = csvColumn(lirr, 'calendar_dates.txt', 'date').map(Number);
-    const first = Date.UTC(Math.floor(Math.min(...days) / 1e4), (Math.floor(Math.min(...days) / 100) % 100) - 1, Math.min(...days) % 100);
-    const span = (Date.UTC(Math.floor(Math.max(...days) / 1e4), (Math.floor(Math.max(...days) / 100) % 100) - 1, Math.max(...days) % 100) - first) / 864e5;
+    const first = Date.UTC(
+      Math.floor(Math.min(...days) / 1e4),
+      (Math.floor(Math.min(...days) / 100) % 100) - 1,
+      Math.min(...days) % 100,
+    );
+    const span =
+      (Date.UTC(
+        Math.floor(Math.max(...days) / 1e4),
+        (Math.floor(Math.max(...days) / 100) % 100) - 1,
+        Math.max(...days) % 100,
+      ) -
+        first) /
+      864e5;
     let nonEmpty = 0;
     for (let i = 0; i < 300; i++) {
       let query: 'departures' | 'stops';
       const params: Params = {};
       if (r.next() < 0.8) {
         query = 'departures';
-        params.stop = r.next() < 0.05 ? 'no-such-stop' : r.pick(parents.length && r.next() < 0.2 ? parents : r.next() < 0.5 ? timedStops : stopIds);
+        params.stop =
+          r.next() < 0.05
+            ? 'no-such-stop'
+            : r.pick(parents.length && r.next() < 0.2 ? parents : r.next() < 0.5 ? timedStops : stopIds);
         // One day either side of the feed: the day after its last day has only the evening before's trips.
         params.date = new Date(first + r.int(-1, span + 1) * 864e5).toISOString().slice(0, 10);
-        const h = r.int(0, 23), m = r.int(0, 59);
+        const h = r.int(0, 23),
+          m = r.int(0, 59);
         const after = [undefined, `${pad(h)}:${pad(m)}`, `${h}:${pad(m)}:${pad(r.int(0, 59))}`];
         params.after = r.pick(after);
         if (r.next() < 0.3) params.route = r.next() < 0.1 ? 'no-such-route' : r.pick(routeIds);
@@ -143,7 +166,16 @@ describe('SQLite baseline on a feed with calendar.txt and a parent station', () 
     const { sqlite, roq } = await open(writeFeed(TINY_FEED), 'tiny');
     let nonEmpty = 0;
     for (const stop of ['S', 'S1', 'N', 'X'])
-      for (const date of ['2024-12-31', '2025-01-01', '2025-06-01', '2025-06-02', '2025-12-24', '2025-12-25', '2025-12-26', '2026-01-01'])
+      for (const date of [
+        '2024-12-31',
+        '2025-01-01',
+        '2025-06-01',
+        '2025-06-02',
+        '2025-12-24',
+        '2025-12-25',
+        '2025-12-26',
+        '2026-01-01',
+      ])
         for (const after of ['00:00', '08:00:01', '23:59'])
           for (const route of ['', 'R1', 'R2']) {
             const params = { stop, date, after, route };
@@ -157,7 +189,8 @@ describe('SQLite baseline on a feed with calendar.txt and a parent station', () 
 });
 
 describe('SQLite baseline on the benchmark shapes (bench/shapes.ts, scaled down)', () => {
-  const days = (from: number, n: number) => Array.from({ length: n }, (_, i) => new Date(from + i * 864e5).toISOString().slice(0, 10));
+  const days = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => new Date(from + i * 864e5).toISOString().slice(0, 10));
   it.each([
     ['sparse', 0.05, days(Date.UTC(2026, 4, 31), 259)],
     ['bigfile', 0.02, days(Date.UTC(2026, 8, 6), 92)],
@@ -169,7 +202,11 @@ describe('SQLite baseline on the benchmark shapes (bench/shapes.ts, scaled down)
     const routeIds = csvColumn(dir, 'routes.txt', 'route_id');
     let nonEmpty = 0;
     for (let i = 0; i < 200; i++) {
-      const params: Params = { stop: r.pick(stopIds), date: r.pick(dates), after: `${pad(r.int(0, 23))}:${pad(r.int(0, 59))}` };
+      const params: Params = {
+        stop: r.pick(stopIds),
+        date: r.pick(dates),
+        after: `${pad(r.int(0, 23))}:${pad(r.int(0, 59))}`,
+      };
       if (r.next() < 0.2) params.route = r.pick(routeIds);
       if (r.next() < 0.5) params.limit = r.int(1, 100);
       const expected = roqAnswer(roq, 'departures', params);

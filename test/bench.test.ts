@@ -11,7 +11,11 @@ import { ROOT } from './helpers/daemon.js';
 
 describe('npm run bench', () => {
   it('runs every section in smoke mode and prints its tables', () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'dist/bench.js'), '--smoke'], { cwd: ROOT, encoding: 'utf8', timeout: 240_000 });
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist/bench.js'), '--smoke'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
     expect(r.status, r.stderr + r.stdout.slice(-2000)).toBe(0);
     for (const heading of [
       '## Start-up and memory',
@@ -25,7 +29,9 @@ describe('npm run bench', () => {
     ]) {
       expect(r.stdout).toContain(heading);
     }
-    if (HAVE_APACHE) for (const program of ['hello-world, sh', 'roq CGI, Node', 'naive CSV CGI', 'SQLite CGI']) expect(r.stdout).toContain(`| ${program}`);
+    if (HAVE_APACHE)
+      for (const program of ['hello-world, sh', 'roq CGI, Node', 'naive CSV CGI', 'SQLite CGI'])
+        expect(r.stdout).toContain(`| ${program}`);
     expect(r.stdout).toMatch(/every answer was compared: 0 differed/);
   }, 300_000);
 });

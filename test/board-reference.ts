@@ -14,7 +14,11 @@ type Row = Record<string, string>;
 function table(dir: string, file: string): Row[] {
   const path = join(dir, file);
   if (!existsSync(path)) return [];
-  return parse(readFileSync(path), { columns: (h: string[]) => h.map((x) => x.trim()), bom: true, skip_empty_lines: true });
+  return parse(readFileSync(path), {
+    columns: (h: string[]) => h.map((x) => x.trim()),
+    bom: true,
+    skip_empty_lines: true,
+  });
 }
 
 const bytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
@@ -75,21 +79,62 @@ export function referenceBoard(dir: string) {
   let first = eight(info?.feed_start_date);
   let last = eight(info?.feed_end_date);
   if (!first || !last) {
-    const starts = [...calendar.map((c) => c.start_date!.trim()), ...calendarDates.filter((c) => c.exception_type!.trim() === '1').map((c) => c.date!.trim())];
-    const ends = [...calendar.map((c) => c.end_date!.trim()), ...calendarDates.filter((c) => c.exception_type!.trim() === '1').map((c) => c.date!.trim())];
+    const starts = [
+      ...calendar.map((c) => c.start_date!.trim()),
+      ...calendarDates.filter((c) => c.exception_type!.trim() === '1').map((c) => c.date!.trim()),
+    ];
+    const ends = [
+      ...calendar.map((c) => c.end_date!.trim()),
+      ...calendarDates.filter((c) => c.exception_type!.trim() === '1').map((c) => c.date!.trim()),
+    ];
     first = starts.length ? starts.sort()[0]! : '';
     last = ends.length ? ends.sort().at(-1)! : '';
   }
-  const blank = { kind: '', date: '', time: '', stop_id: '', stop_name: '', destination: '', trip_id: '', train: '', platform: '', route_id: '', route_name: '', route_color: '', route_text_color: '', feed_name: '', feed_version: '', first_date: '', last_date: '', time_zone: '', later_date: '', later_time: '', later_skip: 0 };
+  const blank = {
+    kind: '',
+    date: '',
+    time: '',
+    stop_id: '',
+    stop_name: '',
+    destination: '',
+    trip_id: '',
+    train: '',
+    platform: '',
+    route_id: '',
+    route_name: '',
+    route_color: '',
+    route_text_color: '',
+    feed_name: '',
+    feed_version: '',
+    first_date: '',
+    last_date: '',
+    time_zone: '',
+    later_date: '',
+    later_time: '',
+    later_skip: 0,
+  };
 
   return function board(p: BoardParams): Record<string, string | number>[] {
-    const local = new Date((p.now ?? Math.floor(Date.now() / 1000)) * 1000).toLocaleString('sv-SE', { timeZone: zone, hour12: false }); // "2026-11-02 23:40:00"
+    const local = new Date((p.now ?? Math.floor(Date.now() / 1000)) * 1000).toLocaleString('sv-SE', {
+      timeZone: zone,
+      hour12: false,
+    }); // "2026-11-02 23:40:00"
     const date = p.date ?? local.slice(0, 10);
-    const after = p.after !== undefined ? (p.after.length === 5 ? `${p.after}:00` : p.after) : p.date === undefined ? local.slice(11, 19) : '00:00:00';
+    const after =
+      p.after !== undefined
+        ? p.after.length === 5
+          ? `${p.after}:00`
+          : p.after
+        : p.date === undefined
+          ? local.slice(11, 19)
+          : '00:00:00';
     const limit = p.limit ?? 10;
     let skip = p.skip ?? 0;
     const all: Record<string, string | number>[] = [];
-    for (const [day, from] of [[date, after], [shift(date, 1), '00:00:00']] as const) {
+    for (const [day, from] of [
+      [date, after],
+      [shift(date, 1), '00:00:00'],
+    ] as const) {
       for (const d of ref.departures({ stop: p.stop, date: day, after: from, route: p.route, limit: 1e9 })) {
         if (Number(lastVisit(d.trip_id)?.stop_sequence) === d.stop_sequence) continue; // ends here
         if (skip > 0 && day === date && d.time === after) {
@@ -117,12 +162,22 @@ export function referenceBoard(dir: string) {
     let later: [string, string, number] = ['', '', 0];
     if (more) {
       const atMore = (r: Record<string, string | number>) => r.date === more.date && r.time === more.time;
-      later = [String(more.date), String(more.time), shown.filter(atMore).length + (more.date === date && more.time === after ? (p.skip ?? 0) : 0)];
+      later = [
+        String(more.date),
+        String(more.time),
+        shown.filter(atMore).length + (more.date === date && more.time === after ? (p.skip ?? 0) : 0),
+      ];
     } else if (last && shift(date, 2).replace(/-/g, '') <= last) later = [shift(date, 2), '00:00:00', 0];
 
     const here = new Set([p.stop, ...stops.filter((s) => s.parent_station === p.stop).map((s) => s.stop_id!)]);
-    const routeIds = new Set(stopTimes.filter((st) => here.has(st.stop_id!) && tripOf(st.trip_id!)).map((st) => tripOf(st.trip_id!)!.route_id!));
-    const routeRows = [...routeIds].map(route).sort((a, b) => bytes(a.route_name, b.route_name) || bytes(a.route_id, b.route_id));
+    const routeIds = new Set(
+      stopTimes
+        .filter((st) => here.has(st.stop_id!) && tripOf(st.trip_id!))
+        .map((st) => tripOf(st.trip_id!)!.route_id!),
+    );
+    const routeRows = [...routeIds]
+      .map(route)
+      .sort((a, b) => bytes(a.route_name, b.route_name) || bytes(a.route_id, b.route_id));
     return [
       {
         ...blank,

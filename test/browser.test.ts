@@ -22,7 +22,10 @@ import { referenceBoard, type BoardParams } from './board-reference.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const UPDATE = process.env.UPDATE_SCREENSHOT === '1';
-const screenshotPath = (name: string) => (UPDATE ? join(ROOT, `docs/screenshot-board-${name}.png`) : join(os.tmpdir(), `roq-screenshot-${name}-${process.pid}.png`));
+const screenshotPath = (name: string) =>
+  UPDATE
+    ? join(ROOT, `docs/screenshot-board-${name}.png`)
+    : join(os.tmpdir(), `roq-screenshot-${name}-${process.pid}.png`);
 /** Every wait in a page is bounded by these (Playwright's own defaults are 30 s or none). */
 const ACTION_MS = 10_000;
 const NAVIGATION_MS = 15_000;
@@ -77,252 +80,327 @@ function referenceShown(rows: Record<string, string | number>[]): Shown[] {
   const head = rows.find((r) => r.kind === 'board')!;
   return rows
     .filter((r) => r.kind === 'departure')
-    .map((r) => ({ time: String(r.time).slice(0, 5) + (r.date !== head.date ? ' +1' : ''), destination: String(r.destination), line: String(r.route_name), train: String(r.train) }));
+    .map((r) => ({
+      time: String(r.time).slice(0, 5) + (r.date !== head.date ? ' +1' : ''),
+      destination: String(r.destination),
+      line: String(r.route_name),
+      train: String(r.train),
+    }));
 }
 
-describe.skipIf(skipReason !== '')(`the departure board in a browser${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  let base: string;
-  let daemon: RunningDaemon | undefined;
-  let apache: Apache | undefined;
-  let browser: Browser | undefined;
-  const contexts: BrowserContext[] = [];
-  const reference = referenceBoard(LIRR);
+describe.skipIf(skipReason !== '')(
+  `the departure board in a browser${skipReason ? ` (skipped: ${skipReason})` : ''}`,
+  () => {
+    let base: string;
+    let daemon: RunningDaemon | undefined;
+    let apache: Apache | undefined;
+    let browser: Browser | undefined;
+    const contexts: BrowserContext[] = [];
+    const reference = referenceBoard(LIRR);
 
-  beforeAll(async () => {
-    base = fs.mkdtempSync(join(os.tmpdir(), 'roq-browser-'));
-    const run = makeWebRunDir(join(base, 'run'));
-    daemon = await startDaemon({ run, workers: 1 });
-    // The interpreter by absolute path: the #! line gets no PATH lookup, and Apache's children run as www-data.
-    // The deployed program: the Bun executable dist/roq-cgi; without Bun, the bundle under Node.
-    const cgiBin = join(base, 'web', 'cgi-bin');
-    const executable = join(ROOT, 'dist/roq-cgi');
-    let cgiPath: string;
-    if (HAVE_BUN && fs.existsSync(executable)) {
-      fs.mkdirSync(cgiBin, { recursive: true });
-      cgiPath = join(cgiBin, 'roq-cgi');
-      fs.copyFileSync(executable, cgiPath);
-    } else {
-      cgiPath = writeCgi(cgiBin, 'roq.cgi', process.execPath, fs.readFileSync(join(ROOT, 'dist/roq.cgi'), 'utf8'));
-    }
-    apache = await startApache({
-      dir: join(base, 'web'),
-      scripts: { '/departures': cgiPath },
-      env: { ROQ_RUN_DIR: run, PATH: '/usr/bin:/bin', TZ: 'UTC', ROQ_NOW: NOW },
+    beforeAll(async () => {
+      base = fs.mkdtempSync(join(os.tmpdir(), 'roq-browser-'));
+      const run = makeWebRunDir(join(base, 'run'));
+      daemon = await startDaemon({ run, workers: 1 });
+      // The interpreter by absolute path: the #! line gets no PATH lookup, and Apache's children run as www-data.
+      // The deployed program: the Bun executable dist/roq-cgi; without Bun, the bundle under Node.
+      const cgiBin = join(base, 'web', 'cgi-bin');
+      const executable = join(ROOT, 'dist/roq-cgi');
+      let cgiPath: string;
+      if (HAVE_BUN && fs.existsSync(executable)) {
+        fs.mkdirSync(cgiBin, { recursive: true });
+        cgiPath = join(cgiBin, 'roq-cgi');
+        fs.copyFileSync(executable, cgiPath);
+      } else {
+        cgiPath = writeCgi(cgiBin, 'roq.cgi', process.execPath, fs.readFileSync(join(ROOT, 'dist/roq.cgi'), 'utf8'));
+      }
+      apache = await startApache({
+        dir: join(base, 'web'),
+        scripts: { '/departures': cgiPath },
+        env: { ROQ_RUN_DIR: run, PATH: '/usr/bin:/bin', TZ: 'UTC', ROQ_NOW: NOW },
+      });
+      // playwright-core adds --headless (Chromium's new headless mode since 132) and, with chromiumSandbox false,
+      // --no-sandbox, which Chromium needs when run as root (CI); saying it here keeps that true if defaults change.
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        chromiumSandbox: false,
+        timeout: NAVIGATION_MS,
+      });
+    }, 60_000);
+
+    afterAll(async () => {
+      // Each step on its own, so that one failing still lets the others clean up.
+      await Promise.allSettled(contexts.map((c) => c.close()));
+      await browser?.close().catch(() => undefined);
+      await apache?.stop().catch(() => undefined);
+      await daemon?.stop().catch(() => undefined);
+      if (base) fs.rmSync(base, { recursive: true, force: true });
     });
-    // playwright-core adds --headless (Chromium's new headless mode since 132) and, with chromiumSandbox false,
-    // --no-sandbox, which Chromium needs when run as root (CI); saying it here keeps that true if defaults change.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, chromiumSandbox: false, timeout: NAVIGATION_MS });
-  }, 60_000);
 
-  afterAll(async () => {
-    // Each step on its own, so that one failing still lets the others clean up.
-    await Promise.allSettled(contexts.map((c) => c.close()));
-    await browser?.close().catch(() => undefined);
-    await apache?.stop().catch(() => undefined);
-    await daemon?.stop().catch(() => undefined);
-    if (base) fs.rmSync(base, { recursive: true, force: true });
-  });
-
-  async function open(device: typeof PHONE | typeof DESKTOP, javaScriptEnabled = true): Promise<Page> {
-    const context = await browser!.newContext({ ...device, javaScriptEnabled });
-    contexts.push(context);
-    context.setDefaultTimeout(ACTION_MS);
-    context.setDefaultNavigationTimeout(NAVIGATION_MS);
-    return context.newPage();
-  }
-
-  /** Clicks a button or link and waits for the page it leads to; returns the HTTP statuses on the way (redirects first). */
-  async function follow(page: Page, click: () => Promise<void>): Promise<number[]> {
-    const statuses: number[] = [];
-    const onResponse = (r: { url(): string; status(): number; request(): { isNavigationRequest(): boolean } }) => {
-      if (r.request().isNavigationRequest()) statuses.push(r.status());
-    };
-    page.on('response', onResponse);
-    try {
-      await Promise.all([page.waitForNavigation({ timeout: NAVIGATION_MS }), click()]);
-      await page.waitForLoadState('load', { timeout: NAVIGATION_MS });
-    } finally {
-      page.off('response', onResponse);
+    async function open(device: typeof PHONE | typeof DESKTOP, javaScriptEnabled = true): Promise<Page> {
+      const context = await browser!.newContext({ ...device, javaScriptEnabled });
+      contexts.push(context);
+      context.setDefaultTimeout(ACTION_MS);
+      context.setDefaultNavigationTimeout(NAVIGATION_MS);
+      return context.newPage();
     }
-    return statuses;
-  }
 
-  /** The board's rows as the passenger reads them. */
-  async function shown(page: Page): Promise<Shown[]> {
-    const table = page.getByRole('table');
-    const headers = (await table.locator('thead th').allInnerTexts()).map((t) => t.trim());
-    const col = (name: string) => headers.indexOf(name);
-    const out: Shown[] = [];
-    for (const tr of await table.locator('tbody tr').all()) {
-      const cells = (await tr.locator('td').allTextContents()).map((t) => t.trim());
-      // The time cell holds "08:02", and on the next day a visible "+1" and a date for screen readers.
-      const time = cells[col('Time')]!.replace(/\s*\+1.*$/s, ' +1');
-      out.push({ time, destination: cells[col('Destination')]!, line: cells[col('Line')]!, train: col('Train') < 0 ? '' : cells[col('Train')]! });
-    }
-    return out;
-  }
-
-  /** The passenger's way in: the search form, part of a name, and (one station matches) straight to its board. */
-  async function findJamaica(page: Page): Promise<void> {
-    const start = await page.goto(`${apache!.url}/departures`);
-    expect(start?.status(), apache!.errorLog().slice(-2000)).toBe(200);
-    await page.getByLabel('Station name').fill('jamai');
-    const statuses = await follow(page, () => page.getByRole('button', { name: 'Find station' }).click());
-    expect(statuses).toEqual([303, 200]);
-    expect(new URL(page.url()).search).toBe(`?stop=${JAMAICA}`);
-    expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Jamaica');
-  }
-
-  it('at the injected now, on a desktop: one search to the board of Jamaica, as the reference and the linked JSON have it', async () => {
-    const page = await open(DESKTOP);
-    await findJamaica(page);
-    expect(await page.locator('.when').innerText()).toBe('Departures from now · Monday 2 Nov 2026, from 07:58');
-    expect((await page.locator('thead th').allInnerTexts()).map((t) => t.trim())).toEqual(['Time', 'Destination', 'Line', 'Train']);
-    const expected = reference({ stop: JAMAICA, now: NOW_SECONDS });
-    const rows = await shown(page);
-    expect(rows).toHaveLength(10);
-    expect(rows).toEqual(referenceShown(expected));
-    // Which feed and which dates, on the board itself.
-    expect(await page.getByText('Timetable: Long Island Rail Road').innerText()).toContain('covering Monday 21 Sep 2026 to Sunday 8 Nov 2026');
-
-    // The page links to the JSON of what it shows: the same rows, for the date and time it resolved "now" to.
-    const href = await page.getByRole('link', { name: 'This board as JSON' }).getAttribute('href');
-    const json = await fetch(new URL(href!, page.url()));
-    expect(json.status).toBe(200);
-    const body = (await json.json()) as { query: string; rows: Record<string, string | number>[] };
-    expect(body.query).toBe('board');
-    expect(body.rows).toEqual(reference({ stop: JAMAICA, date: '2026-11-02', after: '07:58' }));
-    expect(referenceShown(body.rows)).toEqual(rows);
-
-    await page.screenshot({ path: screenshotPath('desktop'), fullPage: true, scale: 'css', animations: 'disabled', timeout: ACTION_MS });
-    expect(fs.statSync(screenshotPath('desktop')).size).toBeGreaterThan(1000);
-  });
-
-  it('on a 390 px phone: the board starts in the first screen and every destination is visible without sideways scrolling', async () => {
-    const page = await open(PHONE);
-    await findJamaica(page);
-    const layout = await page.evaluate(() => {
-      const rect = (e: Element) => e.getBoundingClientRect();
-      const dests = [...document.querySelectorAll('td.dest')].map((e) => ({ text: e.textContent, left: rect(e).left, right: rect(e).right, width: rect(e).right - rect(e).left }));
-      const table = document.querySelector('table')!;
-      const inputs = [...document.querySelectorAll('input, select')].filter((i) => i.type !== 'hidden');
-      return {
-        innerWidth: window.innerWidth,
-        innerHeight: window.innerHeight,
-        scrollWidth: document.documentElement.scrollWidth,
-        table: rect(table),
-        firstRow: rect(document.querySelector('tbody tr')!),
-        dests,
-        cellPx: parseFloat(getComputedStyle(document.querySelector('td.dest')!).fontSize),
-        inputPx: Math.min(...inputs.map((i) => parseFloat(getComputedStyle(i).fontSize))),
+    /** Clicks a button or link and waits for the page it leads to; returns the HTTP statuses on the way (redirects first). */
+    async function follow(page: Page, click: () => Promise<void>): Promise<number[]> {
+      const statuses: number[] = [];
+      const onResponse = (r: { url(): string; status(): number; request(): { isNavigationRequest(): boolean } }) => {
+        if (r.request().isNavigationRequest()) statuses.push(r.status());
       };
+      page.on('response', onResponse);
+      try {
+        await Promise.all([page.waitForNavigation({ timeout: NAVIGATION_MS }), click()]);
+        await page.waitForLoadState('load', { timeout: NAVIGATION_MS });
+      } finally {
+        page.off('response', onResponse);
+      }
+      return statuses;
+    }
+
+    /** The board's rows as the passenger reads them. */
+    async function shown(page: Page): Promise<Shown[]> {
+      const table = page.getByRole('table');
+      const headers = (await table.locator('thead th').allInnerTexts()).map((t) => t.trim());
+      const col = (name: string) => headers.indexOf(name);
+      const out: Shown[] = [];
+      for (const tr of await table.locator('tbody tr').all()) {
+        const cells = (await tr.locator('td').allTextContents()).map((t) => t.trim());
+        // The time cell holds "08:02", and on the next day a visible "+1" and a date for screen readers.
+        const time = cells[col('Time')]!.replace(/\s*\+1.*$/s, ' +1');
+        out.push({
+          time,
+          destination: cells[col('Destination')]!,
+          line: cells[col('Line')]!,
+          train: col('Train') < 0 ? '' : cells[col('Train')]!,
+        });
+      }
+      return out;
+    }
+
+    /** The passenger's way in: the search form, part of a name, and (one station matches) straight to its board. */
+    async function findJamaica(page: Page): Promise<void> {
+      const start = await page.goto(`${apache!.url}/departures`);
+      expect(start?.status(), apache!.errorLog().slice(-2000)).toBe(200);
+      await page.getByLabel('Station name').fill('jamai');
+      const statuses = await follow(page, () => page.getByRole('button', { name: 'Find station' }).click());
+      expect(statuses).toEqual([303, 200]);
+      expect(new URL(page.url()).search).toBe(`?stop=${JAMAICA}`);
+      expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Jamaica');
+    }
+
+    it('at the injected now, on a desktop: one search to the board of Jamaica, as the reference and the linked JSON have it', async () => {
+      const page = await open(DESKTOP);
+      await findJamaica(page);
+      expect(await page.locator('.when').innerText()).toBe('Departures from now · Monday 2 Nov 2026, from 07:58');
+      expect((await page.locator('thead th').allInnerTexts()).map((t) => t.trim())).toEqual([
+        'Time',
+        'Destination',
+        'Line',
+        'Train',
+      ]);
+      const expected = reference({ stop: JAMAICA, now: NOW_SECONDS });
+      const rows = await shown(page);
+      expect(rows).toHaveLength(10);
+      expect(rows).toEqual(referenceShown(expected));
+      // Which feed and which dates, on the board itself.
+      expect(await page.getByText('Timetable: Long Island Rail Road').innerText()).toContain(
+        'covering Monday 21 Sep 2026 to Sunday 8 Nov 2026',
+      );
+
+      // The page links to the JSON of what it shows: the same rows, for the date and time it resolved "now" to.
+      const href = await page.getByRole('link', { name: 'This board as JSON' }).getAttribute('href');
+      const json = await fetch(new URL(href!, page.url()));
+      expect(json.status).toBe(200);
+      const body = (await json.json()) as { query: string; rows: Record<string, string | number>[] };
+      expect(body.query).toBe('board');
+      expect(body.rows).toEqual(reference({ stop: JAMAICA, date: '2026-11-02', after: '07:58' }));
+      expect(referenceShown(body.rows)).toEqual(rows);
+
+      await page.screenshot({
+        path: screenshotPath('desktop'),
+        fullPage: true,
+        scale: 'css',
+        animations: 'disabled',
+        timeout: ACTION_MS,
+      });
+      expect(fs.statSync(screenshotPath('desktop')).size).toBeGreaterThan(1000);
     });
-    expect(layout.innerWidth).toBe(PHONE.viewport.width);
-    expect(layout.scrollWidth, 'the page scrolls sideways').toBeLessThanOrEqual(layout.innerWidth);
-    expect(layout.table.right).toBeLessThanOrEqual(layout.innerWidth);
-    expect(layout.firstRow.bottom, 'the first departure is below the first screen').toBeLessThan(layout.innerHeight);
-    expect(layout.dests.length).toBe(10);
-    for (const d of layout.dests) {
-      expect(d.left, String(d.text)).toBeGreaterThanOrEqual(0);
-      expect(d.right, String(d.text)).toBeLessThanOrEqual(layout.innerWidth);
-      expect(d.width, `${d.text} is squeezed`).toBeGreaterThanOrEqual(80);
-    }
-    expect(layout.cellPx).toBeGreaterThanOrEqual(14);
-    // A phone (iOS Safari) zooms the page in when a field whose text is under 16 px takes the focus.
-    expect(layout.inputPx).toBeGreaterThanOrEqual(16);
-    await page.screenshot({ path: screenshotPath('phone'), fullPage: true, scale: 'css', animations: 'disabled', timeout: ACTION_MS });
-    expect(fs.statSync(screenshotPath('phone')).size).toBeGreaterThan(1000);
-  });
 
-  it('"Later departures" continues after the last one shown, and rolls past midnight with +1', async () => {
-    const page = await open(DESKTOP);
-    await page.goto(`${apache!.url}/departures?stop=${JAMAICA}&date=2026-11-02&after=23:45`);
-    const long = referenceShown(reference({ stop: JAMAICA, date: '2026-11-02', after: '23:45', limit: 40 }));
-    const seen: Shown[] = [];
-    for (let n = 0; n < 3; n++) {
-      seen.push(...(await shown(page)));
-      await follow(page, () => page.getByRole('link', { name: 'Later departures' }).click());
-    }
-    // The later pages' times are relative to their own date: "+1" only on the first page.
-    expect(seen.slice(0, 10)).toEqual(long.slice(0, 10));
-    expect(seen.slice(10).map((s) => ({ ...s, time: `${s.time} +1` }))).toEqual(long.slice(10, 30));
-    expect(seen.slice(0, 10).some((s) => s.time.endsWith('+1'))).toBe(true);
-  });
+    it('on a 390 px phone: the board starts in the first screen and every destination is visible without sideways scrolling', async () => {
+      const page = await open(PHONE);
+      await findJamaica(page);
+      const layout = await page.evaluate(() => {
+        const rect = (e: Element) => e.getBoundingClientRect();
+        const dests = [...document.querySelectorAll('td.dest')].map((e) => ({
+          text: e.textContent,
+          left: rect(e).left,
+          right: rect(e).right,
+          width: rect(e).right - rect(e).left,
+        }));
+        const table = document.querySelector('table')!;
+        const inputs = [...document.querySelectorAll('input, select')].filter((i) => i.type !== 'hidden');
+        return {
+          innerWidth: window.innerWidth,
+          innerHeight: window.innerHeight,
+          scrollWidth: document.documentElement.scrollWidth,
+          table: rect(table),
+          firstRow: rect(document.querySelector('tbody tr')!),
+          dests,
+          cellPx: parseFloat(getComputedStyle(document.querySelector('td.dest')!).fontSize),
+          inputPx: Math.min(...inputs.map((i) => parseFloat(getComputedStyle(i).fontSize))),
+        };
+      });
+      expect(layout.innerWidth).toBe(PHONE.viewport.width);
+      expect(layout.scrollWidth, 'the page scrolls sideways').toBeLessThanOrEqual(layout.innerWidth);
+      expect(layout.table.right).toBeLessThanOrEqual(layout.innerWidth);
+      expect(layout.firstRow.bottom, 'the first departure is below the first screen').toBeLessThan(layout.innerHeight);
+      expect(layout.dests.length).toBe(10);
+      for (const d of layout.dests) {
+        expect(d.left, String(d.text)).toBeGreaterThanOrEqual(0);
+        expect(d.right, String(d.text)).toBeLessThanOrEqual(layout.innerWidth);
+        expect(d.width, `${d.text} is squeezed`).toBeGreaterThanOrEqual(80);
+      }
+      expect(layout.cellPx).toBeGreaterThanOrEqual(14);
+      // A phone (iOS Safari) zooms the page in when a field whose text is under 16 px takes the focus.
+      expect(layout.inputPx).toBeGreaterThanOrEqual(16);
+      await page.screenshot({
+        path: screenshotPath('phone'),
+        fullPage: true,
+        scale: 'css',
+        animations: 'disabled',
+        timeout: ACTION_MS,
+      });
+      expect(fs.statSync(screenshotPath('phone')).size).toBeGreaterThan(1000);
+    });
 
-  it('works with JavaScript off: search, board, a line picked by name from the station list, another day in one click', async () => {
-    const page = await open(PHONE, false);
-    await findJamaica(page);
-    const lines = (await page.getByLabel('Line').locator('option').allInnerTexts()).map((t) => t.trim());
-    expect(lines[0]).toBe('All lines');
-    expect(lines.slice(1)).toEqual(reference({ stop: JAMAICA, now: NOW_SECONDS }).filter((r) => r.kind === 'route').map((r) => r.route_name));
-    await page.getByLabel('Line').selectOption({ label: 'Babylon Branch' });
-    await follow(page, () => page.getByRole('button', { name: 'Show departures' }).click());
-    const p: BoardParams = { stop: JAMAICA, date: '2026-11-02', after: '07:58', route: '1' };
-    expect(await shown(page)).toEqual(referenceShown(reference(p)));
-    expect(await page.locator('.when').innerText()).toContain('Babylon Branch only');
+    it('"Later departures" continues after the last one shown, and rolls past midnight with +1', async () => {
+      const page = await open(DESKTOP);
+      await page.goto(`${apache!.url}/departures?stop=${JAMAICA}&date=2026-11-02&after=23:45`);
+      const long = referenceShown(reference({ stop: JAMAICA, date: '2026-11-02', after: '23:45', limit: 40 }));
+      const seen: Shown[] = [];
+      for (let n = 0; n < 3; n++) {
+        seen.push(...(await shown(page)));
+        await follow(page, () => page.getByRole('link', { name: 'Later departures' }).click());
+      }
+      // The later pages' times are relative to their own date: "+1" only on the first page.
+      expect(seen.slice(0, 10)).toEqual(long.slice(0, 10));
+      expect(seen.slice(10).map((s) => ({ ...s, time: `${s.time} +1` }))).toEqual(long.slice(10, 30));
+      expect(seen.slice(0, 10).some((s) => s.time.endsWith('+1'))).toBe(true);
+    });
 
-    await follow(page, () => page.getByRole('link', { name: 'Tue 3 Nov ›' }).click());
-    expect(await page.locator('.when').innerText()).toContain('Tuesday 3 Nov 2026, from 07:58');
-    expect(await shown(page)).toEqual(referenceShown(reference({ ...p, date: '2026-11-03' })));
+    it('works with JavaScript off: search, board, a line picked by name from the station list, another day in one click', async () => {
+      const page = await open(PHONE, false);
+      await findJamaica(page);
+      const lines = (await page.getByLabel('Line').locator('option').allInnerTexts()).map((t) => t.trim());
+      expect(lines[0]).toBe('All lines');
+      expect(lines.slice(1)).toEqual(
+        reference({ stop: JAMAICA, now: NOW_SECONDS })
+          .filter((r) => r.kind === 'route')
+          .map((r) => r.route_name),
+      );
+      await page.getByLabel('Line').selectOption({ label: 'Babylon Branch' });
+      await follow(page, () => page.getByRole('button', { name: 'Show departures' }).click());
+      const p: BoardParams = { stop: JAMAICA, date: '2026-11-02', after: '07:58', route: '1' };
+      expect(await shown(page)).toEqual(referenceShown(reference(p)));
+      expect(await page.locator('.when').innerText()).toContain('Babylon Branch only');
 
-    // Many stations match: a list of links to their boards.
-    await page.getByLabel('Station name').fill('park');
-    await follow(page, () => page.getByRole('button', { name: 'Find station' }).click());
-    await follow(page, () => page.getByRole('link', { name: 'Floral Park' }).click());
-    expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Floral Park');
-  });
+      await follow(page, () => page.getByRole('link', { name: 'Tue 3 Nov ›' }).click());
+      expect(await page.locator('.when').innerText()).toContain('Tuesday 3 Nov 2026, from 07:58');
+      expect(await shown(page)).toEqual(referenceShown(reference({ ...p, date: '2026-11-03' })));
 
-  it('says so for a date outside the feed instead of showing an empty board', async () => {
-    const page = await open(DESKTOP, false);
-    const res = await page.goto(`${apache!.url}/departures?stop=${JAMAICA}&date=2026-11-29`);
-    expect(res?.status()).toBe(200);
-    const notice = page.getByRole('status');
-    expect(await notice.innerText()).toContain('Sunday 29 Nov 2026 is outside this timetable. It covers Monday 21 Sep 2026 to Sunday 8 Nov 2026');
-    expect(await page.getByRole('table').count()).toBe(0);
-    await follow(page, () => notice.getByRole('link', { name: 'Show Sunday 8 Nov 2026 instead' }).click());
-    expect(await shown(page)).toEqual(referenceShown(reference({ stop: JAMAICA, date: '2026-11-08', after: '00:00' })));
-  });
+      // Many stations match: a list of links to their boards.
+      await page.getByLabel('Station name').fill('park');
+      await follow(page, () => page.getByRole('button', { name: 'Find station' }).click());
+      await follow(page, () => page.getByRole('link', { name: 'Floral Park' }).click());
+      expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Floral Park');
+    });
 
-  it('meets the accessibility basics: labelled fields, table headers, route colours at AA contrast', async () => {
-    const page = await open(DESKTOP);
-    await page.goto(`${apache!.url}/departures?stop=${JAMAICA}&date=2026-11-02&after=08:00&limit=40`);
-    expect(await page.locator('html').getAttribute('lang')).toBe('en');
-    // A select's accessible name also holds its selected option ("Line All lines"), so that one is matched by prefix.
-    for (const label of ['Station name', 'Date', 'From', 'Line']) expect(await page.getByLabel(label, { exact: label !== 'Line' }).count(), label).toBe(1);
-    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select')].filter((i) => i.type !== 'hidden' && !(i as unknown as { labels: unknown[] }).labels.length).length);
-    expect(unlabelled).toBe(0);
-    expect(await page.locator('thead th[scope="col"]').count()).toBe(4);
-    expect(await page.locator('table caption').innerText()).toContain('Departures from Jamaica');
-    const pills = await page.evaluate(() => [...document.querySelectorAll('.route')].map((e) => ({ name: e.textContent, color: getComputedStyle(e).color, background: getComputedStyle(e).backgroundColor })));
-    const hex = (rgb: string) => rgb.match(/\d+/g)!.slice(0, 3).map((n) => Number(n).toString(16).padStart(2, '0')).join('').toUpperCase();
-    const lines = new Set(pills.map((p) => p.name));
-    expect(lines.size).toBeGreaterThanOrEqual(5);
-    const feedColours = new Map(reference({ stop: JAMAICA, date: '2026-11-02' }).filter((r) => r.kind === 'route').map((r) => [r.route_name, [r.route_color, r.route_text_color]]));
-    let adjusted = 0;
-    for (const p of pills) {
-      const [bg, fg] = feedColours.get(p.name!)!;
-      expect(hex(p.background), p.name!).toBe(bg);
-      expect(contrast(hex(p.background), hex(p.color)), `${p.name} ${p.color} on ${p.background}`).toBeGreaterThanOrEqual(MIN_CONTRAST);
-      if (hex(p.color) !== fg) adjusted++;
-    }
-    // The sample feed's own white on green (Babylon, 3.7:1) would fail; the page swaps in black there.
-    expect(adjusted).toBeGreaterThan(0);
-  });
+    it('says so for a date outside the feed instead of showing an empty board', async () => {
+      const page = await open(DESKTOP, false);
+      const res = await page.goto(`${apache!.url}/departures?stop=${JAMAICA}&date=2026-11-29`);
+      expect(res?.status()).toBe(200);
+      const notice = page.getByRole('status');
+      expect(await notice.innerText()).toContain(
+        'Sunday 29 Nov 2026 is outside this timetable. It covers Monday 21 Sep 2026 to Sunday 8 Nov 2026',
+      );
+      expect(await page.getByRole('table').count()).toBe(0);
+      await follow(page, () => notice.getByRole('link', { name: 'Show Sunday 8 Nov 2026 instead' }).click());
+      expect(await shown(page)).toEqual(
+        referenceShown(reference({ stop: JAMAICA, date: '2026-11-08', after: '00:00' })),
+      );
+    });
 
-  it('answers a bad date in the URL with a 400 page that names the date field, through Apache', async () => {
-    const page = await open(PHONE, false);
-    const response = await page.goto(`${apache!.url}/departures?stop=${JAMAICA}&date=2026-13-45`);
-    expect(response?.status()).toBe(400);
-    expect(response?.headers()['content-type']).toMatch(/^text\/html/);
-    const alert = page.getByRole('alert');
-    const text = await alert.innerText();
-    expect(text).toContain("'date'");
-    expect(text).toContain('2026-13-45');
-    expect(await alert.locator('code').innerText()).toBe('date');
-    // The field at fault is marked and points at the message.
-    const date = page.getByLabel('Date');
-    expect(await date.getAttribute('aria-invalid')).toBe('true');
-    expect(await date.getAttribute('aria-describedby')).toBe('error');
-    expect(await page.getByRole('table').count()).toBe(0);
-  });
-});
+    it('meets the accessibility basics: labelled fields, table headers, route colours at AA contrast', async () => {
+      const page = await open(DESKTOP);
+      await page.goto(`${apache!.url}/departures?stop=${JAMAICA}&date=2026-11-02&after=08:00&limit=40`);
+      expect(await page.locator('html').getAttribute('lang')).toBe('en');
+      // A select's accessible name also holds its selected option ("Line All lines"), so that one is matched by prefix.
+      for (const label of ['Station name', 'Date', 'From', 'Line'])
+        expect(await page.getByLabel(label, { exact: label !== 'Line' }).count(), label).toBe(1);
+      const unlabelled = await page.evaluate(
+        () =>
+          [...document.querySelectorAll('input, select')].filter(
+            (i) => i.type !== 'hidden' && !(i as unknown as { labels: unknown[] }).labels.length,
+          ).length,
+      );
+      expect(unlabelled).toBe(0);
+      expect(await page.locator('thead th[scope="col"]').count()).toBe(4);
+      expect(await page.locator('table caption').innerText()).toContain('Departures from Jamaica');
+      const pills = await page.evaluate(() =>
+        [...document.querySelectorAll('.route')].map((e) => ({
+          name: e.textContent,
+          color: getComputedStyle(e).color,
+          background: getComputedStyle(e).backgroundColor,
+        })),
+      );
+      const hex = (rgb: string) =>
+        rgb
+          .match(/\d+/g)!
+          .slice(0, 3)
+          .map((n) => Number(n).toString(16).padStart(2, '0'))
+          .join('')
+          .toUpperCase();
+      const lines = new Set(pills.map((p) => p.name));
+      expect(lines.size).toBeGreaterThanOrEqual(5);
+      const feedColours = new Map(
+        reference({ stop: JAMAICA, date: '2026-11-02' })
+          .filter((r) => r.kind === 'route')
+          .map((r) => [r.route_name, [r.route_color, r.route_text_color]]),
+      );
+      let adjusted = 0;
+      for (const p of pills) {
+        const [bg, fg] = feedColours.get(p.name!)!;
+        expect(hex(p.background), p.name!).toBe(bg);
+        expect(
+          contrast(hex(p.background), hex(p.color)),
+          `${p.name} ${p.color} on ${p.background}`,
+        ).toBeGreaterThanOrEqual(MIN_CONTRAST);
+        if (hex(p.color) !== fg) adjusted++;
+      }
+      // The sample feed's own white on green (Babylon, 3.7:1) would fail; the page swaps in black there.
+      expect(adjusted).toBeGreaterThan(0);
+    });
+
+    it('answers a bad date in the URL with a 400 page that names the date field, through Apache', async () => {
+      const page = await open(PHONE, false);
+      const response = await page.goto(`${apache!.url}/departures?stop=${JAMAICA}&date=2026-13-45`);
+      expect(response?.status()).toBe(400);
+      expect(response?.headers()['content-type']).toMatch(/^text\/html/);
+      const alert = page.getByRole('alert');
+      const text = await alert.innerText();
+      expect(text).toContain("'date'");
+      expect(text).toContain('2026-13-45');
+      expect(await alert.locator('code').innerText()).toBe('date');
+      // The field at fault is marked and points at the message.
+      const date = page.getByLabel('Date');
+      expect(await date.getAttribute('aria-invalid')).toBe('true');
+      expect(await date.getAttribute('aria-describedby')).toBe('error');
+      expect(await page.getByRole('table').count()).toBe(0);
+    });
+  },
+);

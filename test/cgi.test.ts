@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFifo } from '../src/client.js';
 import { visitorMessage } from '../src/errors.js';
-import { encodeAnswer, parseRequest, REQUESTS_FIFO, responseFifoName, type Answer, type Request } from '../src/protocol.js';
+import {
+  encodeAnswer,
+  parseRequest,
+  REQUESTS_FIFO,
+  responseFifoName,
+  type Answer,
+  type Request,
+} from '../src/protocol.js';
 import { answerFifos } from '../src/daemon/fifo.js';
 import { cgiEnv, HAVE_BUN, runCgi, type CgiResult, type Runtime } from './helpers/cgi.js';
 import { makeRunDir, ROOT, startDaemon, waitFor, type RunningDaemon } from './helpers/daemon.js';
@@ -32,12 +39,20 @@ const CASES = ALL_CASES.filter((_, i) => i % 10 === 0);
 const RUNTIMES: Runtime[] = HAVE_BUN ? ['node', 'bun'] : ['node'];
 
 function formOf(params: Record<string, string | number>, extra: Record<string, string> = {}): string {
-  return new URLSearchParams({ ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])), ...extra }).toString();
+  return new URLSearchParams({
+    ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])),
+    ...extra,
+  }).toString();
 }
 
 /** Independent of the engine under test: what an HTML-escaped text looks like. */
 function escaped(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 }
 
 function jsonError(r: CgiResult): { code: string; message: string; param?: string } {
@@ -83,7 +98,11 @@ describe.each(RUNTIMES)('roq.cgi under %s against a real daemon', (runtime) => {
     const rows = tbody.split('<tr>').slice(1);
     expect(rows).toHaveLength(c.expected.length);
     c.expected.forEach((row, i) => {
-      expect(rows[i]!.trim()).toBe(Object.values(row).map((v) => `<td>${escaped(String(v))}</td>`).join('') + '</tr>');
+      expect(rows[i]!.trim()).toBe(
+        Object.values(row)
+          .map((v) => `<td>${escaped(String(v))}</td>`)
+          .join('') + '</tr>',
+      );
     });
     expect(r.body).toContain('MTA Long Island Rail Road, GTFS static feed');
   });
@@ -174,7 +193,10 @@ async function answerNext(held: ReturnType<typeof heldRequests>, answer: Answer)
   const line = await waitFor('a request line', () => held.read(), 10_000);
   const parsed = parseRequest(line.replace(/\n$/, ''));
   if (!parsed.ok || parsed.request.kind !== 'query') throw new Error(`bad request line ${line}`);
-  const fd = fs.openSync(join(held.run, responseFifoName(parsed.request.pid, parsed.request.token)), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  const fd = fs.openSync(
+    join(held.run, responseFifoName(parsed.request.pid, parsed.request.token)),
+    fs.constants.O_WRONLY | fs.constants.O_NONBLOCK,
+  );
   fs.writeSync(fd, encodeAnswer(answer, parsed.request.proof));
   fs.closeSync(fd);
   return parsed.request;
@@ -191,23 +213,30 @@ describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) =
     ['q=' + 'x'.repeat(101), 'q', 'ROQ_PARAM_INVALID'],
   ];
 
-  it.each(BAD)('refuses %s with 400 naming the parameter, without contacting any daemon', async (query, param, code) => {
-    // No daemon at all: a 400 rather than a 503 proves the daemon was never asked.
-    const json = await runCgi({ runtime, query: query + '&format=json', env: { ROQ_RUN_DIR: empty } });
-    expect(json.status).toBe(400);
-    expect(jsonError(json)).toMatchObject({ code, param });
-    expect(jsonError(json).message).toContain(`'${param}'`);
-    const html = await runCgi({ runtime, query, env: { ROQ_RUN_DIR: empty } });
-    expect(html.status).toBe(400);
-    expect(html.body).toContain('role="alert"');
-    expect(html.body).toContain(`<code>${param}</code>`);
-    expect(html.body).toMatch(new RegExp(`name="${param}"[^>]*aria-invalid="true"`));
-  });
+  it.each(BAD)(
+    'refuses %s with 400 naming the parameter, without contacting any daemon',
+    async (query, param, code) => {
+      // No daemon at all: a 400 rather than a 503 proves the daemon was never asked.
+      const json = await runCgi({ runtime, query: query + '&format=json', env: { ROQ_RUN_DIR: empty } });
+      expect(json.status).toBe(400);
+      expect(jsonError(json)).toMatchObject({ code, param });
+      expect(jsonError(json).message).toContain(`'${param}'`);
+      const html = await runCgi({ runtime, query, env: { ROQ_RUN_DIR: empty } });
+      expect(html.status).toBe(400);
+      expect(html.body).toContain('role="alert"');
+      expect(html.body).toContain(`<code>${param}</code>`);
+      expect(html.body).toMatch(new RegExp(`name="${param}"[^>]*aria-invalid="true"`));
+    },
+  );
 
   it('writes nothing into REQUESTS for a bad parameter', async () => {
     const held = heldRequests();
     try {
-      const r = await runCgi({ runtime, query: 'stop=202&date=2026-11-09&after=25:61', env: { ROQ_RUN_DIR: held.run } });
+      const r = await runCgi({
+        runtime,
+        query: 'stop=202&date=2026-11-09&after=25:61',
+        env: { ROQ_RUN_DIR: held.run },
+      });
       expect(r.status).toBe(400);
       expect(held.read()).toBe('');
     } finally {
@@ -231,7 +260,12 @@ describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) =
   it('gives up on a silent daemon within ROQ_CGI_TIMEOUT_MS: 503, Retry-After, no FIFO left', async () => {
     const held = heldRequests();
     try {
-      const r = await runCgi({ runtime, query: 'q=minal&format=json', env: { ROQ_RUN_DIR: held.run, ROQ_CGI_TIMEOUT_MS: '300' }, timeoutMs: 5000 });
+      const r = await runCgi({
+        runtime,
+        query: 'q=minal&format=json',
+        env: { ROQ_RUN_DIR: held.run, ROQ_CGI_TIMEOUT_MS: '300' },
+        timeoutMs: 5000,
+      });
       expect(r.status).toBe(503);
       expect(r.headers['retry-after']).toBe('5');
       expect(jsonError(r).code).toBe('ROQ_DAEMON_TIMEOUT');
@@ -254,7 +288,10 @@ describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) =
         [{ status: 'error', code: 'ROQ_SOMETHING_NEW', message: 'from a newer daemon' }, 500],
       ];
       for (const [answer, status] of cases) {
-        const [r, req] = await Promise.all([runCgi({ runtime, query: 'q=minal', env: { ROQ_RUN_DIR: held.run } }), answerNext(held, answer)]);
+        const [r, req] = await Promise.all([
+          runCgi({ runtime, query: 'q=minal', env: { ROQ_RUN_DIR: held.run } }),
+          answerNext(held, answer),
+        ]);
         expect(req).toMatchObject({ query: 'stops', params: { q: 'minal' } });
         expect(r.status).toBe(status);
         if (answer.status === 'ok') continue;
@@ -286,17 +323,33 @@ describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) =
     const big = await runCgi({ runtime, method: 'POST', body: 'q=' + 'x'.repeat(20_000), env: { ROQ_RUN_DIR: empty } });
     expect(big.status).toBe(413);
     expect(big.body).toContain('ROQ_REQUEST_TOO_LARGE');
-    const claimed = await runCgi({ runtime, method: 'POST', body: 'q=x', env: { ROQ_RUN_DIR: empty, CONTENT_LENGTH: '16385' } });
+    const claimed = await runCgi({
+      runtime,
+      method: 'POST',
+      body: 'q=x',
+      env: { ROQ_RUN_DIR: empty, CONTENT_LENGTH: '16385' },
+    });
     expect(claimed.status).toBe(413);
   });
 
   it('refuses bodies it cannot read: wrong type, broken escapes, cut short', async () => {
-    const multipart = await runCgi({ runtime, method: 'POST', body: 'q=x', contentType: 'multipart/form-data; boundary=x', env: { ROQ_RUN_DIR: empty } });
+    const multipart = await runCgi({
+      runtime,
+      method: 'POST',
+      body: 'q=x',
+      contentType: 'multipart/form-data; boundary=x',
+      env: { ROQ_RUN_DIR: empty },
+    });
     expect(multipart.status).toBe(415);
     const broken = await runCgi({ runtime, method: 'POST', body: 'q=%E0%A4%A', env: { ROQ_RUN_DIR: empty } });
     expect(broken.status).toBe(400);
     expect(broken.body).toContain('ROQ_FORM_ENCODING');
-    const short = await runCgi({ runtime, method: 'POST', body: 'q=x', env: { ROQ_RUN_DIR: empty, CONTENT_LENGTH: '10' } });
+    const short = await runCgi({
+      runtime,
+      method: 'POST',
+      body: 'q=x',
+      env: { ROQ_RUN_DIR: empty, CONTENT_LENGTH: '10' },
+    });
     expect(short.status).toBe(400);
     expect(short.body).toContain('ended after 3 of 10 bytes');
   });
@@ -311,9 +364,15 @@ describe.skipIf(!fs.existsSync(EXE))('the compiled CGI program (dist/roq-cgi)', 
     const dir = fs.mkdtempSync(join(fs.realpathSync(tmpdir()), 'roq-cgi-cwd-'));
     try {
       fs.writeFileSync(join(dir, '.env'), 'SCRIPT_NAME=/from-dotenv\n');
-      fs.writeFileSync(join(dir, 'preload.js'), `require('fs').writeFileSync(${JSON.stringify(join(dir, 'preloaded'))}, 'x');\n`);
+      fs.writeFileSync(
+        join(dir, 'preload.js'),
+        `require('fs').writeFileSync(${JSON.stringify(join(dir, 'preloaded'))}, 'x');\n`,
+      );
       fs.writeFileSync(join(dir, 'bunfig.toml'), 'preload = ["./preload.js"]\n');
-      const env: Record<string, string> = cgiEnv({ query: 'stop=202&date=2026-11-09&after=25:61', env: { ROQ_RUN_DIR: empty } });
+      const env: Record<string, string> = cgiEnv({
+        query: 'stop=202&date=2026-11-09&after=25:61',
+        env: { ROQ_RUN_DIR: empty },
+      });
       delete env.SCRIPT_NAME;
       const r = spawnSync(EXE, [], { cwd: dir, env, encoding: 'utf8', timeout: 15_000 });
       expect(r.stdout).toContain('Status: 400');

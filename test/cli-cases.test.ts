@@ -42,7 +42,14 @@ describe('roq query --json on the LIRR cases', () => {
       while (next < CASES.length) {
         const i = next++;
         const c = CASES[i]!;
-        const args = ['query', c.query, ...Object.entries(c.params).map(([k, v]) => `${k}=${String(v)}`), '--json', '--run', daemon.run];
+        const args = [
+          'query',
+          c.query,
+          ...Object.entries(c.params).map(([k, v]) => `${k}=${String(v)}`),
+          '--json',
+          '--run',
+          daemon.run,
+        ];
         const r = await roqCli(args);
         results.push({ i, got: r.stdout.trim(), code: r.code, stderr: r.stderr });
       }
@@ -51,7 +58,10 @@ describe('roq query --json on the LIRR cases', () => {
     results.sort((a, b) => a.i - b.i);
     const mismatches = results
       .filter((r) => r.code !== 0 || r.got !== JSON.stringify(CASES[r.i]!.expected))
-      .map((r) => `case ${r.i + 1} (${CASES[r.i]!.query} ${JSON.stringify(CASES[r.i]!.params)}): exit ${r.code} ${r.stderr.trim()}\n  got      ${r.got.slice(0, 300)}\n  expected ${JSON.stringify(CASES[r.i]!.expected).slice(0, 300)}`);
+      .map(
+        (r) =>
+          `case ${r.i + 1} (${CASES[r.i]!.query} ${JSON.stringify(CASES[r.i]!.params)}): exit ${r.code} ${r.stderr.trim()}\n  got      ${r.got.slice(0, 300)}\n  expected ${JSON.stringify(CASES[r.i]!.expected).slice(0, 300)}`,
+      );
     expect(mismatches.join('\n')).toBe('');
     expect(results).toHaveLength(100);
   });

@@ -13,7 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_APACHE } from '../tools/demo/apache.js';
-import { HAVE_HAPROXY, HEALTH_URI, SCRIPT_PATH, startCluster, type Cluster, type ClusterNode } from '../tools/demo/cluster.js';
+import {
+  HAVE_HAPROXY,
+  HEALTH_URI,
+  SCRIPT_PATH,
+  startCluster,
+  type Cluster,
+  type ClusterNode,
+} from '../tools/demo/cluster.js';
 import { TINY_FEED, writeFeed } from './feeds.js';
 import { ROOT, roqCli } from './helpers/daemon.js';
 import { skewWindowMs, startLoad, type Sample } from './helpers/load.js';
@@ -28,7 +35,14 @@ let base = '';
 beforeAll(async () => {
   if (!HAVE_HAPROXY || !HAVE_APACHE) return;
   base = fs.mkdtempSync(join(tmpdir(), 'roq-cluster-'));
-  cluster = await startCluster({ base, root: ROOT, data: writeFeed(TINY_FEED), nodes: 3, workers: 1, cgiTimeoutMs: 2000 });
+  cluster = await startCluster({
+    base,
+    root: ROOT,
+    data: writeFeed(TINY_FEED),
+    nodes: 3,
+    workers: 1,
+    cgiTimeoutMs: 2000,
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -38,7 +52,9 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function statusOf(n: ClusterNode): Promise<{ generation: { id: number; hash: string }; reload: { held?: unknown }; served: { ok: number } }> {
+async function statusOf(
+  n: ClusterNode,
+): Promise<{ generation: { id: number; hash: string }; reload: { held?: unknown }; served: { ok: number } }> {
   const r = await roqCli(['status', '--json', '--run', n.run]);
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout).status;
@@ -50,7 +66,10 @@ async function hashes(c: Cluster): Promise<string[]> {
 
 function refreshCluster(data: string, specs: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn('bash', [join(ROOT, 'deploy/refresh-cluster.sh'), data, ...specs], { env: { ...process.env, ROQ_BIN: ROQ_BIN }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [join(ROOT, 'deploy/refresh-cluster.sh'), data, ...specs], {
+      env: { ...process.env, ROQ_BIN: ROQ_BIN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -79,7 +98,9 @@ function expectAllCorrect(samples: Sample[], nameOf: Record<string, string>): vo
 function report(what: string, samples: Sample[], extra = ''): void {
   const failed = samples.filter((s) => s.status !== 200).length;
   const secs = (Math.max(...samples.map((s) => s.received)) - Math.min(...samples.map((s) => s.sent))) / 1000;
-  console.log(`[cluster] ${what}: ${samples.length} requests sent, ${failed} failed, ${(samples.length / secs).toFixed(0)} req/s through HAProxy${extra}`);
+  console.log(
+    `[cluster] ${what}: ${samples.length} requests sent, ${failed} failed, ${(samples.length / secs).toFixed(0)} req/s through HAProxy${extra}`,
+  );
 }
 
 describe.skipIf(!HAVE_HAPROXY || !HAVE_APACHE)('three nodes behind HAProxy', () => {
@@ -118,7 +139,9 @@ describe.skipIf(!HAVE_HAPROXY || !HAVE_APACHE)('three nodes behind HAProxy', () 
     expectAllCorrect(rolled, { [before!]: 'North Park', [after[0]!]: 'North Park Two' });
     const window = skewWindowMs(rolled, after[0]!, before!);
     report('rolling roq reload', rolled, `; skew window ${window.toFixed(0)} ms`);
-    console.log(`[cluster] skew window: held-and-swapped ${held.toFixed(0)} ms, rolling reload ${window.toFixed(0)} ms`);
+    console.log(
+      `[cluster] skew window: held-and-swapped ${held.toFixed(0)} ms, rolling reload ${window.toFixed(0)} ms`,
+    );
   }, 180_000);
 
   it('(a) a refresh that cannot complete on one node changes nothing on any node, and says which node and why', async () => {
@@ -126,7 +149,11 @@ describe.skipIf(!HAVE_HAPROXY || !HAVE_APACHE)('three nodes behind HAProxy', () 
     const before = await hashes(c);
     const targets = c.nodes.map((n) => fs.readlinkSync(n.data));
     const gone = join(base, 'no-such-run');
-    const r = await refreshCluster(feedNamed('North Park Three'), [spec(c.nodes[0]!), spec(c.nodes[1]!), `local:${gone}:${c.nodes[2]!.data}`]);
+    const r = await refreshCluster(feedNamed('North Park Three'), [
+      spec(c.nodes[0]!),
+      spec(c.nodes[1]!),
+      `local:${gone}:${c.nodes[2]!.data}`,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`hold failed on node local:${gone}`);
     expect(r.stderr).toContain('ROQ_NOT_RUNNING');
@@ -202,7 +229,9 @@ describe.skipIf(!HAVE_HAPROXY || !HAVE_APACHE)('three nodes behind HAProxy', () 
     expect(notModified.status).toBe(304);
     expect(await notModified.text()).toBe('');
     expect(notModified.headers.get('etag')).toBe(etags[0]);
-    const stale = await fetch(c.url + url('after=8:00&format=json'), { headers: { 'if-none-match': '"0000000000000000-0"' } });
+    const stale = await fetch(c.url + url('after=8:00&format=json'), {
+      headers: { 'if-none-match': '"0000000000000000-0"' },
+    });
     expect(stale.status).toBe(200);
     const stops = await fetch(c.url + NORTH);
     expect(stops.headers.get('cache-control')).toBe('no-cache');
@@ -221,6 +250,8 @@ describe.skipIf(!HAVE_HAPROXY || !HAVE_APACHE)('three nodes behind HAProxy', () 
       known.set(u, res.headers.get('etag')!);
     }
     expect(notModifiedCount).toBe(total - 10);
-    console.log(`[cluster] repeated-request run: ${total} requests, ${notModifiedCount} answered 304 (${((100 * notModifiedCount) / total).toFixed(0)}%)`);
+    console.log(
+      `[cluster] repeated-request run: ${total} requests, ${notModifiedCount} answered 304 (${((100 * notModifiedCount) / total).toFixed(0)}%)`,
+    );
   }, 60_000);
 });

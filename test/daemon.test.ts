@@ -8,7 +8,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ask } from '../src/client.js';
 import { encodeRequest, MAX_REQUEST_BYTES } from '../src/protocol.js';
-import { answerFifo, LIRR, makeRunDir, roqCli, startDaemon, waitFor, writeRequests, type RunningDaemon } from './helpers/daemon.js';
+import {
+  answerFifo,
+  LIRR,
+  makeRunDir,
+  roqCli,
+  startDaemon,
+  waitFor,
+  writeRequests,
+  type RunningDaemon,
+} from './helpers/daemon.js';
 
 const STOPS = { query: 'stops', params: { q: 'minal' } };
 const logOf = (d: RunningDaemon) => fs.readFileSync(join(d.run, 'daemon', 'roq.log'), 'utf8');
@@ -29,7 +38,12 @@ async function stillServes(): Promise<void> {
 
 describe('requests through the FIFOs', () => {
   it('answers through the client library, with the generation and typed fields', async () => {
-    const a = await ask(d.run, 'departures', { stop: '55', date: '2026-10-09', after: '00:00', limit: '100' }, { timeoutMs: 5000 });
+    const a = await ask(
+      d.run,
+      'departures',
+      { stop: '55', date: '2026-10-09', after: '00:00', limit: '100' },
+      { timeoutMs: 5000 },
+    );
     expect(a.status).toBe('ok');
     if (a.status !== 'ok') return;
     expect(a.generation).toBe(1);
@@ -39,7 +53,9 @@ describe('requests through the FIFOs', () => {
 
   it('answers many concurrent clients, each with its own answer', async () => {
     const qs = ['minal', 'Jamaica', 'Penn', 'Hicksville', 'Babylon', 'zzz-none'];
-    const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => ask(d.run, 'stops', { q: qs[i % qs.length]! }, { timeoutMs: 10_000 })));
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => ask(d.run, 'stops', { q: qs[i % qs.length]! }, { timeoutMs: 10_000 })),
+    );
     answers.forEach((a, i) => {
       expect(a.status).toBe('ok');
       if (a.status !== 'ok') return;
@@ -51,7 +67,10 @@ describe('requests through the FIFOs', () => {
   it('validates parameters again in the daemon, naming the parameter', async () => {
     const a = await ask(d.run, 'departures', { stop: '202', date: '2026-02-30' }, { timeoutMs: 5000 });
     expect(a).toMatchObject({ status: 'error', code: 'ROQ_PARAM_NO_SUCH_DAY', param: 'date' });
-    expect(await ask(d.run, 'nosuch', {}, { timeoutMs: 5000 })).toMatchObject({ status: 'error', code: 'ROQ_QUERY_UNKNOWN' });
+    expect(await ask(d.run, 'nosuch', {}, { timeoutMs: 5000 })).toMatchObject({
+      status: 'error',
+      code: 'ROQ_QUERY_UNKNOWN',
+    });
   });
 
   it('answers a request of another protocol version with ROQ_PROTOCOL_VERSION', async () => {
@@ -72,17 +91,28 @@ describe('requests through the FIFOs', () => {
     const before = f2();
     const after = f2();
     const long = 'roq1 1 abc stops q=' + 'x'.repeat(MAX_REQUEST_BYTES + 100) + '\n';
-    writeRequests(d.run, encodeRequest({ kind: 'query', pid: before.pid, token: before.token, proof: before.proof, ...STOPS }));
+    writeRequests(
+      d.run,
+      encodeRequest({ kind: 'query', pid: before.pid, token: before.token, proof: before.proof, ...STOPS }),
+    );
     writeRequests(d.run, 'GET / HTTP/1.0\n\n\u0000\u00ff garbage\n');
     writeRequests(d.run, long.slice(0, 3000));
     writeRequests(d.run, long.slice(3000));
     writeRequests(d.run, 'roq1 -1 abc nosuchword \n');
-    writeRequests(d.run, encodeRequest({ kind: 'query', pid: after.pid, token: after.token, proof: after.proof, ...STOPS }));
+    writeRequests(
+      d.run,
+      encodeRequest({ kind: 'query', pid: after.pid, token: after.token, proof: after.proof, ...STOPS }),
+    );
     expect((await before.answer).status).toBe('ok');
     expect((await after.answer).status).toBe('ok');
     before.close();
     after.close();
-    await waitFor('the log lines', () => /request dropped: line of more than 4095 bytes/.test(logOf(d)) && /unknown control word 'nosuchword'/.test(logOf(d)));
+    await waitFor(
+      'the log lines',
+      () =>
+        /request dropped: line of more than 4095 bytes/.test(logOf(d)) &&
+        /unknown control word 'nosuchword'/.test(logOf(d)),
+    );
     await stillServes();
   });
 
@@ -92,12 +122,16 @@ describe('requests through the FIFOs', () => {
       const a = await ask(d.run, 'stops', { q: 'minal' }, { timeoutMs: 5000 });
       expect(a.status, JSON.stringify(partial.slice(0, 20))).toBe('ok');
     }
-    await waitFor('the dropped garbage in the log', () => /request dropped: \d+ bytes without a line end before a request/.test(logOf(d)));
+    await waitFor('the dropped garbage in the log', () =>
+      /request dropped: \d+ bytes without a line end before a request/.test(logOf(d)),
+    );
   });
 
   it('a client that vanished costs one log line', async () => {
     writeRequests(d.run, encodeRequest({ kind: 'query', pid: 999999, token: 'gone', ...STOPS }));
-    await waitFor('the undelivered line in the log', () => /answer to pid 999999 .*not delivered: client gone \(ENOENT\)/.test(logOf(d)));
+    await waitFor('the undelivered line in the log', () =>
+      /answer to pid 999999 .*not delivered: client gone \(ENOENT\)/.test(logOf(d)),
+    );
     await stillServes();
   });
 

@@ -47,8 +47,16 @@ const alive = (pid: number | undefined) => {
 function startDemo(env: Record<string, string>, o: { tee?: string; demo?: string; args?: string[] } = {}): Demo {
   const demo = o.demo ?? join(ROOT, 'dist/demo.js');
   const child = o.tee
-    ? spawn('/bin/sh', ['-c', `"${process.execPath}" "${demo}" 2>&1 | tee "${o.tee}"`], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-    : spawn(process.execPath, [demo, ...(o.args ?? [])], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    ? spawn('/bin/sh', ['-c', `"${process.execPath}" "${demo}" 2>&1 | tee "${o.tee}"`], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      })
+    : spawn(process.execPath, [demo, ...(o.args ?? [])], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      });
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (output += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (output += c));
@@ -85,7 +93,8 @@ function killAll(demo: Demo, run?: string): void {
   if (alive(daemon)) process.kill(daemon!, 'SIGKILL');
 }
 
-const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<string>((r) => setTimeout(() => r(`not within ${ms} ms`), ms))]);
+const within = <T>(p: Promise<T>, ms: number) =>
+  Promise.race([p, new Promise<string>((r) => setTimeout(() => r(`not within ${ms} ms`), ms))]);
 
 describe.each(KINDS)('the demo (%s)', (httpd) => {
   it('serves /departures, redirects / there, prints one line per request, and stops its daemon on SIGTERM', async () => {
@@ -100,7 +109,9 @@ describe.each(KINDS)('the demo (%s)', (httpd) => {
       expect(await page.text()).toContain('<h1>Train departures</h1>');
       const home = await fetch(`${origin}/`, { redirect: 'manual', signal: AbortSignal.timeout(10_000) });
       expect(home.status).toBe(302);
-      expect(home.headers.get('location')).toMatch(/^(http:\/\/127\.0\.0\.1:\d+)?\/departures(\?date=\d{4}-\d\d-\d\d)?$/);
+      expect(home.headers.get('location')).toMatch(
+        /^(http:\/\/127\.0\.0\.1:\d+)?\/departures(\?date=\d{4}-\d\d-\d\d)?$/,
+      );
       expect((await fetch(`${origin}/`, { signal: AbortSignal.timeout(10_000) })).status).toBe(200);
       const json = await fetch(`${url}?${QUERY}&format=json`, { signal: AbortSignal.timeout(10_000) });
       expect(json.status).toBe(200);
@@ -108,7 +119,11 @@ describe.each(KINDS)('the demo (%s)', (httpd) => {
       const bad = await fetch(`${url}?stop=202&date=2026-02-30`, { signal: AbortSignal.timeout(10_000) });
       expect(bad.status).toBe(400);
       // One line per request: method, path and query, status.
-      await waitFor('the request lines', () => /GET \/departures\?stop=202&date=2026-02-30 -> 400/.test(demo.output()), 5000);
+      await waitFor(
+        'the request lines',
+        () => /GET \/departures\?stop=202&date=2026-02-30 -> 400/.test(demo.output()),
+        5000,
+      );
       expect(demo.output()).toMatch(/GET \/ -> 302/);
       expect(demo.output()).toContain(`GET /departures?${QUERY}&format=json -> 200`);
       const daemonPid = pidOf(run);
@@ -180,7 +195,10 @@ describe.each(KINDS)('the demo of another app: --app examples/mac-vendors (%s)',
     fs.renameSync(copy, app);
     fs.copyFileSync(join(MAC_APP, 'app.json'), join(app, 'app.json'));
     const run = makeRunDir();
-    const demo = startDemo({ PORT: '0', ROQ_DEMO_RUN: run, ROQ_DEMO_HTTPD: httpd }, { args: ['--app', app, '--data', MAC_DATA] });
+    const demo = startDemo(
+      { PORT: '0', ROQ_DEMO_RUN: run, ROQ_DEMO_HTTPD: httpd },
+      { args: ['--app', app, '--data', MAC_DATA] },
+    );
     try {
       const url = await demo.url();
       expect(new URL(url).pathname).toBe('/mac-vendors');
@@ -189,16 +207,23 @@ describe.each(KINDS)('the demo of another app: --app examples/mac-vendors (%s)',
       const index = await fetch(`${origin}/`, { signal: AbortSignal.timeout(10_000) });
       expect(index.status).toBe(200);
       expect(await index.text()).toContain('<a href="/mac-vendors/vendor">vendor</a>');
-      const json = await fetch(`${url}/vendor?mac=00:50:C2:7D:51:23&format=json`, { signal: AbortSignal.timeout(10_000) });
+      const json = await fetch(`${url}/vendor?mac=00:50:C2:7D:51:23&format=json`, {
+        signal: AbortSignal.timeout(10_000),
+      });
       expect(json.status).toBe(200);
-      expect(((await json.json()) as { rows: { assignment: string }[] }).rows.map((r) => r.assignment)).toEqual(['0050C27D5', '0050C2']);
+      expect(((await json.json()) as { rows: { assignment: string }[] }).rows.map((r) => r.assignment)).toEqual([
+        '0050C27D5',
+        '0050C2',
+      ]);
       const page = await fetch(`${url}/vendors?q=cern&limit=1`, { signal: AbortSignal.timeout(10_000) });
       expect(await page.text()).toContain('<td>CERN</td>');
       const bad = await fetch(`${url}/vendor?mac=xyz`, { signal: AbortSignal.timeout(10_000) });
       expect(bad.status).toBe(400);
       expect(await bad.text()).toContain('mac');
       await waitFor('the request lines', () => /GET \/mac-vendors\/vendor\?mac=xyz -> 400/.test(demo.output()), 5000);
-      expect(await fetch(`${origin}/departures`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.status)).toBe(404);
+      expect(await fetch(`${origin}/departures`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.status)).toBe(
+        404,
+      );
       const daemonPid = pidOf(run);
       expect(alive(daemonPid)).toBe(true);
       demo.child.kill('SIGTERM');
@@ -216,10 +241,17 @@ describe('the demo and the data’s dates', () => {
   it('opens a day inside the data when today is outside it, and says so', async () => {
     // TINY_FEED's services run in 2025: today is after them wherever this runs.
     const run = makeRunDir();
-    const demo = startDemo({ PORT: '0', ROQ_DEMO_RUN: run, ROQ_DEMO_HTTPD: 'builtin', ROQ_DEMO_DATA: writeFeed(TINY_FEED) });
+    const demo = startDemo({
+      PORT: '0',
+      ROQ_DEMO_RUN: run,
+      ROQ_DEMO_HTTPD: 'builtin',
+      ROQ_DEMO_DATA: writeFeed(TINY_FEED),
+    });
     try {
       const url = await demo.url();
-      expect(demo.output()).toMatch(/the data covers 2025-01-01 to 2025-12-31, and today \(\d{4}-\d\d-\d\d\) is outside it: \/ opens the board of 2025-12-31/);
+      expect(demo.output()).toMatch(
+        /the data covers 2025-01-01 to 2025-12-31, and today \(\d{4}-\d\d-\d\d\) is outside it: \/ opens the board of 2025-12-31/,
+      );
       const home = await fetch(`${new URL(url).origin}/`, { redirect: 'manual', signal: AbortSignal.timeout(10_000) });
       expect(home.headers.get('location')).toBe('/departures?date=2025-12-31');
     } finally {
@@ -239,11 +271,16 @@ describe.skipIf(!HAVE_APACHE)('the demo from a checkout in a 0700 directory (Deb
     fs.mkdirSync(checkout);
     // What the demo runs: the built programs (hard links, nothing copied) and the sample data.
     for (const f of fs.readdirSync(join(ROOT, 'dist'))) {
-      if (fs.statSync(join(ROOT, 'dist', f)).isFile()) fs.mkdirSync(join(checkout, 'dist'), { recursive: true }), fs.linkSync(join(ROOT, 'dist', f), join(checkout, 'dist', f));
+      if (fs.statSync(join(ROOT, 'dist', f)).isFile())
+        (fs.mkdirSync(join(checkout, 'dist'), { recursive: true }),
+          fs.linkSync(join(ROOT, 'dist', f), join(checkout, 'dist', f)));
     }
     fs.symlinkSync(join(ROOT, 'data'), join(checkout, 'data'));
     expect(fs.statSync(home).mode & 0o777).toBe(0o700);
-    const demo = startDemo({ PORT: '0', ROQ_DEMO_HTTPD: 'apache', TMPDIR: tmp }, { demo: join(checkout, 'dist/demo.js') });
+    const demo = startDemo(
+      { PORT: '0', ROQ_DEMO_HTTPD: 'apache', TMPDIR: tmp },
+      { demo: join(checkout, 'dist/demo.js') },
+    );
     try {
       const url = await demo.url();
       const page = await fetch(`${url}?${QUERY}&query=departures`, { signal: AbortSignal.timeout(10_000) });

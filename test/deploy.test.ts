@@ -25,7 +25,12 @@ interface Result {
 }
 
 /** Runs a program (not through node) and resolves with its exit code and output; never rejects. */
-function exec(program: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 60_000): Promise<Result> {
+function exec(
+  program: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 60_000,
+): Promise<Result> {
   return new Promise((done) => {
     const child = spawn(program, args, { env, cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -61,20 +66,24 @@ afterAll(() => {
 /** Run directories with a daemon in them: stopped after each test, pass or fail. */
 const runs: string[] = [];
 afterEach(async () => {
-  await Promise.all(runs.splice(0).map(async (run) => {
-    const pid = await daemonPid(run);
-    await roqCli(['stop', '--run', run]);
-    if (pid !== undefined) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* stopped */
+  await Promise.all(
+    runs.splice(0).map(async (run) => {
+      const pid = await daemonPid(run);
+      await roqCli(['stop', '--run', run]);
+      if (pid !== undefined) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* stopped */
+        }
       }
-    }
-  }));
+    }),
+  );
 });
 
-async function status(run: string): Promise<{ pid: number; generation: { id: number }; reload: { requested: number } }> {
+async function status(
+  run: string,
+): Promise<{ pid: number; generation: { id: number }; reload: { requested: number } }> {
   const r = await roqCli(['status', '--json', '--run', run]);
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout).status;
@@ -94,13 +103,33 @@ async function northName(run: string): Promise<unknown> {
 let noToolchain = '';
 function pathWithoutToolchain(): string {
   if (noToolchain) return noToolchain;
-  const absent = new Set(['node', 'nodejs', 'npm', 'npx', 'corepack', 'bun', 'cc', 'gcc', 'g++', 'c++', 'clang', 'make', 'python3', 'node-gyp']);
+  const absent = new Set([
+    'node',
+    'nodejs',
+    'npm',
+    'npx',
+    'corepack',
+    'bun',
+    'cc',
+    'gcc',
+    'g++',
+    'c++',
+    'clang',
+    'make',
+    'python3',
+    'node-gyp',
+  ]);
   const bin = join(tempDir('path'), 'bin');
   fs.mkdirSync(bin);
   for (const dir of ['/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
     if (!fs.existsSync(dir)) continue;
     for (const name of fs.readdirSync(dir)) {
-      if (absent.has(name) || /^(gcc|g\+\+|cc|c\+\+|clang|python|node)[-.0-9]/.test(name) || fs.existsSync(join(bin, name))) continue;
+      if (
+        absent.has(name) ||
+        /^(gcc|g\+\+|cc|c\+\+|clang|python|node)[-.0-9]/.test(name) ||
+        fs.existsSync(join(bin, name))
+      )
+        continue;
       fs.symlinkSync(join(dir, name), join(bin, name));
     }
   }
@@ -112,7 +141,12 @@ let release = '';
 
 beforeAll(async () => {
   // `npm test` has built dist/; `npm run release` would build it again first.
-  const r = await exec(process.execPath, [join(ROOT, 'scripts/release.js'), '--no-build', '--out', tempDir('release')].map(String), process.env, 120_000);
+  const r = await exec(
+    process.execPath,
+    [join(ROOT, 'scripts/release.js'), '--no-build', '--out', tempDir('release')].map(String),
+    process.env,
+    120_000,
+  );
   // release.js runs git and tar in the checkout.
   expect(r.code, r.stderr).toBe(0);
   tarball = r.stdout.trim().split(' ')[0]!;
@@ -120,18 +154,45 @@ beforeAll(async () => {
 }, 180_000);
 
 /** Installs the tarball into a fresh prefix with install-release.sh, with no node, npm or compiler on the PATH. */
-async function install(prefix = join(tempDir('prefix'), 'opt/roq'), file = tarball): Promise<{ prefix: string; out: Result }> {
-  const out = await exec('/bin/bash', [join(ROOT, 'deploy/install-release.sh'), file, prefix], { PATH: pathWithoutToolchain(), HOME: tmpdir() });
+async function install(
+  prefix = join(tempDir('prefix'), 'opt/roq'),
+  file = tarball,
+): Promise<{ prefix: string; out: Result }> {
+  const out = await exec('/bin/bash', [join(ROOT, 'deploy/install-release.sh'), file, prefix], {
+    PATH: pathWithoutToolchain(),
+    HOME: tmpdir(),
+  });
   return { prefix, out };
 }
 
 describe('the release tarball', () => {
   it('holds the bundles, the CGI programs, bin/roq and the deploy files, and no test, benchmark or devDependency', async () => {
-    const entries = (await exec('tar', ['-tzf', tarball])).stdout.trim().split('\n').map((e) => e.replace(/^[^/]+\/?/, ''));
-    for (const f of ['package.json', 'bin/roq', 'bin/refresh-feed.sh', 'bin/service-reload.sh', 'bin/service-upgrade.sh', 'dist/roq.js', 'dist/worker.js', 'dist/load-thread.js', 'cgi-bin/roq-cgi', 'cgi-bin/roq.cgi', 'deploy/roq.service', 'deploy/apache.conf', 'deploy/install-release.sh']) {
+    const entries = (await exec('tar', ['-tzf', tarball])).stdout
+      .trim()
+      .split('\n')
+      .map((e) => e.replace(/^[^/]+\/?/, ''));
+    for (const f of [
+      'package.json',
+      'bin/roq',
+      'bin/refresh-feed.sh',
+      'bin/service-reload.sh',
+      'bin/service-upgrade.sh',
+      'dist/roq.js',
+      'dist/worker.js',
+      'dist/load-thread.js',
+      'cgi-bin/roq-cgi',
+      'cgi-bin/roq.cgi',
+      'deploy/roq.service',
+      'deploy/apache.conf',
+      'deploy/install-release.sh',
+    ]) {
       expect(entries).toContain(f);
     }
-    const unwanted = entries.filter((e) => /(^|\/)(bench|fuzz|soak|naive|sqlite|echo-daemon|demo|codegen)[^/]*$|node_modules|(^|\/)(test|src|bench)\/|\.ts$/.test(e));
+    const unwanted = entries.filter((e) =>
+      /(^|\/)(bench|fuzz|soak|naive|sqlite|echo-daemon|demo|codegen)[^/]*$|node_modules|(^|\/)(test|src|bench)\/|\.ts$/.test(
+        e,
+      ),
+    );
     expect(unwanted).toEqual([]);
     const pkg = JSON.parse((await exec('tar', ['-xzOf', tarball, `roq-${release}/package.json`])).stdout);
     expect(pkg).toMatchObject({ name: 'roq', dependencies: {}, engines: { node: '>=20' } });
@@ -143,7 +204,13 @@ describe('the release tarball', () => {
     const { prefix, out } = await install();
     expect(out.code, out.stderr).toBe(0);
     expect(fs.readlinkSync(join(prefix, 'current'))).toBe(`releases/${release}`);
-    expect(fs.readdirSync(join(prefix, 'current')).sort()).toEqual(['bin', 'cgi-bin', 'deploy', 'dist', 'package.json']);
+    expect(fs.readdirSync(join(prefix, 'current')).sort()).toEqual([
+      'bin',
+      'cgi-bin',
+      'deploy',
+      'dist',
+      'package.json',
+    ]);
     // A first install: no daemon to reload or upgrade yet.
     expect(out.stdout).toContain('systemctl enable --now roq');
     expect(out.stdout).not.toMatch(/systemctl reload/);
@@ -157,7 +224,12 @@ describe('the release tarball', () => {
     expect(q.code, q.stderr).toBe(0);
     expect(q.stdout).toContain('Jamaica');
 
-    const cgi = await exec(join(prefix, 'current/cgi-bin/roq-cgi'), [], cgiEnv({ query: 'q=jamaica&format=json', env: { ROQ_RUN_DIR: run } }), 15_000);
+    const cgi = await exec(
+      join(prefix, 'current/cgi-bin/roq-cgi'),
+      [],
+      cgiEnv({ query: 'q=jamaica&format=json', env: { ROQ_RUN_DIR: run } }),
+      15_000,
+    );
     const page = parseCgiResponse(cgi.stdout);
     expect(page.status, cgi.stdout + cgi.stderr).toBe(200);
     expect(page.body).toContain('Jamaica');
@@ -185,11 +257,21 @@ describe('the release tarball', () => {
     const web = tempDir('web');
     const run = makeWebRunDir(join(web, 'run'));
     runs.push(run);
-    const started = await exec(join(prefix, 'current/bin/roq'), ['start', '--run', run, '--data', LIRR, '--workers', '1'], cleanEnv());
+    const started = await exec(
+      join(prefix, 'current/bin/roq'),
+      ['start', '--run', run, '--data', LIRR, '--workers', '1'],
+      cleanEnv(),
+    );
     expect(started.code, started.stderr).toBe(0);
     // The snippet as an admin installs it, with this test's prefix and run directory for /opt/roq and /run/roq.
     const snippet = join(web, 'roq.conf');
-    fs.writeFileSync(snippet, fs.readFileSync(join(ROOT, 'deploy/apache.conf'), 'utf8').replaceAll('/opt/roq', prefix).replaceAll('/run/roq', run));
+    fs.writeFileSync(
+      snippet,
+      fs
+        .readFileSync(join(ROOT, 'deploy/apache.conf'), 'utf8')
+        .replaceAll('/opt/roq', prefix)
+        .replaceAll('/run/roq', run),
+    );
     const apache = await startApache({ dir: join(web, 'httpd'), scripts: {}, env: {}, include: [snippet] });
     try {
       const res = await fetch(`${apache.url}/departures?q=jamaica&format=json`);
@@ -286,9 +368,35 @@ describe('refresh-feed.sh', () => {
   /** A self-signed certificate for 127.0.0.1, made by openssl, that curl is told to trust (CURL_CA_BUNDLE). */
   function certificate(): { key: string; cert: string; certFile: string } {
     const dir = tempDir('tls');
-    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { encoding: 'utf8' });
+    const r = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).toBe(0);
-    return { key: fs.readFileSync(join(dir, 'key.pem'), 'utf8'), cert: fs.readFileSync(join(dir, 'cert.pem'), 'utf8'), certFile: join(dir, 'cert.pem') };
+    return {
+      key: fs.readFileSync(join(dir, 'key.pem'), 'utf8'),
+      cert: fs.readFileSync(join(dir, 'cert.pem'), 'utf8'),
+      certFile: join(dir, 'cert.pem'),
+    };
   }
 
   function zipOf(files: Record<string, string>): Buffer {
@@ -311,7 +419,8 @@ describe('refresh-feed.sh', () => {
     const answered: number[] = [];
     server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
       const since = req.headers['if-modified-since'];
-      const fresh = req.headers['if-none-match'] === feed.etag || (since !== undefined && new Date(since) >= feed.modified);
+      const fresh =
+        req.headers['if-none-match'] === feed.etag || (since !== undefined && new Date(since) >= feed.modified);
       res.setHeader('ETag', feed.etag);
       res.setHeader('Last-Modified', feed.modified.toUTCString());
       if (req.url !== '/lirr/gtfs.zip') res.statusCode = 404;
@@ -321,11 +430,20 @@ describe('refresh-feed.sh', () => {
       res.end(res.statusCode === 200 ? feed.zip : undefined);
     });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-    return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/lirr/gtfs.zip`, answered, certFile: tls.certFile };
+    return {
+      url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/lirr/gtfs.zip`,
+      answered,
+      certFile: tls.certFile,
+    };
   }
 
   function refresher(env: Record<string, string>): () => Promise<Result> {
-    return () => exec('/bin/bash', [join(ROOT, 'deploy/refresh-feed.sh')], cleanEnv({ ROQ_BIN: join(ROOT, 'deploy/bin-roq'), ...env }));
+    return () =>
+      exec(
+        '/bin/bash',
+        [join(ROOT, 'deploy/refresh-feed.sh')],
+        cleanEnv({ ROQ_BIN: join(ROOT, 'deploy/bin-roq'), ...env }),
+      );
   }
 
   /** The layout of docs/OPERATIONS.md: a first feed in <base>/feeds/first, and a daemon loading it through <base>/data. */
@@ -342,7 +460,11 @@ describe('refresh-feed.sh', () => {
   }
 
   it('fetches a zip over HTTPS, checks it, flips the data symlink and reloads; an unchanged feed costs a 304; a bad one changes nothing', async () => {
-    const feed = { zip: zipOf({ ...TINY_FEED, 'stops.txt': TINY_FEED['stops.txt']!.replace('North Park', 'North Park Two') }), etag: '"v2"', modified: new Date('2026-11-01T00:00:00Z') };
+    const feed = {
+      zip: zipOf({ ...TINY_FEED, 'stops.txt': TINY_FEED['stops.txt']!.replace('North Park', 'North Park Two') }),
+      etag: '"v2"',
+      modified: new Date('2026-11-01T00:00:00Z'),
+    };
     const { url, answered, certFile } = await serve(feed);
 
     const { base, run } = await servingFirstFeed();
@@ -386,7 +508,11 @@ describe('refresh-feed.sh', () => {
   });
 
   it('on a first install, with no daemon yet, puts the checked feed where the first `roq start` loads it', async () => {
-    const { url, certFile } = await serve({ zip: zipOf(TINY_FEED), etag: '"v1"', modified: new Date('2026-11-01T00:00:00Z') });
+    const { url, certFile } = await serve({
+      zip: zipOf(TINY_FEED),
+      etag: '"v1"',
+      modified: new Date('2026-11-01T00:00:00Z'),
+    });
     const base = tempDir('srv');
     const run = makeRunDir();
     runs.push(run);
@@ -401,7 +527,10 @@ describe('refresh-feed.sh', () => {
 
   it('still takes an rsync source: a changed feed is checked, flipped and reloaded, an unchanged one changes nothing', async () => {
     if (spawnSync('rsync', ['--version']).status !== 0) return; // CI installs rsync (.ci/run)
-    const source = writeFeed({ ...TINY_FEED, 'stops.txt': TINY_FEED['stops.txt']!.replace('North Park', 'North Park Two') });
+    const source = writeFeed({
+      ...TINY_FEED,
+      'stops.txt': TINY_FEED['stops.txt']!.replace('North Park', 'North Park Two'),
+    });
     const { base, run } = await servingFirstFeed();
     const refresh = refresher({ ROQ_FEED_SOURCE: source + '/', ROQ_BASE: base, ROQ_RUN_DIR: run });
     expect(await refresh()).toEqual({ code: 0, stdout: '', stderr: '' });
@@ -423,8 +552,15 @@ describe('refresh-feed.sh', () => {
     fs.mkdirSync(join(base, 'feeds'));
     const holder = spawn('flock', [join(base, 'refresh.lock'), 'sleep', '30'], { stdio: 'ignore' });
     try {
-      await waitFor('the lock holder', () => spawnSync('flock', ['-n', join(base, 'refresh.lock'), 'true']).status !== 0);
-      const busy = await exec('/bin/bash', [join(ROOT, 'deploy/refresh-feed.sh')], cleanEnv({ ROQ_BASE: base, ROQ_FEED_URL: 'https://127.0.0.1:9/x.zip' }));
+      await waitFor(
+        'the lock holder',
+        () => spawnSync('flock', ['-n', join(base, 'refresh.lock'), 'true']).status !== 0,
+      );
+      const busy = await exec(
+        '/bin/bash',
+        [join(ROOT, 'deploy/refresh-feed.sh')],
+        cleanEnv({ ROQ_BASE: base, ROQ_FEED_URL: 'https://127.0.0.1:9/x.zip' }),
+      );
       expect(busy.code).toBe(1);
       expect(busy.stderr).toMatch(/another refresh holds .*refresh\.lock/);
     } finally {
@@ -435,7 +571,11 @@ describe('refresh-feed.sh', () => {
 
 describe('the docs and the Apache snippet', () => {
   it('deploy/apache.conf leaves the server-wide MPM alone, and docs/OPERATIONS.md gives that tuning as advice with Node ≥ 20 for Debian 12', () => {
-    const conf = fs.readFileSync(join(ROOT, 'deploy/apache.conf'), 'utf8').split('\n').filter((l) => !/^\s*#/.test(l)).join('\n');
+    const conf = fs
+      .readFileSync(join(ROOT, 'deploy/apache.conf'), 'utf8')
+      .split('\n')
+      .filter((l) => !/^\s*#/.test(l))
+      .join('\n');
     expect(conf).not.toMatch(/ThreadsPerChild|MaxRequestWorkers|ServerLimit|mpm_/i);
     const ops = fs.readFileSync(join(ROOT, 'docs/OPERATIONS.md'), 'utf8');
     expect(ops).toMatch(/ThreadsPerChild/);

@@ -20,8 +20,16 @@ describe('derived data', () => {
 
   it('fails the load, naming the query, when a derive function throws or returns other than typed arrays', async () => {
     const g = await loadGeneration(LIRR, 1, { warn: () => undefined });
-    expect(() => deriveAll(g, { board: () => { throw new Error('boom'); } })).toThrow('deriving the data of query board failed: boom');
-    expect(() => deriveAll(g, { board: () => ({ names: ['a'] as unknown as Uint8Array }) })).toThrow("the derived data of query board: 'names' is not a typed array");
+    expect(() =>
+      deriveAll(g, {
+        board: () => {
+          throw new Error('boom');
+        },
+      }),
+    ).toThrow('deriving the data of query board failed: boom');
+    expect(() => deriveAll(g, { board: () => ({ names: ['a'] as unknown as Uint8Array }) })).toThrow(
+      "the derived data of query board: 'names' is not a typed array",
+    );
     deriveAll(g, { board: () => ({ plain: Int32Array.of(1, 2) }) });
     expect(g.derived!.board!.plain!.buffer).toBeInstanceOf(SharedArrayBuffer);
   });
@@ -33,7 +41,10 @@ describe('derived data', () => {
     expect(stringAt(starts, 3)).toBe(1);
     for (const needle of ['a', 'ab', 'ca', 'bc', 'cb', 'aa', 'é', 'x', '']) {
       for (const limit of [1, 2, 100]) {
-        const naive = strings.map((s, i) => (s.includes(needle) ? i : -1)).filter((i) => i >= 0).slice(0, limit);
+        const naive = strings
+          .map((s, i) => (s.includes(needle) ? i : -1))
+          .filter((i) => i >= 0)
+          .slice(0, limit);
         expect(packedMatches(bytes, starts, needle, limit), `${needle} ${limit}`).toEqual(naive);
       }
     }

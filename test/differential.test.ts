@@ -14,7 +14,6 @@ import { writeFeed } from './feeds.js';
 import { rng } from './helpers/rng.js';
 import { shapeFeed } from '../bench/shapes.js';
 
-
 const pad = (n: number) => String(n).padStart(2, '0');
 const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
@@ -29,8 +28,18 @@ interface FeedOptions {
 function randomFeed(seed: number, opts: FeedOptions): Record<string, string> {
   const r = rng(seed);
   const eol = opts.crlf ? '\r\n' : '\n';
-  const file = (lines: string[][]) => (opts.crlf ? '\ufeff' : '') + lines.map((l) => l.map(q).join(',')).join(eol) + eol;
-  const names = ['Central', 'central Park', 'Zürich HB', 'Ämterplatz', 'Oak, North', 'Harbour "Quay"', 'PARK LANE', 'Mill'];
+  const file = (lines: string[][]) =>
+    (opts.crlf ? '\ufeff' : '') + lines.map((l) => l.map(q).join(',')).join(eol) + eol;
+  const names = [
+    'Central',
+    'central Park',
+    'Zürich HB',
+    'Ämterplatz',
+    'Oak, North',
+    'Harbour "Quay"',
+    'PARK LANE',
+    'Mill',
+  ];
   const stops: string[][] = [['stop_id', 'stop_name', 'stop_lat', 'stop_lon', 'location_type', 'parent_station']];
   const stopIds: string[] = [];
   names.forEach((name, i) => {
@@ -43,7 +52,12 @@ function randomFeed(seed: number, opts: FeedOptions): Record<string, string> {
       }
     } else stopIds.push(id);
   });
-  const routes = [['route_id', 'route_short_name', 'route_long_name', 'route_type'], ['R1', '1', 'Red', '3'], ['R2', '', 'Blue, the long one', '3'], ['R10', '10', '', '3']];
+  const routes = [
+    ['route_id', 'route_short_name', 'route_long_name', 'route_type'],
+    ['R1', '1', 'Red', '3'],
+    ['R2', '', 'Blue, the long one', '3'],
+    ['R10', '10', '', '3'],
+  ];
   const services = ['WK', 'WE', 'ALL', 'XMAS', 'ODD'];
   const trips: string[][] = [['route_id', 'service_id', 'trip_id', 'trip_headsign', 'direction_id']];
   const times: string[][] = [['trip_id', 'arrival_time', 'departure_time', 'stop_id', 'stop_sequence', 'pickup_type']];
@@ -51,14 +65,27 @@ function randomFeed(seed: number, opts: FeedOptions): Record<string, string> {
   for (let n = 0; n < (opts.trips ?? 60); n++) {
     const id = n < tripIds.length ? tripIds[n]! : `X${r.int(0, 9999)}_${n}`;
     if (opts.servicePerTrip) services.push(`P${n}`);
-    trips.push([r.pick(routes.slice(1))[0]!, opts.servicePerTrip ? `P${n}` : r.pick(services), id, r.pick(['North', 'South', 'Loop, via "Mill"']), r.pick(['0', '1', ''])]);
+    trips.push([
+      r.pick(routes.slice(1))[0]!,
+      opts.servicePerTrip ? `P${n}` : r.pick(services),
+      id,
+      r.pick(['North', 'South', 'Loop, via "Mill"']),
+      r.pick(['0', '1', '']),
+    ]);
     let t = r.int(0, 30) * 3600 + r.pick([0, 15, 30, 45]) * 60;
     const visits = r.int(2, 6);
     for (let s = 0; s < visits; s++) {
       const h = Math.floor(t / 3600);
       const text = `${h < 10 && r.next() < 0.5 ? String(h) : pad(h)}:${pad(Math.floor(t / 60) % 60)}:${pad(t % 60)}`;
       const empty = r.next() < 0.05;
-      times.push([id, empty ? '' : text, empty ? '' : text, r.pick(stopIds.concat(['S7', 'S0'])), String(s * r.int(1, 3) + 1), r.next() < 0.1 ? '1' : r.pick(['0', ''])]);
+      times.push([
+        id,
+        empty ? '' : text,
+        empty ? '' : text,
+        r.pick(stopIds.concat(['S7', 'S0'])),
+        String(s * r.int(1, 3) + 1),
+        r.next() < 0.1 ? '1' : r.pick(['0', '']),
+      ]);
       t += r.pick([0, 60, 300, 900]);
     }
   }
@@ -73,12 +100,25 @@ function randomFeed(seed: number, opts: FeedOptions): Record<string, string> {
   files['calendar_dates.txt'] = file(dates);
   if (opts.calendar) {
     files['calendar.txt'] = file([
-      ['service_id', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday', 'start_date', 'end_date'],
+      [
+        'service_id',
+        'monday',
+        'tuesday',
+        'wednesday',
+        'thursday',
+        'friday',
+        'saturday',
+        'sunday',
+        'start_date',
+        'end_date',
+      ],
       ['WK', '1', '1', '1', '1', '1', '0', '0', '20260101', '20260131'],
       ['WE', '0', '0', '0', '0', '0', '1', '1', '20260105', '20260125'],
       ['ALL', '1', '1', '1', '1', '1', '1', '1', '20251215', '20260120'],
       ['ODD', '1', '0', '1', '0', '1', '0', '1', '20260110', '20260110'],
-      ...services.filter((id) => id.startsWith('P')).map((id) => [id, '1', '1', '1', '1', '1', '1', '1', '20260101', '20260131']),
+      ...services
+        .filter((id) => id.startsWith('P'))
+        .map((id) => [id, '1', '1', '1', '1', '1', '1', '1', '20260101', '20260131']),
     ]);
   }
   return files;
@@ -94,7 +134,10 @@ async function compare(dir: string, seed: number, count: number, dates: string[]
       const p = {
         stop: r.next() < 0.95 ? r.pick(ref.stopIds) : 'nope',
         date: r.pick(dates),
-        after: r.next() < 0.5 ? `${pad(r.int(0, 23))}:${pad(r.int(0, 59))}` : `${pad(r.int(0, 23))}:${pad(r.int(0, 59))}:${pad(r.int(0, 59))}`,
+        after:
+          r.next() < 0.5
+            ? `${pad(r.int(0, 23))}:${pad(r.int(0, 59))}`
+            : `${pad(r.int(0, 23))}:${pad(r.int(0, 59))}:${pad(r.int(0, 59))}`,
         route: r.next() < 0.3 ? r.pick(ref.routeIds) : '',
         limit: r.int(1, 100),
       };
@@ -115,7 +158,9 @@ async function compare(dir: string, seed: number, count: number, dates: string[]
   return nonEmpty;
 }
 
-const januaryDates = Array.from({ length: 33 }, (_, i) => `2026-01-${pad(i)}`).filter((d) => !/-(00|32)$/.test(d)).concat(['2025-12-31', '2026-02-01']);
+const januaryDates = Array.from({ length: 33 }, (_, i) => `2026-01-${pad(i)}`)
+  .filter((d) => !/-(00|32)$/.test(d))
+  .concat(['2025-12-31', '2026-02-01']);
 
 describe('the engine agrees with the naive reference', () => {
   it('on random queries over the sample feed', async () => {
@@ -137,22 +182,38 @@ describe('the engine agrees with the naive reference', () => {
   // Boards of this feed open more (stop, service) runs than departures.ts merges, so they walk the stop's index
   // range instead: both ways must give the same answers.
   it('on random queries over a feed where every trip has its own service', async () => {
-    const nonEmpty = await compare(writeFeed(randomFeed(5, { calendar: true, crlf: false, servicePerTrip: true, trips: 300 })), 5000, 300, januaryDates);
+    const nonEmpty = await compare(
+      writeFeed(randomFeed(5, { calendar: true, crlf: false, servicePerTrip: true, trips: 300 })),
+      5000,
+      300,
+      januaryDates,
+    );
     expect(nonEmpty).toBeGreaterThan(50);
   });
 });
 
 describe('the engine agrees with the naive reference on the benchmark shapes (bench/shapes.ts, scaled down)', () => {
-  const days = (from: number, n: number) => Array.from({ length: n }, (_, i) => new Date(from + i * 864e5).toISOString().slice(0, 10));
+  const days = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => new Date(from + i * 864e5).toISOString().slice(0, 10));
   it('sparse services: a railroad exporting calendar_dates only, ~1.5 % of trips running on a date', async () => {
     const dir = shapeFeed('sparse', 0.05, 7, writeFeed({}));
-    const nonEmpty = await compare(dir, 14, 200, days(Date.UTC(2026, 4, 31), 259).filter((_, i) => i % 6 === 0 || i === 258));
+    const nonEmpty = await compare(
+      dir,
+      14,
+      200,
+      days(Date.UTC(2026, 4, 31), 259).filter((_, i) => i % 6 === 0 || i === 258),
+    );
     expect(nonEmpty).toBeGreaterThan(40);
   });
 
   it('big file: a bus network with calendar.txt, holidays and an extra timepoint column', async () => {
     const dir = shapeFeed('bigfile', 0.02, 7, writeFeed({}));
-    const nonEmpty = await compare(dir, 15, 200, [...days(Date.UTC(2026, 8, 6), 92).filter((_, i) => i % 5 === 0), '2026-10-12', '2026-11-11', '2026-11-26']);
+    const nonEmpty = await compare(dir, 15, 200, [
+      ...days(Date.UTC(2026, 8, 6), 92).filter((_, i) => i % 5 === 0),
+      '2026-10-12',
+      '2026-11-11',
+      '2026-11-26',
+    ]);
     expect(nonEmpty).toBeGreaterThan(40);
   });
 });

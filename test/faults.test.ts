@@ -23,7 +23,10 @@ const STOPS = { query: 'stops', params: { q: 'north' } } as const;
 const logOf = (run: string) => fs.readFileSync(join(run, 'daemon', 'roq.log'), 'utf8');
 
 async function northOk(run: string): Promise<void> {
-  expect(await ask(run, STOPS.query, STOPS.params, { timeoutMs: 5000 })).toMatchObject({ status: 'ok', rows: [['N', 'North Park', '52.6', '13.4', '0', '']] });
+  expect(await ask(run, STOPS.query, STOPS.params, { timeoutMs: 5000 })).toMatchObject({
+    status: 'ok',
+    rows: [['N', 'North Park', '52.6', '13.4', '0', '']],
+  });
 }
 
 /** Runs `clients` channels of the tiny feed's stops query until `until` resolves; returns every answer. */
@@ -52,7 +55,10 @@ describe('clients that go away or do not read', () => {
     const fifo = join(d.run, `resp.${victim.pid}.victim1`);
     makeFifo(fifo, RESPONSE_FIFO_MODE);
     const held = fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK); // its read end, as it would hold
-    writeRequests(d.run, encodeRequest({ kind: 'query', pid: victim.pid!, token: 'victim1', query: 'fault_sleep', params: { ms: '300' } }));
+    writeRequests(
+      d.run,
+      encodeRequest({ kind: 'query', pid: victim.pid!, token: 'victim1', query: 'fault_sleep', params: { ms: '300' } }),
+    );
     victim.kill('SIGKILL');
     fs.closeSync(held);
     await waitFor('the victim to be gone', () => !isAlive(victim.pid!));
@@ -64,7 +70,9 @@ describe('clients that go away or do not read', () => {
       return { path, fd: fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_NONBLOCK) };
     });
     await northOk(d.run);
-    await waitFor('the dead client to be reported', () => /answer to pid \d+ \(fault_sleep\) not delivered: client gone/.test(logOf(d.run)));
+    await waitFor('the dead client to be reported', () =>
+      /answer to pid \d+ \(fault_sleep\) not delivered: client gone/.test(logOf(d.run)),
+    );
     for (const c of idle) {
       fs.closeSync(c.fd);
       fs.rmSync(c.path);
@@ -115,12 +123,15 @@ describe('jobs waiting in a worker behind a query that never ends', () => {
       // The other worker sleeps a while, and a burst arrives meanwhile: both workers are busy, so some of the burst
       // waits in each, and some in the dispatcher's queue.
       const slept = ch[1]!.request('fault_sleep', { ms: '300' }, 10_000);
-      const burst = ch.slice(2).map((c) => c.request(STOPS.query, STOPS.params, 10_000).then((a) => ({ a, at: performance.now() })));
+      const burst = ch
+        .slice(2)
+        .map((c) => c.request(STOPS.query, STOPS.params, 10_000).then((a) => ({ a, at: performance.now() })));
       expect(await slept).toMatchObject({ status: 'ok', rows: [[300]] });
       const quick = await Promise.all(burst);
       const { a: timedOut, at: timedOutAt } = await hung;
       expect(timedOut).toMatchObject({ status: 'timeout', code: 'ROQ_QUERY_DEADLINE' });
-      for (const q of quick) expect(q.a).toMatchObject({ status: 'ok', rows: [['N', 'North Park', '52.6', '13.4', '0', '']] });
+      for (const q of quick)
+        expect(q.a).toMatchObject({ status: 'ok', rows: [['N', 'North Park', '52.6', '13.4', '0', '']] });
       // Not one of them waited for the hanging query's end: each was answered before its timeout answer.
       expect(quick.filter((q) => q.at > timedOutAt)).toEqual([]);
       for (const c of ch) expect(c.strays()).toBe(0);
@@ -136,7 +147,8 @@ describe('jobs waiting in a worker behind a query that never ends', () => {
       const hung = ch[0]!.request('fault_hang', {}, 10_000);
       const behind = ch.slice(1).map((c) => c.request(STOPS.query, STOPS.params, 10_000));
       expect(await hung).toMatchObject({ status: 'timeout', code: 'ROQ_QUERY_DEADLINE' });
-      for (const a of await Promise.all(behind)) expect(a).toMatchObject({ status: 'ok', rows: [['N', 'North Park', '52.6', '13.4', '0', '']] });
+      for (const a of await Promise.all(behind))
+        expect(a).toMatchObject({ status: 'ok', rows: [['N', 'North Park', '52.6', '13.4', '0', '']] });
       await northOk(d.run);
       for (const c of ch) expect(c.strays()).toBe(0); // exactly once: no second answer arrived on any channel
     } finally {
@@ -155,7 +167,12 @@ describe('the daemon killed -9 under load', () => {
     let stop = false;
     const loops = Array.from({ length: 4 }, async () => {
       for (let n = 0; n < 300 && !stop; n++) {
-        const r = await runCgi({ query: 'stop=102&date=2026-11-02&after=08:00&format=json', env, runtime: HAVE_BUN ? 'bun' : 'node', timeoutMs: 10_000 });
+        const r = await runCgi({
+          query: 'stop=102&date=2026-11-02&after=08:00&format=json',
+          env,
+          runtime: HAVE_BUN ? 'bun' : 'node',
+          timeoutMs: 10_000,
+        });
         results.push({ status: r.status, ms: r.ms, retryAfter: r.headers['retry-after'] });
       }
     });
@@ -173,7 +190,11 @@ describe('the daemon killed -9 under load', () => {
     expect(Math.max(...results.map((r) => r.ms))).toBeLessThan(timeoutMs + 5000);
     const again = await roqCli(['start', '--run', d.run, '--data', join(ROOT, 'data/gtfs-lirr'), '--workers', '1']);
     expect(again.code, again.stderr).toBe(0);
-    const r = await runCgi({ query: 'stop=102&date=2026-11-02&after=08:00&format=json', env, runtime: HAVE_BUN ? 'bun' : 'node' });
+    const r = await runCgi({
+      query: 'stop=102&date=2026-11-02&after=08:00&format=json',
+      env,
+      runtime: HAVE_BUN ? 'bun' : 'node',
+    });
     expect(r.status).toBe(200);
     await roqCli(['stop', '--run', d.run]);
     expect(pidOf(d.run)).toBeUndefined();
@@ -184,7 +205,17 @@ describe('the run directory under attack or accident', () => {
   it('serves on when the access log cannot be written (a full disk), saying so once', async () => {
     const d = await daemon({ data: writeFeed(TINY_FEED), workers: 1 });
     await roqCli(['stop', '--run', d.run]);
-    const r = await roqCli(['start', '--run', d.run, '--data', writeFeed(TINY_FEED), '--workers', '1', '--access-log', '/dev/full']);
+    const r = await roqCli([
+      'start',
+      '--run',
+      d.run,
+      '--data',
+      writeFeed(TINY_FEED),
+      '--workers',
+      '1',
+      '--access-log',
+      '/dev/full',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     for (let i = 0; i < 5; i++) {
       await northOk(d.run);
@@ -213,10 +244,14 @@ describe('the run directory under attack or accident', () => {
     await northOk(d.run);
     fs.rmSync(requests);
     fs.writeFileSync(requests, 'not a fifo\n');
-    const status = await waitFor('roq status to report it', async () => {
-      const s = await roqCli(['status', '--run', d.run]);
-      return s.stdout.includes('NOT REACHABLE') && s.stdout;
-    }, 5000);
+    const status = await waitFor(
+      'roq status to report it',
+      async () => {
+        const s = await roqCli(['status', '--run', d.run]);
+        return s.stdout.includes('NOT REACHABLE') && s.stdout;
+      },
+      5000,
+    );
     expect(status).toMatch(/REQUESTS is not a FIFO; remove it and the daemon makes a new one/);
     fs.rmSync(requests);
     await waitFor('REQUESTS made again', () => fs.existsSync(requests) && fs.lstatSync(requests).isFIFO(), 5000);
@@ -235,15 +270,29 @@ describe('one requesting pid cannot fill the queue', () => {
     const other = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
       const bystander = answerFifo(d.run, 10_000, other.pid!);
-      writeRequests(d.run, encodeRequest({ kind: 'query', pid: sleeper.pid, token: sleeper.token, proof: sleeper.proof, query: 'fault_sleep', params: { ms: '1000' } }));
+      writeRequests(
+        d.run,
+        encodeRequest({
+          kind: 'query',
+          pid: sleeper.pid,
+          token: sleeper.token,
+          proof: sleeper.proof,
+          query: 'fault_sleep',
+          params: { ms: '1000' },
+        }),
+      );
       const line = encodeRequest({ kind: 'query', pid: flood.pid, token: flood.token, proof: flood.proof, ...STOPS });
       writeRequests(d.run, line.repeat(50));
       writeRequests(d.run, line.repeat(50));
-      writeRequests(d.run, encodeRequest({ kind: 'query', pid: bystander.pid, token: bystander.token, proof: bystander.proof, ...STOPS }));
+      writeRequests(
+        d.run,
+        encodeRequest({ kind: 'query', pid: bystander.pid, token: bystander.token, proof: bystander.proof, ...STOPS }),
+      );
       expect((await bystander.answer).status).toBe('ok');
       bystander.close();
       // One worker runs the sleeper and holds 2 more; 64 wait in the queue; the other 34 are refused at once.
-      const busy = async () => JSON.parse((await roqCli(['status', '--run', d.run, '--json'])).stdout).status.served.busy as number;
+      const busy = async () =>
+        JSON.parse((await roqCli(['status', '--run', d.run, '--json'])).stdout).status.served.busy as number;
       await waitFor('the refusals counted in status.json', async () => (await busy()) >= 34);
       expect(await busy()).toBe(34);
     } finally {

@@ -28,14 +28,21 @@ export function csv(...lines: string[]): string {
 }
 
 export const TINY_FEED: Record<string, string> = {
-  'agency.txt': csv('agency_id,agency_name,agency_url,agency_timezone', 'A,Tiny Transit,https://example.org,Europe/Berlin'),
+  'agency.txt': csv(
+    'agency_id,agency_name,agency_url,agency_timezone',
+    'A,Tiny Transit,https://example.org,Europe/Berlin',
+  ),
   'stops.txt': csv(
     'stop_id,stop_name,stop_lat,stop_lon,location_type,parent_station',
     'S,Central Station,52.5,13.4,1,',
     'S1,Central Station Platform 1,52.5,13.4,0,S',
     'N,North Park,52.6,13.4,0,',
   ),
-  'routes.txt': csv('route_id,agency_id,route_short_name,route_long_name,route_type', 'R1,A,1,Red Line,3', 'R2,A,2,Blue Line,3'),
+  'routes.txt': csv(
+    'route_id,agency_id,route_short_name,route_long_name,route_type',
+    'R1,A,1,Red Line,3',
+    'R2,A,2,Blue Line,3',
+  ),
   'trips.txt': csv(
     'route_id,service_id,trip_id,trip_headsign,direction_id',
     'R1,WEEK,T1,North Park,0',

@@ -33,7 +33,15 @@ afterAll(async () => {
 const page = (query: string, run = daemon.run) => runCgi({ query, env: { ROQ_RUN_DIR: run } });
 const json = async (query: string, run = daemon.run) => {
   const r = await page(`${query}&format=json`, run);
-  return { ...r, json: JSON.parse(r.body) as { query?: string; rows?: unknown[]; notice?: string; error?: { code: string; message: string; param?: string } } };
+  return {
+    ...r,
+    json: JSON.parse(r.body) as {
+      query?: string;
+      rows?: unknown[];
+      notice?: string;
+      error?: { code: string; message: string; param?: string };
+    },
+  };
 };
 
 describe('a visitor never sees server internals', () => {
@@ -75,7 +83,8 @@ describe('form details', () => {
   it('the page reports every invalid field, not just the first', async () => {
     const r = await page('query=departures&stop=102&date=2026-02-30&after=25:00&limit=500');
     expect(r.status).toBe(400);
-    for (const field of ['date', 'after', 'limit']) expect(r.body).toMatch(new RegExp(`name="${field}"[^>]*aria-invalid="true"`));
+    for (const field of ['date', 'after', 'limit'])
+      expect(r.body).toMatch(new RegExp(`name="${field}"[^>]*aria-invalid="true"`));
     expect(r.body).not.toMatch(/name="stop"[^>]*aria-invalid="true"/);
     expect(r.body).toContain('February 2026 has 28 days');
     expect(r.body).toContain('parameter &#39;after&#39; is invalid');
@@ -83,7 +92,8 @@ describe('form details', () => {
     // The passenger's board too.
     const board = await page('stop=102&date=2026-02-30&after=25:00');
     expect(board.status).toBe(400);
-    for (const field of ['date', 'after']) expect(board.body).toMatch(new RegExp(`name="${field}"[^>]*aria-invalid="true"`));
+    for (const field of ['date', 'after'])
+      expect(board.body).toMatch(new RegExp(`name="${field}"[^>]*aria-invalid="true"`));
     expect(board.body).toContain('February 2026 has 28 days');
     expect(board.body).toContain('parameter &#39;after&#39; is invalid');
   });
@@ -126,7 +136,13 @@ describe('the feed has a date range', () => {
 
   it('`roq start`, `roq status` and `roq reload` show it; the log warns once the data has run out', async () => {
     // TINY_FEED's calendar ends on 2025-12-31, in the past wherever this runs; feed_info's dates take precedence.
-    const data = writeFeed({ ...TINY_FEED, 'feed_info.txt': csv('feed_publisher_name,feed_publisher_url,feed_lang,feed_start_date,feed_end_date', 'Tiny,https://example.org,en,20250101,20251130') });
+    const data = writeFeed({
+      ...TINY_FEED,
+      'feed_info.txt': csv(
+        'feed_publisher_name,feed_publisher_url,feed_lang,feed_start_date,feed_end_date',
+        'Tiny,https://example.org,en,20250101,20251130',
+      ),
+    });
     const run = makeRunDir();
     try {
       const start = await roqCli(['start', '--run', run, '--data', data, '--workers', '1']);
@@ -134,7 +150,9 @@ describe('the feed has a date range', () => {
       expect(start.stdout).toMatch(/data covers 2025-01-01 to 2025-11-30 \(ENDED: today is \d{4}-\d\d-\d\d/);
       const status = await roqCli(['status', '--run', run]);
       expect(status.stdout).toMatch(/dates\s+2025-01-01 to 2025-11-30 \(ENDED/);
-      const statusJson = JSON.parse((await roqCli(['status', '--run', run, '--json'])).stdout) as { status: { generation: { dates: unknown } } };
+      const statusJson = JSON.parse((await roqCli(['status', '--run', run, '--json'])).stdout) as {
+        status: { generation: { dates: unknown } };
+      };
       expect(statusJson.status.generation.dates).toEqual({ start: '2025-01-01', end: '2025-11-30' });
       fs.rmSync(join(data, 'feed_info.txt'));
       const reload = await roqCli(['reload', '--run', run]);
@@ -144,7 +162,9 @@ describe('the feed has a date range', () => {
         const text = fs.readFileSync(join(run, 'daemon', 'roq.log'), 'utf8');
         return (text.match(/past its end/g)?.length ?? 0) >= 2 && text;
       });
-      expect(log).toMatch(/generation 1: the data covers 2025-01-01 to 2025-11-30: today \(\d{4}-\d\d-\d\d\) is past its end/);
+      expect(log).toMatch(
+        /generation 1: the data covers 2025-01-01 to 2025-11-30: today \(\d{4}-\d\d-\d\d\) is past its end/,
+      );
       expect(log).toMatch(/generation 2: the data covers 2025-01-01 to 2025-12-31/);
     } finally {
       await roqCli(['stop', '--run', run]);
@@ -162,7 +182,9 @@ describe('CLI details', () => {
   it('`roq query departures --limit 5` gives a roq-style message', async () => {
     const r = await roqCli(['query', 'departures', 'stop=102', 'date=2026-11-02', '--limit', '5', '--run', daemon.run]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("roq: unknown option '--limit': query parameters are written NAME=VALUE, as in 'limit=…'; see `roq query --help` [ROQ_USAGE]\n");
+    expect(r.stderr).toBe(
+      "roq: unknown option '--limit': query parameters are written NAME=VALUE, as in 'limit=…'; see `roq query --help` [ROQ_USAGE]\n",
+    );
   });
 
   it('`roq upgrade --run DIR` on a missing DIR says the run directory does not exist', async () => {
@@ -198,7 +220,9 @@ describe('roq check --data DIR', () => {
   it('prints rows per table, the date range and warnings, and exits 0 for a good directory', async () => {
     const r = await roqCli(['check', '--data', join(daemon.run, '..', 'no-run-needed'), '--help']);
     expect(r.code).toBe(0);
-    const ok = await roqCli(['check', '--data', writeFeed({ ...TINY_FEED, 'extra.txt': 'x\n' })], { env: { ROQ_RUN_DIR: '/nonexistent' } });
+    const ok = await roqCli(['check', '--data', writeFeed({ ...TINY_FEED, 'extra.txt': 'x\n' })], {
+      env: { ROQ_RUN_DIR: '/nonexistent' },
+    });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/: ok, \d+ rows from 7 files/);
     expect(ok.stdout).toMatch(/stop_times\.txt\s+6 rows/);
@@ -207,8 +231,13 @@ describe('roq check --data DIR', () => {
   });
 
   it('exits non-zero with file:line:column on a bad file, and leaves a running daemon alone', async () => {
-    const before = JSON.parse((await roqCli(['status', '--run', daemon.run, '--json'])).stdout) as { status: { served: { received: number }; generation: { id: number } } };
-    const bad = writeFeed({ ...TINY_FEED, 'stops.txt': csv('stop_id,stop_name,stop_lat,stop_lon', 'S,"Central,52.5,13.4') });
+    const before = JSON.parse((await roqCli(['status', '--run', daemon.run, '--json'])).stdout) as {
+      status: { served: { received: number }; generation: { id: number } };
+    };
+    const bad = writeFeed({
+      ...TINY_FEED,
+      'stops.txt': csv('stop_id,stop_name,stop_lat,stop_lon', 'S,"Central,52.5,13.4'),
+    });
     const r = await roqCli(['check', '--data', bad], { env: { ROQ_RUN_DIR: daemon.run } });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/stops\.txt:2:2: a quoted field is never closed/);

@@ -33,7 +33,13 @@ const SCRIPT = '/cgi-bin/roq-cgi';
 function macCgi(path: string, query: string, extra: CgiRequest = {}) {
   const exe = join(app, '.roq/dist/roq-cgi');
   const compiled = fs.existsSync(exe);
-  return runCgi({ program: compiled ? exe : join(app, '.roq/dist/roq.cgi'), runtime: compiled ? 'exe' : 'node', query, ...extra, env: { ROQ_RUN_DIR: mac.run, SCRIPT_NAME: SCRIPT, PATH_INFO: path, ...extra.env } });
+  return runCgi({
+    program: compiled ? exe : join(app, '.roq/dist/roq.cgi'),
+    runtime: compiled ? 'exe' : 'node',
+    query,
+    ...extra,
+    env: { ROQ_RUN_DIR: mac.run, SCRIPT_NAME: SCRIPT, PATH_INFO: path, ...extra.env },
+  });
 }
 function gtfsCgi(path: string, query: string) {
   return runCgi({ query, env: { ROQ_RUN_DIR: gtfs.run, SCRIPT_NAME: SCRIPT, PATH_INFO: path } });
@@ -42,7 +48,7 @@ function gtfsCgi(path: string, query: string) {
 const ref = macReference(MAC_DATA);
 
 describe('the generic front end, MAC vendor app', () => {
-  it('lists the app\'s queries with their descriptions on its home page', async () => {
+  it("lists the app's queries with their descriptions on its home page", async () => {
     const r = await macCgi('', '');
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toMatch(/^text\/html/);
@@ -64,12 +70,16 @@ describe('the generic front end, MAC vendor app', () => {
     expect(r.body).toContain('<input type="text" name="q" value="cern" required');
     expect(r.body).toContain('<caption>3 rows</caption>');
     expect(r.body).toContain('<th scope="col" class="num">Prefix bits</th>');
-    const cells = [...r.body.matchAll(/<tr>(.*?)<\/tr>/g)].slice(1).map((m) => [...m[1]!.matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1]));
-    expect(cells).toEqual(ref.vendors('cern', 3).map((e) => [e.registry, e.assignment, String(e.prefix_bits), e.organization, e.address]));
+    const cells = [...r.body.matchAll(/<tr>(.*?)<\/tr>/g)]
+      .slice(1)
+      .map((m) => [...m[1]!.matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1]));
+    expect(cells).toEqual(
+      ref.vendors('cern', 3).map((e) => [e.registry, e.assignment, String(e.prefix_bits), e.organization, e.address]),
+    );
     expect(r.body).toContain('href="/cgi-bin/roq-cgi/vendors?q=cern&amp;limit=3&amp;format=csv"');
   });
 
-  it('gives answers of any app an ETag from the data\'s content hash, and 304 to a matching If-None-Match', async () => {
+  it("gives answers of any app an ETag from the data's content hash, and 304 to a matching If-None-Match", async () => {
     const first = await macCgi('/vendors', 'q=cern&format=csv');
     expect(first.headers['x-roq-generation']).toMatch(/^[0-9a-z]+/);
     const etag = first.headers.etag!;
@@ -86,7 +96,7 @@ describe('the generic front end, MAC vendor app', () => {
     expect(JSON.parse(r.body).rows).toEqual(ref.vendors('cern', 1));
   });
 
-  it('answers format=json and format=csv with the daemon\'s rows', async () => {
+  it("answers format=json and format=csv with the daemon's rows", async () => {
     const json = await macCgi('/vendors', 'q=gmbh&limit=40&format=json');
     expect(json.headers['content-type']).toBe('application/json; charset=utf-8');
     const answer = await ask(mac.run, 'vendors', { q: 'gmbh', limit: '40' }, { timeoutMs: 5000 });
@@ -103,7 +113,7 @@ describe('the generic front end, MAC vendor app', () => {
     );
   });
 
-  it('renders the app\'s own template for a query, escaped, with the error naming the parameter', async () => {
+  it("renders the app's own template for a query, escaped, with the error naming the parameter", async () => {
     const ok = await macCgi('/vendor', 'mac=0050c27d5123');
     expect(ok.status).toBe(200);
     expect(ok.body).toContain('<h1>Who made this network card?</h1>');
@@ -112,7 +122,7 @@ describe('the generic front end, MAC vendor app', () => {
     expect(bad.status).toBe(400);
     expect(bad.body).toContain('<h1>Who made this network card?</h1>');
     expect(bad.body).toContain('value="&lt;b&gt;&quot;x&#39;&lt;/b&gt;"');
-    expect(bad.body).toContain("parameter &#39;mac&#39; is invalid");
+    expect(bad.body).toContain('parameter &#39;mac&#39; is invalid');
     expect(bad.body).toContain('aria-invalid="true"');
     expect(bad.body).not.toContain('<b>');
   });
@@ -153,13 +163,23 @@ describe('the generic front end, default (GTFS) app', () => {
     expect(many.body).not.toContain('<caption>');
   });
 
-  it('serves every query as JSON and CSV by path, with errors naming that query\'s parameter', async () => {
+  it("serves every query as JSON and CSV by path, with errors naming that query's parameter", async () => {
     const missing = await gtfsCgi('/stops', 'format=json');
     expect(missing.status).toBe(400);
     expect(JSON.parse(missing.body).error).toMatchObject({ code: 'ROQ_PARAM_MISSING', param: 'q' });
     const csv = await gtfsCgi('/departures', 'stop=102&date=2026-11-02&after=08:00&limit=3&format=csv');
     expect(csv.status).toBe(200);
-    const cli = await roqCli(['query', 'departures', 'stop=102', 'date=2026-11-02', 'after=08:00', 'limit=3', '--json', '--run', gtfs.run]);
+    const cli = await roqCli([
+      'query',
+      'departures',
+      'stop=102',
+      'date=2026-11-02',
+      'after=08:00',
+      'limit=3',
+      '--json',
+      '--run',
+      gtfs.run,
+    ]);
     const rows = JSON.parse(cli.stdout) as Record<string, unknown>[];
     const lines = csv.body.trimEnd().split('\r\n');
     expect(lines[0]).toBe(Object.keys(rows[0]!).join(','));

@@ -16,7 +16,6 @@ import { encodeRequest, REQUESTS_FIFO } from '../src/protocol.js';
 import { answerFifos } from '../src/daemon/fifo.js';
 import { rng } from './helpers/rng.js';
 
-
 describe('fuzzing the web path', () => {
   let daemon: RunningDaemon;
   beforeAll(async () => {
@@ -29,17 +28,23 @@ describe('fuzzing the web path', () => {
   it('answers thousands of hostile requests in process with well-formed, escaped responses', async () => {
     const count = Number(process.env.ROQ_FUZZ_COUNT) || 5000;
     const r = await fuzzWebPath(daemon.run, count, 20261124);
-    console.log(`fuzz: ${r.count} requests in process, statuses ${JSON.stringify(r.statuses)}, slowest ${r.maxMs.toFixed(1)} ms, RSS +${r.rssGrowthMb.toFixed(1)} MB`);
+    console.log(
+      `fuzz: ${r.count} requests in process, statuses ${JSON.stringify(r.statuses)}, slowest ${r.maxMs.toFixed(1)} ms, RSS +${r.rssGrowthMb.toFixed(1)} MB`,
+    );
     expect(r.failures).toEqual([]);
     expect(r.count).toBe(count);
-    for (const status of [200, 400, 405, 413, 415]) expect(r.statuses[status], `status ${status} never produced`).toBeGreaterThan(0);
+    for (const status of [200, 400, 405, 413, 415])
+      expect(r.statuses[status], `status ${status} never produced`).toBeGreaterThan(0);
     expect(answerFifos(daemon.run)).toEqual([]);
   });
 
   it('answers every hostile request to the program as a process with a well-formed, escaped page in bounded time', async () => {
     const count = Number(process.env.ROQ_FUZZ_COUNT) || 120;
     const r = rng(20261123);
-    const requests = Array.from({ length: count }, (_, i) => ({ req: randomRequest(r, daemon.run), runtime: (HAVE_BUN && i % 4 !== 0 ? 'bun' : 'node') as Runtime }));
+    const requests = Array.from({ length: count }, (_, i) => ({
+      req: randomRequest(r, daemon.run),
+      runtime: (HAVE_BUN && i % 4 !== 0 ? 'bun' : 'node') as Runtime,
+    }));
     const tally = new Map<number, number>();
     let next = 0;
     await Promise.all(
@@ -65,17 +70,39 @@ describe('fuzzing the web path', () => {
     const requestsFifo = join(daemon.run, REQUESTS_FIFO);
     for (let i = 0; i < 40; i++) {
       // Raw bytes, invalid UTF-8 included; a newline inside would only split one garbage line into two.
-      const bytes = Buffer.from(Array.from({ length: Math.floor(r.next() * 300) }, () => Math.floor(r.next() * 256)).map((b) => (b === 10 ? 32 : b)));
-      const garbage = r.pick([bytes, Buffer.concat([Buffer.from('roq1 '), bytes]), Buffer.concat([Buffer.from('roq1 -1 x reload'), bytes]), Buffer.alloc(5000, 0x78)]);
+      const bytes = Buffer.from(
+        Array.from({ length: Math.floor(r.next() * 300) }, () => Math.floor(r.next() * 256)).map((b) =>
+          b === 10 ? 32 : b,
+        ),
+      );
+      const garbage = r.pick([
+        bytes,
+        Buffer.concat([Buffer.from('roq1 '), bytes]),
+        Buffer.concat([Buffer.from('roq1 -1 x reload'), bytes]),
+        Buffer.alloc(5000, 0x78),
+      ]);
       const good = answerFifo(daemon.run);
       const fd = openSync(requestsFifo, constants.O_WRONLY | constants.O_NONBLOCK);
       try {
         writeSync(fd, Buffer.concat([garbage, Buffer.from('\n')]));
-        writeSync(fd, encodeRequest({ kind: 'query', pid: good.pid, token: good.token, proof: good.proof, query: 'stops', params: { q: 'minal' } }));
+        writeSync(
+          fd,
+          encodeRequest({
+            kind: 'query',
+            pid: good.pid,
+            token: good.token,
+            proof: good.proof,
+            query: 'stops',
+            params: { q: 'minal' },
+          }),
+        );
       } finally {
         closeSync(fd);
       }
-      expect(await good.answer).toMatchObject({ status: 'ok', rows: [['241', 'Atlantic Terminal', '40.68359596', '-73.97567112', '', '']] });
+      expect(await good.answer).toMatchObject({
+        status: 'ok',
+        rows: [['241', 'Atlantic Terminal', '40.68359596', '-73.97567112', '', '']],
+      });
       good.close();
     }
   });

@@ -30,7 +30,10 @@ function rename(data: string, name: string): void {
 async function statusJson(run: string) {
   const r = await roqCli(['status', '--json', '--run', run]);
   expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout).status as { generation: { id: number; hash: string }; reload: { loading: boolean; held?: { id: number; hash: string } } };
+  return JSON.parse(r.stdout).status as {
+    generation: { id: number; hash: string };
+    reload: { loading: boolean; held?: { id: number; hash: string } };
+  };
 }
 
 describe('the content hash of a generation', () => {
@@ -45,8 +48,28 @@ describe('the content hash of a generation', () => {
     rename(b, 'North Parc');
     expect((await loadGeneration(b, 8, quiet)).hash).not.toBe(ga.hash);
     // A file's name is part of it: the same bytes under two names are two different data sets.
-    expect(contentHash([{ file: 'x.txt', sha256: 'aa' }, { file: 'y.txt', sha256: 'bb' }])).not.toBe(contentHash([{ file: 'x.txt', sha256: 'bb' }, { file: 'y.txt', sha256: 'aa' }]));
-    expect(contentHash([{ file: 'y.txt', sha256: 'bb' }, { file: 'x.txt', sha256: 'aa' }])).toBe(contentHash([{ file: 'x.txt', sha256: 'aa' }, { file: 'y.txt', sha256: 'bb' }]));
+    expect(
+      contentHash([
+        { file: 'x.txt', sha256: 'aa' },
+        { file: 'y.txt', sha256: 'bb' },
+      ]),
+    ).not.toBe(
+      contentHash([
+        { file: 'x.txt', sha256: 'bb' },
+        { file: 'y.txt', sha256: 'aa' },
+      ]),
+    );
+    expect(
+      contentHash([
+        { file: 'y.txt', sha256: 'bb' },
+        { file: 'x.txt', sha256: 'aa' },
+      ]),
+    ).toBe(
+      contentHash([
+        { file: 'x.txt', sha256: 'aa' },
+        { file: 'y.txt', sha256: 'bb' },
+      ]),
+    );
   });
 
   it('is in every answer, in `roq status`, in the ready line of `roq start` and in the reload report', async () => {
@@ -95,7 +118,10 @@ describe('roq reload --hold, roq swap, roq reload --drop-held', () => {
     rename(data, 'North Park Two');
     expect((await roqCli(['reload', '--hold', '--run', d.run])).code).toBe(0);
     const heldBefore = (await statusJson(d.run)).reload.held;
-    fs.writeFileSync(join(data, 'stop_times.txt'), csv('trip_id,arrival_time,departure_time,stop_id,stop_sequence', 'T1,08:00:00,8:61:00,S1,1'));
+    fs.writeFileSync(
+      join(data, 'stop_times.txt'),
+      csv('trip_id,arrival_time,departure_time,stop_id,stop_sequence', 'T1,08:00:00,8:61:00,S1,1'),
+    );
     const bad = await roqCli(['reload', '--hold', '--run', d.run]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/stop_times\.txt:2:\d+: column 'departure_time'/);
@@ -134,7 +160,9 @@ describe('roq reload --hold, roq swap, roq reload --drop-held', () => {
       process.kill(d.pid, 'SIGWINCH');
       await waitFor('the forged request to be removed', () => !fs.existsSync(forged));
       expect((await statusJson(d.run)).reload.held).toBeDefined();
-      expect(fs.readFileSync(join(d.run, 'daemon', 'roq.log'), 'utf8')).toMatch(/admin request action\.0000000000\.1\.forged ignored: not a regular file of uid 0 or root/);
+      expect(fs.readFileSync(join(d.run, 'daemon', 'roq.log'), 'utf8')).toMatch(
+        /admin request action\.0000000000\.1\.forged ignored: not a regular file of uid 0 or root/,
+      );
       // Nor through a symlink to a file that would pass (the run directory's group could make one).
       const target = join(d.run, '..', `swap-${process.pid}`);
       fs.writeFileSync(target, 'swap\n');
@@ -144,7 +172,9 @@ describe('roq reload --hold, roq swap, roq reload --drop-held', () => {
       await waitFor('the symlink to be removed', () => !fs.readdirSync(d.run).includes('action.0000000001.1.link'));
       fs.rmSync(target);
       expect((await statusJson(d.run)).reload.held).toBeDefined();
-      expect(fs.readFileSync(join(d.run, 'daemon', 'roq.log'), 'utf8')).toMatch(/admin request action\.0000000001\.1\.link ignored: ELOOP/);
+      expect(fs.readFileSync(join(d.run, 'daemon', 'roq.log'), 'utf8')).toMatch(
+        /admin request action\.0000000001\.1\.link ignored: ELOOP/,
+      );
     }
   });
 });
@@ -175,11 +205,20 @@ describe('the health URL and HTTP caching on one node', () => {
     expect(first.status).toBe(200);
     const etag = first.headers.etag!;
     expect(first.headers['cache-control']).toBe('public, max-age=60');
-    const again = await runCgi({ runtime, query: 'after=08:00:00&stop=S&date=2025-06-02&format=json&limit=10', env: { ROQ_RUN_DIR: d.run, HTTP_IF_NONE_MATCH: `"x", W/${etag}` } });
+    const again = await runCgi({
+      runtime,
+      query: 'after=08:00:00&stop=S&date=2025-06-02&format=json&limit=10',
+      env: { ROQ_RUN_DIR: d.run, HTTP_IF_NONE_MATCH: `"x", W/${etag}` },
+    });
     expect(again.status).toBe(304);
     expect(again.body).toBe('');
     expect(again.headers.etag).toBe(etag);
-    const post = await runCgi({ runtime, method: 'POST', body: query, env: { ROQ_RUN_DIR: d.run, HTTP_IF_NONE_MATCH: etag } });
+    const post = await runCgi({
+      runtime,
+      method: 'POST',
+      body: query,
+      env: { ROQ_RUN_DIR: d.run, HTTP_IF_NONE_MATCH: etag },
+    });
     expect(post.status).toBe(200);
   });
 
@@ -189,10 +228,18 @@ describe('the health URL and HTTP caching on one node', () => {
     expect(a).not.toBe(canonicalParams({ stop: 'S', date: '2025-06-02', after: '08:00:01' }, true));
     expect(a).not.toBe('');
     // A strong ETag promises the same bytes: the body is part of it too.
-    expect(etagFor('ab'.repeat(16), 'departures', a, true, 'x')).not.toBe(etagFor('ab'.repeat(16), 'departures', a, true, 'y'));
-    expect(etagFor('ab'.repeat(16), 'departures', a, true, 'x')).toBe(etagFor('ab'.repeat(16), 'departures', a, true, 'x'));
-    expect(etagFor('ab'.repeat(16), 'departures', a, true, '')).not.toBe(etagFor('ab'.repeat(16), 'departures', a, false, ''));
-    expect(etagFor('ab'.repeat(16), 'departures', a, true, '')).not.toBe(etagFor('cd'.repeat(16), 'departures', a, true, ''));
+    expect(etagFor('ab'.repeat(16), 'departures', a, true, 'x')).not.toBe(
+      etagFor('ab'.repeat(16), 'departures', a, true, 'y'),
+    );
+    expect(etagFor('ab'.repeat(16), 'departures', a, true, 'x')).toBe(
+      etagFor('ab'.repeat(16), 'departures', a, true, 'x'),
+    );
+    expect(etagFor('ab'.repeat(16), 'departures', a, true, '')).not.toBe(
+      etagFor('ab'.repeat(16), 'departures', a, false, ''),
+    );
+    expect(etagFor('ab'.repeat(16), 'departures', a, true, '')).not.toBe(
+      etagFor('cd'.repeat(16), 'departures', a, true, ''),
+    );
     expect(matchesIfNoneMatch('"a", "b"', '"b"')).toBe(true);
     expect(matchesIfNoneMatch('*', '"b"')).toBe(true);
     expect(matchesIfNoneMatch('"bb"', '"b"')).toBe(false);

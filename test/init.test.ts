@@ -23,7 +23,8 @@ const tree = (files: Record<string, string>) => {
 };
 
 const infer = (text: string, table = 't') => inferTable(`${table}.csv`, table, Buffer.from(text));
-const columnsOf = (text: string) => (infer(text).table.columns as { name: string; type: string; required?: boolean; format?: string }[]);
+const columnsOf = (text: string) =>
+  infer(text).table.columns as { name: string; type: string; required?: boolean; format?: string }[];
 
 describe('schema inference', () => {
   it('infers int, float, date, time and string, and optional columns from empty values', () => {
@@ -51,9 +52,18 @@ describe('schema inference', () => {
     expect(single.table.key).toEqual(['id']);
     const pair = infer('auth_name,code,name\nEPSG,1,World\nEPSG,2,France\nIGNF,1,France\n', 'extent');
     expect(pair.table.key).toEqual(['auth_name', 'code']);
-    expect(pair.reasons).toContain('extent.auth_name: unique with code over 3 rows: the key; query extent(auth_name, code) looks a row up by it');
+    expect(pair.reasons).toContain(
+      'extent.auth_name: unique with code over 3 rows: the key; query extent(auth_name, code) looks a row up by it',
+    );
     expect(pair.reasons).toContain('extent.code: int, 3 values: every value is a whole number');
-    expect(pair.query).toMatchObject({ query: 'extent', table: 'extent', params: [{ name: 'auth_name', type: 'string', required: true }, { name: 'code', type: 'int', required: true }] });
+    expect(pair.query).toMatchObject({
+      query: 'extent',
+      table: 'extent',
+      params: [
+        { name: 'auth_name', type: 'string', required: true },
+        { name: 'code', type: 'int', required: true },
+      ],
+    });
     const none = infer('a,b,c,d\n1,1,1,1\n1,1,1,1\n');
     expect(none.table.key).toBeUndefined();
     expect(none.query).toBeUndefined();
@@ -63,7 +73,14 @@ describe('schema inference', () => {
     expect(infer('a\tb\n1\tx,y\n').table).toMatchObject({ delimiter: 'tab', columns: [{ name: 'a' }, { name: 'b' }] });
     expect(infer('a;b\n"1;2";3,5\n').table).toMatchObject({ delimiter: 'semicolon' });
     const headless = infer('m|1\nft|0.3048\n');
-    expect(headless.table).toMatchObject({ delimiter: 'pipe', header: false, columns: [{ name: 'column_1', type: 'string' }, { name: 'column_2', type: 'float' }] });
+    expect(headless.table).toMatchObject({
+      delimiter: 'pipe',
+      header: false,
+      columns: [
+        { name: 'column_1', type: 'string' },
+        { name: 'column_2', type: 'float' },
+      ],
+    });
     const quoted = columnsOf('Org Name,"Address, full"\n"ACME, Inc.","1 ""Main"" St\nSuite 2"\n');
     expect(quoted).toEqual([
       { name: 'org_name', type: 'string', required: true, heading: 'Org Name' },
@@ -75,7 +92,8 @@ describe('schema inference', () => {
 describe('roq init', () => {
   it('makes an app that serves its files with no edits', async () => {
     const data = tree({
-      'extent.csv': 'auth_name;code;name;south_lat;updated\nEPSG;1;World;-90;2020-03-14\nEPSG;1024;"Afghanistan; all";29.4;\nIGNF;1;World;41.15;2019-01-01\n',
+      'extent.csv':
+        'auth_name;code;name;south_lat;updated\nEPSG;1;World;-90;2020-03-14\nEPSG;1024;"Afghanistan; all";29.4;\nIGNF;1;World;41.15;2019-01-01\n',
       'units.txt': 'm|1\nft|0.3048\n',
       'notes.md': '# not data\n',
     });
@@ -93,7 +111,9 @@ describe('roq init', () => {
     const d = await daemon({ app, data, workers: 1 });
     const row = await roqCli(['query', 'extent', 'auth_name=EPSG', 'code=1024', '--json', '--run', d.run]);
     expect(row.code, row.stderr).toBe(0);
-    expect(JSON.parse(row.stdout)).toEqual([{ auth_name: 'EPSG', code: 1024, name: 'Afghanistan; all', south_lat: 29.4, updated: '' }]);
+    expect(JSON.parse(row.stdout)).toEqual([
+      { auth_name: 'EPSG', code: 1024, name: 'Afghanistan; all', south_lat: 29.4, updated: '' },
+    ]);
     const unit = await roqCli(['query', 'units', 'column_1=ft', '--json', '--run', d.run]);
     expect(JSON.parse(unit.stdout)).toEqual([{ column_1: 'ft', column_2: 0.3048 }]);
   });
@@ -107,9 +127,18 @@ describe('roq init', () => {
     const one = await roqCli(['query', 'stations', 'id=1', '--json', '--run', d.run]);
     expect(one.code, one.stderr).toBe(0);
     expect(JSON.parse(one.stdout)).toEqual([{ id: 1, name: 'Alpha', open: true }]);
-    expect(JSON.parse((await roqCli(['query', 'stations', 'id=3', '--json', '--run', d.run])).stdout)).toEqual([{ id: 3, name: 'Gamma', open: '' }]);
-    expect((await roqCli(['query', 'stations', 'id=2', '--run', d.run])).stdout).toMatch(/^id  name  open\n 2  Beta  false\n/);
-    const cgi = (query: string) => runCgi({ program: join(app, '.roq/dist/roq.cgi'), query, env: { ROQ_RUN_DIR: d.run, SCRIPT_NAME: '/cgi-bin/roq-cgi', PATH_INFO: '/stations' } });
+    expect(JSON.parse((await roqCli(['query', 'stations', 'id=3', '--json', '--run', d.run])).stdout)).toEqual([
+      { id: 3, name: 'Gamma', open: '' },
+    ]);
+    expect((await roqCli(['query', 'stations', 'id=2', '--run', d.run])).stdout).toMatch(
+      /^id  name  open\n 2  Beta  false\n/,
+    );
+    const cgi = (query: string) =>
+      runCgi({
+        program: join(app, '.roq/dist/roq.cgi'),
+        query,
+        env: { ROQ_RUN_DIR: d.run, SCRIPT_NAME: '/cgi-bin/roq-cgi', PATH_INFO: '/stations' },
+      });
     const json = await cgi('id=2&format=json');
     expect(json.status, json.raw).toBe(200);
     expect(JSON.parse(json.body).rows).toEqual([{ id: 2, name: 'Beta', open: false }]);
@@ -118,7 +147,9 @@ describe('roq init', () => {
     expect(html.status).toBe(200);
     expect(html.body).toMatch(/<td>Alpha<\/td><td>true<\/td>/);
     // The app's generated row type says boolean, so a query function of its own is checked against it.
-    expect(fs.readFileSync(join(app, '.roq/generated/queries.ts'), 'utf8')).toMatch(/StationsRow = \[id: number, name: string, open: boolean\]/);
+    expect(fs.readFileSync(join(app, '.roq/generated/queries.ts'), 'utf8')).toMatch(
+      /StationsRow = \[id: number, name: string, open: boolean\]/,
+    );
   });
 
   it('makes working apps of both sample data sets', async () => {
@@ -132,6 +163,13 @@ describe('roq init', () => {
     expect(r.stdout).toContain('iab.assignment: unique over');
     const m = await daemon({ app: mac, data: MAC_DATA, workers: 1 });
     const iab = await roqCli(['query', 'iab', 'assignment=0050C27D5', '--json', '--run', m.run]);
-    expect(JSON.parse(iab.stdout)).toEqual([{ registry: 'IAB', assignment: '0050C27D5', organization_name: 'DEUTA-WERKE GmbH', organization_address: 'Paffrather Strasse 140 Bergisch-Gladbach NRW DE 51465 ' }]);
+    expect(JSON.parse(iab.stdout)).toEqual([
+      {
+        registry: 'IAB',
+        assignment: '0050C27D5',
+        organization_name: 'DEUTA-WERKE GmbH',
+        organization_address: 'Paffrather Strasse 140 Bergisch-Gladbach NRW DE 51465 ',
+      },
+    ]);
   });
 });

@@ -10,7 +10,9 @@ describe('ByteInterner', () => {
   it('agrees with a Map of strings on 50,000 values with repeats, growing past its first table', () => {
     const r = rng(77);
     const alphabet = ['a', 'b', 'Z', '0', '9', '_', 'ü', 'é', '東', '😀', ',', '"'];
-    const pool = Array.from({ length: 6000 }, () => Array.from({ length: r.int(0, 12) }, () => r.pick(alphabet)).join(''));
+    const pool = Array.from({ length: 6000 }, () =>
+      Array.from({ length: r.int(0, 12) }, () => r.pick(alphabet)).join(''),
+    );
     const interner = new ByteInterner();
     const expected = new Map<string, number>();
     for (let i = 0; i < 50_000; i++) {

@@ -11,9 +11,21 @@ import { ask } from '../src/client.js';
 import { encodeRequest, type Answer } from '../src/protocol.js';
 import { isAlive } from '../src/control/lifecycle.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
-import { answerFifo, daemonsPerTest, makeRunDir, pidOf, ROOT, ROQ, roqCli, waitFor, writeRequests } from './helpers/daemon.js';
+import {
+  answerFifo,
+  daemonsPerTest,
+  makeRunDir,
+  pidOf,
+  ROOT,
+  ROQ,
+  roqCli,
+  waitFor,
+  writeRequests,
+} from './helpers/daemon.js';
 
-const FIRST_CASE = JSON.parse(fs.readFileSync(join(ROOT, 'test/cases/gtfs-lirr-cases.jsonl'), 'utf8').split('\n')[0]!) as {
+const FIRST_CASE = JSON.parse(
+  fs.readFileSync(join(ROOT, 'test/cases/gtfs-lirr-cases.jsonl'), 'utf8').split('\n')[0]!,
+) as {
   query: string;
   params: Record<string, string | number>;
   expected: Record<string, string | number>[];
@@ -30,7 +42,14 @@ async function expectCorrectAnswer(run: string): Promise<void> {
   const a = await ask(run, FIRST_CASE.query, stringParams(FIRST_CASE.params), { timeoutMs: 5000 });
   expect(a.status).toBe('ok');
   if (a.status === 'ok') expect(a.rows).toHaveLength(FIRST_CASE.expected.length);
-  const r = await roqCli(['query', FIRST_CASE.query, ...Object.entries(FIRST_CASE.params).map(([k, v]) => `${k}=${v}`), '--json', '--run', run]);
+  const r = await roqCli([
+    'query',
+    FIRST_CASE.query,
+    ...Object.entries(FIRST_CASE.params).map(([k, v]) => `${k}=${v}`),
+    '--json',
+    '--run',
+    run,
+  ]);
   expect(r.stdout.trim()).toBe(JSON.stringify(FIRST_CASE.expected));
 }
 
@@ -52,7 +71,10 @@ describe('roq start', () => {
     expect(r.stderr).toContain('ROQ_ALREADY_RUNNING');
     expect(r.stderr).toContain(`pid ${d.pid}`);
     // The daemon's own lock refuses too, for a start that races past the CLI's check.
-    const raw = spawnSync(process.execPath, [ROQ, 'daemon', '--run', d.run, '--workers', '1'], { encoding: 'utf8', timeout: 30_000 });
+    const raw = spawnSync(process.execPath, [ROQ, 'daemon', '--run', d.run, '--workers', '1'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(raw.status).toBe(1);
     expect(raw.stdout).toMatch(/^ERROR .*ROQ_ALREADY_RUNNING/);
     expect(raw.stdout).toContain(String(d.pid));
@@ -61,7 +83,14 @@ describe('roq start', () => {
   });
 
   it('fails on a bad data file naming file:line:column, leaving no daemon behind', async () => {
-    const data = writeFeed({ ...TINY_FEED, 'stop_times.txt': csv('trip_id,arrival_time,departure_time,stop_id,stop_sequence', 'T1,08:00:00,08:00:00,S1,1', 'T1,08:10:00,8h10,N,2') });
+    const data = writeFeed({
+      ...TINY_FEED,
+      'stop_times.txt': csv(
+        'trip_id,arrival_time,departure_time,stop_id,stop_sequence',
+        'T1,08:00:00,08:00:00,S1,1',
+        'T1,08:10:00,8h10,N,2',
+      ),
+    });
     const run = makeRunDir();
     const r = await roqCli(['start', '--run', run, '--data', data, '--workers', '1']);
     expect(r.code).not.toBe(0);
@@ -104,7 +133,14 @@ describe('roq stop', () => {
       encodeRequest(
         i === 0
           ? { kind: 'query', pid: f.pid, token: f.token, proof: f.proof, query: 'fault_sleep', params: { ms: '300' } }
-          : { kind: 'query', pid: f.pid, token: f.token, proof: f.proof, query: FIRST_CASE.query, params: stringParams(FIRST_CASE.params) },
+          : {
+              kind: 'query',
+              pid: f.pid,
+              token: f.token,
+              proof: f.proof,
+              query: FIRST_CASE.query,
+              params: stringParams(FIRST_CASE.params),
+            },
       ),
     );
     writeRequests(d.run, lines.join(''));
@@ -114,7 +150,9 @@ describe('roq stop', () => {
     const answers = await Promise.all(fifos.map((f) => f.answer));
     fifos.forEach((f) => f.close());
     expect(answers.map((a) => a.status)).toEqual(Array(N).fill('ok'));
-    expect(answers.slice(1).map((a) => (a.status === 'ok' ? a.rows.length : -1))).toEqual(Array(N - 1).fill(FIRST_CASE.expected.length));
+    expect(answers.slice(1).map((a) => (a.status === 'ok' ? a.rows.length : -1))).toEqual(
+      Array(N - 1).fill(FIRST_CASE.expected.length),
+    );
     expect(isAlive(d.pid)).toBe(false);
     expect(pidOf(d.run)).toBeUndefined();
     expect(fs.readFileSync(join(d.run, 'daemon', 'roq.log'), 'utf8')).toMatch(/stopping: answering \d+ queued/);
@@ -130,7 +168,10 @@ describe('faults cost a worker, never the daemon', () => {
     const d = await daemon({ workers: 2, deadline: 300, env: { ROQ_TEST_FAULTS: '1' } });
     const opts = { timeoutMs: 10_000 };
 
-    expect(errorOf(await ask(d.run, 'fault_throw', {}, opts))).toMatchObject({ status: 'error', code: 'ROQ_QUERY_FAILED' });
+    expect(errorOf(await ask(d.run, 'fault_throw', {}, opts))).toMatchObject({
+      status: 'error',
+      code: 'ROQ_QUERY_FAILED',
+    });
     await expectCorrectAnswer(d.run);
 
     const died = errorOf(await ask(d.run, 'fault_exit', {}, opts));
@@ -159,7 +200,10 @@ describe('faults cost a worker, never the daemon', () => {
 
   it('fault queries are unknown queries unless ROQ_TEST_FAULTS=1', async () => {
     const d = await daemon({ workers: 1, env: { ROQ_TEST_FAULTS: '' } });
-    expect(errorOf(await ask(d.run, 'fault_exit', {}, { timeoutMs: 5000 }))).toMatchObject({ status: 'error', code: 'ROQ_QUERY_UNKNOWN' });
+    expect(errorOf(await ask(d.run, 'fault_exit', {}, { timeoutMs: 5000 }))).toMatchObject({
+      status: 'error',
+      code: 'ROQ_QUERY_UNKNOWN',
+    });
   });
 });
 
@@ -181,7 +225,9 @@ describe('reload on SIGHUP', () => {
     fs.writeFileSync(join(data, 'stops.txt'), csv('stop_id,stop_name', 'S,Central', 'N'));
     process.kill(d.pid, 'SIGHUP');
     const log = join(d.run, 'daemon', 'roq.log');
-    await waitFor('the failed reload in the log', () => /reload failed.*stops\.txt:3:\d+/.test(fs.readFileSync(log, 'utf8')));
+    await waitFor('the failed reload in the log', () =>
+      /reload failed.*stops\.txt:3:\d+/.test(fs.readFileSync(log, 'utf8')),
+    );
     expect(await nameOf()).toEqual({ generation: 2, name: 'North Park Renamed' });
   });
 });

@@ -47,11 +47,16 @@ describe('loading accepts', () => {
     expect([t.stopName(0), t.stopName(1), t.stopName(2)]).toEqual(['Main St, "Upper" Level', 'Two\nLines', 'Plain']);
     // The record after the two-line field (lines 2 and 3) starts on line 4.
     const bad = csv('stop_id,stop_name', 'B,"Two', 'Lines"', 'C');
-    expect((await loadError({ ...TINY_FEED, 'stops.txt': bad })).message).toContain('stops.txt:4:2: the row has 1 field, the header 2');
+    expect((await loadError({ ...TINY_FEED, 'stops.txt': bad })).message).toContain(
+      'stops.txt:4:2: the row has 1 field, the header 2',
+    );
   });
 
   it('extra columns, with one warning per file', async () => {
-    const { g, warnings } = await load({ ...TINY_FEED, 'routes.txt': csv('route_id,route_long_name,peak,color', 'R1,Red,1,F00', 'R2,Blue,0,00F') });
+    const { g, warnings } = await load({
+      ...TINY_FEED,
+      'routes.txt': csv('route_id,route_long_name,peak,color', 'R1,Red,1,F00', 'R2,Blue,0,00F'),
+    });
     expect(openGeneration(g).tables.routes.routeLongName(1)).toBe('Blue');
     expect(warnings.filter((w) => w.includes('routes.txt'))).toHaveLength(1);
     expect(warnings.find((w) => w.includes('routes.txt'))).toMatch(/peak, color/);
@@ -75,17 +80,33 @@ describe('loading accepts', () => {
   });
 
   it('times with one-digit hours and past 24:00, and ints with surrounding spaces', async () => {
-    const st = csv('trip_id,arrival_time,departure_time,stop_id,stop_sequence,pickup_type', 'T1,7:05:00,7:05:00,S, 1 ,', 'T1,25:10:00, 25:10:00,N,2,1');
+    const st = csv(
+      'trip_id,arrival_time,departure_time,stop_id,stop_sequence,pickup_type',
+      'T1,7:05:00,7:05:00,S, 1 ,',
+      'T1,25:10:00, 25:10:00,N,2,1',
+    );
     const { stopTimes } = openGeneration((await load({ ...TINY_FEED, 'stop_times.txt': st })).g).tables;
-    expect([stopTimes.departureTime(0), stopTimes.departureTime(1), stopTimes.departureTimeText(1)]).toEqual([7 * 3600 + 300, 25 * 3600 + 600, ' 25:10:00']);
+    expect([stopTimes.departureTime(0), stopTimes.departureTime(1), stopTimes.departureTimeText(1)]).toEqual([
+      7 * 3600 + 300,
+      25 * 3600 + 600,
+      ' 25:10:00',
+    ]);
     expect([stopTimes.stopSequence(0), stopTimes.pickupType(0), stopTimes.pickupType(1)]).toEqual([1, 0, 1]);
   });
 
   it('repeated keys with one warning; lookups by key use the first row', async () => {
-    const trips = csv('route_id,service_id,trip_id,trip_headsign', 'R1,WEEK,T1,first', 'R1,WEEK,T2,x', 'R1,WEEK,T1,second', 'R2,SUN,T1,third');
+    const trips = csv(
+      'route_id,service_id,trip_id,trip_headsign',
+      'R1,WEEK,T1,first',
+      'R1,WEEK,T2,x',
+      'R1,WEEK,T1,second',
+      'R2,SUN,T1,third',
+    );
     const { g, warnings } = await load({ ...TINY_FEED, 'trips.txt': trips });
     const { trips: t, stopTimes } = openGeneration(g).tables;
-    expect(warnings.filter((w) => w.includes('trips.txt'))).toEqual([expect.stringMatching(/2 rows repeat a key \(trip_id\), e\.g\. line 4 repeats line 2/)]);
+    expect(warnings.filter((w) => w.includes('trips.txt'))).toEqual([
+      expect.stringMatching(/2 rows repeat a key \(trip_id\), e\.g\. line 4 repeats line 2/),
+    ]);
     expect(t.tripHeadsign(t.findKey('T1'))).toBe('first');
     expect(t.findKey('T9')).toBe(-1);
     expect(t.tripHeadsign(stopTimes.tripIdRow(0))).toBe('first');
@@ -104,7 +125,10 @@ describe('loading accepts', () => {
 
 describe('loading refuses, naming file:line:column', () => {
   it('a missing required column', async () => {
-    const e = await loadError({ ...TINY_FEED, 'stop_times.txt': csv('trip_id,departure_time,stop_id', 'T1,08:00:00,S') });
+    const e = await loadError({
+      ...TINY_FEED,
+      'stop_times.txt': csv('trip_id,departure_time,stop_id', 'T1,08:00:00,S'),
+    });
     expect(e.code).toBe('ROQ_LOAD_MISSING_COLUMN');
     expect(e.message).toMatch(/stop_times\.txt:1:1: required column 'stop_sequence'/);
   });
@@ -112,12 +136,36 @@ describe('loading refuses, naming file:line:column', () => {
   it('a value that is not an int, a time or a date, or an empty required value', async () => {
     const header = 'trip_id,arrival_time,departure_time,stop_id,stop_sequence';
     const cases: [string, Record<string, string>, RegExp][] = [
-      ['int', { 'stop_times.txt': csv(header, 'T1,08:00:00,08:00:00,S,1', 'T1,08:05:00,08:05:00,N,two') }, /stop_times\.txt:3:5: column 'stop_sequence': expected a whole number, got 'two'/],
-      ['time', { 'stop_times.txt': csv(header, 'T1,08:00:00,8:0,S,1') }, /stop_times\.txt:2:3: column 'departure_time': expected a time H:MM:SS, got '8:0'/],
-      ['minutes', { 'stop_times.txt': csv(header, 'T1,08:60:00,08:00:00,S,1') }, /stop_times\.txt:2:2: column 'arrival_time'/],
-      ['date', { 'calendar_dates.txt': csv('service_id,date,exception_type', 'WEEK,2025-12-25,2') }, /calendar_dates\.txt:2:2: column 'date': expected a date YYYYMMDD, got '2025-12-25'/],
-      ['impossible date', { 'calendar_dates.txt': csv('service_id,date,exception_type', 'WEEK,20250230,2') }, /calendar_dates\.txt:2:2: column 'date'/],
-      ['empty required', { 'stop_times.txt': csv(header, 'T1,08:00:00,08:00:00,,1') }, /stop_times\.txt:2:4: column 'stop_id': a value is required/],
+      [
+        'int',
+        { 'stop_times.txt': csv(header, 'T1,08:00:00,08:00:00,S,1', 'T1,08:05:00,08:05:00,N,two') },
+        /stop_times\.txt:3:5: column 'stop_sequence': expected a whole number, got 'two'/,
+      ],
+      [
+        'time',
+        { 'stop_times.txt': csv(header, 'T1,08:00:00,8:0,S,1') },
+        /stop_times\.txt:2:3: column 'departure_time': expected a time H:MM:SS, got '8:0'/,
+      ],
+      [
+        'minutes',
+        { 'stop_times.txt': csv(header, 'T1,08:60:00,08:00:00,S,1') },
+        /stop_times\.txt:2:2: column 'arrival_time'/,
+      ],
+      [
+        'date',
+        { 'calendar_dates.txt': csv('service_id,date,exception_type', 'WEEK,2025-12-25,2') },
+        /calendar_dates\.txt:2:2: column 'date': expected a date YYYYMMDD, got '2025-12-25'/,
+      ],
+      [
+        'impossible date',
+        { 'calendar_dates.txt': csv('service_id,date,exception_type', 'WEEK,20250230,2') },
+        /calendar_dates\.txt:2:2: column 'date'/,
+      ],
+      [
+        'empty required',
+        { 'stop_times.txt': csv(header, 'T1,08:00:00,08:00:00,,1') },
+        /stop_times\.txt:2:4: column 'stop_id': a value is required/,
+      ],
     ];
     for (const [what, files, message] of cases) {
       const e = await loadError({ ...TINY_FEED, ...files });
@@ -127,7 +175,10 @@ describe('loading refuses, naming file:line:column', () => {
   });
 
   it('a row with the wrong number of fields, and broken quoting', async () => {
-    const ragged = await loadError({ ...TINY_FEED, 'routes.txt': csv('route_id,route_long_name', 'R1,Red', 'R2,Blue,extra') });
+    const ragged = await loadError({
+      ...TINY_FEED,
+      'routes.txt': csv('route_id,route_long_name', 'R1,Red', 'R2,Blue,extra'),
+    });
     expect(ragged.code).toBe('ROQ_LOAD_CSV');
     expect(ragged.message).toMatch(/routes\.txt:3:3: the row has 3 fields, the header 2/);
     const open = await loadError({ ...TINY_FEED, 'routes.txt': csv('route_id,route_long_name', 'R1,"Red', 'R2,Blue') });
@@ -145,7 +196,9 @@ describe('loading refuses, naming file:line:column', () => {
   });
 
   it('a data directory that does not exist', async () => {
-    await expect(loadGeneration('/nonexistent/roq-data', 1, { warn: () => {} })).rejects.toMatchObject({ code: 'ROQ_LOAD_NO_DATA_DIR' });
+    await expect(loadGeneration('/nonexistent/roq-data', 1, { warn: () => {} })).rejects.toMatchObject({
+      code: 'ROQ_LOAD_NO_DATA_DIR',
+    });
   });
 });
 
@@ -172,7 +225,8 @@ describe('the CSV scanner', () => {
     });
     return records;
   };
-  const reference = (buf: Buffer) => parse(buf, { bom: true, relax_quotes: true, relax_column_count: true, skip_empty_lines: true }) as string[][];
+  const reference = (buf: Buffer) =>
+    parse(buf, { bom: true, relax_quotes: true, relax_column_count: true, skip_empty_lines: true }) as string[][];
   samples.forEach((text, i) => {
     it(`agrees with csv-parse on sample ${i + 1}`, () => {
       const buf = Buffer.from(text);
@@ -215,7 +269,11 @@ describe('the generation', () => {
   it('reports what it loaded', async () => {
     const { g } = await load(TINY_FEED);
     expect(g.id).toBe(7);
-    expect(g.stats.files.find((f) => f.file === 'stop_times.txt')).toEqual({ file: 'stop_times.txt', rows: 6, bytes: Buffer.byteLength(TINY_FEED['stop_times.txt']!) });
+    expect(g.stats.files.find((f) => f.file === 'stop_times.txt')).toEqual({
+      file: 'stop_times.txt',
+      rows: 6,
+      bytes: Buffer.byteLength(TINY_FEED['stop_times.txt']!),
+    });
     expect(g.stats.rows).toBe(g.stats.files.reduce((n, f) => n + f.rows, 0));
     expect(g.loadMs).toBeGreaterThan(0);
   });

@@ -20,10 +20,19 @@ const trim = (s: string) => s.replace(/ +$/, '');
 export function macReference(dataDir: string) {
   const entries: MacEntry[] = [];
   for (const f of ['oui.csv', 'mam.csv', 'oui36.csv', 'iab.csv']) {
-    const rows = parse(readFileSync(join(dataDir, f)), { columns: true, bom: true, skip_empty_lines: true }) as Record<string, string>[];
+    const rows = parse(readFileSync(join(dataDir, f)), { columns: true, bom: true, skip_empty_lines: true }) as Record<
+      string,
+      string
+    >[];
     for (const r of rows) {
       const assignment = r.Assignment!;
-      entries.push({ registry: trim(r.Registry!), assignment, prefix_bits: 4 * assignment.length, organization: trim(r['Organization Name']!), address: trim(r['Organization Address']!) });
+      entries.push({
+        registry: trim(r.Registry!),
+        assignment,
+        prefix_bits: 4 * assignment.length,
+        organization: trim(r['Organization Name']!),
+        address: trim(r['Organization Address']!),
+      });
     }
   }
   return {
@@ -36,13 +45,25 @@ export function macReference(dataDir: string) {
       if (digits.length < 6 || digits.length > 12) return undefined;
       return entries
         .filter((e) => digits.startsWith(e.assignment.toUpperCase()))
-        .sort((a, b) => b.prefix_bits - a.prefix_bits || bytes(a.organization, b.organization) || bytes(a.address, b.address) || bytes(a.registry, b.registry));
+        .sort(
+          (a, b) =>
+            b.prefix_bits - a.prefix_bits ||
+            bytes(a.organization, b.organization) ||
+            bytes(a.address, b.address) ||
+            bytes(a.registry, b.registry),
+        );
     },
     vendors(q: string, limit = 20): MacEntry[] {
       const lower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
       return entries
         .filter((e) => lower(e.organization).includes(lower(q)))
-        .sort((a, b) => bytes(a.organization, b.organization) || bytes(a.assignment, b.assignment) || bytes(a.address, b.address) || bytes(a.registry, b.registry))
+        .sort(
+          (a, b) =>
+            bytes(a.organization, b.organization) ||
+            bytes(a.assignment, b.assignment) ||
+            bytes(a.address, b.address) ||
+            bytes(a.registry, b.registry),
+        )
         .slice(0, limit);
     },
   };

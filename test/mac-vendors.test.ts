@@ -30,7 +30,7 @@ async function query(name: string, params: Record<string, string>) {
 
 /** A deterministic pseudo-random sequence, so that failures reproduce. */
 function random(seed: number): () => number {
-  return () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  return () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
 }
 
 describe('the MAC vendor app', () => {
@@ -48,12 +48,22 @@ describe('the MAC vendor app', () => {
     ]);
     // An assignment listed three times: by organization, byte order.
     const twice = await query('vendor', { mac: '08-00-30-12-34-56' });
-    expect(twice.rows!.map((r) => r.organization)).toEqual(['CERN', 'NETWORK RESEARCH CORPORATION', 'ROYAL MELBOURNE INST OF TECH']);
+    expect(twice.rows!.map((r) => r.organization)).toEqual([
+      'CERN',
+      'NETWORK RESEARCH CORPORATION',
+      'ROYAL MELBOURNE INST OF TECH',
+    ]);
     // Trailing spaces removed, also from an address of spaces only.
     const conrad = await query('vendor', { mac: '0001c8' });
     expect(conrad.rows).toEqual([
       { registry: 'MA-L', assignment: '0001C8', prefix_bits: 24, organization: 'CONRAD CORP.', address: '' },
-      { registry: 'MA-L', assignment: '0001C8', prefix_bits: 24, organization: 'THOMAS CONRAD CORP.', address: '1908-R KRAMER LANE AUSTIN TX US 78758' },
+      {
+        registry: 'MA-L',
+        assignment: '0001C8',
+        prefix_bits: 24,
+        organization: 'THOMAS CONRAD CORP.',
+        address: '1908-R KRAMER LANE AUSTIN TX US 78758',
+      },
     ]);
     expect((await query('vendor', { mac: 'ffff.ffff.ffff' })).rows).toEqual([]);
   });
@@ -77,7 +87,17 @@ describe('the MAC vendor app', () => {
   });
 
   it('refuses anything but 6 to 12 hex digits with a 400 naming mac', async () => {
-    for (const mac of ['zz', '00:11', '0011223344556', '00::11:22', ':001122', '001122:', '00 11 22', '00_11_22', 'g01122']) {
+    for (const mac of [
+      'zz',
+      '00:11',
+      '0011223344556',
+      '00::11:22',
+      ':001122',
+      '001122:',
+      '00 11 22',
+      '00_11_22',
+      'g01122',
+    ]) {
       expect(ref.vendor(mac), mac).toBeUndefined();
       const r = await query('vendor', { mac });
       expect(r.error, mac).toMatchObject({ status: 'error', code: 'ROQ_PARAM_INVALID', param: 'mac' });
@@ -85,7 +105,16 @@ describe('the MAC vendor app', () => {
   });
 
   it('answers vendors(q, limit) like the reference', async () => {
-    for (const [q, limit] of [['cern', 20], ['CeRn', 5], ['private', 20], ['gmbh', 100], ['ü', 20], ['hoes lane', 20], ['zzzzzz', 20], ['a', 500]] as const) {
+    for (const [q, limit] of [
+      ['cern', 20],
+      ['CeRn', 5],
+      ['private', 20],
+      ['gmbh', 100],
+      ['ü', 20],
+      ['hoes lane', 20],
+      ['zzzzzz', 20],
+      ['a', 500],
+    ] as const) {
       const r = await query('vendors', { q, limit: String(limit) });
       expect(r.rows, q).toEqual(ref.vendors(q, limit));
     }

@@ -14,7 +14,17 @@ import { answerFifos } from '../src/daemon/fifo.js';
 import { isAlive } from '../src/control/lifecycle.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
 import { HAVE_BUN, runCgi } from './helpers/cgi.js';
-import { answerFifo, daemonsPerTest, LIRR, makeRunDir, pidOf, ROOT, roqCli, waitFor, writeRequests } from './helpers/daemon.js';
+import {
+  answerFifo,
+  daemonsPerTest,
+  LIRR,
+  makeRunDir,
+  pidOf,
+  ROOT,
+  roqCli,
+  waitFor,
+  writeRequests,
+} from './helpers/daemon.js';
 
 const OLD_RELEASE = join(ROOT, 'test/fixtures/release-0.1.0');
 const FAULTS = { ROQ_TEST_FAULTS: '1' };
@@ -25,7 +35,11 @@ interface Status {
   pid: number;
   version: string;
   generation: { id: number; rows: number; perFile: { file: string; rows: number }[] };
-  reload: { requested: number; loading: boolean; last?: { status: string; generation?: number; error?: { message: string } } };
+  reload: {
+    requested: number;
+    loading: boolean;
+    last?: { status: string; generation?: number; error?: { message: string } };
+  };
   workers: { size: number; threads: { state: string; served: number; heap: number }[] };
   served: Record<string, number>;
 }
@@ -78,7 +92,10 @@ describe('roq reload', () => {
     expect(ok.stdout).toMatch(/stops\.txt\s+3 rows/);
     expect(await northName(d.run)).toEqual({ generation: 2, name: 'North Park Two' });
 
-    fs.writeFileSync(join(data, 'stop_times.txt'), csv('trip_id,arrival_time,departure_time,stop_id,stop_sequence', 'T1,08:00:00,8:61:00,S1,1'));
+    fs.writeFileSync(
+      join(data, 'stop_times.txt'),
+      csv('trip_id,arrival_time,departure_time,stop_id,stop_sequence', 'T1,08:00:00,8:61:00,S1,1'),
+    );
     const bad = await roqCli(['reload', '--run', d.run]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/stop_times\.txt:2:\d+: column 'departure_time'/);
@@ -108,15 +125,46 @@ describe('reload on SIGHUP', () => {
     const d = await daemon({ data, workers: 1, env: FAULTS });
     // Occupy the only worker, so that the next requests are read and queued before the swap line.
     const blocker = answerFifo(d.run);
-    writeRequests(d.run, encodeRequest({ kind: 'query', pid: blocker.pid, token: blocker.token, proof: blocker.proof, query: 'fault_sleep', params: { ms: '600' } }));
+    writeRequests(
+      d.run,
+      encodeRequest({
+        kind: 'query',
+        pid: blocker.pid,
+        token: blocker.token,
+        proof: blocker.proof,
+        query: 'fault_sleep',
+        params: { ms: '600' },
+      }),
+    );
     const before = Array.from({ length: 3 }, () => answerFifo(d.run));
-    for (const c of before) writeRequests(d.run, encodeRequest({ kind: 'query', pid: c.pid, token: c.token, proof: c.proof, query: 'stops', params: { q: 'north' } }));
+    for (const c of before)
+      writeRequests(
+        d.run,
+        encodeRequest({
+          kind: 'query',
+          pid: c.pid,
+          token: c.token,
+          proof: c.proof,
+          query: 'stops',
+          params: { q: 'north' },
+        }),
+      );
     renameNorth(data, 'North Park Two');
     process.kill(d.pid, 'SIGHUP');
     // The load thread finishes while the worker is still asleep; the swap line is read right away.
     await waitFor('the swap', async () => (await status(d.run)).generation.id === 2);
     const after = answerFifo(d.run);
-    writeRequests(d.run, encodeRequest({ kind: 'query', pid: after.pid, token: after.token, proof: after.proof, query: 'stops', params: { q: 'north' } }));
+    writeRequests(
+      d.run,
+      encodeRequest({
+        kind: 'query',
+        pid: after.pid,
+        token: after.token,
+        proof: after.proof,
+        query: 'stops',
+        params: { q: 'north' },
+      }),
+    );
     const gens = async (c: ReturnType<typeof answerFifo>) => {
       const a = await c.answer;
       c.close();
@@ -140,10 +188,14 @@ describe('reload on SIGHUP', () => {
       await new Promise((r) => setTimeout(r, 5));
     }
     expect(Date.now() - t0).toBeLessThan(3500); // the burst itself, not a speed target: it must fit the first load
-    const done = await waitFor('the reloads to settle', async () => {
-      const s = await status(d.run);
-      return !s.reload.loading && s.reload.last && s;
-    }, 30_000);
+    const done = await waitFor(
+      'the reloads to settle',
+      async () => {
+        const s = await status(d.run);
+        return !s.reload.loading && s.reload.last && s;
+      },
+      30_000,
+    );
     for (const a of await Promise.all(answers)) expect(a.status).toBe('ok');
     expect(done.generation.id).toBeLessThanOrEqual(3); // generation 1 plus at most two reloads
     expect(done.generation.id).toBeGreaterThanOrEqual(2);
@@ -174,12 +226,33 @@ describe('a stopping daemon', () => {
     const hold = fs.openSync(join(d.run, 'REQUESTS'), fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
     try {
       const blocker = answerFifo(d.run);
-      writeRequests(d.run, encodeRequest({ kind: 'query', pid: blocker.pid, token: blocker.token, proof: blocker.proof, query: 'fault_sleep', params: { ms: '800' } }));
+      writeRequests(
+        d.run,
+        encodeRequest({
+          kind: 'query',
+          pid: blocker.pid,
+          token: blocker.token,
+          proof: blocker.proof,
+          query: 'fault_sleep',
+          params: { ms: '800' },
+        }),
+      );
       await new Promise((r) => setTimeout(r, 100));
       process.kill(d.pid, 'SIGTERM');
       await new Promise((r) => setTimeout(r, 200)); // the stop line has been read; the daemon waits for the blocker
       const behind = Array.from({ length: 5 }, () => answerFifo(d.run, 15_000));
-      for (const c of behind) writeRequests(d.run, encodeRequest({ kind: 'query', pid: c.pid, token: c.token, proof: c.proof, query: 'stops', params: { q: 'north' } }));
+      for (const c of behind)
+        writeRequests(
+          d.run,
+          encodeRequest({
+            kind: 'query',
+            pid: c.pid,
+            token: c.token,
+            proof: c.proof,
+            query: 'stops',
+            params: { q: 'north' },
+          }),
+        );
       expect((await blocker.answer).status).toBe('ok');
       await waitFor('the old daemon to exit', () => !isAlive(d.pid));
       const next = await daemon({ data: writeFeed(TINY_FEED), workers: 1, run: d.run });
@@ -224,7 +297,9 @@ describe('roq upgrade', () => {
     expect(failed.stderr).toMatch(/could not take over from pid \d+: .*trips\.txt:2:/);
     expect(failed.stderr).toContain('the old daemon serves on');
 
-    const slow = await roqCli(['upgrade', '--run', d.run, '--ready-timeout', '500'], { env: { ...FAULTS, ROQ_TEST_LOAD_DELAY_MS: '5000' } });
+    const slow = await roqCli(['upgrade', '--run', d.run, '--ready-timeout', '500'], {
+      env: { ...FAULTS, ROQ_TEST_LOAD_DELAY_MS: '5000' },
+    });
     expect(slow.code).toBe(1);
     expect(slow.stderr).toMatch(/not ready within 500 ms/);
     expect(pidOf(d.run)).toBe(d.pid);
@@ -276,10 +351,12 @@ describe('roq upgrade', () => {
 describe('the code a daemon runs never changes under it', () => {
   it('replaces a dead worker and reloads with the code it started with, whatever is on disk now', async () => {
     const release = fs.mkdtempSync(join(makeRunDir(), 'release-'));
-    for (const f of ['roq.js', 'worker.js', 'load-thread.js', 'package.json']) fs.copyFileSync(join(ROOT, 'dist', f), join(release, f));
+    for (const f of ['roq.js', 'worker.js', 'load-thread.js', 'package.json'])
+      fs.copyFileSync(join(ROOT, 'dist', f), join(release, f));
     const data = writeFeed(TINY_FEED);
     const d = await daemon({ data, workers: 1, env: FAULTS, program: join(release, 'roq.js') });
-    for (const f of ['worker.js', 'load-thread.js']) fs.writeFileSync(join(release, f), 'throw new Error("new code on disk");\n');
+    for (const f of ['worker.js', 'load-thread.js'])
+      fs.writeFileSync(join(release, f), 'throw new Error("new code on disk");\n');
     const died = await ask(d.run, 'fault_exit', {}, { timeoutMs: 5000 });
     expect(died).toMatchObject({ status: 'error', code: 'ROQ_WORKER_DIED' });
     expect(await northName(d.run)).toEqual({ generation: 1, name: 'North Park' });
@@ -295,7 +372,12 @@ describe('releases within one protocol version', () => {
     const runtime = HAVE_BUN ? 'bun' : 'node';
     const query = 'q=jamaica&format=json';
     const now = await daemon({ workers: 1 });
-    const oldCgi = await runCgi({ query, runtime, program: join(OLD_RELEASE, 'roq.cgi'), env: { ROQ_RUN_DIR: now.run } });
+    const oldCgi = await runCgi({
+      query,
+      runtime,
+      program: join(OLD_RELEASE, 'roq.cgi'),
+      env: { ROQ_RUN_DIR: now.run },
+    });
     expect(oldCgi.status, oldCgi.raw).toBe(200);
     expect(JSON.stringify(JSON.parse(oldCgi.body))).toContain('Jamaica');
     // Protocol 2 (issue 16): a client accepts only answers that echo its request's secret, which a 0.1 daemon
@@ -327,7 +409,11 @@ describe('observability', () => {
       const l = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
       return l.length === 2 && l;
     });
-    expect(lines[0]).toMatch(new RegExp(`^\\S+Z pid=${process.pid} query=stops params=q=north status=ok rows=1 wait_ms=[0-9.]+ work_ms=[0-9.]+ total_ms=[0-9.]+ gen=1$`));
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^\\S+Z pid=${process.pid} query=stops params=q=north status=ok rows=1 wait_ms=[0-9.]+ work_ms=[0-9.]+ total_ms=[0-9.]+ gen=1$`,
+      ),
+    );
     expect(lines[1]).toMatch(/query=stops params=q=x&limit=0 status=error rows=0 /);
 
     fs.renameSync(log, log + '.1');
@@ -335,8 +421,16 @@ describe('observability', () => {
     process.kill(d.pid, 'SIGUSR1');
     await waitFor('the daemon log to be reopened', () => fs.existsSync(join(d.run, 'daemon', 'roq.log')));
     await northName(d.run);
-    await waitFor('a line in the new access log', () => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('status=ok'));
-    expect(fs.readFileSync(log + '.1', 'utf8').trim().split('\n')).toHaveLength(2);
+    await waitFor(
+      'a line in the new access log',
+      () => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('status=ok'),
+    );
+    expect(
+      fs
+        .readFileSync(log + '.1', 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(2);
     expect(fs.readFileSync(join(d.run, 'daemon', 'roq.log'), 'utf8')).toContain('logs reopened');
   });
 

@@ -22,22 +22,39 @@ describe('request lines', () => {
     const parsed = parseRequest(line.slice(0, -1));
     const encoded = line.slice(0, -1).split(' ')[4]!;
     expect(line.startsWith('roq1 4242 Tok3n departures ')).toBe(true); // no proof: version 1, as 0.1 clients send
-    expect(parsed).toEqual({ ok: true, request: { kind: 'query', pid: 4242, token: 'Tok3n', query: 'departures', params, encoded } });
+    expect(parsed).toEqual({
+      ok: true,
+      request: { kind: 'query', pid: 4242, token: 'Tok3n', query: 'departures', params, encoded },
+    });
     const proof = 'S3cretS3cretS3cret';
     const v2 = encodeRequest({ kind: 'query', pid: 4242, token: 'Tok3n', proof, query: 'departures', params });
     expect(v2.startsWith(`roq2 4242 Tok3n ${proof} departures `)).toBe(true);
-    expect(parseRequest(v2.slice(0, -1))).toEqual({ ok: true, request: { kind: 'query', pid: 4242, token: 'Tok3n', proof, query: 'departures', params, encoded } });
+    expect(parseRequest(v2.slice(0, -1))).toEqual({
+      ok: true,
+      request: { kind: 'query', pid: 4242, token: 'Tok3n', proof, query: 'departures', params, encoded },
+    });
     expect(encoded).not.toMatch(/[ \n]/); // what the access log prints as one field
   });
 
   it('round-trip control pseudo-requests with pid -1', () => {
     const line = encodeRequest({ kind: 'control', word: 'reload', token: 'r1' });
     expect(line.startsWith('roq2 -1 r1 r1 reload ')).toBe(true);
-    expect(parseRequest(line.slice(0, -1))).toEqual({ ok: true, request: { kind: 'control', word: 'reload', token: 'r1' } });
+    expect(parseRequest(line.slice(0, -1))).toEqual({
+      ok: true,
+      request: { kind: 'control', word: 'reload', token: 'r1' },
+    });
   });
 
   it('refuses a request that would not fit in PIPE_BUF', () => {
-    expect(() => encodeRequest({ kind: 'query', pid: 1, token: 't', query: 'stops', params: { q: 'x'.repeat(MAX_REQUEST_BYTES) } })).toThrow(/4096/);
+    expect(() =>
+      encodeRequest({
+        kind: 'query',
+        pid: 1,
+        token: 't',
+        query: 'stops',
+        params: { q: 'x'.repeat(MAX_REQUEST_BYTES) },
+      }),
+    ).toThrow(/4096/);
   });
 
   it.each([
@@ -66,7 +83,14 @@ describe('request lines', () => {
   });
 
   it('finds the request after garbage that had no line end, however the garbage mimics a request', () => {
-    const good = encodeRequest({ kind: 'query', pid: 7, token: 'tok', proof: 'P'.repeat(20), query: 'stops', params: { q: 'roq2 x' } }).slice(0, -1);
+    const good = encodeRequest({
+      kind: 'query',
+      pid: 7,
+      token: 'tok',
+      proof: 'P'.repeat(20),
+      query: 'stops',
+      params: { q: 'roq2 x' },
+    }).slice(0, -1);
     for (const garbage of ['x', 'roq2 ', 'roq2 1 2 3 roq1 ', '\u001b[2Jroq2 77 abc', 'y'.repeat(3000)]) {
       const found = findRequest(garbage + good);
       expect(found?.skipped).toBe(garbage.length);
@@ -94,7 +118,16 @@ describe('answers', () => {
   });
 
   it('round-trip rows through the incremental parser, fed one byte at a time', () => {
-    const answer: Answer = { status: 'ok', generation: 3, fields, rows: [['x,y', 1], ['', 22], ['line\nbreak%', -5]] };
+    const answer: Answer = {
+      status: 'ok',
+      generation: 3,
+      fields,
+      rows: [
+        ['x,y', 1],
+        ['', 22],
+        ['line\nbreak%', -5],
+      ],
+    };
     const text = encodeAnswer(answer);
     const parser = answerParser();
     let done = false;
@@ -106,8 +139,20 @@ describe('answers', () => {
   });
 
   it('carry float and bool cells typed (bools as true/false on the wire, empty cells as empty values)', () => {
-    const typed = [{ name: 'ratio', type: 'float' as const }, { name: 'open', type: 'bool' as const }];
-    const answer: Answer = { status: 'ok', generation: 1, fields: typed, rows: [[0.5, true], [-3, false], ['', '']] };
+    const typed = [
+      { name: 'ratio', type: 'float' as const },
+      { name: 'open', type: 'bool' as const },
+    ];
+    const answer: Answer = {
+      status: 'ok',
+      generation: 1,
+      fields: typed,
+      rows: [
+        [0.5, true],
+        [-3, false],
+        ['', ''],
+      ],
+    };
     const text = encodeAnswer(answer);
     expect(text).toContain('fields=ratio:f,open:b\nrow=0.5,true\nrow=-3,false\nrow=,\n');
     const parser = answerParser();
@@ -117,7 +162,12 @@ describe('answers', () => {
   });
 
   it('round-trip error answers with the parameter at fault', () => {
-    const answer: Answer = { status: 'error', code: 'ROQ_PARAM_INVALID', message: "parameter 'date' is invalid", param: 'date' };
+    const answer: Answer = {
+      status: 'error',
+      code: 'ROQ_PARAM_INVALID',
+      message: "parameter 'date' is invalid",
+      param: 'date',
+    };
     const parser = answerParser();
     expect(parser.push(encodeAnswer(answer))).toBe(true);
     expect(parser.result()).toEqual(answer);
@@ -139,7 +189,9 @@ describe('answers', () => {
     const forged = (p?: string) => encodeAnswer({ status: 'ok', generation: 1, fields, rows: [['forged', 666]] }, p);
     const parser = answerParser(proof);
     // A version 1 answer (no proof), one with a guessed proof, an unterminated head, garbage, then the daemon's.
-    expect(parser.push(forged() + forged('GuessedGuessedGuessed') + 'roq=2\n' + 'junk\nend=0\n' + 'garbage')).toBe(false);
+    expect(parser.push(forged() + forged('GuessedGuessedGuessed') + 'roq=2\n' + 'junk\nend=0\n' + 'garbage')).toBe(
+      false,
+    );
     expect(parser.push('\n' + encodeAnswer(real, proof))).toBe(true);
     expect(parser.result()).toEqual(real);
     expect(parser.rejected).toBe(4);

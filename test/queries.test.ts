@@ -12,7 +12,8 @@ import { servicesActiveOn } from '../src/queries/calendar.js';
 import { previousDay, clockTime, isoDate, weekdayOf } from '../src/dates.js';
 import { csv, writeFeed, TINY_FEED } from './feeds.js';
 
-const stringParams = (p: Record<string, string | number>) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, String(v)]));
+const stringParams = (p: Record<string, string | number>) =>
+  Object.fromEntries(Object.entries(p).map(([k, v]) => [k, String(v)]));
 
 async function open(files: Record<string, string>): Promise<Db> {
   return openGeneration(await loadGeneration(writeFeed(files), 1, { warn: () => {} }));
@@ -25,7 +26,9 @@ function ask(db: Db, query: string, params: Record<string, string | number>): Re
 
 /** The departures as `time service_date trip_id stop_id/sequence`, compact enough to read in an assertion. */
 function board(db: Db, params: Record<string, string | number>): string[] {
-  return ask(db, 'departures', params).map((r) => `${r.time} ${r.service_date} ${r.trip_id} ${r.stop_id}/${r.stop_sequence}`);
+  return ask(db, 'departures', params).map(
+    (r) => `${r.time} ${r.service_date} ${r.trip_id} ${r.stop_id}/${r.stop_sequence}`,
+  );
 }
 
 describe('the worked cases of the sample feed', () => {
@@ -35,7 +38,9 @@ describe('the worked cases of the sample feed', () => {
     .map((l) => JSON.parse(l) as { query: string; params: Record<string, string | number>; expected: unknown[] });
   let db: Db;
   beforeAll(async () => {
-    db = openGeneration(await loadGeneration(new URL('../data/gtfs-lirr', import.meta.url).pathname, 1, { warn: () => {} }));
+    db = openGeneration(
+      await loadGeneration(new URL('../data/gtfs-lirr', import.meta.url).pathname, 1, { warn: () => {} }),
+    );
   });
 
   it('has 100 cases', () => expect(cases).toHaveLength(100));
@@ -67,7 +72,10 @@ function feed(trips: string[], stopTimes: string[], extra: Record<string, string
     'routes.txt': ROUTES,
     'trips.txt': csv('route_id,service_id,trip_id,trip_headsign,direction_id', ...trips),
     // pickup_type is optional in the rows below; an absent one is written empty.
-    'stop_times.txt': csv('trip_id,arrival_time,departure_time,stop_id,stop_sequence,pickup_type', ...stopTimes.map((r) => (r.split(',').length === 5 ? r + ',' : r))),
+    'stop_times.txt': csv(
+      'trip_id,arrival_time,departure_time,stop_id,stop_sequence,pickup_type',
+      ...stopTimes.map((r) => (r.split(',').length === 5 ? r + ',' : r)),
+    ),
     'calendar.txt': WEEKDAYS_MARCH,
     ...extra,
   };
@@ -115,8 +123,19 @@ describe('departures', () => {
   });
 
   it('applies calendar_dates removals (2) and additions (1)', async () => {
-    const dates = csv('service_id,date,exception_type', 'WK,20250312,2', 'WK,20250315,1', 'EXTRA,20250316,1', 'WK,20250313,2', 'WK,20250313,1');
-    const db = await open(feed(['R1,WK,T,To X,0', 'R2,EXTRA,E,To X,1'], ['T,08:00:00,08:00:00,X,1', 'E,09:00:00,09:00:00,X,1'], { 'calendar_dates.txt': dates }));
+    const dates = csv(
+      'service_id,date,exception_type',
+      'WK,20250312,2',
+      'WK,20250315,1',
+      'EXTRA,20250316,1',
+      'WK,20250313,2',
+      'WK,20250313,1',
+    );
+    const db = await open(
+      feed(['R1,WK,T,To X,0', 'R2,EXTRA,E,To X,1'], ['T,08:00:00,08:00:00,X,1', 'E,09:00:00,09:00:00,X,1'], {
+        'calendar_dates.txt': dates,
+      }),
+    );
     expect(board(db, { stop: 'X', date: '2025-03-11' })).toEqual(['08:00:00 2025-03-11 T X/1']);
     expect(board(db, { stop: 'X', date: '2025-03-12' })).toEqual([]); // removed
     expect(board(db, { stop: 'X', date: '2025-03-13' })).toEqual(['08:00:00 2025-03-13 T X/1']); // removed and added: added wins
@@ -126,7 +145,9 @@ describe('departures', () => {
   });
 
   it('works without calendar.txt, from calendar_dates.txt alone', async () => {
-    const files = feed(['R1,ONLY,T,To X,0'], ['T,08:00:00,08:00:00,X,1'], { 'calendar_dates.txt': csv('service_id,date,exception_type', 'ONLY,20250310,1') });
+    const files = feed(['R1,ONLY,T,To X,0'], ['T,08:00:00,08:00:00,X,1'], {
+      'calendar_dates.txt': csv('service_id,date,exception_type', 'ONLY,20250310,1'),
+    });
     delete files['calendar.txt'];
     const db = await open(files);
     expect(board(db, { stop: 'X', date: '2025-03-10' })).toEqual(['08:00:00 2025-03-10 T X/1']);
@@ -137,24 +158,45 @@ describe('departures', () => {
     const db = await open(
       feed(
         ['R1,WK,T1,a,0', 'R1,WK,T2,b,0', 'R1,WK,T3,c,0', 'R1,WK,T4,d,0', 'R1,WK,T5,e,0'],
-        ['T1,08:00:00,08:00:00,P,1', 'T2,08:01:00,08:01:00,P1,1', 'T3,08:02:00,08:02:00,P2,1', 'T4,08:03:00,08:03:00,G,1', 'T5,08:04:00,08:04:00,GHOST,1'],
+        [
+          'T1,08:00:00,08:00:00,P,1',
+          'T2,08:01:00,08:01:00,P1,1',
+          'T3,08:02:00,08:02:00,P2,1',
+          'T4,08:03:00,08:03:00,G,1',
+          'T5,08:04:00,08:04:00,GHOST,1',
+        ],
       ),
     );
-    expect(board(db, { stop: 'P', date: '2025-03-10' })).toEqual(['08:00:00 2025-03-10 T1 P/1', '08:01:00 2025-03-10 T2 P1/1', '08:02:00 2025-03-10 T3 P2/1']);
-    expect(board(db, { stop: 'P1', date: '2025-03-10' })).toEqual(['08:01:00 2025-03-10 T2 P1/1', '08:03:00 2025-03-10 T4 G/1']);
+    expect(board(db, { stop: 'P', date: '2025-03-10' })).toEqual([
+      '08:00:00 2025-03-10 T1 P/1',
+      '08:01:00 2025-03-10 T2 P1/1',
+      '08:02:00 2025-03-10 T3 P2/1',
+    ]);
+    expect(board(db, { stop: 'P1', date: '2025-03-10' })).toEqual([
+      '08:01:00 2025-03-10 T2 P1/1',
+      '08:03:00 2025-03-10 T4 G/1',
+    ]);
     expect(board(db, { stop: 'GHOST', date: '2025-03-10' })).toEqual(['08:04:00 2025-03-10 T5 GHOST/1']);
     expect(board(db, { stop: 'NOWHERE', date: '2025-03-10' })).toEqual([]);
   });
 
   it('leaves out rows without pickup and rows without a departure time', async () => {
     const db = await open(
-      feed(['R1,WK,T1,a,0', 'R1,WK,T2,b,0', 'R1,WK,T3,c,0', 'R1,WK,T4,d,0'], ['T1,08:00:00,08:00:00,X,1,1', 'T2,08:01:00,,X,1,0', 'T3,08:02:00,08:02:00,X,1,0', 'T4,08:03:00,08:03:00,X,1,']),
+      feed(
+        ['R1,WK,T1,a,0', 'R1,WK,T2,b,0', 'R1,WK,T3,c,0', 'R1,WK,T4,d,0'],
+        ['T1,08:00:00,08:00:00,X,1,1', 'T2,08:01:00,,X,1,0', 'T3,08:02:00,08:02:00,X,1,0', 'T4,08:03:00,08:03:00,X,1,'],
+      ),
     );
-    expect(board(db, { stop: 'X', date: '2025-03-10' })).toEqual(['08:02:00 2025-03-10 T3 X/1', '08:03:00 2025-03-10 T4 X/1']);
+    expect(board(db, { stop: 'X', date: '2025-03-10' })).toEqual([
+      '08:02:00 2025-03-10 T3 X/1',
+      '08:03:00 2025-03-10 T4 X/1',
+    ]);
   });
 
   it('reads one-digit hours numerically and shows them raw', async () => {
-    const db = await open(feed(['R1,WK,EARLY,a,0', 'R1,WK,LATER,b,0'], ['LATER,10:00:00,10:00:00,X,1', 'EARLY,7:05:00,7:05:00,X,1']));
+    const db = await open(
+      feed(['R1,WK,EARLY,a,0', 'R1,WK,LATER,b,0'], ['LATER,10:00:00,10:00:00,X,1', 'EARLY,7:05:00,7:05:00,X,1']),
+    );
     const rows = ask(db, 'departures', { stop: 'X', date: '2025-03-10', after: '7:00' });
     expect(rows.map((r) => [r.time, r.departure_time, r.trip_id])).toEqual([
       ['07:05:00', '7:05:00', 'EARLY'],
@@ -163,7 +205,9 @@ describe('departures', () => {
   });
 
   it('filters by route when one is given', async () => {
-    const db = await open(feed(['R1,WK,T1,a,0', 'R2,WK,T2,b,0'], ['T1,08:00:00,08:00:00,X,1', 'T2,08:01:00,08:01:00,X,1']));
+    const db = await open(
+      feed(['R1,WK,T1,a,0', 'R2,WK,T2,b,0'], ['T1,08:00:00,08:00:00,X,1', 'T2,08:01:00,08:01:00,X,1']),
+    );
     expect(board(db, { stop: 'X', date: '2025-03-10', route: 'R2' })).toEqual(['08:01:00 2025-03-10 T2 X/1']);
     expect(board(db, { stop: 'X', date: '2025-03-10', route: '' })).toHaveLength(2);
     expect(board(db, { stop: 'X', date: '2025-03-10', route: 'R9' })).toEqual([]);
@@ -186,17 +230,30 @@ describe('departures', () => {
       ]),
     );
     expect(board(db, { stop: 'X', date: '2025-03-10', after: '08:00' })).toEqual(
-      ['A10/1', 'A9/1', 'B/1', 'LOOP/3', 'LOOP/12', 'a/1', 'z/1', 'é/1'].map((t) => `08:00:00 2025-03-10 ${t.replace('/', ' X/')}`),
+      ['A10/1', 'A9/1', 'B/1', 'LOOP/3', 'LOOP/12', 'a/1', 'z/1', 'é/1'].map(
+        (t) => `08:00:00 2025-03-10 ${t.replace('/', ' X/')}`,
+      ),
     );
-    expect(board(db, { stop: 'X', date: '2025-03-11', after: '00:00', limit: 2 })).toEqual(['00:30:00 2025-03-10 Y X/1', '00:30:00 2025-03-11 z X/2']);
+    expect(board(db, { stop: 'X', date: '2025-03-11', after: '00:00', limit: 2 })).toEqual([
+      '00:30:00 2025-03-10 Y X/1',
+      '00:30:00 2025-03-11 z X/2',
+    ]);
   });
 
   it('returns the first `limit` rows, 10 by default', async () => {
     const trips = Array.from({ length: 30 }, (_, i) => `R1,WK,T${String(i).padStart(2, '0')},h,0`);
-    const times = Array.from({ length: 30 }, (_, i) => `T${String(i).padStart(2, '0')},,${String(6 + Math.floor(i / 2)).padStart(2, '0')}:${i % 2 ? '30' : '00'}:00,X,1`);
+    const times = Array.from(
+      { length: 30 },
+      (_, i) =>
+        `T${String(i).padStart(2, '0')},,${String(6 + Math.floor(i / 2)).padStart(2, '0')}:${i % 2 ? '30' : '00'}:00,X,1`,
+    );
     const db = await open(feed(trips, times));
     expect(board(db, { stop: 'X', date: '2025-03-10' })).toHaveLength(10);
-    expect(board(db, { stop: 'X', date: '2025-03-10', limit: 3 })).toEqual(['06:00:00 2025-03-10 T00 X/1', '06:30:00 2025-03-10 T01 X/1', '07:00:00 2025-03-10 T02 X/1']);
+    expect(board(db, { stop: 'X', date: '2025-03-10', limit: 3 })).toEqual([
+      '06:00:00 2025-03-10 T00 X/1',
+      '06:30:00 2025-03-10 T01 X/1',
+      '07:00:00 2025-03-10 T02 X/1',
+    ]);
     expect(board(db, { stop: 'X', date: '2025-03-10', limit: 100 })).toHaveLength(30);
   });
 
@@ -207,7 +264,15 @@ describe('departures', () => {
       'trips.txt': csv('route_id,service_id,trip_id', 'R1,WK,T1', 'R404,WK,T2'),
       'stop_times.txt': csv('trip_id,departure_time,stop_id,stop_sequence', 'T1,08:00:00,X,1', 'T2,08:01:00,X,1'),
     });
-    expect(ask(db, 'departures', { stop: 'X', date: '2025-03-10' }).map((r) => [r.trip_headsign, r.direction_id, r.route_id, r.route_short_name, r.route_long_name])).toEqual([
+    expect(
+      ask(db, 'departures', { stop: 'X', date: '2025-03-10' }).map((r) => [
+        r.trip_headsign,
+        r.direction_id,
+        r.route_id,
+        r.route_short_name,
+        r.route_long_name,
+      ]),
+    ).toEqual([
       ['', '', 'R1', '', ''],
       ['', '', 'R404', '', ''],
     ]);
@@ -253,12 +318,17 @@ describe('stops', () => {
   });
 
   it('gives every field as text, empty for missing columns, and honours limit', () => {
-    expect(ask(db, 'stops', { q: 'nowhere' })).toEqual([{ stop_id: 'n', stop_name: 'Nowhere', stop_lat: '13', stop_lon: '14', location_type: '', parent_station: '' }]);
+    expect(ask(db, 'stops', { q: 'nowhere' })).toEqual([
+      { stop_id: 'n', stop_name: 'Nowhere', stop_lat: '13', stop_lon: '14', location_type: '', parent_station: '' },
+    ]);
     expect(ask(db, 'stops', { q: 'park', limit: 2 }).map((r) => r.stop_id)).toEqual(['B', 'a']);
   });
 
   it('returns 20 rows by default', async () => {
-    const many = csv('stop_id,stop_name', ...Array.from({ length: 30 }, (_, i) => `s${i},Stop ${String(i).padStart(2, '0')}`));
+    const many = csv(
+      'stop_id,stop_name',
+      ...Array.from({ length: 30 }, (_, i) => `s${i},Stop ${String(i).padStart(2, '0')}`),
+    );
     const db2 = await open({ ...TINY_FEED, 'stops.txt': many });
     expect(ask(db2, 'stops', { q: 'stop' })).toHaveLength(20);
   });
@@ -313,13 +383,23 @@ describe('what the engine pulls in', () => {
   // Workers load the engine and the CGI program loads the query specs; neither should carry the loader's weight.
   async function inputsOf(entry: string): Promise<string[]> {
     const { build } = await import('esbuild');
-    const r = await build({ entryPoints: [entry], bundle: true, write: false, metafile: true, platform: 'node', format: 'esm', logLevel: 'silent' });
+    const r = await build({
+      entryPoints: [entry],
+      bundle: true,
+      write: false,
+      metafile: true,
+      platform: 'node',
+      format: 'esm',
+      logLevel: 'silent',
+    });
     return Object.keys(r.metafile.inputs);
   }
 
   it('keeps csv-parse, fast-glob and the loader out of the engine', async () => {
     const inputs = await inputsOf('src/engine.ts');
-    expect(inputs.filter((p) => /csv-parse|fast-glob|store\/(csv|builders|table)\.ts|server\/loader/.test(p))).toEqual([]);
+    expect(inputs.filter((p) => /csv-parse|fast-glob|store\/(csv|builders|table)\.ts|server\/loader/.test(p))).toEqual(
+      [],
+    );
   });
 
   it('keeps src/generated/queries.ts free of runtime imports', async () => {

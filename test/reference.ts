@@ -12,7 +12,12 @@ type Row = Record<string, string>;
 function table(dir: string, file: string): Row[] {
   const path = join(dir, file);
   if (!existsSync(path)) return [];
-  return parse(readFileSync(path), { columns: (h: string[]) => h.map((x) => x.trim()), bom: true, skip_empty_lines: true, relax_column_count: false });
+  return parse(readFileSync(path), {
+    columns: (h: string[]) => h.map((x) => x.trim()),
+    bom: true,
+    skip_empty_lines: true,
+    relax_column_count: false,
+  });
 }
 
 function seconds(text: string): number {
@@ -58,17 +63,27 @@ export function referenceFeed(dir: string) {
     const today = ymd(new Date(Date.UTC(y, m - 1, d)));
     const eve = ymd(new Date(Date.UTC(y, m - 1, d - 1)));
     const after = seconds((p.after ?? '00:00').split(':').length === 2 ? `${p.after}:00` : p.after!);
-    const stopSet = new Set([p.stop, ...stops.filter((s) => (s.parent_station ?? '') === p.stop).map((s) => s.stop_id!)]);
+    const stopSet = new Set([
+      p.stop,
+      ...stops.filter((s) => (s.parent_station ?? '') === p.stop).map((s) => s.stop_id!),
+    ]);
     const rows: { t: number; day: string; st: Row; trip: Row }[] = [];
     for (const st of stopTimes) {
-      if (!stopSet.has(st.stop_id!) || (st.pickup_type ?? '').trim() === '1' || (st.departure_time ?? '').trim() === '') continue;
+      if (!stopSet.has(st.stop_id!) || (st.pickup_type ?? '').trim() === '1' || (st.departure_time ?? '').trim() === '')
+        continue;
       const trip = trips.get(st.trip_id!);
       if (!trip || (p.route && trip.route_id !== p.route)) continue;
       const s = seconds(st.departure_time!);
       if (after <= s && s < 86400 && active(trip.service_id!, today)) rows.push({ t: s, day: today, st, trip });
-      if (after <= s - 86400 && s - 86400 < 86400 && active(trip.service_id!, eve)) rows.push({ t: s - 86400, day: eve, st, trip });
+      if (after <= s - 86400 && s - 86400 < 86400 && active(trip.service_id!, eve))
+        rows.push({ t: s - 86400, day: eve, st, trip });
     }
-    rows.sort((a, b) => a.t - b.t || bytesCompare(a.st.trip_id!, b.st.trip_id!) || Number(a.st.stop_sequence) - Number(b.st.stop_sequence));
+    rows.sort(
+      (a, b) =>
+        a.t - b.t ||
+        bytesCompare(a.st.trip_id!, b.st.trip_id!) ||
+        Number(a.st.stop_sequence) - Number(b.st.stop_sequence),
+    );
     return rows.slice(0, p.limit ?? 10).map(({ t, day, st, trip }) => {
       const route = routes.get(trip.route_id!);
       return {
@@ -103,5 +118,11 @@ export function referenceFeed(dir: string) {
       }));
   }
 
-  return { departures, stops: stopsQuery, stopIds: stops.map((s) => s.stop_id!), routeIds: [...routes.keys()], stopNames: stops.map((s) => s.stop_name ?? '') };
+  return {
+    departures,
+    stops: stopsQuery,
+    stopIds: stops.map((s) => s.stop_id!),
+    routeIds: [...routes.keys()],
+    stopNames: stops.map((s) => s.stop_name ?? ''),
+  };
 }

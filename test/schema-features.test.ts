@@ -56,7 +56,9 @@ describe('schema features at load time', () => {
       'extent.csv': 'Authority;code;updated;opens\nEPSG;1;2024-02-29;08:30\nIGNF;1;;23:59:59\nEPSG;2;1999-12-31;\n',
       'usage.txt': 'a\tEPSG\t2\tyes\nb\tIGNF\t1\tF\nc\tEPSG\t9\t\nd\tESRI\t1\t1\n',
     });
-    expect(Array.from((g.tables.usage!.columns.active as { values: Int32Array }).values)).toEqual([1, 0, -2147483648, 1]);
+    expect(Array.from((g.tables.usage!.columns.active as { values: Int32Array }).values)).toEqual([
+      1, 0, -2147483648, 1,
+    ]);
     const e = g.tables.extent!;
     expect(e.rows).toBe(3);
     expect(e.columns.updated).toMatchObject({ type: 'date' });
@@ -69,8 +71,14 @@ describe('schema features at load time', () => {
   });
 
   it('reports a value of the wrong format at file:line:column', async () => {
-    await expect(load({ 'extent.csv': 'Authority;code;updated\nEPSG;1;20240229\n', 'usage.txt': '' })).rejects.toThrow(/extent\.csv:2:3: column 'updated': expected a date YYYY-MM-DD, got '20240229'/);
-    await expect(load({ 'extent.csv': 'Authority;code\nEPSG;1\n', 'usage.txt': 'a\tEPSG\t1\tmaybe\n' })).rejects.toThrow(/usage\.txt:1:4: column 'active': expected true or false/);
-    await expect(load({ 'extent.csv': 'Authority;code;opens\nEPSG;1;25:00\n', 'usage.txt': '' })).rejects.toThrow(/extent\.csv:2:3: column 'opens': expected a time HH:MM or HH:MM:SS below 24:00, got '25:00'/);
+    await expect(load({ 'extent.csv': 'Authority;code;updated\nEPSG;1;20240229\n', 'usage.txt': '' })).rejects.toThrow(
+      /extent\.csv:2:3: column 'updated': expected a date YYYY-MM-DD, got '20240229'/,
+    );
+    await expect(
+      load({ 'extent.csv': 'Authority;code\nEPSG;1\n', 'usage.txt': 'a\tEPSG\t1\tmaybe\n' }),
+    ).rejects.toThrow(/usage\.txt:1:4: column 'active': expected true or false/);
+    await expect(load({ 'extent.csv': 'Authority;code;opens\nEPSG;1;25:00\n', 'usage.txt': '' })).rejects.toThrow(
+      /extent\.csv:2:3: column 'opens': expected a time HH:MM or HH:MM:SS below 24:00, got '25:00'/,
+    );
   });
 });

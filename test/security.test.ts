@@ -60,10 +60,15 @@ describe('answer FIFOs', () => {
       writeRequests(d.run, encodeRequest({ kind: 'query', pid: c.pid, token: c.token, proof: c.proof, ...STOPS }));
       await expect(c.answer).rejects.toThrow(/no answer/);
       c.close();
-      expect(logOf(d.run)).toMatch(new RegExp(`is owned by uid 0, but pid ${victim.pid} runs as uid ${NOBODY}; refused`));
+      expect(logOf(d.run)).toMatch(
+        new RegExp(`is owned by uid 0, but pid ${victim.pid} runs as uid ${NOBODY}; refused`),
+      );
       // The same request for a PID of the FIFO's owner is answered.
       const mine = answerFifo(d.run);
-      writeRequests(d.run, encodeRequest({ kind: 'query', pid: mine.pid, token: mine.token, proof: mine.proof, ...STOPS }));
+      writeRequests(
+        d.run,
+        encodeRequest({ kind: 'query', pid: mine.pid, token: mine.token, proof: mine.proof, ...STOPS }),
+      );
       expect((await mine.answer).status).toBe('ok');
       mine.close();
     } finally {
@@ -87,11 +92,17 @@ describe('the run directory', () => {
     fs.chmodSync(run, 0o2770);
     const r = await roqCli(['start', '--run', run, '--data', writeFeed(TINY_FEED), '--workers', '1']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${run} lets its group write but has no sticky bit (mode 2770), so a group member could replace REQUESTS; run \`chmod 3730 ${run}\``);
+    expect(r.stderr).toContain(
+      `${run} lets its group write but has no sticky bit (mode 2770), so a group member could replace REQUESTS; run \`chmod 3730 ${run}\``,
+    );
     fs.chmodSync(run, 0o3730);
     const ok = await roqCli(['start', '--run', run, '--data', writeFeed(TINY_FEED), '--workers', '1']);
     expect(ok.code, ok.stderr).toBe(0);
-    running.push({ run, pid: Number(fs.readFileSync(join(run, 'daemon', 'roq.pid'), 'utf8')), stop: async () => void (await roqCli(['stop', '--run', run])) });
+    running.push({
+      run,
+      pid: Number(fs.readFileSync(join(run, 'daemon', 'roq.pid'), 'utf8')),
+      stop: async () => void (await roqCli(['stop', '--run', run])),
+    });
     expect(fs.statSync(join(run, 'daemon')).mode & 0o7777).toBe(0o700);
   });
 
@@ -120,12 +131,23 @@ describe.skipIf(!AS_ROOT)('started as root with --user', () => {
     expect((await ask(run, STOPS.query, STOPS.params, { timeoutMs: 5000 })).status).toBe('ok');
     const reload = await roqCli(['reload', '--run', run]);
     expect(reload.code, reload.stderr).toBe(0);
-    for (const f of ['REQUESTS', 'daemon', 'daemon/roq.pid', 'daemon/roq.log']) expect(fs.statSync(join(run, f)).uid).toBe(NOBODY);
+    for (const f of ['REQUESTS', 'daemon', 'daemon/roq.pid', 'daemon/roq.log'])
+      expect(fs.statSync(join(run, f)).uid).toBe(NOBODY);
   });
 
   it('refuses --user when the user cannot write the run directory', async () => {
     const run = makeRunDir(); // root's 0700 directory
-    const r = await roqCli(['start', '--run', run, '--data', writeFeed(TINY_FEED), '--workers', '1', '--user', 'nobody']);
+    const r = await roqCli([
+      'start',
+      '--run',
+      run,
+      '--data',
+      writeFeed(TINY_FEED),
+      '--workers',
+      '1',
+      '--user',
+      'nobody',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/belongs to uid 0, not to the daemon's user nobody \(uid 65534\); run `chown nobody /);
   });

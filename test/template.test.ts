@@ -8,16 +8,23 @@ import { ROOT } from './helpers/daemon.js';
 
 describe('escapeHtml', () => {
   it('escapes the five characters that matter in text and attributes', () => {
-    expect(escapeHtml(`<a href="x" title='y'>&amp;</a>`)).toBe('&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;');
+    expect(escapeHtml(`<a href="x" title='y'>&amp;</a>`)).toBe(
+      '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;',
+    );
     expect(escapeHtml('plain text, unchanged')).toBe('plain text, unchanged');
   });
 });
 
 describe('variables', () => {
   it('prints values escaped, numbers as text, nothing for missing', () => {
-    expect(renderTemplate('<p title="{{t}}">{{a}} {{n}} [{{missing}}] [{{nul}}]</p>', { t: '"x"', a: '<b>', n: 7, nul: null })).toBe(
-      '<p title="&quot;x&quot;">&lt;b&gt; 7 [] []</p>',
-    );
+    expect(
+      renderTemplate('<p title="{{t}}">{{a}} {{n}} [{{missing}}] [{{nul}}]</p>', {
+        t: '"x"',
+        a: '<b>',
+        n: 7,
+        nul: null,
+      }),
+    ).toBe('<p title="&quot;x&quot;">&lt;b&gt; 7 [] []</p>');
   });
 
   it('allows spaces inside the braces and prints booleans like mustache', () => {
@@ -25,7 +32,9 @@ describe('variables', () => {
   });
 
   it('follows dotted names', () => {
-    expect(renderTemplate('{{form.q}}|{{form.x.y}}|{{nope.q}}', { form: { q: 'Penn & Co', x: { y: 2 } } })).toBe('Penn &amp; Co|2|');
+    expect(renderTemplate('{{form.q}}|{{form.x.y}}|{{nope.q}}', { form: { q: 'Penn & Co', x: { y: 2 } } })).toBe(
+      'Penn &amp; Co|2|',
+    );
   });
 
   it('refuses to print an object or array', () => {
@@ -41,12 +50,25 @@ describe('variables', () => {
 describe('sections', () => {
   it('repeats over arrays, with {{.}} for the element and outer names still visible', () => {
     const t = '<ul>{{#rows}}<li>{{name}}{{sep}}{{#tags}}[{{.}}]{{/tags}}</li>{{/rows}}</ul>';
-    const view = { sep: ':', rows: [{ name: 'A<', tags: ['x', '"y"'] }, { name: 'B', tags: [] }] };
+    const view = {
+      sep: ':',
+      rows: [
+        { name: 'A<', tags: ['x', '"y"'] },
+        { name: 'B', tags: [] },
+      ],
+    };
     expect(renderTemplate(t, view)).toBe('<ul><li>A&lt;:[x][&quot;y&quot;]</li><li>B:</li></ul>');
   });
 
   it('renders once for a truthy value, with an object value in scope', () => {
-    expect(renderTemplate('{{#on}}yes{{/on}}{{#off}}no{{/off}}{{#e}}{{code}} {{top}}{{/e}}', { on: true, off: false, e: { code: 'E1' }, top: 't' })).toBe('yesE1 t');
+    expect(
+      renderTemplate('{{#on}}yes{{/on}}{{#off}}no{{/off}}{{#e}}{{code}} {{top}}{{/e}}', {
+        on: true,
+        off: false,
+        e: { code: 'E1' },
+        top: 't',
+      }),
+    ).toBe('yesE1 t');
   });
 
   it('inverts on falsy values and empty arrays', () => {
@@ -99,7 +121,12 @@ describe('the page template', () => {
 
   it('marks the parameter at fault and escapes everything that came from the form', () => {
     const form = { stop: '"><script>x</script>', date: '2026-02-30' };
-    const error = { status: 400, code: 'ROQ_PARAM_INVALID', message: "parameter 'date' is invalid: got '<x>'", param: 'date' };
+    const error = {
+      status: 400,
+      code: 'ROQ_PARAM_INVALID',
+      message: "parameter 'date' is invalid: got '<x>'",
+      param: 'date',
+    };
     const html = renderTemplate(page, pageView({ kind: 'error', error }, form, '', now));
     expect(html).toContain('role="alert"');
     expect(html).toContain('&lt;x&gt;');

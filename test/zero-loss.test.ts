@@ -60,7 +60,8 @@ function makeVersions(root: string): Record<Version, string> {
   return { A: a, B: b };
 }
 
-const objects = (fields: Parameters<typeof rowsToObjects>[0], rows: Cell[][]) => JSON.stringify(rowsToObjects(fields, rows));
+const objects = (fields: Parameters<typeof rowsToObjects>[0], rows: Cell[][]) =>
+  JSON.stringify(rowsToObjects(fields, rows));
 
 /** A few hundred departure boards and stop searches, with their answers under both versions. */
 async function makeAsks(dirs: Record<Version, string>): Promise<Ask[]> {
@@ -69,7 +70,10 @@ async function makeAsks(dirs: Record<Version, string>): Promise<Ask[]> {
     B: openGeneration(await loadGeneration(dirs.B, 1, { warn: () => undefined })),
   };
   const r = rng(4242);
-  const stops = (parse(fs.readFileSync(join(dirs.A, 'stops.txt')), { columns: true, bom: true }) as { stop_id: string; stop_name: string }[]);
+  const stops = parse(fs.readFileSync(join(dirs.A, 'stops.txt')), { columns: true, bom: true }) as {
+    stop_id: string;
+    stop_name: string;
+  }[];
   const dates = ['2026-09-22', '2026-09-26', '2026-10-05', '2026-10-11', '2026-10-20', '2026-11-01'];
   const asks: Ask[] = [];
   for (let i = 0; i < 300; i++) {
@@ -82,7 +86,12 @@ async function makeAsks(dirs: Record<Version, string>): Promise<Ask[]> {
       params = { q: name.slice(start, start + r.int(2, 5)).toLowerCase(), limit: String(r.int(1, 20)) };
     } else {
       query = 'departures';
-      params = { stop: r.pick(stops).stop_id, date: r.pick(dates), after: `${String(r.int(0, 23)).padStart(2, '0')}:${String(r.int(0, 59)).padStart(2, '0')}`, limit: String(r.int(1, 15)) };
+      params = {
+        stop: r.pick(stops).stop_id,
+        date: r.pick(dates),
+        after: `${String(r.int(0, 23)).padStart(2, '0')}:${String(r.int(0, 59)).padStart(2, '0')}`,
+        limit: String(r.int(1, 15)),
+      };
     }
     const expected = { A: '', B: '' };
     for (const v of ['A', 'B'] as const) {
@@ -120,7 +129,10 @@ function judge(t: Tally, periods: Period[], ask: Ask, rowsJson: string, sentAt: 
   }
   if (versions.length === 1) t.revealed++;
   const current = periods.some((p) => versions.includes(p.version) && p.from <= answeredAt && p.until >= sentAt);
-  if (!current) t.wrong.push(`${ask.query} ${JSON.stringify(ask.params)}: version ${versions} was not current between ${sentAt} and ${answeredAt}`);
+  if (!current)
+    t.wrong.push(
+      `${ask.query} ${JSON.stringify(ask.params)}: version ${versions} was not current between ${sentAt} and ${answeredAt}`,
+    );
 }
 
 let d: RunningDaemon | undefined;
@@ -176,10 +188,19 @@ describe('zero loss under load', () => {
           timeoutMs: 20_000,
         });
         if (res.status !== 200) {
-          (res.status === 503 || res.status === 0 ? tally.lost : tally.errors).push(`CGI ${res.status}: ${res.raw.slice(0, 200)} ${res.stderr.slice(0, 200)}`);
+          (res.status === 503 || res.status === 0 ? tally.lost : tally.errors).push(
+            `CGI ${res.status}: ${res.raw.slice(0, 200)} ${res.stderr.slice(0, 200)}`,
+          );
           continue;
         }
-        judge(tally, periods, ask, JSON.stringify((JSON.parse(res.body) as { rows: unknown[] }).rows), sentAt, Date.now());
+        judge(
+          tally,
+          periods,
+          ask,
+          JSON.stringify((JSON.parse(res.body) as { rows: unknown[] }).rows),
+          sentAt,
+          Date.now(),
+        );
       }
     }
 
@@ -226,7 +247,10 @@ describe('zero loss under load', () => {
     const accessLog = join(run, 'daemon', 'access.log');
     let logged = 0;
     for (let i = 0; i < 50; i++) {
-      logged = fs.readFileSync(accessLog, 'utf8').split('\n').filter((l) => l.includes(' status=')).length;
+      logged = fs
+        .readFileSync(accessLog, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(' status=')).length;
       if (logged >= tally.sent) break;
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -42,7 +42,9 @@ function timeValue(t: string): string {
 
 /** WCAG 2 relative luminance of a 6-digit hex colour. */
 export function luminance(hex: string): number {
-  const c = [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+  const c = [0, 2, 4]
+    .map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+    .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
   return 0.2126 * c[0]! + 0.7152 * c[1]! + 0.0722 * c[2]!;
 }
 
@@ -62,7 +64,12 @@ export const MIN_CONTRAST = 4.5;
  */
 export function routeStyle(color: string, text: string): string {
   if (color === '') return '';
-  const ink = text !== '' && contrast(color, text) >= MIN_CONTRAST ? text : contrast(color, '000000') >= contrast(color, 'FFFFFF') ? '000000' : 'FFFFFF';
+  const ink =
+    text !== '' && contrast(color, text) >= MIN_CONTRAST
+      ? text
+      : contrast(color, '000000') >= contrast(color, 'FFFFFF')
+        ? '000000'
+        : 'FFFFFF';
   return `background-color:#${color};color:#${ink}`;
 }
 
@@ -78,7 +85,9 @@ function href(script: string, params: Record<string, string | number | undefined
  */
 export function stationChoices(found: Obj[]): Obj[] {
   const ids = new Set(found.map((s) => String(s.stop_id)));
-  return found.filter((s) => ['', '0', '1'].includes(String(s.location_type).trim()) && !ids.has(String(s.parent_station)));
+  return found.filter(
+    (s) => ['', '0', '1'].includes(String(s.location_type).trim()) && !ids.has(String(s.parent_station)),
+  );
 }
 
 /** Where a search with exactly one station goes: straight to its board. */
@@ -121,7 +130,9 @@ function boardView(rows: Obj[], form: Record<string, string>, script: string): R
         trip: r.trip_id,
       };
     });
-  const routes = rows.filter((r) => r.kind === 'route').map((r) => ({ id: r.route_id, name: r.route_name, selected: r.route_id === route }));
+  const routes = rows
+    .filter((r) => r.kind === 'route')
+    .map((r) => ({ id: r.route_id, name: r.route_name, selected: r.route_id === route }));
   const base = { stop, route, limit };
   const later = String(head.later_date);
   return {
@@ -146,12 +157,31 @@ function boardView(rows: Obj[], form: Record<string, string>, script: string): R
       version: head.feed_version,
       covers: first ? `${dateLabel(first)} to ${dateLabel(last)}` : '',
     },
-    outside: outside ? { date: dateLabel(date), edge: date < first ? dateLabel(first) : dateLabel(last), href: href(script, { ...base, date: date < first ? first : last, after: timeValue(after) }) } : undefined,
+    outside: outside
+      ? {
+          date: dateLabel(date),
+          edge: date < first ? dateLabel(first) : dateLabel(last),
+          href: href(script, { ...base, date: date < first ? first : last, after: timeValue(after) }),
+        }
+      : undefined,
     links: {
       json: href(script, { query: 'board', ...base, date, after: timeValue(after), skip: form.skip, format: 'json' }),
-      later: later ? href(script, { ...base, date: later, after: timeValue(String(head.later_time)), skip: Number(head.later_skip) }) : undefined,
-      previous: { href: href(script, { ...base, date: addDays(date, -1), after: timeValue(after) }), label: dateLabel(addDays(date, -1), true) },
-      next: { href: href(script, { ...base, date: addDays(date, 1), after: timeValue(after) }), label: dateLabel(addDays(date, 1), true) },
+      later: later
+        ? href(script, {
+            ...base,
+            date: later,
+            after: timeValue(String(head.later_time)),
+            skip: Number(head.later_skip),
+          })
+        : undefined,
+      previous: {
+        href: href(script, { ...base, date: addDays(date, -1), after: timeValue(after) }),
+        label: dateLabel(addDays(date, -1), true),
+      },
+      next: {
+        href: href(script, { ...base, date: addDays(date, 1), after: timeValue(after) }),
+        label: dateLabel(addDays(date, 1), true),
+      },
       now: isNow ? undefined : href(script, base),
     },
   };
@@ -162,15 +192,24 @@ export function boardPage(outcome: Outcome, form: Record<string, string>, script
   const view: Record<string, unknown> = { title: 'Train departures', script, q: form.q ?? '', invalid: {} };
   if (outcome.kind === 'error') {
     Object.assign(view, errorView(outcome.error, HEADINGS));
-    if (form.stop) view.retry = { stop: form.stop, date: form.date ?? '', after: form.after ?? '', route: form.route ?? '' };
+    if (form.stop)
+      view.retry = { stop: form.stop, date: form.date ?? '', after: form.after ?? '', route: form.route ?? '' };
   } else if (outcome.kind === 'form' && outcome.prompt) {
     view.prompt = outcome.prompt;
   } else if (outcome.kind === 'rows' && outcome.query === 'stops') {
-    const stations = stationChoices(rowsToObjects(outcome.fields, outcome.rows)).map((s) => ({ name: s.stop_name, href: href(script, { stop: String(s.stop_id) }) }));
+    const stations = stationChoices(rowsToObjects(outcome.fields, outcome.rows)).map((s) => ({
+      name: s.stop_name,
+      href: href(script, { stop: String(s.stop_id) }),
+    }));
     view.title = `Stations matching ${form.q ?? ''}`;
     // The stops query stops at its limit: a full answer may have left some out.
     const limit = Number(form.limit) || STOPS_LIMIT;
-    view.stations = { q: form.q ?? '', list: stations, found: stations.length > 0, more: outcome.rows.length >= limit ? { limit } : undefined };
+    view.stations = {
+      q: form.q ?? '',
+      list: stations,
+      found: stations.length > 0,
+      more: outcome.rows.length >= limit ? { limit } : undefined,
+    };
   } else if (outcome.kind === 'rows' && outcome.query === 'board') {
     const board = boardView(rowsToObjects(outcome.fields, outcome.rows), form, script);
     view.title = board.title;

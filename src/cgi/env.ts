@@ -55,7 +55,8 @@ export const MAX_FORM_FIELDS = 64;
 function decodeForm(text: string, where: string): Record<string, string> {
   let fields = 1;
   for (let i = text.indexOf('&'); i >= 0; i = text.indexOf('&', i + 1)) fields++;
-  if (fields > MAX_FORM_FIELDS) throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${fields} fields`, max: `${MAX_FORM_FIELDS} fields` });
+  if (fields > MAX_FORM_FIELDS)
+    throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${fields} fields`, max: `${MAX_FORM_FIELDS} fields` });
   try {
     return decodeParams(text);
   } catch {
@@ -68,17 +69,28 @@ function decodeForm(text: string, where: string): Record<string, string> {
  * name both have. Within each, the first occurrence of a name wins (as decodeParams does). Throws ROQ_METHOD,
  * ROQ_REQUEST_TOO_LARGE, ROQ_MEDIA_TYPE or ROQ_FORM_ENCODING; never reads stdin for GET or HEAD.
  */
-export async function readForm(env: Record<string, string | undefined>, method: Method, timeoutMs: number, body = readBody): Promise<Record<string, string>> {
+export async function readForm(
+  env: Record<string, string | undefined>,
+  method: Method,
+  timeoutMs: number,
+  body = readBody,
+): Promise<Record<string, string>> {
   const query = env.QUERY_STRING ?? '';
-  if (query.length > MAX_FORM_BYTES) throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${query.length} bytes`, max: `${MAX_FORM_BYTES} bytes` });
+  if (query.length > MAX_FORM_BYTES)
+    throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${query.length} bytes`, max: `${MAX_FORM_BYTES} bytes` });
   const fields = decodeForm(query, 'query string');
   if (method !== 'POST') return fields;
   const length = env.CONTENT_LENGTH ? Number(env.CONTENT_LENGTH) : 0;
-  if (!Number.isSafeInteger(length) || length < 0) throw roqError('ROQ_FORM_ENCODING', { detail: `CONTENT_LENGTH '${String(env.CONTENT_LENGTH).slice(0, 20)}' is not a byte count` });
-  if (length > MAX_FORM_BYTES) throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${length} bytes`, max: `${MAX_FORM_BYTES} bytes` });
+  if (!Number.isSafeInteger(length) || length < 0)
+    throw roqError('ROQ_FORM_ENCODING', {
+      detail: `CONTENT_LENGTH '${String(env.CONTENT_LENGTH).slice(0, 20)}' is not a byte count`,
+    });
+  if (length > MAX_FORM_BYTES)
+    throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${length} bytes`, max: `${MAX_FORM_BYTES} bytes` });
   if (length === 0) return fields;
   const type = (env.CONTENT_TYPE ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/x-www-form-urlencoded') throw roqError('ROQ_MEDIA_TYPE', { type: type.slice(0, 60) || 'none' });
+  if (type !== 'application/x-www-form-urlencoded')
+    throw roqError('ROQ_MEDIA_TYPE', { type: type.slice(0, 60) || 'none' });
   return Object.assign(fields, decodeForm(await body(length, timeoutMs), 'request body'));
 }
 
@@ -88,7 +100,9 @@ export async function readForm(env: Record<string, string | undefined>, method: 
  * is a ROQ_FORM_ENCODING error. On timeout the read stays pending; the caller answers and exits anyway.
  */
 export function readBody(length: number, timeoutMs: number): Promise<string> {
-  return sys().pollIn ? Promise.resolve().then(() => readBodyPolling(length, timeoutMs)) : readBodyAsync(length, timeoutMs);
+  return sys().pollIn
+    ? Promise.resolve().then(() => readBodyPolling(length, timeoutMs))
+    : readBodyAsync(length, timeoutMs);
 }
 
 const bodyError = (detail: string) => roqError('ROQ_FORM_ENCODING', { detail });

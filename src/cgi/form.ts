@@ -24,7 +24,14 @@ export interface InputView {
   invalid: boolean;
 }
 
-const INPUT_TYPE: Record<ParamSpec['type'], string> = { string: 'text', int: 'number', float: 'number', bool: 'checkbox', date: 'date', time: 'time' };
+const INPUT_TYPE: Record<ParamSpec['type'], string> = {
+  string: 'text',
+  int: 'number',
+  float: 'number',
+  bool: 'checkbox',
+  date: 'date',
+  time: 'time',
+};
 
 /** snake_case → "Snake case", the label when the schema gives none. */
 export function labelOf(name: string): string {
@@ -42,7 +49,10 @@ export function inputOf(p: ParamSpec, form: Record<string, string>, invalidParam
     required: p.required === true,
     checkbox: p.type === 'bool',
     checked: p.type === 'bool' && /^(true|1|yes|on)$/i.test(value),
-    help: [p.description, p.default !== undefined && p.default !== '' ? `default ${String(p.default)}` : ''].filter(Boolean).join('; ') || expectedForm(p),
+    help:
+      [p.description, p.default !== undefined && p.default !== '' ? `default ${String(p.default)}` : '']
+        .filter(Boolean)
+        .join('; ') || expectedForm(p),
     invalid: invalidParam === p.name,
   };
   if (p.type === 'int' || p.type === 'float') {

@@ -19,7 +19,16 @@ import { APP_TEMPLATES, APP_TITLE, BOARD_QUERIES } from './app-templates.js';
 import { toCsv } from './csv.js';
 import type { CgiSettings } from './env.js';
 import { inputOf } from './form.js';
-import { answerPageError, forVisitor, headersFor, pageError, renderJson, type CgiResponse, type Outcome, type PageError } from './page.js';
+import {
+  answerPageError,
+  forVisitor,
+  headersFor,
+  pageError,
+  renderJson,
+  type CgiResponse,
+  type Outcome,
+  type PageError,
+} from './page.js';
 import { resultsOf } from './results.js';
 import { renderTemplate } from './template.js';
 
@@ -49,7 +58,8 @@ export function frontAnswers(env: Env, form: Record<string, string>): boolean {
 
 function specOf(query: string): QuerySpec {
   const spec = Object.hasOwn(QUERY_SPECS, query) ? QUERY_SPECS[query] : undefined;
-  if (!spec) throw roqError('ROQ_QUERY_UNKNOWN', { query: query.slice(0, 40), known: Object.keys(QUERY_SPECS).join(', ') });
+  if (!spec)
+    throw roqError('ROQ_QUERY_UNKNOWN', { query: query.slice(0, 40), known: Object.keys(QUERY_SPECS).join(', ') });
   return spec;
 }
 
@@ -72,21 +82,43 @@ async function askQuery(spec: QuerySpec, raw: Record<string, string>, settings: 
   // Long non-ASCII values can pass parseParams and still not fit one atomic request line once %-encoded.
   assertRequestFits(spec.name, raw);
   const a = await ask(settings.runDir, spec.name, raw, { timeoutMs: settings.timeoutMs });
-  if (a.status === 'ok') return { kind: 'rows', query: spec.name, fields: a.fields, rows: a.rows, generation: a.generation, ...(a.hash ? { hash: a.hash } : {}), ...(a.dates ? { dates: a.dates } : {}) };
+  if (a.status === 'ok')
+    return {
+      kind: 'rows',
+      query: spec.name,
+      fields: a.fields,
+      rows: a.rows,
+      generation: a.generation,
+      ...(a.hash ? { hash: a.hash } : {}),
+      ...(a.dates ? { dates: a.dates } : {}),
+    };
   return { kind: 'error', error: answerPageError(a) };
 }
 
-const HEADINGS: Record<number, string> = { 400: 'Please check the form', 503: 'The service is not available right now' };
+const HEADINGS: Record<number, string> = {
+  400: 'Please check the form',
+  503: 'The service is not available right now',
+};
 
 /** The view of the generic page (and of an app's template for a query): index, form, error, results. */
-export function frontView(query: string, outcome: Outcome, form: Record<string, string>, script: string): Record<string, unknown> {
+export function frontView(
+  query: string,
+  outcome: Outcome,
+  form: Record<string, string>,
+  script: string,
+): Record<string, unknown> {
   const spec = Object.hasOwn(QUERY_SPECS, query) ? QUERY_SPECS[query] : undefined;
   const error: PageError | undefined = outcome.kind === 'error' ? outcome.error : undefined;
   const view: Record<string, unknown> = {
     title: spec ? `${spec.name} · ${APP_TITLE}` : APP_TITLE,
     app: APP_TITLE,
     home: `${script}/`,
-    queries: Object.values(QUERY_SPECS).map((q) => ({ name: q.name, description: q.description, href: `${script}/${q.name}`, current: q.name === query })),
+    queries: Object.values(QUERY_SPECS).map((q) => ({
+      name: q.name,
+      description: q.description,
+      href: `${script}/${q.name}`,
+      current: q.name === query,
+    })),
   };
   if (error) view.error = { ...error, heading: HEADINGS[error.status] ?? 'Something went wrong' };
   if (spec) {
@@ -105,7 +137,13 @@ export function frontView(query: string, outcome: Outcome, form: Record<string, 
   return view;
 }
 
-function respond(query: string, outcome: Outcome, form: Record<string, string>, format: Format, settings: CgiSettings): CgiResponse {
+function respond(
+  query: string,
+  outcome: Outcome,
+  form: Record<string, string>,
+  format: Format,
+  settings: CgiSettings,
+): CgiResponse {
   const status = outcome.kind === 'error' ? outcome.error.status : 200;
   if (format === 'json') return renderJson(outcome);
   if (format === 'csv') {
@@ -118,7 +156,11 @@ function respond(query: string, outcome: Outcome, form: Record<string, string>, 
     return { status, headers, body: toCsv(outcome.fields, outcome.rows) };
   }
   const template = Object.hasOwn(APP_TEMPLATES, query) ? APP_TEMPLATES[query]! : frontTemplate;
-  return { status, headers: headersFor(status, 'text/html; charset=utf-8'), body: renderTemplate(template, frontView(query, outcome, form, settings.scriptName)) };
+  return {
+    status,
+    headers: headersFor(status, 'text/html; charset=utf-8'),
+    body: renderTemplate(template, frontView(query, outcome, form, settings.scriptName)),
+  };
 }
 
 /**
@@ -126,7 +168,12 @@ function respond(query: string, outcome: Outcome, form: Record<string, string>, 
  * become error pages in the format asked; anything else is thrown for the caller's 500. The outcome comes back
  * too, for the HTTP caching of answers (http-cache.ts).
  */
-export async function answerFront(env: Env, form: Record<string, string>, settings: CgiSettings, log: (text: string) => void): Promise<{ response: CgiResponse; outcome: Outcome }> {
+export async function answerFront(
+  env: Env,
+  form: Record<string, string>,
+  settings: CgiSettings,
+  log: (text: string) => void,
+): Promise<{ response: CgiResponse; outcome: Outcome }> {
   const query = namedQuery(env, form);
   const format = formatOf(form);
   let outcome: Outcome = { kind: 'form' };

@@ -29,7 +29,13 @@ export function logError(text: string): void {
  * JSON alike: same code, plain message) as the catalog's plain sentence, and logged in full to the web server's
  * error log.
  */
-export function render(outcome: Outcome, form: Record<string, string>, json: boolean, settings: CgiSettings, log: (text: string) => void = logError): CgiResponse {
+export function render(
+  outcome: Outcome,
+  form: Record<string, string>,
+  json: boolean,
+  settings: CgiSettings,
+  log: (text: string) => void = logError,
+): CgiResponse {
   if (outcome.kind === 'error') {
     const { error, internal } = forVisitor(outcome.error);
     if (internal) log(`roq.cgi: ${internal}\n`);
@@ -39,13 +45,25 @@ export function render(outcome: Outcome, form: Record<string, string>, json: boo
 }
 
 /** The 500 response for a failure nobody foresaw; the details go to stderr, which is the web server's error log. */
-export function internalError(e: unknown, json: boolean, settings: CgiSettings, log: (text: string) => void = logError): CgiResponse {
+export function internalError(
+  e: unknown,
+  json: boolean,
+  settings: CgiSettings,
+  log: (text: string) => void = logError,
+): CgiResponse {
   log(`roq.cgi: ${(e as Error)?.stack ?? String(e)}\n`);
   const err = roqError('ROQ_CGI_INTERNAL', { detail: (e as Error)?.name ?? 'error' });
   try {
     return render({ kind: 'error', error: pageError(err) }, {}, json, settings, () => undefined);
   } catch {
-    return { status: 500, headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-store']], body: forVisitor(pageError(err)).error.message + '\n' };
+    return {
+      status: 500,
+      headers: [
+        ['Content-Type', 'text/plain; charset=utf-8'],
+        ['Cache-Control', 'no-store'],
+      ],
+      body: forVisitor(pageError(err)).error.message + '\n',
+    };
   }
 }
 
@@ -55,7 +73,11 @@ export function wantsJson(form: Record<string, string> | undefined, env: Env): b
   return /(?:^|&)format=json(?:&|$)/.test(env.QUERY_STRING ?? '');
 }
 
-export async function handleRequest(env: Env, body: BodyReader = readBody, log?: (text: string) => void): Promise<{ response: CgiResponse; head: boolean }> {
+export async function handleRequest(
+  env: Env,
+  body: BodyReader = readBody,
+  log?: (text: string) => void,
+): Promise<{ response: CgiResponse; head: boolean }> {
   const settings = cgiSettings(env);
   let method: Method = 'GET';
   let form: Record<string, string> | undefined;
@@ -68,15 +90,30 @@ export async function handleRequest(env: Env, body: BodyReader = readBody, log?:
     const named = namedQuery(env, form);
     if (frontAnswers(env, form)) {
       const { response, outcome } = await answerFront(env, form, settings, log ?? logError);
-      return { response: withHttpCaching(response, outcome, { ...form, query: named }, form.format === 'json' || form.format === 'csv', ifNoneMatch), head: method === 'HEAD' };
+      return {
+        response: withHttpCaching(
+          response,
+          outcome,
+          { ...form, query: named },
+          form.format === 'json' || form.format === 'csv',
+          ifNoneMatch,
+        ),
+        head: method === 'HEAD',
+      };
     }
     if (named !== '') form = { ...form, query: named };
     const json = wantsJson(form, env);
     const outcome = await answerForm(form, settings.runDir, settings.timeoutMs, json, settings.now);
-    return { response: withHttpCaching(render(outcome, form, json, settings, log), outcome, form, json, ifNoneMatch), head: method === 'HEAD' };
+    return {
+      response: withHttpCaching(render(outcome, form, json, settings, log), outcome, form, json, ifNoneMatch),
+      head: method === 'HEAD',
+    };
   } catch (e) {
     const json = wantsJson(form, env);
     if (!(e instanceof RoqError)) return { response: internalError(e, json, settings, log), head: method === 'HEAD' };
-    return { response: render({ kind: 'error', error: pageError(e) }, form ?? {}, json, settings, log), head: method === 'HEAD' };
+    return {
+      response: render({ kind: 'error', error: pageError(e) }, form ?? {}, json, settings, log),
+      head: method === 'HEAD',
+    };
   }
 }

@@ -20,14 +20,30 @@ export function isHealthCheck(env: Record<string, string | undefined>): boolean 
 }
 
 export async function healthResponse(settings: CgiSettings): Promise<CgiResponse> {
-  const plain: [string, string][] = [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-store']];
+  const plain: [string, string][] = [
+    ['Content-Type', 'text/plain; charset=utf-8'],
+    ['Cache-Control', 'no-store'],
+  ];
   try {
-    const a = await ask(settings.runDir, PING_QUERY, {}, { timeoutMs: Math.min(settings.timeoutMs, HEALTH_TIMEOUT_MS) });
+    const a = await ask(
+      settings.runDir,
+      PING_QUERY,
+      {},
+      { timeoutMs: Math.min(settings.timeoutMs, HEALTH_TIMEOUT_MS) },
+    );
     if (a.status === 'ok') {
-      return { status: 200, headers: [...plain, ...(a.hash ? ([[GENERATION_HEADER, a.hash]] as [string, string][]) : [])], body: `ok generation ${a.generation} hash ${a.hash ?? 'unknown'}\n` };
+      return {
+        status: 200,
+        headers: [...plain, ...(a.hash ? ([[GENERATION_HEADER, a.hash]] as [string, string][]) : [])],
+        body: `ok generation ${a.generation} hash ${a.hash ?? 'unknown'}\n`,
+      };
     }
     return { status: 503, headers: [...plain, ['Retry-After', '5']], body: `unavailable: ${a.code}\n` };
   } catch (e) {
-    return { status: 503, headers: [...plain, ['Retry-After', '5']], body: `unavailable: ${e instanceof RoqError ? e.code : 'error'}\n` };
+    return {
+      status: 503,
+      headers: [...plain, ['Retry-After', '5']],
+      body: `unavailable: ${e instanceof RoqError ? e.code : 'error'}\n`,
+    };
   }
 }

@@ -18,7 +18,8 @@ export const GENERATION_HEADER = 'X-Roq-Generation';
 
 /** A 53-bit string digest (cyrb53): cheap in a one-request process, and plenty to tell a URL's answers apart. */
 function digest(text: string): string {
-  let h1 = 0xdeadbeef, h2 = 0x41c6ce57;
+  let h1 = 0xdeadbeef,
+    h2 = 0x41c6ce57;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     h1 = Math.imul(h1 ^ c, 2654435761);
@@ -70,7 +71,13 @@ function setHeader(headers: [string, string][], name: string, value: string): vo
  * Adds the generation, ETag and Cache-Control to the response of an answered query, and makes it a 304 when the
  * client already has it. Anything else (the bare form, errors) is returned as it is: not cacheable.
  */
-export function withHttpCaching(response: CgiResponse, outcome: Outcome, form: Record<string, string>, json: boolean, ifNoneMatch: string | undefined): CgiResponse {
+export function withHttpCaching(
+  response: CgiResponse,
+  outcome: Outcome,
+  form: Record<string, string>,
+  json: boolean,
+  ifNoneMatch: string | undefined,
+): CgiResponse {
   if (outcome.kind !== 'rows' || !outcome.hash || response.status !== 200) return response;
   const headers: [string, string][] = [...response.headers];
   const etag = etagFor(outcome.hash, outcome.query, canonicalParams(form, json), json, response.body);

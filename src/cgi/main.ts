@@ -38,11 +38,14 @@ function respond(r: CgiResponse, head: boolean): void {
 }
 
 // The deadlines inside (body read, daemon answer) end every path; this only guards against a bug that stalls.
-setTimeout(() => {
-  logError('roq.cgi: watchdog: no response within the deadline\n');
-  const e = roqError('ROQ_DAEMON_TIMEOUT', { run: settings.runDir, ms: settings.timeoutMs });
-  respond(render({ kind: 'error', error: pageError(e) }, {}, wantsJson(undefined, process.env), settings), false);
-}, 2 * settings.timeoutMs + 1000);
+setTimeout(
+  () => {
+    logError('roq.cgi: watchdog: no response within the deadline\n');
+    const e = roqError('ROQ_DAEMON_TIMEOUT', { run: settings.runDir, ms: settings.timeoutMs });
+    respond(render({ kind: 'error', error: pageError(e) }, {}, wantsJson(undefined, process.env), settings), false);
+  },
+  2 * settings.timeoutMs + 1000,
+);
 
 const fail = (e: unknown) => respond(internalError(e, wantsJson(undefined, process.env), settings), false);
 process.on('uncaughtException', fail);

@@ -25,7 +25,16 @@ export interface PageError {
 /** What one request came to: the bare form, an answer's rows, or an error. */
 export type Outcome =
   | { kind: 'form'; prompt?: string }
-  | { kind: 'rows'; query: string; fields: Field[]; rows: Cell[][]; generation: number; /** the generation's content hash */ hash?: string; dates?: DateRange; notice?: string }
+  | {
+      kind: 'rows';
+      query: string;
+      fields: Field[];
+      rows: Cell[][];
+      generation: number;
+      /** the generation's content hash */ hash?: string;
+      dates?: DateRange;
+      notice?: string;
+    }
   | { kind: 'error'; error: PageError }
   /** A station search with one match: straight to its board. */
   | { kind: 'redirect'; location: string };
@@ -41,11 +50,23 @@ export interface CgiResponse {
  * departures API for JSON; else `q` present → stops; else none (the empty form).
  * Only the query's own parameters are picked; the page's other fields (format, the buttons) are not parameters.
  */
-export function chooseQuery(form: Record<string, string>, json = false): { query: string; raw: Record<string, string> } | undefined {
-  const query = form.query ? form.query : 'stop' in form ? (json ? 'departures' : 'board') : 'q' in form ? 'stops' : undefined;
+export function chooseQuery(
+  form: Record<string, string>,
+  json = false,
+): { query: string; raw: Record<string, string> } | undefined {
+  const query = form.query
+    ? form.query
+    : 'stop' in form
+      ? json
+        ? 'departures'
+        : 'board'
+      : 'q' in form
+        ? 'stops'
+        : undefined;
   if (query === undefined) return undefined;
   const spec = Object.hasOwn(QUERY_SPECS, query) ? QUERY_SPECS[query] : undefined;
-  if (!spec) throw roqError('ROQ_QUERY_UNKNOWN', { query: query.slice(0, 40), known: Object.keys(QUERY_SPECS).join(', ') });
+  if (!spec)
+    throw roqError('ROQ_QUERY_UNKNOWN', { query: query.slice(0, 40), known: Object.keys(QUERY_SPECS).join(', ') });
   const raw: Record<string, string> = {};
   for (const p of spec.params) {
     const value = form[p.name];
@@ -61,7 +82,9 @@ export function pageError(e: RoqError): PageError {
 /** All of a form's problems as one error outcome: the first names the parameter, the page marks every one. */
 function problemsError(problems: RoqError[]): PageError {
   const first = pageError(problems[0]!);
-  return problems.length === 1 ? first : { ...first, problems: problems.map((p) => ({ param: p.param ?? '', message: p.message })) };
+  return problems.length === 1
+    ? first
+    : { ...first, problems: problems.map((p) => ({ param: p.param ?? '', message: p.message })) };
 }
 
 /**
@@ -83,9 +106,16 @@ const EMPTY_SEARCH_PROMPT = 'Type part of a station name, then press “Find sta
  * errors and error answers become an error outcome with the catalog's status; an empty answer for a day outside
  * the data's dates carries a notice saying so; unexpected failures are thrown for the caller's 500.
  */
-export async function answerForm(form: Record<string, string>, runDir: string, timeoutMs: number, json: boolean, now?: number): Promise<Outcome> {
+export async function answerForm(
+  form: Record<string, string>,
+  runDir: string,
+  timeoutMs: number,
+  json: boolean,
+  now?: number,
+): Promise<Outcome> {
   const chosen = chooseQuery(form, json);
-  if (!json && chosen?.query === 'stops' && chosen.raw.q === undefined) return { kind: 'form', prompt: EMPTY_SEARCH_PROMPT };
+  if (!json && chosen?.query === 'stops' && chosen.raw.q === undefined)
+    return { kind: 'form', prompt: EMPTY_SEARCH_PROMPT };
   if (!chosen) {
     if (!json) return { kind: 'form' };
     const stop = QUERY_SPECS.departures?.params.find((p) => p.name === 'stop');
@@ -99,11 +129,23 @@ export async function answerForm(form: Record<string, string>, runDir: string, t
   assertRequestFits(chosen.query, chosen.raw);
   const answer = await ask(runDir, chosen.query, chosen.raw, { timeoutMs });
   if (answer.status === 'ok') {
-    const location = !json && chosen.query === 'stops' ? singleStationLocation(rowsToObjects(answer.fields, answer.rows), '') : undefined;
+    const location =
+      !json && chosen.query === 'stops'
+        ? singleStationLocation(rowsToObjects(answer.fields, answer.rows), '')
+        : undefined;
     if (location) return { kind: 'redirect', location };
     const { fields, rows, generation, hash, dates } = answer;
     const notice = rows.length === 0 ? datesNotice(specs, chosen.raw, dates) : undefined;
-    return { kind: 'rows', query: chosen.query, fields, rows, generation, ...(hash ? { hash } : {}), ...(dates ? { dates } : {}), ...(notice ? { notice } : {}) };
+    return {
+      kind: 'rows',
+      query: chosen.query,
+      fields,
+      rows,
+      generation,
+      ...(hash ? { hash } : {}),
+      ...(dates ? { dates } : {}),
+      ...(notice ? { notice } : {}),
+    };
   }
   return { kind: 'error', error: answerPageError(answer) };
 }
@@ -134,7 +176,10 @@ export function statusLine(status: number): string {
 // The page needs no script, no frames and no foreign resources; saying so makes any injection that slipped past
 // escaping inert as well.
 const SECURITY_HEADERS: [string, string][] = [
-  ['Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"],
+  [
+    'Content-Security-Policy',
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  ],
   ['X-Content-Type-Options', 'nosniff'],
 ];
 
@@ -160,7 +205,9 @@ function safeJson(value: unknown): string {
  * to the body, which stays exactly `{query, rows}` (docs/QUERIES.md; the worked cases compare it byte for byte).
  */
 function datesHeader(outcome: Outcome): [string, string][] {
-  return outcome.kind === 'rows' && outcome.dates ? [['Roq-Data-Dates', `${outcome.dates.start}/${outcome.dates.end}`]] : [];
+  return outcome.kind === 'rows' && outcome.dates
+    ? [['Roq-Data-Dates', `${outcome.dates.start}/${outcome.dates.end}`]]
+    : [];
 }
 
 export function renderJson(outcome: Outcome): CgiResponse {
@@ -174,15 +221,38 @@ export function renderJson(outcome: Outcome): CgiResponse {
   } else {
     body = safeJson({ query: null, rows: [] });
   }
-  return { status, headers: [...headersFor(status, 'application/json; charset=utf-8'), ...datesHeader(outcome)], body: body + '\n' };
+  return {
+    status,
+    headers: [...headersFor(status, 'application/json; charset=utf-8'), ...datesHeader(outcome)],
+    body: body + '\n',
+  };
 }
 
-export function renderHtml(outcome: Outcome, form: Record<string, string>, scriptName: string, now = new Date()): CgiResponse {
-  if (outcome.kind === 'redirect') return { status: 303, headers: [['Location', scriptName + outcome.location], ...headersFor(303, 'text/plain; charset=utf-8')], body: 'See the board of the one station found.\n' };
+export function renderHtml(
+  outcome: Outcome,
+  form: Record<string, string>,
+  scriptName: string,
+  now = new Date(),
+): CgiResponse {
+  if (outcome.kind === 'redirect')
+    return {
+      status: 303,
+      headers: [['Location', scriptName + outcome.location], ...headersFor(303, 'text/plain; charset=utf-8')],
+      body: 'See the board of the one station found.\n',
+    };
   const status = outcome.kind === 'error' ? outcome.error.status : 200;
   // The raw departures table keeps the generic page; everything a passenger sees is the board's (src/cgi/board.ts).
   const raw = outcome.kind === 'rows' ? outcome.query === 'departures' : form.query === 'departures';
-  if (!raw) return { status, headers: [...headersFor(status, 'text/html; charset=utf-8'), ...datesHeader(outcome)], body: boardPage(outcome, form, scriptName) };
+  if (!raw)
+    return {
+      status,
+      headers: [...headersFor(status, 'text/html; charset=utf-8'), ...datesHeader(outcome)],
+      body: boardPage(outcome, form, scriptName),
+    };
   // One page per process: the template is parsed where it is used, once.
-  return { status, headers: [...headersFor(status, 'text/html; charset=utf-8'), ...datesHeader(outcome)], body: renderTemplate(pageTemplate, pageView(outcome, form, scriptName, now)) };
+  return {
+    status,
+    headers: [...headersFor(status, 'text/html; charset=utf-8'), ...datesHeader(outcome)],
+    body: renderTemplate(pageTemplate, pageView(outcome, form, scriptName, now)),
+  };
 }

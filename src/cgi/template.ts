@@ -54,7 +54,11 @@ export function parseTemplate(template: string): Node[] {
       const lineStart = template.lastIndexOf('\n', start - 1) + 1;
       const nl = template.indexOf('\n', next);
       const lineEnd = nl < 0 ? template.length : nl + 1;
-      if (lineStart >= pos && /^[ \t]*$/.test(template.slice(lineStart, start)) && /^[ \t]*\r?\n?$/.test(template.slice(next, lineEnd))) {
+      if (
+        lineStart >= pos &&
+        /^[ \t]*$/.test(template.slice(lineStart, start)) &&
+        /^[ \t]*\r?\n?$/.test(template.slice(next, lineEnd))
+      ) {
         textEnd = lineStart;
         next = lineEnd;
       }
@@ -62,7 +66,8 @@ export function parseTemplate(template: string): Node[] {
     if (textEnd > pos) children.push({ kind: 'text', text: template.slice(pos, textEnd) });
     pos = next;
     if (sigil === '!') continue;
-    if (sigil === '{' || sigil === '&') throw new Error(`template ${where(template, start)}: unescaped output is not supported`);
+    if (sigil === '{' || sigil === '&')
+      throw new Error(`template ${where(template, start)}: unescaped output is not supported`);
     const name = ('#^/'.includes(sigil) ? tag.slice(1) : tag).trim();
     if (!NAME.test(name)) throw new Error(`template ${where(template, start)}: bad tag '{{${tag.slice(0, 40)}}}'`);
     const path = name === '.' ? ['.'] : name.split('.');
@@ -74,7 +79,9 @@ export function parseTemplate(template: string): Node[] {
     } else if (sigil === '/') {
       const top = open.pop();
       if (!top || top.name !== name) {
-        throw new Error(`template ${where(template, start)}: '{{/${name}}}' closes ${top ? `'{{#${top.name}}}'` : 'no open section'}`);
+        throw new Error(
+          `template ${where(template, start)}: '{{/${name}}}' closes ${top ? `'{{#${top.name}}}'` : 'no open section'}`,
+        );
       }
       children = top.children;
     } else {
@@ -94,7 +101,10 @@ function lookup(stack: unknown[], path: string[]): unknown {
     if (scope !== null && typeof scope === 'object' && Object.hasOwn(scope, path[0]!)) {
       let value: unknown = (scope as Record<string, unknown>)[path[0]!];
       for (const key of path.slice(1)) {
-        value = value !== null && typeof value === 'object' && Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined;
+        value =
+          value !== null && typeof value === 'object' && Object.hasOwn(value, key)
+            ? (value as Record<string, unknown>)[key]
+            : undefined;
       }
       return value;
     }
@@ -111,7 +121,8 @@ function renderNodes(nodes: Node[], stack: unknown[], out: string[]): void {
     const value = lookup(stack, node.path);
     if (node.kind === 'var') {
       if (value === undefined || value === null) continue;
-      if (typeof value === 'object' || typeof value === 'function') throw new TypeError(`template value '${node.path.join('.')}' is not text`);
+      if (typeof value === 'object' || typeof value === 'function')
+        throw new TypeError(`template value '${node.path.join('.')}' is not text`);
       out.push(escapeHtml(String(value)));
       continue;
     }

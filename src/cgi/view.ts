@@ -34,21 +34,41 @@ const HEADINGS: Record<number, string> = {
  * marked invalid, and the code only where it helps the visitor fix the form (4xx): a server-side failure shows
  * a plain sentence and nothing else.
  */
-export function errorView(e: PageError, headings: Record<number, string> = HEADINGS): { error: Record<string, unknown>; invalid: Record<string, boolean> } {
+export function errorView(
+  e: PageError,
+  headings: Record<number, string> = HEADINGS,
+): { error: Record<string, unknown>; invalid: Record<string, boolean> } {
   const problems = e.problems ?? (e.param ? [{ param: e.param, message: e.message }] : []);
   return {
-    error: { ...e, heading: headings[e.status] ?? 'Something went wrong', showCode: e.status < 500, problems: e.problems },
+    error: {
+      ...e,
+      heading: headings[e.status] ?? 'Something went wrong',
+      showCode: e.status < 500,
+      problems: e.problems,
+    },
     invalid: Object.fromEntries(problems.map((p) => [p.param, true])),
   };
 }
 
 /** The view the template shows: the form as submitted (date defaulting to today), then the outcome. */
-export function pageView(outcome: Outcome, form: Record<string, string>, scriptName: string, now: Date): Record<string, unknown> {
+export function pageView(
+  outcome: Outcome,
+  form: Record<string, string>,
+  scriptName: string,
+  now: Date,
+): Record<string, unknown> {
   const field = (name: string) => form[name] ?? '';
   const view: Record<string, unknown> = {
     title: 'Train departures',
     script: scriptName,
-    form: { q: field('q'), stop: field('stop'), date: form.date || today(now), after: field('after'), route: field('route'), limit: field('limit') },
+    form: {
+      q: field('q'),
+      stop: field('stop'),
+      date: form.date || today(now),
+      after: field('after'),
+      route: field('route'),
+      limit: field('limit'),
+    },
     invalid: {},
   };
   if (outcome.kind === 'error') {

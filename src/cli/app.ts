@@ -55,7 +55,8 @@ const INPUT_DIRS = ['schemas', 'queries', 'templates'];
 
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath, e.name))
     .sort();
@@ -67,8 +68,13 @@ function filesUnder(dir: string): string[] {
  */
 export function buildInputs(app: string): string {
   const h = createHash('sha256');
-  for (const f of [...INPUT_DIRS.flatMap((d) => filesUnder(join(app, d))), ...[join(app, 'app.json')].filter((f) => fs.existsSync(f))]) {
-    h.update(`${relative(app, f)}\0`).update(fs.readFileSync(f)).update('\0');
+  for (const f of [
+    ...INPUT_DIRS.flatMap((d) => filesUnder(join(app, d))),
+    ...[join(app, 'app.json')].filter((f) => fs.existsSync(f)),
+  ]) {
+    h.update(`${relative(app, f)}\0`)
+      .update(fs.readFileSync(f))
+      .update('\0');
   }
   for (const p of ['roq.js', 'worker.js', 'load-thread.js', 'roq.cgi']) {
     const st = fs.statSync(join(roqHome(), 'dist', p), { throwIfNoEntry: false });
@@ -90,11 +96,19 @@ export function isBuilt(app: string): boolean {
 
 /** Builds the app with roq's build script; throws ROQ_BUILD_FAILED with the script's complaint. */
 export function buildApp(app: string, say: (line: string) => void): void {
-  if (!fs.existsSync(join(app, 'schemas'))) throw roqError('ROQ_BUILD_FAILED', { app, detail: 'it has no schemas/ directory; make an app with `roq init APP --from DATA_DIR`' });
+  if (!fs.existsSync(join(app, 'schemas')))
+    throw roqError('ROQ_BUILD_FAILED', {
+      app,
+      detail: 'it has no schemas/ directory; make an app with `roq init APP --from DATA_DIR`',
+    });
   const inputs = buildInputs(app);
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [join(roqHome(), 'scripts/build.js'), '--app', app], { encoding: 'utf8' });
-  if (r.status !== 0) throw roqError('ROQ_BUILD_FAILED', { app, detail: (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n').slice(0, 8).join('\n') });
+  if (r.status !== 0)
+    throw roqError('ROQ_BUILD_FAILED', {
+      app,
+      detail: (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n').slice(0, 8).join('\n'),
+    });
   fs.writeFileSync(join(app, STAMP), JSON.stringify({ inputs, builtAt: new Date().toISOString() }) + '\n');
   say(`roq: built app ${app} in ${Math.round(performance.now() - t0)} ms (${join(app, '.roq/dist')})\n`);
 }
@@ -102,12 +116,12 @@ export function buildApp(app: string, say: (line: string) => void): void {
 /** `roq build [--app DIR] [--force]`. */
 export async function build(argv: string[], app: string | undefined): Promise<number> {
   const { values } = parseCommand('build', argv, { force: { type: 'boolean' } });
-  if (values.help) return void process.stdout.write(BUILD_HELP), 0;
+  if (values.help) return (void process.stdout.write(BUILD_HELP), 0);
   if (app === undefined) {
     const r = spawnSync(process.execPath, [join(roqHome(), 'scripts/build.js')], { stdio: 'inherit' });
     return r.status ?? 1;
   }
-  if (!values.force && isBuilt(app)) return void process.stdout.write(`roq: app ${app} is up to date\n`), 0;
+  if (!values.force && isBuilt(app)) return (void process.stdout.write(`roq: app ${app} is up to date\n`), 0);
   buildApp(app, (line) => process.stdout.write(line));
   return 0;
 }

@@ -21,13 +21,15 @@ with the error (file:line:column) when it would not.
 
 export async function check(argv: string[]): Promise<number> {
   const { values } = parseCommand('check', argv, { data: { type: 'string' } });
-  if (values.help) return void process.stdout.write(CHECK_HELP), 0;
+  if (values.help) return (void process.stdout.write(CHECK_HELP), 0);
   const dir = dataDir(values.data);
   const warnings: string[] = [];
   const g = await loadGeneration(dir, 0, { warn: (m) => warnings.push(m) });
   const lines = [
     `${g.dataDir}: ok, ${g.stats.rows} rows from ${g.stats.files.length} files in ${Math.round(g.loadMs)} ms`,
-    ...g.stats.files.map((f) => `  ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows ${String(f.bytes).padStart(12)} bytes`),
+    ...g.stats.files.map(
+      (f) => `  ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows ${String(f.bytes).padStart(12)} bytes`,
+    ),
   ];
   process.stdout.write(lines.join('\n') + '\n' + coverageLine(g.dates, today()));
   for (const w of warnings) process.stdout.write(`warning: ${w}\n`);

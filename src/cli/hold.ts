@@ -25,14 +25,18 @@ generation and its content hash; exits 1 with ROQ_NOTHING_HELD when nothing is h
 const POLL_MS = 20;
 
 function describe(run: string, r: ReloadOutcome): string {
-  const files = (r.files ?? []).map((f) => `  ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows ${String(f.bytes).padStart(12)} bytes\n`).join('');
+  const files = (r.files ?? [])
+    .map((f) => `  ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows ${String(f.bytes).padStart(12)} bytes\n`)
+    .join('');
   switch (r.action) {
     case 'hold':
       return `roq holds generation ${r.generation} on ${run}: hash ${r.hash}, ${r.rows} rows from ${r.files?.length ?? 0} files in ${r.ms} ms; not serving until \`roq swap\`\n${files}`;
     case 'swap':
       return `roq swapped on ${run}: generation ${r.generation} serving, hash ${r.hash}, ${r.rows} rows\n`;
     default:
-      return r.generation === undefined ? `roq on ${run}: no generation was held\n` : `roq dropped held generation ${r.generation} (hash ${r.hash}) on ${run}\n`;
+      return r.generation === undefined
+        ? `roq on ${run}: no generation was held\n`
+        : `roq dropped held generation ${r.generation} (hash ${r.hash}) on ${run}\n`;
   }
 }
 
@@ -56,7 +60,11 @@ export async function holdAction(run: string, action: HoldAction, timeoutMs: num
         process.stdout.write(describe(run, out));
         return 0;
       }
-      if (!isAlive(pid)) throw roqError('ROQ_RELOAD_FAILED', { run, detail: `the daemon (pid ${pid}) stopped before the ${action} finished` });
+      if (!isAlive(pid))
+        throw roqError('ROQ_RELOAD_FAILED', {
+          run,
+          detail: `the daemon (pid ${pid}) stopped before the ${action} finished`,
+        });
       if (Date.now() > giveUp) throw roqError('ROQ_RELOAD_TIMEOUT', { run, ms: timeoutMs });
     }
   } finally {
@@ -66,6 +74,6 @@ export async function holdAction(run: string, action: HoldAction, timeoutMs: num
 
 export async function swap(argv: string[]): Promise<number> {
   const { values } = parseCommand('swap', argv, { ...RUN_OPTION, timeout: { type: 'string' } });
-  if (values.help) return void process.stdout.write(SWAP_HELP), 0;
+  if (values.help) return (void process.stdout.write(SWAP_HELP), 0);
   return holdAction(runDir(values.run), 'swap', intOption('swap', 'timeout', values.timeout, 60_000, 100, 86_400_000));
 }

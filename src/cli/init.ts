@@ -28,23 +28,40 @@ inferred and why; edit the JSON under APP/schemas/ afterwards. Then:
 const DATA_FILE = /\.(csv|tsv|txt|psv)$/i;
 
 export async function init(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand('init', argv, { from: { type: 'string' }, force: { type: 'boolean' } }, true);
-  if (values.help) return void process.stdout.write(INIT_HELP), 0;
+  const { values, positionals } = parseCommand(
+    'init',
+    argv,
+    { from: { type: 'string' }, force: { type: 'boolean' } },
+    true,
+  );
+  if (values.help) return (void process.stdout.write(INIT_HELP), 0);
   const [appArg, ...extra] = positionals;
-  if (appArg === undefined || extra.length) throw roqError('ROQ_USAGE', { command: 'init', detail: 'name one app directory: roq init APP --from DATA_DIR' });
-  if (typeof values.from !== 'string') throw roqError('ROQ_USAGE', { command: 'init', detail: '--from DATA_DIR is required' });
+  if (appArg === undefined || extra.length)
+    throw roqError('ROQ_USAGE', { command: 'init', detail: 'name one app directory: roq init APP --from DATA_DIR' });
+  if (typeof values.from !== 'string')
+    throw roqError('ROQ_USAGE', { command: 'init', detail: '--from DATA_DIR is required' });
   const app = resolve(appArg);
   const data = resolve(values.from);
   if (fs.existsSync(join(app, 'schemas')) && !values.force) {
-    throw roqError('ROQ_USAGE', { command: 'init', detail: `${app}/schemas already exists (your edits would be lost); pass --force to overwrite it` });
+    throw roqError('ROQ_USAGE', {
+      command: 'init',
+      detail: `${app}/schemas already exists (your edits would be lost); pass --force to overwrite it`,
+    });
   }
   let files: string[];
   try {
-    files = fs.readdirSync(data).filter((f) => DATA_FILE.test(f) && fs.statSync(join(data, f)).isFile()).sort();
+    files = fs
+      .readdirSync(data)
+      .filter((f) => DATA_FILE.test(f) && fs.statSync(join(data, f)).isFile())
+      .sort();
   } catch (e) {
-    throw roqError('ROQ_USAGE', { command: 'init', detail: `cannot read the data directory ${data} (${(e as Error).message})` });
+    throw roqError('ROQ_USAGE', {
+      command: 'init',
+      detail: `cannot read the data directory ${data} (${(e as Error).message})`,
+    });
   }
-  if (files.length === 0) throw roqError('ROQ_USAGE', { command: 'init', detail: `${data} has no .csv, .tsv, .txt or .psv files` });
+  if (files.length === 0)
+    throw roqError('ROQ_USAGE', { command: 'init', detail: `${data} has no .csv, .tsv, .txt or .psv files` });
   fs.rmSync(join(app, 'schemas'), { recursive: true, force: true });
   fs.mkdirSync(join(app, 'schemas/tables'), { recursive: true });
   fs.mkdirSync(join(app, 'schemas/queries'), { recursive: true });
@@ -62,7 +79,8 @@ export async function init(argv: string[]): Promise<number> {
     }
     process.stdout.write(inferred.reasons.map((r) => `  ${r}\n`).join(''));
   }
-  if (!fs.existsSync(join(app, 'app.json'))) fs.writeFileSync(join(app, 'app.json'), JSON.stringify({ title: basename(app) }, null, 2) + '\n');
+  if (!fs.existsSync(join(app, 'app.json')))
+    fs.writeFileSync(join(app, 'app.json'), JSON.stringify({ title: basename(app) }, null, 2) + '\n');
   process.stdout.write(
     `roq init: wrote ${files.length} table schema(s) and ${queries} lookup quer${queries === 1 ? 'y' : 'ies'} to ${app}/schemas; edit them, then:\n` +
       `  roq start --app ${appArg} --data ${values.from} --run ${join(appArg, 'run')}\n`,

@@ -43,7 +43,19 @@ ${[START_HELP, STOP_HELP, RELOAD_HELP, SWAP_HELP, UPGRADE_HELP, STATUS_HELP, CHE
   ${QUERY_HELP.split('\n')[0]}
 `;
 
-const COMMANDS: Record<string, (argv: string[], app?: string) => Promise<number>> = { start, stop, reload, swap, upgrade, status, query, check, daemon, build, init };
+const COMMANDS: Record<string, (argv: string[], app?: string) => Promise<number>> = {
+  start,
+  stop,
+  reload,
+  swap,
+  upgrade,
+  status,
+  query,
+  check,
+  daemon,
+  build,
+  init,
+};
 
 function exitCode(e: RoqError): number {
   return e.code === 'ROQ_USAGE' || e.code === 'ROQ_QUERY_UNKNOWN' || e.code.startsWith('ROQ_PARAM_') ? 2 : 1;
@@ -51,7 +63,7 @@ function exitCode(e: RoqError): number {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === '--version' || command === 'version') return void process.stdout.write(`roq ${VERSION}\n`), 0;
+  if (command === '--version' || command === 'version') return (void process.stdout.write(`roq ${VERSION}\n`), 0);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP);
     return command === undefined ? 2 : 0;

@@ -17,9 +17,20 @@ export interface Parsed {
   positionals: string[];
 }
 
-export function parseCommand(command: string, argv: string[], options: Options, allowPositionals = false, hint?: (option: string) => string | undefined): Parsed {
+export function parseCommand(
+  command: string,
+  argv: string[],
+  options: Options,
+  allowPositionals = false,
+  hint?: (option: string) => string | undefined,
+): Parsed {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals,
+      strict: true,
+    });
     return { values: values as Parsed['values'], positionals };
   } catch (e) {
     throw roqError('ROQ_USAGE', { command, detail: usageDetail(e as Error & { code?: string }, hint) });
@@ -33,7 +44,9 @@ function usageDetail(e: Error & { code?: string }, hint?: (option: string) => st
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option '${option}'${hint?.(option) ? `: ${hint(option)}` : ''}`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return /argument missing/.test(e.message) ? `option '${option}' needs a value` : `option '${option}' takes no value`;
+      return /argument missing/.test(e.message)
+        ? `option '${option}' needs a value`
+        : `option '${option}' takes no value`;
     default:
       return e.message.split('\n')[0]!;
   }
@@ -60,9 +73,20 @@ export function defaultWorkers(): number {
 }
 
 /** An integer option within [min, max], or its default when absent. */
-export function intOption(command: string, name: string, value: string | boolean | undefined, fallback: number, min: number, max: number): number {
+export function intOption(
+  command: string,
+  name: string,
+  value: string | boolean | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback;
   const n = typeof value === 'string' && /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
-  if (!(n >= min && n <= max)) throw roqError('ROQ_USAGE', { command, detail: `--${name} must be a whole number from ${min} to ${max}, got '${String(value)}'` });
+  if (!(n >= min && n <= max))
+    throw roqError('ROQ_USAGE', {
+      command,
+      detail: `--${name} must be a whole number from ${min} to ${max}, got '${String(value)}'`,
+    });
   return n;
 }

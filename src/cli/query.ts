@@ -45,13 +45,26 @@ function table(fields: readonly Field[], rows: readonly Cell[][]): string {
   if (rows.length === 0) return '(no rows)\n';
   const text = [fields.map((f) => f.name), ...rows.map((r) => r.map(String))];
   const widths = fields.map((_, i) => Math.max(...text.map((r) => r[i]!.length)));
-  const lines = text.map((r) => r.map((c, i) => (fields[i]!.type === 'int' || fields[i]!.type === 'float' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  const lines = text.map((r) =>
+    r
+      .map((c, i) =>
+        fields[i]!.type === 'int' || fields[i]!.type === 'float' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!),
+      )
+      .join('  ')
+      .trimEnd(),
+  );
   return lines.join('\n') + `\n(${rows.length} row${rows.length === 1 ? '' : 's'})\n`;
 }
 
 export async function query(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand('query', argv, { ...RUN_OPTION, json: { type: 'boolean' }, timeout: { type: 'string' } }, true, paramHint);
-  if (values.help) return void process.stdout.write(QUERY_HELP), 0;
+  const { values, positionals } = parseCommand(
+    'query',
+    argv,
+    { ...RUN_OPTION, json: { type: 'boolean' }, timeout: { type: 'string' } },
+    true,
+    paramHint,
+  );
+  if (values.help) return (void process.stdout.write(QUERY_HELP), 0);
   const [name, ...pairs] = positionals;
   if (name === undefined) throw roqError('ROQ_USAGE', { command: 'query', detail: 'name a query' });
   const run = runDir(values.run);
@@ -63,15 +76,20 @@ export async function query(argv: string[]): Promise<number> {
     const eq = pair.indexOf('=');
     if (eq < 1) throw roqError('ROQ_USAGE', { command: 'query', detail: `'${pair}' is not of the form PARAM=VALUE` });
     const key = pair.slice(0, eq);
-    if (Object.hasOwn(raw, key)) throw roqError('ROQ_USAGE', { command: 'query', detail: `parameter '${key}' is given twice` });
+    if (Object.hasOwn(raw, key))
+      throw roqError('ROQ_USAGE', { command: 'query', detail: `parameter '${key}' is given twice` });
     raw[key] = pair.slice(eq + 1);
   }
   parseParams(name, spec.params, raw);
-  const answer = await ask(run, name, raw, { timeoutMs: intOption('query', 'timeout', values.timeout, 5000, 1, 3_600_000) });
+  const answer = await ask(run, name, raw, {
+    timeoutMs: intOption('query', 'timeout', values.timeout, 5000, 1, 3_600_000),
+  });
   if (answer.status !== 'ok') throw errorOfAnswer(answer);
   // The answer itself stays exact (a script reads stdout); a date outside the data is said on stderr.
   const notice = answer.rows.length === 0 ? datesNotice(spec.params, raw, answer.dates) : undefined;
   if (notice) process.stderr.write(`roq: ${notice}\n`);
-  process.stdout.write(values.json ? JSON.stringify(rowsToObjects(answer.fields, answer.rows)) + '\n' : table(answer.fields, answer.rows));
+  process.stdout.write(
+    values.json ? JSON.stringify(rowsToObjects(answer.fields, answer.rows)) + '\n' : table(answer.fields, answer.rows),
+  );
   return 0;
 }

@@ -33,13 +33,21 @@ Signals go only to a process checked to be the daemon of the run directory (docs
 const POLL_MS = 20;
 
 function describe(run: string, r: ReloadOutcome): string {
-  const files = (r.files ?? []).map((f) => `  ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows ${String(f.bytes).padStart(12)} bytes\n`).join('');
+  const files = (r.files ?? [])
+    .map((f) => `  ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows ${String(f.bytes).padStart(12)} bytes\n`)
+    .join('');
   return `roq reloaded on ${run}: generation ${r.generation} serving, hash ${r.hash}, ${r.rows} rows from ${r.files?.length ?? 0} files in ${r.ms} ms\n${coverageLine(r.dates, today())}${files}`;
 }
 
 export async function reload(argv: string[]): Promise<number> {
-  const { values } = parseCommand('reload', argv, { ...RUN_OPTION, timeout: { type: 'string' }, hold: { type: 'boolean' }, 'drop-held': { type: 'boolean' }, logs: { type: 'boolean' } });
-  if (values.help) return void process.stdout.write(RELOAD_HELP), 0;
+  const { values } = parseCommand('reload', argv, {
+    ...RUN_OPTION,
+    timeout: { type: 'string' },
+    hold: { type: 'boolean' },
+    'drop-held': { type: 'boolean' },
+    logs: { type: 'boolean' },
+  });
+  if (values.help) return (void process.stdout.write(RELOAD_HELP), 0);
   const run = runDir(values.run);
   if (values.logs) {
     const pid = signalDaemon(run, 'SIGUSR1');
@@ -48,7 +56,8 @@ export async function reload(argv: string[]): Promise<number> {
     return 0;
   }
   const timeoutMs = intOption('reload', 'timeout', values.timeout, 600_000, 100, 86_400_000);
-  if (values.hold && values['drop-held']) throw roqError('ROQ_USAGE', { command: 'reload', detail: '--hold and --drop-held exclude each other' });
+  if (values.hold && values['drop-held'])
+    throw roqError('ROQ_USAGE', { command: 'reload', detail: '--hold and --drop-held exclude each other' });
   if (values.hold || values['drop-held']) return holdAction(run, values.hold ? 'hold' : 'drop', timeoutMs);
   const pid = runningPid(run);
   if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
@@ -61,7 +70,11 @@ export async function reload(argv: string[]): Promise<number> {
     await sleep(POLL_MS);
     before = readStatusFile(run, pid);
   }
-  if (!before.reload) throw roqError('ROQ_RELOAD_FAILED', { run, detail: `the daemon (pid ${pid}) is of a release that does not report reloads; use \`kill -HUP ${pid}\` and read its log` });
+  if (!before.reload)
+    throw roqError('ROQ_RELOAD_FAILED', {
+      run,
+      detail: `the daemon (pid ${pid}) is of a release that does not report reloads; use \`kill -HUP ${pid}\` and read its log`,
+    });
   const wanted = before.reload.requested + 1;
   if (signalDaemon(run, 'SIGHUP') !== pid) throw roqError('ROQ_NOT_RUNNING', { run });
   for (;;) {
@@ -70,11 +83,16 @@ export async function reload(argv: string[]): Promise<number> {
     // The first plain reload that answers our signal; holds and swaps in between have covers 0.
     const last = (now?.reload.recent ?? (now?.reload.last ? [now.reload.last] : [])).find((r) => r.covers >= wanted);
     if (last) {
-      if (last.status === 'failed') throw roqError('ROQ_RELOAD_FAILED', { run, detail: last.error?.message ?? 'unknown error' });
+      if (last.status === 'failed')
+        throw roqError('ROQ_RELOAD_FAILED', { run, detail: last.error?.message ?? 'unknown error' });
       process.stdout.write(describe(run, last));
       return 0;
     }
-    if (!now && !isAlive(pid)) throw roqError('ROQ_RELOAD_FAILED', { run, detail: `the daemon (pid ${pid}) stopped before the reload finished` });
+    if (!now && !isAlive(pid))
+      throw roqError('ROQ_RELOAD_FAILED', {
+        run,
+        detail: `the daemon (pid ${pid}) stopped before the reload finished`,
+      });
     if (Date.now() > giveUp) throw roqError('ROQ_RELOAD_TIMEOUT', { run, ms: timeoutMs });
   }
 }

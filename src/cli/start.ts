@@ -8,7 +8,15 @@ import * as fs from 'node:fs';
 import { resolve } from 'node:path';
 import { roqError } from '../errors.js';
 import { prepareRunDir, runDaemon, type DaemonOptions } from '../daemon/daemon.js';
-import { defaultLogFile, errorLine, loadedLine, readyLine, runningPid, startDetached, type ReadyReport } from '../control/lifecycle.js';
+import {
+  defaultLogFile,
+  errorLine,
+  loadedLine,
+  readyLine,
+  runningPid,
+  startDetached,
+  type ReadyReport,
+} from '../control/lifecycle.js';
 import { privatePath } from '../daemon/private-dir.js';
 import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';
@@ -77,21 +85,48 @@ export function daemonOptions(command: string, values: Values): DaemonOptions {
 /** The arguments that make `roq daemon` run with options `o`. */
 export function daemonArgs(o: DaemonOptions): string[] {
   return [
-    '--run', o.run, '--data', o.data, '--workers', String(o.workers), '--deadline', String(o.deadlineMs),
-    '--log', o.logFile ?? defaultLogFile(o.run), '--access-log', o.accessLog ?? 'off', '--takeover-timeout', String(o.takeoverTimeoutMs),
+    '--run',
+    o.run,
+    '--data',
+    o.data,
+    '--workers',
+    String(o.workers),
+    '--deadline',
+    String(o.deadlineMs),
+    '--log',
+    o.logFile ?? defaultLogFile(o.run),
+    '--access-log',
+    o.accessLog ?? 'off',
+    '--takeover-timeout',
+    String(o.takeoverTimeoutMs),
     ...(o.takeover ? ['--takeover'] : []),
     ...(o.user ? ['--user', o.user] : []),
   ];
 }
 
 export function describeReady(r: ReadyReport): string {
-  return `roq started on ${r.run}: pid ${r.pid}, generation ${r.generation}${r.hash ? `, hash ${r.hash}` : ''}, ${r.rows} rows from ${r.files} files loaded in ${r.loadMs} ms, ${r.workers} workers\n` + coverageLine(r.dates, today());
+  return (
+    `roq started on ${r.run}: pid ${r.pid}, generation ${r.generation}${r.hash ? `, hash ${r.hash}` : ''}, ${r.rows} rows from ${r.files} files loaded in ${r.loadMs} ms, ${r.workers} workers\n` +
+    coverageLine(r.dates, today())
+  );
 }
 
 /** Starts `roq daemon` detached with options `o` and resolves with its readiness report. */
-export function launch(o: DaemonOptions, readyTimeoutMs: number, onLoaded?: (r: ReadyReport) => void): Promise<ReadyReport> {
+export function launch(
+  o: DaemonOptions,
+  readyTimeoutMs: number,
+  onLoaded?: (r: ReadyReport) => void,
+): Promise<ReadyReport> {
   prepareRunDir(o);
-  return startDetached({ program: __filename, run: o.run, logFile: o.logFile ?? defaultLogFile(o.run), args: daemonArgs(o), readyTimeoutMs, onLoaded, onFile: progress() });
+  return startDetached({
+    program: __filename,
+    run: o.run,
+    logFile: o.logFile ?? defaultLogFile(o.run),
+    args: daemonArgs(o),
+    readyTimeoutMs,
+    onLoaded,
+    onFile: progress(),
+  });
 }
 
 /** Past this long, a load is big enough that a person at a terminal wants to see it move. */
@@ -122,7 +157,7 @@ function progress(): ((f: { file: string; rows: number; bytes: number; ms: numbe
 
 export async function start(argv: string[]): Promise<number> {
   const { values } = parseCommand('start', argv, START_OPTIONS);
-  if (values.help) return void process.stdout.write(START_HELP), 0;
+  if (values.help) return (void process.stdout.write(START_HELP), 0);
   const o = daemonOptions('start', values);
   const readyTimeoutMs = intOption('start', 'ready-timeout', values['ready-timeout'], 300_000, 100, 3_600_000);
   fs.mkdirSync(o.run, { recursive: true });
@@ -132,7 +167,9 @@ export async function start(argv: string[]): Promise<number> {
     process.stdout.write(describeReady(await runDaemon(o)));
     return -1; // keep serving; the daemon exits by itself after a stop
   }
-  const report = await launch(o, readyTimeoutMs, (r) => process.stdout.write(`loaded ${r.rows} rows in ${r.loadMs} ms; taking over from pid ${pid}\n`));
+  const report = await launch(o, readyTimeoutMs, (r) =>
+    process.stdout.write(`loaded ${r.rows} rows in ${r.loadMs} ms; taking over from pid ${pid}\n`),
+  );
   process.stdout.write(describeReady(report));
   return 0;
 }

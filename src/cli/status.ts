@@ -32,7 +32,9 @@ export interface StatusReport {
 
 function duration(ms: number): string {
   const s = Math.floor(ms / 1000);
-  const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+  const d = Math.floor(s / 86400),
+    h = Math.floor((s % 86400) / 3600),
+    m = Math.floor((s % 3600) / 60);
   return `${d ? `${d}d ` : ''}${d || h ? `${h}h ` : ''}${m}m ${s % 60}s`;
 }
 
@@ -43,7 +45,10 @@ function duration(ms: number): string {
 function describe(r: StatusReport): string {
   const s = r.status as Partial<StatusFile> | undefined;
   if (!s || !s.generation) return `roq is starting on ${r.run} (pid ${r.pid}): loading data\n`;
-  const g = s.generation, w = s.workers, c = s.served, last = s.reload?.last;
+  const g = s.generation,
+    w = s.workers,
+    c = s.served,
+    last = s.reload?.last;
   const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
   const reload = !last
     ? 'none yet'
@@ -56,21 +61,46 @@ function describe(r: StatusReport): string {
     `  pid         ${s.pid}, up ${duration(r.uptimeMs ?? 0)}${s.memory ? `, rss ${mb(s.memory.rss)}` : ''}`,
     `  generation  ${g.id}: ${g.rows} rows, ${g.files} files, ${mb(g.bytes)} from ${g.dataDir}, loaded in ${g.loadMs} ms at ${new Date(g.loadedAt).toISOString()}`,
     ...(g.hash ? [`  hash        ${g.hash}`] : []),
-    ...(g.dates ? [`  dates       ${coverageLine(g.dates, today()).trimEnd().replace(/^data covers /, '')}`] : []),
+    ...(g.dates
+      ? [
+          `  dates       ${coverageLine(g.dates, today())
+            .trimEnd()
+            .replace(/^data covers /, '')}`,
+        ]
+      : []),
     ...(g.perFile ?? []).map((f) => `              ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows`),
-    ...(w ? [`  workers     ${w.size} (${w.busy} busy, ${w.replaced} replaced)${deadline ? `, deadline ${deadline} ms` : ''}, ${s.queued ?? 0} queued`] : []),
-    ...(w?.threads ?? []).map((t) => `              #${t.index} ${t.state.padEnd(8)} ${String(t.served).padStart(9)} served, heap ${mb(t.heap)}`),
-    ...(c ? [`  served      ${c.received} received: ${c.ok} ok, ${c.error} errors, ${c.failed} failed, ${c.timeout} timed out, ${c.died} worker deaths; ${c.dropped} dropped, ${c.busy} refused busy`] : []),
-    ...(s.reload ? [`  reloads     ${s.reload.requested} requested${s.reload.loading ? ', one loading now' : ''}; last: ${reload}`] : []),
-    ...(s.reload?.held ? [`  held        generation ${s.reload.held.id}: hash ${s.reload.held.hash}, ${s.reload.held.rows} rows from ${s.reload.held.dataDir}; \`roq swap\` makes it current`] : []),
-    ...(s.requests && (!s.requests.ok || s.requests.detail) ? [`  REQUESTS    ${s.requests.ok ? 'ok' : 'NOT REACHABLE'}: ${s.requests.detail ?? ''}`] : []),
+    ...(w
+      ? [
+          `  workers     ${w.size} (${w.busy} busy, ${w.replaced} replaced)${deadline ? `, deadline ${deadline} ms` : ''}, ${s.queued ?? 0} queued`,
+        ]
+      : []),
+    ...(w?.threads ?? []).map(
+      (t) =>
+        `              #${t.index} ${t.state.padEnd(8)} ${String(t.served).padStart(9)} served, heap ${mb(t.heap)}`,
+    ),
+    ...(c
+      ? [
+          `  served      ${c.received} received: ${c.ok} ok, ${c.error} errors, ${c.failed} failed, ${c.timeout} timed out, ${c.died} worker deaths; ${c.dropped} dropped, ${c.busy} refused busy`,
+        ]
+      : []),
+    ...(s.reload
+      ? [`  reloads     ${s.reload.requested} requested${s.reload.loading ? ', one loading now' : ''}; last: ${reload}`]
+      : []),
+    ...(s.reload?.held
+      ? [
+          `  held        generation ${s.reload.held.id}: hash ${s.reload.held.hash}, ${s.reload.held.rows} rows from ${s.reload.held.dataDir}; \`roq swap\` makes it current`,
+        ]
+      : []),
+    ...(s.requests && (!s.requests.ok || s.requests.detail)
+      ? [`  REQUESTS    ${s.requests.ok ? 'ok' : 'NOT REACHABLE'}: ${s.requests.detail ?? ''}`]
+      : []),
     '',
   ].join('\n');
 }
 
 export async function status(argv: string[]): Promise<number> {
   const { values } = parseCommand('status', argv, { ...RUN_OPTION, json: { type: 'boolean' } });
-  if (values.help) return void process.stdout.write(STATUS_HELP), 0;
+  if (values.help) return (void process.stdout.write(STATUS_HELP), 0);
   const run = runDir(values.run);
   const pid = runningPid(run);
   if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });

@@ -13,7 +13,7 @@ Returns once the process is gone; fails with ROQ_NOT_RUNNING when no daemon runs
 
 export async function stop(argv: string[]): Promise<number> {
   const { values } = parseCommand('stop', argv, { ...RUN_OPTION, timeout: { type: 'string' } });
-  if (values.help) return void process.stdout.write(STOP_HELP), 0;
+  if (values.help) return (void process.stdout.write(STOP_HELP), 0);
   const run = runDir(values.run);
   const pid = await stopDaemon(run, intOption('stop', 'timeout', values.timeout, 10_000, 1, 3_600_000));
   process.stdout.write(`roq stopped on ${run} (pid ${pid})\n`);

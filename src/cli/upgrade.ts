@@ -31,7 +31,7 @@ const UPGRADE_OPTIONS = { ...DAEMON_OPTIONS, 'ready-timeout': { type: 'string' }
 
 export async function upgrade(argv: string[]): Promise<number> {
   const { values } = parseCommand('upgrade', argv, UPGRADE_OPTIONS);
-  if (values.help) return void process.stdout.write(UPGRADE_HELP), 0;
+  if (values.help) return (void process.stdout.write(UPGRADE_HELP), 0);
   const readyTimeoutMs = intOption('upgrade', 'ready-timeout', values['ready-timeout'], 300_000, 100, 3_600_000);
   const given = daemonOptions('upgrade', values);
   const run = requireRunDir(given.run);
@@ -41,7 +41,8 @@ export async function upgrade(argv: string[]): Promise<number> {
   try {
     unlock = await lockfile.lock(lock, { realpath: false, stale: 30_000, update: 5_000 });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ELOCKED') throw roqError('ROQ_UPGRADE_RUNNING', { run, lock: `${lock}.lock` });
+    if ((e as NodeJS.ErrnoException).code === 'ELOCKED')
+      throw roqError('ROQ_UPGRADE_RUNNING', { run, lock: `${lock}.lock` });
     throw roqError('ROQ_START_FAILED', { run, detail: `cannot lock ${lock}: ${(e as Error).message}` });
   }
   try {
@@ -50,7 +51,7 @@ export async function upgrade(argv: string[]): Promise<number> {
     const old = readStatusFile(run, oldPid);
     const o = {
       ...given,
-      data: values.data === undefined && old ? old.options?.data ?? old.generation.dataDir : given.data,
+      data: values.data === undefined && old ? (old.options?.data ?? old.generation.dataDir) : given.data,
       workers: values.workers === undefined && old?.options ? old.options.workers : given.workers,
       deadlineMs: values.deadline === undefined && old?.options ? old.options.deadlineMs : given.deadlineMs,
       logFile: values.log === undefined && old?.options?.logFile ? old.options.logFile : given.logFile,
@@ -61,7 +62,9 @@ export async function upgrade(argv: string[]): Promise<number> {
     let loadedAt = 0;
     const r = await launch(o, readyTimeoutMs, (l) => {
       loadedAt = Date.now();
-      process.stdout.write(`new daemon pid ${l.pid} loaded ${l.rows} rows in ${l.loadMs} ms; taking over from pid ${oldPid}\n`);
+      process.stdout.write(
+        `new daemon pid ${l.pid} loaded ${l.rows} rows in ${l.loadMs} ms; taking over from pid ${oldPid}\n`,
+      );
     }).catch((e: unknown) => {
       const detail = e instanceof RoqError ? `${e.message} [${e.code}]` : String((e as Error)?.message ?? e);
       throw roqError('ROQ_TAKEOVER_FAILED', { run, pid: oldPid, detail });

@@ -64,7 +64,13 @@ export function isDaemonOf(pid: number, run: string): boolean {
     const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     const named = args[args.indexOf('--run') + 1];
     // realpath: /var/run/roq and /run/roq are one directory.
-    return args.includes('daemon') && named !== undefined && args.includes('--run') && fs.realpathSync(named) === fs.realpathSync(run) && isAlive(pid);
+    return (
+      args.includes('daemon') &&
+      named !== undefined &&
+      args.includes('--run') &&
+      fs.realpathSync(named) === fs.realpathSync(run) &&
+      isAlive(pid)
+    );
   } catch {
     return false;
   }
@@ -119,7 +125,6 @@ export function runningPid(run: string): number | undefined {
   return pid !== undefined && isDaemonOf(pid, run) ? pid : legacyPid(run);
 }
 
-
 // ---- readiness: the detached daemon reports on fd 3, then closes it ----
 //
 // While loading, the daemon reports `FILE {...}` per file loaded (for progress on a terminal). A daemon taking
@@ -151,7 +156,10 @@ export function loadedLine(r: ReadyReport): string {
 }
 
 export function errorLine(e: unknown): string {
-  const err = e instanceof RoqError ? { code: e.code, details: e.details } : { code: 'ROQ_START_FAILED', details: { detail: String((e as Error)?.message ?? e) } };
+  const err =
+    e instanceof RoqError
+      ? { code: e.code, details: e.details }
+      : { code: 'ROQ_START_FAILED', details: { detail: String((e as Error)?.message ?? e) } };
   return `ERROR ${JSON.stringify(err)}\n`;
 }
 
@@ -159,7 +167,9 @@ function parseReport(line: string, run: string): ReadyReport {
   if (line.startsWith('READY ')) return JSON.parse(line.slice(6)) as ReadyReport;
   if (line.startsWith('ERROR ')) {
     const { code, details } = JSON.parse(line.slice(6)) as { code: string; details: Record<string, string | number> };
-    throw isErrorCode(code) ? new RoqError(code, details) : roqError('ROQ_START_FAILED', { run, detail: JSON.stringify(details) });
+    throw isErrorCode(code)
+      ? new RoqError(code, details)
+      : roqError('ROQ_START_FAILED', { run, detail: JSON.stringify(details) });
   }
   throw roqError('ROQ_START_FAILED', { run, detail: `unexpected readiness report '${line.slice(0, 80)}'` });
 }
@@ -210,13 +220,19 @@ export function startDetached(s: DetachedStart): Promise<ReadyReport> {
     };
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      settle(roqError('ROQ_START_FAILED', { run: s.run, detail: `the daemon was not ready within ${s.readyTimeoutMs} ms and was killed; see ${s.logFile}` }));
+      settle(
+        roqError('ROQ_START_FAILED', {
+          run: s.run,
+          detail: `the daemon was not ready within ${s.readyTimeoutMs} ms and was killed; see ${s.logFile}`,
+        }),
+      );
     }, s.readyTimeoutMs);
     ready.on(
       'data',
       lineSplitter((line) => {
         if (settled) return;
-        if (line.startsWith('FILE ')) return s.onFile?.(JSON.parse(line.slice(5)) as { file: string; rows: number; bytes: number; ms: number });
+        if (line.startsWith('FILE '))
+          return s.onFile?.(JSON.parse(line.slice(5)) as { file: string; rows: number; bytes: number; ms: number });
         if (line.startsWith('LOADED ')) {
           clearTimeout(timer);
           return s.onLoaded?.(JSON.parse(line.slice(7)) as ReadyReport);
@@ -230,7 +246,12 @@ export function startDetached(s: DetachedStart): Promise<ReadyReport> {
     );
     ready.on('error', () => undefined); // the exit handler reports
     child.on('exit', (code, signal) => {
-      settle(roqError('ROQ_START_FAILED', { run: s.run, detail: `the daemon exited (${signal ?? `code ${code}`}) before it was ready; see ${s.logFile}` }));
+      settle(
+        roqError('ROQ_START_FAILED', {
+          run: s.run,
+          detail: `the daemon exited (${signal ?? `code ${code}`}) before it was ready; see ${s.logFile}`,
+        }),
+      );
     });
   });
 }

@@ -100,7 +100,18 @@ export interface StatusFile {
   updatedAt: number;
   /** What the daemon was started with; `roq upgrade` starts its successor with the same. */
   options: { data: string; workers: number; deadlineMs: number; logFile?: string; accessLog?: string };
-  generation: { id: number; /** content hash (loader.contentHash); absent from daemons before it */ hash?: string; dataDir: string; loadedAt: number; loadMs: number; rows: number; bytes: number; files: number; perFile: { file: string; rows: number; bytes: number }[]; dates?: DateRange };
+  generation: {
+    id: number;
+    /** content hash (loader.contentHash); absent from daemons before it */ hash?: string;
+    dataDir: string;
+    loadedAt: number;
+    loadMs: number;
+    rows: number;
+    bytes: number;
+    files: number;
+    perFile: { file: string; rows: number; bytes: number }[];
+    dates?: DateRange;
+  };
   workers: { size: number; busy: number; replaced: number; threads: WorkerStats[] };
   queued: number;
   served: Counters;
@@ -117,7 +128,9 @@ export interface StatusFile {
  * display only (`roq status`); `roq upgrade` never takes options from it.
  */
 export function readStatusFile(run: string, pid?: number, legacy = false): StatusFile | undefined {
-  const text = readNoFollow(privatePath(run, STATUS_FILE)) ?? (legacy && ownedByRunOwner(run, join(run, STATUS_FILE)) ? readNoFollow(join(run, STATUS_FILE)) : undefined);
+  const text =
+    readNoFollow(privatePath(run, STATUS_FILE)) ??
+    (legacy && ownedByRunOwner(run, join(run, STATUS_FILE)) ? readNoFollow(join(run, STATUS_FILE)) : undefined);
   try {
     const s = JSON.parse(text ?? '') as StatusFile;
     return pid === undefined || s.pid === pid ? s : undefined;

@@ -41,7 +41,8 @@ function isoNow(): string {
 
 /** An access log appending to `path`, or one that writes nothing when path is undefined. */
 export function createAccessLog(path: string | undefined, log: Log): AccessLog {
-  if (path === undefined) return { write: () => undefined, flush: () => undefined, reopen: () => undefined, close: () => undefined };
+  if (path === undefined)
+    return { write: () => undefined, flush: () => undefined, reopen: () => undefined, close: () => undefined };
   const open = () => openAppend(path);
   let fd = open();
   let lines: string[] = [];

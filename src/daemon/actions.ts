@@ -47,10 +47,16 @@ function readTrusted(path: string, uid: number): string | undefined {
  * Takes (reads and removes) every admin request in the run directory, oldest first. Files that are not a
  * request of a trusted user are removed and reported through `refuse`.
  */
-export function takeActionRequests(run: string, refuse: (name: string, why: string) => void): { action: HoldAction; id: string }[] {
+export function takeActionRequests(
+  run: string,
+  refuse: (name: string, why: string) => void,
+): { action: HoldAction; id: string }[] {
   let names: string[];
   try {
-    names = fs.readdirSync(run).filter((n) => n.startsWith(PREFIX) && !n.endsWith('.tmp')).sort();
+    names = fs
+      .readdirSync(run)
+      .filter((n) => n.startsWith(PREFIX) && !n.endsWith('.tmp'))
+      .sort();
   } catch {
     return [];
   }
@@ -69,7 +75,11 @@ export function takeActionRequests(run: string, refuse: (name: string, why: stri
     }
     const action = HOLD_ACTIONS.find((x) => x === text);
     if (action) taken.push({ action, id: name.slice(PREFIX.length) });
-    else refuse(name, text === undefined ? `not a regular file of uid ${me} or root` : 'not a known action (hold, swap or drop)');
+    else
+      refuse(
+        name,
+        text === undefined ? `not a regular file of uid ${me} or root` : 'not a known action (hold, swap or drop)',
+      );
   }
   return taken;
 }

@@ -38,7 +38,16 @@ import type { GenerationData } from '../store/types.js';
 import type { Counters, WorkerStats } from '../control/status.js';
 import { Generations } from './generations.js';
 import type { Effect, Job, JobReport, Outcome, Warner } from './effect-types.js';
-import { isRunning, newClaimCells, offerJob, QUEUED_PER_WORKER, takeBackJob, type ClaimCells, type FromWorker, type ToWorker } from './messages.js';
+import {
+  isRunning,
+  newClaimCells,
+  offerJob,
+  QUEUED_PER_WORKER,
+  takeBackJob,
+  type ClaimCells,
+  type FromWorker,
+  type ToWorker,
+} from './messages.js';
 
 /** Beyond this many waiting requests, new ones are answered ROQ_DAEMON_BUSY at once instead of waiting. */
 export const MAX_QUEUE = 10_000;
@@ -89,7 +98,16 @@ export class Core {
   private nextWorker = 1;
   private readonly queue: Job[] = [];
   private readonly queuedByPid = new Map<number, number>();
-  private readonly counts: Counters = { received: 0, ok: 0, error: 0, failed: 0, timeout: 0, died: 0, busy: 0, dropped: 0 };
+  private readonly counts: Counters = {
+    received: 0,
+    ok: 0,
+    error: 0,
+    failed: 0,
+    timeout: 0,
+    died: 0,
+    busy: 0,
+    dropped: 0,
+  };
   /** The current slot of each index, and every slot by worker id until its thread has exited. */
   private readonly slots: Slot[] = [];
   private readonly byWorker = new Map<number, Slot>();
@@ -212,9 +230,17 @@ export class Core {
     }
     this.retire(slot);
     this.fx.push({ kind: 'terminate', worker: slot.worker });
-    this.warn('workers', `query '${job.query}' of pid ${job.pid} passed its deadline of ${this.o.deadlineMs} ms; worker ${slot.index} replaced`);
+    this.warn(
+      'workers',
+      `query '${job.query}' of pid ${job.pid} passed its deadline of ${this.o.deadlineMs} ms; worker ${slot.index} replaced`,
+    );
     const timedOut = (j: Job) => {
-      this.answerError(j, 'timeout', roqError('ROQ_QUERY_DEADLINE', { query: j.query, ms: this.o.deadlineMs }), 'workers');
+      this.answerError(
+        j,
+        'timeout',
+        roqError('ROQ_QUERY_DEADLINE', { query: j.query, ms: this.o.deadlineMs }),
+        'workers',
+      );
       this.outcome(j, 'timeout', { rows: 0, workMs: this.o.deadlineMs });
     };
     this.releaseWaiting(slot, timedOut);
@@ -234,7 +260,10 @@ export class Core {
     const detail = slot.lastError ?? `exit code ${code}`;
     this.retire(slot); // it gets nothing more; its waiting jobs go back to the queue below
     const job = slot.jobs[0];
-    this.log('error', `worker ${slot.index} died (${detail})${job ? ` running '${job.query}' of pid ${job.pid}` : ''}; replacing it`);
+    this.log(
+      'error',
+      `worker ${slot.index} died (${detail})${job ? ` running '${job.query}' of pid ${job.pid}` : ''}; replacing it`,
+    );
     if (!slot.ready && this.startingPending > 0) {
       this.startingPending = 0;
       this.fx.push({ kind: 'started', error: `a worker died while starting (${detail})` });
@@ -295,7 +324,12 @@ export class Core {
       size: this.o.workers,
       busy: this.slots.filter((s) => s.jobs.length > 0).length,
       replaced: this.replaced,
-      workers: this.slots.map((s) => ({ index: s.index, state: !s.ready ? 'starting' : s.jobs.length > 0 ? 'busy' : 'idle', served: s.served, heap: s.heap })),
+      workers: this.slots.map((s) => ({
+        index: s.index,
+        state: !s.ready ? 'starting' : s.jobs.length > 0 ? 'busy' : 'idle',
+        served: s.served,
+        heap: s.heap,
+      })),
     };
   }
 
@@ -320,7 +354,17 @@ export class Core {
     this.counts.received++;
     const now = this.o.clock();
     const current = this.generations.current();
-    const job: Job = { seq: ++this.seq, pid: req.pid, token: req.token, query: req.query, params: req.params, encoded: req.encoded ?? '', generation: current.id, readAt: now, startedAt: now };
+    const job: Job = {
+      seq: ++this.seq,
+      pid: req.pid,
+      token: req.token,
+      query: req.query,
+      params: req.params,
+      encoded: req.encoded ?? '',
+      generation: current.id,
+      readAt: now,
+      startedAt: now,
+    };
     if (req.proof !== undefined) job.proof = req.proof;
     if (this.queue.length >= MAX_QUEUE || (this.queuedByPid.get(job.pid) ?? 0) >= MAX_QUEUED_PER_PID) {
       this.counts.busy++;
@@ -342,11 +386,18 @@ export class Core {
   /** A line that is no request: dropped, or answered with an error when it names whom to answer. */
   private refuse(parsed: Extract<ReturnType<typeof parseRequest>, { ok: false }>, text: string, cut: boolean): void {
     const { pid, token } = parsed;
-    if (pid === undefined || token === undefined || pid < 1) return this.drop(cut ? `line of more than ${MAX_REQUEST_BYTES - 1} bytes` : parsed.reason, text);
+    if (pid === undefined || token === undefined || pid < 1)
+      return this.drop(cut ? `line of more than ${MAX_REQUEST_BYTES - 1} bytes` : parsed.reason, text);
     this.counts.dropped++;
     this.warn('requests', `request of pid ${pid} refused: ${parsed.reason}`);
     const to = { pid, token, proof: parsed.version !== undefined ? undefined : parsed.proof };
-    this.answerError(to, 'error', parsed.version !== undefined ? roqError('ROQ_PROTOCOL_VERSION', { version: parsed.version }) : roqError('ROQ_BAD_REQUEST', { detail: parsed.reason }));
+    this.answerError(
+      to,
+      'error',
+      parsed.version !== undefined
+        ? roqError('ROQ_PROTOCOL_VERSION', { version: parsed.version })
+        : roqError('ROQ_BAD_REQUEST', { detail: parsed.reason }),
+    );
   }
 
   /**
@@ -356,7 +407,14 @@ export class Core {
    */
   private ping(pid: number, token: string, proof: string | undefined): void {
     const g = this.generations.current();
-    this.fx.push({ kind: 'answer', pid, token, proof, answer: { status: 'ok', generation: g.id, hash: g.hash, fields: [], rows: [] }, about: 'requests' });
+    this.fx.push({
+      kind: 'answer',
+      pid,
+      token,
+      proof,
+      answer: { status: 'ok', generation: g.id, hash: g.hash, fields: [], rows: [] },
+      about: 'requests',
+    });
   }
 
   private controlLine(word: ControlWord, token: string): void {
@@ -424,7 +482,8 @@ export class Core {
     this.finished = true;
     for (const [token, c] of this.issued) {
       this.issued.delete(token);
-      if (c.generation !== undefined) this.unstage(c.generation, 'the daemon stopped before the new generation took over');
+      if (c.generation !== undefined)
+        this.unstage(c.generation, 'the daemon stopped before the new generation took over');
     }
     this.fx.push({ kind: 'stopped' });
   }
@@ -460,7 +519,18 @@ export class Core {
   // ---- workers ----
 
   private newSlot(index: number, delayMs: number): void {
-    const slot: Slot = { worker: this.nextWorker++, index, ready: false, retired: false, jobs: [], cells: newClaimCells(), cellOf: new Map(), lastError: undefined, served: 0, heap: 0 };
+    const slot: Slot = {
+      worker: this.nextWorker++,
+      index,
+      ready: false,
+      retired: false,
+      jobs: [],
+      cells: newClaimCells(),
+      cellOf: new Map(),
+      lastError: undefined,
+      served: 0,
+      heap: 0,
+    };
     this.slots[index] = slot;
     this.byWorker.set(slot.worker, slot);
     this.fx.push({ kind: 'spawn', worker: slot.worker, index, delayMs });
@@ -496,7 +566,8 @@ export class Core {
     slot.served++;
     if (msg.heap !== undefined) slot.heap = msg.heap;
     if (msg.status === 'failed') this.log('error', `query '${job.query}' failed: ${msg.detail ?? '(no detail)'}`);
-    if (msg.undelivered) this.warn('workers', `answer to pid ${job.pid} (${job.query}) not delivered: ${msg.undelivered}`);
+    if (msg.undelivered)
+      this.warn('workers', `answer to pid ${job.pid} (${job.query}) not delivered: ${msg.undelivered}`);
     this.outcome(job, msg.status, { rows: msg.rows, workMs: msg.workMs });
     this.pump();
     // Nothing more from the queue: take over a job waiting behind another worker's, if there is one.
@@ -512,7 +583,12 @@ export class Core {
     let slot: Slot | undefined;
     for (const s of this.slots) {
       if (!s.ready || s.retired || s.jobs.length > QUEUED_PER_WORKER) continue;
-      if (!slot || s.jobs.length < slot.jobs.length || (s.jobs.length === slot.jobs.length && s.jobs.length > 0 && s.jobs[0]!.startedAt > slot.jobs[0]!.startedAt)) slot = s;
+      if (
+        !slot ||
+        s.jobs.length < slot.jobs.length ||
+        (s.jobs.length === slot.jobs.length && s.jobs.length > 0 && s.jobs[0]!.startedAt > slot.jobs[0]!.startedAt)
+      )
+        slot = s;
     }
     if (!slot) return false;
     this.hand(slot, job);
@@ -525,7 +601,17 @@ export class Core {
     slot.cellOf.set(job, cell);
     slot.jobs.push(job);
     if (slot.jobs.length === 1) this.startDeadline(slot);
-    const message: ToWorker = { type: 'query', seq: job.seq, cell, pid: job.pid, token: job.token, proof: job.proof, query: job.query, params: job.params, generation: job.generation };
+    const message: ToWorker = {
+      type: 'query',
+      seq: job.seq,
+      cell,
+      pid: job.pid,
+      token: job.token,
+      proof: job.proof,
+      query: job.query,
+      params: job.params,
+      generation: job.generation,
+    };
     this.fx.push({ kind: 'post', worker: slot.worker, message });
   }
 
@@ -568,8 +654,20 @@ export class Core {
 
   // ---- effects ----
 
-  private answerError(to: { pid: number; token: string; proof?: string | undefined }, status: 'error' | 'timeout', err: RoqError, about: Warner = 'requests'): void {
-    this.fx.push({ kind: 'answer', pid: to.pid, token: to.token, proof: to.proof, answer: { status, code: err.code, message: err.message }, about });
+  private answerError(
+    to: { pid: number; token: string; proof?: string | undefined },
+    status: 'error' | 'timeout',
+    err: RoqError,
+    about: Warner = 'requests',
+  ): void {
+    this.fx.push({
+      kind: 'answer',
+      pid: to.pid,
+      token: to.token,
+      proof: to.proof,
+      answer: { status, code: err.code, message: err.message },
+      about,
+    });
   }
 
   private drop(reason: string, line?: string): void {

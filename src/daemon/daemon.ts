@@ -49,7 +49,14 @@ import { checkRunDir, ensurePrivateDir, privateDir } from './private-dir.js';
 import { checkRunDirFor, dropPrivileges, resolveAccount, type Account } from './privileges.js';
 import { createLoadThread, type LoadThread } from '../load/load-runner.js';
 import { createExpiryWarner, createReloader, type Reloader } from '../load/reloader.js';
-import { createStatusWriter, readStatusFile, type ReloadState, type RequestsState, type StatusFile, type StatusWriter } from '../control/status.js';
+import {
+  createStatusWriter,
+  readStatusFile,
+  type ReloadState,
+  type RequestsState,
+  type StatusFile,
+  type StatusWriter,
+} from '../control/status.js';
 
 export interface DaemonOptions {
   run: string;
@@ -92,7 +99,10 @@ function enableGc(): () => void {
 
 /** The worker and load-thread bundles, read once (see the file comment). */
 function readPrograms(): { worker: string; loader: string } {
-  return { worker: fs.readFileSync(join(__dirname, 'worker.js'), 'utf8'), loader: fs.readFileSync(join(__dirname, 'load-thread.js'), 'utf8') };
+  return {
+    worker: fs.readFileSync(join(__dirname, 'worker.js'), 'utf8'),
+    loader: fs.readFileSync(join(__dirname, 'load-thread.js'), 'utf8'),
+  };
 }
 
 /**
@@ -102,7 +112,11 @@ function readPrograms(): { worker: string; loader: string } {
  */
 export function prepareRunDir(o: Pick<DaemonOptions, 'run' | 'user'>): Account | undefined {
   const account = o.user ? resolveAccount(o.user, o.run) : undefined;
-  checkRunDir(o.run, account?.uid ?? process.geteuid!(), account?.name ?? (userInfo().username || String(process.geteuid!())));
+  checkRunDir(
+    o.run,
+    account?.uid ?? process.geteuid!(),
+    account?.name ?? (userInfo().username || String(process.geteuid!())),
+  );
   ensurePrivateDir(o.run, account?.uid);
   return account;
 }
@@ -176,7 +190,9 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   const log: Log = createLog(o.logFile ?? 2);
   const accessLog = createAccessLog(o.accessLog, log);
   const signals = recordSignals(log, accessLog);
-  log.info(`starting roq ${VERSION}: pid ${process.pid}, run ${o.run}, data ${o.data}, ${o.workers} workers, deadline ${o.deadlineMs} ms${o.takeover ? ', taking over' : ''}`);
+  log.info(
+    `starting roq ${VERSION}: pid ${process.pid}, run ${o.run}, data ${o.data}, ${o.workers} workers, deadline ${o.deadlineMs} ms${o.takeover ? ', taking over' : ''}`,
+  );
   const env: Env = { log, accessLog, account, programs: readPrograms(), gc: enableGc() };
   if (account) checkRunDirFor(account, o.run);
   const parts = await startUp(o, hooks, env);
@@ -196,8 +212,17 @@ async function startUp(o: DaemonOptions, hooks: DaemonHooks, env: Env): Promise<
   const firstGenerationId = before?.pid === predecessor && before ? before.generation.id + 1 : 1;
   const loadDelayMs = o.faults ? o.loadDelayMs : 0;
   const loader = createLoadThread(env.programs.loader, log);
-  const load = (id: number, nice = true, onFile?: (f: FileLoaded) => void) => loader.load({ dataDir: o.data, id, delayMs: loadDelayMs, nice }, onFile);
-  const core = new Core({ run: o.run, workers: o.workers, deadlineMs: o.deadlineMs, firstGenerationId, clock: () => performance.now(), pidRuns: (pid) => processUid(pid) !== undefined, newToken: () => randomToken(18) });
+  const load = (id: number, nice = true, onFile?: (f: FileLoaded) => void) =>
+    loader.load({ dataDir: o.data, id, delayMs: loadDelayMs, nice }, onFile);
+  const core = new Core({
+    run: o.run,
+    workers: o.workers,
+    deadlineMs: o.deadlineMs,
+    firstGenerationId,
+    clock: () => performance.now(),
+    pidRuns: (pid) => processUid(pid) !== undefined,
+    newToken: () => randomToken(18),
+  });
   let wired: ReturnType<typeof wire> | undefined;
   let fd: number | undefined;
   try {
@@ -226,7 +251,14 @@ async function startUp(o: DaemonOptions, hooks: DaemonHooks, env: Env): Promise<
 }
 
 function becomeAccount(o: DaemonOptions, account: Account, log: Log): void {
-  const own = [requestsPath(o.run), privateDir(o.run), pidFilePath(o.run), `${pidFilePath(o.run)}.lock`, ...(o.logFile ? [o.logFile] : []), ...(o.accessLog ? [o.accessLog] : [])];
+  const own = [
+    requestsPath(o.run),
+    privateDir(o.run),
+    pidFilePath(o.run),
+    `${pidFilePath(o.run)}.lock`,
+    ...(o.logFile ? [o.logFile] : []),
+    ...(o.accessLog ? [o.accessLog] : []),
+  ];
   dropPrivileges(account, o.run, own);
   log.info(`now running as ${account.name} (uid ${account.uid}, gid ${account.gid})`);
 }
@@ -235,7 +267,11 @@ function becomeAccount(o: DaemonOptions, account: Account, log: Log): void {
  * Wires the core to its edges, once: the effects it asks for go to the pool (threads, timers), the dispatcher
  * (REQUESTS, connected when reading starts), the answer FIFOs and the logs, and back here as settled promises.
  */
-function wire(o: DaemonOptions, env: Env, core: Core): Pick<Parts, 'effects' | 'pool' | 'staging' | 'whenStopped'> & { started: Promise<void> } {
+function wire(
+  o: DaemonOptions,
+  env: Env,
+  core: Core,
+): Pick<Parts, 'effects' | 'pool' | 'staging' | 'whenStopped'> & { started: Promise<void> } {
   const staging: Parts['staging'] = new Map();
   let settleStart!: { resolve(): void; reject(e: Error): void };
   const started = new Promise<void>((resolve, reject) => (settleStart = { resolve, reject }));
@@ -254,7 +290,14 @@ function wire(o: DaemonOptions, env: Env, core: Core): Pick<Parts, 'effects' | '
     },
     stopped: () => onStopped(),
   });
-  const pool = createPool({ core, run: o.run, faults: o.faults, deadlineMs: o.deadlineMs, source: env.programs.worker, perform: (fx) => effects.perform(fx) });
+  const pool = createPool({
+    core,
+    run: o.run,
+    faults: o.faults,
+    deadlineMs: o.deadlineMs,
+    source: env.programs.worker,
+    perform: (fx) => effects.perform(fx),
+  });
   effects.connect({ pool });
   effects.perform(core.start());
   return { effects, pool, staging, started, whenStopped: (fn) => (onStopped = fn) };
@@ -264,7 +307,13 @@ function wire(o: DaemonOptions, env: Env, core: Core): Pick<Parts, 'effects' | '
  * Taking over: tells the daemon serving on the run directory to retire, and waits for its lock, which it releases
  * once it has answered everything it read before its stop line.
  */
-async function takeOver(o: DaemonOptions, hooks: DaemonHooks, log: Log, before: StatusFile | undefined, first: GenerationData): Promise<ReleasePidLock> {
+async function takeOver(
+  o: DaemonOptions,
+  hooks: DaemonHooks,
+  log: Log,
+  before: StatusFile | undefined,
+  first: GenerationData,
+): Promise<ReleasePidLock> {
   hooks.loaded?.(readyReport(first, o));
   const old = runningPid(o.run);
   const legacy = legacyPid(o.run);
@@ -277,7 +326,11 @@ async function takeOver(o: DaemonOptions, hooks: DaemonHooks, log: Log, before: 
   const release = await acquirePidLock(o.run, log, { deadline: Date.now() + o.takeoverTimeoutMs, pid: old });
   // A daemon of 0.1 holds a lock of its own in the run directory, not ours: wait for it to be gone instead, so
   // that it reads its stop line and answers what it has read before this one reads REQUESTS.
-  if (old !== undefined && old === legacy && !(await pollUntil(() => (isAlive(old) ? undefined : true), 5, Date.now() + o.takeoverTimeoutMs))) {
+  if (
+    old !== undefined &&
+    old === legacy &&
+    !(await pollUntil(() => (isAlive(old) ? undefined : true), 5, Date.now() + o.takeoverTimeoutMs))
+  ) {
     await release();
     throw roqError('ROQ_TAKEOVER_FAILED', { run: o.run, pid: old, detail: 'it did not exit in time' });
   }
@@ -289,13 +342,21 @@ async function takeOver(o: DaemonOptions, hooks: DaemonHooks, log: Log, before: 
  * Serving: REQUESTS read (the dispatcher connected), reloads and admin requests taken, status.json written every
  * second, stale answer FIFOs swept every minute; once the stop line's requests are answered, `shutdown`.
  */
-async function serve(o: DaemonOptions, p: Parts, env: Env, signals: ReturnType<typeof recordSignals>, startedAt: number): Promise<ReadyReport> {
+async function serve(
+  o: DaemonOptions,
+  p: Parts,
+  env: Env,
+  signals: ReturnType<typeof recordSignals>,
+  startedAt: number,
+): Promise<ReadyReport> {
   const { core } = p;
   const { log } = env;
   try {
     writeQueriesFile(o.run, QUERY_SPECS);
   } catch (e) {
-    log.warn(`could not write ${o.run}/queries.json (roq query needs it for this app's queries): ${(e as Error).message}`);
+    log.warn(
+      `could not write ${o.run}/queries.json (roq query needs it for this app's queries): ${(e as Error).message}`,
+    );
   }
   let retiring = false;
   let stopping = false;
@@ -305,7 +366,11 @@ async function serve(o: DaemonOptions, p: Parts, env: Env, signals: ReturnType<t
   const requests = watchRequests(o.run, p.fd, log, (next) => dispatcher.attach(next));
   const warnIfExpired = createExpiryWarner(log);
   // The snapshot is taken when a write is due, never while this is being wired; it reads the reloader below.
-  const status = createStatusWriter(o.run, () => statusSnapshot(o, p, { startedAt, stopping, reload: reloader.state(), requests: requests.state() }), log);
+  const status = createStatusWriter(
+    o.run,
+    () => statusSnapshot(o, p, { startedAt, stopping, reload: reloader.state(), requests: requests.state() }),
+    log,
+  );
   const reloader = createReloader({
     log,
     load: (id) => p.load(id),
@@ -330,7 +395,8 @@ async function serve(o: DaemonOptions, p: Parts, env: Env, signals: ReturnType<t
   signals.deliver((what) => {
     if (what === 'reload') return reloader.request();
     if (what === 'actions') {
-      for (const a of takeActionRequests(o.run, (name, why) => log.warn(`admin request ${name} ignored: ${why}`))) reloader.act(a.action, a.id);
+      for (const a of takeActionRequests(o.run, (name, why) => log.warn(`admin request ${name} ignored: ${why}`)))
+        reloader.act(a.action, a.id);
       return;
     }
     if (what === 'retire') retiring = true;
@@ -338,7 +404,9 @@ async function serve(o: DaemonOptions, p: Parts, env: Env, signals: ReturnType<t
   });
   const first = p.first;
   const s = first.stats;
-  log.info(`serving: generation ${first.id}, ${s.rows} rows from ${s.files.length} files in ${Math.round(first.loadMs)} ms${first.dates ? `; dates ${rangeText(first.dates)}` : ''}`);
+  log.info(
+    `serving: generation ${first.id}, ${s.rows} rows from ${s.files.length} files in ${Math.round(first.loadMs)} ms${first.dates ? `; dates ${rangeText(first.dates)}` : ''}`,
+  );
   warnIfExpired(first);
   return readyReport(first, o);
 }
@@ -364,7 +432,11 @@ function startTimers(o: DaemonOptions, log: Log, tick: () => void): NodeJS.Timeo
   return [statusTimer, sweepTimer];
 }
 
-function statusSnapshot(o: DaemonOptions, p: Parts, s: { startedAt: number; stopping: boolean; reload: ReloadState; requests: RequestsState }): StatusFile {
+function statusSnapshot(
+  o: DaemonOptions,
+  p: Parts,
+  s: { startedAt: number; stopping: boolean; reload: ReloadState; requests: RequestsState },
+): StatusFile {
   const g = p.core.current();
   const w = p.core.stats();
   const mem = process.memoryUsage();
@@ -375,8 +447,25 @@ function statusSnapshot(o: DaemonOptions, p: Parts, s: { startedAt: number; stop
     state: s.stopping ? 'stopping' : 'serving',
     startedAt: s.startedAt,
     updatedAt: Date.now(),
-    options: { data: o.data, workers: o.workers, deadlineMs: o.deadlineMs, ...(o.logFile ? { logFile: o.logFile } : {}), ...(o.accessLog ? { accessLog: o.accessLog } : {}) },
-    generation: { id: g.id, hash: g.hash, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files.length, perFile: g.stats.files, ...(g.dates ? { dates: g.dates } : {}) },
+    options: {
+      data: o.data,
+      workers: o.workers,
+      deadlineMs: o.deadlineMs,
+      ...(o.logFile ? { logFile: o.logFile } : {}),
+      ...(o.accessLog ? { accessLog: o.accessLog } : {}),
+    },
+    generation: {
+      id: g.id,
+      hash: g.hash,
+      dataDir: g.dataDir,
+      loadedAt: g.loadedAt,
+      loadMs: Math.round(g.loadMs),
+      rows: g.stats.rows,
+      bytes: g.stats.bytes,
+      files: g.stats.files.length,
+      perFile: g.stats.files,
+      ...(g.dates ? { dates: g.dates } : {}),
+    },
     workers: { size: w.size, busy: w.busy, replaced: w.replaced, threads: w.workers },
     queued: p.core.queued(),
     served: p.core.counters(),
@@ -387,7 +476,12 @@ function statusSnapshot(o: DaemonOptions, p: Parts, s: { startedAt: number; stop
 }
 
 /** Everything read has been answered: let the successor (if any) in as early as possible, then go. */
-async function shutdown(o: DaemonOptions, p: Parts, env: Env, s: { retiring: boolean; reloader: Reloader; status: StatusWriter; timers: NodeJS.Timeout[] }): Promise<void> {
+async function shutdown(
+  o: DaemonOptions,
+  p: Parts,
+  env: Env,
+  s: { retiring: boolean; reloader: Reloader; status: StatusWriter; timers: NodeJS.Timeout[] },
+): Promise<void> {
   const { log, accessLog } = env;
   s.reloader.close();
   for (const t of s.timers) clearInterval(t);
@@ -406,5 +500,16 @@ async function shutdown(o: DaemonOptions, p: Parts, env: Env, s: { retiring: boo
 }
 
 function readyReport(g: GenerationData, o: DaemonOptions): ReadyReport {
-  return { pid: process.pid, generation: g.id, hash: g.hash, files: g.stats.files.length, rows: g.stats.rows, bytes: g.stats.bytes, loadMs: Math.round(g.loadMs), workers: o.workers, run: o.run, ...(g.dates ? { dates: g.dates } : {}) };
+  return {
+    pid: process.pid,
+    generation: g.id,
+    hash: g.hash,
+    files: g.stats.files.length,
+    rows: g.stats.rows,
+    bytes: g.stats.bytes,
+    loadMs: Math.round(g.loadMs),
+    workers: o.workers,
+    run: o.run,
+    ...(g.dates ? { dates: g.dates } : {}),
+  };
 }

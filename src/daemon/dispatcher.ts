@@ -92,14 +92,17 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
   function stopReading(): void {
     for (const { socket, split } of readers) {
       socket.pause();
-      const internals = socket as unknown as { _handle?: { reading: boolean; readStop(): number }; _read(n: number): void };
+      const internals = socket as unknown as {
+        _handle?: { reading: boolean; readStop(): number };
+        _read(n: number): void;
+      };
       if (internals._handle) {
         internals._handle.reading = false;
         internals._handle.readStop();
       }
       internals._read = () => undefined;
       socket.removeListener('data', split);
-      for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) split(chunk);
+      for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null;) split(chunk);
     }
     setImmediate(() => o.perform(o.core.finishIfDone()));
   }

@@ -31,8 +31,6 @@ export interface JobReport {
   workMs: number;
 }
 
-
-
 /**
  * What the core asks its edges to do, in order. Workers are named by `worker`, an id that is never reused: a
  * replacement gets a new one, so a late event of a terminated thread cannot be taken for its successor's.

@@ -52,7 +52,10 @@ export function createEffects(t: EffectTargets): Effects {
 
   function answer(e: Extract<Effect, { kind: 'answer' }>): void {
     const d = writeAnswer(t.run, e.pid, e.token, encodeAnswer(e.answer, e.proof), MAIN_THREAD_WRITE_WAIT_MS);
-    if (!d.sent) warn[e.about](`${e.answer.status === 'ok' ? 'health' : e.answer.code} answer to pid ${e.pid} not delivered: ${d.reason}`);
+    if (!d.sent)
+      warn[e.about](
+        `${e.answer.status === 'ok' ? 'health' : e.answer.code} answer to pid ${e.pid} not delivered: ${d.reason}`,
+      );
   }
 
   function perform1(e: Effect): void {

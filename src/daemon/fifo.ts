@@ -33,16 +33,23 @@ export function ensureRequestsFifo(run: string, log?: Log, owner = process.geteu
   try {
     st = fs.lstatSync(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw roqError('ROQ_START_FAILED', { run, detail: `${path}: ${(e as Error).message}` });
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw roqError('ROQ_START_FAILED', { run, detail: `${path}: ${(e as Error).message}` });
   }
   const mine = st !== undefined && (st.uid === process.geteuid!() || st.uid === owner);
-  if (st && mine && !st.isFIFO()) throw roqError('ROQ_START_FAILED', { run, detail: `${path} exists and is not a FIFO; move it out of the way` });
+  if (st && mine && !st.isFIFO())
+    throw roqError('ROQ_START_FAILED', { run, detail: `${path} exists and is not a FIFO; move it out of the way` });
   if (st && !mine) {
-    log?.warn(`${path} belongs to uid ${st.uid}, not to the daemon: removed, and a FIFO of the daemon's own made in its place`);
+    log?.warn(
+      `${path} belongs to uid ${st.uid}, not to the daemon: removed, and a FIFO of the daemon's own made in its place`,
+    );
     try {
       fs.rmSync(path);
     } catch (e) {
-      throw roqError('ROQ_START_FAILED', { run, detail: `${path} belongs to uid ${st.uid} and cannot be removed: ${(e as Error).message}` });
+      throw roqError('ROQ_START_FAILED', {
+        run,
+        detail: `${path} belongs to uid ${st.uid} and cannot be removed: ${(e as Error).message}`,
+      });
     }
   }
   try {
@@ -93,7 +100,8 @@ export function writeAnswer(run: string, pid: number, token: string, text: strin
     if (!st.isFIFO()) return { sent: false, reason: `${path} is not a FIFO; refused` };
     const uid = processUid(pid);
     if (uid === undefined) return { sent: false, reason: `client gone (no process ${pid})` };
-    if (st.uid !== uid) return { sent: false, reason: `${path} is owned by uid ${st.uid}, but pid ${pid} runs as uid ${uid}; refused` };
+    if (st.uid !== uid)
+      return { sent: false, reason: `${path} is owned by uid ${st.uid}, but pid ${pid} runs as uid ${uid}; refused` };
     const bytes = Buffer.from(text);
     const giveUp = Date.now() + waitMs;
     let stallsAt = Date.now() + STALL_MS;
@@ -104,11 +112,13 @@ export function writeAnswer(run: string, pid: number, token: string, text: strin
         stallsAt = Date.now() + STALL_MS;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'EAGAIN') return { sent: false, reason: `client gone while writing (${code ?? (e as Error).message})` };
+        if (code !== 'EAGAIN')
+          return { sent: false, reason: `client gone while writing (${code ?? (e as Error).message})` };
         // A client reads everything of one answer before it asks again, so its FIFO is empty when an answer comes:
         // one too full to take the first byte is read by nobody (a local user's, made to hold workers).
         if (off === 0) return { sent: false, reason: 'its FIFO is full: nobody reads it' };
-        if (Date.now() >= Math.min(giveUp, stallsAt)) return { sent: false, reason: `client did not read its answer (${off} of ${bytes.length} bytes written)` };
+        if (Date.now() >= Math.min(giveUp, stallsAt))
+          return { sent: false, reason: `client did not read its answer (${off} of ${bytes.length} bytes written)` };
         Atomics.wait(sleeper, 0, 0, 1);
       }
     }
@@ -176,7 +186,6 @@ function remakeRequests(run: string): number {
   return fd;
 }
 
-
 /**
  * `check` (the daemon calls it every second) compares the path with the FIFO the daemon reads. In a run directory
  * of the right mode (sticky, owned by the daemon) nobody else can remove or replace REQUESTS; if it is gone or is
@@ -185,7 +194,12 @@ function remakeRequests(run: string): number {
  * `attach` (the dispatcher reads it too, and closes the old one soon after: see dispatcher.attach). What could not
  * be repaired is reported in the state.
  */
-export function watchRequests(run: string, fd: number, log: Log, attach: (fd: number) => void): { check(): void; state(): RequestsState } {
+export function watchRequests(
+  run: string,
+  fd: number,
+  log: Log,
+  attach: (fd: number) => void,
+): { check(): void; state(): RequestsState } {
   const path = requestsPath(run);
   let current = fd;
   let state: RequestsState = { ok: true };
@@ -201,7 +215,10 @@ export function watchRequests(run: string, fd: number, log: Log, attach: (fd: nu
       const ours = st !== undefined && st.uid === process.geteuid!();
       if (st && ours && !st.isFIFO()) {
         // The daemon's own user put a file there (an admin, by mistake): not ours to delete.
-        if (state.ok) log.error(`${path} was replaced by something that is not a FIFO; clients cannot reach the daemon until it is removed`);
+        if (state.ok)
+          log.error(
+            `${path} was replaced by something that is not a FIFO; clients cannot reach the daemon until it is removed`,
+          );
         state = { ok: false, detail: `${path} is not a FIFO; remove it and the daemon makes a new one` };
         return;
       }
@@ -214,7 +231,10 @@ export function watchRequests(run: string, fd: number, log: Log, attach: (fd: nu
         state = { ok: true, detail: `REQUESTS was ${what} at ${new Date().toISOString()}` };
       } catch (e) {
         if (state.ok) log.error(`${path} was ${what} and could not be made again: ${(e as Error).message}`);
-        state = { ok: false, detail: `${path} was ${what} and could not be made again: ${(e as Error).message}; remove it and the daemon makes a new one` };
+        state = {
+          ok: false,
+          detail: `${path} was ${what} and could not be made again: ${(e as Error).message}; remove it and the daemon makes a new one`,
+        };
       }
     },
     state: () => state,

@@ -73,7 +73,17 @@ export interface WorkerSetup {
 }
 
 export type ToWorker =
-  | { type: 'query'; seq: number; cell: number; pid: number; token: string; proof?: string; query: string; params: Record<string, string>; generation: number }
+  | {
+      type: 'query';
+      seq: number;
+      cell: number;
+      pid: number;
+      token: string;
+      proof?: string;
+      query: string;
+      params: Record<string, string>;
+      generation: number;
+    }
   | { type: 'generation'; generation: GenerationData }
   | { type: 'drop'; id: number };
 
@@ -81,4 +91,13 @@ export type JobStatus = 'ok' | 'error' | 'failed';
 
 export type FromWorker =
   | { type: 'ready'; heap: number }
-  | { type: 'done'; seq: number; status: JobStatus; rows: number; workMs: number; heap?: number; detail?: string; undelivered?: string };
+  | {
+      type: 'done';
+      seq: number;
+      status: JobStatus;
+      rows: number;
+      workMs: number;
+      heap?: number;
+      detail?: string;
+      undelivered?: string;
+    };

@@ -67,12 +67,20 @@ export async function acquirePidLock(run: string, log: Log, takeover?: TakeoverW
     }
     // A dead recorded PID is a crashed holder. No PID at all is a holder between taking the lock and writing its
     // PID, or between removing the PID and releasing the lock (microseconds), or one that crashed right there.
-    if (!alive && (pid !== undefined || lockAgeMs(run) > STALE_AFTER_MS) && !(takeover?.pid !== undefined && isAlive(takeover.pid))) {
+    if (
+      !alive &&
+      (pid !== undefined || lockAgeMs(run) > STALE_AFTER_MS) &&
+      !(takeover?.pid !== undefined && isAlive(takeover.pid))
+    ) {
       log.warn(`breaking the stale lock of pid ${pid ?? '(none recorded)'}, which is no longer running`);
       fs.rmSync(pidFile + '.lock', { recursive: true, force: true });
       continue;
     }
-    if (!alive && Date.now() > giveUp) throw roqError('ROQ_START_FAILED', { run, detail: `${pidFile}.lock is held by a process that never wrote its PID` });
+    if (!alive && Date.now() > giveUp)
+      throw roqError('ROQ_START_FAILED', {
+        run,
+        detail: `${pidFile}.lock is held by a process that never wrote its PID`,
+      });
     await sleep(takeover ? 2 : 100);
   }
 }
@@ -82,8 +90,12 @@ export async function acquirePidLock(run: string, log: Log, takeover?: TakeoverW
  * supervisor following the PID file (systemd's Type=forking) then sees the new main PID before the old one exits.
  */
 export async function awaitSuccessor(run: string, ms: number): Promise<number | undefined> {
-  return pollUntil(() => {
-    const pid = readPid(run);
-    return pid !== undefined && pid !== process.pid && isAlive(pid) ? pid : undefined;
-  }, 5, Date.now() + ms);
+  return pollUntil(
+    () => {
+      const pid = readPid(run);
+      return pid !== undefined && pid !== process.pid && isAlive(pid) ? pid : undefined;
+    },
+    5,
+    Date.now() + ms,
+  );
 }

@@ -41,7 +41,13 @@ export function createPool(o: PoolOptions): Pool {
   function spawn(worker: number): void {
     const given = o.core.startWorker(worker);
     if (closing || !given) return;
-    const setup: WorkerSetup = { run: o.run, generations: given.generations, faults: o.faults, writeWaitMs: Math.min(1000, Math.ceil(o.deadlineMs / 2)), cells: given.cells };
+    const setup: WorkerSetup = {
+      run: o.run,
+      generations: given.generations,
+      faults: o.faults,
+      writeWaitMs: Math.min(1000, Math.ceil(o.deadlineMs / 2)),
+      cells: given.cells,
+    };
     const thread = new Worker(o.source, { eval: true, workerData: setup });
     threads.set(worker, thread);
     thread.on('message', (msg: FromWorker) => o.perform(o.core.fromWorker(worker, msg)));

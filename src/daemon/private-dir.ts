@@ -37,7 +37,8 @@ export function ensurePrivateDir(run: string, owner = process.geteuid!()): strin
   try {
     st = fs.lstatSync(dir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw roqError('ROQ_START_FAILED', { run, detail: `${dir}: ${(e as Error).message}` });
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw roqError('ROQ_START_FAILED', { run, detail: `${dir}: ${(e as Error).message}` });
   }
   const ours = st?.isDirectory() && (st.uid === process.geteuid!() || st.uid === owner);
   if (st && !ours) {
@@ -45,7 +46,10 @@ export function ensurePrivateDir(run: string, owner = process.geteuid!()): strin
     try {
       fs.renameSync(dir, aside);
     } catch (e) {
-      throw roqError('ROQ_START_FAILED', { run, detail: `${dir} is not a directory of the daemon's user (uid ${st.uid}); remove it (\`rm -rf ${dir}\`): ${(e as Error).message}` });
+      throw roqError('ROQ_START_FAILED', {
+        run,
+        detail: `${dir} is not a directory of the daemon's user (uid ${st.uid}); remove it (\`rm -rf ${dir}\`): ${(e as Error).message}`,
+      });
     }
   }
   if (!ours) fs.mkdirSync(dir, { mode: 0o700 });
@@ -119,8 +123,16 @@ export function checkRunDir(run: string, uid: number, user: string): void {
   };
   if (!st.isDirectory()) fail(`${run} is not a directory`);
   if (st.uid !== uid) {
-    fail(`the run directory ${run} belongs to uid ${st.uid}, not to the daemon's user ${user} (uid ${uid}); run \`chown ${user} ${run}\`, or start the daemon as the directory's owner (as root: \`--user\` naming it)`);
+    fail(
+      `the run directory ${run} belongs to uid ${st.uid}, not to the daemon's user ${user} (uid ${uid}); run \`chown ${user} ${run}\`, or start the daemon as the directory's owner (as root: \`--user\` naming it)`,
+    );
   }
-  if ((mode & 0o002) !== 0) fail(`${run} is writable by every user (mode ${mode.toString(8)}); run \`chmod 3730 ${run}\` (or \`chmod o-rwx ${run}\` if no other user's clients use it)`);
-  if ((mode & 0o020) !== 0 && (mode & 0o1000) === 0) fail(`${run} lets its group write but has no sticky bit (mode ${mode.toString(8)}), so a group member could replace REQUESTS; run \`chmod 3730 ${run}\``);
+  if ((mode & 0o002) !== 0)
+    fail(
+      `${run} is writable by every user (mode ${mode.toString(8)}); run \`chmod 3730 ${run}\` (or \`chmod o-rwx ${run}\` if no other user's clients use it)`,
+    );
+  if ((mode & 0o020) !== 0 && (mode & 0o1000) === 0)
+    fail(
+      `${run} lets its group write but has no sticky bit (mode ${mode.toString(8)}), so a group member could replace REQUESTS; run \`chmod 3730 ${run}\``,
+    );
 }

@@ -46,7 +46,11 @@ export function checkRunDirFor(a: Account, run: string): void {
   const st = fs.statSync(run);
   const m = st.mode;
   const ok = (st.uid === a.uid && (m & 0o300) === 0o300) || (st.gid === a.gid && (m & 0o030) === 0o030);
-  if (!ok) throw roqError('ROQ_START_FAILED', { run, detail: `user ${a.name} cannot write the run directory ${run}; chown it to ${a.name} (mode 3730, group of the web server: docs/SECURITY.md)` });
+  if (!ok)
+    throw roqError('ROQ_START_FAILED', {
+      run,
+      detail: `user ${a.name} cannot write the run directory ${run}; chown it to ${a.name} (mode 3730, group of the web server: docs/SECURITY.md)`,
+    });
 }
 
 /**
@@ -54,7 +58,8 @@ export function checkRunDirFor(a: Account, run: string): void {
  * and becomes it. Fails, naming what to fix, when not root or when the account cannot write the run directory.
  */
 export function dropPrivileges(a: Account, run: string, paths: string[]): void {
-  if (process.getuid?.() !== 0) throw roqError('ROQ_START_FAILED', { run, detail: `--user ${a.name} needs the daemon to start as root` });
+  if (process.getuid?.() !== 0)
+    throw roqError('ROQ_START_FAILED', { run, detail: `--user ${a.name} needs the daemon to start as root` });
   for (const p of paths) {
     try {
       fs.chownSync(p, a.uid, fs.statSync(p).gid);
@@ -68,6 +73,9 @@ export function dropPrivileges(a: Account, run: string, paths: string[]): void {
   try {
     fs.accessSync(run, fs.constants.W_OK | fs.constants.X_OK);
   } catch {
-    throw roqError('ROQ_START_FAILED', { run, detail: `user ${a.name} cannot write the run directory ${run}; chown it to ${a.name} (mode 3730, group of the web server: docs/SECURITY.md)` });
+    throw roqError('ROQ_START_FAILED', {
+      run,
+      detail: `user ${a.name} cannot write the run directory ${run}; chown it to ${a.name} (mode 3730, group of the web server: docs/SECURITY.md)`,
+    });
   }
 }

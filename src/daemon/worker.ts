@@ -29,7 +29,7 @@ const port = parentPort!;
 const open = new Map<number, Db>();
 /** Each open generation's content hash, which every ok answer names. */
 const hashes = new Map<number, string>();
-for (const g of setup.generations) open.set(g.id, openGeneration(g)), hashes.set(g.id, g.hash);
+for (const g of setup.generations) (open.set(g.id, openGeneration(g)), hashes.set(g.id, g.hash));
 let heapReportedAt = 0;
 
 /**
@@ -75,11 +75,22 @@ function answerFor(id: number, query: string, params: Record<string, string>): {
   try {
     const db = open.get(id);
     if (!db) throw new Error(`generation ${id} is not open in this worker`);
-    const result = (setup.faults && query.startsWith('fault_') && injectedFault(query, params)) || runQuery(db, query, params);
+    const result =
+      (setup.faults && query.startsWith('fault_') && injectedFault(query, params)) || runQuery(db, query, params);
     // The data's dates travel with every answer, so a client can say when a date asked about is outside them.
-    return { answer: { status: 'ok', generation: id, hash: hashes.get(id), fields: result.fields, rows: result.rows, ...(db.dates ? { dates: db.dates } : {}) } };
+    return {
+      answer: {
+        status: 'ok',
+        generation: id,
+        hash: hashes.get(id),
+        fields: result.fields,
+        rows: result.rows,
+        ...(db.dates ? { dates: db.dates } : {}),
+      },
+    };
   } catch (e) {
-    const err = e instanceof RoqError ? e : roqError('ROQ_QUERY_FAILED', { query, detail: String((e as Error)?.message ?? e) });
+    const err =
+      e instanceof RoqError ? e : roqError('ROQ_QUERY_FAILED', { query, detail: String((e as Error)?.message ?? e) });
     const answer: Answer = { status: 'error', code: err.code, message: err.message };
     if (err.param !== undefined) answer.param = err.param;
     return { answer, failure: e instanceof RoqError ? undefined : String((e as Error)?.stack ?? e) };

@@ -6,7 +6,16 @@
  */
 import { Buffer } from 'node:buffer';
 import { scanCsv } from '../store/csv.js';
-import { isBlank, parseBoolBytes, parseClockTimeBytes, parseDateBytes, parseFloatBytes, parseIntBytes, parseIsoDateBytes, parseTimeBytes } from '../store/values.js';
+import {
+  isBlank,
+  parseBoolBytes,
+  parseClockTimeBytes,
+  parseDateBytes,
+  parseFloatBytes,
+  parseIntBytes,
+  parseIsoDateBytes,
+  parseTimeBytes,
+} from '../store/values.js';
 
 type Parser = (buf: Uint8Array, s: number, e: number) => number;
 
@@ -40,7 +49,11 @@ export interface Inferred {
 
 /** A name of [a-z0-9_] starting with a letter, as schemas require: "Organization Name" → organization_name. */
 export function snakeName(text: string, fallback: string): string {
-  const s = text.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  const s = text
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
   if (s === '') return fallback;
   return /^[a-z]/.test(s) ? s : `c_${s}`;
 }
@@ -50,7 +63,10 @@ export function snakeName(text: string, fallback: string): string {
  * times (outside quotes) on most of the first lines. A comma when none does.
  */
 export function detectDelimiter(text: string): string {
-  const lines = text.split(/\r?\n/).filter((l) => l !== '').slice(0, 20);
+  const lines = text
+    .split(/\r?\n/)
+    .filter((l) => l !== '')
+    .slice(0, 20);
   let best = ',';
   let bestScore = 0;
   for (const d of Object.keys(DELIMITER_NAMES)) {
@@ -71,15 +87,26 @@ interface Field {
 /** The file as records of fields (buffer offsets), with the scanner's checks. */
 function records(buf: Buffer, path: string, sep: string): Field[][] {
   const out: Field[][] = [];
-  scanCsv(buf, path, (rec) => {
-    const fields: Field[] = [];
-    for (let i = 0; i < rec.count; i++) fields.push({ start: rec.starts[i]!, end: rec.ends[i]!, escaped: rec.escaped[i] === 1 });
-    out.push(fields);
-  }, sep.charCodeAt(0));
+  scanCsv(
+    buf,
+    path,
+    (rec) => {
+      const fields: Field[] = [];
+      for (let i = 0; i < rec.count; i++)
+        fields.push({ start: rec.starts[i]!, end: rec.ends[i]!, escaped: rec.escaped[i] === 1 });
+      out.push(fields);
+    },
+    sep.charCodeAt(0),
+  );
   return out;
 }
 
-const text = (buf: Buffer, f: Field | undefined): string => (f ? (f.escaped ? buf.toString('utf8', f.start, f.end).replaceAll('""', '"') : buf.toString('utf8', f.start, f.end)) : '');
+const text = (buf: Buffer, f: Field | undefined): string =>
+  f
+    ? f.escaped
+      ? buf.toString('utf8', f.start, f.end).replaceAll('""', '"')
+      : buf.toString('utf8', f.start, f.end)
+    : '';
 
 /** The first line is a header unless one of its fields is empty, repeated, or a number, date or time. */
 function looksLikeHeader(buf: Buffer, first: Field[]): boolean {
@@ -106,7 +133,8 @@ function columnType(buf: Buffer, rows: Field[][], i: number) {
       empty++;
       continue;
     }
-    for (let c = 0; c < CANDIDATES.length; c++) if (alive[c] && Number.isNaN(CANDIDATES[c]!.parse(buf, f.start, f.end))) alive[c] = false;
+    for (let c = 0; c < CANDIDATES.length; c++)
+      if (alive[c] && Number.isNaN(CANDIDATES[c]!.parse(buf, f.start, f.end))) alive[c] = false;
     // A code such as 007 or +1 is text: stored as a number it would come back as 7 or 1.
     if (!canonicalInt(buf, f.start, f.end)) alive[INT] = alive[FLOAT] = false;
   }
@@ -148,7 +176,9 @@ export function inferTable(file: string, table: string, buf: Buffer, path = file
   const header = all.length > 0 && looksLikeHeader(buf, all[0]!);
   const rows = header ? all.slice(1) : all;
   const width = all[0]?.length ?? 0;
-  reasons.push(`${table}: ${file}, ${DELIMITER_NAMES[sep]}-separated, ${header ? 'a header line' : 'no header line (a field of the first line is empty, repeated or a value)'}, ${count(rows.length)} rows`);
+  reasons.push(
+    `${table}: ${file}, ${DELIMITER_NAMES[sep]}-separated, ${header ? 'a header line' : 'no header line (a field of the first line is empty, repeated or a value)'}, ${count(rows.length)} rows`,
+  );
   const used = new Set<string>();
   const columns: InferredColumn[] = [];
   for (let i = 0; i < width; i++) {
@@ -170,10 +200,16 @@ export function inferTable(file: string, table: string, buf: Buffer, path = file
     if (empty === 0 && values > 0) col.required = true;
     if (header && heading !== name) col.heading = heading;
     columns.push(col);
-    reasons.push(`${table}.${name}: ${col.type}${col.format ? ` (${col.format})` : ''}, ${count(values)} values${empty ? `, ${count(empty)} empty (optional)` : ''}: ${why}`);
+    reasons.push(
+      `${table}.${name}: ${col.type}${col.format ? ` (${col.format})` : ''}, ${count(values)} values${empty ? `, ${count(empty)} empty (optional)` : ''}: ${why}`,
+    );
   }
   // A key: the first column that is unique on its own (not a float), else the first two or three together.
-  const candidates = [...columns.map((c, i) => (c.type === 'float' ? [] : [i])).filter((k) => k.length), [0, 1], [0, 1, 2]];
+  const candidates = [
+    ...columns.map((c, i) => (c.type === 'float' ? [] : [i])).filter((k) => k.length),
+    [0, 1],
+    [0, 1, 2],
+  ];
   const keyCols = candidates.find((k) => k.every((i) => i < width) && unique(buf, rows, k));
   const spec: Record<string, unknown> = { table, file, description: `${file}, as found by roq init.` };
   if (sep !== ',') spec.delimiter = DELIMITER_NAMES[sep];
@@ -183,20 +219,44 @@ export function inferTable(file: string, table: string, buf: Buffer, path = file
   if (keyCols) {
     const key = keyCols.map((i) => columns[i]!.name);
     spec.key = key;
-    reasons.push(`${table}.${key[0]}: ${key.length === 1 ? 'unique' : `unique with ${key.slice(1).join(', ')}`} over ${count(rows.length)} rows: the key; query ${table}(${key.join(', ')}) looks a row up by it`);
-    query = lookupQuery(table, key.map((k) => columns.find((c) => c.name === k)!), columns, rows, buf, keyCols);
+    reasons.push(
+      `${table}.${key[0]}: ${key.length === 1 ? 'unique' : `unique with ${key.slice(1).join(', ')}`} over ${count(rows.length)} rows: the key; query ${table}(${key.join(', ')}) looks a row up by it`,
+    );
+    query = lookupQuery(
+      table,
+      key.map((k) => columns.find((c) => c.name === k)!),
+      columns,
+      rows,
+      buf,
+      keyCols,
+    );
   } else {
-    reasons.push(`${table}: no column, nor the first two or three together, is unique: no key, so no lookup query (add an index and a query by hand)`);
+    reasons.push(
+      `${table}: no column, nor the first two or three together, is unique: no key, so no lookup query (add an index and a query by hand)`,
+    );
   }
   return { table: spec, query, reasons };
 }
 
-function lookupQuery(table: string, keys: InferredColumn[], columns: InferredColumn[], rows: Field[][], buf: Buffer, keyCols: number[]): Record<string, unknown> {
+function lookupQuery(
+  table: string,
+  keys: InferredColumn[],
+  columns: InferredColumn[],
+  rows: Field[][],
+  buf: Buffer,
+  keyCols: number[],
+): Record<string, unknown> {
   const params = keys.map((c, j) => {
     const p: Record<string, unknown> = { name: c.name, type: c.type, required: true };
     if (c.type === 'int') Object.assign(p, PARAM_RANGE);
     if (c.type === 'string') p.maxLength = rows.reduce((n, r) => Math.max(n, text(buf, r[keyCols[j]!]).length), 255);
     return p;
   });
-  return { query: table, description: `The ${table} row with this key.`, table, params, fields: columns.map((c) => ({ name: c.name })) };
+  return {
+    query: table,
+    description: `The ${table} row with this key.`,
+    table,
+    params,
+    fields: columns.map((c) => ({ name: c.name })),
+  };
 }

@@ -23,7 +23,9 @@ export interface LoadThread {
  */
 export function createLoadThread(source: string, log: Log): LoadThread {
   let thread: Worker | undefined;
-  let pending: { job: LoadJob; onFile?: (f: FileLoaded) => void; settle(err: Error | undefined, g?: GenerationData): void } | undefined;
+  let pending:
+    | { job: LoadJob; onFile?: (f: FileLoaded) => void; settle(err: Error | undefined, g?: GenerationData): void }
+    | undefined;
 
   function fail(detail: string): void {
     const p = pending;
@@ -55,7 +57,11 @@ export function createLoadThread(source: string, log: Log): LoadThread {
           const p = pending;
           pending = undefined;
           end(t);
-          return p.settle(msg.code && isErrorCode(msg.code) ? new RoqError(msg.code, msg.details ?? {}) : roqError('ROQ_LOAD_FILE', { file: p.job.dataDir, detail: msg.message }));
+          return p.settle(
+            msg.code && isErrorCode(msg.code)
+              ? new RoqError(msg.code, msg.details ?? {})
+              : roqError('ROQ_LOAD_FILE', { file: p.job.dataDir, detail: msg.message }),
+          );
         }
       }
     });

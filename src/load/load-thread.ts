@@ -30,7 +30,11 @@ async function load(job: LoadJob): Promise<void> {
   if (job.delayMs > 0) await sleep(job.delayMs);
   try {
     const log = { warn: (msg: string) => post({ type: 'warn', id: job.id, msg }) };
-    post({ type: 'loaded', id: job.id, generation: await loadGeneration(job.dataDir, job.id, log, (file) => post({ type: 'file', id: job.id, file })) });
+    post({
+      type: 'loaded',
+      id: job.id,
+      generation: await loadGeneration(job.dataDir, job.id, log, (file) => post({ type: 'file', id: job.id, file })),
+    });
   } catch (e) {
     post(
       e instanceof RoqError

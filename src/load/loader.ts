@@ -37,7 +37,12 @@ export interface FileLoaded {
  * Loads every table of the generated catalog, then runs the queries' derive functions on them (derived.ts), so
  * that a generation always leaves the load thread with its derived data in shared memory, or not at all.
  */
-export async function loadGeneration(dataDir: string, id: number, log: LoadLog, onFile?: (f: FileLoaded) => void): Promise<GenerationData> {
+export async function loadGeneration(
+  dataDir: string,
+  id: number,
+  log: LoadLog,
+  onFile?: (f: FileLoaded) => void,
+): Promise<GenerationData> {
   const generation = await loadTables(TABLES, dataDir, id, log, onFile);
   try {
     deriveAll(generation, DERIVERS);
@@ -61,21 +66,35 @@ function feedDatesOf(generation: GenerationData): ReturnType<typeof feedDateRang
 }
 
 /** loadGeneration for any catalog (tests load hand-made schemas with it). */
-export async function loadTables(specs: readonly TableSpec[], given: string, id: number, log: LoadLog, onFile?: (f: FileLoaded) => void): Promise<GenerationData> {
+export async function loadTables(
+  specs: readonly TableSpec[],
+  given: string,
+  id: number,
+  log: LoadLog,
+  onFile?: (f: FileLoaded) => void,
+): Promise<GenerationData> {
   const t0 = performance.now();
   // Resolved once: when the data directory is a symlink that a refresh flips, every file of one load comes from
   // the same side of the flip.
   const dataDir = await realpath(given).catch(() => given);
   const present = await listFiles(dataDir);
   // Nothing to load at all is an admin's mistake (an unpacked export elsewhere, a wrong --data), not a missing table.
-  if (!specs.some((s) => present.has(s.file))) throw roqError('ROQ_LOAD_NO_DATA', { dir: dataDir, files: specs.filter((s) => !s.optional).map((s) => s.file).join(', ') });
+  if (!specs.some((s) => present.has(s.file)))
+    throw roqError('ROQ_LOAD_NO_DATA', {
+      dir: dataDir,
+      files: specs
+        .filter((s) => !s.optional)
+        .map((s) => s.file)
+        .join(', '),
+    });
   for (const f of present) {
     if (!specs.some((s) => s.file === f)) log.warn(`${join(dataDir, f)}: no schema describes this file; ignored`);
   }
   const loaded = await Promise.all(
     specs.map(async (spec) => {
       const one = await loadOne(spec, dataDir, present, log);
-      if (one.table.present) onFile?.({ file: spec.file, rows: one.table.rows, bytes: one.bytes, ms: performance.now() - t0 });
+      if (one.table.present)
+        onFile?.({ file: spec.file, rows: one.table.rows, bytes: one.bytes, ms: performance.now() - t0 });
       return one;
     }),
   );
@@ -108,7 +127,8 @@ export async function loadTables(specs: readonly TableSpec[], given: string, id:
  */
 export function contentHash(digests: readonly { file: string; sha256: string }[]): string {
   const h = createHash('sha256');
-  for (const d of [...digests].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))) h.update(`${d.file}\0${d.sha256}\n`);
+  for (const d of [...digests].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)))
+    h.update(`${d.file}\0${d.sha256}\n`);
   return h.digest('hex').slice(0, 32);
 }
 
@@ -116,12 +136,20 @@ async function listFiles(dataDir: string): Promise<Set<string>> {
   try {
     if (!(await stat(dataDir)).isDirectory()) throw new Error('not a directory');
   } catch (e) {
-    throw roqError('ROQ_LOAD_NO_DATA_DIR', { dir: dataDir, detail: (e as NodeJS.ErrnoException).code ?? (e as Error).message });
+    throw roqError('ROQ_LOAD_NO_DATA_DIR', {
+      dir: dataDir,
+      detail: (e as NodeJS.ErrnoException).code ?? (e as Error).message,
+    });
   }
   return new Set(await fg('*', { cwd: dataDir, onlyFiles: true, dot: false }));
 }
 
-async function loadOne(spec: TableSpec, dataDir: string, present: Set<string>, log: LoadLog): Promise<{ table: TableData; bytes: number; sha256?: string }> {
+async function loadOne(
+  spec: TableSpec,
+  dataDir: string,
+  present: Set<string>,
+  log: LoadLog,
+): Promise<{ table: TableData; bytes: number; sha256?: string }> {
   const path = join(dataDir, spec.file);
   if (!present.has(spec.file)) {
     if (spec.optional) return { table: emptyTable(spec), bytes: 0 };
@@ -135,7 +163,11 @@ async function loadOne(spec: TableSpec, dataDir: string, present: Set<string>, l
   }
   try {
     // Hashed while the bytes are in memory anyway (~2 ms per MB here); see contentHash.
-    return { table: parseTable(spec, path, buf, log), bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
+    return {
+      table: parseTable(spec, path, buf, log),
+      bytes: buf.length,
+      sha256: createHash('sha256').update(buf).digest('hex'),
+    };
   } catch (e) {
     if (e instanceof RoqError) throw e;
     throw roqError('ROQ_LOAD_FILE', { file: path, detail: (e as Error).message });

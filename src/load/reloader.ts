@@ -37,7 +37,6 @@ export function createExpiryWarner(log: Log): (g: GenerationData) => void {
   };
 }
 
-
 export interface Reloader {
   /** Records one reload request; safe to call from a signal handler. */
   request(): void;
@@ -70,17 +69,44 @@ const RECENT = 16;
 type Task = { action: 'reload' | HoldAction; covers: number; request?: string };
 
 function heldOf(g: GenerationData): HeldGeneration {
-  return { id: g.id, hash: g.hash, dataDir: g.dataDir, loadedAt: g.loadedAt, loadMs: Math.round(g.loadMs), rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files };
+  return {
+    id: g.id,
+    hash: g.hash,
+    dataDir: g.dataDir,
+    loadedAt: g.loadedAt,
+    loadMs: Math.round(g.loadMs),
+    rows: g.stats.rows,
+    bytes: g.stats.bytes,
+    files: g.stats.files,
+  };
 }
 
 /** A finished task as `roq status` and `roq reload` read it. */
-function outcomeOf(t: Task, startedAt: number, result: { status: 'ok' | 'failed'; g?: GenerationData; error?: RoqError }): ReloadOutcome {
+function outcomeOf(
+  t: Task,
+  startedAt: number,
+  result: { status: 'ok' | 'failed'; g?: GenerationData; error?: RoqError },
+): ReloadOutcome {
   const finishedAt = Date.now();
-  const out: ReloadOutcome = { covers: t.action === 'reload' ? t.covers : 0, status: result.status, startedAt, finishedAt, ms: finishedAt - startedAt };
+  const out: ReloadOutcome = {
+    covers: t.action === 'reload' ? t.covers : 0,
+    status: result.status,
+    startedAt,
+    finishedAt,
+    ms: finishedAt - startedAt,
+  };
   if (t.action !== 'reload') out.action = t.action;
   if (t.request !== undefined) out.request = t.request;
   const g = result.g;
-  if (g) Object.assign(out, { generation: g.id, hash: g.hash, rows: g.stats.rows, bytes: g.stats.bytes, files: g.stats.files, ...(g.dates ? { dates: g.dates } : {}) });
+  if (g)
+    Object.assign(out, {
+      generation: g.id,
+      hash: g.hash,
+      rows: g.stats.rows,
+      bytes: g.stats.bytes,
+      files: g.stats.files,
+      ...(g.dates ? { dates: g.dates } : {}),
+    });
   if (result.error) out.error = { code: result.error.code ?? 'ROQ_LOAD_FILE', message: result.error.message };
   return out;
 }
@@ -89,13 +115,20 @@ function outcomeOf(t: Task, startedAt: number, result: { status: 'ok' | 'failed'
  * Runs one task; resolves with the generation it concerned (none for a drop of nothing), or undefined when the
  * reloader was closed meanwhile; rejects with the task's error.
  */
-async function runTask(t: Task, o: ReloaderOptions, load: () => Promise<GenerationData>, closed: () => boolean): Promise<{ g?: GenerationData } | undefined> {
+async function runTask(
+  t: Task,
+  o: ReloaderOptions,
+  load: () => Promise<GenerationData>,
+  closed: () => boolean,
+): Promise<{ g?: GenerationData } | undefined> {
   switch (t.action) {
     case 'reload': {
       const g = await load();
       if (closed()) return undefined;
       await o.install(g);
-      o.log.info(`reload: generation ${g.id} serving (${g.stats.rows} rows from ${g.stats.files.length} files, hash ${g.hash}, loaded in ${Math.round(g.loadMs)} ms${g.dates ? `; dates ${rangeText(g.dates)}` : ''})`);
+      o.log.info(
+        `reload: generation ${g.id} serving (${g.stats.rows} rows from ${g.stats.files.length} files, hash ${g.hash}, loaded in ${Math.round(g.loadMs)} ms${g.dates ? `; dates ${rangeText(g.dates)}` : ''})`,
+      );
       return { g };
     }
     case 'hold': {
@@ -103,7 +136,9 @@ async function runTask(t: Task, o: ReloaderOptions, load: () => Promise<Generati
       if (closed()) return undefined;
       const before = o.holder.hold(g);
       if (before) o.discarded?.(before);
-      o.log.info(`hold: generation ${g.id} loaded and held, not serving (${g.stats.rows} rows, hash ${g.hash}); \`roq swap\` makes it current`);
+      o.log.info(
+        `hold: generation ${g.id} loaded and held, not serving (${g.stats.rows} rows, hash ${g.hash}); \`roq swap\` makes it current`,
+      );
       return { g };
     }
     case 'swap': {
@@ -167,7 +202,9 @@ export function createReloader(o: ReloaderOptions): Reloader {
     } catch (e) {
       const err = e as RoqError;
       record(outcomeOf(t, startedAt, { status: 'failed', error: err }));
-      o.log.error(`${t.action} failed; the current generation serves on${t.action === 'hold' && o.holder.held() ? ' and the one held stays held' : ''}: ${err.message}`);
+      o.log.error(
+        `${t.action} failed; the current generation serves on${t.action === 'hold' && o.holder.held() ? ' and the one held stays held' : ''}: ${err.message}`,
+      );
     }
   }
 
@@ -201,7 +238,13 @@ export function createReloader(o: ReloaderOptions): Reloader {
       pump();
       o.changed();
     },
-    state: () => ({ requested, loading: loading || queue.some((t) => t.action === 'reload' || t.action === 'hold'), ...(last ? { last } : {}), recent: [...recent], ...(o.holder.held() ? { held: heldOf(o.holder.held()!) } : {}) }),
+    state: () => ({
+      requested,
+      loading: loading || queue.some((t) => t.action === 'reload' || t.action === 'hold'),
+      ...(last ? { last } : {}),
+      recent: [...recent],
+      ...(o.holder.held() ? { held: heldOf(o.holder.held()!) } : {}),
+    }),
     close() {
       closed = true;
     },

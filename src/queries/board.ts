@@ -16,9 +16,27 @@ import { boardStopCodes, runDepartures } from './departures.js';
 
 /** Every field of a board row, in the answer's order, empty; a row names only the fields its kind has. */
 const BLANK = {
-  kind: '', date: '', time: '', stop_id: '', stop_name: '', destination: '', trip_id: '', train: '', platform: '',
-  route_id: '', route_name: '', route_color: '', route_text_color: '',
-  feed_name: '', feed_version: '', first_date: '', last_date: '', time_zone: '', later_date: '', later_time: '', later_skip: 0,
+  kind: '',
+  date: '',
+  time: '',
+  stop_id: '',
+  stop_name: '',
+  destination: '',
+  trip_id: '',
+  train: '',
+  platform: '',
+  route_id: '',
+  route_name: '',
+  route_color: '',
+  route_text_color: '',
+  feed_name: '',
+  feed_version: '',
+  first_date: '',
+  last_date: '',
+  time_zone: '',
+  later_date: '',
+  later_time: '',
+  later_skip: 0,
 };
 type BoardRecord = Partial<typeof BLANK>;
 
@@ -61,7 +79,13 @@ export function feedFacts(db: Db): FeedFacts {
     const last = db.dates ? gtfsDate(db.dates.end.replace(/-/g, '')) : NaN;
     const name = (info >= 0 ? feedInfo.feedPublisherName(info) : '') || (agency.rows > 0 ? agency.agencyName(0) : '');
     const zone = agency.rows > 0 ? agency.agencyTimezone(0).trim() : '';
-    return { name, version: info >= 0 ? feedInfo.feedVersion(info) : '', first, last, timeZone: knownTimeZone(zone) ? zone : 'UTC' };
+    return {
+      name,
+      version: info >= 0 ? feedInfo.feedVersion(info) : '',
+      first,
+      last,
+      timeZone: knownTimeZone(zone) ? zone : 'UTC',
+    };
   });
 }
 
@@ -79,9 +103,27 @@ function knownTimeZone(zone: string): boolean {
 export function localTime(db: Db, epochSeconds: number, timeZone: string): { day: number; time: number } {
   const parts: Record<string, number> = {};
   // Making a formatter costs far more than using one: one per zone and worker.
-  const format = memoized(db, `board:format:${timeZone}`, () => new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }));
-  for (const p of format.formatToParts(new Date(epochSeconds * 1000))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  return { day: parts.year! * 10000 + parts.month! * 100 + parts.day!, time: parts.hour! * 3600 + parts.minute! * 60 + parts.second! };
+  const format = memoized(
+    db,
+    `board:format:${timeZone}`,
+    () =>
+      new Intl.DateTimeFormat('en-US', {
+        timeZone,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: 'numeric',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: 'numeric',
+        second: 'numeric',
+      }),
+  );
+  for (const p of format.formatToParts(new Date(epochSeconds * 1000)))
+    if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  return {
+    day: parts.year! * 10000 + parts.month! * 100 + parts.day!,
+    time: parts.hour! * 3600 + parts.minute! * 60 + parts.second!,
+  };
 }
 
 /**
@@ -156,8 +198,11 @@ function stationRoutes(db: Db, stop: string): RouteFields[] {
   if (known) return known;
   const codes = boardStopCodes(db, stop);
   const ids = new Set<string>();
-  for (const code of codes) for (const route of net.routesAt.get(code) ?? []) ids.add(db.tables.trips.routeIdOfCode(route));
-  const list = [...ids].map((id) => routeFields(db, id)).sort((a, b) => byteOrder(a.route_name, b.route_name) || byteOrder(a.route_id, b.route_id));
+  for (const code of codes)
+    for (const route of net.routesAt.get(code) ?? []) ids.add(db.tables.trips.routeIdOfCode(route));
+  const list = [...ids]
+    .map((id) => routeFields(db, id))
+    .sort((a, b) => byteOrder(a.route_name, b.route_name) || byteOrder(a.route_id, b.route_id));
   if (codes.length > 0) net.stationRoutes.set(stop, list);
   return list;
 }
@@ -166,7 +211,14 @@ function stationRoutes(db: Db, stop: string): RouteFields[] {
  * The departures of one calendar day at or after `after`, in board order, fetched from runDepartures in pages
  * (a page continues after the rows already seen at its first second, so equal times are neither lost nor repeated).
  */
-function* departuresOn(db: Db, stop: string, day: number, after: number, route: string, pageSize: number): Generator<DeparturesRow> {
+function* departuresOn(
+  db: Db,
+  stop: string,
+  day: number,
+  after: number,
+  route: string,
+  pageSize: number,
+): Generator<DeparturesRow> {
   let from = after;
   let seenAtFrom = 0;
   for (;;) {
@@ -208,7 +260,9 @@ function departureRecord(db: Db, d: DeparturesRow, day: number): BoardRecord | u
 
 export function runBoard(db: Db, p: BoardParams): BoardRow[] {
   const feed = feedFacts(db);
-  const local = Number.isNaN(p.date) ? localTime(db, Number.isNaN(p.now) ? Math.floor(Date.now() / 1000) : p.now, feed.timeZone) : undefined;
+  const local = Number.isNaN(p.date)
+    ? localTime(db, Number.isNaN(p.now) ? Math.floor(Date.now() / 1000) : p.now, feed.timeZone)
+    : undefined;
   const date = local ? local.day : p.date;
   const after = !Number.isNaN(p.after) ? p.after : local ? local.time : 0;
 
@@ -218,7 +272,10 @@ export function runBoard(db: Db, p: BoardParams): BoardRow[] {
   let more: BoardRecord | undefined;
   let skip = p.skip;
   const pageSize = Math.max(2 * (p.limit + 1), 20);
-  days: for (const [day, from] of [[date, after], [nextDay(date), 0]] as const) {
+  days: for (const [day, from] of [
+    [date, after],
+    [nextDay(date), 0],
+  ] as const) {
     for (const d of departuresOn(db, p.stop, day, from, p.route, pageSize)) {
       const row = departureRecord(db, d, day);
       if (!row) continue;
@@ -259,7 +316,8 @@ export function runBoard(db: Db, p: BoardParams): BoardRow[] {
     board.later_skip = shown.filter(at).length + (at(board) ? p.skip : 0);
   } else {
     const dayAfter = nextDay(nextDay(date));
-    if (!Number.isNaN(feed.last) && dayAfter <= feed.last) Object.assign(board, { later_date: isoDate(dayAfter), later_time: '00:00:00' });
+    if (!Number.isNaN(feed.last) && dayAfter <= feed.last)
+      Object.assign(board, { later_date: isoDate(dayAfter), later_time: '00:00:00' });
   }
   const routes = stationRoutes(db, p.stop).map((r) => ({ kind: 'route', ...r }));
   return [board, ...routes, ...shown].map(boardRow);

@@ -73,7 +73,17 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
   const tripCodes = st?.columns['trip_id'];
   const sequence = st?.columns['stop_sequence'];
   const service = trips?.columns['service_id'];
-  if (!st || !byStop || stop?.type !== 'string' || dep?.type !== 'time' || pickup?.type !== 'int' || sequence?.type !== 'int' || !tripRef || tripCodes?.type !== 'string' || service?.type !== 'string') {
+  if (
+    !st ||
+    !byStop ||
+    stop?.type !== 'string' ||
+    dep?.type !== 'time' ||
+    pickup?.type !== 'int' ||
+    sequence?.type !== 'int' ||
+    !tripRef ||
+    tripCodes?.type !== 'string' ||
+    service?.type !== 'string'
+  ) {
     return null;
   }
   // byStopDeparture visits rows in random order, so on a big table every read through it is a cache miss. What a
@@ -106,7 +116,7 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
   const count = new Int32Array(service.dict.size);
   const seen: number[] = [];
   let n = 0;
-  for (let from = 0; from < byStop.length; ) {
+  for (let from = 0; from < byStop.length;) {
     const code = stopCodes[byStop[from]!]!;
     const to = endOfStop(byStop, stopCodes, from, code);
     seen.length = 0;

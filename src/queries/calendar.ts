@@ -18,7 +18,8 @@ export function servicesActiveOn(db: Db, day: number): Set<string> {
   const active = new Set<string>();
   const flag = calendar[WEEKDAYS[weekdayOf(day)]!];
   for (let row = 0; row < calendar.rows; row++) {
-    if (calendar.startDate(row) <= day && day <= calendar.endDate(row) && flag(row) === 1) active.add(calendar.serviceId(row));
+    if (calendar.startDate(row) <= day && day <= calendar.endDate(row) && flag(row) === 1)
+      active.add(calendar.serviceId(row));
   }
   const ix = calendarDates.byDate;
   const end = ix.upperBound([day]);

@@ -25,7 +25,14 @@ export interface DbOf<T> {
 export type Db = DbOf<Tables>;
 
 export function openDb(data: GenerationData): Db {
-  return { generation: data.id, tables: openTables(data.tables), data: data.tables, derived: data.derived ?? {}, memo: new Map(), ...(data.dates ? { dates: data.dates } : {}) };
+  return {
+    generation: data.id,
+    tables: openTables(data.tables),
+    data: data.tables,
+    derived: data.derived ?? {},
+    memo: new Map(),
+    ...(data.dates ? { dates: data.dates } : {}),
+  };
 }
 
 /**

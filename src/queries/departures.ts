@@ -10,7 +10,17 @@ import type { DeparturesParams, DeparturesRow } from '../generated/queries.js';
 import type { Db } from './db.js';
 import { clockTime, isoDate, previousDay } from '../dates.js';
 import { sortedTripServicesOn, tripServicesActiveOn } from './calendar.js';
-import { AT_ROW, AT_SECONDS, AT_SEQUENCE, AT_TRIP, buildBoardRuns, lowerBoundIn, lowerBoundSeconds, RUN_STRIDE, type BoardRunsData } from './boardRuns.js';
+import {
+  AT_ROW,
+  AT_SECONDS,
+  AT_SEQUENCE,
+  AT_TRIP,
+  buildBoardRuns,
+  lowerBoundIn,
+  lowerBoundSeconds,
+  RUN_STRIDE,
+  type BoardRunsData,
+} from './boardRuns.js';
 import type { Derived } from './derived.js';
 import { cursorHeap } from './cursorHeap.js';
 
@@ -75,7 +85,12 @@ const MAX_RUN_CURSORS = 48;
  * stop has a run per service that stops there (hundreds on a railroad), a day few active services: each active
  * service's run is found by binary search among the stop's runs, which are sorted by service code.
  */
-function runCursors(runs: BoardRunsData, codes: readonly number[], days: readonly ServiceDay[], after: number): Cursor[] | null {
+function runCursors(
+  runs: BoardRunsData,
+  codes: readonly number[],
+  days: readonly ServiceDay[],
+  after: number,
+): Cursor[] | null {
   const { runStop, runService, runStart, records } = runs;
   const cursors: Cursor[] = [];
   for (const code of codes) {
@@ -92,7 +107,18 @@ function runCursors(runs: BoardRunsData, codes: readonly number[], days: readonl
         const pos = lowerBoundSeconds(records, runStart[r]!, end, after + d.offset);
         if (pos === end || records[pos * RUN_STRIDE + AT_SECONDS]! >= DAY + d.offset) continue;
         if (cursors.length === MAX_RUN_CURSORS) return null;
-        cursors.push({ order: cursors.length, rows: records, stride: RUN_STRIDE, rowAt: AT_ROW, pos, end, offset: d.offset, serviceDay: d.serviceDay, services: d.services, checked: true });
+        cursors.push({
+          order: cursors.length,
+          rows: records,
+          stride: RUN_STRIDE,
+          rowAt: AT_ROW,
+          pos,
+          end,
+          offset: d.offset,
+          serviceDay: d.serviceDay,
+          services: d.services,
+          checked: true,
+        });
       }
     }
   }
@@ -108,7 +134,19 @@ function indexCursors(db: Db, codes: readonly number[], days: readonly ServiceDa
       if (d.services.size === 0) continue;
       const pos = ix.lowerBound([code, after + d.offset]);
       const end = ix.lowerBound([code, DAY + d.offset]);
-      if (pos < end) cursors.push({ order: cursors.length, rows: ix.rows, stride: 1, rowAt: 0, pos, end, offset: d.offset, serviceDay: d.serviceDay, services: d.services, checked: false });
+      if (pos < end)
+        cursors.push({
+          order: cursors.length,
+          rows: ix.rows,
+          stride: 1,
+          rowAt: 0,
+          pos,
+          end,
+          offset: d.offset,
+          serviceDay: d.serviceDay,
+          services: d.services,
+          checked: false,
+        });
     }
   }
   return cursors;
@@ -129,7 +167,12 @@ export function runDepartures(db: Db, p: DeparturesParams): DeparturesRow[] {
   }
   const eve = previousDay(p.date);
   const days: ServiceDay[] = [
-    { offset: 0, serviceDay: p.date, services: tripServicesActiveOn(db, p.date), sorted: sortedTripServicesOn(db, p.date) },
+    {
+      offset: 0,
+      serviceDay: p.date,
+      services: tripServicesActiveOn(db, p.date),
+      sorted: sortedTripServicesOn(db, p.date),
+    },
     { offset: DAY, serviceDay: eve, services: tripServicesActiveOn(db, eve), sorted: sortedTripServicesOn(db, eve) },
   ];
   const codes = boardStopCodes(db, p.stop);
@@ -174,7 +217,8 @@ export function runDepartures(db: Db, p: DeparturesParams): DeparturesRow[] {
     const row = next.rows[at + next.rowAt]!;
     heap.advanced();
     const trip = stopTimes.tripIdRow(row);
-    if (!next.checked && (stopTimes.pickupType(row) === 1 || trip < 0 || !next.services.has(trips.serviceIdCode(trip)))) continue;
+    if (!next.checked && (stopTimes.pickupType(row) === 1 || trip < 0 || !next.services.has(trips.serviceIdCode(trip))))
+      continue;
     if (routeCode >= 0 && trips.routeIdCode(trip) !== routeCode) continue;
     const route = trips.routeIdRow(trip);
     out.push([

@@ -40,7 +40,8 @@ export function deriveAll(generation: GenerationData, derivers: Readonly<Record<
     }
     const shared: Derived = {};
     for (const [name, value] of Object.entries(result)) {
-      if (!ArrayBuffer.isView(value) || value instanceof DataView) throw new Error(`the derived data of query ${query}: '${name}' is not a typed array`);
+      if (!ArrayBuffer.isView(value) || value instanceof DataView)
+        throw new Error(`the derived data of query ${query}: '${name}' is not a typed array`);
       shared[name] = share(value);
     }
     out[query] = shared;
@@ -91,7 +92,7 @@ export function packedMatches(bytes: Uint8Array, starts: Int32Array, needle: str
     for (let i = 0; i < count && out.length < limit; i++) out.push(i);
     return out;
   }
-  for (let from = 0; out.length < limit; ) {
+  for (let from = 0; out.length < limit;) {
     const at = hay.indexOf(key, from);
     if (at < 0) break;
     const i = stringAt(starts, at);
@@ -109,6 +110,9 @@ export function bytesBuffer(bytes: Uint8Array): Buffer {
 /** The derived data of a query, or a clear error when the generation has none (a build without the deriver). */
 export function derivedOf(db: DbOf<unknown>, query: string): Derived {
   const d = db.derived[query];
-  if (!d) throw new Error(`generation ${db.generation} has no derived data for query ${query}; it was loaded by a different build`);
+  if (!d)
+    throw new Error(
+      `generation ${db.generation} has no derived data for query ${query}; it was loaded by a different build`,
+    );
   return d;
 }

@@ -13,7 +13,8 @@ import type { DateRange } from '../protocol.js';
 import { isoDate } from '../dates.js';
 
 function fromFeedInfo(feedInfo: TableData | undefined): DateRange | undefined {
-  if (!feedInfo?.present || feedInfo.rows === 0 || !feedInfo.columns.feed_start_date || !feedInfo.columns.feed_end_date) return undefined;
+  if (!feedInfo?.present || feedInfo.rows === 0 || !feedInfo.columns.feed_start_date || !feedInfo.columns.feed_end_date)
+    return undefined;
   const start = stringColumn(feedInfo, 'feed_start_date').text(0).trim();
   const end = stringColumn(feedInfo, 'feed_end_date').text(0).trim();
   if (!/^[0-9]{8}$/.test(start) || !/^[0-9]{8}$/.test(end) || start > end) return undefined;
@@ -22,18 +23,21 @@ function fromFeedInfo(feedInfo: TableData | undefined): DateRange | undefined {
 
 /** Min and max over calendar's date spans and calendar_dates' added days (exception_type 1). */
 function fromCalendars(calendar: TableData | undefined, calendarDates: TableData | undefined): DateRange | undefined {
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   const see = (d: number) => {
     if (d === NULL_INT) return;
     if (d < lo) lo = d;
     if (d > hi) hi = d;
   };
   if (calendar?.present && calendar.columns.start_date && calendar.columns.end_date) {
-    const starts = dateColumn(calendar, 'start_date'), ends = dateColumn(calendar, 'end_date');
-    for (let r = 0; r < calendar.rows; r++) see(starts[r]!), see(ends[r]!);
+    const starts = dateColumn(calendar, 'start_date'),
+      ends = dateColumn(calendar, 'end_date');
+    for (let r = 0; r < calendar.rows; r++) (see(starts[r]!), see(ends[r]!));
   }
   if (calendarDates?.present && calendarDates.columns.date && calendarDates.columns.exception_type) {
-    const dates = dateColumn(calendarDates, 'date'), types = intColumn(calendarDates, 'exception_type');
+    const dates = dateColumn(calendarDates, 'date'),
+      types = intColumn(calendarDates, 'exception_type');
     for (let r = 0; r < calendarDates.rows; r++) if (types[r] === 1) see(dates[r]!);
   }
   return lo <= hi ? { start: isoDate(lo), end: isoDate(hi) } : undefined;
@@ -61,6 +65,11 @@ export function expiredWarning(dates: DateRange | undefined, today: string): str
 /** One line for `roq start`, `reload`, `status` and `check`: the range, and whether today is past it. */
 export function coverageLine(dates: DateRange | undefined, today: string): string {
   if (!dates) return '';
-  const past = today > dates.end ? ` (ENDED: today is ${today}; load a newer export)` : today < dates.start ? ` (starts after today, ${today})` : '';
+  const past =
+    today > dates.end
+      ? ` (ENDED: today is ${today}; load a newer export)`
+      : today < dates.start
+        ? ` (starts after today, ${today})`
+        : '';
   return `data covers ${rangeText(dates)}${past}\n`;
 }

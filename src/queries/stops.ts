@@ -26,6 +26,13 @@ export function runStops(db: Db, p: StopsParams): StopsRow[] {
   const rows = stops.byName.rows;
   return packedMatches(lowerNames, starts, asciiLower(p.q), p.limit).map((i) => {
     const row = rows[i]!;
-    return [stops.stopId(row), stops.stopName(row), stops.stopLat(row), stops.stopLon(row), stops.locationType(row), stops.parentStation(row)];
+    return [
+      stops.stopId(row),
+      stops.stopName(row),
+      stops.stopLat(row),
+      stops.stopLon(row),
+      stops.locationType(row),
+      stops.parentStation(row),
+    ];
   });
 }

@@ -120,7 +120,14 @@ const EXPECTED: Record<'int' | 'date' | 'float' | 'bool', string> = {
 
 /** int, date and float: one number per row; an empty value is the default, or the null of the type. */
 function numberBuilder(spec: ColumnSpec, type: 'int' | 'date' | 'float' | 'bool'): ColumnBuilder {
-  const parse: BytesParser = type === 'int' ? parseIntBytes : type === 'bool' ? parseBoolBytes : type === 'date' ? formatParser('date', spec.format) : parseFloatBytes;
+  const parse: BytesParser =
+    type === 'int'
+      ? parseIntBytes
+      : type === 'bool'
+        ? parseBoolBytes
+        : type === 'date'
+          ? formatParser('date', spec.format)
+          : parseFloatBytes;
   const grow = type === 'float' ? new Float64Array(1024) : new Int32Array(1024);
   let data: Int32Array | Float64Array = grow;
   let length = 0;
@@ -138,7 +145,8 @@ function numberBuilder(spec: ColumnSpec, type: 'int' | 'date' | 'float' | 'bool'
     emptyValue = parse(d, 0, d.length);
   }
   const expected = type === 'date' && spec.format === 'iso' ? 'expected a date YYYY-MM-DD' : EXPECTED[type];
-  const bad = (buf: Buffer, s: number, e: number): string => `${expected}, got '${buf.toString('utf8', s, Math.min(e, s + 40))}'`;
+  const bad = (buf: Buffer, s: number, e: number): string =>
+    `${expected}, got '${buf.toString('utf8', s, Math.min(e, s + 40))}'`;
   const empty = (): string | null => {
     if (spec.required && spec.default === undefined) return REQUIRED;
     push(emptyValue);
@@ -167,7 +175,10 @@ const digit = (b: number): number => (b >= 0x30 && b <= 0x39 ? b - 0x30 : -100);
 function canonicalSeconds(buf: Buffer, s: number, e: number): number {
   if (e - s !== 8 || buf[s + 2] !== 0x3a || buf[s + 5] !== 0x3a) return -1;
   const h = digit(buf[s]!) * 10 + digit(buf[s + 1]!);
-  const m0 = digit(buf[s + 3]!), m1 = digit(buf[s + 4]!), s0 = digit(buf[s + 6]!), s1 = digit(buf[s + 7]!);
+  const m0 = digit(buf[s + 3]!),
+    m1 = digit(buf[s + 4]!),
+    s0 = digit(buf[s + 6]!),
+    s1 = digit(buf[s + 7]!);
   if (h < 0 || m0 < 0 || m0 > 5 || m1 < 0 || s0 < 0 || s0 > 5 || s1 < 0) return -1;
   return h * 3600 + (m0 * 10 + m1) * 60 + s0 * 10 + s1;
 }

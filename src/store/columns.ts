@@ -21,7 +21,9 @@ export interface StringColumn {
 function column(table: TableData, name: string, type: string) {
   const c = table.columns[name];
   if (!c || c.type !== type) {
-    throw new Error(`table ${table.name}: column ${name} is ${c ? c.type : 'absent'}, the generated code expects ${type}; rebuild`);
+    throw new Error(
+      `table ${table.name}: column ${name} is ${c ? c.type : 'absent'}, the generated code expects ${type}; rebuild`,
+    );
   }
   return c;
 }

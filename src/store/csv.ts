@@ -30,9 +30,20 @@ const CR = 0x0d;
  * Calls onRecord for each record of buf, in order; the record object is reused, so onRecord must copy what it
  * keeps. Returns the number of records (the header included).
  */
-export function scanCsv(buf: Uint8Array, file: string, onRecord: (record: CsvRecord) => void, sep: number = COMMA): number {
+export function scanCsv(
+  buf: Uint8Array,
+  file: string,
+  onRecord: (record: CsvRecord) => void,
+  sep: number = COMMA,
+): number {
   const len = buf.length;
-  const rec: CsvRecord = { count: 0, line: 1, starts: new Int32Array(64), ends: new Int32Array(64), escaped: new Uint8Array(64) };
+  const rec: CsvRecord = {
+    count: 0,
+    line: 1,
+    starts: new Int32Array(64),
+    ends: new Int32Array(64),
+    escaped: new Uint8Array(64),
+  };
   let pos = len >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
   let line = 1;
   let records = 0;
@@ -61,7 +72,12 @@ export function scanCsv(buf: Uint8Array, file: string, onRecord: (record: CsvRec
         p = start;
         for (;;) {
           if (p >= len) {
-            throw roqError('ROQ_LOAD_CSV', { file, line: openLine, col: rec.count + 1, detail: 'a quoted field is never closed (a " is missing)' });
+            throw roqError('ROQ_LOAD_CSV', {
+              file,
+              line: openLine,
+              col: rec.count + 1,
+              detail: 'a quoted field is never closed (a " is missing)',
+            });
           }
           const b = buf[p]!;
           if (b === QUOTE) {
@@ -79,7 +95,12 @@ export function scanCsv(buf: Uint8Array, file: string, onRecord: (record: CsvRec
         p++;
         if (buf[p] === CR && (p + 1 === len || buf[p + 1] === LF)) p++;
         if (p < len && buf[p] !== sep && buf[p] !== LF) {
-          throw roqError('ROQ_LOAD_CSV', { file, line, col: rec.count + 1, detail: 'unexpected text after the closing quote of a field (write a quote inside a quoted field as "")' });
+          throw roqError('ROQ_LOAD_CSV', {
+            file,
+            line,
+            col: rec.count + 1,
+            detail: 'unexpected text after the closing quote of a field (write a quote inside a quoted field as "")',
+          });
         }
       } else {
         start = pos;
@@ -95,7 +116,8 @@ export function scanCsv(buf: Uint8Array, file: string, onRecord: (record: CsvRec
       pushField(rec, start, end, escaped);
       if (p < len && buf[p] === sep) {
         pos = p + 1;
-        if (pos === len) pushField(rec, pos, pos, 0); // "a,b," at the very end: a last empty field
+        if (pos === len)
+          pushField(rec, pos, pos, 0); // "a,b," at the very end: a last empty field
         else continue;
       } else if (p < len) {
         pos = p + 1; // LF

@@ -23,7 +23,16 @@ export function emptyTable(spec: TableSpec): TableData {
   for (const c of spec.columns) columns[c.name] = columnBuilder(c).finish();
   const indexes: Record<string, Int32Array> = {};
   for (const ix of spec.indexes) indexes[ix.name] = sharedInt32(0);
-  return { name: spec.name, file: spec.file, present: false, rows: 0, columns, key: spec.key.length ? sharedInt32(0) : null, indexes, references: {} };
+  return {
+    name: spec.name,
+    file: spec.file,
+    present: false,
+    rows: 0,
+    columns,
+    key: spec.key.length ? sharedInt32(0) : null,
+    indexes,
+    references: {},
+  };
 }
 
 /**
@@ -45,39 +54,68 @@ export function parseTable(spec: TableSpec, path: string, buf: Buffer, log: Load
       if (c.required && fieldOf[i]! < 0) throw roqError('ROQ_LOAD_MISSING_COLUMN', { file: path, column: c.name });
     });
     const extra = names.filter((n) => !spec.columns.some((c) => (c.heading ?? c.name) === n));
-    if (extra.length) log.warn(`${path}: column${extra.length > 1 ? 's' : ''} ${extra.join(', ')} not in the schema of table ${spec.name}; ignored`);
+    if (extra.length)
+      log.warn(
+        `${path}: column${extra.length > 1 ? 's' : ''} ${extra.join(', ')} not in the schema of table ${spec.name}; ignored`,
+      );
   };
 
   // Without a header line the fields are the columns, in schema order.
   if (spec.header === false) header(spec.columns.map((c) => c.heading ?? c.name));
-  const records = scanCsv(buf, path, (rec) => {
-    if (width === 0) {
-      const names: string[] = [];
-      for (let i = 0; i < rec.count; i++) names.push(buf.toString('utf8', rec.starts[i], rec.ends[i]).trim());
-      header(names);
-      return;
-    }
-    if (rec.count !== width) {
-      throw roqError('ROQ_LOAD_CSV', { file: path, line: rec.line, col: Math.min(rec.count, width) + 1, detail: `the row has ${rec.count} field${rec.count === 1 ? '' : 's'}, the header ${width}` });
-    }
-    for (let i = 0; i < builders.length; i++) {
-      const f = fieldOf[i]!;
-      const b = builders[i]!;
-      const err = f < 0 ? b.addEmpty() : b.add(buf, rec.starts[f]!, rec.ends[f]!, rec.escaped[f] === 1);
-      if (err !== null) throw roqError('ROQ_LOAD_VALUE', { file: path, line: rec.line, col: f + 1, column: spec.columns[i]!.name, detail: err });
-    }
-    if (rows === lineOf.length) {
-      const grown = new Int32Array(rows * 2);
-      grown.set(lineOf);
-      lineOf = grown;
-    }
-    lineOf[rows++] = rec.line;
-  }, spec.delimiter === undefined ? undefined : spec.delimiter.charCodeAt(0));
+  const records = scanCsv(
+    buf,
+    path,
+    (rec) => {
+      if (width === 0) {
+        const names: string[] = [];
+        for (let i = 0; i < rec.count; i++) names.push(buf.toString('utf8', rec.starts[i], rec.ends[i]).trim());
+        header(names);
+        return;
+      }
+      if (rec.count !== width) {
+        throw roqError('ROQ_LOAD_CSV', {
+          file: path,
+          line: rec.line,
+          col: Math.min(rec.count, width) + 1,
+          detail: `the row has ${rec.count} field${rec.count === 1 ? '' : 's'}, the header ${width}`,
+        });
+      }
+      for (let i = 0; i < builders.length; i++) {
+        const f = fieldOf[i]!;
+        const b = builders[i]!;
+        const err = f < 0 ? b.addEmpty() : b.add(buf, rec.starts[f]!, rec.ends[f]!, rec.escaped[f] === 1);
+        if (err !== null)
+          throw roqError('ROQ_LOAD_VALUE', {
+            file: path,
+            line: rec.line,
+            col: f + 1,
+            column: spec.columns[i]!.name,
+            detail: err,
+          });
+      }
+      if (rows === lineOf.length) {
+        const grown = new Int32Array(rows * 2);
+        grown.set(lineOf);
+        lineOf = grown;
+      }
+      lineOf[rows++] = rec.line;
+    },
+    spec.delimiter === undefined ? undefined : spec.delimiter.charCodeAt(0),
+  );
   if (records === 0 && width === 0) header([]);
 
   const columns: TableData['columns'] = {};
   spec.columns.forEach((c, i) => (columns[c.name] = builders[i]!.finish()));
-  const table: TableData = { name: spec.name, file: spec.file, present: true, rows, columns, key: null, indexes: {}, references: {} };
+  const table: TableData = {
+    name: spec.name,
+    file: spec.file,
+    present: true,
+    rows,
+    columns,
+    key: null,
+    indexes: {},
+    references: {},
+  };
   if (spec.key.length) table.key = uniqueKey(table, spec, path, lineOf, log);
   for (const ix of spec.indexes) table.indexes[ix.name] = buildSortedIndex(sortKeysOf(table, ix.columns), rows);
   return table;
@@ -104,7 +142,9 @@ function uniqueKey(table: TableData, spec: TableSpec, path: string, lineOf: Int3
     kept[n++] = row;
   }
   if (repeats) {
-    log.warn(`${path}: ${repeats} row${repeats > 1 ? 's' : ''} repeat a key (${spec.key.join(', ')}), e.g. ${example}; lookups by key use the first row`);
+    log.warn(
+      `${path}: ${repeats} row${repeats > 1 ? 's' : ''} repeat a key (${spec.key.join(', ')}), e.g. ${example}; lookups by key use the first row`,
+    );
   }
   return shareInt32(kept, n);
 }
@@ -121,7 +161,8 @@ export function resolveReferences(specs: readonly TableSpec[], tables: Record<st
       const target = tables[c.references.table]!;
       const source = table.columns[c.name]!;
       const key = target.columns[c.references.column]!;
-      if (source.type !== 'string' || key.type !== 'string') throw new Error(`reference ${spec.name}.${c.name}: only string columns can reference`);
+      if (source.type !== 'string' || key.type !== 'string')
+        throw new Error(`reference ${spec.name}.${c.name}: only string columns can reference`);
       const rowOfCode = new Int32Array(key.dict.size).fill(-1);
       for (const row of target.key ?? []) rowOfCode[key.codes[row]!] = row;
       const codeMap = mapCodes(source.dict, key.dict);
@@ -138,7 +179,12 @@ export function resolveReferences(specs: readonly TableSpec[], tables: Record<st
  * their codes mapped into the target's dictionaries, other types by value, with one search of the target's key
  * index per row.
  */
-function compositeReference(table: TableData, ref: CompositeReference, specs: readonly TableSpec[], tables: Record<string, TableData>): Int32Array {
+function compositeReference(
+  table: TableData,
+  ref: CompositeReference,
+  specs: readonly TableSpec[],
+  tables: Record<string, TableData>,
+): Int32Array {
   const target = tables[ref.table]!;
   const keyCols = specs.find((s) => s.name === ref.table)!.key;
   const index = openSortedIndex(target.key ?? sharedInt32(0), sortKeysOf(target, keyCols));
@@ -149,7 +195,8 @@ function compositeReference(table: TableData, ref: CompositeReference, specs: re
       const map = mapCodes(from.dict, to.dict);
       return (row: number) => map[from.codes[row]!]!;
     }
-    if (from.type === 'string' || to.type === 'string') throw new Error(`reference ${table.name}.${name}: a string column can only reference a string column`);
+    if (from.type === 'string' || to.type === 'string')
+      throw new Error(`reference ${table.name}.${name}: a string column can only reference a string column`);
     return (row: number) => from.values[row]!;
   });
   // A string the target does not have maps to code -1, which matches no key: the row gets -1.

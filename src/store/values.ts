@@ -146,7 +146,10 @@ export function parseClockTimeBytes(buf: Uint8Array, s: number, e: number): numb
 }
 
 /** The parser of a date or time column's declared format (see docs/SCHEMAS.md). */
-export function formatParser(type: 'date' | 'time', format: string | undefined): (buf: Uint8Array, s: number, e: number) => number {
+export function formatParser(
+  type: 'date' | 'time',
+  format: string | undefined,
+): (buf: Uint8Array, s: number, e: number) => number {
   if (type === 'date') return format === 'iso' ? parseIsoDateBytes : parseDateBytes;
   return format === 'clock' ? parseClockTimeBytes : parseTimeBytes;
 }

@@ -21,7 +21,8 @@ export function copyApp(app: string): string {
 
 /** Every file under dir (relative paths), for checking what a build wrote. */
 export function listFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
     .sort();

@@ -43,4 +43,3 @@ export function cgiEnv(req: CgiRequest): Record<string, string> {
   }
   return { ...env, ...req.env };
 }
-

@@ -17,7 +17,6 @@ export const CGI = join(ROOT, 'dist/roq.cgi');
 export const BUN = join(ROOT, 'node_modules/.bin/bun');
 export const HAVE_BUN = existsSync(BUN);
 
-
 export interface CgiResult {
   /** From the Status header; 200 when there is none, as RFC 3875 says. */
   status: number;
@@ -49,7 +48,8 @@ export function parseCgiResponse(raw: string): { status: number; headers: Record
 export function runCgi(req: CgiRequest = {}): Promise<CgiResult> {
   const runtime = req.runtime ?? 'node';
   // 'exe': the program is a compiled executable (dist/roq-cgi), run as it is.
-  const [exe, args] = runtime === 'exe' ? [req.program ?? CGI, []] : [runtime === 'bun' ? BUN : process.execPath, [req.program ?? CGI]];
+  const [exe, args] =
+    runtime === 'exe' ? [req.program ?? CGI, []] : [runtime === 'bun' ? BUN : process.execPath, [req.program ?? CGI]];
   const started = performance.now();
   // execve(2) takes C strings: a variable's value ends at its first NUL, whatever the web server was handed.
   const env = Object.fromEntries(Object.entries(cgiEnv(req)).map(([k, v]) => [k, v?.split('\0')[0]]));
@@ -77,7 +77,15 @@ export function runCgi(req: CgiRequest = {}): Promise<CgiResult> {
       try {
         resolve({ ...parseCgiResponse(raw), raw, stderr, code, ms });
       } catch (e) {
-        resolve({ status: 0, headers: {}, body: '', raw, stderr: `${stderr}\n[runCgi: ${(e as Error).message}]`, code, ms });
+        resolve({
+          status: 0,
+          headers: {},
+          body: '',
+          raw,
+          stderr: `${stderr}\n[runCgi: ${(e as Error).message}]`,
+          code,
+          ms,
+        });
       }
     });
   });

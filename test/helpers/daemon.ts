@@ -39,7 +39,11 @@ export interface CliOptions {
 /** Runs `node dist/roq.js …args` and resolves with its exit code and output (never rejects). */
 export function roqCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [opts.program ?? ROQ, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.program ?? ROQ, ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -98,7 +102,16 @@ export function pidOf(run: string): number | undefined {
 /** Starts a real daemon with `roq start` and resolves once it serves; rejects with the CLI's output if it fails. */
 export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaemon> {
   const run = opts.run ?? makeRunDir();
-  const args = ['start', '--run', run, '--data', opts.data ?? LIRR, '--workers', String(opts.workers ?? 2), ...(opts.app ? ['--app', opts.app] : [])];
+  const args = [
+    'start',
+    '--run',
+    run,
+    '--data',
+    opts.data ?? LIRR,
+    '--workers',
+    String(opts.workers ?? 2),
+    ...(opts.app ? ['--app', opts.app] : []),
+  ];
   if (opts.deadline !== undefined) args.push('--deadline', String(opts.deadline));
   const r = await roqCli(args, { env: opts.env, program: opts.program });
   const pid = pidOf(run);
@@ -145,7 +158,11 @@ export function daemonsPerTest(): { daemon(opts?: DaemonOptions): Promise<Runnin
 }
 
 /** Polls `cond` every 20 ms until it returns a truthy value, for at most timeoutMs; throws naming `what`. */
-export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 10_000): Promise<Exclude<T, false | 0 | '' | null | undefined>> {
+export async function waitFor<T>(
+  what: string,
+  cond: () => T | Promise<T>,
+  timeoutMs = 10_000,
+): Promise<Exclude<T, false | 0 | '' | null | undefined>> {
   const giveUp = Date.now() + timeoutMs;
   for (;;) {
     const v = await cond();
@@ -178,7 +195,11 @@ export function answerFifo(run: string, timeoutMs = 10_000, pid = process.pid, c
   const proof = `p${token}${'x'.repeat(16)}`;
   const path = join(run, responseFifoName(pid, token));
   makeFifo(path, RESPONSE_FIFO_MODE);
-  const socket = new net.Socket({ fd: fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: true, writable: false });
+  const socket = new net.Socket({
+    fd: fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_NONBLOCK),
+    readable: true,
+    writable: false,
+  });
   socket.setEncoding('utf8');
   const parser = answerParser(checkProof ? proof : undefined);
   const answer = new Promise<Answer>((res, rej) => {

@@ -31,7 +31,13 @@ export function startLoad(url: string, o: { concurrency: number; maxRequests: nu
       try {
         const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
         const body = await res.text();
-        samples.push({ sent: s, received: performance.now() - t0, status: res.status, generation: res.headers.get('x-roq-generation') ?? undefined, body });
+        samples.push({
+          sent: s,
+          received: performance.now() - t0,
+          status: res.status,
+          generation: res.headers.get('x-roq-generation') ?? undefined,
+          body,
+        });
       } catch (e) {
         samples.push({ sent: s, received: performance.now() - t0, status: 0, body: '', error: (e as Error).message });
       }

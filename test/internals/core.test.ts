@@ -15,7 +15,8 @@ import type { GenerationData } from '../../src/store/types.js';
 const DEADLINE = 1000;
 const gen = (id: number) => ({ id, hash: `h${id}` }) as unknown as GenerationData;
 const line = (text: string) => text.replace(/\n$/, '');
-const query = (pid: number, token: string) => line(encodeRequest({ kind: 'query', pid, token, proof: 'p'.repeat(16), query: 'departures', params: {} }));
+const query = (pid: number, token: string) =>
+  line(encodeRequest({ kind: 'query', pid, token, proof: 'p'.repeat(16), query: 'departures', params: {} }));
 const controlLine = (word: ControlWord, token: string) => line(encodeRequest({ kind: 'control', word, token }));
 
 type Posted = Extract<ToWorker, { type: 'query' }>;
@@ -25,13 +26,21 @@ function harness(workers: number) {
   let now = 0;
   let tokens = 0;
   const running = new Set<number>([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  const core = new Core({ run: '/run', workers, deadlineMs: DEADLINE, clock: () => now, pidRuns: (pid) => running.has(pid), newToken: () => `t${++tokens}` });
+  const core = new Core({
+    run: '/run',
+    workers,
+    deadlineMs: DEADLINE,
+    clock: () => now,
+    pidRuns: (pid) => running.has(pid),
+    newToken: () => `t${++tokens}`,
+  });
   const all: Effect[] = [];
   const take = (fx: Effect[]) => (all.push(...fx), fx);
   const cells = new Map<number, ClaimCells>();
   const spawned = (fx: Effect[]) => {
     const ids: number[] = [];
-    for (const e of fx) if (e.kind === 'spawn') (cells.set(e.worker, core.startWorker(e.worker)!.cells), ids.push(e.worker));
+    for (const e of fx)
+      if (e.kind === 'spawn') (cells.set(e.worker, core.startWorker(e.worker)!.cells), ids.push(e.worker));
     return ids;
   };
   const ids = spawned(take(core.start()));
@@ -45,7 +54,13 @@ function harness(workers: number) {
     spawned,
     tick: (ms: number) => (now += ms),
     /** The queries posted to worker `id` so far. */
-    posted: (id: number) => all.filter((e): e is Extract<Effect, { kind: 'post' }> => e.kind === 'post' && e.worker === id && e.message.type === 'query').map((e) => e.message as Posted),
+    posted: (id: number) =>
+      all
+        .filter(
+          (e): e is Extract<Effect, { kind: 'post' }> =>
+            e.kind === 'post' && e.worker === id && e.message.type === 'query',
+        )
+        .map((e) => e.message as Posted),
     /** The worker claims a job posted to it, as worker.ts does before running it. */
     claim: (id: number, m: Posted) => claimJob(cells.get(id)!, m.cell, m.seq),
     /** The worker finished the job it claimed; its report is not in yet. */
@@ -56,7 +71,10 @@ function harness(workers: number) {
       return take(core.fromWorker(id, { type: 'done', seq: m.seq, status: 'ok', rows: 1, workMs: 1 }));
     },
     /** Access-log lines (one per request ended), by requesting pid. */
-    ended: (pid: number) => all.filter((e) => e.kind === 'accessLog' && e.job.pid === pid).map((e) => (e as Extract<Effect, { kind: 'accessLog' }>).outcome),
+    ended: (pid: number) =>
+      all
+        .filter((e) => e.kind === 'accessLog' && e.job.pid === pid)
+        .map((e) => (e as Extract<Effect, { kind: 'accessLog' }>).outcome),
     answers: (pid: number) => all.filter((e) => e.kind === 'answer' && e.pid === pid),
   };
 }
@@ -122,8 +140,18 @@ describe('a worker that dies', () => {
   });
 
   it('fails the start when a first worker dies before it is ready, and is then not replaced', () => {
-    const core = new Core({ run: '/run', workers: 2, deadlineMs: DEADLINE, clock: () => 0, pidRuns: () => true, newToken: () => 't' });
-    const [a] = core.start().filter((e) => e.kind === 'spawn').map((e) => (e as { worker: number }).worker) as [number];
+    const core = new Core({
+      run: '/run',
+      workers: 2,
+      deadlineMs: DEADLINE,
+      clock: () => 0,
+      pidRuns: () => true,
+      newToken: () => 't',
+    });
+    const [a] = core
+      .start()
+      .filter((e) => e.kind === 'spawn')
+      .map((e) => (e as { worker: number }).worker) as [number];
     const fx = core.workerExited(a, 1);
     expect(fx).toContainEqual({ kind: 'started', error: 'a worker died while starting (exit code 1)' });
     expect(fx.some((e) => e.kind === 'spawn')).toBe(false);
@@ -219,7 +247,10 @@ describe('generations', () => {
 
   it('drops at once a generation no job names when it is replaced', () => {
     const h = harness(1);
-    const write = h.take(h.core.stage(gen(2))).find((e) => e.kind === 'writeControl') as Extract<Effect, { kind: 'writeControl' }>;
+    const write = h.take(h.core.stage(gen(2))).find((e) => e.kind === 'writeControl') as Extract<
+      Effect,
+      { kind: 'writeControl' }
+    >;
     expect(h.take(h.core.line(controlLine('reload', write.token)))).toContainEqual({ kind: 'dropped', id: 1 });
   });
 
@@ -245,7 +276,10 @@ describe('generations', () => {
     h.core.generations.hold(gen(2));
     h.take(h.core.line(query(1, 'a1')));
     const held = h.core.generations.takeHeld()!;
-    const write = h.take(h.core.stage(held)).find((e) => e.kind === 'writeControl') as Extract<Effect, { kind: 'writeControl' }>;
+    const write = h.take(h.core.stage(held)).find((e) => e.kind === 'writeControl') as Extract<
+      Effect,
+      { kind: 'writeControl' }
+    >;
     h.take(h.core.line(controlLine('reload', write.token)));
     expect(h.core.current().id).toBe(2);
     expect(h.core.generations.jobsOn(1)).toBe(1);
@@ -262,7 +296,9 @@ describe('stopping', () => {
     const write = h.take(h.core.control('stop'))[0] as Extract<Effect, { kind: 'writeControl' }>;
     expect(write).toMatchObject({ kind: 'writeControl', word: 'stop' });
     // Anyone in the web server's group can write a stop line; without the token it is dropped.
-    expect(h.take(h.core.line(controlLine('stop', 'forged')))).toContainEqual(expect.objectContaining({ kind: 'log', level: 'warn' }));
+    expect(h.take(h.core.line(controlLine('stop', 'forged')))).toContainEqual(
+      expect.objectContaining({ kind: 'log', level: 'warn' }),
+    );
     expect(h.core.isStopping()).toBe(false);
     h.take(h.core.line(query(1, 'a1')));
     expect(h.take(h.core.line(controlLine('stop', write.token)))).toContainEqual({ kind: 'stopReading' });
@@ -283,7 +319,11 @@ describe('stopping', () => {
     const stop = h.take(h.core.control('stop'))[0] as Extract<Effect, { kind: 'writeControl' }>;
     h.take(h.core.stage(gen(2))); // its reload line is behind the stop line
     const fx = [...h.take(h.core.line(controlLine('stop', stop.token))), ...h.take(h.core.finishIfDone())];
-    expect(fx).toContainEqual({ kind: 'staged', id: 2, error: 'the daemon stopped before the new generation took over' });
+    expect(fx).toContainEqual({
+      kind: 'staged',
+      id: 2,
+      error: 'the daemon stopped before the new generation took over',
+    });
     expect(fx).toContainEqual({ kind: 'dropped', id: 2 });
     expect(fx.at(-1)).toEqual({ kind: 'stopped' });
     expect(h.core.current().id).toBe(1);

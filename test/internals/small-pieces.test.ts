@@ -18,13 +18,22 @@ function split(chunks: (string | Buffer)[], maxBytes?: number): [string, boolean
 describe('lineSplitter', () => {
   it('gives whole lines across chunks, multi-byte characters split between chunks included', () => {
     const e = Buffer.from('é');
-    expect(split(['ab', 'c\nde', '\n\nf'])).toEqual([['abc', false], ['de', false], ['', false]]);
-    expect(split([Buffer.concat([Buffer.from('x'), e.subarray(0, 1)]), Buffer.concat([e.subarray(1), Buffer.from('\n')])])).toEqual([['xé', false]]);
+    expect(split(['ab', 'c\nde', '\n\nf'])).toEqual([
+      ['abc', false],
+      ['de', false],
+      ['', false],
+    ]);
+    expect(
+      split([Buffer.concat([Buffer.from('x'), e.subarray(0, 1)]), Buffer.concat([e.subarray(1), Buffer.from('\n')])]),
+    ).toEqual([['xé', false]]);
   });
 
   it('keeps only the end of an over-long line, and says it was cut, without holding more than the limit', () => {
     const out = split(['g'.repeat(50), 'g'.repeat(50), 'tail\nnext\n'], 10);
-    expect(out).toEqual([['ggggggtail', true], ['next', false]]);
+    expect(out).toEqual([
+      ['ggggggtail', true],
+      ['next', false],
+    ]);
   });
 });
 
@@ -34,7 +43,14 @@ describe('requestFits', () => {
     let n = 0;
     while (requestFits('stops', params(n + 1))) n++;
     // The longest that fits encodes with the largest pid and token and a client's proof; one more does not fit.
-    const line = encodeRequest({ kind: 'query', pid: 0x7fffffff, token: 'x'.repeat(32), proof: randomToken(18), query: 'stops', params: params(n) });
+    const line = encodeRequest({
+      kind: 'query',
+      pid: 0x7fffffff,
+      token: 'x'.repeat(32),
+      proof: randomToken(18),
+      query: 'stops',
+      params: params(n),
+    });
     expect(Buffer.byteLength(line)).toBeLessThanOrEqual(MAX_REQUEST_BYTES);
     expect(requestFits('stops', params(n + 1))).toBe(false);
     expect(n).toBeGreaterThan(3900);

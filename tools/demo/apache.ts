@@ -107,7 +107,8 @@ export function apacheConfig(o: ApacheOptions & { port: number }, asRoot: boolea
 async function listening(port: number, child: ChildProcess, errorLog: () => string, timeoutMs: number): Promise<void> {
   const ok = await pollUntil(
     async () => {
-      if (child.exitCode !== null) throw new Error(`apache2 exited with code ${child.exitCode}: ${errorLog().slice(-2000)}`);
+      if (child.exitCode !== null)
+        throw new Error(`apache2 exited with code ${child.exitCode}: ${errorLog().slice(-2000)}`);
       const up = await new Promise<boolean>((resolve) => {
         const s = net.connect(port, '127.0.0.1');
         s.once('connect', () => (s.destroy(), resolve(true)));
@@ -118,7 +119,8 @@ async function listening(port: number, child: ChildProcess, errorLog: () => stri
     50,
     Date.now() + timeoutMs,
   );
-  if (!ok) throw new Error(`apache2 did not listen on 127.0.0.1:${port} within ${timeoutMs} ms: ${errorLog().slice(-2000)}`);
+  if (!ok)
+    throw new Error(`apache2 did not listen on 127.0.0.1:${port} within ${timeoutMs} ms: ${errorLog().slice(-2000)}`);
 }
 
 /** Starts a private httpd in the foreground (a child of this process) and resolves once it accepts connections. */
@@ -138,7 +140,10 @@ export async function startApache(o: ApacheOptions): Promise<Apache> {
       return '';
     }
   };
-  const child = spawn(APACHE_BIN, ['-f', conf, '-DFOREGROUND'], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/bin', LANG: 'C' } });
+  const child = spawn(APACHE_BIN, ['-f', conf, '-DFOREGROUND'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: '/usr/sbin:/usr/bin:/bin', LANG: 'C' },
+  });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   try {
@@ -171,7 +176,9 @@ export async function startApache(o: ApacheOptions): Promise<Apache> {
 export function writeCgi(dir: string, name: string, interpreter: string, body: string): string {
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   const path = join(dir, name);
-  fs.writeFileSync(path, `#!${interpreter}\n${body.startsWith('#!') ? body.slice(body.indexOf('\n') + 1) : body}`, { mode: 0o755 });
+  fs.writeFileSync(path, `#!${interpreter}\n${body.startsWith('#!') ? body.slice(body.indexOf('\n') + 1) : body}`, {
+    mode: 0o755,
+  });
   fs.chmodSync(path, 0o755);
   return path;
 }
@@ -238,7 +245,10 @@ export function letWebUserThrough(path: string): void {
 }
 
 function webGid(): number {
-  const line = fs.readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.startsWith(`${WEB_USER}:`));
+  const line = fs
+    .readFileSync('/etc/group', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${WEB_USER}:`));
   if (!line) throw new Error(`no group ${WEB_USER} in /etc/group`);
   return Number(line.split(':')[2]);
 }

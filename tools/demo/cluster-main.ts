@@ -39,8 +39,13 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(`${signal}: stopping HAProxy, ${c.nodes.length} Apache servers and ${c.nodes.length} daemons\n`);
-    void c.stop().then(() => process.exit(0), (e: Error) => (process.stderr.write(`roq cluster: ${e.message}\n`), process.exit(1)));
+    process.stdout.write(
+      `${signal}: stopping HAProxy, ${c.nodes.length} Apache servers and ${c.nodes.length} daemons\n`,
+    );
+    void c.stop().then(
+      () => process.exit(0),
+      (e: Error) => (process.stderr.write(`roq cluster: ${e.message}\n`), process.exit(1)),
+    );
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -82,7 +82,11 @@ export function haproxyConfig(template: string, servers: { name: string; address
   const m = /^([ \t]*)# BEGIN NODES\n[\s\S]*?^[ \t]*# END NODES$/m.exec(template);
   if (!m) throw new Error('deploy/haproxy.cfg has no "# BEGIN NODES" … "# END NODES" block');
   const indent = m[1]!;
-  const lines = [`${indent}# BEGIN NODES`, ...servers.map((s) => `${indent}server ${s.name} ${s.address}`), `${indent}# END NODES`];
+  const lines = [
+    `${indent}# BEGIN NODES`,
+    ...servers.map((s) => `${indent}server ${s.name} ${s.address}`),
+    `${indent}# END NODES`,
+  ];
   return template.slice(0, m.index) + lines.join('\n') + template.slice(m.index + m[0].length);
 }
 
@@ -133,7 +137,11 @@ async function makeNode(o: ClusterOptions, index: number): Promise<ClusterNode> 
   const httpd = join(dir, 'httpd');
   const program = cgiProgram(o.root, httpd);
   const port = await freePort();
-  const env: Record<string, string> = { ROQ_RUN_DIR: run, PATH: '/usr/bin:/bin', ROQ_CGI_TIMEOUT_MS: String(o.cgiTimeoutMs ?? 3000) };
+  const env: Record<string, string> = {
+    ROQ_RUN_DIR: run,
+    PATH: '/usr/bin:/bin',
+    ROQ_CGI_TIMEOUT_MS: String(o.cgiTimeoutMs ?? 3000),
+  };
   if (process.env.TZ) env.TZ = process.env.TZ;
   let apache: Apache | undefined;
   const node: ClusterNode = {
@@ -167,13 +175,20 @@ async function makeNode(o: ClusterOptions, index: number): Promise<ClusterNode> 
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const v = await pollUntil(async () => (await probe().catch(() => undefined)) || undefined, 100, Date.now() + timeoutMs);
+  const v = await pollUntil(
+    async () => (await probe().catch(() => undefined)) || undefined,
+    100,
+    Date.now() + timeoutMs,
+  );
   if (!v) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
   return v;
 }
 
 function startHaproxy(cfg: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(HAPROXY_BIN, ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/bin', ...env } });
+  const child = spawn(HAPROXY_BIN, ['-db', '-f', cfg], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: '/usr/sbin:/usr/bin:/bin', ...env },
+  });
   child.stderr!.setEncoding('utf8').on('data', () => undefined);
   return child;
 }
@@ -208,21 +223,41 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     const statsPort = o.statsPort || (await freePort());
     const cfg = join(o.base, 'haproxy.cfg');
     const template = fs.readFileSync(join(o.root, 'deploy/haproxy.cfg'), 'utf8');
-    fs.writeFileSync(cfg, haproxyConfig(template, nodes.map((n) => ({ name: n.name, address: `127.0.0.1:${n.port}` }))));
-    haproxy = startHaproxy(cfg, { ROQ_CLUSTER_DEMO: '1', ROQ_HAPROXY_BIND: `127.0.0.1:${port}`, ROQ_HAPROXY_STATS: `127.0.0.1:${statsPort}`, ROQ_HEALTH_URI: HEALTH_URI });
+    fs.writeFileSync(
+      cfg,
+      haproxyConfig(
+        template,
+        nodes.map((n) => ({ name: n.name, address: `127.0.0.1:${n.port}` })),
+      ),
+    );
+    haproxy = startHaproxy(cfg, {
+      ROQ_CLUSTER_DEMO: '1',
+      ROQ_HAPROXY_BIND: `127.0.0.1:${port}`,
+      ROQ_HAPROXY_STATS: `127.0.0.1:${statsPort}`,
+      ROQ_HEALTH_URI: HEALTH_URI,
+    });
     const statsUrl = `http://127.0.0.1:${statsPort}/`;
     const serverStatus = async (): Promise<Record<string, string>> => {
       const csv = await (await fetch(`${statsUrl};csv`, { signal: AbortSignal.timeout(2000) })).text();
       const rows = csv.split('\n').filter((l) => l.startsWith('roq_nodes,'));
-      return Object.fromEntries(rows.map((l) => l.split(',')).filter((c) => c[1] !== 'BACKEND').map((c) => [c[1]!, c[17]!]));
+      return Object.fromEntries(
+        rows
+          .map((l) => l.split(','))
+          .filter((c) => c[1] !== 'BACKEND')
+          .map((c) => [c[1]!, c[17]!]),
+      );
     };
     const h = haproxy;
     const allUp = (timeoutMs = 20_000) =>
-      waitFor('every node UP in HAProxy', async () => {
-        if (h.exitCode !== null) throw new Error(`haproxy exited with code ${h.exitCode}`);
-        const s = await serverStatus();
-        return Object.keys(s).length === nodes.length && Object.values(s).every((v) => v === 'UP');
-      }, timeoutMs).then(() => undefined);
+      waitFor(
+        'every node UP in HAProxy',
+        async () => {
+          if (h.exitCode !== null) throw new Error(`haproxy exited with code ${h.exitCode}`);
+          const s = await serverStatus();
+          return Object.keys(s).length === nodes.length && Object.values(s).every((v) => v === 'UP');
+        },
+        timeoutMs,
+      ).then(() => undefined);
     await allUp();
     return { url: `http://127.0.0.1:${port}`, statsUrl, nodes, serverStatus, allUp, stop };
   } catch (e) {

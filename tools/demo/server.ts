@@ -50,9 +50,18 @@ const APP = ARGS.app;
 /** Where the served app's programs are: an app's build puts them in DIR/.roq/dist. */
 const DIST = APP ? join(APP, '.roq/dist') : join(ROOT, 'dist');
 const CGI = join(DIST, 'roq.cgi');
-const DATA = ARGS.data ?? (process.env.ROQ_DEMO_DATA ? resolve(ROOT, process.env.ROQ_DEMO_DATA) : APP ? join(APP, 'data') : join(ROOT, 'data/gtfs-lirr'));
+const DATA =
+  ARGS.data ??
+  (process.env.ROQ_DEMO_DATA
+    ? resolve(ROOT, process.env.ROQ_DEMO_DATA)
+    : APP
+      ? join(APP, 'data')
+      : join(ROOT, 'data/gtfs-lirr'));
 const BUN = join(ROOT, 'node_modules/.bin/bun');
-const RUNTIME = process.env.ROQ_DEMO_RUNTIME === 'node' || (process.env.ROQ_DEMO_RUNTIME !== 'bun' && !existsSync(BUN)) ? 'node' : 'bun';
+const RUNTIME =
+  process.env.ROQ_DEMO_RUNTIME === 'node' || (process.env.ROQ_DEMO_RUNTIME !== 'bun' && !existsSync(BUN))
+    ? 'node'
+    : 'bun';
 /** A CGI process still running after this long is killed and the client gets 504. */
 const CGI_LIMIT_MS = 10_000;
 /** The demo hands the CGI program at most this much body; it refuses more than 16 KiB by itself anyway. */
@@ -69,7 +78,14 @@ function roq(args: string[]): Promise<{ code: number; output: string }> {
 }
 
 /** The environment Apache gives a CGI program (RFC 3875 section 4.1), plus PATH and roq's own settings. */
-function cgiEnvironment(req: http.IncomingMessage, url: URL, port: number, bodyLength: number, run: string, pathInfo: string): Record<string, string> {
+function cgiEnvironment(
+  req: http.IncomingMessage,
+  url: URL,
+  port: number,
+  bodyLength: number,
+  run: string,
+  pathInfo: string,
+): Record<string, string> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     GATEWAY_INTERFACE: 'CGI/1.1',
@@ -92,7 +108,8 @@ function cgiEnvironment(req: http.IncomingMessage, url: URL, port: number, bodyL
     env.CONTENT_TYPE = req.headers['content-type'] ?? '';
   }
   for (const [name, value] of Object.entries(req.headers)) {
-    if (name === 'content-length' || name === 'content-type' || name === 'authorization' || value === undefined) continue;
+    if (name === 'content-length' || name === 'content-type' || name === 'authorization' || value === undefined)
+      continue;
     env['HTTP_' + name.toUpperCase().replace(/-/g, '_')] = Array.isArray(value) ? value.join(', ') : value;
   }
   return env;
@@ -151,7 +168,11 @@ function runCgi(env: Record<string, string>, body: Buffer): Promise<CgiReply> {
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stdin.on('error', () => undefined); // it may answer (413) without reading the body
     child.stdin.end(body);
-    const fail = (status: number, text: string): CgiReply => ({ status, headers: [['Content-Type', 'text/plain; charset=utf-8']], body: Buffer.from(text + '\n') });
+    const fail = (status: number, text: string): CgiReply => ({
+      status,
+      headers: [['Content-Type', 'text/plain; charset=utf-8']],
+      body: Buffer.from(text + '\n'),
+    });
     child.on('error', (e) => {
       clearTimeout(timer);
       done(fail(500, `could not run ${CGI}: ${e.message}`));
@@ -185,10 +206,23 @@ function pathInfoOf(pathname: string): string | undefined {
 }
 
 function redirect(location: string): CgiReply {
-  return { status: 302, headers: [['Location', location], ['Content-Type', 'text/plain; charset=utf-8']], body: Buffer.from(`see ${location}\n`) };
+  return {
+    status: 302,
+    headers: [
+      ['Location', location],
+      ['Content-Type', 'text/plain; charset=utf-8'],
+    ],
+    body: Buffer.from(`see ${location}\n`),
+  };
 }
 
-async function serve(req: http.IncomingMessage, res: http.ServerResponse, port: number, run: string, home: string): Promise<void> {
+async function serve(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  port: number,
+  run: string,
+  home: string,
+): Promise<void> {
   const started = performance.now();
   const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
   let reply: CgiReply;
@@ -196,7 +230,11 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, port: 
   if (url.pathname === '/') {
     reply = redirect(home);
   } else if (pathInfo === undefined) {
-    reply = { status: 404, headers: [['Content-Type', 'text/plain; charset=utf-8']], body: Buffer.from(`not found; the demo serves ${PAGE}\n`) };
+    reply = {
+      status: 404,
+      headers: [['Content-Type', 'text/plain; charset=utf-8']],
+      body: Buffer.from(`not found; the demo serves ${PAGE}\n`),
+    };
   } else {
     const body = await readBody(req);
     reply = await runCgi(cgiEnvironment(req, url, port, body.length, run, pathInfo), body);
@@ -228,7 +266,13 @@ function portFree(port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new Error(e.code === 'EADDRINUSE' ? `127.0.0.1:${port} is taken (another demo or server runs there); stop it, or choose another port: PORT=${port + 1} npm run demo` : `cannot listen on 127.0.0.1:${port}: ${e.message}`)),
+      reject(
+        new Error(
+          e.code === 'EADDRINUSE'
+            ? `127.0.0.1:${port} is taken (another demo or server runs there); stop it, or choose another port: PORT=${port + 1} npm run demo`
+            : `cannot listen on 127.0.0.1:${port}: ${e.message}`,
+        ),
+      ),
     );
     s.listen(port, '127.0.0.1', () => s.close(() => resolve()));
   });
@@ -250,7 +294,9 @@ function homePage(run: string): string {
 /** The private Apache httpd, serving the CGI program at PAGE from a directory of its own that www-data can read. */
 async function apacheHost(web: string, run: string, port: number, home: string): Promise<Apache> {
   const cgiBin = join(web, 'cgi-bin');
-  const program = existsSync(EXECUTABLE) ? installForWeb(EXECUTABLE, join(cgiBin, 'roq-cgi')) : writeCgi(cgiBin, 'roq.cgi', process.execPath, readFileSync(CGI, 'utf8'));
+  const program = existsSync(EXECUTABLE)
+    ? installForWeb(EXECUTABLE, join(cgiBin, 'roq-cgi'))
+    : writeCgi(cgiBin, 'roq.cgi', process.execPath, readFileSync(CGI, 'utf8'));
   const env: Record<string, string> = { ROQ_RUN_DIR: run, PATH: '/usr/bin:/bin' };
   for (const name of ['TZ', 'ROQ_CGI_TIMEOUT_MS']) if (process.env[name]) env[name] = process.env[name]!;
   return startApache({ dir: join(web, 'httpd'), port, scripts: { [PAGE]: program }, env, home, logRequests: true });
@@ -311,7 +357,8 @@ async function main(): Promise<void> {
   const started = await roq(['start', '--run', run, '--data', DATA, ...app]);
   if (started.code !== 0) throw new Error(started.output.trim());
   cleanups.push(async () => say((await roq(['stop', '--run', run, ...app])).output));
-  if (!existsSync(CGI)) throw new Error(`${CGI} is missing; run \`node scripts/build.js${APP ? ` --app ${APP}` : ''}\``);
+  if (!existsSync(CGI))
+    throw new Error(`${CGI} is missing; run \`node scripts/build.js${APP ? ` --app ${APP}` : ''}\``);
   say(started.output);
   const home = homePage(run);
 
@@ -321,7 +368,9 @@ async function main(): Promise<void> {
     const follow = followLog(join(web, 'httpd', 'access.log'), say);
     cleanups.push(() => follow.stop());
     const program = existsSync(EXECUTABLE) ? relative(ROOT, EXECUTABLE) : `${relative(ROOT, CGI)} under Node`;
-    say(`roq demo: ${apache.url}${PAGE} (Apache httpd running ${program}, error log ${join(web, 'httpd', 'error.log')}; daemon on ${run}; Ctrl-C stops both)`);
+    say(
+      `roq demo: ${apache.url}${PAGE} (Apache httpd running ${program}, error log ${join(web, 'httpd', 'error.log')}; daemon on ${run}; Ctrl-C stops both)`,
+    );
     return;
   }
   const host = await builtinHost(port, run, home);

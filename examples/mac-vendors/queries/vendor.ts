@@ -15,7 +15,11 @@ const MAC = /^[0-9A-Fa-f]+(?:[:.-][0-9A-Fa-f]+)*$/;
 export function macDigits(mac: string): string {
   const digits = MAC.test(mac) ? mac.replace(/[:.-]/g, '').toUpperCase() : '';
   if (digits.length < 6 || digits.length > 12) {
-    throw roqError('ROQ_PARAM_INVALID', { param: 'mac', expected: '6 to 12 hex digits, optionally separated by :, - or .', value: mac.slice(0, 40) });
+    throw roqError('ROQ_PARAM_INVALID', {
+      param: 'mac',
+      expected: '6 to 12 hex digits, optionally separated by :, - or .',
+      value: mac.slice(0, 40),
+    });
   }
   return digits;
 }
@@ -32,5 +36,7 @@ export function runVendor(db: Db, p: VendorParams): VendorRow[] {
       for (let i = ix.lowerBound([code]); i < end; i++) out.push(entryRow(t, ix.rows[i]!));
     }
   }
-  return out.sort((a, b) => b[2] - a[2] || compareText(a[3], b[3]) || compareText(a[4], b[4]) || compareText(a[0], b[0]));
+  return out.sort(
+    (a, b) => b[2] - a[2] || compareText(a[3], b[3]) || compareText(a[4], b[4]) || compareText(a[0], b[0]),
+  );
 }

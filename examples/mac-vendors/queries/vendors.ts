@@ -26,11 +26,18 @@ export function deriveVendors(db: Db): Derived {
     return compareText(a[3], b[3]) || compareText(a[1], b[1]) || compareText(a[4], b[4]) || compareText(a[0], b[0]);
   });
   const { bytes, starts } = packStrings(entries.map((e) => asciiLower(e.cells[3])));
-  return { tables: Uint8Array.from(entries, (e) => e.table), rows: Int32Array.from(entries, (e) => e.row), lower: bytes, starts };
+  return {
+    tables: Uint8Array.from(entries, (e) => e.table),
+    rows: Int32Array.from(entries, (e) => e.row),
+    lower: bytes,
+    starts,
+  };
 }
 
 export function runVendors(db: Db, p: VendorsParams): VendorsRow[] {
   const d = derivedOf(db, 'vendors') as { tables: Uint8Array; rows: Int32Array; lower: Uint8Array; starts: Int32Array };
   const tables = registryTables(db);
-  return packedMatches(d.lower, d.starts, asciiLower(p.q), p.limit).map((i) => entryRow(tables[d.tables[i]!]!, d.rows[i]!));
+  return packedMatches(d.lower, d.starts, asciiLower(p.q), p.limit).map((i) =>
+    entryRow(tables[d.tables[i]!]!, d.rows[i]!),
+  );
 }
