@@ -117,7 +117,8 @@ describe('the generic front end, MAC vendor app', () => {
     const ok = await macCgi('/vendor', 'mac=0050c27d5123');
     expect(ok.status).toBe(200);
     expect(ok.body).toContain('<h1>Who made this network card?</h1>');
-    expect(ok.body).toContain('<span class="cell">DEUTA-WERKE GmbH</span>');
+    expect(ok.body).toContain('<p class="org">DEUTA-WERKE GmbH</p>');
+    expect(ok.body).toContain('IAB 0050C27D5 · a 36-bit prefix');
     const bad = await macCgi('/vendor', `mac=${encodeURIComponent('<b>"x\'</b>')}`);
     expect(bad.status).toBe(400);
     expect(bad.body).toContain('<h1>Who made this network card?</h1>');
