@@ -28,23 +28,25 @@ interface Run {
   stderr: string;
 }
 
-/** Runs `sh -c cmd` as `user` (with that user's groups, as a login would give them), bounded in time. */
-function as(user: string, cmd: string, timeoutMs = 20_000): Promise<Run> {
+/** Collects a child's output and exit code; SIGKILL after timeoutMs, so no attack can hang the suite. */
+function finished(child: ChildProcess, timeoutMs: number): Promise<Run> {
   return new Promise((done) => {
-    const child = spawn('runuser', ['-u', user, '--', 'sh', '-c', cmd], {
-      cwd: '/',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
       done({ code: code ?? 128, stdout, stderr });
     });
   });
+}
+
+/** Runs `sh -c cmd` as `user` (with that user's groups, as a login would give them), bounded in time. */
+function as(user: string, cmd: string, timeoutMs = 20_000): Promise<Run> {
+  const child = spawn('runuser', ['-u', user, '--', 'sh', '-c', cmd], { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+  return finished(child, timeoutMs);
 }
 
 function sh(cmd: string): string {
@@ -78,21 +80,10 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
   const started: ChildProcess[] = [];
 
   const roqCli = (args: string[], timeoutMs = 60_000): Promise<Run> =>
-    new Promise((done) => {
-      const child = spawn(NODE, [roq, ...args], {
-        env: { ...process.env, ROQ_TEST_FAULTS: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        done({ code: code ?? 128, stdout, stderr });
-      });
-    });
+    finished(
+      spawn(NODE, [roq, ...args], { env: { ...process.env, ROQ_TEST_FAULTS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }),
+      timeoutMs,
+    );
   const start = () =>
     roqCli(['start', '--run', run, '--data', data, '--workers', '2', '--deadline', '3000', '--user', 'roqd:www-data']);
   const daemonPid = () => Number(fs.readFileSync(join(run, 'daemon', 'roq.pid'), 'utf8'));
