@@ -4,22 +4,9 @@
  * rest by scanning rows, sharing no code with src/queries/board.ts. It converts "now" to the feed's local time a
  * different way too (a formatted string rather than formatToParts).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse } from 'csv-parse/sync';
-import { referenceFeed } from './reference.js';
+import { referenceFeed, table } from './reference.js';
 
 type Row = Record<string, string>;
-
-function table(dir: string, file: string): Row[] {
-  const path = join(dir, file);
-  if (!existsSync(path)) return [];
-  return parse(readFileSync(path), {
-    columns: (h: string[]) => h.map((x) => x.trim()),
-    bom: true,
-    skip_empty_lines: true,
-  });
-}
 
 const bytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 const iso = (ymd: string) => `${ymd.slice(0, 4)}-${ymd.slice(4, 6)}-${ymd.slice(6, 8)}`;

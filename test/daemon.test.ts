@@ -91,18 +91,12 @@ describe('requests through the FIFOs', () => {
     const before = f2();
     const after = f2();
     const long = 'roq1 1 abc stops q=' + 'x'.repeat(MAX_REQUEST_BYTES + 100) + '\n';
-    writeRequests(
-      d.run,
-      encodeRequest({ kind: 'query', pid: before.pid, token: before.token, proof: before.proof, ...STOPS }),
-    );
+    writeRequests(d.run, before.request(STOPS));
     writeRequests(d.run, 'GET / HTTP/1.0\n\n\u0000\u00ff garbage\n');
     writeRequests(d.run, long.slice(0, 3000));
     writeRequests(d.run, long.slice(3000));
     writeRequests(d.run, 'roq1 -1 abc nosuchword \n');
-    writeRequests(
-      d.run,
-      encodeRequest({ kind: 'query', pid: after.pid, token: after.token, proof: after.proof, ...STOPS }),
-    );
+    writeRequests(d.run, after.request(STOPS));
     expect((await before.answer).status).toBe('ok');
     expect((await after.answer).status).toBe('ok');
     before.close();

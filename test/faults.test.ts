@@ -270,24 +270,11 @@ describe('one requesting pid cannot fill the queue', () => {
     const other = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
       const bystander = answerFifo(d.run, 10_000, other.pid!);
-      writeRequests(
-        d.run,
-        encodeRequest({
-          kind: 'query',
-          pid: sleeper.pid,
-          token: sleeper.token,
-          proof: sleeper.proof,
-          query: 'fault_sleep',
-          params: { ms: '1000' },
-        }),
-      );
-      const line = encodeRequest({ kind: 'query', pid: flood.pid, token: flood.token, proof: flood.proof, ...STOPS });
+      writeRequests(d.run, sleeper.request({ query: 'fault_sleep', params: { ms: '1000' } }));
+      const line = flood.request(STOPS);
       writeRequests(d.run, line.repeat(50));
       writeRequests(d.run, line.repeat(50));
-      writeRequests(
-        d.run,
-        encodeRequest({ kind: 'query', pid: bystander.pid, token: bystander.token, proof: bystander.proof, ...STOPS }),
-      );
+      writeRequests(d.run, bystander.request(STOPS));
       expect((await bystander.answer).status).toBe('ok');
       bystander.close();
       // One worker runs the sleeper and holds 2 more; 64 wait in the queue; the other 34 are refused at once.

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkResponse, fuzzWebPath, randomRequest } from '../bench/fuzz.js';
 import { HAVE_BUN, runCgi, type Runtime } from './helpers/cgi.js';
 import { answerFifo, startDaemon, type RunningDaemon } from './helpers/daemon.js';
-import { encodeRequest, REQUESTS_FIFO } from '../src/protocol.js';
+import { REQUESTS_FIFO } from '../src/protocol.js';
 import { answerFifos } from '../src/daemon/fifo.js';
 import { rng } from './helpers/rng.js';
 
@@ -85,17 +85,7 @@ describe('fuzzing the web path', () => {
       const fd = openSync(requestsFifo, constants.O_WRONLY | constants.O_NONBLOCK);
       try {
         writeSync(fd, Buffer.concat([garbage, Buffer.from('\n')]));
-        writeSync(
-          fd,
-          encodeRequest({
-            kind: 'query',
-            pid: good.pid,
-            token: good.token,
-            proof: good.proof,
-            query: 'stops',
-            params: { q: 'minal' },
-          }),
-        );
+        writeSync(fd, good.request({ query: 'stops', params: { q: 'minal' } }));
       } finally {
         closeSync(fd);
       }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ask } from '../src/client.js';
-import { encodeRequest, type Answer } from '../src/protocol.js';
+import { type Answer } from '../src/protocol.js';
 import { answerFifos } from '../src/daemon/fifo.js';
 import { isAlive } from '../src/control/lifecycle.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
@@ -125,46 +125,15 @@ describe('reload on SIGHUP', () => {
     const d = await daemon({ data, workers: 1, env: FAULTS });
     // Occupy the only worker, so that the next requests are read and queued before the swap line.
     const blocker = answerFifo(d.run);
-    writeRequests(
-      d.run,
-      encodeRequest({
-        kind: 'query',
-        pid: blocker.pid,
-        token: blocker.token,
-        proof: blocker.proof,
-        query: 'fault_sleep',
-        params: { ms: '600' },
-      }),
-    );
+    writeRequests(d.run, blocker.request({ query: 'fault_sleep', params: { ms: '600' } }));
     const before = Array.from({ length: 3 }, () => answerFifo(d.run));
-    for (const c of before)
-      writeRequests(
-        d.run,
-        encodeRequest({
-          kind: 'query',
-          pid: c.pid,
-          token: c.token,
-          proof: c.proof,
-          query: 'stops',
-          params: { q: 'north' },
-        }),
-      );
+    for (const c of before) writeRequests(d.run, c.request({ query: 'stops', params: { q: 'north' } }));
     renameNorth(data, 'North Park Two');
     process.kill(d.pid, 'SIGHUP');
     // The load thread finishes while the worker is still asleep; the swap line is read right away.
     await waitFor('the swap', async () => (await status(d.run)).generation.id === 2);
     const after = answerFifo(d.run);
-    writeRequests(
-      d.run,
-      encodeRequest({
-        kind: 'query',
-        pid: after.pid,
-        token: after.token,
-        proof: after.proof,
-        query: 'stops',
-        params: { q: 'north' },
-      }),
-    );
+    writeRequests(d.run, after.request({ query: 'stops', params: { q: 'north' } }));
     const gens = async (c: ReturnType<typeof answerFifo>) => {
       const a = await c.answer;
       c.close();
@@ -226,33 +195,12 @@ describe('a stopping daemon', () => {
     const hold = fs.openSync(join(d.run, 'REQUESTS'), fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
     try {
       const blocker = answerFifo(d.run);
-      writeRequests(
-        d.run,
-        encodeRequest({
-          kind: 'query',
-          pid: blocker.pid,
-          token: blocker.token,
-          proof: blocker.proof,
-          query: 'fault_sleep',
-          params: { ms: '800' },
-        }),
-      );
+      writeRequests(d.run, blocker.request({ query: 'fault_sleep', params: { ms: '800' } }));
       await new Promise((r) => setTimeout(r, 100));
       process.kill(d.pid, 'SIGTERM');
       await new Promise((r) => setTimeout(r, 200)); // the stop line has been read; the daemon waits for the blocker
       const behind = Array.from({ length: 5 }, () => answerFifo(d.run, 15_000));
-      for (const c of behind)
-        writeRequests(
-          d.run,
-          encodeRequest({
-            kind: 'query',
-            pid: c.pid,
-            token: c.token,
-            proof: c.proof,
-            query: 'stops',
-            params: { q: 'north' },
-          }),
-        );
+      for (const c of behind) writeRequests(d.run, c.request({ query: 'stops', params: { q: 'north' } }));
       expect((await blocker.answer).status).toBe('ok');
       await waitFor('the old daemon to exit', () => !isAlive(d.pid));
       const next = await daemon({ data: writeFeed(TINY_FEED), workers: 1, run: d.run });

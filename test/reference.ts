@@ -9,7 +9,8 @@ import { parse } from 'csv-parse/sync';
 
 type Row = Record<string, string>;
 
-function table(dir: string, file: string): Row[] {
+/** A feed file as rows of trimmed column names; a missing file is an empty table. Shared by the test references. */
+export function table(dir: string, file: string): Row[] {
   const path = join(dir, file);
   if (!existsSync(path)) return [];
   return parse(readFileSync(path), {

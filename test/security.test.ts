@@ -57,7 +57,7 @@ describe('answer FIFOs', () => {
     const victim = spawn('sleep', ['30'], { uid: NOBODY, gid: NOBODY, stdio: 'ignore' });
     try {
       const c = answerFifo(d.run, 1500, victim.pid!);
-      writeRequests(d.run, encodeRequest({ kind: 'query', pid: c.pid, token: c.token, proof: c.proof, ...STOPS }));
+      writeRequests(d.run, c.request(STOPS));
       await expect(c.answer).rejects.toThrow(/no answer/);
       c.close();
       expect(logOf(d.run)).toMatch(
@@ -65,10 +65,7 @@ describe('answer FIFOs', () => {
       );
       // The same request for a PID of the FIFO's owner is answered.
       const mine = answerFifo(d.run);
-      writeRequests(
-        d.run,
-        encodeRequest({ kind: 'query', pid: mine.pid, token: mine.token, proof: mine.proof, ...STOPS }),
-      );
+      writeRequests(d.run, mine.request(STOPS));
       expect((await mine.answer).status).toBe('ok');
       mine.close();
     } finally {

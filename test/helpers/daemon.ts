@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
 import { makeFifo, RESPONSE_FIFO_MODE } from '../../src/client.js';
-import { answerParser, REQUESTS_FIFO, responseFifoName, type Answer } from '../../src/protocol.js';
+import { answerParser, encodeRequest, REQUESTS_FIFO, responseFifoName, type Answer } from '../../src/protocol.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const ROQ = join(ROOT, 'dist/roq.js');
@@ -179,6 +179,8 @@ export interface AnswerFifo {
   proof: string;
   /** The answer read from the FIFO; rejects after timeoutMs. */
   answer: Promise<Answer>;
+  /** The request line of a query answered into this FIFO (pid, token and proof filled in), for writeRequests. */
+  request(q: { query: string; params: Record<string, string> }): string;
   /** Closes and removes the FIFO. */
   close(): void;
 }
@@ -222,6 +224,7 @@ export function answerFifo(run: string, timeoutMs = 10_000, pid = process.pid, c
     token,
     proof,
     answer,
+    request: (q) => encodeRequest({ kind: 'query', pid, token, proof, ...q }),
     close() {
       socket.destroy();
       fs.rmSync(path, { force: true });
