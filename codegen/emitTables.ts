@@ -64,6 +64,9 @@ function interfaceOf(t: TableSpec): string {
     if (c.type === 'time') {
       lines.push(`  /** ${c.name} exactly as written in the file */`);
       lines.push(`  ${m}Text(row: number): string;`);
+      lines.push(`  /** the code of ${c.name}'s text in its dictionary, and the text of a code */`);
+      lines.push(`  ${m}TextCode(row: number): number;`);
+      lines.push(`  ${m}TextOfCode(code: number): string;`);
     }
     if (c.references) {
       lines.push(`  /** the ${c.references.table} row whose ${c.references.column} is this row's ${c.name}, or -1 */`);
@@ -123,7 +126,12 @@ function openerOf(t: TableSpec): string {
         );
         break;
       case 'time':
-        members.push(`    ${m}: (row) => ${v}.seconds[row]!,`, `    ${m}Text: ${v}.text.text,`);
+        members.push(
+          `    ${m}: (row) => ${v}.seconds[row]!,`,
+          `    ${m}Text: ${v}.text.text,`,
+          `    ${m}TextCode: (row) => ${v}.text.codes[row]!,`,
+          `    ${m}TextOfCode: ${v}.text.textOfCode,`,
+        );
         break;
       case 'bool':
         members.push(`    ${m}: (row) => ${v}[row] === 1,`);

@@ -475,10 +475,16 @@ export interface StopTimesTable {
   arrivalTime(row: number): number;
   /** arrival_time exactly as written in the file */
   arrivalTimeText(row: number): string;
+  /** the code of arrival_time's text in its dictionary, and the text of a code */
+  arrivalTimeTextCode(row: number): number;
+  arrivalTimeTextOfCode(code: number): string;
   /** departure_time (time): seconds from the start of the service day, NULL_TIME when empty */
   departureTime(row: number): number;
   /** departure_time exactly as written in the file */
   departureTimeText(row: number): string;
+  /** the code of departure_time's text in its dictionary, and the text of a code */
+  departureTimeTextCode(row: number): number;
+  departureTimeTextOfCode(code: number): string;
   /** stop_id (string, required) */
   stopId(row: number): string;
   /** stop_id's dictionary code: codes order as the strings' bytes do */
@@ -520,8 +526,12 @@ export function openStopTimes(t: TableData): StopTimesTable {
     tripIdRow: (row) => tripIdRef[tripIdCol.codes[row]!]!,
     arrivalTime: (row) => arrivalTimeCol.seconds[row]!,
     arrivalTimeText: arrivalTimeCol.text.text,
+    arrivalTimeTextCode: (row) => arrivalTimeCol.text.codes[row]!,
+    arrivalTimeTextOfCode: arrivalTimeCol.text.textOfCode,
     departureTime: (row) => departureTimeCol.seconds[row]!,
     departureTimeText: departureTimeCol.text.text,
+    departureTimeTextCode: (row) => departureTimeCol.text.codes[row]!,
+    departureTimeTextOfCode: departureTimeCol.text.textOfCode,
     stopId: stopIdCol.text,
     stopIdCode: (row) => stopIdCol.codes[row]!,
     stopIdCodeOf: stopIdCol.codeOf,

@@ -18,9 +18,11 @@ import { sharedInt32 } from '../store/shared.js';
 export type BoardRunsData = {
   /**
    * The stop_times rows a board can show, grouped by run, each run in board order: RUN_STRIDE numbers per row,
-   * everything the merge compares (departure seconds, trip_id code, stop_sequence) beside the row number. A board
-   * on a big feed merges a couple of dozen runs; read through the columns, each comparison cost three cache misses
-   * in three arrays of millions of entries, here the entries sit in one cache line and a run is read in order.
+   * everything the merge compares (departure seconds, trip_id code, stop_sequence) and everything a departures row
+   * prints (the departure_time text's code, the trip's headsign, direction_id and route_id codes; the stop is the
+   * run's) beside the row number. A board on a big feed merges a couple of dozen runs and prints rows of thousands
+   * of trips; read through the columns, each comparison cost three cache misses and each printed row a dozen, in
+   * arrays of millions of entries. Here a row's numbers sit in half a cache line and a run is read in order.
    */
   records: Int32Array;
   /** Per run: the stop_times stop_id code, the trips service_id code, and its first position in rows. */
@@ -30,14 +32,19 @@ export type BoardRunsData = {
   runStart: Int32Array;
 };
 
-/** Numbers per row in BoardRunsData.records, and their places. */
-export const RUN_STRIDE = 4;
+/** Numbers per row in BoardRunsData.records (32 bytes: two records a cache line), and their places. */
+export const RUN_STRIDE = 8;
 export const AT_SECONDS = 0;
+/** The stop_times trip_id code (the merge's second key). */
 export const AT_TRIP = 1;
 export const AT_SEQUENCE = 2;
 export const AT_ROW = 3;
-/** Numbers per row in the row-order array the build reads through the index: the service, then a record's first three. */
-const ROW_STRIDE = 4;
+/** The stop_times departure_time text's code. */
+export const AT_TIME_TEXT = 4;
+/** The trip's trips trip_headsign, direction_id and route_id codes. */
+export const AT_HEADSIGN = 5;
+export const AT_DIRECTION = 6;
+export const AT_ROUTE = 7;
 
 /** The first position after `from` in byStop whose row's stop code is not `code`: gallop, then binary search. */
 function endOfStop(byStop: Int32Array, stopCodes: Int32Array, from: number, code: number): number {
@@ -73,6 +80,9 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
   const tripCodes = st?.columns['trip_id'];
   const sequence = st?.columns['stop_sequence'];
   const service = trips?.columns['service_id'];
+  const headsign = trips?.columns['trip_headsign'];
+  const direction = trips?.columns['direction_id'];
+  const route = trips?.columns['route_id'];
   if (
     !st ||
     !byStop ||
@@ -82,33 +92,28 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
     sequence?.type !== 'int' ||
     !tripRef ||
     tripCodes?.type !== 'string' ||
-    service?.type !== 'string'
+    service?.type !== 'string' ||
+    headsign?.type !== 'string' ||
+    direction?.type !== 'string' ||
+    route?.type !== 'string'
   ) {
     return null;
   }
-  // byStopDeparture visits rows in random order, so on a big table every read through it is a cache miss. What a
-  // row needs (its trip's service, or -1 when no board shows it, and its record) is computed in row order into one
-  // interleaved array (ROW_STRIDE numbers a row: one cache line), read once per position through the index.
-  const departs = dep.values;
-  const pickups = pickup.values;
-  const tripIds = tripCodes.codes;
-  const sequences = sequence.values;
-  const services = service.codes;
-  const byRow = new Int32Array(ROW_STRIDE * st.rows);
+  // byStopDeparture visits rows in random order, so on a big table every read through it is a cache miss unless
+  // what it reads fits in the cache: the build reads through it one array of 4 bytes a row (9.6 MB for 2.4 M rows,
+  // which the last-level cache holds), and writes the records in row order (runRecords).
+  const shownService = new Int32Array(st.rows);
   for (let row = 0; row < st.rows; row++) {
-    const trip = tripRef[tripIds[row]!]!;
-    const at = ROW_STRIDE * row;
-    byRow[at] = trip < 0 || pickups[row] === 1 || departs[row]! < 0 ? -1 : services[trip]!;
-    byRow[at + 1 + AT_SECONDS] = departs[row]!;
-    byRow[at + 1 + AT_TRIP] = tripIds[row]!;
-    byRow[at + 1 + AT_SEQUENCE] = sequences[row]!;
+    const trip = tripRef[tripCodes.codes[row]!]!;
+    shownService[row] = trip < 0 || pickup.values[row] === 1 || dep.values[row]! < 0 ? -1 : service.codes[trip]!;
   }
   const serviceAt = new Int32Array(byStop.length);
-  for (let i = 0; i < byStop.length; i++) serviceAt[i] = byRow[ROW_STRIDE * byStop[i]!]!;
+  for (let i = 0; i < byStop.length; i++) serviceAt[i] = shownService[byStop[i]!]!;
   // Per stop (a range of byStopDeparture), a stable counting sort by service keeps each (stop, service) group in
   // index order, which is board order.
   const stopCodes = stop.codes;
-  const rows = new Int32Array(byStop.length);
+  // positionOf[row]: the row's position in the runs, -1 for a row no board shows.
+  const positionOf = new Int32Array(st.rows).fill(-1);
   const runStop: number[] = [];
   const runService: number[] = [];
   const runStart: number[] = [];
@@ -139,7 +144,7 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
       const v = serviceAt[i]!;
       if (v < 0) continue;
       const p = count[v]!++;
-      rows[p] = byStop[i]!;
+      positionOf[byStop[i]!] = p;
     }
     for (const v of seen) count[v] = 0;
     from = to;
@@ -151,7 +156,16 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
     return out;
   };
   const out: BoardRunsData = {
-    records: runRecords(rows, n, byRow),
+    records: runRecords(n, positionOf, {
+      seconds: dep.values,
+      texts: dep.codes,
+      tripIds: tripCodes.codes,
+      sequences: sequence.values,
+      tripRef,
+      headsigns: headsign.codes,
+      directions: direction.codes,
+      routes: route.codes,
+    }),
     runStop: shared(runStop),
     runService: shared(runService),
     runStart: shared(runStart),
@@ -159,17 +173,36 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
   return out;
 }
 
-/** The records of the first n positions of `rows`, in shared memory, from the row-order array of buildBoardRuns. */
-function runRecords(rows: Int32Array, n: number, byRow: Int32Array): Int32Array {
+/**
+ * The n records, in shared memory, each written at its row's position from the row's stop_times columns and its
+ * trip's trips columns. In row order, so the columns are read in order (and the trips columns of consecutive rows,
+ * mostly one trip's, from the cache); the writes go wherever the positions say, but a write does not stall the
+ * loop as a read from a random place does.
+ */
+function runRecords(
+  n: number,
+  positionOf: Int32Array,
+  c: Record<
+    'seconds' | 'texts' | 'tripIds' | 'sequences' | 'tripRef' | 'headsigns' | 'directions' | 'routes',
+    Int32Array
+  >,
+): Int32Array {
   const records = sharedInt32(n * RUN_STRIDE);
-  for (let p = 0; p < n; p++) {
-    const row = rows[p]!;
+  const { seconds, texts, tripIds, sequences, tripRef, headsigns, directions, routes } = c;
+  for (let row = 0; row < positionOf.length; row++) {
+    const p = positionOf[row]!;
+    if (p < 0) continue;
     const at = p * RUN_STRIDE;
-    const from = ROW_STRIDE * row + 1;
-    records[at + AT_SECONDS] = byRow[from + AT_SECONDS]!;
-    records[at + AT_TRIP] = byRow[from + AT_TRIP]!;
-    records[at + AT_SEQUENCE] = byRow[from + AT_SEQUENCE]!;
+    const tripId = tripIds[row]!;
+    const trip = tripRef[tripId]!;
+    records[at + AT_SECONDS] = seconds[row]!;
+    records[at + AT_TRIP] = tripId;
+    records[at + AT_SEQUENCE] = sequences[row]!;
     records[at + AT_ROW] = row;
+    records[at + AT_TIME_TEXT] = texts[row]!;
+    records[at + AT_HEADSIGN] = headsigns[trip]!;
+    records[at + AT_DIRECTION] = directions[trip]!;
+    records[at + AT_ROUTE] = routes[trip]!;
   }
   return records;
 }

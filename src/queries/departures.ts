@@ -11,9 +11,12 @@ import type { Db } from './db.js';
 import { clockTime, isoDate, previousDay } from '../dates.js';
 import { sortedTripServicesOn, tripServicesActiveOn } from './calendar.js';
 import {
-  AT_ROW,
+  AT_DIRECTION,
+  AT_HEADSIGN,
+  AT_ROUTE,
   AT_SECONDS,
   AT_SEQUENCE,
+  AT_TIME_TEXT,
   AT_TRIP,
   buildBoardRuns,
   lowerBoundIn,
@@ -54,21 +57,21 @@ export function boardStopCodes(db: Db, stop: string): number[] {
 interface Cursor {
   /** Its place in the list of cursors: the last tie-breaker of the merge. */
   order: number;
-  /** The row at position pos is rows[pos * stride + rowAt]: board run records, or the index's row numbers. */
+  /** Board run records (RUN_STRIDE numbers a position), or the index's row numbers (one a position). */
   rows: Int32Array;
-  stride: number;
-  rowAt: number;
   pos: number;
   end: number;
-  offset: number;
-  serviceDay: number;
-  services: Set<number>;
+  /** The stop_times stop_id code of a run's rows; -1 for an index cursor. */
+  stop: number;
+  day: ServiceDay;
   checked: boolean;
 }
 
 interface ServiceDay {
   offset: number;
   serviceDay: number;
+  /** serviceDay as YYYY-MM-DD: every row of the day prints it. */
+  iso: string;
   services: Set<number>;
   /** The same service codes, ascending. */
   sorted: Int32Array;
@@ -107,18 +110,7 @@ function runCursors(
         const pos = lowerBoundSeconds(records, runStart[r]!, end, after + d.offset);
         if (pos === end || records[pos * RUN_STRIDE + AT_SECONDS]! >= DAY + d.offset) continue;
         if (cursors.length === MAX_RUN_CURSORS) return null;
-        cursors.push({
-          order: cursors.length,
-          rows: records,
-          stride: RUN_STRIDE,
-          rowAt: AT_ROW,
-          pos,
-          end,
-          offset: d.offset,
-          serviceDay: d.serviceDay,
-          services: d.services,
-          checked: true,
-        });
+        cursors.push({ order: cursors.length, rows: records, pos, end, stop: code, day: d, checked: true });
       }
     }
   }
@@ -134,19 +126,7 @@ function indexCursors(db: Db, codes: readonly number[], days: readonly ServiceDa
       if (d.services.size === 0) continue;
       const pos = ix.lowerBound([code, after + d.offset]);
       const end = ix.lowerBound([code, DAY + d.offset]);
-      if (pos < end)
-        cursors.push({
-          order: cursors.length,
-          rows: ix.rows,
-          stride: 1,
-          rowAt: 0,
-          pos,
-          end,
-          offset: d.offset,
-          serviceDay: d.serviceDay,
-          services: d.services,
-          checked: false,
-        });
+      if (pos < end) cursors.push({ order: cursors.length, rows: ix.rows, pos, end, stop: -1, day: d, checked: false });
     }
   }
   return cursors;
@@ -157,24 +137,27 @@ export function deriveDepartures(db: Db): Derived {
   return buildBoardRuns(db.data) ?? {};
 }
 
+/** The service days a board of `date` reads: the date itself, and the day before for trips running past midnight. */
+function serviceDays(db: Db, date: number): ServiceDay[] {
+  const day = (offset: number, serviceDay: number): ServiceDay => ({
+    offset,
+    serviceDay,
+    iso: isoDate(serviceDay),
+    services: tripServicesActiveOn(db, serviceDay),
+    sorted: sortedTripServicesOn(db, serviceDay),
+  });
+  return [day(0, date), day(DAY, previousDay(date))];
+}
+
 export function runDepartures(db: Db, p: DeparturesParams): DeparturesRow[] {
-  const { stopTimes, trips, routes } = db.tables;
+  const { stopTimes } = db.tables;
   const out: DeparturesRow[] = [];
   let routeCode = -1;
   if (p.route !== '') {
-    routeCode = trips.routeIdCodeOf(p.route);
+    routeCode = db.tables.trips.routeIdCodeOf(p.route);
     if (routeCode < 0) return out;
   }
-  const eve = previousDay(p.date);
-  const days: ServiceDay[] = [
-    {
-      offset: 0,
-      serviceDay: p.date,
-      services: tripServicesActiveOn(db, p.date),
-      sorted: sortedTripServicesOn(db, p.date),
-    },
-    { offset: DAY, serviceDay: eve, services: tripServicesActiveOn(db, eve), sorted: sortedTripServicesOn(db, eve) },
-  ];
+  const days = serviceDays(db, p.date);
   const codes = boardStopCodes(db, p.stop);
   // A generation loaded by a build without board runs has none: the index serves it.
   const runs = db.derived['departures'] as BoardRunsData | undefined;
@@ -187,7 +170,7 @@ export function runDepartures(db: Db, p: DeparturesParams): DeparturesRow[] {
   const compareIndex = (a: Cursor, b: Cursor): number => {
     const ra = a.rows[a.pos]!;
     const rb = b.rows[b.pos]!;
-    const d = stopTimes.departureTime(ra) - a.offset - (stopTimes.departureTime(rb) - b.offset);
+    const d = stopTimes.departureTime(ra) - a.day.offset - (stopTimes.departureTime(rb) - b.day.offset);
     if (d !== 0) return d;
     const c = stopTimes.tripIdCode(ra) - stopTimes.tripIdCode(rb);
     if (c !== 0) return c;
@@ -196,34 +179,76 @@ export function runDepartures(db: Db, p: DeparturesParams): DeparturesRow[] {
   const compareRuns = (a: Cursor, b: Cursor): number => {
     const ra = a.pos * RUN_STRIDE;
     const rb = b.pos * RUN_STRIDE;
-    const d = a.rows[ra + AT_SECONDS]! - a.offset - (b.rows[rb + AT_SECONDS]! - b.offset);
+    const d = a.rows[ra + AT_SECONDS]! - a.day.offset - (b.rows[rb + AT_SECONDS]! - b.day.offset);
     if (d !== 0) return d;
     const c = a.rows[ra + AT_TRIP]! - b.rows[rb + AT_TRIP]!;
     if (c !== 0) return c;
     return a.rows[ra + AT_SEQUENCE]! - b.rows[rb + AT_SEQUENCE]! || a.order - b.order;
   };
   const heap = cursorHeap(cursors, runCursorsOrNull ? compareRuns : compareIndex);
+  const row = runCursorsOrNull ? recordRow(db) : columnsRow(db, routeCode);
 
   while (out.length < p.limit) {
     const next = heap.top();
     if (!next) break;
-    const at = next.pos++ * next.stride;
-    if (next.checked && next.rows[at + AT_SECONDS]! - next.offset >= DAY) {
+    if (next.checked && next.rows[next.pos * RUN_STRIDE + AT_SECONDS]! - next.day.offset >= DAY) {
       // A run cursor past its day: every row left in it is later still.
       next.pos = next.end;
       heap.advanced();
       continue;
     }
-    const row = next.rows[at + next.rowAt]!;
+    const at = next.pos++;
     heap.advanced();
+    if (next.checked && routeCode >= 0 && next.rows[at * RUN_STRIDE + AT_ROUTE] !== routeCode) continue;
+    const printed = row(next, at);
+    if (printed) out.push(printed);
+  }
+  return out;
+}
+
+/**
+ * A departures row from a board run's record: everything it prints but the strings' texts is in the record, so a
+ * row costs the record's cache line and the strings (decoded once per worker and dictionary code).
+ */
+function recordRow(db: Db) {
+  const { stopTimes, trips, routes } = db.tables;
+  const routeRows = db.data['trips']!.references['route_id']!;
+  return (c: Cursor, pos: number): DeparturesRow => {
+    const r = c.rows;
+    const at = pos * RUN_STRIDE;
+    const routeCode = r[at + AT_ROUTE]!;
+    const route = routeRows[routeCode]!;
+    return [
+      clockTime(r[at + AT_SECONDS]! - c.day.offset),
+      c.day.iso,
+      stopTimes.departureTimeTextOfCode(r[at + AT_TIME_TEXT]!),
+      stopTimes.stopIdOfCode(c.stop),
+      r[at + AT_SEQUENCE]!,
+      stopTimes.tripIdOfCode(r[at + AT_TRIP]!),
+      trips.tripHeadsignOfCode(r[at + AT_HEADSIGN]!),
+      trips.directionIdOfCode(r[at + AT_DIRECTION]!),
+      trips.routeIdOfCode(routeCode),
+      route < 0 ? '' : routes.routeShortName(route),
+      route < 0 ? '' : routes.routeLongName(route),
+    ];
+  };
+}
+
+/**
+ * A departures row from an index cursor's stop_times row, read through the columns, or null when the row is no
+ * departure of the board (no pickup, a trip not in trips.txt or not running that day, another route).
+ */
+function columnsRow(db: Db, routeCode: number) {
+  const { stopTimes, trips, routes } = db.tables;
+  return (c: Cursor, pos: number): DeparturesRow | null => {
+    const row = c.rows[pos]!;
     const trip = stopTimes.tripIdRow(row);
-    if (!next.checked && (stopTimes.pickupType(row) === 1 || trip < 0 || !next.services.has(trips.serviceIdCode(trip))))
-      continue;
-    if (routeCode >= 0 && trips.routeIdCode(trip) !== routeCode) continue;
+    if (stopTimes.pickupType(row) === 1 || trip < 0 || !c.day.services.has(trips.serviceIdCode(trip))) return null;
+    if (routeCode >= 0 && trips.routeIdCode(trip) !== routeCode) return null;
     const route = trips.routeIdRow(trip);
-    out.push([
-      clockTime(stopTimes.departureTime(row) - next.offset),
-      isoDate(next.serviceDay),
+    return [
+      clockTime(stopTimes.departureTime(row) - c.day.offset),
+      c.day.iso,
       stopTimes.departureTimeText(row),
       stopTimes.stopId(row),
       stopTimes.stopSequence(row),
@@ -233,7 +258,6 @@ export function runDepartures(db: Db, p: DeparturesParams): DeparturesRow[] {
       trips.routeId(trip),
       route < 0 ? '' : routes.routeShortName(route),
       route < 0 ? '' : routes.routeLongName(route),
-    ]);
-  }
-  return out;
+    ];
+  };
 }
