@@ -1,15 +1,18 @@
 /**
- * Board runs: the stop_times rows a departure board can show, grouped by (stop, service) and, inside a group, in
- * board order (departure seconds, trip_id bytes, stop_sequence). Built once per generation on the load side, in
+ * Board runs: the stop_times rows a departure board can show, grouped by (stop, service group) and, inside a group,
+ * in board order (departure seconds, trip_id bytes, stop_sequence). Built once per generation on the load side, in
  * shared memory, and read by every worker.
  *
- * Why: the byStopDeparture index puts all of a stop's rows in time order, whatever day their trip runs on. On a
- * feed whose services each run on a few dates (a commuter railroad exporting calendar_dates only), about 1.5 % of
- * a stop's rows run on any date, so a board walked that index skipping ~98 % of what it visited. With runs, a board
- * opens one cursor per (stop, service) active on the day, binary-searches each for the time, and merges them: it
- * visits only rows of trips that run. Rows no board can show (pickup_type 1, no departure time, a trip_id that
- * trips.txt lacks) are left out here, so the merge does not meet them either. The load thread builds them through
- * departures' deriver (deriveDepartures, named in schemas/queries/departures.json; see derived.ts).
+ * Why: the byStopDeparture index puts all of a stop's rows in time order, whatever day their trip runs on. On a feed
+ * whose services each run on a few dates (a commuter railroad exporting calendar_dates only), about 1.5 % of a
+ * stop's rows run on any date, so a board walked that index skipping ~98 % of what it visited. With runs, a board
+ * opens one cursor per (stop, service group) active on the day, binary-searches each for the time, and merges them:
+ * it visits only rows of trips that run. A service group is the services active on exactly the same days
+ * (calendar.ts, serviceGroups): a bus network's service_id per depot and day type makes a few groups of dozens of
+ * services, so a board there opens a few runs, not two dozen. Rows no board can show (pickup_type 1, no departure
+ * time, a trip_id that trips.txt lacks) are left out here, so the merge does not meet them either. The load thread
+ * builds them through departures' deriver (deriveDepartures, named in schemas/queries/departures.json; see
+ * derived.ts).
  */
 import type { TableData } from '../store/types.js';
 import { sharedInt32 } from '../store/shared.js';
@@ -25,11 +28,16 @@ export type BoardRunsData = {
    * arrays of millions of entries. Here a row's numbers sit in half a cache line and a run is read in order.
    */
   records: Int32Array;
-  /** Per run: the stop_times stop_id code, the trips service_id code, and its first position in rows. */
+  /** Per run: the stop_times stop_id code, the service group (serviceGroup), and its first position in records. */
   runStop: Int32Array;
-  runService: Int32Array;
+  runGroup: Int32Array;
   /** runStart[r] .. runStart[r + 1] are run r's positions; one entry more than there are runs. */
   runStart: Int32Array;
+  /**
+   * trips service_id code → its service group (calendar.ts, serviceGroups): services active on the same days share
+   * a group, and so a run; -1 for a service active on no day, whose rows are in no run.
+   */
+  serviceGroup: Int32Array;
 };
 
 /** Numbers per row in BoardRunsData.records (32 bytes: two records a cache line), and their places. */
@@ -65,11 +73,12 @@ function endOfStop(byStop: Int32Array, stopCodes: Int32Array, from: number, code
 }
 
 /**
- * Builds the runs from loaded stop_times and trips tables (null when either is absent from the catalog). The
+ * Builds the runs from loaded stop_times and trips tables (null when either is absent from the catalog), a run per
+ * stop and service group (`serviceGroup`: trips service_id code → group, or -1 for a service that never runs). The
  * byStopDeparture index already orders each stop's rows as a board does, and the counting sort per stop is
  * stable, so each (stop, service) group keeps that order: linear time, no comparisons.
  */
-export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData | null {
+export function buildBoardRuns(tables: Record<string, TableData>, serviceGroup: Int32Array): BoardRunsData | null {
   const st = tables['stop_times'];
   const trips = tables['trips'];
   const byStop = st?.indexes['byStopDeparture'];
@@ -99,26 +108,28 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
   ) {
     return null;
   }
+  if (serviceGroup.length !== service.dict.size) throw new Error('board runs: one service group per service_id code');
   // byStopDeparture visits rows in random order, so on a big table every read through it is a cache miss unless
   // what it reads fits in the cache: the build reads through it one array of 4 bytes a row (9.6 MB for 2.4 M rows,
   // which the last-level cache holds), and writes the records in row order (runRecords).
-  const shownService = new Int32Array(st.rows);
+  const shownGroup = new Int32Array(st.rows);
   for (let row = 0; row < st.rows; row++) {
     const trip = tripRef[tripCodes.codes[row]!]!;
-    shownService[row] = trip < 0 || pickup.values[row] === 1 || dep.values[row]! < 0 ? -1 : service.codes[trip]!;
+    shownGroup[row] =
+      trip < 0 || pickup.values[row] === 1 || dep.values[row]! < 0 ? -1 : serviceGroup[service.codes[trip]!]!;
   }
-  const serviceAt = new Int32Array(byStop.length);
-  for (let i = 0; i < byStop.length; i++) serviceAt[i] = shownService[byStop[i]!]!;
-  // Per stop (a range of byStopDeparture), a stable counting sort by service keeps each (stop, service) group in
-  // index order, which is board order.
+  const groupAt = new Int32Array(byStop.length);
+  for (let i = 0; i < byStop.length; i++) groupAt[i] = shownGroup[byStop[i]!]!;
+  // Per stop (a range of byStopDeparture), a stable counting sort by group keeps each (stop, group) run in index
+  // order, which is board order.
   const stopCodes = stop.codes;
   // positionOf[row]: the row's position in the runs, -1 for a row no board shows.
   const positionOf = new Int32Array(st.rows).fill(-1);
   const runStop: number[] = [];
-  const runService: number[] = [];
+  const runGroup: number[] = [];
   const runStart: number[] = [];
-  // count[v]: rows of service v at the current stop, then where its group goes next; reset after each stop.
-  const count = new Int32Array(service.dict.size);
+  // count[v]: rows of group v at the current stop, then where its run goes next; reset after each stop.
+  const count = new Int32Array(serviceGroup.reduce((m, g) => Math.max(m, g), -1) + 1);
   const seen: number[] = [];
   let n = 0;
   for (let from = 0; from < byStop.length;) {
@@ -126,7 +137,7 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
     const to = endOfStop(byStop, stopCodes, from, code);
     seen.length = 0;
     for (let i = from; i < to; i++) {
-      const v = serviceAt[i]!;
+      const v = groupAt[i]!;
       if (v < 0) continue;
       if (count[v] === 0) seen.push(v);
       count[v]!++;
@@ -134,14 +145,14 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
     seen.sort((x, y) => x - y);
     for (const v of seen) {
       runStop.push(code);
-      runService.push(v);
+      runGroup.push(v);
       runStart.push(n);
       const c = count[v]!;
       count[v] = n;
       n += c;
     }
     for (let i = from; i < to; i++) {
-      const v = serviceAt[i]!;
+      const v = groupAt[i]!;
       if (v < 0) continue;
       const p = count[v]!++;
       positionOf[byStop[i]!] = p;
@@ -167,8 +178,9 @@ export function buildBoardRuns(tables: Record<string, TableData>): BoardRunsData
       routes: route.codes,
     }),
     runStop: shared(runStop),
-    runService: shared(runService),
+    runGroup: shared(runGroup),
     runStart: shared(runStart),
+    serviceGroup: shared(serviceGroup),
   };
   return out;
 }

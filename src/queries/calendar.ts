@@ -5,6 +5,7 @@
 import type { Db } from './db.js';
 import { memoized } from './db.js';
 import { weekdayOf } from '../dates.js';
+import { NULL_INT } from '../store/types.js';
 
 const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'] as const;
 
@@ -46,7 +47,71 @@ export function tripServicesActiveOn(db: Db, day: number): Set<number> {
   });
 }
 
-/** tripServicesActiveOn as an ascending array of codes. Memoized per day. */
-export function sortedTripServicesOn(db: Db, day: number): Int32Array {
-  return memoized(db, `sortedTripServices:${day}`, () => Int32Array.from(tripServicesActiveOn(db, day)).sort());
+/** At most this many (day, calendar row) evaluations to group services; past it, each service is its own group. */
+const GROUPING_BUDGET = 4_000_000;
+
+/**
+ * trips service_id code → its service group: services active on exactly the same days share a group; -1 for a
+ * service active on no day. A city bus feed exporting one service_id per depot and day type (37 service_ids, three
+ * day types) has a handful of groups, so a board opens and merges a run per group, not per service. Exact: each day
+ * from the first to the last date that calendar.txt or calendar_dates.txt names is evaluated with servicesActiveOn,
+ * and on no other day can a service be active. When a calendar row has an empty date (its days are unbounded) or
+ * the days are too many to evaluate, each service is its own group.
+ */
+export function serviceGroups(db: Db): Int32Array {
+  const { calendar, calendarDates, trips } = db.tables;
+  const services = db.data['trips']?.columns['service_id'];
+  const count = services?.type === 'string' ? services.dict.size : 0;
+  const identity = Int32Array.from({ length: count }, (_, i) => i);
+  let first = Infinity;
+  let last = -Infinity;
+  for (let row = 0; row < calendar.rows; row++) {
+    const start = calendar.startDate(row);
+    const end = calendar.endDate(row);
+    if (start === NULL_INT || end === NULL_INT) return identity;
+    if (start > end) continue;
+    first = Math.min(first, start);
+    last = Math.max(last, end);
+  }
+  for (let row = 0; row < calendarDates.rows; row++) {
+    const day = calendarDates.date(row);
+    if (day === NULL_INT) continue;
+    first = Math.min(first, day);
+    last = Math.max(last, day);
+  }
+  // Date.UTC reads years below 100 as 19xx: such a feed keeps a group per service.
+  if (first > last || first < 1000_01_01) return identity;
+  const span = (utcMs(last) - utcMs(first)) / 864e5 + 1;
+  if (span * (calendar.rows + 1) > GROUPING_BUDGET) return identity;
+  const days = daysFrom(first, last);
+  // Each service's signature: the indexes of the days it is active on.
+  const signature: string[] = new Array<string>(count).fill('');
+  const codeOf = new Map<string, number>();
+  days.forEach((day, k) => {
+    for (const id of servicesActiveOn(db, day)) {
+      let code = codeOf.get(id);
+      if (code === undefined) codeOf.set(id, (code = trips.serviceIdCodeOf(id)));
+      if (code >= 0) signature[code] += `${k},`;
+    }
+  });
+  const groups = new Map<string, number>();
+  return Int32Array.from(signature, (s) => {
+    if (s === '') return -1;
+    let group = groups.get(s);
+    if (group === undefined) groups.set(s, (group = groups.size));
+    return group;
+  });
+}
+
+const utcMs = (day: number) => Date.UTC(Math.floor(day / 10000), (Math.floor(day / 100) % 100) - 1, day % 100);
+
+/** The days from `first` to `last` (yyyymmdd numbers), in order. */
+function daysFrom(first: number, last: number): number[] {
+  const out: number[] = [];
+  for (let t = utcMs(first); ; t += 864e5) {
+    const d = new Date(t);
+    const day = d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
+    if (day > last) return out;
+    out.push(day);
+  }
 }

@@ -4,12 +4,12 @@
  * stop_sequence), so for one stop and one service day the candidates form a range already in board order. The
  * board merges up to two such ranges per stop (today's trips, and yesterday's trips running past midnight) and
  * stops as soon as `limit` rows pass the filters. With the generation's board runs (boardRuns.ts) the ranges are
- * per (stop, service) and only of the services active that day, so trips that do not run are never visited.
+ * per (stop, service group) and only of the groups active that day, so trips that do not run are never visited.
  */
 import type { DeparturesParams, DeparturesRow } from '../generated/queries.js';
-import type { Db } from './db.js';
+import { memoized, type Db } from './db.js';
 import { clockTime, isoDate, previousDay } from '../dates.js';
-import { sortedTripServicesOn, tripServicesActiveOn } from './calendar.js';
+import { serviceGroups, tripServicesActiveOn } from './calendar.js';
 import {
   AT_DIRECTION,
   AT_HEADSIGN,
@@ -29,8 +29,40 @@ import { cursorHeap } from './cursorHeap.js';
 
 const DAY = 86400;
 
-/** The stop_times stop_id codes of a stop and of the stops naming it as parent_station (direct children only). */
-export function boardStopCodes(db: Db, stop: string): number[] {
+/**
+ * Per worker and generation, what a board needs before it opens a cursor, computed once per date and per stop:
+ * looked up afresh, a date's services cost a dozen hash probes and the stop's codes two binary searches of
+ * dictionaries, each a cache miss when other work ran between two boards.
+ */
+interface BoardMemo {
+  /** yyyymmdd → the service days of a board of that date. Cleared when it holds MEMO_DATES dates. */
+  days: Map<number, readonly ServiceDay[]>;
+  /** stop_id → boardStopCodes; only stops the feed has are kept, so unknown ids cannot grow it. */
+  stops: Map<string, readonly number[]>;
+}
+
+/** A year and a half of dates: more than a feed's boards ask for, few enough that a flood of dates costs little. */
+const MEMO_DATES = 512;
+
+function boardMemo(db: Db): BoardMemo {
+  return memoized(db, 'departures:memo', () => ({ days: new Map(), stops: new Map() }));
+}
+
+/**
+ * The stop_times stop_id codes of a stop and of the stops naming it as parent_station (direct children only).
+ * Memoized per stop: the array is shared, never to be changed by a caller.
+ */
+export function boardStopCodes(db: Db, stop: string): readonly number[] {
+  const memo = boardMemo(db).stops;
+  let codes = memo.get(stop);
+  if (!codes) {
+    codes = stopCodesOf(db, stop);
+    if (codes.length > 0) memo.set(stop, codes);
+  }
+  return codes;
+}
+
+function stopCodesOf(db: Db, stop: string): number[] {
   const { stops, stopTimes } = db.tables;
   const ids = [stop];
   const parent = stops.parentStationCodeOf(stop);
@@ -73,8 +105,8 @@ interface ServiceDay {
   /** serviceDay as YYYY-MM-DD: every row of the day prints it. */
   iso: string;
   services: Set<number>;
-  /** The same service codes, ascending. */
-  sorted: Int32Array;
+  /** The board runs' service groups of those services, ascending (empty without board runs). */
+  groups: Int32Array;
 }
 
 /**
@@ -94,16 +126,16 @@ function runCursors(
   days: readonly ServiceDay[],
   after: number,
 ): Cursor[] | null {
-  const { runStop, runService, runStart, records } = runs;
+  const { runStop, runGroup, runStart, records } = runs;
   const cursors: Cursor[] = [];
   for (const code of codes) {
     const first = lowerBoundIn(runStop, 0, runStop.length, code);
     const last = lowerBoundIn(runStop, first, runStop.length, code + 1);
     if (first === last) continue;
     for (const d of days) {
-      for (const service of d.sorted) {
-        const r = lowerBoundIn(runService, first, last, service);
-        if (r === last || runService[r] !== service) continue;
+      for (const group of d.groups) {
+        const r = lowerBoundIn(runGroup, first, last, group);
+        if (r === last || runGroup[r] !== group) continue;
         // The run's end, not the day's: a second binary search per run cost more cache misses than the merge
         // saves, so the merge drops a run cursor at its first row past the day instead (see runDepartures).
         const end = runStart[r + 1]!;
@@ -134,19 +166,39 @@ function indexCursors(db: Db, codes: readonly number[], days: readonly ServiceDa
 
 /** The board runs of the generation (boardRuns.ts), built once in the load thread. */
 export function deriveDepartures(db: Db): Derived {
-  return buildBoardRuns(db.data) ?? {};
+  return buildBoardRuns(db.data, serviceGroups(db)) ?? {};
 }
 
-/** The service days a board of `date` reads: the date itself, and the day before for trips running past midnight. */
-function serviceDays(db: Db, date: number): ServiceDay[] {
-  const day = (offset: number, serviceDay: number): ServiceDay => ({
-    offset,
-    serviceDay,
-    iso: isoDate(serviceDay),
-    services: tripServicesActiveOn(db, serviceDay),
-    sorted: sortedTripServicesOn(db, serviceDay),
-  });
-  return [day(0, date), day(DAY, previousDay(date))];
+/**
+ * The service days a board of `date` reads: the date itself, and the day before for trips running past midnight.
+ * Memoized per date (boardMemo).
+ */
+function serviceDays(db: Db, date: number, runs: BoardRunsData | undefined): readonly ServiceDay[] {
+  const memo = boardMemo(db).days;
+  let days = memo.get(date);
+  if (!days) {
+    const day = (offset: number, serviceDay: number): ServiceDay => ({
+      offset,
+      serviceDay,
+      iso: isoDate(serviceDay),
+      services: tripServicesActiveOn(db, serviceDay),
+      groups: runs ? activeGroups(runs.serviceGroup, tripServicesActiveOn(db, serviceDay)) : new Int32Array(0),
+    });
+    days = [day(0, date), day(DAY, previousDay(date))];
+    if (memo.size >= MEMO_DATES) memo.clear();
+    memo.set(date, days);
+  }
+  return days;
+}
+
+/** The service groups of `services` (trips service_id codes), each once, ascending. */
+function activeGroups(serviceGroup: Int32Array, services: Set<number>): Int32Array {
+  const groups = new Set<number>();
+  for (const service of services) {
+    const group = serviceGroup[service]!;
+    if (group >= 0) groups.add(group);
+  }
+  return Int32Array.from(groups).sort();
 }
 
 export function runDepartures(db: Db, p: DeparturesParams): DeparturesRow[] {
@@ -157,11 +209,12 @@ export function runDepartures(db: Db, p: DeparturesParams): DeparturesRow[] {
     routeCode = db.tables.trips.routeIdCodeOf(p.route);
     if (routeCode < 0) return out;
   }
-  const days = serviceDays(db, p.date);
+  // A generation loaded by a build without board runs (or with older ones) has none: the index serves it.
+  const derived = db.derived['departures'] as Partial<BoardRunsData> | undefined;
+  const runs = derived?.records && derived.serviceGroup ? (derived as BoardRunsData) : undefined;
+  const days = serviceDays(db, p.date, runs);
   const codes = boardStopCodes(db, p.stop);
-  // A generation loaded by a build without board runs has none: the index serves it.
-  const runs = db.derived['departures'] as BoardRunsData | undefined;
-  const runCursorsOrNull = runs?.records ? runCursors(runs, codes, days, p.after) : null;
+  const runCursorsOrNull = runs ? runCursors(runs, codes, days, p.after) : null;
   const cursors = runCursorsOrNull ?? indexCursors(db, codes, days, p.after);
 
   // Board order of a cursor's current row against another's: effective time, trip_id bytes, stop_sequence; equal
