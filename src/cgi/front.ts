@@ -15,7 +15,7 @@ import { QUERY_SPECS, type QuerySpec } from '../generated/queries.js';
 import { parseParams } from '../params.js';
 import { encodeParams } from '../protocol.js';
 import frontTemplate from '../../templates/front.html';
-import { APP_TEMPLATES, APP_TITLE, BOARD_QUERIES } from './app-templates.js';
+import { APP_TEMPLATES, APP_TITLE } from './app-templates.js';
 import { toCsv } from './csv.js';
 import type { CgiSettings } from './env.js';
 import { inputOf } from './form.js';
@@ -30,31 +30,10 @@ import {
   type PageError,
 } from './page.js';
 import { resultsOf } from './results.js';
+import { formatOf, namedQuery, type Format } from './route.js';
 import { renderTemplate } from './template.js';
 
-export type Format = 'html' | 'json' | 'csv';
 type Env = Record<string, string | undefined>;
-
-/** The query a request names: the first segment of PATH_INFO, else the `query` field; '' when none. */
-export function namedQuery(env: Env, form: Record<string, string>): string {
-  const path = (env.PATH_INFO ?? '').replace(/^\/+/, '').split('/')[0] ?? '';
-  return path || form.query || '';
-}
-
-export function formatOf(form: Record<string, string>): Format {
-  return form.format === 'json' ? 'json' : form.format === 'csv' ? 'csv' : 'html';
-}
-
-/**
- * Whether this front end answers the request rather than the departure board (page.ts): any named query except
- * the board's own queries as HTML or JSON (the board's pages and API, docs/QUERIES.md), and the home page when the
- * app has no board. Every query's CSV is this front end's.
- */
-export function frontAnswers(env: Env, form: Record<string, string>): boolean {
-  const query = namedQuery(env, form);
-  if (query === '') return BOARD_QUERIES.length === 0;
-  return !(formatOf(form) !== 'csv' && BOARD_QUERIES.includes(query));
-}
 
 function specOf(query: string): QuerySpec {
   const spec = Object.hasOwn(QUERY_SPECS, query) ? QUERY_SPECS[query] : undefined;

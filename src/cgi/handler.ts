@@ -6,10 +6,10 @@
 import { RoqError, roqError } from '../errors.js';
 import { writeAll } from '../sysio.js';
 import { cgiSettings, readBody, readForm, requestMethod, type CgiSettings, type Method } from './env.js';
-import { answerFront, frontAnswers, namedQuery } from './front.js';
 import { answerForm, forVisitor, pageError, renderHtml, renderJson, type CgiResponse, type Outcome } from './page.js';
 import { healthResponse, isHealthCheck } from './health.js';
 import { withHttpCaching } from './http-cache.js';
+import { frontAnswers, namedQuery } from './route.js';
 
 export type Env = Record<string, string | undefined>;
 /** Reads the request body (CONTENT_LENGTH bytes); the default reads fd 0. */
@@ -89,6 +89,8 @@ export async function handleRequest(
     // A query named by the path reaches the board's pages (and the ETag's parameters) as the `query` field.
     const named = namedQuery(env, form);
     if (frontAnswers(env, form)) {
+      // Loaded here, not imported: the board's pages and JSON (most requests) never initialize the front end.
+      const { answerFront } = await import('./front.js');
       const { response, outcome } = await answerFront(env, form, settings, log ?? logError);
       return {
         response: withHttpCaching(

@@ -61,10 +61,12 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
   });
 }
 
+// Plain loops, no callbacks or destructuring: the CGI program runs this once per process, in the interpreter.
 function setHeader(headers: [string, string][], name: string, value: string): void {
-  const i = headers.findIndex(([n]) => n.toLowerCase() === name.toLowerCase());
-  if (i >= 0) headers[i] = [name, value];
-  else headers.push([name, value]);
+  const lower = name.toLowerCase();
+  for (let i = 0; i < headers.length; i++)
+    if (headers[i]![0].toLowerCase() === lower) return void (headers[i] = [name, value]);
+  headers.push([name, value]);
 }
 
 /**
@@ -79,7 +81,7 @@ export function withHttpCaching(
   ifNoneMatch: string | undefined,
 ): CgiResponse {
   if (outcome.kind !== 'rows' || !outcome.hash || response.status !== 200) return response;
-  const headers: [string, string][] = [...response.headers];
+  const headers = response.headers.slice();
   const etag = etagFor(outcome.hash, outcome.query, canonicalParams(form, json), json, response.body);
   const maxAge = QUERY_SPECS[outcome.query]?.maxAge;
   setHeader(headers, GENERATION_HEADER, outcome.hash);

@@ -26,7 +26,7 @@ function respond(r: CgiResponse, head: boolean): void {
   if (responded) return;
   responded = true;
   let text = `Status: ${statusLine(r.status)}\n`;
-  for (const [name, value] of r.headers) text += `${name}: ${value}\n`;
+  for (const h of r.headers) text += `${h[0]}: ${h[1]}\n`;
   text += '\n';
   if (!head) text += r.body;
   try {
