@@ -195,7 +195,8 @@ function timeoutError(runDir: string, ms: number): RoqError {
 function readAnswerPolling(fd: number, proof: string, deadline: number, runDir: string, ms: number): Answer {
   const s = sys();
   const parser = answerParser(proof);
-  const buf = new Uint8Array(65536);
+  // Most answers are a few kB: a bigger buffer costs a once-run process page faults, a longer answer another read.
+  const buf = new Uint8Array(16384);
   const utf8 = new TextDecoder('utf-8'); // streaming: a character may straddle two reads
   for (;;) {
     if (!s.pollIn!(fd, deadline - Date.now())) throw noAnswer(runDir, ms, parser.rejected);
