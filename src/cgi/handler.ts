@@ -4,7 +4,7 @@
  * and the fuzzer (bench/fuzz.ts, test/fuzz.test.ts) runs it in process many thousand times.
  */
 import { RoqError, roqError } from '../errors.js';
-import { writeAll } from '../sysio.js';
+import { utf8, writeAll } from '../sysio.js';
 import { cgiSettings, readBody, readForm, requestMethod, type CgiSettings, type Method } from './env.js';
 import { answerForm, forVisitor, pageError, renderHtml, renderJson, type CgiResponse, type Outcome } from './page.js';
 import { healthResponse, isHealthCheck } from './health.js';
@@ -18,7 +18,7 @@ export type BodyReader = (length: number, timeoutMs: number) => Promise<string>;
 /** A line for the web server's error log (fd 2), written without creating process.stderr (see main.ts). */
 export function logError(text: string): void {
   try {
-    writeAll(2, Buffer.from(text), 1000);
+    writeAll(2, utf8(text), 1000);
   } catch {
     /* nowhere to report it */
   }
