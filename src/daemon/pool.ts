@@ -66,10 +66,11 @@ export function createPool(o: PoolOptions): Pool {
   let closing = false;
   let tail: NodeJS.Timeout | undefined;
 
-  /** The worker's reports, in order, to the core. */
+  /** The worker's reports, in order, to the core; and jobs waiting here for room in its inbox, if it has some. */
   function drainOne(worker: number, t: Thread): void {
     for (let text = t.outbox.read(); text !== undefined; text = t.outbox.read())
       o.perform(o.core.fromWorker(worker, JSON.parse(text) as DoneReport));
+    if (t.overflow.length > 0) flush(t);
   }
 
   function drain(): void {
@@ -78,8 +79,8 @@ export function createPool(o: PoolOptions): Pool {
 
   /**
    * A job into the worker's inbox, behind those it holds. Jobs that do not fit (a worker stuck for long, whose
-   * inbox fills with jobs taken back from it) wait here, in order, until it has read some: it rings (`idle`) when
-   * it has read everything, and a stuck one is terminated at its deadline with them.
+   * inbox fills with jobs taken back from it) wait here, in order, until it has read some (`drainOne`, at every
+   * event and when it says `idle`); a stuck one is terminated at its deadline with them.
    */
   function send(t: Thread, message: ToWorker): void {
     const text = JSON.stringify(message);
@@ -100,11 +101,10 @@ export function createPool(o: PoolOptions): Pool {
     t.inbox.ring();
   }
 
-  /** `idle`: the worker read its inbox dry and sleeps, so its reports are read now (and jobs waiting here sent). */
-  function fromPort(worker: number, t: Thread, msg: PortFromWorker): void {
+  /** `idle`: the worker ran out of jobs while others wait, so its reports are read now (`drain`). */
+  function fromPort(worker: number, msg: PortFromWorker): void {
     drain();
     if (msg.type !== 'idle') o.perform(o.core.fromWorker(worker, msg));
-    else if (t.overflow.length > 0) flush(t);
   }
 
   function spawn(worker: number): void {
@@ -128,7 +128,7 @@ export function createPool(o: PoolOptions): Pool {
       overflow: [],
     };
     threads.set(worker, t);
-    thread.on('message', (msg: PortFromWorker) => fromPort(worker, t, msg));
+    thread.on('message', (msg: PortFromWorker) => fromPort(worker, msg));
     thread.on('error', (e) => o.core.workerError(worker, e.message));
     thread.on('exit', (code) => {
       // What it reported before it ended counts as done, not as lost with it.

@@ -7,7 +7,20 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { transformSync } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import type { Core } from '../../src/daemon/core.js';
+import { newClaimCells } from '../../src/daemon/messages.js';
+import { createPool } from '../../src/daemon/pool.js';
 import { newRing, RingReader, RingWriter } from '../../src/daemon/ring.js';
+
+/** A worker thread's source that runs `source` with ring.ts itself (compiled to CommonJS here) as `RingReader`… */
+function withRing(source: string): string {
+  const ringJs = transformSync(readFileSync(new URL('../../src/daemon/ring.ts', import.meta.url), 'utf8'), {
+    loader: 'ts',
+    format: 'cjs',
+  }).code;
+  return `const module = { exports: {} }; (function (exports, module) { ${ringJs} })(module.exports, module);
+    const { RingReader, RingWriter } = module.exports; ${source}`;
+}
 
 describe('a ring', () => {
   it('gives back every record whole and in order, across the end of the buffer many times', () => {
@@ -49,7 +62,6 @@ describe('a ring', () => {
     // The reader thread echoes each record back until it reads 'end'; it sleeps whenever its inbox is empty.
     const source = `
       const { workerData } = require('node:worker_threads');
-      const { RingReader, RingWriter } = workerData.ring;
       const r = new RingReader(workerData.inbox);
       const w = new RingWriter(workerData.outbox);
       for (;;) {
@@ -58,16 +70,7 @@ describe('a ring', () => {
         while ((t = r.read()) !== undefined) { if (t === 'end') process.exit(0); while (!w.write(t)); }
         r.sleep(bell);
       }`;
-    // The thread runs ring.ts itself, compiled to CommonJS here.
-    const ringJs = transformSync(readFileSync(new URL('../../src/daemon/ring.ts', import.meta.url), 'utf8'), {
-      loader: 'ts',
-      format: 'cjs',
-    }).code;
-    const thread = new Worker(
-      `const module = { exports: {} }; (function (exports, module) { ${ringJs} })(module.exports, module);
-       require('node:worker_threads').workerData.ring = module.exports; ${source}`,
-      { eval: true, workerData: { inbox, outbox } },
-    );
+    const thread = new Worker(withRing(source), { eval: true, workerData: { inbox, outbox } });
     const w = new RingWriter(inbox);
     const r = new RingReader(outbox);
     const got: string[] = [];
@@ -90,5 +93,69 @@ describe('a ring', () => {
     w.ring();
     await new Promise((resolve) => thread.once('exit', resolve));
     expect(got).toEqual(sent);
+  });
+});
+
+describe('the pool hands jobs over through the rings', () => {
+  it("keeps, in order, the jobs that do not fit a worker's inbox until it has room, and gives the core every report", async () => {
+    // A worker that sleeps 300 ms before it reads anything, so 200 jobs of 4 KB overflow its 256 KiB inbox; then
+    // it reports each job it reads, and says idle whenever it has read everything (as worker.ts does).
+    const source = `
+      const { workerData, parentPort } = require('node:worker_threads');
+      const r = new RingReader(workerData.inbox);
+      const w = new RingWriter(workerData.outbox);
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      Atomics.wait(pause, 0, 0, 300);
+      for (;;) {
+        const bell = r.bell();
+        let t, any = false;
+        while ((t = r.read()) !== undefined) {
+          any = true;
+          const done = JSON.stringify({ type: 'done', seq: JSON.parse(t).seq, status: 'ok', rows: 0, workMs: 0 });
+          while (!w.write(done)) Atomics.wait(pause, 0, 0, 1);
+        }
+        if (any) parentPort.postMessage({ type: 'idle' });
+        r.sleep(bell);
+      }`;
+    const reported: number[] = [];
+    const core = {
+      startWorker: () => ({
+        cells: newClaimCells(),
+        waiting: new Int32Array(new SharedArrayBuffer(4)),
+        generations: [],
+      }),
+      fromWorker: (_worker: number, msg: { type: string; seq?: number }) => {
+        if (msg.type === 'done') reported.push(msg.seq!);
+        return [];
+      },
+      workerError: () => undefined,
+      workerExited: () => [],
+      deadline: () => [],
+      busy: () => 200 - reported.length,
+      close: () => undefined,
+    } as unknown as Core;
+    const pool = createPool({
+      core,
+      run: '/nonexistent',
+      faults: false,
+      deadlineMs: 10_000,
+      source: withRing(source),
+      perform: () => undefined,
+    });
+    try {
+      pool.apply({ kind: 'spawn', worker: 1, index: 0, delayMs: 0 });
+      const pad = 'x'.repeat(4000);
+      for (let seq = 1; seq <= 200; seq++)
+        pool.apply({
+          kind: 'post',
+          worker: 1,
+          message: { type: 'query', seq, cell: 1, pid: 1, token: 't', query: 'q', params: { pad }, generation: 1 },
+        });
+      const until = Date.now() + 10_000;
+      while (reported.length < 200 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(reported).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    } finally {
+      await pool.close();
+    }
   });
 });
