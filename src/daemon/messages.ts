@@ -132,5 +132,8 @@ export type FromWorker =
 
 export type DoneReport = Extract<FromWorker, { type: 'done' }>;
 
-/** What a worker posts through its port (reports go through its outbox): `idle`, it has read its inbox dry. */
+/**
+ * What a worker posts through its port (reports go through its outbox). `idle`: read my outbox now — it ran out
+ * of jobs while others wait for a worker, or its outbox is full.
+ */
 export type PortFromWorker = Exclude<FromWorker, DoneReport> | { type: 'idle' };
