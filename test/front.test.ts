@@ -119,13 +119,31 @@ describe('the generic front end, MAC vendor app', () => {
     expect(ok.body).toContain('<h1>Who made this network card?</h1>');
     expect(ok.body).toContain('<p class="org">DEUTA-WERKE GmbH</p>');
     expect(ok.body).toContain('IAB 0050C27D5 · a 36-bit prefix');
+    // The app's own partial (templates/_entry.html), once per row, and roq's head partial.
+    expect(ok.body).toMatch(/^<!doctype html>\n<html lang="en">\n<head>\n/);
+    expect(ok.body).toContain('<title>vendor · MAC address vendors · roq</title>');
+    const rows = JSON.parse((await macCgi('/vendor', 'mac=0050c27d5123&format=json')).body).rows;
+    expect(rows.length).toBeGreaterThan(0);
+    expect(ok.body.match(/<div class="entry">\n {2}<p class="org">/g)).toHaveLength(rows.length);
+    expect(ok.body).not.toContain('{{');
     const bad = await macCgi('/vendor', `mac=${encodeURIComponent('<b>"x\'</b>')}`);
     expect(bad.status).toBe(400);
     expect(bad.body).toContain('<h1>Who made this network card?</h1>');
+    // roq's error partial (templates/_error.html), as on the generic page.
+    expect(bad.body).toContain('<div class="error" role="alert" id="error">\n  <h2>Please check the form</h2>');
+    expect(bad.body).toContain('ROQ_PARAM_INVALID · HTTP 400 · parameter <code>mac</code>');
     expect(bad.body).toContain('value="&lt;b&gt;&quot;x&#39;&lt;/b&gt;"');
     expect(bad.body).toContain('parameter &#39;mac&#39; is invalid');
     expect(bad.body).toContain('aria-invalid="true"');
     expect(bad.body).not.toContain('<b>');
+  });
+
+  it("never serves an app's partial as a page: /_entry is an unknown query on the generic page", async () => {
+    const r = await macCgi('/_entry', '');
+    expect(r.status).toBe(400);
+    expect(r.body).toContain('unknown query &#39;_entry&#39;');
+    expect(r.body).toContain('<h1><a href="/cgi-bin/roq-cgi/">MAC address vendors</a></h1>');
+    expect(r.body).not.toContain('class="entry"');
   });
 
   it('escapes what a visitor sends on the generic page', async () => {
@@ -185,5 +203,38 @@ describe('the generic front end, default (GTFS) app', () => {
     const lines = csv.body.trimEnd().split('\r\n');
     expect(lines[0]).toBe(Object.keys(rows[0]!).join(','));
     expect(lines.slice(1).map((l) => l.split(',')[5])).toEqual(rows.map((r) => r.trip_id));
+  });
+});
+
+describe("an app's own templates with a broken partial", () => {
+  it('answers 500 and logs the template file, line and column of an unknown partial or a cycle', async () => {
+    const broken = copyApp(MAC_APP);
+    try {
+      fs.writeFileSync(join(broken, 'templates/vendor.html'), '<p>\n  <b>{{> nope}}</b></p>\n');
+      fs.writeFileSync(join(broken, 'templates/vendors.html'), '{{> a}}\n');
+      fs.writeFileSync(join(broken, 'templates/_a.html'), '<div>\n{{> b}}\n</div>\n');
+      fs.writeFileSync(join(broken, 'templates/_b.html'), '{{#query}}{{> a}}{{/query}}\n');
+      expect((await roqCli(['build', '--app', broken])).code).toBe(0);
+      // Without parameters each page is the bare form: the daemon is never asked, so none needs to run.
+      const exe = join(broken, '.roq/dist/roq-cgi');
+      const compiled = fs.existsSync(exe);
+      const page = (path: string) =>
+        runCgi({
+          program: compiled ? exe : join(broken, '.roq/dist/roq.cgi'),
+          runtime: compiled ? 'exe' : 'node',
+          env: { ROQ_RUN_DIR: join(broken, 'no-run'), SCRIPT_NAME: SCRIPT, PATH_INFO: path },
+        });
+      const unknown = await page('/vendor');
+      expect(unknown.status).toBe(500);
+      expect(unknown.stderr).toContain(
+        "templates/vendor.html:2:6: unknown partial '{{> nope}}': there is no templates/_nope.html (known partials: a, b, entry, error, head)",
+      );
+      expect(unknown.body).not.toContain('templates/');
+      const cycle = await page('/vendors');
+      expect(cycle.status).toBe(500);
+      expect(cycle.stderr).toContain("templates/_b.html:1:11: partial '{{> a}}' includes itself: a → b → a");
+    } finally {
+      fs.rmSync(broken, { recursive: true, force: true });
+    }
   });
 });

@@ -30,7 +30,8 @@ import {
   type PageError,
 } from './page.js';
 import { resultsOf } from './results.js';
-import { renderTemplate } from './template.js';
+import { appPartials, renderRoqPage } from './partials.js';
+import { compileTemplate } from './template.js';
 
 export type Format = 'html' | 'json' | 'csv';
 type Env = Record<string, string | undefined>;
@@ -120,7 +121,8 @@ export function frontView(
       current: q.name === query,
     })),
   };
-  if (error) view.error = { ...error, heading: HEADINGS[error.status] ?? 'Something went wrong' };
+  // The generic page shows the code of every error, 5xx too (templates/_error.html shows it where showCode is set).
+  if (error) view.error = { ...error, heading: HEADINGS[error.status] ?? 'Something went wrong', showCode: true };
   if (spec) {
     const raw = paramsOf(spec, form);
     const link = (format: string) => `${script}/${spec.name}?${encodeParams({ ...raw, format })}`;
@@ -155,12 +157,22 @@ function respond(
     headers.push(['Content-Disposition', `inline; filename="${query}.csv"`]);
     return { status, headers, body: toCsv(outcome.fields, outcome.rows) };
   }
-  const template = Object.hasOwn(APP_TEMPLATES, query) ? APP_TEMPLATES[query]! : frontTemplate;
   return {
     status,
     headers: headersFor(status, 'text/html; charset=utf-8'),
-    body: renderTemplate(template, frontView(query, outcome, form, settings.scriptName)),
+    body: renderHtmlPage(query, frontView(query, outcome, form, settings.scriptName)),
   };
+}
+
+/**
+ * The app's own template for the query (templates/QUERY.html, with the app's partials and roq's), else the
+ * generic page. Only a query's name picks a template: `_NAME` is a partial, never a page.
+ */
+function renderHtmlPage(query: string, view: Record<string, unknown>): string {
+  if (!Object.hasOwn(QUERY_SPECS, query) || !Object.hasOwn(APP_TEMPLATES, query))
+    return renderRoqPage('front.html', frontTemplate, view);
+  const options = { file: `templates/${query}.html`, partials: appPartials(APP_TEMPLATES) };
+  return compileTemplate(APP_TEMPLATES[query]!, options)(view);
 }
 
 /**

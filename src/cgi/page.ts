@@ -9,7 +9,7 @@ import { QUERY_SPECS } from '../generated/queries.js';
 import { datesNotice, expectedForm, paramProblems } from '../params.js';
 import { rowsToObjects, type Cell, type DateRange, type Field } from '../protocol.js';
 import pageTemplate from '../../templates/page.html';
-import { renderTemplate } from './template.js';
+import { renderRoqPage } from './partials.js';
 import { pageView } from './view.js';
 import { boardPage, singleStationLocation } from './board.js';
 
@@ -249,10 +249,9 @@ export function renderHtml(
       headers: [...headersFor(status, 'text/html; charset=utf-8'), ...datesHeader(outcome)],
       body: boardPage(outcome, form, scriptName),
     };
-  // One page per process: the template is parsed where it is used, once.
   return {
     status,
     headers: [...headersFor(status, 'text/html; charset=utf-8'), ...datesHeader(outcome)],
-    body: renderTemplate(pageTemplate, pageView(outcome, form, scriptName, now)),
+    body: renderRoqPage('page.html', pageTemplate, pageView(outcome, form, scriptName, now)),
   };
 }
