@@ -29,17 +29,20 @@ afterAll(async () => {
 });
 
 const SCRIPT = '/cgi-bin/roq-cgi';
-/** The MAC app's CGI program: the compiled executable when Bun built one, else the bundle under Node. */
-function macCgi(path: string, query: string, extra: CgiRequest = {}) {
-  const exe = join(app, '.roq/dist/roq-cgi');
+/** An app's CGI program: the compiled executable when Bun built one, else the bundle under Node. */
+function appCgi(dir: string, run: string, path: string, query: string, extra: CgiRequest = {}) {
+  const exe = join(dir, '.roq/dist/roq-cgi');
   const compiled = fs.existsSync(exe);
   return runCgi({
-    program: compiled ? exe : join(app, '.roq/dist/roq.cgi'),
+    program: compiled ? exe : join(dir, '.roq/dist/roq.cgi'),
     runtime: compiled ? 'exe' : 'node',
     query,
     ...extra,
-    env: { ROQ_RUN_DIR: mac.run, SCRIPT_NAME: SCRIPT, PATH_INFO: path, ...extra.env },
+    env: { ROQ_RUN_DIR: run, SCRIPT_NAME: SCRIPT, PATH_INFO: path, ...extra.env },
   });
+}
+function macCgi(path: string, query: string, extra: CgiRequest = {}) {
+  return appCgi(app, mac.run, path, query, extra);
 }
 function gtfsCgi(path: string, query: string) {
   return runCgi({ query, env: { ROQ_RUN_DIR: gtfs.run, SCRIPT_NAME: SCRIPT, PATH_INFO: path } });
@@ -163,6 +166,15 @@ describe('the generic front end, MAC vendor app', () => {
     const html = await macCgi('/vendors', 'q=x&limit=abc');
     expect(html.status).toBe(400);
     expect(html.body).toMatch(/name="limit" value="abc" min="1" max="500" step="1" aria-invalid="true"/);
+    // Every parameter at fault at once, as on the board: each message, each field marked; the first is the error's.
+    const two = await macCgi('/vendors', `q=${'x'.repeat(101)}&limit=0`);
+    expect(two.status).toBe(400);
+    expect(two.body).toContain('<p>parameter &#39;q&#39; is invalid');
+    expect(two.body).toContain('<p>parameter &#39;limit&#39; is invalid');
+    expect(two.body).toContain('ROQ_PARAM_INVALID · HTTP 400 · parameter <code>q</code>');
+    expect(two.body.match(/ aria-invalid="true" aria-describedby="error">/g)).toHaveLength(2);
+    const twoJson = await macCgi('/vendors', `q=${'x'.repeat(101)}&limit=0&format=json`);
+    expect(JSON.parse(twoJson.body).error).toMatchObject({ code: 'ROQ_PARAM_INVALID', param: 'q' });
     const unknown = await macCgi('/departures', 'stop=1&format=json');
     expect(unknown.status).toBe(400);
     expect(JSON.parse(unknown.body).error.code).toBe('ROQ_QUERY_UNKNOWN');
@@ -216,14 +228,7 @@ describe("an app's own templates with a broken partial", () => {
       fs.writeFileSync(join(broken, 'templates/_b.html'), '{{#query}}{{> a}}{{/query}}\n');
       expect((await roqCli(['build', '--app', broken])).code).toBe(0);
       // Without parameters each page is the bare form: the daemon is never asked, so none needs to run.
-      const exe = join(broken, '.roq/dist/roq-cgi');
-      const compiled = fs.existsSync(exe);
-      const page = (path: string) =>
-        runCgi({
-          program: compiled ? exe : join(broken, '.roq/dist/roq.cgi'),
-          runtime: compiled ? 'exe' : 'node',
-          env: { ROQ_RUN_DIR: join(broken, 'no-run'), SCRIPT_NAME: SCRIPT, PATH_INFO: path },
-        });
+      const page = (path: string) => appCgi(broken, join(broken, 'no-run'), path, '');
       const unknown = await page('/vendor');
       expect(unknown.status).toBe(500);
       expect(unknown.stderr).toContain(
