@@ -16,7 +16,7 @@
 #   whose directory gets feeds/<stamp>/ (as deploy/refresh-feed.sh keeps it).
 #
 # Environment: ROQ_BIN (the roq command on the nodes, default /opt/roq/current/bin/roq), ROQ_SSH (default
-# `ssh -o BatchMode=yes`), ROQ_HOLD_TIMEOUT_MS (600000), ROQ_KEEP_FEEDS (3: feeds kept per node, never the one
+# `ssh -o BatchMode=yes`; every ssh and rsync to a host shares one connection, see below), ROQ_HOLD_TIMEOUT_MS (600000), ROQ_KEEP_FEEDS (3: feeds kept per node, never the one
 # served). Prints one line per node and step with bytes and seconds; silent otherwise, so cron mails only failures
 # and the figures.
 set -euo pipefail
@@ -32,10 +32,19 @@ read -r -a ssh <<<"${ROQ_SSH:-ssh -o BatchMode=yes}"
 hold_timeout=${ROQ_HOLD_TIMEOUT_MS:-600000}
 keep=${ROQ_KEEP_FEEDS:-3}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)-$$
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
 hosts=() runs=() links=()
+work=$(mktemp -d)
+# One ssh connection per host for the whole run (ControlMaster), not one per command: a node takes about seven
+# commands, and the swap, issued to every node at once, then costs no handshake, so the nodes swap closer together.
+# Options given in ROQ_SSH come first and win (ssh keeps the first value of an option).
+ssh+=(-o ControlMaster=auto -o "ControlPath=$work/ssh-%C" -o ControlPersist=60)
+remoteHosts() { printf '%s\n' "${hosts[@]}" | sort -u | grep -vx local || true; }
+closeSsh() {
+  local host
+  for host in $(remoteHosts); do "${ssh[@]}" -O exit "$host" 2>/dev/null || true; done
+}
+trap 'closeSsh; rm -rf "$work"' EXIT
+
 for spec in "$@"; do
   IFS=: read -r host run link <<<"$spec"
   [[ -n $host && -n $run && -n $link ]] || { echo "refresh-cluster: bad node '$spec' (expected HOST:RUN_DIR:DATA_LINK)" >&2; exit 2; }
@@ -56,7 +65,9 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 # The steps run as `each STEP || …`, where bash ignores `set -e`: every step checks its commands itself.
 
 # 1. push. The feed goes next to the data symlink, under feeds/<stamp>; unchanged files are hard links to the
-# served feed's (rsync --link-dest), so they cost neither transfer nor disk.
+# served feed's (rsync --link-dest), so they cost neither transfer nor disk. --checksum: a file is "unchanged" only
+# if its bytes are; rsync's default test (same size, same mtime to the second) takes a file that an export rewrote
+# to the same length within the second, or with a fixed mtime as unzip and reproducible exports set, for unchanged.
 push() {
   local i=$1 base feeds t0 bytes
   base=$(dirname "${links[$i]}")
@@ -67,7 +78,7 @@ push() {
     bytes=$(du -sb "$new" | cut -f1)
   else
     on "$i" "mkdir -p $(q "$feeds")" || return 1
-    bytes=$(set -o pipefail; rsync -rt --delete --stats --link-dest="$(on "$i" "readlink -f $(q "${links[$i]}")")" -e "${ssh[*]}" \
+    bytes=$(set -o pipefail; rsync -rt --checksum --delete --stats --link-dest="$(on "$i" "readlink -f $(q "${links[$i]}")")" -e "${ssh[*]}" \
       "$new/" "${hosts[$i]}:$feeds/$stamp/" | awk -F': ' '/Total bytes sent/ { gsub(/,/, "", $2); print $2 }') || return 1
   fi
   echo "push ${hosts[$i]}:${runs[$i]}: $bytes bytes in $(secs "$t0" "$(now)") s"
@@ -118,6 +129,16 @@ refuse() {
   exit 1
 }
 
+# Opens each host's shared connection before the steps run in parallel: two first commands to a host at once would
+# both try to become its master. A host that cannot be reached stops the run before any node changed.
+connect() {
+  local host failed=0
+  for host in $(remoteHosts); do
+    "${ssh[@]}" "$host" true </dev/null || { echo "refresh-cluster: cannot reach $host with ${ssh[0]}; no node changed" >&2; failed=1; }
+  done
+  return "$failed"
+}
+connect || exit 1
 each push || refuse "the push failed"
 each hold || refuse "the new data did not load everywhere"
 hashes=$(cat "$work"/hash.* | sort -u)

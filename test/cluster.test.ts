@@ -7,7 +7,6 @@
  * brings both back; (c) upgrades every node in turn with `roq upgrade`. No client request may fail in any of
  * them. (d) ETag, 304 and Cache-Control, equal on every node. Figures are printed for docs/SCALE.md.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,7 @@ import {
   type ClusterNode,
 } from '../tools/demo/cluster.js';
 import { TINY_FEED, writeFeed } from './feeds.js';
+import { runToEnd, type RunResult } from './helpers/run.js';
 import { ROOT, roqCli } from './helpers/daemon.js';
 import { skewWindowMs, startLoad, type Sample } from './helpers/load.js';
 
@@ -64,18 +64,10 @@ async function hashes(c: Cluster): Promise<string[]> {
   return Promise.all(c.nodes.map(async (n) => (await statusOf(n)).generation.hash));
 }
 
-function refreshCluster(data: string, specs: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn('bash', [join(ROOT, 'deploy/refresh-cluster.sh'), data, ...specs], {
-      env: { ...process.env, ROQ_BIN: ROQ_BIN },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (code) => (clearTimeout(timer), done({ code: code ?? 1, stdout, stderr })));
+function refreshCluster(data: string, specs: string[]): Promise<RunResult> {
+  return runToEnd('bash', [join(ROOT, 'deploy/refresh-cluster.sh'), data, ...specs], {
+    env: { ...process.env, ROQ_BIN: ROQ_BIN },
+    timeoutMs: 120_000,
   });
 }
 
