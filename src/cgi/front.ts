@@ -5,9 +5,9 @@
  * named, the home page lists the app's queries with their descriptions — unless the app's home is the departure
  * board (the default app), which page.ts serves as before.
  *
- * Parameters are validated here against the spec of the query asked, before the daemon is contacted, so an error
- * names that query's parameter and no other's. Every value shown passes through the template engine's escaping,
- * and errors reach visitors as page.forVisitor words them (no run directories or admin commands).
+ * Parameters are validated against the spec of the query asked (page.askOutcome), before the daemon is contacted,
+ * so an error names that query's parameters and no other's. Every value shown passes through the template engine's
+ * escaping, and errors reach visitors as page.forVisitor words them (no run directories or admin commands).
  */
 import { RoqError, roqError } from '../errors.js';
 import { QUERY_SPECS, type QuerySpec } from '../generated/queries.js';
