@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { appPartials, ROQ_PARTIALS } from '../src/cgi/partials.js';
+import { appPartials, appTemplatesMistake, ROQ_PARTIALS } from '../src/cgi/partials.js';
 import { compileTemplate, escapeHtml, parseTemplate, renderTemplate, type Partials } from '../src/cgi/template.js';
 import { pageView } from '../src/cgi/view.js';
 import { ROOT } from './helpers/daemon.js';
@@ -189,6 +189,16 @@ describe('partials', () => {
     expect(p.error?.text).toBe('mine');
     expect(p.head).toBe(ROQ_PARTIALS.head);
     expect(p.vendor).toBeUndefined();
+  });
+
+  it("finds the first mistake in an app's pages and partials, none in the MAC sample's", () => {
+    const dir = join(ROOT, 'examples/mac-vendors/templates');
+    const mac = Object.fromEntries(readdirSync(dir).map((f) => [f.slice(0, -5), readFileSync(join(dir, f), 'utf8')]));
+    expect(Object.keys(mac).sort()).toEqual(['_entry', 'vendor']);
+    expect(appTemplatesMistake(mac)).toBeUndefined();
+    expect(appTemplatesMistake({ ...mac, _unused: '\n{{#x}}' })).toBe(
+      "templates/_unused.html:2:1: '{{#x}}' is never closed",
+    );
   });
 });
 

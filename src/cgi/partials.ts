@@ -31,3 +31,20 @@ export function appPartials(appTemplates: Readonly<Record<string, string>>): Par
     if (name.startsWith('_')) partials[name.slice(1)] = { file: `templates/${name}.html`, text };
   return partials;
 }
+
+/**
+ * The first mistake in an app's templates (name → text, as build.js hands them to the CGI program), or undefined:
+ * every page compiled with its partials, and every partial on its own, so that `roq build` refuses what would
+ * otherwise be a 500 at the first visit.
+ */
+export function appTemplatesMistake(appTemplates: Readonly<Record<string, string>>): string | undefined {
+  const partials = appPartials(appTemplates);
+  for (const name of Object.keys(appTemplates).sort()) {
+    try {
+      compileTemplate(appTemplates[name]!, { file: `templates/${name}.html`, partials });
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+  return undefined;
+}
