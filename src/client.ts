@@ -19,7 +19,7 @@ import {
 import { isErrorCode, roqError, RoqError } from './errors.js';
 import { sleep } from './poll.js';
 import { randomToken } from './token.js';
-import { O_NONBLOCK, O_RDWR, O_WRONLY, S_IFIFO, S_IFMT, sleepMs, sys } from './sysio.js';
+import { O_NONBLOCK, O_RDWR, O_WRONLY, S_IFIFO, S_IFMT, sleepMs, sys, utf8 } from './sysio.js';
 
 /** Answer FIFOs: the owner reads, the daemon's group may write (see docs/PROTOCOL.md for the run directory's modes). */
 export const RESPONSE_FIFO_MODE = 0o620;
@@ -33,7 +33,7 @@ export function makeFifo(path: string, mode: number): void {
 export function assertRequestFits(query: string, params: Record<string, string>): void {
   if (requestFits(query, params)) return;
   throw roqError('ROQ_REQUEST_TOO_LARGE', {
-    size: `${Buffer.byteLength(encodeParams(params))} bytes of parameters`,
+    size: `${utf8(encodeParams(params)).length} bytes of parameters`,
     max: `${MAX_REQUEST_BYTES - 64} bytes`,
   });
 }
@@ -165,7 +165,7 @@ export async function ask(
  * Writes the request line: one write of at most PIPE_BUF bytes, which the kernel takes all at once or not at all.
  * Returns false when the FIFO is full (try again shortly); throws when the daemon is gone or the deadline passed.
  */
-function tryWriteRequest(fd: number, bytes: Buffer, deadline: number, runDir: string): boolean {
+function tryWriteRequest(fd: number, bytes: Uint8Array, deadline: number, runDir: string): boolean {
   try {
     sys().write(fd, bytes, 0, bytes.length);
     return true;
@@ -178,12 +178,12 @@ function tryWriteRequest(fd: number, bytes: Buffer, deadline: number, runDir: st
 }
 
 function writeRequestSync(fd: number, line: string, deadline: number, runDir: string): void {
-  const bytes = Buffer.from(line);
+  const bytes = utf8(line);
   while (!tryWriteRequest(fd, bytes, deadline, runDir)) sleepMs(2);
 }
 
 async function writeRequest(fd: number, line: string, deadline: number, runDir: string): Promise<void> {
-  const bytes = Buffer.from(line);
+  const bytes = utf8(line);
   while (!tryWriteRequest(fd, bytes, deadline, runDir)) await sleep(2);
 }
 
@@ -195,7 +195,8 @@ function timeoutError(runDir: string, ms: number): RoqError {
 function readAnswerPolling(fd: number, proof: string, deadline: number, runDir: string, ms: number): Answer {
   const s = sys();
   const parser = answerParser(proof);
-  const buf = new Uint8Array(65536);
+  // Most answers are a few kB: a bigger buffer costs a once-run process page faults, a longer answer another read.
+  const buf = new Uint8Array(16384);
   const utf8 = new TextDecoder('utf-8'); // streaming: a character may straddle two reads
   for (;;) {
     if (!s.pollIn!(fd, deadline - Date.now())) throw noAnswer(runDir, ms, parser.rejected);

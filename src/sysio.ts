@@ -7,7 +7,7 @@
  *
  * Linux only, like roq: the flag and errno values below are Linux's (the same on x86-64 and arm64).
  */
-declare const Bun: unknown;
+declare const Bun: object;
 export const isBun = typeof Bun !== 'undefined';
 
 export const O_WRONLY = 1;
@@ -71,27 +71,65 @@ export function sys(): Sys {
   return (cached ??= isBun ? bunSys() : nodeSys());
 }
 
-function cString(s: string): Buffer {
-  return Buffer.from(s + '\0');
+const encoder = new TextEncoder();
+
+/**
+ * Text as UTF-8 bytes, for the one-shot clients' writes. Not Buffer: Bun sets Buffer up on its first use, ~0.4 ms
+ * of a process (measured on a compiled hello-world), more than anything else the CGI program's JSON answer uses.
+ */
+export function utf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+function cString(s: string): Uint8Array {
+  return utf8(s + '\0');
+}
+
+/** bun:ffi's type codes (its FFIType): the native binding below takes the numbers. */
+const I32 = 5,
+  U32 = 6,
+  I64 = 7,
+  U64 = 8,
+  PTR = 12;
+
+/** The libc functions the clients call. i32 and u32 arguments are passed as int32 values (`| 0`), as bun:ffi does. */
+const LIBC = {
+  open: { args: [PTR, I32, U32], returns: I32 },
+  read: { args: [I32, PTR, U64], returns: I64 },
+  write: { args: [I32, PTR, U64], returns: I64 },
+  close: { args: [I32], returns: I32 },
+  unlink: { args: [PTR], returns: I32 },
+  mkfifo: { args: [PTR, U32], returns: I32 },
+  chmod: { args: [PTR, U32], returns: I32 },
+  poll: { args: [PTR, U64, I32], returns: I32 },
+  statx: { args: [I32, PTR, I32, U32, PTR], returns: I32 },
+  __errno_location: { args: [], returns: PTR },
+};
+
+interface Ffi {
+  dlopen(
+    path: string,
+    symbols: typeof LIBC,
+  ): { symbols: Record<keyof typeof LIBC, (...args: (number | Uint8Array)[]) => number | bigint> };
+  ptr(view: Uint8Array | Int32Array): number;
+  read: { i32(ptr: number, offset: number): number };
+}
+
+/**
+ * libc through Bun's native FFI binding (Bun.FFI), which bun:ffi wraps: loading the bun:ffi module costs a
+ * process ~0.2 ms more (measured), most of it a wrapper per symbol compiled with `new Function` that only coerces
+ * arguments, which the calls below pass already coerced. A Bun without that binding gets bun:ffi.
+ */
+function libc(): { c: ReturnType<Ffi['dlopen']>['symbols']; ffi: Ffi } {
+  const native = (Bun as { FFI?: Ffi }).FFI;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ffi: Ffi = native?.dlopen ? native : require('bun:ffi');
+  return { c: ffi.dlopen('libc.so.6', LIBC).symbols, ffi };
 }
 
 function bunSys(): Sys {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ffi = require('bun:ffi');
-  const T = ffi.FFIType;
-  const { symbols: c } = ffi.dlopen('libc.so.6', {
-    open: { args: [T.ptr, T.i32, T.u32], returns: T.i32 },
-    read: { args: [T.i32, T.ptr, T.u64], returns: T.i64 },
-    write: { args: [T.i32, T.ptr, T.u64], returns: T.i64 },
-    close: { args: [T.i32], returns: T.i32 },
-    unlink: { args: [T.ptr], returns: T.i32 },
-    mkfifo: { args: [T.ptr, T.u32], returns: T.i32 },
-    chmod: { args: [T.ptr, T.u32], returns: T.i32 },
-    poll: { args: [T.ptr, T.u64, T.i32], returns: T.i32 },
-    statx: { args: [T.i32, T.ptr, T.i32, T.u32, T.ptr], returns: T.i32 },
-    __errno_location: { args: [], returns: T.ptr },
-  });
-  const errno = (): number => ffi.read.i32(c.__errno_location(), 0);
+  const { c, ffi } = libc();
+  const errno = (): number => ffi.read.i32(Number(c.__errno_location()), 0);
   const check = (r: number | bigint, call: string, path?: string): number => {
     const n = Number(r);
     if (n < 0) throw sysError(call, errno(), path);
@@ -106,21 +144,21 @@ function bunSys(): Sys {
   const statxView = new DataView(statxBuf.buffer);
   const owner = (dirfd: number, path: string, flags: number, call: string): Owner => {
     check(
-      c.statx(dirfd, cString(path), flags, 0x7ff /* STATX_BASIC_STATS */, ffi.ptr(statxBuf)),
+      c.statx(dirfd | 0, cString(path), flags | 0, 0x7ff /* STATX_BASIC_STATS */, ffi.ptr(statxBuf)),
       call,
       path || undefined,
     );
     return { uid: statxView.getUint32(20, true), mode: statxView.getUint16(28, true) };
   };
   return {
-    open: (path, flags, mode = 0) => check(c.open(cString(path), flags, mode), 'open', path),
-    read: (fd, buf, offset, length) => (length === 0 ? 0 : check(c.read(fd, at(buf, offset), length), 'read')),
-    write: (fd, buf, offset, length) => (length === 0 ? 0 : check(c.write(fd, at(buf, offset), length), 'write')),
-    close: (fd) => void check(c.close(fd), 'close'),
+    open: (path, flags, mode = 0) => check(c.open(cString(path), flags | 0, mode | 0), 'open', path),
+    read: (fd, buf, offset, length) => (length === 0 ? 0 : check(c.read(fd | 0, at(buf, offset), length), 'read')),
+    write: (fd, buf, offset, length) => (length === 0 ? 0 : check(c.write(fd | 0, at(buf, offset), length), 'write')),
+    close: (fd) => void check(c.close(fd | 0), 'close'),
     unlink: (path) => void check(c.unlink(cString(path)), 'unlink', path),
     mkfifo(path, mode) {
-      check(c.mkfifo(cString(path), mode), 'mkfifo', path);
-      check(c.chmod(cString(path), mode), 'chmod', path);
+      check(c.mkfifo(cString(path), mode | 0), 'mkfifo', path);
+      check(c.chmod(cString(path), mode | 0), 'chmod', path);
     },
     fstat: (fd) => owner(fd, '', 0x1000 /* AT_EMPTY_PATH */, 'fstat'),
     stat: (path) => owner(-100 /* AT_FDCWD */, path, 0, 'stat'),
@@ -128,7 +166,7 @@ function bunSys(): Sys {
       pollfd[0] = fd;
       pollfd[1] = 1; // events = POLLIN, revents = 0
       for (;;) {
-        const r = Number(c.poll(ffi.ptr(pollfd), 1, Math.max(0, Math.ceil(timeoutMs))));
+        const r = Number(c.poll(ffi.ptr(pollfd), 1, Math.max(0, Math.ceil(timeoutMs)) | 0));
         if (r >= 0) return r > 0;
         if (errno() !== 4) throw sysError('poll', errno()); // EINTR: poll again
       }

@@ -29,17 +29,20 @@ afterAll(async () => {
 });
 
 const SCRIPT = '/cgi-bin/roq-cgi';
-/** The MAC app's CGI program: the compiled executable when Bun built one, else the bundle under Node. */
-function macCgi(path: string, query: string, extra: CgiRequest = {}) {
-  const exe = join(app, '.roq/dist/roq-cgi');
+/** An app's CGI program: the compiled executable when Bun built one, else the bundle under Node. */
+function appCgi(dir: string, run: string, path: string, query: string, extra: CgiRequest = {}) {
+  const exe = join(dir, '.roq/dist/roq-cgi');
   const compiled = fs.existsSync(exe);
   return runCgi({
-    program: compiled ? exe : join(app, '.roq/dist/roq.cgi'),
+    program: compiled ? exe : join(dir, '.roq/dist/roq.cgi'),
     runtime: compiled ? 'exe' : 'node',
     query,
     ...extra,
-    env: { ROQ_RUN_DIR: mac.run, SCRIPT_NAME: SCRIPT, PATH_INFO: path, ...extra.env },
+    env: { ROQ_RUN_DIR: run, SCRIPT_NAME: SCRIPT, PATH_INFO: path, ...extra.env },
   });
+}
+function macCgi(path: string, query: string, extra: CgiRequest = {}) {
+  return appCgi(app, mac.run, path, query, extra);
 }
 function gtfsCgi(path: string, query: string) {
   return runCgi({ query, env: { ROQ_RUN_DIR: gtfs.run, SCRIPT_NAME: SCRIPT, PATH_INFO: path } });
@@ -119,13 +122,31 @@ describe('the generic front end, MAC vendor app', () => {
     expect(ok.body).toContain('<h1>Who made this network card?</h1>');
     expect(ok.body).toContain('<p class="org">DEUTA-WERKE GmbH</p>');
     expect(ok.body).toContain('IAB 0050C27D5 · a 36-bit prefix');
+    // The app's own partial (templates/_entry.html), once per row, and roq's head partial.
+    expect(ok.body).toMatch(/^<!doctype html>\n<html lang="en">\n<head>\n/);
+    expect(ok.body).toContain('<title>vendor · MAC address vendors · roq</title>');
+    const rows = JSON.parse((await macCgi('/vendor', 'mac=0050c27d5123&format=json')).body).rows;
+    expect(rows.length).toBeGreaterThan(0);
+    expect(ok.body.match(/<div class="entry">\n {2}<p class="org">/g)).toHaveLength(rows.length);
+    expect(ok.body).not.toContain('{{');
     const bad = await macCgi('/vendor', `mac=${encodeURIComponent('<b>"x\'</b>')}`);
     expect(bad.status).toBe(400);
     expect(bad.body).toContain('<h1>Who made this network card?</h1>');
+    // roq's error partial (templates/_error.html), as on the generic page.
+    expect(bad.body).toContain('<div class="error" role="alert" id="error">\n  <h2>Please check the form</h2>');
+    expect(bad.body).toContain('ROQ_PARAM_INVALID · HTTP 400 · parameter <code>mac</code>');
     expect(bad.body).toContain('value="&lt;b&gt;&quot;x&#39;&lt;/b&gt;"');
     expect(bad.body).toContain('parameter &#39;mac&#39; is invalid');
     expect(bad.body).toContain('aria-invalid="true"');
     expect(bad.body).not.toContain('<b>');
+  });
+
+  it("never serves an app's partial as a page: /_entry is an unknown query on the generic page", async () => {
+    const r = await macCgi('/_entry', '');
+    expect(r.status).toBe(400);
+    expect(r.body).toContain('unknown query &#39;_entry&#39;');
+    expect(r.body).toContain('<h1><a href="/cgi-bin/roq-cgi/">MAC address vendors</a></h1>');
+    expect(r.body).not.toContain('class="entry"');
   });
 
   it('escapes what a visitor sends on the generic page', async () => {
@@ -145,6 +166,15 @@ describe('the generic front end, MAC vendor app', () => {
     const html = await macCgi('/vendors', 'q=x&limit=abc');
     expect(html.status).toBe(400);
     expect(html.body).toMatch(/name="limit" value="abc" min="1" max="500" step="1" aria-invalid="true"/);
+    // Every parameter at fault at once, as on the board: each message, each field marked; the first is the error's.
+    const two = await macCgi('/vendors', `q=${'x'.repeat(101)}&limit=0`);
+    expect(two.status).toBe(400);
+    expect(two.body).toContain('<p>parameter &#39;q&#39; is invalid');
+    expect(two.body).toContain('<p>parameter &#39;limit&#39; is invalid');
+    expect(two.body).toContain('ROQ_PARAM_INVALID · HTTP 400 · parameter <code>q</code>');
+    expect(two.body.match(/ aria-invalid="true" aria-describedby="error">/g)).toHaveLength(2);
+    const twoJson = await macCgi('/vendors', `q=${'x'.repeat(101)}&limit=0&format=json`);
+    expect(JSON.parse(twoJson.body).error).toMatchObject({ code: 'ROQ_PARAM_INVALID', param: 'q' });
     const unknown = await macCgi('/departures', 'stop=1&format=json');
     expect(unknown.status).toBe(400);
     expect(JSON.parse(unknown.body).error.code).toBe('ROQ_QUERY_UNKNOWN');
@@ -185,5 +215,32 @@ describe('the generic front end, default (GTFS) app', () => {
     const lines = csv.body.trimEnd().split('\r\n');
     expect(lines[0]).toBe(Object.keys(rows[0]!).join(','));
     expect(lines.slice(1).map((l) => l.split(',')[5])).toEqual(rows.map((r) => r.trip_id));
+  });
+});
+
+describe("an app's own templates with a broken partial", () => {
+  it('are refused by roq build with the template file, line and column of an unknown partial or a cycle', async () => {
+    const broken = copyApp(MAC_APP);
+    try {
+      fs.writeFileSync(join(broken, 'templates/vendor.html'), '<p>\n  <b>{{> nope}}</b></p>\n');
+      const unknown = await roqCli(['build', '--app', broken]);
+      expect(unknown.code).not.toBe(0);
+      expect(unknown.stderr).toContain(
+        "templates/vendor.html:2:6: unknown partial '{{> nope}}': there is no templates/_nope.html (known partials: entry, error, head)",
+      );
+      fs.writeFileSync(join(broken, 'templates/vendor.html'), '{{> head}}</head><body>{{> entry}}</body></html>\n');
+      fs.writeFileSync(join(broken, 'templates/_a.html'), '<div>\n{{> b}}\n</div>\n');
+      fs.writeFileSync(join(broken, 'templates/_b.html'), '{{#query}}{{> a}}{{/query}}\n');
+      const cycle = await roqCli(['build', '--app', broken]);
+      expect(cycle.code).not.toBe(0);
+      // Found in the partial itself, even though no page includes it.
+      expect(cycle.stderr).toContain("templates/_a.html:2:1: partial '{{> b}}' includes itself: b → a → b");
+      expect(fs.existsSync(join(broken, '.roq/dist/roq-cgi'))).toBe(false);
+      fs.rmSync(join(broken, 'templates/_a.html'));
+      fs.rmSync(join(broken, 'templates/_b.html'));
+      expect((await roqCli(['build', '--app', broken])).code).toBe(0);
+    } finally {
+      fs.rmSync(broken, { recursive: true, force: true });
+    }
   });
 });

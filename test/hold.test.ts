@@ -12,7 +12,7 @@ import { canonicalParams, etagFor, matchesIfNoneMatch } from '../src/cgi/http-ca
 import { contentHash, loadGeneration } from '../src/load/loader.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
 import { HAVE_BUN, runCgi } from './helpers/cgi.js';
-import { daemonsPerTest, roqCli, waitFor } from './helpers/daemon.js';
+import { daemonsPerTest, ROOT, roqCli, waitFor } from './helpers/daemon.js';
 
 const { daemon } = daemonsPerTest();
 const quiet = { warn: () => undefined };
@@ -220,6 +220,24 @@ describe('the health URL and HTTP caching on one node', () => {
       env: { ROQ_RUN_DIR: d.run, HTTP_IF_NONE_MATCH: etag },
     });
     expect(post.status).toBe(200);
+  });
+
+  it.skipIf(!HAVE_BUN)('gives the same ETag from the Node program and the Bun executable', async () => {
+    const d = await daemon({ data: writeFeed(TINY_FEED), workers: 1 });
+    const ask = (runtime: 'node' | 'exe', query: string) =>
+      runCgi({
+        runtime,
+        query,
+        program: runtime === 'exe' ? join(ROOT, 'dist/roq-cgi') : undefined,
+        env: { ROQ_RUN_DIR: d.run },
+      });
+    for (const query of ['stop=S&date=2025-06-02&after=8:00&format=json', 'stop=S&date=2025-06-02&after=8:00']) {
+      const [node, exe] = await Promise.all([ask('node', query), ask('exe', query)]);
+      expect(node.status).toBe(200);
+      expect(exe.body).toBe(node.body);
+      expect(exe.headers.etag).toMatch(/^"[0-9a-f]{16}-[0-9a-f]{16}"$/);
+      expect(exe.headers.etag).toBe(node.headers.etag);
+    }
   });
 
   it('derives the ETag from the hash, the format and the validated parameters', () => {

@@ -1,8 +1,9 @@
 /** The CGI page's template engine: a mustache subset that can only print escaped text. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compileTemplate, escapeHtml, parseTemplate, renderTemplate } from '../src/cgi/template.js';
+import { appPartials, appTemplatesMistake, ROQ_PARTIALS } from '../src/cgi/partials.js';
+import { compileTemplate, escapeHtml, parseTemplate, renderTemplate, type Partials } from '../src/cgi/template.js';
 import { pageView } from '../src/cgi/view.js';
 import { ROOT } from './helpers/daemon.js';
 
@@ -87,9 +88,12 @@ describe('sections', () => {
   });
 });
 
-describe('template errors name line and column', () => {
+describe('template errors name file, line and column', () => {
   it('refuses unescaped output', () => {
-    expect(() => parseTemplate('x\n {{{raw}}}')).toThrow(/template 2:2: unescaped output/);
+    expect(() => parseTemplate('x\n {{{raw}}}')).toThrow(/^template:2:2: unescaped output/);
+    expect(() => parseTemplate('x\n {{{raw}}}', { file: 'templates/x.html' })).toThrow(
+      /^templates\/x\.html:2:2: unescaped output/,
+    );
     expect(() => parseTemplate('{{&raw}}')).toThrow(/unescaped output/);
   });
 
@@ -107,12 +111,105 @@ describe('template errors name line and column', () => {
   });
 });
 
+/** Partials as files named like roq's: templates/_NAME.html. */
+function partials(texts: Record<string, string>): Partials {
+  return Object.fromEntries(
+    Object.entries(texts).map(([name, text]) => [name, { file: `templates/_${name}.html`, text }]),
+  );
+}
+
+describe('partials', () => {
+  it('includes a partial where its tag stands, with the view in scope there, as often as it is used', () => {
+    const p = partials({ item: '<li>{{name}}{{#more}} (more){{/more}}</li>', empty: '' });
+    const t = '<ul>{{#rows}}{{> item}}{{/rows}}</ul>{{> item}}{{>empty}}';
+    expect(renderTemplate(t, { rows: [{ name: 'a<' }, { name: 'b', more: true }], name: 'top' }, { partials: p })).toBe(
+      '<ul><li>a&lt;</li><li>b (more)</li></ul><li>top</li>',
+    );
+  });
+
+  it('takes the line of a partial tag alone on it, and includes the partial as its file has it', () => {
+    const p = partials({ head: '<head>\n  <title>{{t}}</title>\n</head>\n' });
+    expect(renderTemplate('<html>\n  {{> head}}\n<body>\n', { t: 'T' }, { partials: p })).toBe(
+      '<html>\n<head>\n  <title>T</title>\n</head>\n<body>\n',
+    );
+  });
+
+  it('includes partials from partials, and partials that open and close their own sections', () => {
+    const p = partials({ outer: '[{{> inner}}]', inner: '{{#on}}{{v}}{{/on}}' });
+    expect(renderTemplate('{{> outer}}{{> outer}}', { on: { v: 1 } }, { partials: p })).toBe('[1][1]');
+  });
+
+  it('names the file, line and column of an unknown partial, and the partials there are', () => {
+    const p = partials({ head: 'h', error: '{{#e}}\n {{> nope}}{{/e}}' });
+    expect(() => parseTemplate('a\nb {{> hed}}', { file: 'templates/page.html', partials: p })).toThrow(
+      "templates/page.html:2:3: unknown partial '{{> hed}}': there is no templates/_hed.html (known partials: error, head)",
+    );
+    // In a partial, the partial's own file and line.
+    expect(() => parseTemplate('{{> error}}', { file: 'templates/page.html', partials: p })).toThrow(
+      /^templates\/_error\.html:2:2: unknown partial '\{\{> nope\}\}'/,
+    );
+    expect(() => parseTemplate('{{> head}}')).toThrow(/^template:1:1: unknown partial .*\(known partials: none\)/);
+  });
+
+  it('refuses a partial that includes itself, directly or through others, naming the tag that closes the cycle', () => {
+    const p = partials({ a: 'x\n  {{> b}}', b: '{{#s}}{{> c}}{{/s}}', c: '{{> a}}', self: '{{> self}}' });
+    expect(() => parseTemplate('{{> a}}', { file: 'templates/page.html', partials: p })).toThrow(
+      "templates/_c.html:1:1: partial '{{> a}}' includes itself: a → b → c → a",
+    );
+    expect(() => parseTemplate('\n{{> self}}', { partials: p })).toThrow(
+      "templates/_self.html:1:1: partial '{{> self}}' includes itself: self → self",
+    );
+  });
+
+  it('refuses partial names that are not file names, and errors in a partial name its file', () => {
+    expect(() => parseTemplate('{{> ../x}}')).toThrow(/^template:1:1: bad partial name '..\/x'/);
+    expect(() => parseTemplate('{{> a.b}}')).toThrow(/bad partial name 'a.b'/);
+    expect(() => parseTemplate('{{>}}')).toThrow(/bad partial name ''/);
+    expect(() => parseTemplate('ok {{> bad}}', { partials: partials({ bad: '\n{{#x}}' }) })).toThrow(
+      /^templates\/_bad\.html:2:1: '\{\{#x\}\}' is never closed/,
+    );
+  });
+
+  it("knows every templates/_NAME.html as roq's partial NAME", () => {
+    const files = readdirSync(join(ROOT, 'templates')).filter((f) => /^_.*\.html$/.test(f));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) {
+      const name = f.slice(1, -'.html'.length);
+      expect(ROQ_PARTIALS[name], f).toEqual({
+        file: `templates/${f}`,
+        text: readFileSync(join(ROOT, 'templates', f), 'utf8'),
+      });
+    }
+    expect(Object.keys(ROQ_PARTIALS).sort()).toEqual(files.map((f) => f.slice(1, -5)).sort());
+  });
+
+  it("gives an app's templates its own partials (templates/_NAME.html) before roq's", () => {
+    const p = appPartials({ vendor: 'page', _entry: '<p>{{.}}</p>', _error: 'mine' });
+    expect(p.entry).toEqual({ file: 'templates/_entry.html', text: '<p>{{.}}</p>' });
+    expect(p.error?.text).toBe('mine');
+    expect(p.head).toBe(ROQ_PARTIALS.head);
+    expect(p.vendor).toBeUndefined();
+  });
+
+  it("finds the first mistake in an app's pages and partials, none in the MAC sample's", () => {
+    const dir = join(ROOT, 'examples/mac-vendors/templates');
+    const mac = Object.fromEntries(readdirSync(dir).map((f) => [f.slice(0, -5), readFileSync(join(dir, f), 'utf8')]));
+    expect(Object.keys(mac).sort()).toEqual(['_entry', 'vendor']);
+    expect(appTemplatesMistake(mac)).toBeUndefined();
+    expect(appTemplatesMistake({ ...mac, _unused: '\n{{#x}}' })).toBe(
+      "templates/_unused.html:2:1: '{{#x}}' is never closed",
+    );
+  });
+});
+
 describe('the page template', () => {
   const page = readFileSync(join(ROOT, 'templates/page.html'), 'utf8');
+  const renderPage = (view: Record<string, unknown>) =>
+    renderTemplate(page, view, { file: 'templates/page.html', partials: ROQ_PARTIALS });
   const now = new Date(2026, 10, 9, 8, 30);
 
   it('parses, and shows today as the date on the empty form', () => {
-    const html = renderTemplate(page, pageView({ kind: 'form' }, {}, '/cgi-bin/roq.cgi', now));
+    const html = renderPage(pageView({ kind: 'form' }, {}, '/cgi-bin/roq.cgi', now));
     expect(html).toContain('name="date" value="2026-11-09"');
     expect(html).toContain('action="/cgi-bin/roq.cgi"');
     expect(html).toContain('MTA Long Island Rail Road, GTFS static feed');
@@ -127,7 +224,7 @@ describe('the page template', () => {
       message: "parameter 'date' is invalid: got '<x>'",
       param: 'date',
     };
-    const html = renderTemplate(page, pageView({ kind: 'error', error }, form, '', now));
+    const html = renderPage(pageView({ kind: 'error', error }, form, '', now));
     expect(html).toContain('role="alert"');
     expect(html).toContain('&lt;x&gt;');
     expect(html).toMatch(/name="date" value="2026-02-30" required aria-invalid="true"/);

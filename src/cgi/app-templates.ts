@@ -5,7 +5,11 @@
  * the app's templates/<query>.html texts, an empty BOARD_QUERIES and the generated index as home.
  */
 
-/** Query name → the app's template for its page; queries without one get the generic page (front.html). */
+/**
+ * Query name → the app's template for its page; queries without one get the generic page (front.html). The app's
+ * partials come in the same record under `_NAME` (templates/_NAME.html; see partials.appPartials): no query's name
+ * starts with `_`.
+ */
 export const APP_TEMPLATES: Record<string, string> = {};
 
 /** The queries the departure board (page.ts) answers as pages and JSON; their CSV is the generic one. */

@@ -7,7 +7,7 @@
 import { QUERY_SPECS } from '../generated/queries.js';
 import { rowsToObjects, type Cell } from '../protocol.js';
 import boardTemplate from '../../templates/board.html';
-import { renderTemplate } from './template.js';
+import { renderRoqPage } from './partials.js';
 import type { Outcome } from './page.js';
 import { errorView } from './view.js';
 
@@ -216,5 +216,5 @@ export function boardPage(outcome: Outcome, form: Record<string, string>, script
     view.board = board;
     view.generation = outcome.generation;
   }
-  return renderTemplate(boardTemplate, view);
+  return renderRoqPage('board.html', boardTemplate, view);
 }

@@ -110,7 +110,7 @@ const bodyError = (detail: string) => roqError('ROQ_FORM_ENCODING', { detail });
 /** Bun: poll(2) and read(2) on fd 0 until `length` bytes are in or the deadline passes. */
 function readBodyPolling(length: number, timeoutMs: number): string {
   const s = sys();
-  const buf = Buffer.alloc(length);
+  const buf = new Uint8Array(length); // not Buffer, see sysio.utf8
   const deadline = Date.now() + timeoutMs;
   let got = 0;
   while (got < length) {
@@ -125,7 +125,7 @@ function readBodyPolling(length: number, timeoutMs: number): string {
     if (n === 0) throw bodyError(`the body ended after ${got} of ${length} bytes`);
     got += n;
   }
-  return buf.toString('utf8');
+  return new TextDecoder().decode(buf);
 }
 
 /** Node: reads on the thread pool, so that a timer can still give up on a body that never comes. */

@@ -39,7 +39,7 @@ export function labelOf(name: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-export function inputOf(p: ParamSpec, form: Record<string, string>, invalidParam: string | undefined): InputView {
+export function inputOf(p: ParamSpec, form: Record<string, string>, invalidParams: readonly string[]): InputView {
   const value = form[p.name] ?? '';
   const input: InputView = {
     name: p.name,
@@ -53,7 +53,7 @@ export function inputOf(p: ParamSpec, form: Record<string, string>, invalidParam
       [p.description, p.default !== undefined && p.default !== '' ? `default ${String(p.default)}` : '']
         .filter(Boolean)
         .join('; ') || expectedForm(p),
-    invalid: invalidParam === p.name,
+    invalid: invalidParams.includes(p.name),
   };
   if (p.type === 'int' || p.type === 'float') {
     if (p.min !== undefined) input.min = String(p.min);

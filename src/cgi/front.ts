@@ -5,22 +5,20 @@
  * named, the home page lists the app's queries with their descriptions — unless the app's home is the departure
  * board (the default app), which page.ts serves as before.
  *
- * Parameters are validated here against the spec of the query asked, before the daemon is contacted, so an error
- * names that query's parameter and no other's. Every value shown passes through the template engine's escaping,
- * and errors reach visitors as page.forVisitor words them (no run directories or admin commands).
+ * Parameters are validated against the spec of the query asked (page.askOutcome), before the daemon is contacted,
+ * so an error names that query's parameters and no other's. Every value shown passes through the template engine's
+ * escaping, and errors reach visitors as page.forVisitor words them (no run directories or admin commands).
  */
-import { ask, assertRequestFits } from '../client.js';
 import { RoqError, roqError } from '../errors.js';
 import { QUERY_SPECS, type QuerySpec } from '../generated/queries.js';
-import { parseParams } from '../params.js';
 import { encodeParams } from '../protocol.js';
 import frontTemplate from '../../templates/front.html';
-import { APP_TEMPLATES, APP_TITLE, BOARD_QUERIES } from './app-templates.js';
+import { APP_TEMPLATES, APP_TITLE } from './app-templates.js';
 import { toCsv } from './csv.js';
 import type { CgiSettings } from './env.js';
 import { inputOf } from './form.js';
 import {
-  answerPageError,
+  askOutcome,
   forVisitor,
   headersFor,
   pageError,
@@ -30,31 +28,11 @@ import {
   type PageError,
 } from './page.js';
 import { resultsOf } from './results.js';
-import { renderTemplate } from './template.js';
+import { formatOf, namedQuery, type Format } from './route.js';
+import { appPartials, renderRoqPage } from './partials.js';
+import { compileTemplate } from './template.js';
 
-export type Format = 'html' | 'json' | 'csv';
 type Env = Record<string, string | undefined>;
-
-/** The query a request names: the first segment of PATH_INFO, else the `query` field; '' when none. */
-export function namedQuery(env: Env, form: Record<string, string>): string {
-  const path = (env.PATH_INFO ?? '').replace(/^\/+/, '').split('/')[0] ?? '';
-  return path || form.query || '';
-}
-
-export function formatOf(form: Record<string, string>): Format {
-  return form.format === 'json' ? 'json' : form.format === 'csv' ? 'csv' : 'html';
-}
-
-/**
- * Whether this front end answers the request rather than the departure board (page.ts): any named query except
- * the board's own queries as HTML or JSON (the board's pages and API, docs/QUERIES.md), and the home page when the
- * app has no board. Every query's CSV is this front end's.
- */
-export function frontAnswers(env: Env, form: Record<string, string>): boolean {
-  const query = namedQuery(env, form);
-  if (query === '') return BOARD_QUERIES.length === 0;
-  return !(formatOf(form) !== 'csv' && BOARD_QUERIES.includes(query));
-}
 
 function specOf(query: string): QuerySpec {
   const spec = Object.hasOwn(QUERY_SPECS, query) ? QUERY_SPECS[query] : undefined;
@@ -71,28 +49,6 @@ function paramsOf(spec: QuerySpec, form: Record<string, string>): Record<string,
     if (value !== undefined && value !== '') raw[p.name] = value;
   }
   return raw;
-}
-
-/**
- * Validates (throwing the RoqError that names the bad parameter), then asks the daemon; error answers come back as
- * an error outcome with the catalog's status.
- */
-async function askQuery(spec: QuerySpec, raw: Record<string, string>, settings: CgiSettings): Promise<Outcome> {
-  parseParams(spec.name, spec.params, raw);
-  // Long non-ASCII values can pass parseParams and still not fit one atomic request line once %-encoded.
-  assertRequestFits(spec.name, raw);
-  const a = await ask(settings.runDir, spec.name, raw, { timeoutMs: settings.timeoutMs });
-  if (a.status === 'ok')
-    return {
-      kind: 'rows',
-      query: spec.name,
-      fields: a.fields,
-      rows: a.rows,
-      generation: a.generation,
-      ...(a.hash ? { hash: a.hash } : {}),
-      ...(a.dates ? { dates: a.dates } : {}),
-    };
-  return { kind: 'error', error: answerPageError(a) };
 }
 
 const HEADINGS: Record<number, string> = {
@@ -120,15 +76,18 @@ export function frontView(
       current: q.name === query,
     })),
   };
-  if (error) view.error = { ...error, heading: HEADINGS[error.status] ?? 'Something went wrong' };
+  // The generic page shows the code of every error, 5xx too (templates/_error.html shows it where showCode is set).
+  if (error) view.error = { ...error, heading: HEADINGS[error.status] ?? 'Something went wrong', showCode: true };
   if (spec) {
     const raw = paramsOf(spec, form);
+    // Every parameter at fault is marked, as the error lists them all (the first is error.param).
+    const invalid = error?.problems?.map((p) => p.param) ?? (error?.param ? [error.param] : []);
     const link = (format: string) => `${script}/${spec.name}?${encodeParams({ ...raw, format })}`;
     view.query = {
       name: spec.name,
       description: spec.description,
       action: `${script}/${spec.name}`,
-      inputs: spec.params.map((p) => inputOf(p, form, error?.param)),
+      inputs: spec.params.map((p) => inputOf(p, form, invalid)),
       json: link('json'),
       csv: link('csv'),
     };
@@ -155,12 +114,22 @@ function respond(
     headers.push(['Content-Disposition', `inline; filename="${query}.csv"`]);
     return { status, headers, body: toCsv(outcome.fields, outcome.rows) };
   }
-  const template = Object.hasOwn(APP_TEMPLATES, query) ? APP_TEMPLATES[query]! : frontTemplate;
   return {
     status,
     headers: headersFor(status, 'text/html; charset=utf-8'),
-    body: renderTemplate(template, frontView(query, outcome, form, settings.scriptName)),
+    body: renderHtmlPage(query, frontView(query, outcome, form, settings.scriptName)),
   };
+}
+
+/**
+ * The app's own template for the query (templates/QUERY.html, with the app's partials and roq's), else the
+ * generic page. Only a query's name picks a template: `_NAME` is a partial, never a page.
+ */
+function renderHtmlPage(query: string, view: Record<string, unknown>): string {
+  if (!Object.hasOwn(QUERY_SPECS, query) || !Object.hasOwn(APP_TEMPLATES, query))
+    return renderRoqPage('front.html', frontTemplate, view);
+  const options = { file: `templates/${query}.html`, partials: appPartials(APP_TEMPLATES) };
+  return compileTemplate(APP_TEMPLATES[query]!, options)(view);
 }
 
 /**
@@ -183,7 +152,7 @@ export async function answerFront(
       const raw = paramsOf(spec, form);
       // An HTML visit without parameters shows the empty form, unless the query needs none.
       const formOnly = format === 'html' && Object.keys(raw).length === 0 && spec.params.some((p) => p.required);
-      if (!formOnly) outcome = await askQuery(spec, raw, settings);
+      if (!formOnly) outcome = await askOutcome(spec.name, raw, settings.runDir, settings.timeoutMs);
     } else if (format !== 'html') {
       throw roqError('ROQ_QUERY_UNKNOWN', { query: '', known: Object.keys(QUERY_SPECS).join(', ') });
     }

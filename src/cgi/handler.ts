@@ -4,12 +4,12 @@
  * and the fuzzer (bench/fuzz.ts, test/fuzz.test.ts) runs it in process many thousand times.
  */
 import { RoqError, roqError } from '../errors.js';
-import { writeAll } from '../sysio.js';
+import { utf8, writeAll } from '../sysio.js';
 import { cgiSettings, readBody, readForm, requestMethod, type CgiSettings, type Method } from './env.js';
-import { answerFront, frontAnswers, namedQuery } from './front.js';
 import { answerForm, forVisitor, pageError, renderHtml, renderJson, type CgiResponse, type Outcome } from './page.js';
 import { healthResponse, isHealthCheck } from './health.js';
 import { withHttpCaching } from './http-cache.js';
+import { frontAnswers, namedQuery } from './route.js';
 
 export type Env = Record<string, string | undefined>;
 /** Reads the request body (CONTENT_LENGTH bytes); the default reads fd 0. */
@@ -18,7 +18,7 @@ export type BodyReader = (length: number, timeoutMs: number) => Promise<string>;
 /** A line for the web server's error log (fd 2), written without creating process.stderr (see main.ts). */
 export function logError(text: string): void {
   try {
-    writeAll(2, Buffer.from(text), 1000);
+    writeAll(2, utf8(text), 1000);
   } catch {
     /* nowhere to report it */
   }
@@ -89,6 +89,8 @@ export async function handleRequest(
     // A query named by the path reaches the board's pages (and the ETag's parameters) as the `query` field.
     const named = namedQuery(env, form);
     if (frontAnswers(env, form)) {
+      // Loaded here, not imported: the board's pages and JSON (most requests) never initialize the front end.
+      const { answerFront } = await import('./front.js');
       const { response, outcome } = await answerFront(env, form, settings, log ?? logError);
       return {
         response: withHttpCaching(

@@ -7,7 +7,7 @@
  * exactly one response and process.exit, and a watchdog answers 503 should anything stall past its deadlines.
  */
 import { roqError } from '../errors.js';
-import { writeAll } from '../sysio.js';
+import { utf8, writeAll } from '../sysio.js';
 import { cgiSettings } from './env.js';
 import { handleRequest, internalError, logError, render, wantsJson } from './handler.js';
 import { pageError, statusLine, type CgiResponse } from './page.js';
@@ -26,11 +26,11 @@ function respond(r: CgiResponse, head: boolean): void {
   if (responded) return;
   responded = true;
   let text = `Status: ${statusLine(r.status)}\n`;
-  for (const [name, value] of r.headers) text += `${name}: ${value}\n`;
+  for (const h of r.headers) text += `${h[0]}: ${h[1]}\n`;
   text += '\n';
   if (!head) text += r.body;
   try {
-    writeAll(1, Buffer.from(text), 10_000);
+    writeAll(1, utf8(text), 10_000);
   } catch {
     // EPIPE: the web server hung up, nobody is left to answer; or it stopped reading for 10 s.
   }

@@ -9,7 +9,7 @@ import { QUERY_SPECS } from '../generated/queries.js';
 import { datesNotice, expectedForm, paramProblems } from '../params.js';
 import { rowsToObjects, type Cell, type DateRange, type Field } from '../protocol.js';
 import pageTemplate from '../../templates/page.html';
-import { renderTemplate } from './template.js';
+import { renderRoqPage } from './partials.js';
 import { pageView } from './view.js';
 import { boardPage, singleStationLocation } from './board.js';
 
@@ -122,32 +122,39 @@ export async function answerForm(
     throw roqError('ROQ_PARAM_MISSING', { param: 'stop', expected: stop ? expectedForm(stop) : 'a stop_id' });
   }
   if (chosen.query === 'board' && now !== undefined && !chosen.raw.now) chosen.raw.now = String(now);
+  const outcome = await askOutcome(chosen.query, chosen.raw, runDir, timeoutMs);
+  if (outcome.kind !== 'rows') return outcome;
+  const location =
+    !json && chosen.query === 'stops'
+      ? singleStationLocation(rowsToObjects(outcome.fields, outcome.rows), '')
+      : undefined;
+  if (location) return { kind: 'redirect', location };
   const specs = QUERY_SPECS[chosen.query]!.params;
-  const problems = paramProblems(chosen.query, specs, chosen.raw);
+  const notice = outcome.rows.length === 0 ? datesNotice(specs, chosen.raw, outcome.dates) : undefined;
+  return notice ? { ...outcome, notice } : outcome;
+}
+
+/**
+ * The one way a page asks the daemon a query (the board's pages and API here, every app's pages in front.ts):
+ * validates the parameters, every one at fault becoming part of one error outcome before anything is sent; checks
+ * that they fit one atomic request line; asks the daemon on runDir; and returns the answer's rows, or an error
+ * answer as an error outcome with the catalog's status. Not reaching the daemon (down, busy, too slow) and a
+ * request too large are thrown as the RoqError that says so.
+ */
+export async function askOutcome(
+  query: string,
+  raw: Record<string, string>,
+  runDir: string,
+  timeoutMs: number,
+): Promise<Outcome> {
+  const problems = paramProblems(query, QUERY_SPECS[query]!.params, raw);
   if (problems.length > 0) return { kind: 'error', error: problemsError(problems) };
-  // Long non-ASCII values can pass parseParams and still not fit one atomic request line once %-encoded.
-  assertRequestFits(chosen.query, chosen.raw);
-  const answer = await ask(runDir, chosen.query, chosen.raw, { timeoutMs });
-  if (answer.status === 'ok') {
-    const location =
-      !json && chosen.query === 'stops'
-        ? singleStationLocation(rowsToObjects(answer.fields, answer.rows), '')
-        : undefined;
-    if (location) return { kind: 'redirect', location };
-    const { fields, rows, generation, hash, dates } = answer;
-    const notice = rows.length === 0 ? datesNotice(specs, chosen.raw, dates) : undefined;
-    return {
-      kind: 'rows',
-      query: chosen.query,
-      fields,
-      rows,
-      generation,
-      ...(hash ? { hash } : {}),
-      ...(dates ? { dates } : {}),
-      ...(notice ? { notice } : {}),
-    };
-  }
-  return { kind: 'error', error: answerPageError(answer) };
+  // Long non-ASCII values can pass validation and still not fit one atomic request line once %-encoded.
+  assertRequestFits(query, raw);
+  const answer = await ask(runDir, query, raw, { timeoutMs });
+  if (answer.status !== 'ok') return { kind: 'error', error: answerPageError(answer) };
+  const { fields, rows, generation, hash, dates } = answer;
+  return { kind: 'rows', query, fields, rows, generation, ...(hash ? { hash } : {}), ...(dates ? { dates } : {}) };
 }
 
 /** An error answer as a page's error, its code as the daemon sent it (see client.errorOfAnswer). */
@@ -249,10 +256,9 @@ export function renderHtml(
       headers: [...headersFor(status, 'text/html; charset=utf-8'), ...datesHeader(outcome)],
       body: boardPage(outcome, form, scriptName),
     };
-  // One page per process: the template is parsed where it is used, once.
   return {
     status,
     headers: [...headersFor(status, 'text/html; charset=utf-8'), ...datesHeader(outcome)],
-    body: renderTemplate(pageTemplate, pageView(outcome, form, scriptName, now)),
+    body: renderRoqPage('page.html', pageTemplate, pageView(outcome, form, scriptName, now)),
   };
 }

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { appTemplatesMistake } from '../cgi/partials.js';
 import { roqError } from '../errors.js';
 import { parseCommand } from './options.js';
 
@@ -94,13 +95,25 @@ export function isBuilt(app: string): boolean {
   }
 }
 
-/** Builds the app with roq's build script; throws ROQ_BUILD_FAILED with the script's complaint. */
+/** The app's templates/*.html by name without `.html`, as scripts/build.js gives them to the CGI program. */
+function appTemplates(app: string): Record<string, string> {
+  const dir = join(app, 'templates');
+  const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.html')) : [];
+  return Object.fromEntries(names.map((f) => [f.slice(0, -'.html'.length), fs.readFileSync(join(dir, f), 'utf8')]));
+}
+
+/**
+ * Builds the app with roq's build script; throws ROQ_BUILD_FAILED with the script's complaint, or first with the
+ * file, line and column of a mistake in the app's templates.
+ */
 export function buildApp(app: string, say: (line: string) => void): void {
   if (!fs.existsSync(join(app, 'schemas')))
     throw roqError('ROQ_BUILD_FAILED', {
       app,
       detail: 'it has no schemas/ directory; make an app with `roq init APP --from DATA_DIR`',
     });
+  const mistake = appTemplatesMistake(appTemplates(app));
+  if (mistake) throw roqError('ROQ_BUILD_FAILED', { app, detail: mistake });
   const inputs = buildInputs(app);
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [join(roqHome(), 'scripts/build.js'), '--app', app], { encoding: 'utf8' });

@@ -5,15 +5,16 @@
  * answer, arm or cancel a deadline, terminate or spawn a worker, write a control line, log, stop reading,
  * stopped). There is no I/O, no timer and no thread in here: the dispatcher (dispatcher.ts) reads REQUESTS and
  * writes control lines, the pool (pool.ts) owns the threads and their timers, and the daemon (daemon.ts) performs
- * the effects. So every race — a worker dying with jobs in its port, a deadline against a job just finished, a
+ * the effects. So every race — a worker dying with jobs in its inbox, a deadline against a job just finished, a
  * swap with old jobs in flight, a stop during a reload — can be replayed by a test with function calls
  * (test/internals/core.test.ts).
  *
  * What it owns:
  *  - the queue of jobs no worker could take yet, with a bound per requesting pid;
- *  - the workers' slots: the jobs each holds (the one it runs first), and the claim cells through which a job
- *    waiting in a worker's port is claimed by the worker or taken back here (messages.ts). The cells are shared
- *    memory, the one thing the core shares with the threads: a compare-and-exchange is a decision, not I/O;
+ *  - the workers' slots (slots.ts): the jobs each holds (the one it runs first), and the claim cells through
+ *    which a job waiting in a worker's inbox is claimed by the worker or taken back here (messages.ts). The cells,
+ *    and the count of jobs waiting for a worker (`waiting`), are shared memory, the only things the core shares
+ *    with the threads: a compare-and-exchange is a decision, not I/O;
  *  - the control tokens of the pseudo-requests (pid -1) this daemon wrote, and the stop state;
  *  - the generations (generations.ts): which is current, which a job names, when an old one is dropped.
  *
@@ -42,12 +43,12 @@ import {
   isRunning,
   newClaimCells,
   offerJob,
-  QUEUED_PER_WORKER,
   takeBackJob,
   type ClaimCells,
   type FromWorker,
   type ToWorker,
 } from './messages.js';
+import { pickSlot, unclaimedJobs, type Slot } from './slots.js';
 
 /** Beyond this many waiting requests, new ones are answered ROQ_DAEMON_BUSY at once instead of waiting. */
 export const MAX_QUEUE = 10_000;
@@ -68,22 +69,6 @@ export interface CoreOptions {
   newToken(): string;
 }
 
-interface Slot {
-  worker: number;
-  index: number;
-  ready: boolean;
-  /** Set once the core gives it nothing more (killed, died): its exit is then expected. */
-  retired: boolean;
-  /** The job it runs (or is about to start), then the jobs waiting in its port. */
-  jobs: Job[];
-  cells: ClaimCells;
-  /** The claim cell of each job handed to it. */
-  cellOf: Map<Job, number>;
-  lastError: string | undefined;
-  served: number;
-  heap: number;
-}
-
 interface Issued {
   word: ControlWord;
   /** For a reload line: the generation it makes current. */
@@ -92,6 +77,13 @@ interface Issued {
 
 export class Core {
   readonly generations: Generations;
+  /**
+   * Shared with every worker: how many jobs wait for one (queued here, or not yet claimed by the worker they were
+   * handed to). A worker that falls idle tells the pool at once only when some do (worker.ts): the core then
+   * hears that it finished its jobs and gives it more. Otherwise its reports are read with the next line or a
+   * little later (pool.ts), sparing a message and a wake-up per job. Kept by `take`, after every event.
+   */
+  readonly waiting = new Int32Array(new SharedArrayBuffer(4));
   private readonly o: CoreOptions;
   private fx: Effect[] = [];
   private seq = 0;
@@ -134,10 +126,10 @@ export class Core {
   }
 
   /** The setup of worker `worker`, whose thread the pool starts now: its cells and the live generations. */
-  startWorker(worker: number): { cells: ClaimCells; generations: GenerationData[] } | undefined {
+  startWorker(worker: number): { cells: ClaimCells; waiting: Int32Array; generations: GenerationData[] } | undefined {
     const slot = this.byWorker.get(worker);
     if (!slot || this.closing || this.slots[slot.index] !== slot) return undefined;
-    return { cells: slot.cells, generations: this.generations.liveGenerations() };
+    return { cells: slot.cells, waiting: this.waiting, generations: this.generations.liveGenerations() };
   }
 
   /** The first generation, loaded before anything is read: opened in the workers and current. */
@@ -574,22 +566,9 @@ export class Core {
     if (slot.jobs.length === 0) this.rebalance(slot);
   }
 
-  /**
-   * Hands the job to a worker, an idle one first; false when every worker holds all it may. Between workers
-   * holding as many jobs, the one whose current job started last (one running long may be stuck until its
-   * deadline).
-   */
+  /** Hands the job to a worker (see `pickSlot`); false when every worker holds all it may. */
   private assign(job: Job): boolean {
-    let slot: Slot | undefined;
-    for (const s of this.slots) {
-      if (!s.ready || s.retired || s.jobs.length > QUEUED_PER_WORKER) continue;
-      if (
-        !slot ||
-        s.jobs.length < slot.jobs.length ||
-        (s.jobs.length === slot.jobs.length && s.jobs.length > 0 && s.jobs[0]!.startedAt > slot.jobs[0]!.startedAt)
-      )
-        slot = s;
-    }
+    const slot = pickSlot(this.slots);
     if (!slot) return false;
     this.hand(slot, job);
     return true;
@@ -684,6 +663,7 @@ export class Core {
   }
 
   private take(): Effect[] {
+    Atomics.store(this.waiting, 0, this.queue.length + unclaimedJobs(this.slots));
     const fx = this.fx;
     this.fx = [];
     return fx;

@@ -360,7 +360,13 @@ async function serve(
   }
   let retiring = false;
   let stopping = false;
-  const dispatcher = startDispatcher({ fd: p.fd, core, log, perform: (fx) => p.effects.perform(fx) });
+  const dispatcher = startDispatcher({
+    fd: p.fd,
+    core,
+    log,
+    perform: (fx) => p.effects.perform(fx),
+    beforeLines: () => p.pool.drain(),
+  });
   p.effects.connect({ dispatcher });
   // Checked every second with the status: someone may remove or replace REQUESTS (see fifo.watchRequests).
   const requests = watchRequests(o.run, p.fd, log, (next) => dispatcher.attach(next));

@@ -33,6 +33,8 @@ export interface DispatcherOptions {
   log: Log;
   /** Performs what the core answers to each line. */
   perform(effects: Effect[]): void;
+  /** Before the lines of each read: the core hears what the workers reported first (pool.drain). */
+  beforeLines(): void;
 }
 
 export interface Dispatcher {
@@ -52,6 +54,7 @@ export interface Dispatcher {
 interface Reader {
   socket: net.Socket;
   split: (chunk: Buffer) => void;
+  onData: (chunk: Buffer) => void;
 }
 
 export function startDispatcher(o: DispatcherOptions): Dispatcher {
@@ -64,9 +67,13 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
   function listen(fd: number): void {
     const socket = new net.Socket({ fd, readable: true, writable: false });
     const split = lineSplitter((line, cut) => o.perform(o.core.line(line, cut)), MAX_REQUEST_BYTES - 1);
-    socket.on('data', split);
+    const onData = (chunk: Buffer) => {
+      o.beforeLines();
+      split(chunk);
+    };
+    socket.on('data', onData);
     socket.on('error', (e) => o.log.error(`reading REQUESTS: ${e.message}`));
-    readers.push({ socket, split });
+    readers.push({ socket, split, onData });
   }
 
   function flushControl(): void {
@@ -90,7 +97,8 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
    * through the splitter. Whatever is left in the FIFO is for the next daemon.
    */
   function stopReading(): void {
-    for (const { socket, split } of readers) {
+    o.beforeLines();
+    for (const { socket, split, onData } of readers) {
       socket.pause();
       const internals = socket as unknown as {
         _handle?: { reading: boolean; readStop(): number };
@@ -101,7 +109,7 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
         internals._handle.readStop();
       }
       internals._read = () => undefined;
-      socket.removeListener('data', split);
+      socket.removeListener('data', onData);
       for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null;) split(chunk);
     }
     setImmediate(() => o.perform(o.core.finishIfDone()));

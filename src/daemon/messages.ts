@@ -1,8 +1,13 @@
 /**
  * Everything that crosses the boundary between the daemon's main thread and a worker thread: the worker's setup,
- * the messages each way, and the claim cells in shared memory through which a job waiting in a worker's port is
+ * the messages each way, and the claim cells in shared memory through which a job waiting for a worker is
  * claimed by the worker or taken back by the main thread. Both sides import this file and nothing of the other,
  * so the worker bundle does not carry the pool.
+ *
+ * Two ways across: jobs and their reports travel as records in two shared rings per worker (ring.ts: `inbox`
+ * main → worker, `outbox` worker → main), since a `postMessage` per job cost more than the query; the rare
+ * messages — a generation to open or drop, `ready`, and `idle` (a worker going to sleep, so the main thread reads
+ * its outbox now) — go through the worker's port, which also carries a generation's SharedArrayBuffers.
  *
  * A worker's claim cells: [0] the tag of the job it is running (0: none); [1 … CLAIM_CELLS] one cell per job
  * handed to it and not yet claimed: +tag while the job waits, −tag once the worker claimed it, 0 once the main
@@ -10,6 +15,12 @@
  * has the job, so it is answered exactly once.
  */
 import type { GenerationData } from '../store/types.js';
+
+/** Bytes of a worker's inbox and outbox rings: far more than the few jobs and reports in flight at once. */
+export const INBOX_BYTES = 1 << 18;
+export const OUTBOX_BYTES = 1 << 16;
+/** A failed query's detail (a stack) is cut to this in its report, so a report always fits the outbox. */
+export const MAX_DETAIL = 8000;
 
 /** Jobs a busy worker may hold besides the one it runs (see core.ts). */
 export const QUEUED_PER_WORKER = 2;
@@ -56,6 +67,13 @@ export function offerJob(cells: ClaimCells, seq: number): number {
   return cell;
 }
 
+/** How many jobs handed to the worker it has not claimed yet (they wait behind the one it runs). */
+export function unclaimed(cells: ClaimCells): number {
+  let n = 0;
+  for (let cell = 1; cell <= CLAIM_CELLS; cell++) if (Atomics.load(cells, cell) > 0) n++;
+  return n;
+}
+
 /** Whether the worker is running job `seq` right now (it claimed it and has not finished it). */
 export function isRunning(cells: ClaimCells, seq: number): boolean {
   return Atomics.load(cells, 0) === tagOf(seq);
@@ -70,7 +88,17 @@ export interface WorkerSetup {
   /** How long a worker waits for a slow client to take a long answer. */
   writeWaitMs: number;
   cells: ClaimCells;
+  /**
+   * [0]: how many jobs wait for a worker — in the core's queue, or unclaimed behind a worker's running job — so
+   * a worker that falls idle says so at once (core.ts keeps it up to date).
+   */
+  waiting: Int32Array;
+  /** The rings (ring.ts): jobs in, reports out. */
+  inbox: SharedArrayBuffer;
+  outbox: SharedArrayBuffer;
 }
+
+export type QueryJob = Extract<ToWorker, { type: 'query' }>;
 
 export type ToWorker =
   | {
@@ -101,3 +129,11 @@ export type FromWorker =
       detail?: string;
       undelivered?: string;
     };
+
+export type DoneReport = Extract<FromWorker, { type: 'done' }>;
+
+/**
+ * What a worker posts through its port (reports go through its outbox). `idle`: read my outbox now — it ran out
+ * of jobs while others wait for a worker, or its outbox is full.
+ */
+export type PortFromWorker = Exclude<FromWorker, DoneReport> | { type: 'idle' };

@@ -12,7 +12,15 @@
 import { Worker } from 'node:worker_threads';
 import type { Core } from './core.js';
 import type { Effect } from './effect-types.js';
-import type { FromWorker, ToWorker, WorkerSetup } from './messages.js';
+import {
+  INBOX_BYTES,
+  OUTBOX_BYTES,
+  type DoneReport,
+  type PortFromWorker,
+  type ToWorker,
+  type WorkerSetup,
+} from './messages.js';
+import { newRing, RingReader, RingWriter } from './ring.js';
 
 export interface PoolOptions {
   core: Core;
@@ -25,18 +33,79 @@ export interface PoolOptions {
   perform(effects: Effect[]): void;
 }
 
+/**
+ * How late at most the core hears of a job a worker finished while no line came in and nothing waited for a
+ * worker (the access log, the counters, a stop or a generation drop waiting for the last job).
+ */
+const TAIL_MS = 5;
+
+interface Thread {
+  thread: Worker;
+  inbox: RingWriter;
+  outbox: RingReader;
+  /** Jobs for the inbox that did not fit yet, in order. */
+  overflow: string[];
+}
+
 type PoolEffect = Extract<Effect, { kind: 'post' | 'arm' | 'disarm' | 'terminate' | 'spawn' }>;
 
 export interface Pool {
   /** Performs one of the core's effects on the threads. */
   apply(effect: PoolEffect): void;
+  /**
+   * Gives the core the reports waiting in every worker's outbox. Called before any other event reaches the core
+   * (a line read, a deadline, an exit), so the core decides on what the workers have really done.
+   */
+  drain(): void;
   close(): Promise<void>;
 }
 
 export function createPool(o: PoolOptions): Pool {
-  const threads = new Map<number, Worker>();
+  const threads = new Map<number, Thread>();
   const timers = new Map<number, NodeJS.Timeout>();
   let closing = false;
+  let tail: NodeJS.Timeout | undefined;
+
+  /** The worker's reports, in order, to the core; and jobs waiting here for room in its inbox, if it has some. */
+  function drainOne(worker: number, t: Thread): void {
+    for (let text = t.outbox.read(); text !== undefined; text = t.outbox.read())
+      o.perform(o.core.fromWorker(worker, JSON.parse(text) as DoneReport));
+    if (t.overflow.length > 0) flush(t);
+  }
+
+  function drain(): void {
+    for (const [worker, t] of threads) drainOne(worker, t);
+  }
+
+  /**
+   * A job into the worker's inbox, behind those it holds. Jobs that do not fit (a worker stuck for long, whose
+   * inbox fills with jobs taken back from it) wait here, in order, until it has read some (`drainOne`, at every
+   * event and when it says `idle`); a stuck one is terminated at its deadline with them.
+   */
+  function send(t: Thread, message: ToWorker): void {
+    const text = JSON.stringify(message);
+    if (t.overflow.length > 0 || !t.inbox.write(text)) t.overflow.push(text);
+    t.inbox.ring();
+    if (!tail) tail = setTimeout(readTail, TAIL_MS);
+  }
+
+  /** Reports of workers that went idle without a word (nothing waited for them): read within TAIL_MS. */
+  function readTail(): void {
+    tail = undefined;
+    drain();
+    if (o.core.busy() > 0 && !closing) tail = setTimeout(readTail, TAIL_MS);
+  }
+
+  function flush(t: Thread): void {
+    while (t.overflow.length > 0 && t.inbox.write(t.overflow[0]!)) t.overflow.shift();
+    t.inbox.ring();
+  }
+
+  /** `idle`: the worker ran out of jobs while others wait, so its reports are read now (`drain`). */
+  function fromPort(worker: number, msg: PortFromWorker): void {
+    drain();
+    if (msg.type !== 'idle') o.perform(o.core.fromWorker(worker, msg));
+  }
 
   function spawn(worker: number): void {
     const given = o.core.startWorker(worker);
@@ -47,12 +116,23 @@ export function createPool(o: PoolOptions): Pool {
       faults: o.faults,
       writeWaitMs: Math.min(1000, Math.ceil(o.deadlineMs / 2)),
       cells: given.cells,
+      waiting: given.waiting,
+      inbox: newRing(INBOX_BYTES),
+      outbox: newRing(OUTBOX_BYTES),
     };
     const thread = new Worker(o.source, { eval: true, workerData: setup });
-    threads.set(worker, thread);
-    thread.on('message', (msg: FromWorker) => o.perform(o.core.fromWorker(worker, msg)));
+    const t: Thread = {
+      thread,
+      inbox: new RingWriter(setup.inbox),
+      outbox: new RingReader(setup.outbox),
+      overflow: [],
+    };
+    threads.set(worker, t);
+    thread.on('message', (msg: PortFromWorker) => fromPort(worker, msg));
     thread.on('error', (e) => o.core.workerError(worker, e.message));
     thread.on('exit', (code) => {
+      // What it reported before it ended counts as done, not as lost with it.
+      drain();
       threads.delete(worker);
       o.perform(o.core.workerExited(worker, code));
     });
@@ -69,6 +149,7 @@ export function createPool(o: PoolOptions): Pool {
       worker,
       setTimeout(() => {
         timers.delete(worker);
+        drain();
         o.perform(o.core.deadline(worker));
       }, ms),
     );
@@ -77,15 +158,21 @@ export function createPool(o: PoolOptions): Pool {
   return {
     apply(effect) {
       switch (effect.kind) {
-        case 'post':
+        case 'post': {
           // A slot whose thread starts later (after a pause) is given the live generations when it starts.
-          return void threads.get(effect.worker)?.postMessage(effect.message satisfies ToWorker);
+          const t = threads.get(effect.worker);
+          if (!t) return;
+          if (effect.message.type === 'query') return send(t, effect.message);
+          // A generation carries SharedArrayBuffers, which only a message can share; the bell wakes the worker.
+          t.thread.postMessage(effect.message);
+          return t.inbox.ring();
+        }
         case 'arm':
           return arm(effect.worker, effect.ms);
         case 'disarm':
           return disarm(effect.worker);
         case 'terminate':
-          return void threads.get(effect.worker)?.terminate();
+          return void threads.get(effect.worker)?.thread.terminate();
         case 'spawn':
           if (effect.delayMs > 0) setTimeout(() => spawn(effect.worker), effect.delayMs).unref();
           else spawn(effect.worker);
@@ -100,8 +187,10 @@ export function createPool(o: PoolOptions): Pool {
       closing = true;
       o.core.close();
       for (const t of timers.values()) clearTimeout(t);
+      clearTimeout(tail);
       timers.clear();
-      await Promise.all([...threads.values()].map((t) => t.terminate()));
+      await Promise.all([...threads.values()].map((t) => t.thread.terminate()));
     },
+    drain,
   };
 }

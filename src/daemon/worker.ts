@@ -1,9 +1,10 @@
 /**
  * A worker thread: the only place a query runs. It opens the generations it is given (wrapping the shared arrays,
  * no copy), and for each job runs the query on the generation the job names and writes the answer into the
- * client's FIFO itself, so answers never pass through the dispatcher's thread. It reports each job's outcome (with
- * its row count and time) to the pool. A job must be claimed in shared memory before it starts: the pool may
- * have taken it back while it waited in this thread's port (see messages.ts).
+ * client's FIFO itself, so answers never pass through the dispatcher's thread. Jobs come in its inbox ring and it
+ * reports each job's outcome (with its row count and time) in its outbox ring (ring.ts, messages.ts): no message
+ * per job either way. A job must be claimed in shared memory before it starts: the pool may have taken it back
+ * while it waited in the inbox (see messages.ts).
  *
  * More than one generation is open during a reload: jobs read before the swap line still name the old one. The
  * pool says when a generation is no longer needed; dropping it here lets its arrays be freed.
@@ -17,20 +18,33 @@
  * they are unknown queries like any other.
  */
 import { getHeapStatistics } from 'node:v8';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openGeneration, runQuery, type Db } from '../engine.js';
 import { RoqError, roqError } from '../errors.js';
 import { encodeAnswer, type Answer, type Cell, type Field } from '../protocol.js';
 import { writeAnswer } from './fifo.js';
-import { claimJob, jobFinished, type FromWorker, type ToWorker, type WorkerSetup } from './messages.js';
+import {
+  claimJob,
+  jobFinished,
+  MAX_DETAIL,
+  type DoneReport,
+  type PortFromWorker,
+  type QueryJob,
+  type ToWorker,
+  type WorkerSetup,
+} from './messages.js';
+import { RingReader, RingWriter } from './ring.js';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
+const inbox = new RingReader(setup.inbox);
+const outbox = new RingWriter(setup.outbox);
 const open = new Map<number, Db>();
 /** Each open generation's content hash, which every ok answer names. */
 const hashes = new Map<number, string>();
 for (const g of setup.generations) (open.set(g.id, openGeneration(g)), hashes.set(g.id, g.hash));
 let heapReportedAt = 0;
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * A full collection, when the daemon enabled it (see daemon.ts): a dropped generation's arrays are freed only
@@ -49,7 +63,7 @@ function heapNow(): number | undefined {
   return getHeapStatistics().used_heap_size;
 }
 
-function post(msg: FromWorker): void {
+function post(msg: PortFromWorker): void {
   port.postMessage(msg);
 }
 
@@ -97,28 +111,55 @@ function answerFor(id: number, query: string, params: Record<string, string>): {
   }
 }
 
-port.on('message', (msg: ToWorker) => {
+/** Runs one job, unless the main thread took it back first, and reports it in the outbox. */
+function runJob(msg: QueryJob): void {
+  // Claim it first: the core may have taken it back to give it to another worker (see messages.ts).
+  if (!claimJob(setup.cells, msg.cell, msg.seq)) return;
+  // A job names a generation whose message was posted before the job was written: it is in the port by now.
+  if (!open.has(msg.generation)) readPort();
+  const t0 = performance.now();
+  const { answer, failure } = answerFor(msg.generation, msg.query, msg.params);
+  const delivery = writeAnswer(setup.run, msg.pid, msg.token, encodeAnswer(answer, msg.proof), setup.writeWaitMs);
+  const heap = heapNow();
+  jobFinished(setup.cells); // before the report: a deadline seen after this finds the job finished
+  report({
+    type: 'done',
+    seq: msg.seq,
+    status: answer.status === 'ok' ? 'ok' : failure ? 'failed' : 'error',
+    rows: answer.status === 'ok' ? answer.rows.length : 0,
+    workMs: performance.now() - t0,
+    ...(heap === undefined ? {} : { heap }),
+    ...(failure ? { detail: failure.slice(0, MAX_DETAIL) } : {}),
+    ...(delivery.sent ? {} : { undelivered: delivery.reason }),
+  });
+}
+
+/**
+ * Reports a finished job in the outbox, in the order the jobs came. The main thread reads the outbox whenever it
+ * handles an event and when this worker goes idle; if it is full (the main thread has been away for thousands of
+ * jobs), the worker asks to be read and waits, since a report must neither be lost nor overtake another.
+ */
+function report(done: DoneReport): void {
+  const text = JSON.stringify(done);
+  if (outbox.write(text)) return;
+  post({ type: 'idle' });
+  while (!outbox.write(text)) Atomics.wait(pause, 0, 0, 1);
+}
+
+/** Messages from the port: generations to open and drop, and a job posted there (none are, today). */
+function readPort(): boolean {
+  let any = false;
+  for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+    any = true;
+    handle(m.message as ToWorker);
+  }
+  return any;
+}
+
+function handle(msg: ToWorker): void {
   switch (msg.type) {
-    case 'query': {
-      // Claim it first: the core may have taken it back to give it to another worker (see messages.ts).
-      if (!claimJob(setup.cells, msg.cell, msg.seq)) return;
-      const t0 = performance.now();
-      const { answer, failure } = answerFor(msg.generation, msg.query, msg.params);
-      const delivery = writeAnswer(setup.run, msg.pid, msg.token, encodeAnswer(answer, msg.proof), setup.writeWaitMs);
-      const heap = heapNow();
-      jobFinished(setup.cells); // before the report: a deadline seen after this finds the job finished
-      post({
-        type: 'done',
-        seq: msg.seq,
-        status: answer.status === 'ok' ? 'ok' : failure ? 'failed' : 'error',
-        rows: answer.status === 'ok' ? answer.rows.length : 0,
-        workMs: performance.now() - t0,
-        ...(heap === undefined ? {} : { heap }),
-        ...(failure ? { detail: failure } : {}),
-        ...(delivery.sent ? {} : { undelivered: delivery.reason }),
-      });
-      return;
-    }
+    case 'query':
+      return runJob(msg);
     case 'generation':
       open.set(msg.generation.id, openGeneration(msg.generation));
       hashes.set(msg.generation.id, msg.generation.hash);
@@ -134,6 +175,34 @@ port.on('message', (msg: ToWorker) => {
       throw new Error(`unknown message ${JSON.stringify(never)}`);
     }
   }
-});
+}
+
+/**
+ * The worker's loop, which never returns to the event loop: it reads its port and its inbox, and when both are
+ * empty sleeps on the inbox's bell until the main thread rings it (a job, or a message in the port); terminating
+ * the thread wakes it from Atomics.wait too. Before it sleeps it says `idle` — a message, so the main thread reads
+ * its reports now — only when the core has jobs that wait for a worker (`setup.waiting`): otherwise the main thread
+ * reads them with the next line it reads, or within TAIL_MS (pool.ts), and this thread is spared a message and
+ * the main thread a wake-up per job.
+ */
+function serve(): never {
+  let worked = false;
+  for (;;) {
+    const bell = inbox.bell();
+    let any = readPort();
+    for (let text = inbox.read(); text !== undefined; text = inbox.read()) {
+      any = true;
+      runJob(JSON.parse(text) as QueryJob);
+    }
+    if (any) {
+      worked = true;
+      continue;
+    }
+    if (worked && Atomics.load(setup.waiting, 0) > 0) post({ type: 'idle' });
+    worked = false;
+    inbox.sleep(bell);
+  }
+}
 
 post({ type: 'ready', heap: getHeapStatistics().used_heap_size });
+serve();

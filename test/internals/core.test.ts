@@ -109,6 +109,26 @@ describe('the core hands out jobs', () => {
     h.finish(w1, moved);
     expect(h.ended(4)).toEqual(['ok']);
   });
+
+  it('counts in shared memory the jobs that wait for a worker, so one that falls idle speaks up only then', () => {
+    const h = harness(1);
+    const [w] = h.ids as [number];
+    const waiting = () => Atomics.load(h.core.waiting, 0);
+    expect(h.core.startWorker(w)!.waiting).toBe(h.core.waiting); // the very cell the worker reads
+    h.take(h.core.line(query(1, 'a1')));
+    const p1 = h.posted(w)[0]!;
+    expect(h.claim(w, p1)).toBe(true);
+    expect(waiting()).toBe(0); // it runs, nothing behind it
+    for (let pid = 2; pid <= 4; pid++) h.take(h.core.line(query(pid, `a${pid}`)));
+    expect(waiting()).toBe(3); // 2 and 3 handed but not claimed, 4 queued
+    const [, p2, p3] = h.posted(w) as [Posted, Posted, Posted];
+    h.finish(w, p1); // 4 is handed to it now
+    expect(waiting()).toBe(3);
+    const p4 = h.posted(w)[3]!;
+    for (const p of [p2, p3, p4]) (expect(h.claim(w, p)).toBe(true), h.finish(w, p));
+    expect(waiting()).toBe(0);
+    expect([1, 2, 3, 4].map((pid) => h.ended(pid))).toEqual([['ok'], ['ok'], ['ok'], ['ok']]);
+  });
 });
 
 describe('a worker that dies', () => {

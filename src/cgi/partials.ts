@@ -1,0 +1,50 @@
+/**
+ * roq's partials: the parts its pages share, each in templates/_NAME.html and included with `{{> NAME}}`
+ * (src/cgi/template.ts). An app's own templates include them too, and their own templates/_NAME.html beside them
+ * (front.ts). A new partial is a file and a line here: templates reach the programs as strings the bundlers embed
+ * (esbuild's and Bun's text loader), and neither can list a directory at build time; a test checks that every
+ * templates/_*.html is listed.
+ */
+import error from '../../templates/_error.html';
+import head from '../../templates/_head.html';
+import { compileTemplate, type Partials, type TemplateSource, type View } from './template.js';
+
+const own = (name: string, text: string): TemplateSource => ({ file: `templates/_${name}.html`, text });
+
+export const ROQ_PARTIALS: Partials = { error: own('error', error), head: own('head', head) };
+
+/**
+ * Renders one of roq's own pages, templates/FILE, with roq's partials. One page per process: the template is
+ * compiled (its partials included) where it is used, once.
+ */
+export function renderRoqPage(file: string, template: string, view: View): string {
+  return compileTemplate(template, { file: `templates/${file}`, partials: ROQ_PARTIALS })(view);
+}
+
+/**
+ * The partials an app's own templates include: the app's templates/_NAME.html (which build.js hands over with its
+ * other templates, under `_NAME`), and roq's for the names the app does not define.
+ */
+export function appPartials(appTemplates: Readonly<Record<string, string>>): Partials {
+  const partials: Record<string, TemplateSource> = { ...ROQ_PARTIALS };
+  for (const [name, text] of Object.entries(appTemplates))
+    if (name.startsWith('_')) partials[name.slice(1)] = { file: `templates/${name}.html`, text };
+  return partials;
+}
+
+/**
+ * The first mistake in an app's templates (name → text, as build.js hands them to the CGI program), or undefined:
+ * every page compiled with its partials, and every partial on its own, so that `roq build` refuses what would
+ * otherwise be a 500 at the first visit.
+ */
+export function appTemplatesMistake(appTemplates: Readonly<Record<string, string>>): string | undefined {
+  const partials = appPartials(appTemplates);
+  for (const name of Object.keys(appTemplates).sort()) {
+    try {
+      compileTemplate(appTemplates[name]!, { file: `templates/${name}.html`, partials });
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+  return undefined;
+}
