@@ -105,19 +105,30 @@ async function hashOf(n: Node): Promise<string> {
   return JSON.parse(r.stdout).status.generation.hash;
 }
 
+/** The script's own temporary directory (its ssh control sockets in it) goes under `base`, to be found below. */
+const scriptTmp = () => join(base, 'tmp');
+
 function refreshCluster(data: string, specs: string[]): Promise<RunResult> {
+  fs.mkdirSync(scriptTmp(), { recursive: true });
   return runToEnd('bash', [join(ROOT, 'deploy/refresh-cluster.sh'), data, ...specs], {
-    env: { ...process.env, ROQ_BIN: `${process.execPath} ${join(ROOT, 'dist/roq.js')}`, ROQ_SSH: sshCommand() },
+    env: {
+      ...process.env,
+      ROQ_BIN: `${process.execPath} ${join(ROOT, 'dist/roq.js')}`,
+      ROQ_SSH: sshCommand(),
+      TMPDIR: scriptTmp(),
+    },
     timeoutMs: 90_000,
   });
 }
 
-/** ssh processes still running with this test's port on their command line (a master left behind). */
+/**
+ * ssh processes of this test still running: a client with its port on the command line, or a connection master,
+ * which renames itself `ssh: <control socket> [mux]` (its socket is in the script's temporary directory).
+ */
 function sshLeft(): string[] {
+  const pattern = `^ssh( .*-p ${port} |: ${scriptTmp()}/)`;
   try {
-    return execFileSync('pgrep', ['-a', '-f', `^ssh .*-p ${port} `], { encoding: 'utf8' })
-      .trim()
-      .split('\n');
+    return execFileSync('pgrep', ['-a', '-f', pattern], { encoding: 'utf8' }).trim().split('\n');
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
