@@ -31,6 +31,8 @@
  * because it holds its FIFO open read-write.
  */
 
+import { utf8 } from './sysio.js';
+
 export const PROTOCOL_VERSION = 2;
 export const REQUEST_MAGIC = 'roq2';
 /** The previous version, still answered (without proof) for clients of 0.1. */
@@ -109,7 +111,7 @@ function requestLine(pid: number, token: string, proof: string | undefined, quer
  * the once-run CGI program, which uses no other Buffer (see sysio.utf8).
  */
 function lineBytes(line: string): number {
-  return new TextEncoder().encode(line).length;
+  return utf8(line).length;
 }
 
 /** Encodes a request line (with its '\n'); throws if it would exceed PIPE_BUF, since it could then interleave. */

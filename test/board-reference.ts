@@ -4,9 +4,22 @@
  * rest by scanning rows, sharing no code with src/queries/board.ts. It converts "now" to the feed's local time a
  * different way too (a formatted string rather than formatToParts).
  */
+import { readFileSync } from 'node:fs';
 import { referenceFeed, table } from './reference.js';
 
 type Row = Record<string, string>;
+
+/**
+ * Every field of a board row, empty (0 for an int), in the answer's order as the query's schema lists them: the
+ * specification, read here from the schema file rather than the engine's generated code.
+ */
+const BLANK: Record<string, string | number> = Object.fromEntries(
+  (
+    JSON.parse(readFileSync(new URL('../schemas/queries/board.json', import.meta.url), 'utf8')) as {
+      fields: { name: string; type: string }[];
+    }
+  ).fields.map((f) => [f.name, f.type === 'int' ? 0 : '']),
+);
 
 const bytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 const iso = (ymd: string) => `${ymd.slice(0, 4)}-${ymd.slice(4, 6)}-${ymd.slice(6, 8)}`;
@@ -77,29 +90,6 @@ export function referenceBoard(dir: string) {
     first = starts.length ? starts.sort()[0]! : '';
     last = ends.length ? ends.sort().at(-1)! : '';
   }
-  const blank = {
-    kind: '',
-    date: '',
-    time: '',
-    stop_id: '',
-    stop_name: '',
-    destination: '',
-    trip_id: '',
-    train: '',
-    platform: '',
-    route_id: '',
-    route_name: '',
-    route_color: '',
-    route_text_color: '',
-    feed_name: '',
-    feed_version: '',
-    first_date: '',
-    last_date: '',
-    time_zone: '',
-    later_date: '',
-    later_time: '',
-    later_skip: 0,
-  };
 
   return function board(p: BoardParams): Record<string, string | number>[] {
     const local = new Date((p.now ?? Math.floor(Date.now() / 1000)) * 1000).toLocaleString('sv-SE', {
@@ -131,7 +121,7 @@ export function referenceBoard(dir: string) {
         const trip = tripOf(d.trip_id)!;
         const end = lastVisit(d.trip_id)!;
         all.push({
-          ...blank,
+          ...BLANK,
           kind: 'departure',
           date: day,
           time: d.time,
@@ -167,7 +157,7 @@ export function referenceBoard(dir: string) {
       .sort((a, b) => bytes(a.route_name, b.route_name) || bytes(a.route_id, b.route_id));
     return [
       {
-        ...blank,
+        ...BLANK,
         kind: 'board',
         date,
         time: after,
@@ -182,7 +172,7 @@ export function referenceBoard(dir: string) {
         later_time: later[1],
         later_skip: later[2],
       },
-      ...routeRows.map((r) => ({ ...blank, kind: 'route', ...r })),
+      ...routeRows.map((r) => ({ ...BLANK, kind: 'route', ...r })),
       ...shown,
     ];
   };

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { privatePath, readNoFollow, replaceFileAsync } from '../daemon/private-dir.js';
 import type { DateRange } from '../protocol.js';
-import type { FileStats } from '../store/types.js';
+import type { FileStats, GenerationData } from '../store/types.js';
 import type { Log } from '../daemon/log.js';
 
 // ---- the parts of the contract: counters, workers, REQUESTS, reloads ----
@@ -66,8 +66,8 @@ export interface ReloadOutcome {
   error?: { code: string; message: string };
 }
 
-/** A generation loaded by `roq reload --hold`: complete and valid, not serving until `roq swap`. */
-export interface HeldGeneration {
+/** What status.json says of any generation, serving or held: which data it is, and what loading it took. */
+export interface GenerationFacts {
   id: number;
   hash: string;
   dataDir: string;
@@ -75,6 +75,22 @@ export interface HeldGeneration {
   loadMs: number;
   rows: number;
   bytes: number;
+}
+
+export function generationFacts(g: GenerationData): GenerationFacts {
+  return {
+    id: g.id,
+    hash: g.hash,
+    dataDir: g.dataDir,
+    loadedAt: g.loadedAt,
+    loadMs: Math.round(g.loadMs),
+    rows: g.stats.rows,
+    bytes: g.stats.bytes,
+  };
+}
+
+/** A generation loaded by `roq reload --hold`: complete and valid, not serving until `roq swap`. */
+export interface HeldGeneration extends GenerationFacts {
   files: FileStats[];
 }
 

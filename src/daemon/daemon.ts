@@ -51,6 +51,7 @@ import { createLoadThread, type LoadThread } from '../load/load-runner.js';
 import { createExpiryWarner, createReloader, type Reloader } from '../load/reloader.js';
 import {
   createStatusWriter,
+  generationFacts,
   readStatusFile,
   type ReloadState,
   type RequestsState,
@@ -461,13 +462,7 @@ function statusSnapshot(
       ...(o.accessLog ? { accessLog: o.accessLog } : {}),
     },
     generation: {
-      id: g.id,
-      hash: g.hash,
-      dataDir: g.dataDir,
-      loadedAt: g.loadedAt,
-      loadMs: Math.round(g.loadMs),
-      rows: g.stats.rows,
-      bytes: g.stats.bytes,
+      ...generationFacts(g),
       files: g.stats.files.length,
       perFile: g.stats.files,
       ...(g.dates ? { dates: g.dates } : {}),

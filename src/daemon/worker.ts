@@ -34,15 +34,16 @@ import {
   type WorkerSetup,
 } from './messages.js';
 import { RingReader, RingWriter } from './ring.js';
+import type { GenerationData } from '../store/types.js';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
 const inbox = new RingReader(setup.inbox);
 const outbox = new RingWriter(setup.outbox);
-const open = new Map<number, Db>();
-/** Each open generation's content hash, which every ok answer names. */
-const hashes = new Map<number, string>();
-for (const g of setup.generations) (open.set(g.id, openGeneration(g)), hashes.set(g.id, g.hash));
+/** The open generations by id, each with its content hash, which every ok answer names. */
+const open = new Map<number, { db: Db; hash: string }>();
+const openOne = (g: GenerationData) => open.set(g.id, { db: openGeneration(g), hash: g.hash });
+for (const g of setup.generations) openOne(g);
 let heapReportedAt = 0;
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
@@ -87,8 +88,9 @@ function injectedFault(query: string, params: Record<string, string>): { fields:
 
 function answerFor(id: number, query: string, params: Record<string, string>): { answer: Answer; failure?: string } {
   try {
-    const db = open.get(id);
-    if (!db) throw new Error(`generation ${id} is not open in this worker`);
+    const generation = open.get(id);
+    if (!generation) throw new Error(`generation ${id} is not open in this worker`);
+    const { db, hash } = generation;
     const result =
       (setup.faults && query.startsWith('fault_') && injectedFault(query, params)) || runQuery(db, query, params);
     // The data's dates travel with every answer, so a client can say when a date asked about is outside them.
@@ -96,7 +98,7 @@ function answerFor(id: number, query: string, params: Record<string, string>): {
       answer: {
         status: 'ok',
         generation: id,
-        hash: hashes.get(id),
+        hash,
         fields: result.fields,
         rows: result.rows,
         ...(db.dates ? { dates: db.dates } : {}),
@@ -161,13 +163,11 @@ function handle(msg: ToWorker): void {
     case 'query':
       return runJob(msg);
     case 'generation':
-      open.set(msg.generation.id, openGeneration(msg.generation));
-      hashes.set(msg.generation.id, msg.generation.hash);
+      openOne(msg.generation);
       return;
     case 'drop':
       // The arrays are freed once no thread references them any more.
       open.delete(msg.id);
-      hashes.delete(msg.id);
       collectGarbage();
       return;
     default: {

@@ -15,7 +15,13 @@
  */
 import { roqError, type RoqError } from '../errors.js';
 import type { GenerationData } from '../store/types.js';
-import type { HeldGeneration, HoldAction, ReloadOutcome, ReloadState } from '../control/status.js';
+import {
+  generationFacts,
+  type HeldGeneration,
+  type HoldAction,
+  type ReloadOutcome,
+  type ReloadState,
+} from '../control/status.js';
 import type { Generations } from '../daemon/generations.js';
 import type { Log } from '../daemon/log.js';
 import { today } from '../dates.js';
@@ -69,16 +75,7 @@ const RECENT = 16;
 type Task = { action: 'reload' | HoldAction; covers: number; request?: string };
 
 function heldOf(g: GenerationData): HeldGeneration {
-  return {
-    id: g.id,
-    hash: g.hash,
-    dataDir: g.dataDir,
-    loadedAt: g.loadedAt,
-    loadMs: Math.round(g.loadMs),
-    rows: g.stats.rows,
-    bytes: g.stats.bytes,
-    files: g.stats.files,
-  };
+  return { ...generationFacts(g), files: g.stats.files };
 }
 
 /** A finished task as `roq status` and `roq reload` read it. */
