@@ -206,22 +206,44 @@ export function parseRequest(line: string): ParsedRequest {
   return { ok: true, request };
 }
 
-const REQUEST_START = /roq[0-9]+ /g;
+/** The space-separated fields of a request line: 6 for version 2 (and other versions), 5 for version 1. */
+const REQUEST_FIELDS = [6, 5] as const;
+const MAGIC_FIELD = /roq[0-9]+$/;
 
 /**
  * Finds a request inside a line that does not parse as one: garbage a writer left without a line end, followed by
  * a whole request (requests are written in one atomic write, so a request is always a suffix of such a line).
- * Tries each later `roq<digits> ` in turn and returns the first suffix that parses, with how many bytes of
- * garbage preceded it; undefined when there is none.
+ * A request has 6 or 5 space-separated fields, and nothing in it but its magic is glued to what precedes it, so
+ * only two suffixes can be one: those starting at the `roq<digits>` that ends the 6th or the 5th field from the
+ * end. At most two parses, each of at most the line: linear in the line, however many `roq1 ` a hostile writer
+ * packs into it. Returns the earlier suffix that parses (or names a pid, for an error answer), with how many bytes
+ * of garbage preceded it; undefined when there is none. `parse` is for tests that count the work.
  */
-export function findRequest(line: string): { parsed: ParsedRequest; skipped: number } | undefined {
-  REQUEST_START.lastIndex = 1;
-  for (let m = REQUEST_START.exec(line); m; m = REQUEST_START.exec(line)) {
-    const parsed = parseRequest(line.slice(m.index));
-    if (parsed.ok || parsed.pid !== undefined) return { parsed, skipped: m.index };
-    REQUEST_START.lastIndex = m.index + 1;
+export function findRequest(
+  line: string,
+  parse: (line: string) => ParsedRequest = parseRequest,
+): { parsed: ParsedRequest; skipped: number } | undefined {
+  for (const fields of REQUEST_FIELDS) {
+    const start = fieldStart(line, fields);
+    if (start < 0) continue;
+    const end = line.indexOf(' ', start);
+    const magic = MAGIC_FIELD.exec(line.slice(start, end));
+    const at = start + (magic?.index ?? 0);
+    if (!magic || at < 1) continue;
+    const parsed = parse(line.slice(at));
+    if (parsed.ok || parsed.pid !== undefined) return { parsed, skipped: at };
   }
   return undefined;
+}
+
+/** Where the `fields`-th space-separated field from the end of `line` starts; -1 if it has fewer fields. */
+function fieldStart(line: string, fields: number): number {
+  let space = line.length;
+  for (let i = 0; i < fields - 1; i++) {
+    space = space === 0 ? -1 : line.lastIndexOf(' ', space - 1);
+    if (space < 0) return -1;
+  }
+  return space === 0 ? 0 : line.lastIndexOf(' ', space - 1) + 1;
 }
 
 /** Decodes urlencoded parameters; the first occurrence of a name wins. Throws URIError on broken %-escapes. */

@@ -99,6 +99,30 @@ describe('request lines', () => {
     expect(findRequest('no request here at all')).toBeUndefined();
   });
 
+  it('resyncs on a garbled line with work linear in its length, however many request prefixes it holds', () => {
+    const good = encodeRequest({
+      kind: 'query',
+      pid: 7,
+      token: 'tok',
+      proof: 'P'.repeat(20),
+      query: 'stops',
+      params: {},
+    });
+    for (const chunk of ['roq1 ', 'roq2 x ', 'roq1 1 t q ']) {
+      for (const size of [400, 4000]) {
+        const garbage = chunk.repeat(Math.ceil(size / chunk.length));
+        for (const line of [garbage, garbage + good.slice(0, -1)]) {
+          let parsed = 0;
+          findRequest(line, (suffix) => ((parsed += suffix.length), parseRequest(suffix)));
+          // Two candidate suffixes at most (version 2's six fields, version 1's five), each at most the line; and
+          // the request at the end was parsed through the counting hook.
+          expect(parsed).toBeLessThanOrEqual(2 * line.length);
+          if (line !== garbage) expect(parsed).toBeGreaterThanOrEqual(good.length - 1);
+        }
+      }
+    }
+  });
+
   it('decodes + as space and keeps the first of repeated names', () => {
     expect(decodeParams('q=a+b&q=c&x')).toEqual({ q: 'a b', x: '' });
   });
