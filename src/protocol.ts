@@ -18,7 +18,8 @@
  *  - params: application/x-www-form-urlencoded, possibly empty.
  *
  * Version 1 (`roq1 <pid> <token> <query> <params>`, no proof) is still answered, for clients of 0.1 during an
- * upgrade; those clients cannot tell a forged answer from the daemon's (docs/SECURITY.md).
+ * upgrade, while the daemon's `--roq1` is on (the default until 0.3; 0.4 drops it); those clients cannot tell a
+ * forged answer from the daemon's (docs/SECURITY.md).
  *
  * Every request starts with `roq<digits> ` and is written whole: after garbage without a line end (a writer killed
  * mid-write, or a hostile one), the next request is found inside the line by its prefix (findRequest).
@@ -60,6 +61,11 @@ export type Request =
     }
   | { kind: 'control'; word: ControlWord; token: string }
   | { kind: 'ping'; pid: number; token: string; proof?: string };
+
+/** Whether a request is of version 1 (a client of 0.1): it carries no proof, so its client trusts any answer. */
+export function isLegacy(r: Request): boolean {
+  return r.kind !== 'control' && r.proof === undefined;
+}
 
 export type FieldType = 'string' | 'int' | 'float' | 'bool';
 export interface Field {

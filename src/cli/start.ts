@@ -5,7 +5,6 @@
  * running one without losing a request (`roq upgrade` wraps it for admins).
  */
 import * as fs from 'node:fs';
-import { resolve } from 'node:path';
 import { roqError } from '../errors.js';
 import { prepareRunDir, runDaemon, type DaemonOptions } from '../daemon/daemon.js';
 import {
@@ -17,10 +16,10 @@ import {
   startDetached,
   type ReadyReport,
 } from '../control/lifecycle.js';
-import { privatePath } from '../daemon/private-dir.js';
 import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';
-import { dataDir, defaultWorkers, intOption, parseCommand, RUN_OPTION, runDir, type Options } from './options.js';
+import { DAEMON_OPTIONS, fromArgs, toArgs } from '../control/daemon-options.js';
+import { intOption, parseCommand, type Options } from './options.js';
 
 export const START_HELP = `usage: roq start [--run DIR] [--data DIR] [--workers N] [--deadline MS] [--takeover] [--foreground] [...]
 
@@ -41,19 +40,10 @@ naming file:line:column and exits non-zero, leaving no daemon behind.
   --ready-timeout MS     give up (and stop the new daemon) if loading takes longer (default 300000)
   --takeover-timeout MS  how long to wait for the old daemon to let go (default 60000)
   --user NAME[:GROUP]    started as root: become this user once the run directory's files are open
+  --roq1 on|off          answer clients of 0.1 (protocol version 1, whose answers carry no proof; default on
+                         until 0.3, where it turns off; 0.4 drops version 1: docs/PROTOCOL.md)
   --foreground           do not detach (for systemd Type=simple and debugging); SIGTERM stops, SIGHUP reloads
 `;
-
-export const DAEMON_OPTIONS = {
-  ...RUN_OPTION,
-  data: { type: 'string' },
-  workers: { type: 'string' },
-  deadline: { type: 'string' },
-  log: { type: 'string' },
-  'access-log': { type: 'string' },
-  'takeover-timeout': { type: 'string' },
-  user: { type: 'string' },
-} satisfies Options;
 
 const START_OPTIONS = {
   ...DAEMON_OPTIONS,
@@ -61,48 +51,6 @@ const START_OPTIONS = {
   takeover: { type: 'boolean' },
   foreground: { type: 'boolean' },
 } satisfies Options;
-
-type Values = Record<string, string | boolean | undefined>;
-
-export function daemonOptions(command: string, values: Values): DaemonOptions {
-  const run = runDir(values.run);
-  const accessLog = typeof values['access-log'] === 'string' ? values['access-log'] : privatePath(run, 'access.log');
-  return {
-    run,
-    data: dataDir(values.data),
-    workers: intOption(command, 'workers', values.workers, defaultWorkers(), 1, 256),
-    deadlineMs: intOption(command, 'deadline', values.deadline, 2000, 10, 3_600_000),
-    faults: process.env.ROQ_TEST_FAULTS === '1',
-    takeover: values.takeover === true,
-    takeoverTimeoutMs: intOption(command, 'takeover-timeout', values['takeover-timeout'], 60_000, 100, 3_600_000),
-    logFile: typeof values.log === 'string' ? resolve(values.log) : values.foreground ? undefined : defaultLogFile(run),
-    accessLog: accessLog === 'off' ? undefined : resolve(accessLog),
-    loadDelayMs: Number(process.env.ROQ_TEST_LOAD_DELAY_MS) || 0,
-    ...(typeof values.user === 'string' ? { user: values.user } : {}),
-  };
-}
-
-/** The arguments that make `roq daemon` run with options `o`. */
-export function daemonArgs(o: DaemonOptions): string[] {
-  return [
-    '--run',
-    o.run,
-    '--data',
-    o.data,
-    '--workers',
-    String(o.workers),
-    '--deadline',
-    String(o.deadlineMs),
-    '--log',
-    o.logFile ?? defaultLogFile(o.run),
-    '--access-log',
-    o.accessLog ?? 'off',
-    '--takeover-timeout',
-    String(o.takeoverTimeoutMs),
-    ...(o.takeover ? ['--takeover'] : []),
-    ...(o.user ? ['--user', o.user] : []),
-  ];
-}
 
 export function describeReady(r: ReadyReport): string {
   return (
@@ -122,7 +70,7 @@ export function launch(
     program: __filename,
     run: o.run,
     logFile: o.logFile ?? defaultLogFile(o.run),
-    args: daemonArgs(o),
+    args: toArgs(o),
     readyTimeoutMs,
     onLoaded,
     onFile: progress(),
@@ -158,7 +106,7 @@ function progress(): ((f: { file: string; rows: number; bytes: number; ms: numbe
 export async function start(argv: string[]): Promise<number> {
   const { values } = parseCommand('start', argv, START_OPTIONS);
   if (values.help) return (void process.stdout.write(START_HELP), 0);
-  const o = daemonOptions('start', values);
+  const o = fromArgs('start', values);
   const readyTimeoutMs = intOption('start', 'ready-timeout', values['ready-timeout'], 300_000, 100, 3_600_000);
   fs.mkdirSync(o.run, { recursive: true });
   const pid = runningPid(o.run);
@@ -190,7 +138,7 @@ export async function daemon(argv: string[]): Promise<number> {
     }
   };
   try {
-    const ready = await runDaemon(daemonOptions('daemon', values), {
+    const ready = await runDaemon(fromArgs('daemon', values), {
       loaded: (r) => report(loadedLine(r), false),
       fileLoaded: (f) => report(`FILE ${JSON.stringify(f)}\n`, false),
     });

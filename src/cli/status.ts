@@ -58,7 +58,7 @@ function describe(r: StatusReport): string {
   const deadline = s.options?.deadlineMs ?? (s as { deadlineMs?: number }).deadlineMs;
   return [
     `roq ${s.version ?? '(release before 0.2)'} is ${s.state ?? 'serving'} on ${r.run}`,
-    `  pid         ${s.pid}, up ${duration(r.uptimeMs ?? 0)}${s.memory ? `, rss ${mb(s.memory.rss)}` : ''}`,
+    `  pid         ${s.pid}${s.options?.user ? ` as ${s.options.user}` : ''}, up ${duration(r.uptimeMs ?? 0)}${s.memory ? `, rss ${mb(s.memory.rss)}` : ''}`,
     `  generation  ${g.id}: ${g.rows} rows, ${g.files} files, ${mb(g.bytes)} from ${g.dataDir}, loaded in ${g.loadMs} ms at ${new Date(g.loadedAt).toISOString()}`,
     ...(g.hash ? [`  hash        ${g.hash}`] : []),
     ...(g.dates

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { privatePath, readNoFollow, replaceFileAsync } from '../daemon/private-dir.js';
 import type { DateRange } from '../protocol.js';
+import type { StatusOptions } from './daemon-options.js';
 import type { FileStats, GenerationData } from '../store/types.js';
 import type { Log } from '../daemon/log.js';
 
@@ -115,7 +116,7 @@ export interface StatusFile {
   startedAt: number;
   updatedAt: number;
   /** What the daemon was started with; `roq upgrade` starts its successor with the same. */
-  options: { data: string; workers: number; deadlineMs: number; logFile?: string; accessLog?: string };
+  options: StatusOptions;
   generation: {
     id: number;
     /** content hash (loader.contentHash); absent from daemons before it */ hash?: string;

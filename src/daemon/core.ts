@@ -34,7 +34,15 @@
  * pid that does not run is not queued.
  */
 import { roqError, type RoqError } from '../errors.js';
-import { findRequest, MAX_REQUEST_BYTES, parseRequest, type ControlWord, type Request } from '../protocol.js';
+import {
+  findRequest,
+  isLegacy,
+  LEGACY_MAGIC,
+  MAX_REQUEST_BYTES,
+  parseRequest,
+  type ControlWord,
+  type Request,
+} from '../protocol.js';
 import type { GenerationData } from '../store/types.js';
 import type { Counters, WorkerStats } from '../control/status.js';
 import { Generations } from './generations.js';
@@ -59,6 +67,8 @@ export interface CoreOptions {
   run: string;
   workers: number;
   deadlineMs: number;
+  /** Whether requests of protocol version 1 (no proof) are answered; when not, they get ROQ_PROTOCOL_VERSION. */
+  roq1: boolean;
   /** Id of the first generation (a daemon taking over continues its predecessor's numbering). */
   firstGenerationId?: number;
   /** Milliseconds, monotonic (performance.now in the daemon). */
@@ -178,6 +188,16 @@ export class Core {
       }
     } else if (cut) {
       this.drop(`garbage of more than ${MAX_REQUEST_BYTES - 1} bytes before a request`);
+    }
+    if (parsed.ok && parsed.request.kind !== 'control' && !this.o.roq1 && isLegacy(parsed.request)) {
+      const { pid, token } = parsed.request;
+      parsed = {
+        ok: false,
+        reason: 'protocol version 1 is turned off (--roq1 off)',
+        pid,
+        token,
+        version: LEGACY_MAGIC,
+      };
     }
     if (parsed.ok) this.request(parsed.request);
     else this.refuse(parsed, text, cut);

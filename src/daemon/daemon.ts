@@ -33,6 +33,7 @@ import type { GenerationData } from '../store/types.js';
 import { randomToken } from '../token.js';
 import { VERSION } from '../version.js';
 import { createAccessLog, type AccessLog } from './access-log.js';
+import { toStatus } from '../control/daemon-options.js';
 import { ACTION_SIGNAL } from '../control/actions.js';
 import { takeActionRequests } from './actions.js';
 import { Core } from './core.js';
@@ -64,7 +65,7 @@ export interface DaemonOptions {
   data: string;
   workers: number;
   deadlineMs: number;
-  /** Fault-injection queries for tests (env ROQ_TEST_FAULTS=1); see worker.ts. */
+  /** Fault-injection queries for tests (the test build, env ROQ_TEST_FAULTS=1); see worker.ts. */
   faults: boolean;
   /** Take over from the daemon running on `run` once loaded, instead of refusing to start. */
   takeover: boolean;
@@ -78,6 +79,8 @@ export interface DaemonOptions {
   loadDelayMs: number;
   /** Started as root: become this user (`name` or `name:group`) once the run directory's files are open. */
   user?: string;
+  /** Whether requests of protocol version 1 (clients of 0.1, no proof) are answered; see protocol.ts. */
+  roq1: boolean;
 }
 
 export interface DaemonHooks {
@@ -219,6 +222,7 @@ async function startUp(o: DaemonOptions, hooks: DaemonHooks, env: Env): Promise<
     run: o.run,
     workers: o.workers,
     deadlineMs: o.deadlineMs,
+    roq1: o.roq1,
     firstGenerationId,
     clock: () => performance.now(),
     pidRuns: (pid) => processUid(pid) !== undefined,
@@ -454,13 +458,7 @@ function statusSnapshot(
     state: s.stopping ? 'stopping' : 'serving',
     startedAt: s.startedAt,
     updatedAt: Date.now(),
-    options: {
-      data: o.data,
-      workers: o.workers,
-      deadlineMs: o.deadlineMs,
-      ...(o.logFile ? { logFile: o.logFile } : {}),
-      ...(o.accessLog ? { accessLog: o.accessLog } : {}),
-    },
+    options: toStatus(o),
     generation: {
       ...generationFacts(g),
       files: g.stats.files.length,
