@@ -118,6 +118,11 @@ export const CATALOG = {
     status: 500,
     text: 'the run directory {run} does not exist; name the one the daemon was started with (--run or $ROQ_RUN_DIR), or start one there with `roq start --run {run}`',
   },
+  ROQ_FILE_ACCESS: {
+    status: 500,
+    text: "cannot read {path} ({detail}); run this as the daemon's user (the run directory's owner) or as root",
+    visitor: FAILED,
+  },
   ROQ_UPGRADE_RUNNING: {
     status: 500,
     text: 'another `roq upgrade` is running on {run}; wait for it to finish (lock {lock})',

@@ -25,7 +25,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { roqError, RoqError, isErrorCode } from '../errors.js';
 import type { DateRange } from '../protocol.js';
-import { openAppend, privatePath, readNoFollow } from '../daemon/private-dir.js';
+import { accessError, openAppend, privatePath, readNoFollow } from '../daemon/private-dir.js';
 import { lineSplitter } from '../lines.js';
 import { pollUntil } from '../poll.js';
 
@@ -71,8 +71,11 @@ export function isDaemonOf(pid: number, run: string): boolean {
       fs.realpathSync(named) === fs.realpathSync(run) &&
       isAlive(pid)
     );
-  } catch {
-    return false;
+  } catch (e) {
+    // Gone: the process (its /proc entry) or the directory it names. Anything else (EACCES on the run directory)
+    // does not say that no daemon runs, and `roq stop` must not answer "not running, start it" for it.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw accessError((e as NodeJS.ErrnoException).path ?? run, e);
   }
 }
 

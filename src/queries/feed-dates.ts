@@ -12,8 +12,16 @@ import { NULL_INT, type TableData } from '../store/types.js';
 import type { DateRange } from '../protocol.js';
 import { isoDate } from '../dates.js';
 
+/**
+ * Whether `table` is loaded with column `name` of `type`: an app whose tables have GTFS names but other column types
+ * (say, one `roq init` made, with dates typed as dates) has no feed dates, rather than a failed load.
+ */
+function has(table: TableData | undefined, name: string, type: string): table is TableData {
+  return table?.present === true && table.columns[name]?.type === type;
+}
+
 function fromFeedInfo(feedInfo: TableData | undefined): DateRange | undefined {
-  if (!feedInfo?.present || feedInfo.rows === 0 || !feedInfo.columns.feed_start_date || !feedInfo.columns.feed_end_date)
+  if (!has(feedInfo, 'feed_start_date', 'string') || !has(feedInfo, 'feed_end_date', 'string') || feedInfo.rows === 0)
     return undefined;
   const start = stringColumn(feedInfo, 'feed_start_date').text(0).trim();
   const end = stringColumn(feedInfo, 'feed_end_date').text(0).trim();
@@ -30,12 +38,12 @@ function fromCalendars(calendar: TableData | undefined, calendarDates: TableData
     if (d < lo) lo = d;
     if (d > hi) hi = d;
   };
-  if (calendar?.present && calendar.columns.start_date && calendar.columns.end_date) {
+  if (has(calendar, 'start_date', 'date') && has(calendar, 'end_date', 'date')) {
     const starts = dateColumn(calendar, 'start_date'),
       ends = dateColumn(calendar, 'end_date');
     for (let r = 0; r < calendar.rows; r++) (see(starts[r]!), see(ends[r]!));
   }
-  if (calendarDates?.present && calendarDates.columns.date && calendarDates.columns.exception_type) {
+  if (has(calendarDates, 'date', 'date') && has(calendarDates, 'exception_type', 'int')) {
     const dates = dateColumn(calendarDates, 'date'),
       types = intColumn(calendarDates, 'exception_type');
     for (let r = 0; r < calendarDates.rows; r++) if (types[r] === 1) see(dates[r]!);
