@@ -160,11 +160,29 @@ export async function answerFront(
     if (!(e instanceof RoqError)) throw e;
     outcome = { kind: 'error', error: pageError(e) };
   }
-  // What a visitor may see: the catalog's plain sentence where the message is for the admin (see page.forVisitor).
-  if (outcome.kind === 'error') {
-    const { error, internal } = forVisitor(outcome.error);
-    if (internal) log(`roq.cgi: ${internal}\n`);
-    outcome = { kind: 'error', error };
-  }
+  outcome = visible(outcome, log);
   return { response: respond(query, outcome, form, format, settings), outcome };
+}
+
+/**
+ * The front end's error page (or JSON, or CSV text) for an error met before a query could be asked — a method
+ * other than GET, HEAD or POST, a broken %-escape, too many fields: in the app's own words and look, not the
+ * board's. `form` is what could be read of the request (empty when reading it failed).
+ */
+export function frontError(
+  env: Env,
+  form: Record<string, string>,
+  error: PageError,
+  settings: CgiSettings,
+  log: (text: string) => void,
+): CgiResponse {
+  return respond(namedQuery(env, form), visible({ kind: 'error', error }, log), form, formatOf(form), settings);
+}
+
+/** What a visitor may see: the catalog's plain sentence where the message is for the admin (see page.forVisitor). */
+function visible(outcome: Outcome, log: (text: string) => void): Outcome {
+  if (outcome.kind !== 'error') return outcome;
+  const { error, internal } = forVisitor(outcome.error);
+  if (internal) log(`roq.cgi: ${internal}\n`);
+  return { kind: 'error', error };
 }
