@@ -8,11 +8,8 @@
 import {
   answerParser,
   CLIENT_PROOF_CHARS,
-  encodeParams,
   encodeRequest,
-  MAX_REQUEST_BYTES,
   REQUESTS_FIFO,
-  requestFits,
   responseFifoName,
   type Answer,
 } from './protocol.js';
@@ -27,15 +24,6 @@ export const RESPONSE_FIFO_MODE = 0o620;
 /** mkfifo(3) with exactly `mode` (the umask of whoever runs us — Apache, cron, a shell — does not apply). */
 export function makeFifo(path: string, mode: number): void {
   sys().mkfifo(path, mode);
-}
-
-/** Refuses, before anything is sent, a request that would not fit one atomic line (long non-ASCII values can). */
-export function assertRequestFits(query: string, params: Record<string, string>): void {
-  if (requestFits(query, params)) return;
-  throw roqError('ROQ_REQUEST_TOO_LARGE', {
-    size: `${utf8(encodeParams(params)).length} bytes of parameters`,
-    max: `${MAX_REQUEST_BYTES - 64} bytes`,
-  });
 }
 
 /** An answer that reports an error. */
@@ -115,7 +103,8 @@ function noAnswer(runDir: string, ms: number, rejected: number): RoqError {
 /**
  * Sends one query to the daemon on runDir and resolves with its answer (which may itself be an error answer).
  * Rejects with a RoqError when the daemon cannot be reached (ROQ_DAEMON_DOWN), its queue stays full
- * (ROQ_DAEMON_BUSY), it stays silent past the deadline (ROQ_DAEMON_TIMEOUT) or it answers garbage (ROQ_PROTOCOL).
+ * (ROQ_DAEMON_BUSY), it stays silent past the deadline (ROQ_DAEMON_TIMEOUT) or it answers garbage (ROQ_PROTOCOL),
+ * and before sending anything when the request would not fit one atomic line (ROQ_REQUEST_TOO_LARGE).
  * The answer FIFO is removed on every path.
  */
 export async function ask(

@@ -32,6 +32,7 @@
  * because it holds its FIFO open read-write.
  */
 
+import { roqError, type RoqError } from './errors.js';
 import { utf8 } from './sysio.js';
 
 export const PROTOCOL_VERSION = 2;
@@ -101,6 +102,14 @@ export function responseFifoName(pid: number, token: string): string {
   return `resp.${pid}.${token}`;
 }
 
+const RESPONSE_FIFO_NAME = /^resp\.([0-9]{1,10})\.([A-Za-z0-9]{1,32})$/;
+
+/** The pid and token of a name of responseFifoName's form; undefined for any other name. */
+export function parseResponseFifoName(name: string): { pid: number; token: string } | undefined {
+  const m = RESPONSE_FIFO_NAME.exec(name);
+  return m ? { pid: Number(m[1]), token: m[2]! } : undefined;
+}
+
 export function encodeParams(params: Record<string, string>): string {
   return new URLSearchParams(params).toString();
 }
@@ -120,21 +129,38 @@ function lineBytes(line: string): number {
   return utf8(line).length;
 }
 
-/** Encodes a request line (with its '\n'); throws if it would exceed PIPE_BUF, since it could then interleave. */
 /** The longest proof a client makes (client.ts: randomToken(18)); the protocol allows up to 64. */
 export const CLIENT_PROOF_CHARS = 24;
+
+/** The size of a client's request line for `query` with `params` with the longest pid, token and proof. */
+function worstLineBytes(query: string, params: Record<string, string>): number {
+  return lineBytes(
+    requestLine(0x7fffffff, 'x'.repeat(32), 'x'.repeat(CLIENT_PROOF_CHARS), query, encodeParams(params)),
+  );
+}
 
 /**
  * Whether a client's request for `query` with `params` fits one atomic line (MAX_REQUEST_BYTES), whatever pid
  * and token it gets: asked before anything is sent, so a request that cannot be written is refused as too large.
  */
 export function requestFits(query: string, params: Record<string, string>): boolean {
-  return (
-    lineBytes(requestLine(0x7fffffff, 'x'.repeat(32), 'x'.repeat(CLIENT_PROOF_CHARS), query, encodeParams(params))) <=
-    MAX_REQUEST_BYTES
-  );
+  return worstLineBytes(query, params) <= MAX_REQUEST_BYTES;
 }
 
+/** Refuses, before anything is sent, a request that would not fit one atomic line (long non-ASCII values can). */
+export function assertRequestFits(query: string, params: Record<string, string>): void {
+  const bytes = worstLineBytes(query, params);
+  if (bytes > MAX_REQUEST_BYTES) throw tooLarge(bytes);
+}
+
+function tooLarge(bytes: number): RoqError {
+  return roqError('ROQ_REQUEST_TOO_LARGE', {
+    size: `a request line of ${bytes} bytes`,
+    max: `${MAX_REQUEST_BYTES} bytes (UTF-8, with its parameters %-encoded)`,
+  });
+}
+
+/** Encodes a request line (with its '\n'); throws ROQ_REQUEST_TOO_LARGE beyond MAX_REQUEST_BYTES. */
 export function encodeRequest(req: Request): string {
   const line =
     req.kind === 'control'
@@ -146,10 +172,9 @@ export function encodeRequest(req: Request): string {
           req.kind === 'ping' ? PING_QUERY : req.query,
           req.kind === 'ping' ? '' : encodeParams(req.params),
         );
+  // Longer, it could interleave with other writers' requests (writes up to PIPE_BUF are atomic).
   const bytes = lineBytes(line);
-  if (bytes > MAX_REQUEST_BYTES) {
-    throw new RangeError(`request is ${bytes} bytes; at most ${MAX_REQUEST_BYTES} fit atomically`);
-  }
+  if (bytes > MAX_REQUEST_BYTES) throw tooLarge(bytes);
   return line;
 }
 

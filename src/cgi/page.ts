@@ -3,7 +3,7 @@
  * parameters here (a bad value never reaches the daemon), ask the daemon, and render the outcome as the HTML page
  * or, for format=json, as JSON. Everything shown passes through the template engine, which escapes it.
  */
-import { ask, assertRequestFits, errorOfAnswer, type ErrorAnswer } from '../client.js';
+import { ask, errorOfAnswer, type ErrorAnswer } from '../client.js';
 import { RoqError, roqError, visitorMessage } from '../errors.js';
 import { QUERY_SPECS } from '../generated/queries.js';
 import { datesNotice, expectedForm, paramProblems } from '../params.js';
@@ -149,8 +149,8 @@ export async function askOutcome(
 ): Promise<Outcome> {
   const problems = paramProblems(query, QUERY_SPECS[query]!.params, raw);
   if (problems.length > 0) return { kind: 'error', error: problemsError(problems) };
-  // Long non-ASCII values can pass validation and still not fit one atomic request line once %-encoded.
-  assertRequestFits(query, raw);
+  // Long non-ASCII values can pass validation and still not fit one atomic request line once %-encoded: ask
+  // refuses those (ROQ_REQUEST_TOO_LARGE, protocol.ts) before anything is sent.
   const answer = await ask(runDir, query, raw, { timeoutMs });
   if (answer.status !== 'ok') return { kind: 'error', error: answerPageError(answer) };
   const { fields, rows, generation, hash, dates } = answer;
