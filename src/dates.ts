@@ -68,23 +68,41 @@ export function parseClockTime(text: string): number {
   return h * 3600 + mi * 60 + s;
 }
 
-function toUtc(day: number): Date {
-  return new Date(Date.UTC(Math.floor(day / 10000), (Math.floor(day / 100) % 100) - 1, day % 100));
+/**
+ * Days since 1970-01-01 of a day (yyyymmdd): the one conversion the calendar arithmetic rests on. Date.UTC reads
+ * years below 100 as 19xx, so days before the year 100 are not told apart (no feed has them).
+ */
+export function dayNumber(day: number): number {
+  return Date.UTC(Math.floor(day / 10000), (Math.floor(day / 100) % 100) - 1, day % 100) / 864e5;
 }
 
-function fromUtc(d: Date): number {
+/** The day (yyyymmdd) of a dayNumber. */
+export function dayOfNumber(n: number): number {
+  const d = new Date(n * 864e5);
   return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
 }
 
+/** The day (yyyymmdd) `days` whole days after `day` (before it, for a negative count). */
+export function daysAfter(day: number, days: number): number {
+  return dayOfNumber(dayNumber(day) + days);
+}
+
 export function previousDay(day: number): number {
-  const d = toUtc(day);
-  d.setUTCDate(d.getUTCDate() - 1);
-  return fromUtc(d);
+  return daysAfter(day, -1);
 }
 
 /** 0 = Sunday … 6 = Saturday. */
 export function weekdayOf(day: number): number {
-  return toUtc(day).getUTCDay();
+  return new Date(dayNumber(day) * 864e5).getUTCDay();
+}
+
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+/** "Monday 2 Nov 2026", or with short: "Mon 2 Nov": a day as the pages name it. */
+export function dayLabel(day: number, short = false): string {
+  const weekday = WEEKDAYS[weekdayOf(day)]!;
+  const date = `${day % 100} ${MONTHS[(Math.floor(day / 100) % 100) - 1]!.slice(0, 3)}`;
+  return short ? `${weekday.slice(0, 3)} ${date}` : `${weekday} ${date} ${Math.floor(day / 10000)}`;
 }
 
 /** yyyymmdd → YYYY-MM-DD. */

@@ -9,7 +9,16 @@ import { openGeneration, runQuery, QUERY_NAMES, type Db } from '../src/engine.js
 import { rowsToObjects, type Cell } from '../src/protocol.js';
 import { RoqError } from '../src/errors.js';
 import { servicesActiveOn } from '../src/queries/calendar.js';
-import { previousDay, clockTime, isoDate, weekdayOf } from '../src/dates.js';
+import {
+  clockTime,
+  dayLabel,
+  dayNumber,
+  dayOfNumber,
+  daysAfter,
+  isoDate,
+  previousDay,
+  weekdayOf,
+} from '../src/dates.js';
 import { csv, writeFeed, TINY_FEED } from './feeds.js';
 
 const stringParams = (p: Record<string, string | number>) =>
@@ -415,5 +424,14 @@ describe('calendar arithmetic', () => {
     expect(weekdayOf(20250310)).toBe(1);
     expect(isoDate(20250309)).toBe('2025-03-09');
     expect(clockTime(3 * 3600 + 7 * 60 + 9)).toBe('03:07:09');
+  });
+
+  it('counts whole days forward and back from one day number, and names days as the pages do', () => {
+    expect([daysAfter(20241231, 1), daysAfter(20240228, 2), daysAfter(20260301, -366)]).toEqual([
+      20250101, 20240301, 20250228,
+    ]);
+    expect(dayOfNumber(dayNumber(20261102))).toBe(20261102);
+    expect(dayNumber(19700102)).toBe(1);
+    expect([dayLabel(20261102), dayLabel(20261102, true)]).toEqual(['Monday 2 Nov 2026', 'Mon 2 Nov']);
   });
 });

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { replaceFile } from '../daemon/private-dir.js';
 import { randomToken } from '../token.js';
 import type { HoldAction } from './status.js';
 
@@ -16,9 +17,9 @@ const PREFIX = ACTION_PREFIX;
 export function writeActionRequest(run: string, action: HoldAction): string {
   // Sortable by time, unique per process and call.
   const id = `${Date.now().toString(36).padStart(10, '0')}.${process.pid}.${randomToken(6)}`;
-  const path = join(run, PREFIX + id);
-  fs.writeFileSync(path + '.tmp', `${action}\n`, { mode: 0o600 });
-  fs.renameSync(path + '.tmp', path);
+  // Often run by root in a directory the web server's group may write: replaceFile makes the temporary file
+  // O_EXCL|O_NOFOLLOW, so a symlink planted at its name is never followed (writeFileSync would follow it).
+  replaceFile(join(run, PREFIX + id), `${action}\n`);
   return id;
 }
 
