@@ -13,7 +13,7 @@ import {
   responseFifoName,
   type Answer,
 } from './protocol.js';
-import { isErrorCode, roqError, RoqError } from './errors.js';
+import { fromWire, roqError, RoqError } from './errors.js';
 import { sleep } from './poll.js';
 import { randomToken } from './token.js';
 import { O_NONBLOCK, O_RDWR, O_WRONLY, S_IFIFO, S_IFMT, sleepMs, sys, utf8 } from './sysio.js';
@@ -36,16 +36,16 @@ export type ErrorAnswer = Extract<Answer, { status: 'error' | 'timeout' }>;
  * daemon's code kept in `answered`, for a page or a JSON consumer that shows it as it came.
  */
 export function errorOfAnswer(a: ErrorAnswer): RoqError & { answered: string } {
-  const code = a.code;
-  const known = isErrorCode(code);
-  const err = known
-    ? new RoqError(code, a.param === undefined ? {} : { param: a.param })
-    : roqError('ROQ_PROTOCOL', {
-        detail: `unknown code ${a.code}`,
-        ...(a.param === undefined ? {} : { param: a.param }),
-      });
-  Object.defineProperty(err, 'message', { value: a.message });
-  if (!known) Object.defineProperty(err, 'status', { value: 500 });
+  const err = fromWire(
+    a,
+    (w) =>
+      new RoqError(
+        'ROQ_PROTOCOL',
+        { detail: `unknown code ${w.code}`, ...(w.param === undefined ? {} : { param: w.param }) },
+        w.message,
+        500,
+      ),
+  );
   return Object.assign(err, { answered: a.code });
 }
 

@@ -32,7 +32,7 @@
  * because it holds its FIFO open read-write.
  */
 
-import { roqError, type RoqError } from './errors.js';
+import { roqError, type RoqError, type WireError } from './errors.js';
 import { utf8 } from './sysio.js';
 
 export const PROTOCOL_VERSION = 2;
@@ -92,6 +92,11 @@ export type Answer =
       dates?: DateRange;
     }
   | { status: 'error' | 'timeout'; code: string; message: string; param?: string };
+
+/** The error answer that carries `w` (errors.toWire): its code, message and parameter; details stay behind. */
+export function errorAnswer(status: 'error' | 'timeout', w: WireError): Answer {
+  return { status, code: w.code, message: w.message, ...(w.param === undefined ? {} : { param: w.param }) };
+}
 
 const TOKEN_RE = /^[A-Za-z0-9]{1,32}$/;
 const PROOF_RE = /^[A-Za-z0-9]{16,64}$/;

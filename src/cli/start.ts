@@ -19,7 +19,7 @@ import {
 import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';
 import { DAEMON_OPTIONS, fromArgs, toArgs } from '../control/daemon-options.js';
-import { intOption, parseCommand, type Options } from './options.js';
+import { intOption, parseCommand, runDir, type Options } from './options.js';
 
 export const START_HELP = `usage: roq start [--run DIR] [--data DIR] [--workers N] [--deadline MS] [--takeover] [--foreground] [...]
 
@@ -145,7 +145,7 @@ export async function daemon(argv: string[]): Promise<number> {
     report(readyLine(ready), true);
     return -1;
   } catch (e) {
-    report(errorLine(e), true);
+    report(errorLine(e, runDir(values.run)), true);
     return 1;
   }
 }

@@ -23,7 +23,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { roqError, RoqError, isErrorCode } from '../errors.js';
+import { fromWire, roqError, RoqError, toWire, type WireError } from '../errors.js';
 import type { DateRange } from '../protocol.js';
 import { accessError, openAppend, privatePath, readNoFollow } from '../daemon/private-dir.js';
 import { lineSplitter } from '../lines.js';
@@ -158,21 +158,18 @@ export function loadedLine(r: ReadyReport): string {
   return `LOADED ${JSON.stringify(r)}\n`;
 }
 
-export function errorLine(e: unknown): string {
+export function errorLine(e: unknown, run: string): string {
   const err =
-    e instanceof RoqError
-      ? { code: e.code, details: e.details }
-      : { code: 'ROQ_START_FAILED', details: { detail: String((e as Error)?.message ?? e) } };
-  return `ERROR ${JSON.stringify(err)}\n`;
+    e instanceof RoqError ? e : roqError('ROQ_START_FAILED', { run, detail: String((e as Error)?.message ?? e) });
+  return `ERROR ${JSON.stringify(toWire(err))}\n`;
 }
 
 function parseReport(line: string, run: string): ReadyReport {
   if (line.startsWith('READY ')) return JSON.parse(line.slice(6)) as ReadyReport;
   if (line.startsWith('ERROR ')) {
-    const { code, details } = JSON.parse(line.slice(6)) as { code: string; details: Record<string, string | number> };
-    throw isErrorCode(code)
-      ? new RoqError(code, details)
-      : roqError('ROQ_START_FAILED', { run, detail: JSON.stringify(details) });
+    throw fromWire(JSON.parse(line.slice(6)) as WireError, (w) =>
+      roqError('ROQ_START_FAILED', { run, detail: `${w.code}: ${w.message}` }),
+    );
   }
   throw roqError('ROQ_START_FAILED', { run, detail: `unexpected readiness report '${line.slice(0, 80)}'` });
 }

@@ -33,8 +33,9 @@
  * server's group). One requesting pid may have at most MAX_QUEUED_PER_PID requests waiting, and a request for a
  * pid that does not run is not queued.
  */
-import { roqError, type RoqError } from '../errors.js';
+import { roqError, toWire, type RoqError } from '../errors.js';
 import {
+  errorAnswer,
   findRequest,
   isLegacy,
   LEGACY_MAGIC,
@@ -664,7 +665,7 @@ export class Core {
       pid: to.pid,
       token: to.token,
       proof: to.proof,
-      answer: { status, code: err.code, message: err.message },
+      answer: errorAnswer(status, toWire(err)),
       about,
     });
   }

@@ -21,8 +21,8 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openGeneration, runQuery, type Db } from '../engine.js';
-import { RoqError, roqError } from '../errors.js';
-import { encodeAnswer, type Answer, type Cell, type Field } from '../protocol.js';
+import { RoqError, roqError, toWire } from '../errors.js';
+import { encodeAnswer, errorAnswer, type Answer, type Cell, type Field } from '../protocol.js';
 import { writeAnswer } from './fifo.js';
 import {
   claimJob,
@@ -112,8 +112,7 @@ function answerFor(id: number, query: string, params: Record<string, string>): {
   } catch (e) {
     const err =
       e instanceof RoqError ? e : roqError('ROQ_QUERY_FAILED', { query, detail: String((e as Error)?.message ?? e) });
-    const answer: Answer = { status: 'error', code: err.code, message: err.message };
-    if (err.param !== undefined) answer.param = err.param;
+    const answer = errorAnswer('error', toWire(err));
     return { answer, failure: e instanceof RoqError ? undefined : String((e as Error)?.stack ?? e) };
   }
 }
