@@ -88,11 +88,6 @@ export function singleStationLocation(found: Obj[], script: string): string | un
 /** The stops query's default limit, from its schema. */
 const STOPS_LIMIT = Number(QUERY_SPECS.stops?.params.find((p) => p.name === 'limit')?.default ?? 20);
 
-const HEADINGS: Record<number, string> = {
-  400: 'Please check the form',
-  503: 'The timetable service is not available right now',
-};
-
 function boardView(rows: Obj[], form: Record<string, string>, script: string): Record<string, unknown> {
   const head = rows.find((r) => r.kind === 'board')!;
   const date = String(head.date);
@@ -180,7 +175,7 @@ function boardView(rows: Obj[], form: Record<string, string>, script: string): R
 export function boardPage(outcome: Outcome, form: Record<string, string>, script: string): string {
   const view: Record<string, unknown> = { title: 'Train departures', script, q: form.q ?? '', invalid: {} };
   if (outcome.kind === 'error') {
-    Object.assign(view, errorView(outcome.error, HEADINGS));
+    Object.assign(view, errorView(outcome.error));
     if (form.stop)
       view.retry = { stop: form.stop, date: form.date ?? '', after: form.after ?? '', route: form.route ?? '' };
   } else if (outcome.kind === 'form' && outcome.prompt) {

@@ -9,8 +9,9 @@
  * so an error names that query's parameters and no other's. Every value shown passes through the template engine's
  * escaping, and errors reach visitors as page.forVisitor words them (no run directories or admin commands).
  */
-import { RoqError, roqError } from '../errors.js';
-import { QUERY_SPECS, type QuerySpec } from '../generated/queries.js';
+import { RoqError } from '../errors.js';
+import { QUERY_SPECS } from '../generated/queries.js';
+import { formParams, querySpecOf } from '../params.js';
 import { encodeParams } from '../protocol.js';
 import frontTemplate from '../../templates/front.html';
 import { APP_TEMPLATES, APP_TITLE } from './app-templates.js';
@@ -31,30 +32,9 @@ import { resultsOf } from './results.js';
 import { formatOf, namedQuery, type Format } from './route.js';
 import { appPartials, renderRoqPage } from './partials.js';
 import { compileTemplate } from './template.js';
+import { errorHeading } from './view.js';
 
 type Env = Record<string, string | undefined>;
-
-function specOf(query: string): QuerySpec {
-  const spec = Object.hasOwn(QUERY_SPECS, query) ? QUERY_SPECS[query] : undefined;
-  if (!spec)
-    throw roqError('ROQ_QUERY_UNKNOWN', { query: query.slice(0, 40), known: Object.keys(QUERY_SPECS).join(', ') });
-  return spec;
-}
-
-/** The query's own parameters from the form; the page's other fields (query, format, buttons) are not parameters. */
-function paramsOf(spec: QuerySpec, form: Record<string, string>): Record<string, string> {
-  const raw: Record<string, string> = {};
-  for (const p of spec.params) {
-    const value = form[p.name];
-    if (value !== undefined && value !== '') raw[p.name] = value;
-  }
-  return raw;
-}
-
-const HEADINGS: Record<number, string> = {
-  400: 'Please check the form',
-  503: 'The service is not available right now',
-};
 
 /** The view of the generic page (and of an app's template for a query): index, form, error, results. */
 export function frontView(
@@ -77,9 +57,10 @@ export function frontView(
     })),
   };
   // The generic page shows the code of every error, 5xx too (templates/_error.html shows it where showCode is set).
-  if (error) view.error = { ...error, heading: HEADINGS[error.status] ?? 'Something went wrong', showCode: true };
+  const heading = error && errorHeading(error.status, 'The service is not available right now');
+  if (error) view.error = { ...error, heading, showCode: true };
   if (spec) {
-    const raw = paramsOf(spec, form);
+    const raw = formParams(spec, form);
     // Every parameter at fault is marked, as the error lists them all (the first is error.param).
     const invalid = error?.problems?.map((p) => p.param) ?? (error?.param ? [error.param] : []);
     const link = (format: string) => `${script}/${spec.name}?${encodeParams({ ...raw, format })}`;
@@ -148,13 +129,13 @@ export async function answerFront(
   let outcome: Outcome = { kind: 'form' };
   try {
     if (query !== '') {
-      const spec = specOf(query);
-      const raw = paramsOf(spec, form);
+      const spec = querySpecOf(QUERY_SPECS, query);
+      const raw = formParams(spec, form);
       // An HTML visit without parameters shows the empty form, unless the query needs none.
       const formOnly = format === 'html' && Object.keys(raw).length === 0 && spec.params.some((p) => p.required);
       if (!formOnly) outcome = await askOutcome(spec.name, raw, settings.runDir, settings.timeoutMs);
     } else if (format !== 'html') {
-      throw roqError('ROQ_QUERY_UNKNOWN', { query: '', known: Object.keys(QUERY_SPECS).join(', ') });
+      querySpecOf(QUERY_SPECS, ''); // no query named: ROQ_QUERY_UNKNOWN, listing them
     }
   } catch (e) {
     if (!(e instanceof RoqError)) throw e;

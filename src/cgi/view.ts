@@ -30,19 +30,24 @@ const HEADINGS: Record<number, string> = {
 };
 
 /**
+ * The heading of an error page by its status, for every page of every app; `unavailable` words the 503 for an
+ * app that is no timetable.
+ */
+export function errorHeading(status: number, unavailable = HEADINGS[503]!): string {
+  return status === 503 ? unavailable : (HEADINGS[status] ?? 'Something went wrong');
+}
+
+/**
  * An error's part of the view: the heading, the message (or one line per field at fault), every such field
  * marked invalid, and the code only where it helps the visitor fix the form (4xx): a server-side failure shows
  * a plain sentence and nothing else.
  */
-export function errorView(
-  e: PageError,
-  headings: Record<number, string> = HEADINGS,
-): { error: Record<string, unknown>; invalid: Record<string, boolean> } {
+export function errorView(e: PageError): { error: Record<string, unknown>; invalid: Record<string, boolean> } {
   const problems = e.problems ?? (e.param ? [{ param: e.param, message: e.message }] : []);
   return {
     error: {
       ...e,
-      heading: headings[e.status] ?? 'Something went wrong',
+      heading: errorHeading(e.status),
       showCode: e.status < 500,
       problems: e.problems,
     },
