@@ -310,8 +310,10 @@ describe('roq upgrade', () => {
 describe('the code a daemon runs never changes under it', () => {
   it('replaces a dead worker and reloads with the code it started with, whatever is on disk now', async () => {
     const release = fs.mkdtempSync(join(makeRunDir(), 'release-'));
-    for (const f of ['roq.js', 'worker.js', 'load-thread.js', 'package.json'])
-      fs.copyFileSync(join(ROOT, 'dist', f), join(release, f));
+    // The test build (its fault_exit kills the worker), as a release of its own.
+    for (const f of ['roq.js', 'worker.js', 'load-thread.js'])
+      fs.copyFileSync(join(ROOT, 'dist/test', f), join(release, f));
+    fs.copyFileSync(join(ROOT, 'dist/package.json'), join(release, 'package.json'));
     const data = writeFeed(TINY_FEED);
     const d = await daemon({ data, workers: 1, env: FAULTS, program: join(release, 'roq.js') });
     for (const f of ['worker.js', 'load-thread.js'])

@@ -22,11 +22,11 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { join } from 'node:path';
 import { fromWire, roqError, RoqError, toWire, type WireError } from '../errors.js';
 import type { DateRange } from '../protocol.js';
 import { accessError, openAppend, privatePath, readNoFollow } from '../daemon/private-dir.js';
 import { lineSplitter } from '../lines.js';
+import { legacyPidFileOf } from './compat.js';
 import { pollUntil } from '../poll.js';
 
 export const PID_FILE = 'roq.pid';
@@ -79,16 +79,9 @@ export function isDaemonOf(pid: number, run: string): boolean {
   }
 }
 
-/** A daemon of 0.1 on `run` (its PID file in the run directory itself), verified as above; see the file comment. */
+/** A daemon of 0.1 on `run` (its PID file in the run directory itself, compat.ts), verified as above. */
 export function legacyPid(run: string): number | undefined {
-  const path = join(run, PID_FILE);
-  try {
-    const st = fs.lstatSync(path);
-    if (!st.isFile() || st.uid !== fs.statSync(run).uid) return undefined;
-  } catch {
-    return undefined;
-  }
-  const pid = parsePid(readNoFollow(path));
+  const pid = legacyPidFileOf(run);
   return pid !== undefined && isDaemonOf(pid, run) ? pid : undefined;
 }
 

@@ -5,9 +5,9 @@
  * pending asks for nothing more.
  */
 import * as fs from 'node:fs';
-import { join } from 'node:path';
 import { privatePath, readNoFollow, replaceFileAsync } from '../daemon/private-dir.js';
 import type { DateRange } from '../protocol.js';
+import { readLegacyStatus } from './compat.js';
 import type { StatusOptions } from './daemon-options.js';
 import type { FileStats, GenerationData } from '../store/types.js';
 import type { Log } from '../daemon/log.js';
@@ -145,22 +145,12 @@ export interface StatusFile {
  * display only (`roq status`); `roq upgrade` never takes options from it.
  */
 export function readStatusFile(run: string, pid?: number, legacy = false): StatusFile | undefined {
-  const text =
-    readNoFollow(privatePath(run, STATUS_FILE)) ??
-    (legacy && ownedByRunOwner(run, join(run, STATUS_FILE)) ? readNoFollow(join(run, STATUS_FILE)) : undefined);
+  const text = readNoFollow(privatePath(run, STATUS_FILE)) ?? (legacy ? readLegacyStatus(run) : undefined);
   try {
     const s = JSON.parse(text ?? '') as StatusFile;
     return pid === undefined || s.pid === pid ? s : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function ownedByRunOwner(run: string, path: string): boolean {
-  try {
-    return fs.lstatSync(path).uid === fs.statSync(run).uid;
-  } catch {
-    return false;
   }
 }
 

@@ -34,6 +34,7 @@ import { randomToken } from '../token.js';
 import { VERSION } from '../version.js';
 import { createAccessLog, type AccessLog } from './access-log.js';
 import { toStatus } from '../control/daemon-options.js';
+import { legacyExited, retireSignal } from '../control/compat.js';
 import { ACTION_SIGNAL } from '../control/actions.js';
 import { takeActionRequests } from './actions.js';
 import { Core } from './core.js';
@@ -42,7 +43,6 @@ import { createEffects, type Effects } from './effects.js';
 import { ensureRequestsFifo, openRequests, processUid, requestsPath, sweepStaleFifos, watchRequests } from './fifo.js';
 import { isAlive, legacyPid, pidFilePath, runningPid, type ReadyReport } from '../control/lifecycle.js';
 import { acquirePidLock, awaitSuccessor, type ReleasePidLock } from './pid-lock.js';
-import { pollUntil } from '../poll.js';
 import type { FileLoaded } from '../load/loader.js';
 import { createLog, type Log } from './log.js';
 import { createPool, type Pool } from './pool.js';
@@ -323,18 +323,15 @@ async function takeOver(
   const old = runningPid(o.run);
   const legacy = legacyPid(o.run);
   if (old !== undefined) {
-    // 0.1 daemons know no SIGUSR2 (it would kill them outright); SIGTERM makes them stop just as gracefully.
-    const signal = (before ?? readStatusFile(o.run))?.version ? 'SIGUSR2' : 'SIGTERM';
+    const signal = retireSignal(before ?? readStatusFile(o.run));
     log.info(`loaded; telling pid ${old} to retire (${signal}) and waiting for the lock`);
     process.kill(old, signal);
   }
   const release = await acquirePidLock(o.run, log, { deadline: Date.now() + o.takeoverTimeoutMs, pid: old });
-  // A daemon of 0.1 holds a lock of its own in the run directory, not ours: wait for it to be gone instead, so
-  // that it reads its stop line and answers what it has read before this one reads REQUESTS.
   if (
     old !== undefined &&
     old === legacy &&
-    !(await pollUntil(() => (isAlive(old) ? undefined : true), 5, Date.now() + o.takeoverTimeoutMs))
+    !(await legacyExited(() => isAlive(old), Date.now() + o.takeoverTimeoutMs))
   ) {
     await release();
     throw roqError('ROQ_TAKEOVER_FAILED', { run: o.run, pid: old, detail: 'it did not exit in time' });
