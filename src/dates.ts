@@ -1,14 +1,35 @@
 /**
  * Dates and times, in one place: the forms roq reads and writes (YYYY-MM-DD, HH:MM[:SS]), the numbers it keeps
  * (a day as yyyymmdd, a time of day as seconds since midnight), the calendar arithmetic of service days, and
- * "today" in the server's time zone. The loader's byte-level parsers (store/values.ts) read the same forms from
+ * "today" in the data's time zone. The loader's byte-level parsers (store/values.ts) read the same forms from
  * file bytes without making strings, and check days with `daysInMonth` from here.
  */
 
-/** Today's date in this process's time zone (TZ), YYYY-MM-DD: what "today" means to the feed's users. */
-export function today(now = new Date()): string {
+/**
+ * Today's date, YYYY-MM-DD, in `timeZone` (an IANA name): the data's own zone where it has one (for a GTFS feed,
+ * its agency_timezone: DateRange.zone), so that "today" means what it means to the feed's users wherever the
+ * server runs. Without one (or one this runtime does not know), this process's time zone (TZ).
+ */
+export function today(now = new Date(), timeZone?: string): string {
+  if (timeZone !== undefined && knownTimeZone(timeZone)) {
+    const parts: Record<string, string> = {};
+    const format = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    for (const p of format.formatToParts(now)) parts[p.type] = p.value;
+    return `${parts.year}-${parts.month}-${parts.day}`;
+  }
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+/** Whether this runtime knows the IANA time zone `zone`. */
+export function knownTimeZone(zone: string): boolean {
+  if (zone === '') return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** yyyymmdd as a number, or NaN when the text is not an existing Gregorian date. */

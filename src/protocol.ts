@@ -79,6 +79,11 @@ export type Cell = string | number | boolean;
 export interface DateRange {
   start: string;
   end: string;
+  /**
+   * The data's time zone (IANA), in which its "today" is taken (dates.today), where the app defines one. In the
+   * JSON of status.json and the CLI's reports only: an answer's `dates=` line carries the range alone.
+   */
+  zone?: string;
 }
 
 export type AnswerStatus = 'ok' | 'error' | 'timeout';

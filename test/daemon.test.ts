@@ -178,6 +178,8 @@ describe('the roq command', () => {
     });
     expect(s).toMatchObject({ running: true, pid: d.pid, run: d.run, state: 'serving' });
     expect(s.status.generation).toMatchObject({ id: 1, dataDir: LIRR });
+    // "Today" for the data is taken in its own time zone, the feed's agency_timezone.
+    expect(s.status.generation.dates.zone).toBe('America/New_York');
     expect(s.status.generation.rows).toBeGreaterThan(100_000);
     expect(s.status.workers.size).toBe(2);
     expect(s.uptimeMs).toBeGreaterThanOrEqual(0);

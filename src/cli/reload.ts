@@ -8,7 +8,6 @@ import { isAlive, runningPid, signalDaemon } from '../control/lifecycle.js';
 import { readStatusFile } from '../control/status.js';
 import type { ReloadOutcome } from '../control/status.js';
 import { pollUntil } from '../poll.js';
-import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
 import { holdAction } from './hold.js';
@@ -36,7 +35,7 @@ function describe(run: string, r: ReloadOutcome): string {
   const files = (r.files ?? [])
     .map((f) => `  ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows ${String(f.bytes).padStart(12)} bytes\n`)
     .join('');
-  return `roq reloaded on ${run}: generation ${r.generation} serving, hash ${r.hash}, ${r.rows} rows from ${r.files?.length ?? 0} files in ${r.ms} ms\n${coverageLine(r.dates, today())}${files}`;
+  return `roq reloaded on ${run}: generation ${r.generation} serving, hash ${r.hash}, ${r.rows} rows from ${r.files?.length ?? 0} files in ${r.ms} ms\n${coverageLine(r.dates)}${files}`;
 }
 
 export async function reload(argv: string[]): Promise<number> {

@@ -16,7 +16,6 @@ import {
   startDetached,
   type ReadyReport,
 } from '../control/lifecycle.js';
-import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';
 import { DAEMON_OPTIONS, fromArgs, toArgs } from '../control/daemon-options.js';
 import { intOption, parseCommand, runDir, type Options } from './options.js';
@@ -55,7 +54,7 @@ const START_OPTIONS = {
 export function describeReady(r: ReadyReport): string {
   return (
     `roq started on ${r.run}: pid ${r.pid}, generation ${r.generation}${r.hash ? `, hash ${r.hash}` : ''}, ${r.rows} rows from ${r.files} files loaded in ${r.loadMs} ms, ${r.workers} workers\n` +
-    coverageLine(r.dates, today())
+    coverageLine(r.dates)
   );
 }
 

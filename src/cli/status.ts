@@ -6,7 +6,6 @@ import { roqError } from '../errors.js';
 import type { StatusFile } from '../control/status.js';
 import { legacyPid, runningPid } from '../control/lifecycle.js';
 import { readStatusFile } from '../control/status.js';
-import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';
 import { parseCommand, RUN_OPTION, runDir } from './options.js';
 
@@ -63,7 +62,7 @@ function describe(r: StatusReport): string {
     ...(g.hash ? [`  hash        ${g.hash}`] : []),
     ...(g.dates
       ? [
-          `  dates       ${coverageLine(g.dates, today())
+          `  dates       ${coverageLine(g.dates)
             .trimEnd()
             .replace(/^data covers /, '')}`,
         ]

@@ -11,7 +11,7 @@
 import type { BoardParams, BoardRow, DeparturesRow } from '../generated/queries.js';
 import type { Db } from './db.js';
 import { memoized } from './db.js';
-import { clockTime, daysAfter, isoDate, parseIsoDate } from '../dates.js';
+import { clockTime, daysAfter, isoDate, knownTimeZone, parseIsoDate } from '../dates.js';
 import { boardStopCodes, runDepartures } from './departures.js';
 
 /** Every field of a board row, in the answer's order, empty; a row names only the fields its kind has. */
@@ -77,16 +77,6 @@ export function feedFacts(db: Db): FeedFacts {
       timeZone: knownTimeZone(zone) ? zone : 'UTC',
     };
   });
-}
-
-function knownTimeZone(zone: string): boolean {
-  if (zone === '') return false;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The local calendar day (yyyymmdd) and time of day (seconds) of an instant in a time zone. */

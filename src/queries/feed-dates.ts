@@ -10,7 +10,7 @@
 import { dateColumn, intColumn, stringColumn } from '../store/columns.js';
 import { NULL_INT, type TableData } from '../store/types.js';
 import type { DateRange } from '../protocol.js';
-import { isoDate } from '../dates.js';
+import { isoDate, knownTimeZone, today } from '../dates.js';
 
 /**
  * Whether `table` is loaded with column `name` of `type`: an app whose tables have GTFS names but other column types
@@ -51,9 +51,18 @@ function fromCalendars(calendar: TableData | undefined, calendarDates: TableData
   return lo <= hi ? { start: isoDate(lo), end: isoDate(hi) } : undefined;
 }
 
-/** The feed's date range, or undefined when these tables say nothing about dates. */
+/**
+ * The feed's date range, or undefined when these tables say nothing about dates; with the feed's time zone, the
+ * first agency's agency_timezone (GTFS has all agencies of a feed share one), when this runtime knows it.
+ */
 export function feedDateRange(tables: Record<string, TableData>): DateRange | undefined {
-  return fromFeedInfo(tables.feed_info) ?? fromCalendars(tables.calendar, tables.calendar_dates);
+  const range = fromFeedInfo(tables.feed_info) ?? fromCalendars(tables.calendar, tables.calendar_dates);
+  const agency = tables.agency;
+  const zone =
+    has(agency, 'agency_timezone', 'string') && agency.rows > 0
+      ? stringColumn(agency, 'agency_timezone').text(0).trim()
+      : '';
+  return range && knownTimeZone(zone) ? { ...range, zone } : range;
 }
 
 /** "2026-09-21 to 2026-11-08", for status lines. */
@@ -62,17 +71,24 @@ export function rangeText(dates: DateRange): string {
 }
 
 /**
- * A warning for the daemon's log when `today` (YYYY-MM-DD, the server's local date) is past the data's last day:
+ * A warning for the daemon's log when today (in the data's zone, dates.today) is past the data's last day:
  * visitors asking about today get no departures until newer data is loaded.
  */
-export function expiredWarning(dates: DateRange | undefined, today: string): string | undefined {
+export function expiredWarning(dates: DateRange | undefined, now = new Date()): string | undefined {
+  const today = todayIn(dates, now);
   if (!dates || today <= dates.end) return undefined;
   return `the data covers ${rangeText(dates)}: today (${today}) is past its end, so questions about today find nothing; load a newer export (roq reload)`;
 }
 
+/** Today in the data's time zone (dates.today). */
+export function todayIn(dates: DateRange | undefined, now = new Date()): string {
+  return today(now, dates?.zone);
+}
+
 /** One line for `roq start`, `reload`, `status` and `check`: the range, and whether today is past it. */
-export function coverageLine(dates: DateRange | undefined, today: string): string {
+export function coverageLine(dates: DateRange | undefined, now = new Date()): string {
   if (!dates) return '';
+  const today = todayIn(dates, now);
   const past =
     today > dates.end
       ? ` (ENDED: today is ${today}; load a newer export)`
