@@ -264,6 +264,7 @@ export function findRequest(
   line: string,
   parse: (line: string) => ParsedRequest = parseRequest,
 ): { parsed: ParsedRequest; skipped: number } | undefined {
+  if (line.indexOf('roq', 1) < 0) return undefined; // plain garbage: no magic past the start, so no request
   for (const fields of REQUEST_FIELDS) {
     const start = fieldStart(line, fields);
     if (start < 0) continue;
