@@ -8,10 +8,10 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ask } from '../src/client.js';
-import { rowsToObjects } from '../src/protocol.js';
+import { encodeParams, rowsToObjects } from '../src/protocol.js';
 import { copyApp, MAC_APP, MAC_DATA } from './helpers/apps.js';
 import { runCgi, type CgiRequest } from './helpers/cgi.js';
-import { roqCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { ROOT, roqCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { macReference } from './mac-reference.js';
 
 let app = '';
@@ -49,6 +49,8 @@ function gtfsCgi(path: string, query: string) {
 }
 
 const ref = macReference(MAC_DATA);
+const textParams = (p: Record<string, string | number>) =>
+  Object.fromEntries(Object.entries(p).map(([k, v]) => [k, String(v)]));
 
 describe('the generic front end, MAC vendor app', () => {
   it("lists the app's queries with their descriptions on its home page", async () => {
@@ -139,6 +141,29 @@ describe('the generic front end, MAC vendor app', () => {
     expect(bad.body).toContain('parameter &#39;mac&#39; is invalid');
     expect(bad.body).toContain('aria-invalid="true"');
     expect(bad.body).not.toContain('<b>');
+  });
+
+  it('leaves no mustache text on the page of any worked case of either app', async () => {
+    // A tag the engine did not take (a comment ended early by a '}}' inside it, a typo) reaches the page as text.
+    const stray = /\{\{|\}\}/;
+    const gtfsCases = ['gtfs-lirr-board-cases.jsonl', 'gtfs-lirr-cases.jsonl'].flatMap((file) =>
+      fs
+        .readFileSync(join(ROOT, 'test/cases', file), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { query: string; params: Record<string, string | number> }),
+    );
+    // One case per query and shape is enough to reach every template branch the cases reach; all 112 would spawn
+    // 112 CGI processes.
+    const pages: (() => Promise<{ body: string }>)[] = gtfsCases
+      .filter((c, i) => c.query !== 'departures' || i % 10 === 0)
+      .map((c) => () => gtfsCgi(`/${c.query}`, encodeParams(textParams(c.params))));
+    for (const mac of ['0050c27d5123', '08-00-30-12-34-56', '0001c8', 'ffffffffffff', 'zz'])
+      pages.push(() => macCgi('/vendor', `mac=${mac}`));
+    for (const q of ['cern', 'x', '']) pages.push(() => macCgi('/vendors', `q=${q}`));
+    pages.push(() => macCgi('', ''));
+    // One at a time: the machine running the suite may be busy enough already.
+    for (const page of pages) expect((await page()).body).not.toMatch(stray);
   });
 
   it("never serves an app's partial as a page: /_entry is an unknown query on the generic page", async () => {
