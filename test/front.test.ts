@@ -209,13 +209,13 @@ describe('the generic front end, MAC vendor app', () => {
 describe('the generic front end, default (GTFS) app', () => {
   it('keeps the departure board as the home page and as the page of departures and stops', async () => {
     const home = await gtfsCgi('', '');
-    expect(home.body).toContain('<h1>Train departures</h1>');
+    expect(home.body).toContain('<h1>Long Island Rail Road</h1>');
     // The board's station search: one match goes straight to its board, several are listed on the board's page.
     const one = await gtfsCgi('/stops', 'q=jamaica');
     expect(one.status).toBe(303);
     const many = await gtfsCgi('/stops', 'q=port');
     expect(many.status).toBe(200);
-    expect(many.body).toContain('<h1>Train departures</h1>');
+    expect(many.body).toContain('<h2 id="stations-heading">Stations matching “port”</h2>');
     expect(many.body).not.toContain('<caption>');
   });
 
@@ -251,7 +251,7 @@ describe("an app's own templates with a broken partial", () => {
       const unknown = await roqCli(['build', '--app', broken]);
       expect(unknown.code).not.toBe(0);
       expect(unknown.stderr).toContain(
-        "templates/vendor.html:2:6: unknown partial '{{> nope}}': there is no templates/_nope.html (known partials: entry, error, head)",
+        "templates/vendor.html:2:6: unknown partial '{{> nope}}': there is no templates/_nope.html (known partials: entry, error, head, when)",
       );
       fs.writeFileSync(join(broken, 'templates/vendor.html'), '{{> head}}</head><body>{{> entry}}</body></html>\n');
       fs.writeFileSync(join(broken, 'templates/_a.html'), '<div>\n{{> b}}\n</div>\n');
