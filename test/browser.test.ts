@@ -19,13 +19,14 @@ import { contrast, MIN_CONTRAST } from '../src/cgi/board.js';
 import { HAVE_BUN } from './helpers/cgi.js';
 import { LIRR, ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { referenceBoard, type BoardParams } from './board-reference.js';
+import { removeAfterAll } from './helpers/temp.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const UPDATE = process.env.UPDATE_SCREENSHOT === '1';
 const screenshotPath = (name: string) =>
   UPDATE
     ? join(ROOT, `docs/screenshot-board-${name}.png`)
-    : join(os.tmpdir(), `roq-screenshot-${name}-${process.pid}.png`);
+    : removeAfterAll(join(os.tmpdir(), `roq-screenshot-${name}-${process.pid}.png`));
 /** Every wait in a page is bounded by these (Playwright's own defaults are 30 s or none). */
 const ACTION_MS = 10_000;
 const NAVIGATION_MS = 15_000;

@@ -270,7 +270,7 @@ describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) =
         runtime,
         query: 'q=minal&format=json',
         env: { ROQ_RUN_DIR: held.run, ROQ_CGI_TIMEOUT_MS: '300' },
-        timeoutMs: 5000,
+        timeoutMs: 15_000,
       });
       expect(r.status).toBe(503);
       expect(r.headers['retry-after']).toBe('5');

@@ -104,7 +104,7 @@ describe('the generic front end, MAC vendor app', () => {
   it("answers format=json and format=csv with the daemon's rows", async () => {
     const json = await macCgi('/vendors', 'q=gmbh&limit=40&format=json');
     expect(json.headers['content-type']).toBe('application/json; charset=utf-8');
-    const answer = await ask(mac.run, 'vendors', { q: 'gmbh', limit: '40' }, { timeoutMs: 5000 });
+    const answer = await ask(mac.run, 'vendors', { q: 'gmbh', limit: '40' }, { timeoutMs: 30_000 });
     expect(answer.status).toBe('ok');
     if (answer.status !== 'ok') return;
     expect(JSON.parse(json.body)).toEqual({ query: 'vendors', rows: rowsToObjects(answer.fields, answer.rows) });

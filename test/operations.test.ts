@@ -52,7 +52,7 @@ async function status(run: string): Promise<Status> {
 
 /** The name of stop N in the tiny feed, and the generation that said so. */
 async function northName(run: string): Promise<{ generation: number; name: unknown }> {
-  const a = await ask(run, 'stops', { q: 'north' }, { timeoutMs: 5000 });
+  const a = await ask(run, 'stops', { q: 'north' }, { timeoutMs: 30_000 });
   if (a.status !== 'ok') throw new Error(`stops answered ${JSON.stringify(a)}`);
   return { generation: a.generation, name: a.rows[0]?.[1] };
 }
@@ -351,7 +351,7 @@ describe('observability', () => {
   it('writes one access-log line per request, and reopens the logs on SIGUSR1', async () => {
     const d = await daemon({ workers: 1, data: writeFeed(TINY_FEED) });
     await northName(d.run);
-    await ask(d.run, 'stops', { q: 'x', limit: '0' }, { timeoutMs: 5000 });
+    await ask(d.run, 'stops', { q: 'x', limit: '0' }, { timeoutMs: 30_000 });
     const log = join(d.run, 'daemon', 'access.log');
     const lines = await waitFor('two access-log lines', () => {
       const l = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
