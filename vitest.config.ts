@@ -17,8 +17,10 @@ export default defineConfig({
   ],
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Deadlines against hangs only, generous enough for a 2-core machine at load 30 (several suites at once), where
+    // a test that takes 5 s alone can take a minute.
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
     // Closing the workers waits for them to end; on a machine at load 10 or more that takes longer than 10 s.
     teardownTimeout: 60_000,
     // A worker that blocks its event loop for a minute (spawnSync, execFileSync of a long program, a long

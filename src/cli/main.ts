@@ -5,7 +5,7 @@
  */
 import { RoqError } from '../errors.js';
 import { check, CHECK_HELP } from './check.js';
-import { VERSION } from '../version.js';
+import { buildLabel, thisBuild } from '../version.js';
 import { build, BUILD_HELP, runInApp, takeAppOption } from './app.js';
 import { init, INIT_HELP } from './init.js';
 import { query, QUERY_HELP } from './query.js';
@@ -63,7 +63,8 @@ function exitCode(e: RoqError): number {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === '--version' || command === 'version') return (void process.stdout.write(`roq ${VERSION}\n`), 0);
+  if (command === '--version' || command === 'version')
+    return (void process.stdout.write(`roq ${buildLabel(thisBuild())}\n`), 0);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP);
     return command === undefined ? 2 : 0;

@@ -31,7 +31,7 @@ import { rangeText } from '../queries/feed-dates.js';
 import { writeQueriesFile } from '../queries-file.js';
 import type { GenerationData } from '../store/types.js';
 import { randomToken } from '../token.js';
-import { VERSION } from '../version.js';
+import { thisBuild, VERSION } from '../version.js';
 import { createAccessLog, type AccessLog } from './access-log.js';
 import { ACTION_SIGNAL } from '../control/actions.js';
 import { takeActionRequests } from './actions.js';
@@ -439,6 +439,9 @@ function startTimers(o: DaemonOptions, log: Log, tick: () => void): NodeJS.Timeo
   return [statusTimer, sweepTimer];
 }
 
+/** Which build this daemon is, for status.json: the same for its whole life, whatever is on disk later. */
+const BUILD = thisBuild();
+
 function statusSnapshot(
   o: DaemonOptions,
   p: Parts,
@@ -449,6 +452,7 @@ function statusSnapshot(
   const mem = process.memoryUsage();
   return {
     pid: process.pid,
+    ...BUILD,
     version: VERSION,
     run: o.run,
     state: s.stopping ? 'stopping' : 'serving',
