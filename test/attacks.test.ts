@@ -391,6 +391,39 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     expect(fs.readFileSync(out, 'utf8')).toBe('');
   }, 120_000);
 
+  it('M5: mallory re-making REQUESTS in a loop while no daemon runs cannot make `roq start` fail', async () => {
+    expect((await roqCli(['stop', '--run', run])).code).toBe(0);
+    fs.rmSync(join(run, 'REQUESTS')); // as after a reboot: /run is empty
+    const loop = spawn(
+      'runuser',
+      [
+        '-u',
+        'mallory',
+        '--',
+        'timeout',
+        '60',
+        'sh',
+        '-c',
+        `cd ${run} && while :; do rm -f REQUESTS; mkfifo -m 0660 REQUESTS; done 2>/dev/null`,
+      ],
+      { stdio: 'ignore' },
+    );
+    started.push(loop);
+    try {
+      await waitFor('her REQUESTS', () => fs.existsSync(join(run, 'REQUESTS')));
+      for (let i = 0; i < 4; i++) {
+        const r = await start();
+        expect(r.code, r.stderr + r.stdout).toBe(0);
+        expect(fs.lstatSync(join(run, 'REQUESTS')).uid).toBe(idOf('roqd').uid);
+        await northPark();
+        if (i < 3) expect((await roqCli(['stop', '--run', run])).code).toBe(0);
+        if (i < 3) fs.rmSync(join(run, 'REQUESTS'));
+      }
+    } finally {
+      loop.kill();
+    }
+  }, 120_000);
+
   it('the partial line of a writer killed mid-request does not cost the next request (issue 10)', async () => {
     await as('mallory', `printf 'roq2 12345 half' > ${run}/REQUESTS`);
     await northPark();
