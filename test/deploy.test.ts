@@ -7,6 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { request } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -618,6 +619,33 @@ describe('refresh-feed.sh', () => {
 });
 
 describe('the docs and the Apache snippet', () => {
+  it('deploy/apache.conf turns TRACE off: Apache answers it 405 instead of echoing the request', async () => {
+    if (!HAVE_APACHE) return; // CI installs apache2 (.ci/run)
+    const web = tempDir('trace');
+    const snippet = join(web, 'roq.conf');
+    fs.writeFileSync(
+      snippet,
+      fs.readFileSync(join(ROOT, 'deploy/apache.conf'), 'utf8').replaceAll('/opt/roq', web).replaceAll('/run/roq', web),
+    );
+    const apache = await startApache({ dir: join(web, 'httpd'), scripts: {}, env: {}, include: [snippet] });
+    try {
+      const { status, body } = await new Promise<{ status: number; body: string }>((done, fail) => {
+        const req = request(`${apache.url}/departures`, { method: 'TRACE', headers: { Cookie: 'session=secret' } });
+        req.on('response', (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => (body += c));
+          res.on('end', () => done({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', fail);
+        req.end();
+      });
+      expect(status, apache.errorLog()).toBe(405);
+      expect(body).not.toContain('session=secret');
+    } finally {
+      await apache.stop();
+    }
+  });
+
   it('deploy/apache.conf leaves the server-wide MPM alone, and docs/OPERATIONS.md gives that tuning as advice with Node ≥ 20 for Debian 12', () => {
     const conf = fs
       .readFileSync(join(ROOT, 'deploy/apache.conf'), 'utf8')
