@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { makeFifo } from '../client.js';
 import { roqError } from '../errors.js';
 import { REQUESTS_FIFO, responseFifoName } from '../protocol.js';
+import type { AnswerRest } from './answer-drain.js';
 import type { Log } from './log.js';
 import { privateDir } from './private-dir.js';
 
@@ -117,22 +118,27 @@ export function openRequests(run: string): number {
 
 export type Delivery = { sent: true } | { sent: false; reason: string };
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-/** How long a writer waits for a client that reads nothing at all (a reading client empties 64 KiB in µs). */
-const STALL_MS = 250;
-
 /**
- * Writes a whole answer into the client's FIFO. Opening is O_WRONLY|O_NONBLOCK|O_NOFOLLOW: a client that has
- * vanished gives ENOENT (FIFO removed) or ENXIO (no reader left) at once instead of blocking, and a symlink planted
- * in the run directory cannot redirect the answer; a path that is not a FIFO, or a FIFO not owned by the user the
- * requesting process runs as, is refused after fstat, before a byte is written (docs/SECURITY.md).
- * An answer of at most PIPE_BUF bytes goes in one atomic write; a longer one is written in pieces, sleeping 1 ms
- * on EAGAIN (the client has not read yet), for at most `waitMs` in all and at most STALL_MS without progress: a
- * FIFO whose reader never reads (a local user's, made to hold workers) costs a worker one write once it is full,
- * and STALL_MS at most while it fills. The
- * dispatcher passes a small bound since it sleeps on the event loop; workers may wait longer.
+ * Writes an answer into the client's FIFO without ever waiting for the client. Opening is
+ * O_WRONLY|O_NONBLOCK|O_NOFOLLOW: a client that has vanished gives ENOENT (FIFO removed) or ENXIO (no reader left)
+ * at once instead of blocking, and a symlink planted in the run directory cannot redirect the answer; a path that
+ * is not a FIFO, or a FIFO not owned by the user the requesting process runs as, is refused after fstat, before a
+ * byte is written (docs/SECURITY.md).
+ *
+ * What the FIFO takes now is written: an answer of at most PIPE_BUF bytes in one atomic write, a longer one as far
+ * as there is room. A client reads everything of one answer before it asks again, so its FIFO is empty when an
+ * answer comes: one that takes no byte at all is read by nobody, and the answer is dropped. What did not fit goes
+ * to `rest` with the open descriptor, which `rest` owns from then on (an AnswerDrain on the main thread's event
+ * loop writes it as the client reads, within a budget: answer-drain.ts), and the answer counts as sent. So the
+ * calling thread — a worker, or the main thread — goes on at once whatever the client does.
  */
-export function writeAnswer(run: string, pid: number, token: string, text: string, waitMs: number): Delivery {
+export function writeAnswer(
+  run: string,
+  pid: number,
+  token: string,
+  text: string,
+  rest: (r: AnswerRest) => void,
+): Delivery {
   const path = join(run, responseFifoName(pid, token));
   let fd: number;
   try {
@@ -140,6 +146,7 @@ export function writeAnswer(run: string, pid: number, token: string, text: strin
   } catch (e) {
     return { sent: false, reason: `client gone (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
   }
+  let handedOver = false;
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFIFO()) return { sent: false, reason: `${path} is not a FIFO; refused` };
@@ -148,28 +155,20 @@ export function writeAnswer(run: string, pid: number, token: string, text: strin
     if (st.uid !== uid)
       return { sent: false, reason: `${path} is owned by uid ${st.uid}, but pid ${pid} runs as uid ${uid}; refused` };
     const bytes = Buffer.from(text);
-    const giveUp = Date.now() + waitMs;
-    let stallsAt = Date.now() + STALL_MS;
     let off = 0;
-    while (off < bytes.length) {
-      try {
-        off += fs.writeSync(fd, bytes, off);
-        stallsAt = Date.now() + STALL_MS;
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'EAGAIN')
-          return { sent: false, reason: `client gone while writing (${code ?? (e as Error).message})` };
-        // A client reads everything of one answer before it asks again, so its FIFO is empty when an answer comes:
-        // one too full to take the first byte is read by nobody (a local user's, made to hold workers).
-        if (off === 0) return { sent: false, reason: 'its FIFO is full: nobody reads it' };
-        if (Date.now() >= Math.min(giveUp, stallsAt))
-          return { sent: false, reason: `client did not read its answer (${off} of ${bytes.length} bytes written)` };
-        Atomics.wait(sleeper, 0, 0, 1);
-      }
+    try {
+      while (off < bytes.length) off += fs.writeSync(fd, bytes, off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN')
+        return { sent: false, reason: `client gone while writing (${code ?? (e as Error).message})` };
+      if (off === 0) return { sent: false, reason: 'its FIFO is full: nobody reads it' };
+      rest({ fd, bytes: new Uint8Array(bytes.subarray(off)), pid }); // a copy: it is posted to another thread
+      handedOver = true;
     }
     return { sent: true };
   } finally {
-    fs.closeSync(fd);
+    if (!handedOver) fs.closeSync(fd);
   }
 }
 
