@@ -3,6 +3,7 @@
  * that `roq start` runs detached. Every failure is one line `roq: <message>` from the error catalog on stderr and
  * a non-zero exit: 2 for a usage or parameter mistake, 1 for everything else.
  */
+import { escapeControls } from '../daemon/log.js';
 import { RoqError } from '../errors.js';
 import { check, CHECK_HELP } from './check.js';
 import { buildLabel, thisBuild } from '../version.js';
@@ -80,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
     return await run(args, app);
   } catch (e) {
     if (e instanceof RoqError) {
-      process.stderr.write(`roq: ${e.message} [${e.code}]\n`);
+      process.stderr.write(`roq: ${escapeControls(e.message, true)} [${e.code}]\n`); // names from data may hold escapes
       return exitCode(e);
     }
     process.stderr.write(`roq: internal error: ${(e as Error)?.stack ?? String(e)}\n`);

@@ -34,7 +34,7 @@ import { randomToken } from '../token.js';
 import { thisBuild, VERSION } from '../version.js';
 import { createAccessLog, type AccessLog } from './access-log.js';
 import { ACTION_SIGNAL } from '../control/actions.js';
-import { takeActionRequests } from './actions.js';
+import { createActionScanner } from './actions.js';
 import { Core } from './core.js';
 import { startDispatcher } from './dispatcher.js';
 import { createEffects, type Effects } from './effects.js';
@@ -279,6 +279,8 @@ function wire(
   let onStopped = () => undefined as void;
   const effects = createEffects({
     run: o.run,
+    // The rest of a long answer may wait for its client about as long as the job may take.
+    answerBudgetMs: Math.min(1000, Math.ceil(o.deadlineMs / 2)),
     log: env.log,
     accessLog: env.accessLog,
     collect: () => setImmediate(env.gc),
@@ -298,6 +300,7 @@ function wire(
     deadlineMs: o.deadlineMs,
     source: env.programs.worker,
     perform: (fx) => effects.perform(fx),
+    rest: (r) => effects.rest(r),
   });
   effects.connect({ pool });
   effects.perform(core.start());
@@ -399,13 +402,14 @@ async function serve(
   });
   status.request();
   await status.flushed();
+  const actions = createActionScanner(
+    o.run,
+    (a) => reloader.act(a.action, a.id),
+    (msg) => log.warn(msg),
+  );
   signals.deliver((what) => {
     if (what === 'reload') return reloader.request();
-    if (what === 'actions') {
-      for (const a of takeActionRequests(o.run, (name, why) => log.warn(`admin request ${name} ignored: ${why}`)))
-        reloader.act(a.action, a.id);
-      return;
-    }
+    if (what === 'actions') return void actions.request();
     if (what === 'retire') retiring = true;
     p.effects.perform(core.control('stop'));
   });
