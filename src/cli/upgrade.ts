@@ -56,6 +56,7 @@ export async function upgrade(argv: string[]): Promise<number> {
       deadlineMs: values.deadline === undefined && old?.options ? old.options.deadlineMs : given.deadlineMs,
       logFile: values.log === undefined && old?.options?.logFile ? old.options.logFile : given.logFile,
       accessLog: values['access-log'] === undefined && old?.options ? old.options.accessLog : given.accessLog,
+      notify: values.notify === undefined && old?.options?.notify ? old.options.notify : given.notify,
       takeover: true,
     };
     const t0 = Date.now();

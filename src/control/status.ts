@@ -10,6 +10,7 @@ import { privatePath, readNoFollow, replaceFileAsync } from '../daemon/private-d
 import type { DateRange } from '../protocol.js';
 import type { FileStats, GenerationData } from '../store/types.js';
 import type { Log } from '../daemon/log.js';
+import type { HealthSummary } from '../daemon/watch.js';
 
 // ---- the parts of the contract: counters, workers, REQUESTS, reloads ----
 
@@ -115,7 +116,15 @@ export interface StatusFile {
   startedAt: number;
   updatedAt: number;
   /** What the daemon was started with; `roq upgrade` starts its successor with the same. */
-  options: { data: string; workers: number; deadlineMs: number; logFile?: string; accessLog?: string };
+  options: {
+    data: string;
+    workers: number;
+    deadlineMs: number;
+    logFile?: string;
+    accessLog?: string;
+    notify?: string[];
+    notifyIntervalMs?: number;
+  };
   generation: {
     id: number;
     /** content hash (loader.contentHash); absent from daemons before it */ hash?: string;
@@ -135,6 +144,8 @@ export interface StatusFile {
   memory: { rss: number; heapUsed: number };
   /** Whether clients can reach the daemon: REQUESTS is the FIFO it reads (it is made again if removed). */
   requests: RequestsState;
+  /** Events worth a human that have not ended, and the state they make (absent from daemons before 0.3). */
+  health?: HealthSummary;
 }
 
 /**
