@@ -25,7 +25,8 @@ export type EventKind =
   | 'busy'
   | 'garbage'
   | 'unclean-stop'
-  | 'requests'
+  | 'requests-unreachable'
+  | 'requests-replaced'
   /** Said from outside the daemon: by `roq health --restart` or systemd's OnFailure= (`roq health --failed`). */
   | 'daemon-died';
 
@@ -38,7 +39,8 @@ export const EVENT_SEVERITY: Readonly<Record<EventKind, Severity>> = {
   busy: 'warning',
   garbage: 'warning',
   'unclean-stop': 'warning',
-  requests: 'critical',
+  'requests-unreachable': 'critical',
+  'requests-replaced': 'warning',
   'daemon-died': 'critical',
 };
 
@@ -100,6 +102,8 @@ export interface EventsState {
   tracked: Map<EventKind, Tracked>;
   /** Counter samples of the last minute, oldest first. */
   samples: { at: number; c: Counters }[];
+  /** The last replacement of REQUESTS said (the watcher keeps saying it after the event has ended). */
+  replaced?: string;
 }
 
 export function createEvents(intervalMs: number, dataNoun = 'data'): EventsState {
@@ -210,14 +214,20 @@ function observeReload(s: EventsState, out: EventMessage[], o: Observation): voi
   sight(s, out, o.now, 'reload-failed', sentence, true, String(last.finishedAt));
 }
 
+/**
+ * REQUESTS unusable is a condition; REQUESTS replaced (by an admin, or by a file of another user, which the daemon
+ * removes as untrusted) and made again is an occurrence: the web reaches the daemon, but someone touched it. The
+ * watcher keeps saying the last replacement, so only a new one is a new sighting.
+ */
 function observeRequests(s: EventsState, out: EventMessage[], o: Observation): void {
   const r = o.requests;
-  if (r.ok && !r.detail) return settle(s, out, o.now, 'requests');
-  // Replaced and made again: the web reaches the daemon, but someone touched REQUESTS (an admin, or worse).
-  const sentence = r.ok
-    ? `${r.detail}; the daemon made a FIFO of its own there and reads it`
-    : `clients cannot reach the daemon: ${r.detail ?? 'REQUESTS is not usable'}`;
-  sight(s, out, o.now, 'requests', sentence, true, r.detail ?? '');
+  if (r.ok) settle(s, out, o.now, 'requests-unreachable');
+  else sight(s, out, o.now, 'requests-unreachable', `clients cannot reach the daemon: ${r.detail}`, true, '');
+  if (r.ok && r.detail && r.detail !== s.replaced) {
+    s.replaced = r.detail;
+    const sentence = `${r.detail}; the daemon reads a FIFO of its own there now: find out who touched it`;
+    sight(s, out, o.now, 'requests-replaced', sentence, false, r.detail);
+  }
 }
 
 function observeRates(s: EventsState, out: EventMessage[], o: Observation): void {
@@ -227,9 +237,10 @@ function observeRates(s: EventsState, out: EventMessage[], o: Observation): void
   if (!prev) return;
   const r = rates(s);
   const d = (k: keyof Counters) => o.counters[k] - prev[k];
+  // Raised, the event counts every occurrence of the minute that made it; then each new one.
   const rate = (kind: EventKind, perMinute: number, threshold: number, fresh: number, sentence: string) => {
     if (fresh > 0 && (perMinute >= threshold || s.tracked.has(kind)))
-      sight(s, out, o.now, kind, sentence, false, String(o.now), fresh);
+      sight(s, out, o.now, kind, sentence, false, String(o.now), s.tracked.has(kind) ? fresh : perMinute);
   };
   rate(
     'workers-failing',
@@ -286,7 +297,7 @@ function sight(
     return;
   }
   t.sentence = sentence;
-  if (condition && t.key === key) return;
+  if (t.key === key) return;
   t.key = key;
   t.count += n;
   t.lastSeen = now;
