@@ -19,6 +19,7 @@ import {
 } from '../control/lifecycle.js';
 import { quoteWord, splitCommand } from '../daemon/notify.js';
 import { privatePath } from '../daemon/private-dir.js';
+import { watchdogFrom } from '../daemon/watchdog.js';
 import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';
 import { dataDir, defaultWorkers, intOption, parseCommand, RUN_OPTION, runDir, type Options } from './options.js';
@@ -73,6 +74,7 @@ type Values = Record<string, string | boolean | undefined>;
 export function daemonOptions(command: string, values: Values): DaemonOptions {
   const run = runDir(values.run);
   const accessLog = typeof values['access-log'] === 'string' ? values['access-log'] : privatePath(run, 'access.log');
+  const watchdog = watchdogFrom(process.env);
   return {
     run,
     data: dataDir(values.data),
@@ -86,6 +88,7 @@ export function daemonOptions(command: string, values: Values): DaemonOptions {
     loadDelayMs: Number(process.env.ROQ_TEST_LOAD_DELAY_MS) || 0,
     ...(typeof values.user === 'string' ? { user: values.user } : {}),
     ...notifyOptions(command, values),
+    ...(watchdog ? { watchdog } : {}),
   };
 }
 

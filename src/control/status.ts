@@ -11,6 +11,7 @@ import type { DateRange } from '../protocol.js';
 import type { FileStats, GenerationData } from '../store/types.js';
 import type { Log } from '../daemon/log.js';
 import type { HealthSummary } from '../daemon/watch.js';
+import type { WatchdogSetting } from '../daemon/watchdog.js';
 
 // ---- the parts of the contract: counters, workers, REQUESTS, reloads ----
 
@@ -124,6 +125,7 @@ export interface StatusFile {
     accessLog?: string;
     notify?: string[];
     notifyIntervalMs?: number;
+    watchdog?: WatchdogSetting;
   };
   generation: {
     id: number;

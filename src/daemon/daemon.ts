@@ -47,6 +47,7 @@ import type { FileLoaded } from '../load/loader.js';
 import { createLog, type Log } from './log.js';
 import { createPool, type Pool } from './pool.js';
 import { createWatch, type HealthSummary, type Watch } from './watch.js';
+import { startWatchdog, type WatchdogSetting } from './watchdog.js';
 import { checkRunDir, ensurePrivateDir, privateDir } from './private-dir.js';
 import { checkRunDirFor, dropPrivileges, resolveAccount, type Account } from './privileges.js';
 import { createLoadThread, type LoadThread } from '../load/load-runner.js';
@@ -84,6 +85,8 @@ export interface DaemonOptions {
   notify?: string[];
   /** Repeats of an event within this long are folded into one digest (events.ts). */
   notifyIntervalMs: number;
+  /** systemd's watchdog, when the unit has one (watchdog.ts). */
+  watchdog?: WatchdogSetting;
 }
 
 export interface DaemonHooks {
@@ -427,6 +430,7 @@ async function serve(
     void shutdown(o, p, env, { retiring, reloader, status, timers });
   });
   watch(); // so that the first status and health ping already say what is wrong
+  if (o.watchdog) startWatchdog(o.watchdog, log, () => statusLine(env.watch.summary(), core.current().id));
   status.request();
   await status.flushed();
   signals.deliver((what) => {
@@ -446,6 +450,12 @@ async function serve(
   );
   warnIfExpired(first);
   return readyReport(first, o);
+}
+
+/** What `systemctl status` shows beside the unit (the watchdog's STATUS= line). */
+function statusLine(h: HealthSummary, generation: number): string {
+  const worst = h.events[0];
+  return `serving generation ${generation}; ${h.state}${worst ? `: ${worst.sentence}` : ''}`.slice(0, 400);
 }
 
 /** Stages `g` and resolves once its swap line is read and it serves; rejects if it never will. */
@@ -492,6 +502,7 @@ function statusSnapshot(
       ...(o.accessLog ? { accessLog: o.accessLog } : {}),
       ...(o.notify ? { notify: o.notify } : {}),
       notifyIntervalMs: o.notifyIntervalMs,
+      ...(o.watchdog ? { watchdog: o.watchdog } : {}),
     },
     generation: {
       ...generationFacts(g),
