@@ -6,6 +6,8 @@
  * receive exactly the folded messages, and `roq health` must exit 0/1/2/3 as the state says.
  */
 import * as fs from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ask } from '../src/client.js';
@@ -14,7 +16,8 @@ import { makeFifo } from '../src/client.js';
 import { encodeRequest } from '../src/protocol.js';
 import { today } from '../src/dates.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
-import { daemonsPerTest, LIRR, makeRunDir, pidOf, roqCli, waitFor, writeRequests } from './helpers/daemon.js';
+import { daemonsPerTest, LIRR, makeRunDir, pidOf, ROOT, roqCli, waitFor, writeRequests } from './helpers/daemon.js';
+import { splitCommand } from '../src/daemon/notify.js';
 
 const { daemon, running } = daemonsPerTest();
 /** Run directories made here (a daemon's `run` given by the test is not removed when it stops). */
@@ -267,5 +270,40 @@ describe('a daemon that died', () => {
       ),
     );
     expect((await ask(d.run, 'stops', { q: 'north' }, { timeoutMs: 5000 })).status).toBe('ok');
+  });
+});
+
+describe('the notify one-liners of docs/OPERATIONS.md', () => {
+  const lines = [...fs.readFileSync(join(ROOT, 'docs/OPERATIONS.md'), 'utf8').matchAll(/^ROQ_NOTIFY='(.*)'/gm)].map(
+    (m) => m[1]!,
+  );
+
+  it('are one each for mail, a webhook (curl) and syslog (logger), and split into words as documented', () => {
+    expect(lines.map((l) => splitCommand(l)![0])).toEqual(['/usr/bin/mail', '/usr/bin/curl', '/usr/bin/logger']);
+    expect(splitCommand(lines[0]!)).toEqual(['/usr/bin/mail', '-s', 'roq needs help', 'root']);
+  });
+
+  it('the curl line, given in $ROQ_NOTIFY, posts the event as JSON to a webhook', async () => {
+    if (!fs.existsSync('/usr/bin/curl')) return console.warn('skipped: /usr/bin/curl is missing');
+    const got: { type: string; body: string }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (b: Buffer) => (body += b.toString()));
+      req.on('end', () => {
+        got.push({ type: req.headers['content-type'] ?? '', body });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/roq`;
+      const curl = lines[1]!.replace('https://hooks.example.org/roq', url);
+      await daemon({ data: feedEnding('20251231'), workers: 1, env: { ROQ_NOTIFY: curl } });
+      await waitFor('the webhook', () => got.length > 0);
+      expect(got[0]!.type).toBe('application/json');
+      expect(JSON.parse(got[0]!.body)).toMatchObject({ type: 'event', kind: 'data-ended', severity: 'critical' });
+    } finally {
+      server.close();
+    }
   });
 });
