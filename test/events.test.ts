@@ -17,7 +17,7 @@ import { encodeRequest } from '../src/protocol.js';
 import { today } from '../src/dates.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
 import { daemonsPerTest, LIRR, makeRunDir, pidOf, ROOT, roqCli, waitFor, writeRequests } from './helpers/daemon.js';
-import { splitCommand } from '../src/daemon/notify.js';
+import { runNotify, splitCommand } from '../src/daemon/notify.js';
 
 const { daemon, running } = daemonsPerTest();
 /** Run directories made here (a daemon's `run` given by the test is not removed when it stops). */
@@ -261,15 +261,33 @@ describe('a daemon that died', () => {
     expect(ofKind(n, 'daemon-died')[0]!.json.sentence).toMatch(/^systemd unit roq\.service failed/);
   });
 
-  it('a notify command that fails or hangs is logged, never fatal', async () => {
-    const d = await daemon({ data: feedEnding('20251231'), workers: 1, args: ['--notify', '/nonexistent/notify'] });
+  it('a notify command that fails or hangs is logged, never fatal; one that does not exist is refused at start', async () => {
+    const dir = tempRun();
+    const failing = join(dir, 'failing.sh');
+    fs.writeFileSync(failing, '#!/bin/sh\necho smtp down >&2\nexit 3\n', { mode: 0o755 });
+    const d = await daemon({ data: feedEnding('20251231'), workers: 1, args: ['--notify', failing] });
     const log = join(d.run, 'daemon', 'roq.log');
     await waitFor('the failure logged', () =>
-      /notify command '\/nonexistent\/notify' failed for event of 'data-ended': cannot run it/.test(
-        fs.readFileSync(log, 'utf8'),
-      ),
+      fs
+        .readFileSync(log, 'utf8')
+        .includes(`notify command '${failing}' failed for event of 'data-ended': it exited with code 3: smtp down`),
     );
     expect((await ask(d.run, 'stops', { q: 'north' }, { timeoutMs: 5000 })).status).toBe('ok');
+    const now = Date.now();
+    const m = {
+      type: 'event',
+      kind: 'busy',
+      severity: 'warning',
+      firstSeen: now,
+      lastSeen: now,
+      count: 1,
+      new: 1,
+      sentence: 's',
+    } as const;
+    expect(await runNotify(['sleep', '30'], m, d.run, 200)).toBe('it ran longer than 200 ms and was killed');
+    const missing = await roqCli(['start', '--run', tempRun(), '--notify', '/nonexistent/notify x']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("--notify: no program '/nonexistent/notify' to run (give its full path");
   });
 });
 

@@ -17,7 +17,7 @@ import {
   startDetached,
   type ReadyReport,
 } from '../control/lifecycle.js';
-import { quoteWord, splitCommand } from '../daemon/notify.js';
+import { findProgram, quoteWord, splitCommand } from '../daemon/notify.js';
 import { privatePath } from '../daemon/private-dir.js';
 import { watchdogFrom } from '../daemon/watchdog.js';
 import { today } from '../dates.js';
@@ -100,6 +100,12 @@ export function notifyOptions(command: string, values: Values): Pick<DaemonOptio
     throw roqError('ROQ_USAGE', {
       command,
       detail: `--notify needs a program and its arguments, with every quote closed, got '${text.slice(0, 80)}'`,
+    });
+  // Said now, not at the first event in the middle of the night.
+  if (notify && !findProgram(notify[0]!))
+    throw roqError('ROQ_USAGE', {
+      command,
+      detail: `--notify: no program '${notify[0]!.slice(0, 80)}' to run (give its full path, e.g. /usr/bin/logger)`,
     });
   const every = intOption(command, 'notify-interval', values['notify-interval'], 600_000, 100, 86_400_000);
   return { ...(notify ? { notify } : {}), notifyIntervalMs: every };

@@ -6,6 +6,8 @@
  * started is logged; it never stops the daemon. Messages go out one at a time, in order.
  */
 import { spawn } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { EventMessage } from './events.js';
 
@@ -42,6 +44,19 @@ export function splitCommand(text: string): string[] | undefined {
     if (word !== undefined) words.push(word);
     return words.length > 0 ? words : undefined;
   }
+}
+
+/** Whether `program` names an executable file: a path, or a name found on $PATH as spawn would find it. */
+export function findProgram(program: string, path = process.env.PATH ?? ''): boolean {
+  const candidates = program.includes('/') ? [program] : path.split(':').map((dir) => join(dir || '.', program));
+  return candidates.some((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** `word` as splitCommand reads it back as one word. */
