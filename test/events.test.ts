@@ -218,6 +218,25 @@ describe('events delivered to the notify command', () => {
     );
     expect((await ask(d.run, 'stops', { q: 'north' }, { timeoutMs: 5000 })).status).toBe('ok');
   });
+
+  it("REQUESTS made unreachable (a plain file of the daemon's user there): critical until it is removed", async () => {
+    const n = notifyScript();
+    const d = await daemon({ data: feedEnding(CURRENT), workers: 1, args: ['--notify', n.command] });
+    fs.rmSync(join(d.run, 'REQUESTS'));
+    fs.writeFileSync(join(d.run, 'REQUESTS'), 'not a FIFO');
+    const [m] = await waitFor(
+      'the event',
+      () => ofKind(n, 'requests-unreachable').length > 0 && ofKind(n, 'requests-unreachable'),
+    );
+    expect(m!.json).toMatchObject({ type: 'event', severity: 'critical' });
+    expect(m!.json.sentence).toMatch(/^clients cannot reach the daemon: .*REQUESTS is not a FIFO; remove it/);
+    expect((await health(d.run)).code).toBe(2);
+    fs.rmSync(join(d.run, 'REQUESTS'));
+    await waitFor('resolved', () => ofKind(n, 'requests-unreachable').length === 2);
+    expect(shape(ofKind(n, 'requests-unreachable'))).toEqual(['event 1', 'resolved 1']);
+    await waitFor('the replacement said', () => ofKind(n, 'requests-replaced').length > 0);
+    expect(ofKind(n, 'requests-replaced')[0]!.json.sentence).toMatch(/^REQUESTS was removed at /);
+  });
 });
 
 describe('a daemon that died', () => {
