@@ -219,6 +219,20 @@ describe('events delivered to the notify command', () => {
     expect((await ask(d.run, 'stops', { q: 'north' }, { timeoutMs: 5000 })).status).toBe('ok');
   });
 
+  it('REQUESTS replaced by a FIFO of another user: removed as untrusted, one event', async () => {
+    const n = notifyScript();
+    const d = await daemon({ data: feedEnding(CURRENT), workers: 1, args: ['--notify', n.command] });
+    fs.rmSync(join(d.run, 'REQUESTS'));
+    makeFifo(join(d.run, 'REQUESTS'), 0o620);
+    fs.chownSync(join(d.run, 'REQUESTS'), 65534, 65534);
+    const [m] = await waitFor(
+      'the event',
+      () => ofKind(n, 'requests-replaced').length > 0 && ofKind(n, 'requests-replaced'),
+    );
+    expect(m!.json.sentence).toMatch(/^REQUESTS was replaced by a file of uid 65534 at /);
+    expect(fs.statSync(join(d.run, 'REQUESTS')).uid).toBe(process.getuid!());
+  });
+
   it("REQUESTS made unreachable (a plain file of the daemon's user there): critical until it is removed", async () => {
     const n = notifyScript();
     const d = await daemon({ data: feedEnding(CURRENT), workers: 1, args: ['--notify', n.command] });
@@ -270,6 +284,37 @@ describe('a daemon that died', () => {
     expect(shape(died)).toEqual(['event 1']);
     await waitFor("the new daemon's event", () => ofKind(n, 'unclean-stop').length > 0);
     expect((await health(first.run)).code).toBe(1); // the unclean stop, until an interval passes
+  });
+
+  it('a daemon whose main loop is stuck: CRITICAL, and --restart kills it and starts another', async () => {
+    const n = notifyScript();
+    const first = await daemon({ data: feedEnding(CURRENT), workers: 1, args: ['--notify', n.command] });
+    process.kill(first.pid, 'SIGSTOP'); // a loop that does not turn
+    try {
+      const stuck = await waitFor('the status stale', async () => {
+        const h = await health(first.run, '--stale', '1000');
+        return h.code === 2 && h;
+      });
+      expect(stuck.stdout).toMatch(
+        new RegExp(
+          `^ROQ CRITICAL - the daemon \\(pid ${first.pid}\\) has not written its status for \\d+ s: its main loop is stuck`,
+        ),
+      );
+      const h = await waitFor('the restart', async () => {
+        const r = await health(first.run, '--stale', '1000', '--restart');
+        return r.stdout.includes('was stuck') && r;
+      });
+      expect(h.code, h.stdout).toBe(1);
+      expect(h.stdout).toMatch(
+        new RegExp(
+          `^ROQ WARNING - pid ${first.pid} was stuck \\(no status for \\d+ s\\) and was killed; roq health --restart started pid \\d+`,
+        ),
+      );
+      expect(isAlive(first.pid)).toBe(false);
+      expect(shape(ofKind(n, 'daemon-died'))).toEqual(['event 1']);
+    } finally {
+      if (isAlive(first.pid)) process.kill(first.pid, 'SIGCONT');
+    }
   });
 
   it('roq health --failed UNIT (systemd OnFailure=) tells the notify command', async () => {

@@ -5,7 +5,7 @@
  * the daemon nothing, and it says CRITICAL itself when no daemon runs or the daemon stopped writing (hung).
  *
  * `--restart` is for hosts without systemd (a cron line): a daemon that is not running, or has not written its
- * status for STUCK_RESTART_MS (its main loop is stuck; it is killed first), is started again with the options it
+ * status for three times --stale (its main loop is stuck; it is killed first), is started again with the options it
  * ran with, and the restart is reported on the output (cron mails it) and to the notify command.
  */
 import * as fs from 'node:fs';
@@ -29,8 +29,8 @@ e.g. when run by a user who may not read <run>/daemon/). Every event is listed i
 
   --run DIR         run directory (default $ROQ_RUN_DIR, else ./run)
   --stale MS        a status older than this means the daemon is stuck (default 10000)
-  --restart         (cron, hosts without systemd) start a daemon that is not running or is stuck, with the
-                    options it ran with (else --data, --workers, ... as for \`roq start\`), and report it
+  --restart         (cron, hosts without systemd) start a daemon that is not running or is stuck (no status
+                    for three times --stale: it is killed first), with the options it ran with (else --data, --workers, ... as for \`roq start\`), and report it
   --failed UNIT     (systemd OnFailure=) report that UNIT failed to the notify command, and exit
   --notify CMD      the notify command for --restart and --failed (default: the daemon's, else $ROQ_NOTIFY)
 `;
@@ -44,8 +44,11 @@ const HEALTH_OPTIONS = {
 
 const EXIT: Record<'OK' | 'WARNING' | 'CRITICAL' | 'UNKNOWN', number> = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 };
 type Verdict = keyof typeof EXIT;
-/** --restart kills a daemon whose status is older than this: its main loop has not turned for that long. */
-const STUCK_RESTART_MS = 30_000;
+/**
+ * --restart kills a daemon whose status is this many times older than --stale: stuck for that long, it is not a
+ * moment's pause (a swap of a large generation, a slow disk).
+ */
+const STUCK_RESTART_FACTOR = 3;
 
 interface Finding {
   verdict: Verdict;
@@ -60,7 +63,8 @@ export async function health(argv: string[]): Promise<number> {
   if (typeof values.failed === 'string') return reportFailedUnit(run, values.failed, values);
   const staleMs = intOption('health', 'stale', values.stale, 10_000, 1000, 3_600_000);
   let f = examine(run, staleMs);
-  if (values.restart && (f.pid === undefined || f.stuckMs >= STUCK_RESTART_MS)) f = await restart(run, f, values);
+  if (values.restart && (f.pid === undefined || f.stuckMs >= STUCK_RESTART_FACTOR * staleMs))
+    f = await restart(run, f, values);
   const [first, ...more] = f.lines;
   process.stdout.write(
     `ROQ ${f.verdict} - ${first}${f.perf ? ` | ${f.perf}` : ''}\n${more.map((l) => l + '\n').join('')}`,
