@@ -64,7 +64,7 @@ export async function health(argv: string[]): Promise<number> {
   const staleMs = intOption('health', 'stale', values.stale, 10_000, 1000, 3_600_000);
   let f = examine(run, staleMs);
   if (values.restart && (f.pid === undefined || f.stuckMs >= STUCK_RESTART_FACTOR * staleMs))
-    f = await restart(run, f, values);
+    f = await restart(run, f, values, staleMs);
   const [first, ...more] = f.lines;
   process.stdout.write(
     `ROQ ${f.verdict} - ${first}${f.perf ? ` | ${f.perf}` : ''}\n${more.map((l) => l + '\n').join('')}`,
@@ -143,6 +143,7 @@ async function restart(
   run: string,
   f: ReturnType<typeof examine>,
   values: Values,
+  staleMs: number,
 ): Promise<ReturnType<typeof examine>> {
   const given = daemonOptions('health', values);
   const last = f.status?.options;
@@ -171,7 +172,7 @@ async function restart(
     [severity, verdict] = ['critical', 'CRITICAL'];
   }
   await tell(o.notify, run, 'daemon-died', severity, sentence);
-  const now = examine(run, 10_000);
+  const now = examine(run, staleMs);
   return { ...now, verdict, lines: [sentence, ...now.lines.filter((l) => !l.startsWith('roq serves'))] };
 }
 
