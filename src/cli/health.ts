@@ -30,7 +30,8 @@ e.g. when run by a user who may not read <run>/daemon/). Every event is listed i
   --run DIR         run directory (default $ROQ_RUN_DIR, else ./run)
   --stale MS        a status older than this means the daemon is stuck (default 10000)
   --restart         (cron, hosts without systemd) start a daemon that is not running or is stuck (no status
-                    for three times --stale: it is killed first), with the options it ran with (else --data, --workers, ... as for \`roq start\`), and report it
+                    for three times --stale: it is killed first) with the options it ran with (else --data,
+                    --workers, ... as for \`roq start\`), and report it
   --failed UNIT     (systemd OnFailure=) report that UNIT failed to the notify command, and exit
   --notify CMD      the notify command for --restart and --failed (default: the daemon's, else $ROQ_NOTIFY)
 `;
