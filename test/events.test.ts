@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ask } from '../src/client.js';
 import { isAlive } from '../src/control/lifecycle.js';
+import { readStatusFile } from '../src/control/status.js';
 import { makeFifo } from '../src/client.js';
 import { encodeRequest } from '../src/protocol.js';
 import { today } from '../src/dates.js';
@@ -86,6 +87,16 @@ function inDays(n: number): string {
   return today(d).replaceAll('-', '');
 }
 
+/** Waits until the daemon serving on `run` has observed `kind` in two status writes (a second apart). */
+async function observedTwice(run: string, kind: string): Promise<void> {
+  const seen = new Set<number>();
+  await waitFor(`${kind} observed twice`, () => {
+    const s = readStatusFile(run, pidOf(run));
+    if (s?.health?.events.some((e) => e.kind === kind)) seen.add(s.updatedAt);
+    return seen.size >= 2;
+  });
+}
+
 async function health(run: string, ...more: string[]) {
   return roqCli(['health', '--run', run, ...more]);
 }
@@ -138,8 +149,10 @@ describe('events delivered to the notify command', () => {
       ROQ_EVENT_SENTENCE: m!.json.sentence,
       ROQ_EVENT_RUN: d.run,
     });
-    // Observed every second and said once.
-    await waitFor('two more status writes', async () => (await roqCli(['status', '--run', d.run])).code === 0);
+    // Observed every second and said once, also across an upgrade: the new daemon takes the event on as said.
+    const up = await roqCli(['upgrade', '--run', d.run]);
+    expect(up.code, up.stderr).toBe(0);
+    await observedTwice(d.run, 'data-ended');
     expect(n.received().map((r) => r.json.kind)).toEqual(['data-ended']);
   });
 
@@ -256,14 +269,18 @@ describe('events delivered to the notify command', () => {
 describe('a daemon that died', () => {
   it('kill -9, then start: the new daemon says it started after an unclean stop', async () => {
     const n = notifyScript();
-    const data = feedEnding(CURRENT);
-    const first = await daemon({ data, workers: 1 });
+    const data = feedEnding('20251231');
+    const first = await daemon({ data, workers: 1, args: ['--notify', n.command] });
+    await waitFor('the data-ended event', () => ofKind(n, 'data-ended').length > 0);
     process.kill(first.pid, 'SIGKILL');
     await waitFor('the daemon gone', () => !isAlive(first.pid));
     await daemon({ data, workers: 1, run: first.run, args: ['--notify', n.command] });
     const [m] = await waitFor('the event', () => ofKind(n, 'unclean-stop').length > 0 && ofKind(n, 'unclean-stop'));
     expect(m!.json.severity).toBe('warning');
     expect(m!.json.sentence).toMatch(new RegExp(`^the daemon started after an unclean stop: pid ${first.pid} stopped`));
+    // What the dead daemon had told is not told again.
+    await observedTwice(first.run, 'data-ended');
+    expect(n.received().map((r) => r.json.kind)).toEqual(['data-ended', 'unclean-stop']);
   });
 
   it('roq health --restart starts a dead daemon with its options again and reports it', async () => {

@@ -204,11 +204,11 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   log.info(
     `starting roq ${VERSION}: pid ${process.pid}, run ${o.run}, data ${o.data}, ${o.workers} workers, deadline ${o.deadlineMs} ms${o.takeover ? ', taking over' : ''}`,
   );
-  // Read before this daemon writes its own: one left by a daemon that is gone says it stopped uncleanly.
-  const leftover = o.takeover ? undefined : readStatusFile(o.run);
+  // Read before this daemon writes its own: a predecessor's (its events are not told again), or one left by a
+  // daemon that is gone, which stopped uncleanly.
   const watch = createWatch(
     { run: o.run, log, notify: o.notify, intervalMs: o.notifyIntervalMs, dataNoun: DATA_NOUN },
-    leftover,
+    readStatusFile(o.run),
   );
   const env: Env = { log, accessLog, account, programs: readPrograms(), gc: enableGc(), watch };
   if (account) checkRunDirFor(account, o.run);

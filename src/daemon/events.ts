@@ -121,6 +121,29 @@ export interface Observation {
   requests: RequestsState;
 }
 
+/**
+ * The events a predecessor had told of (from its status.json: a daemon taken over, or one that died), taken on as
+ * already said, so that an upgrade or a restart does not tell the admin again; they end here as they would have
+ * there.
+ */
+export function adopt(s: EventsState, events: readonly ActiveEvent[], now: number): void {
+  for (const e of events) {
+    if (!(e.kind in EVENT_SEVERITY) || s.tracked.has(e.kind)) continue;
+    const condition = CONDITIONS.has(e.kind);
+    s.tracked.set(e.kind, { ...e, condition, reported: e.count, messagedAt: now, key: condition ? ADOPTED : '' });
+  }
+}
+
+/** The kinds that last until `observe` is told they are over (the others end after a quiet interval). */
+const CONDITIONS: ReadonlySet<EventKind> = new Set([
+  'data-ended',
+  'data-ending',
+  'reload-failed',
+  'requests-unreachable',
+]);
+/** The key of an adopted event: its next sighting is the same one seen again, not a new one. */
+const ADOPTED = '\0adopted';
+
 /** A one-off fact (an unclean stop seen at start): one sighting of an occurrence kind. */
 export function record(s: EventsState, now: number, kind: EventKind, sentence: string): EventMessage[] {
   const out: EventMessage[] = [];
@@ -297,7 +320,7 @@ function sight(
     return;
   }
   t.sentence = sentence;
-  if (t.key === key) return;
+  if (t.key === key || t.key === ADOPTED) return void (t.key = key);
   t.key = key;
   t.count += n;
   t.lastSeen = now;

@@ -8,6 +8,7 @@ import type { StatusFile } from '../control/status.js';
 import { isAlive } from '../control/lifecycle.js';
 import {
   activeEvents,
+  adopt,
   age,
   createEvents,
   healthState,
@@ -48,12 +49,14 @@ export interface WatchOptions {
 }
 
 /**
- * `leftover`: the status.json found in the private directory at start, before this daemon wrote its own. A daemon
- * that stops removes its file, so one left by a pid that no longer runs is the trace of an unclean stop (kill -9,
- * a crash, the machine's power, systemd's watchdog).
+ * `previous`: the status.json found in the private directory at start, before this daemon wrote its own: a
+ * predecessor's being taken over, or one left behind. A daemon that stops removes its file, so one left by a pid
+ * that no longer runs is the trace of an unclean stop (kill -9, a crash, the machine's power, systemd's watchdog).
+ * Either way, the events it had told of are not told again (events.adopt).
  */
-export function createWatch(o: WatchOptions, leftover: StatusFile | undefined): Watch {
+export function createWatch(o: WatchOptions, previous: StatusFile | undefined): Watch {
   const state = createEvents(o.intervalMs, o.dataNoun);
+  if (previous?.health) adopt(state, previous.health.events, Date.now());
   const notifier = createNotifier(o.notify, o.run, (m) => o.log.warn(m));
   const deliver = (messages: EventMessage[]) => {
     for (const m of messages) {
@@ -64,8 +67,8 @@ export function createWatch(o: WatchOptions, leftover: StatusFile | undefined): 
     }
     notifier.send(messages);
   };
-  if (leftover && leftover.pid !== process.pid && !isAlive(leftover.pid)) {
-    const sentence = `the daemon started after an unclean stop: pid ${leftover.pid} stopped without saying so ${age(Date.now() - leftover.updatedAt)} ago (at ${new Date(leftover.updatedAt).toISOString()}); its last log lines in the daemon's log say why, if it could tell`;
+  if (previous && previous.pid !== process.pid && !isAlive(previous.pid)) {
+    const sentence = `the daemon started after an unclean stop: pid ${previous.pid} stopped without saying so ${age(Date.now() - previous.updatedAt)} ago (at ${new Date(previous.updatedAt).toISOString()}); its last log lines in the daemon's log say why, if it could tell`;
     deliver(record(state, Date.now(), 'unclean-stop', sentence));
   }
   return {

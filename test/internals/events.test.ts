@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Counters } from '../../src/control/status.js';
 import {
   activeEvents,
+  adopt,
   createEvents,
   daysBetween,
   healthState,
@@ -124,6 +125,23 @@ describe('events: rates and occurrences', () => {
     const m = observe(s, at(1000, {}, { busy: 10, dropped: 30 }));
     expect(brief(m)).toEqual(['event busy 10/10', 'event garbage 30/30']);
     expect(activeEvents(s).map((e) => e.kind)).toEqual(['busy', 'garbage']);
+  });
+
+  it("takes on a predecessor's events as said: nothing told again, ended as they would have been", () => {
+    const before = createEvents(MIN, 'timetable');
+    const ended = { generation: { id: 1, loadedAt: T0, dates: { start: '2026-09-21', end: '2026-11-08' } } };
+    observe(before, at(0, ended));
+    observe(before, at(1000, ended, { died: 5 }));
+    expect(activeEvents(before).map((e) => e.kind)).toEqual(['data-ended', 'workers-failing']);
+    const after = createEvents(MIN, 'timetable');
+    adopt(after, activeEvents(before), T0 + 1000);
+    expect(observe(after, at(2000, ended, { died: 5 }))).toEqual([]);
+    expect(healthState(after)).toBe('critical');
+    expect(observe(after, at(MIN, ended, { died: 5 }))).toEqual([]);
+    expect(brief(observe(after, at(MIN + 2000, {}, { died: 5 })))).toEqual([
+      'resolved data-ended 1/0',
+      'resolved workers-failing 5/0',
+    ]);
   });
 
   it('records an unclean stop once, resolved after a quiet interval', () => {
