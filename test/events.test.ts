@@ -19,6 +19,7 @@ import { today } from '../src/dates.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
 import { daemonsPerTest, LIRR, makeRunDir, pidOf, ROOT, roqCli, waitFor, writeRequests } from './helpers/daemon.js';
 import { runNotify, splitCommand } from '../src/daemon/notify.js';
+import { EVENT_SEVERITY } from '../src/daemon/events.js';
 
 const { daemon, running } = daemonsPerTest();
 /** Run directories made here (a daemon's `run` given by the test is not removed when it stops). */
@@ -376,6 +377,12 @@ describe('the notify one-liners of docs/OPERATIONS.md', () => {
   const lines = [...fs.readFileSync(join(ROOT, 'docs/OPERATIONS.md'), 'utf8').matchAll(/^ROQ_NOTIFY='(.*)'/gm)].map(
     (m) => m[1]!,
   );
+
+  it('come after a table of every event kind with its severity', () => {
+    const doc = fs.readFileSync(join(ROOT, 'docs/OPERATIONS.md'), 'utf8');
+    const rows = [...doc.matchAll(/^\| `([a-z-]+)` \| (critical|warning) \|/gm)].map((m) => [m[1], m[2]]);
+    expect(Object.fromEntries(rows)).toEqual(EVENT_SEVERITY);
+  });
 
   it('are one each for mail, a webhook (curl) and syslog (logger), and split into words as documented', () => {
     expect(lines.map((l) => splitCommand(l)![0])).toEqual(['/usr/bin/mail', '/usr/bin/curl', '/usr/bin/logger']);
