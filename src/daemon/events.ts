@@ -13,6 +13,7 @@
  * the interval only count, and a digest says how many at the end of it; a condition still true a day later is said
  * again; the end of either is one "resolved" message.
  */
+import { daysBetween } from '../dates.js';
 import type { DateRange } from '../protocol.js';
 import type { Counters, RequestsState, ReloadOutcome } from '../control/status.js';
 
@@ -195,11 +196,6 @@ export function rates(s: EventsState): Rates {
     busy: d('busy'),
     dropped: d('dropped'),
   };
-}
-
-/** Whole days from `today` to `day` (both YYYY-MM-DD): negative once `day` is past. */
-export function daysBetween(today: string, day: string): number {
-  return Math.round((Date.parse(`${day}T00:00:00Z`) - Date.parse(`${today}T00:00:00Z`)) / 86_400_000);
 }
 
 /** "3 d 4 h", "5 h 2 min", "40 s": how old something is, for sentences. */

@@ -9,7 +9,6 @@ import {
   activeEvents,
   adopt,
   createEvents,
-  daysBetween,
   healthState,
   observe,
   record,
@@ -17,6 +16,7 @@ import {
   type Observation,
 } from '../../src/daemon/events.js';
 import { quoteWord, splitCommand } from '../../src/daemon/notify.js';
+import { daysBetween } from '../../src/dates.js';
 
 const ZERO: Counters = { received: 0, ok: 0, error: 0, failed: 0, timeout: 0, died: 0, busy: 0, dropped: 0 };
 const T0 = Date.parse('2026-12-07T03:00:00Z');
