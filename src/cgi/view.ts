@@ -26,7 +26,7 @@ const HEADINGS: Record<number, string> = {
   405: 'This page only answers GET and POST',
   413: 'The request is too large',
   415: 'The form could not be read',
-  503: 'The timetable service is not available right now',
+  503: 'This page cannot be shown right now',
 };
 
 /**
@@ -42,12 +42,16 @@ export function errorHeading(status: number, unavailable = HEADINGS[503]!): stri
  * marked invalid, and the code only where it helps the visitor fix the form (4xx): a server-side failure shows
  * a plain sentence and nothing else.
  */
-export function errorView(e: PageError): { error: Record<string, unknown>; invalid: Record<string, boolean> } {
+export function errorView(
+  e: PageError,
+  /** A page's own words for some statuses (the board's, to a passenger); the rest are errorHeading's. */
+  headings: Record<number, string> = {},
+): { error: Record<string, unknown>; invalid: Record<string, boolean> } {
   const problems = e.problems ?? (e.param ? [{ param: e.param, message: e.message }] : []);
   return {
     error: {
       ...e,
-      heading: errorHeading(e.status),
+      heading: headings[e.status] ?? errorHeading(e.status),
       showCode: e.status < 500,
       problems: e.problems,
     },

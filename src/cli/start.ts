@@ -19,6 +19,7 @@ import {
 import { coverageLine } from '../queries/feed-dates.js';
 import { DAEMON_OPTIONS, fromArgs, toArgs } from '../control/daemon-options.js';
 import { intOption, parseCommand, runDir, type Options } from './options.js';
+import { rowsWord } from './file-table.js';
 
 export const START_HELP = `usage: roq start [--run DIR] [--data DIR] [--workers N] [--deadline MS] [--takeover] [--foreground] [...]
 
@@ -41,6 +42,9 @@ naming file:line:column and exits non-zero, leaving no daemon behind.
   --user NAME[:GROUP]    started as root: become this user once the run directory's files are open
   --roq1 on|off          answer clients of 0.1 (protocol version 1, whose answers carry no proof; default on
                          until 0.3, where it turns off; 0.4 drops version 1: docs/PROTOCOL.md)
+  --notify CMD           'PROGRAM ARG…', run without a shell (quote words with blanks) for each event worth a
+                         human, JSON on stdin and ROQ_EVENT_* variables (default $ROQ_NOTIFY; docs/OPERATIONS.md)
+  --notify-interval MS   repeats of an event are folded into one digest per this long (default 600000)
   --foreground           do not detach (for systemd Type=simple and debugging); SIGTERM stops, SIGHUP reloads
 `;
 
@@ -92,7 +96,7 @@ function progress(): ((f: { file: string; rows: number; bytes: number; ms: numbe
     const mb = f.bytes / 1e6;
     total += mb;
     // Files load concurrently, so the speed is the load's so far, not this file's.
-    const line = `  ${f.file.padEnd(22)} ${f.rows.toLocaleString('en-US').padStart(12)} rows ${mb.toFixed(1).padStart(8)} MB   ${(f.ms / 1000).toFixed(1).padStart(5)} s, ${(total / (f.ms / 1000)).toFixed(0)} MB/s so far\n`;
+    const line = `  ${f.file.padEnd(22)} ${f.rows.toLocaleString('en-US').padStart(12)} ${rowsWord(f.rows)} ${mb.toFixed(1).padStart(8)} MB   ${(f.ms / 1000).toFixed(1).padStart(5)} s, ${(total / (f.ms / 1000)).toFixed(0)} MB/s so far\n`;
     if (shown) return void process.stdout.write(line);
     early.push(line);
     if (f.ms >= PROGRESS_AFTER_MS) {

@@ -9,10 +9,11 @@ import lockfile from 'proper-lockfile';
 import { roqError, RoqError } from '../errors.js';
 import { runningPid } from '../control/lifecycle.js';
 import { privatePath } from '../daemon/private-dir.js';
-import { readStatusFile, type StatusFile } from '../control/status.js';
-import { VERSION } from '../version.js';
+import { readStatusFile } from '../control/status.js';
+import { buildLabel, thisBuild } from '../version.js';
 import { intOption, parseCommand, requireRunDir, type Options } from './options.js';
-import { argsOfStatus, DAEMON_OPTIONS, fromArgs, type OptionValues } from '../control/daemon-options.js';
+import { DAEMON_OPTIONS, fromArgs, successorOptions } from '../control/daemon-options.js';
+import { watchdogFrom } from '../daemon/watchdog.js';
 import { launch } from './start.js';
 
 export const UPGRADE_HELP = `usage: roq upgrade [--run DIR] [--ready-timeout MS] [--data DIR] [--workers N] [--deadline MS] [...]
@@ -29,23 +30,6 @@ to load or is not ready in time, it is stopped, the old one serves on, and the e
 `;
 
 const UPGRADE_OPTIONS = { ...DAEMON_OPTIONS, 'ready-timeout': { type: 'string' } } satisfies Options;
-
-/** The options given on the command line: they win over the old daemon's. */
-function given(values: OptionValues): OptionValues {
-  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
-}
-
-/**
- * The old daemon's options, as command-line values, from its private status.json (a daemon of 0.1 kept none there:
- * only its data directory, from its generation). `--user` is kept only for an upgrade run as root, the one who can
- * start a daemon that becomes another user; anyone else can only start a daemon that runs as themselves.
- */
-function keptOptions(old: StatusFile | undefined): OptionValues {
-  if (!old) return {};
-  if (!old.options) return { data: old.generation.dataDir };
-  const kept = argsOfStatus(old.options);
-  return process.geteuid?.() === 0 ? kept : { ...kept, user: undefined };
-}
 
 export async function upgrade(argv: string[]): Promise<number> {
   const { values } = parseCommand('upgrade', argv, UPGRADE_OPTIONS);
@@ -66,7 +50,13 @@ export async function upgrade(argv: string[]): Promise<number> {
     const oldPid = runningPid(run);
     if (oldPid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
     const old = readStatusFile(run, oldPid);
-    const o = { ...fromArgs('upgrade', { ...keptOptions(old), ...given(values) }), takeover: true };
+    // systemd gives ExecReload no watchdog of its own: the new daemon (which reads its environment) keeps the old one's.
+    const watchdog = old?.options?.watchdog;
+    if (watchdog && !watchdogFrom(process.env)) {
+      process.env.NOTIFY_SOCKET = watchdog.socket;
+      process.env.WATCHDOG_USEC = String(watchdog.intervalMs * 1000);
+    }
+    const o = { ...successorOptions('upgrade', old, values), takeover: true };
     const t0 = Date.now();
     let loadedAt = 0;
     const r = await launch(o, readyTimeoutMs, (l) => {
@@ -79,7 +69,7 @@ export async function upgrade(argv: string[]): Promise<number> {
       throw roqError('ROQ_TAKEOVER_FAILED', { run, pid: oldPid, detail });
     });
     process.stdout.write(
-      `roq upgraded on ${run}: pid ${oldPid} (${old?.version ?? 'unknown release'}) -> pid ${r.pid} (${VERSION}), generation ${r.generation}, ` +
+      `roq upgraded on ${run}: pid ${oldPid} (${buildLabel(old ?? {})}) -> pid ${r.pid} (${buildLabel(thisBuild())}), generation ${r.generation}, ` +
         `${r.rows} rows, ${r.workers} workers; handover took ${Date.now() - (loadedAt || t0)} ms\n`,
     );
     return 0;

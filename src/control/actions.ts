@@ -19,7 +19,8 @@ export function writeActionRequest(run: string, action: HoldAction): string {
   const id = `${Date.now().toString(36).padStart(10, '0')}.${process.pid}.${randomToken(6)}`;
   // Often run by root in a directory the web server's group may write: replaceFile makes the temporary file
   // O_EXCL|O_NOFOLLOW, so a symlink planted at its name is never followed (writeFileSync would follow it).
-  replaceFile(join(run, PREFIX + id), `${action}\n`);
+  // Readable by the daemon when root writes it for a daemon that runs as its own user (it holds only the action).
+  replaceFile(join(run, PREFIX + id), `${action}\n`, 0o644);
   return id;
 }
 

@@ -9,6 +9,8 @@ import type { DaemonOptions } from '../daemon/daemon.js';
 import { privatePath } from '../daemon/private-dir.js';
 import { dataDir, defaultWorkers, intOption, RUN_OPTION, runDir, type Options } from '../cli/options.js';
 import { roqError } from '../errors.js';
+import { findProgram, quoteWord, splitCommand } from '../daemon/notify.js';
+import { watchdogFrom, type WatchdogSetting } from '../daemon/watchdog.js';
 import { defaultLogFile } from './lifecycle.js';
 
 /** The command-line options that shape a running daemon (`roq start` and `roq upgrade` take them all). */
@@ -22,6 +24,8 @@ export const DAEMON_OPTIONS = {
   'takeover-timeout': { type: 'string' },
   user: { type: 'string' },
   roq1: { type: 'string' },
+  notify: { type: 'string' },
+  'notify-interval': { type: 'string' },
 } satisfies Options;
 
 /** What status.json keeps of a daemon's options; fields after deadlineMs are absent from older daemons' files. */
@@ -34,6 +38,10 @@ export interface StatusOptions {
   takeoverTimeoutMs?: number;
   user?: string;
   roq1?: boolean;
+  notify?: string[];
+  notifyIntervalMs?: number;
+  /** systemd's watchdog: not an argument (systemd sets it in the environment), handed on by `roq upgrade`. */
+  watchdog?: WatchdogSetting;
 }
 
 export type OptionValues = Record<string, string | boolean | undefined>;
@@ -44,6 +52,7 @@ export function fromArgs(command: string, values: OptionValues): DaemonOptions {
   const accessLog = typeof values['access-log'] === 'string' ? values['access-log'] : privatePath(run, 'access.log');
   // Only the test build (scripts/build.js) has the fault queries; elsewhere the variable means nothing.
   const faults = (typeof ROQ_TEST_BUILD !== 'boolean' || ROQ_TEST_BUILD) && process.env.ROQ_TEST_FAULTS === '1';
+  const watchdog = watchdogFrom(process.env);
   return {
     run,
     data: dataDir(values.data),
@@ -57,7 +66,31 @@ export function fromArgs(command: string, values: OptionValues): DaemonOptions {
     loadDelayMs: faults ? Number(process.env.ROQ_TEST_LOAD_DELAY_MS) || 0 : 0,
     roq1: onOff(command, 'roq1', values.roq1, true),
     ...(typeof values.user === 'string' ? { user: values.user } : {}),
+    ...notifyOptions(command, values),
+    ...(watchdog ? { watchdog } : {}),
   };
+}
+
+/** --notify (else $ROQ_NOTIFY) as the program's words, and --notify-interval. */
+export function notifyOptions(
+  command: string,
+  values: OptionValues,
+): Pick<DaemonOptions, 'notify' | 'notifyIntervalMs'> {
+  const text = typeof values.notify === 'string' ? values.notify : process.env.ROQ_NOTIFY || undefined;
+  const notify = text === undefined ? undefined : splitCommand(text);
+  if (text !== undefined && !notify)
+    throw roqError('ROQ_USAGE', {
+      command,
+      detail: `--notify needs a program and its arguments, with every quote closed, got '${text.slice(0, 80)}'`,
+    });
+  // Said now, not at the first event in the middle of the night.
+  if (notify && !findProgram(notify[0]!))
+    throw roqError('ROQ_USAGE', {
+      command,
+      detail: `--notify: no program '${notify[0]!.slice(0, 80)}' to run (give its full path, e.g. /usr/bin/logger)`,
+    });
+  const every = intOption(command, 'notify-interval', values['notify-interval'], 600_000, 100, 86_400_000);
+  return { ...(notify ? { notify } : {}), notifyIntervalMs: every };
 }
 
 function onOff(command: string, name: string, value: string | boolean | undefined, fallback: boolean): boolean {
@@ -80,6 +113,9 @@ export function toStatus(o: DaemonOptions): StatusOptions {
     takeoverTimeoutMs: o.takeoverTimeoutMs,
     ...(o.user ? { user: o.user } : {}),
     roq1: o.roq1,
+    ...(o.notify ? { notify: o.notify } : {}),
+    notifyIntervalMs: o.notifyIntervalMs,
+    ...(o.watchdog ? { watchdog: o.watchdog } : {}),
   };
 }
 
@@ -99,7 +135,26 @@ export function argsOfStatus(s: StatusOptions): OptionValues {
     'takeover-timeout': text(s.takeoverTimeoutMs),
     user: s.user,
     roq1: s.roq1 === undefined ? undefined : s.roq1 ? 'on' : 'off',
+    notify: s.notify?.map(quoteWord).join(' '),
+    'notify-interval': text(s.notifyIntervalMs),
   };
+}
+
+/**
+ * The options of a successor to the daemon whose status.json is `old` (`roq upgrade`, `roq health --restart`):
+ * its options, each one given on the command line (`values`) winning. A daemon of 0.1 kept none (compat.ts): only
+ * its data directory, from its generation. `--user` is kept only when this runs as root, the one who can start a
+ * daemon that becomes another user; anyone else can only start one that runs as themselves.
+ */
+export function successorOptions(
+  command: string,
+  old: { options?: StatusOptions; generation: { dataDir: string } } | undefined,
+  values: OptionValues,
+): DaemonOptions {
+  const given = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+  const kept = !old ? {} : !old.options ? { data: old.generation.dataDir } : argsOfStatus(old.options);
+  if (process.geteuid?.() !== 0) delete kept.user;
+  return fromArgs(command, { ...kept, ...given });
 }
 
 /** The arguments that make `roq daemon` run with options `o`. */

@@ -11,6 +11,7 @@ import { readLegacyStatus } from './compat.js';
 import type { StatusOptions } from './daemon-options.js';
 import type { FileStats, GenerationData } from '../store/types.js';
 import type { Log } from '../daemon/log.js';
+import type { HealthSummary } from '../daemon/watch.js';
 
 // ---- the parts of the contract: counters, workers, REQUESTS, reloads ----
 
@@ -111,6 +112,9 @@ export const STATUS_FILE = 'status.json';
 export interface StatusFile {
   pid: number;
   version: string;
+  /** the commit the daemon was built from, and its release directory when it runs from one (version.ts) */
+  commit?: string;
+  release?: string;
   run: string;
   state: 'serving' | 'stopping';
   startedAt: number;
@@ -136,6 +140,8 @@ export interface StatusFile {
   memory: { rss: number; heapUsed: number };
   /** Whether clients can reach the daemon: REQUESTS is the FIFO it reads (it is made again if removed). */
   requests: RequestsState;
+  /** Events worth a human that have not ended, and the state they make (absent from daemons before 0.3). */
+  health?: HealthSummary;
 }
 
 /**

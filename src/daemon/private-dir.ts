@@ -100,6 +100,7 @@ export function replaceFile(path: string, text: string, mode = 0o600): void {
   fs.rmSync(tmp, { force: true });
   const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
   try {
+    fs.fchmodSync(fd, mode); // exactly `mode`, whatever the umask of whoever runs this
     fs.writeSync(fd, text);
   } finally {
     fs.closeSync(fd);

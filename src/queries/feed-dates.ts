@@ -20,6 +20,9 @@ function has(table: TableData | undefined, name: string, type: string): table is
   return table?.present === true && table.columns[name]?.type === type;
 }
 
+/** What a GTFS feed's data is to its users, in the sentences of events ("the timetable ended on …"). */
+export const DATA_NOUN = 'timetable';
+
 function fromFeedInfo(feedInfo: TableData | undefined): DateRange | undefined {
   if (!has(feedInfo, 'feed_start_date', 'string') || !has(feedInfo, 'feed_end_date', 'string') || feedInfo.rows === 0)
     return undefined;
