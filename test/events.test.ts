@@ -203,12 +203,14 @@ describe('events delivered to the notify command', () => {
       data: feedEnding(CURRENT),
       workers: 1,
       env: { ROQ_TEST_FAULTS: '1' },
+      deadline: 10_000,
       args: ['--notify', n.command],
     });
     const req = (token: string, query: string, params: Record<string, string>) =>
       encodeRequest({ kind: 'query', pid: process.pid, token, query, params, proof: `p${token}`.padEnd(16, '0') });
-    // One slow query holds the worker; 100 more from one pid: 64 wait, the rest are refused as busy.
-    writeRequests(d.run, req('slow', 'fault_sleep', { ms: '1500' }));
+    // One slow query holds the worker (long enough for a loaded machine to read the rest meanwhile); 100 more from
+    // one pid: 64 wait, the rest are refused as busy.
+    writeRequests(d.run, req('slow', 'fault_sleep', { ms: '4000' }));
     for (let i = 0; i < 100; i += 10)
       writeRequests(d.run, Array.from({ length: 10 }, (_, j) => req(`b${i + j}`, 'stops', { q: 'x' })).join(''));
     for (let i = 0; i < 4; i++) writeRequests(d.run, 'garbage, not a request\n'.repeat(10));
