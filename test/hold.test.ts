@@ -18,7 +18,7 @@ const { daemon } = daemonsPerTest();
 const quiet = { warn: () => undefined };
 
 async function north(run: string): Promise<{ generation: number; hash?: string; name: unknown }> {
-  const a = await ask(run, 'stops', { q: 'north' }, { timeoutMs: 5000 });
+  const a = await ask(run, 'stops', { q: 'north' }, { timeoutMs: 30_000 });
   if (a.status !== 'ok') throw new Error(JSON.stringify(a));
   return { generation: a.generation, hash: a.hash, name: a.rows[0]?.[1] };
 }

@@ -3,9 +3,10 @@
  * that `roq start` runs detached. Every failure is one line `roq: <message>` from the error catalog on stderr and
  * a non-zero exit: 2 for a usage or parameter mistake, 1 for everything else.
  */
+import { escapeControls } from '../daemon/log.js';
 import { RoqError } from '../errors.js';
 import { check, CHECK_HELP } from './check.js';
-import { VERSION } from '../version.js';
+import { buildLabel, thisBuild } from '../version.js';
 import { build, BUILD_HELP, runInApp, takeAppOption } from './app.js';
 import { health, HEALTH_HELP } from './health.js';
 import { init, INIT_HELP } from './init.js';
@@ -66,7 +67,8 @@ function exitCode(e: RoqError): number {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === '--version' || command === 'version') return (void process.stdout.write(`roq ${VERSION}\n`), 0);
+  if (command === '--version' || command === 'version')
+    return (void process.stdout.write(`roq ${buildLabel(thisBuild())}\n`), 0);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP);
     return command === undefined ? 2 : 0;
@@ -82,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
     return await run(args, app);
   } catch (e) {
     if (e instanceof RoqError) {
-      process.stderr.write(`roq: ${e.message} [${e.code}]\n`);
+      process.stderr.write(`roq: ${escapeControls(e.message, true)} [${e.code}]\n`); // names from data may hold escapes
       return exitCode(e);
     }
     process.stderr.write(`roq: internal error: ${(e as Error)?.stack ?? String(e)}\n`);

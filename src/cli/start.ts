@@ -23,6 +23,7 @@ import { watchdogFrom } from '../daemon/watchdog.js';
 import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';
 import { dataDir, defaultWorkers, intOption, parseCommand, RUN_OPTION, runDir, type Options } from './options.js';
+import { rowsWord } from './file-table.js';
 
 export const START_HELP = `usage: roq start [--run DIR] [--data DIR] [--workers N] [--deadline MS] [--takeover] [--foreground] [...]
 
@@ -177,7 +178,7 @@ function progress(): ((f: { file: string; rows: number; bytes: number; ms: numbe
     const mb = f.bytes / 1e6;
     total += mb;
     // Files load concurrently, so the speed is the load's so far, not this file's.
-    const line = `  ${f.file.padEnd(22)} ${f.rows.toLocaleString('en-US').padStart(12)} rows ${mb.toFixed(1).padStart(8)} MB   ${(f.ms / 1000).toFixed(1).padStart(5)} s, ${(total / (f.ms / 1000)).toFixed(0)} MB/s so far\n`;
+    const line = `  ${f.file.padEnd(22)} ${f.rows.toLocaleString('en-US').padStart(12)} ${rowsWord(f.rows)} ${mb.toFixed(1).padStart(8)} MB   ${(f.ms / 1000).toFixed(1).padStart(5)} s, ${(total / (f.ms / 1000)).toFixed(0)} MB/s so far\n`;
     if (shown) return void process.stdout.write(line);
     early.push(line);
     if (f.ms >= PROGRESS_AFTER_MS) {

@@ -10,7 +10,7 @@ import { roqError, RoqError } from '../errors.js';
 import { runningPid } from '../control/lifecycle.js';
 import { privatePath } from '../daemon/private-dir.js';
 import { readStatusFile } from '../control/status.js';
-import { VERSION } from '../version.js';
+import { buildLabel, thisBuild } from '../version.js';
 import { intOption, parseCommand, requireRunDir, type Options } from './options.js';
 import { DAEMON_OPTIONS, daemonOptions, launch } from './start.js';
 
@@ -81,7 +81,7 @@ export async function upgrade(argv: string[]): Promise<number> {
       throw roqError('ROQ_TAKEOVER_FAILED', { run, pid: oldPid, detail });
     });
     process.stdout.write(
-      `roq upgraded on ${run}: pid ${oldPid} (${old?.version ?? 'unknown release'}) -> pid ${r.pid} (${VERSION}), generation ${r.generation}, ` +
+      `roq upgraded on ${run}: pid ${oldPid} (${buildLabel(old ?? {})}) -> pid ${r.pid} (${buildLabel(thisBuild())}), generation ${r.generation}, ` +
         `${r.rows} rows, ${r.workers} workers; handover took ${Date.now() - (loadedAt || t0)} ms\n`,
     );
     return 0;

@@ -112,6 +112,9 @@ export const STATUS_FILE = 'status.json';
 export interface StatusFile {
   pid: number;
   version: string;
+  /** the commit the daemon was built from, and its release directory when it runs from one (version.ts) */
+  commit?: string;
+  release?: string;
   run: string;
   state: 'serving' | 'stopping';
   startedAt: number;

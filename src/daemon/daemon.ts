@@ -31,10 +31,10 @@ import { DATA_NOUN, rangeText } from '../queries/feed-dates.js';
 import { writeQueriesFile } from '../queries-file.js';
 import type { GenerationData } from '../store/types.js';
 import { randomToken } from '../token.js';
-import { VERSION } from '../version.js';
+import { thisBuild, VERSION } from '../version.js';
 import { createAccessLog, type AccessLog } from './access-log.js';
 import { ACTION_SIGNAL } from '../control/actions.js';
-import { takeActionRequests } from './actions.js';
+import { createActionScanner } from './actions.js';
 import { Core } from './core.js';
 import { startDispatcher } from './dispatcher.js';
 import { createEffects, type Effects } from './effects.js';
@@ -298,6 +298,8 @@ function wire(
   let onStopped = () => undefined as void;
   const effects = createEffects({
     run: o.run,
+    // The rest of a long answer may wait for its client about as long as the job may take.
+    answerBudgetMs: Math.min(1000, Math.ceil(o.deadlineMs / 2)),
     log: env.log,
     accessLog: env.accessLog,
     collect: () => setImmediate(env.gc),
@@ -317,6 +319,7 @@ function wire(
     deadlineMs: o.deadlineMs,
     source: env.programs.worker,
     perform: (fx) => effects.perform(fx),
+    rest: (r) => effects.rest(r),
   });
   effects.connect({ pool });
   effects.perform(core.start());
@@ -435,13 +438,14 @@ async function serve(
   if (o.watchdog) startWatchdog(o.watchdog, log, () => statusLine(env.watch.summary(), core.current().id));
   status.request();
   await status.flushed();
+  const actions = createActionScanner(
+    o.run,
+    (a) => reloader.act(a.action, a.id),
+    (msg) => log.warn(msg),
+  );
   signals.deliver((what) => {
     if (what === 'reload') return reloader.request();
-    if (what === 'actions') {
-      for (const a of takeActionRequests(o.run, (name, why) => log.warn(`admin request ${name} ignored: ${why}`)))
-        reloader.act(a.action, a.id);
-      return;
-    }
+    if (what === 'actions') return void actions.request();
     if (what === 'retire') retiring = true;
     p.effects.perform(core.control('stop'));
   });
@@ -481,6 +485,9 @@ function startTimers(o: DaemonOptions, log: Log, tick: () => void): NodeJS.Timeo
   return [statusTimer, sweepTimer];
 }
 
+/** Which build this daemon is, for status.json: the same for its whole life, whatever is on disk later. */
+const BUILD = thisBuild();
+
 function statusSnapshot(
   o: DaemonOptions,
   p: Parts,
@@ -491,6 +498,7 @@ function statusSnapshot(
   const mem = process.memoryUsage();
   return {
     pid: process.pid,
+    ...BUILD,
     version: VERSION,
     run: o.run,
     state: s.stopping ? 'stopping' : 'serving',
