@@ -310,6 +310,7 @@ describe('a daemon that died', () => {
     );
     const died = ofKind(n, 'daemon-died');
     expect(shape(died)).toEqual(['event 1']);
+    expect(died[0]!.json.severity).toBe('critical'); // brought back, but a daemon died
     await waitFor("the new daemon's event", () => ofKind(n, 'unclean-stop').length > 0);
     expect((await health(first.run)).code).toBe(1); // the unclean stop, until an interval passes
   });
