@@ -27,6 +27,14 @@ describe('help', () => {
     expect(r.stderr).not.toContain('Unknown option');
   });
 
+  it('deploy/install-release.sh --help prints its usage and exits 0; no argument is still a usage error', async () => {
+    const script = join(ROOT, 'deploy/install-release.sh');
+    const help = await runToEnd('/bin/bash', [script, '--help'], { timeoutMs: 30_000 });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: .*install-release\.sh TARBALL \[PREFIX\]/);
+    expect((await runToEnd('/bin/bash', [script], { timeoutMs: 30_000 })).code).toBe(2);
+  });
+
   it('roq check --help lists --app', async () => {
     const r = await roqCli(['check', '--help']);
     expect(r.code).toBe(0);
