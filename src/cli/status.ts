@@ -93,6 +93,12 @@ function describe(r: StatusReport): string {
           `  held        generation ${s.reload.held.id}: hash ${s.reload.held.hash}, ${s.reload.held.rows} rows from ${s.reload.held.dataDir}; \`roq swap\` makes it current`,
         ]
       : []),
+    ...(s.health
+      ? [
+          `  health      ${s.health.state}${s.health.events.length ? '' : ' (no event)'}`,
+          ...s.health.events.map((e) => `              ${e.severity} ${e.kind}: ${e.sentence}`),
+        ]
+      : []),
     ...(s.requests && (!s.requests.ok || s.requests.detail)
       ? [`  REQUESTS    ${s.requests.ok ? 'ok' : 'NOT REACHABLE'}: ${s.requests.detail ?? ''}`]
       : []),

@@ -56,8 +56,15 @@ export async function upgrade(argv: string[]): Promise<number> {
       deadlineMs: values.deadline === undefined && old?.options ? old.options.deadlineMs : given.deadlineMs,
       logFile: values.log === undefined && old?.options?.logFile ? old.options.logFile : given.logFile,
       accessLog: values['access-log'] === undefined && old?.options ? old.options.accessLog : given.accessLog,
+      notify: values.notify === undefined && old?.options?.notify ? old.options.notify : given.notify,
+      watchdog: given.watchdog ?? old?.options?.watchdog,
       takeover: true,
     };
+    // systemd gives ExecReload no watchdog of its own: the new daemon (which reads its environment) keeps the old one's.
+    if (o.watchdog && !given.watchdog) {
+      process.env.NOTIFY_SOCKET = o.watchdog.socket;
+      process.env.WATCHDOG_USEC = String(o.watchdog.intervalMs * 1000);
+    }
     const t0 = Date.now();
     let loadedAt = 0;
     const r = await launch(o, readyTimeoutMs, (l) => {

@@ -71,6 +71,8 @@ export interface DaemonOptions {
   program?: string;
   /** `--app DIR`: serve this app (built first when needed) instead of the default one. */
   app?: string;
+  /** More options for `roq start`. */
+  args?: string[];
 }
 
 export interface RunningDaemon {
@@ -114,6 +116,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     ...(opts.app ? ['--app', opts.app] : []),
   ];
   if (opts.deadline !== undefined) args.push('--deadline', String(opts.deadline));
+  args.push(...(opts.args ?? []));
   const r = await roqCli(args, { env: opts.env, program: opts.program });
   const pid = pidOf(run);
   if (r.code !== 0 || pid === undefined) throw new Error(`roq start failed (${r.code}): ${r.stderr}${r.stdout}`);
