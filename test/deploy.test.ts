@@ -97,7 +97,7 @@ async function daemonPid(run: string): Promise<number | undefined> {
 }
 
 async function northName(run: string): Promise<unknown> {
-  const a = await ask(run, 'stops', { q: 'north' }, { timeoutMs: 5000 });
+  const a = await ask(run, 'stops', { q: 'north' }, { timeoutMs: 30_000 });
   return a.status === 'ok' ? a.rows[0]?.[1] : a;
 }
 

@@ -39,7 +39,7 @@ export function render(
   if (outcome.kind === 'error') {
     const { error, internal } = forVisitor(outcome.error);
     if (internal) log(`roq.cgi: ${internal}\n`);
-    outcome = { kind: 'error', error };
+    outcome = { ...outcome, error };
   }
   return json ? renderJson(outcome) : renderHtml(outcome, form, settings.scriptName);
 }
