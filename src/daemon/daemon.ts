@@ -544,6 +544,7 @@ async function shutdown(
   await p.releaseLock();
   log.info(s.retiring ? 'retired: every request read was answered; the lock is released' : 'stopped');
   await Promise.all([p.pool.close(), p.loader.close(), Promise.race([env.watch.idle(), sleep(NOTIFY_TIMEOUT_MS)])]);
+  await p.effects.restsWritten(); // the last long answers, still being read by their clients
   if (s.retiring) {
     const next = await awaitSuccessor(o.run, 5000);
     log.info(next === undefined ? 'no successor wrote its PID within 5 s' : `pid ${next} serves on`);
