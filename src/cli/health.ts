@@ -15,6 +15,7 @@ import { readStatusFile, type StatusFile } from '../control/status.js';
 import { daysBetween, today } from '../dates.js';
 import type { EventMessage, Severity } from '../daemon/events.js';
 import { runNotify } from '../daemon/notify.js';
+import { escapeControls } from '../daemon/log.js';
 import { privateDir } from '../daemon/private-dir.js';
 import { pollUntil } from '../poll.js';
 import { intOption, parseCommand, runDir, type Options } from './options.js';
@@ -115,7 +116,9 @@ function examine(run: string, staleMs: number): Finding & { pid?: number; stuckM
     );
   }
   if (lines.length === 0) lines.push(`roq serves generation ${s.generation.id} on ${run}`);
-  return { verdict, lines: lines.map((l) => l.replaceAll('|', '/')), perf: perfData(s), pid, stuckMs, status: s };
+  // `|` starts the performance data; a load error may quote a data file's bytes (no terminal escapes).
+  const plain = lines.map((l) => escapeControls(l).replaceAll('|', '/'));
+  return { verdict, lines: plain, perf: perfData(s), pid, stuckMs, status: s };
 }
 
 function unknown(line: string): Finding & { stuckMs: number } {
