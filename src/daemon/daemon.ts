@@ -548,6 +548,7 @@ async function shutdown(
   // Messages still waiting for the notify command get a moment, well within `roq stop`'s wait; one already handed
   // to the command is not lost when this process exits.
   await Promise.all([p.pool.close(), p.loader.close(), Promise.race([env.watch.idle(), sleep(NOTIFY_DRAIN_MS)])]);
+  await p.effects.restsWritten(); // the last long answers, still being read by their clients
   if (s.retiring) {
     const next = await awaitSuccessor(o.run, 5000);
     log.info(next === undefined ? 'no successor wrote its PID within 5 s' : `pid ${next} serves on`);
