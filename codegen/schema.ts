@@ -177,6 +177,8 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
     'indexes',
     'delimiter',
     'header',
+    'comment',
+    'shortRows',
     'references',
   ]);
   const name = c.string(o.table, 'table', SNAKE, 'a table name of [a-z0-9_] starting with a letter');
@@ -302,6 +304,14 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
     if (d !== ',') spec.delimiter = d;
   }
   if (o.header !== undefined && !c.bool(o.header, 'header')) spec.header = false;
+  if (o.comment !== undefined)
+    spec.comment = c.string(
+      o.comment,
+      'comment',
+      /^[^\r\n",;|\t]+$/,
+      'a line prefix (no separator, quote or line end)',
+    );
+  if (c.bool(o.shortRows, 'shortRows')) spec.shortRows = true;
   if (composite.length) spec.references = composite;
   return { spec, refs: references };
 }

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { inferTable } from '../src/init/infer.js';
+import { inferTable, type Inferred } from '../src/init/infer.js';
 import { MAC_DATA, writeTree } from './helpers/apps.js';
 import { runCgi } from './helpers/cgi.js';
 import { daemonsPerTest, LIRR, roqCli } from './helpers/daemon.js';
@@ -22,7 +22,7 @@ const tree = (files: Record<string, string>) => {
   return dir;
 };
 
-const infer = (text: string, table = 't') => inferTable(`${table}.csv`, table, Buffer.from(text));
+const infer = (text: string, table = 't') => inferTable(`${table}.csv`, table, Buffer.from(text)) as Inferred;
 const columnsOf = (text: string) =>
   infer(text).table.columns as { name: string; type: string; required?: boolean; format?: string }[];
 
@@ -53,7 +53,7 @@ describe('schema inference', () => {
     const pair = infer('auth_name,code,name\nEPSG,1,World\nEPSG,2,France\nIGNF,1,France\n', 'extent');
     expect(pair.table.key).toEqual(['auth_name', 'code']);
     expect(pair.reasons).toContain(
-      'extent.auth_name: unique with code over 3 rows: the key; query extent(auth_name, code) looks a row up by it',
+      'extent.auth_name: unique with code over 3 rows, the leading columns are together unique and never empty (exports lead with the key): the key; query extent(auth_name, code) looks a row up by it',
     );
     expect(pair.reasons).toContain('extent.code: int, 3 values: every value is a whole number');
     expect(pair.query).toMatchObject({
@@ -101,7 +101,10 @@ describe('roq init', () => {
     const r = await roqCli(['init', app, '--from', data]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('extent.code: int, 3 values: every value is a whole number');
-    expect(r.stdout).toContain('extent.auth_name: unique with code over 3 rows: the key');
+    expect(r.stdout).toContain(
+      'extent.auth_name: unique with code over 3 rows, the leading columns are together unique',
+    );
+    expect(r.stdout).toContain('notes.md: left out: empty (no line but blank or comment lines)');
     expect(r.stdout).toContain('extent.updated: date (iso), 2 values, 1 empty (optional)');
     expect(r.stdout).toContain('units: units.txt, pipe-separated, no header line');
     expect(fs.readdirSync(join(app, 'schemas/tables')).sort()).toEqual(['extent.json', 'units.json']);

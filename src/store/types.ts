@@ -47,6 +47,10 @@ export interface TableSpec {
   delimiter?: string;
   /** false: the file has no header line; its fields are the columns in schema order. */
   header?: boolean;
+  /** Lines starting with this text are comments, skipped like empty lines (tzdata's "#"). */
+  comment?: string;
+  /** true: a row may leave off trailing fields (Debian's distro-info CSVs do); the missing ones are empty. */
+  shortRows?: boolean;
   /**
    * References by several columns to another table's whole (composite) key, e.g. (auth_name, code) → extent. Each
    * is resolved at load time into one target row per row (-1 when none), stored in TableData.references[name].
