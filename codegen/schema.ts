@@ -197,6 +197,7 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
       'description',
       'heading',
       'format',
+      'fold',
     ]);
     const type = c.oneOf(co.type, `${at}.type`, COLUMN_TYPES, 'type');
     const col: ColumnSpec = {
@@ -209,6 +210,10 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
       if (!formats) c.fail(`${at}.format`, 'only date and time columns take a format');
       const f = c.oneOf(co.format, `${at}.format`, formats!, `${type} format`);
       if (f === 'iso' || f === 'clock') col.format = f;
+    }
+    if (co.fold !== undefined) {
+      if (type !== 'string') c.fail(`${at}.fold`, 'only string columns take fold');
+      col.fold = c.oneOf(co.fold, `${at}.fold`, ['ascii-case'] as const, 'fold');
     }
     const d = columnDefault(c, co.default, type, `${at}.default`, col.format);
     if (d !== undefined) col.default = d;
@@ -550,6 +555,8 @@ function linkDeclared(q: QuerySchema, json: Obj, tables: readonly SourcedTable[]
   const limit = json.limit === undefined ? 100 : c.integer(json.limit, 'limit');
   if (limit < 1 || limit > 100_000) c.fail('limit', `${limit} is outside 1..100000`);
   q.declared = { table: t.name, index, columns: [...columns], params: q.params.map((p) => p.name), fields, limit };
+  const folded = columns.filter((n, i) => i < q.params.length && t.columns.find((x) => x.name === n)!.fold);
+  if (folded.length) q.declared.fold = folded;
 }
 
 function dirOf(files: SchemaFile[], fallback: string): string {

@@ -125,6 +125,15 @@ describe('schema errors name the file and the field', () => {
     );
     fails(table({ ...base, file: '../x.txt' }), 'schemas/tables/trips.json: file:');
     fails(
+      table({ ...base, columns: [{ name: 'trip_id', type: 'int', fold: 'ascii-case' }] }),
+      'schemas/tables/trips.json: columns[0].fold: only string columns take fold',
+    );
+    fails(
+      table({ ...base, columns: [{ name: 'trip_id', type: 'string', fold: 'unicode' }] }),
+      "columns[0].fold: unknown fold 'unicode' (expected ascii-case)",
+    );
+    fails(table({ ...base, comment: '' }), "schemas/tables/trips.json: comment: '' is not a line prefix");
+    fails(
       table({ ...base, delimiter: 'colon' }),
       "schemas/tables/trips.json: delimiter: unknown delimiter 'colon' (expected comma, tab, semicolon, pipe)",
     );

@@ -130,6 +130,11 @@ describe('roq init serves real files with no edit', () => {
         eol_elts: '',
       },
     ]);
+    // A name-like key is case-folded: the visitor's "bookworm" is the file's "Bookworm".
+    expect(r.stdout).toContain('debian.codename: fold ascii-case: a name, unique whatever its case');
+    expect(byFile.get('debian.csv')!.columns[1]).toMatchObject({ name: 'codename', fold: 'ascii-case' });
+    expect((await q('debian', 'codename=bookworm'))[0]).toMatchObject({ version: '12', codename: 'Bookworm' });
+    expect(await q('debian_browse', 'codename=SID')).toHaveLength(1);
     expect((await q('ubuntu', 'version=4.10'))[0]).toMatchObject({ codename: 'Warty Warthog', eol_server: '' });
     expect(await q('iso3166', 'code=AD')).toEqual([
       { code: 'AD', name_of_country_territory_area_or_subdivision: 'Andorra' },

@@ -37,6 +37,7 @@ export interface InferredColumn {
   required?: boolean;
   format?: string;
   heading?: string;
+  fold?: 'ascii-case';
 }
 
 export interface Inferred {
@@ -275,6 +276,20 @@ function accessorsOf(name: string, type: string): string[] {
   return suffixes.map((x) => m + x);
 }
 
+const NAME_LIKE = /(^|_)(name|names|codename|title|label|series|city|country|place|station|word)(_|$)/;
+
+/**
+ * Marks a key column `fold: "ascii-case"` when it holds names (by its name) that stay unique whatever their case:
+ * a visitor typing `bookworm` means the `Bookworm` row. Codes and ids keep their case (AD and ad may both exist).
+ */
+function suggestFold(buf: Buffer, rows: Field[][], col: InferredColumn, i: number, table: string, reasons: string[]) {
+  if (col.type !== 'string' || !NAME_LIKE.test(col.name)) return;
+  const folded = new Set(rows.map((r) => text(buf, r[i]).replace(/[A-Z]+/g, (m) => m.toLowerCase())));
+  if (folded.size !== rows.length) return;
+  col.fold = 'ascii-case';
+  reasons.push(`${table}.${col.name}: fold ascii-case: a name, unique whatever its case, so lookups ignore case`);
+}
+
 /** The index a table without a key is listed by (its first column's order). */
 const BROWSE_INDEX = 'browseIndex';
 
@@ -379,6 +394,7 @@ export function inferTable(file: string, table: string, buf: Buffer, path = file
     reasons.push(
       `${table}.${names[0]}: ${names.length === 1 ? 'unique' : `unique with ${names.slice(1).join(', ')}`} over ${count(rows.length)} rows, ${key.why}: the key; query ${table}(${names.join(', ')}) looks a row up by it`,
     );
+    for (const i of key.cols) suggestFold(buf, rows, columns[i]!, i, table, reasons);
     query = lookupQuery(table, key.cols, columns, rows, buf);
   } else {
     reasons.push(

@@ -26,6 +26,8 @@ export interface ColumnSpec {
    * 'clock' (HH:MM[:SS] below 24:00) rather than service-day H:MM:SS that may pass 24:00.
    */
   format?: 'iso' | 'clock';
+  /** 'ascii-case': lookups by this string column ignore the case of A–Z (`bookworm` finds `Bookworm`). */
+  fold?: 'ascii-case';
 }
 
 export interface IndexSpec {
