@@ -37,6 +37,8 @@ export interface QuerySchema {
   fields: Field[];
   /** Seconds an HTTP cache may keep an answer (Cache-Control max-age); absent: no caching. */
   maxAge?: number;
+  /** The fields' labels (column headings on the page) and help, where the schema gives them. */
+  fieldText?: Record<string, { label?: string; help?: string }>;
   source: string;
   /** Set for a declarative query (one that names a table): what the generic runner needs. */
   declared?: DeclaredQuery;
@@ -75,6 +77,7 @@ const PARAM_TYPES = ['string', 'int', 'float', 'bool', 'date', 'time'] as const;
 const FIELD_TYPES = ['string', 'int', 'float', 'bool'] as const;
 const SNAKE = /^[a-z][a-z0-9_]*$/;
 const INDEX_NAME = /^[a-z][A-Za-z0-9]*$/;
+const ONE_LINE = /^[^\r\n]*$/;
 
 type Obj = Record<string, unknown>;
 
@@ -379,12 +382,26 @@ export function validateQuery(file: SchemaFile): QuerySchema {
   const name = c.string(o.query, 'query', SNAKE, 'a query name of [a-z0-9_] starting with a letter');
   const params: ParamSpec[] = c.array(o.params ?? [], 'params').map((raw, i) => {
     const at = `params[${i}]`;
-    const po = c.object(raw, at, ['name', 'type', 'required', 'default', 'maxLength', 'min', 'max', 'description']);
+    const po = c.object(raw, at, [
+      'name',
+      'type',
+      'required',
+      'default',
+      'maxLength',
+      'min',
+      'max',
+      'description',
+      'label',
+      'help',
+    ]);
     const pname = c.string(po.name, `${at}.name`, SNAKE, 'a parameter name of [a-z0-9_] starting with a letter');
     const type = c.oneOf(po.type, `${at}.type`, PARAM_TYPES, 'type');
-    const base: { name: string; required?: boolean; description?: string } = { name: pname };
+    const base: { name: string; required?: boolean; description?: string; label?: string; help?: string } = {
+      name: pname,
+    };
     if (po.required !== undefined) base.required = c.bool(po.required, `${at}.required`);
-    if (po.description !== undefined) base.description = c.string(po.description, `${at}.description`);
+    for (const k of ['description', 'label', 'help'] as const)
+      if (po[k] !== undefined) base[k] = c.string(po[k], `${at}.${k}`, ONE_LINE, 'text on one line');
     const only = (prop: string, types: readonly string[]) => {
       if (po[prop] !== undefined && !types.includes(type))
         c.fail(`${at}.${prop}`, `only ${types.join(', ')} parameters take ${prop}`);
@@ -451,15 +468,26 @@ export function validateQuery(file: SchemaFile): QuerySchema {
     'parameter',
   );
   // One property order for every parameter, whatever the schema's, so generated specs read alike.
-  const order = ['name', 'type', 'required', 'default', 'maxLength', 'min', 'max', 'description'];
+  const order = ['name', 'type', 'required', 'default', 'maxLength', 'min', 'max', 'description', 'label', 'help'];
   const ordered = params.map(
     (p) =>
       Object.fromEntries(order.filter((k) => k in p).map((k) => [k, (p as Record<string, unknown>)[k]])) as ParamSpec,
   );
   const declarative = o.table !== undefined;
+  const fieldText: Record<string, { label?: string; help?: string }> = {};
   const fields: Field[] = c.array(o.fields, 'fields').map((raw, i) => {
-    const fo = c.object(raw, `fields[${i}]`, ['name', 'type', 'description', ...(declarative ? ['column'] : [])]);
+    const fo = c.object(raw, `fields[${i}]`, [
+      'name',
+      'type',
+      'description',
+      'label',
+      'help',
+      ...(declarative ? ['column'] : []),
+    ]);
     const name = c.string(fo.name, `fields[${i}].name`, SNAKE, 'a field name of [a-z0-9_] starting with a letter');
+    for (const k of ['label', 'help'] as const)
+      if (fo[k] !== undefined)
+        (fieldText[name] ??= {})[k] = c.string(fo[k], `fields[${i}].${k}`, ONE_LINE, 'text on one line');
     // A declarative query's field types follow its columns (linkDeclared); one written here must agree.
     if (declarative && fo.type === undefined) return { name, type: 'string' };
     return { name, type: c.oneOf(fo.type, `fields[${i}].type`, FIELD_TYPES, 'type') };
@@ -484,6 +512,7 @@ export function validateQuery(file: SchemaFile): QuerySchema {
     params: ordered,
     fields,
     ...(maxAge ? { maxAge } : {}),
+    ...(Object.keys(fieldText).length ? { fieldText } : {}),
     source: file.path,
   };
   if (o.derive !== undefined)

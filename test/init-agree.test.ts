@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { csvExport, randomDirectory, type GeneratedFile } from './helpers/delimited.js';
 import { writeTree } from './helpers/apps.js';
+import { runCgi } from './helpers/cgi.js';
 import { daemonsPerTest, ROOT, roqCli, type RunningDaemon } from './helpers/daemon.js';
 
 const { daemon } = daemonsPerTest();
@@ -142,6 +143,21 @@ describe('roq init serves real files with no edit', () => {
     expect(await q('zone1970_browse', 'codes=AD')).toEqual([
       { codes: 'AD', coordinates: '+4230+00131', tz: 'Europe/Andorra', comments: '' },
     ]);
+    // The pages label fields and inputs with the header as written; one row reads as a record, many as cards.
+    const cgi = (path: string, query: string) =>
+      runCgi({
+        program: join(app, '.roq/dist/roq.cgi'),
+        query,
+        env: { ROQ_RUN_DIR: d.run, SCRIPT_NAME: '/cgi-bin/roq-cgi', PATH_INFO: path },
+      });
+    const record = await cgi('/debian', 'codename=bookworm');
+    expect(record.status, record.raw).toBe(200);
+    expect(record.body).toMatch(/<dt>eol-lts<\/dt><dd>2028-06-30<\/dd>/);
+    expect(record.body).toMatch(/<label>codename \(required\)\s*<input type="text" name="codename" value="bookworm"/);
+    const list = await cgi('/zone1970_browse', 'codes=CA');
+    expect(list.body).toMatch(/<caption>\d+ rows<\/caption>/);
+    expect(list.body).toContain('<th scope="col">TZ</th>');
+    expect(list.body).toContain('<td data-label="TZ">America/Halifax</td>');
     // Every row, as the file has it (the browse query lists the first 100 in key order).
     for (const [file, sep] of [
       ['debian.csv', ','],

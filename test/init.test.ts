@@ -83,7 +83,7 @@ describe('schema inference', () => {
     });
     const quoted = columnsOf('Org Name,"Address, full"\n"ACME, Inc.","1 ""Main"" St\nSuite 2"\n');
     expect(quoted).toEqual([
-      { name: 'org_name', type: 'string', required: true, heading: 'Org Name' },
+      { name: 'org_name', type: 'string', required: true, heading: 'Org Name', fold: 'ascii-case' },
       { name: 'address_full', type: 'string', required: true, heading: 'Address, full' },
     ]);
   });
@@ -148,7 +148,8 @@ describe('roq init', () => {
     expect((await cgi('id=2&format=csv')).body).toBe('id,name,open\r\n2,Beta,false\r\n');
     const html = await cgi('id=1');
     expect(html.status).toBe(200);
-    expect(html.body).toMatch(/<td>Alpha<\/td><td>true<\/td>/);
+    // One row reads as a record: label (the header as written) and value.
+    expect(html.body).toMatch(/<dt>name<\/dt><dd>Alpha<\/dd>\s*<dt>open<\/dt><dd>true<\/dd>/);
     // The app's generated row type says boolean, so a query function of its own is checked against it.
     expect(fs.readFileSync(join(app, '.roq/generated/queries.ts'), 'utf8')).toMatch(
       /StationsRow = \[id: number, name: string, open: boolean\]/,

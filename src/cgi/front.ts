@@ -92,7 +92,8 @@ export function frontView(
       csv: link('csv'),
     };
   }
-  if (outcome.kind === 'rows') view.results = resultsOf(outcome.fields, outcome.rows, outcome.generation);
+  if (outcome.kind === 'rows')
+    view.results = resultsOf(outcome.fields, outcome.rows, outcome.generation, spec?.fieldText);
   return view;
 }
 

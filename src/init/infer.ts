@@ -387,6 +387,7 @@ export function inferTable(file: string, table: string, buf: Buffer, path = file
   if (short) spec.shortRows = true;
   spec.columns = columns;
   const key = chooseKey(buf, rows, columns);
+  const src: QuerySource = { table, columns, labels: shape.headings, rows, buf };
   let query: Record<string, unknown> | undefined;
   if (key) {
     const names = key.cols.map((i) => columns[i]!.name);
@@ -395,60 +396,61 @@ export function inferTable(file: string, table: string, buf: Buffer, path = file
       `${table}.${names[0]}: ${names.length === 1 ? 'unique' : `unique with ${names.slice(1).join(', ')}`} over ${count(rows.length)} rows, ${key.why}: the key; query ${table}(${names.join(', ')}) looks a row up by it`,
     );
     for (const i of key.cols) suggestFold(buf, rows, columns[i]!, i, table, reasons);
-    query = lookupQuery(table, key.cols, columns, rows, buf);
+    query = lookupQuery(src, key.cols);
   } else {
     reasons.push(
       `${table}: neither the leading columns nor a column named as an identifier (id, code, key) is unique: no key, so no lookup query (add one by hand if a column is a key)`,
     );
     spec.indexes = [{ name: BROWSE_INDEX, columns: [columns[0]!.name] }];
   }
-  const browse = browseQuery(table, key ? 'key' : BROWSE_INDEX, key?.cols ?? [0], columns, rows, buf);
+  const browse = browseQuery(src, key ? 'key' : BROWSE_INDEX, key?.cols ?? [0]);
   reasons.push(
     `${table}: query ${table}_browse lists the rows${key ? ' in key order' : ` by ${columns[0]!.name}`}, filtered by ${(browse.params as { name: string }[]).map((p) => p.name).join(', ')} when given`,
   );
   return { table: spec, query, browse, reasons };
 }
 
-/** The parameter that binds to a column: its type, and the bounds the validator needs. */
-function paramOf(c: InferredColumn, i: number, rows: Field[][], buf: Buffer, required: boolean) {
+/** What the queries of one table are made from: its columns, their labels (the header as written) and rows. */
+interface QuerySource {
+  table: string;
+  columns: InferredColumn[];
+  labels: string[];
+  rows: Field[][];
+  buf: Buffer;
+}
+
+/** The parameter that binds to column i: its type, label, and the bounds the validator needs. */
+function paramOf(src: QuerySource, i: number, required: boolean) {
+  const c = src.columns[i]!;
   const p: Record<string, unknown> = { name: c.name, type: c.type };
   if (required) p.required = true;
   if (c.type === 'int') Object.assign(p, PARAM_RANGE);
-  if (c.type === 'string') p.maxLength = rows.reduce((n, r) => Math.max(n, [...text(buf, r[i])].length), 255);
+  if (c.type === 'string') p.maxLength = src.rows.reduce((n, r) => Math.max(n, [...text(src.buf, r[i])].length), 255);
+  if (src.labels[i]) p.label = src.labels[i];
   return p;
 }
 
-function lookupQuery(
-  table: string,
-  keyCols: number[],
-  columns: InferredColumn[],
-  rows: Field[][],
-  buf: Buffer,
-): Record<string, unknown> {
+const fieldsOf = (src: QuerySource) =>
+  src.columns.map((c, i) => (src.labels[i] ? { name: c.name, label: src.labels[i] } : { name: c.name }));
+
+function lookupQuery(src: QuerySource, keyCols: number[]): Record<string, unknown> {
   return {
-    query: table,
-    description: `The ${table} row with this key.`,
-    table,
-    params: keyCols.map((i) => paramOf(columns[i]!, i, rows, buf, true)),
-    fields: columns.map((c) => ({ name: c.name })),
+    query: src.table,
+    description: `The ${src.table} row with this key.`,
+    table: src.table,
+    params: keyCols.map((i) => paramOf(src, i, true)),
+    fields: fieldsOf(src),
   };
 }
 
 /** Every row of the table in index order, narrowed by the index's leading columns when given. */
-function browseQuery(
-  table: string,
-  index: string,
-  cols: number[],
-  columns: InferredColumn[],
-  rows: Field[][],
-  buf: Buffer,
-): Record<string, unknown> {
+function browseQuery(src: QuerySource, index: string, cols: number[]): Record<string, unknown> {
   return {
-    query: `${table}_browse`,
-    description: `The rows of ${table}${cols.length ? `, narrowed by ${cols.map((i) => columns[i]!.name).join(' and ')} when given` : ''}.`,
-    table,
+    query: `${src.table}_browse`,
+    description: `The rows of ${src.table}, narrowed by ${cols.map((i) => src.columns[i]!.name).join(' and ')} when given.`,
+    table: src.table,
     ...(index === 'key' ? {} : { index }),
-    params: cols.map((i) => paramOf(columns[i]!, i, rows, buf, false)),
-    fields: columns.map((c) => ({ name: c.name })),
+    params: cols.map((i) => paramOf(src, i, false)),
+    fields: fieldsOf(src),
   };
 }
