@@ -71,7 +71,7 @@ describe.skipIf(!HAVE_APACHE)('two apps behind Apache', () => {
     const page = await get('mac', '/app/vendors?q=cern&limit=2');
     expect(page.status).toBe(200);
     expect(page.body).toContain('<caption>2 rows</caption>');
-    expect(page.body).toContain('<td>CERN</td>');
+    expect(page.body).toContain('<td data-label="Organization">CERN</td>');
     const json = await get('mac', '/app/vendor?mac=00-50-C2-7D-51-23&format=json');
     expect(JSON.parse(json.body).rows.map((r: { assignment: string }) => r.assignment)).toEqual([
       '0050C27D5',
