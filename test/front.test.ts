@@ -143,7 +143,7 @@ describe('the generic front end, MAC vendor app', () => {
 
   it("never serves an app's partial as a page: /_entry is an unknown query on the generic page", async () => {
     const r = await macCgi('/_entry', '');
-    expect(r.status).toBe(400);
+    expect(r.status).toBe(404);
     expect(r.body).toContain('unknown query &#39;_entry&#39;');
     expect(r.body).toContain('<h1><a href="/cgi-bin/roq-cgi/">MAC address vendors</a></h1>');
     expect(r.body).not.toContain('class="entry"');
@@ -176,8 +176,17 @@ describe('the generic front end, MAC vendor app', () => {
     const twoJson = await macCgi('/vendors', `q=${'x'.repeat(101)}&limit=0&format=json`);
     expect(JSON.parse(twoJson.body).error).toMatchObject({ code: 'ROQ_PARAM_INVALID', param: 'q' });
     const unknown = await macCgi('/departures', 'stop=1&format=json');
-    expect(unknown.status).toBe(400);
+    expect(unknown.status).toBe(404);
     expect(JSON.parse(unknown.body).error.code).toBe('ROQ_QUERY_UNKNOWN');
+    const page = await macCgi('/departures', 'stop=1');
+    expect(page.status).toBe(404);
+    expect(page.body).toContain('No such query');
+    expect(page.body).toContain('known queries: vendor, vendors');
+    // A format none answers is a 400 naming it, not HTML in its place.
+    const xml = await macCgi('/vendors', 'q=cern&format=xml');
+    expect(xml.status).toBe(400);
+    expect(xml.headers['content-type']).toMatch(/^text\/html/);
+    expect(xml.body).toContain('unknown format &#39;xml&#39;; ask for format=html, json or csv');
   });
 });
 

@@ -28,7 +28,7 @@ import {
   type PageError,
 } from './page.js';
 import { resultsOf } from './results.js';
-import { formatOf, namedQuery, type Format } from './route.js';
+import { formatOf, namedQuery, unknownFormat, type Format } from './route.js';
 import { appPartials, renderRoqPage } from './partials.js';
 import { compileTemplate } from './template.js';
 
@@ -53,6 +53,7 @@ function paramsOf(spec: QuerySpec, form: Record<string, string>): Record<string,
 
 const HEADINGS: Record<number, string> = {
   400: 'Please check the form',
+  404: 'No such query',
   503: 'The service is not available right now',
 };
 
@@ -148,6 +149,8 @@ export async function answerFront(
   const format = formatOf(form);
   let outcome: Outcome = { kind: 'form' };
   try {
+    const asked = unknownFormat(form);
+    if (asked !== undefined) throw roqError('ROQ_FORMAT_UNKNOWN', { format: asked.slice(0, 20) });
     if (query !== '') {
       const spec = specOf(query);
       const raw = paramsOf(spec, form);
