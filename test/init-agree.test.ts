@@ -158,6 +158,15 @@ describe('roq init serves real files with no edit', () => {
     expect(list.body).toMatch(/<caption>\d+ rows<\/caption>/);
     expect(list.body).toContain('<th scope="col">TZ</th>');
     expect(list.body).toContain('<td data-label="TZ">America/Halifax</td>');
+    // A long answer is shown a page at a time, with links to the next and previous pages.
+    const first = await cgi('/iso3166_browse', '');
+    expect(first.body).toContain('<caption>rows 1–20 of 100</caption>');
+    expect(first.body).toContain('<a href="/cgi-bin/roq-cgi/iso3166_browse?cursor=20" rel="next">Next</a>');
+    expect(first.body).not.toContain('rel="prev"');
+    const second = await cgi('/iso3166_browse', 'cursor=20');
+    expect(second.body).toContain('<caption>rows 21–40 of 100</caption>');
+    expect(second.body).toContain('<a href="/cgi-bin/roq-cgi/iso3166_browse" rel="prev">Previous</a>');
+    expect(second.body.match(/<tr><td/g)).toHaveLength(20);
     // Every row, as the file has it (the browse query lists the first 100 in key order).
     for (const [file, sep] of [
       ['debian.csv', ','],

@@ -27,7 +27,7 @@ import {
   type Outcome,
   type PageError,
 } from './page.js';
-import { resultsOf } from './results.js';
+import { cursorOf, pageOf, resultsOf } from './results.js';
 import { formatOf, namedQuery, unknownFormat, type Format } from './route.js';
 import { appPartials, renderRoqPage } from './partials.js';
 import { compileTemplate } from './template.js';
@@ -93,8 +93,19 @@ export function frontView(
       csv: link('csv'),
     };
   }
-  if (outcome.kind === 'rows')
-    view.results = resultsOf(outcome.fields, outcome.rows, outcome.generation, spec?.fieldText);
+  if (outcome.kind === 'rows') {
+    const raw = spec ? paramsOf(spec, form) : {};
+    const link = (cursor: number) => {
+      const search = encodeParams(cursor ? { ...raw, cursor: String(cursor) } : raw);
+      return `${script}/${query}${search ? `?${search}` : ''}`;
+    };
+    const page = pageOf(outcome.rows, cursorOf(form), link);
+    view.results = {
+      ...resultsOf(outcome.fields, page.rows, outcome.generation, spec?.fieldText),
+      // A page of one row of a longer answer is still a row of a table, not the answer's record.
+      ...(page.paging ? { paging: page.paging, one: false } : {}),
+    };
+  }
   return view;
 }
 

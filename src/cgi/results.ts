@@ -48,3 +48,39 @@ export function resultsOf(
     generation,
   };
 }
+
+/** Rows per page of the generic page; an answer longer than this is shown a page at a time. */
+export const PAGE_ROWS = 20;
+
+export interface PagingView {
+  /** "rows 21–40 of 57" */
+  text: string;
+  prev?: string;
+  next?: string;
+}
+
+/** The offset a `cursor` field asks for: a whole number of rows from 0, else 0. */
+export function cursorOf(form: Record<string, string>): number {
+  const c = form.cursor ?? '';
+  return /^[0-9]{1,7}$/.test(c) ? Number(c) : 0;
+}
+
+/**
+ * The page of an answer that starts at `cursor`, with links to the pages before and after it (`link(cursor)` makes
+ * a URL): the generic page shows an answer of any length PAGE_ROWS rows at a time.
+ */
+export function pageOf<T>(
+  rows: readonly T[],
+  cursor: number,
+  link: (cursor: number) => string,
+): { rows: readonly T[]; paging?: PagingView } {
+  if (rows.length <= PAGE_ROWS && cursor === 0) return { rows };
+  const start = Math.min(cursor, Math.max(0, rows.length - 1));
+  const page = rows.slice(start, start + PAGE_ROWS);
+  const paging: PagingView = {
+    text: `rows ${start + 1}–${start + page.length} of ${rows.length}`,
+  };
+  if (start > 0) paging.prev = link(Math.max(0, start - PAGE_ROWS));
+  if (start + PAGE_ROWS < rows.length) paging.next = link(start + PAGE_ROWS);
+  return { rows: page, paging };
+}
