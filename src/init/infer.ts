@@ -427,6 +427,9 @@ function paramOf(src: QuerySource, i: number, required: boolean) {
   if (c.type === 'int') Object.assign(p, PARAM_RANGE);
   if (c.type === 'string') p.maxLength = src.rows.reduce((n, r) => Math.max(n, [...text(src.buf, r[i])].length), 255);
   if (src.labels[i]) p.label = src.labels[i];
+  // The help says what a value looks like in this file, rather than what the validator accepts.
+  const example = src.rows.map((r) => text(src.buf, r[i])).find((v) => v.trim() !== '');
+  if (example !== undefined && [...example].length <= 40) p.help = `e.g. ${example}${c.fold ? ' (in any case)' : ''}`;
   return p;
 }
 
