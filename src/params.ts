@@ -78,12 +78,19 @@ export function parseBool(text: string): boolean | undefined {
 // them keeps logs and pages clean.
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
+/** Characters as a person counts them (code points): an emoji is one, not the two UTF-16 units of text.length. */
+function codePoints(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
 function parseOne(spec: ParamSpec, text: string): ParamValue {
   const bad = () =>
     roqError('ROQ_PARAM_INVALID', { param: spec.name, expected: expectedForm(spec), value: text.slice(0, 40) });
   switch (spec.type) {
     case 'string':
-      if (text.length > (spec.maxLength ?? 256) || CONTROL_CHARS.test(text)) throw bad();
+      if (codePoints(text) > (spec.maxLength ?? 256) || CONTROL_CHARS.test(text)) throw bad();
       return text;
     case 'int': {
       if (!/^-?[0-9]{1,10}$/.test(text)) throw bad();

@@ -119,6 +119,10 @@ describe('apps', () => {
     const bad = tsc();
     expect(bad.code).not.toBe(0);
     expect(bad.out).toMatch(/queries\/entries\.ts\(\d+,\d+\): error TS2551: Property 'organisation' does not exist/);
+    // roq build runs the same check and refuses the app, naming file:line:column.
+    const built = await roqCli(['build', '--app', app]);
+    expect(built.code).toBe(1);
+    expect(built.stderr).toMatch(/queries\/entries\.ts:\d+:\d+: error TS2551: Property 'organisation' does not exist/);
   });
 
   it("serves two apps side by side from one checkout, and roq query learns each one's queries from its run directory", async () => {

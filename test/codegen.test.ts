@@ -3,11 +3,14 @@
  * with test/codegen/expected/ (regenerate those with ROQ_UPDATE_EXPECTED=1 after an intended change and review the
  * diff), and its output on the real schemas with the committed src/generated/.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { derivedNameMistakes } from '../codegen/derivedNames.js';
 import { generate } from '../codegen/generate.js';
 import { SchemaError, validateSchemas, type SchemaFile, type SchemaFiles } from '../codegen/schema.js';
+import { copyApp, MAC_APP } from './helpers/apps.js';
+import { roqCli } from './helpers/daemon.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -296,5 +299,31 @@ describe('schema errors name the file and the field', () => {
     fails(input({ ...ok, fields: [{ name: 'nope' }] }), "fields[0].name: table 'trips' has no column 'nope'");
     fails(input({ ...ok, fields: [{ name: 'n', type: 'string' }] }), 'fields[0].type: trips.n gives int values');
     fails(input({ ...ok, limit: 0 }), 'limit: 0 is outside 1..100000');
+  });
+});
+
+describe('the names query functions give derivedOf', () => {
+  it('must be queries with derive, or codegen names the file:line:column', () => {
+    const text =
+      "import { derivedOf } from 'roq/queries/derived.js';\nconst a = derivedOf(db, 'vendors');\n  const b = derivedOf(db, 'ranges');\n";
+    expect(derivedNameMistakes([{ path: 'queries/vendors.ts', text }], ['vendors'])).toEqual([
+      `queries/vendors.ts:3:13: derivedOf names 'ranges', which is no query with "derive" (queries with derive: vendors)`,
+    ]);
+    expect(derivedNameMistakes([{ path: 'queries/x.ts', text }], [])[0]).toContain('no query has derive');
+  });
+
+  it('refuses an app whose query function names an unknown derived query, at build', async () => {
+    const app = copyApp(MAC_APP);
+    try {
+      const file = join(app, 'queries/vendors.ts');
+      writeFileSync(file, readFileSync(file, 'utf8').replace("derivedOf(db, 'vendors')", "derivedOf(db, 'ranges')"));
+      const r = await roqCli(['build', '--app', app]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        /queries\/vendors\.ts:\d+:\d+: derivedOf names 'ranges', which is no query with "derive" \(queries with derive: vendors\)/,
+      );
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
   });
 });
