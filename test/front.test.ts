@@ -182,6 +182,16 @@ describe('the generic front end, MAC vendor app', () => {
     expect(page.status).toBe(404);
     expect(page.body).toContain('No such query');
     expect(page.body).toContain('known queries: vendor, vendors');
+    // One rule for parameters on the web and the CLI: an unknown name and a name given twice are refused.
+    const typo = await macCgi('/vendors', 'qq=cern');
+    expect(typo.status).toBe(400);
+    expect(typo.body).toContain('unknown parameter &#39;qq&#39; for query &#39;vendors&#39;');
+    const twice = await macCgi('/vendors', 'q=cern&q=ibm&format=json');
+    expect(twice.status).toBe(400);
+    expect(JSON.parse(twice.body).error).toMatchObject({ code: 'ROQ_PARAM_REPEATED', param: 'q' });
+    const cli = await roqCli(['query', 'vendors', 'q=cern', 'q=ibm', '--run', mac.run]);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain("parameter 'q' is given twice; give it once");
     // A format none answers is a 400 naming it, not HTML in its place.
     const xml = await macCgi('/vendors', 'q=cern&format=xml');
     expect(xml.status).toBe(400);

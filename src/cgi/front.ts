@@ -41,6 +41,33 @@ function specOf(query: string): QuerySpec {
   return spec;
 }
 
+/** The fields of the generic page that are not a query's parameters. */
+const PAGE_FIELDS = new Set(['query', 'format', 'cursor']);
+
+const decodeName = (raw: string): string => {
+  try {
+    return decodeURIComponent(raw.replaceAll('+', ' '));
+  } catch {
+    return raw; // readForm has refused a broken %-escape already
+  }
+};
+
+/**
+ * The rule for parameters, the same as the CLI's: a name the query does not have is refused (a typo such as
+ * `stpo=` is an error, not a silent default), and so is a name given twice in the query string (which value
+ * would count?). Throws ROQ_PARAM_UNKNOWN or ROQ_PARAM_REPEATED naming the parameter.
+ */
+function checkFields(spec: QuerySpec, form: Record<string, string>, queryString: string): void {
+  const unknown = Object.keys(form).find((k) => !PAGE_FIELDS.has(k) && !spec.params.some((p) => p.name === k));
+  if (unknown !== undefined) throw roqError('ROQ_PARAM_UNKNOWN', { param: unknown.slice(0, 40), query: spec.name });
+  const seen = new Set<string>();
+  for (const pair of queryString.split('&')) {
+    const name = decodeName(pair.split('=')[0]!);
+    if (name !== '' && seen.has(name)) throw roqError('ROQ_PARAM_REPEATED', { param: name.slice(0, 40) });
+    seen.add(name);
+  }
+}
+
 /** The query's own parameters from the form; the page's other fields (query, format, buttons) are not parameters. */
 function paramsOf(spec: QuerySpec, form: Record<string, string>): Record<string, string> {
   const raw: Record<string, string> = {};
@@ -164,6 +191,7 @@ export async function answerFront(
     if (asked !== undefined) throw roqError('ROQ_FORMAT_UNKNOWN', { format: asked.slice(0, 20) });
     if (query !== '') {
       const spec = specOf(query);
+      checkFields(spec, form, env.QUERY_STRING ?? '');
       const raw = paramsOf(spec, form);
       // An HTML visit without parameters shows the empty form, unless the query needs none.
       const formOnly = format === 'html' && Object.keys(raw).length === 0 && spec.params.some((p) => p.required);
