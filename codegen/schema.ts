@@ -393,6 +393,7 @@ export function validateQuery(file: SchemaFile): QuerySchema {
       'description',
       'label',
       'help',
+      ...(o.table !== undefined ? ['match'] : []),
     ]);
     const pname = c.string(po.name, `${at}.name`, SNAKE, 'a parameter name of [a-z0-9_] starting with a letter');
     const type = c.oneOf(po.type, `${at}.type`, PARAM_TYPES, 'type');
@@ -544,7 +545,17 @@ function linkDeclared(q: QuerySchema, json: Obj, tables: readonly SourcedTable[]
       `table '${t.name}' has no ${index === 'key' ? 'key' : `index '${index}'`} (it has: ${known.join(', ') || 'no key and no index'})`,
     );
   }
-  if (q.params.length > columns.length)
+  const paramsJson = (json.params ?? []) as Obj[];
+  const MATCHES = ['exact', 'prefix', 'min', 'max'] as const;
+  const match = paramsJson.map((p, i) =>
+    p.match === undefined ? 'exact' : c.oneOf(p.match, `params[${i}].match`, MATCHES, 'match'),
+  );
+  const exact = match.filter((m) => m === 'exact').length;
+  match.forEach((m, i) => {
+    if (m === 'exact' && i >= exact)
+      c.fail(`params[${i}].match`, 'parameters matched exactly come first, then those of a range (prefix, min, max)');
+  });
+  if (exact + (exact < match.length ? 1 : 0) > columns.length)
     c.fail(
       `params[${columns.length}]`,
       `the ${index} of '${t.name}' has ${columns.length} column(s) (${columns.join(', ')}); parameters bind to them in order`,
@@ -558,7 +569,13 @@ function linkDeclared(q: QuerySchema, json: Obj, tables: readonly SourcedTable[]
     time: 'time',
   };
   q.params.forEach((p, i) => {
-    const col = t.columns.find((x) => x.name === columns[i])!;
+    const col = t.columns.find((x) => x.name === columns[Math.min(i, exact)])!;
+    const m = match[i]!;
+    if (m !== 'exact' && match.indexOf(m) !== i) c.fail(`params[${i}].match`, `a second '${m}' parameter`);
+    if (m === 'prefix' && (col.type !== 'string' || match.some((x) => x === 'min' || x === 'max')))
+      c.fail(`params[${i}].match`, `a prefix matches a string column alone; ${t.name}.${col.name} is ${col.type}`);
+    if ((m === 'min' || m === 'max') && col.type === 'string')
+      c.fail(`params[${i}].match`, `${m} bounds a column of numbers, dates or times; ${t.name}.${col.name} is text`);
     if (PARAM_OF[col.type] !== p.type)
       c.fail(
         `params[${i}].type`,
@@ -583,8 +600,16 @@ function linkDeclared(q: QuerySchema, json: Obj, tables: readonly SourcedTable[]
   });
   const limit = json.limit === undefined ? 100 : c.integer(json.limit, 'limit');
   if (limit < 1 || limit > 100_000) c.fail('limit', `${limit} is outside 1..100000`);
-  q.declared = { table: t.name, index, columns: [...columns], params: q.params.map((p) => p.name), fields, limit };
-  const folded = columns.filter((n, i) => i < q.params.length && t.columns.find((x) => x.name === n)!.fold);
+  const names = q.params.map((p) => p.name);
+  q.declared = { table: t.name, index, columns: [...columns], params: names.slice(0, exact), fields, limit };
+  if (exact < names.length) {
+    const range: NonNullable<DeclaredQuery['range']> = { column: columns[exact]! };
+    match.forEach((m, i) => {
+      if (m !== 'exact') range[m] = names[i]!;
+    });
+    q.declared.range = range;
+  }
+  const folded = columns.filter((n, i) => i < exact && t.columns.find((x) => x.name === n)!.fold);
   if (folded.length) q.declared.fold = folded;
 }
 

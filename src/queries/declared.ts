@@ -11,7 +11,7 @@ import { Buffer } from 'node:buffer';
 import type { ParamValue } from '../params.js';
 import type { Cell, FieldType } from '../protocol.js';
 import { dictionaryView } from '../store/columns.js';
-import { findCode } from '../store/dictionary.js';
+import { codesWithPrefix, findCode } from '../store/dictionary.js';
 import { openSortedIndex, sortKeysOf } from '../store/sortedIndex.js';
 import { NULL_INT, type ColumnData, type DictData, type TableData } from '../store/types.js';
 import { isoDate } from '../dates.js';
@@ -29,6 +29,11 @@ export interface DeclaredQuery {
   limit: number;
   /** The bound columns whose schema says `fold: "ascii-case"`: a parameter matches their values in any case. */
   fold?: string[];
+  /**
+   * The parameters that bound the index column after those bound exactly (the column `range.column`): a prefix of
+   * a string column's values, or the least and greatest value of another type's; each optional.
+   */
+  range?: { column: string; prefix?: string; min?: string; max?: string };
 }
 
 const lowerAscii = (s: string) => s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
@@ -87,6 +92,37 @@ function tableOf(db: DbOf<unknown>, name: string): TableData {
   return t;
 }
 
+const given = (v: ParamValue | undefined): v is ParamValue =>
+  v !== undefined && v !== '' && !(typeof v === 'number' && Number.isNaN(v));
+
+type Index = ReturnType<typeof openSortedIndex>;
+
+/**
+ * The positions of a range's rows under one exact key, as a function of the index and the key; undefined when the
+ * query has no range or none of its parameters is given.
+ */
+function rangeOf(
+  table: TableData,
+  q: DeclaredQuery,
+  params: Record<string, ParamValue>,
+): ((index: Index, key: number[]) => [number, number]) | undefined {
+  const r = q.range;
+  if (!r) return undefined;
+  const column = table.columns[r.column]!;
+  const prefix = r.prefix === undefined ? undefined : params[r.prefix];
+  if (given(prefix) && column.type === 'string') {
+    const [lo, hi] = codesWithPrefix(column.dict, String(prefix));
+    return (index, key) => [index.lowerBound([...key, lo]), index.lowerBound([...key, hi])];
+  }
+  const min = r.min === undefined ? undefined : params[r.min];
+  const max = r.max === undefined ? undefined : params[r.max];
+  if (!given(min) && !given(max)) return undefined;
+  return (index, key) => [
+    given(min) ? index.lowerBound([...key, Number(min)]) : index.lowerBound(key),
+    given(max) ? index.upperBound([...key, Number(max)]) : index.upperBound(key),
+  ];
+}
+
 export function runDeclared(db: DbOf<unknown>, q: DeclaredQuery, params: Record<string, ParamValue>): Cell[][] {
   const table = tableOf(db, q.table);
   const rows = q.index === 'key' ? table.key : table.indexes[q.index];
@@ -102,10 +138,11 @@ export function runDeclared(db: DbOf<unknown>, q: DeclaredQuery, params: Record<
   }
   const index = openSortedIndex(rows, sortKeysOf(table, q.columns));
   const cells = q.fields.map((f) => cellsOf(table.columns[f.column]!));
+  const bounds = choices.length === q.params.length ? rangeOf(table, q, params) : undefined;
   const out: Cell[][] = [];
   for (const key of combinations(choices)) {
-    const end = index.upperBound(key);
-    for (let pos = index.lowerBound(key); pos < end && out.length < q.limit; pos++) {
+    const [start, end] = bounds ? bounds(index, key) : [index.lowerBound(key), index.upperBound(key)];
+    for (let pos = start; pos < end && out.length < q.limit; pos++) {
       const row = index.rows[pos]!;
       out.push(cells.map((cell) => cell(row)));
     }
