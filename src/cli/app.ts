@@ -66,7 +66,7 @@ function filesUnder(dir: string): string[] {
 
 /**
  * What a build depends on: the app's schemas, query functions, templates and app.json (names and contents), and the roq
- * programs doing the building (size and time of each bundle), so that a new roq rebuilds every app.
+ * programs doing the building (the contents of each bundle), so that a new roq rebuilds every app.
  */
 export function buildInputs(app: string): string {
   const h = createHash('sha256');
@@ -78,9 +78,13 @@ export function buildInputs(app: string): string {
       .update(fs.readFileSync(f))
       .update('\0');
   }
+  // By content, not time: `npm run demo` rebuilds roq's dist/ each time, and an app whose inputs and roq are the
+  // same need not be built again.
   for (const p of ['roq.js', 'worker.js', 'load-thread.js', 'roq.cgi']) {
-    const st = fs.statSync(join(roqHome(), 'dist', p), { throwIfNoEntry: false });
-    h.update(`${p}:${st?.size}:${st?.mtimeMs}\0`);
+    const path = join(roqHome(), 'dist', p);
+    h.update(`${p}:`)
+      .update(fs.existsSync(path) ? fs.readFileSync(path) : '')
+      .update('\0');
   }
   return h.digest('hex');
 }
