@@ -167,6 +167,13 @@ describe('roq init serves real files with no edit', () => {
     expect(second.body).toContain('<caption>rows 21–40 of 100</caption>');
     expect(second.body).toContain('<a href="/cgi-bin/roq-cgi/iso3166_browse" rel="prev">Previous</a>');
     expect(second.body.match(/<tr><td/g)).toHaveLength(20);
+    // JSON and CSV give the same page when a cursor asks for one, JSON with the next page's URL (null on the last).
+    const json = JSON.parse((await cgi('/iso3166_browse', 'cursor=20&format=json')).body);
+    expect(json.rows).toHaveLength(20);
+    expect(json.next).toBe('/cgi-bin/roq-cgi/iso3166_browse?format=json&cursor=40');
+    expect(JSON.parse((await cgi('/iso3166_browse', 'cursor=80&format=json')).body).next).toBeNull();
+    expect((await cgi('/iso3166_browse', 'cursor=20&format=csv')).body.trim().split('\r\n')).toHaveLength(21);
+    expect(JSON.parse((await cgi('/iso3166_browse', 'format=json')).body).rows).toHaveLength(100);
     // Every row, as the file has it (the browse query lists the first 100 in key order).
     for (const [file, sep] of [
       ['debian.csv', ','],

@@ -84,6 +84,15 @@ const HEADINGS: Record<number, string> = {
   503: 'The service is not available right now',
 };
 
+/** The URL of the page of an answer that starts at `cursor`, in the format asked (html: none said). */
+function pageLink(script: string, spec: QuerySpec, form: Record<string, string>, cursor: number, format: Format) {
+  const fields: Record<string, string> = { ...paramsOf(spec, form) };
+  if (format !== 'html') fields.format = format;
+  if (cursor || format !== 'html') fields.cursor = String(cursor);
+  const search = encodeParams(fields);
+  return `${script}/${spec.name}${search ? `?${search}` : ''}`;
+}
+
 /** The view of the generic page (and of an app's template for a query): index, form, error, results. */
 export function frontView(
   query: string,
@@ -120,13 +129,8 @@ export function frontView(
       csv: link('csv'),
     };
   }
-  if (outcome.kind === 'rows') {
-    const raw = spec ? paramsOf(spec, form) : {};
-    const link = (cursor: number) => {
-      const search = encodeParams(cursor ? { ...raw, cursor: String(cursor) } : raw);
-      return `${script}/${query}${search ? `?${search}` : ''}`;
-    };
-    const page = pageOf(outcome.rows, cursorOf(form), link);
+  if (outcome.kind === 'rows' && spec) {
+    const page = pageOf(outcome.rows, cursorOf(form), (c) => pageLink(script, spec, form, c, 'html'));
     view.results = {
       ...resultsOf(outcome.fields, page.rows, outcome.generation, spec?.fieldText),
       // A page of one row of a longer answer is still a row of a table, not the answer's record.
@@ -144,7 +148,15 @@ function respond(
   settings: CgiSettings,
 ): CgiResponse {
   const status = outcome.kind === 'error' ? outcome.error.status : 200;
-  if (format === 'json') return renderJson(outcome);
+  // JSON and CSV carry the whole answer, or with a cursor the page the HTML shows (and JSON the next page's URL).
+  let next: string | null | undefined;
+  if (outcome.kind === 'rows' && form.cursor !== undefined && format !== 'html') {
+    const spec = specOf(query);
+    const page = pageOf(outcome.rows, cursorOf(form), (c) => pageLink(settings.scriptName, spec, form, c, format));
+    outcome = { ...outcome, rows: [...page.rows] };
+    next = page.paging?.next ?? null;
+  }
+  if (format === 'json') return renderJson(outcome, next);
   if (format === 'csv') {
     if (outcome.kind !== 'rows') {
       const message = outcome.kind === 'error' ? `${outcome.error.message} [${outcome.error.code}]` : 'no query';
