@@ -121,6 +121,28 @@ describe('roq init', () => {
     expect(JSON.parse(unit.stdout)).toEqual([{ column_1: 'ft', column_2: 0.3048 }]);
   });
 
+  it('takes every regular file whatever its name, or only the files named, and leaves out what is no table', async () => {
+    const data = tree({
+      'zones.tab': '# tz\tname\nAD\tEurope/Andorra\n',
+      'releases.dat': 'id,name\n1,buzz\n',
+      'empty.csv': '',
+      'utf16.csv': '\uFFFEa\u0000,\u0000b\u0000',
+      '.hidden.csv': 'a\n1\n',
+    });
+    const all = join(tree({}), 'all');
+    const r = await roqCli(['init', all, '--from', data]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('  empty.csv: left out: empty (0 bytes)');
+    expect(r.stdout).toContain('  utf16.csv: left out: not text: it holds NUL bytes');
+    expect(fs.readdirSync(join(all, 'schemas/tables')).sort()).toEqual(['releases.json', 'zones.json']);
+    const one = join(tree({}), 'one');
+    expect((await roqCli(['init', one, '--from', data, 'zones.tab'])).code).toBe(0);
+    expect(fs.readdirSync(join(one, 'schemas/tables'))).toEqual(['zones.json']);
+    const missing = await roqCli(['init', join(tree({}), 'x'), '--from', data, 'nope.csv']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('nope.csv is not a file of the data directory');
+  });
+
   it('answers a bool column as true and false: CLI, JSON, CSV and HTML through the CGI program, and typed boolean', async () => {
     const data = tree({ 'stations.csv': 'id,name,open\n1,Alpha,true\n2,Beta,False\n3,Gamma,\n' });
     const app = join(tree({}), 'boolapp');
