@@ -130,7 +130,7 @@ export function frontView(
     };
   }
   if (outcome.kind === 'rows' && spec) {
-    const page = pageOf(outcome.rows, cursorOf(form), (c) => pageLink(script, spec, form, c, 'html'));
+    const page = pageOf(outcome.rows, cursorOf(form), (c) => pageLink(script, spec, form, c, 'html'), spec.limit);
     view.results = {
       ...resultsOf(outcome.fields, page.rows, outcome.generation, spec?.fieldText),
       // A page of one row of a longer answer is still a row of a table, not the answer's record.
@@ -152,7 +152,8 @@ function respond(
   let next: string | null | undefined;
   if (outcome.kind === 'rows' && form.cursor !== undefined && format !== 'html') {
     const spec = specOf(query);
-    const page = pageOf(outcome.rows, cursorOf(form), (c) => pageLink(settings.scriptName, spec, form, c, format));
+    const link = (c: number) => pageLink(settings.scriptName, spec, form, c, format);
+    const page = pageOf(outcome.rows, cursorOf(form), link, spec.limit);
     outcome = { ...outcome, rows: [...page.rows] };
     next = page.paging?.next ?? null;
   }

@@ -73,12 +73,15 @@ export function pageOf<T>(
   rows: readonly T[],
   cursor: number,
   link: (cursor: number) => string,
+  limit?: number,
 ): { rows: readonly T[]; paging?: PagingView } {
   if (rows.length <= PAGE_ROWS && cursor === 0) return { rows };
   const start = Math.min(cursor, Math.max(0, rows.length - 1));
   const page = rows.slice(start, start + PAGE_ROWS);
+  // An answer as long as the query's limit may have been cut there: say so rather than give a false total.
+  const total = rows.length === limit ? `at least ${rows.length}` : String(rows.length);
   const paging: PagingView = {
-    text: `rows ${start + 1}–${start + page.length} of ${rows.length}`,
+    text: `rows ${start + 1}–${start + page.length} of ${total}`,
   };
   if (start > 0) paging.prev = link(Math.max(0, start - PAGE_ROWS));
   if (start + PAGE_ROWS < rows.length) paging.next = link(start + PAGE_ROWS);
