@@ -38,7 +38,7 @@ function rowType(q: QuerySchema): string {
 
 export function emitQueries(schemas: Schemas): string {
   const parts = [
-    `${header(schemas.queryDir)}/** The queries roq answers: parameters, answer fields, and their TypeScript types. Types-only imports: the CGI
+    `${header(schemas.queryDir, schemas.imports.regenerate)}/** The queries roq answers: parameters, answer fields, and their TypeScript types. Types-only imports: the CGI
  * program bundles this file. */
 import type { ParamSpec } from '${schemas.imports.lib}/params.js';
 import type { Field } from '${schemas.imports.lib}/protocol.js';
@@ -92,7 +92,7 @@ const DECLARED: Record<string, DeclaredQuery> = ${literal(Object.fromEntries(dec
     q.declared
       ? `  ${q.name}: (db, params) => runDeclared(db, DECLARED.${q.name}!, params),`
       : `  ${q.name}: (db, params) => ${runnerOf(q).fn}(db, params as unknown as ${pascal(q.name)}Params),`;
-  return `${header(schemas.queryDir)}/** Query name → its hand-written implementation, src/queries/<name>.ts exporting run<Name>. */
+  return `${header(schemas.queryDir, schemas.imports.regenerate)}/** Query name → its hand-written implementation, src/queries/<name>.ts exporting run<Name>. */
 import type { ParamValue } from '${lib}/params.js';
 import type { Cell } from '${lib}/protocol.js';
 import type { Deriver } from '${lib}/queries/derived.js';

@@ -52,9 +52,11 @@ export interface ImportPaths {
   lib: string;
   /** The hand-written query functions: '../queries' for the project root, '../../queries' for an app. */
   queries: string;
+  /** The command that regenerates the files, for their headers: `npm run codegen`, or `roq build` for an app. */
+  regenerate: string;
 }
 
-export const ROOT_IMPORTS: ImportPaths = { lib: '..', queries: '../queries' };
+export const ROOT_IMPORTS: ImportPaths = { lib: '..', queries: '../queries', regenerate: 'npm run codegen' };
 
 export interface Schemas {
   tables: SourcedTable[];

@@ -70,6 +70,11 @@ describe('generate', () => {
     }
   });
 
+  it("names the command that regenerates an app's files: roq build, not npm run codegen", () => {
+    for (const [path, text] of generate(schemaSet('test/codegen/features/schemas'), true))
+      expect(text.split('\n')[0], path).toMatch(/ — DO NOT EDIT\. Run `roq build --app DIR`\.$/);
+  });
+
   it('does not depend on the order the schema files are listed in', () => {
     const set = schemaSet('schemas');
     const reversed = { tables: [...set.tables].reverse(), queries: [...set.queries].reverse() };

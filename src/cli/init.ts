@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { roqError } from '../errors.js';
+import { isRegularFile, printable, readRegularFile } from '../init/files.js';
 import { inferTable, snakeName, type Inferred } from '../init/infer.js';
 import { parseCommand } from './options.js';
 
@@ -31,7 +32,7 @@ prints what it inferred and why; edit the JSON under APP/schemas/ afterwards. Th
 
 /** The data files to read: the FILEs named, else every regular, non-hidden file of the directory, in name order. */
 function dataFiles(data: string, named: string[]): string[] {
-  const regular = (f: string) => fs.statSync(join(data, f)).isFile();
+  const regular = (f: string) => isRegularFile(data, f);
   try {
     if (named.length) {
       for (const f of named)
@@ -110,12 +111,12 @@ function inferAll(data: string, files: string[]): Inferred[] {
   const out: Inferred[] = [];
   for (const file of files) {
     const path = join(data, file);
-    const result = inferTable(file, tableName(file, taken), fs.readFileSync(path), path);
+    const result = inferTable(file, tableName(file, taken), readRegularFile(path), path);
     if ('refused' in result) {
-      process.stdout.write(`  ${file}: left out: ${result.refused}\n`);
+      process.stdout.write(`  ${printable(`${file}: left out: ${result.refused}`)}\n`);
       continue;
     }
-    process.stdout.write(result.reasons.map((r) => `  ${r}\n`).join(''));
+    process.stdout.write(result.reasons.map((r) => `  ${printable(r)}\n`).join(''));
     out.push(result);
   }
   return out;
