@@ -23,6 +23,7 @@ const COLUMN_LABELS: Record<string, string> = {
 
 const HEADINGS: Record<number, string> = {
   400: 'Please check the form',
+  404: 'No such query',
   405: 'This page only answers GET and POST',
   413: 'The request is too large',
   415: 'The form could not be read',

@@ -21,7 +21,8 @@ export const UPGRADE_HELP = `usage: roq upgrade [--run DIR] [--ready-timeout MS]
 Replaces the daemon running on the run directory by a new one running this roq's code (run the \`roq\` of the
 new release), without losing a request: the new daemon loads the data while the old one serves, then the old one
 finishes what it has read and the new one reads on. The new daemon keeps the old one's options (--data, --workers,
---deadline, --log, --access-log, --takeover-timeout, --roq1, and for root --user) unless they are given here. Exits 0 once the new daemon serves; if it fails
+--deadline, --log, --access-log, --takeover-timeout, --roq1, --notify, --notify-interval, and for root --user)
+unless they are given here. Exits 0 once the new daemon serves; if it fails
 to load or is not ready in time, it is stopped, the old one serves on, and the exit status is 1.
 
   --run DIR              run directory (default $ROQ_RUN_DIR, else ./run)
