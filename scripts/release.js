@@ -58,7 +58,8 @@ function run(cmd, args, opts = {}) {
     console.error(`release: ${cmd} ${args.join(' ')} failed:\n${r.stdout ?? ''}${r.stderr ?? ''}`);
     process.exit(1);
   }
-  return r.stdout.trim();
+  // stdout is null when the child writes to ours (stdio 'inherit', the build's progress).
+  return (r.stdout ?? '').trim();
 }
 
 const { values } = parseArgs({ options: { out: { type: 'string' }, 'no-build': { type: 'boolean' } } });
