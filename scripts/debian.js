@@ -3,7 +3,7 @@
 //
 //   /usr/lib/roq/                          the release (bin/, runtime/, dist/, cgi-bin/, package.json)
 //   /usr/bin/roq                           -> ../lib/roq/bin/roq
-//   /lib/systemd/system/roq.service        deploy/roq.service
+//   /lib/systemd/system/roq.service        deploy/roq.service, and roq-failed@.service (its OnFailure=)
 //   /etc/apache2/conf-available/roq.conf   deploy/apache.conf: `a2enmod cgid && a2enconf roq` (conffile)
 //   /etc/logrotate.d/roq                   deploy/roq.logrotate (conffile)
 //   /usr/share/roq/sample/                 the sample feed, copied to /var/lib/roq/feeds/sample on first install
@@ -139,7 +139,9 @@ function layout(pkg, o) {
   chmodSync(roq, 0o644);
   mkdirSync(join(pkg, 'usr/bin'), { recursive: true });
   symlinkSync('../lib/roq/bin/roq', join(pkg, 'usr/bin/roq'));
-  relocate('deploy/roq.service', join(pkg, 'lib/systemd/system/roq.service'));
+  for (const unit of ['roq.service', 'roq-failed@.service']) {
+    relocate(join('deploy', unit), join(pkg, 'lib/systemd/system', unit));
+  }
   relocate('deploy/apache.conf', join(pkg, 'etc/apache2/conf-available/roq.conf'));
   relocate('deploy/roq.logrotate', join(pkg, 'etc/logrotate.d/roq'));
   cpSync(SAMPLE, join(pkg, 'usr/share/roq/sample'), { recursive: true });

@@ -63,6 +63,7 @@ const PATHS = [
   '/usr/share/roq',
   '/usr/share/doc/roq',
   '/lib/systemd/system/roq.service',
+  '/lib/systemd/system/roq-failed@.service',
   '/etc/apache2/conf-available/roq.conf',
   '/etc/apache2/conf-enabled/roq.conf',
   '/etc/logrotate.d/roq',
@@ -201,6 +202,10 @@ describe.skipIf(SKIP)(`the Debian package${SKIP ? ` (skipped: ${SKIP})` : ''}`, 
     expect(groups.stdout.split(/\s+/)).toContain('www-data');
     expect(fs.readlinkSync('/var/lib/roq/data')).toBe('feeds/sample');
     expect(fs.statSync('/var/log/roq').isDirectory()).toBe(true);
+    // The units name the package's paths, not the tarball's.
+    for (const unit of ['roq.service', 'roq-failed@.service']) {
+      expect(fs.readFileSync(join('/lib/systemd/system', unit), 'utf8')).not.toMatch(/\/opt\/roq|\/srv\/roq/);
+    }
 
     const tInstalled = performance.now();
     await startAsTheUnit();

@@ -29,7 +29,11 @@ function copyOfCheckout(): string {
     return r.stdout;
   };
   git(['clone', '--quiet', '--shared', ROOT, dir], tmpdir());
-  const changed = git(['ls-files', '-z', '--modified', '--others', '--exclude-standard']).split('\0');
+  // Changed since HEAD, staged or not (a merge in progress stages what it brings), and new files.
+  const changed = [
+    ...git(['diff', '--name-only', '-z', 'HEAD']).split('\0'),
+    ...git(['ls-files', '-z', '--others', '--exclude-standard']).split('\0'),
+  ];
   for (const f of changed.filter((f) => f && fs.existsSync(join(ROOT, f)))) {
     fs.mkdirSync(dirname(join(dir, f)), { recursive: true });
     fs.copyFileSync(join(ROOT, f), join(dir, f));

@@ -39,7 +39,7 @@ export function render(
   if (outcome.kind === 'error') {
     const { error, internal } = forVisitor(outcome.error);
     if (internal) log(`roq.cgi: ${internal}\n`);
-    outcome = { kind: 'error', error };
+    outcome = { ...outcome, error };
   }
   return json ? renderJson(outcome) : renderHtml(outcome, form, settings.scriptName);
 }
@@ -85,7 +85,8 @@ export async function handleRequest(
     method = requestMethod(env);
     if (isHealthCheck(env)) return { response: await healthResponse(settings), head: method === 'HEAD' };
     form = await readForm(env, method, settings.timeoutMs, body);
-    const ifNoneMatch = method === 'POST' ? undefined : env.HTTP_IF_NONE_MATCH;
+    const post = method === 'POST';
+    const ifNoneMatch = post ? undefined : env.HTTP_IF_NONE_MATCH;
     // A query named by the path reaches the board's pages (and the ETag's parameters) as the `query` field.
     const named = namedQuery(env, form);
     if (frontAnswers(env, form)) {
@@ -99,6 +100,7 @@ export async function handleRequest(
           { ...form, query: named },
           form.format === 'json' || form.format === 'csv',
           ifNoneMatch,
+          post,
         ),
         head: method === 'HEAD',
       };
@@ -107,7 +109,7 @@ export async function handleRequest(
     const json = wantsJson(form, env);
     const outcome = await answerForm(form, settings.runDir, settings.timeoutMs, json, settings.now);
     return {
-      response: withHttpCaching(render(outcome, form, json, settings, log), outcome, form, json, ifNoneMatch),
+      response: withHttpCaching(render(outcome, form, json, settings, log), outcome, form, json, ifNoneMatch, post),
       head: method === 'HEAD',
     };
   } catch (e) {

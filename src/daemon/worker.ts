@@ -121,7 +121,10 @@ function runJob(msg: QueryJob): void {
   if (!open.has(msg.generation)) readPort();
   const t0 = performance.now();
   const { answer, failure } = answerFor(msg.generation, msg.query, msg.params);
-  const delivery = writeAnswer(setup.run, msg.pid, msg.token, encodeAnswer(answer, msg.proof), setup.writeWaitMs);
+  // What the client's FIFO cannot take at once goes to the main thread, which writes it as the client reads.
+  const delivery = writeAnswer(setup.run, msg.pid, msg.token, encodeAnswer(answer, msg.proof), (rest) =>
+    post({ type: 'rest', ...rest }),
+  );
   const heap = heapNow();
   jobFinished(setup.cells); // before the report: a deadline seen after this finds the job finished
   report({
