@@ -351,6 +351,11 @@ describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) =
     const broken = await runCgi({ runtime, method: 'POST', body: 'q=%E0%A4%A', env: { ROQ_RUN_DIR: empty } });
     expect(broken.status).toBe(400);
     expect(broken.body).toContain('ROQ_FORM_ENCODING');
+    expect(broken.body).toContain('a broken %-escape in the request body');
+    // Well-formed escapes of bytes that are not UTF-8: the escape is not what is wrong.
+    const latin1 = await runCgi({ runtime, query: 'q=%FF', env: { ROQ_RUN_DIR: empty } });
+    expect(latin1.status).toBe(400);
+    expect(latin1.body).toContain('the query string has %-escaped bytes that are not UTF-8 text');
     const short = await runCgi({
       runtime,
       method: 'POST',
