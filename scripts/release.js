@@ -6,8 +6,7 @@
 //     bin/roq              the command (deploy/bin-roq: runs ../dist/roq.js with node ≥ 20)
 //     bin/*.sh             the cron job and the systemd helpers (deploy/refresh-feed.sh, service-*.sh)
 //     dist/                roq.js (CLI and daemon), worker.js, load-thread.js: the daemon reads nothing else
-//     cgi-bin/roq-cgi      what Apache runs: the CGI program compiled by Bun, with its bytecode (no runtime needed)
-//     cgi-bin/roq.cgi      the same program as one script for Node, for a machine where the Bun executable cannot run
+//     cgi-bin/roq.cgi      what Apache runs: the per-request program for Node, which relays to the daemon
 //     deploy/              the unit, cron, logrotate and Apache files, and install-release.sh
 //
 // Not in it: tests, benchmarks, fuzz and soak programs, their baselines (better-sqlite3), node_modules, sources.
@@ -40,7 +39,6 @@ const FILES = [
   ['dist/load-thread.js', 'dist/load-thread.js', 0o644],
   // Node runs a file named .cgi only as CommonJS, and the package.json nearest to it must not say "module".
   ['dist/package.json', 'dist/package.json', 0o644],
-  ['dist/roq-cgi', 'cgi-bin/roq-cgi', 0o755],
   ['dist/roq.cgi', 'cgi-bin/roq.cgi', 0o755],
   ['dist/package.json', 'cgi-bin/package.json', 0o644],
   ['deploy/bin-roq', 'bin/roq', 0o755],
@@ -50,7 +48,7 @@ const FILES = [
 ];
 
 /** What the build must make for a release; the benchmarks' and tests' programs are left out on purpose. */
-const PROGRAMS = ['roq.js', 'worker.js', 'load-thread.js', 'roq.cgi', 'roq-cgi'];
+const PROGRAMS = ['roq.js', 'worker.js', 'load-thread.js', 'roq.cgi'];
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
@@ -79,7 +77,7 @@ try {
   for (const [from, to, mode] of FILES) {
     if (!existsSync(from)) {
       console.error(
-        `release: ${from} is missing; ${from.startsWith('dist/') ? 'run `npm run build` (roq-cgi needs the bun package)' : 'is the checkout complete?'}`,
+        `release: ${from} is missing; ${from.startsWith('dist/') ? 'run `npm run build`' : 'is the checkout complete?'}`,
       );
       process.exit(1);
     }
