@@ -1,5 +1,5 @@
 /**
- * The web front end driven by the schemas: every query of the app at /cgi-bin/roq-cgi/QUERY (PATH_INFO) or with
+ * The web front end driven by the schemas: every query of the app at /cgi-bin/roq-relay/QUERY (PATH_INFO) or with
  * a `query=` field, answered as an HTML page (the app's template for the query, else the generic page: a form
  * generated from the parameters and a table of the fields), or as format=json or format=csv. Without a query
  * named, the home page lists the app's queries with their descriptions — unless the app's home is the departure
