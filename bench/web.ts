@@ -2,16 +2,15 @@
  * The web path side by side, through a private Apache httpd (mod_cgid) on 127.0.0.1, loaded with autocannon: the
  * same departures query on the sample feed from
  *
- *  - hello-world CGI programs in sh, Node and Bun: the floor of each runtime under CGI;
- *  - roq's CGI program under Bun (the deployed path) and under Node;
+ *  - hello-world CGI programs in sh and Node: the floor of each runtime under CGI;
+ *  - roq's CGI program under Node (a relay: the daemon renders the page);
  *  - a naive CGI program that parses the CSV files on every request (what the original C program did);
  *  - a CGI program querying the same feed in SQLite through better-sqlite3 (what a user would pick instead).
  *
  * Ratios are to the hello-world of the same runtime measured in the same run. Every run is bounded in time.
  */
 import autocannon from 'autocannon';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, realpathSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HAVE_APACHE, installForWeb, makeWebRunDir, startApache, writeCgi } from '../tools/demo/apache.js';
 import { ms, summary } from './stats.js';
@@ -20,7 +19,7 @@ export interface WebResult {
   name: string;
   path: string;
   /** The hello-world this is compared with: the same runtime, started the same way. */
-  runtime: 'sh' | 'node' | 'bun' | 'bun executable';
+  runtime: 'sh' | 'node';
   reqPerSec: number;
   p50: number;
   p99: number;
@@ -60,9 +59,8 @@ export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | und
   const run = makeWebRunDir(join(o.base, 'run'));
   o.startDaemon(run);
   // Everything Apache's user runs or reads lives under base/web, not in the checkout, which may be in a 0700 home
-  // directory it cannot enter: the Bun binary, the feed the naive program parses, the SQLite program's addon.
+  // directory it cannot enter: the feed the naive program parses, the SQLite program's addon.
   const web = join(o.base, 'web');
-  const bun = installForWeb(realpathSync(join(o.root, 'node_modules/.bin/bun')), join(web, 'bin', 'bun'));
   const data = installForWeb(o.data, join(web, 'data'));
   for (const m of ['better-sqlite3', 'bindings', 'file-uri-to-path'])
     installForWeb(join(o.root, 'node_modules', m), join(web, 'node_modules', m));
@@ -84,32 +82,8 @@ export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | und
       file: writeCgi(cgiDir, 'hello-node.cgi', node, `require('fs').writeSync(1, '${hello}');\n`),
     },
     {
-      name: 'hello-world, Bun',
-      path: '/hello-bun',
-      runtime: 'bun',
-      file: writeCgi(cgiDir, 'hello-bun.cgi', bun, `require('fs').writeSync(1, '${hello}');\n`),
-    },
-    {
-      name: 'hello-world, Bun executable',
-      path: '/hello-bun-exe',
-      runtime: 'bun executable',
-      file: compileHello(bun, o.root, cgiDir, hello, o.seconds > 1 ? 60 : 5, say),
-    },
-    {
-      name: 'roq CGI, Bun executable (deployed)',
-      path: '/roq',
-      runtime: 'bun executable',
-      file: copyExecutable(join(o.root, 'dist/roq-cgi'), join(cgiDir, 'roq-cgi')),
-    },
-    {
-      name: 'roq CGI, Bun running the bundle',
-      path: '/roq-bun',
-      runtime: 'bun',
-      file: writeCgi(cgiDir, 'roq.cgi', bun, dist('roq.cgi')),
-    },
-    {
       name: 'roq CGI, Node',
-      path: '/roq-node',
+      path: '/roq',
       runtime: 'node',
       file: writeCgi(cgiDir, 'roq-node.cgi', node, dist('roq.cgi')),
     },
@@ -164,7 +138,7 @@ export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | und
     }
     // Latency unloaded: one connection, so no request waits for a core (at 8, the two cores are saturated and
     // latency is connections ÷ throughput).
-    for (const p of programs.filter((x) => x.runtime === 'bun executable')) {
+    for (const p of programs.filter((x) => x.path === '/roq' || x.path === '/hello-node')) {
       const r = await cannon(`${apache.url}${p.path}?${QUERY}`, 1, Math.max(1, Math.round(o.seconds / 2)));
       single.push({ name: p.name, p50: r.latency.p50, p99: r.latency.p99, reqPerSec: r.requests.average });
     }
@@ -177,9 +151,9 @@ export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | und
   const roq = results.find((r) => r.path === '/roq')!;
   say(`## Through Apache httpd (mod_cgid), ${o.connections} connections, ${o.seconds} s each, autocannon`);
   say('The departures query of the sample feed (`' + QUERY + '`); every program answers the same JSON. Ratios: to the');
-  say('hello-world CGI of the same runtime (the floor), and to roq under Bun.');
+  say('hello-world CGI of the same runtime (the floor), and to roq.');
   say();
-  say('| program | req/s | p50 | p99 | against hello-world, same runtime | roq (Bun) is faster by | errors |');
+  say('| program | req/s | p50 | p99 | against hello-world, same runtime | roq is faster by | errors |');
   say('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     const f = floor(r.runtime);
@@ -196,7 +170,7 @@ export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | und
   for (const r of single) say(`| ${r.name} | ${r.reqPerSec.toFixed(0)} | ${ms(r.p50, 0)} ms | ${ms(r.p99, 0)} ms |`);
   say();
   say(
-    `roq CGI against the Bun executable hello-world, ${pairs.length} interleaved pairs of ${o.seconds} s at ` +
+    `roq CGI against the Node hello-world, ${pairs.length} interleaved pairs of ${o.seconds} s at ` +
       `${o.connections} connections: ${pairs.map((r) => `${(r * 100).toFixed(0)} %`).join(', ')} ` +
       `(median ${(summary(pairs).p50 * 100).toFixed(0)} %; aim ≥ 90 %).`,
   );
@@ -212,68 +186,13 @@ export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | und
 async function interleavedRatios(url: string, connections: number, rounds: number, seconds: number): Promise<number[]> {
   const ratios: number[] = [];
   for (let i = 0; i < rounds; i++) {
-    const order = i % 2 ? ['/roq', '/hello-bun-exe'] : ['/hello-bun-exe', '/roq'];
+    const order = i % 2 ? ['/roq', '/hello-node'] : ['/hello-node', '/roq'];
     const rate: Record<string, number> = {};
     for (const path of order)
       rate[path] = (await cannon(`${url}${path}?${QUERY}`, connections, seconds)).requests.average;
-    ratios.push(rate['/hello-bun-exe']! > 0 ? rate['/roq']! / rate['/hello-bun-exe']! : 0);
+    ratios.push(rate['/hello-node']! > 0 ? rate['/roq']! / rate['/hello-node']! : 0);
   }
   return ratios;
-}
-
-/** Ways a compiled Bun hello-world can write its page; the fastest in this run is the floor (see compileHello). */
-const HELLO_WRITERS: Record<string, (hello: string) => string> = {
-  'fs.writeSync(1)': (hello) => `require('fs').writeSync(1, '${hello}');\n`,
-  'Bun.write(Bun.stdout)': (hello) => `Bun.write(Bun.stdout, '${hello}');\n`,
-  'console.log': (hello) => `console.log('${hello.replace(/\\n$/, '')}');\n`,
-  'process.stdout.write': (hello) => `process.stdout.write('${hello}');\n`,
-};
-
-/**
- * A hello-world compiled into a Bun executable the way dist/roq-cgi is: the floor for it. Each way of writing to
- * stdout is compiled and spawned in turn (interleaved, `rounds` each), and the one with the lowest median start
- * is kept, so roq's ratio is to the fastest hello-world Bun makes here, not to a slow one. node:fs costs Bun a few
- * milliseconds to load, which a hello-world written with require('fs') paid and roq's program does not.
- */
-function compileHello(bun: string, root: string, dir: string, hello: string, rounds: number, say: Say): string {
-  const times: Record<string, number[]> = {};
-  const outs: Record<string, string> = {};
-  // The same flags as dist/roq-cgi (scripts/build.js), so the floor gets every start-up saving roq's program gets.
-  const flags = JSON.parse(readFileSync(join(root, 'scripts/cgi-compile-flags.json'), 'utf8')) as string[];
-  for (const [way, source] of Object.entries(HELLO_WRITERS)) {
-    const name = `hello-exe-${Object.keys(outs).length}`;
-    const src = join(dir, `${name}.ts`);
-    writeFileSync(src, source(hello));
-    const out = join(dir, name);
-    const r = spawnSync(bun, ['build', src, ...flags, '--outfile', `${out}.built`], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`bun build --compile of the hello-world (${way}) failed: ${r.stderr}`);
-    // Copied, as roq's executable is (copyExecutable): the same binary starts ~1.5 ms slower as Bun wrote it than
-    // as a copy (measured here; the page cache holds the two differently), which would skew the floor.
-    outs[way] = copyExecutable(`${out}.built`, out);
-    times[way] = [];
-  }
-  const ways = Object.keys(outs);
-  for (let i = 0; i < rounds; i++) {
-    for (const way of i % 2 ? ways : [...ways].reverse()) {
-      const t0 = performance.now();
-      const r = spawnSync(outs[way]!, [], { encoding: 'utf8' });
-      times[way]!.push(performance.now() - t0);
-      if (!r.stdout.startsWith('Content-Type: text/plain'))
-        throw new Error(`the hello-world (${way}) wrote ${JSON.stringify(r.stdout.slice(0, 80))}`);
-    }
-  }
-  const p50 = (way: string) => summary(times[way]!).p50;
-  const best = ways.reduce((a, b) => (p50(b) < p50(a) ? b : a));
-  say(
-    `Bun executable hello-world, spawned directly ${rounds}× each (p50): ${ways.map((w) => `${w} ${p50(w).toFixed(1)} ms`).join(', ')}; the floor below uses ${best}.`,
-  );
-  say();
-  return outs[best]!;
-}
-
-function copyExecutable(from: string, to: string): string {
-  copyFileSync(from, to);
-  return to;
 }
 
 /** A horizontal bar chart of requests per second, as SVG (no dependencies; readable in any browser or on GitHub). */

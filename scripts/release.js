@@ -46,7 +46,6 @@ import { buildDeb, debianVersion } from './debian.js';
  * CommonJS, and the package.json nearest to it must not say "module".
  */
 const CGI_PROGRAMS = [
-  ['dist/roq-cgi', 'cgi-bin/roq-cgi', 0o755],
   ['dist/roq.cgi', 'cgi-bin/roq.cgi', 0o755],
   ['dist/package.json', 'cgi-bin/package.json', 0o644],
 ];
@@ -99,7 +98,7 @@ const name = `roq-${pkg.version}-${commit.slice(0, 7)}${dirty ? '-dirty' : ''}`;
 
 /** Why a file of FILES can be missing, and what to do about it. */
 function missing(from) {
-  if (from.startsWith('dist/')) return 'run `npm run build` (roq-cgi needs the bun package)';
+  if (from.startsWith('dist/')) return 'run `npm run build`';
   if (from.startsWith(RUNTIME_PACKAGE))
     return `the Node runtime of this platform is not installed: run \`npm ci\` (package.json pins it as an optional dependency; for ${process.platform}-${process.arch}, pin node-${process.platform}-${process.arch} there too)`;
   return 'is the checkout complete?';

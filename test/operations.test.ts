@@ -13,7 +13,7 @@ import { type Answer } from '../src/protocol.js';
 import { answerFifos } from '../src/daemon/fifo.js';
 import { isAlive } from '../src/control/lifecycle.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
-import { HAVE_BUN, runCgi } from './helpers/cgi.js';
+import { runCgi } from './helpers/cgi.js';
 import {
   answerFifo,
   daemonsPerTest,
@@ -27,6 +27,8 @@ import {
 } from './helpers/daemon.js';
 
 const OLD_RELEASE = join(ROOT, 'test/fixtures/release-0.1.0');
+/** The previous release's CGI program: protocol 2 queries, validation in the web server's process. */
+const PREVIOUS_CGI = join(ROOT, 'test/fixtures/release-0.2.0/roq.cgi');
 const FAULTS = { ROQ_TEST_FAULTS: '1' };
 
 const { daemon } = daemonsPerTest();
@@ -333,12 +335,10 @@ describe('the code a daemon runs never changes under it', () => {
 
 describe('releases within one protocol version', () => {
   it("the previous release's CGI program works against this daemon; this CGI program refuses the previous daemon", async () => {
-    const runtime = HAVE_BUN ? 'bun' : 'node';
     const query = 'q=jamaica&format=json';
     const now = await daemon({ workers: 1 });
     const oldCgi = await runCgi({
       query,
-      runtime,
       program: join(OLD_RELEASE, 'roq.cgi'),
       env: { ROQ_RUN_DIR: now.run },
     });
@@ -347,9 +347,26 @@ describe('releases within one protocol version', () => {
     // Protocol 2 (issue 16): a client accepts only answers that echo its request's secret, which a 0.1 daemon
     // cannot do, so upgrade the daemon before the CGI program (docs/PROTOCOL.md).
     const oldDaemon = await daemon({ workers: 1, program: join(OLD_RELEASE, 'roq.js'), data: LIRR });
-    const newCgi = await runCgi({ query, runtime, env: { ROQ_RUN_DIR: oldDaemon.run, ROQ_CGI_TIMEOUT_MS: '1000' } });
+    const newCgi = await runCgi({ query, env: { ROQ_RUN_DIR: oldDaemon.run, ROQ_CGI_TIMEOUT_MS: '1000' } });
     expect(newCgi.status, newCgi.raw).toBe(503);
     expect(newCgi.body).not.toContain('Jamaica');
+  });
+
+  it("the previous release's CGI program (protocol 2) is answered while Apache still runs it: JSON, pages, health", async () => {
+    const now = await daemon({ workers: 1 });
+    const env = { ROQ_RUN_DIR: now.run };
+    const json = await runCgi({ query: 'q=jamaica&format=json', program: PREVIOUS_CGI, env });
+    expect(json.status, json.raw).toBe(200);
+    // Its page is its own template's, with the rows this daemon answered.
+    const page = await runCgi({ query: 'q=park', program: PREVIOUS_CGI, env });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('Belmont Park');
+    expect(JSON.parse(json.body)).toEqual(JSON.parse((await runCgi({ query: 'q=jamaica&format=json', env })).body));
+    const bad = await runCgi({ query: 'stop=102&date=2026-02-30&format=json', program: PREVIOUS_CGI, env });
+    expect(bad.status).toBe(400);
+    const health = await runCgi({ program: PREVIOUS_CGI, env: { ...env, PATH_INFO: '/_health' } });
+    expect(health.status, health.raw).toBe(200);
+    expect(health.body).toMatch(/^ok generation 1 hash [0-9a-f]{32}\n$/);
   });
 
   it('answers a request of an unknown protocol version with a clear error', async () => {

@@ -1,5 +1,5 @@
 /**
- * The web front end driven by the schemas: every query of the app at /cgi-bin/roq-cgi/QUERY (PATH_INFO) or with
+ * The web front end driven by the schemas: every query of the app at /cgi-bin/roq-relay/QUERY (PATH_INFO) or with
  * a `query=` field, answered as an HTML page (the app's template for the query, else the generic page: a form
  * generated from the parameters and a table of the fields), or as format=json or format=csv. Without a query
  * named, the home page lists the app's queries with their descriptions — unless the app's home is the departure
@@ -21,6 +21,7 @@ import { inputOf } from './form.js';
 import {
   askOutcome,
   forVisitor,
+  type Ask,
   headersFor,
   pageError,
   renderJson,
@@ -30,8 +31,7 @@ import {
 } from './page.js';
 import { cursorOf, pageOf, resultsOf } from './results.js';
 import { formatOf, namedQuery, unknownFormat, type Format } from './route.js';
-import { appPartials, renderRoqPage } from './partials.js';
-import { compileTemplate } from './template.js';
+import { appPartials, compiledPage, renderRoqPage } from './partials.js';
 import { errorHeading } from './view.js';
 
 type Env = Record<string, string | undefined>;
@@ -161,8 +161,8 @@ function respond(
 function renderHtmlPage(query: string, view: Record<string, unknown>): string {
   if (!Object.hasOwn(QUERY_SPECS, query) || !Object.hasOwn(APP_TEMPLATES, query))
     return renderRoqPage('front.html', frontTemplate, view);
-  const options = { file: `templates/${query}.html`, partials: appPartials(APP_TEMPLATES) };
-  return compileTemplate(APP_TEMPLATES[query]!, options)(view);
+  const file = `templates/${query}.html`;
+  return compiledPage(`app:${file}`, file, APP_TEMPLATES[query]!, () => appPartials(APP_TEMPLATES))(view);
 }
 
 /**
@@ -170,12 +170,13 @@ function renderHtmlPage(query: string, view: Record<string, unknown>): string {
  * become error pages in the format asked; anything else is thrown for the caller's 500. The outcome comes back
  * too, for the HTTP caching of answers (http-cache.ts).
  */
-export async function answerFront(
+export function answerFront(
   env: Env,
   form: Record<string, string>,
   settings: CgiSettings,
+  ask: Ask,
   log: (text: string) => void,
-): Promise<{ response: CgiResponse; outcome: Outcome }> {
+): { response: CgiResponse; outcome: Outcome } {
   const query = namedQuery(env, form);
   const format = formatOf(form);
   let outcome: Outcome = { kind: 'form' };
@@ -188,7 +189,7 @@ export async function answerFront(
       const raw = formParams(spec, form);
       // An HTML visit without parameters shows the empty form, unless the query needs none.
       const formOnly = format === 'html' && Object.keys(raw).length === 0 && spec.params.some((p) => p.required);
-      if (!formOnly) outcome = await askOutcome(spec.name, raw, settings.runDir, settings.timeoutMs);
+      if (!formOnly) outcome = askOutcome(spec.name, raw, ask);
     } else if (format !== 'html') {
       querySpecOf(QUERY_SPECS, ''); // no query named: ROQ_QUERY_UNKNOWN, listing them
     }
@@ -219,6 +220,6 @@ export function frontError(
 function visible(outcome: Outcome, log: (text: string) => void): Outcome {
   if (outcome.kind !== 'error') return outcome;
   const { error, internal } = forVisitor(outcome.error);
-  if (internal) log(`roq.cgi: ${internal}\n`);
+  if (internal) log(internal);
   return { kind: 'error', error };
 }

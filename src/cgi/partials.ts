@@ -2,7 +2,7 @@
  * roq's partials: the parts its pages share, each in templates/_NAME.html and included with `{{> NAME}}`
  * (src/cgi/template.ts). An app's own templates include them too, and their own templates/_NAME.html beside them
  * (front.ts). A new partial is a file and a line here: templates reach the programs as strings the bundlers embed
- * (esbuild's and Bun's text loader), and neither can list a directory at build time; a test checks that every
+ * (esbuild's text loader), and it cannot list a directory at build time; a test checks that every
  * templates/_*.html is listed.
  */
 import error from '../../templates/_error.html';
@@ -19,11 +19,28 @@ export const ROQ_PARTIALS: Partials = {
 };
 
 /**
- * Renders one of roq's own pages, templates/FILE, with roq's partials. One page per process: the template is
- * compiled (its partials included) where it is used, once.
+ * Each page compiled once (its partials included): a worker renders thousands of pages, and compiling one costs
+ * more than filling it. The templates are built into the program, so a page's key always names the same text:
+ * `roq:` and roq's file for roq's own pages, `app:` and the app's file for an app's (an app may have a page of
+ * the same file name as one of roq's).
  */
+const compiledPages = new Map<string, (view: View) => string>();
+
+/** The compiled page of `file`, compiled with `partials()` the first time `key` is asked for. */
+export function compiledPage(
+  key: string,
+  file: string,
+  template: string,
+  partials: () => Partials,
+): (view: View) => string {
+  let page = compiledPages.get(key);
+  if (!page) compiledPages.set(key, (page = compileTemplate(template, { file, partials: partials() })));
+  return page;
+}
+
+/** Renders one of roq's own pages, templates/FILE, with roq's partials. */
 export function renderRoqPage(file: string, template: string, view: View): string {
-  return compileTemplate(template, { file: `templates/${file}`, partials: ROQ_PARTIALS })(view);
+  return compiledPage(`roq:${file}`, `templates/${file}`, template, () => ROQ_PARTIALS)(view);
 }
 
 /**

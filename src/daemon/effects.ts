@@ -6,7 +6,8 @@
  * Performing an effect may bring another event into the core (stopping drains what was read into `line`); the
  * core has finished with the event before its effects are performed, so that is safe.
  */
-import { encodeAnswer } from '../protocol.js';
+import { mainThreadResponse } from '../cgi/web.js';
+import { encodeAnswer, encodeWebAnswer } from '../protocol.js';
 import type { AccessLog } from './access-log.js';
 import { createAnswerDrain, type AnswerRest } from './answer-drain.js';
 import type { Effect, Warner } from './effect-types.js';
@@ -58,7 +59,10 @@ export function createEffects(t: EffectTargets): Effects {
   }
 
   function answer(e: Extract<Effect, { kind: 'answer' }>): void {
-    const d = writeAnswer(t.run, e.pid, e.token, encodeAnswer(e.answer, e.proof), drain.add);
+    const bytes = e.web
+      ? encodeWebAnswer(e.proof!, mainThreadResponse(e.web, e.answer))
+      : encodeAnswer(e.answer, e.proof);
+    const d = writeAnswer(t.run, e.pid, e.token, bytes, drain.add);
     if (!d.sent)
       warn[e.about](
         `${e.answer.status === 'ok' ? 'health' : e.answer.code} answer to pid ${e.pid} not delivered: ${d.reason}`,

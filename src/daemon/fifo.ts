@@ -136,7 +136,7 @@ export function writeAnswer(
   run: string,
   pid: number,
   token: string,
-  text: string,
+  answer: string | Uint8Array,
   rest: (r: AnswerRest) => void,
 ): Delivery {
   const path = join(run, responseFifoName(pid, token));
@@ -154,7 +154,7 @@ export function writeAnswer(
     if (uid === undefined) return { sent: false, reason: `client gone (no process ${pid})` };
     if (st.uid !== uid)
       return { sent: false, reason: `${path} is owned by uid ${st.uid}, but pid ${pid} runs as uid ${uid}; refused` };
-    const bytes = Buffer.from(text);
+    const bytes = typeof answer === 'string' ? Buffer.from(answer) : answer;
     let off = 0;
     try {
       while (off < bytes.length) off += fs.writeSync(fd, bytes, off);
