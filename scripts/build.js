@@ -82,6 +82,23 @@ await Promise.all(
 // loads it through its module loader when the page module is initialized, ~0.2–0.3 ms of every request (the JSON
 // ones too), where esbuild's text loader makes it a string in the bundle. Skipped when Bun is not installed.
 if (existsSync(bun) && wanted('dist/roq-cgi')) compileCgi('dist/roq.cgi', 'dist/roq-cgi');
+if (wanted('dist/roq-relay')) compileRelay('dist/roq-relay');
+
+/**
+ * The per-request web program: src/cgi/relay.c compiled by the system's C compiler, warnings as errors, stripped
+ * (a few tens of kB, the same for every app: it carries no app code). The flags live in scripts/relay-cflags.json,
+ * which the tests' sanitizer build and the bench read too.
+ */
+function compileRelay(outfile) {
+  const flags = JSON.parse(readFileSync(join(ROOT, 'scripts/relay-cflags.json'), 'utf8'));
+  const r = spawnSync(process.env.CC || 'cc', [...flags, '-s', '-o', outfile, 'src/cgi/relay.c'], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    console.error(`cc src/cgi/relay.c failed:\n${r.error?.message ?? ''}${r.stdout ?? ''}${r.stderr ?? ''}`);
+    process.exit(1);
+  }
+}
 
 /**
  * The flags of every CGI executable, roq's and the bench's hello-world alike (bench/web.ts reads the same file).
