@@ -20,6 +20,15 @@
  * Version 1 (`roq1 <pid> <token> <query> <params>`, no proof) is still answered, for clients of 0.1 during an
  * upgrade; those clients cannot tell a forged answer from the daemon's (docs/SECURITY.md).
  *
+ * Version 3 is the web request, which the relay (the per-request CGI program, src/cgi/relay.c) sends and a worker
+ * answers with the whole CGI response, rendered in the daemon:
+ *
+ *     roq3 <pid> <token> <proof> .web <form>\n
+ *
+ * with <form> the CGI request's parts as `k=v` pairs (see WEB_FIELDS), and the answer framed by length and sealed
+ * by a digest keyed from the proof (see encodeWebAnswer). Queries (the CLI, tools, a previous release's CGI
+ * program) stay version 2.
+ *
  * Every request starts with `roq<digits> ` and is written whole: after garbage without a line end (a writer killed
  * mid-write, or a hostile one), the next request is found inside the line by its prefix (findRequest).
  *
@@ -31,6 +40,7 @@
  * because it holds its FIFO open read-write.
  */
 
+import { siphash24 } from './siphash.js';
 import { utf8 } from './sysio.js';
 
 export const PROTOCOL_VERSION = 2;
@@ -43,6 +53,15 @@ export const REQUESTS_FIFO = 'REQUESTS';
 export const CONTROL_PID = -1;
 /** The health check's request word: not a query name (QUERY_RE has no '.'), so no app's query can take it. */
 export const PING_QUERY = '.ping';
+/** The web request's magic and word (the only word version 3 has). */
+export const WEB_MAGIC = 'roq3';
+export const WEB_VERSION = 3;
+export const WEB_WORD = '.web';
+/**
+ * The largest CGI response a web answer carries (its `length=`): the relay reads a whole answer into a buffer of
+ * about this size before it writes a byte. A response the daemon renders larger is answered with an error page.
+ */
+export const MAX_WEB_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 export type ControlWord = 'reload' | 'stop';
 export const CONTROL_WORDS: readonly ControlWord[] = ['reload', 'stop'];
@@ -59,7 +78,8 @@ export type Request =
       /** as received (parsed lines only) */ encoded?: string;
     }
   | { kind: 'control'; word: ControlWord; token: string }
-  | { kind: 'ping'; pid: number; token: string; proof?: string };
+  | { kind: 'ping'; pid: number; token: string; proof?: string }
+  | { kind: 'web'; pid: number; token: string; proof: string; web: WebFields };
 
 export type FieldType = 'string' | 'int' | 'float' | 'bool';
 export interface Field {
@@ -133,13 +153,15 @@ export function encodeRequest(req: Request): string {
   const line =
     req.kind === 'control'
       ? `${REQUEST_MAGIC} ${CONTROL_PID} ${req.token} ${req.token} ${req.word} \n`
-      : requestLine(
-          req.pid,
-          req.token,
-          req.proof,
-          req.kind === 'ping' ? PING_QUERY : req.query,
-          req.kind === 'ping' ? '' : encodeParams(req.params),
-        );
+      : req.kind === 'web'
+        ? `${WEB_MAGIC} ${req.pid} ${req.token} ${req.proof} ${WEB_WORD} ${encodeWebForm(req.web)}\n`
+        : requestLine(
+            req.pid,
+            req.token,
+            req.proof,
+            req.kind === 'ping' ? PING_QUERY : req.query,
+            req.kind === 'ping' ? '' : encodeParams(req.params),
+          );
   const bytes = lineBytes(line);
   if (bytes > MAX_REQUEST_BYTES) {
     throw new RangeError(`request is ${bytes} bytes; at most ${MAX_REQUEST_BYTES} fit atomically`);
@@ -149,7 +171,16 @@ export function encodeRequest(req: Request): string {
 
 export type ParsedRequest =
   | { ok: true; request: Request }
-  | { ok: false; reason: string; pid?: number; token?: string; proof?: string; version?: string };
+  | {
+      ok: false;
+      reason: string;
+      pid?: number;
+      token?: string;
+      proof?: string;
+      version?: string;
+      /** A version 3 line: its error is answered as a web answer (a page). */
+      web?: true;
+    };
 
 /**
  * Parses one request line (without its '\n'). Never throws: anything a writer into REQUESTS can send yields either
@@ -160,6 +191,7 @@ export function parseRequest(line: string): ParsedRequest {
   if (Buffer.byteLength(line) >= MAX_REQUEST_BYTES) return { ok: false, reason: 'request line too long' };
   const parts = line.split(' ');
   const magic = parts[0]!;
+  if (magic === WEB_MAGIC) return parseWebRequest(parts);
   const legacy = magic === LEGACY_MAGIC;
   const fields = legacy ? 5 : 6;
   if (parts.length !== fields && !(parts.length === 5 && magic !== REQUEST_MAGIC)) {
@@ -452,4 +484,243 @@ export function rowsToObjects(fields: readonly Field[], rows: readonly Cell[][])
     fields.forEach((f, i) => (o[f.name] = row[i]!));
     return o;
   });
+}
+
+// ---- version 3: the web request and its answer ----
+
+/**
+ * A CGI request as the relay forwards it: each field is the CGI meta-variable's value ('' when unset), `body` the
+ * POST body as read (at most what fits the line), `contentLength` CONTENT_LENGTH as the web server gave it, so the
+ * daemon can tell a body cut short from a whole one.
+ */
+export interface WebFields {
+  method: string;
+  script: string;
+  path: string;
+  query: string;
+  contentType: string;
+  contentLength: string;
+  body: string;
+  ifNoneMatch: string;
+  now: string;
+}
+
+/**
+ * The wire names of the web form's fields, in the order the relay writes them (each omitted when empty): m
+ * REQUEST_METHOD, s SCRIPT_NAME, p PATH_INFO, q QUERY_STRING, t CONTENT_TYPE, c CONTENT_LENGTH, b the body,
+ * i HTTP_IF_NONE_MATCH, n ROQ_NOW (Apache's SetEnv). The daemon reads them in any order and ignores names it does
+ * not know, so a later relay may add fields.
+ */
+export const WEB_FIELDS: readonly (readonly [string, keyof WebFields])[] = [
+  ['m', 'method'],
+  ['s', 'script'],
+  ['p', 'path'],
+  ['q', 'query'],
+  ['t', 'contentType'],
+  ['c', 'contentLength'],
+  ['b', 'body'],
+  ['i', 'ifNoneMatch'],
+  ['n', 'now'],
+];
+
+export function emptyWebFields(): WebFields {
+  return {
+    method: '',
+    script: '',
+    path: '',
+    query: '',
+    contentType: '',
+    contentLength: '',
+    body: '',
+    ifNoneMatch: '',
+    now: '',
+  };
+}
+
+/** Bytes a web form value carries as they are; every other byte is written %XX (upper-case hex). */
+const WEB_UNRESERVED = /^[A-Za-z0-9._~-]$/;
+
+function percentEncode(value: string): string {
+  let out = '';
+  for (const byte of utf8(value)) {
+    const c = String.fromCharCode(byte);
+    out += WEB_UNRESERVED.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** The `<form>` of a web request line, as the relay writes it. */
+export function encodeWebForm(web: WebFields): string {
+  const pairs: string[] = [];
+  for (const [name, key] of WEB_FIELDS) if (web[key] !== '') pairs.push(`${name}=${percentEncode(web[key])}`);
+  return pairs.join('&');
+}
+
+const WEB_VALUE = /^(?:[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})*$/;
+const WEB_NAMES: ReadonlyMap<string, keyof WebFields> = new Map(WEB_FIELDS);
+
+/**
+ * %XX-decodes a web form value into text. The bytes are whatever the web server passed (a query string may carry
+ * bytes that are not UTF-8): those decode to U+FFFD, as the environment of a Node or Bun CGI program showed them.
+ */
+function percentDecode(value: string): string {
+  if (value.indexOf('%') < 0) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    const bytes: number[] = [];
+    for (let i = 0; i < value.length; i++)
+      bytes.push(value[i] === '%' ? parseInt(value.slice(i + 1, (i += 2) + 1), 16) : value.charCodeAt(i));
+    return new TextDecoder().decode(new Uint8Array(bytes));
+  }
+}
+
+/** Parses a web request's `<form>`; undefined when it breaks the grammar (a field twice counts the first). */
+export function parseWebForm(form: string): WebFields | undefined {
+  const web = emptyWebFields();
+  if (form === '') return web;
+  const seen = new Set<string>();
+  for (const pair of form.split('&')) {
+    const eq = pair.indexOf('=');
+    if (eq < 1 || !WEB_VALUE.test(pair.slice(eq + 1))) return undefined;
+    const key = WEB_NAMES.get(pair.slice(0, eq));
+    if (key === undefined || seen.has(key)) continue;
+    seen.add(key);
+    web[key] = percentDecode(pair.slice(eq + 1));
+  }
+  return web;
+}
+
+/** A version 3 line split on spaces (magic first); never throws, like parseRequest. */
+function parseWebRequest(parts: string[]): ParsedRequest {
+  if (parts.length !== 6) return { ok: false, reason: `expected 6 space-separated fields, got ${parts.length}` };
+  const [, pidText, token, proof, word, form] = parts as [string, string, string, string, string, string];
+  const pid = /^[0-9]{1,10}$/.test(pidText) ? Number(pidText) : NaN;
+  if (!(pid >= 1 && pid <= 0x7fffffff)) return { ok: false, reason: `bad pid '${pidText.slice(0, 16)}'` };
+  if (!TOKEN_RE.test(token)) return { ok: false, reason: 'bad token' };
+  // An answer without a proof is one no relay takes: not worth writing.
+  if (!PROOF_RE.test(proof)) return { ok: false, reason: 'bad proof' };
+  const known = { pid, token, proof, web: true as const };
+  if (word !== WEB_WORD) return { ok: false, reason: `unknown version 3 word '${word.slice(0, 16)}'`, ...known };
+  const web = parseWebForm(form);
+  if (!web) return { ok: false, reason: 'bad web form encoding', ...known };
+  return { ok: true, request: { kind: 'web', pid, token, proof, web } };
+}
+
+/**
+ * The digest key of a web answer: the proof's bytes folded into 16 by XOR (byte i of the proof into key byte
+ * i mod 16). A proof has at least 16 characters, so every key byte depends on it.
+ */
+export function webAnswerKey(proof: string): Uint8Array {
+  const key = new Uint8Array(16);
+  for (let i = 0; i < proof.length; i++) key[i % 16]! ^= proof.charCodeAt(i);
+  return key;
+}
+
+const WEB_ANSWER_HEAD = `roq=${WEB_VERSION}\n`;
+
+/**
+ * A web answer, ready for one write into the relay's FIFO:
+ *
+ *     roq=3\nproof=<proof>\nlength=<N>\n<the N bytes of the CGI response>end=<digest>\n
+ *
+ * `<digest>` is SipHash-2-4 (siphash.ts) of the N bytes, keyed with webAnswerKey(proof), as 16 lower-case hex
+ * digits. The relay writes nothing of an answer until all of it is in and proof, length and digest check out.
+ * Throws a RangeError for a response longer than MAX_WEB_RESPONSE_BYTES, which no relay would take.
+ */
+export function encodeWebAnswer(proof: string, response: Uint8Array): Uint8Array {
+  if (response.length > MAX_WEB_RESPONSE_BYTES)
+    throw new RangeError(`a web answer carries at most ${MAX_WEB_RESPONSE_BYTES} bytes, not ${response.length}`);
+  const head = utf8(`${WEB_ANSWER_HEAD}proof=${proof}\nlength=${response.length}\n`);
+  const end = utf8(`end=${siphash24(webAnswerKey(proof), response)}\n`);
+  const out = new Uint8Array(head.length + response.length + end.length);
+  out.set(head, 0);
+  out.set(response, head.length);
+  out.set(end, head.length + response.length);
+  return out;
+}
+
+const HEAD_BYTES = utf8(WEB_ANSWER_HEAD);
+const LENGTH_RE = /^length=(0|[1-9][0-9]{0,7})$/;
+const END_RE = /^end=([0-9a-f]{16})$/;
+/** `end=` + 16 hex digits + '\n' */
+const END_BYTES = 21;
+
+function indexOfBytes(haystack: Uint8Array, needle: Uint8Array, from: number): number {
+  outer: for (let i = from; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/** The line of `bytes` starting at `at` (without '\n') and the index after it; undefined while it is incomplete. */
+function lineAt(bytes: Uint8Array, at: number): { text: string; next: number } | undefined {
+  const nl = bytes.indexOf(10, at);
+  if (nl < 0) return undefined;
+  return { text: new TextDecoder().decode(bytes.subarray(at, nl)), next: nl + 1 };
+}
+
+/**
+ * Checks the candidate answer starting at `at` (a `roq=3\n`): 'wait' until enough bytes are in, 'reject' when it
+ * is not this request's proven answer, else the response's bounds.
+ */
+function webCandidate(bytes: Uint8Array, at: number, proof: string): 'wait' | 'reject' | [number, number] {
+  const proofLine = lineAt(bytes, at + HEAD_BYTES.length);
+  if (!proofLine) return 'wait';
+  if (proofLine.text !== `proof=${proof}`) return 'reject';
+  const lengthLine = lineAt(bytes, proofLine.next);
+  if (!lengthLine) return 'wait';
+  const m = LENGTH_RE.exec(lengthLine.text);
+  const length = m ? Number(m[1]) : -1;
+  if (length < 0 || length > MAX_WEB_RESPONSE_BYTES) return 'reject';
+  const start = lengthLine.next;
+  if (bytes.length < start + length + END_BYTES) return 'wait';
+  const response = bytes.subarray(start, start + length);
+  const end = END_RE.exec(new TextDecoder().decode(bytes.subarray(start + length, start + length + END_BYTES - 1)));
+  if (!end || bytes[start + length + END_BYTES - 1] !== 10) return 'reject';
+  return end[1] === siphash24(webAnswerKey(proof), response) ? [start, start + length] : 'reject';
+}
+
+/**
+ * Incremental reader of a web answer (the Node client's side; the relay does the same in C): feed it bytes as
+ * they arrive; `push` returns true once a proven answer is complete, and `result()` is its CGI response. Anything
+ * that is not this request's proven answer — another writer's bytes, a candidate with a wrong proof, length or
+ * digest — is skipped by looking for the next `roq=3\n` after the start of the rejected candidate.
+ */
+export function webAnswerParser(proof: string) {
+  let buffered = new Uint8Array(0);
+  let scan = 0;
+  let rejected = 0;
+  let response: Uint8Array | undefined;
+  return {
+    push(chunk: Uint8Array): boolean {
+      if (response) return true;
+      const joined = new Uint8Array(buffered.length + chunk.length);
+      joined.set(buffered, 0);
+      joined.set(chunk, buffered.length);
+      buffered = joined;
+      for (;;) {
+        const at = indexOfBytes(buffered, HEAD_BYTES, scan);
+        if (at < 0) return false;
+        scan = at;
+        const verdict = webCandidate(buffered, at, proof);
+        if (verdict === 'wait') return false;
+        if (verdict !== 'reject') {
+          response = buffered.slice(verdict[0], verdict[1]);
+          return true;
+        }
+        rejected++;
+        scan = at + 1;
+      }
+    },
+    /** Candidates skipped because they were not this request's proven answer. */
+    get rejected() {
+      return rejected;
+    },
+    result(): Uint8Array {
+      if (!response) throw new Error('web answer incomplete');
+      return response;
+    },
+  };
 }

@@ -78,8 +78,8 @@ describe('request lines', () => {
   });
 
   it('keeps pid and token of another protocol version so the daemon can answer it', () => {
-    const parsed = parseRequest('roq3 77 abc stops q=x');
-    expect(parsed).toMatchObject({ ok: false, pid: 77, token: 'abc', version: 'roq3' });
+    const parsed = parseRequest('roq4 77 abc stops q=x');
+    expect(parsed).toMatchObject({ ok: false, pid: 77, token: 'abc', version: 'roq4' });
   });
 
   it('finds the request after garbage that had no line end, however the garbage mimics a request', () => {

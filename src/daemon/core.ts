@@ -335,6 +335,8 @@ export class Core {
         return this.controlLine(req.word, req.token);
       case 'ping':
         return this.ping(req.pid, req.token, req.proof);
+      case 'web':
+        return this.drop('web requests are not served by this daemon yet');
       default: {
         const never: never = req;
         this.drop(`unknown request kind ${JSON.stringify(never)}`);
