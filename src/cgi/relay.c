@@ -159,9 +159,7 @@ static const struct page BODY_TOO_LARGE = { "413 Content Too Large", "ROQ_REQUES
     "The request is too large. Please send a shorter form.", 0 };
 static const struct page URI_TOO_LONG = { "414 URI Too Long", "ROQ_REQUEST_TOO_LARGE",
     "The request is too large. Please use a shorter address.", 0 };
-static const struct page BAD_LENGTH = { "400 Bad Request", "ROQ_FORM_ENCODING",
-    "The request body did not arrive whole. Please send the form again.", 0 };
-static const struct page BROKEN_ANSWER = { "502 Bad Gateway", "ROQ_PROTOCOL",
+static const struct page BROKEN_ANSWER = { "500 Internal Server Error", "ROQ_PROTOCOL",
     "Something went wrong on our side while answering. Please try again; if it keeps happening, tell the site "
     "owner.", 0 };
 
@@ -276,6 +274,8 @@ static size_t env_len(const char *name, const char **value)
  * the page that says what did not fit (the body: 413; anything else from the URL or headers: 414). */
 static size_t build_line(const struct request *rq, const char *post, size_t post_len, const struct page **refusal)
 {
+    const char *cl = getenv("CONTENT_LENGTH");
+    int with_body = cl && *cl && strcmp(cl, "0") != 0;
     struct line_out o = { 0, 0, 0 };
     int n = snprintf(line, sizeof line, "%s %ld %s %s %s ", WEB_MAGIC, (long)getpid(), rq->token, rq->proof,
         WEB_KIND);
@@ -292,6 +292,8 @@ static size_t build_line(const struct request *rq, const char *post, size_t post
     for (size_t f = 0; f < sizeof FIELDS / sizeof FIELDS[0]; f++) {
         const char *value = post;
         size_t len = FIELDS[f].env ? env_len(FIELDS[f].env, &value) : post_len;
+        if ((FIELDS[f].name == 't' || FIELDS[f].name == 'c') && !with_body)
+            len = 0;
         if (put_field(&o, FIELDS[f].name, value, len) != 0) {
             *refusal = FIELDS[f].env ? &URI_TOO_LONG : &BODY_TOO_LARGE;
             return 0;
@@ -303,12 +305,13 @@ static size_t build_line(const struct request *rq, const char *post, size_t post
 
 /* ---- the body ---- */
 
-/* Reads exactly `length` bytes of stdin by `deadline`; keeps the first sizeof body of them, drops the rest (so
- * the web server never writes into a closed pipe). 0 all read, -1 the body ended early or did not come. */
-static int read_body(size_t length, long long deadline)
+/* Reads `length` bytes of stdin by `deadline`; keeps the first sizeof body of them and drops the rest. *read_bytes:
+ * how many came. 0 all of them, -1 the body ended early or did not come in time. */
+static int read_body(size_t length, long long deadline, size_t *read_bytes)
 {
     static char spill[65536];
     size_t got = 0;
+    *read_bytes = 0;
     while (got < length) {
         int ready = wait_fd(0, POLLIN, deadline);
         if (ready != 1)
@@ -323,11 +326,12 @@ static int read_body(size_t length, long long deadline)
         if (r <= 0)
             return -1;
         got += (size_t)r;
+        *read_bytes = got;
     }
     return 0;
 }
 
-/* ---- SipHash-2-4 (Aumasson and Bernstein), as protocol.ts's answerDigest ---- */
+/* ---- SipHash-2-4 (Aumasson and Bernstein), as src/siphash.ts ---- */
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 #define SIPROUND \
@@ -446,9 +450,10 @@ static int expect_end(const struct request *rq, const char *p, size_t avail, siz
     return told == siphash24(rq->key, (const unsigned char *)bytes, n) ? 1 : -1;
 }
 
-/* Judges the candidate answer at p (avail bytes so far). SKIP: not the daemon's answer to this request (wrong
- * or no proof: someone else who may write into the FIFO); BROKEN: it carried the proof but then its length or
- * digest does not hold, or it is too big to hold; PROVEN: *at and *n give the CGI response inside it. */
+/* Judges the candidate answer at p (avail bytes so far). SKIP: not this request's proven answer (no or a wrong
+ * proof, length or digest: someone else who may write into the FIFO wrote it, or spliced bytes into it);
+ * BROKEN: it carried the proof but announces more than MAX_WEB_RESPONSE_BYTES, which the relay cannot hold;
+ * PROVEN: *at and *n give the CGI response inside it. */
 static enum verdict judge(const struct request *rq, const char *p, size_t avail, size_t *at, size_t *n)
 {
     size_t i = 0;
@@ -465,7 +470,9 @@ static enum verdict judge(const struct request *rq, const char *p, size_t avail,
     r = expect_length(p, avail, &i, &length);
     if (r == 0)
         return MORE;
-    if (r < 0 || length > MAX_WEB_RESPONSE_BYTES)
+    if (r < 0)
+        return SKIP;
+    if (length > MAX_WEB_RESPONSE_BYTES)
         return BROKEN;
     if (avail - i < length)
         return MORE;
@@ -475,7 +482,7 @@ static enum verdict judge(const struct request *rq, const char *p, size_t avail,
     if (r == 0)
         return MORE;
     if (r < 0)
-        return BROKEN;
+        return SKIP;
     *at = start;
     *n = length;
     return PROVEN;
@@ -503,7 +510,7 @@ static int relay_answer(const struct request *rq, int fd, long long deadline)
             if (v == PROVEN)
                 return write_all(1, answer + at + start, n, now_ms() + STDOUT_BUDGET_MS) == 0 ? 0 : 1;
             if (v == BROKEN) {
-                log_line("the daemon's answer is broken or too large", NULL);
+                log_line("the daemon's answer is larger than the relay holds", NULL);
                 return own_page(&BROKEN_ANSWER, rq->head);
             }
             if (v == MORE)
@@ -617,25 +624,23 @@ static int send_line(int fd, size_t n, long long deadline)
 
 /* ---- one request ---- */
 
-/* Reads the body the environment announces. NULL when all is well (*post_len set), else the page to answer. */
+/* Reads the body the environment announces, whatever the method, so that the web server never writes into a
+ * closed pipe. *post_len: the bytes to forward (POST only). A body cut short, one that did not come by the
+ * deadline, or a CONTENT_LENGTH that is not a byte count is forwarded as it is, with `c` as the web server gave
+ * it: the daemon answers it 400 with its own page. NULL, or the page for a body too large to forward (413). */
 static const struct page *take_body(int post, size_t *post_len, long long deadline)
 {
     const char *cl = getenv("CONTENT_LENGTH");
-    *post_len = 0;
-    if (!cl || !*cl)
-        return NULL;
     long length = bounded_number(cl, 0, 999999999, -1);
-    if (length < 0) {
-        log_line("CONTENT_LENGTH is not a byte count", NULL);
-        return &BAD_LENGTH;
-    }
-    if (read_body((size_t)length, deadline) != 0) {
+    size_t got = 0;
+    *post_len = 0;
+    if (length <= 0)
+        return NULL;
+    if (read_body((size_t)length, deadline, &got) != 0)
         log_line("the request body did not arrive whole", NULL);
-        return &BAD_LENGTH;
-    }
-    if ((size_t)length > sizeof body)
+    if (got > sizeof body)
         return &BODY_TOO_LARGE;
-    *post_len = post ? (size_t)length : 0;
+    *post_len = post ? got : 0;
     return NULL;
 }
 
