@@ -6,7 +6,8 @@
 //     bin/roq              the command (deploy/bin-roq: runs ../dist/roq.js with node ≥ 20)
 //     bin/*.sh             the cron job and the systemd helpers (deploy/refresh-feed.sh, service-*.sh)
 //     dist/                roq.js (CLI and daemon), worker.js, load-thread.js: the daemon reads nothing else
-//     cgi-bin/roq-cgi      what Apache runs: the CGI program compiled by Bun, with its bytecode (no runtime needed)
+//     cgi-bin/roq-relay    what Apache runs: the relay (src/cgi/relay.c), compiled; the daemon renders the pages
+//     cgi-bin/roq-cgi      the previous per-request program: the CGI program compiled by Bun, with its bytecode (no runtime needed)
 //     cgi-bin/roq.cgi      the same program as one script for Node, for a machine where the Bun executable cannot run
 //     deploy/              the unit, cron, logrotate and Apache files, and install-release.sh
 //
@@ -40,6 +41,7 @@ const FILES = [
   ['dist/load-thread.js', 'dist/load-thread.js', 0o644],
   // Node runs a file named .cgi only as CommonJS, and the package.json nearest to it must not say "module".
   ['dist/package.json', 'dist/package.json', 0o644],
+  ['dist/roq-relay', 'cgi-bin/roq-relay', 0o755],
   ['dist/roq-cgi', 'cgi-bin/roq-cgi', 0o755],
   ['dist/roq.cgi', 'cgi-bin/roq.cgi', 0o755],
   ['dist/package.json', 'cgi-bin/package.json', 0o644],
@@ -50,7 +52,7 @@ const FILES = [
 ];
 
 /** What the build must make for a release; the benchmarks' and tests' programs are left out on purpose. */
-const PROGRAMS = ['roq.js', 'worker.js', 'load-thread.js', 'roq.cgi', 'roq-cgi'];
+const PROGRAMS = ['roq.js', 'worker.js', 'load-thread.js', 'roq.cgi', 'roq-cgi', 'roq-relay'];
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });

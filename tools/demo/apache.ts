@@ -26,6 +26,8 @@ export interface ApacheOptions {
   scripts: Record<string, string>;
   /** Environment every CGI program gets (ROQ_RUN_DIR at least). */
   env: Record<string, string>;
+  /** URL path → environment for that path's program only, over `env` (two apps' run directories side by side). */
+  scriptEnv?: Record<string, Record<string, string>>;
   /** Config files included after these lines, as a server's conf-enabled/ is (the tests include deploy/apache.conf). */
   include?: string[];
   /** 0 or absent: a free port. */
@@ -92,6 +94,7 @@ export function apacheConfig(o: ApacheOptions & { port: number }, asRoot: boolea
       `ScriptAlias ${path} ${q(file)}`,
       `<Location ${path}>`,
       '  Require all granted',
+      ...Object.entries(o.scriptEnv?.[path] ?? {}).map(([k, v]) => `  SetEnv ${k} ${q(v)}`),
       '</Location>',
     ]),
     '<Directory ' + q(o.dir) + '>',
@@ -251,4 +254,28 @@ function webGid(): number {
     .find((l) => l.startsWith(`${WEB_USER}:`));
   if (!line) throw new Error(`no group ${WEB_USER} in /etc/group`);
   return Number(line.split(':')[2]);
+}
+
+/** The modules deploy/apache.conf's cache block needs, as LoadModule lines for a private httpd. */
+export const CACHE_MODULES = [
+  ['cache', 'mod_cache.so'],
+  ['cache_socache', 'mod_cache_socache.so'],
+  ['socache_shmcb', 'mod_socache_shmcb.so'],
+].map(([name, file]) => `LoadModule ${name}_module ${APACHE_MODULES}/${file}`);
+
+/**
+ * deploy/apache.conf's commented cache block, uncommented, for the path `location` instead of /departures: what an
+ * admin enables, so the tests and the bench run the very lines the deployment ships.
+ */
+export function deployedCacheBlock(deployConf: string, location: string): string {
+  const text = fs.readFileSync(deployConf, 'utf8');
+  const start = text.indexOf('# BEGIN cache');
+  const end = text.indexOf('# END cache');
+  if (start < 0 || end < start) throw new Error(`${deployConf} has no '# BEGIN cache' … '# END cache' block`);
+  return text
+    .slice(start, end)
+    .split('\n')
+    .filter((l) => /^#(?:\S| {4})/.test(l)) // config lines; prose is '# ' and a word
+    .map((l) => l.replace(/^#/, '').replace(/\/departures\b/g, location))
+    .join('\n');
 }
