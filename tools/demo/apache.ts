@@ -247,6 +247,15 @@ export function letWebUserThrough(path: string): void {
   }
 }
 
+function webUid(): number {
+  const line = fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${WEB_USER}:`));
+  if (!line) throw new Error(`no user ${WEB_USER} in /etc/passwd`);
+  return Number(line.split(':')[2]);
+}
+
 function webGid(): number {
   const line = fs
     .readFileSync('/etc/group', 'utf8')
@@ -259,15 +268,17 @@ function webGid(): number {
 /** The modules deploy/apache.conf's cache block needs, as LoadModule lines for a private httpd. */
 export const CACHE_MODULES = [
   ['cache', 'mod_cache.so'],
-  ['cache_socache', 'mod_cache_socache.so'],
-  ['socache_shmcb', 'mod_socache_shmcb.so'],
+  ['cache_disk', 'mod_cache_disk.so'],
 ].map(([name, file]) => `LoadModule ${name}_module ${APACHE_MODULES}/${file}`);
 
 /**
- * deploy/apache.conf's commented cache block, uncommented, for the path `location` instead of /departures: what an
- * admin enables, so the tests and the bench run the very lines the deployment ships.
+ * deploy/apache.conf's commented cache block, uncommented, for the path `location` instead of /departures and with
+ * the cache in `cacheRoot` (made here, for the web server's user): what an admin enables, so the tests and the
+ * bench run the very lines the deployment ships.
  */
-export function deployedCacheBlock(deployConf: string, location: string): string {
+export function deployedCacheBlock(deployConf: string, location: string, cacheRoot: string): string {
+  fs.mkdirSync(cacheRoot, { recursive: true, mode: 0o755 });
+  if (process.getuid?.() === 0) fs.chownSync(cacheRoot, webUid(), webGid());
   const text = fs.readFileSync(deployConf, 'utf8');
   const start = text.indexOf('# BEGIN cache');
   const end = text.indexOf('# END cache');
@@ -276,6 +287,11 @@ export function deployedCacheBlock(deployConf: string, location: string): string
     .slice(start, end)
     .split('\n')
     .filter((l) => /^#(?:\S| {4})/.test(l)) // config lines; prose is '# ' and a word
-    .map((l) => l.replace(/^#/, '').replace(/\/departures\b/g, location))
+    .map((l) =>
+      l
+        .replace(/^#/, '')
+        .replace(/\/departures\b/g, location)
+        .replace(/\/var\/cache\/apache2\/mod_cache_disk/g, cacheRoot),
+    )
     .join('\n');
 }
