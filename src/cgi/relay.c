@@ -116,11 +116,15 @@ static int write_all(int fd, const char *buf, size_t n, long long deadline)
     return 0;
 }
 
+/* The run directory, named in every log line: one web server may serve several apps' daemons. */
+static const char *log_run_dir = DEFAULT_RUN_DIR;
+
 /* One line for the web server's error log: for the admin only, never for the visitor. */
 static void log_line(const char *what, const char *detail)
 {
-    char text[512];
-    int n = snprintf(text, sizeof text, "roq-relay: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
+    char text[1024];
+    int n = snprintf(text, sizeof text, "roq-relay: run directory %s: %s%s%s\n", log_run_dir, what,
+        detail ? ": " : "", detail ? detail : "");
     if (n > 0)
         (void)write_all(2, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1, now_ms() + 1000);
 }
@@ -554,7 +558,8 @@ static int open_requests(const char *run_dir)
     int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         /* ENXIO: the FIFO exists but nobody reads it; ENOENT: no daemon ever ran here */
-        log_line("no daemon reads REQUESTS", strerror(errno));
+        log_line(errno == ENXIO || errno == ENOENT ? "the roq daemon is not running (start it with `roq start --run "
+            "<this directory>`)" : "cannot open REQUESTS", strerror(errno));
         return -1;
     }
     struct stat fifo, dir;
@@ -698,6 +703,7 @@ int main(void)
     memset(&rq, 0, sizeof rq);
     const char *run_dir = getenv("ROQ_RUN_DIR");
     rq.run_dir = run_dir && *run_dir ? run_dir : DEFAULT_RUN_DIR;
+    log_run_dir = rq.run_dir;
     rq.timeout_ms = bounded_number(getenv("ROQ_CGI_TIMEOUT_MS"), 1, MAX_TIMEOUT_MS, DEFAULT_TIMEOUT_MS);
     const char *method = getenv("REQUEST_METHOD");
     rq.head = method && strcmp(method, "HEAD") == 0;
