@@ -553,8 +553,10 @@ static int open_requests(const char *run_dir)
 {
     char path[PATH_MAX];
     int n = snprintf(path, sizeof path, "%s/%s", run_dir, REQUESTS_FIFO);
-    if (n < 0 || (size_t)n >= sizeof path)
+    if (n < 0 || (size_t)n >= sizeof path) {
+        log_line("the run directory's name is too long", NULL);
         return -1;
+    }
     int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         /* ENXIO: the FIFO exists but nobody reads it; ENOENT: no daemon ever ran here */
@@ -587,8 +589,10 @@ static int make_answer_fifo(struct request *rq)
             return -1;
         int n = snprintf(fifo_path, sizeof fifo_path, "%s/%s%ld.%s", rq->run_dir, RESPONSE_PREFIX, (long)getpid(),
             rq->token);
-        if (n < 0 || (size_t)n >= sizeof fifo_path)
+        if (n < 0 || (size_t)n >= sizeof fifo_path) {
+            log_line("the run directory's name is too long", NULL);
             return -1;
+        }
         mode_t old = umask(0);
         int made = mkfifo(fifo_path, RESPONSE_FIFO_MODE);
         int err = errno;
