@@ -125,8 +125,13 @@ static void log_line(const char *what, const char *detail)
     char text[1024];
     int n = snprintf(text, sizeof text, "roq-relay: run directory %s: %s%s%s\n", log_run_dir, what,
         detail ? ": " : "", detail ? detail : "");
-    if (n > 0)
-        (void)write_all(2, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1, now_ms() + 1000);
+    if (n <= 0)
+        return;
+    if ((size_t)n >= sizeof text) { /* cut, but still one line */
+        n = (int)sizeof text - 1;
+        text[n - 1] = '\n';
+    }
+    (void)write_all(2, text, (size_t)n, now_ms() + 1000);
 }
 
 static void remove_fifo(void)
