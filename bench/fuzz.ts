@@ -1,14 +1,16 @@
 /**
- * The web path's fuzzer, in process: seeded hostile requests (random bytes, invalid UTF-8, broken %-escapes, huge
- * and negative numbers, impossible dates and times, HTML and script injection, overlong query strings and bodies,
- * unknown methods, missing or odd CGI variables) go through the CGI program's own request handler
- * (src/cgi/handler.ts) against a real daemon, thousands a second. Every one must get a well-formed response with
- * an expected status, all data escaped, in bounded time; memory must stay bounded. test/fuzz.test.ts runs a
+ * The web path's fuzzer: seeded hostile requests (random bytes, invalid UTF-8, broken %-escapes, huge and negative
+ * numbers, impossible dates and times, HTML and script injection, overlong query strings and bodies, unknown
+ * methods, missing or odd CGI variables) are forwarded as the relay forwards them, as web requests to a real
+ * daemon whose workers render them, thousands a second. Every one must get a well-formed response with an
+ * expected status, a Content-Length that says its size, all data escaped, in bounded time; memory must stay
+ * bounded. test/fuzz.test.ts runs a
  * bounded count in CI (plus a few hundred through the real program as a process); `node dist/fuzz.js --count
  * 100000` is the long run.
  */
-import { roqError } from '../src/errors.js';
-import { handleRequest } from '../src/cgi/handler.js';
+import { webFieldsOf } from '../src/cgi/env.js';
+import { openWebChannel } from '../src/client.js';
+import { MAX_REQUEST_BYTES, webRequestFits, type WebFields } from '../src/protocol.js';
 import { cgiEnv, type CgiRequest } from '../test/helpers/cgi-env.js';
 import { rng } from '../test/helpers/rng.js';
 
@@ -80,7 +82,7 @@ const VALUES = [
   '${x}',
 ];
 const METHODS = ['GET', 'GET', 'GET', 'POST', 'POST', 'HEAD', 'DELETE', 'PUT', 'BREW', '', 'get', 'G\u0000T'];
-export const STATUSES = new Set([200, 400, 405, 413, 415]);
+export const STATUSES = new Set([200, 400, 405, 413, 414, 415]);
 
 /** Random bytes as a query-string fragment (percent-encoded or raw, invalid UTF-8 included). */
 function randomBytes(r: ReturnType<typeof rng>): string {
@@ -166,7 +168,49 @@ export function checkResponse(status: number, headers: Record<string, string>, b
   return problems;
 }
 
-/** Runs `count` seeded hostile requests through the handler against the daemon on `run`, `parallel` at a time. */
+/** A CGI response's status, headers (lower-case names) and body bytes; undefined without a header block. */
+export function splitCgiResponse(
+  bytes: Uint8Array,
+): { status: number; headers: Record<string, string>; body: Buffer } | undefined {
+  const all = Buffer.from(bytes);
+  const end = all.indexOf('\n\n');
+  if (end < 0) return undefined;
+  const headers: Record<string, string> = {};
+  for (const line of all.subarray(0, end).toString('utf8').split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon < 1) return undefined;
+    headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { status: Number((headers.status ?? '200').split(' ')[0]), headers, body: all.subarray(end + 2) };
+}
+
+/** The problems of one response's framing: Content-Length must say the body's size (HEAD: the size GET would have). */
+function framingProblems(r: NonNullable<ReturnType<typeof splitCgiResponse>>, head: boolean): string[] {
+  if (r.status === 304) return r.body.length === 0 ? [] : ['a 304 with a body'];
+  const length = r.headers['content-length'];
+  if (length === undefined) return ['no Content-Length'];
+  if (head) return r.body.length === 0 ? [] : ['a HEAD response with a body'];
+  return Number(length) === r.body.length ? [] : [`Content-Length ${length} for a body of ${r.body.length} bytes`];
+}
+
+/**
+ * One hostile request as a relay forwards it (relay.c): CONTENT_LENGTH bytes of the body read (none when it is
+ * not a byte count), and the relay's own 413 or 414 when the request cannot fit one line.
+ */
+function relayed(req: CgiRequest): { web: WebFields } | { own: number } {
+  const env = cgiEnv(req);
+  const length = /^[0-9]{1,9}$/.test(env.CONTENT_LENGTH ?? '') ? Number(env.CONTENT_LENGTH) : 0;
+  const body = Buffer.from(req.body ?? '').subarray(0, length);
+  if (body.length > MAX_REQUEST_BYTES) return { own: 413 };
+  const web = webFieldsOf(env, body.toString('utf8'));
+  if (webRequestFits(web)) return { web };
+  return { own: webRequestFits({ ...web, body: '' }) ? 413 : 414 };
+}
+
+/**
+ * Runs `count` seeded hostile requests through the daemon's web path on `run` — forwarded as the relay would,
+ * answered by its workers — `parallel` at a time, each over its own long-lived answer FIFO (client.openWebChannel).
+ */
 export async function fuzzWebPath(run: string, count: number, seed: number, parallel = 8): Promise<FuzzResult> {
   const r = rng(seed);
   const statuses: Record<number, number> = {};
@@ -175,36 +219,38 @@ export async function fuzzWebPath(run: string, count: number, seed: number, para
   const rss0 = process.memoryUsage().rss;
   let made = 0;
   const budget = Date.now() + Math.max(60_000, count * 5);
-  await Promise.all(
-    Array.from({ length: parallel }, async () => {
-      while (made < count && Date.now() < budget) {
-        made++;
-        const req = randomRequest(r, run);
-        const env = cgiEnv(req);
-        const bodyText = req.body ?? '';
-        // The web server sends CONTENT_LENGTH bytes of body; a shorter one ends early, as a closed pipe would.
-        const body = (length: number) => {
-          const bytes = Buffer.from(bodyText);
-          return bytes.length >= length
-            ? Promise.resolve(bytes.subarray(0, length).toString('utf8'))
-            : Promise.reject(
-                roqError('ROQ_FORM_ENCODING', { detail: `the body ended after ${bytes.length} of ${length} bytes` }),
-              );
-        };
-        const t0 = performance.now();
-        const { response, head } = await handleRequest(env, body, (text) =>
-          failures.push(`internal error: ${text.slice(0, 300)}`),
-        );
-        const ms = performance.now() - t0;
-        maxMs = Math.max(maxMs, ms);
-        const headers = Object.fromEntries(response.headers.map(([k, v]) => [k.toLowerCase(), v]));
-        const problems = checkResponse(response.status, headers, head ? '' : response.body, head);
-        if (ms > 5000) problems.push(`took ${Math.round(ms)} ms`);
-        if (problems.length > 0 && failures.length < 20)
-          failures.push(`${req.method} ${JSON.stringify(req.query?.slice(0, 120))}: ${problems.join(', ')}`);
-        statuses[response.status] = (statuses[response.status] ?? 0) + 1;
-      }
-    }),
-  );
+  const channels = Array.from({ length: parallel }, () => openWebChannel(run));
+  try {
+    await Promise.all(
+      channels.map(async (channel) => {
+        while (made < count && Date.now() < budget) {
+          made++;
+          const req = randomRequest(r, run);
+          const forward = relayed(req);
+          if ('own' in forward) {
+            statuses[forward.own] = (statuses[forward.own] ?? 0) + 1;
+            continue;
+          }
+          const t0 = performance.now();
+          const response = splitCgiResponse(await channel.request(forward.web, 10_000));
+          const ms = performance.now() - t0;
+          maxMs = Math.max(maxMs, ms);
+          const head = forward.web.method === 'HEAD'; // REQUEST_METHOD may be unset: a GET
+          const problems = response
+            ? [
+                ...checkResponse(response.status, response.headers, response.body.toString('utf8'), head),
+                ...framingProblems(response, head),
+              ]
+            : ['no CGI header block'];
+          if (ms > 5000) problems.push(`took ${Math.round(ms)} ms`);
+          if (problems.length > 0 && failures.length < 20)
+            failures.push(`${req.method} ${JSON.stringify(req.query?.slice(0, 120))}: ${problems.join(', ')}`);
+          if (response) statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+        }
+      }),
+    );
+  } finally {
+    for (const c of channels) c.close();
+  }
   return { count: made, statuses, failures, maxMs, rssGrowthMb: (process.memoryUsage().rss - rss0) / 1048576 };
 }

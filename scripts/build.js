@@ -1,7 +1,7 @@
 // Bundles roq's programs with esbuild. Each program is one self-contained file in dist/, so a running daemon never
-// picks up half-replaced modules from node_modules, and the CGI program starts by reading a single file.
+// picks up half-replaced modules from node_modules, and the Node CGI program starts by reading a single file.
 // dist/ is CommonJS (dist/package.json says so) because the CGI program's name ends in .cgi, which Node runs only
-// as CommonJS; Bun runs the same file.
+// as CommonJS.
 import { spawnSync } from 'node:child_process';
 import { build } from 'esbuild';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
@@ -29,7 +29,6 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const appAt = process.argv.indexOf('--app');
 const app = appAt > 0 ? resolve(process.argv[appAt + 1] ?? '.') : undefined;
 process.chdir(ROOT);
-const bun = 'node_modules/bun/bin/bun.exe';
 const only = appAt > 0 ? [] : process.argv.slice(2);
 const version = JSON.parse(readFileSync('package.json', 'utf8')).version;
 
@@ -67,21 +66,13 @@ writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
 const wanted = (out) => only.length === 0 || only.some((o) => out.includes(o));
 await Promise.all(
   programs
-    // dist/roq-cgi is compiled from dist/roq.cgi (below), so asking for the one builds the other.
-    .filter((p) => existsSync(p.entry) && (wanted(p.out) || (p.out === 'dist/roq.cgi' && wanted('dist/roq-cgi'))))
+    .filter((p) => existsSync(p.entry) && wanted(p.out))
     .map(async (p) => {
       await build(bundleOptions(p, p.out));
       if (p.shebang) chmodSync(p.out, 0o755);
     }),
 );
 
-// The deployed CGI program: the bundle compiled by Bun into one executable with the program's bytecode in it, so
-// a web request pays neither for parsing JavaScript nor for finding a runtime (measured: 8.6 ms a request against
-// 14.5 ms for `bun dist/roq.cgi` and 6.3 ms for an empty Bun process). Compiled from esbuild's bundle, as an app's
-// is, not from src/cgi/main.ts: Bun's own bundler embeds each templates/*.html as a file of the executable and
-// loads it through its module loader when the page module is initialized, ~0.2–0.3 ms of every request (the JSON
-// ones too), where esbuild's text loader makes it a string in the bundle. Skipped when Bun is not installed.
-if (existsSync(bun) && wanted('dist/roq-cgi')) compileCgi('dist/roq.cgi', 'dist/roq-cgi');
 if (wanted('dist/roq-relay')) compileRelay('dist/roq-relay');
 
 /**
@@ -101,31 +92,9 @@ function compileRelay(outfile) {
 }
 
 /**
- * The flags of every CGI executable, roq's and the bench's hello-world alike (bench/web.ts reads the same file).
- * Beyond bytecode and minification: no .env or bunfig.toml read from the working directory (the web server's
- * cgi-bin: it must not configure the program, and looking costs ~2 ms a request where a parent directory is large),
- * and JIT thresholds ×100 (code that runs once stays in the interpreter instead of compiling on another core).
- */
-function compileCgi(entry, outfile) {
-  const flags = JSON.parse(readFileSync(join(ROOT, 'scripts/cgi-compile-flags.json'), 'utf8'));
-  // `.cgi:js`: an app's entry is the bundled dist/roq.cgi, which Bun would otherwise embed as a file, not run.
-  // Run in the output's directory: Bun writes a temporary `.….bun-build` file into its working directory, which
-  // must not appear in the checkout (or the app's directory) while an app is being built.
-  const r = spawnSync(
-    resolve(bun),
-    ['build', resolve(entry), ...flags, '--loader', '.html:text', '--loader', '.cgi:js', '--outfile', resolve(outfile)],
-    { encoding: 'utf8', cwd: dirname(resolve(outfile)) },
-  );
-  if (r.status !== 0) {
-    console.error(`bun build --compile failed:\n${r.stdout}${r.stderr}`);
-    process.exit(1);
-  }
-}
-
-/**
  * An app's build: codegen from DIR/schemas/ into DIR/.roq/generated/, then roq's daemon, worker, load thread and
- * CGI program bundled against those generated files and DIR/queries/ into DIR/.roq/dist/, and the CGI program
- * compiled by Bun. Nothing outside DIR/.roq/ is written: roq's sources are only read. The bundler swaps roq's
+ * Node CGI program bundled against those generated files and DIR/queries/ into DIR/.roq/dist/ (the app's pages
+ * are rendered by its daemon's workers, so the relay is the same for every app). Nothing outside DIR/.roq/ is written: roq's sources are only read. The bundler swaps roq's
  * src/generated/ for the app's, and resolves the `roq/…` imports of generated code and of the app's query
  * functions to roq's src/.
  */
@@ -186,7 +155,6 @@ async function buildApp(dir) {
       if (p.shebang) chmodSync(file, 0o755);
     }),
   );
-  if (existsSync(bun)) compileCgi(join(out, 'dist/roq.cgi'), join(out, 'dist/roq-cgi'));
   // For type-checking the app's query functions against its generated types: npx tsc -p DIR/.roq/tsconfig.json
   const tsconfig = {
     extends: join(ROOT, 'tsconfig.json'),

@@ -7,8 +7,7 @@
 //     bin/*.sh             the cron job and the systemd helpers (deploy/refresh-feed.sh, service-*.sh)
 //     dist/                roq.js (CLI and daemon), worker.js, load-thread.js: the daemon reads nothing else
 //     cgi-bin/roq-relay    what Apache runs: the relay (src/cgi/relay.c), compiled; the daemon renders the pages
-//     cgi-bin/roq-cgi      the previous per-request program: the CGI program compiled by Bun, with its bytecode (no runtime needed)
-//     cgi-bin/roq.cgi      the same program as one script for Node, for a machine where the Bun executable cannot run
+//     cgi-bin/roq.cgi      the same relay for Node, for a machine where the compiled one cannot run
 //     deploy/              the unit, cron, logrotate and Apache files, and install-release.sh
 //
 // Not in it: tests, benchmarks, fuzz and soak programs, their baselines (better-sqlite3), node_modules, sources.
@@ -42,7 +41,6 @@ const FILES = [
   // Node runs a file named .cgi only as CommonJS, and the package.json nearest to it must not say "module".
   ['dist/package.json', 'dist/package.json', 0o644],
   ['dist/roq-relay', 'cgi-bin/roq-relay', 0o755],
-  ['dist/roq-cgi', 'cgi-bin/roq-cgi', 0o755],
   ['dist/roq.cgi', 'cgi-bin/roq.cgi', 0o755],
   ['dist/package.json', 'cgi-bin/package.json', 0o644],
   ['deploy/bin-roq', 'bin/roq', 0o755],
@@ -52,7 +50,7 @@ const FILES = [
 ];
 
 /** What the build must make for a release; the benchmarks' and tests' programs are left out on purpose. */
-const PROGRAMS = ['roq.js', 'worker.js', 'load-thread.js', 'roq.cgi', 'roq-cgi', 'roq-relay'];
+const PROGRAMS = ['roq.js', 'worker.js', 'load-thread.js', 'roq.cgi', 'roq-relay'];
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
@@ -81,7 +79,7 @@ try {
   for (const [from, to, mode] of FILES) {
     if (!existsSync(from)) {
       console.error(
-        `release: ${from} is missing; ${from.startsWith('dist/') ? 'run `npm run build` (roq-cgi needs the bun package)' : 'is the checkout complete?'}`,
+        `release: ${from} is missing; ${from.startsWith('dist/') ? 'run `npm run build`' : 'is the checkout complete?'}`,
       );
       process.exit(1);
     }

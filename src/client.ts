@@ -1,9 +1,8 @@
 /**
- * The client side of the protocol, shared by the CGI program and the CLI: make an answer FIFO, write one request
- * line into REQUESTS, read the answer, remove the FIFO. It runs under Node and under Bun and must stay light,
- * because the CGI program pays for everything loaded here on every web request: under Bun it loads no Node
- * module at all (system calls go through sysio.ts, and it waits for its answer in poll(2)); under Node, node:fs
- * and node:net are loaded only on the paths that use them.
+ * The Node side of the protocol, for the CLI, the tools, the tests and the Node CGI program: make an answer FIFO,
+ * write one request line into REQUESTS, read the answer, remove the FIFO. `ask` sends a query (version 2),
+ * `askWeb` a web request (version 3) as the relay does. node:fs and node:net are loaded only on the paths that use
+ * them, so a one-request process pays for no more than it uses.
  */
 import {
   answerParser,
@@ -14,12 +13,14 @@ import {
   REQUESTS_FIFO,
   requestFits,
   responseFifoName,
+  webAnswerParser,
   type Answer,
+  type WebFields,
 } from './protocol.js';
 import { isErrorCode, roqError, RoqError } from './errors.js';
 import { sleep } from './poll.js';
 import { randomToken } from './token.js';
-import { O_NONBLOCK, O_RDWR, O_WRONLY, S_IFIFO, S_IFMT, sleepMs, sys, utf8 } from './sysio.js';
+import { O_NONBLOCK, O_RDWR, O_WRONLY, S_IFIFO, S_IFMT, sys, utf8 } from './sysio.js';
 
 /** Answer FIFOs: the owner reads, the daemon's group may write (see docs/PROTOCOL.md for the run directory's modes). */
 export const RESPONSE_FIFO_MODE = 0o620;
@@ -61,12 +62,15 @@ export function errorOfAnswer(a: ErrorAnswer): RoqError & { answered: string } {
   return Object.assign(err, { answered: a.code });
 }
 
+/** Random bytes of a request's proof: CLIENT_PROOF_CHARS characters, above the 22 a web request's needs. */
+const PROOF_BYTES = (CLIENT_PROOF_CHARS * 3) / 4;
+
 export interface AskOptions {
   /** How long to wait for the whole answer, from the moment the request is written. */
   timeoutMs: number;
 }
 
-/** The run directory's files; no node:path, which costs a Bun process a module load. */
+/** The run directory's files. */
 function inRun(runDir: string, name: string): string {
   return runDir.endsWith('/') ? runDir + name : `${runDir}/${name}`;
 }
@@ -112,6 +116,30 @@ function noAnswer(runDir: string, ms: number, rejected: number): RoqError {
   return timeoutError(runDir, ms);
 }
 
+/** What reads one answer as its bytes arrive: a query's (answerParser) or a web request's (webAnswerParser). */
+interface AnswerReader<T> {
+  /** Feeds a chunk; true once this request's answer is complete. Throws on an answer that proved itself but is broken. */
+  push(chunk: Uint8Array): boolean;
+  /** Answers skipped because they did not carry this request's proof. */
+  readonly rejected: number;
+  result(): T;
+  /** Bytes that came after the answer in the same chunk (an answer nobody asked for). */
+  leftover?(): number;
+}
+
+function queryReader(proof: string): AnswerReader<Answer> {
+  const parser = answerParser(proof);
+  const text = new TextDecoder('utf-8'); // streaming: a character may straddle two reads
+  return {
+    push: (chunk) => parser.push(text.decode(chunk, { stream: true })),
+    get rejected() {
+      return parser.rejected;
+    },
+    result: () => parser.result(),
+    leftover: () => parser.leftover.length,
+  };
+}
+
 /**
  * Sends one query to the daemon on runDir and resolves with its answer (which may itself be an error answer).
  * Rejects with a RoqError when the daemon cannot be reached (ROQ_DAEMON_DOWN), its queue stays full
@@ -125,8 +153,31 @@ export async function ask(
   opts: AskOptions,
 ): Promise<Answer> {
   const token = randomToken();
-  const proof = randomToken((CLIENT_PROOF_CHARS * 3) / 4);
+  const proof = randomToken(PROOF_BYTES);
   const line = encodeRequest({ kind: 'query', pid: process.pid, token, proof, query, params });
+  return exchange(runDir, token, line, queryReader(proof), opts);
+}
+
+/**
+ * Sends one web request (protocol version 3) and resolves with the CGI response the daemon rendered, proven by
+ * its digest: what the relay does, for the Node CGI program and the tests. Rejects as `ask` does; a request that
+ * cannot fit one line is a RangeError (the caller answers 413 or 414).
+ */
+export async function askWeb(runDir: string, web: WebFields, opts: AskOptions): Promise<Uint8Array> {
+  const token = randomToken();
+  const proof = randomToken(PROOF_BYTES);
+  const line = encodeRequest({ kind: 'web', pid: process.pid, token, proof, web });
+  return exchange(runDir, token, line, webAnswerParser(proof), opts);
+}
+
+/** Makes the answer FIFO, writes the request line, reads the answer up to the deadline; removes the FIFO. */
+async function exchange<T>(
+  runDir: string,
+  token: string,
+  line: string,
+  reader: AnswerReader<T>,
+  opts: AskOptions,
+): Promise<T> {
   const fifo = inRun(runDir, responseFifoName(process.pid, token));
   const deadline = Date.now() + opts.timeoutMs;
   const requests = openRequests(runDir);
@@ -139,16 +190,7 @@ export async function ask(
     }
     // Open our end before the request goes out: the daemon opens it non-blocking for writing, which fails unless
     // a reader exists. O_RDWR keeps the FIFO open for reading without waiting for a writer.
-    if (s.pollIn) {
-      const fd = s.open(fifo, O_RDWR | O_NONBLOCK);
-      try {
-        writeRequestSync(requests, line, deadline, runDir);
-        return readAnswerPolling(fd, proof, deadline, runDir, opts.timeoutMs);
-      } finally {
-        s.close(fd);
-      }
-    }
-    const answer = readAnswerSocket(fifo, proof, deadline, runDir, opts.timeoutMs);
+    const answer = readAnswerSocket(fifo, reader, deadline, runDir, opts.timeoutMs);
     await writeRequest(requests, line, deadline, runDir);
     return await answer;
   } finally {
@@ -177,11 +219,6 @@ function tryWriteRequest(fd: number, bytes: Uint8Array, deadline: number, runDir
   }
 }
 
-function writeRequestSync(fd: number, line: string, deadline: number, runDir: string): void {
-  const bytes = utf8(line);
-  while (!tryWriteRequest(fd, bytes, deadline, runDir)) sleepMs(2);
-}
-
 async function writeRequest(fd: number, line: string, deadline: number, runDir: string): Promise<void> {
   const bytes = utf8(line);
   while (!tryWriteRequest(fd, bytes, deadline, runDir)) await sleep(2);
@@ -191,47 +228,27 @@ function timeoutError(runDir: string, ms: number): RoqError {
   return roqError('ROQ_DAEMON_TIMEOUT', { run: runDir, ms });
 }
 
-/** Bun: a one-request process can simply block in poll(2) until the answer arrives or the deadline passes. */
-function readAnswerPolling(fd: number, proof: string, deadline: number, runDir: string, ms: number): Answer {
-  const s = sys();
-  const parser = answerParser(proof);
-  // Most answers are a few kB: a bigger buffer costs a once-run process page faults, a longer answer another read.
-  const buf = new Uint8Array(16384);
-  const utf8 = new TextDecoder('utf-8'); // streaming: a character may straddle two reads
-  for (;;) {
-    if (!s.pollIn!(fd, deadline - Date.now())) throw noAnswer(runDir, ms, parser.rejected);
-    let n: number;
-    try {
-      n = s.read(fd, buf, 0, buf.length);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      throw roqError('ROQ_PROTOCOL', { detail: (e as Error).message });
-    }
-    try {
-      if (parser.push(utf8.decode(buf.subarray(0, n), { stream: true }))) return parser.result();
-    } catch (e) {
-      throw roqError('ROQ_PROTOCOL', { detail: (e as Error).message });
-    }
-  }
-}
-
-/** Node: a non-blocking FIFO wrapped in a net.Socket is read by the event loop, tying up no thread-pool thread. */
-function readAnswerSocket(fifo: string, proof: string, deadline: number, runDir: string, ms: number): Promise<Answer> {
+/** A non-blocking FIFO wrapped in a net.Socket is read by the event loop, tying up no thread-pool thread. */
+function readAnswerSocket<T>(
+  fifo: string,
+  reader: AnswerReader<T>,
+  deadline: number,
+  runDir: string,
+  ms: number,
+): Promise<T> {
   const net = process.getBuiltinModule('node:net') as typeof import('node:net');
   const socket = new net.Socket({ fd: sys().open(fifo, O_RDWR | O_NONBLOCK), readable: true, writable: false });
-  socket.setEncoding('utf8');
-  const parser = answerParser(proof);
-  return new Promise<Answer>((resolve, reject) => {
-    const finish = (err: Error | undefined, answer?: Answer) => {
+  return new Promise<T>((resolve, reject) => {
+    const finish = (err: Error | undefined, answer?: T) => {
       clearTimeout(timer);
       socket.destroy();
       if (err) reject(err);
       else resolve(answer!);
     };
-    const timer = setTimeout(() => finish(noAnswer(runDir, ms, parser.rejected)), Math.max(0, deadline - Date.now()));
-    socket.on('data', (chunk: string) => {
+    const timer = setTimeout(() => finish(noAnswer(runDir, ms, reader.rejected)), Math.max(0, deadline - Date.now()));
+    socket.on('data', (chunk: Buffer) => {
       try {
-        if (parser.push(chunk)) finish(undefined, parser.result());
+        if (reader.push(chunk)) finish(undefined, reader.result());
       } catch (e) {
         finish(roqError('ROQ_PROTOCOL', { detail: (e as Error).message }));
       }
@@ -240,27 +257,47 @@ function readAnswerSocket(fifo: string, proof: string, deadline: number, runDir:
   });
 }
 
-export interface Channel {
-  /** Sends one query and resolves with its answer; one request at a time per channel. */
-  request(query: string, params: Record<string, string>, timeoutMs: number): Promise<Answer>;
+export interface Channel<Q extends unknown[] = [query: string, params: Record<string, string>], T = Answer> {
+  /** Sends one request and resolves with its answer; one request at a time per channel. */
+  request(...args: [...Q, timeoutMs: number]): Promise<T>;
   /** Bytes that arrived while no request was waiting: an answer nobody asked for (there should be none). */
   strays(): number;
   close(): void;
 }
 
+/** A channel for web requests (protocol version 3): each resolves with the CGI response the daemon rendered. */
+export type WebChannel = Channel<[web: WebFields], Uint8Array>;
+
 /**
- * A long-lived answer FIFO for many sequential requests, for load generators and benchmarks (Node only): one
+ * A long-lived answer FIFO for many sequential queries, for load generators and benchmarks (Node only): one
  * mkfifo for the channel's life, so each request costs just the daemon round trip. The protocol allows it: the
- * daemon opens, writes and closes the answer FIFO per request. The CGI program never needs this.
+ * daemon opens, writes and closes the answer FIFO per request. The relay never needs this.
  */
 export function openChannel(runDir: string): Channel {
+  return channel(runDir, (token, proof, [query, params]) => ({
+    line: encodeRequest({ kind: 'query', pid: process.pid, token, proof, query, params }),
+    reader: queryReader(proof),
+  }));
+}
+
+/** The same for web requests: the fuzzer and the benchmarks send thousands through one FIFO. */
+export function openWebChannel(runDir: string): WebChannel {
+  return channel(runDir, (token, proof, [web]) => ({
+    line: encodeRequest({ kind: 'web', pid: process.pid, token, proof, web }),
+    reader: webAnswerParser(proof),
+  }));
+}
+
+function channel<Q extends unknown[], T>(
+  runDir: string,
+  requestOf: (token: string, proof: string, args: Q) => { line: string; reader: AnswerReader<T> },
+): Channel<Q, T> {
   const token = randomToken();
   const fifo = inRun(runDir, responseFifoName(process.pid, token));
   const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
   makeFifo(fifo, RESPONSE_FIFO_MODE);
   const net = process.getBuiltinModule('node:net') as typeof import('node:net');
   const socket = new net.Socket({ fd: fs.openSync(fifo, O_RDWR | O_NONBLOCK), readable: true, writable: false });
-  socket.setEncoding('utf8');
   let requests: number;
   try {
     requests = openRequests(runDir);
@@ -269,13 +306,13 @@ export function openChannel(runDir: string): Channel {
     fs.rmSync(fifo, { force: true });
     throw e;
   }
-  let pending: { parser: ReturnType<typeof answerParser>; settle: (err?: Error) => void } | undefined;
+  let pending: { reader: AnswerReader<T>; settle: (err?: Error) => void } | undefined;
   let strays = 0;
-  socket.on('data', (chunk: string) => {
+  socket.on('data', (chunk: Buffer) => {
     if (!pending) return void (strays += chunk.length);
     try {
-      if (pending.parser.push(chunk)) {
-        strays += pending.parser.leftover.length;
+      if (pending.reader.push(chunk)) {
+        strays += pending.reader.leftover?.() ?? 0;
         pending.settle();
       }
     } catch (e) {
@@ -283,27 +320,23 @@ export function openChannel(runDir: string): Channel {
     }
   });
   return {
-    async request(query, params, timeoutMs) {
+    async request(...args) {
       if (pending) throw new Error('a channel carries one request at a time');
+      const timeoutMs = args.pop() as number;
       const deadline = Date.now() + timeoutMs;
-      const proof = randomToken((CLIENT_PROOF_CHARS * 3) / 4);
-      const parser = answerParser(proof);
-      const answer = new Promise<Answer>((resolve, reject) => {
-        const timer = setTimeout(() => settle(noAnswer(runDir, timeoutMs, parser.rejected)), timeoutMs);
+      const proof = randomToken(PROOF_BYTES);
+      const { line, reader } = requestOf(token, proof, args as unknown as Q);
+      const answer = new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => settle(noAnswer(runDir, timeoutMs, reader.rejected)), timeoutMs);
         const settle = (err?: Error) => {
           clearTimeout(timer);
           pending = undefined;
           if (err) reject(err);
-          else resolve(parser.result());
+          else resolve(reader.result());
         };
-        pending = { parser, settle };
+        pending = { reader, settle };
       });
-      await writeRequest(
-        requests,
-        encodeRequest({ kind: 'query', pid: process.pid, token, proof, query, params }),
-        deadline,
-        runDir,
-      );
+      await writeRequest(requests, line, deadline, runDir);
       return answer;
     },
     strays: () => strays,

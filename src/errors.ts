@@ -139,7 +139,7 @@ export const CATALOG = {
   ROQ_BUILD_FAILED: { status: 500, text: 'building the app {app} failed: {detail}' },
   ROQ_CGI_INTERNAL: {
     status: 500,
-    text: 'the roq CGI program failed unexpectedly ({detail}); the web server error log has the details',
+    text: "the roq web front end failed unexpectedly ({detail}); the daemon's log has the details",
     visitor: FAILED,
   },
 } as const satisfies Record<string, CatalogEntry>;

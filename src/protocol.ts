@@ -53,6 +53,11 @@ export const REQUESTS_FIFO = 'REQUESTS';
 export const CONTROL_PID = -1;
 /** The health check's request word: not a query name (QUERY_RE has no '.'), so no app's query can take it. */
 export const PING_QUERY = '.ping';
+/**
+ * The load balancers' health check: a web request for `<script>/_health` (PATH_INFO), which the dispatcher answers
+ * itself, like PING_QUERY, without waiting for a worker.
+ */
+export const HEALTH_PATH = '/_health';
 /** The web request's magic and word (the only word version 3 has). */
 export const WEB_MAGIC = 'roq3';
 export const WEB_VERSION = 3;
@@ -126,10 +131,7 @@ function requestLine(pid: number, token: string, proof: string | undefined, quer
     : `${REQUEST_MAGIC} ${pid} ${token} ${proof} ${query} ${params}\n`;
 }
 
-/**
- * The UTF-8 size of a client's request line. Not Buffer.byteLength: Bun sets Buffer up on its first use, ~0.4 ms of
- * the once-run CGI program, which uses no other Buffer (see sysio.utf8).
- */
+/** The UTF-8 size of a client's request line. */
 function lineBytes(line: string): number {
   return utf8(line).length;
 }
@@ -556,12 +558,21 @@ export function encodeWebForm(web: WebFields): string {
   return pairs.join('&');
 }
 
+/**
+ * Whether a web request fits one atomic line (MAX_REQUEST_BYTES) whatever pid, token and proof it gets. A relay
+ * asks it without the body to tell a body too large (413) from a URL too long (414).
+ */
+export function webRequestFits(web: WebFields): boolean {
+  const line = `${WEB_MAGIC} ${0x7fffffff} ${'x'.repeat(32)} ${'x'.repeat(64)} ${WEB_WORD} ${encodeWebForm(web)}\n`;
+  return lineBytes(line) <= MAX_REQUEST_BYTES;
+}
+
 const WEB_VALUE = /^(?:[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})*$/;
 const WEB_NAMES: ReadonlyMap<string, keyof WebFields> = new Map(WEB_FIELDS);
 
 /**
  * %XX-decodes a web form value into text. The bytes are whatever the web server passed (a query string may carry
- * bytes that are not UTF-8): those decode to U+FFFD, as the environment of a Node or Bun CGI program showed them.
+ * bytes that are not UTF-8): those decode to U+FFFD, as the environment of a Node CGI program shows them.
  */
 function percentDecode(value: string): string {
   if (value.indexOf('%') < 0) return value;

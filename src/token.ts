@@ -1,13 +1,10 @@
 /**
  * The one maker of random tokens: answer FIFO names and request proofs (client.ts), the daemon's control tokens,
  * admin request ids. Letters and digits only, so a token fits a file name and the request line's token field
- * ([A-Za-z0-9]{1,32}, protocol.ts). Web Crypto, not node:crypto: the CGI program imports no Node module under Bun.
+ * ([A-Za-z0-9]{1,32}, protocol.ts).
  */
 
-/**
- * Base64's alphabet with '+' and '/' spelt 'x': 6 random bits a character. Mapped by hand rather than through
- * Buffer's base64 and a regex replace: the once-run CGI program uses no Buffer (see sysio.utf8).
- */
+/** Base64's alphabet with '+' and '/' spelt 'x': 6 random bits a character. */
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789xx';
 
 /** `bytes` random bytes' worth of token: as many characters as their base64 has (4 for every 3 bytes begun). */

@@ -73,8 +73,6 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
   let run: string;
   let data: string;
   let roq: string;
-  let bunCgi: string | undefined;
-  let bun: string | undefined;
   let driver: string;
   let web: { uid: number; gid: number };
   const started: ChildProcess[] = [];
@@ -90,13 +88,9 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
   const roqLog = () => fs.readFileSync(join(run, 'daemon', 'roq.log'), 'utf8');
 
   /** The CGI program as the web server runs it, as www-data: a page for `q`, or JSON with format=json. */
-  function cgi(
-    query: string,
-    runtime: 'node' | 'bun' = 'node',
-  ): Promise<{ status: number; body: string; stderr: string }> {
-    const [exe, args] = runtime === 'bun' ? [bunCgi!, []] : [NODE, [join(base, 'dist', 'roq.cgi')]];
+  function cgi(query: string): Promise<{ status: number; body: string; stderr: string }> {
     return new Promise((done, fail) => {
-      const child = spawn(exe, args, {
+      const child = spawn(NODE, [join(base, 'dist', 'roq.cgi')], {
         env: cgiEnv({ query, env: { ROQ_RUN_DIR: run, ROQ_CGI_TIMEOUT_MS: '4000' } }),
         cwd: '/',
         uid: web.uid,
@@ -121,8 +115,8 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     });
   }
 
-  const northPark = async (runtime: 'node' | 'bun' = 'node') => {
-    const r = await cgi('q=north&format=json', runtime);
+  const northPark = async () => {
+    const r = await cgi('q=north&format=json');
     expect(r.status, r.body + r.stderr).toBe(200);
     expect(r.body).toContain('North Park');
     expect(r.body).not.toContain('FORGED');
@@ -130,17 +124,19 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
 
   /** The real client library (src/client.ts, bundled) run as www-data under `runtime`, asking `query` with `params`. */
   function client(
-    runtime: 'node' | 'bun',
+    runtime: 'node',
     query: string,
     params: Record<string, string>,
     timeoutMs = 4000,
   ): { child: ChildProcess; result: Promise<string> } {
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: base };
-    const child = spawn(
-      runtime === 'bun' ? bun! : NODE,
-      [driver, run, query, JSON.stringify(params), String(timeoutMs)],
-      { env, uid: web.uid, gid: web.gid, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(NODE, [driver, run, query, JSON.stringify(params), String(timeoutMs)], {
+      env,
+      uid: web.uid,
+      gid: web.gid,
+      cwd: '/',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     started.push(child);
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
@@ -158,17 +154,6 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
       fs.copyFileSync(join(ROOT, 'dist', f), join(base, 'dist', f));
     fs.chmodSync(join(base, 'dist', 'roq.cgi'), 0o755);
     roq = join(base, 'dist', 'roq.js');
-    if (fs.existsSync(join(ROOT, 'dist', 'roq-cgi'))) {
-      bunCgi = join(base, 'dist', 'roq-cgi');
-      fs.copyFileSync(join(ROOT, 'dist', 'roq-cgi'), bunCgi);
-      fs.chmodSync(bunCgi, 0o755);
-    }
-    const bunExe = join(ROOT, 'node_modules', 'bun', 'bin', 'bun.exe');
-    if (fs.existsSync(bunExe)) {
-      bun = join(base, 'bun');
-      fs.copyFileSync(bunExe, bun);
-      fs.chmodSync(bun, 0o755);
-    }
     // The client library exactly as the CGI program uses it, with a main that prints the answer or the error code.
     const entry = join(base, 'driver.ts');
     fs.writeFileSync(
@@ -243,13 +228,11 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     expect((await as('mallory', `rm -f ${run}/.M`)).code).toBe(0); // her own file: she may remove it
     expect(fs.statSync(join(run, 'REQUESTS')).ino).toBe(ino);
     await northPark();
-    if (bunCgi) await northPark('bun');
   });
 
-  it.each(['node', 'bun'] as const)(
+  it.each(['node'] as const)(
     'H2 (%s client): an answer written into the client FIFO without the proof is ignored; the real one is shown',
     async (runtime) => {
-      if (runtime === 'bun' && !bun) return;
       expect((await as('mallory', `ls ${run}`)).code, '3730: the group cannot list the directory').not.toBe(0);
       // A stronger mallory than the directory allows: she is told the FIFO's name (as inotify or a listing would).
       const c = client(runtime, 'fault_sleep', { ms: '1500' });
@@ -394,10 +377,6 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
   it('the partial line of a writer killed mid-request does not cost the next request (issue 10)', async () => {
     await as('mallory', `printf 'roq2 12345 half' > ${run}/REQUESTS`);
     await northPark();
-    if (bunCgi) {
-      await as('mallory', `printf 'roq2 1' > ${run}/REQUESTS`);
-      await northPark('bun');
-    }
   });
 
   it('L1: mallory cannot remove REQUESTS; a REQUESTS removed by root is made again without leaking a descriptor', async () => {

@@ -16,7 +16,6 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from '../tools/demo/apache.js';
 import { contrast, MIN_CONTRAST } from '../src/cgi/board.js';
-import { HAVE_BUN } from './helpers/cgi.js';
 import { LIRR, ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { referenceBoard, type BoardParams } from './board-reference.js';
 
@@ -103,17 +102,13 @@ describe.skipIf(skipReason !== '')(
       const run = makeWebRunDir(join(base, 'run'));
       daemon = await startDaemon({ run, workers: 1 });
       // The interpreter by absolute path: the #! line gets no PATH lookup, and Apache's children run as www-data.
-      // The deployed program: the Bun executable dist/roq-cgi; without Bun, the bundle under Node.
       const cgiBin = join(base, 'web', 'cgi-bin');
-      const executable = join(ROOT, 'dist/roq-cgi');
-      let cgiPath: string;
-      if (HAVE_BUN && fs.existsSync(executable)) {
-        fs.mkdirSync(cgiBin, { recursive: true });
-        cgiPath = join(cgiBin, 'roq-cgi');
-        fs.copyFileSync(executable, cgiPath);
-      } else {
-        cgiPath = writeCgi(cgiBin, 'roq.cgi', process.execPath, fs.readFileSync(join(ROOT, 'dist/roq.cgi'), 'utf8'));
-      }
+      const cgiPath = writeCgi(
+        cgiBin,
+        'roq.cgi',
+        process.execPath,
+        fs.readFileSync(join(ROOT, 'dist/roq.cgi'), 'utf8'),
+      );
       apache = await startApache({
         dir: join(base, 'web'),
         scripts: { '/departures': cgiPath },

@@ -180,7 +180,6 @@ describe('the release tarball', () => {
       'dist/roq.js',
       'dist/worker.js',
       'dist/load-thread.js',
-      'cgi-bin/roq-cgi',
       'cgi-bin/roq.cgi',
       'deploy/roq.service',
       'deploy/apache.conf',
@@ -225,7 +224,7 @@ describe('the release tarball', () => {
     expect(q.stdout).toContain('Jamaica');
 
     const cgi = await exec(
-      join(prefix, 'current/cgi-bin/roq-cgi'),
+      join(prefix, 'current/cgi-bin/roq.cgi'),
       [],
       cgiEnv({ query: 'q=jamaica&format=json', env: { ROQ_RUN_DIR: run } }),
       15_000,

@@ -13,7 +13,7 @@ import { ask, makeFifo, openChannel, RESPONSE_FIFO_MODE } from '../src/client.js
 import { encodeRequest, type Answer } from '../src/protocol.js';
 import { isAlive } from '../src/control/lifecycle.js';
 import { TINY_FEED, writeFeed } from './feeds.js';
-import { HAVE_BUN, runCgi } from './helpers/cgi.js';
+import { runCgi } from './helpers/cgi.js';
 import { answerFifo, daemonsPerTest, pidOf, roqCli, ROOT, waitFor, writeRequests } from './helpers/daemon.js';
 
 const { daemon } = daemonsPerTest();
@@ -170,7 +170,6 @@ describe('the daemon killed -9 under load', () => {
         const r = await runCgi({
           query: 'stop=102&date=2026-11-02&after=08:00&format=json',
           env,
-          runtime: HAVE_BUN ? 'bun' : 'node',
           timeoutMs: 10_000,
         });
         results.push({ status: r.status, ms: r.ms, retryAfter: r.headers['retry-after'] });
@@ -193,7 +192,6 @@ describe('the daemon killed -9 under load', () => {
     const r = await runCgi({
       query: 'stop=102&date=2026-11-02&after=08:00&format=json',
       env,
-      runtime: HAVE_BUN ? 'bun' : 'node',
     });
     expect(r.status).toBe(200);
     await roqCli(['stop', '--run', d.run]);

@@ -13,7 +13,7 @@ import { type Answer } from '../src/protocol.js';
 import { answerFifos } from '../src/daemon/fifo.js';
 import { isAlive } from '../src/control/lifecycle.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
-import { HAVE_BUN, runCgi } from './helpers/cgi.js';
+import { runCgi } from './helpers/cgi.js';
 import {
   answerFifo,
   daemonsPerTest,
@@ -317,12 +317,10 @@ describe('the code a daemon runs never changes under it', () => {
 
 describe('releases within one protocol version', () => {
   it("the previous release's CGI program works against this daemon; this CGI program refuses the previous daemon", async () => {
-    const runtime = HAVE_BUN ? 'bun' : 'node';
     const query = 'q=jamaica&format=json';
     const now = await daemon({ workers: 1 });
     const oldCgi = await runCgi({
       query,
-      runtime,
       program: join(OLD_RELEASE, 'roq.cgi'),
       env: { ROQ_RUN_DIR: now.run },
     });
@@ -331,7 +329,7 @@ describe('releases within one protocol version', () => {
     // Protocol 2 (issue 16): a client accepts only answers that echo its request's secret, which a 0.1 daemon
     // cannot do, so upgrade the daemon before the CGI program (docs/PROTOCOL.md).
     const oldDaemon = await daemon({ workers: 1, program: join(OLD_RELEASE, 'roq.js'), data: LIRR });
-    const newCgi = await runCgi({ query, runtime, env: { ROQ_RUN_DIR: oldDaemon.run, ROQ_CGI_TIMEOUT_MS: '1000' } });
+    const newCgi = await runCgi({ query, env: { ROQ_RUN_DIR: oldDaemon.run, ROQ_CGI_TIMEOUT_MS: '1000' } });
     expect(newCgi.status, newCgi.raw).toBe(503);
     expect(newCgi.body).not.toContain('Jamaica');
   });

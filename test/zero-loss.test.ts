@@ -17,7 +17,7 @@ import { openChannel, type Channel } from '../src/client.js';
 import { openGeneration, runQuery, type Db } from '../src/engine.js';
 import { rowsToObjects, type Answer, type Cell } from '../src/protocol.js';
 import { loadGeneration } from '../src/load/loader.js';
-import { BUN, HAVE_BUN, runCgi } from './helpers/cgi.js';
+import { runCgi } from './helpers/cgi.js';
 import { LIRR, makeRunDir, roqCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { rng } from './helpers/rng.js';
 
@@ -183,7 +183,6 @@ describe('zero loss under load', () => {
         tally.viaCgi++;
         const res = await runCgi({
           query: new URLSearchParams({ ...ask.params, format: 'json' }).toString(),
-          runtime: HAVE_BUN ? 'bun' : 'node',
           env: { ROQ_RUN_DIR: run, ROQ_CGI_TIMEOUT_MS: '15000' },
           timeoutMs: 20_000,
         });
@@ -265,7 +264,7 @@ describe('zero loss under load', () => {
       revealedVersion: tally.revealed,
       accessLogLines: logged,
       seconds: Math.round((Date.now() - started) / 100) / 10,
-      runtime: HAVE_BUN ? `bun ${BUN}` : 'node',
+      runtime: 'node',
     };
     console.log(`zero-loss: ${JSON.stringify(summary)}\n  ${ops.join('\n  ')}`);
     expect(tally.lost.slice(0, 5)).toEqual([]);

@@ -1,9 +1,9 @@
 /**
  * The CGI environment (RFC 3875): the request method, the form fields from QUERY_STRING and from a POSTed
- * urlencoded body, and roq's own settings that the web server passes in (Apache's SetEnv).
+ * urlencoded body, and roq's own settings that the web server passes in (Apache's SetEnv). In the daemon the
+ * environment is the one the relay forwarded (web.ts makes it from the request line), and the body came with it.
  */
-import { sys } from '../sysio.js';
-import { decodeParams } from '../protocol.js';
+import { decodeParams, emptyWebFields, type WebFields } from '../protocol.js';
 import { roqError } from '../errors.js';
 
 /** Largest form (query string or body) the CGI program accepts; every real form is far smaller. */
@@ -67,14 +67,14 @@ function decodeForm(text: string, where: string): Record<string, string> {
 /**
  * The form fields of the request: QUERY_STRING's, and for POST the body's, which win over the query string's on a
  * name both have. Within each, the first occurrence of a name wins (as decodeParams does). Throws ROQ_METHOD,
- * ROQ_REQUEST_TOO_LARGE, ROQ_MEDIA_TYPE or ROQ_FORM_ENCODING; never reads stdin for GET or HEAD.
+ * ROQ_REQUEST_TOO_LARGE, ROQ_MEDIA_TYPE or ROQ_FORM_ENCODING (also for a body shorter than CONTENT_LENGTH: the
+ * client hung up, or the relay gave up waiting for the rest). The body is ignored for GET and HEAD.
  */
-export async function readForm(
+export function readForm(
   env: Record<string, string | undefined>,
   method: Method,
-  timeoutMs: number,
-  body = readBody,
-): Promise<Record<string, string>> {
+  body: string,
+): Record<string, string> {
   const query = env.QUERY_STRING ?? '';
   if (query.length > MAX_FORM_BYTES)
     throw roqError('ROQ_REQUEST_TOO_LARGE', { size: `${query.length} bytes`, max: `${MAX_FORM_BYTES} bytes` });
@@ -91,69 +91,27 @@ export async function readForm(
   const type = (env.CONTENT_TYPE ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded')
     throw roqError('ROQ_MEDIA_TYPE', { type: type.slice(0, 60) || 'none' });
-  return Object.assign(fields, decodeForm(await body(length, timeoutMs), 'request body'));
+  const got = Buffer.byteLength(body);
+  if (got < length) throw roqError('ROQ_FORM_ENCODING', { detail: `the body ended after ${got} of ${length} bytes` });
+  return Object.assign(fields, decodeForm(body, 'request body'));
 }
 
 /**
- * Reads exactly `length` bytes of the body from stdin (fd 0). The web server sends CONTENT_LENGTH bytes and may
- * keep the pipe open, so this never waits for EOF; an early EOF, or a body that has not arrived within timeoutMs,
- * is a ROQ_FORM_ENCODING error. On timeout the read stays pending; the caller answers and exits anyway.
+ * The web request a relay forwards for a CGI environment and the body it read (relay.c and main.ts alike): the
+ * meta-variables the daemon's page needs, and for POST the body with CONTENT_TYPE and CONTENT_LENGTH as given.
  */
-export function readBody(length: number, timeoutMs: number): Promise<string> {
-  return sys().pollIn
-    ? Promise.resolve().then(() => readBodyPolling(length, timeoutMs))
-    : readBodyAsync(length, timeoutMs);
-}
-
-const bodyError = (detail: string) => roqError('ROQ_FORM_ENCODING', { detail });
-
-/** Bun: poll(2) and read(2) on fd 0 until `length` bytes are in or the deadline passes. */
-function readBodyPolling(length: number, timeoutMs: number): string {
-  const s = sys();
-  const buf = new Uint8Array(length); // not Buffer, see sysio.utf8
-  const deadline = Date.now() + timeoutMs;
-  let got = 0;
-  while (got < length) {
-    if (!s.pollIn!(0, deadline - Date.now())) throw bodyError(`the body did not arrive within ${timeoutMs} ms`);
-    let n: number;
-    try {
-      n = s.read(0, buf, got, length - got);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      throw bodyError(`stdin: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    if (n === 0) throw bodyError(`the body ended after ${got} of ${length} bytes`);
-    got += n;
-  }
-  return new TextDecoder().decode(buf);
-}
-
-/** Node: reads on the thread pool, so that a timer can still give up on a body that never comes. */
-function readBodyAsync(length: number, timeoutMs: number): Promise<string> {
-  const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
-  const buf = Buffer.alloc(length);
-  return new Promise((resolve, reject) => {
-    let got = 0;
-    let settled = false;
-    const fail = (detail: string) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      reject(bodyError(detail));
-    };
-    const timer = setTimeout(() => fail(`the body did not arrive within ${timeoutMs} ms`), timeoutMs);
-    const more = () =>
-      fs.read(0, buf, got, length - got, null, (err, n) => {
-        if (settled) return;
-        if (err?.code === 'EAGAIN') return void setTimeout(more, 5); // a non-blocking pipe (Node's own spawn)
-        if (err) return fail(`stdin: ${err.code ?? err.message}`);
-        if (n === 0) return fail(`the body ended after ${got} of ${length} bytes`);
-        got += n;
-        if (got < length) return more();
-        settled = true;
-        clearTimeout(timer);
-        resolve(buf.toString('utf8'));
-      });
-    more();
-  });
+export function webFieldsOf(env: Record<string, string | undefined>, body: string): WebFields {
+  const post = env.REQUEST_METHOD === 'POST';
+  return {
+    ...emptyWebFields(),
+    method: env.REQUEST_METHOD ?? '',
+    script: env.SCRIPT_NAME ?? '',
+    path: env.PATH_INFO ?? '',
+    query: env.QUERY_STRING ?? '',
+    contentType: post ? (env.CONTENT_TYPE ?? '') : '',
+    contentLength: post ? (env.CONTENT_LENGTH ?? '') : '',
+    body: post ? body : '',
+    ifNoneMatch: env.HTTP_IF_NONE_MATCH ?? '',
+    now: env.ROQ_NOW ?? '',
+  };
 }

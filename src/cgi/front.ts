@@ -20,6 +20,7 @@ import { inputOf } from './form.js';
 import {
   askOutcome,
   forVisitor,
+  type Ask,
   headersFor,
   pageError,
   renderJson,
@@ -137,12 +138,13 @@ function renderHtmlPage(query: string, view: Record<string, unknown>): string {
  * become error pages in the format asked; anything else is thrown for the caller's 500. The outcome comes back
  * too, for the HTTP caching of answers (http-cache.ts).
  */
-export async function answerFront(
+export function answerFront(
   env: Env,
   form: Record<string, string>,
   settings: CgiSettings,
+  ask: Ask,
   log: (text: string) => void,
-): Promise<{ response: CgiResponse; outcome: Outcome }> {
+): { response: CgiResponse; outcome: Outcome } {
   const query = namedQuery(env, form);
   const format = formatOf(form);
   let outcome: Outcome = { kind: 'form' };
@@ -152,7 +154,7 @@ export async function answerFront(
       const raw = paramsOf(spec, form);
       // An HTML visit without parameters shows the empty form, unless the query needs none.
       const formOnly = format === 'html' && Object.keys(raw).length === 0 && spec.params.some((p) => p.required);
-      if (!formOnly) outcome = await askOutcome(spec.name, raw, settings.runDir, settings.timeoutMs);
+      if (!formOnly) outcome = askOutcome(spec.name, raw, ask);
     } else if (format !== 'html') {
       throw roqError('ROQ_QUERY_UNKNOWN', { query: '', known: Object.keys(QUERY_SPECS).join(', ') });
     }
@@ -163,7 +165,7 @@ export async function answerFront(
   // What a visitor may see: the catalog's plain sentence where the message is for the admin (see page.forVisitor).
   if (outcome.kind === 'error') {
     const { error, internal } = forVisitor(outcome.error);
-    if (internal) log(`roq.cgi: ${internal}\n`);
+    if (internal) log(internal);
     outcome = { kind: 'error', error };
   }
   return { response: respond(query, outcome, form, format, settings), outcome };

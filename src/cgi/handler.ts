@@ -1,28 +1,31 @@
 /**
- * One web request, from its CGI environment to the response to print: method, form (query string, and body for
- * POST), validation, the daemon's answer, the page or JSON. No process state: main.ts runs it once per process,
- * and the fuzzer (bench/fuzz.ts, test/fuzz.test.ts) runs it in process many thousand times.
+ * One web request, from its CGI environment to the response: method, form (query string, and body for POST),
+ * validation, the query, the page or JSON or CSV, ETag and 304. It runs in a daemon's worker (web.ts), which hands
+ * it the environment and body the relay forwarded and a way to ask queries of the request's generation; it holds
+ * no state of its own, and is synchronous, since a worker serves its jobs without returning to an event loop.
  */
 import { RoqError, roqError } from '../errors.js';
-import { utf8, writeAll } from '../sysio.js';
-import { cgiSettings, readBody, readForm, requestMethod, type CgiSettings, type Method } from './env.js';
-import { answerForm, forVisitor, pageError, renderHtml, renderJson, type CgiResponse, type Outcome } from './page.js';
+import { cgiSettings, readForm, requestMethod, type CgiSettings, type Method } from './env.js';
+import { answerFront } from './front.js';
+import {
+  answerForm,
+  chooseQuery,
+  forVisitor,
+  pageError,
+  renderHtml,
+  renderJson,
+  type Ask,
+  type CgiResponse,
+  type Outcome,
+} from './page.js';
 import { healthResponse, isHealthCheck } from './health.js';
 import { withHttpCaching } from './http-cache.js';
 import { frontAnswers, namedQuery } from './route.js';
 
 export type Env = Record<string, string | undefined>;
-/** Reads the request body (CONTENT_LENGTH bytes); the default reads fd 0. */
-export type BodyReader = (length: number, timeoutMs: number) => Promise<string>;
 
-/** A line for the web server's error log (fd 2), written without creating process.stderr (see main.ts). */
-export function logError(text: string): void {
-  try {
-    writeAll(2, utf8(text), 1000);
-  } catch {
-    /* nowhere to report it */
-  }
-}
+/** Where a message for the admin goes (the worker reports it in the daemon's log); visitors never see it. */
+export type AdminLog = (text: string) => void;
 
 /**
  * The response for an outcome. An error whose message is for the admin only is shown to the visitor (page and
@@ -34,24 +37,19 @@ export function render(
   form: Record<string, string>,
   json: boolean,
   settings: CgiSettings,
-  log: (text: string) => void = logError,
+  log: AdminLog,
 ): CgiResponse {
   if (outcome.kind === 'error') {
     const { error, internal } = forVisitor(outcome.error);
-    if (internal) log(`roq.cgi: ${internal}\n`);
+    if (internal) log(internal);
     outcome = { kind: 'error', error };
   }
   return json ? renderJson(outcome) : renderHtml(outcome, form, settings.scriptName);
 }
 
-/** The 500 response for a failure nobody foresaw; the details go to stderr, which is the web server's error log. */
-export function internalError(
-  e: unknown,
-  json: boolean,
-  settings: CgiSettings,
-  log: (text: string) => void = logError,
-): CgiResponse {
-  log(`roq.cgi: ${(e as Error)?.stack ?? String(e)}\n`);
+/** The 500 response for a failure nobody foresaw; the details go to the admin's log. */
+export function internalError(e: unknown, json: boolean, settings: CgiSettings, log: AdminLog): CgiResponse {
+  log((e as Error)?.stack ?? String(e));
   const err = roqError('ROQ_CGI_INTERNAL', { detail: (e as Error)?.name ?? 'error' });
   try {
     return render({ kind: 'error', error: pageError(err) }, {}, json, settings, () => undefined);
@@ -73,49 +71,52 @@ export function wantsJson(form: Record<string, string> | undefined, env: Env): b
   return /(?:^|&)format=json(?:&|$)/.test(env.QUERY_STRING ?? '');
 }
 
-export async function handleRequest(
-  env: Env,
-  body: BodyReader = readBody,
-  log?: (text: string) => void,
-): Promise<{ response: CgiResponse; head: boolean }> {
+/** The query a board form asks for, for the access log ('' for none, or one that does not exist). */
+function chosenQuery(form: Record<string, string>, json: boolean): string {
+  try {
+    return chooseQuery(form, json)?.query ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** What a request came to: the response, whether it was HEAD (no body), and the query it named, if any. */
+export interface Handled {
+  response: CgiResponse;
+  head: boolean;
+  query: string;
+}
+
+/**
+ * Answers one request. Every path ends in a response: RoqErrors become error pages (or JSON errors) with their
+ * status, anything else the 500 page, its stack given to `log`.
+ */
+export function handleRequest(env: Env, body: string, ask: Ask, log: AdminLog): Handled {
   const settings = cgiSettings(env);
   let method: Method = 'GET';
   let form: Record<string, string> | undefined;
+  let query = '';
+  const done = (response: CgiResponse): Handled => ({ response, head: method === 'HEAD', query });
   try {
     method = requestMethod(env);
-    if (isHealthCheck(env)) return { response: await healthResponse(settings), head: method === 'HEAD' };
-    form = await readForm(env, method, settings.timeoutMs, body);
+    if (isHealthCheck(env)) return done(healthResponse(ask));
+    form = readForm(env, method, body);
     const ifNoneMatch = method === 'POST' ? undefined : env.HTTP_IF_NONE_MATCH;
     // A query named by the path reaches the board's pages (and the ETag's parameters) as the `query` field.
-    const named = namedQuery(env, form);
+    query = namedQuery(env, form);
     if (frontAnswers(env, form)) {
-      // Loaded here, not imported: the board's pages and JSON (most requests) never initialize the front end.
-      const { answerFront } = await import('./front.js');
-      const { response, outcome } = await answerFront(env, form, settings, log ?? logError);
-      return {
-        response: withHttpCaching(
-          response,
-          outcome,
-          { ...form, query: named },
-          form.format === 'json' || form.format === 'csv',
-          ifNoneMatch,
-        ),
-        head: method === 'HEAD',
-      };
+      const { response, outcome } = answerFront(env, form, settings, ask, log);
+      const data = form.format === 'json' || form.format === 'csv';
+      return done(withHttpCaching(response, outcome, { ...form, query }, data, ifNoneMatch));
     }
-    if (named !== '') form = { ...form, query: named };
+    if (query !== '') form = { ...form, query };
     const json = wantsJson(form, env);
-    const outcome = await answerForm(form, settings.runDir, settings.timeoutMs, json, settings.now);
-    return {
-      response: withHttpCaching(render(outcome, form, json, settings, log), outcome, form, json, ifNoneMatch),
-      head: method === 'HEAD',
-    };
+    query = chosenQuery(form, json);
+    const outcome = answerForm(form, json, ask, settings.now);
+    return done(withHttpCaching(render(outcome, form, json, settings, log), outcome, form, json, ifNoneMatch));
   } catch (e) {
     const json = wantsJson(form, env);
-    if (!(e instanceof RoqError)) return { response: internalError(e, json, settings, log), head: method === 'HEAD' };
-    return {
-      response: render({ kind: 'error', error: pageError(e) }, form ?? {}, json, settings, log),
-      head: method === 'HEAD',
-    };
+    if (!(e instanceof RoqError)) return done(internalError(e, json, settings, log));
+    return done(render({ kind: 'error', error: pageError(e) }, form ?? {}, json, settings, log));
   }
 }

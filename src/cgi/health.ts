@@ -1,49 +1,31 @@
 /**
  * The health check for load balancers: `<script>/_health` (PATH_INFO) answers 200 with the generation's content
- * hash when the daemon answers a ping (protocol.PING_QUERY, answered by the dispatcher itself, running no query)
- * within HEALTH_TIMEOUT_MS, and 503 otherwise. HAProxy checks it (deploy/haproxy.cfg); the body is plain text
- * with no server paths in it.
+ * hash: a worker reached it, so REQUESTS is read, the dispatcher hands out work and a worker answers. HAProxy
+ * checks it (deploy/haproxy.cfg); the body is plain text with no server paths in it. The relay gives up on an
+ * answer after its deadline and says 503 itself.
  */
-import { ask } from '../client.js';
-import { RoqError } from '../errors.js';
-import { PING_QUERY } from '../protocol.js';
-import type { CgiSettings } from './env.js';
+import { HEALTH_PATH, PING_QUERY } from '../protocol.js';
 import { GENERATION_HEADER } from './http-cache.js';
-import type { CgiResponse } from './page.js';
+import type { Ask, CgiResponse } from './page.js';
 
-export const HEALTH_PATH = '/_health';
-/** Well below HAProxy's check timeout: a daemon slower than this to read one line is not healthy. */
-export const HEALTH_TIMEOUT_MS = 1000;
+export { HEALTH_PATH };
 
 export function isHealthCheck(env: Record<string, string | undefined>): boolean {
   return env.PATH_INFO === HEALTH_PATH;
 }
 
-export async function healthResponse(settings: CgiSettings): Promise<CgiResponse> {
+export function healthResponse(ask: Ask): CgiResponse {
   const plain: [string, string][] = [
     ['Content-Type', 'text/plain; charset=utf-8'],
     ['Cache-Control', 'no-store'],
   ];
-  try {
-    const a = await ask(
-      settings.runDir,
-      PING_QUERY,
-      {},
-      { timeoutMs: Math.min(settings.timeoutMs, HEALTH_TIMEOUT_MS) },
-    );
-    if (a.status === 'ok') {
-      return {
-        status: 200,
-        headers: [...plain, ...(a.hash ? ([[GENERATION_HEADER, a.hash]] as [string, string][]) : [])],
-        body: `ok generation ${a.generation} hash ${a.hash ?? 'unknown'}\n`,
-      };
-    }
-    return { status: 503, headers: [...plain, ['Retry-After', '5']], body: `unavailable: ${a.code}\n` };
-  } catch (e) {
+  const a = ask(PING_QUERY, {});
+  if (a.status === 'ok') {
     return {
-      status: 503,
-      headers: [...plain, ['Retry-After', '5']],
-      body: `unavailable: ${e instanceof RoqError ? e.code : 'error'}\n`,
+      status: 200,
+      headers: [...plain, ...(a.hash ? ([[GENERATION_HEADER, a.hash]] as [string, string][]) : [])],
+      body: `ok generation ${a.generation} hash ${a.hash ?? 'unknown'}\n`,
     };
   }
+  return { status: 503, headers: [...plain, ['Retry-After', '5']], body: `unavailable: ${a.code}\n` };
 }

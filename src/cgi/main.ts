@@ -1,54 +1,132 @@
 /**
- * roq.cgi: one web request per process (RFC 3875). It reads the CGI environment and form, validates, asks the
- * daemon through the FIFO protocol, writes one response (CGI headers, a blank line, the page) to stdout and exits.
+ * dist/roq.cgi: the per-request program written in Node, doing what the relay (src/cgi/relay.c, dist/roq-relay)
+ * does in C: read the CGI environment and the body, forward them to the daemon as one web request (protocol
+ * version 3), and copy the daemon's proven answer — a whole CGI response, rendered by a worker — to stdout. It
+ * renders nothing. It is the relay for a machine without a C compiler, and the tests' second implementation of
+ * the relay's side of the protocol; Node's start-up (~40 ms) makes it far slower than the relay.
  *
- * It starts once per request, so it imports only the protocol, the client, the error catalog, parameter
- * validation, the generated query specs and the template; and it must never hang or crash: every path ends in
- * exactly one response and process.exit, and a watchdog answers 503 should anything stall past its deadlines.
+ * Its own pages are the relay's (plain text, no server paths): 503 when the daemon is down or silent, 413/414
+ * for a request that cannot fit one request line, 500 for an answer it cannot use.
  */
-import { roqError } from '../errors.js';
-import { utf8, writeAll } from '../sysio.js';
-import { cgiSettings } from './env.js';
-import { handleRequest, internalError, logError, render, wantsJson } from './handler.js';
-import { pageError, statusLine, type CgiResponse } from './page.js';
+import { askWeb } from '../client.js';
+import { RoqError } from '../errors.js';
+import { MAX_REQUEST_BYTES, webRequestFits } from '../protocol.js';
+import { writeAll } from '../sysio.js';
+import { cgiSettings, webFieldsOf } from './env.js';
 
-const settings = cgiSettings(process.env);
-let responded = false;
+interface OwnPage {
+  status: string;
+  code: string;
+  text: string;
+  retry?: number;
+}
+
+const DAEMON_DOWN: OwnPage = {
+  status: '503 Service Unavailable',
+  code: 'ROQ_DAEMON_DOWN',
+  text: 'The service is not available right now. Please try again in a few minutes.',
+  retry: 5,
+};
+const DAEMON_TIMEOUT: OwnPage = {
+  status: '503 Service Unavailable',
+  code: 'ROQ_DAEMON_TIMEOUT',
+  text: 'The service did not answer in time. Please try again in a moment.',
+  retry: 2,
+};
+const BODY_TOO_LARGE: OwnPage = {
+  status: '413 Content Too Large',
+  code: 'ROQ_REQUEST_TOO_LARGE',
+  text: 'The request is too large. Please send a shorter form.',
+};
+const URI_TOO_LONG: OwnPage = {
+  status: '414 URI Too Long',
+  code: 'ROQ_REQUEST_TOO_LARGE',
+  text: 'The request is too large. Please use a shorter address.',
+};
+const BROKEN_ANSWER: OwnPage = {
+  status: '500 Internal Server Error',
+  code: 'ROQ_PROTOCOL',
+  text: 'Something went wrong on our side while answering. Please try again; if it keeps happening, tell the site owner.',
+};
+
+const env = process.env;
+const settings = cgiSettings(env);
+const head = env.REQUEST_METHOD === 'HEAD';
+
+function ownPage(page: OwnPage): Uint8Array {
+  const body = `${page.code}: ${page.text}\n`;
+  const retry = page.retry ? `Retry-After: ${page.retry}\n` : '';
+  return Buffer.from(
+    `Status: ${page.status}\nContent-Type: text/plain; charset=utf-8\nCache-Control: no-store\n${retry}` +
+      `Content-Length: ${Buffer.byteLength(body)}\n\n${head ? '' : body}`,
+  );
+}
+
+/** A line for the web server's error log (stderr). */
+function logError(text: string): void {
+  try {
+    writeAll(2, Buffer.from(`roq.cgi: ${text}\n`), 1000);
+  } catch {
+    /* nowhere to report it */
+  }
+}
 
 /**
- * Writes the response to fd 1 and exits. The write is synchronous on purpose: process.stdout would be an async
- * stream (exiting before its callback cuts the page off), and creating it costs Bun about 9 ms per request. A
- * blocking pipe takes the whole text; a non-blocking one may take part of it or say EAGAIN, so writeAll loops
- * until all is written, for at most 10 s (a web server that stopped reading must not keep us forever).
- * Only the first call does anything.
+ * Reads the CONTENT_LENGTH bytes the web server announced, whatever the method, so that it never writes into a
+ * closed pipe: all of them, keeping only the first `keep` (more cannot be forwarded anyway). Stops at EOF, at an
+ * error or at the deadline; the daemon tells a body cut short from CONTENT_LENGTH (`c`).
  */
-function respond(r: CgiResponse, head: boolean): void {
-  if (responded) return;
-  responded = true;
-  let text = `Status: ${statusLine(r.status)}\n`;
-  for (const h of r.headers) text += `${h[0]}: ${h[1]}\n`;
-  text += '\n';
-  if (!head) text += r.body;
+function readBody(length: number, keep: number, deadline: number): Promise<{ kept: Buffer; got: number }> {
+  const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+  const kept = Buffer.alloc(Math.min(length, keep));
+  const scratch = Buffer.alloc(Math.min(length, 65536));
+  let got = 0;
+  return new Promise((resolve) => {
+    const done = () => resolve({ kept: kept.subarray(0, Math.min(got, keep)), got });
+    const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+    const more = (): void => {
+      if (got >= length || Date.now() >= deadline) return void (clearTimeout(timer), done());
+      fs.read(0, scratch, 0, Math.min(scratch.length, length - got), null, (err, n) => {
+        if (err?.code === 'EAGAIN') return void setTimeout(more, 2); // a non-blocking pipe (Node's own spawn)
+        if (err || n === 0) return void (clearTimeout(timer), done());
+        if (got < keep) scratch.copy(kept, got, 0, Math.min(n, keep - got));
+        got += n;
+        more();
+      });
+    };
+    more();
+  });
+}
+
+/** The daemon's page for this request, or the relay's own when there is none to be had. */
+async function relay(): Promise<Uint8Array> {
+  const deadline = Date.now() + settings.timeoutMs;
+  const length = /^[0-9]{1,9}$/.test(env.CONTENT_LENGTH ?? '') ? Number(env.CONTENT_LENGTH) : 0;
+  const { kept, got } = length > 0 ? await readBody(length, MAX_REQUEST_BYTES, deadline) : { kept: '', got: 0 };
+  if (got > MAX_REQUEST_BYTES) return ownPage(BODY_TOO_LARGE);
+  const web = webFieldsOf(env, kept.toString());
+  if (!webRequestFits(web)) return ownPage(webRequestFits({ ...web, body: '' }) ? BODY_TOO_LARGE : URI_TOO_LONG);
   try {
-    writeAll(1, utf8(text), 10_000);
+    return await askWeb(settings.runDir, web, { timeoutMs: settings.timeoutMs });
+  } catch (e) {
+    logError(e instanceof RoqError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e));
+    if (!(e instanceof RoqError)) return ownPage(BROKEN_ANSWER);
+    return ownPage(
+      e.code === 'ROQ_DAEMON_TIMEOUT' ? DAEMON_TIMEOUT : e.code === 'ROQ_PROTOCOL' ? BROKEN_ANSWER : DAEMON_DOWN,
+    );
+  }
+}
+
+function respond(bytes: Uint8Array): never {
+  try {
+    writeAll(1, bytes, 10_000);
   } catch {
     // EPIPE: the web server hung up, nobody is left to answer; or it stopped reading for 10 s.
   }
   process.exit(0);
 }
 
-// The deadlines inside (body read, daemon answer) end every path; this only guards against a bug that stalls.
-setTimeout(
-  () => {
-    logError('roq.cgi: watchdog: no response within the deadline\n');
-    const e = roqError('ROQ_DAEMON_TIMEOUT', { run: settings.runDir, ms: settings.timeoutMs });
-    respond(render({ kind: 'error', error: pageError(e) }, {}, wantsJson(undefined, process.env), settings), false);
-  },
-  2 * settings.timeoutMs + 1000,
-);
-
-const fail = (e: unknown) => respond(internalError(e, wantsJson(undefined, process.env), settings), false);
-process.on('uncaughtException', fail);
-process.on('unhandledRejection', fail);
-
-handleRequest(process.env).then(({ response, head }) => respond(response, head), fail);
+relay().then(respond, (e: unknown) => {
+  logError((e as Error)?.stack ?? String(e));
+  respond(ownPage(BROKEN_ANSWER));
+});

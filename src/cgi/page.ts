@@ -3,11 +3,11 @@
  * parameters here (a bad value never reaches the daemon), ask the daemon, and render the outcome as the HTML page
  * or, for format=json, as JSON. Everything shown passes through the template engine, which escapes it.
  */
-import { ask, assertRequestFits, errorOfAnswer, type ErrorAnswer } from '../client.js';
+import { errorOfAnswer, type ErrorAnswer } from '../client.js';
 import { RoqError, roqError, visitorMessage } from '../errors.js';
 import { QUERY_SPECS } from '../generated/queries.js';
 import { datesNotice, expectedForm, paramProblems } from '../params.js';
-import { rowsToObjects, type Cell, type DateRange, type Field } from '../protocol.js';
+import { rowsToObjects, type Answer, type Cell, type DateRange, type Field } from '../protocol.js';
 import pageTemplate from '../../templates/page.html';
 import { renderRoqPage } from './partials.js';
 import { pageView } from './view.js';
@@ -44,6 +44,12 @@ export interface CgiResponse {
   headers: [string, string][];
   body: string;
 }
+
+/**
+ * How a page asks a query: in the daemon's worker, a call on the generation the request was read under (the
+ * worker's answerFor); `.ping` (protocol.PING_QUERY) answers that generation's id and hash with no rows.
+ */
+export type Ask = (query: string, params: Record<string, string>) => Answer;
 
 /**
  * The query a form asks for: the one `query` names; else with `stop` the passenger's board for a page and the
@@ -102,17 +108,11 @@ const EMPTY_SEARCH_PROMPT = 'Type part of a station name, then press “Find sta
 
 /**
  * Answers a form: validates the chosen query's parameters (every bad one becomes part of one error outcome, before
- * anything is sent; an empty station search is the form with a prompt), then asks the daemon on runDir. Daemon
- * errors and error answers become an error outcome with the catalog's status; an empty answer for a day outside
- * the data's dates carries a notice saying so; unexpected failures are thrown for the caller's 500.
+ * the query runs; an empty station search is the form with a prompt), then asks it. Error answers become an error
+ * outcome with the catalog's status; an empty answer for a day outside the data's dates carries a notice saying
+ * so; unexpected failures are thrown for the caller's 500.
  */
-export async function answerForm(
-  form: Record<string, string>,
-  runDir: string,
-  timeoutMs: number,
-  json: boolean,
-  now?: number,
-): Promise<Outcome> {
+export function answerForm(form: Record<string, string>, json: boolean, ask: Ask, now?: number): Outcome {
   const chosen = chooseQuery(form, json);
   if (!json && chosen?.query === 'stops' && chosen.raw.q === undefined)
     return { kind: 'form', prompt: EMPTY_SEARCH_PROMPT };
@@ -122,7 +122,7 @@ export async function answerForm(
     throw roqError('ROQ_PARAM_MISSING', { param: 'stop', expected: stop ? expectedForm(stop) : 'a stop_id' });
   }
   if (chosen.query === 'board' && now !== undefined && !chosen.raw.now) chosen.raw.now = String(now);
-  const outcome = await askOutcome(chosen.query, chosen.raw, runDir, timeoutMs);
+  const outcome = askOutcome(chosen.query, chosen.raw, ask);
   if (outcome.kind !== 'rows') return outcome;
   const location =
     !json && chosen.query === 'stops'
@@ -135,23 +135,14 @@ export async function answerForm(
 }
 
 /**
- * The one way a page asks the daemon a query (the board's pages and API here, every app's pages in front.ts):
- * validates the parameters, every one at fault becoming part of one error outcome before anything is sent; checks
- * that they fit one atomic request line; asks the daemon on runDir; and returns the answer's rows, or an error
- * answer as an error outcome with the catalog's status. Not reaching the daemon (down, busy, too slow) and a
- * request too large are thrown as the RoqError that says so.
+ * The one way a page asks a query (the board's pages and API here, every app's pages in front.ts): validates the
+ * parameters, every one at fault becoming part of one error outcome before the query runs; asks it; and returns
+ * the answer's rows, or an error answer as an error outcome with the catalog's status.
  */
-export async function askOutcome(
-  query: string,
-  raw: Record<string, string>,
-  runDir: string,
-  timeoutMs: number,
-): Promise<Outcome> {
+export function askOutcome(query: string, raw: Record<string, string>, ask: Ask): Outcome {
   const problems = paramProblems(query, QUERY_SPECS[query]!.params, raw);
   if (problems.length > 0) return { kind: 'error', error: problemsError(problems) };
-  // Long non-ASCII values can pass validation and still not fit one atomic request line once %-encoded.
-  assertRequestFits(query, raw);
-  const answer = await ask(runDir, query, raw, { timeoutMs });
+  const answer = ask(query, raw);
   if (answer.status !== 'ok') return { kind: 'error', error: answerPageError(answer) };
   const { fields, rows, generation, hash, dates } = answer;
   return { kind: 'rows', query, fields, rows, generation, ...(hash ? { hash } : {}), ...(dates ? { dates } : {}) };

@@ -2,7 +2,7 @@
  * roq's partials: the parts its pages share, each in templates/_NAME.html and included with `{{> NAME}}`
  * (src/cgi/template.ts). An app's own templates include them too, and their own templates/_NAME.html beside them
  * (front.ts). A new partial is a file and a line here: templates reach the programs as strings the bundlers embed
- * (esbuild's and Bun's text loader), and neither can list a directory at build time; a test checks that every
+ * (esbuild's text loader), and it cannot list a directory at build time; a test checks that every
  * templates/_*.html is listed.
  */
 import error from '../../templates/_error.html';

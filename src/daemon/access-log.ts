@@ -4,7 +4,10 @@
  *   <ISO time> pid=<client pid> query=<name> params=<urlencoded> status=<outcome> rows=<n>
  *     wait_ms=<queue wait> work_ms=<worker time> total_ms=<read to answered> gen=<generation>
  *
- * (one line; `status` is ok, error, failed, timeout, died or busy; control characters in params as `\xNN`). Lines are collected and written together at
+ * (one line; `status` is ok, error, failed, timeout, died or busy; control characters in params as `\xNN`). A web
+ * request's line names the query its page asked and its parameters as asked (when it ran none: `.web` or the query
+ * the URL named, and the query string and POST body as sent), and ends in ` http=<status>`, the HTTP status its
+ * worker answered. Lines are collected and written together at
  * most every 50 ms or 64 KB, so logging costs the dispatcher one write per batch, not one per request; the daemon
  * flushes before it exits. `reopen` (SIGUSR1, after logrotate moved the file) starts a new file at the same path.
  * A file removed under the daemon (its link count drops to 0) is noticed at the next write and made again; a
@@ -87,7 +90,8 @@ export function createAccessLog(path: string | undefined, log: Log): AccessLog {
       const done = performance.now();
       const line =
         `${isoNow()} pid=${job.pid} query=${job.query} params=${escapeControls(job.encoded)} status=${outcome} rows=${report.rows}` +
-        ` wait_ms=${ms(job.startedAt - job.readAt)} work_ms=${ms(report.workMs)} total_ms=${ms(done - job.readAt)} gen=${job.generation}\n`;
+        ` wait_ms=${ms(job.startedAt - job.readAt)} work_ms=${ms(report.workMs)} total_ms=${ms(done - job.readAt)} gen=${job.generation}` +
+        `${job.http === undefined ? '' : ` http=${job.http}`}\n`;
       lines.push(line);
       bytes += line.length;
       if (bytes >= FLUSH_BYTES) flush();

@@ -34,7 +34,17 @@
  * pid that does not run is not queued.
  */
 import { roqError, type RoqError } from '../errors.js';
-import { findRequest, MAX_REQUEST_BYTES, parseRequest, type ControlWord, type Request } from '../protocol.js';
+import {
+  emptyWebFields,
+  findRequest,
+  HEALTH_PATH,
+  MAX_REQUEST_BYTES,
+  parseRequest,
+  WEB_WORD,
+  type ControlWord,
+  type Request,
+  type WebFields,
+} from '../protocol.js';
 import type { GenerationData } from '../store/types.js';
 import type { Counters, WorkerStats } from '../control/status.js';
 import { Generations } from './generations.js';
@@ -336,7 +346,7 @@ export class Core {
       case 'ping':
         return this.ping(req.pid, req.token, req.proof);
       case 'web':
-        return this.drop('web requests are not served by this daemon yet');
+        return this.web(req);
       default: {
         const never: never = req;
         this.drop(`unknown request kind ${JSON.stringify(never)}`);
@@ -345,21 +355,33 @@ export class Core {
   }
 
   private query(req: Extract<Request, { kind: 'query' }>): void {
+    const job = this.newJob(req.pid, req.token, req.query, req.params, req.encoded ?? '');
+    if (req.proof !== undefined) job.proof = req.proof;
+    this.enqueue(job);
+  }
+
+  /**
+   * A web request: a job like a query's, whose worker renders the whole page. The health check is answered here,
+   * like a ping. The access log shows the query string (and a POST's body) as its parameters.
+   */
+  private web(req: Extract<Request, { kind: 'web' }>): void {
+    if (req.web.path === HEALTH_PATH) return this.ping(req.pid, req.token, req.proof, req.web);
+    const { query, body } = req.web;
+    const job = this.newJob(req.pid, req.token, WEB_WORD, {}, query && body ? `${query}&${body}` : query || body);
+    job.proof = req.proof;
+    job.web = req.web;
+    this.enqueue(job);
+  }
+
+  private newJob(pid: number, token: string, query: string, params: Record<string, string>, encoded: string): Job {
     this.counts.received++;
     const now = this.o.clock();
-    const current = this.generations.current();
-    const job: Job = {
-      seq: ++this.seq,
-      pid: req.pid,
-      token: req.token,
-      query: req.query,
-      params: req.params,
-      encoded: req.encoded ?? '',
-      generation: current.id,
-      readAt: now,
-      startedAt: now,
-    };
-    if (req.proof !== undefined) job.proof = req.proof;
+    const generation = this.generations.current().id;
+    return { seq: ++this.seq, pid, token, query, params, encoded, generation, readAt: now, startedAt: now };
+  }
+
+  /** Hands the job to a worker, or queues it; answers ROQ_DAEMON_BUSY when the queue (or its pid's share) is full. */
+  private enqueue(job: Job): void {
     if (this.queue.length >= MAX_QUEUE || (this.queuedByPid.get(job.pid) ?? 0) >= MAX_QUEUED_PER_PID) {
       this.counts.busy++;
       this.answerError(job, 'error', roqError('ROQ_DAEMON_BUSY', { run: this.o.run }));
@@ -384,7 +406,12 @@ export class Core {
       return this.drop(cut ? `line of more than ${MAX_REQUEST_BYTES - 1} bytes` : parsed.reason, text);
     this.counts.dropped++;
     this.warn('requests', `request of pid ${pid} refused: ${parsed.reason}`);
-    const to = { pid, token, proof: parsed.version !== undefined ? undefined : parsed.proof };
+    const to = {
+      pid,
+      token,
+      proof: parsed.version !== undefined ? undefined : parsed.proof,
+      ...(parsed.web ? { web: emptyWebFields() } : {}),
+    };
     this.answerError(
       to,
       'error',
@@ -399,7 +426,7 @@ export class Core {
    * generation and its hash and no rows. It proves that REQUESTS is read and the loop turns; it waits for no
    * worker, so a node busy with real queries is not reported down for it.
    */
-  private ping(pid: number, token: string, proof: string | undefined): void {
+  private ping(pid: number, token: string, proof: string | undefined, web?: WebFields): void {
     const g = this.generations.current();
     this.fx.push({
       kind: 'answer',
@@ -408,6 +435,7 @@ export class Core {
       proof,
       answer: { status: 'ok', generation: g.id, hash: g.hash, fields: [], rows: [] },
       about: 'requests',
+      ...(web ? { web } : {}),
     });
   }
 
@@ -559,6 +587,9 @@ export class Core {
     else this.fx.push({ kind: 'disarm', worker: slot.worker });
     slot.served++;
     if (msg.heap !== undefined) slot.heap = msg.heap;
+    if (msg.query !== undefined) job.query = msg.query || WEB_WORD;
+    if (msg.params !== undefined) job.encoded = msg.params;
+    if (msg.http !== undefined) job.http = msg.http;
     if (msg.status === 'failed') this.log('error', `query '${job.query}' failed: ${msg.detail ?? '(no detail)'}`);
     if (msg.undelivered)
       this.warn('workers', `answer to pid ${job.pid} (${job.query}) not delivered: ${msg.undelivered}`);
@@ -592,6 +623,7 @@ export class Core {
       query: job.query,
       params: job.params,
       generation: job.generation,
+      ...(job.web ? { web: job.web } : {}),
     };
     this.fx.push({ kind: 'post', worker: slot.worker, message });
   }
@@ -635,8 +667,9 @@ export class Core {
 
   // ---- effects ----
 
+  /** An error answer from here; a web request's (`to.web`) is its error page. */
   private answerError(
-    to: { pid: number; token: string; proof?: string | undefined },
+    to: { pid: number; token: string; proof?: string | undefined; web?: WebFields },
     status: 'error' | 'timeout',
     err: RoqError,
     about: Warner = 'requests',
@@ -648,6 +681,7 @@ export class Core {
       proof: to.proof,
       answer: { status, code: err.code, message: err.message },
       about,
+      ...(to.web ? { web: to.web } : {}),
     });
   }
 

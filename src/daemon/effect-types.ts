@@ -2,7 +2,7 @@
  * What goes into and out of the core (core.ts) besides the events themselves: the jobs it hands out, how they
  * end, and the effects it asks its edges to perform (effects.ts performs them). Plain data only.
  */
-import type { Answer, ControlWord } from '../protocol.js';
+import type { Answer, ControlWord, WebFields } from '../protocol.js';
 import type { JobStatus, ToWorker } from './messages.js';
 
 export interface Job {
@@ -20,6 +20,10 @@ export interface Job {
   /** The clock when its line was read, and when a worker took it. */
   readAt: number;
   startedAt: number;
+  /** A web request (protocol version 3), answered with a page; `query` is WEB_WORD until its worker names one. */
+  web?: WebFields;
+  /** The HTTP status its worker answered a web request with. */
+  http?: number;
 }
 
 /** How a job ended, as the daemon counts it. */
@@ -37,8 +41,19 @@ export interface JobReport {
  */
 export type Effect =
   | { kind: 'post'; worker: number; message: ToWorker }
-  /** Write an answer from the main thread (an error, a health answer): the job's worker cannot, or there is none. */
-  | { kind: 'answer'; pid: number; token: string; proof: string | undefined; answer: Answer; about: Warner }
+  /**
+   * Write an answer from the main thread (an error, a health answer): the job's worker cannot, or there is none.
+   * For a web request (`web`), the answer is rendered as its page (cgi/web.ts) and framed as a web answer.
+   */
+  | {
+      kind: 'answer';
+      pid: number;
+      token: string;
+      proof: string | undefined;
+      answer: Answer;
+      about: Warner;
+      web?: WebFields;
+    }
   /** (Re)arm the worker's deadline timer: `deadline(worker)` in `ms`. */
   | { kind: 'arm'; worker: number; ms: number }
   | { kind: 'disarm'; worker: number }

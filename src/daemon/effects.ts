@@ -6,7 +6,8 @@
  * Performing an effect may bring another event into the core (stopping drains what was read into `line`); the
  * core has finished with the event before its effects are performed, so that is safe.
  */
-import { encodeAnswer } from '../protocol.js';
+import { mainThreadResponse } from '../cgi/web.js';
+import { encodeAnswer, encodeWebAnswer } from '../protocol.js';
 import type { AccessLog } from './access-log.js';
 import type { Effect, Warner } from './effect-types.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -14,7 +15,10 @@ import { writeAnswer } from './fifo.js';
 import { rateLimited, type Log } from './log.js';
 import type { Pool } from './pool.js';
 
-/** Error and health answers from the main thread are small (< PIPE_BUF): one write, so it waits for no client. */
+/**
+ * Error and health answers from the main thread are small (a few kB at most, far less than a FIFO holds): one
+ * write, so it waits for no client.
+ */
 const MAIN_THREAD_WRITE_WAIT_MS = 20;
 
 export interface EffectTargets {
@@ -51,7 +55,10 @@ export function createEffects(t: EffectTargets): Effects {
   }
 
   function answer(e: Extract<Effect, { kind: 'answer' }>): void {
-    const d = writeAnswer(t.run, e.pid, e.token, encodeAnswer(e.answer, e.proof), MAIN_THREAD_WRITE_WAIT_MS);
+    const bytes = e.web
+      ? encodeWebAnswer(e.proof!, mainThreadResponse(e.web, e.answer))
+      : encodeAnswer(e.answer, e.proof);
+    const d = writeAnswer(t.run, e.pid, e.token, bytes, MAIN_THREAD_WRITE_WAIT_MS);
     if (!d.sent)
       warn[e.about](
         `${e.answer.status === 'ok' ? 'health' : e.answer.code} answer to pid ${e.pid} not delivered: ${d.reason}`,

@@ -87,7 +87,13 @@ const STALL_MS = 250;
  * and STALL_MS at most while it fills. The
  * dispatcher passes a small bound since it sleeps on the event loop; workers may wait longer.
  */
-export function writeAnswer(run: string, pid: number, token: string, text: string, waitMs: number): Delivery {
+export function writeAnswer(
+  run: string,
+  pid: number,
+  token: string,
+  answer: string | Uint8Array,
+  waitMs: number,
+): Delivery {
   const path = join(run, responseFifoName(pid, token));
   let fd: number;
   try {
@@ -102,7 +108,7 @@ export function writeAnswer(run: string, pid: number, token: string, text: strin
     if (uid === undefined) return { sent: false, reason: `client gone (no process ${pid})` };
     if (st.uid !== uid)
       return { sent: false, reason: `${path} is owned by uid ${st.uid}, but pid ${pid} runs as uid ${uid}; refused` };
-    const bytes = Buffer.from(text);
+    const bytes = typeof answer === 'string' ? Buffer.from(answer) : answer;
     const giveUp = Date.now() + waitMs;
     let stallsAt = Date.now() + STALL_MS;
     let off = 0;

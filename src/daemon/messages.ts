@@ -14,6 +14,7 @@
  * thread took it back. A cell is used again only once it is ≤ 0. Whoever wins the compare-and-exchange on a cell
  * has the job, so it is answered exactly once.
  */
+import type { WebFields } from '../protocol.js';
 import type { GenerationData } from '../store/types.js';
 
 /** Bytes of a worker's inbox and outbox rings: far more than the few jobs and reports in flight at once. */
@@ -111,6 +112,8 @@ export type ToWorker =
       query: string;
       params: Record<string, string>;
       generation: number;
+      /** A web request (protocol version 3): answered with a whole CGI response; query and params are unused. */
+      web?: WebFields;
     }
   | { type: 'generation'; generation: GenerationData }
   | { type: 'drop'; id: number };
@@ -128,6 +131,13 @@ export type FromWorker =
       heap?: number;
       detail?: string;
       undelivered?: string;
+      /**
+       * For a web request: the query it named ('' for none), the parameters it asked it with (urlencoded; absent
+       * when it ran none) and the HTTP status of its response.
+       */
+      query?: string;
+      params?: string;
+      http?: number;
     };
 
 export type DoneReport = Extract<FromWorker, { type: 'done' }>;

@@ -21,13 +21,25 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openGeneration, runQuery, type Db } from '../engine.js';
 import { RoqError, roqError } from '../errors.js';
-import { encodeAnswer, type Answer, type Cell, type Field } from '../protocol.js';
+import { answerWeb } from '../cgi/web.js';
+import type { Ask } from '../cgi/page.js';
+import {
+  encodeAnswer,
+  encodeParams,
+  encodeWebAnswer,
+  PING_QUERY,
+  type Answer,
+  type Cell,
+  type Field,
+  type WebFields,
+} from '../protocol.js';
 import { writeAnswer } from './fifo.js';
 import {
   claimJob,
   jobFinished,
   MAX_DETAIL,
   type DoneReport,
+  type JobStatus,
   type PortFromWorker,
   type QueryJob,
   type ToWorker,
@@ -113,6 +125,58 @@ function answerFor(id: number, query: string, params: Record<string, string>): {
   }
 }
 
+/** A job's answer, framed for its client, and what its report says of it. */
+interface Answered {
+  bytes: string | Uint8Array;
+  status: JobStatus;
+  rows: number;
+  failure?: string;
+  /** A web request's: the query it named (with the parameters it asked, when it asked one) and its HTTP status. */
+  web?: { query: string; http: number; params?: string };
+}
+
+function answerQuery(msg: QueryJob): Answered {
+  const { answer, failure } = answerFor(msg.generation, msg.query, msg.params);
+  return {
+    bytes: encodeAnswer(answer, msg.proof),
+    status: answer.status === 'ok' ? 'ok' : failure ? 'failed' : 'error',
+    rows: answer.status === 'ok' ? answer.rows.length : 0,
+    ...(failure ? { failure } : {}),
+  };
+}
+
+/**
+ * A web request: the web front end (cgi/web.ts) renders the whole CGI response, asking its queries of the job's
+ * generation in this thread. A query that failed, or a page that did, is reported with what the admin should see.
+ */
+function answerWebRequest(msg: QueryJob, web: WebFields): Answered {
+  let rows = 0;
+  let failure: string | undefined;
+  let asked: { query: string; params: Record<string, string> } | undefined;
+  const ask: Ask = (query, params) => {
+    asked ??= { query, params };
+    const g = open.get(msg.generation);
+    // The health check, should a page ask it (the dispatcher answers /_health itself): this generation, no rows.
+    if (query === PING_QUERY && g)
+      return { status: 'ok', generation: msg.generation, hash: g.hash, fields: [], rows: [] };
+    const r = answerFor(msg.generation, query, params);
+    if (r.answer.status === 'ok') rows += r.answer.rows.length;
+    failure ??= r.failure;
+    return r.answer;
+  };
+  const page = answerWeb(web, ask);
+  failure ??= page.status === 500 ? page.notes : undefined;
+  return {
+    bytes: encodeWebAnswer(msg.proof!, page.response),
+    status: failure ? 'failed' : page.status >= 400 ? 'error' : 'ok',
+    rows,
+    ...(failure ? { failure } : {}),
+    web: asked
+      ? { query: asked.query, http: page.status, params: encodeParams(asked.params) }
+      : { query: page.query, http: page.status },
+  };
+}
+
 /** Runs one job, unless the main thread took it back first, and reports it in the outbox. */
 function runJob(msg: QueryJob): void {
   // Claim it first: the core may have taken it back to give it to another worker (see messages.ts).
@@ -120,19 +184,20 @@ function runJob(msg: QueryJob): void {
   // A job names a generation whose message was posted before the job was written: it is in the port by now.
   if (!open.has(msg.generation)) readPort();
   const t0 = performance.now();
-  const { answer, failure } = answerFor(msg.generation, msg.query, msg.params);
-  const delivery = writeAnswer(setup.run, msg.pid, msg.token, encodeAnswer(answer, msg.proof), setup.writeWaitMs);
+  const answered = msg.web ? answerWebRequest(msg, msg.web) : answerQuery(msg);
+  const delivery = writeAnswer(setup.run, msg.pid, msg.token, answered.bytes, setup.writeWaitMs);
   const heap = heapNow();
   jobFinished(setup.cells); // before the report: a deadline seen after this finds the job finished
   report({
     type: 'done',
     seq: msg.seq,
-    status: answer.status === 'ok' ? 'ok' : failure ? 'failed' : 'error',
-    rows: answer.status === 'ok' ? answer.rows.length : 0,
+    status: answered.status,
+    rows: answered.rows,
     workMs: performance.now() - t0,
     ...(heap === undefined ? {} : { heap }),
-    ...(failure ? { detail: failure.slice(0, MAX_DETAIL) } : {}),
+    ...(answered.failure ? { detail: answered.failure.slice(0, MAX_DETAIL) } : {}),
     ...(delivery.sent ? {} : { undelivered: delivery.reason }),
+    ...(answered.web ?? {}),
   });
 }
 

@@ -2,7 +2,7 @@
  * The CGI request a test or the fuzzer makes, and the RFC 3875 environment a web server would give the CGI program
  * for it. Kept free of anything that locates files, so the fuzzer's bundle (bench/fuzz.ts) can use it too.
  */
-export type Runtime = 'node' | 'bun' | 'exe';
+export type Runtime = 'node' | 'exe';
 
 export interface CgiRequest {
   method?: string;

@@ -2,11 +2,10 @@
  * Runs the built CGI program (dist/roq.cgi) as a web server would: a child process with an RFC 3875 environment,
  * the body on stdin, the response parsed from stdout. Build first (`node scripts/build.js`; `npm test` does it).
  *
- *   const r = await runCgi({ query: 'q=minal&format=json', env: { ROQ_RUN_DIR: run }, runtime: 'bun' });
+ *   const r = await runCgi({ query: 'q=minal&format=json', env: { ROQ_RUN_DIR: run } });
  *   r.status === 200; r.headers['content-type']; JSON.parse(r.body)
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgiEnv, type CgiRequest, type Runtime } from './cgi-env.js';
 import { ROOT } from './daemon.js';
@@ -14,8 +13,6 @@ import { ROOT } from './daemon.js';
 export { cgiEnv, type CgiRequest, type Runtime };
 
 export const CGI = join(ROOT, 'dist/roq.cgi');
-export const BUN = join(ROOT, 'node_modules/.bin/bun');
-export const HAVE_BUN = existsSync(BUN);
 
 export interface CgiResult {
   /** From the Status header; 200 when there is none, as RFC 3875 says. */
@@ -47,9 +44,8 @@ export function parseCgiResponse(raw: string): { status: number; headers: Record
 /** Runs dist/roq.cgi once; never rejects on a bad response (the result says what happened), only on spawn failure. */
 export function runCgi(req: CgiRequest = {}): Promise<CgiResult> {
   const runtime = req.runtime ?? 'node';
-  // 'exe': the program is a compiled executable (dist/roq-cgi), run as it is.
-  const [exe, args] =
-    runtime === 'exe' ? [req.program ?? CGI, []] : [runtime === 'bun' ? BUN : process.execPath, [req.program ?? CGI]];
+  // 'exe': the program is an executable of its own (the relay), run as it is.
+  const [exe, args] = runtime === 'exe' ? [req.program ?? CGI, []] : [process.execPath, [req.program ?? CGI]];
   const started = performance.now();
   // execve(2) takes C strings: a variable's value ends at its first NUL, whatever the web server was handed.
   const env = Object.fromEntries(Object.entries(cgiEnv(req)).map(([k, v]) => [k, v?.split('\0')[0]]));

@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: roq's web path on one machine. Checks that its port is free, starts the daemon on the sample
  * feed, then serves the page at 127.0.0.1:8080/departures (and `/` redirects there): through a private Apache
- * httpd running the deployed CGI program (dist/roq-cgi) when Apache is installed (tools/demo/apache.ts), else
+ * httpd running the CGI program (dist/roq.cgi) when Apache is installed (tools/demo/apache.ts), else
  * through a small built-in CGI host that runs dist/roq.cgi once per request with the RFC 3875 environment Apache
  * would give it. One line per request goes to the output. Ctrl-C (also with the output piped into `tee`, whose
  * end goes away with the same Ctrl-C), SIGTERM or SIGHUP stop the server and the daemon it started.
@@ -15,8 +15,7 @@
  * (DIR/.roq/dist) serves every query of the app at /<its directory's name>/QUERY, and DATA defaults to DIR/data.
  *
  * Environment: PORT (default 8080; 0 picks a free port), ROQ_DEMO_RUN and ROQ_DEMO_DATA (run and data
- * directories), ROQ_DEMO_HTTPD=apache|builtin (default: apache when installed), ROQ_DEMO_RUNTIME=node|bun for
- * the built-in host (default: Bun when node_modules/.bin/bun exists).
+ * directories), ROQ_DEMO_HTTPD=apache|builtin (default: apache when installed).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -26,7 +25,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { today } from '../../src/dates.js';
 import { readStatusFile } from '../../src/control/status.js';
-import { HAVE_APACHE, installForWeb, makeWebDir, makeWebRunDir, startApache, writeCgi, type Apache } from './apache.js';
+import { HAVE_APACHE, makeWebDir, makeWebRunDir, startApache, writeCgi, type Apache } from './apache.js';
 import { followLog } from './follow.js';
 
 const ROOT = resolve(dirname(process.argv[1] ?? 'dist/demo.js'), '..');
@@ -57,11 +56,6 @@ const DATA =
     : APP
       ? join(APP, 'data')
       : join(ROOT, 'data/gtfs-lirr'));
-const BUN = join(ROOT, 'node_modules/.bin/bun');
-const RUNTIME =
-  process.env.ROQ_DEMO_RUNTIME === 'node' || (process.env.ROQ_DEMO_RUNTIME !== 'bun' && !existsSync(BUN))
-    ? 'node'
-    : 'bun';
 /** A CGI process still running after this long is killed and the client gets 504. */
 const CGI_LIMIT_MS = 10_000;
 /** The demo hands the CGI program at most this much body; it refuses more than 16 KiB by itself anyway. */
@@ -157,8 +151,7 @@ function parseCgiOutput(out: Buffer): CgiReply {
 
 function runCgi(env: Record<string, string>, body: Buffer): Promise<CgiReply> {
   return new Promise((done) => {
-    const exe = RUNTIME === 'bun' ? BUN : process.execPath;
-    const child = spawn(exe, [CGI], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [CGI], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
     const out: Buffer[] = [];
     let killed = false;
     const timer = setTimeout(() => {
@@ -244,7 +237,6 @@ async function serve(
   say(`${req.method} ${url.pathname}${url.search} -> ${reply.status} (${(performance.now() - started).toFixed(1)} ms)`);
 }
 
-const EXECUTABLE = join(DIST, 'roq-cgi');
 const USE_APACHE = HAVE_APACHE && process.env.ROQ_DEMO_HTTPD !== 'builtin';
 
 /**
@@ -294,9 +286,7 @@ function homePage(run: string): string {
 /** The private Apache httpd, serving the CGI program at PAGE from a directory of its own that www-data can read. */
 async function apacheHost(web: string, run: string, port: number, home: string): Promise<Apache> {
   const cgiBin = join(web, 'cgi-bin');
-  const program = existsSync(EXECUTABLE)
-    ? installForWeb(EXECUTABLE, join(cgiBin, 'roq-cgi'))
-    : writeCgi(cgiBin, 'roq.cgi', process.execPath, readFileSync(CGI, 'utf8'));
+  const program = writeCgi(cgiBin, 'roq.cgi', process.execPath, readFileSync(CGI, 'utf8'));
   const env: Record<string, string> = { ROQ_RUN_DIR: run, PATH: '/usr/bin:/bin' };
   for (const name of ['TZ', 'ROQ_CGI_TIMEOUT_MS']) if (process.env[name]) env[name] = process.env[name]!;
   return startApache({ dir: join(web, 'httpd'), port, scripts: { [PAGE]: program }, env, home, logRequests: true });
@@ -367,7 +357,7 @@ async function main(): Promise<void> {
     cleanups.push(() => apache.stop());
     const follow = followLog(join(web, 'httpd', 'access.log'), say);
     cleanups.push(() => follow.stop());
-    const program = existsSync(EXECUTABLE) ? relative(ROOT, EXECUTABLE) : `${relative(ROOT, CGI)} under Node`;
+    const program = `${relative(ROOT, CGI)} under Node`;
     say(
       `roq demo: ${apache.url}${PAGE} (Apache httpd running ${program}, error log ${join(web, 'httpd', 'error.log')}; daemon on ${run}; Ctrl-C stops both)`,
     );
@@ -375,7 +365,7 @@ async function main(): Promise<void> {
   }
   const host = await builtinHost(port, run, home);
   cleanups.push(() => host.stop());
-  say(`roq demo: http://127.0.0.1:${host.port}${PAGE} (CGI under ${RUNTIME}; daemon on ${run}; Ctrl-C stops both)`);
+  say(`roq demo: http://127.0.0.1:${host.port}${PAGE} (daemon on ${run}; Ctrl-C stops both)`);
 }
 
 main().catch((e: Error) => {
