@@ -565,8 +565,8 @@ static int open_requests(const char *run_dir)
     int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         /* ENXIO: the FIFO exists but nobody reads it; ENOENT: no daemon ever ran here */
-        log_line(errno == ENXIO || errno == ENOENT ? "the roq daemon is not running (start it with `roq start --run "
-            "<this directory>`)" : "cannot open REQUESTS", strerror(errno));
+        log_line(errno == ENXIO || errno == ENOENT ? "ROQ_DAEMON_DOWN: the roq daemon is not running (start it with "
+            "`roq start --run <this directory>`)" : "ROQ_DAEMON_DOWN: cannot open REQUESTS", strerror(errno));
         return -1;
     }
     struct stat fifo, dir;
