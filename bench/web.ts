@@ -26,6 +26,7 @@ import {
   startApache,
   writeCgi,
 } from '../tools/demo/apache.js';
+import { relayFloor } from './relay-floor.js';
 import { ms, summary } from './stats.js';
 
 export interface WebResult {
@@ -177,6 +178,7 @@ async function ladder(o: WebSetup) {
   const macRun = makeWebRunDir(join(o.base, 'mac-run'));
   o.startDaemon(gtfsRun, ['--data', o.data, '--workers', '2']);
   o.startDaemon(macRun, ['--app', mac.app, '--data', mac.data, '--workers', '2']);
+  const hello = compileHello(o.root, o.base);
   const cacheConf = join(web, 'cache.conf');
   writeFileSync(
     cacheConf,
@@ -187,7 +189,7 @@ async function ladder(o: WebSetup) {
   const apache = await startApache({
     dir: web,
     scripts: {
-      '/hello-c': installForWeb(compileHello(o.root, o.base), join(cgiBin, 'hello-c')),
+      '/hello-c': installForWeb(hello, join(cgiBin, 'hello-c')),
       '/hello-sh': writeCgi(cgiBin, 'hello.sh', '/bin/sh', `printf '${HELLO}'\n`),
       '/roq': relay,
       '/cached': relay,
@@ -210,7 +212,7 @@ async function ladder(o: WebSetup) {
     o.stopDaemon(gtfsRun);
     o.stopDaemon(macRun);
   };
-  return { apache, rungs, stop, relay };
+  return { apache, rungs, stop, relay, helloExe: hello };
 }
 
 /** Checks every rung answers 200 with what it should, and that the cached URL is served from the cache. */
@@ -285,10 +287,11 @@ export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | und
     say();
     return undefined;
   }
-  const { apache, rungs, stop, relay } = await ladder(o);
+  const { apache, rungs, stop, relay, helloExe } = await ladder(o);
   const results: WebResult[] = [];
   const single: { name: string; p50: number; p99: number; reqPerSec: number }[] = [];
   let rss: number | undefined;
+  let floor: { helloMs: number; relayMs: number } | undefined;
   try {
     await probe(apache.url, rungs, apache.errorLog);
     const seen = await rounds(apache.url, rungs, o);
@@ -311,10 +314,11 @@ export async function webBench(o: WebSetup, say: Say): Promise<WebResult[] | und
       single.push({ name: r.name, ...l });
     }
     rss = relayRss(o.root, o.base, relay, join(o.base, 'run'));
+    floor = await relayFloor(helloExe, relay, o.base, o.seconds > 1 ? 300 : 30);
   } finally {
     await stop();
   }
-  report(o, results, single, statSync(join(o.root, 'dist/roq-relay')).size, rss, say);
+  report(o, results, single, { size: statSync(join(o.root, 'dist/roq-relay')).size, rss, floor }, say);
   return results;
 }
 
@@ -322,8 +326,7 @@ function report(
   o: WebSetup,
   results: WebResult[],
   single: { name: string; p50: number; p99: number; reqPerSec: number }[],
-  size: number,
-  rss: number | undefined,
+  relayFacts: { size: number; rss?: number; floor?: { helloMs: number; relayMs: number } },
   say: Say,
 ): void {
   say(
@@ -347,9 +350,14 @@ function report(
   for (const r of single) say(`| ${r.name} | ${r.reqPerSec.toFixed(0)} | ${ms(r.p50, 2)} ms | ${ms(r.p99, 1)} ms |`);
   say();
   say(
-    `The relay: ${(size / 1024).toFixed(1)} kB on disk (aim < 1 MB); ` +
-      `${rss === undefined ? 'RSS not measured' : `${(rss / 1024).toFixed(2)} MB RSS for one board request (ru_maxrss; aim < 2 MB)`}.`,
+    `The relay: ${(relayFacts.size / 1024).toFixed(1)} kB on disk (aim < 1 MB); ` +
+      `${relayFacts.rss === undefined ? 'RSS not measured' : `${(relayFacts.rss / 1024).toFixed(2)} MB RSS for one board request (ru_maxrss; aim < 2 MB)`}.`,
   );
+  if (relayFacts.floor)
+    say(
+      `Spawned directly, against a stub daemon that answers at once (bench/relay-floor.ts): the relay ` +
+        `${relayFacts.floor.relayMs.toFixed(2)} ms a request, the C hello ${relayFacts.floor.helloMs.toFixed(2)} ms (medians).`,
+    );
   say();
 }
 
