@@ -87,10 +87,10 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
   const daemonPid = () => Number(fs.readFileSync(join(run, 'daemon', 'roq.pid'), 'utf8'));
   const roqLog = () => fs.readFileSync(join(run, 'daemon', 'roq.log'), 'utf8');
 
-  /** The CGI program as the web server runs it, as www-data: a page for `q`, or JSON with format=json. */
+  /** The relay as the web server runs it, as www-data: a page for `q`, or JSON with format=json. */
   function cgi(query: string): Promise<{ status: number; body: string; stderr: string }> {
     return new Promise((done, fail) => {
-      const child = spawn(NODE, [join(base, 'dist', 'roq.cgi')], {
+      const child = spawn(join(base, 'dist', 'roq-relay'), [], {
         env: cgiEnv({ query, env: { ROQ_RUN_DIR: run, ROQ_CGI_TIMEOUT_MS: '4000' } }),
         cwd: '/',
         uid: web.uid,
@@ -150,9 +150,10 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     base = fs.mkdtempSync(join(tmpdir(), 'roq-attack-'));
     fs.chmodSync(base, 0o755);
     fs.mkdirSync(join(base, 'dist'));
-    for (const f of ['roq.js', 'worker.js', 'load-thread.js', 'roq.cgi', 'package.json'])
+    for (const f of ['roq.js', 'worker.js', 'load-thread.js', 'roq.cgi', 'roq-relay', 'package.json'])
       fs.copyFileSync(join(ROOT, 'dist', f), join(base, 'dist', f));
     fs.chmodSync(join(base, 'dist', 'roq.cgi'), 0o755);
+    fs.chmodSync(join(base, 'dist', 'roq-relay'), 0o755);
     roq = join(base, 'dist', 'roq.js');
     // The client library exactly as the CGI program uses it, with a main that prints the answer or the error code.
     const entry = join(base, 'driver.ts');

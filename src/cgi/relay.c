@@ -579,7 +579,7 @@ static int open_requests(const char *run_dir)
         wrong = "REQUESTS is not owned by the run directory's owner";
     if (!wrong)
         return fd;
-    log_line("untrusted REQUESTS, not written to", wrong);
+    log_line("ROQ_REQUESTS_UNTRUSTED: REQUESTS is not the daemon's, nothing was written to it", wrong);
     (void)close(fd);
     return -1;
 }
