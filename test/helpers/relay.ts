@@ -9,9 +9,10 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { makeFifo } from '../../src/client.js';
 import { parseRequest, REQUESTS_FIFO, responseFifoName, type Request } from '../../src/protocol.js';
+import { RELAY } from './cgi.js';
 import { ROOT } from './daemon.js';
 
-export const RELAY = join(ROOT, 'dist/roq-relay');
+export { RELAY };
 export const RELAY_SOURCE = join(ROOT, 'src/cgi/relay.c');
 
 /** Sanitizers make the relay abort, not carry on, at the first fault they see. */
