@@ -44,7 +44,6 @@ const root = resolve(__dirname, '..');
 const data = join(root, 'data/gtfs-lirr');
 const roq = join(root, 'dist/roq.js');
 const cgi = join(root, 'dist/roq.cgi');
-const bun = join(root, 'node_modules/.bin/bun');
 const cases = readFileSync(join(root, 'test/cases/gtfs-lirr-cases.jsonl'), 'utf8')
   .split('\n')
   .filter(Boolean)
@@ -147,9 +146,7 @@ async function main(): Promise<void> {
   const quick = mode !== 'full';
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
   say(`# roq benchmarks — ${new Date().toISOString()} (${mode})`);
-  say(
-    `machine: ${execFileSync('nproc').toString().trim()} cores, node ${process.version}, bun ${spawnSync(bun, ['--version']).stdout?.toString().trim()}`,
-  );
+  say(`machine: ${execFileSync('nproc').toString().trim()} cores, node ${process.version}`);
   say();
   const sections: Record<string, () => Promise<void>> = {
     core: () => core(mode),
@@ -336,10 +333,7 @@ async function core(mode: Mode): Promise<void> {
       SERVER_PROTOCOL: 'HTTP/1.1',
       ROQ_RUN_DIR: run2,
     };
-    for (const [name, exe] of [
-      ['node', process.execPath],
-      ['bun', bun],
-    ] as const) {
+    for (const [name, exe] of [['node', process.execPath]] as const) {
       const n = smoke ? 3 : quick ? 10 : 50;
       const empty = Array.from({ length: n }, () => timeIt(() => spawnSync(exe, ['-e', '0'])));
       const req = Array.from({ length: n }, () =>

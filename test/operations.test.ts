@@ -27,6 +27,8 @@ import {
 } from './helpers/daemon.js';
 
 const OLD_RELEASE = join(ROOT, 'test/fixtures/release-0.1.0');
+/** The previous release's CGI program: protocol 2 queries, validation in the web server's process. */
+const PREVIOUS_CGI = join(ROOT, 'test/fixtures/release-0.2.0/roq.cgi');
 const FAULTS = { ROQ_TEST_FAULTS: '1' };
 
 const { daemon } = daemonsPerTest();
@@ -332,6 +334,23 @@ describe('releases within one protocol version', () => {
     const newCgi = await runCgi({ query, env: { ROQ_RUN_DIR: oldDaemon.run, ROQ_CGI_TIMEOUT_MS: '1000' } });
     expect(newCgi.status, newCgi.raw).toBe(503);
     expect(newCgi.body).not.toContain('Jamaica');
+  });
+
+  it("the previous release's CGI program (protocol 2) is answered while Apache still runs it: pages, JSON, health", async () => {
+    const now = await daemon({ workers: 1 });
+    const env = { ROQ_RUN_DIR: now.run };
+    const json = await runCgi({ query: 'q=jamaica&format=json', program: PREVIOUS_CGI, env });
+    expect(json.status, json.raw).toBe(200);
+    const page = await runCgi({ query: 'q=park', program: PREVIOUS_CGI, env });
+    const current = await runCgi({ query: 'q=park', env });
+    expect(page.status).toBe(200);
+    expect(page.body).toBe(current.body);
+    expect(JSON.parse(json.body)).toEqual(JSON.parse((await runCgi({ query: 'q=jamaica&format=json', env })).body));
+    const bad = await runCgi({ query: 'stop=102&date=2026-02-30&format=json', program: PREVIOUS_CGI, env });
+    expect(bad.status).toBe(400);
+    const health = await runCgi({ program: PREVIOUS_CGI, env: { ...env, PATH_INFO: '/_health' } });
+    expect(health.status, health.raw).toBe(200);
+    expect(health.body).toMatch(/^ok generation 1 hash [0-9a-f]{32}\n$/);
   });
 
   it('answers a request of an unknown protocol version with a clear error', async () => {

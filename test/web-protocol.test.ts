@@ -43,6 +43,14 @@ describe('SipHash-2-4', () => {
   it('gives the reference vectors for messages of 0 to 16 bytes', () => {
     vectors.forEach((want, n) => expect(siphash24(bytes(16), bytes(n)), `n=${n}`).toBe(want));
   });
+  it('gives the same digest whatever the alignment of the bytes in memory', () => {
+    for (let n = 0; n < 70; n++) {
+      const shifted = new Uint8Array(n + 3).subarray(3);
+      shifted.set(bytes(n));
+      expect(siphash24(bytes(16), shifted), `n=${n}`).toBe(siphash24(bytes(16), bytes(n)));
+    }
+  });
+
   it('depends on every key byte and every message byte', () => {
     const base = siphash24(bytes(16), bytes(40));
     for (let i = 0; i < 16; i++) {

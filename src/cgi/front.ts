@@ -1,5 +1,5 @@
 /**
- * The web front end driven by the schemas: every query of the app at /cgi-bin/roq-cgi/QUERY (PATH_INFO) or with
+ * The web front end driven by the schemas: every query of the app at /cgi-bin/roq-relay/QUERY (PATH_INFO) or with
  * a `query=` field, answered as an HTML page (the app's template for the query, else the generic page: a form
  * generated from the parameters and a table of the fields), or as format=json or format=csv. Without a query
  * named, the home page lists the app's queries with their descriptions — unless the app's home is the departure
@@ -30,8 +30,7 @@ import {
 } from './page.js';
 import { resultsOf } from './results.js';
 import { formatOf, namedQuery, type Format } from './route.js';
-import { appPartials, renderRoqPage } from './partials.js';
-import { compileTemplate } from './template.js';
+import { appPartials, compiledPage, renderRoqPage } from './partials.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -129,8 +128,8 @@ function respond(
 function renderHtmlPage(query: string, view: Record<string, unknown>): string {
   if (!Object.hasOwn(QUERY_SPECS, query) || !Object.hasOwn(APP_TEMPLATES, query))
     return renderRoqPage('front.html', frontTemplate, view);
-  const options = { file: `templates/${query}.html`, partials: appPartials(APP_TEMPLATES) };
-  return compileTemplate(APP_TEMPLATES[query]!, options)(view);
+  const file = `templates/${query}.html`;
+  return compiledPage(`app:${file}`, file, APP_TEMPLATES[query]!, () => appPartials(APP_TEMPLATES))(view);
 }
 
 /**

@@ -14,11 +14,28 @@ const own = (name: string, text: string): TemplateSource => ({ file: `templates/
 export const ROQ_PARTIALS: Partials = { error: own('error', error), head: own('head', head) };
 
 /**
- * Renders one of roq's own pages, templates/FILE, with roq's partials. One page per process: the template is
- * compiled (its partials included) where it is used, once.
+ * Each page compiled once (its partials included): a worker renders thousands of pages, and compiling one costs
+ * more than filling it. The templates are built into the program, so a page's key always names the same text:
+ * `roq:` and roq's file for roq's own pages, `app:` and the app's file for an app's (an app may have a page of
+ * the same file name as one of roq's).
  */
+const compiledPages = new Map<string, (view: View) => string>();
+
+/** The compiled page of `file`, compiled with `partials()` the first time `key` is asked for. */
+export function compiledPage(
+  key: string,
+  file: string,
+  template: string,
+  partials: () => Partials,
+): (view: View) => string {
+  let page = compiledPages.get(key);
+  if (!page) compiledPages.set(key, (page = compileTemplate(template, { file, partials: partials() })));
+  return page;
+}
+
+/** Renders one of roq's own pages, templates/FILE, with roq's partials. */
 export function renderRoqPage(file: string, template: string, view: View): string {
-  return compileTemplate(template, { file: `templates/${file}`, partials: ROQ_PARTIALS })(view);
+  return compiledPage(`roq:${file}`, `templates/${file}`, template, () => ROQ_PARTIALS)(view);
 }
 
 /**

@@ -667,13 +667,17 @@ export class Core {
 
   // ---- effects ----
 
-  /** An error answer from here; a web request's (`to.web`) is its error page. */
+  /**
+   * An error answer from here; a web request's (`to.web`) is its error page, whose HTTP status (the catalog's)
+   * a job's access log line then shows.
+   */
   private answerError(
-    to: { pid: number; token: string; proof?: string | undefined; web?: WebFields },
+    to: { pid: number; token: string; proof?: string | undefined; web?: WebFields; http?: number },
     status: 'error' | 'timeout',
     err: RoqError,
     about: Warner = 'requests',
   ): void {
+    if (to.web) to.http = err.status;
     this.fx.push({
       kind: 'answer',
       pid: to.pid,

@@ -5,7 +5,7 @@
  * jobFinished), so the compare-and-exchange that makes "answered exactly once" true is the real one.
  */
 import { describe, expect, it } from 'vitest';
-import { encodeRequest, type ControlWord } from '../../src/protocol.js';
+import { emptyWebFields, encodeRequest, type ControlWord, type WebFields } from '../../src/protocol.js';
 import { Core } from '../../src/daemon/core.js';
 import type { Effect } from '../../src/daemon/effect-types.js';
 import { Generations } from '../../src/daemon/generations.js';
@@ -17,6 +17,16 @@ const gen = (id: number) => ({ id, hash: `h${id}` }) as unknown as GenerationDat
 const line = (text: string) => text.replace(/\n$/, '');
 const query = (pid: number, token: string) =>
   line(encodeRequest({ kind: 'query', pid, token, proof: 'p'.repeat(16), query: 'departures', params: {} }));
+const webLine = (pid: number, token: string, over: Partial<WebFields> = {}) =>
+  line(
+    encodeRequest({
+      kind: 'web',
+      pid,
+      token,
+      proof: 'p'.repeat(22),
+      web: { ...emptyWebFields(), method: 'GET', ...over },
+    }),
+  );
 const controlLine = (word: ControlWord, token: string) => line(encodeRequest({ kind: 'control', word, token }));
 
 type Posted = Extract<ToWorker, { type: 'query' }>;
@@ -371,5 +381,40 @@ describe('what a writer into REQUESTS can get wrong', () => {
     // A request written after garbage without a line end is found at the end of the line.
     h.take(h.core.line('junk' + query(6, 'c6')));
     expect(h.posted(h.ids[0]!).some((m) => m.pid === 6)).toBe(true);
+  });
+});
+
+describe('web requests', () => {
+  const accessLog = (all: Effect[]) =>
+    all.filter((e): e is Extract<Effect, { kind: 'accessLog' }> => e.kind === 'accessLog');
+
+  it('go to a worker with the request, and are logged with the query the worker asked and the HTTP status', () => {
+    const h = harness(1);
+    h.take(h.core.line(webLine(1, 'w1', { query: 'stop=102&format=json' })));
+    const [job] = h.posted(h.ids[0]!);
+    expect(job).toMatchObject({ pid: 1, proof: 'p'.repeat(22), web: { query: 'stop=102&format=json' } });
+    h.claim(h.ids[0]!, job!);
+    h.finishedNotReported(h.ids[0]!);
+    const done = { type: 'done', seq: job!.seq, status: 'ok', rows: 3, workMs: 1 } as const;
+    h.take(h.core.fromWorker(h.ids[0]!, { ...done, query: 'departures', params: 'stop=102', http: 200 }));
+    expect(accessLog(h.all)[0]!.job).toMatchObject({ query: 'departures', encoded: 'stop=102', http: 200 });
+  });
+
+  it('answers the health check at once, with no worker and no count', () => {
+    const h = harness(1);
+    h.take(h.core.line(webLine(2, 'h', { path: '/_health' })));
+    expect(h.answers(2)[0]).toMatchObject({ web: { path: '/_health' }, answer: { status: 'ok', hash: 'h1' } });
+    expect(h.posted(h.ids[0]!)).toEqual([]);
+    expect(h.core.counters().received).toBe(0);
+  });
+
+  it('answers busy and malformed ones with error pages, the page status in the access log', () => {
+    const h = harness(1);
+    for (let i = 0; i < 3 + 64 + 1; i++) h.take(h.core.line(webLine(1, `b${i}`)));
+    const busy = accessLog(h.all).find((e) => e.outcome === 'busy')!;
+    expect(busy.job.http).toBe(503);
+    expect(h.answers(1)[0]).toMatchObject({ web: { method: 'GET' }, answer: { code: 'ROQ_DAEMON_BUSY' } });
+    h.take(h.core.line(`roq3 5 tok ${'p'.repeat(22)} .web q=%zz`));
+    expect(h.answers(5)[0]).toMatchObject({ web: emptyWebFields(), answer: { code: 'ROQ_BAD_REQUEST' } });
   });
 });
