@@ -322,6 +322,21 @@ describe.each(BUILDS)('the relay (%s build)', (_name, program) => {
   });
 });
 
+describe('the relay with an answer cut at every byte', () => {
+  it('takes a proven answer written in two parts, whichever byte the cut falls before', async () => {
+    const daemon = hostile();
+    const response = webResponse(utf8('{"rows":[]}'));
+    for (let cut = 0; cut <= 120; cut++) {
+      const { result } = await relayAgainst(RELAY, daemon, env(daemon.run), async (r) => {
+        const whole = Buffer.from(encodeWebAnswer(r.request.proof, response));
+        await writeAnswer(r.fifo, [whole.subarray(0, Math.min(cut, whole.length)), whole.subarray(cut)]);
+      });
+      expect(result.raw.equals(response), `cut before byte ${cut}: ${result.raw.toString()}`).toBe(true);
+    }
+    expect(fs.readdirSync(daemon.run).filter((f) => f.startsWith('resp.'))).toEqual([]);
+  }, 60_000);
+});
+
 describe('the relay under a fuzzer (sanitized build, hostile environment, bodies and answers)', () => {
   const ROUNDS = 40;
   const TIMEOUT = 400;
