@@ -17,8 +17,15 @@ export default defineConfig({
   ],
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Deadlines against hangs only, generous enough for a 2-core machine at load 30 (several suites at once), where
+    // a test that takes 5 s alone can take a minute.
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
+    // Closing the workers waits for them to end; on a machine at load 10 or more that takes longer than 10 s.
+    teardownTimeout: 60_000,
+    // A worker that blocks its event loop for a minute (spawnSync, execFileSync of a long program, a long
+    // synchronous loop) misses Vitest's fixed 60 s RPC deadline and the run fails with "Timeout calling
+    // onTaskUpdate" after every test passed: tests run long programs with the asynchronous helpers/run.ts.
     pool: 'forks',
     maxWorkers: 2,
     minWorkers: 1,

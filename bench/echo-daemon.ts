@@ -12,6 +12,7 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { encodeAnswer, parseRequest, PROTOCOL_VERSION, responseFifoName } from '../src/protocol.js';
 import { ensureRequestsFifo, openRequests } from '../src/daemon/fifo.js';
+import { ensurePrivateDir } from '../src/daemon/private-dir.js';
 
 // About the size of a departures answer: ten rows of eight fields.
 // Everything after the head (version and proof), which each answer gets with its request's proof.
@@ -35,6 +36,7 @@ const BODY = encodeAnswer({
 }).replace(/^roq=1\n/, '');
 
 function main(run: string): void {
+  ensurePrivateDir(run); // where a new REQUESTS is made before it is renamed into place
   ensureRequestsFifo(run);
   const socket = new net.Socket({ fd: openRequests(run), readable: true, writable: false });
   let rest = '';

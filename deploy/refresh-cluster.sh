@@ -38,16 +38,19 @@ work=$(mktemp -d)
 # commands, and the swap, issued to every node at once, then costs no handshake, so the nodes swap closer together.
 # Options given in ROQ_SSH come first and win (ssh keeps the first value of an option).
 ssh+=(-o ControlMaster=auto -o "ControlPath=$work/ssh-%C" -o ControlPersist=60)
+# Hosts are checked to hold no whitespace (below), so one a line is exact.
 remoteHosts() { printf '%s\n' "${hosts[@]}" | sort -u | grep -vx local || true; }
 closeSsh() {
   local host
-  for host in $(remoteHosts); do "${ssh[@]}" -O exit "$host" 2>/dev/null || true; done
+  while read -r host; do "${ssh[@]}" -O exit -- "$host" </dev/null 2>/dev/null || true; done < <(remoteHosts)
 }
 trap 'closeSsh; rm -rf "$work"' EXIT
 
 for spec in "$@"; do
   IFS=: read -r host run link <<<"$spec"
   [[ -n $host && -n $run && -n $link ]] || { echo "refresh-cluster: bad node '$spec' (expected HOST:RUN_DIR:DATA_LINK)" >&2; exit 2; }
+  # A host is an ssh destination, never an option (ssh would take -oProxyCommand=… as one and run it) nor words.
+  [[ $host != -* && $host != *[[:space:]]* ]] || { echo "refresh-cluster: bad host in node '$spec': a host neither starts with '-' nor holds spaces" >&2; exit 2; }
   hosts+=("$host") runs+=("$run") links+=("$link")
 done
 count=${#hosts[@]}
@@ -56,7 +59,7 @@ count=${#hosts[@]}
 on() {
   local i=$1
   shift
-  if [[ ${hosts[$i]} == local ]]; then bash -c "$*"; else "${ssh[@]}" "${hosts[$i]}" "$*"; fi
+  if [[ ${hosts[$i]} == local ]]; then bash -c "$*"; else "${ssh[@]}" -- "${hosts[$i]}" "$*"; fi
 }
 q() { printf '%q' "$1"; }
 now() { date +%s.%N; }
@@ -133,9 +136,9 @@ refuse() {
 # both try to become its master. A host that cannot be reached stops the run before any node changed.
 connect() {
   local host failed=0
-  for host in $(remoteHosts); do
-    "${ssh[@]}" "$host" true </dev/null || { echo "refresh-cluster: cannot reach $host with ${ssh[0]}; no node changed" >&2; failed=1; }
-  done
+  while read -r host; do
+    "${ssh[@]}" -- "$host" true </dev/null || { echo "refresh-cluster: cannot reach $host with ${ssh[0]}; no node changed" >&2; failed=1; }
+  done < <(remoteHosts)
   return "$failed"
 }
 connect || exit 1

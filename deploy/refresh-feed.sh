@@ -13,11 +13,93 @@
 #      With no daemon running (a first install), the symlink stays: `roq start` loads that feed;
 #   5. keep the newest $ROQ_KEEP_FEEDS feeds (never the one served).
 #
+# The feed comes from outside (docs/SECURITY.md): a feed holds regular files and directories only. An archive
+# with a symlink, a device or any other special entry, an absolute or `..` name, a name with a backslash or a
+# control character, more than $ROQ_FEED_MAX_FILES files or more than $ROQ_FEED_MAX_BYTES bytes is refused before
+# it is unpacked; the download and each unpacked file are cut at $ROQ_FEED_MAX_BYTES as they are written; and the
+# unpacked (or copied) directory, made fresh, is checked again before anything points at it. The prune removes
+# only directories this script made, by their own path, never through a symlink.
+#
 # Environment: ROQ_FEED_URL (an https:// URL of a zip) or ROQ_FEED_SOURCE (an rsync source, with a trailing
 # slash): one is required; ROQ_BASE (/srv/roq), ROQ_RUN_DIR (/run/roq), ROQ_KEEP_FEEDS (7),
-# ROQ_BIN (/opt/roq/current/bin/roq). curl honours CURL_CA_BUNDLE for a feed served with a private CA.
+# ROQ_BIN (/opt/roq/current/bin/roq), ROQ_FEED_MAX_BYTES (4294967296: 4 GiB), ROQ_FEED_MAX_FILES (1000). curl
+# honours CURL_CA_BUNDLE for a feed served with a private CA.
+#
+# `refresh-feed.sh --unpack ZIP DIR` only unpacks ZIP into the new directory DIR with every check above, and
+# exits 1 naming what it refused: to look at a feed by hand.
 set -euo pipefail
 shopt -s nullglob
+
+max_bytes=${ROQ_FEED_MAX_BYTES:-4294967296}
+max_files=${ROQ_FEED_MAX_FILES:-1000}
+[[ $max_bytes =~ ^[0-9]+$ && $max_files =~ ^[0-9]+$ ]] || {
+  echo "refresh-feed: ROQ_FEED_MAX_BYTES and ROQ_FEED_MAX_FILES must be whole numbers" >&2
+  exit 2
+}
+# What it prints of a name from the feed: printable characters only, so a name cannot reach a terminal as escapes.
+shown() { printf '%s' "$1" | LC_ALL=C tr -c '[:print:]' '?'; }
+# Refuses the feed: the directory being filled ($discard, made by this script) goes, and the served feed stays.
+discard=
+refuse_feed() {
+  echo "refresh-feed: ${url:-${feed_source:-the feed}} $1; the served feed stays" >&2
+  [[ -z $discard ]] || rm -rf -- "$discard"
+  exit 1
+}
+
+# Reads the archive's listing before a byte is unpacked: entry types (the first letter of the mode zipinfo shows:
+# `-` a file, `d` a directory; `l` a symlink, `c`/`b`/`p`/`s` devices, FIFOs and sockets), names, the number of
+# files and their total size as the archive declares it. A zip bomb declares its size (unzip writes what it
+# declares, or fails its length check), and unpack() cuts every file at max_bytes whatever it declares.
+check_archive() {
+  local zip=$1 listing bad files bytes
+  listing=$(zipinfo "$zip" 2>/dev/null) || refuse_feed "is not a readable zip file"
+  bad=$(zipinfo -1 "$zip" | LC_ALL=C grep -m 1 -E '^/|(^|/)\.\.(/|$)|\\|[[:cntrl:]]' || true)
+  [[ -z $bad ]] || refuse_feed "holds the name '$(shown "$bad")' (absolute, with '..', a backslash or a control character)"
+  bad=$(awk 'NR > 2 && !/^[0-9]+ files?, / && substr($1, 1, 1) != "-" && substr($1, 1, 1) != "d" { print; exit }' <<<"$listing")
+  [[ -z $bad ]] || refuse_feed "holds an entry that is neither a file nor a directory (a symlink or a device): $(shown "$bad")"
+  read -r files bytes < <(awk 'NR > 2 && !/^[0-9]+ files?, / && substr($1, 1, 1) == "-" { n++; b += $4 } END { printf "%d %.0f\n", n, b }' <<<"$listing")
+  ((files <= max_files)) || refuse_feed "holds $files files; at most $max_files (ROQ_FEED_MAX_FILES)"
+  ((bytes <= max_bytes)) || refuse_feed "unpacks to $bytes bytes; at most $max_bytes (ROQ_FEED_MAX_BYTES)"
+}
+
+# The unpacked or copied feed, before anything points at it: regular files and directories only, within bounds.
+check_tree() {
+  local dir=$1 odd files bytes
+  odd=$(find "$dir" -mindepth 1 ! -type f ! -type d -print -quit)
+  [[ -z $odd ]] || refuse_feed "holds '$(shown "${odd#"$dir"/}")', which is neither a file nor a directory (a symlink or a device)"
+  # zipinfo shows a control character in a name as ^X, so the listing cannot tell: the names unpacked can.
+  odd=$(LC_ALL=C find "$dir" -mindepth 1 -name '*[[:cntrl:]\\]*' -print -quit)
+  [[ -z $odd ]] || refuse_feed "holds the name '$(shown "${odd#"$dir"/}")' (with a backslash or a control character)"
+  files=$(find "$dir" -type f -printf . | wc -c)
+  ((files <= max_files)) || refuse_feed "holds $files files; at most $max_files (ROQ_FEED_MAX_FILES)"
+  bytes=$(find "$dir" -type f -printf '%s\n' | awk '{ b += $1 } END { printf "%.0f\n", b }')
+  ((bytes <= max_bytes)) || refuse_feed "holds $bytes bytes; at most $max_bytes (ROQ_FEED_MAX_BYTES)"
+}
+
+# GTFS zips hold the .txt files at the top, but some wrap them in one directory: serve the files, not the wrapper.
+# DIR must not exist: it is made here, so nothing in it comes from anywhere but the archive. Every file unzip
+# writes is cut at max_bytes (ulimit -f, in KiB); a cut file fails the unpack.
+unpack() {
+  local zip=$1 dir=$2 entries
+  check_archive "$zip"
+  mkdir -m 0755 "$dir"
+  discard=$dir
+  (ulimit -f $((max_bytes / 1024 + 1)) && unzip -q -o "$zip" -d "$dir" >/dev/null 2>&1) ||
+    refuse_feed "is not a readable zip file, or a file in it is larger than it says"
+  check_tree "$dir"
+  discard=
+  entries=("$dir"/*)
+  if [[ ${#entries[@]} -eq 1 && -d ${entries[0]} && ! -L ${entries[0]} ]]; then
+    mv -T -- "${entries[0]}" "$dir.inner" && rmdir -- "$dir" && mv -T -- "$dir.inner" "$dir"
+  fi
+}
+
+if [[ ${1:-} == --unpack ]]; then
+  [[ $# -eq 3 ]] || { echo "usage: $0 --unpack ZIP DIR" >&2; exit 2; }
+  url=$2
+  unpack "$2" "$3"
+  exit 0
+fi
 
 url=${ROQ_FEED_URL:-}
 feed_source=${ROQ_FEED_SOURCE:-}
@@ -53,10 +135,11 @@ fetch_zip() {
   local zip=$base/incoming/feed.zip code
   local -a since=()
   [[ -f $zip ]] && since=(--time-cond "$zip")
-  code=$(curl --silent --show-error --fail --location --max-time 600 --remote-time \
-    --etag-compare "$zip.etag" --etag-save "$zip.etag.new" "${since[@]}" \
+  # --max-filesize refuses a download whose announced length is too large; ulimit -f cuts one that announces none.
+  code=$(ulimit -f $((max_bytes / 1024 + 1)) && curl --silent --show-error --fail --location --max-time 600 \
+    --max-filesize "$max_bytes" --remote-time --etag-compare "$zip.etag" --etag-save "$zip.etag.new" "${since[@]}" \
     --output "$zip.new" --write-out '%{http_code}' -- "$url") || {
-    echo "refresh-feed: could not fetch $url (curl exit $?, above); the served feed stays" >&2
+    echo "refresh-feed: could not fetch $url (curl exit $?, above; 63 or 153: larger than ROQ_FEED_MAX_BYTES, $max_bytes bytes); the served feed stays" >&2
     exit 1
   }
   case $code in
@@ -64,18 +147,6 @@ fetch_zip() {
     200) return 0 ;;
     *) echo "refresh-feed: $url answered HTTP $code; the served feed stays" >&2; exit 1 ;;
   esac
-}
-
-# GTFS zips hold the .txt files at the top, but some wrap them in one directory: serve the files, not the wrapper.
-unpack() {
-  if ! unzip -q -o "$1" -d "$2"; then
-    echo "refresh-feed: $url is not a readable zip file; the served feed stays" >&2
-    exit 1
-  fi
-  local entries=("$2"/*)
-  if [[ ${#entries[@]} -eq 1 && -d ${entries[0]} ]]; then
-    mv "${entries[0]}" "$2.inner" && rmdir "$2" && mv "$2.inner" "$2"
-  fi
 }
 
 # The fetched feed becomes the one the next refresh compares with.
@@ -90,8 +161,12 @@ if [[ -n $url ]]; then
   fetch_zip || exit 0 # 304: the feed being served is current
   unpack "$base/incoming/feed.zip.new" "$new"
 else
+  # -rt without -l or -D: rsync copies no symlink and no device; the check below refuses them anyway.
   rsync -rt --delete "$feed_source" "$base/incoming/"
+  discard=$new
   cp -R "$base/incoming" "$new"
+  check_tree "$new"
+  discard=
 fi
 
 previous=$(readlink "$base/data" || true)
@@ -136,10 +211,13 @@ if ! out=$("$roq" reload --run "$run" 2>&1); then
 fi
 commit_download
 
-# Oldest first: the stamps sort as they were made.
-served=$(readlink -f "$base/data")
-feeds=("$base"/feeds/[0-9]*/)
-for ((i = 0; i < ${#feeds[@]} - keep; i++)); do
-  dir=$(readlink -f "${feeds[i]}")
-  [[ $dir == "$served" ]] || rm -rf "$dir"
+# Oldest first: the stamps sort as they were made. Only what this script made goes: a directory (not a symlink) in
+# feeds/ named as a stamp, removed by its own path. rm -rf does not follow the symlinks inside what it removes.
+served=$(readlink "$base/data")
+made=()
+for dir in "$base"/feeds/*; do
+  [[ ${dir##*/} =~ ^[0-9]{8}-[0-9]{6}(-[0-9]+)?$ && -d $dir && ! -L $dir ]] && made+=("$dir")
+done
+for ((i = 0; i < ${#made[@]} - keep; i++)); do
+  [[ ${made[i]##*/} == "${served##*/}" ]] || rm -rf -- "${made[i]}"
 done

@@ -31,6 +31,14 @@ const app = appAt > 0 ? resolve(process.argv[appAt + 1] ?? '.') : undefined;
 process.chdir(ROOT);
 const only = appAt > 0 ? [] : process.argv.slice(2);
 const version = JSON.parse(readFileSync('package.json', 'utf8')).version;
+/** The commit built, as `roq --version` and `roq status` name it: '' outside a git checkout, `-dirty` with changes. */
+function builtCommit() {
+  const git = (...args) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+  const head = git('rev-parse', '--short=7', 'HEAD');
+  if (head.status !== 0) return '';
+  return head.stdout.trim() + (git('status', '--porcelain', '--untracked-files=no').stdout.trim() ? '-dirty' : '');
+}
+const commit = builtCommit();
 
 /** esbuild options shared by every program, roq's own and an app's. */
 function bundleOptions(p, outfile, plugins = [], define = {}) {
@@ -49,7 +57,7 @@ function bundleOptions(p, outfile, plugins = [], define = {}) {
     legalComments: 'none',
     // better-sqlite3 is a native addon, required from node_modules by the SQLite baseline only.
     external: ['bun:ffi', 'better-sqlite3'],
-    define: { ROQ_VERSION: JSON.stringify(version), ...define },
+    define: { ROQ_VERSION: JSON.stringify(version), ROQ_COMMIT: JSON.stringify(commit), ...define },
     loader: { '.html': 'text' },
     banner: p.shebang ? { js: '#!/usr/bin/env node' } : undefined,
     logLevel: 'warning',

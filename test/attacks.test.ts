@@ -175,7 +175,10 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     });
     fs.writeFileSync(join(base, 'package.json'), '{ "type": "commonjs" }\n');
     data = join(base, 'data');
-    fs.cpSync(writeFeed(TINY_FEED), data, { recursive: true });
+    // Stops with long names: `q=zed&limit=100` is an answer of about 29 kB, seven pages of a pipe.
+    const zeds = Array.from({ length: 100 }, (_, i) => `Z${i},Zed Stop ${i} ${'x'.repeat(250)},52.5,13.4,0,`);
+    const stops = TINY_FEED['stops.txt']! + zeds.join('\n') + '\n';
+    fs.cpSync(writeFeed({ ...TINY_FEED, 'stops.txt': stops }), data, { recursive: true });
     sh(`chmod -R a+rX ${data}`);
     // mallory's own corner, for what her attacks record.
     fs.mkdirSync(join(base, 'mallory'));
@@ -373,6 +376,94 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     await northPark();
     listener.kill();
     expect(fs.readFileSync(out, 'utf8')).toBe('');
+  }, 120_000);
+
+  it('M5: mallory re-making REQUESTS in a loop while no daemon runs cannot make `roq start` fail', async () => {
+    expect((await roqCli(['stop', '--run', run])).code).toBe(0);
+    fs.rmSync(join(run, 'REQUESTS')); // as after a reboot: /run is empty
+    const loop = spawn(
+      'runuser',
+      [
+        '-u',
+        'mallory',
+        '--',
+        'timeout',
+        '60',
+        'sh',
+        '-c',
+        `cd ${run} && while :; do rm -f REQUESTS; mkfifo -m 0660 REQUESTS; done 2>/dev/null`,
+      ],
+      { stdio: 'ignore' },
+    );
+    started.push(loop);
+    try {
+      await waitFor('her REQUESTS', () => fs.existsSync(join(run, 'REQUESTS')));
+      for (let i = 0; i < 4; i++) {
+        const r = await start();
+        expect(r.code, r.stderr + r.stdout).toBe(0);
+        expect(fs.lstatSync(join(run, 'REQUESTS')).uid).toBe(idOf('roqd').uid);
+        await northPark();
+        if (i < 3) expect((await roqCli(['stop', '--run', run])).code).toBe(0);
+        if (i < 3) fs.rmSync(join(run, 'REQUESTS'));
+      }
+    } finally {
+      loop.kill();
+    }
+  }, 120_000);
+
+  it('M6: slow readers hold no worker: FIFOs shrunk to one page, read 4 KiB every 240 ms, while visitors ask', async () => {
+    // 30 requests for a 29 kB answer, each into a FIFO of hers shrunk to 4 KiB (F_SETPIPE_SZ) that she reads a
+    // page at a time just under every 250 ms: a worker that waited for her would be held for most of a second
+    // per request, and the two workers for some 10 s.
+    const script = `
+      use strict; use Fcntl; use POSIX qw(mkfifo);
+      chdir '${run}' or die; my @fifos;
+      for my $i (1..30) {
+        my $name = "resp.$$.s$i"; mkfifo($name, 0620) or die "mkfifo: $!"; chmod 0620, $name;
+        sysopen(my $f, $name, O_RDWR | O_NONBLOCK) or die "open: $!";
+        fcntl($f, 1031, 4096) or die "F_SETPIPE_SZ: $!"; push @fifos, [$f, $name];
+      }
+      open(my $r, '>', 'REQUESTS') or die; $r->autoflush(1);
+      print $r "roq2 $$ s$_ PPPPPPPPPPPPPPPPPPPP stops q=zed&limit=100\n" for 1..30;
+      my $until = time + 12; print "started\n"; STDOUT->flush;
+      while (time < $until) { sysread($_->[0], my $page, 4096) for @fifos; select(undef, undef, undef, 0.24) }
+      unlink $_->[1] for @fifos;`;
+    const attack = spawn('runuser', ['-u', 'mallory', '--', 'perl', '-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    started.push(attack);
+    const running = finished(attack, 30_000);
+    await waitFor('her requests', () => fs.readdirSync(run).some((f) => /^resp\.\d+\.s30$/.test(f)), 10_000);
+    try {
+      for (let i = 0; i < 6; i++) await northPark(); // each CGI gives up after 4 s: a held pool would fail them
+      await waitFor('her answers dropped at their budget', () =>
+        /answer to pid \d+ not delivered: the client did not read its answer within \d+ ms/.test(roqLog()),
+      );
+    } finally {
+      attack.kill();
+      const r = await running;
+      expect(r.stderr).not.toMatch(/mkfifo:|open:|F_SETPIPE_SZ:|died/i); // her attack ran as written
+    }
+  }, 120_000);
+
+  it("L4: 5,000 action files planted by mallory cost a few log lines; the admin's hold is taken and visitors are answered", async () => {
+    const logSize = () => fs.statSync(join(run, 'daemon', 'roq.log')).size;
+    const before = logSize();
+    const planted = await as(
+      'mallory',
+      `cd ${run} && i=0; while [ $i -lt 5000 ]; do : > action.0$i; i=$((i+1)); done`,
+      60_000,
+    );
+    expect(planted.code, planted.stderr).toBe(0);
+    const visitors = Promise.all(Array.from({ length: 5 }, () => northPark()));
+    const hold = await roqCli(['reload', '--hold', '--run', run]);
+    expect(hold.code, hold.stderr + hold.stdout + roqLog().slice(-2000)).toBe(0);
+    await visitors;
+    expect((await roqCli(['reload', '--drop-held', '--run', run])).code).toBe(0);
+    expect(fs.readdirSync(join(run, 'daemon')).length).toBeGreaterThan(0);
+    expect(logSize() - before, 'a few lines, not one per planted file').toBeLessThan(4096);
+    expect(roqLog()).toMatch(/\d+ more admin requests ignored and removed in this scan/);
+    expect((await as('mallory', `ls ${run}/action.00 2>&1; true`)).stdout).toMatch(/No such file|Permission denied/);
   }, 120_000);
 
   it('the partial line of a writer killed mid-request does not cost the next request (issue 10)', async () => {

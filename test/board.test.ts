@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadGeneration } from '../src/load/loader.js';
 import { openGeneration, runQuery, type Db } from '../src/engine.js';
 import { rowsToObjects, type Cell } from '../src/protocol.js';
+import { visitorMessage } from '../src/errors.js';
 import {
   boardPage,
   contrast,
@@ -54,6 +55,18 @@ describe('board on the sample feed', () => {
       expect(JSON.stringify(board(db, c.params))).toBe(JSON.stringify(c.expected));
       expect(JSON.stringify(reference(c.params))).toBe(JSON.stringify(c.expected));
     });
+  });
+
+  it('names the network, its dates and its main stations for the landing page (network)', () => {
+    const r = runQuery(db, 'network', { limit: '3' });
+    expect(
+      rowsToObjects(r.fields, r.rows).map((x) => [x.kind, x.stop_name || x.feed_name, x.first_date, x.routes]),
+    ).toEqual([
+      ['network', 'Long Island Rail Road', '2026-09-21', 0],
+      ['station', 'Penn Station', '', 11],
+      ['station', 'Jamaica', '', 10],
+      ['station', 'Grand Central', '', 9],
+    ]);
   });
 
   it('leaves out the trains that end at the station: at Penn Station they are most of the morning rows', () => {
@@ -210,11 +223,12 @@ describe('board rules on a hand-made feed', () => {
   it('renders the platform as a Track column, +1 with the date for the next day, and honest notices', () => {
     const page = (params: Record<string, string>) => {
       const r = runQuery(db, 'board', params);
-      return boardPage({ kind: 'rows', query: 'board', fields: r.fields, rows: r.rows, generation: 1 }, params, '/d');
+      return boardPage({ kind: 'rows', query: 'board', fields: r.fields, rows: r.rows, generation: 1 }, params, '/d')
+        .body;
     };
     const html = page({ stop: 'P', date: '2025-03-10', after: '07:30' });
     expect(html).toContain('<th scope="col">Track</th>');
-    expect(html).toContain('<td class="time">23:50</td><td class="dest">Far End</td>');
+    expect(html).toContain('<td class="time">23:50</td><td class="dest">Far End<span class="route under">B');
     expect(html).toContain('<td class="platform">2B</td>');
     expect(html).toContain(
       '<td class="time">08:00 <span class="plus" aria-hidden="true">+1</span><span class="sr">, Tue 11 Mar</span></td>',
@@ -228,6 +242,97 @@ describe('board rules on a hand-made feed', () => {
     const unknown = page({ stop: '<b>', date: '2025-03-10' });
     expect(unknown).toContain('No station has the id “&lt;b&gt;”');
     expect(unknown).not.toContain('<table>');
+  });
+
+  const boardOf = (params: Record<string, string>) => {
+    const r = runQuery(db, 'board', params);
+    return boardPage({ kind: 'rows', query: 'board', fields: r.fields, rows: r.rows, generation: 1 }, params, '/d');
+  };
+
+  it('answers a stop that does not exist with a 404 page offering the search, and no later pages or days', () => {
+    const page = boardOf({ stop: 'NOPE', date: '2025-03-10' });
+    expect(page.status).toBe(404);
+    expect(page.body).toContain('<h1>Station not found</h1>');
+    expect(page.body).toContain('No station has the id “NOPE”. Find it by name above.');
+    expect(page.body).toContain('name="q"');
+    expect(page.body).not.toMatch(/Later departures|rel="next"|Another time or line/);
+  });
+
+  it('says so when the line chosen does not call at the station, in the heading and the menu, with no endless Later', () => {
+    const page = boardOf({ stop: 'X', date: '2025-03-10', route: 'R9' });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('· Line R9 only</p>');
+    expect(page.body).toContain('<option value="R9" selected>Line R9</option>');
+    expect(page.body).toContain('No train of line “R9” calls at Far End. <a href="/d?stop=X&amp;date=2025-03-10">');
+    expect(page.body).not.toMatch(/Later departures|No departures from|rel="next"/);
+    // A line that does call keeps its Later departures.
+    expect(boardOf({ stop: 'P', date: '2025-03-10', route: 'R1' }).body).toContain('<option value="R1" selected>S1');
+  });
+
+  it('shows the From field without seconds, even when now has them', () => {
+    const page = boardOf({ stop: 'P', now: String(at('2025-03-10T07:31:32+01:00')) });
+    expect(page.body).toContain('<input type="time" name="after" value="07:31">');
+    expect(page.body).toContain('Monday 10 Mar 2025, from 07:31');
+  });
+
+  it('carries the date and time chosen from a board into the station search', () => {
+    const page = boardOf({ stop: 'P', date: '2025-03-11', after: '09:15' });
+    const search = page.body.slice(page.body.indexOf('role="search"'), page.body.indexOf('</form>'));
+    expect(search).toContain('<input type="hidden" name="date" value="2025-03-11">');
+    expect(search).toContain('<input type="hidden" name="after" value="09:15">');
+    // A board of "now" carries nothing: the search stays on now.
+    const now = boardOf({ stop: 'P' }).body;
+    expect(now.slice(now.indexOf('role="search"'), now.indexOf('</form>'))).not.toContain('type="hidden"');
+  });
+
+  it('shows a landing page: the network, its dates, a search with date and time, the main stations on that date', () => {
+    const r = runQuery(db, 'network', {});
+    const form = { date: '2025-03-11', after: '09:15' };
+    const page = boardPage(
+      { kind: 'rows', query: 'network', fields: r.fields, rows: r.rows, generation: 1 },
+      form,
+      '/d',
+    );
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<h1>Tiny Publisher</h1>');
+    expect(page.body).toContain(
+      'Departures on Tuesday 11 Mar 2025 · timetable from Saturday 1 Mar 2025 to Monday 31 Mar 2025',
+    );
+    expect(page.body).toContain('<input type="date" name="date" value="2025-03-11">');
+    expect(page.body).toContain('<input type="time" name="after" value="09:15">');
+    // P has two routes (its platforms' trips), X two as well: by name then.
+    expect([...page.body.matchAll(/<li><a href="([^"]+)">([^<]+)<\/a><\/li>/g)].map((m) => [m[2], m[1]])).toEqual([
+      ['Far End', '/d?stop=X&amp;date=2025-03-11&amp;after=09%3A15'],
+      ['Parent Station', '/d?stop=P&amp;date=2025-03-11&amp;after=09%3A15'],
+    ]);
+  });
+
+  it('words a bad date for a passenger, keeping the station name, without codes', () => {
+    const error = {
+      status: 400,
+      code: 'ROQ_PARAM_NO_SUCH_DAY',
+      message: "parameter 'date': 2025-02-30 is not a day of the calendar (February has 28 days)",
+      param: 'date',
+    };
+    const page = boardPage(
+      { kind: 'error', error, station: 'Parent Station' },
+      { stop: 'P', date: '2025-02-30' },
+      '/d',
+    );
+    expect(page.status).toBe(400);
+    expect(page.body).toContain('<h1>Parent Station</h1>');
+    expect(page.body).toContain('“2025-02-30” is not a day: February has 28 days. Choose a day in the Date field.');
+    expect(page.body).not.toMatch(/ROQ_|HTTP 400|parameter/);
+    expect(page.body).toMatch(/name="date" value="2025-02-30" aria-invalid="true"/);
+  });
+
+  it('says the 503 sentence once', () => {
+    const message = visitorMessage('ROQ_DAEMON_DOWN', '');
+    const error = { status: 503, code: 'ROQ_DAEMON_DOWN', message };
+    const body = boardPage({ kind: 'error', error }, {}, '/d').body;
+    const words = (text: string) => text.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+    const sentence = message.split('.')[0]!;
+    expect(words(body).split(sentence).length - 1).toBe(1);
   });
 
   it('says which dates the feed covers from calendar files when feed_info has none, and falls back to UTC for an unknown zone', async () => {
@@ -281,7 +386,7 @@ describe('the board page pure parts', () => {
         },
         { q: 'stop' },
         '/d',
-      );
+      ).body;
     expect(page(20)).toContain('Only the first 20 stops found are listed');
     expect(page(19)).not.toContain('Only the first');
     expect(page(19)).toContain('<li><a href="/d?stop=S18">Stop 18</a></li>');
@@ -298,5 +403,9 @@ describe('the board page pure parts', () => {
     expect(stationChoices(found).map((x) => x.stop_id)).toEqual(['P', 'Q1']);
     expect(singleStationLocation(found, '/d')).toBeUndefined();
     expect(singleStationLocation(found.slice(0, 3), '/d')).toBe('/d?stop=P');
+    // The date and time chosen go along.
+    expect(singleStationLocation(found.slice(0, 3), '/d', { date: '2026-11-02', after: '08:00' })).toBe(
+      '/d?stop=P&date=2026-11-02&after=08%3A00',
+    );
   });
 });

@@ -18,13 +18,14 @@ import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from '
 import { contrast, MIN_CONTRAST } from '../src/cgi/board.js';
 import { LIRR, ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { referenceBoard, type BoardParams } from './board-reference.js';
+import { removeAfterAll } from './helpers/temp.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const UPDATE = process.env.UPDATE_SCREENSHOT === '1';
 const screenshotPath = (name: string) =>
   UPDATE
     ? join(ROOT, `docs/screenshot-board-${name}.png`)
-    : join(os.tmpdir(), `roq-screenshot-${name}-${process.pid}.png`);
+    : removeAfterAll(join(os.tmpdir(), `roq-screenshot-${name}-${process.pid}.png`));
 /** Every wait in a page is bounded by these (Playwright's own defaults are 30 s or none). */
 const ACTION_MS = 10_000;
 const NAVIGATION_MS = 15_000;
@@ -157,21 +158,20 @@ describe.skipIf(skipReason !== '')(
       return statuses;
     }
 
-    /** The board's rows as the passenger reads them. */
+    /** The board's rows as the passenger reads them: what is shown (on a phone the line is under the destination). */
     async function shown(page: Page): Promise<Shown[]> {
       const table = page.getByRole('table');
-      const headers = (await table.locator('thead th').allInnerTexts()).map((t) => t.trim());
-      const col = (name: string) => headers.indexOf(name);
+      const hasTrain = (await table.locator('thead th').allInnerTexts()).some((t) => t.trim() === 'Train');
       const out: Shown[] = [];
       for (const tr of await table.locator('tbody tr').all()) {
-        const cells = (await tr.locator('td').allTextContents()).map((t) => t.trim());
+        const text = async (selector: string) => (await tr.locator(selector).innerText()).trim();
+        const line = await text('.route:visible');
         // The time cell holds "08:02", and on the next day a visible "+1" and a date for screen readers.
-        const time = cells[col('Time')]!.replace(/\s*\+1.*$/s, ' +1');
         out.push({
-          time,
-          destination: cells[col('Destination')]!,
-          line: cells[col('Line')]!,
-          train: col('Train') < 0 ? '' : cells[col('Train')]!,
+          time: (await text('td.time')).replace(/\s*\+1.*$/s, ' +1'),
+          destination: (await text('td.dest')).replace(line, '').trim(),
+          line,
+          train: hasTrain ? await text('td.train') : '',
         });
       }
       return out;
@@ -247,6 +247,11 @@ describe.skipIf(skipReason !== '')(
           firstRow: rect(document.querySelector('tbody tr')!),
           dests,
           cellPx: parseFloat(getComputedStyle(document.querySelector('td.dest')!).fontSize),
+          badges: [...document.querySelectorAll('.route')].map((e) => ({
+            text: e.textContent,
+            height: rect(e).bottom - rect(e).top,
+            px: parseFloat(getComputedStyle(e).fontSize),
+          })),
           inputPx: Math.min(...inputs.map((i) => parseFloat(getComputedStyle(i).fontSize))),
         };
       });
@@ -261,6 +266,8 @@ describe.skipIf(skipReason !== '')(
         expect(d.width, `${d.text} is squeezed`).toBeGreaterThanOrEqual(80);
       }
       expect(layout.cellPx).toBeGreaterThanOrEqual(14);
+      // A line's name on one line: a badge no taller than two lines' worth of its own text is not wrapped.
+      for (const b of layout.badges) expect(b.height, `${b.text} wraps`).toBeLessThan(2 * b.px * 1.2);
       // A phone (iOS Safari) zooms the page in when a field whose text is under 16 px takes the focus.
       expect(layout.inputPx).toBeGreaterThanOrEqual(16);
       await page.screenshot({
@@ -271,6 +278,42 @@ describe.skipIf(skipReason !== '')(
         timeout: ACTION_MS,
       });
       expect(fs.statSync(screenshotPath('phone')).size).toBeGreaterThan(1000);
+    });
+
+    it('keeps the date chosen on the landing page: search, board, later, another station', async () => {
+      const page = await open(DESKTOP, false);
+      const start = await page.goto(`${apache!.url}/departures`);
+      expect(start?.status()).toBe(200);
+      expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Long Island Rail Road');
+      expect(await page.locator('.when').innerText()).toContain('Monday 21 Sep 2026 to Sunday 8 Nov 2026');
+      const chosen = { date: '2026-10-14', after: '17:30' };
+      const onChosenDay = () => {
+        const url = new URL(page.url());
+        expect(url.searchParams.get('date'), url.href).toBe(chosen.date);
+      };
+      await page.getByLabel('Station name').fill('penn');
+      await page.getByLabel('Date').fill(chosen.date);
+      await page.getByLabel('From').fill(chosen.after);
+      expect(await follow(page, () => page.getByRole('button', { name: 'Find station' }).click())).toEqual([303, 200]);
+      onChosenDay();
+      expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Penn Station');
+      expect(await page.locator('.when').innerText()).toBe('Departures · Wednesday 14 Oct 2026, from 17:30');
+      await follow(page, () => page.getByRole('link', { name: 'Later departures' }).click());
+      onChosenDay();
+      expect(await page.locator('.when').innerText()).toContain('Wednesday 14 Oct 2026');
+      // Another station by a search that lists several: every link on the list keeps the day.
+      await page.getByLabel('Station name').fill('park');
+      await follow(page, () => page.getByRole('button', { name: 'Find station' }).click());
+      onChosenDay();
+      await follow(page, () => page.getByRole('link', { name: 'Floral Park' }).click());
+      onChosenDay();
+      expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Floral Park');
+      expect(await page.locator('.when').innerText()).toContain('Wednesday 14 Oct 2026');
+      // And one of the main stations on the landing page, with the day chosen there.
+      await page.goto(`${apache!.url}/departures?date=${chosen.date}&after=${chosen.after}`);
+      await follow(page, () => page.getByRole('link', { name: 'Jamaica' }).click());
+      onChosenDay();
+      expect(await page.locator('.when').innerText()).toBe('Departures · Wednesday 14 Oct 2026, from 17:30');
     });
 
     it('"Later departures" continues after the last one shown, and rolls past midnight with +1', async () => {
@@ -381,16 +424,16 @@ describe.skipIf(skipReason !== '')(
       expect(adjusted).toBeGreaterThan(0);
     });
 
-    it('answers a bad date in the URL with a 400 page that names the date field, through Apache', async () => {
+    it('answers a bad date in the URL with a 400 page in passenger words, keeping the station, through Apache', async () => {
       const page = await open(PHONE, false);
       const response = await page.goto(`${apache!.url}/departures?stop=${JAMAICA}&date=2026-13-45`);
       expect(response?.status()).toBe(400);
       expect(response?.headers()['content-type']).toMatch(/^text\/html/);
+      expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Jamaica');
       const alert = page.getByRole('alert');
       const text = await alert.innerText();
-      expect(text).toContain("'date'");
-      expect(text).toContain('2026-13-45');
-      expect(await alert.locator('code').innerText()).toBe('date');
+      expect(text).toContain('“2026-13-45” is not a date. Choose a day in the Date field.');
+      expect(text).not.toMatch(/ROQ_|HTTP|parameter/);
       // The field at fault is marked and points at the message.
       const date = page.getByLabel('Date');
       expect(await date.getAttribute('aria-invalid')).toBe('true');

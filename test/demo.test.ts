@@ -106,7 +106,7 @@ describe.each(KINDS)('the demo (%s)', (httpd) => {
       const origin = new URL(url).origin;
       const page = await fetch(url, { signal: AbortSignal.timeout(10_000) });
       expect(page.status).toBe(200);
-      expect(await page.text()).toContain('<h1>Train departures</h1>');
+      expect(await page.text()).toContain('<h1>Long Island Rail Road</h1>');
       const home = await fetch(`${origin}/`, { redirect: 'manual', signal: AbortSignal.timeout(10_000) });
       expect(home.status).toBe(302);
       expect(home.headers.get('location')).toMatch(

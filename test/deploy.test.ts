@@ -7,6 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { request } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { HAVE_APACHE, letWebUserThrough, makeWebRunDir, startApache } from '../t
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
 import { cgiEnv, parseCgiResponse } from './helpers/cgi.js';
 import { LIRR, makeRunDir, ROOT, roqCli, waitFor } from './helpers/daemon.js';
+import { MODE, zipBytes } from './helpers/zip.js';
 
 interface Result {
   code: number;
@@ -95,7 +97,7 @@ async function daemonPid(run: string): Promise<number | undefined> {
 }
 
 async function northName(run: string): Promise<unknown> {
-  const a = await ask(run, 'stops', { q: 'north' }, { timeoutMs: 5000 });
+  const a = await ask(run, 'stops', { q: 'north' }, { timeoutMs: 30_000 });
   return a.status === 'ok' ? a.rows[0]?.[1] : a;
 }
 
@@ -506,6 +508,53 @@ describe('refresh-feed.sh', () => {
     expect(fs.readlinkSync(join(base, 'data'))).toBe(served);
   });
 
+  it('refuses a feed archive holding a symlink, a download over ROQ_FEED_MAX_BYTES, and prunes only the feeds it made, never through a link', async () => {
+    const victim = tempDir('victim'); // as the data base, the run or the log directory would be
+    fs.writeFileSync(join(victim, 'precious'), 'keep\n');
+    const feed = {
+      zip: zipBytes([{ name: 'gtfs', data: victim, mode: MODE.symlink }]),
+      etag: '"link"',
+      modified: new Date('2026-11-01T00:00:00Z'),
+    };
+    const { url, certFile } = await serve(feed);
+    const { base, run } = await servingFirstFeed();
+    const env = { ROQ_FEED_URL: url, ROQ_BASE: base, ROQ_RUN_DIR: run, CURL_CA_BUNDLE: certFile, ROQ_KEEP_FEEDS: '1' };
+    const refresh = refresher(env);
+    const link = await refresh();
+    expect(link.code).toBe(1);
+    expect(link.stderr).toMatch(/neither a file nor a directory \(a symlink or a device\)/);
+    expect(fs.readdirSync(join(base, 'feeds'))).toEqual(['first']);
+    // A link left in feeds/ under a stamp's name (by an older refresh-feed.sh) is not the script's to prune.
+    fs.symlinkSync(victim, join(base, 'feeds', '20200101-000000'));
+    const served: string[] = [];
+    for (const name of ['North Park Two', 'North Park Three']) {
+      feed.zip = zipOf({ ...TINY_FEED, 'stops.txt': TINY_FEED['stops.txt']!.replace('North Park', name) });
+      feed.etag = `"${name}"`;
+      feed.modified = new Date(feed.modified.getTime() + 86_400_000);
+      const r = await refresh();
+      expect(r, name).toEqual({ code: 0, stdout: '', stderr: '' });
+      expect(await northName(run)).toBe(name);
+      served.push(fs.readlinkSync(join(base, 'data')).slice('feeds/'.length));
+    }
+    expect(fs.readFileSync(join(victim, 'precious'), 'utf8')).toBe('keep\n');
+    expect(fs.readdirSync(join(base, 'feeds')).sort()).toEqual(['20200101-000000', 'first', served[1]!].sort());
+
+    feed.zip = zipOf({ ...TINY_FEED, 'notes.txt': 'x'.repeat(200_000) });
+    feed.etag = '"big"';
+    feed.modified = new Date(feed.modified.getTime() + 86_400_000);
+    const big = await refresher({ ...env, ROQ_FEED_MAX_BYTES: '100000' })();
+    expect(big.code).toBe(1);
+    expect(big.stderr).toMatch(/unpacks to \d+ bytes; at most 100000 \(ROQ_FEED_MAX_BYTES\)/);
+    feed.zip = zipBytes([{ name: 'stops.txt', data: 'x'.repeat(200_000) }]); // stored: the download itself is too large
+    feed.etag = '"bigger"';
+    feed.modified = new Date(feed.modified.getTime() + 86_400_000);
+    const download = await refresher({ ...env, ROQ_FEED_MAX_BYTES: '100000' })();
+    expect(download.code).toBe(1);
+    expect(download.stderr).toMatch(/could not fetch .*larger than ROQ_FEED_MAX_BYTES/);
+    expect(fs.readdirSync(join(base, 'incoming'))).not.toContain('feed.zip.new');
+    expect(await northName(run)).toBe('North Park Three');
+  });
+
   it('on a first install, with no daemon yet, puts the checked feed where the first `roq start` loads it', async () => {
     const { url, certFile } = await serve({
       zip: zipOf(TINY_FEED),
@@ -569,6 +618,33 @@ describe('refresh-feed.sh', () => {
 });
 
 describe('the docs and the Apache snippet', () => {
+  it('deploy/apache.conf turns TRACE off: Apache answers it 405 instead of echoing the request', async () => {
+    if (!HAVE_APACHE) return; // CI installs apache2 (.ci/run)
+    const web = tempDir('trace');
+    const snippet = join(web, 'roq.conf');
+    fs.writeFileSync(
+      snippet,
+      fs.readFileSync(join(ROOT, 'deploy/apache.conf'), 'utf8').replaceAll('/opt/roq', web).replaceAll('/run/roq', web),
+    );
+    const apache = await startApache({ dir: join(web, 'httpd'), scripts: {}, env: {}, include: [snippet] });
+    try {
+      const { status, body } = await new Promise<{ status: number; body: string }>((done, fail) => {
+        const req = request(`${apache.url}/departures`, { method: 'TRACE', headers: { Cookie: 'session=secret' } });
+        req.on('response', (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => (body += c));
+          res.on('end', () => done({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', fail);
+        req.end();
+      });
+      expect(status, apache.errorLog()).toBe(405);
+      expect(body).not.toContain('session=secret');
+    } finally {
+      await apache.stop();
+    }
+  });
+
   it('deploy/apache.conf leaves the server-wide MPM alone, and docs/OPERATIONS.md gives that tuning as advice with Node ≥ 20 for Debian 12', () => {
     const conf = fs
       .readFileSync(join(ROOT, 'deploy/apache.conf'), 'utf8')

@@ -23,7 +23,7 @@ const STOPS = { query: 'stops', params: { q: 'north' } } as const;
 const logOf = (run: string) => fs.readFileSync(join(run, 'daemon', 'roq.log'), 'utf8');
 
 async function northOk(run: string): Promise<void> {
-  expect(await ask(run, STOPS.query, STOPS.params, { timeoutMs: 5000 })).toMatchObject({
+  expect(await ask(run, STOPS.query, STOPS.params, { timeoutMs: 30_000 })).toMatchObject({
     status: 'ok',
     rows: [['N', 'North Park', '52.6', '13.4', '0', '']],
   });

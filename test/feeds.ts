@@ -1,23 +1,17 @@
 /**
  * Small hand-made GTFS feeds for tests: writeFeed({ 'stops.txt': '…', … }) writes the files into a fresh temporary
- * directory and returns its path. Directories are removed when the test process exits.
+ * directory and returns its path. Directories are removed when the test file's tests are done (helpers/temp.ts).
  *
  * TINY_FEED is a complete, valid feed (one station with a platform, two routes, three trips, calendar and
  * calendar_dates) for tests that need some feed rather than a particular one:
  *   writeFeed(TINY_FEED), or writeFeed({ ...TINY_FEED, 'stops.txt': other }).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-const made: string[] = [];
-process.on('exit', () => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
+import { tempDir } from './helpers/temp.js';
 
 export function writeFeed(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'roq-feed-'));
-  made.push(dir);
+  const dir = tempDir('roq-feed-');
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }

@@ -60,10 +60,12 @@ describe('a visitor never sees server internals', () => {
     }
   });
 
-  it('a form mistake still names the field and its code', async () => {
+  it("a form mistake names the field in a passenger's words on the board, and its code on the raw page", async () => {
     const r = await page('stop=102&date=tomorrow');
     expect(r.status).toBe(400);
-    expect(r.body).toContain('ROQ_PARAM_INVALID');
+    expect(r.body).toContain('“tomorrow” is not a date. Choose a day in the Date field.');
+    const raw = await page('query=departures&stop=102&date=tomorrow');
+    expect(raw.body).toContain('ROQ_PARAM_INVALID');
     expect(r.stderr).toBe('');
   });
 });
@@ -93,8 +95,10 @@ describe('form details', () => {
     expect(board.status).toBe(400);
     for (const field of ['date', 'after'])
       expect(board.body).toMatch(new RegExp(`name="${field}"[^>]*aria-invalid="true"`));
-    expect(board.body).toContain('February 2026 has 28 days');
-    expect(board.body).toContain('parameter &#39;after&#39; is invalid');
+    expect(board.body).toContain(
+      '“2026-02-30” is not a day: February 2026 has 28 days. Choose a day in the Date field.',
+    );
+    expect(board.body).toContain('“25:00” is not a time of day. Choose a time in the From field.');
   });
 
   it('an empty station search is a gentle prompt, not a red 400', async () => {

@@ -39,7 +39,7 @@ function stringParams(p: Record<string, string | number>): Record<string, string
 
 /** The first LIRR case, asked through the client library: the daemon still answers correctly. */
 async function expectCorrectAnswer(run: string): Promise<void> {
-  const a = await ask(run, FIRST_CASE.query, stringParams(FIRST_CASE.params), { timeoutMs: 5000 });
+  const a = await ask(run, FIRST_CASE.query, stringParams(FIRST_CASE.params), { timeoutMs: 30_000 });
   expect(a.status).toBe('ok');
   if (a.status === 'ok') expect(a.rows).toHaveLength(FIRST_CASE.expected.length);
   const r = await roqCli([
@@ -212,7 +212,7 @@ describe('reload on SIGHUP', () => {
     const data = writeFeed(TINY_FEED);
     const d = await daemon({ data, workers: 1 });
     const nameOf = async () => {
-      const a = await ask(d.run, 'stops', { q: 'north' }, { timeoutMs: 5000 });
+      const a = await ask(d.run, 'stops', { q: 'north' }, { timeoutMs: 30_000 });
       return a.status === 'ok' ? { generation: a.generation, name: a.rows[0]?.[1] } : undefined;
     };
     expect(await nameOf()).toEqual({ generation: 1, name: 'North Park' });

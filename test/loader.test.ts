@@ -2,7 +2,7 @@
  * The loader on hand-made files: what it accepts (BOM, CRLF, quoting, extra and missing optional columns, missing
  * optional files) and how it refuses the rest (an error naming file:line:column and the column).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -124,6 +124,17 @@ describe('loading accepts', () => {
 });
 
 describe('loading refuses, naming file:line:column', () => {
+  it('a data file that is a symlink, even to a valid file: it is never read (a feed archive may hold one)', async () => {
+    const outside = writeFeed({ 'agency.txt': TINY_FEED['agency.txt']!.replace('Tiny Transit', 'Outside Transit') });
+    const { 'agency.txt': _agency, ...rest } = TINY_FEED;
+    const dir = writeFeed(rest);
+    symlinkSync(join(outside, 'agency.txt'), join(dir, 'agency.txt'));
+    const e = await loadGeneration(dir, 7, { warn: () => undefined }).catch((x: unknown) => x as RoqError);
+    expect(e).toBeInstanceOf(RoqError);
+    expect((e as RoqError).code).toBe('ROQ_LOAD_FILE');
+    expect((e as RoqError).message).toContain(`${join(dir, 'agency.txt')}: a symbolic link`);
+  });
+
   it('a missing required column', async () => {
     const e = await loadError({
       ...TINY_FEED,

@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 async function query(name: string, params: Record<string, string>) {
-  const a = await ask(d.run, name, params, { timeoutMs: 5000 });
+  const a = await ask(d.run, name, params, { timeoutMs: 30_000 });
   return a.status === 'ok' ? { rows: rowsToObjects(a.fields, a.rows) } : { error: a };
 }
 

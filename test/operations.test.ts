@@ -54,7 +54,7 @@ async function status(run: string): Promise<Status> {
 
 /** The name of stop N in the tiny feed, and the generation that said so. */
 async function northName(run: string): Promise<{ generation: number; name: unknown }> {
-  const a = await ask(run, 'stops', { q: 'north' }, { timeoutMs: 5000 });
+  const a = await ask(run, 'stops', { q: 'north' }, { timeoutMs: 30_000 });
   if (a.status !== 'ok') throw new Error(`stops answered ${JSON.stringify(a)}`);
   return { generation: a.generation, name: a.rows[0]?.[1] };
 }
@@ -224,7 +224,10 @@ describe('roq upgrade', () => {
     const d = await daemon({ data, workers: 1, deadline: 1500 });
     const r = await roqCli(['upgrade', '--run', d.run]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`pid ${d.pid} \\(0\\.2\\.0\\) -> pid \\d+`));
+    // Both builds by version and commit: two builds of one version are told apart.
+    expect(r.stdout).toMatch(
+      new RegExp(`pid ${d.pid} \\(0\\.2\\.0 \\(commit \\w+(-dirty)?\\)\\) -> pid \\d+ \\(0\\.2\\.0 \\(commit`),
+    );
     const next = pidOf(d.run)!;
     expect(next).not.toBe(d.pid);
     await waitFor('the old daemon to exit', () => !isAlive(d.pid));
@@ -282,7 +285,7 @@ describe('roq upgrade', () => {
     expect(await fdCount(pid)).toBeLessThanOrEqual(fds);
     expect(fifosIn(d.run)).toEqual(['REQUESTS']);
     expect([...answerFifos(d.run), ...fs.readdirSync(d.run).filter((f) => f.endsWith('.tmp'))]).toEqual([]);
-  }, 60_000);
+  }, 300_000);
 
   it('takes over from a daemon of the previous release (0.1.0)', async () => {
     const d = await daemon({ data: writeFeed(TINY_FEED), workers: 1, program: join(OLD_RELEASE, 'roq.js') });
@@ -336,15 +339,15 @@ describe('releases within one protocol version', () => {
     expect(newCgi.body).not.toContain('Jamaica');
   });
 
-  it("the previous release's CGI program (protocol 2) is answered while Apache still runs it: pages, JSON, health", async () => {
+  it("the previous release's CGI program (protocol 2) is answered while Apache still runs it: JSON, pages, health", async () => {
     const now = await daemon({ workers: 1 });
     const env = { ROQ_RUN_DIR: now.run };
     const json = await runCgi({ query: 'q=jamaica&format=json', program: PREVIOUS_CGI, env });
     expect(json.status, json.raw).toBe(200);
+    // Its page is its own template's, with the rows this daemon answered.
     const page = await runCgi({ query: 'q=park', program: PREVIOUS_CGI, env });
-    const current = await runCgi({ query: 'q=park', env });
     expect(page.status).toBe(200);
-    expect(page.body).toBe(current.body);
+    expect(page.body).toContain('Belmont Park');
     expect(JSON.parse(json.body)).toEqual(JSON.parse((await runCgi({ query: 'q=jamaica&format=json', env })).body));
     const bad = await runCgi({ query: 'stop=102&date=2026-02-30&format=json', program: PREVIOUS_CGI, env });
     expect(bad.status).toBe(400);
@@ -368,7 +371,7 @@ describe('observability', () => {
   it('writes one access-log line per request, and reopens the logs on SIGUSR1', async () => {
     const d = await daemon({ workers: 1, data: writeFeed(TINY_FEED) });
     await northName(d.run);
-    await ask(d.run, 'stops', { q: 'x', limit: '0' }, { timeoutMs: 5000 });
+    await ask(d.run, 'stops', { q: 'x', limit: '0' }, { timeoutMs: 30_000 });
     const log = join(d.run, 'daemon', 'access.log');
     const lines = await waitFor('two access-log lines', () => {
       const l = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
@@ -414,7 +417,7 @@ describe('observability', () => {
     expect(s.workers.threads.every((t) => t.heap > 0)).toBe(true);
     expect(s.reload).toMatchObject({ requested: 1, loading: false, last: { status: 'ok', generation: 2 } });
     const text = await roqCli(['status', '--run', d.run]);
-    expect(text.stdout).toMatch(/roq 0\.2\.0 is serving/);
+    expect(text.stdout).toMatch(/roq 0\.2\.0 \(commit [0-9a-f]{7}(-dirty)?\) is serving/);
     expect(text.stdout).toMatch(/last: ok at .*generation 2/);
   });
 });

@@ -370,7 +370,7 @@ describe('bad parameters name the parameter', () => {
     fails('nope', {}, 'ROQ_QUERY_UNKNOWN');
     fails('constructor', {}, 'ROQ_QUERY_UNKNOWN');
     fails('__proto__', {}, 'ROQ_QUERY_UNKNOWN');
-    expect(QUERY_NAMES).toEqual(['board', 'departures', 'stops']);
+    expect(QUERY_NAMES).toEqual(['board', 'departures', 'network', 'stops']);
   });
 
   it('answers an unknown stop or route with no rows', () => {

@@ -196,3 +196,28 @@ describe.skipIf(!HAVE_SSHD)('refresh-cluster.sh over ssh (a private sshd on 127.
     await waitFor('no ssh left running', () => sshLeft().length === 0, 5_000);
   }, 120_000);
 });
+
+describe('refresh-cluster.sh and hostile node lists', () => {
+  it('refuses a host that would be an ssh option or several words, before running anything', async () => {
+    const dir = fs.mkdtempSync(join(tmpdir(), 'roq-hostile-nodes-'));
+    try {
+      const marker = join(dir, 'proxy-ran');
+      const data = writeFeed(TINY_FEED);
+      for (const host of [`-oProxyCommand=>${marker}`, 'web1 -oProxyCommand=true']) {
+        const r = await runToEnd(
+          'bash',
+          [join(ROOT, 'deploy/refresh-cluster.sh'), data, `${host}:/run/roq:/srv/roq/data`],
+          {
+            env: { ...process.env, TMPDIR: dir, ROQ_SSH: 'ssh -o BatchMode=yes -o ConnectTimeout=2' },
+            timeoutMs: 30_000,
+          },
+        );
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toMatch(/bad host in node .*: a host neither starts with '-' nor holds spaces/);
+      }
+      expect(fs.existsSync(marker), 'ssh took the host for -oProxyCommand and ran it').toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -23,7 +23,7 @@ const STOPS = { query: 'stops', params: { q: 'north' } } as const;
 /** Sends a request for (pid, token), then a good one behind it, and waits for the good one: the first is handled. */
 async function sendAndSettle(run: string, pid: number, token: string): Promise<void> {
   writeRequests(run, encodeRequest({ kind: 'query', pid, token, ...STOPS }));
-  expect((await ask(run, STOPS.query, STOPS.params, { timeoutMs: 5000 })).status).toBe('ok');
+  expect((await ask(run, STOPS.query, STOPS.params, { timeoutMs: 30_000 })).status).toBe('ok');
 }
 
 function logOf(run: string): string {
@@ -125,7 +125,7 @@ describe.skipIf(!AS_ROOT)('started as root with --user', () => {
     const pid = Number(fs.readFileSync(join(run, 'daemon', 'roq.pid'), 'utf8'));
     running.push({ run, pid, stop: async () => void (await roqCli(['stop', '--run', run])) });
     expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(new RegExp(`\\nUid:\\s+${NOBODY}\\s`));
-    expect((await ask(run, STOPS.query, STOPS.params, { timeoutMs: 5000 })).status).toBe('ok');
+    expect((await ask(run, STOPS.query, STOPS.params, { timeoutMs: 30_000 })).status).toBe('ok');
     const reload = await roqCli(['reload', '--run', run]);
     expect(reload.code, reload.stderr).toBe(0);
     for (const f of ['REQUESTS', 'daemon', 'daemon/roq.pid', 'daemon/roq.log'])

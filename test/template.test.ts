@@ -89,6 +89,13 @@ describe('sections', () => {
 });
 
 describe('template errors name file, line and column', () => {
+  it('refuses a comment holding a tag, which would end the comment early and leave the rest on the page', () => {
+    expect(() => parseTemplate('{{! includes {{> entry}} here }}\n<p>', { file: 'templates/_entry.html' })).toThrow(
+      /^templates\/_entry\.html:1:14: a comment cannot hold '\{\{'/,
+    );
+    expect(renderTemplate('{{! no tag here, only } and { }}x', {})).toBe('x');
+  });
+
   it('refuses unescaped output', () => {
     expect(() => parseTemplate('x\n {{{raw}}}')).toThrow(/^template:2:2: unescaped output/);
     expect(() => parseTemplate('x\n {{{raw}}}', { file: 'templates/x.html' })).toThrow(

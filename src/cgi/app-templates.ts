@@ -13,7 +13,7 @@
 export const APP_TEMPLATES: Record<string, string> = {};
 
 /** The queries the departure board (page.ts) answers as pages and JSON; their CSV is the generic one. */
-export const BOARD_QUERIES: readonly string[] = ['board', 'departures', 'stops'];
+export const BOARD_QUERIES: readonly string[] = ['board', 'departures', 'network', 'stops'];
 
 /** What the app is called on its pages. */
 export const APP_TITLE = 'Train departures';

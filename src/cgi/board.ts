@@ -8,7 +8,7 @@ import { QUERY_SPECS } from '../generated/queries.js';
 import { rowsToObjects, type Cell } from '../protocol.js';
 import boardTemplate from '../../templates/board.html';
 import { renderRoqPage } from './partials.js';
-import type { Outcome } from './page.js';
+import type { Outcome, PageError } from './page.js';
 import { errorView } from './view.js';
 
 type Obj = Record<string, Cell>;
@@ -35,7 +35,7 @@ export function dateLabel(iso: string, short = false): string {
   return short ? `${weekday.slice(0, 3)} ${day}` : `${weekday} ${day} ${d.getUTCFullYear()}`;
 }
 
-/** HH:MM:SS → HH:MM, or HH:MM:SS when the seconds matter (a time input takes both). */
+/** HH:MM:SS → HH:MM, or HH:MM:SS when the seconds matter (a link must continue exactly where a board stopped). */
 function timeValue(t: string): string {
   return t.endsWith(':00') ? t.slice(0, 5) : t;
 }
@@ -80,6 +80,20 @@ function href(script: string, params: Record<string, string | number | undefined
 }
 
 /**
+ * The date and time the visitor chose, carried by every link and form that leads to another station (the search,
+ * its redirect, the station list, the landing page's main stations), so that finding a station never falls back
+ * to today. Empty fields stay out of the links: no choice means "now".
+ */
+export interface Chosen {
+  date?: string;
+  after?: string;
+}
+
+export function chosenOf(form: Record<string, string>): Chosen {
+  return { date: form.date || undefined, after: form.after || undefined };
+}
+
+/**
  * The stations among the stops a name search found: stops and stations, not entrances or boarding areas; a
  * platform whose station is in the list too is left out (its station's board includes it).
  */
@@ -90,33 +104,89 @@ export function stationChoices(found: Obj[]): Obj[] {
   );
 }
 
-/** Where a search with exactly one station goes: straight to its board. */
-export function singleStationLocation(found: Obj[], script: string): string | undefined {
+/** Where a search with exactly one station goes: straight to its board, on the date and time chosen. */
+export function singleStationLocation(found: Obj[], script: string, chosen: Chosen = {}): string | undefined {
   const stations = stationChoices(found);
-  return stations.length === 1 ? href(script, { stop: String(stations[0]!.stop_id) }) : undefined;
+  return stations.length === 1 ? href(script, { stop: String(stations[0]!.stop_id), ...chosen }) : undefined;
 }
 
 /** The stops query's default limit, from its schema. */
 const STOPS_LIMIT = Number(QUERY_SPECS.stops?.params.find((p) => p.name === 'limit')?.default ?? 20);
 
 const HEADINGS: Record<number, string> = {
-  400: 'Please check the form',
-  503: 'The timetable service is not available right now',
+  400: 'Please check the date and time',
+  // The catalog's plain sentence for a 503 says the service is not available; the heading must not repeat it.
+  503: 'Departures cannot be shown right now',
 };
 
-function boardView(rows: Obj[], form: Record<string, string>, script: string): Record<string, unknown> {
-  const head = rows.find((r) => r.kind === 'board')!;
-  const date = String(head.date);
-  const after = String(head.time);
-  const stop = String(head.stop_id);
-  const route = form.route ?? '';
-  const limit = form.limit;
-  const isNow = !form.date && !form.after;
-  const name = String(head.stop_name) || `Stop ${stop}`;
-  const first = String(head.first_date);
-  const last = String(head.last_date);
-  const outside = first !== '' && (date < first || date > last);
-  const departures = rows
+/** A value a visitor sent, as a page may quote it back: short enough not to swamp the sentence. */
+function quoted(value: string | undefined): string {
+  const v = value ?? '';
+  return `“${v.length > 40 ? `${v.slice(0, 40)}…` : v}”`;
+}
+
+/**
+ * A bad parameter in a passenger's words: which field to fix, and how. The error keeps its catalog code (the
+ * JSON API and the log say it); a passenger is not shown codes, parameter names or HTTP statuses.
+ */
+function passengerProblem(param: string, message: string, form: Record<string, string>): string {
+  // A date of the right shape that is not a day says why ("February 2026 has 28 days"), which a passenger can use.
+  const why = / is not a day of the calendar \(([^)]*)\)$/.exec(message)?.[1];
+  if (param === 'date' && why) return `${quoted(form.date)} is not a day: ${why}. Choose a day in the Date field.`;
+  if (param === 'date') return `${quoted(form.date)} is not a date. Choose a day in the Date field.`;
+  if (param === 'after') return `${quoted(form.after)} is not a time of day. Choose a time in the From field.`;
+  if (param === 'q') return `${quoted(form.q)} cannot be searched: type part of a station name, at most 100 letters.`;
+  return 'This link holds a value the board cannot use. Choose the date and time below, or find the station by name.';
+}
+
+function passengerError(error: PageError, form: Record<string, string>): Record<string, unknown> {
+  const view = errorView(error, HEADINGS);
+  // Errors of no parameter (a form that could not be read) keep the catalog's words: no field to point at.
+  if (error.status !== 400 || !error.param) return view;
+  const each = error.problems ?? [{ param: error.param, message: error.message }];
+  const problems = [...new Set(each.map((p) => passengerProblem(p.param, p.message, form)))].map((message) => ({
+    message,
+  }));
+  return { ...view, error: { ...view.error, message: problems[0]!.message, problems, showCode: false } };
+}
+
+interface BoardHead {
+  date: string;
+  after: string;
+  stop: string;
+  route: string;
+  limit?: string;
+}
+
+/** The board's links: the JSON of what it shows, later departures, the days before and after, now. */
+function boardLinks(head: Obj, b: BoardHead, form: Record<string, string>, script: string, isNow: boolean) {
+  const base = { stop: b.stop, route: b.route, limit: b.limit };
+  const later = String(head.later_date);
+  const day = (n: number) => ({
+    href: href(script, { ...base, date: addDays(b.date, n), after: timeValue(b.after) }),
+    label: dateLabel(addDays(b.date, n), true),
+  });
+  return {
+    json: href(script, {
+      query: 'board',
+      ...base,
+      date: b.date,
+      after: timeValue(b.after),
+      skip: form.skip,
+      format: 'json',
+    }),
+    later: later
+      ? href(script, { ...base, date: later, after: timeValue(String(head.later_time)), skip: Number(head.later_skip) })
+      : undefined,
+    previous: day(-1),
+    next: day(1),
+    now: isNow ? undefined : href(script, base),
+    allLines: href(script, { ...base, route: undefined, date: form.date, after: form.after }),
+  };
+}
+
+function departuresOf(rows: Obj[], date: string) {
+  return rows
     .filter((r) => r.kind === 'departure')
     .map((r) => {
       const day = String(r.date);
@@ -130,23 +200,47 @@ function boardView(rows: Obj[], form: Record<string, string>, script: string): R
         trip: r.trip_id,
       };
     });
+}
+
+function boardView(rows: Obj[], form: Record<string, string>, script: string): Record<string, unknown> {
+  const head = rows.find((r) => r.kind === 'board')!;
+  const b: BoardHead = {
+    date: String(head.date),
+    after: String(head.time),
+    stop: String(head.stop_id),
+    route: form.route ?? '',
+    limit: form.limit,
+  };
+  const isNow = !form.date && !form.after;
+  const first = String(head.first_date);
+  const last = String(head.last_date);
+  const outside = first !== '' && (b.date < first || b.date > last);
+  const departures = departuresOf(rows, b.date);
   const routes = rows
     .filter((r) => r.kind === 'route')
-    .map((r) => ({ id: r.route_id, name: r.route_name, selected: r.route_id === route }));
-  const base = { stop, route, limit };
-  const later = String(head.later_date);
+    .map((r) => ({ id: r.route_id, name: r.route_name, selected: r.route_id === b.route }));
+  // An unknown stop_id answers an empty board (as in the API); the page is a 404 that offers the search.
+  const unknown = head.stop_name === '' && routes.length === 0;
+  // A line that never calls here: every later page and day would be as empty as this one.
+  const foreignRoute = b.route !== '' && !unknown && !routes.some((r) => r.selected);
+  if (foreignRoute) routes.push({ id: b.route, name: `Line ${b.route}`, selected: true });
+  const name = String(head.stop_name) || `Stop ${b.stop}`;
+  const links = boardLinks(head, b, form, script, isNow);
   return {
-    title: `${name} departures`,
+    title: unknown ? 'Station not found' : `${name} departures`,
+    heading: unknown ? 'Station not found' : name,
     station: name,
-    stop,
+    stop: b.stop,
     isNow,
-    when: `${dateLabel(date)}, from ${after.slice(0, 5)}`,
-    dateValue: date,
-    afterValue: timeValue(after),
+    when: `${dateLabel(b.date)}, from ${b.after.slice(0, 5)}`,
+    dateValue: b.date,
+    afterValue: b.after.slice(0, 5),
     routes,
     routeName: routes.find((r) => r.selected)?.name,
-    // An unknown stop_id answers an empty board (as in the API); the page says so instead of "no departures".
-    unknown: head.stop_name === '' && routes.length === 0,
+    unknown,
+    foreignRoute: foreignRoute ? { name: `line ${quoted(b.route)}`, href: links.allLines } : undefined,
+    // Nothing to page through for a station that does not exist or a line that does not call.
+    pages: !unknown && !foreignRoute,
     departures,
     found: departures.length > 0,
     hasTrain: departures.some((d) => d.train !== ''),
@@ -159,62 +253,97 @@ function boardView(rows: Obj[], form: Record<string, string>, script: string): R
     },
     outside: outside
       ? {
-          date: dateLabel(date),
-          edge: date < first ? dateLabel(first) : dateLabel(last),
-          href: href(script, { ...base, date: date < first ? first : last, after: timeValue(after) }),
+          date: dateLabel(b.date),
+          edge: b.date < first ? dateLabel(first) : dateLabel(last),
+          href: href(script, {
+            stop: b.stop,
+            route: b.route,
+            limit: b.limit,
+            date: b.date < first ? first : last,
+            after: timeValue(b.after),
+          }),
         }
       : undefined,
-    links: {
-      json: href(script, { query: 'board', ...base, date, after: timeValue(after), skip: form.skip, format: 'json' }),
-      later: later
-        ? href(script, {
-            ...base,
-            date: later,
-            after: timeValue(String(head.later_time)),
-            skip: Number(head.later_skip),
-          })
-        : undefined,
-      previous: {
-        href: href(script, { ...base, date: addDays(date, -1), after: timeValue(after) }),
-        label: dateLabel(addDays(date, -1), true),
-      },
-      next: {
-        href: href(script, { ...base, date: addDays(date, 1), after: timeValue(after) }),
-        label: dateLabel(addDays(date, 1), true),
-      },
-      now: isNow ? undefined : href(script, base),
-    },
+    links: { ...links, later: unknown || foreignRoute ? undefined : links.later },
   };
 }
 
-/** The page for every HTML outcome but the raw departures table: the search form, then stations, board or error. */
-export function boardPage(outcome: Outcome, form: Record<string, string>, script: string): string {
-  const view: Record<string, unknown> = { title: 'Train departures', script, q: form.q ?? '', invalid: {} };
+/** The landing page: the network's name and dates, the search (with a date and time), and the main stations. */
+function landingView(rows: Obj[], chosen: Chosen, script: string): Record<string, unknown> {
+  const head = rows.find((r) => r.kind === 'network');
+  const first = String(head?.first_date ?? '');
+  const last = String(head?.last_date ?? '');
+  const stations = rows
+    .filter((r) => r.kind === 'station')
+    .map((r) => ({ name: r.stop_name, href: href(script, { stop: String(r.stop_id), ...chosen }) }));
+  return {
+    network: head?.feed_name || 'Train departures',
+    version: head?.feed_version ?? '',
+    covers: first ? `${dateLabel(first)} to ${dateLabel(last)}` : '',
+    dateValue: chosen.date ?? '',
+    afterValue: chosen.after ?? '',
+    when: chosen.date && /^\d{4}-\d\d-\d\d$/.test(chosen.date) ? dateLabel(chosen.date) : '',
+    stations,
+    hasStations: stations.length > 0,
+  };
+}
+
+function stationsView(outcome: Outcome & { kind: 'rows' }, form: Record<string, string>, script: string) {
+  const chosen = chosenOf(form);
+  const list = stationChoices(rowsToObjects(outcome.fields, outcome.rows)).map((s) => ({
+    name: s.stop_name,
+    href: href(script, { stop: String(s.stop_id), ...chosen }),
+  }));
+  // The stops query stops at its limit: a full answer may have left some out.
+  const limit = Number(form.limit) || STOPS_LIMIT;
+  return {
+    q: form.q ?? '',
+    list,
+    found: list.length > 0,
+    more: outcome.rows.length >= limit ? { limit } : undefined,
+  };
+}
+
+/**
+ * The page for every HTML outcome but the raw departures table: the search form, then the landing page,
+ * stations, board or error; with its status (a board of a stop that does not exist is a 404).
+ */
+export function boardPage(
+  outcome: Outcome,
+  form: Record<string, string>,
+  script: string,
+): { status: number; body: string } {
+  const chosen = chosenOf(form);
+  const view: Record<string, unknown> = { title: 'Train departures', script, q: form.q ?? '', invalid: {}, chosen };
+  let status = outcome.kind === 'error' ? outcome.error.status : 200;
   if (outcome.kind === 'error') {
-    Object.assign(view, errorView(outcome.error, HEADINGS));
+    Object.assign(view, passengerError(outcome.error, form));
+    // A bad date or time keeps the station's name (when the page could learn it) and does not carry the bad value.
+    if (outcome.station) view.heading = view.title = outcome.station;
     if (form.stop)
-      view.retry = { stop: form.stop, date: form.date ?? '', after: form.after ?? '', route: form.route ?? '' };
+      view.retry = {
+        stop: form.stop,
+        dateValue: form.date ?? '',
+        afterValue: form.after ?? '',
+        route: form.route ?? '',
+      };
+    view.chosen = {};
   } else if (outcome.kind === 'form' && outcome.prompt) {
     view.prompt = outcome.prompt;
+  } else if (outcome.kind === 'rows' && outcome.query === 'network') {
+    const landing = landingView(rowsToObjects(outcome.fields, outcome.rows), chosen, script);
+    view.landing = landing;
+    view.heading = view.title = landing.network;
   } else if (outcome.kind === 'rows' && outcome.query === 'stops') {
-    const stations = stationChoices(rowsToObjects(outcome.fields, outcome.rows)).map((s) => ({
-      name: s.stop_name,
-      href: href(script, { stop: String(s.stop_id) }),
-    }));
     view.title = `Stations matching ${form.q ?? ''}`;
-    // The stops query stops at its limit: a full answer may have left some out.
-    const limit = Number(form.limit) || STOPS_LIMIT;
-    view.stations = {
-      q: form.q ?? '',
-      list: stations,
-      found: stations.length > 0,
-      more: outcome.rows.length >= limit ? { limit } : undefined,
-    };
+    view.stations = stationsView(outcome, form, script);
   } else if (outcome.kind === 'rows' && outcome.query === 'board') {
     const board = boardView(rowsToObjects(outcome.fields, outcome.rows), form, script);
     view.title = board.title;
+    view.heading = board.heading;
     view.board = board;
     view.generation = outcome.generation;
+    if (board.unknown) status = 404;
   }
-  return renderRoqPage('board.html', boardTemplate, view);
+  return { status, body: renderRoqPage('board.html', boardTemplate, view) };
 }

@@ -42,7 +42,7 @@ export function render(
   if (outcome.kind === 'error') {
     const { error, internal } = forVisitor(outcome.error);
     if (internal) log(internal);
-    outcome = { kind: 'error', error };
+    outcome = { ...outcome, error };
   }
   return json ? renderJson(outcome) : renderHtml(outcome, form, settings.scriptName);
 }
@@ -101,19 +101,20 @@ export function handleRequest(env: Env, body: string, ask: Ask, log: AdminLog): 
     method = requestMethod(env);
     if (isHealthCheck(env)) return done(healthResponse(ask));
     form = readForm(env, method, body);
-    const ifNoneMatch = method === 'POST' ? undefined : env.HTTP_IF_NONE_MATCH;
+    const post = method === 'POST';
+    const ifNoneMatch = post ? undefined : env.HTTP_IF_NONE_MATCH;
     // A query named by the path reaches the board's pages (and the ETag's parameters) as the `query` field.
     query = namedQuery(env, form);
     if (frontAnswers(env, form)) {
       const { response, outcome } = answerFront(env, form, settings, ask, log);
       const data = form.format === 'json' || form.format === 'csv';
-      return done(withHttpCaching(response, outcome, { ...form, query }, data, ifNoneMatch));
+      return done(withHttpCaching(response, outcome, { ...form, query }, data, ifNoneMatch, post));
     }
     if (query !== '') form = { ...form, query };
     const json = wantsJson(form, env);
     query = chosenQuery(form, json);
     const outcome = answerForm(form, json, ask, settings.now);
-    return done(withHttpCaching(render(outcome, form, json, settings, log), outcome, form, json, ifNoneMatch));
+    return done(withHttpCaching(render(outcome, form, json, settings, log), outcome, form, json, ifNoneMatch, post));
   } catch (e) {
     const json = wantsJson(form, env);
     if (!(e instanceof RoqError)) return done(internalError(e, json, settings, log));

@@ -67,6 +67,10 @@ function setHeader(headers: [string, string][], name: string, value: string): vo
 /**
  * Adds the generation, ETag and Cache-Control to the response of an answered query, and makes it a 304 when the
  * client already has it. Anything else (the bare form, errors) is returned as it is: not cacheable.
+ *
+ * The answer to a POST gets `Cache-Control: private, no-store` and no ETag: its fields come from the body, which
+ * win over the URL's (env.readForm) and which no cache keys on, so a shared cache that stored it would serve it
+ * under the URL of another request (docs/SECURITY.md).
  */
 export function withHttpCaching(
   response: CgiResponse,
@@ -74,9 +78,15 @@ export function withHttpCaching(
   form: Record<string, string>,
   json: boolean,
   ifNoneMatch: string | undefined,
+  post = false,
 ): CgiResponse {
   if (outcome.kind !== 'rows' || !outcome.hash || response.status !== 200) return response;
   const headers = response.headers.slice();
+  if (post) {
+    setHeader(headers, GENERATION_HEADER, outcome.hash);
+    setHeader(headers, 'Cache-Control', 'private, no-store');
+    return { ...response, headers };
+  }
   const etag = etagFor(outcome.hash, outcome.query, canonicalParams(form, json), json, response.body);
   const maxAge = QUERY_SPECS[outcome.query]?.maxAge;
   setHeader(headers, GENERATION_HEADER, outcome.hash);

@@ -11,7 +11,7 @@ import { rowsToObjects, type Answer, type Cell, type DateRange, type Field } fro
 import pageTemplate from '../../templates/page.html';
 import { renderRoqPage } from './partials.js';
 import { pageView } from './view.js';
-import { boardPage, singleStationLocation } from './board.js';
+import { boardPage, chosenOf, singleStationLocation } from './board.js';
 
 export interface PageError {
   status: number;
@@ -35,7 +35,7 @@ export type Outcome =
       dates?: DateRange;
       notice?: string;
     }
-  | { kind: 'error'; error: PageError }
+  | { kind: 'error'; error: PageError; /** the station's name, for a board's error page */ station?: string }
   /** A station search with one match: straight to its board. */
   | { kind: 'redirect'; location: string };
 
@@ -117,21 +117,36 @@ export function answerForm(form: Record<string, string>, json: boolean, ask: Ask
   if (!json && chosen?.query === 'stops' && chosen.raw.q === undefined)
     return { kind: 'form', prompt: EMPTY_SEARCH_PROMPT };
   if (!chosen) {
-    if (!json) return { kind: 'form' };
+    // The board's landing page: the network, its dates and its main stations.
+    if (!json) return askOutcome('network', {}, ask);
     const stop = QUERY_SPECS.departures?.params.find((p) => p.name === 'stop');
     throw roqError('ROQ_PARAM_MISSING', { param: 'stop', expected: stop ? expectedForm(stop) : 'a stop_id' });
   }
   if (chosen.query === 'board' && now !== undefined && !chosen.raw.now) chosen.raw.now = String(now);
   const outcome = askOutcome(chosen.query, chosen.raw, ask);
+  if (outcome.kind === 'error' && !json && chosen.query === 'board') return withStation(outcome, chosen.raw, ask);
   if (outcome.kind !== 'rows') return outcome;
   const location =
     !json && chosen.query === 'stops'
-      ? singleStationLocation(rowsToObjects(outcome.fields, outcome.rows), '')
+      ? singleStationLocation(rowsToObjects(outcome.fields, outcome.rows), '', chosenOf(form))
       : undefined;
   if (location) return { kind: 'redirect', location };
   const specs = QUERY_SPECS[chosen.query]!.params;
   const notice = outcome.rows.length === 0 ? datesNotice(specs, chosen.raw, outcome.dates) : undefined;
   return notice ? { ...outcome, notice } : outcome;
+}
+
+/**
+ * A board's error outcome with the station's name, so that a page for a bad date or time still says which station
+ * it is about: the board of the stop alone, asked once more. Without a valid stop, or when that fails too, the
+ * error as it was.
+ */
+function withStation(outcome: Outcome & { kind: 'error' }, raw: Record<string, string>, ask: Ask): Outcome {
+  const params = outcome.error.problems?.map((p) => p.param) ?? [outcome.error.param];
+  if (!raw.stop || params.includes('stop') || outcome.error.status !== 400) return outcome;
+  const board = askOutcome('board', { stop: raw.stop, limit: '1', ...(raw.now ? { now: raw.now } : {}) }, ask);
+  const name = board.kind === 'rows' ? rowsToObjects(board.fields, board.rows)[0]?.stop_name : undefined;
+  return name ? { ...outcome, station: String(name) } : outcome;
 }
 
 /**
@@ -159,6 +174,7 @@ const REASONS: Record<number, string> = {
   303: 'See Other',
   304: 'Not Modified',
   400: 'Bad Request',
+  404: 'Not Found',
   405: 'Method Not Allowed',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
@@ -238,15 +254,17 @@ export function renderHtml(
       headers: [['Location', scriptName + outcome.location], ...headersFor(303, 'text/plain; charset=utf-8')],
       body: 'See the board of the one station found.\n',
     };
-  const status = outcome.kind === 'error' ? outcome.error.status : 200;
   // The raw departures table keeps the generic page; everything a passenger sees is the board's (src/cgi/board.ts).
   const raw = outcome.kind === 'rows' ? outcome.query === 'departures' : form.query === 'departures';
-  if (!raw)
+  if (!raw) {
+    const page = boardPage(outcome, form, scriptName);
     return {
-      status,
-      headers: [...headersFor(status, 'text/html; charset=utf-8'), ...datesHeader(outcome)],
-      body: boardPage(outcome, form, scriptName),
+      status: page.status,
+      headers: [...headersFor(page.status, 'text/html; charset=utf-8'), ...datesHeader(outcome)],
+      body: page.body,
     };
+  }
+  const status = outcome.kind === 'error' ? outcome.error.status : 200;
   return {
     status,
     headers: [...headersFor(status, 'text/html; charset=utf-8'), ...datesHeader(outcome)],

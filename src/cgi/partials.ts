@@ -7,11 +7,16 @@
  */
 import error from '../../templates/_error.html';
 import head from '../../templates/_head.html';
+import when from '../../templates/_when.html';
 import { compileTemplate, type Partials, type TemplateSource, type View } from './template.js';
 
 const own = (name: string, text: string): TemplateSource => ({ file: `templates/_${name}.html`, text });
 
-export const ROQ_PARTIALS: Partials = { error: own('error', error), head: own('head', head) };
+export const ROQ_PARTIALS: Partials = {
+  error: own('error', error),
+  head: own('head', head),
+  when: own('when', when),
+};
 
 /**
  * Each page compiled once (its partials included): a worker renders thousands of pages, and compiling one costs

@@ -130,6 +130,10 @@ function parseSource(source: TemplateSource, c: Compilation): Node[] {
       const end = template.indexOf('}}', start + 2);
       if (end < 0) throw new Error(`${where(source, start)}: '{{' without '}}'`);
       if (template[start + 2] !== '!') throw badTag(source, start, template.slice(start + 2, end));
+      // A comment ends at its first '}}': a tag written inside one would end it early and leave the rest on the page.
+      const inner = template.indexOf('{{', start + 2);
+      if (inner >= 0 && inner < end)
+        throw new Error(`${where(source, inner)}: a comment cannot hold '{{': it ends at the first '}}'`);
       sigil = '!';
       next = end + 2;
     }

@@ -26,7 +26,7 @@ const HEADINGS: Record<number, string> = {
   405: 'This page only answers GET and POST',
   413: 'The request is too large',
   415: 'The form could not be read',
-  503: 'The timetable service is not available right now',
+  503: 'This page cannot be shown right now',
 };
 
 /**

@@ -9,6 +9,7 @@ import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';
 import { loadGeneration } from '../load/loader.js';
 import { dataDir, parseCommand } from './options.js';
+import { fileLines } from './file-table.js';
 
 export const CHECK_HELP = `usage: roq check [--data DIR]
 
@@ -27,9 +28,7 @@ export async function check(argv: string[]): Promise<number> {
   const g = await loadGeneration(dir, 0, { warn: (m) => warnings.push(m) });
   const lines = [
     `${g.dataDir}: ok, ${g.stats.rows} rows from ${g.stats.files.length} files in ${Math.round(g.loadMs)} ms`,
-    ...g.stats.files.map(
-      (f) => `  ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows ${String(f.bytes).padStart(12)} bytes`,
-    ),
+    ...fileLines(g.stats.files),
   ];
   process.stdout.write(lines.join('\n') + '\n' + coverageLine(g.dates, today()));
   for (const w of warnings) process.stdout.write(`warning: ${w}\n`);

@@ -11,6 +11,7 @@ import { isAlive, runningPid } from '../control/lifecycle.js';
 import type { HoldAction, ReloadOutcome } from '../control/status.js';
 import { readStatusFile } from '../control/status.js';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
+import { fileLines } from './file-table.js';
 
 export const SWAP_HELP = `usage: roq swap [--run DIR] [--timeout MS]
 
@@ -25,8 +26,8 @@ generation and its content hash; exits 1 with ROQ_NOTHING_HELD when nothing is h
 const POLL_MS = 20;
 
 function describe(run: string, r: ReloadOutcome): string {
-  const files = (r.files ?? [])
-    .map((f) => `  ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows ${String(f.bytes).padStart(12)} bytes\n`)
+  const files = fileLines(r.files ?? [])
+    .map((line) => `${line}\n`)
     .join('');
   switch (r.action) {
     case 'hold':

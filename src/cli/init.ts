@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { roqError } from '../errors.js';
+import { isRegularFile, printable, readRegularFile } from '../init/files.js';
 import { inferTable, snakeName } from '../init/infer.js';
 import { parseCommand } from './options.js';
 
@@ -52,7 +53,7 @@ export async function init(argv: string[]): Promise<number> {
   try {
     files = fs
       .readdirSync(data)
-      .filter((f) => DATA_FILE.test(f) && fs.statSync(join(data, f)).isFile())
+      .filter((f) => DATA_FILE.test(f) && isRegularFile(data, f))
       .sort();
   } catch (e) {
     throw roqError('ROQ_USAGE', {
@@ -71,13 +72,13 @@ export async function init(argv: string[]): Promise<number> {
     let table = snakeName(basename(file, extname(file)), 'table');
     for (let k = 2; names.has(table); k++) table = `${snakeName(basename(file, extname(file)), 'table')}_${k}`;
     names.add(table);
-    const inferred = inferTable(file, table, fs.readFileSync(join(data, file)), join(data, file));
+    const inferred = inferTable(file, table, readRegularFile(join(data, file)), join(data, file));
     fs.writeFileSync(join(app, 'schemas/tables', `${table}.json`), JSON.stringify(inferred.table, null, 2) + '\n');
     if (inferred.query) {
       fs.writeFileSync(join(app, 'schemas/queries', `${table}.json`), JSON.stringify(inferred.query, null, 2) + '\n');
       queries++;
     }
-    process.stdout.write(inferred.reasons.map((r) => `  ${r}\n`).join(''));
+    process.stdout.write(inferred.reasons.map((r) => `  ${printable(r)}\n`).join(''));
   }
   if (!fs.existsSync(join(app, 'app.json')))
     fs.writeFileSync(join(app, 'app.json'), JSON.stringify({ title: basename(app) }, null, 2) + '\n');

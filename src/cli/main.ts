@@ -3,10 +3,12 @@
  * that `roq start` runs detached. Every failure is one line `roq: <message>` from the error catalog on stderr and
  * a non-zero exit: 2 for a usage or parameter mistake, 1 for everything else.
  */
+import { escapeControls } from '../daemon/log.js';
 import { RoqError } from '../errors.js';
 import { check, CHECK_HELP } from './check.js';
-import { VERSION } from '../version.js';
+import { buildLabel, thisBuild } from '../version.js';
 import { build, BUILD_HELP, runInApp, takeAppOption } from './app.js';
+import { health, HEALTH_HELP } from './health.js';
 import { init, INIT_HELP } from './init.js';
 import { query, QUERY_HELP } from './query.js';
 import { reload, RELOAD_HELP } from './reload.js';
@@ -28,6 +30,7 @@ commands:
   swap     make the generation held by \`roq reload --hold\` current
   upgrade  replace the running daemon by one running this release's code, losing no request
   status   show the daemon's pid, version, uptime, generation, workers, counters and last reload
+  health   check the daemon as a Nagios/Icinga/Monit plugin: one line, exit 0 OK, 1 WARNING, 2 CRITICAL
   query    ask the daemon one query and print the rows (a table, or --json)
   check    load and validate a data directory without a daemon (rows, dates, warnings); exit 1 on an error
   build    build an app (codegen, bundles, the CGI program) into its .roq/ directory
@@ -39,7 +42,7 @@ project root.
 Run \`roq COMMAND --help\` for a command's options. The run directory is --run DIR, else $ROQ_RUN_DIR, else ./run.
 
 commands' help:
-${[START_HELP, STOP_HELP, RELOAD_HELP, SWAP_HELP, UPGRADE_HELP, STATUS_HELP, CHECK_HELP, BUILD_HELP, INIT_HELP].map((h) => '  ' + h.split('\n')[0]).join('\n')}
+${[START_HELP, STOP_HELP, RELOAD_HELP, SWAP_HELP, UPGRADE_HELP, STATUS_HELP, HEALTH_HELP, CHECK_HELP, BUILD_HELP, INIT_HELP].map((h) => '  ' + h.split('\n')[0]).join('\n')}
   ${QUERY_HELP.split('\n')[0]}
 `;
 
@@ -50,6 +53,7 @@ const COMMANDS: Record<string, (argv: string[], app?: string) => Promise<number>
   swap,
   upgrade,
   status,
+  health,
   query,
   check,
   daemon,
@@ -63,7 +67,8 @@ function exitCode(e: RoqError): number {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === '--version' || command === 'version') return (void process.stdout.write(`roq ${VERSION}\n`), 0);
+  if (command === '--version' || command === 'version')
+    return (void process.stdout.write(`roq ${buildLabel(thisBuild())}\n`), 0);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP);
     return command === undefined ? 2 : 0;
@@ -79,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
     return await run(args, app);
   } catch (e) {
     if (e instanceof RoqError) {
-      process.stderr.write(`roq: ${e.message} [${e.code}]\n`);
+      process.stderr.write(`roq: ${escapeControls(e.message, true)} [${e.code}]\n`); // names from data may hold escapes
       return exitCode(e);
     }
     process.stderr.write(`roq: internal error: ${(e as Error)?.stack ?? String(e)}\n`);

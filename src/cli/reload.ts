@@ -12,6 +12,7 @@ import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
 import { holdAction } from './hold.js';
+import { fileLines } from './file-table.js';
 
 export const RELOAD_HELP = `usage: roq reload [--run DIR] [--timeout MS] [--hold | --drop-held]
 
@@ -33,8 +34,8 @@ Signals go only to a process checked to be the daemon of the run directory (docs
 const POLL_MS = 20;
 
 function describe(run: string, r: ReloadOutcome): string {
-  const files = (r.files ?? [])
-    .map((f) => `  ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows ${String(f.bytes).padStart(12)} bytes\n`)
+  const files = fileLines(r.files ?? [])
+    .map((line) => `${line}\n`)
     .join('');
   return `roq reloaded on ${run}: generation ${r.generation} serving, hash ${r.hash}, ${r.rows} rows from ${r.files?.length ?? 0} files in ${r.ms} ms\n${coverageLine(r.dates, today())}${files}`;
 }

@@ -17,10 +17,13 @@ import {
   startDetached,
   type ReadyReport,
 } from '../control/lifecycle.js';
+import { findProgram, quoteWord, splitCommand } from '../daemon/notify.js';
 import { privatePath } from '../daemon/private-dir.js';
+import { watchdogFrom } from '../daemon/watchdog.js';
 import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';
 import { dataDir, defaultWorkers, intOption, parseCommand, RUN_OPTION, runDir, type Options } from './options.js';
+import { rowsWord } from './file-table.js';
 
 export const START_HELP = `usage: roq start [--run DIR] [--data DIR] [--workers N] [--deadline MS] [--takeover] [--foreground] [...]
 
@@ -41,6 +44,9 @@ naming file:line:column and exits non-zero, leaving no daemon behind.
   --ready-timeout MS     give up (and stop the new daemon) if loading takes longer (default 300000)
   --takeover-timeout MS  how long to wait for the old daemon to let go (default 60000)
   --user NAME[:GROUP]    started as root: become this user once the run directory's files are open
+  --notify CMD           'PROGRAM ARG…', run without a shell (quote words with blanks) for each event worth a
+                         human, JSON on stdin and ROQ_EVENT_* variables (default $ROQ_NOTIFY; docs/OPERATIONS.md)
+  --notify-interval MS   repeats of an event are folded into one digest per this long (default 600000)
   --foreground           do not detach (for systemd Type=simple and debugging); SIGTERM stops, SIGHUP reloads
 `;
 
@@ -53,6 +59,8 @@ export const DAEMON_OPTIONS = {
   'access-log': { type: 'string' },
   'takeover-timeout': { type: 'string' },
   user: { type: 'string' },
+  notify: { type: 'string' },
+  'notify-interval': { type: 'string' },
 } satisfies Options;
 
 const START_OPTIONS = {
@@ -67,6 +75,7 @@ type Values = Record<string, string | boolean | undefined>;
 export function daemonOptions(command: string, values: Values): DaemonOptions {
   const run = runDir(values.run);
   const accessLog = typeof values['access-log'] === 'string' ? values['access-log'] : privatePath(run, 'access.log');
+  const watchdog = watchdogFrom(process.env);
   return {
     run,
     data: dataDir(values.data),
@@ -79,7 +88,28 @@ export function daemonOptions(command: string, values: Values): DaemonOptions {
     accessLog: accessLog === 'off' ? undefined : resolve(accessLog),
     loadDelayMs: Number(process.env.ROQ_TEST_LOAD_DELAY_MS) || 0,
     ...(typeof values.user === 'string' ? { user: values.user } : {}),
+    ...notifyOptions(command, values),
+    ...(watchdog ? { watchdog } : {}),
   };
+}
+
+/** --notify (else $ROQ_NOTIFY) as the program's words, and --notify-interval. */
+export function notifyOptions(command: string, values: Values): Pick<DaemonOptions, 'notify' | 'notifyIntervalMs'> {
+  const text = typeof values.notify === 'string' ? values.notify : process.env.ROQ_NOTIFY || undefined;
+  const notify = text === undefined ? undefined : splitCommand(text);
+  if (text !== undefined && !notify)
+    throw roqError('ROQ_USAGE', {
+      command,
+      detail: `--notify needs a program and its arguments, with every quote closed, got '${text.slice(0, 80)}'`,
+    });
+  // Said now, not at the first event in the middle of the night.
+  if (notify && !findProgram(notify[0]!))
+    throw roqError('ROQ_USAGE', {
+      command,
+      detail: `--notify: no program '${notify[0]!.slice(0, 80)}' to run (give its full path, e.g. /usr/bin/logger)`,
+    });
+  const every = intOption(command, 'notify-interval', values['notify-interval'], 600_000, 100, 86_400_000);
+  return { ...(notify ? { notify } : {}), notifyIntervalMs: every };
 }
 
 /** The arguments that make `roq daemon` run with options `o`. */
@@ -101,6 +131,9 @@ export function daemonArgs(o: DaemonOptions): string[] {
     String(o.takeoverTimeoutMs),
     ...(o.takeover ? ['--takeover'] : []),
     ...(o.user ? ['--user', o.user] : []),
+    ...(o.notify ? ['--notify', o.notify.map(quoteWord).join(' ')] : []),
+    '--notify-interval',
+    String(o.notifyIntervalMs),
   ];
 }
 
@@ -145,7 +178,7 @@ function progress(): ((f: { file: string; rows: number; bytes: number; ms: numbe
     const mb = f.bytes / 1e6;
     total += mb;
     // Files load concurrently, so the speed is the load's so far, not this file's.
-    const line = `  ${f.file.padEnd(22)} ${f.rows.toLocaleString('en-US').padStart(12)} rows ${mb.toFixed(1).padStart(8)} MB   ${(f.ms / 1000).toFixed(1).padStart(5)} s, ${(total / (f.ms / 1000)).toFixed(0)} MB/s so far\n`;
+    const line = `  ${f.file.padEnd(22)} ${f.rows.toLocaleString('en-US').padStart(12)} ${rowsWord(f.rows)} ${mb.toFixed(1).padStart(8)} MB   ${(f.ms / 1000).toFixed(1).padStart(5)} s, ${(total / (f.ms / 1000)).toFixed(0)} MB/s so far\n`;
     if (shown) return void process.stdout.write(line);
     early.push(line);
     if (f.ms >= PROGRESS_AFTER_MS) {

@@ -8,7 +8,9 @@ import { legacyPid, runningPid } from '../control/lifecycle.js';
 import { readStatusFile } from '../control/status.js';
 import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';
+import { buildLabel } from '../version.js';
 import { parseCommand, RUN_OPTION, runDir } from './options.js';
+import { fileLines } from './file-table.js';
 
 export const STATUS_HELP = `usage: roq status [--run DIR] [--json]
 
@@ -57,7 +59,7 @@ function describe(r: StatusReport): string {
       : `FAILED at ${new Date(last.finishedAt).toISOString()}: ${last.action ? `${last.action}: ` : ''}${last.error?.message}`;
   const deadline = s.options?.deadlineMs ?? (s as { deadlineMs?: number }).deadlineMs;
   return [
-    `roq ${s.version ?? '(release before 0.2)'} is ${s.state ?? 'serving'} on ${r.run}`,
+    `roq ${s.version ? buildLabel(s) : '(release before 0.2)'} is ${s.state ?? 'serving'} on ${r.run}`,
     `  pid         ${s.pid}, up ${duration(r.uptimeMs ?? 0)}${s.memory ? `, rss ${mb(s.memory.rss)}` : ''}`,
     `  generation  ${g.id}: ${g.rows} rows, ${g.files} files, ${mb(g.bytes)} from ${g.dataDir}, loaded in ${g.loadMs} ms at ${new Date(g.loadedAt).toISOString()}`,
     ...(g.hash ? [`  hash        ${g.hash}`] : []),
@@ -68,7 +70,7 @@ function describe(r: StatusReport): string {
             .replace(/^data covers /, '')}`,
         ]
       : []),
-    ...(g.perFile ?? []).map((f) => `              ${f.file.padEnd(20)} ${String(f.rows).padStart(10)} rows`),
+    ...fileLines(g.perFile ?? [], '              '),
     ...(w
       ? [
           `  workers     ${w.size} (${w.busy} busy, ${w.replaced} replaced)${deadline ? `, deadline ${deadline} ms` : ''}, ${s.queued ?? 0} queued`,
@@ -89,6 +91,12 @@ function describe(r: StatusReport): string {
     ...(s.reload?.held
       ? [
           `  held        generation ${s.reload.held.id}: hash ${s.reload.held.hash}, ${s.reload.held.rows} rows from ${s.reload.held.dataDir}; \`roq swap\` makes it current`,
+        ]
+      : []),
+    ...(s.health
+      ? [
+          `  health      ${s.health.state}${s.health.events.length ? '' : ' (no event)'}`,
+          ...s.health.events.map((e) => `              ${e.severity} ${e.kind}: ${e.sentence}`),
         ]
       : []),
     ...(s.requests && (!s.requests.ok || s.requests.detail)

@@ -10,7 +10,7 @@ import { roqError, RoqError } from '../errors.js';
 import { runningPid } from '../control/lifecycle.js';
 import { privatePath } from '../daemon/private-dir.js';
 import { readStatusFile } from '../control/status.js';
-import { VERSION } from '../version.js';
+import { buildLabel, thisBuild } from '../version.js';
 import { intOption, parseCommand, requireRunDir, type Options } from './options.js';
 import { DAEMON_OPTIONS, daemonOptions, launch } from './start.js';
 
@@ -56,8 +56,15 @@ export async function upgrade(argv: string[]): Promise<number> {
       deadlineMs: values.deadline === undefined && old?.options ? old.options.deadlineMs : given.deadlineMs,
       logFile: values.log === undefined && old?.options?.logFile ? old.options.logFile : given.logFile,
       accessLog: values['access-log'] === undefined && old?.options ? old.options.accessLog : given.accessLog,
+      notify: values.notify === undefined && old?.options?.notify ? old.options.notify : given.notify,
+      watchdog: given.watchdog ?? old?.options?.watchdog,
       takeover: true,
     };
+    // systemd gives ExecReload no watchdog of its own: the new daemon (which reads its environment) keeps the old one's.
+    if (o.watchdog && !given.watchdog) {
+      process.env.NOTIFY_SOCKET = o.watchdog.socket;
+      process.env.WATCHDOG_USEC = String(o.watchdog.intervalMs * 1000);
+    }
     const t0 = Date.now();
     let loadedAt = 0;
     const r = await launch(o, readyTimeoutMs, (l) => {
@@ -70,7 +77,7 @@ export async function upgrade(argv: string[]): Promise<number> {
       throw roqError('ROQ_TAKEOVER_FAILED', { run, pid: oldPid, detail });
     });
     process.stdout.write(
-      `roq upgraded on ${run}: pid ${oldPid} (${old?.version ?? 'unknown release'}) -> pid ${r.pid} (${VERSION}), generation ${r.generation}, ` +
+      `roq upgraded on ${run}: pid ${oldPid} (${buildLabel(old ?? {})}) -> pid ${r.pid} (${buildLabel(thisBuild())}), generation ${r.generation}, ` +
         `${r.rows} rows, ${r.workers} workers; handover took ${Date.now() - (loadedAt || t0)} ms\n`,
     );
     return 0;

@@ -17,7 +17,9 @@ export function writeActionRequest(run: string, action: HoldAction): string {
   // Sortable by time, unique per process and call.
   const id = `${Date.now().toString(36).padStart(10, '0')}.${process.pid}.${randomToken(6)}`;
   const path = join(run, PREFIX + id);
-  fs.writeFileSync(path + '.tmp', `${action}\n`, { mode: 0o600 });
+  // Readable by the daemon when root writes it for a daemon that runs as its own user (it holds only the action).
+  fs.writeFileSync(path + '.tmp', `${action}\n`, { mode: 0o644 });
+  fs.chmodSync(path + '.tmp', 0o644); // whatever the umask
   fs.renameSync(path + '.tmp', path);
   return id;
 }

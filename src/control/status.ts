@@ -10,6 +10,8 @@ import { privatePath, readNoFollow, replaceFileAsync } from '../daemon/private-d
 import type { DateRange } from '../protocol.js';
 import type { FileStats, GenerationData } from '../store/types.js';
 import type { Log } from '../daemon/log.js';
+import type { HealthSummary } from '../daemon/watch.js';
+import type { WatchdogSetting } from '../daemon/watchdog.js';
 
 // ---- the parts of the contract: counters, workers, REQUESTS, reloads ----
 
@@ -110,12 +112,24 @@ export const STATUS_FILE = 'status.json';
 export interface StatusFile {
   pid: number;
   version: string;
+  /** the commit the daemon was built from, and its release directory when it runs from one (version.ts) */
+  commit?: string;
+  release?: string;
   run: string;
   state: 'serving' | 'stopping';
   startedAt: number;
   updatedAt: number;
   /** What the daemon was started with; `roq upgrade` starts its successor with the same. */
-  options: { data: string; workers: number; deadlineMs: number; logFile?: string; accessLog?: string };
+  options: {
+    data: string;
+    workers: number;
+    deadlineMs: number;
+    logFile?: string;
+    accessLog?: string;
+    notify?: string[];
+    notifyIntervalMs?: number;
+    watchdog?: WatchdogSetting;
+  };
   generation: {
     id: number;
     /** content hash (loader.contentHash); absent from daemons before it */ hash?: string;
@@ -135,6 +149,8 @@ export interface StatusFile {
   memory: { rss: number; heapUsed: number };
   /** Whether clients can reach the daemon: REQUESTS is the FIFO it reads (it is made again if removed). */
   requests: RequestsState;
+  /** Events worth a human that have not ended, and the state they make (absent from daemons before 0.3). */
+  health?: HealthSummary;
 }
 
 /**

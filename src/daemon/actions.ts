@@ -43,33 +43,80 @@ function readTrusted(path: string, uid: number): string | undefined {
   }
 }
 
+/** Directory entries one turn of the event loop looks at: a flood of planted files is taken in slices. */
+const SLICE = 256;
+/** Entries one scan looks at, at most; what is left (a flood still being made) waits for the next signal. */
+const MAX_SCAN = 100_000;
+/** Refused files named in the log per scan; the rest are counted in one line. */
+const NAMED_REFUSALS = 3;
+
+export interface ActionScanner {
+  /**
+   * ACTION_SIGNAL came: scans now, or once more when the scan under way ends (a request may have come since).
+   * Resolves once a scan that began after this call has ended.
+   */
+  request(): Promise<void>;
+}
+
 /**
- * Takes (reads and removes) every admin request in the run directory, oldest first. Files that are not a
- * request of a trusted user are removed and reported through `refuse`.
+ * Takes (reads and removes) every admin request in the run directory and gives them to `act`, oldest id first,
+ * once the scan has seen them all. Anyone in the web server's group can make files there: a member who plants
+ * 100,000 `action.*` files must cost neither a log line each nor one long stop of the event loop. So the directory
+ * is read as a stream, SLICE entries per turn of the event loop (requests are served between slices), at most
+ * MAX_SCAN per scan; what is not a trusted request is removed, the first NAMED_REFUSALS named in the log with the
+ * reason and the rest counted in one line (`warn`, the daemon's log).
  */
-export function takeActionRequests(
+export function createActionScanner(
   run: string,
-  refuse: (name: string, why: string) => void,
-): { action: HoldAction; id: string }[] {
-  let names: string[];
-  try {
-    names = fs
-      .readdirSync(run)
-      .filter((n) => n.startsWith(PREFIX) && !n.endsWith('.tmp'))
-      .sort();
-  } catch {
-    return [];
+  act: (request: { action: HoldAction; id: string }) => void,
+  warn: (msg: string) => void,
+): ActionScanner {
+  let scanning = false;
+  let again = false;
+  /** Waiting for the scan under way (`current`) or for the next one (`next`). */
+  let current: (() => void)[] = [];
+  let next: (() => void)[] = [];
+
+  function scan(): void {
+    scanning = true;
+    current = next;
+    next = [];
+    let dir: fs.Dir;
+    try {
+      dir = fs.opendirSync(run);
+    } catch {
+      return finish([]);
+    }
+    const me = process.getuid?.() ?? 0;
+    const taken: { action: HoldAction; id: string }[] = [];
+    let seen = 0;
+    let refused = 0;
+    const refuse = (name: string, why: string) => {
+      if (++refused <= NAMED_REFUSALS) warn(`admin request ${name} ignored: ${why}`);
+    };
+    const slice = () => {
+      for (let n = 0; n < SLICE; n++) {
+        const entry = seen++ < MAX_SCAN ? dir.readSync() : null;
+        if (entry === null) {
+          dir.closeSync();
+          if (refused > NAMED_REFUSALS)
+            warn(`${refused - NAMED_REFUSALS} more admin requests ignored and removed in this scan (not shown)`);
+          return finish(taken.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+        }
+        if (entry.name.startsWith(PREFIX) && !entry.name.endsWith('.tmp')) take(entry.name, me, taken, refuse);
+      }
+      setImmediate(slice);
+    };
+    slice();
   }
-  const me = process.getuid?.() ?? 0;
-  const taken: { action: HoldAction; id: string }[] = [];
-  for (const name of names) {
+
+  function take(name: string, me: number, taken: { action: HoldAction; id: string }[], refuse: Refuse): void {
     const path = join(run, name);
     let text: string | undefined;
     try {
       text = readTrusted(path, me);
     } catch (e) {
-      refuse(name, (e as NodeJS.ErrnoException).code ?? (e as Error).message);
-      continue;
+      return refuse(name, (e as NodeJS.ErrnoException).code ?? (e as Error).message);
     } finally {
       remove(path);
     }
@@ -81,5 +128,25 @@ export function takeActionRequests(
         text === undefined ? `not a regular file of uid ${me} or root` : 'not a known action (hold, swap or drop)',
       );
   }
-  return taken;
+
+  function finish(taken: { action: HoldAction; id: string }[]): void {
+    for (const request of taken) act(request);
+    scanning = false;
+    for (const done of current.splice(0)) done();
+    if (again) {
+      again = false;
+      scan();
+    }
+  }
+
+  return {
+    request() {
+      const done = new Promise<void>((resolve) => next.push(resolve));
+      if (scanning) again = true;
+      else scan();
+      return done;
+    },
+  };
 }
+
+type Refuse = (name: string, why: string) => void;

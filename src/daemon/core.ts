@@ -42,6 +42,7 @@ import {
   parseRequest,
   WEB_WORD,
   type ControlWord,
+  type Field,
   type Request,
   type WebFields,
 } from '../protocol.js';
@@ -77,6 +78,8 @@ export interface CoreOptions {
   pidRuns(pid: number): boolean;
   /** An unguessable control token (randomToken in the daemon). */
   newToken(): string;
+  /** The daemon's health (watch.ts), said in the answer to a health ping. */
+  health?(): { state: string; events: { kind: string }[] };
 }
 
 interface Issued {
@@ -428,12 +431,22 @@ export class Core {
    */
   private ping(pid: number, token: string, proof: string | undefined, web?: WebFields): void {
     const g = this.generations.current();
+    // The state and the kinds of events that have not ended: a balancer keeps a node that answers, whatever its
+    // data (they all serve the same), but whoever looks is told. Kinds only: sentences may name server paths.
+    const h = this.o.health?.();
+    const fields: Field[] = h
+      ? [
+          { name: 'state', type: 'string' },
+          { name: 'events', type: 'string' },
+        ]
+      : [];
+    const rows = h ? [[h.state, h.events.map((e) => e.kind).join(' ')]] : [];
     this.fx.push({
       kind: 'answer',
       pid,
       token,
       proof,
-      answer: { status: 'ok', generation: g.id, hash: g.hash, fields: [], rows: [] },
+      answer: { status: 'ok', generation: g.id, hash: g.hash, fields, rows },
       about: 'requests',
       ...(web ? { web } : {}),
     });

@@ -27,24 +27,27 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { roqError } from '../errors.js';
 import { QUERY_SPECS } from '../generated/queries.js';
-import { rangeText } from '../queries/feed-dates.js';
+import { DATA_NOUN, rangeText } from '../queries/feed-dates.js';
 import { writeQueriesFile } from '../queries-file.js';
 import type { GenerationData } from '../store/types.js';
 import { randomToken } from '../token.js';
-import { VERSION } from '../version.js';
+import { thisBuild, VERSION } from '../version.js';
 import { createAccessLog, type AccessLog } from './access-log.js';
 import { ACTION_SIGNAL } from '../control/actions.js';
-import { takeActionRequests } from './actions.js';
+import { createActionScanner } from './actions.js';
 import { Core } from './core.js';
 import { startDispatcher } from './dispatcher.js';
 import { createEffects, type Effects } from './effects.js';
 import { ensureRequestsFifo, openRequests, processUid, requestsPath, sweepStaleFifos, watchRequests } from './fifo.js';
 import { isAlive, legacyPid, pidFilePath, runningPid, type ReadyReport } from '../control/lifecycle.js';
 import { acquirePidLock, awaitSuccessor, type ReleasePidLock } from './pid-lock.js';
-import { pollUntil } from '../poll.js';
+import { pollUntil, sleep } from '../poll.js';
+import { NOTIFY_TIMEOUT_MS } from './notify.js';
 import type { FileLoaded } from '../load/loader.js';
 import { createLog, type Log } from './log.js';
 import { createPool, type Pool } from './pool.js';
+import { createWatch, type HealthSummary, type Watch } from './watch.js';
+import { startWatchdog, type WatchdogSetting } from './watchdog.js';
 import { checkRunDir, ensurePrivateDir, privateDir } from './private-dir.js';
 import { checkRunDirFor, dropPrivileges, resolveAccount, type Account } from './privileges.js';
 import { createLoadThread, type LoadThread } from '../load/load-runner.js';
@@ -78,6 +81,12 @@ export interface DaemonOptions {
   loadDelayMs: number;
   /** Started as root: become this user (`name` or `name:group`) once the run directory's files are open. */
   user?: string;
+  /** The admin's notify command, program and arguments (notify.ts); undefined: events are only logged. */
+  notify?: string[];
+  /** Repeats of an event within this long are folded into one digest (events.ts). */
+  notifyIntervalMs: number;
+  /** systemd's watchdog, when the unit has one (watchdog.ts). */
+  watchdog?: WatchdogSetting;
 }
 
 export interface DaemonHooks {
@@ -178,6 +187,7 @@ interface Env {
   account: Account | undefined;
   programs: { worker: string; loader: string };
   gc(): void;
+  watch: Watch;
 }
 
 /**
@@ -194,7 +204,13 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   log.info(
     `starting roq ${VERSION}: pid ${process.pid}, run ${o.run}, data ${o.data}, ${o.workers} workers, deadline ${o.deadlineMs} ms${o.takeover ? ', taking over' : ''}`,
   );
-  const env: Env = { log, accessLog, account, programs: readPrograms(), gc: enableGc() };
+  // Read before this daemon writes its own: a predecessor's (its events are not told again), or one left by a
+  // daemon that is gone, which stopped uncleanly.
+  const watch = createWatch(
+    { run: o.run, log, notify: o.notify, intervalMs: o.notifyIntervalMs, dataNoun: DATA_NOUN },
+    readStatusFile(o.run),
+  );
+  const env: Env = { log, accessLog, account, programs: readPrograms(), gc: enableGc(), watch };
   if (account) checkRunDirFor(account, o.run);
   const parts = await startUp(o, hooks, env);
   return serve(o, parts, env, signals, startedAt);
@@ -223,6 +239,7 @@ async function startUp(o: DaemonOptions, hooks: DaemonHooks, env: Env): Promise<
     clock: () => performance.now(),
     pidRuns: (pid) => processUid(pid) !== undefined,
     newToken: () => randomToken(18),
+    health: () => env.watch.summary(),
   });
   let wired: ReturnType<typeof wire> | undefined;
   let fd: number | undefined;
@@ -279,6 +296,8 @@ function wire(
   let onStopped = () => undefined as void;
   const effects = createEffects({
     run: o.run,
+    // The rest of a long answer may wait for its client about as long as the job may take.
+    answerBudgetMs: Math.min(1000, Math.ceil(o.deadlineMs / 2)),
     log: env.log,
     accessLog: env.accessLog,
     collect: () => setImmediate(env.gc),
@@ -298,6 +317,7 @@ function wire(
     deadlineMs: o.deadlineMs,
     source: env.programs.worker,
     perform: (fx) => effects.perform(fx),
+    rest: (r) => effects.rest(r),
   });
   effects.connect({ pool });
   effects.perform(core.start());
@@ -375,7 +395,14 @@ async function serve(
   // The snapshot is taken when a write is due, never while this is being wired; it reads the reloader below.
   const status = createStatusWriter(
     o.run,
-    () => statusSnapshot(o, p, { startedAt, stopping, reload: reloader.state(), requests: requests.state() }),
+    () =>
+      statusSnapshot(o, p, {
+        startedAt,
+        stopping,
+        reload: reloader.state(),
+        requests: requests.state(),
+        health: env.watch.summary(),
+      }),
     log,
   );
   const reloader = createReloader({
@@ -388,24 +415,35 @@ async function serve(
     changed: () => status.request(),
     run: o.run,
   });
+  const watch = () =>
+    env.watch.tick({
+      counters: core.counters(),
+      generation: core.current(),
+      lastReload: reloader.state().last,
+      requests: requests.state(),
+    });
   const timers = startTimers(o, log, () => {
     requests.check();
     warnIfExpired(core.current());
+    watch();
     status.request();
   });
   p.whenStopped(() => {
     stopping = true;
     void shutdown(o, p, env, { retiring, reloader, status, timers });
   });
+  watch(); // so that the first status and health ping already say what is wrong
+  if (o.watchdog) startWatchdog(o.watchdog, log, () => statusLine(env.watch.summary(), core.current().id));
   status.request();
   await status.flushed();
+  const actions = createActionScanner(
+    o.run,
+    (a) => reloader.act(a.action, a.id),
+    (msg) => log.warn(msg),
+  );
   signals.deliver((what) => {
     if (what === 'reload') return reloader.request();
-    if (what === 'actions') {
-      for (const a of takeActionRequests(o.run, (name, why) => log.warn(`admin request ${name} ignored: ${why}`)))
-        reloader.act(a.action, a.id);
-      return;
-    }
+    if (what === 'actions') return void actions.request();
     if (what === 'retire') retiring = true;
     p.effects.perform(core.control('stop'));
   });
@@ -416,6 +454,12 @@ async function serve(
   );
   warnIfExpired(first);
   return readyReport(first, o);
+}
+
+/** What `systemctl status` shows beside the unit (the watchdog's STATUS= line). */
+function statusLine(h: HealthSummary, generation: number): string {
+  const worst = h.events[0];
+  return `serving generation ${generation}; ${h.state}${worst ? `: ${worst.sentence}` : ''}`.slice(0, 400);
 }
 
 /** Stages `g` and resolves once its swap line is read and it serves; rejects if it never will. */
@@ -439,16 +483,20 @@ function startTimers(o: DaemonOptions, log: Log, tick: () => void): NodeJS.Timeo
   return [statusTimer, sweepTimer];
 }
 
+/** Which build this daemon is, for status.json: the same for its whole life, whatever is on disk later. */
+const BUILD = thisBuild();
+
 function statusSnapshot(
   o: DaemonOptions,
   p: Parts,
-  s: { startedAt: number; stopping: boolean; reload: ReloadState; requests: RequestsState },
+  s: { startedAt: number; stopping: boolean; reload: ReloadState; requests: RequestsState; health: HealthSummary },
 ): StatusFile {
   const g = p.core.current();
   const w = p.core.stats();
   const mem = process.memoryUsage();
   return {
     pid: process.pid,
+    ...BUILD,
     version: VERSION,
     run: o.run,
     state: s.stopping ? 'stopping' : 'serving',
@@ -460,6 +508,9 @@ function statusSnapshot(
       deadlineMs: o.deadlineMs,
       ...(o.logFile ? { logFile: o.logFile } : {}),
       ...(o.accessLog ? { accessLog: o.accessLog } : {}),
+      ...(o.notify ? { notify: o.notify } : {}),
+      notifyIntervalMs: o.notifyIntervalMs,
+      ...(o.watchdog ? { watchdog: o.watchdog } : {}),
     },
     generation: {
       ...generationFacts(g),
@@ -473,6 +524,7 @@ function statusSnapshot(
     reload: s.reload,
     memory: { rss: mem.rss, heapUsed: mem.heapUsed },
     requests: s.requests,
+    health: s.health,
   };
 }
 
@@ -491,7 +543,7 @@ async function shutdown(
   s.status.remove();
   await p.releaseLock();
   log.info(s.retiring ? 'retired: every request read was answered; the lock is released' : 'stopped');
-  await Promise.all([p.pool.close(), p.loader.close()]);
+  await Promise.all([p.pool.close(), p.loader.close(), Promise.race([env.watch.idle(), sleep(NOTIFY_TIMEOUT_MS)])]);
   if (s.retiring) {
     const next = await awaitSuccessor(o.run, 5000);
     log.info(next === undefined ? 'no successor wrote its PID within 5 s' : `pid ${next} serves on`);

@@ -131,9 +131,13 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
       // Nobody can open the old FIFO by its path any more; a client that opened it just before has written by now.
       setTimeout(() => {
         if (o.core.isStopping()) return; // stopReading drains and close ends every reader
+        // A reader may be in two superseded lists (REQUESTS made again twice within SUPERSEDED_READ_MS): the
+        // first timer removed it, and splice(-1) would drop the newest reader instead.
         for (const r of superseded) {
+          const at = readers.indexOf(r);
+          if (at < 0) continue;
           r.socket.destroy();
-          readers.splice(readers.indexOf(r), 1);
+          readers.splice(at, 1);
         }
       }, SUPERSEDED_READ_MS).unref();
     },

@@ -9,20 +9,17 @@
 import { mainThreadResponse } from '../cgi/web.js';
 import { encodeAnswer, encodeWebAnswer } from '../protocol.js';
 import type { AccessLog } from './access-log.js';
+import { createAnswerDrain, type AnswerRest } from './answer-drain.js';
 import type { Effect, Warner } from './effect-types.js';
 import type { Dispatcher } from './dispatcher.js';
 import { writeAnswer } from './fifo.js';
 import { rateLimited, type Log } from './log.js';
 import type { Pool } from './pool.js';
 
-/**
- * Error and health answers from the main thread are small (a few kB at most, far less than a FIFO holds): one
- * write, so it waits for no client.
- */
-const MAIN_THREAD_WRITE_WAIT_MS = 20;
-
 export interface EffectTargets {
   run: string;
+  /** How long the rest of an answer waits for its client to read it (answer-drain.ts). */
+  answerBudgetMs: number;
   log: Log;
   accessLog: AccessLog;
   /** A generation was dropped from the workers: a full collection soon (see daemon.enableGc). */
@@ -37,6 +34,8 @@ export interface EffectTargets {
 
 export interface Effects {
   perform(effects: Effect[]): void;
+  /** The rest of an answer a worker could not write at once, written here as its client reads. */
+  rest(rest: AnswerRest): void;
   /** The pool exists from the start; the dispatcher once the daemon reads REQUESTS. */
   connect(edges: { pool?: Pool; dispatcher?: Dispatcher }): void;
 }
@@ -47,6 +46,9 @@ export function createEffects(t: EffectTargets): Effects {
   const warn: Record<Warner, (msg: string) => void> = { requests: rateLimited(t.log), workers: rateLimited(t.log) };
   let pool: Pool | undefined;
   let dispatcher: Dispatcher | undefined;
+  const drain = createAnswerDrain(t.answerBudgetMs, (pid, reason) =>
+    warn.workers(`answer to pid ${pid} not delivered: ${reason}`),
+  );
 
   /** REQUESTS is read only once the daemon holds the lock; no effect before that concerns it. */
   function requests(): Dispatcher {
@@ -58,7 +60,7 @@ export function createEffects(t: EffectTargets): Effects {
     const bytes = e.web
       ? encodeWebAnswer(e.proof!, mainThreadResponse(e.web, e.answer))
       : encodeAnswer(e.answer, e.proof);
-    const d = writeAnswer(t.run, e.pid, e.token, bytes, MAIN_THREAD_WRITE_WAIT_MS);
+    const d = writeAnswer(t.run, e.pid, e.token, bytes, drain.add);
     if (!d.sent)
       warn[e.about](
         `${e.answer.status === 'ok' ? 'health' : e.answer.code} answer to pid ${e.pid} not delivered: ${d.reason}`,
@@ -107,5 +109,6 @@ export function createEffects(t: EffectTargets): Effects {
       pool = edges.pool ?? pool;
       dispatcher = edges.dispatcher ?? dispatcher;
     },
+    rest: drain.add,
   };
 }

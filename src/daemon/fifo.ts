@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { makeFifo } from '../client.js';
 import { roqError } from '../errors.js';
 import { REQUESTS_FIFO, responseFifoName } from '../protocol.js';
+import type { AnswerRest } from './answer-drain.js';
 import type { Log } from './log.js';
+import { privateDir } from './private-dir.js';
 
 const { O_RDWR, O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
 
@@ -24,8 +26,8 @@ export function requestsPath(run: string): string {
  * Makes `<run>/REQUESTS`, or reuses it when it is a FIFO of the daemon's user (this process's, or `owner`, the
  * user a root daemon becomes): REQUESTS outlives daemons, so that requests written while one daemon hands over to
  * the next stay queued in the kernel. Whatever else is at that path was put there by someone else — a FIFO of
- * theirs would let them read every request — and is removed (the daemon owns the run directory) and replaced by
- * a FIFO of its own; only a non-FIFO of the daemon's own user is refused, since that is an admin's file.
+ * theirs would let them read every request — and is replaced by a FIFO of the daemon's own (placeRequests); only a
+ * non-FIFO of the daemon's own user is refused, since that is an admin's file.
  */
 export function ensureRequestsFifo(run: string, log?: Log, owner = process.geteuid!()): string {
   const path = requestsPath(run);
@@ -39,26 +41,70 @@ export function ensureRequestsFifo(run: string, log?: Log, owner = process.geteu
   const mine = st !== undefined && (st.uid === process.geteuid!() || st.uid === owner);
   if (st && mine && !st.isFIFO())
     throw roqError('ROQ_START_FAILED', { run, detail: `${path} exists and is not a FIFO; move it out of the way` });
-  if (st && !mine) {
-    log?.warn(
-      `${path} belongs to uid ${st.uid}, not to the daemon: removed, and a FIFO of the daemon's own made in its place`,
-    );
-    try {
-      fs.rmSync(path);
-    } catch (e) {
-      throw roqError('ROQ_START_FAILED', {
-        run,
-        detail: `${path} belongs to uid ${st.uid} and cannot be removed: ${(e as Error).message}`,
-      });
-    }
-  }
   try {
-    if (!mine) makeFifo(path, REQUESTS_MODE);
-    else if ((st!.mode & 0o777) !== REQUESTS_MODE) fs.chmodSync(path, REQUESTS_MODE);
+    if (mine) {
+      if ((st!.mode & 0o777) !== REQUESTS_MODE) fs.chmodSync(path, REQUESTS_MODE);
+      return path;
+    }
+    // The daemon opens REQUESTS by its path right after (the sticky bit keeps it there): this descriptor is not needed.
+    fs.closeSync(placeRequests(run));
   } catch (e) {
     throw roqError('ROQ_START_FAILED', { run, detail: (e as Error).message });
   }
+  if (st)
+    log?.warn(
+      `${path} belongs to uid ${st.uid}, not to the daemon: removed, a FIFO of the daemon's own put in its place`,
+    );
   return path;
+}
+
+/** How often placeRequests removes an empty directory found at REQUESTS and renames again before it gives up. */
+const PLACE_ATTEMPTS = 3;
+
+/**
+ * Puts a new FIFO of the daemon's at `<run>/REQUESTS` with one rename(2), whatever is there, and returns it open
+ * (O_RDWR|O_NONBLOCK). The FIFO is made and opened under a temporary name in the daemon's private directory (0700,
+ * in the run directory, so on the same file system), where nobody else can create or take a name, and then renamed
+ * over the path: rename replaces a file of anyone's in the sticky run directory the daemon owns, atomically, so
+ * the path is never free for a group member to take (removing hers and then calling mkfifo left such a gap, and a
+ * member re-making REQUESTS in a loop won it every time: `roq start` failed with EEXIST). Opened before the rename,
+ * so a client never finds a REQUESTS that nobody reads yet (it would take the daemon for down). Only a directory
+ * at the path stops a rename: an empty one is removed and the rename tried again, PLACE_ATTEMPTS times at most;
+ * a directory with files in it is reported (it is a member's; the admin removes it).
+ */
+export function placeRequests(run: string): number {
+  const path = requestsPath(run);
+  const tmp = join(privateDir(run), `${REQUESTS_FIFO}.new`);
+  fs.rmSync(tmp, { force: true }); // a crashed daemon's; nobody else can write there
+  makeFifo(tmp, REQUESTS_MODE);
+  const fd = fs.openSync(tmp, O_RDWR | O_NONBLOCK);
+  // Made in the run directory (setgid, 02000), the FIFO would take its group, the web server's, which clients need.
+  const dir = fs.statSync(run);
+  if (dir.mode & 0o2000) fs.fchownSync(fd, fs.fstatSync(fd).uid, dir.gid);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      fs.renameSync(tmp, path);
+      return fd;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const directory = code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST';
+      if (directory && attempt < PLACE_ATTEMPTS && removeEmptyDirectory(path)) continue;
+      fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+      throw new Error(
+        directory ? `${path} is a directory that is not empty; remove it (\`rm -r ${path}\`)` : (e as Error).message,
+      );
+    }
+  }
+}
+
+function removeEmptyDirectory(path: string): boolean {
+  try {
+    fs.rmdirSync(path);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }
 
 /**
@@ -72,27 +118,26 @@ export function openRequests(run: string): number {
 
 export type Delivery = { sent: true } | { sent: false; reason: string };
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-/** How long a writer waits for a client that reads nothing at all (a reading client empties 64 KiB in µs). */
-const STALL_MS = 250;
-
 /**
- * Writes a whole answer into the client's FIFO. Opening is O_WRONLY|O_NONBLOCK|O_NOFOLLOW: a client that has
- * vanished gives ENOENT (FIFO removed) or ENXIO (no reader left) at once instead of blocking, and a symlink planted
- * in the run directory cannot redirect the answer; a path that is not a FIFO, or a FIFO not owned by the user the
- * requesting process runs as, is refused after fstat, before a byte is written (docs/SECURITY.md).
- * An answer of at most PIPE_BUF bytes goes in one atomic write; a longer one is written in pieces, sleeping 1 ms
- * on EAGAIN (the client has not read yet), for at most `waitMs` in all and at most STALL_MS without progress: a
- * FIFO whose reader never reads (a local user's, made to hold workers) costs a worker one write once it is full,
- * and STALL_MS at most while it fills. The
- * dispatcher passes a small bound since it sleeps on the event loop; workers may wait longer.
+ * Writes an answer into the client's FIFO without ever waiting for the client. Opening is
+ * O_WRONLY|O_NONBLOCK|O_NOFOLLOW: a client that has vanished gives ENOENT (FIFO removed) or ENXIO (no reader left)
+ * at once instead of blocking, and a symlink planted in the run directory cannot redirect the answer; a path that
+ * is not a FIFO, or a FIFO not owned by the user the requesting process runs as, is refused after fstat, before a
+ * byte is written (docs/SECURITY.md).
+ *
+ * What the FIFO takes now is written: an answer of at most PIPE_BUF bytes in one atomic write, a longer one as far
+ * as there is room. A client reads everything of one answer before it asks again, so its FIFO is empty when an
+ * answer comes: one that takes no byte at all is read by nobody, and the answer is dropped. What did not fit goes
+ * to `rest` with the open descriptor, which `rest` owns from then on (an AnswerDrain on the main thread's event
+ * loop writes it as the client reads, within a budget: answer-drain.ts), and the answer counts as sent. So the
+ * calling thread — a worker, or the main thread — goes on at once whatever the client does.
  */
 export function writeAnswer(
   run: string,
   pid: number,
   token: string,
   answer: string | Uint8Array,
-  waitMs: number,
+  rest: (r: AnswerRest) => void,
 ): Delivery {
   const path = join(run, responseFifoName(pid, token));
   let fd: number;
@@ -101,6 +146,7 @@ export function writeAnswer(
   } catch (e) {
     return { sent: false, reason: `client gone (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
   }
+  let handedOver = false;
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFIFO()) return { sent: false, reason: `${path} is not a FIFO; refused` };
@@ -109,28 +155,20 @@ export function writeAnswer(
     if (st.uid !== uid)
       return { sent: false, reason: `${path} is owned by uid ${st.uid}, but pid ${pid} runs as uid ${uid}; refused` };
     const bytes = typeof answer === 'string' ? Buffer.from(answer) : answer;
-    const giveUp = Date.now() + waitMs;
-    let stallsAt = Date.now() + STALL_MS;
     let off = 0;
-    while (off < bytes.length) {
-      try {
-        off += fs.writeSync(fd, bytes, off);
-        stallsAt = Date.now() + STALL_MS;
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'EAGAIN')
-          return { sent: false, reason: `client gone while writing (${code ?? (e as Error).message})` };
-        // A client reads everything of one answer before it asks again, so its FIFO is empty when an answer comes:
-        // one too full to take the first byte is read by nobody (a local user's, made to hold workers).
-        if (off === 0) return { sent: false, reason: 'its FIFO is full: nobody reads it' };
-        if (Date.now() >= Math.min(giveUp, stallsAt))
-          return { sent: false, reason: `client did not read its answer (${off} of ${bytes.length} bytes written)` };
-        Atomics.wait(sleeper, 0, 0, 1);
-      }
+    try {
+      while (off < bytes.length) off += fs.writeSync(fd, bytes, off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN')
+        return { sent: false, reason: `client gone while writing (${code ?? (e as Error).message})` };
+      if (off === 0) return { sent: false, reason: 'its FIFO is full: nobody reads it' };
+      rest({ fd, bytes: new Uint8Array(bytes.subarray(off)), pid }); // a copy: it is posted to another thread
+      handedOver = true;
     }
     return { sent: true };
   } finally {
-    fs.closeSync(fd);
+    if (!handedOver) fs.closeSync(fd);
   }
 }
 
@@ -180,25 +218,12 @@ export function sweepStaleFifos(run: string, alive: (pid: number) => boolean): n
 }
 
 /**
- * Makes REQUESTS again while serving: under a temporary name, opened, then renamed into place, so that a client
- * never finds a REQUESTS nobody reads yet (it would take the daemon for down). Returns the open descriptor.
- */
-function remakeRequests(run: string): number {
-  const tmp = `${requestsPath(run)}.${process.pid}.new`;
-  fs.rmSync(tmp, { force: true });
-  makeFifo(tmp, REQUESTS_MODE);
-  const fd = fs.openSync(tmp, O_RDWR | O_NONBLOCK);
-  fs.renameSync(tmp, requestsPath(run));
-  return fd;
-}
-
-/**
  * `check` (the daemon calls it every second) compares the path with the FIFO the daemon reads. In a run directory
  * of the right mode (sticky, owned by the daemon) nobody else can remove or replace REQUESTS; if it is gone or is
  * something else anyway (an admin removed it, or the directory was made without the sticky bit), whatever is
- * there is removed unless it is a FIFO of the daemon's own, a FIFO of the daemon's is made, and it is handed to
- * `attach` (the dispatcher reads it too, and closes the old one soon after: see dispatcher.attach). What could not
- * be repaired is reported in the state.
+ * there is replaced by a new FIFO of the daemon's (placeRequests) unless it is a FIFO of the daemon's own, and
+ * that is handed to `attach` (the dispatcher reads it too, and closes the old one soon after: see
+ * dispatcher.attach). What could not be repaired is reported in the state.
  */
 export function watchRequests(
   run: string,
@@ -230,8 +255,7 @@ export function watchRequests(
       }
       const what = !st ? 'removed' : ours ? 'replaced by another FIFO' : `replaced by a file of uid ${st.uid}`;
       try {
-        if (st && !ours) fs.rmSync(path);
-        current = ours ? openRequests(run) : remakeRequests(run);
+        current = ours ? openRequests(run) : placeRequests(run);
         attach(current);
         log.warn(`${path} was ${what}; reading a FIFO of the daemon's there now`);
         state = { ok: true, detail: `REQUESTS was ${what} at ${new Date().toISOString()}` };

@@ -16,9 +16,14 @@ import { openAppend } from './private-dir.js';
 
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
 
-/** `text` with every control character written as `\xNN` (`\n` for a newline), for logs. */
-export function escapeControls(text: string): string {
-  return text.replace(CONTROL, (c) => (c === '\n' ? '\\n' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+/**
+ * `text` with every control character written as `\xNN` (`\n` for a newline), for logs; with `keepNewlines`,
+ * newlines stay (a CLI message of several lines on a terminal).
+ */
+export function escapeControls(text: string, keepNewlines = false): string {
+  return text.replace(CONTROL, (c) =>
+    c === '\n' ? (keepNewlines ? c : '\\n') : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 export interface Log {

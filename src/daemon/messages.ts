@@ -16,6 +16,7 @@
  */
 import type { WebFields } from '../protocol.js';
 import type { GenerationData } from '../store/types.js';
+import type { AnswerRest } from './answer-drain.js';
 
 /** Bytes of a worker's inbox and outbox rings: far more than the few jobs and reports in flight at once. */
 export const INBOX_BYTES = 1 << 18;
@@ -86,8 +87,6 @@ export interface WorkerSetup {
   generations: GenerationData[];
   /** Fault-injection queries (tests only; see worker.ts). */
   faults: boolean;
-  /** How long a worker waits for a slow client to take a long answer. */
-  writeWaitMs: number;
   cells: ClaimCells;
   /**
    * [0]: how many jobs wait for a worker — in the core's queue, or unclaimed behind a worker's running job — so
@@ -144,6 +143,8 @@ export type DoneReport = Extract<FromWorker, { type: 'done' }>;
 
 /**
  * What a worker posts through its port (reports go through its outbox). `idle`: read my outbox now — it ran out
- * of jobs while others wait for a worker, or its outbox is full.
+ * of jobs while others wait for a worker, or its outbox is full. `rest`: an answer its client's FIFO could not
+ * take at once, for the main thread to write as the client reads (answer-drain.ts); the descriptor is the main
+ * thread's from then on.
  */
-export type PortFromWorker = Exclude<FromWorker, DoneReport> | { type: 'idle' };
+export type PortFromWorker = Exclude<FromWorker, DoneReport> | { type: 'idle' } | ({ type: 'rest' } & AnswerRest);

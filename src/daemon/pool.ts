@@ -10,6 +10,7 @@
  * one runs the same code as its daemon even after a new release has replaced the files on disk.
  */
 import { Worker } from 'node:worker_threads';
+import type { AnswerRest } from './answer-drain.js';
 import type { Core } from './core.js';
 import type { Effect } from './effect-types.js';
 import {
@@ -31,6 +32,8 @@ export interface PoolOptions {
   source: string;
   /** Performs what the core answers to the events the pool reports. */
   perform(effects: Effect[]): void;
+  /** An answer a worker could not write whole at once: the main thread writes the rest (answer-drain.ts). */
+  rest(rest: AnswerRest): void;
 }
 
 /**
@@ -103,6 +106,7 @@ export function createPool(o: PoolOptions): Pool {
 
   /** `idle`: the worker ran out of jobs while others wait, so its reports are read now (`drain`). */
   function fromPort(worker: number, msg: PortFromWorker): void {
+    if (msg.type === 'rest') return o.rest(msg);
     drain();
     if (msg.type !== 'idle') o.perform(o.core.fromWorker(worker, msg));
   }
@@ -114,7 +118,6 @@ export function createPool(o: PoolOptions): Pool {
       run: o.run,
       generations: given.generations,
       faults: o.faults,
-      writeWaitMs: Math.min(1000, Math.ceil(o.deadlineMs / 2)),
       cells: given.cells,
       waiting: given.waiting,
       inbox: newRing(INBOX_BYTES),

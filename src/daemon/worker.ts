@@ -185,7 +185,10 @@ function runJob(msg: QueryJob): void {
   if (!open.has(msg.generation)) readPort();
   const t0 = performance.now();
   const answered = msg.web ? answerWebRequest(msg, msg.web) : answerQuery(msg);
-  const delivery = writeAnswer(setup.run, msg.pid, msg.token, answered.bytes, setup.writeWaitMs);
+  // What the client's FIFO cannot take at once goes to the main thread, which writes it as the client reads.
+  const delivery = writeAnswer(setup.run, msg.pid, msg.token, answered.bytes, (rest) =>
+    post({ type: 'rest', ...rest }),
+  );
   const heap = heapNow();
   jobFinished(setup.cells); // before the report: a deadline seen after this finds the job finished
   report({

@@ -85,6 +85,25 @@ export type DeparturesRow = [
   route_long_name: string,
 ];
 
+/** Parameters of network, as parseParams returns them. */
+export interface NetworkParams {
+  /** how many main stations */
+  limit: number;
+}
+
+/** One answer row of network, cells in field order. */
+export type NetworkRow = [
+  kind: string,
+  stop_id: string,
+  stop_name: string,
+  routes: number,
+  feed_name: string,
+  feed_version: string,
+  first_date: string,
+  last_date: string,
+  time_zone: string,
+];
+
 /** Parameters of stops, as parseParams returns them. */
 export interface StopsParams {
   /** part of the stop name */
@@ -103,7 +122,7 @@ export type StopsRow = [
   parent_station: string,
 ];
 
-export type QueryName = 'board' | 'departures' | 'stops';
+export type QueryName = 'board' | 'departures' | 'network' | 'stops';
 
 export const QUERY_SPECS: Record<string, QuerySpec> = {
   board: {
@@ -199,6 +218,22 @@ export const QUERY_SPECS: Record<string, QuerySpec> = {
       { name: 'route_long_name', type: 'string' },
     ],
     maxAge: 60,
+  },
+  network: {
+    name: 'network',
+    description: 'What the board\'s landing page shows before a station is chosen: one network row (the feed\'s name and version, the dates it covers, its time zone), then the main stations, those most routes call at.',
+    params: [{ name: 'limit', type: 'int', default: 6, min: 1, max: 50, description: 'how many main stations' }],
+    fields: [
+      { name: 'kind', type: 'string' },
+      { name: 'stop_id', type: 'string' },
+      { name: 'stop_name', type: 'string' },
+      { name: 'routes', type: 'int' },
+      { name: 'feed_name', type: 'string' },
+      { name: 'feed_version', type: 'string' },
+      { name: 'first_date', type: 'string' },
+      { name: 'last_date', type: 'string' },
+      { name: 'time_zone', type: 'string' },
+    ],
   },
   stops: {
     name: 'stops',

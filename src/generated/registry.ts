@@ -4,9 +4,10 @@ import type { ParamValue } from '../params.js';
 import type { Cell } from '../protocol.js';
 import type { Deriver } from '../queries/derived.js';
 import type { Db } from './tables.js';
-import type { BoardParams, DeparturesParams, StopsParams } from './queries.js';
+import type { BoardParams, DeparturesParams, NetworkParams, StopsParams } from './queries.js';
 import { runBoard } from '../queries/board.js';
 import { runDepartures, deriveDepartures } from '../queries/departures.js';
+import { runNetwork } from '../queries/network.js';
 import { runStops, deriveStops } from '../queries/stops.js';
 
 /** Runs a query on parameters already checked by parseParams against the query's spec. */
@@ -15,6 +16,7 @@ export type QueryRunner = (db: Db, params: Record<string, ParamValue>) => Cell[]
 export const QUERY_RUNNERS: Record<string, QueryRunner> = {
   board: (db, params) => runBoard(db, params as unknown as BoardParams),
   departures: (db, params) => runDepartures(db, params as unknown as DeparturesParams),
+  network: (db, params) => runNetwork(db, params as unknown as NetworkParams),
   stops: (db, params) => runStops(db, params as unknown as StopsParams),
 };
 

@@ -110,10 +110,20 @@ const text = (buf: Buffer, f: Field | undefined): string =>
 
 /** The first line is a header unless one of its fields is empty, repeated, or a number, date or time. */
 function looksLikeHeader(buf: Buffer, first: Field[]): boolean {
-  const names = first.map((f) => text(buf, f).trim());
-  if (names.some((n) => n === '') || new Set(names).size !== names.length) return false;
+  const names = first.map((f) => headingOf(buf, f));
+  // A heading on two lines cannot be named in a schema (codegen refuses it): such a line is data, not names.
+  if (names.some((n) => n === '' || /[\r\n]/.test(n)) || new Set(names).size !== names.length) return false;
   return first.every((f) => CANDIDATES.every((c) => Number.isNaN(c.parse(buf, f.start, f.end))));
 }
+
+/**
+ * A header field as the loader reads it (store/table.ts compares a column's `heading` with it): trimmed, with a
+ * quoted field's `""` left as it is, so that a heading holding a quote matches the file.
+ */
+const headingOf = (buf: Buffer, f: Field | undefined): string => (f ? buf.toString('utf8', f.start, f.end).trim() : '');
+
+/** Column names whose accessors are the generated table's own members (codegen refuses them): never inferred. */
+const RESERVED_NAMES = ['rows', 'present', 'key', 'find_key'];
 
 const INT = CANDIDATES.findIndex((c) => c.type === 'int');
 const FLOAT = CANDIDATES.findIndex((c) => c.type === 'float');
@@ -179,10 +189,10 @@ export function inferTable(file: string, table: string, buf: Buffer, path = file
   reasons.push(
     `${table}: ${file}, ${DELIMITER_NAMES[sep]}-separated, ${header ? 'a header line' : 'no header line (a field of the first line is empty, repeated or a value)'}, ${count(rows.length)} rows`,
   );
-  const used = new Set<string>();
+  const used = new Set<string>(RESERVED_NAMES);
   const columns: InferredColumn[] = [];
   for (let i = 0; i < width; i++) {
-    const heading = header ? text(buf, all[0]![i]).trim() : '';
+    const heading = header ? headingOf(buf, all[0]![i]) : '';
     let name = snakeName(heading, `column_${i + 1}`);
     for (let k = 2; used.has(name); k++) name = `${snakeName(heading, `column_${i + 1}`)}_${k}`;
     used.add(name);

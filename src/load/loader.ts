@@ -11,7 +11,8 @@
  * shapes.txt, the byte scanner a tenth of that, and the loader tests check both agree on the tricky cases.
  */
 import { createHash } from 'node:crypto';
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import fg from 'fast-glob';
 import { roqError, RoqError } from '../errors.js';
@@ -21,6 +22,8 @@ import { deriveAll } from '../queries/derived.js';
 import { feedDateRange } from '../queries/feed-dates.js';
 import type { FileStats, GenerationData, TableData, TableSpec } from '../store/types.js';
 import { emptyTable, parseTable, resolveReferences, type LoadLog } from '../store/table.js';
+
+const { O_RDONLY, O_NOFOLLOW } = constants;
 
 export type { LoadLog } from '../store/table.js';
 export type { GenerationData } from '../store/types.js';
@@ -144,6 +147,30 @@ async function listFiles(dataDir: string): Promise<Set<string>> {
   return new Set(await fg('*', { cwd: dataDir, onlyFiles: true, dot: false }));
 }
 
+/**
+ * A data file's bytes, read only if the file itself is a regular file in the data directory: opened with
+ * O_NOFOLLOW and checked with fstat, so a symlink in a feed (an archive can hold one) cannot make roq read and
+ * serve a file from elsewhere (docs/SECURITY.md). The data directory itself may be a symlink (refresh-feed.sh
+ * flips one); its path was resolved before.
+ */
+export async function readDataFile(path: string): Promise<Buffer> {
+  let file: FileHandle | undefined;
+  try {
+    file = await open(path, O_RDONLY | O_NOFOLLOW);
+    if (!(await file.stat()).isFile()) throw new Error('not a regular file');
+    return await file.readFile();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const detail =
+      code === 'ELOOP'
+        ? 'a symbolic link; data files are read only as regular files in the data directory: copy the file there'
+        : (e as Error).message;
+    throw roqError('ROQ_LOAD_FILE', { file: path, detail });
+  } finally {
+    await file?.close();
+  }
+}
+
 async function loadOne(
   spec: TableSpec,
   dataDir: string,
@@ -155,12 +182,7 @@ async function loadOne(
     if (spec.optional) return { table: emptyTable(spec), bytes: 0 };
     throw roqError('ROQ_LOAD_MISSING_FILE', { file: path, dir: dataDir });
   }
-  let buf: Buffer;
-  try {
-    buf = await readFile(path);
-  } catch (e) {
-    throw roqError('ROQ_LOAD_FILE', { file: path, detail: (e as Error).message });
-  }
+  const buf = await readDataFile(path);
   try {
     // Hashed while the bytes are in memory anyway (~2 ms per MB here); see contentHash.
     return {

@@ -161,7 +161,12 @@ function network(db: Db): Network {
   });
 }
 
-function byteOrder(a: string, b: string): number {
+/** stop_times stop_id code → the route_id codes of the trips calling there (any day). */
+export function routesCallingAt(db: Db): ReadonlyMap<number, ReadonlySet<number>> {
+  return network(db).routesAt;
+}
+
+export function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 

@@ -12,6 +12,9 @@ import { NULL_INT, type TableData } from '../store/types.js';
 import type { DateRange } from '../protocol.js';
 import { isoDate } from '../dates.js';
 
+/** What a GTFS feed's data is to its users, in the sentences of events ("the timetable ended on …"). */
+export const DATA_NOUN = 'timetable';
+
 function fromFeedInfo(feedInfo: TableData | undefined): DateRange | undefined {
   if (!feedInfo?.present || feedInfo.rows === 0 || !feedInfo.columns.feed_start_date || !feedInfo.columns.feed_end_date)
     return undefined;

@@ -10,12 +10,12 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
 import { makeFifo, RESPONSE_FIFO_MODE } from '../../src/client.js';
 import { answerParser, encodeRequest, REQUESTS_FIFO, responseFifoName, type Answer } from '../../src/protocol.js';
+import { tempDir } from './temp.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const ROQ = join(ROOT, 'dist/roq.js');
@@ -71,6 +71,8 @@ export interface DaemonOptions {
   program?: string;
   /** `--app DIR`: serve this app (built first when needed) instead of the default one. */
   app?: string;
+  /** More options for `roq start`. */
+  args?: string[];
 }
 
 export interface RunningDaemon {
@@ -82,8 +84,9 @@ export interface RunningDaemon {
   stop(): Promise<void>;
 }
 
+/** A run directory, removed after the file's tests (a daemon started on it must be stopped by then). */
 export function makeRunDir(): string {
-  return fs.mkdtempSync(join(tmpdir(), 'roq-run-'));
+  return tempDir('roq-run-');
 }
 
 /** The PID in the daemon's private directory, else (a daemon of 0.1) in the run directory. */
@@ -113,6 +116,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     ...(opts.app ? ['--app', opts.app] : []),
   ];
   if (opts.deadline !== undefined) args.push('--deadline', String(opts.deadline));
+  args.push(...(opts.args ?? []));
   const r = await roqCli(args, { env: opts.env, program: opts.program });
   const pid = pidOf(run);
   if (r.code !== 0 || pid === undefined) throw new Error(`roq start failed (${r.code}): ${r.stderr}${r.stdout}`);

@@ -141,6 +141,7 @@ describe('the pool hands jobs over through the rings', () => {
       deadlineMs: 10_000,
       source: withRing(source),
       perform: () => undefined,
+      rest: () => undefined,
     });
     try {
       pool.apply({ kind: 'spawn', worker: 1, index: 0, delayMs: 0 });
