@@ -38,7 +38,7 @@ function rowType(q: QuerySchema): string {
 
 export function emitQueries(schemas: Schemas): string {
   const parts = [
-    `${header(schemas.queryDir)}/** The queries roq answers: parameters, answer fields, and their TypeScript types. Types-only imports: the CGI
+    `${header(schemas.queryDir, schemas.imports.regenerate)}/** The queries roq answers: parameters, answer fields, and their TypeScript types. Types-only imports: the CGI
  * program bundles this file. */
 import type { ParamSpec } from '${schemas.imports.lib}/params.js';
 import type { Field } from '${schemas.imports.lib}/protocol.js';
@@ -50,6 +50,10 @@ export interface QuerySpec {
   fields: Field[];
   /** Seconds an HTTP cache may keep an answer (the schema's maxAge); absent: no caching. */
   maxAge?: number;
+  /** Field name → its label (the column heading) and help, where the schema gives them. */
+  fieldText?: Record<string, { label?: string; help?: string }>;
+  /** A declarative query's most rows: an answer that long may have been cut short. */
+  limit?: number;
 }`,
   ];
   for (const q of schemas.queries) parts.push(paramsInterface(q), rowType(q));
@@ -61,6 +65,8 @@ export interface QuerySpec {
       params: q.params,
       fields: q.fields,
       ...(q.maxAge ? { maxAge: q.maxAge } : {}),
+      ...(q.fieldText ? { fieldText: q.fieldText } : {}),
+      ...(q.declared ? { limit: q.declared.limit } : {}),
     };
   parts.push(`export type QueryName = ${schemas.queries.map((q) => quote(q.name)).join(' | ') || 'never'};`);
   parts.push(`export const QUERY_SPECS: Record<string, QuerySpec> = ${literal(specs)};`);
@@ -86,7 +92,7 @@ const DECLARED: Record<string, DeclaredQuery> = ${literal(Object.fromEntries(dec
     q.declared
       ? `  ${q.name}: (db, params) => runDeclared(db, DECLARED.${q.name}!, params),`
       : `  ${q.name}: (db, params) => ${runnerOf(q).fn}(db, params as unknown as ${pascal(q.name)}Params),`;
-  return `${header(schemas.queryDir)}/** Query name → its hand-written implementation, src/queries/<name>.ts exporting run<Name>. */
+  return `${header(schemas.queryDir, schemas.imports.regenerate)}/** Query name → its hand-written implementation, src/queries/<name>.ts exporting run<Name>. */
 import type { ParamValue } from '${lib}/params.js';
 import type { Cell } from '${lib}/protocol.js';
 import type { Deriver } from '${lib}/queries/derived.js';

@@ -8,7 +8,7 @@ import type { Schemas } from './schema.js';
 
 export function emitCatalog(schemas: Schemas): string {
   const specs: TableSpec[] = schemas.tables.map(({ source: _source, ...spec }) => spec);
-  return `${header(schemas.tableDir)}/** Every table roq loads: where its file is, its columns, key, indexes and references. */
+  return `${header(schemas.tableDir, schemas.imports.regenerate)}/** Every table roq loads: where its file is, its columns, key, indexes and references. */
 import type { TableSpec } from '${schemas.imports.lib}/store/types.js';
 
 export const TABLES: readonly TableSpec[] = ${literal(specs)};
@@ -177,7 +177,7 @@ export function emitTables(schemas: Schemas): string {
     ...(tables.some((t) => t.columns.some((c) => c.references) || t.references?.length) ? ['reference'] : []),
   ].sort();
   const parts = [
-    `${header(schemas.tableDir)}/**
+    `${header(schemas.tableDir, schemas.imports.regenerate)}/**
  * Typed accessors over a loaded generation, one object per table: \`tables.stopTimes.departureTime(row)\` is the
  * departure in seconds, \`departureTimeText(row)\` the text as written. They wrap the shared arrays; nothing is copied.
  */

@@ -13,7 +13,11 @@ export const OUTPUT_DIR = 'src/generated';
 export const APP_BUILD_DIR = '.roq';
 export const APP_OUTPUT_DIR = `${APP_BUILD_DIR}/generated`;
 /** From <app>/.roq/generated/: roq's modules by the bare `roq/` prefix the app build resolves, the app's queries two up. */
-export const APP_IMPORTS: ImportPaths = { lib: 'roq', queries: '../../queries' };
+export const APP_IMPORTS: ImportPaths = {
+  lib: 'roq',
+  queries: '../../queries',
+  regenerate: 'roq build --app DIR',
+};
 
 /**
  * Output path → file text. Throws SchemaError on a bad schema. Paths are relative to the repository root

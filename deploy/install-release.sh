@@ -18,8 +18,13 @@
 # usage: install-release.sh TARBALL [PREFIX]     (PREFIX defaults to /opt/roq; TARBALL .tar.gz or .tar)
 set -euo pipefail
 
+usage="usage: $0 TARBALL [PREFIX]   (TARBALL from \`npm run release\`; PREFIX defaults to /opt/roq)"
+if [[ ${1-} == --help || ${1-} == -h ]]; then
+  echo "$usage"
+  exit 0
+fi
 if [[ $# -lt 1 || $# -gt 2 || $1 == -* ]]; then
-  echo "usage: $0 TARBALL [PREFIX]   (TARBALL from \`npm run release\`; PREFIX defaults to /opt/roq)" >&2
+  echo "$usage" >&2
   exit 2
 fi
 tarball=$1

@@ -7,9 +7,10 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAVE_APACHE, installForWeb, makeWebRunDir, startApache, type Apache } from '../tools/demo/apache.js';
+import { HAVE_APACHE, makeWebRunDir, startApache, type Apache } from '../tools/demo/apache.js';
 import { copyApp, MAC_APP, MAC_DATA } from './helpers/apps.js';
-import { ROOT, roqCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { roqCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { installRelay } from './helpers/web.js';
 
 interface Site {
   apache: Apache;
@@ -22,7 +23,7 @@ let base = '';
 async function serve(name: string, start: (run: string) => Promise<RunningDaemon>): Promise<void> {
   const run = makeWebRunDir(join(base, name, 'run'));
   const daemon = await start(run);
-  const program = installForWeb(join(ROOT, 'dist/roq-relay'), join(base, name, 'web', 'cgi-bin', 'roq-relay'));
+  const program = installRelay(join(base, name, 'web', 'cgi-bin'));
   const apache = await startApache({
     dir: join(base, name, 'web'),
     scripts: { '/app': program },
@@ -65,7 +66,7 @@ describe.skipIf(!HAVE_APACHE)('two apps behind Apache', () => {
     const page = await get('mac', '/app/vendors?q=cern&limit=2');
     expect(page.status).toBe(200);
     expect(page.body).toContain('<caption>2 rows</caption>');
-    expect(page.body).toContain('<td>CERN</td>');
+    expect(page.body).toContain('<td data-label="Organization">CERN</td>');
     const json = await get('mac', '/app/vendor?mac=00-50-C2-7D-51-23&format=json');
     expect(JSON.parse(json.body).rows.map((r: { assignment: string }) => r.assignment)).toEqual([
       '0050C27D5',
@@ -90,7 +91,8 @@ describe.skipIf(!HAVE_APACHE)('two apps behind Apache', () => {
 
   it('serves the GTFS app beside it: the board at home, any query by path as JSON or CSV', async () => {
     const home = await get('gtfs', '/app');
-    expect(home.body).toContain('Train departures');
+    // The board's landing page: the network's name (the feed's), as browser.test.ts reads it too.
+    expect(home.body).toContain('<h1>Long Island Rail Road</h1>');
     const json = await get('gtfs', '/app/stops?q=jamaica&format=json');
     expect(JSON.parse(json.body).rows[0].stop_id).toBe('102');
     const bad = await get('gtfs', '/app/stops?format=csv');

@@ -284,6 +284,11 @@ describe.each(PROGRAMS)('%s: what the daemon checks', (_name, program) => {
     const broken = await run({ method: 'POST', body: 'q=%E0%A4%A' });
     expect(broken.status).toBe(400);
     expect(broken.body).toContain('ROQ_FORM_ENCODING');
+    expect(broken.body).toContain('a broken %-escape in the request body');
+    // Well-formed escapes of bytes that are not UTF-8: the escape is not what is wrong.
+    const latin1 = await run({ query: 'q=%FF' });
+    expect(latin1.status).toBe(400);
+    expect(latin1.body).toContain('the query string has %-escaped bytes that are not UTF-8 text');
     const short = await runCgi({
       ...program,
       method: 'POST',

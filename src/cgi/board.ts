@@ -114,7 +114,7 @@ export function singleStationLocation(found: Obj[], script: string, chosen: Chos
 const STOPS_LIMIT = Number(QUERY_SPECS.stops?.params.find((p) => p.name === 'limit')?.default ?? 20);
 
 const HEADINGS: Record<number, string> = {
-  400: 'Please check the date and time',
+  400: 'Please check the form',
   // The catalog's plain sentence for a 503 says the service is not available; the heading must not repeat it.
   503: 'Departures cannot be shown right now',
 };

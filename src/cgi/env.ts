@@ -60,7 +60,11 @@ function decodeForm(text: string, where: string): Record<string, string> {
   try {
     return decodeParams(text);
   } catch {
-    throw roqError('ROQ_FORM_ENCODING', { detail: `a broken %-escape in the ${where}` });
+    // Either an escape that is not % and two hex digits, or well-formed escapes of bytes that are not UTF-8 (%FF).
+    const broken = /%(?![0-9A-Fa-f]{2})/.test(text);
+    throw roqError('ROQ_FORM_ENCODING', {
+      detail: broken ? `a broken %-escape in the ${where}` : `the ${where} has %-escaped bytes that are not UTF-8 text`,
+    });
   }
 }
 

@@ -18,6 +18,7 @@ the rows of each table, the days the data covers and any warnings. Exits 0 when 
 with the error (file:line:column) when it would not.
 
   --data DIR   data directory (default $ROQ_DATA_DIR, else ./data/gtfs-lirr)
+  --app DIR    check against the schemas of the app in DIR (built first when needed)
 `;
 
 export async function check(argv: string[]): Promise<number> {

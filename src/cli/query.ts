@@ -14,6 +14,23 @@ import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
 
 const NAMES = Object.keys(QUERY_SPECS);
 
+/**
+ * The help's example: the sample feed's worked case for roq's own app; for another app, its first query with its
+ * required parameters (the app's build compiles this help with the app's queries).
+ */
+function example(): string {
+  if (Object.hasOwn(QUERY_SPECS, 'departures'))
+    return `example (on the sample feed, which covers 2026-09-21 to 2026-11-08):
+  roq query departures stop=237 date=2026-11-02 after=08:00 limit=5 --json
+`;
+  const first = QUERY_SPECS[NAMES[0] ?? ''];
+  if (!first) return '';
+  const params = first.params.filter((p) => p.required).map((p) => ` ${p.name}=…`);
+  return `example:
+  roq query ${first.name}${params.join('')} --json
+`;
+}
+
 export const QUERY_HELP = `usage: roq query NAME [PARAM=VALUE ...] [--json] [--run DIR] [--timeout MS]
 
 Asks the daemon one query through its FIFOs, as the web page does, and prints the rows: a table, or with --json
@@ -30,9 +47,7 @@ ${NAMES.map((n) => {
   --run DIR       run directory (default $ROQ_RUN_DIR, else ./run)
   --timeout MS    how long to wait for the answer (default 5000)
 
-example (on the sample feed, which covers 2026-09-21 to 2026-11-08):
-  roq query departures stop=237 date=2026-11-02 after=08:00 limit=5 --json
-`;
+${example()}`;
 
 /** `--limit 5` for a query's parameter `limit`: parameters are written NAME=VALUE. */
 function paramHint(option: string): string | undefined {
@@ -76,8 +91,7 @@ export async function query(argv: string[]): Promise<number> {
     const eq = pair.indexOf('=');
     if (eq < 1) throw roqError('ROQ_USAGE', { command: 'query', detail: `'${pair}' is not of the form PARAM=VALUE` });
     const key = pair.slice(0, eq);
-    if (Object.hasOwn(raw, key))
-      throw roqError('ROQ_USAGE', { command: 'query', detail: `parameter '${key}' is given twice` });
+    if (Object.hasOwn(raw, key)) throw roqError('ROQ_PARAM_REPEATED', { param: key.slice(0, 40) });
     raw[key] = pair.slice(eq + 1);
   }
   parseParams(name, spec.params, raw);

@@ -122,6 +122,11 @@ export function checkRunDir(run: string, uid: number, user: string): void {
     throw roqError('ROQ_START_FAILED', { run, detail });
   };
   if (!st.isDirectory()) fail(`${run} is not a directory`);
+  // As root without --user the daemon would stay root: becoming the directory's owner is the fix, not a chown.
+  if (st.uid !== uid && uid === 0)
+    fail(
+      `the run directory ${run} belongs to uid ${st.uid}, and a daemon started as root without \`--user\` would stay root; start it with \`--user ${st.uid}\` (or that user's name) to run as the directory's owner`,
+    );
   if (st.uid !== uid) {
     fail(
       `the run directory ${run} belongs to uid ${st.uid}, not to the daemon's user ${user} (uid ${uid}); run \`chown ${user} ${run}\`, or start the daemon as the directory's owner (as root: \`--user\` naming it)`,

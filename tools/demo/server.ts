@@ -32,10 +32,28 @@ const ROOT = resolve(dirname(process.argv[1] ?? 'dist/demo.js'), '..');
 const ROQ = join(ROOT, 'dist/roq.js');
 
 const USAGE = 'usage: npm run demo [-- --app DIR] [--data DIR]\n';
+const HELP = `${USAGE}
+Serves an app on one machine: starts its daemon on the data, then the web page at http://127.0.0.1:8080/departures
+(\`/\` leads there) through a private Apache httpd when Apache is installed, else through a small built-in host.
+Ctrl-C stops the server and the daemon.
+
+  --app DIR    serve the app in DIR (built first when needed) at /<its directory's name>/QUERY
+               (default: roq's own departure board on the sample feed)
+  --data DIR   the data directory (default: the app's data/, or data/gtfs-lirr)
+  --help       this text
+
+Environment: PORT (default 8080; 0 picks a free port), ROQ_DEMO_HTTPD=apache|builtin, ROQ_DEMO_RUNTIME=node|bun.
+`;
 /** `--app DIR` and `--data DIR`, as the user typed them: relative to where `npm run` was started. */
 function demoArgs(): { app?: string; data?: string } {
   try {
-    const { values } = parseArgs({ options: { app: { type: 'string' }, data: { type: 'string' } } });
+    const { values } = parseArgs({
+      options: { app: { type: 'string' }, data: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+    if (values.help) {
+      process.stdout.write(HELP);
+      process.exit(0);
+    }
     const cwd = process.env.INIT_CWD || process.cwd();
     return { app: values.app && resolve(cwd, values.app), data: values.data && resolve(cwd, values.data) };
   } catch (e) {
