@@ -8,7 +8,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readStatusFile } from '../src/control/status.js';
 import { TINY_FEED, writeFeed } from './feeds.js';
 import { daemonsPerTest, makeRunDir, pidOf, ROOT, roqCli, waitFor } from './helpers/daemon.js';
@@ -35,10 +35,14 @@ while True:
 `;
 
 let listener: ChildProcess | undefined;
-const dirs: string[] = [];
 afterEach(() => {
   listener?.kill('SIGKILL');
   listener = undefined;
+});
+// After every test's daemons are stopped (daemonsPerTest, whose `roq stop` needs the run directory): a run
+// directory removed first left the daemon an upgrade had started running with nothing to find it by.
+const dirs: string[] = [];
+afterAll(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
