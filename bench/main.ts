@@ -11,8 +11,9 @@
  *  5. operations under load (bench/operations.ts): latency while reloading against steady state, the longest gap
  *     during a takeover, RSS after 1 and after 50 reloads.
  *  6. roq's engine against SQLite (better-sqlite3) in process, on the same random queries, answers compared.
- *  7. the web path through a private Apache httpd with autocannon: hello-world CGIs (sh, Node, Bun), roq's CGI
- *     (Bun, Node), a naive CSV-per-request CGI and a SQLite CGI (bench/web.ts); a chart goes to docs/.
+ *  7. the web ladder through a private Apache httpd: a C and a sh hello-world CGI, the relay with departures as
+ *     JSON, the board page, the MAC app's generic front end, and a URL cached by Apache, interleaved, with ratios
+ *     to the C hello (bench/web.ts); a chart goes to docs/.
  *  8. scale: the sample feed ×1, ×10, ×100: load time, MB/s, RSS, query p50 (bench/scale.ts).
  *  9. shapes: generated feeds with the shapes of real ones (bench/shapes.ts: a sparse-service railroad, a city bus
  *     network with a 153 MB stop_times.txt) beside the sample: departures against SQLite, load MB/s, RSS against
@@ -24,7 +25,7 @@
  * resync, compare, web, scale, shapes, cluster.
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -37,7 +38,6 @@ import { operationsBench } from './operations.js';
 import { resyncBench } from './resync.js';
 import { scaleBench } from './scale.js';
 import { shapesBench } from './shapes-bench.js';
-import { buildSqlite } from './sqlite.js';
 import { clusterBench } from './cluster.js';
 import { webBench, webChart } from './web.js';
 import { ms, rssMb, summary } from './stats.js';
@@ -117,18 +117,15 @@ async function operations(quick: boolean): Promise<void> {
 async function web(mode: Mode): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), 'roq-bench-web-'));
   try {
-    mkdirSync(join(base, 'web'), { recursive: true });
-    const sqliteDb = join(base, 'web', 'gtfs.sqlite');
-    buildSqlite(data, sqliteDb);
     const results = await webBench(
       {
         root,
         base,
         data,
-        sqliteDb,
         connections: 8,
         seconds: mode === 'smoke' ? 1 : mode === 'quick' ? 3 : 10,
-        startDaemon: (run) => startDaemon(run, 2),
+        rounds: mode === 'smoke' ? 1 : 3,
+        startDaemon: (run, args) => startRoq(roq, run, args),
         stopDaemon,
       },
       say,
@@ -139,7 +136,7 @@ async function web(mode: Mode): Promise<void> {
         chart,
         webChart(
           results,
-          `Departures through Apache (mod_cgid), 8 connections — requests per second, ${new Date().toISOString().slice(0, 10)}`,
+          `The web ladder through Apache (mod_cgid), 8 connections — requests per second, ${new Date().toISOString().slice(0, 10)}`,
         ),
       );
       say(`Chart: docs/bench-web.svg`);

@@ -9,7 +9,8 @@
 #   bin/refresh-feed.sh    the cron job (deploy/roq.cron)
 #   bin/service-*.sh       systemd's ExecReload and the code upgrade under systemd (deploy/roq.service)
 #   dist/                  roq.js (CLI and daemon), worker.js, load-thread.js
-#   cgi-bin/roq.cgi        what Apache runs: the per-request program for Node (#!/usr/bin/env node)
+#   cgi-bin/roq-relay      what Apache runs: the relay (src/cgi/relay.c); the daemon renders the pages
+#   cgi-bin/roq.cgi        the same relay for Node (#!/usr/bin/env node), for machines where roq-relay cannot run
 #   deploy/                the unit, cron, logrotate and Apache files, and this script
 #
 # Switching `current` is one rename: Apache and new commands use the new release at once, the running daemon goes on
@@ -51,11 +52,11 @@ mkdir -p "$prefix/releases"
 tmp=$(mktemp -d "$prefix/releases/.$release.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 tar -xf "$tarball" -C "$tmp" --no-same-owner --strip-components=1 "$top"
-for f in bin/roq runtime/node dist/roq.js dist/worker.js dist/load-thread.js cgi-bin/roq.cgi; do
+for f in bin/roq runtime/node dist/roq.js dist/worker.js dist/load-thread.js cgi-bin/roq-relay cgi-bin/roq.cgi; do
   [[ -f $tmp/$f ]] || { echo "install-release: $tarball lacks $top/$f; not installing it" >&2; exit 1; }
 done
 chmod -R u=rwX,go=rX "$tmp"
-chmod 0755 "$tmp"/bin/* "$tmp"/runtime/node "$tmp"/cgi-bin/roq.cgi "$tmp"/dist/roq.js
+chmod 0755 "$tmp"/bin/* "$tmp"/runtime/node "$tmp"/cgi-bin/roq-relay "$tmp"/cgi-bin/roq.cgi "$tmp"/dist/roq.js
 mv -T "$tmp" "$dest"
 trap - EXIT
 

@@ -91,6 +91,24 @@ await Promise.all(
     }),
 );
 
+if (wanted('dist/roq-relay')) compileRelay('dist/roq-relay');
+
+/**
+ * The per-request web program: src/cgi/relay.c compiled by the system's C compiler, warnings as errors, stripped
+ * (a few tens of kB, the same for every app: it carries no app code). The flags live in scripts/relay-cflags.json,
+ * which the tests' sanitizer build and the bench read too.
+ */
+function compileRelay(outfile) {
+  const flags = JSON.parse(readFileSync(join(ROOT, 'scripts/relay-cflags.json'), 'utf8'));
+  const r = spawnSync(process.env.CC || 'cc', [...flags, '-s', '-o', outfile, 'src/cgi/relay.c'], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    console.error(`cc src/cgi/relay.c failed:\n${r.error?.message ?? ''}${r.stdout ?? ''}${r.stderr ?? ''}`);
+    process.exit(1);
+  }
+}
+
 /**
  * An app's build: codegen from DIR/schemas/ into DIR/.roq/generated/, then roq's daemon, worker, load thread and
  * Node CGI program bundled against those generated files and DIR/queries/ into DIR/.roq/dist/ (the app's pages

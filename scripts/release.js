@@ -10,7 +10,8 @@
 //     runtime/node         the Node runtime the daemon and the CLI run on, of the version package.json pins (the
 //                          npm registry's build for this platform, node-linux-<arch>), and its LICENSE
 //     dist/                roq.js (CLI and daemon), worker.js, load-thread.js: the daemon reads nothing else
-//     cgi-bin/             what Apache runs (CGI_PROGRAMS below)
+//     cgi-bin/             what Apache runs (CGI_PROGRAMS below): the relay roq-relay (src/cgi/relay.c, compiled),
+//                          and roq.cgi, the same relay for Node
 //     deploy/              the unit, cron, logrotate and Apache files, and install-release.sh
 //
 // Not in it: tests, benchmarks, fuzz and soak programs, their baselines (better-sqlite3), node_modules, sources.
@@ -46,6 +47,7 @@ import { buildDeb, debianVersion } from './debian.js';
  * CommonJS, and the package.json nearest to it must not say "module".
  */
 const CGI_PROGRAMS = [
+  ['dist/roq-relay', 'cgi-bin/roq-relay', 0o755],
   ['dist/roq.cgi', 'cgi-bin/roq.cgi', 0o755],
   ['dist/package.json', 'cgi-bin/package.json', 0o644],
 ];
@@ -98,7 +100,7 @@ const name = `roq-${pkg.version}-${commit.slice(0, 7)}${dirty ? '-dirty' : ''}`;
 
 /** Why a file of FILES can be missing, and what to do about it. */
 function missing(from) {
-  if (from.startsWith('dist/')) return 'run `npm run build`';
+  if (from.startsWith('dist/')) return 'run `npm run build` (roq-relay needs a C compiler as `cc`)';
   if (from.startsWith(RUNTIME_PACKAGE))
     return `the Node runtime of this platform is not installed: run \`npm ci\` (package.json pins it as an optional dependency; for ${process.platform}-${process.arch}, pin node-${process.platform}-${process.arch} there too)`;
   return 'is the checkout complete?';

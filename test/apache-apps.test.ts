@@ -1,6 +1,7 @@
 /**
- * Both apps behind a real Apache httpd (mod_cgid), each through its own compiled CGI program and run directory,
- * as a user would deploy them side by side: the generic pages, JSON, CSV, a 400 naming the parameter, escaping.
+ * Both apps behind a real Apache httpd (mod_cgid), each through the relay over its own run directory, as a user
+ * would deploy them side by side (one relay binary serves every app: its daemon renders the pages): the generic
+ * pages, JSON, CSV, a 400 naming the parameter, escaping.
  */
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,8 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_APACHE, makeWebRunDir, startApache, type Apache } from '../tools/demo/apache.js';
 import { copyApp, MAC_APP, MAC_DATA } from './helpers/apps.js';
-import { ROOT, roqCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
-import { installCgi } from './helpers/web.js';
+import { roqCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { installRelay } from './helpers/web.js';
 
 interface Site {
   apache: Apache;
@@ -18,15 +19,15 @@ interface Site {
 const sites: Record<string, Site> = {};
 let base = '';
 
-/** One app's CGI program in its own cgi-bin, at /app, over its own run directory. */
-async function serve(name: string, dist: string, start: (run: string) => Promise<RunningDaemon>): Promise<void> {
+/** One app's daemon over its own run directory, and the relay at /app asking it. */
+async function serve(name: string, start: (run: string) => Promise<RunningDaemon>): Promise<void> {
   const run = makeWebRunDir(join(base, name, 'run'));
   const daemon = await start(run);
-  const program = installCgi(dist, join(base, name, 'web', 'cgi-bin'));
+  const program = installRelay(join(base, name, 'web', 'cgi-bin'));
   const apache = await startApache({
     dir: join(base, name, 'web'),
     scripts: { '/app': program },
-    env: { ROQ_RUN_DIR: run, PATH: '/usr/bin:/bin', ROQ_CGI_TIMEOUT_MS: '5000' },
+    env: { ROQ_RUN_DIR: run, ROQ_CGI_TIMEOUT_MS: '5000' },
   });
   sites[name] = { apache, daemon };
 }
@@ -40,8 +41,8 @@ beforeAll(async () => {
   fs.rmSync(copy, { recursive: true, force: true });
   fs.copyFileSync(join(MAC_APP, 'app.json'), join(app, 'app.json'));
   expect((await roqCli(['build', '--app', app])).code).toBe(0);
-  await serve('mac', join(app, '.roq/dist'), (run) => startDaemon({ app, run, data: MAC_DATA, workers: 1 }));
-  await serve('gtfs', join(ROOT, 'dist'), (run) => startDaemon({ run, workers: 1 }));
+  await serve('mac', (run) => startDaemon({ app, run, data: MAC_DATA, workers: 1 }));
+  await serve('gtfs', (run) => startDaemon({ run, workers: 1 }));
 }, 90_000);
 
 afterAll(async () => {
@@ -90,7 +91,8 @@ describe.skipIf(!HAVE_APACHE)('two apps behind Apache', () => {
 
   it('serves the GTFS app beside it: the board at home, any query by path as JSON or CSV', async () => {
     const home = await get('gtfs', '/app');
-    expect(home.body).toContain('<h1>Long Island Rail Road</h1>'); // the board's landing names its network
+    // The board's landing page: the network's name (the feed's), as browser.test.ts reads it too.
+    expect(home.body).toContain('<h1>Long Island Rail Road</h1>');
     const json = await get('gtfs', '/app/stops?q=jamaica&format=json');
     expect(JSON.parse(json.body).rows[0].stop_id).toBe('102');
     const bad = await get('gtfs', '/app/stops?format=csv');

@@ -1,25 +1,22 @@
 /**
  * The web path through a real Apache httpd (mod_cgid, a private instance on 127.0.0.1 with its own config; CI
- * installs apache2), as deployed: the CGI program as the Bun executable dist/roq-cgi, and the Node fallback
- * running dist/roq.cgi. Over HTTP: the page renders the departures, format=json matches `roq query`, a POSTed
- * form works, a bad parameter is a 400 naming it, and with the daemon stopped the page is a 503 with Retry-After
- * at once, not after the CGI program's timeout.
+ * installs apache2), as deployed: the relay (dist/roq-relay) as the CGI program, the daemon rendering the pages.
+ * Over HTTP: the page renders the departures, format=json matches `roq query`, a POSTed form works, a bad
+ * parameter is a 400 naming it, a POST body too large is a 413 (not an empty reply), and with the daemon stopped
+ * the page is the relay's 503 with Retry-After at once, not after its timeout.
  */
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from '../tools/demo/apache.js';
+import { HAVE_APACHE, installForWeb, makeWebRunDir, startApache, type Apache } from '../tools/demo/apache.js';
 import { ROOT, roqCli, startDaemon, waitFor, type RunningDaemon } from './helpers/daemon.js';
 
-const EXECUTABLE = join(ROOT, 'dist/roq-cgi');
+const RELAY = join(ROOT, 'dist/roq-relay');
 const CGI_TIMEOUT_MS = 5000;
 const QUERY = 'stop=102&date=2026-11-02&after=08:00&limit=5';
 
-const programs = [
-  { name: 'the Bun executable', path: '/departures', present: fs.existsSync(EXECUTABLE) },
-  { name: 'roq.cgi under Node', path: '/departures-node', present: true },
-];
+const programs = [{ name: 'the relay', path: '/departures', present: true }];
 
 let apache: Apache | undefined;
 let daemon: RunningDaemon | undefined;
@@ -30,24 +27,10 @@ beforeAll(async () => {
   const base = fs.mkdtempSync(join(tmpdir(), 'roq-apache-'));
   run = makeWebRunDir(join(base, 'run'));
   daemon = await startDaemon({ run, workers: 2 });
-  const cgiBin = join(base, 'web', 'cgi-bin');
-  const scripts: Record<string, string> = {
-    '/departures-node': writeCgi(
-      cgiBin,
-      'roq-node.cgi',
-      process.execPath,
-      fs.readFileSync(join(ROOT, 'dist/roq.cgi'), 'utf8'),
-    ),
-  };
-  if (fs.existsSync(EXECUTABLE)) {
-    fs.mkdirSync(cgiBin, { recursive: true });
-    fs.copyFileSync(EXECUTABLE, join(cgiBin, 'roq-cgi'));
-    scripts['/departures'] = join(cgiBin, 'roq-cgi');
-  }
   apache = await startApache({
     dir: join(base, 'web'),
-    scripts,
-    env: { ROQ_RUN_DIR: run, PATH: '/usr/bin:/bin', ROQ_CGI_TIMEOUT_MS: String(CGI_TIMEOUT_MS) },
+    scripts: { '/departures': installForWeb(RELAY, join(base, 'web', 'cgi-bin', 'roq-relay')) },
+    env: { ROQ_RUN_DIR: run, ROQ_CGI_TIMEOUT_MS: String(CGI_TIMEOUT_MS) },
   });
 }, 60_000);
 
@@ -105,6 +88,17 @@ describe.skipIf(!HAVE_APACHE)('through a real Apache httpd (mod_cgid)', () => {
     });
   }
 
+  it('answers a POST body too large for a request with 413, after reading all of it', async () => {
+    const res = await fetch(`${apache!.url}/departures`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `q=${'a'.repeat(200_000)}`,
+    });
+    expect(res.status).toBe(413);
+    expect(await res.text()).toMatch(/^ROQ_REQUEST_TOO_LARGE: /);
+    expect(apache!.errorLog()).not.toMatch(/AH02651|Broken pipe/);
+  });
+
   it('answers 503 with Retry-After at once when the daemon is stopped, and serves again once it is back', async () => {
     await daemon!.stop();
     try {
@@ -113,18 +107,18 @@ describe.skipIf(!HAVE_APACHE)('through a real Apache httpd (mod_cgid)', () => {
         const res = await fetch(`${apache!.url}${p.path}?${QUERY}&format=json`);
         expect(res.status).toBe(503);
         expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
-        // With no daemon to render a page, the per-request program's own: the same for a page and for JSON.
+        // The relay's own page: it renders nothing, so plain text with the catalog's code, for JSON asked or not.
         const body = await res.text();
-        expect(body).toContain('ROQ_DAEMON_DOWN');
-        // Not the CGI program's timeout: nobody reads REQUESTS, so it knows at once.
+        expect(body).toMatch(/^ROQ_DAEMON_DOWN: /);
+        // Not the relay's timeout: nobody reads REQUESTS, so it knows at once.
         expect(Date.now() - t0).toBeLessThan(CGI_TIMEOUT_MS);
         // The visitor reads a plain sentence; the run directory, errno and admin command reach Apache's error log.
         const page = await (await fetch(`${apache!.url}${p.path}?${QUERY}`)).text();
         for (const text of [body, page]) expect(text).not.toMatch(new RegExp(`${run}|ENXIO|ENOENT|roq start`));
-        expect(page).toContain('not available right now');
+        expect(page).toContain('The service is not available right now');
         await waitFor(
           "the details in Apache's error log",
-          () => apache!.errorLog().includes(`the roq daemon is not running on ${run}`),
+          () => apache!.errorLog().includes(`run directory ${run}: ROQ_DAEMON_DOWN: the roq daemon is not running`),
           5000,
         );
       }

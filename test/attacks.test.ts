@@ -88,10 +88,10 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
   const daemonPid = () => Number(fs.readFileSync(join(run, 'daemon', 'roq.pid'), 'utf8'));
   const roqLog = () => fs.readFileSync(join(run, 'daemon', 'roq.log'), 'utf8');
 
-  /** The CGI program as the web server runs it, as www-data: a page for `q`, or JSON with format=json. */
+  /** The relay as the web server runs it, as www-data: a page for `q`, or JSON with format=json. */
   function cgi(query: string): Promise<{ status: number; body: string; stderr: string }> {
     return new Promise((done, fail) => {
-      const child = spawn(NODE, [join(base, 'dist', 'roq.cgi')], {
+      const child = spawn(join(base, 'dist', 'roq-relay'), [], {
         env: cgiEnv({ query, env: { ROQ_RUN_DIR: run, ROQ_CGI_TIMEOUT_MS: '4000' } }),
         cwd: '/',
         uid: web.uid,
@@ -151,11 +151,13 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     base = fs.mkdtempSync(join(tmpdir(), 'roq-attack-'));
     fs.chmodSync(base, 0o755);
     fs.mkdirSync(join(base, 'dist'));
-    // The daemon of the test build (some attacks need its fault_sleep query), beside the CGI program.
+    // The daemon of the test build (some attacks need its fault_sleep query), beside the CGI programs.
     for (const f of ['roq.js', 'worker.js', 'load-thread.js'])
       fs.copyFileSync(join(ROOT, 'dist', 'test', f), join(base, 'dist', f));
-    for (const f of ['roq.cgi', 'package.json']) fs.copyFileSync(join(ROOT, 'dist', f), join(base, 'dist', f));
+    for (const f of ['roq.cgi', 'roq-relay', 'package.json'])
+      fs.copyFileSync(join(ROOT, 'dist', f), join(base, 'dist', f));
     fs.chmodSync(join(base, 'dist', 'roq.cgi'), 0o755);
+    fs.chmodSync(join(base, 'dist', 'roq-relay'), 0o755);
     roq = join(base, 'dist', 'roq.js');
     // The client library exactly as the CGI program uses it, with a main that prints the answer or the error code.
     const entry = join(base, 'driver.ts');

@@ -26,13 +26,13 @@ describe('npm run bench', () => {
       '## roq against SQLite, in-process',
       '## Scale: the sample feed',
       '## Feed shapes: roq against SQLite',
-      HAVE_APACHE ? '## Through Apache httpd (mod_cgid)' : '## Through Apache: skipped',
+      HAVE_APACHE ? '## The web ladder through Apache httpd (mod_cgid)' : '## Through Apache: skipped',
     ]) {
       expect(r.stdout).toContain(heading);
     }
     if (HAVE_APACHE)
-      for (const program of ['hello-world, sh', 'roq CGI, Node', 'naive CSV CGI', 'SQLite CGI'])
-        expect(r.stdout).toContain(`| ${program}`);
+      for (const rung of ['C hello', 'sh hello', 'relay, departures as JSON', 'relay, the board page', 'JSON cached'])
+        expect(r.stdout).toContain(`| ${rung}`);
     expect(r.stdout).toMatch(/every answer was compared: 0 differed/);
   }, 300_000);
 });

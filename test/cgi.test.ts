@@ -1,5 +1,6 @@
 /**
- * The per-request program as Apache runs it: dist/roq.cgi in a child process with a CGI environment, against a
+ * The per-request program as Apache runs it: the relay (dist/roq-relay) and its Node counterpart (dist/roq.cgi),
+ * each in a child process with a CGI environment, against a
  * real daemon (whose workers validate and render every page), a run directory with no daemon, and a REQUESTS FIFO
  * that this test holds and answers (or not) by hand, as a daemon would or a forger might. The demo server is
  * tested in demo.test.ts. Build first; `npm test` does.
@@ -10,8 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFifo } from '../src/client.js';
 import { encodeWebAnswer, parseRequest, REQUESTS_FIFO, responseFifoName, type Request } from '../src/protocol.js';
 import { answerFifos } from '../src/daemon/fifo.js';
-import { runCgi, type CgiResult, type Runtime } from './helpers/cgi.js';
+import { runCgi, type CgiRequest, type CgiResult } from './helpers/cgi.js';
 import { makeRunDir, ROOT, startDaemon, waitFor, type RunningDaemon } from './helpers/daemon.js';
+import { RELAY } from './helpers/relay.js';
 
 interface Case {
   query: string;
@@ -27,7 +29,14 @@ const ALL_CASES: Case[] = fs
 /** Every tenth case: both queries, empty and full answers, with and without optional parameters. */
 const CASES = ALL_CASES.filter((_, i) => i % 10 === 0);
 
-const RUNTIMES: Runtime[] = ['node'];
+/**
+ * The per-request programs, each run as Apache runs it: the relay (what deploy/apache.conf serves) and its Node
+ * counterpart dist/roq.cgi, for a machine without the compiled one. Both must behave the same.
+ */
+const PROGRAMS: [string, Pick<CgiRequest, 'runtime' | 'program'>][] = [
+  ['the relay (dist/roq-relay)', { runtime: 'exe', program: RELAY }],
+  ['roq.cgi under node', { runtime: 'node' }],
+];
 
 function formOf(params: Record<string, string | number>, extra: Record<string, string> = {}): string {
   return new URLSearchParams({
@@ -63,9 +72,9 @@ afterAll(async () => {
   if (empty) fs.rmSync(empty, { recursive: true, force: true });
 });
 
-describe.each(RUNTIMES)('roq.cgi under %s against a real daemon', (runtime) => {
+describe.each(PROGRAMS)('%s against a real daemon', (_name, program) => {
   const ask = (query: string, more: Partial<Parameters<typeof runCgi>[0]> = {}) =>
-    runCgi({ query, runtime, ...more, env: { ROQ_RUN_DIR: daemon.run, ...more.env } });
+    runCgi({ query, ...program, ...more, env: { ROQ_RUN_DIR: daemon.run, ...more.env } });
 
   it('answers the sampled LIRR cases with format=json exactly, field order included', async () => {
     expect(CASES.length).toBeGreaterThanOrEqual(10);
@@ -202,8 +211,8 @@ async function answerNext(
   return parsed.request;
 }
 
-describe.each(RUNTIMES)('roq.cgi under %s: what the daemon checks', (runtime) => {
-  const run = (req: Parameters<typeof runCgi>[0]) => runCgi({ ...req, runtime, env: { ROQ_RUN_DIR: daemon.run } });
+describe.each(PROGRAMS)('%s: what the daemon checks', (_name, program) => {
+  const run = (req: Parameters<typeof runCgi>[0]) => runCgi({ ...req, ...program, env: { ROQ_RUN_DIR: daemon.run } });
   const BAD: [string, string, string][] = [
     ['stop=202&date=2026-02-30', 'date', 'ROQ_PARAM_NO_SUCH_DAY'],
     ['stop=202&date=2026-11-09&after=25:61', 'after', 'ROQ_PARAM_INVALID'],
@@ -260,7 +269,7 @@ describe.each(RUNTIMES)('roq.cgi under %s: what the daemon checks', (runtime) =>
     expect(big.body).toContain('ROQ_REQUEST_TOO_LARGE');
     // Claimed but not sent: the daemon's page.
     const claimed = await runCgi({
-      runtime,
+      ...program,
       method: 'POST',
       body: 'q=x',
       env: { ROQ_RUN_DIR: daemon.run, CONTENT_LENGTH: '16385' },
@@ -281,7 +290,7 @@ describe.each(RUNTIMES)('roq.cgi under %s: what the daemon checks', (runtime) =>
     expect(latin1.status).toBe(400);
     expect(latin1.body).toContain('the query string has %-escaped bytes that are not UTF-8 text');
     const short = await runCgi({
-      runtime,
+      ...program,
       method: 'POST',
       body: 'q=x',
       env: { ROQ_RUN_DIR: daemon.run, CONTENT_LENGTH: '10' },
@@ -301,13 +310,13 @@ describe.each(RUNTIMES)('roq.cgi under %s: what the daemon checks', (runtime) =>
   });
 });
 
-describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) => {
+describe.each(PROGRAMS)('%s without a working daemon', (_name, program) => {
   it('answers 503 with Retry-After when no daemon ever ran on the run directory', async () => {
-    const r = await runCgi({ runtime, query: 'q=minal&format=json', env: { ROQ_RUN_DIR: empty } });
+    const r = await runCgi({ ...program, query: 'q=minal&format=json', env: { ROQ_RUN_DIR: empty } });
     expect(r.status).toBe(503);
     expect(r.headers['retry-after']).toBe('5');
     expect(r.body).toContain('ROQ_DAEMON_DOWN');
-    const html = await runCgi({ runtime, query: 'q=minal', env: { ROQ_RUN_DIR: join(empty, 'missing') } });
+    const html = await runCgi({ ...program, query: 'q=minal', env: { ROQ_RUN_DIR: join(empty, 'missing') } });
     expect(html.status).toBe(503);
     // The visitor reads a plain sentence; the run directory and errno go to the error log.
     expect(html.body).not.toContain(empty);
@@ -318,7 +327,7 @@ describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) =
     const held = heldRequests();
     try {
       const r = await runCgi({
-        runtime,
+        ...program,
         query: 'q=minal&format=json',
         env: { ROQ_RUN_DIR: held.run, ROQ_CGI_TIMEOUT_MS: '300' },
         timeoutMs: 15_000,
@@ -343,7 +352,7 @@ describe.each(RUNTIMES)('roq.cgi under %s without a working daemon', (runtime) =
       const page = 'Status: 418 I am a teapot\nContent-Type: text/plain; charset=utf-8\nContent-Length: 6\n\nteapot';
       const forged = [encodeWebAnswer('F'.repeat(24), Buffer.from('Status: 200 OK\n\nforged')), Buffer.from('garbage')];
       const [r, req] = await Promise.all([
-        runCgi({ runtime, query: 'q=minal', env: { ROQ_RUN_DIR: held.run } }),
+        runCgi({ ...program, query: 'q=minal', env: { ROQ_RUN_DIR: held.run } }),
         answerNext(held, page, forged),
       ]);
       expect(req.web).toMatchObject({ method: 'GET', query: 'q=minal', script: '/cgi-bin/roq.cgi' });

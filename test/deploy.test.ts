@@ -156,6 +156,7 @@ describe('the release tarball', () => {
       'dist/load-thread.js',
       'runtime/node',
       'runtime/LICENSE',
+      'cgi-bin/roq-relay',
       'cgi-bin/roq.cgi',
       'deploy/roq.service',
       'deploy/apache.conf',
@@ -208,7 +209,7 @@ describe('the release tarball', () => {
       expect(q.stdout).toContain('Jamaica');
 
       const cgi = await exec(
-        join(prefix, 'current/cgi-bin/roq.cgi'),
+        join(prefix, 'current/cgi-bin/roq-relay'),
         [],
         cgiEnv({ query: 'q=jamaica&format=json', env: { ROQ_RUN_DIR: run } }),
         15_000,

@@ -13,7 +13,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_APACHE, makeWebRunDir, startApache, type Apache } from '../tools/demo/apache.js';
 import { ROOT, roqCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
-import { CHROMIUM, installCgi, launchChromium, stopWeb } from './helpers/web.js';
+import { CHROMIUM, installRelay, launchChromium, stopWeb } from './helpers/web.js';
 
 const UPDATE = process.env.UPDATE_SCREENSHOT === '1';
 const ACTION_MS = 10_000;
@@ -54,7 +54,7 @@ describe.skipIf(skipReason !== '')(
       fs.writeFileSync(join(app, 'app.json'), JSON.stringify({ title: 'Releases and time zones' }));
       expect((await roqCli(['build', '--app', app])).code).toBe(0);
       daemon = await startDaemon({ app, data, run: makeWebRunDir(join(base, 'run')), workers: 1 });
-      const program = installCgi(join(app, '.roq/dist'), join(base, 'web', 'cgi-bin'));
+      const program = installRelay(join(base, 'web', 'cgi-bin'));
       apache = await startApache({
         dir: join(base, 'web'),
         scripts: { '/releases': program },

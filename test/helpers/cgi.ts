@@ -1,5 +1,6 @@
 /**
- * Runs the built CGI program (dist/roq.cgi) as a web server would: a child process with an RFC 3875 environment,
+ * Runs the per-request program (the relay dist/roq-relay, or dist/roq.cgi under Node) as a web server would: a
+ * child process with an RFC 3875 environment,
  * the body on stdin, the response parsed from stdout. Build first (`node scripts/build.js`; `npm test` does it).
  *
  *   const r = await runCgi({ query: 'q=minal&format=json', env: { ROQ_RUN_DIR: run } });
@@ -13,6 +14,7 @@ import { ROOT } from './daemon.js';
 export { cgiEnv, type CgiRequest, type Runtime };
 
 export const CGI = join(ROOT, 'dist/roq.cgi');
+export const RELAY = join(ROOT, 'dist/roq-relay');
 
 export interface CgiResult {
   /** From the Status header; 200 when there is none, as RFC 3875 says. */
@@ -41,11 +43,15 @@ export function parseCgiResponse(raw: string): { status: number; headers: Record
   return { status, headers, body: raw.slice(m.index + m[0].length) };
 }
 
-/** Runs dist/roq.cgi once; never rejects on a bad response (the result says what happened), only on spawn failure. */
+/**
+ * Runs the per-request program once, as Apache runs it: by default the relay (dist/roq-relay, what
+ * deploy/apache.conf serves); with runtime 'node', or a program but no runtime, that script under Node (by default
+ * dist/roq.cgi). Never rejects on a bad response (the result says what happened), only on spawn failure.
+ */
 export function runCgi(req: CgiRequest = {}): Promise<CgiResult> {
-  const runtime = req.runtime ?? 'node';
+  const runtime = req.runtime ?? (req.program === undefined ? 'exe' : 'node');
   // 'exe': the program is an executable of its own (the relay), run as it is.
-  const [exe, args] = runtime === 'exe' ? [req.program ?? CGI, []] : [process.execPath, [req.program ?? CGI]];
+  const [exe, args] = runtime === 'exe' ? [req.program ?? RELAY, []] : [process.execPath, [req.program ?? CGI]];
   const started = performance.now();
   // execve(2) takes C strings: a variable's value ends at its first NUL, whatever the web server was handed.
   const env = Object.fromEntries(Object.entries(cgiEnv(req)).map(([k, v]) => [k, v?.split('\0')[0]]));

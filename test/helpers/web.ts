@@ -1,25 +1,20 @@
 /**
- * Pieces the web tests share: an app's CGI program installed where Apache runs it, and Debian's Chromium.
+ * Pieces the web tests share: the relay installed where Apache runs it, and Debian's Chromium.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
-import { writeCgi } from '../../tools/demo/apache.js';
+import { installForWeb } from '../../tools/demo/apache.js';
+import { ROOT } from './daemon.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
 /**
- * Copies a build's CGI program (`dist`: a dist/ directory) into `cgiBin`: the compiled executable `roq-cgi` when
- * Bun built one, else the bundle under this Node. Returns the program's path.
+ * Puts the relay (dist/roq-relay) into `cgiBin`, where Apache runs it, for any app: the app's daemon renders its
+ * pages, so one relay serves them all. Returns the program's path.
  */
-export function installCgi(dist: string, cgiBin: string): string {
-  fs.mkdirSync(cgiBin, { recursive: true });
-  if (!fs.existsSync(join(dist, 'roq-cgi')))
-    return writeCgi(cgiBin, 'roq.cgi', process.execPath, fs.readFileSync(join(dist, 'roq.cgi'), 'utf8'));
-  const program = join(cgiBin, 'roq-cgi');
-  fs.copyFileSync(join(dist, 'roq-cgi'), program);
-  fs.chmodSync(program, 0o755);
-  return program;
+export function installRelay(cgiBin: string): string {
+  return installForWeb(join(ROOT, 'dist/roq-relay'), join(cgiBin, 'roq-relay'));
 }
 
 /**

@@ -26,6 +26,8 @@ export interface ApacheOptions {
   scripts: Record<string, string>;
   /** Environment every CGI program gets (ROQ_RUN_DIR at least). */
   env: Record<string, string>;
+  /** URL path → environment for that path's program only, over `env` (two apps' run directories side by side). */
+  scriptEnv?: Record<string, Record<string, string>>;
   /** Config files included after these lines, as a server's conf-enabled/ is (the tests include deploy/apache.conf). */
   include?: string[];
   /** 0 or absent: a free port. */
@@ -92,6 +94,7 @@ export function apacheConfig(o: ApacheOptions & { port: number }, asRoot: boolea
       `ScriptAlias ${path} ${q(file)}`,
       `<Location ${path}>`,
       '  Require all granted',
+      ...Object.entries(o.scriptEnv?.[path] ?? {}).map(([k, v]) => `  SetEnv ${k} ${q(v)}`),
       '</Location>',
     ]),
     '<Directory ' + q(o.dir) + '>',
@@ -244,6 +247,15 @@ export function letWebUserThrough(path: string): void {
   }
 }
 
+function webUid(): number {
+  const line = fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${WEB_USER}:`));
+  if (!line) throw new Error(`no user ${WEB_USER} in /etc/passwd`);
+  return Number(line.split(':')[2]);
+}
+
 function webGid(): number {
   const line = fs
     .readFileSync('/etc/group', 'utf8')
@@ -251,4 +263,35 @@ function webGid(): number {
     .find((l) => l.startsWith(`${WEB_USER}:`));
   if (!line) throw new Error(`no group ${WEB_USER} in /etc/group`);
   return Number(line.split(':')[2]);
+}
+
+/** The modules deploy/apache.conf's cache block needs, as LoadModule lines for a private httpd. */
+export const CACHE_MODULES = [
+  ['cache', 'mod_cache.so'],
+  ['cache_disk', 'mod_cache_disk.so'],
+].map(([name, file]) => `LoadModule ${name}_module ${APACHE_MODULES}/${file}`);
+
+/**
+ * deploy/apache.conf's commented cache block, uncommented, for the path `location` instead of /departures and with
+ * the cache in `cacheRoot` (made here, for the web server's user): what an admin enables, so the tests and the
+ * bench run the very lines the deployment ships.
+ */
+export function deployedCacheBlock(deployConf: string, location: string, cacheRoot: string): string {
+  fs.mkdirSync(cacheRoot, { recursive: true, mode: 0o755 });
+  if (process.getuid?.() === 0) fs.chownSync(cacheRoot, webUid(), webGid());
+  const text = fs.readFileSync(deployConf, 'utf8');
+  const start = text.indexOf('# BEGIN cache');
+  const end = text.indexOf('# END cache');
+  if (start < 0 || end < start) throw new Error(`${deployConf} has no '# BEGIN cache' … '# END cache' block`);
+  return text
+    .slice(start, end)
+    .split('\n')
+    .filter((l) => /^#(?:\S| {4})/.test(l)) // config lines; prose is '# ' and a word
+    .map((l) =>
+      l
+        .replace(/^#/, '')
+        .replace(/\/departures\b/g, location)
+        .replace(/\/var\/cache\/apache2\/mod_cache_disk/g, cacheRoot),
+    )
+    .join('\n');
 }

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { runningPid } from '../../src/control/lifecycle.js';
-import { HAVE_APACHE, letWebUserThrough, makeWebRunDir, startApache, writeCgi, type Apache } from './apache.js';
+import { HAVE_APACHE, letWebUserThrough, makeWebRunDir, startApache, type Apache } from './apache.js';
 
 export const HAPROXY_BIN = '/usr/sbin/haproxy';
 export const HAVE_HAPROXY = fs.existsSync(HAPROXY_BIN);
@@ -26,7 +26,7 @@ export interface ClusterOptions {
   base: string;
   /** The data directory each node starts with (copied into each node). */
   data: string;
-  /** The repository root: dist/roq.js, dist/roq-cgi (or dist/roq.cgi), deploy/haproxy.cfg. */
+  /** The repository root: dist/roq.js, dist/roq-relay, deploy/haproxy.cfg. */
   root: string;
   nodes: number;
   /** HAProxy's port; 0 or absent: a free one. */
@@ -109,16 +109,13 @@ function copyDir(from: string, to: string): void {
   }
 }
 
+/** The relay, in the node's own cgi-bin. */
 function cgiProgram(root: string, dir: string): string {
-  const exe = join(root, 'dist/roq-cgi');
   const bin = join(dir, 'cgi-bin');
   fs.mkdirSync(bin, { recursive: true, mode: 0o755 });
-  if (fs.existsSync(exe)) {
-    fs.copyFileSync(exe, join(bin, 'roq-cgi'));
-    fs.chmodSync(join(bin, 'roq-cgi'), 0o755);
-    return join(bin, 'roq-cgi');
-  }
-  return writeCgi(bin, 'roq.cgi', process.execPath, fs.readFileSync(join(root, 'dist/roq.cgi'), 'utf8'));
+  fs.copyFileSync(join(root, 'dist/roq-relay'), join(bin, 'roq-relay'));
+  fs.chmodSync(join(bin, 'roq-relay'), 0o755);
+  return join(bin, 'roq-relay');
 }
 
 async function makeNode(o: ClusterOptions, index: number): Promise<ClusterNode> {

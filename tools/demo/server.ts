@@ -1,31 +1,31 @@
 /**
  * `npm run demo`: roq's web path on one machine. Checks that its port is free, starts the daemon on the sample
  * feed, then serves the page at 127.0.0.1:8080/departures (and `/` redirects there): through a private Apache
- * httpd running the CGI program (dist/roq.cgi) when Apache is installed (tools/demo/apache.ts), else
- * through a small built-in CGI host that runs dist/roq.cgi once per request with the RFC 3875 environment Apache
- * would give it. One line per request goes to the output. Ctrl-C (also with the output piped into `tee`, whose
+ * httpd running the relay (dist/roq-relay, the deployed per-request program) when Apache is installed
+ * (tools/demo/apache.ts), else through a small built-in CGI host that runs the relay once per request with the
+ * RFC 3875 environment Apache would give it. One line per request goes to the output. Ctrl-C (also with the output piped into `tee`, whose
  * end goes away with the same Ctrl-C), SIGTERM or SIGHUP stop the server and the daemon it started.
  *
- * As a deployment does, what Apache runs (the CGI program, the run directory) is put in a temporary directory the
+ * As a deployment does, what Apache runs (the relay, the run directory) is put in a temporary directory the
  * web server's user can read, not in the checkout, which may sit in a 0700 home directory. When today is outside
  * the days the sample covers, `/` opens a day inside them, and the demo says so.
  *
  * `npm run demo -- --app DIR [--data DATA]` serves another app the same way (the MAC vendor sample:
- * `--app examples/mac-vendors`): `roq start --app` builds it into DIR/.roq/ when needed, its own CGI program
- * (DIR/.roq/dist) serves every query of the app at /<its directory's name>/QUERY, and DATA defaults to DIR/data.
+ * `--app examples/mac-vendors`): `roq start --app` builds it into DIR/.roq/ when needed, its daemon renders every
+ * query of the app at /<its directory's name>/QUERY through the same relay, and DATA defaults to DIR/data.
  *
  * Environment: PORT (default 8080; 0 picks a free port), ROQ_DEMO_RUN and ROQ_DEMO_DATA (run and data
  * directories), ROQ_DEMO_HTTPD=apache|builtin (default: apache when installed).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { today } from '../../src/dates.js';
 import { readStatusFile } from '../../src/control/status.js';
-import { HAVE_APACHE, makeWebDir, makeWebRunDir, startApache, writeCgi, type Apache } from './apache.js';
+import { HAVE_APACHE, installForWeb, makeWebDir, makeWebRunDir, startApache, type Apache } from './apache.js';
 import { followLog } from './follow.js';
 
 const ROOT = resolve(dirname(process.argv[1] ?? 'dist/demo.js'), '..');
@@ -64,9 +64,8 @@ function demoArgs(): { app?: string; data?: string } {
 const ARGS = demoArgs();
 /** The app served: roq's own (the GTFS board) unless --app names another. */
 const APP = ARGS.app;
-/** Where the served app's programs are: an app's build puts them in DIR/.roq/dist. */
-const DIST = APP ? join(APP, '.roq/dist') : join(ROOT, 'dist');
-const CGI = join(DIST, 'roq.cgi');
+/** The per-request program: one for every app, since the app's daemon renders its pages. */
+const RELAY = join(ROOT, 'dist/roq-relay');
 const DATA =
   ARGS.data ??
   (process.env.ROQ_DEMO_DATA
@@ -169,7 +168,7 @@ function parseCgiOutput(out: Buffer): CgiReply {
 
 function runCgi(env: Record<string, string>, body: Buffer): Promise<CgiReply> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [CGI], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(RELAY, [], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
     const out: Buffer[] = [];
     let killed = false;
     const timer = setTimeout(() => {
@@ -186,7 +185,7 @@ function runCgi(env: Record<string, string>, body: Buffer): Promise<CgiReply> {
     });
     child.on('error', (e) => {
       clearTimeout(timer);
-      done(fail(500, `could not run ${CGI}: ${e.message}`));
+      done(fail(500, `could not run ${RELAY}: ${e.message}`));
     });
     child.on('close', () => {
       clearTimeout(timer);
@@ -304,8 +303,8 @@ function homePage(run: string): string {
 /** The private Apache httpd, serving the CGI program at PAGE from a directory of its own that www-data can read. */
 async function apacheHost(web: string, run: string, port: number, home: string): Promise<Apache> {
   const cgiBin = join(web, 'cgi-bin');
-  const program = writeCgi(cgiBin, 'roq.cgi', process.execPath, readFileSync(CGI, 'utf8'));
-  const env: Record<string, string> = { ROQ_RUN_DIR: run, PATH: '/usr/bin:/bin' };
+  const program = installForWeb(RELAY, join(cgiBin, 'roq-relay'));
+  const env: Record<string, string> = { ROQ_RUN_DIR: run };
   for (const name of ['TZ', 'ROQ_CGI_TIMEOUT_MS']) if (process.env[name]) env[name] = process.env[name]!;
   return startApache({ dir: join(web, 'httpd'), port, scripts: { [PAGE]: program }, env, home, logRequests: true });
 }
@@ -365,8 +364,7 @@ async function main(): Promise<void> {
   const started = await roq(['start', '--run', run, '--data', DATA, ...app]);
   if (started.code !== 0) throw new Error(started.output.trim());
   cleanups.push(async () => say((await roq(['stop', '--run', run, ...app])).output));
-  if (!existsSync(CGI))
-    throw new Error(`${CGI} is missing; run \`node scripts/build.js${APP ? ` --app ${APP}` : ''}\``);
+  if (!existsSync(RELAY)) throw new Error(`${RELAY} is missing; run \`node scripts/build.js\``);
   say(started.output);
   const home = homePage(run);
 
@@ -375,15 +373,16 @@ async function main(): Promise<void> {
     cleanups.push(() => apache.stop());
     const follow = followLog(join(web, 'httpd', 'access.log'), say);
     cleanups.push(() => follow.stop());
-    const program = `${relative(ROOT, CGI)} under Node`;
     say(
-      `roq demo: ${apache.url}${PAGE} (Apache httpd running ${program}, error log ${join(web, 'httpd', 'error.log')}; daemon on ${run}; Ctrl-C stops both)`,
+      `roq demo: ${apache.url}${PAGE} (Apache httpd running ${relative(ROOT, RELAY)}, error log ${join(web, 'httpd', 'error.log')}; daemon on ${run}; Ctrl-C stops both)`,
     );
     return;
   }
   const host = await builtinHost(port, run, home);
   cleanups.push(() => host.stop());
-  say(`roq demo: http://127.0.0.1:${host.port}${PAGE} (daemon on ${run}; Ctrl-C stops both)`);
+  say(
+    `roq demo: http://127.0.0.1:${host.port}${PAGE} (the relay run per request; daemon on ${run}; Ctrl-C stops both)`,
+  );
 }
 
 main().catch((e: Error) => {
