@@ -61,7 +61,7 @@ function bundleOptions(p, outfile, plugins = [], define = {}) {
     sourcemap: false,
     legalComments: 'none',
     // better-sqlite3 is a native addon, required from node_modules by the SQLite baseline only.
-    external: ['bun:ffi', 'better-sqlite3'],
+    external: ['better-sqlite3'],
     define: {
       ROQ_VERSION: JSON.stringify(version),
       ROQ_COMMIT: JSON.stringify(commit),

@@ -42,9 +42,9 @@ import { parseArgs } from 'node:util';
 import { buildDeb, debianVersion } from './debian.js';
 
 /**
- * What Apache runs, each file with where it comes from and its mode: the CGI program compiled by Bun, with its
- * bytecode (no runtime needed), and the same program as one script for Node. Node runs a file named .cgi only as
- * CommonJS, and the package.json nearest to it must not say "module".
+ * What Apache runs, each file with where it comes from and its mode: the relay (C, what deploy/apache.conf serves),
+ * and the same relay as one script for Node. Node runs a file named .cgi only as CommonJS, and the package.json
+ * nearest to it must not say "module".
  */
 const CGI_PROGRAMS = [
   ['dist/roq-relay', 'cgi-bin/roq-relay', 0o755],

@@ -174,7 +174,6 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
       bundle: true,
       platform: 'node',
       format: 'cjs',
-      external: ['bun:ffi'],
       logLevel: 'error',
     });
     fs.writeFileSync(join(base, 'package.json'), '{ "type": "commonjs" }\n');

@@ -1,7 +1,7 @@
 /**
  * Deployment, through real processes as an admin would run it: the release tarball (what it holds; installing it
  * with neither npm nor node nor a compiler on the PATH), a daemon started from the installed release and asked
- * through its `roq` and its Bun CGI executable, the systemd ExecReload helper (data reload, or code upgrade when
+ * through its `roq` and its C relay, the systemd ExecReload helper (data reload, or code upgrade when
  * asked), and refresh-feed.sh fetching a zip over HTTPS from 127.0.0.1 with a conditional request, checking it,
  * flipping the data symlink, and keeping the served feed when the new one is bad.
  */

@@ -29,20 +29,15 @@ afterAll(async () => {
 });
 
 const SCRIPT = '/cgi-bin/roq-cgi';
-/** An app's CGI program: the compiled executable when Bun built one, else the bundle under Node. */
-function appCgi(dir: string, run: string, path: string, query: string, extra: CgiRequest = {}) {
-  const exe = join(dir, '.roq/dist/roq-cgi');
-  const compiled = fs.existsSync(exe);
-  return runCgi({
-    program: compiled ? exe : join(dir, '.roq/dist/roq.cgi'),
-    runtime: compiled ? 'exe' : 'node',
-    query,
-    ...extra,
-    env: { ROQ_RUN_DIR: run, SCRIPT_NAME: SCRIPT, PATH_INFO: path, ...extra.env },
-  });
+/**
+ * An app's web request, through the relay: the relay is the same program for every app (it forwards the request;
+ * the app's daemon renders the page), so an app's build makes none of its own.
+ */
+function appCgi(run: string, path: string, query: string, extra: CgiRequest = {}) {
+  return runCgi({ query, ...extra, env: { ROQ_RUN_DIR: run, SCRIPT_NAME: SCRIPT, PATH_INFO: path, ...extra.env } });
 }
 function macCgi(path: string, query: string, extra: CgiRequest = {}) {
-  return appCgi(app, mac.run, path, query, extra);
+  return appCgi(mac.run, path, query, extra);
 }
 function gtfsCgi(path: string, query: string) {
   return runCgi({ query, env: { ROQ_RUN_DIR: gtfs.run, SCRIPT_NAME: SCRIPT, PATH_INFO: path } });
@@ -299,7 +294,8 @@ describe("an app's own templates with a broken partial", () => {
       expect(cycle.code).not.toBe(0);
       // Found in the partial itself, even though no page includes it.
       expect(cycle.stderr).toContain("templates/_a.html:2:1: partial '{{> b}}' includes itself: b → a → b");
-      expect(fs.existsSync(join(broken, '.roq/dist/roq-cgi'))).toBe(false);
+      // Refused before anything is built: no daemon bundle a later start could take for a good build.
+      expect(fs.existsSync(join(broken, '.roq/dist/roq.js'))).toBe(false);
       fs.rmSync(join(broken, 'templates/_a.html'));
       fs.rmSync(join(broken, 'templates/_b.html'));
       expect((await roqCli(['build', '--app', broken])).code).toBe(0);

@@ -200,7 +200,7 @@ export function makeWebDir(prefix: string): string {
 
 /**
  * Puts a file or a directory tree at `to` for the web server's user: hard links where the file system allows
- * (no copy of a 90 MB Bun binary), copies otherwise; directories are made 0755. Returns `to`.
+ * (no copy of the data files), copies otherwise; directories are made 0755. Returns `to`.
  */
 export function installForWeb(from: string, to: string): string {
   const st = fs.statSync(from);

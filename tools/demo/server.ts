@@ -42,7 +42,7 @@ Ctrl-C stops the server and the daemon.
   --data DIR   the data directory (default: the app's data/, or data/gtfs-lirr)
   --help       this text
 
-Environment: PORT (default 8080; 0 picks a free port), ROQ_DEMO_HTTPD=apache|builtin, ROQ_DEMO_RUNTIME=node|bun.
+Environment: PORT (default 8080; 0 picks a free port), ROQ_DEMO_HTTPD=apache|builtin.
 `;
 /** `--app DIR` and `--data DIR`, as the user typed them: relative to where `npm run` was started. */
 function demoArgs(): { app?: string; data?: string } {
