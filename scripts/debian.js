@@ -38,7 +38,7 @@ const PATHS = [
 ];
 
 /**
- * Not in the package: the Node fallback of the CGI program, for a machine where the Bun executable cannot run (the
+ * Not in the package: the Node fallback of the CGI program, for a machine where the compiled relay cannot run (the
  * package is built for its architecture), which would need a node on the PATH.
  */
 const LEFT_OUT = ['deploy', 'cgi-bin/roq.cgi', 'cgi-bin/package.json'];
