@@ -50,6 +50,10 @@ export interface QuerySpec {
   fields: Field[];
   /** Seconds an HTTP cache may keep an answer (the schema's maxAge); absent: no caching. */
   maxAge?: number;
+  /** Field name → its label (the column heading) and help, where the schema gives them. */
+  fieldText?: Record<string, { label?: string; help?: string }>;
+  /** A declarative query's most rows: an answer that long may have been cut short. */
+  limit?: number;
 }`,
   ];
   for (const q of schemas.queries) parts.push(paramsInterface(q), rowType(q));
@@ -61,6 +65,8 @@ export interface QuerySpec {
       params: q.params,
       fields: q.fields,
       ...(q.maxAge ? { maxAge: q.maxAge } : {}),
+      ...(q.fieldText ? { fieldText: q.fieldText } : {}),
+      ...(q.declared ? { limit: q.declared.limit } : {}),
     };
   parts.push(`export type QueryName = ${schemas.queries.map((q) => quote(q.name)).join(' | ') || 'never'};`);
   parts.push(`export const QUERY_SPECS: Record<string, QuerySpec> = ${literal(specs)};`);

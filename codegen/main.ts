@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { APP_OUTPUT_DIR, generate, OUTPUT_DIR } from './generate.js';
+import { derivedNameMistakes } from './derivedNames.js';
 import { runnerOf } from './emitQueries.js';
 import { SchemaError, type SchemaFile } from './schema.js';
 
@@ -50,6 +51,20 @@ function main(): number {
     const { file, fn } = runnerOf({ name, description: '', params: [], fields: [], source: q.path });
     const path = app ? file.replace(/^src\//, '') : file;
     if (!existsSync(join(root, path))) console.error(`codegen: ${q.path}: write ${path} exporting ${fn}(db, params)`);
+  }
+  // Every module of the query functions (helpers too), for the names they give derivedOf.
+  const queryDir = app ? 'queries' : 'src/queries';
+  const modules = (existsSync(join(root, queryDir)) ? readdirSync(join(root, queryDir)) : [])
+    .filter((f) => f.endsWith('.ts'))
+    .sort()
+    .map((f) => ({ path: `${queryDir}/${f}`, text: readFileSync(join(root, queryDir, f), 'utf8') }));
+  const deriving = queries
+    .filter((q) => (q.json as { derive?: string }).derive)
+    .map((q) => (q.json as { query: string }).query);
+  const mistakes = derivedNameMistakes(modules, deriving);
+  if (mistakes.length) {
+    for (const m of mistakes) console.error(`codegen: ${m}`);
+    return 1;
   }
   const stale: string[] = [];
   for (const [path, text] of files) {

@@ -37,6 +37,8 @@ export interface QuerySchema {
   fields: Field[];
   /** Seconds an HTTP cache may keep an answer (Cache-Control max-age); absent: no caching. */
   maxAge?: number;
+  /** The fields' labels (column headings on the page) and help, where the schema gives them. */
+  fieldText?: Record<string, { label?: string; help?: string }>;
   source: string;
   /** Set for a declarative query (one that names a table): what the generic runner needs. */
   declared?: DeclaredQuery;
@@ -77,6 +79,7 @@ const PARAM_TYPES = ['string', 'int', 'float', 'bool', 'date', 'time'] as const;
 const FIELD_TYPES = ['string', 'int', 'float', 'bool'] as const;
 const SNAKE = /^[a-z][a-z0-9_]*$/;
 const INDEX_NAME = /^[a-z][A-Za-z0-9]*$/;
+const ONE_LINE = /^[^\r\n]*$/;
 
 type Obj = Record<string, unknown>;
 
@@ -179,6 +182,8 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
     'indexes',
     'delimiter',
     'header',
+    'comment',
+    'shortRows',
     'references',
   ]);
   const name = c.string(o.table, 'table', SNAKE, 'a table name of [a-z0-9_] starting with a letter');
@@ -197,6 +202,7 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
       'description',
       'heading',
       'format',
+      'fold',
     ]);
     const type = c.oneOf(co.type, `${at}.type`, COLUMN_TYPES, 'type');
     const col: ColumnSpec = {
@@ -209,6 +215,10 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
       if (!formats) c.fail(`${at}.format`, 'only date and time columns take a format');
       const f = c.oneOf(co.format, `${at}.format`, formats!, `${type} format`);
       if (f === 'iso' || f === 'clock') col.format = f;
+    }
+    if (co.fold !== undefined) {
+      if (type !== 'string') c.fail(`${at}.fold`, 'only string columns take fold');
+      col.fold = c.oneOf(co.fold, `${at}.fold`, ['ascii-case'] as const, 'fold');
     }
     const d = columnDefault(c, co.default, type, `${at}.default`, col.format);
     if (d !== undefined) col.default = d;
@@ -304,6 +314,14 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
     if (d !== ',') spec.delimiter = d;
   }
   if (o.header !== undefined && !c.bool(o.header, 'header')) spec.header = false;
+  if (o.comment !== undefined)
+    spec.comment = c.string(
+      o.comment,
+      'comment',
+      /^[^\r\n",;|\t]+$/,
+      'a line prefix (no separator, quote or line end)',
+    );
+  if (c.bool(o.shortRows, 'shortRows')) spec.shortRows = true;
   if (composite.length) spec.references = composite;
   return { spec, refs: references };
 }
@@ -366,12 +384,27 @@ export function validateQuery(file: SchemaFile): QuerySchema {
   const name = c.string(o.query, 'query', SNAKE, 'a query name of [a-z0-9_] starting with a letter');
   const params: ParamSpec[] = c.array(o.params ?? [], 'params').map((raw, i) => {
     const at = `params[${i}]`;
-    const po = c.object(raw, at, ['name', 'type', 'required', 'default', 'maxLength', 'min', 'max', 'description']);
+    const po = c.object(raw, at, [
+      'name',
+      'type',
+      'required',
+      'default',
+      'maxLength',
+      'min',
+      'max',
+      'description',
+      'label',
+      'help',
+      ...(o.table !== undefined ? ['match'] : []),
+    ]);
     const pname = c.string(po.name, `${at}.name`, SNAKE, 'a parameter name of [a-z0-9_] starting with a letter');
     const type = c.oneOf(po.type, `${at}.type`, PARAM_TYPES, 'type');
-    const base: { name: string; required?: boolean; description?: string } = { name: pname };
+    const base: { name: string; required?: boolean; description?: string; label?: string; help?: string } = {
+      name: pname,
+    };
     if (po.required !== undefined) base.required = c.bool(po.required, `${at}.required`);
-    if (po.description !== undefined) base.description = c.string(po.description, `${at}.description`);
+    for (const k of ['description', 'label', 'help'] as const)
+      if (po[k] !== undefined) base[k] = c.string(po[k], `${at}.${k}`, ONE_LINE, 'text on one line');
     const only = (prop: string, types: readonly string[]) => {
       if (po[prop] !== undefined && !types.includes(type))
         c.fail(`${at}.${prop}`, `only ${types.join(', ')} parameters take ${prop}`);
@@ -438,15 +471,26 @@ export function validateQuery(file: SchemaFile): QuerySchema {
     'parameter',
   );
   // One property order for every parameter, whatever the schema's, so generated specs read alike.
-  const order = ['name', 'type', 'required', 'default', 'maxLength', 'min', 'max', 'description'];
+  const order = ['name', 'type', 'required', 'default', 'maxLength', 'min', 'max', 'description', 'label', 'help'];
   const ordered = params.map(
     (p) =>
       Object.fromEntries(order.filter((k) => k in p).map((k) => [k, (p as Record<string, unknown>)[k]])) as ParamSpec,
   );
   const declarative = o.table !== undefined;
+  const fieldText: Record<string, { label?: string; help?: string }> = {};
   const fields: Field[] = c.array(o.fields, 'fields').map((raw, i) => {
-    const fo = c.object(raw, `fields[${i}]`, ['name', 'type', 'description', ...(declarative ? ['column'] : [])]);
+    const fo = c.object(raw, `fields[${i}]`, [
+      'name',
+      'type',
+      'description',
+      'label',
+      'help',
+      ...(declarative ? ['column'] : []),
+    ]);
     const name = c.string(fo.name, `fields[${i}].name`, SNAKE, 'a field name of [a-z0-9_] starting with a letter');
+    for (const k of ['label', 'help'] as const)
+      if (fo[k] !== undefined)
+        (fieldText[name] ??= {})[k] = c.string(fo[k], `fields[${i}].${k}`, ONE_LINE, 'text on one line');
     // A declarative query's field types follow its columns (linkDeclared); one written here must agree.
     if (declarative && fo.type === undefined) return { name, type: 'string' };
     return { name, type: c.oneOf(fo.type, `fields[${i}].type`, FIELD_TYPES, 'type') };
@@ -471,6 +515,7 @@ export function validateQuery(file: SchemaFile): QuerySchema {
     params: ordered,
     fields,
     ...(maxAge ? { maxAge } : {}),
+    ...(Object.keys(fieldText).length ? { fieldText } : {}),
     source: file.path,
   };
   if (o.derive !== undefined)
@@ -502,7 +547,17 @@ function linkDeclared(q: QuerySchema, json: Obj, tables: readonly SourcedTable[]
       `table '${t.name}' has no ${index === 'key' ? 'key' : `index '${index}'`} (it has: ${known.join(', ') || 'no key and no index'})`,
     );
   }
-  if (q.params.length > columns.length)
+  const paramsJson = (json.params ?? []) as Obj[];
+  const MATCHES = ['exact', 'prefix', 'min', 'max'] as const;
+  const match = paramsJson.map((p, i) =>
+    p.match === undefined ? 'exact' : c.oneOf(p.match, `params[${i}].match`, MATCHES, 'match'),
+  );
+  const exact = match.filter((m) => m === 'exact').length;
+  match.forEach((m, i) => {
+    if (m === 'exact' && i >= exact)
+      c.fail(`params[${i}].match`, 'parameters matched exactly come first, then those of a range (prefix, min, max)');
+  });
+  if (exact + (exact < match.length ? 1 : 0) > columns.length)
     c.fail(
       `params[${columns.length}]`,
       `the ${index} of '${t.name}' has ${columns.length} column(s) (${columns.join(', ')}); parameters bind to them in order`,
@@ -516,7 +571,13 @@ function linkDeclared(q: QuerySchema, json: Obj, tables: readonly SourcedTable[]
     time: 'time',
   };
   q.params.forEach((p, i) => {
-    const col = t.columns.find((x) => x.name === columns[i])!;
+    const col = t.columns.find((x) => x.name === columns[Math.min(i, exact)])!;
+    const m = match[i]!;
+    if (m !== 'exact' && match.indexOf(m) !== i) c.fail(`params[${i}].match`, `a second '${m}' parameter`);
+    if (m === 'prefix' && (col.type !== 'string' || match.some((x) => x === 'min' || x === 'max')))
+      c.fail(`params[${i}].match`, `a prefix matches a string column alone; ${t.name}.${col.name} is ${col.type}`);
+    if ((m === 'min' || m === 'max') && col.type === 'string')
+      c.fail(`params[${i}].match`, `${m} bounds a column of numbers, dates or times; ${t.name}.${col.name} is text`);
     if (PARAM_OF[col.type] !== p.type)
       c.fail(
         `params[${i}].type`,
@@ -541,7 +602,17 @@ function linkDeclared(q: QuerySchema, json: Obj, tables: readonly SourcedTable[]
   });
   const limit = json.limit === undefined ? 100 : c.integer(json.limit, 'limit');
   if (limit < 1 || limit > 100_000) c.fail('limit', `${limit} is outside 1..100000`);
-  q.declared = { table: t.name, index, columns: [...columns], params: q.params.map((p) => p.name), fields, limit };
+  const names = q.params.map((p) => p.name);
+  q.declared = { table: t.name, index, columns: [...columns], params: names.slice(0, exact), fields, limit };
+  if (exact < names.length) {
+    const range: NonNullable<DeclaredQuery['range']> = { column: columns[exact]! };
+    match.forEach((m, i) => {
+      if (m !== 'exact') range[m] = names[i]!;
+    });
+    q.declared.range = range;
+  }
+  const folded = columns.filter((n, i) => i < exact && t.columns.find((x) => x.name === n)!.fold);
+  if (folded.length) q.declared.fold = folded;
 }
 
 function dirOf(files: SchemaFile[], fallback: string): string {

@@ -24,7 +24,9 @@ export const CATALOG = {
   ROQ_PARAM_INVALID: { status: 400, text: "parameter '{param}' is invalid: expected {expected}, got '{value}'" },
   ROQ_PARAM_NO_SUCH_DAY: { status: 400, text: "parameter '{param}': {value} is not a day of the calendar ({detail})" },
   ROQ_PARAM_UNKNOWN: { status: 400, text: "unknown parameter '{param}' for query '{query}'" },
-  ROQ_QUERY_UNKNOWN: { status: 400, text: "unknown query '{query}'; known queries: {known}" },
+  ROQ_PARAM_REPEATED: { status: 400, text: "parameter '{param}' is given twice; give it once" },
+  ROQ_QUERY_UNKNOWN: { status: 404, text: "unknown query '{query}'; known queries: {known}" },
+  ROQ_FORMAT_UNKNOWN: { status: 400, text: "unknown format '{format}'; ask for format=html, json or csv" },
   ROQ_REQUEST_TOO_LARGE: { status: 413, text: 'the request is too large ({size}); at most {max} are accepted' },
   ROQ_METHOD: { status: 405, text: "method '{method}' is not allowed; use GET or POST" },
   ROQ_DAEMON_DOWN: {

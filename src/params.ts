@@ -7,21 +7,18 @@ import { missingDay, parseClockTime, parseIsoDate } from './dates.js';
 import { RoqError, roqError } from './errors.js';
 import type { DateRange } from './protocol.js';
 
-export type ParamSpec =
-  | { name: string; type: 'string'; required?: boolean; default?: string; maxLength?: number; description?: string }
-  | { name: string; type: 'int'; required?: boolean; default?: number; min: number; max: number; description?: string }
-  | {
-      name: string;
-      type: 'float';
-      required?: boolean;
-      default?: number;
-      min?: number;
-      max?: number;
-      description?: string;
-    }
-  | { name: string; type: 'bool'; required?: boolean; default?: boolean; description?: string }
-  | { name: string; type: 'date'; required?: boolean; default?: string; description?: string }
-  | { name: string; type: 'time'; required?: boolean; default?: string; description?: string };
+/** What the pages and help say of a parameter: `label` names its input, `help` is the line below it. */
+type ParamText = { description?: string; label?: string; help?: string };
+
+export type ParamSpec = ParamText &
+  (
+    | { name: string; type: 'string'; required?: boolean; default?: string; maxLength?: number }
+    | { name: string; type: 'int'; required?: boolean; default?: number; min: number; max: number }
+    | { name: string; type: 'float'; required?: boolean; default?: number; min?: number; max?: number }
+    | { name: string; type: 'bool'; required?: boolean; default?: boolean }
+    | { name: string; type: 'date'; required?: boolean; default?: string }
+    | { name: string; type: 'time'; required?: boolean; default?: string }
+  );
 
 /** Parsed values: strings stay strings; ints and floats are numbers; dates are yyyymmdd numbers; times are seconds. */
 export type ParamValue = string | number | boolean;
@@ -81,12 +78,19 @@ export function parseBool(text: string): boolean | undefined {
 // them keeps logs and pages clean.
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
+/** Characters as a person counts them (code points): an emoji is one, not the two UTF-16 units of text.length. */
+function codePoints(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
 function parseOne(spec: ParamSpec, text: string): ParamValue {
   const bad = () =>
     roqError('ROQ_PARAM_INVALID', { param: spec.name, expected: expectedForm(spec), value: text.slice(0, 40) });
   switch (spec.type) {
     case 'string':
-      if (text.length > (spec.maxLength ?? 256) || CONTROL_CHARS.test(text)) throw bad();
+      if (codePoints(text) > (spec.maxLength ?? 256) || CONTROL_CHARS.test(text)) throw bad();
       return text;
     case 'int': {
       if (!/^-?[0-9]{1,10}$/.test(text)) throw bad();

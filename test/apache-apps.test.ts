@@ -6,9 +6,10 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from '../tools/demo/apache.js';
+import { HAVE_APACHE, makeWebRunDir, startApache, type Apache } from '../tools/demo/apache.js';
 import { copyApp, MAC_APP, MAC_DATA } from './helpers/apps.js';
 import { ROOT, roqCli, startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { installCgi } from './helpers/web.js';
 
 interface Site {
   apache: Apache;
@@ -21,14 +22,7 @@ let base = '';
 async function serve(name: string, dist: string, start: (run: string) => Promise<RunningDaemon>): Promise<void> {
   const run = makeWebRunDir(join(base, name, 'run'));
   const daemon = await start(run);
-  const cgiBin = join(base, name, 'web', 'cgi-bin');
-  fs.mkdirSync(cgiBin, { recursive: true });
-  let program: string;
-  if (fs.existsSync(join(dist, 'roq-cgi'))) {
-    program = join(cgiBin, 'roq-cgi');
-    fs.copyFileSync(join(dist, 'roq-cgi'), program);
-    fs.chmodSync(program, 0o755);
-  } else program = writeCgi(cgiBin, 'roq.cgi', process.execPath, fs.readFileSync(join(dist, 'roq.cgi'), 'utf8'));
+  const program = installCgi(dist, join(base, name, 'web', 'cgi-bin'));
   const apache = await startApache({
     dir: join(base, name, 'web'),
     scripts: { '/app': program },
@@ -71,7 +65,7 @@ describe.skipIf(!HAVE_APACHE)('two apps behind Apache', () => {
     const page = await get('mac', '/app/vendors?q=cern&limit=2');
     expect(page.status).toBe(200);
     expect(page.body).toContain('<caption>2 rows</caption>');
-    expect(page.body).toContain('<td>CERN</td>');
+    expect(page.body).toContain('<td data-label="Organization">CERN</td>');
     const json = await get('mac', '/app/vendor?mac=00-50-C2-7D-51-23&format=json');
     expect(JSON.parse(json.body).rows.map((r: { assignment: string }) => r.assignment)).toEqual([
       '0050C27D5',

@@ -2,8 +2,9 @@
  * The attacks of issue 16, run for real as Unix users against a real daemon and the real CGI program, in the layout
  * docs/SECURITY.md prescribes: the run directory `roqd:www-data` 3730, the daemon started as root with `--user
  * roqd:www-data`, visitors' CGI programs as `www-data`, `mallory` a member of `www-data` (another CGI program or
- * PHP application on the same Apache), `eve` a local user outside it. Each row of the issue's table (H1–H4, M1–M4,
- * L1–L3) is one test that performs the attack as mallory and checks that it is refused or bounded.
+ * PHP application on the same Apache), `eve` a local user outside it. Each row of docs/SECURITY.md's table for
+ * mallory (H1–H4, M1–M6, L1–L4) is one test that performs the attack as mallory and checks that it is refused or
+ * bounded.
  *
  * Needs root (CI is root): it creates the users if they are missing (and leaves them), and runs everything from a
  * world-readable copy of dist/ under /tmp, since the checkout may sit in a 0700 home directory. Every process it

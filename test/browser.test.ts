@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from '../tools/demo/apache.js';
 import { contrast, MIN_CONTRAST } from '../src/cgi/board.js';
@@ -20,8 +20,8 @@ import { HAVE_BUN } from './helpers/cgi.js';
 import { LIRR, ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { referenceBoard, type BoardParams } from './board-reference.js';
 import { removeAfterAll } from './helpers/temp.js';
+import { CHROMIUM, launchChromium, stopWeb } from './helpers/web.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const UPDATE = process.env.UPDATE_SCREENSHOT === '1';
 const screenshotPath = (name: string) =>
   UPDATE
@@ -120,24 +120,10 @@ describe.skipIf(skipReason !== '')(
         scripts: { '/departures': cgiPath },
         env: { ROQ_RUN_DIR: run, PATH: '/usr/bin:/bin', TZ: 'UTC', ROQ_NOW: NOW },
       });
-      // playwright-core adds --headless (Chromium's new headless mode since 132) and, with chromiumSandbox false,
-      // --no-sandbox, which Chromium needs when run as root (CI); saying it here keeps that true if defaults change.
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        chromiumSandbox: false,
-        timeout: NAVIGATION_MS,
-      });
+      browser = await launchChromium(NAVIGATION_MS);
     }, 60_000);
 
-    afterAll(async () => {
-      // Each step on its own, so that one failing still lets the others clean up.
-      await Promise.allSettled(contexts.map((c) => c.close()));
-      await browser?.close().catch(() => undefined);
-      await apache?.stop().catch(() => undefined);
-      await daemon?.stop().catch(() => undefined);
-      if (base) fs.rmSync(base, { recursive: true, force: true });
-    });
+    afterAll(() => stopWeb({ contexts, browser, apache, daemon, base }));
 
     async function open(device: typeof PHONE | typeof DESKTOP, javaScriptEnabled = true): Promise<Page> {
       const context = await browser!.newContext({ ...device, javaScriptEnabled });

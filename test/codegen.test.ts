@@ -3,11 +3,14 @@
  * with test/codegen/expected/ (regenerate those with ROQ_UPDATE_EXPECTED=1 after an intended change and review the
  * diff), and its output on the real schemas with the committed src/generated/.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { derivedNameMistakes } from '../codegen/derivedNames.js';
 import { generate } from '../codegen/generate.js';
 import { SchemaError, validateSchemas, type SchemaFile, type SchemaFiles } from '../codegen/schema.js';
+import { copyApp, MAC_APP } from './helpers/apps.js';
+import { roqCli } from './helpers/daemon.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -129,6 +132,15 @@ describe('schema errors name the file and the field', () => {
       "columns[0].references: no table 'routes'",
     );
     fails(table({ ...base, file: '../x.txt' }), 'schemas/tables/trips.json: file:');
+    fails(
+      table({ ...base, columns: [{ name: 'trip_id', type: 'int', fold: 'ascii-case' }] }),
+      'schemas/tables/trips.json: columns[0].fold: only string columns take fold',
+    );
+    fails(
+      table({ ...base, columns: [{ name: 'trip_id', type: 'string', fold: 'unicode' }] }),
+      "columns[0].fold: unknown fold 'unicode' (expected ascii-case)",
+    );
+    fails(table({ ...base, comment: '' }), "schemas/tables/trips.json: comment: '' is not a line prefix");
     fails(
       table({ ...base, delimiter: 'colon' }),
       "schemas/tables/trips.json: delimiter: unknown delimiter 'colon' (expected comma, tab, semicolon, pipe)",
@@ -292,5 +304,31 @@ describe('schema errors name the file and the field', () => {
     fails(input({ ...ok, fields: [{ name: 'nope' }] }), "fields[0].name: table 'trips' has no column 'nope'");
     fails(input({ ...ok, fields: [{ name: 'n', type: 'string' }] }), 'fields[0].type: trips.n gives int values');
     fails(input({ ...ok, limit: 0 }), 'limit: 0 is outside 1..100000');
+  });
+});
+
+describe('the names query functions give derivedOf', () => {
+  it('must be queries with derive, or codegen names the file:line:column', () => {
+    const text =
+      "import { derivedOf } from 'roq/queries/derived.js';\nconst a = derivedOf(db, 'vendors');\n  const b = derivedOf(db, 'ranges');\n";
+    expect(derivedNameMistakes([{ path: 'queries/vendors.ts', text }], ['vendors'])).toEqual([
+      `queries/vendors.ts:3:13: derivedOf names 'ranges', which is no query with "derive" (queries with derive: vendors)`,
+    ]);
+    expect(derivedNameMistakes([{ path: 'queries/x.ts', text }], [])[0]).toContain('no query has derive');
+  });
+
+  it('refuses an app whose query function names an unknown derived query, at build', async () => {
+    const app = copyApp(MAC_APP);
+    try {
+      const file = join(app, 'queries/vendors.ts');
+      writeFileSync(file, readFileSync(file, 'utf8').replace("derivedOf(db, 'vendors')", "derivedOf(db, 'ranges')"));
+      const r = await roqCli(['build', '--app', app]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        /queries\/vendors\.ts:\d+:\d+: derivedOf names 'ranges', which is no query with "derive" \(queries with derive: vendors\)/,
+      );
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
   });
 });

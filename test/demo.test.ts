@@ -216,7 +216,7 @@ describe.each(KINDS)('the demo of another app: --app examples/mac-vendors (%s)',
         '0050C2',
       ]);
       const page = await fetch(`${url}/vendors?q=cern&limit=1`, { signal: AbortSignal.timeout(10_000) });
-      expect(await page.text()).toContain('<td>CERN</td>');
+      expect(await page.text()).toContain('<dt>Organization</dt><dd>CERN</dd>');
       const bad = await fetch(`${url}/vendor?mac=xyz`, { signal: AbortSignal.timeout(10_000) });
       expect(bad.status).toBe(400);
       expect(await bad.text()).toContain('mac');

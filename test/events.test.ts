@@ -138,7 +138,11 @@ describe('roq health, the monitoring plugin', () => {
 describe('events delivered to the notify command', () => {
   it('data ended: one message, as JSON on stdin and ROQ_EVENT_* variables', async () => {
     const n = notifyScript();
-    const d = await daemon({ data: feedEnding('20251231'), workers: 1, args: ['--notify', n.command] });
+    const d = await daemon({
+      data: feedEnding('20251231'),
+      workers: 1,
+      args: ['--notify', n.command, '--notify-interval', '5000'],
+    });
     const [m] = await waitFor('the message', () => ofKind(n, 'data-ended').length > 0 && ofKind(n, 'data-ended'));
     expect(m!.json).toMatchObject({ type: 'event', severity: 'critical', count: 1, new: 1, run: d.run });
     expect(m!.json.sentence).toMatch(/^the timetable ended on 2025-12-31: questions about today/);
@@ -155,6 +159,10 @@ describe('events delivered to the notify command', () => {
     expect(up.code, up.stderr).toBe(0);
     await observedTwice(d.run, 'data-ended');
     expect(n.received().map((r) => r.json.kind)).toEqual(['data-ended']);
+    expect(readStatusFile(d.run, pidOf(d.run))?.options).toMatchObject({
+      notify: [n.command],
+      notifyIntervalMs: 5000,
+    });
   });
 
   it("a broken feed reloaded: its reason and the old data's age, then resolved by a good reload", async () => {
@@ -203,12 +211,14 @@ describe('events delivered to the notify command', () => {
       data: feedEnding(CURRENT),
       workers: 1,
       env: { ROQ_TEST_FAULTS: '1' },
+      deadline: 10_000,
       args: ['--notify', n.command],
     });
     const req = (token: string, query: string, params: Record<string, string>) =>
       encodeRequest({ kind: 'query', pid: process.pid, token, query, params, proof: `p${token}`.padEnd(16, '0') });
-    // One slow query holds the worker; 100 more from one pid: 64 wait, the rest are refused as busy.
-    writeRequests(d.run, req('slow', 'fault_sleep', { ms: '1500' }));
+    // One slow query holds the worker (long enough for a loaded machine to read the rest meanwhile); 100 more from
+    // one pid: 64 wait, the rest are refused as busy.
+    writeRequests(d.run, req('slow', 'fault_sleep', { ms: '4000' }));
     for (let i = 0; i < 100; i += 10)
       writeRequests(d.run, Array.from({ length: 10 }, (_, j) => req(`b${i + j}`, 'stops', { q: 'x' })).join(''));
     for (let i = 0; i < 4; i++) writeRequests(d.run, 'garbage, not a request\n'.repeat(10));
@@ -300,6 +310,7 @@ describe('a daemon that died', () => {
     );
     const died = ofKind(n, 'daemon-died');
     expect(shape(died)).toEqual(['event 1']);
+    expect(died[0]!.json.severity).toBe('critical'); // brought back, but a daemon died
     await waitFor("the new daemon's event", () => ofKind(n, 'unclean-stop').length > 0);
     expect((await health(first.run)).code).toBe(1); // the unclean stop, until an interval passes
   });

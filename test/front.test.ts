@@ -168,7 +168,7 @@ describe('the generic front end, MAC vendor app', () => {
 
   it("never serves an app's partial as a page: /_entry is an unknown query on the generic page", async () => {
     const r = await macCgi('/_entry', '');
-    expect(r.status).toBe(400);
+    expect(r.status).toBe(404);
     expect(r.body).toContain('unknown query &#39;_entry&#39;');
     expect(r.body).toContain('<h1><a href="/cgi-bin/roq-cgi/">MAC address vendors</a></h1>');
     expect(r.body).not.toContain('class="entry"');
@@ -201,8 +201,27 @@ describe('the generic front end, MAC vendor app', () => {
     const twoJson = await macCgi('/vendors', `q=${'x'.repeat(101)}&limit=0&format=json`);
     expect(JSON.parse(twoJson.body).error).toMatchObject({ code: 'ROQ_PARAM_INVALID', param: 'q' });
     const unknown = await macCgi('/departures', 'stop=1&format=json');
-    expect(unknown.status).toBe(400);
+    expect(unknown.status).toBe(404);
     expect(JSON.parse(unknown.body).error.code).toBe('ROQ_QUERY_UNKNOWN');
+    const page = await macCgi('/departures', 'stop=1');
+    expect(page.status).toBe(404);
+    expect(page.body).toContain('No such query');
+    expect(page.body).toContain('known queries: vendor, vendors');
+    // One rule for parameters on the web and the CLI: an unknown name and a name given twice are refused.
+    const typo = await macCgi('/vendors', 'qq=cern');
+    expect(typo.status).toBe(400);
+    expect(typo.body).toContain('unknown parameter &#39;qq&#39; for query &#39;vendors&#39;');
+    const twice = await macCgi('/vendors', 'q=cern&q=ibm&format=json');
+    expect(twice.status).toBe(400);
+    expect(JSON.parse(twice.body).error).toMatchObject({ code: 'ROQ_PARAM_REPEATED', param: 'q' });
+    const cli = await roqCli(['query', 'vendors', 'q=cern', 'q=ibm', '--run', mac.run]);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain("parameter 'q' is given twice; give it once");
+    // A format none answers is a 400 naming it, not HTML in its place.
+    const xml = await macCgi('/vendors', 'q=cern&format=xml');
+    expect(xml.status).toBe(400);
+    expect(xml.headers['content-type']).toMatch(/^text\/html/);
+    expect(xml.body).toContain('unknown format &#39;xml&#39;; ask for format=html, json or csv');
   });
 });
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { validateTable } from '../codegen/schema.js';
-import { inferTable } from '../src/init/infer.js';
+import { inferTable, type Inferred } from '../src/init/infer.js';
 import { parseTable } from '../src/store/table.js';
 import { roqCli } from './helpers/daemon.js';
 import { rng } from './helpers/rng.js';
@@ -52,7 +52,7 @@ const PIECES = [
 /** The schema init infers for `text`, through codegen's checks, then used to load `text` as the daemon would. */
 function inferAndLoad(text: string): number {
   const buf = Buffer.from(text);
-  const inferred = inferTable('t.csv', 't', buf);
+  const inferred = inferTable('t.csv', 't', buf) as Inferred;
   const { spec } = validateTable({ path: 'schemas/tables/t.json', json: inferred.table });
   return parseTable(spec, 't.csv', buf, { warn: () => undefined }).rows;
 }

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { inferTable } from '../src/init/infer.js';
+import { inferTable, type Inferred } from '../src/init/infer.js';
 import { MAC_DATA, writeTree } from './helpers/apps.js';
 import { runCgi } from './helpers/cgi.js';
 import { daemonsPerTest, LIRR, roqCli } from './helpers/daemon.js';
@@ -22,7 +22,7 @@ const tree = (files: Record<string, string>) => {
   return dir;
 };
 
-const infer = (text: string, table = 't') => inferTable(`${table}.csv`, table, Buffer.from(text));
+const infer = (text: string, table = 't') => inferTable(`${table}.csv`, table, Buffer.from(text)) as Inferred;
 const columnsOf = (text: string) =>
   infer(text).table.columns as { name: string; type: string; required?: boolean; format?: string }[];
 
@@ -53,7 +53,7 @@ describe('schema inference', () => {
     const pair = infer('auth_name,code,name\nEPSG,1,World\nEPSG,2,France\nIGNF,1,France\n', 'extent');
     expect(pair.table.key).toEqual(['auth_name', 'code']);
     expect(pair.reasons).toContain(
-      'extent.auth_name: unique with code over 3 rows: the key; query extent(auth_name, code) looks a row up by it',
+      'extent.auth_name: unique with code over 3 rows, the leading columns are together unique and never empty (exports lead with the key): the key; query extent(auth_name, code) looks a row up by it',
     );
     expect(pair.reasons).toContain('extent.code: int, 3 values: every value is a whole number');
     expect(pair.query).toMatchObject({
@@ -83,7 +83,7 @@ describe('schema inference', () => {
     });
     const quoted = columnsOf('Org Name,"Address, full"\n"ACME, Inc.","1 ""Main"" St\nSuite 2"\n');
     expect(quoted).toEqual([
-      { name: 'org_name', type: 'string', required: true, heading: 'Org Name' },
+      { name: 'org_name', type: 'string', required: true, heading: 'Org Name', fold: 'ascii-case' },
       { name: 'address_full', type: 'string', required: true, heading: 'Address, full' },
     ]);
   });
@@ -101,7 +101,10 @@ describe('roq init', () => {
     const r = await roqCli(['init', app, '--from', data]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('extent.code: int, 3 values: every value is a whole number');
-    expect(r.stdout).toContain('extent.auth_name: unique with code over 3 rows: the key');
+    expect(r.stdout).toContain(
+      'extent.auth_name: unique with code over 3 rows, the leading columns are together unique',
+    );
+    expect(r.stdout).toContain('notes.md: left out: empty (no line but blank or comment lines)');
     expect(r.stdout).toContain('extent.updated: date (iso), 2 values, 1 empty (optional)');
     expect(r.stdout).toContain('units: units.txt, pipe-separated, no header line');
     expect(fs.readdirSync(join(app, 'schemas/tables')).sort()).toEqual(['extent.json', 'units.json']);
@@ -116,6 +119,28 @@ describe('roq init', () => {
     ]);
     const unit = await roqCli(['query', 'units', 'column_1=ft', '--json', '--run', d.run]);
     expect(JSON.parse(unit.stdout)).toEqual([{ column_1: 'ft', column_2: 0.3048 }]);
+  });
+
+  it('takes every regular file whatever its name, or only the files named, and leaves out what is no table', async () => {
+    const data = tree({
+      'zones.tab': '# tz\tname\nAD\tEurope/Andorra\n',
+      'releases.dat': 'id,name\n1,buzz\n',
+      'empty.csv': '',
+      'utf16.csv': '\uFFFEa\u0000,\u0000b\u0000',
+      '.hidden.csv': 'a\n1\n',
+    });
+    const all = join(tree({}), 'all');
+    const r = await roqCli(['init', all, '--from', data]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('  empty.csv: left out: empty (0 bytes)');
+    expect(r.stdout).toContain('  utf16.csv: left out: not text: it holds NUL bytes');
+    expect(fs.readdirSync(join(all, 'schemas/tables')).sort()).toEqual(['releases.json', 'zones.json']);
+    const one = join(tree({}), 'one');
+    expect((await roqCli(['init', one, '--from', data, 'zones.tab'])).code).toBe(0);
+    expect(fs.readdirSync(join(one, 'schemas/tables'))).toEqual(['zones.json']);
+    const missing = await roqCli(['init', join(tree({}), 'x'), '--from', data, 'nope.csv']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('nope.csv is not a file of the data directory');
   });
 
   it('answers a bool column as true and false: CLI, JSON, CSV and HTML through the CGI program, and typed boolean', async () => {
@@ -145,7 +170,8 @@ describe('roq init', () => {
     expect((await cgi('id=2&format=csv')).body).toBe('id,name,open\r\n2,Beta,false\r\n');
     const html = await cgi('id=1');
     expect(html.status).toBe(200);
-    expect(html.body).toMatch(/<td>Alpha<\/td><td>true<\/td>/);
+    // One row reads as a record: label (the header as written) and value.
+    expect(html.body).toMatch(/<dt>name<\/dt><dd>Alpha<\/dd>\s*<dt>open<\/dt><dd>true<\/dd>/);
     // The app's generated row type says boolean, so a query function of its own is checked against it.
     expect(fs.readFileSync(join(app, '.roq/generated/queries.ts'), 'utf8')).toMatch(
       /StationsRow = \[id: number, name: string, open: boolean\]/,

@@ -50,6 +50,11 @@ describe('parseParams', () => {
     expect(e.status).toBe(400);
   });
 
+  it('counts maxLength in characters (code points), as documented, not UTF-16 units', () => {
+    expect(parseParams('departures', specs, { stop: '🚆'.repeat(10), date: '2026-01-01' }).stop).toBe('🚆'.repeat(10));
+    expect(errorOf({ stop: '🚆'.repeat(11), date: '2026-01-01' }).param).toBe('stop');
+  });
+
   it('parses dates and clock times exactly', () => {
     expect(parseIsoDate('2000-02-29')).toBe(20000229);
     expect(parseIsoDate('1900-02-29')).toBeNaN();

@@ -81,4 +81,47 @@ describe('schema features at load time', () => {
       /extent\.csv:2:3: column 'opens': expected a time HH:MM or HH:MM:SS below 24:00, got '25:00'/,
     );
   });
+
+  it('skips comment lines anywhere and, with shortRows, reads missing trailing fields as empty', async () => {
+    const zones: TableSpec = {
+      name: 'zones',
+      file: 'zones.tab',
+      optional: false,
+      description: '',
+      header: false,
+      delimiter: '\t',
+      comment: '#',
+      shortRows: true,
+      columns: [
+        { name: 'codes', type: 'string', required: true },
+        { name: 'tz', type: 'string', required: true },
+        { name: 'note', type: 'string', required: false },
+      ],
+      key: ['tz'],
+      indexes: [],
+    };
+    const dir = writeTree({
+      'zones.tab': '# tz\tnote\nAD\tEurope/Andorra\n#@ trailer\nCA\tAmerica/Toronto\tEastern\n',
+    });
+    made.push(dir);
+    const g = await loadTables([zones], dir, 1, { warn: () => undefined });
+    const t = g.tables.zones!;
+    expect(t.rows).toBe(2);
+    const note = t.columns.note as { codes: Int32Array; dict: { size: number } };
+    expect(note.dict.size).toBe(2); // '' and 'Eastern'
+    // Without shortRows the short row is refused, and the message says which property allows it.
+    await expect(loadTables([{ ...zones, shortRows: false }], dir, 1, { warn: () => undefined })).rejects.toThrow(
+      /zones\.tab:2:3: the row has 2 fields, the header 3 \(if rows may leave off empty trailing fields, say "shortRows": true/,
+    );
+    // Without comment the comment lines are data: "#@ trailer" is a row without its required tz.
+    await expect(loadTables([{ ...zones, comment: undefined }], dir, 1, { warn: () => undefined })).rejects.toThrow(
+      /zones\.tab:3:2: column 'tz': a value is required/,
+    );
+    // A row longer than the header is refused whatever shortRows says.
+    const long = writeTree({ 'zones.tab': 'AD\tEurope/Andorra\tx\ty\n' });
+    made.push(long);
+    await expect(loadTables([zones], long, 1, { warn: () => undefined })).rejects.toThrow(
+      /the row has 4 fields, the header 3/,
+    );
+  });
 });

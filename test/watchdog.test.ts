@@ -8,9 +8,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readStatusFile } from '../src/control/status.js';
-import { csv, TINY_FEED, writeFeed } from './feeds.js';
+import { TINY_FEED, writeFeed } from './feeds.js';
 import { daemonsPerTest, makeRunDir, pidOf, ROOT, roqCli, waitFor } from './helpers/daemon.js';
 
 const { daemon } = daemonsPerTest();
@@ -35,10 +35,14 @@ while True:
 `;
 
 let listener: ChildProcess | undefined;
-const dirs: string[] = [];
 afterEach(() => {
   listener?.kill('SIGKILL');
   listener = undefined;
+});
+// After every test's daemons are stopped (daemonsPerTest, whose `roq stop` needs the run directory): a run
+// directory removed first left the daemon an upgrade had started running with nothing to find it by.
+const dirs: string[] = [];
+afterAll(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
@@ -98,19 +102,27 @@ describe('the watchdog', () => {
       return console.warn('skipped: python3 or systemd-notify is missing (apt-get install python3 systemd)');
     const { socket, messages } = await listen();
     const env = { NOTIFY_SOCKET: socket, WATCHDOG_USEC: '400000' };
-    const ending = csv(
-      'service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date',
-      'WEEK,1,1,1,1,1,0,0,20250101,20991231',
-    );
+    // TINY_FEED ended in 2025: the STATUS= line says so, and the notify command runs without the watchdog's
+    // variables (under NotifyAccess=all it could otherwise ping for a stuck daemon).
+    const seen = join(socket, '..', 'notify-env');
+    const notify = join(socket, '..', 'notify.sh');
+    fs.writeFileSync(notify, `#!/bin/sh\necho "\${NOTIFY_SOCKET:-none} \${WATCHDOG_USEC:-none}" >>${seen}\n`, {
+      mode: 0o755,
+    });
     const d = await daemon({
-      data: writeFeed({ ...TINY_FEED, 'calendar.txt': ending }),
+      data: writeFeed(TINY_FEED),
       workers: 1,
       env,
       run: makeRunDir(),
+      args: ['--notify', notify],
     });
     dirs.push(d.run);
     await waitFor('two pings', () => pings(messages) >= 2);
-    expect(messages[0]).toBe("'WATCHDOG=1\\nSTATUS=serving generation 1; ok'");
+    expect(messages[0]).toMatch(
+      /^'WATCHDOG=1\\nSTATUS=serving generation 1; critical: the timetable ended on 2025-12-31: /,
+    );
+    await waitFor('the notify command', () => fs.existsSync(seen));
+    expect(fs.readFileSync(seen, 'utf8')).toBe('none none\n');
     expect(readStatusFile(d.run, d.pid)?.options.watchdog).toEqual({ socket, intervalMs: 400 });
 
     process.kill(d.pid, 'SIGSTOP');

@@ -1,7 +1,7 @@
 /**
  * The form of a query, generated from its parameters: one input per parameter whose type follows the parameter's
  * (text, number with min/max and step, date, time, checkbox), marked required, with the description as help
- * text and the value as submitted. Plain data for the template, which escapes every value.
+ * text (the schema's `label` and `help` where it gives them) and the value as submitted. Plain data for the template, which escapes every value.
  */
 import type { ParamSpec } from '../params.js';
 import { expectedForm } from '../params.js';
@@ -43,16 +43,18 @@ export function inputOf(p: ParamSpec, form: Record<string, string>, invalidParam
   const value = form[p.name] ?? '';
   const input: InputView = {
     name: p.name,
-    label: labelOf(p.name),
+    label: p.label ?? labelOf(p.name),
     type: INPUT_TYPE[p.type],
     value: p.type === 'bool' ? 'true' : value,
     required: p.required === true,
     checkbox: p.type === 'bool',
     checked: p.type === 'bool' && /^(true|1|yes|on)$/i.test(value),
     help:
-      [p.description, p.default !== undefined && p.default !== '' ? `default ${String(p.default)}` : '']
+      p.help ??
+      ([p.description, p.default !== undefined && p.default !== '' ? `default ${String(p.default)}` : '']
         .filter(Boolean)
-        .join('; ') || expectedForm(p),
+        .join('; ') ||
+        expectedForm(p)),
     invalid: invalidParams.includes(p.name),
   };
   if (p.type === 'int' || p.type === 'float') {

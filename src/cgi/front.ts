@@ -27,8 +27,8 @@ import {
   type Outcome,
   type PageError,
 } from './page.js';
-import { resultsOf } from './results.js';
-import { formatOf, namedQuery, type Format } from './route.js';
+import { cursorOf, pageOf, resultsOf } from './results.js';
+import { formatOf, namedQuery, unknownFormat, type Format } from './route.js';
 import { appPartials, renderRoqPage } from './partials.js';
 import { compileTemplate } from './template.js';
 
@@ -39,6 +39,33 @@ function specOf(query: string): QuerySpec {
   if (!spec)
     throw roqError('ROQ_QUERY_UNKNOWN', { query: query.slice(0, 40), known: Object.keys(QUERY_SPECS).join(', ') });
   return spec;
+}
+
+/** The fields of the generic page that are not a query's parameters. */
+const PAGE_FIELDS = new Set(['query', 'format', 'cursor']);
+
+const decodeName = (raw: string): string => {
+  try {
+    return decodeURIComponent(raw.replaceAll('+', ' '));
+  } catch {
+    return raw; // readForm has refused a broken %-escape already
+  }
+};
+
+/**
+ * The rule for parameters, the same as the CLI's: a name the query does not have is refused (a typo such as
+ * `stpo=` is an error, not a silent default), and so is a name given twice in the query string (which value
+ * would count?). Throws ROQ_PARAM_UNKNOWN or ROQ_PARAM_REPEATED naming the parameter.
+ */
+function checkFields(spec: QuerySpec, form: Record<string, string>, queryString: string): void {
+  const unknown = Object.keys(form).find((k) => !PAGE_FIELDS.has(k) && !spec.params.some((p) => p.name === k));
+  if (unknown !== undefined) throw roqError('ROQ_PARAM_UNKNOWN', { param: unknown.slice(0, 40), query: spec.name });
+  const seen = new Set<string>();
+  for (const pair of queryString.split('&')) {
+    const name = decodeName(pair.split('=')[0]!);
+    if (name !== '' && seen.has(name)) throw roqError('ROQ_PARAM_REPEATED', { param: name.slice(0, 40) });
+    seen.add(name);
+  }
 }
 
 /** The query's own parameters from the form; the page's other fields (query, format, buttons) are not parameters. */
@@ -53,8 +80,18 @@ function paramsOf(spec: QuerySpec, form: Record<string, string>): Record<string,
 
 const HEADINGS: Record<number, string> = {
   400: 'Please check the form',
+  404: 'No such query',
   503: 'The service is not available right now',
 };
+
+/** The URL of the page of an answer that starts at `cursor`, in the format asked (html: none said). */
+function pageLink(script: string, spec: QuerySpec, form: Record<string, string>, cursor: number, format: Format) {
+  const fields: Record<string, string> = { ...paramsOf(spec, form) };
+  if (format !== 'html') fields.format = format;
+  if (cursor || format !== 'html') fields.cursor = String(cursor);
+  const search = encodeParams(fields);
+  return `${script}/${spec.name}${search ? `?${search}` : ''}`;
+}
 
 /** The view of the generic page (and of an app's template for a query): index, form, error, results. */
 export function frontView(
@@ -92,7 +129,14 @@ export function frontView(
       csv: link('csv'),
     };
   }
-  if (outcome.kind === 'rows') view.results = resultsOf(outcome.fields, outcome.rows, outcome.generation);
+  if (outcome.kind === 'rows' && spec) {
+    const page = pageOf(outcome.rows, cursorOf(form), (c) => pageLink(script, spec, form, c, 'html'), spec.limit);
+    view.results = {
+      ...resultsOf(outcome.fields, page.rows, outcome.generation, spec?.fieldText),
+      // A page of one row of a longer answer is still a row of a table, not the answer's record.
+      ...(page.paging ? { paging: page.paging, one: false } : {}),
+    };
+  }
   return view;
 }
 
@@ -104,7 +148,16 @@ function respond(
   settings: CgiSettings,
 ): CgiResponse {
   const status = outcome.kind === 'error' ? outcome.error.status : 200;
-  if (format === 'json') return renderJson(outcome);
+  // JSON and CSV carry the whole answer, or with a cursor the page the HTML shows (and JSON the next page's URL).
+  let next: string | null | undefined;
+  if (outcome.kind === 'rows' && form.cursor !== undefined && format !== 'html') {
+    const spec = specOf(query);
+    const link = (c: number) => pageLink(settings.scriptName, spec, form, c, format);
+    const page = pageOf(outcome.rows, cursorOf(form), link, spec.limit);
+    outcome = { ...outcome, rows: [...page.rows] };
+    next = page.paging?.next ?? null;
+  }
+  if (format === 'json') return renderJson(outcome, next);
   if (format === 'csv') {
     if (outcome.kind !== 'rows') {
       const message = outcome.kind === 'error' ? `${outcome.error.message} [${outcome.error.code}]` : 'no query';
@@ -147,8 +200,11 @@ export async function answerFront(
   const format = formatOf(form);
   let outcome: Outcome = { kind: 'form' };
   try {
+    const asked = unknownFormat(form);
+    if (asked !== undefined) throw roqError('ROQ_FORMAT_UNKNOWN', { format: asked.slice(0, 20) });
     if (query !== '') {
       const spec = specOf(query);
+      checkFields(spec, form, env.QUERY_STRING ?? '');
       const raw = paramsOf(spec, form);
       // An HTML visit without parameters shows the empty form, unless the query needs none.
       const formOnly = format === 'html' && Object.keys(raw).length === 0 && spec.params.some((p) => p.required);

@@ -248,14 +248,19 @@ function datesHeader(outcome: Outcome): [string, string][] {
     : [];
 }
 
-export function renderJson(outcome: Outcome): CgiResponse {
+/**
+ * `next`: when a page of the answer was asked for (the generic front end's cursor), the URL of the next page, or
+ * null on the last.
+ */
+export function renderJson(outcome: Outcome, next?: string | null): CgiResponse {
   const status = outcome.kind === 'error' ? outcome.error.status : 200;
   let body: string;
   if (outcome.kind === 'error') {
     const { code, message, param } = outcome.error;
     body = safeJson({ error: { code, message, param } });
   } else if (outcome.kind === 'rows') {
-    body = safeJson({ query: outcome.query, rows: rowsToObjects(outcome.fields, outcome.rows) });
+    const rows = rowsToObjects(outcome.fields, outcome.rows);
+    body = safeJson(next === undefined ? { query: outcome.query, rows } : { query: outcome.query, rows, next });
   } else {
     body = safeJson({ query: null, rows: [] });
   }

@@ -25,7 +25,8 @@ export function roqHome(): string {
 export const BUILD_HELP = `usage: roq build [--app DIR] [--force]
 
 Builds an app: codegen from DIR/schemas/, then roq's daemon and CGI program bundled with the app's query
-functions (DIR/queries/) and templates (DIR/templates/), into DIR/.roq/ only. Skipped when the build is up to
+functions (DIR/queries/, type-checked against the generated types: errors as file:line:column) and templates
+(DIR/templates/), into DIR/.roq/ only. Skipped when the build is up to
 date, unless --force. Without --app, builds roq's own default app (what \`npm run build\` does).
 Any command takes --app DIR and builds first when needed: \`roq start --app DIR --data DIR/data --run DIR/run\`.
 
@@ -65,7 +66,7 @@ function filesUnder(dir: string): string[] {
 
 /**
  * What a build depends on: the app's schemas, query functions, templates and app.json (names and contents), and the roq
- * programs doing the building (size and time of each bundle), so that a new roq rebuilds every app.
+ * programs doing the building (the contents of each bundle), so that a new roq rebuilds every app.
  */
 export function buildInputs(app: string): string {
   const h = createHash('sha256');
@@ -77,9 +78,13 @@ export function buildInputs(app: string): string {
       .update(fs.readFileSync(f))
       .update('\0');
   }
+  // By content, not time: `npm run demo` rebuilds roq's dist/ each time, and an app whose inputs and roq are the
+  // same need not be built again.
   for (const p of ['roq.js', 'worker.js', 'load-thread.js', 'roq.cgi']) {
-    const st = fs.statSync(join(roqHome(), 'dist', p), { throwIfNoEntry: false });
-    h.update(`${p}:${st?.size}:${st?.mtimeMs}\0`);
+    const path = join(roqHome(), 'dist', p);
+    h.update(`${p}:`)
+      .update(fs.existsSync(path) ? fs.readFileSync(path) : '')
+      .update('\0');
   }
   return h.digest('hex');
 }
@@ -122,8 +127,31 @@ export function buildApp(app: string, say: (line: string) => void): void {
       app,
       detail: (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n').slice(0, 8).join('\n'),
     });
+  const typeErrors = typeCheck(app);
+  if (typeErrors) throw roqError('ROQ_BUILD_FAILED', { app, detail: typeErrors });
   fs.writeFileSync(join(app, STAMP), JSON.stringify({ inputs, builtAt: new Date().toISOString() }) + '\n');
   say(`roq: built app ${app} in ${Math.round(performance.now() - t0)} ms (${join(app, '.roq/dist')})\n`);
+}
+
+/**
+ * Type-checks the app's query functions against its generated types (DIR/.roq/tsconfig.json, which the build
+ * writes) with the TypeScript of roq's checkout: the bundler only strips types, so `const cp: string = parseInt(…)`
+ * would build and run. Returns the errors as file:line:column lines, or '' when they check (or when the app has no
+ * query functions, or roq was installed without TypeScript: a release checks nothing it cannot).
+ */
+function typeCheck(app: string): string {
+  const tsc = join(roqHome(), 'node_modules/typescript/bin/tsc');
+  if (filesUnder(join(app, 'queries')).length === 0 || !fs.existsSync(tsc)) return '';
+  const r = spawnSync(process.execPath, [tsc, '--noEmit', '--pretty', 'false', '-p', '.roq/tsconfig.json'], {
+    cwd: app,
+    encoding: 'utf8',
+  });
+  if (r.status === 0) return '';
+  const lines = (r.stdout || r.stderr || `tsc exit ${r.status}`).trim().split('\n');
+  return lines
+    .slice(0, 8)
+    .map((l) => l.replace(/^(.+?)\((\d+),(\d+)\): /, '$1:$2:$3: '))
+    .join('\n');
 }
 
 /** `roq build [--app DIR] [--force]`. */

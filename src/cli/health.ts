@@ -13,8 +13,9 @@ import { roqError, RoqError } from '../errors.js';
 import { isAlive, runningPid } from '../control/lifecycle.js';
 import { readStatusFile, type StatusFile } from '../control/status.js';
 import { daysBetween, today } from '../dates.js';
-import type { EventMessage, Severity } from '../daemon/events.js';
+import { EVENT_SEVERITY, type EventMessage } from '../daemon/events.js';
 import { runNotify } from '../daemon/notify.js';
+import { escapeControls } from '../daemon/log.js';
 import { privateDir } from '../daemon/private-dir.js';
 import { pollUntil } from '../poll.js';
 import { intOption, parseCommand, runDir, type Options } from './options.js';
@@ -115,7 +116,9 @@ function examine(run: string, staleMs: number): Finding & { pid?: number; stuckM
     );
   }
   if (lines.length === 0) lines.push(`roq serves generation ${s.generation.id} on ${run}`);
-  return { verdict, lines: lines.map((l) => l.replaceAll('|', '/')), perf: perfData(s), pid, stuckMs, status: s };
+  // `|` starts the performance data; a load error may quote a data file's bytes (no terminal escapes).
+  const plain = lines.map((l) => escapeControls(l).replaceAll('|', '/'));
+  return { verdict, lines: plain, perf: perfData(s), pid, stuckMs, status: s };
 }
 
 function unknown(line: string): Finding & { stuckMs: number } {
@@ -162,17 +165,17 @@ async function restart(
       ? f.lines[0]!
       : `pid ${f.pid} was stuck (no status for ${Math.round(f.stuckMs / 1000)} s) and was killed`;
   if (f.pid !== undefined) await kill(f.pid);
-  let sentence: string, severity: Severity, verdict: Verdict;
+  let sentence: string, verdict: Verdict;
   try {
     const r = await launch(o, 300_000);
     sentence = `${why}; roq health --restart started pid ${r.pid}, generation ${r.generation}`;
-    [severity, verdict] = ['warning', 'WARNING'];
+    verdict = 'WARNING'; // it serves again; the message still says a daemon died
   } catch (e) {
     const detail = e instanceof RoqError ? `${e.message} [${e.code}]` : String(e);
     sentence = `${why}; roq health --restart could not start it: ${detail}`;
-    [severity, verdict] = ['critical', 'CRITICAL'];
+    verdict = 'CRITICAL';
   }
-  await tell(o.notify, run, 'daemon-died', severity, sentence);
+  await tell(o.notify, run, 'daemon-died', sentence);
   const now = examine(run, staleMs);
   return { ...now, verdict, lines: [sentence, ...now.lines.filter((l) => !l.startsWith('roq serves'))] };
 }
@@ -191,11 +194,11 @@ async function tell(
   notify: string[] | undefined,
   run: string,
   kind: 'daemon-died',
-  severity: Severity,
   sentence: string,
 ): Promise<boolean> {
   if (!notify) return true;
   const now = Date.now();
+  const severity = EVENT_SEVERITY[kind];
   const m: EventMessage = { type: 'event', kind, severity, firstSeen: now, lastSeen: now, count: 1, new: 1, sentence };
   const failed = await runNotify(notify, m, run);
   if (failed) process.stderr.write(`roq: the notify command '${notify[0]}' failed: ${failed}\n`);
@@ -208,5 +211,5 @@ async function reportFailedUnit(run: string, unit: string, values: Values): Prom
   if (!notify) throw roqError('ROQ_USAGE', { command: 'health', detail: '--failed needs --notify or $ROQ_NOTIFY' });
   const sentence = `systemd unit ${unit.slice(0, 100)} failed (a crash, the watchdog, or a start that failed); systemd restarts it (Restart=on-failure): see journalctl -u ${unit.slice(0, 100)} and the daemon's log`;
   process.stdout.write(`${sentence}\n`);
-  return (await tell(notify, run, 'daemon-died', 'critical', sentence)) ? 0 : 1;
+  return (await tell(notify, run, 'daemon-died', sentence)) ? 0 : 1;
 }

@@ -8,16 +8,20 @@ import * as fs from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { roqError } from '../errors.js';
 import { isRegularFile, printable, readRegularFile } from '../init/files.js';
-import { inferTable, snakeName } from '../init/infer.js';
+import { inferTable, snakeName, type Inferred } from '../init/infer.js';
 import { parseCommand } from './options.js';
 
-export const INIT_HELP = `usage: roq init APP --from DATA_DIR [--force]
+export const INIT_HELP = `usage: roq init APP --from DATA_DIR [FILE...] [--force]
 
-Makes an app in the directory APP from the delimited files (.csv, .tsv, .txt, .psv) of DATA_DIR: one table schema
-per file, with the separator, the header line, column types (int, float, date, time, string; empty → optional)
-and a key (a unique column, or the first columns together) inferred from the values, and for every table with a
-key a lookup query named after the table, taking the key columns and returning the whole row. It prints what it
-inferred and why; edit the JSON under APP/schemas/ afterwards. Then:
+Makes an app in the directory APP from the delimited files of DATA_DIR (every regular file, whatever its
+extension, or the FILEs named): one table schema per file, with the separator (comma, tab, semicolon, pipe),
+comment lines (#), the header line (or column names from the comment line above the data), column types (int,
+float, bool, date, time, string; a number only when every value reads back as written, a bool only from
+true/false; empty → optional), rows that leave off trailing fields (shortRows), and a key with its reason (the
+leading columns when unique, else a unique column named as an identifier). For every table with a key it writes
+a lookup query named after the table, taking the key and returning the whole row, and for every table a query
+TABLE_browse listing its rows. Empty files and files that are not delimited text are reported and left out. It
+prints what it inferred and why; edit the JSON under APP/schemas/ afterwards. Then:
 
   roq start --app APP --data DATA_DIR --run APP/run
   roq query TABLE KEY=VALUE --json --run APP/run
@@ -26,7 +30,41 @@ inferred and why; edit the JSON under APP/schemas/ afterwards. Then:
   --force      overwrite the schemas of an existing app
 `;
 
-const DATA_FILE = /\.(csv|tsv|txt|psv)$/i;
+/** The data files to read: the FILEs named, else every regular, non-hidden file of the directory, in name order. */
+function dataFiles(data: string, named: string[]): string[] {
+  const regular = (f: string) => isRegularFile(data, f);
+  try {
+    if (named.length) {
+      for (const f of named)
+        if (f.includes('/') || !fs.existsSync(join(data, f)) || !regular(f))
+          throw new Error(`${f} is not a file of the data directory (name files as they are in it)`);
+      return [...new Set(named)].sort();
+    }
+    return fs
+      .readdirSync(data)
+      .filter((f) => !f.startsWith('.') && regular(f))
+      .sort();
+  } catch (e) {
+    throw roqError('ROQ_USAGE', {
+      command: 'init',
+      detail: `cannot read the data directory ${data} (${(e as Error).message})`,
+    });
+  }
+}
+
+/**
+ * A table name from a file name, unique among the tables and queries so far, also as the camelCase codegen makes
+ * of it (a_1 and a1 would be one accessor), and leaving its TABLE_browse query free.
+ */
+function tableName(file: string, taken: Set<string>): string {
+  const base = snakeName(basename(file, extname(file)), 'table');
+  const camel = (n: string) => n.replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
+  let name = base;
+  for (let k = 2; taken.has(camel(name)) || taken.has(camel(`${name}_browse`)); k++) name = `${base}_${k}`;
+  taken.add(camel(name));
+  taken.add(camel(`${name}_browse`));
+  return name;
+}
 
 export async function init(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(
@@ -36,8 +74,8 @@ export async function init(argv: string[]): Promise<number> {
     true,
   );
   if (values.help) return (void process.stdout.write(INIT_HELP), 0);
-  const [appArg, ...extra] = positionals;
-  if (appArg === undefined || extra.length)
+  const [appArg, ...named] = positionals;
+  if (appArg === undefined)
     throw roqError('ROQ_USAGE', { command: 'init', detail: 'name one app directory: roq init APP --from DATA_DIR' });
   if (typeof values.from !== 'string')
     throw roqError('ROQ_USAGE', { command: 'init', detail: '--from DATA_DIR is required' });
@@ -49,42 +87,56 @@ export async function init(argv: string[]): Promise<number> {
       detail: `${app}/schemas already exists (your edits would be lost); pass --force to overwrite it`,
     });
   }
-  let files: string[];
-  try {
-    files = fs
-      .readdirSync(data)
-      .filter((f) => DATA_FILE.test(f) && isRegularFile(data, f))
-      .sort();
-  } catch (e) {
+  const files = dataFiles(data, named);
+  if (files.length === 0) throw roqError('ROQ_USAGE', { command: 'init', detail: `${data} has no files` });
+  const inferred = inferAll(data, files);
+  if (inferred.length === 0)
     throw roqError('ROQ_USAGE', {
       command: 'init',
-      detail: `cannot read the data directory ${data} (${(e as Error).message})`,
+      detail: `no file of ${data} is a table (each is reported above with the reason)`,
     });
-  }
-  if (files.length === 0)
-    throw roqError('ROQ_USAGE', { command: 'init', detail: `${data} has no .csv, .tsv, .txt or .psv files` });
-  fs.rmSync(join(app, 'schemas'), { recursive: true, force: true });
-  fs.mkdirSync(join(app, 'schemas/tables'), { recursive: true });
-  fs.mkdirSync(join(app, 'schemas/queries'), { recursive: true });
-  const names = new Set<string>();
-  let queries = 0;
-  for (const file of files) {
-    let table = snakeName(basename(file, extname(file)), 'table');
-    for (let k = 2; names.has(table); k++) table = `${snakeName(basename(file, extname(file)), 'table')}_${k}`;
-    names.add(table);
-    const inferred = inferTable(file, table, readRegularFile(join(data, file)), join(data, file));
-    fs.writeFileSync(join(app, 'schemas/tables', `${table}.json`), JSON.stringify(inferred.table, null, 2) + '\n');
-    if (inferred.query) {
-      fs.writeFileSync(join(app, 'schemas/queries', `${table}.json`), JSON.stringify(inferred.query, null, 2) + '\n');
-      queries++;
-    }
-    process.stdout.write(inferred.reasons.map((r) => `  ${printable(r)}\n`).join(''));
-  }
+  const queries = writeSchemas(app, inferred);
   if (!fs.existsSync(join(app, 'app.json')))
     fs.writeFileSync(join(app, 'app.json'), JSON.stringify({ title: basename(app) }, null, 2) + '\n');
   process.stdout.write(
-    `roq init: wrote ${files.length} table schema(s) and ${queries} lookup quer${queries === 1 ? 'y' : 'ies'} to ${app}/schemas; edit them, then:\n` +
+    `roq init: wrote ${inferred.length} table schema(s) and ${queries} quer${queries === 1 ? 'y' : 'ies'} to ${app}/schemas; edit them, then:\n` +
       `  roq start --app ${appArg} --data ${values.from} --run ${join(appArg, 'run')}\n`,
   );
   return 0;
+}
+
+/** Infers every file, printing each decision; a file that makes no table is reported and left out. */
+function inferAll(data: string, files: string[]): Inferred[] {
+  const taken = new Set<string>();
+  const out: Inferred[] = [];
+  for (const file of files) {
+    const path = join(data, file);
+    const result = inferTable(file, tableName(file, taken), readRegularFile(path), path);
+    if ('refused' in result) {
+      process.stdout.write(`  ${printable(`${file}: left out: ${result.refused}`)}\n`);
+      continue;
+    }
+    process.stdout.write(result.reasons.map((r) => `  ${printable(r)}\n`).join(''));
+    out.push(result);
+  }
+  return out;
+}
+
+/** Writes the schemas (replacing an earlier init's); returns how many queries. */
+function writeSchemas(app: string, inferred: Inferred[]): number {
+  fs.rmSync(join(app, 'schemas'), { recursive: true, force: true });
+  fs.mkdirSync(join(app, 'schemas/tables'), { recursive: true });
+  fs.mkdirSync(join(app, 'schemas/queries'), { recursive: true });
+  const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
+  let queries = 0;
+  for (const t of inferred) {
+    const name = t.table.table as string;
+    fs.writeFileSync(join(app, 'schemas/tables', `${name}.json`), json(t.table));
+    for (const q of [t.query, t.browse]) {
+      if (!q) continue;
+      fs.writeFileSync(join(app, 'schemas/queries', `${q.query as string}.json`), json(q));
+      queries++;
+    }
+  }
+  return queries;
 }

@@ -91,8 +91,7 @@ export async function query(argv: string[]): Promise<number> {
     const eq = pair.indexOf('=');
     if (eq < 1) throw roqError('ROQ_USAGE', { command: 'query', detail: `'${pair}' is not of the form PARAM=VALUE` });
     const key = pair.slice(0, eq);
-    if (Object.hasOwn(raw, key))
-      throw roqError('ROQ_USAGE', { command: 'query', detail: `parameter '${key}' is given twice` });
+    if (Object.hasOwn(raw, key)) throw roqError('ROQ_PARAM_REPEATED', { param: key.slice(0, 40) });
     raw[key] = pair.slice(eq + 1);
   }
   parseParams(name, spec.params, raw);

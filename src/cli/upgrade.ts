@@ -19,7 +19,7 @@ export const UPGRADE_HELP = `usage: roq upgrade [--run DIR] [--ready-timeout MS]
 Replaces the daemon running on the run directory by a new one running this roq's code (run the \`roq\` of the
 new release), without losing a request: the new daemon loads the data while the old one serves, then the old one
 finishes what it has read and the new one reads on. The new daemon keeps the old one's --data, --workers,
---deadline, --log and --access-log unless they are given here. Exits 0 once the new daemon serves; if it fails
+--deadline, --log, --access-log, --notify and --notify-interval unless they are given here. Exits 0 once the new daemon serves; if it fails
 to load or is not ready in time, it is stopped, the old one serves on, and the exit status is 1.
 
   --run DIR              run directory (default $ROQ_RUN_DIR, else ./run)
@@ -57,6 +57,10 @@ export async function upgrade(argv: string[]): Promise<number> {
       logFile: values.log === undefined && old?.options?.logFile ? old.options.logFile : given.logFile,
       accessLog: values['access-log'] === undefined && old?.options ? old.options.accessLog : given.accessLog,
       notify: values.notify === undefined && old?.options?.notify ? old.options.notify : given.notify,
+      notifyIntervalMs:
+        values['notify-interval'] === undefined && old?.options?.notifyIntervalMs
+          ? old.options.notifyIntervalMs
+          : given.notifyIntervalMs,
       watchdog: given.watchdog ?? old?.options?.watchdog,
       takeover: true,
     };

@@ -28,16 +28,21 @@ export interface AnswerDrain {
   add(rest: AnswerRest): void;
   /** Bytes not yet taken by their clients, over every rest in flight. */
   pendingBytes(): number;
+  /** Resolves once no rest is in flight (each ends within the budget): a stopping daemon waits for it. */
+  idle(): Promise<void>;
 }
 
 export function createAnswerDrain(budgetMs: number, dropped: (pid: number, reason: string) => void): AnswerDrain {
   let pending = 0;
+  let inFlight = 0;
+  const waiting: (() => void)[] = [];
   function add({ fd, bytes, pid }: AnswerRest): void {
     if (pending + bytes.length > MAX_PENDING_BYTES) {
       fs.close(fd, () => undefined);
       return dropped(pid, `${bytes.length} bytes could not be written at once and ${pending} bytes already wait`);
     }
     pending += bytes.length;
+    inFlight++;
     // allowHalfOpen: a socket that is not readable would otherwise end its writing side when its reading one ends.
     const socket = new net.Socket({ fd, readable: false, writable: true, allowHalfOpen: true });
     let finished = false;
@@ -48,6 +53,7 @@ export function createAnswerDrain(budgetMs: number, dropped: (pid: number, reaso
       clearTimeout(timer);
       socket.destroy();
       if (reason !== undefined) dropped(pid, reason);
+      if (--inFlight === 0) for (const done of waiting.splice(0)) done();
     };
     const timer = setTimeout(
       () => finish(`the client did not read its answer within ${budgetMs} ms; the rest is dropped`),
@@ -56,5 +62,6 @@ export function createAnswerDrain(budgetMs: number, dropped: (pid: number, reaso
     socket.on('error', (e: NodeJS.ErrnoException) => finish(`client gone while writing (${e.code ?? e.message})`));
     socket.end(bytes, () => finish());
   }
-  return { add, pendingBytes: () => pending };
+  const idle = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((done) => waiting.push(done)));
+  return { add, pendingBytes: () => pending, idle };
 }

@@ -42,7 +42,6 @@ import { ensureRequestsFifo, openRequests, processUid, requestsPath, sweepStaleF
 import { isAlive, legacyPid, pidFilePath, runningPid, type ReadyReport } from '../control/lifecycle.js';
 import { acquirePidLock, awaitSuccessor, type ReleasePidLock } from './pid-lock.js';
 import { pollUntil, sleep } from '../poll.js';
-import { NOTIFY_TIMEOUT_MS } from './notify.js';
 import type { FileLoaded } from '../load/loader.js';
 import { createLog, type Log } from './log.js';
 import { createPool, type Pool } from './pool.js';
@@ -163,6 +162,9 @@ function recordSignals(log: Log, accessLog: AccessLog): { deliver(act: (what: Si
     },
   };
 }
+
+/** How long a stopping daemon waits for the notify command to take the messages still queued for it. */
+const NOTIFY_DRAIN_MS = 2000;
 
 /** What the daemon is made of once started, in the order it was made. */
 interface Parts {
@@ -543,7 +545,10 @@ async function shutdown(
   s.status.remove();
   await p.releaseLock();
   log.info(s.retiring ? 'retired: every request read was answered; the lock is released' : 'stopped');
-  await Promise.all([p.pool.close(), p.loader.close(), Promise.race([env.watch.idle(), sleep(NOTIFY_TIMEOUT_MS)])]);
+  // Messages still waiting for the notify command get a moment, well within `roq stop`'s wait; one already handed
+  // to the command is not lost when this process exits.
+  await Promise.all([p.pool.close(), p.loader.close(), Promise.race([env.watch.idle(), sleep(NOTIFY_DRAIN_MS)])]);
+  await p.effects.restsWritten(); // the last long answers, still being read by their clients
   if (s.retiring) {
     const next = await awaitSuccessor(o.run, 5000);
     log.info(next === undefined ? 'no successor wrote its PID within 5 s' : `pid ${next} serves on`);

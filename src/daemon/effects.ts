@@ -35,6 +35,8 @@ export interface Effects {
   perform(effects: Effect[]): void;
   /** The rest of an answer a worker could not write at once, written here as its client reads. */
   rest(rest: AnswerRest): void;
+  /** Resolves once every rest is written or dropped (within the answer budget). */
+  restsWritten(): Promise<void>;
   /** The pool exists from the start; the dispatcher once the daemon reads REQUESTS. */
   connect(edges: { pool?: Pool; dispatcher?: Dispatcher }): void;
 }
@@ -106,5 +108,6 @@ export function createEffects(t: EffectTargets): Effects {
       dispatcher = edges.dispatcher ?? dispatcher;
     },
     rest: drain.add,
+    restsWritten: drain.idle,
   };
 }

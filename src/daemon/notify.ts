@@ -10,6 +10,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { EventMessage } from './events.js';
+import { escapeControls } from './log.js';
 
 /** A notify command is killed past this: a mail server that does not answer must not pile up processes. */
 export const NOTIFY_TIMEOUT_MS = 10_000;
@@ -80,7 +81,8 @@ export function notifyPayload(m: EventMessage, run: string): { json: string; env
       ROQ_EVENT_LAST_SEEN: full.lastSeen,
       ROQ_EVENT_COUNT: String(m.count),
       ROQ_EVENT_NEW: String(m.new),
-      ROQ_EVENT_SENTENCE: m.sentence,
+      // A load error may quote bytes of a data file: no terminal escapes reach a mail or a terminal.
+      ROQ_EVENT_SENTENCE: escapeControls(m.sentence),
       ROQ_EVENT_HOST: host,
       ROQ_EVENT_RUN: run,
     },
@@ -102,7 +104,7 @@ export function runNotify(
     let stderr = '';
     const child = spawn(command[0]!, command.slice(1), {
       stdio: ['pipe', 'ignore', 'pipe'],
-      env: { ...process.env, ...env },
+      env: { ...withoutWatchdog(process.env), ...env },
       timeout: timeoutMs,
       killSignal: 'SIGKILL',
     });
@@ -120,6 +122,15 @@ export function runNotify(
     });
     child.stdin.end(json);
   });
+}
+
+/**
+ * The daemon's environment without systemd's watchdog variables: under NotifyAccess=all, anything the command ran
+ * could otherwise ping for a daemon whose loop is stuck.
+ */
+function withoutWatchdog(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NOTIFY_SOCKET: _s, WATCHDOG_USEC: _u, WATCHDOG_PID: _p, ...rest } = env;
+  return rest;
 }
 
 export interface Notifier {

@@ -11,6 +11,10 @@ export interface QuerySpec {
   fields: Field[];
   /** Seconds an HTTP cache may keep an answer (the schema's maxAge); absent: no caching. */
   maxAge?: number;
+  /** Field name → its label (the column heading) and help, where the schema gives them. */
+  fieldText?: Record<string, { label?: string; help?: string }>;
+  /** A declarative query's most rows: an answer that long may have been cut short. */
+  limit?: number;
 }
 
 /** Parameters of board, as parseParams returns them. */

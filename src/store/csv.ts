@@ -6,7 +6,8 @@
  * Accepted: a UTF-8 byte-order mark, LF or CRLF line ends, quoted fields holding commas, quotes ("") and line
  * breaks, a quote inside an unquoted field (kept as a literal character, like csv-parse's relax_quotes), and empty
  * lines (skipped). The separator is a comma unless the table's schema says otherwise (`sep`: tab, semicolon,
- * pipe). Refused with a RoqError naming file:line:column: an unterminated quoted field, and anything but
+ * pipe). When the schema names a comment prefix (`comment`, e.g. "#"), a line that starts with it is skipped like
+ * an empty one (tzdata's .tab files document themselves that way). Refused with a RoqError naming file:line:column: an unterminated quoted field, and anything but
  * a comma or a line end after a closing quote.
  */
 import { roqError } from '../errors.js';
@@ -35,6 +36,7 @@ export function scanCsv(
   file: string,
   onRecord: (record: CsvRecord) => void,
   sep: number = COMMA,
+  comment?: Uint8Array,
 ): number {
   const len = buf.length;
   const rec: CsvRecord = {
@@ -56,6 +58,12 @@ export function scanCsv(
     }
     if (buf[pos] === CR && (pos + 1 === len || buf[pos + 1] === LF)) {
       pos += 2;
+      line++;
+      continue;
+    }
+    if (comment && startsWith(buf, pos, comment)) {
+      const lf = buf.indexOf(LF, pos);
+      pos = lf < 0 ? len : lf + 1;
       line++;
       continue;
     }
@@ -131,6 +139,12 @@ export function scanCsv(
     onRecord(rec);
   }
   return records;
+}
+
+function startsWith(buf: Uint8Array, pos: number, prefix: Uint8Array): boolean {
+  if (pos + prefix.length > buf.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (buf[pos + i] !== prefix[i]) return false;
+  return true;
 }
 
 function pushField(rec: CsvRecord, start: number, end: number, escaped: number): void {

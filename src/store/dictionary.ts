@@ -77,6 +77,29 @@ export function findCode(dict: DictData, value: string): number {
   return -1;
 }
 
+/**
+ * The codes [lo, hi) of the entries that start with `prefix`: byte order keeps them together, after every entry
+ * below the prefix. Empty (lo === hi) when none does.
+ */
+export function codesWithPrefix(dict: DictData, prefix: string): [number, number] {
+  const key = Buffer.from(prefix, 'utf8');
+  const first = (before: (i: number) => boolean): number => {
+    let lo = 0;
+    let hi = dict.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (before(mid)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const startsWith = (i: number) =>
+    dict.offsets[i + 1]! - dict.offsets[i]! >= key.length &&
+    key.every((b, j) => dict.bytes[dict.offsets[i]! + j] === b);
+  const lo = first((i) => compareWithBytes(dict, i, key) < 0);
+  return [lo, first((i) => compareWithBytes(dict, i, key) < 0 || startsWith(i))];
+}
+
 function compareWithBytes(dict: DictData, i: number, key: Uint8Array): number {
   let p = dict.offsets[i]!;
   const pe = dict.offsets[i + 1]!;

@@ -3,7 +3,7 @@
  * builders, then the key and the indexes are sorted. References between tables are resolved once every table is
  * built (resolveReferences). Load-side only: workers never import this file.
  */
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import { roqError } from '../errors.js';
 import type { CompositeReference, TableData, TableSpec } from './types.js';
 import { findByKey } from './columns.js';
@@ -72,18 +72,19 @@ export function parseTable(spec: TableSpec, path: string, buf: Buffer, log: Load
         header(names);
         return;
       }
-      if (rec.count !== width) {
+      if (rec.count > width || (rec.count < width && !spec.shortRows)) {
         throw roqError('ROQ_LOAD_CSV', {
           file: path,
           line: rec.line,
           col: Math.min(rec.count, width) + 1,
-          detail: `the row has ${rec.count} field${rec.count === 1 ? '' : 's'}, the header ${width}`,
+          detail: `the row has ${rec.count} field${rec.count === 1 ? '' : 's'}, the header ${width}${rec.count < width ? ' (if rows may leave off empty trailing fields, say "shortRows": true in the table\'s schema)' : ''}`,
         });
       }
       for (let i = 0; i < builders.length; i++) {
         const f = fieldOf[i]!;
         const b = builders[i]!;
-        const err = f < 0 ? b.addEmpty() : b.add(buf, rec.starts[f]!, rec.ends[f]!, rec.escaped[f] === 1);
+        const err =
+          f < 0 || f >= rec.count ? b.addEmpty() : b.add(buf, rec.starts[f]!, rec.ends[f]!, rec.escaped[f] === 1);
         if (err !== null)
           throw roqError('ROQ_LOAD_VALUE', {
             file: path,
@@ -101,6 +102,7 @@ export function parseTable(spec: TableSpec, path: string, buf: Buffer, log: Load
       lineOf[rows++] = rec.line;
     },
     spec.delimiter === undefined ? undefined : spec.delimiter.charCodeAt(0),
+    spec.comment === undefined ? undefined : Buffer.from(spec.comment),
   );
   if (records === 0 && width === 0) header([]);
 

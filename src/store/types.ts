@@ -26,6 +26,8 @@ export interface ColumnSpec {
    * 'clock' (HH:MM[:SS] below 24:00) rather than service-day H:MM:SS that may pass 24:00.
    */
   format?: 'iso' | 'clock';
+  /** 'ascii-case': lookups by this string column ignore the case of A–Z (`bookworm` finds `Bookworm`). */
+  fold?: 'ascii-case';
 }
 
 export interface IndexSpec {
@@ -47,6 +49,10 @@ export interface TableSpec {
   delimiter?: string;
   /** false: the file has no header line; its fields are the columns in schema order. */
   header?: boolean;
+  /** Lines starting with this text are comments, skipped like empty lines (tzdata's "#"). */
+  comment?: string;
+  /** true: a row may leave off trailing fields (Debian's distro-info CSVs do); the missing ones are empty. */
+  shortRows?: boolean;
   /**
    * References by several columns to another table's whole (composite) key, e.g. (auth_name, code) → extent. Each
    * is resolved at load time into one target row per row (-1 when none), stored in TableData.references[name].

@@ -40,6 +40,16 @@ function crc32(buf: Buffer): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
+/** A header of `size` bytes from little-endian fields: [offset, width in bytes, value]. */
+function header(size: number, fields: [number, 2 | 4, number][]): Buffer {
+  const b = Buffer.alloc(size);
+  for (const [at, width, value] of fields) {
+    if (width === 2) b.writeUInt16LE(value, at);
+    else b.writeUInt32LE(value >>> 0, at);
+  }
+  return b;
+}
+
 export function zipBytes(entries: readonly ZipEntry[]): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
@@ -51,37 +61,34 @@ export function zipBytes(entries: readonly ZipEntry[]): Buffer {
     const method = e.deflate ? 8 : 0;
     const crc = crc32(raw);
     const size = e.declaredSize ?? raw.length;
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(method, 8);
-    local.writeUInt16LE(DOS_DATE, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(size, 22);
-    local.writeUInt16LE(name.length, 26);
-    locals.push(local, name, body);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE((3 << 8) | 20, 4); // made by Unix: the external attributes hold the mode
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(method, 10);
-    central.writeUInt16LE(DOS_DATE, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(size, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(((e.mode ?? MODE.file) << 16) >>> 0, 38);
-    central.writeUInt32LE(offset, 42);
+    // The fields both headers share: method, date, CRC, compressed and declared size, name length.
+    const common = (at: number): [number, 2 | 4, number][] => [
+      [at, 2, method],
+      [at + 4, 2, DOS_DATE],
+      [at + 6, 4, crc],
+      [at + 10, 4, body.length],
+      [at + 14, 4, size],
+      [at + 18, 2, name.length],
+    ];
+    locals.push(header(30, [[0, 4, 0x04034b50], [4, 2, 20], ...common(8)]), name, body);
+    const central = header(46, [
+      [0, 4, 0x02014b50],
+      [4, 2, (3 << 8) | 20], // made by Unix: the external attributes hold the mode
+      [6, 2, 20],
+      ...common(10),
+      [38, 4, (e.mode ?? MODE.file) << 16],
+      [42, 4, offset],
+    ]);
     centrals.push(central, name);
-    offset += local.length + name.length + body.length;
+    offset += 30 + name.length + body.length;
   }
   const directory = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(directory.length, 12);
-  end.writeUInt32LE(offset, 16);
+  const end = header(22, [
+    [0, 4, 0x06054b50],
+    [8, 2, entries.length],
+    [10, 2, entries.length],
+    [12, 4, directory.length],
+    [16, 4, offset],
+  ]);
   return Buffer.concat([...locals, directory, end]);
 }

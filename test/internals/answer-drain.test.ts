@@ -35,8 +35,11 @@ it('writes a 1 MB answer whole: what the FIFO takes at once, then the rest as th
   expect(writeAnswer(run, process.pid, 'big', text, drain.add)).toEqual({ sent: true });
   // Returned before the reader could read (it reads on this event loop): the rest waits in the drain.
   expect(drain.pendingBytes()).toBeGreaterThan(0);
+  let idle = false;
+  void drain.idle().then(() => (idle = true)); // what a stopping daemon waits for
   await waitFor('the whole answer read', () => got === text.length);
-  await waitFor('the drain done', () => drain.pendingBytes() === 0);
+  await waitFor('the drain idle', () => idle);
+  expect(drain.pendingBytes()).toBe(0);
   expect(dropped).toEqual([]);
   reader.destroy();
 });
