@@ -80,7 +80,8 @@ const VALUES = [
   '${x}',
 ];
 const METHODS = ['GET', 'GET', 'GET', 'POST', 'POST', 'HEAD', 'DELETE', 'PUT', 'BREW', '', 'get', 'G\u0000T'];
-export const STATUSES = new Set([200, 400, 405, 413, 415]);
+// 404: the board of a stop no station has.
+export const STATUSES = new Set([200, 400, 404, 405, 413, 415]);
 
 /** Random bytes as a query-string fragment (percent-encoded or raw, invalid UTF-8 included). */
 function randomBytes(r: ReturnType<typeof rng>): string {
