@@ -80,7 +80,7 @@ const VALUES = [
   '${x}',
 ];
 const METHODS = ['GET', 'GET', 'GET', 'POST', 'POST', 'HEAD', 'DELETE', 'PUT', 'BREW', '', 'get', 'G\u0000T'];
-// 404: the board of a stop no station has.
+// 404: a path naming no query (ROQ_QUERY_UNKNOWN), or the board of a stop no station has.
 export const STATUSES = new Set([200, 400, 404, 405, 413, 415]);
 
 /** Random bytes as a query-string fragment (percent-encoded or raw, invalid UTF-8 included). */

@@ -18,9 +18,10 @@
  *     network with a 153 MB stop_times.txt) beside the sample: departures against SQLite, load MB/s, RSS against
  *     raw bytes (bench/shapes-bench.ts).
  * 10. cluster: three nodes behind HAProxy: throughput, skew window of a cluster refresh, 304s (bench/cluster.ts).
+ * 11. resync: what a garbled 4 KB line on REQUESTS costs the dispatcher, against plain garbage (bench/resync.ts).
  * Every loop is bounded in count and in time. `--quick` shortens every loop; `--smoke` runs every section for a
  * few seconds (part of `npm test`, so the benchmark cannot rot); `--only=NAME` runs one of core, operations,
- * compare, web, scale, shapes, cluster.
+ * resync, compare, web, scale, shapes, cluster.
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +34,7 @@ import { ask, openChannel } from '../src/client.js';
 import { compareInProcess } from './compare.js';
 import { startRoq, stopRoq } from './daemon.js';
 import { operationsBench } from './operations.js';
+import { resyncBench } from './resync.js';
 import { scaleBench } from './scale.js';
 import { shapesBench } from './shapes-bench.js';
 import { buildSqlite } from './sqlite.js';
@@ -163,6 +165,7 @@ async function main(): Promise<void> {
   const sections: Record<string, () => Promise<void>> = {
     core: () => core(mode),
     operations: () => operations(quick),
+    resync: async () => resyncBench(quick, say),
     compare: async () => void (await compareInProcess(data, say, quick)),
     web: () => web(mode),
     shapes: () =>

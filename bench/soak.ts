@@ -23,7 +23,8 @@ import { rssMb } from './stats.js';
 const { values } = parseArgs({ options: { minutes: { type: 'string' } } });
 const minutes = Number(values.minutes ?? 10);
 const root = resolve(__dirname, '..');
-const roq = join(root, 'dist/roq.js');
+// The test build: the soak kills workers and hangs queries with its fault queries (scripts/build.js).
+const roq = join(root, 'dist/test/roq.js');
 const run = mkdtempSync(join(tmpdir(), 'roq-soak-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cases = readFileSync(join(root, 'test/cases/gtfs-lirr-cases.jsonl'), 'utf8')

@@ -1,9 +1,11 @@
 #!/bin/bash
 # Installs a release tarball (made by `npm run release`, see scripts/release.js) as PREFIX/releases/<version>-<commit>/
-# and points PREFIX/current at it. Needs tar and coreutils only: no npm, no compiler, no node_modules; the bundles in
-# the tarball are self-contained. Run it as root (or as the owner of PREFIX).
+# and points PREFIX/current at it. Needs tar and coreutils only: no Node, no npm, no compiler, no node_modules; the
+# bundles in the tarball are self-contained and run on the release's own runtime. Run it as root (or as the owner of
+# PREFIX). The Debian package (`npm run release` makes it too) does all this and more with `apt install ./roq_….deb`.
 #
-#   bin/roq                the command (runs ../dist/roq.js with node ≥ 20)
+#   bin/roq                the command (runs ../dist/roq.js with ../runtime/node)
+#   runtime/node           the Node runtime of the version roq pins
 #   bin/refresh-feed.sh    the cron job (deploy/roq.cron)
 #   bin/service-*.sh       systemd's ExecReload and the code upgrade under systemd (deploy/roq.service)
 #   dist/                  roq.js (CLI and daemon), worker.js, load-thread.js
@@ -50,11 +52,11 @@ mkdir -p "$prefix/releases"
 tmp=$(mktemp -d "$prefix/releases/.$release.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 tar -xf "$tarball" -C "$tmp" --no-same-owner --strip-components=1 "$top"
-for f in bin/roq dist/roq.js dist/worker.js dist/load-thread.js cgi-bin/roq-cgi cgi-bin/roq.cgi; do
+for f in bin/roq runtime/node dist/roq.js dist/worker.js dist/load-thread.js cgi-bin/roq-cgi cgi-bin/roq.cgi; do
   [[ -f $tmp/$f ]] || { echo "install-release: $tarball lacks $top/$f; not installing it" >&2; exit 1; }
 done
 chmod -R u=rwX,go=rX "$tmp"
-chmod 0755 "$tmp"/bin/* "$tmp"/cgi-bin/roq-cgi "$tmp"/cgi-bin/roq.cgi "$tmp"/dist/roq.js
+chmod 0755 "$tmp"/bin/* "$tmp"/runtime/node "$tmp"/cgi-bin/roq-cgi "$tmp"/cgi-bin/roq.cgi "$tmp"/dist/roq.js
 mv -T "$tmp" "$dest"
 trap - EXIT
 

@@ -192,7 +192,9 @@ flip() {
 }
 flip "feeds/$stamp"
 
-# No daemon yet (a first install) or none now: the checked feed is what the next `roq start` loads.
+# No daemon yet (a first install) or none now: the checked feed is what the next `roq start` loads. Only
+# ROQ_NOT_RUNNING means that: a status that fails otherwise (ROQ_FILE_ACCESS, run as a user who may not read the
+# daemon's files) says nothing of the daemon, so the reload below is tried, fails, and the symlink goes back.
 if ! out=$("$roq" status --run "$run" 2>&1) && [[ $out == *ROQ_NOT_RUNNING* ]]; then
   commit_download
   echo "refresh-feed: no daemon runs on $run; $base/data points at the new feed, which the next start loads" >&2

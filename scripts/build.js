@@ -22,6 +22,11 @@ const programs = [
   { entry: 'bench/sqlite-cgi.ts', out: 'dist/sqlite.cgi', shebang: true },
   { entry: 'bench/fuzz-main.ts', out: 'dist/fuzz.js' },
   { entry: 'bench/soak.ts', out: 'dist/soak.js' },
+  // The test build: the daemon with its fault-injection queries (ROQ_TEST_FAULTS=1, worker.ts) compiled in, for
+  // the tests and the soak only. Every other bundle, and so a release, is built without them.
+  { entry: 'src/cli/main.ts', out: 'dist/test/roq.js', shebang: true, testBuild: true },
+  { entry: 'src/daemon/worker.ts', out: 'dist/test/worker.js', testBuild: true },
+  { entry: 'src/load/load-thread.ts', out: 'dist/test/load-thread.js', testBuild: true },
 ];
 
 // `node scripts/build.js --app DIR` builds an app instead (see buildApp below); run from anywhere.
@@ -58,7 +63,12 @@ function bundleOptions(p, outfile, plugins = [], define = {}) {
     legalComments: 'none',
     // better-sqlite3 is a native addon, required from node_modules by the SQLite baseline only.
     external: ['bun:ffi', 'better-sqlite3'],
-    define: { ROQ_VERSION: JSON.stringify(version), ROQ_COMMIT: JSON.stringify(commit), ...define },
+    define: {
+      ROQ_VERSION: JSON.stringify(version),
+      ROQ_COMMIT: JSON.stringify(commit),
+      ROQ_TEST_BUILD: String(p.testBuild === true),
+      ...define,
+    },
     loader: { '.html': 'text' },
     banner: p.shebang ? { js: '#!/usr/bin/env node' } : undefined,
     logLevel: 'warning',

@@ -8,15 +8,12 @@
 import {
   answerParser,
   CLIENT_PROOF_CHARS,
-  encodeParams,
   encodeRequest,
-  MAX_REQUEST_BYTES,
   REQUESTS_FIFO,
-  requestFits,
   responseFifoName,
   type Answer,
 } from './protocol.js';
-import { isErrorCode, roqError, RoqError } from './errors.js';
+import { fromWire, roqError, RoqError } from './errors.js';
 import { sleep } from './poll.js';
 import { randomToken } from './token.js';
 import { O_NONBLOCK, O_RDWR, O_WRONLY, S_IFIFO, S_IFMT, sleepMs, sys, utf8 } from './sysio.js';
@@ -29,15 +26,6 @@ export function makeFifo(path: string, mode: number): void {
   sys().mkfifo(path, mode);
 }
 
-/** Refuses, before anything is sent, a request that would not fit one atomic line (long non-ASCII values can). */
-export function assertRequestFits(query: string, params: Record<string, string>): void {
-  if (requestFits(query, params)) return;
-  throw roqError('ROQ_REQUEST_TOO_LARGE', {
-    size: `${utf8(encodeParams(params)).length} bytes of parameters`,
-    max: `${MAX_REQUEST_BYTES - 64} bytes`,
-  });
-}
-
 /** An answer that reports an error. */
 export type ErrorAnswer = Extract<Answer, { status: 'error' | 'timeout' }>;
 
@@ -48,16 +36,16 @@ export type ErrorAnswer = Extract<Answer, { status: 'error' | 'timeout' }>;
  * daemon's code kept in `answered`, for a page or a JSON consumer that shows it as it came.
  */
 export function errorOfAnswer(a: ErrorAnswer): RoqError & { answered: string } {
-  const code = a.code;
-  const known = isErrorCode(code);
-  const err = known
-    ? new RoqError(code, a.param === undefined ? {} : { param: a.param })
-    : roqError('ROQ_PROTOCOL', {
-        detail: `unknown code ${a.code}`,
-        ...(a.param === undefined ? {} : { param: a.param }),
-      });
-  Object.defineProperty(err, 'message', { value: a.message });
-  if (!known) Object.defineProperty(err, 'status', { value: 500 });
+  const err = fromWire(
+    a,
+    (w) =>
+      new RoqError(
+        'ROQ_PROTOCOL',
+        { detail: `unknown code ${w.code}`, ...(w.param === undefined ? {} : { param: w.param }) },
+        w.message,
+        500,
+      ),
+  );
   return Object.assign(err, { answered: a.code });
 }
 
@@ -115,7 +103,8 @@ function noAnswer(runDir: string, ms: number, rejected: number): RoqError {
 /**
  * Sends one query to the daemon on runDir and resolves with its answer (which may itself be an error answer).
  * Rejects with a RoqError when the daemon cannot be reached (ROQ_DAEMON_DOWN), its queue stays full
- * (ROQ_DAEMON_BUSY), it stays silent past the deadline (ROQ_DAEMON_TIMEOUT) or it answers garbage (ROQ_PROTOCOL).
+ * (ROQ_DAEMON_BUSY), it stays silent past the deadline (ROQ_DAEMON_TIMEOUT) or it answers garbage (ROQ_PROTOCOL),
+ * and before sending anything when the request would not fit one atomic line (ROQ_REQUEST_TOO_LARGE).
  * The answer FIFO is removed on every path.
  */
 export async function ask(

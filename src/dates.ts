@@ -1,14 +1,35 @@
 /**
  * Dates and times, in one place: the forms roq reads and writes (YYYY-MM-DD, HH:MM[:SS]), the numbers it keeps
  * (a day as yyyymmdd, a time of day as seconds since midnight), the calendar arithmetic of service days, and
- * "today" in the server's time zone. The loader's byte-level parsers (store/values.ts) read the same forms from
+ * "today" in the data's time zone. The loader's byte-level parsers (store/values.ts) read the same forms from
  * file bytes without making strings, and check days with `daysInMonth` from here.
  */
 
-/** Today's date in this process's time zone (TZ), YYYY-MM-DD: what "today" means to the feed's users. */
-export function today(now = new Date()): string {
+/**
+ * Today's date, YYYY-MM-DD, in `timeZone` (an IANA name): the data's own zone where it has one (for a GTFS feed,
+ * its agency_timezone: DateRange.zone), so that "today" means what it means to the feed's users wherever the
+ * server runs. Without one (or one this runtime does not know), this process's time zone (TZ).
+ */
+export function today(now = new Date(), timeZone?: string): string {
+  if (timeZone !== undefined && knownTimeZone(timeZone)) {
+    const parts: Record<string, string> = {};
+    const format = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    for (const p of format.formatToParts(now)) parts[p.type] = p.value;
+    return `${parts.year}-${parts.month}-${parts.day}`;
+  }
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+/** Whether this runtime knows the IANA time zone `zone`. */
+export function knownTimeZone(zone: string): boolean {
+  if (zone === '') return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** yyyymmdd as a number, or NaN when the text is not an existing Gregorian date. */
@@ -68,23 +89,41 @@ export function parseClockTime(text: string): number {
   return h * 3600 + mi * 60 + s;
 }
 
-function toUtc(day: number): Date {
-  return new Date(Date.UTC(Math.floor(day / 10000), (Math.floor(day / 100) % 100) - 1, day % 100));
+/**
+ * Days since 1970-01-01 of a day (yyyymmdd): the one conversion the calendar arithmetic rests on. Date.UTC reads
+ * years below 100 as 19xx, so days before the year 100 are not told apart (no feed has them).
+ */
+export function dayNumber(day: number): number {
+  return Date.UTC(Math.floor(day / 10000), (Math.floor(day / 100) % 100) - 1, day % 100) / 864e5;
 }
 
-function fromUtc(d: Date): number {
+/** The day (yyyymmdd) of a dayNumber. */
+export function dayOfNumber(n: number): number {
+  const d = new Date(n * 864e5);
   return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
 }
 
+/** The day (yyyymmdd) `days` whole days after `day` (before it, for a negative count). */
+export function daysAfter(day: number, days: number): number {
+  return dayOfNumber(dayNumber(day) + days);
+}
+
 export function previousDay(day: number): number {
-  const d = toUtc(day);
-  d.setUTCDate(d.getUTCDate() - 1);
-  return fromUtc(d);
+  return daysAfter(day, -1);
 }
 
 /** 0 = Sunday … 6 = Saturday. */
 export function weekdayOf(day: number): number {
-  return toUtc(day).getUTCDay();
+  return new Date(dayNumber(day) * 864e5).getUTCDay();
+}
+
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+/** "Monday 2 Nov 2026", or with short: "Mon 2 Nov": a day as the pages name it. */
+export function dayLabel(day: number, short = false): string {
+  const weekday = WEEKDAYS[weekdayOf(day)]!;
+  const date = `${day % 100} ${MONTHS[(Math.floor(day / 100) % 100) - 1]!.slice(0, 3)}`;
+  return short ? `${weekday.slice(0, 3)} ${date}` : `${weekday} ${date} ${Math.floor(day / 10000)}`;
 }
 
 /** yyyymmdd → YYYY-MM-DD. */

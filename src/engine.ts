@@ -3,8 +3,7 @@
  * accessors), then run queries on it. Kept light on purpose — no csv-parse, no fast-glob, no file system — since
  * every worker loads it.
  */
-import { roqError } from './errors.js';
-import { parseParams } from './params.js';
+import { parseParams, querySpecOf } from './params.js';
 import type { Cell, Field } from './protocol.js';
 import { QUERY_SPECS } from './generated/queries.js';
 import { QUERY_RUNNERS } from './generated/registry.js';
@@ -25,9 +24,9 @@ export function openGeneration(data: GenerationData): Db {
  * the parameter. Cells are numbers for int fields and strings otherwise, in the spec's field order.
  */
 export function runQuery(db: Db, query: string, raw: Record<string, string>): { fields: Field[]; rows: Cell[][] } {
-  const spec = Object.hasOwn(QUERY_SPECS, query) ? QUERY_SPECS[query] : undefined;
+  const spec = querySpecOf(QUERY_SPECS, query);
   const run = Object.hasOwn(QUERY_RUNNERS, query) ? QUERY_RUNNERS[query] : undefined;
-  if (!spec || !run) throw roqError('ROQ_QUERY_UNKNOWN', { query: query.slice(0, 40), known: QUERY_NAMES.join(', ') });
+  if (!run) throw new Error(`the generated query runners have no '${query}' query`);
   const params = parseParams(query, spec.params, raw);
   return { fields: spec.fields, rows: run(db, params) };
 }

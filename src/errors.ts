@@ -75,6 +75,10 @@ export const CATALOG = {
     visitor: FAILED,
   },
   ROQ_LOAD_FILE: { status: 500, text: '{file}: {detail}' },
+  ROQ_LOAD_INTERNAL: {
+    status: 500,
+    text: 'loading {dir} failed unexpectedly ({detail}); the previous data serves on, and the daemon log has the details',
+  },
   ROQ_LOAD_MISSING_FILE: {
     status: 500,
     text: '{file}: required table file is missing from {dir}; put the complete export (every required file) there, or point --data at the directory that holds it',
@@ -120,6 +124,11 @@ export const CATALOG = {
     status: 500,
     text: 'the run directory {run} does not exist; name the one the daemon was started with (--run or $ROQ_RUN_DIR), or start one there with `roq start --run {run}`',
   },
+  ROQ_FILE_ACCESS: {
+    status: 500,
+    text: "cannot read {path} ({detail}); run this as the daemon's user (the run directory's owner) or as root",
+    visitor: FAILED,
+  },
   ROQ_UPGRADE_RUNNING: {
     status: 500,
     text: 'another `roq upgrade` is running on {run}; wait for it to finish (lock {lock})',
@@ -152,11 +161,12 @@ export class RoqError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details: Record<string, string | number>;
-  constructor(code: ErrorCode, details: Record<string, string | number> = {}) {
-    super(formatMessage(code, details));
+  /** `message` and `status`: as another process or thread made them (fromWire); by default, the catalog's. */
+  constructor(code: ErrorCode, details: Record<string, string | number> = {}, message?: string, status?: number) {
+    super(message ?? formatMessage(code, details));
     this.name = 'RoqError';
     this.code = code;
-    this.status = CATALOG[code].status;
+    this.status = status ?? CATALOG[code].status;
     this.details = details;
   }
   /** The parameter at fault, when the error is about one. */
@@ -164,6 +174,31 @@ export class RoqError extends Error {
     const p = this.details.param;
     return p === undefined ? undefined : String(p);
   }
+}
+
+/**
+ * An error as plain data, the one form in which errors cross a thread or process boundary: a worker's or the
+ * dispatcher's error answer (its code, message and parameter become the answer's lines), the load thread's
+ * result, the detached daemon's readiness report. `toWire` on one side, `fromWire` on the other.
+ */
+export interface WireError {
+  code: string;
+  message: string;
+  param?: string;
+  details?: Record<string, string | number>;
+}
+
+export function toWire(e: RoqError): WireError {
+  return { code: e.code, message: e.message, ...(e.param === undefined ? {} : { param: e.param }), details: e.details };
+}
+
+/**
+ * The RoqError a WireError stands for: its code and status, its parameter, and the message as the sender wrote it
+ * (it had the details). A code this release does not know (a newer peer's) is for `unknown` to turn into one.
+ */
+export function fromWire(w: WireError, unknown: (w: WireError) => RoqError): RoqError {
+  if (!isErrorCode(w.code)) return unknown(w);
+  return new RoqError(w.code, w.details ?? (w.param === undefined ? {} : { param: w.param }), w.message);
 }
 
 export function formatMessage(code: ErrorCode, details: Record<string, string | number>): string {

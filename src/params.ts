@@ -5,7 +5,28 @@
  */
 import { missingDay, parseClockTime, parseIsoDate } from './dates.js';
 import { RoqError, roqError } from './errors.js';
+import type { QuerySpec } from './generated/queries.js';
 import type { DateRange } from './protocol.js';
+
+/**
+ * The spec of query `name` among `specs` (an app's, or the run directory's queries.json); ROQ_QUERY_UNKNOWN
+ * listing the known ones when there is none. The one place that check is made: CLI, CGI pages and engine alike.
+ */
+export function querySpecOf(specs: Record<string, QuerySpec>, name: string): QuerySpec {
+  const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
+  if (!spec) throw roqError('ROQ_QUERY_UNKNOWN', { query: name.slice(0, 40), known: Object.keys(specs).join(', ') });
+  return spec;
+}
+
+/** A query's own parameters from a form: its other fields are dropped, and an empty value counts as missing. */
+export function formParams(spec: QuerySpec, form: Record<string, string>): Record<string, string> {
+  const raw: Record<string, string> = {};
+  for (const p of spec.params) {
+    const value = form[p.name];
+    if (value !== undefined && value !== '') raw[p.name] = value;
+  }
+  return raw;
+}
 
 /** What the pages and help say of a parameter: `label` names its input, `help` is the line below it. */
 type ParamText = { description?: string; label?: string; help?: string };

@@ -18,7 +18,8 @@
  *  - params: application/x-www-form-urlencoded, possibly empty.
  *
  * Version 1 (`roq1 <pid> <token> <query> <params>`, no proof) is still answered, for clients of 0.1 during an
- * upgrade; those clients cannot tell a forged answer from the daemon's (docs/SECURITY.md).
+ * upgrade, while the daemon's `--roq1` is on (the default until 0.3; 0.4 drops it); those clients cannot tell a
+ * forged answer from the daemon's (docs/SECURITY.md).
  *
  * Every request starts with `roq<digits> ` and is written whole: after garbage without a line end (a writer killed
  * mid-write, or a hostile one), the next request is found inside the line by its prefix (findRequest).
@@ -31,6 +32,7 @@
  * because it holds its FIFO open read-write.
  */
 
+import { roqError, type RoqError, type WireError } from './errors.js';
 import { utf8 } from './sysio.js';
 
 export const PROTOCOL_VERSION = 2;
@@ -61,6 +63,11 @@ export type Request =
   | { kind: 'control'; word: ControlWord; token: string }
   | { kind: 'ping'; pid: number; token: string; proof?: string };
 
+/** Whether a request is of version 1 (a client of 0.1): it carries no proof, so its client trusts any answer. */
+export function isLegacy(r: Request): boolean {
+  return r.kind !== 'control' && r.proof === undefined;
+}
+
 export type FieldType = 'string' | 'int' | 'float' | 'bool';
 export interface Field {
   name: string;
@@ -72,6 +79,11 @@ export type Cell = string | number | boolean;
 export interface DateRange {
   start: string;
   end: string;
+  /**
+   * The data's time zone (IANA), in which its "today" is taken (dates.today), where the app defines one. In the
+   * JSON of status.json and the CLI's reports only: an answer's `dates=` line carries the range alone.
+   */
+  zone?: string;
 }
 
 export type AnswerStatus = 'ok' | 'error' | 'timeout';
@@ -86,6 +98,11 @@ export type Answer =
     }
   | { status: 'error' | 'timeout'; code: string; message: string; param?: string };
 
+/** The error answer that carries `w` (errors.toWire): its code, message and parameter; details stay behind. */
+export function errorAnswer(status: 'error' | 'timeout', w: WireError): Answer {
+  return { status, code: w.code, message: w.message, ...(w.param === undefined ? {} : { param: w.param }) };
+}
+
 const TOKEN_RE = /^[A-Za-z0-9]{1,32}$/;
 const PROOF_RE = /^[A-Za-z0-9]{16,64}$/;
 const QUERY_RE = /^[a-z][a-z0-9_]{0,63}$/;
@@ -93,6 +110,14 @@ const QUERY_RE = /^[a-z][a-z0-9_]{0,63}$/;
 /** Name of a client's answer FIFO inside the run directory. */
 export function responseFifoName(pid: number, token: string): string {
   return `resp.${pid}.${token}`;
+}
+
+const RESPONSE_FIFO_NAME = /^resp\.([0-9]{1,10})\.([A-Za-z0-9]{1,32})$/;
+
+/** The pid and token of a name of responseFifoName's form; undefined for any other name. */
+export function parseResponseFifoName(name: string): { pid: number; token: string } | undefined {
+  const m = RESPONSE_FIFO_NAME.exec(name);
+  return m ? { pid: Number(m[1]), token: m[2]! } : undefined;
 }
 
 export function encodeParams(params: Record<string, string>): string {
@@ -114,21 +139,38 @@ function lineBytes(line: string): number {
   return utf8(line).length;
 }
 
-/** Encodes a request line (with its '\n'); throws if it would exceed PIPE_BUF, since it could then interleave. */
 /** The longest proof a client makes (client.ts: randomToken(18)); the protocol allows up to 64. */
 export const CLIENT_PROOF_CHARS = 24;
+
+/** The size of a client's request line for `query` with `params` with the longest pid, token and proof. */
+function worstLineBytes(query: string, params: Record<string, string>): number {
+  return lineBytes(
+    requestLine(0x7fffffff, 'x'.repeat(32), 'x'.repeat(CLIENT_PROOF_CHARS), query, encodeParams(params)),
+  );
+}
 
 /**
  * Whether a client's request for `query` with `params` fits one atomic line (MAX_REQUEST_BYTES), whatever pid
  * and token it gets: asked before anything is sent, so a request that cannot be written is refused as too large.
  */
 export function requestFits(query: string, params: Record<string, string>): boolean {
-  return (
-    lineBytes(requestLine(0x7fffffff, 'x'.repeat(32), 'x'.repeat(CLIENT_PROOF_CHARS), query, encodeParams(params))) <=
-    MAX_REQUEST_BYTES
-  );
+  return worstLineBytes(query, params) <= MAX_REQUEST_BYTES;
 }
 
+/** Refuses, before anything is sent, a request that would not fit one atomic line (long non-ASCII values can). */
+export function assertRequestFits(query: string, params: Record<string, string>): void {
+  const bytes = worstLineBytes(query, params);
+  if (bytes > MAX_REQUEST_BYTES) throw tooLarge(bytes);
+}
+
+function tooLarge(bytes: number): RoqError {
+  return roqError('ROQ_REQUEST_TOO_LARGE', {
+    size: `a request line of ${bytes} bytes`,
+    max: `${MAX_REQUEST_BYTES} bytes (UTF-8, with its parameters %-encoded)`,
+  });
+}
+
+/** Encodes a request line (with its '\n'); throws ROQ_REQUEST_TOO_LARGE beyond MAX_REQUEST_BYTES. */
 export function encodeRequest(req: Request): string {
   const line =
     req.kind === 'control'
@@ -140,10 +182,9 @@ export function encodeRequest(req: Request): string {
           req.kind === 'ping' ? PING_QUERY : req.query,
           req.kind === 'ping' ? '' : encodeParams(req.params),
         );
+  // Longer, it could interleave with other writers' requests (writes up to PIPE_BUF are atomic).
   const bytes = lineBytes(line);
-  if (bytes > MAX_REQUEST_BYTES) {
-    throw new RangeError(`request is ${bytes} bytes; at most ${MAX_REQUEST_BYTES} fit atomically`);
-  }
+  if (bytes > MAX_REQUEST_BYTES) throw tooLarge(bytes);
   return line;
 }
 
@@ -206,22 +247,45 @@ export function parseRequest(line: string): ParsedRequest {
   return { ok: true, request };
 }
 
-const REQUEST_START = /roq[0-9]+ /g;
+/** The space-separated fields of a request line: 6 for version 2 (and other versions), 5 for version 1. */
+const REQUEST_FIELDS = [6, 5] as const;
+const MAGIC_FIELD = /roq[0-9]+$/;
 
 /**
  * Finds a request inside a line that does not parse as one: garbage a writer left without a line end, followed by
  * a whole request (requests are written in one atomic write, so a request is always a suffix of such a line).
- * Tries each later `roq<digits> ` in turn and returns the first suffix that parses, with how many bytes of
- * garbage preceded it; undefined when there is none.
+ * A request has 6 or 5 space-separated fields, and nothing in it but its magic is glued to what precedes it, so
+ * only two suffixes can be one: those starting at the `roq<digits>` that ends the 6th or the 5th field from the
+ * end. At most two parses, each of at most the line: linear in the line, however many `roq1 ` a hostile writer
+ * packs into it. Returns the earlier suffix that parses (or names a pid, for an error answer), with how many bytes
+ * of garbage preceded it; undefined when there is none. `parse` is for tests that count the work.
  */
-export function findRequest(line: string): { parsed: ParsedRequest; skipped: number } | undefined {
-  REQUEST_START.lastIndex = 1;
-  for (let m = REQUEST_START.exec(line); m; m = REQUEST_START.exec(line)) {
-    const parsed = parseRequest(line.slice(m.index));
-    if (parsed.ok || parsed.pid !== undefined) return { parsed, skipped: m.index };
-    REQUEST_START.lastIndex = m.index + 1;
+export function findRequest(
+  line: string,
+  parse: (line: string) => ParsedRequest = parseRequest,
+): { parsed: ParsedRequest; skipped: number } | undefined {
+  if (line.indexOf('roq', 1) < 0) return undefined; // plain garbage: no magic past the start, so no request
+  for (const fields of REQUEST_FIELDS) {
+    const start = fieldStart(line, fields);
+    if (start < 0) continue;
+    const end = line.indexOf(' ', start);
+    const magic = MAGIC_FIELD.exec(line.slice(start, end));
+    const at = start + (magic?.index ?? 0);
+    if (!magic || at < 1) continue;
+    const parsed = parse(line.slice(at));
+    if (parsed.ok || parsed.pid !== undefined) return { parsed, skipped: at };
   }
   return undefined;
+}
+
+/** Where the `fields`-th space-separated field from the end of `line` starts; -1 if it has fewer fields. */
+function fieldStart(line: string, fields: number): number {
+  let space = line.length;
+  for (let i = 0; i < fields - 1; i++) {
+    space = space === 0 ? -1 : line.lastIndexOf(' ', space - 1);
+    if (space < 0) return -1;
+  }
+  return space === 0 ? 0 : line.lastIndexOf(' ', space - 1) + 1;
 }
 
 /** Decodes urlencoded parameters; the first occurrence of a name wins. Throws URIError on broken %-escapes. */

@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { QuerySpec } from './generated/queries.js';
-import { readNoFollow, replaceFile } from './daemon/private-dir.js';
+import { roqError } from './errors.js';
+import { accessError, readNoFollow, replaceFile } from './daemon/private-dir.js';
 
 export const QUERIES_FILE = 'queries.json';
 
@@ -21,18 +22,29 @@ export function writeQueriesFile(run: string, specs: Record<string, QuerySpec>):
 }
 
 /**
- * The running app's query specs, or undefined when the file is absent, unreadable (a daemon before 0.3) or not
- * the run directory owner's.
+ * The running app's query specs, or undefined when there is no such file (no daemon has run there yet, or one of
+ * 0.1). A file that cannot be read, is not the run directory owner's (someone else made it while none was), or
+ * does not hold specs is raised as ROQ_FILE_ACCESS: falling back to the compiled-in queries would check another
+ * app's requests against the wrong specs.
  */
 export function readQueriesFile(run: string): Record<string, QuerySpec> | undefined {
+  const path = join(run, QUERIES_FILE);
+  let owner: number;
   try {
-    // Only the daemon's: a file someone else made there (while none was) is not the running app's.
-    if (fs.lstatSync(join(run, QUERIES_FILE)).uid !== fs.statSync(run).uid) return undefined;
-    const { queries } = JSON.parse(readNoFollow(join(run, QUERIES_FILE)) ?? '') as {
-      queries?: Record<string, QuerySpec>;
-    };
-    return queries && typeof queries === 'object' ? queries : undefined;
-  } catch {
-    return undefined;
+    owner = fs.lstatSync(path).uid;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw accessError(path, e);
   }
+  if (owner !== fs.statSync(run).uid)
+    throw roqError('ROQ_FILE_ACCESS', { path, detail: "not the run directory owner's file; remove it" });
+  const text = readNoFollow(path) ?? '';
+  let queries: unknown;
+  try {
+    queries = (JSON.parse(text) as { queries?: unknown }).queries;
+  } catch {
+    /* told below */
+  }
+  if (queries && typeof queries === 'object') return queries as Record<string, QuerySpec>;
+  throw roqError('ROQ_FILE_ACCESS', { path, detail: 'no query specs in it; restart the daemon to rewrite it' });
 }

@@ -90,8 +90,7 @@ describe.skipIf(!HAVE_APACHE)('two apps behind Apache', () => {
 
   it('serves the GTFS app beside it: the board at home, any query by path as JSON or CSV', async () => {
     const home = await get('gtfs', '/app');
-    // The board's landing page: the network's name.
-    expect(home.body).toContain('<h1>Long Island Rail Road</h1>');
+    expect(home.body).toContain('<h1>Long Island Rail Road</h1>'); // the board's landing names its network
     const json = await get('gtfs', '/app/stops?q=jamaica&format=json');
     expect(JSON.parse(json.body).rows[0].stop_id).toBe('102');
     const bad = await get('gtfs', '/app/stops?format=csv');

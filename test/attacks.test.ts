@@ -155,8 +155,10 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     base = fs.mkdtempSync(join(tmpdir(), 'roq-attack-'));
     fs.chmodSync(base, 0o755);
     fs.mkdirSync(join(base, 'dist'));
-    for (const f of ['roq.js', 'worker.js', 'load-thread.js', 'roq.cgi', 'package.json'])
-      fs.copyFileSync(join(ROOT, 'dist', f), join(base, 'dist', f));
+    // The daemon of the test build (some attacks need its fault_sleep query), beside the CGI program.
+    for (const f of ['roq.js', 'worker.js', 'load-thread.js'])
+      fs.copyFileSync(join(ROOT, 'dist', 'test', f), join(base, 'dist', f));
+    for (const f of ['roq.cgi', 'package.json']) fs.copyFileSync(join(ROOT, 'dist', f), join(base, 'dist', f));
     fs.chmodSync(join(base, 'dist', 'roq.cgi'), 0o755);
     roq = join(base, 'dist', 'roq.js');
     if (fs.existsSync(join(ROOT, 'dist', 'roq-cgi'))) {
@@ -332,6 +334,22 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     expect(fs.existsSync(`${evil}.log`)).toBe(false);
     expect(fs.readFileSync(victim, 'utf8')).toBe('precious\n');
     expect(fs.lstatSync(join(run, 'queries.json')).uid).toBe(idOf('roqd').uid);
+    await northPark();
+  }, 120_000);
+
+  it("`roq upgrade` run by root keeps the daemon's --user, which status.json and `roq status` show", async () => {
+    const old = daemonPid();
+    const r = await roqCli(['upgrade', '--run', run]);
+    expect(r.code, r.stderr).toBe(0);
+    const pid = daemonPid();
+    expect(pid).not.toBe(old);
+    const uid = /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    expect(Number(uid)).toBe(idOf('roqd').uid);
+    await waitFor("the new daemon's status.json", () => {
+      const s = JSON.parse(fs.readFileSync(join(run, 'daemon', 'status.json'), 'utf8'));
+      return s.pid === pid && s.options.user === 'roqd:www-data';
+    });
+    expect((await roqCli(['status', '--run', run])).stdout).toContain(`pid         ${pid} as roqd:www-data`);
     await northPark();
   }, 120_000);
 

@@ -22,7 +22,7 @@ import {
 } from '../tools/demo/cluster.js';
 import { TINY_FEED, writeFeed } from './feeds.js';
 import { runToEnd, type RunResult } from './helpers/run.js';
-import { ROOT, roqCli } from './helpers/daemon.js';
+import { ROOT, roqCli, waitFor } from './helpers/daemon.js';
 import { skewWindowMs, startLoad, type Sample } from './helpers/load.js';
 
 const NORTH = `${SCRIPT_PATH}?q=north&format=json`;
@@ -50,7 +50,11 @@ afterAll(async () => {
   if (base) fs.rmSync(base, { recursive: true, force: true });
 }, 60_000);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits until `n` more of the load's requests have been answered: the load runs before and after each step. */
+async function answered(load: { samples: Sample[] }, n = 20): Promise<void> {
+  const from = load.samples.length;
+  await waitFor(`${n} more answers under load`, () => load.samples.length >= from + n, 30_000);
+}
 
 async function statusOf(
   n: ClusterNode,
@@ -101,9 +105,9 @@ describe.skipIf(!HAVE_HAPROXY || !HAVE_APACHE)('three nodes behind HAProxy', () 
     const [before] = new Set(await hashes(c));
     const next = feedNamed('North Park Two');
     const load = startLoad(c.url + NORTH, LOAD);
-    await sleep(1000);
+    await answered(load);
     const r = await refreshCluster(next, c.nodes.map(spec));
-    await sleep(1000);
+    await answered(load);
     const samples = await load.stop();
     expect(r.code, r.stderr).toBe(0);
     const after = await hashes(c);
@@ -118,14 +122,14 @@ describe.skipIf(!HAVE_HAPROXY || !HAVE_APACHE)('three nodes behind HAProxy', () 
 
     // The same change back as a plain rolling reload, one node after the other, as without --hold.
     const rolling = startLoad(c.url + NORTH, LOAD);
-    await sleep(1000);
+    await answered(rolling);
     for (const n of c.nodes) {
       fs.rmSync(n.data);
       fs.symlinkSync('feeds/initial', n.data);
       const rr = await roqCli(['reload', '--run', n.run]);
       expect(rr.code, rr.stderr).toBe(0);
     }
-    await sleep(1000);
+    await answered(rolling);
     const rolled = await rolling.stop();
     expect(new Set(await hashes(c))).toEqual(new Set([before]));
     expectAllCorrect(rolled, { [before!]: 'North Park', [after[0]!]: 'North Park Two' });
@@ -161,21 +165,23 @@ describe.skipIf(!HAVE_HAPROXY || !HAVE_APACHE)('three nodes behind HAProxy', () 
     const c = cluster!;
     const node = c.nodes[1]!;
     const load = startLoad(c.url + NORTH, LOAD);
-    await sleep(1000);
+    await answered(load);
     node.killDaemon();
     const health = await fetch(node.url + HEALTH_URI);
     expect(health.status).toBe(503);
     await node.stopApache();
-    await sleep(3000);
-    const down = await c.serverStatus();
-    expect(down[node.name]).toMatch(/DOWN/);
+    await waitFor(
+      'HAProxy to mark the node DOWN',
+      async () => /DOWN/.test((await c.serverStatus())[node.name] ?? ''),
+      30_000,
+    );
     await node.startDaemon();
     await node.startApache();
     await c.allUp();
     const healthy = await fetch(node.url + HEALTH_URI);
     expect(healthy.status).toBe(200);
     expect(healthy.headers.get('x-roq-generation')).toMatch(/^[0-9a-f]{32}$/);
-    await sleep(2000);
+    await answered(load);
     const samples = await load.stop();
     const failed = samples.filter((s) => s.status !== 200);
     expect(failed.slice(0, 3), `${failed.length} of ${samples.length} failed`).toEqual([]);
@@ -188,12 +194,12 @@ describe.skipIf(!HAVE_HAPROXY || !HAVE_APACHE)('three nodes behind HAProxy', () 
     const c = cluster!;
     const pids = c.nodes.map((n) => n.pid());
     const load = startLoad(c.url + NORTH, LOAD);
-    await sleep(1000);
+    await answered(load);
     for (const n of c.nodes) {
       const r = await roqCli(['upgrade', '--run', n.run]);
       expect(r.code, r.stderr).toBe(0);
     }
-    await sleep(1000);
+    await answered(load);
     const samples = await load.stop();
     const failed = samples.filter((s) => s.status !== 200);
     expect(failed.slice(0, 3), `${failed.length} of ${samples.length} failed`).toEqual([]);

@@ -151,6 +151,11 @@ describe('the roq command', () => {
     expect(bad.stderr).toContain("parameter 'date'");
     const unknown = await roqCli(['query', 'departures', 'stop=202', 'date=2026-02-03', 'stpo=1', '--run', run]);
     expect(unknown.stderr).toContain("unknown parameter 'stpo'");
+    // Valid values (255 characters each) whose %-encoding does not fit one atomic request line: refused by name.
+    const euros = '€'.repeat(255);
+    const big = await roqCli(['query', 'board', `stop=${euros}`, `route=${euros}`, '--run', run]);
+    expect([big.code, big.stderr]).toEqual([2, expect.stringContaining('[ROQ_REQUEST_TOO_LARGE]')]);
+    expect(big.stderr).not.toMatch(/RangeError|\n\s+at /);
     const down = await roqCli(['query', 'stops', 'q=x', '--run', run]);
     expect(down.code).toBe(1);
     expect(down.stderr).toContain('ROQ_DAEMON_DOWN');
@@ -173,6 +178,8 @@ describe('the roq command', () => {
     });
     expect(s).toMatchObject({ running: true, pid: d.pid, run: d.run, state: 'serving' });
     expect(s.status.generation).toMatchObject({ id: 1, dataDir: LIRR });
+    // "Today" for the data is taken in its own time zone, the feed's agency_timezone.
+    expect(s.status.generation.dates.zone).toBe('America/New_York');
     expect(s.status.generation.rows).toBeGreaterThan(100_000);
     expect(s.status.workers.size).toBe(2);
     expect(s.uptimeMs).toBeGreaterThanOrEqual(0);

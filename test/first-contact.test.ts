@@ -157,7 +157,7 @@ describe('the feed has a date range', () => {
       const statusJson = JSON.parse((await roqCli(['status', '--run', run, '--json'])).stdout) as {
         status: { generation: { dates: unknown } };
       };
-      expect(statusJson.status.generation.dates).toEqual({ start: '2025-01-01', end: '2025-11-30' });
+      expect(statusJson.status.generation.dates).toMatchObject({ start: '2025-01-01', end: '2025-11-30' });
       fs.rmSync(join(data, 'feed_info.txt'));
       const reload = await roqCli(['reload', '--run', run]);
       expect(reload.code, reload.stderr).toBe(0);

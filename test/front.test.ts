@@ -53,6 +53,26 @@ const textParams = (p: Record<string, string | number>) =>
   Object.fromEntries(Object.entries(p).map(([k, v]) => [k, String(v)]));
 
 describe('the generic front end, MAC vendor app', () => {
+  it("shows its own error pages, not the board's, for requests refused before they are routed", async () => {
+    const cases: [CgiRequest, number, string][] = [
+      [{ method: 'PUT' }, 405, 'ROQ_METHOD'],
+      [{ query: 'q=%ZZ' }, 400, 'ROQ_FORM_ENCODING'],
+      [{ query: Array.from({ length: 70 }, (_, i) => `f${i}=1`).join('&') }, 413, 'ROQ_REQUEST_TOO_LARGE'],
+    ];
+    for (const [path, pageOf] of [
+      ['', 'home'],
+      ['/vendors', 'query'],
+    ] as const)
+      for (const [req, status, code] of cases) {
+        const r = await macCgi(path, req.query ?? '', req);
+        expect([pageOf, r.status, r.body], r.stderr).toEqual([pageOf, status, expect.stringContaining(code)]);
+        expect(r.body).toContain('<h1><a href="/cgi-bin/roq-cgi/">MAC address vendors</a></h1>');
+        expect(r.body).not.toMatch(/Train departures/);
+      }
+    const json = await macCgi('/vendors', 'format=json&q=%ZZ');
+    expect(JSON.parse(json.body)).toMatchObject({ error: { code: 'ROQ_FORM_ENCODING' } });
+  });
+
   it("lists the app's queries with their descriptions on its home page", async () => {
     const r = await macCgi('', '');
     expect(r.status).toBe(200);

@@ -207,6 +207,21 @@ describe('faults cost a worker, never the daemon', () => {
   });
 });
 
+describe('the production build', () => {
+  it('has no fault queries, even with ROQ_TEST_FAULTS=1: only the test build (dist/test/) has them', async () => {
+    const text = (f: string) => fs.readFileSync(join(ROOT, 'dist', f), 'utf8');
+    expect(text('roq.js')).not.toContain('ROQ_TEST_FAULTS');
+    expect(text('worker.js')).not.toContain('fault_hang');
+    expect(text('test/roq.js')).toContain('ROQ_TEST_FAULTS');
+    expect(text('test/worker.js')).toContain('fault_hang');
+    const d = await daemon({ workers: 1, program: ROQ, env: { ROQ_TEST_FAULTS: '1' } });
+    expect(errorOf(await ask(d.run, 'fault_exit', {}, { timeoutMs: 5000 }))).toMatchObject({
+      status: 'error',
+      code: 'ROQ_QUERY_UNKNOWN',
+    });
+  });
+});
+
 describe('reload on SIGHUP', () => {
   it('swaps in the new generation, and keeps the old one when the new data is bad', async () => {
     const data = writeFeed(TINY_FEED);

@@ -197,13 +197,23 @@ describe('a stopping daemon', () => {
     try {
       const blocker = answerFifo(d.run);
       writeRequests(d.run, blocker.request({ query: 'fault_sleep', params: { ms: '800' } }));
-      await new Promise((r) => setTimeout(r, 100));
+      // The stop line goes into REQUESTS behind the blocker; once the daemon has read it, it says so in its log,
+      // and whatever is written from then on is behind the stop line, however long the blocker keeps it draining.
       process.kill(d.pid, 'SIGTERM');
-      await new Promise((r) => setTimeout(r, 200)); // the stop line has been read; the daemon waits for the blocker
+      const log = join(d.run, 'daemon', 'roq.log');
+      await waitFor('the stop line to be read', () => fs.readFileSync(log, 'utf8').includes('stopping: answering'));
       const behind = Array.from({ length: 5 }, () => answerFifo(d.run, 15_000));
       for (const c of behind) writeRequests(d.run, c.request({ query: 'stops', params: { q: 'north' } }));
       expect((await blocker.answer).status).toBe('ok');
       await waitFor('the old daemon to exit', () => !isAlive(d.pid));
+      // The old daemon flushed its access log before it exited: it answered the blocker and none of the five.
+      const accessLog = join(d.run, 'daemon', 'access.log');
+      const answered = (query: string) =>
+        fs
+          .readFileSync(accessLog, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes(` query=${query} `)).length;
+      expect([answered('fault_sleep'), answered('stops')]).toEqual([1, 0]);
       const next = await daemon({ data: writeFeed(TINY_FEED), workers: 1, run: d.run });
       for (const c of behind) {
         expect(await c.answer).toMatchObject({ status: 'ok', rows: [['N', 'North Park', '52.6', '13.4', '0', '']] });
@@ -211,6 +221,7 @@ describe('a stopping daemon', () => {
       }
       blocker.close();
       expect(next.pid).not.toBe(d.pid);
+      await waitFor("the five in the next daemon's access log", () => answered('stops') === 5);
     } finally {
       fs.closeSync(hold);
     }
@@ -303,8 +314,10 @@ describe('roq upgrade', () => {
 describe('the code a daemon runs never changes under it', () => {
   it('replaces a dead worker and reloads with the code it started with, whatever is on disk now', async () => {
     const release = fs.mkdtempSync(join(makeRunDir(), 'release-'));
-    for (const f of ['roq.js', 'worker.js', 'load-thread.js', 'package.json'])
-      fs.copyFileSync(join(ROOT, 'dist', f), join(release, f));
+    // The test build (its fault_exit kills the worker), as a release of its own.
+    for (const f of ['roq.js', 'worker.js', 'load-thread.js'])
+      fs.copyFileSync(join(ROOT, 'dist/test', f), join(release, f));
+    fs.copyFileSync(join(ROOT, 'dist/package.json'), join(release, 'package.json'));
     const data = writeFeed(TINY_FEED);
     const d = await daemon({ data, workers: 1, env: FAULTS, program: join(release, 'roq.js') });
     for (const f of ['worker.js', 'load-thread.js'])

@@ -82,21 +82,35 @@ describe('request lines', () => {
     expect(parsed).toMatchObject({ ok: false, pid: 77, token: 'abc', version: 'roq3' });
   });
 
+  /** A version 2 `stops` request line of pid 7, without its line end. */
+  const stopsLine = (params: Record<string, string>) =>
+    encodeRequest({ kind: 'query', pid: 7, token: 'tok', proof: 'P'.repeat(20), query: 'stops', params }).slice(0, -1);
+
   it('finds the request after garbage that had no line end, however the garbage mimics a request', () => {
-    const good = encodeRequest({
-      kind: 'query',
-      pid: 7,
-      token: 'tok',
-      proof: 'P'.repeat(20),
-      query: 'stops',
-      params: { q: 'roq2 x' },
-    }).slice(0, -1);
+    const good = stopsLine({ q: 'roq2 x' });
     for (const garbage of ['x', 'roq2 ', 'roq2 1 2 3 roq1 ', '\u001b[2Jroq2 77 abc', 'y'.repeat(3000)]) {
       const found = findRequest(garbage + good);
       expect(found?.skipped).toBe(garbage.length);
       expect(found?.parsed).toEqual(parseRequest(good));
     }
     expect(findRequest('no request here at all')).toBeUndefined();
+  });
+
+  it('resyncs on a garbled line with work linear in its length, however many request prefixes it holds', () => {
+    const good = stopsLine({});
+    for (const chunk of ['roq1 ', 'roq2 x ', 'roq1 1 t q ']) {
+      for (const size of [400, 4000]) {
+        const garbage = chunk.repeat(Math.ceil(size / chunk.length));
+        for (const line of [garbage, garbage + good]) {
+          let parsed = 0;
+          findRequest(line, (suffix) => ((parsed += suffix.length), parseRequest(suffix)));
+          // Two candidate suffixes at most (version 2's six fields, version 1's five), each at most the line; and
+          // the request at the end was parsed through the counting hook.
+          expect(parsed).toBeLessThanOrEqual(2 * line.length);
+          if (line !== garbage) expect(parsed).toBeGreaterThanOrEqual(good.length);
+        }
+      }
+    }
   });
 
   it('decodes + as space and keeps the first of repeated names', () => {

@@ -9,7 +9,18 @@ import { openGeneration, runQuery, QUERY_NAMES, type Db } from '../src/engine.js
 import { rowsToObjects, type Cell } from '../src/protocol.js';
 import { RoqError } from '../src/errors.js';
 import { servicesActiveOn } from '../src/queries/calendar.js';
-import { previousDay, clockTime, isoDate, weekdayOf } from '../src/dates.js';
+import {
+  clockTime,
+  dayLabel,
+  dayNumber,
+  dayOfNumber,
+  daysAfter,
+  isoDate,
+  previousDay,
+  today,
+  weekdayOf,
+} from '../src/dates.js';
+import { coverageLine, expiredWarning } from '../src/queries/feed-dates.js';
 import { csv, writeFeed, TINY_FEED } from './feeds.js';
 
 const stringParams = (p: Record<string, string | number>) =>
@@ -415,5 +426,28 @@ describe('calendar arithmetic', () => {
     expect(weekdayOf(20250310)).toBe(1);
     expect(isoDate(20250309)).toBe('2025-03-09');
     expect(clockTime(3 * 3600 + 7 * 60 + 9)).toBe('03:07:09');
+  });
+
+  it("takes today in the data's time zone, not the server's", () => {
+    // 12:00 UTC on 7 December is already 8 December at UTC+14 and still 7 December at UTC-10.
+    const now = new Date('2026-12-07T12:00:00Z');
+    const east = { start: '2026-01-01', end: '2026-12-07', zone: 'Pacific/Kiritimati' };
+    const west = { ...east, zone: 'Pacific/Honolulu' };
+    expect([today(now, east.zone), today(now, west.zone)]).toEqual(['2026-12-08', '2026-12-07']);
+    expect(coverageLine(east, now)).toBe(
+      'data covers 2026-01-01 to 2026-12-07 (ENDED: today is 2026-12-08; load a newer export)\n',
+    );
+    expect(coverageLine(west, now)).toBe('data covers 2026-01-01 to 2026-12-07\n');
+    expect(expiredWarning(east, now)).toMatch(/today \(2026-12-08\) is past its end/);
+    expect(expiredWarning(west, now)).toBeUndefined();
+  });
+
+  it('counts whole days forward and back from one day number, and names days as the pages do', () => {
+    expect([daysAfter(20241231, 1), daysAfter(20240228, 2), daysAfter(20260301, -366)]).toEqual([
+      20250101, 20240301, 20250228,
+    ]);
+    expect(dayOfNumber(dayNumber(20261102))).toBe(20261102);
+    expect(dayNumber(19700102)).toBe(1);
+    expect([dayLabel(20261102), dayLabel(20261102, true)]).toEqual(['Monday 2 Nov 2026', 'Mon 2 Nov']);
   });
 });

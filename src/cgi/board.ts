@@ -4,6 +4,7 @@
  * boardPage() for every HTML request that is not for the raw `departures` table. Links carry everything in the
  * URL, so the pages need no JavaScript, and each board links to the JSON of exactly what it shows.
  */
+import { dayLabel, daysAfter, isoDate, parseIsoDate } from '../dates.js';
 import { QUERY_SPECS } from '../generated/queries.js';
 import { rowsToObjects, type Cell } from '../protocol.js';
 import boardTemplate from '../../templates/board.html';
@@ -13,26 +14,14 @@ import { errorView } from './view.js';
 
 type Obj = Record<string, Cell>;
 
-const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-function utc(iso: string): Date {
-  return new Date(Date.UTC(Number(iso.slice(0, 4)), Number(iso.slice(5, 7)) - 1, Number(iso.slice(8, 10))));
-}
-
 /** YYYY-MM-DD shifted by whole days. */
 export function addDays(iso: string, days: number): string {
-  const d = utc(iso);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
+  return isoDate(daysAfter(parseIsoDate(iso), days));
 }
 
 /** "Monday 2 Nov 2026", or with short: "Mon 2 Nov". */
 export function dateLabel(iso: string, short = false): string {
-  const d = utc(iso);
-  const weekday = WEEKDAYS[d.getUTCDay()]!;
-  const day = `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]}`;
-  return short ? `${weekday.slice(0, 3)} ${day}` : `${weekday} ${day} ${d.getUTCFullYear()}`;
+  return dayLabel(parseIsoDate(iso), short);
 }
 
 /** HH:MM:SS → HH:MM, or HH:MM:SS when the seconds matter (a link must continue exactly where a board stopped). */

@@ -11,6 +11,7 @@
  */
 import { RoqError, roqError } from '../errors.js';
 import { QUERY_SPECS, type QuerySpec } from '../generated/queries.js';
+import { formParams, querySpecOf } from '../params.js';
 import { encodeParams } from '../protocol.js';
 import frontTemplate from '../../templates/front.html';
 import { APP_TEMPLATES, APP_TITLE } from './app-templates.js';
@@ -31,15 +32,9 @@ import { cursorOf, pageOf, resultsOf } from './results.js';
 import { formatOf, namedQuery, unknownFormat, type Format } from './route.js';
 import { appPartials, renderRoqPage } from './partials.js';
 import { compileTemplate } from './template.js';
+import { errorHeading } from './view.js';
 
 type Env = Record<string, string | undefined>;
-
-function specOf(query: string): QuerySpec {
-  const spec = Object.hasOwn(QUERY_SPECS, query) ? QUERY_SPECS[query] : undefined;
-  if (!spec)
-    throw roqError('ROQ_QUERY_UNKNOWN', { query: query.slice(0, 40), known: Object.keys(QUERY_SPECS).join(', ') });
-  return spec;
-}
 
 /** The fields of the generic page that are not a query's parameters. */
 const PAGE_FIELDS = new Set(['query', 'format', 'cursor']);
@@ -68,25 +63,9 @@ function checkFields(spec: QuerySpec, form: Record<string, string>, queryString:
   }
 }
 
-/** The query's own parameters from the form; the page's other fields (query, format, buttons) are not parameters. */
-function paramsOf(spec: QuerySpec, form: Record<string, string>): Record<string, string> {
-  const raw: Record<string, string> = {};
-  for (const p of spec.params) {
-    const value = form[p.name];
-    if (value !== undefined && value !== '') raw[p.name] = value;
-  }
-  return raw;
-}
-
-const HEADINGS: Record<number, string> = {
-  400: 'Please check the form',
-  404: 'No such query',
-  503: 'The service is not available right now',
-};
-
 /** The URL of the page of an answer that starts at `cursor`, in the format asked (html: none said). */
 function pageLink(script: string, spec: QuerySpec, form: Record<string, string>, cursor: number, format: Format) {
-  const fields: Record<string, string> = { ...paramsOf(spec, form) };
+  const fields: Record<string, string> = { ...formParams(spec, form) };
   if (format !== 'html') fields.format = format;
   if (cursor || format !== 'html') fields.cursor = String(cursor);
   const search = encodeParams(fields);
@@ -114,9 +93,10 @@ export function frontView(
     })),
   };
   // The generic page shows the code of every error, 5xx too (templates/_error.html shows it where showCode is set).
-  if (error) view.error = { ...error, heading: HEADINGS[error.status] ?? 'Something went wrong', showCode: true };
+  const heading = error && errorHeading(error.status, 'The service is not available right now');
+  if (error) view.error = { ...error, heading, showCode: true };
   if (spec) {
-    const raw = paramsOf(spec, form);
+    const raw = formParams(spec, form);
     // Every parameter at fault is marked, as the error lists them all (the first is error.param).
     const invalid = error?.problems?.map((p) => p.param) ?? (error?.param ? [error.param] : []);
     const link = (format: string) => `${script}/${spec.name}?${encodeParams({ ...raw, format })}`;
@@ -151,7 +131,7 @@ function respond(
   // JSON and CSV carry the whole answer, or with a cursor the page the HTML shows (and JSON the next page's URL).
   let next: string | null | undefined;
   if (outcome.kind === 'rows' && form.cursor !== undefined && format !== 'html') {
-    const spec = specOf(query);
+    const spec = querySpecOf(QUERY_SPECS, query);
     const link = (c: number) => pageLink(settings.scriptName, spec, form, c, format);
     const page = pageOf(outcome.rows, cursorOf(form), link, spec.limit);
     outcome = { ...outcome, rows: [...page.rows] };
@@ -203,24 +183,42 @@ export async function answerFront(
     const asked = unknownFormat(form);
     if (asked !== undefined) throw roqError('ROQ_FORMAT_UNKNOWN', { format: asked.slice(0, 20) });
     if (query !== '') {
-      const spec = specOf(query);
+      const spec = querySpecOf(QUERY_SPECS, query);
       checkFields(spec, form, env.QUERY_STRING ?? '');
-      const raw = paramsOf(spec, form);
+      const raw = formParams(spec, form);
       // An HTML visit without parameters shows the empty form, unless the query needs none.
       const formOnly = format === 'html' && Object.keys(raw).length === 0 && spec.params.some((p) => p.required);
       if (!formOnly) outcome = await askOutcome(spec.name, raw, settings.runDir, settings.timeoutMs);
     } else if (format !== 'html') {
-      throw roqError('ROQ_QUERY_UNKNOWN', { query: '', known: Object.keys(QUERY_SPECS).join(', ') });
+      querySpecOf(QUERY_SPECS, ''); // no query named: ROQ_QUERY_UNKNOWN, listing them
     }
   } catch (e) {
     if (!(e instanceof RoqError)) throw e;
     outcome = { kind: 'error', error: pageError(e) };
   }
-  // What a visitor may see: the catalog's plain sentence where the message is for the admin (see page.forVisitor).
-  if (outcome.kind === 'error') {
-    const { error, internal } = forVisitor(outcome.error);
-    if (internal) log(`roq.cgi: ${internal}\n`);
-    outcome = { kind: 'error', error };
-  }
+  outcome = visible(outcome, log);
   return { response: respond(query, outcome, form, format, settings), outcome };
+}
+
+/**
+ * The front end's error page (or JSON, or CSV text) for an error met before a query could be asked — a method
+ * other than GET, HEAD or POST, a broken %-escape, too many fields: in the app's own words and look, not the
+ * board's. `form` is what could be read of the request (empty when reading it failed).
+ */
+export function frontError(
+  env: Env,
+  form: Record<string, string>,
+  error: PageError,
+  settings: CgiSettings,
+  log: (text: string) => void,
+): CgiResponse {
+  return respond(namedQuery(env, form), visible({ kind: 'error', error }, log), form, formatOf(form), settings);
+}
+
+/** What a visitor may see: the catalog's plain sentence where the message is for the admin (see page.forVisitor). */
+function visible(outcome: Outcome, log: (text: string) => void): Outcome {
+  if (outcome.kind !== 'error') return outcome;
+  const { error, internal } = forVisitor(outcome.error);
+  if (internal) log(`roq.cgi: ${internal}\n`);
+  return { kind: 'error', error };
 }

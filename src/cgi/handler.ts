@@ -56,15 +56,20 @@ export function internalError(
   try {
     return render({ kind: 'error', error: pageError(err) }, {}, json, settings, () => undefined);
   } catch {
-    return {
-      status: 500,
-      headers: [
-        ['Content-Type', 'text/plain; charset=utf-8'],
-        ['Cache-Control', 'no-store'],
-      ],
-      body: forVisitor(pageError(err)).error.message + '\n',
-    };
+    return plainInternalError(err);
   }
+}
+
+/** The last resort when even an error page cannot be rendered: the visitor's sentence as plain text. */
+function plainInternalError(err: RoqError): CgiResponse {
+  return {
+    status: 500,
+    headers: [
+      ['Content-Type', 'text/plain; charset=utf-8'],
+      ['Cache-Control', 'no-store'],
+    ],
+    body: forVisitor(pageError(err)).error.message + '\n',
+  };
 }
 
 /** Whether the client asked for JSON, looked up without failing: error responses need to know it too. */
@@ -113,11 +118,36 @@ export async function handleRequest(
       head: method === 'HEAD',
     };
   } catch (e) {
-    const json = wantsJson(form, env);
-    if (!(e instanceof RoqError)) return { response: internalError(e, json, settings, log), head: method === 'HEAD' };
-    return {
-      response: render({ kind: 'error', error: pageError(e) }, form ?? {}, json, settings, log),
-      head: method === 'HEAD',
-    };
+    return { response: await failed(e, env, form, settings, log), head: method === 'HEAD' };
+  }
+}
+
+/**
+ * The response to an error thrown while handling a request, often before it was routed (a refused method, a broken
+ * form): the error page of the part that would have answered it, so every app's error pages are its own and only
+ * the board's requests get the board's page.
+ */
+async function failed(
+  e: unknown,
+  env: Env,
+  form: Record<string, string> | undefined,
+  settings: CgiSettings,
+  log?: (text: string) => void,
+): Promise<CgiResponse> {
+  const json = wantsJson(form, env);
+  const known = form ?? (json ? { format: 'json' } : {});
+  if (!frontAnswers(env, known)) {
+    if (!(e instanceof RoqError)) return internalError(e, json, settings, log);
+    return render({ kind: 'error', error: pageError(e) }, known, json, settings, log);
+  }
+  const write = log ?? logError;
+  if (!(e instanceof RoqError)) write(`roq.cgi: ${(e as Error)?.stack ?? String(e)}\n`);
+  const error = e instanceof RoqError ? e : roqError('ROQ_CGI_INTERNAL', { detail: (e as Error)?.name ?? 'error' });
+  try {
+    const { frontError } = await import('./front.js');
+    return frontError(env, known, pageError(error), settings, write);
+  } catch (again) {
+    write(`roq.cgi: ${(again as Error)?.stack ?? String(again)}\n`);
+    return plainInternalError(roqError('ROQ_CGI_INTERNAL', { detail: (again as Error)?.name ?? 'error' }));
   }
 }

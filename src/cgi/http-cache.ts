@@ -10,6 +10,7 @@
  * some answers depend on more than the data and the parameters: an HTML page echoes the form as typed and
  * defaults fields to today or now, and the board query takes the current time.
  */
+import { RoqError } from '../errors.js';
 import { QUERY_SPECS } from '../generated/queries.js';
 import { parseParams } from '../params.js';
 import { chooseQuery, type CgiResponse, type Outcome } from './page.js';
@@ -49,8 +50,10 @@ export function canonicalParams(form: Record<string, string>, json: boolean): st
     return Object.entries(values)
       .map(([k, v]) => `${k}=${typeof v === 'number' && Number.isNaN(v) ? '' : String(v)}`)
       .join('&');
-  } catch {
-    return '';
+  } catch (e) {
+    // A request that does not validate is answered with its error page; anything else is a bug to be seen.
+    if (e instanceof RoqError) return '';
+    throw e;
   }
 }
 

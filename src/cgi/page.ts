@@ -3,10 +3,10 @@
  * parameters here (a bad value never reaches the daemon), ask the daemon, and render the outcome as the HTML page
  * or, for format=json, as JSON. Everything shown passes through the template engine, which escapes it.
  */
-import { ask, assertRequestFits, errorOfAnswer, type ErrorAnswer } from '../client.js';
+import { ask, errorOfAnswer, type ErrorAnswer } from '../client.js';
 import { RoqError, roqError, visitorMessage } from '../errors.js';
 import { QUERY_SPECS } from '../generated/queries.js';
-import { datesNotice, expectedForm, paramProblems } from '../params.js';
+import { datesNotice, expectedForm, formParams, paramProblems, querySpecOf } from '../params.js';
 import { rowsToObjects, type Cell, type DateRange, type Field } from '../protocol.js';
 import pageTemplate from '../../templates/page.html';
 import { renderRoqPage } from './partials.js';
@@ -64,15 +64,7 @@ export function chooseQuery(
         ? 'stops'
         : undefined;
   if (query === undefined) return undefined;
-  const spec = Object.hasOwn(QUERY_SPECS, query) ? QUERY_SPECS[query] : undefined;
-  if (!spec)
-    throw roqError('ROQ_QUERY_UNKNOWN', { query: query.slice(0, 40), known: Object.keys(QUERY_SPECS).join(', ') });
-  const raw: Record<string, string> = {};
-  for (const p of spec.params) {
-    const value = form[p.name];
-    if (value !== undefined && value !== '') raw[p.name] = value; // empty counts as missing, as in parseParams
-  }
-  return { query, raw };
+  return { query, raw: formParams(querySpecOf(QUERY_SPECS, query), form) };
 }
 
 export function pageError(e: RoqError): PageError {
@@ -179,8 +171,8 @@ export async function askOutcome(
 ): Promise<Outcome> {
   const problems = paramProblems(query, QUERY_SPECS[query]!.params, raw);
   if (problems.length > 0) return { kind: 'error', error: problemsError(problems) };
-  // Long non-ASCII values can pass validation and still not fit one atomic request line once %-encoded.
-  assertRequestFits(query, raw);
+  // Long non-ASCII values can pass validation and still not fit one atomic request line once %-encoded: ask
+  // refuses those (ROQ_REQUEST_TOO_LARGE, protocol.ts) before anything is sent.
   const answer = await ask(runDir, query, raw, { timeoutMs });
   if (answer.status !== 'ok') return { kind: 'error', error: answerPageError(answer) };
   const { fields, rows, generation, hash, dates } = answer;

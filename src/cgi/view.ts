@@ -23,11 +23,20 @@ const COLUMN_LABELS: Record<string, string> = {
 
 const HEADINGS: Record<number, string> = {
   400: 'Please check the form',
+  404: 'No such query',
   405: 'This page only answers GET and POST',
   413: 'The request is too large',
   415: 'The form could not be read',
   503: 'This page cannot be shown right now',
 };
+
+/**
+ * The heading of an error page by its status, for every page of every app; `unavailable` words the 503 for an
+ * app that is no timetable.
+ */
+export function errorHeading(status: number, unavailable = HEADINGS[503]!): string {
+  return status === 503 ? unavailable : (HEADINGS[status] ?? 'Something went wrong');
+}
 
 /**
  * An error's part of the view: the heading, the message (or one line per field at fault), every such field
@@ -36,13 +45,14 @@ const HEADINGS: Record<number, string> = {
  */
 export function errorView(
   e: PageError,
-  headings: Record<number, string> = HEADINGS,
+  /** A page's own words for some statuses (the board's, to a passenger); the rest are errorHeading's. */
+  headings: Record<number, string> = {},
 ): { error: Record<string, unknown>; invalid: Record<string, boolean> } {
   const problems = e.problems ?? (e.param ? [{ param: e.param, message: e.message }] : []);
   return {
     error: {
       ...e,
-      heading: headings[e.status] ?? 'Something went wrong',
+      heading: headings[e.status] ?? errorHeading(e.status),
       showCode: e.status < 500,
       problems: e.problems,
     },

@@ -5,7 +5,6 @@
  * script runs it before flipping the data symlink: exit 0 means the directory loads; a load error is printed
  * as file:line:column and the exit status is 1.
  */
-import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';
 import { loadGeneration } from '../load/loader.js';
 import { dataDir, parseCommand } from './options.js';
@@ -31,7 +30,7 @@ export async function check(argv: string[]): Promise<number> {
     `${g.dataDir}: ok, ${g.stats.rows} rows from ${g.stats.files.length} files in ${Math.round(g.loadMs)} ms`,
     ...fileLines(g.stats.files),
   ];
-  process.stdout.write(lines.join('\n') + '\n' + coverageLine(g.dates, today()));
+  process.stdout.write(lines.join('\n') + '\n' + coverageLine(g.dates));
   for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
   return 0;
 }

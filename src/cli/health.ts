@@ -19,7 +19,8 @@ import { escapeControls } from '../daemon/log.js';
 import { privateDir } from '../daemon/private-dir.js';
 import { pollUntil } from '../poll.js';
 import { intOption, parseCommand, runDir, type Options } from './options.js';
-import { DAEMON_OPTIONS, daemonOptions, launch } from './start.js';
+import { DAEMON_OPTIONS, notifyOptions, successorOptions } from '../control/daemon-options.js';
+import { launch } from './start.js';
 
 export const HEALTH_HELP = `usage: roq health [--run DIR] [--restart [--data DIR ...]] [--failed UNIT]
 
@@ -149,17 +150,7 @@ async function restart(
   values: Values,
   staleMs: number,
 ): Promise<ReturnType<typeof examine>> {
-  const given = daemonOptions('health', values);
-  const last = f.status?.options;
-  const o = {
-    ...given,
-    ...(values.data === undefined && last ? { data: last.data } : {}),
-    ...(values.workers === undefined && last ? { workers: last.workers } : {}),
-    ...(values.deadline === undefined && last ? { deadlineMs: last.deadlineMs } : {}),
-    ...(values.log === undefined && last?.logFile ? { logFile: last.logFile } : {}),
-    ...(values['access-log'] === undefined && last ? { accessLog: last.accessLog } : {}),
-    ...(values.notify === undefined && last?.notify ? { notify: last.notify } : {}),
-  };
+  const o = successorOptions('health', f.status, values);
   const why =
     f.pid === undefined
       ? f.lines[0]!
@@ -207,7 +198,7 @@ async function tell(
 
 /** systemd's OnFailure=: the unit failed (a crash, the watchdog, a failed start); the daemon cannot say it. */
 async function reportFailedUnit(run: string, unit: string, values: Values): Promise<number> {
-  const notify = daemonOptions('health', values).notify ?? readStatusFile(run)?.options.notify;
+  const notify = notifyOptions('health', values).notify ?? readStatusFile(run)?.options.notify;
   if (!notify) throw roqError('ROQ_USAGE', { command: 'health', detail: '--failed needs --notify or $ROQ_NOTIFY' });
   const sentence = `systemd unit ${unit.slice(0, 100)} failed (a crash, the watchdog, or a start that failed); systemd restarts it (Restart=on-failure): see journalctl -u ${unit.slice(0, 100)} and the daemon's log`;
   process.stdout.write(`${sentence}\n`);

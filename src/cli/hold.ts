@@ -4,7 +4,7 @@
  * the outcome tagged with its request id in status.json, so that a script learns whether every node holds the
  * same data (by the content hash printed) before any of them serves it.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { pollUntil } from '../poll.js';
 import { roqError } from '../errors.js';
 import { ACTION_SIGNAL, withdrawActionRequest, writeActionRequest } from '../control/actions.js';
 import { isAlive, runningPid } from '../control/lifecycle.js';
@@ -49,25 +49,26 @@ export async function holdAction(run: string, action: HoldAction, timeoutMs: num
   const id = writeActionRequest(run, action);
   try {
     process.kill(pid, ACTION_SIGNAL);
-    for (;;) {
-      await sleep(POLL_MS);
-      const now = readStatusFile(run, pid);
-      const out = now?.reload.recent?.find((r) => r.request === id);
-      if (out) {
-        if (out.status === 'failed') {
-          if (out.error?.code === 'ROQ_NOTHING_HELD') throw roqError('ROQ_NOTHING_HELD', { run });
-          throw roqError('ROQ_RELOAD_FAILED', { run, detail: out.error?.message ?? 'unknown error' });
-        }
-        process.stdout.write(describe(run, out));
-        return 0;
-      }
-      if (!isAlive(pid))
-        throw roqError('ROQ_RELOAD_FAILED', {
-          run,
-          detail: `the daemon (pid ${pid}) stopped before the ${action} finished`,
-        });
-      if (Date.now() > giveUp) throw roqError('ROQ_RELOAD_TIMEOUT', { run, ms: timeoutMs });
+    const out = await pollUntil(
+      () => {
+        const found = readStatusFile(run, pid)?.reload.recent?.find((r) => r.request === id);
+        if (!found && !isAlive(pid))
+          throw roqError('ROQ_RELOAD_FAILED', {
+            run,
+            detail: `the daemon (pid ${pid}) stopped before the ${action} finished`,
+          });
+        return found;
+      },
+      POLL_MS,
+      giveUp,
+    );
+    if (!out) throw roqError('ROQ_RELOAD_TIMEOUT', { run, ms: timeoutMs });
+    if (out.status === 'failed') {
+      if (out.error?.code === 'ROQ_NOTHING_HELD') throw roqError('ROQ_NOTHING_HELD', { run });
+      throw roqError('ROQ_RELOAD_FAILED', { run, detail: out.error?.message ?? 'unknown error' });
     }
+    process.stdout.write(describe(run, out));
+    return 0;
   } finally {
     withdrawActionRequest(run, id);
   }

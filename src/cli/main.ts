@@ -62,7 +62,8 @@ const COMMANDS: Record<string, (argv: string[], app?: string) => Promise<number>
 };
 
 function exitCode(e: RoqError): number {
-  return e.code === 'ROQ_USAGE' || e.code === 'ROQ_QUERY_UNKNOWN' || e.code.startsWith('ROQ_PARAM_') ? 2 : 1;
+  const mistake = ['ROQ_USAGE', 'ROQ_QUERY_UNKNOWN', 'ROQ_REQUEST_TOO_LARGE'].includes(e.code);
+  return mistake || e.code.startsWith('ROQ_PARAM_') ? 2 : 1;
 }
 
 async function main(argv: string[]): Promise<number> {

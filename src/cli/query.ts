@@ -6,7 +6,7 @@
  */
 import { roqError } from '../errors.js';
 import { QUERY_SPECS } from '../generated/queries.js';
-import { datesNotice, parseParams } from '../params.js';
+import { datesNotice, parseParams, querySpecOf } from '../params.js';
 import { rowsToObjects, type Cell, type Field } from '../protocol.js';
 import { ask, errorOfAnswer } from '../client.js';
 import { readQueriesFile } from '../queries-file.js';
@@ -84,8 +84,7 @@ export async function query(argv: string[]): Promise<number> {
   if (name === undefined) throw roqError('ROQ_USAGE', { command: 'query', detail: 'name a query' });
   const run = runDir(values.run);
   const specs = readQueriesFile(run) ?? QUERY_SPECS;
-  const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
-  if (!spec) throw roqError('ROQ_QUERY_UNKNOWN', { query: name.slice(0, 40), known: Object.keys(specs).join(', ') });
+  const spec = querySpecOf(specs, name);
   const raw: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');

@@ -7,8 +7,7 @@ import { roqError } from '../errors.js';
 import { isAlive, runningPid, signalDaemon } from '../control/lifecycle.js';
 import { readStatusFile } from '../control/status.js';
 import type { ReloadOutcome } from '../control/status.js';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { today } from '../dates.js';
+import { pollUntil } from '../poll.js';
 import { coverageLine } from '../queries/feed-dates.js';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
 import { holdAction } from './hold.js';
@@ -37,7 +36,7 @@ function describe(run: string, r: ReloadOutcome): string {
   const files = fileLines(r.files ?? [])
     .map((line) => `${line}\n`)
     .join('');
-  return `roq reloaded on ${run}: generation ${r.generation} serving, hash ${r.hash}, ${r.rows} rows from ${r.files?.length ?? 0} files in ${r.ms} ms\n${coverageLine(r.dates, today())}${files}`;
+  return `roq reloaded on ${run}: generation ${r.generation} serving, hash ${r.hash}, ${r.rows} rows from ${r.files?.length ?? 0} files in ${r.ms} ms\n${coverageLine(r.dates)}${files}`;
 }
 
 export async function reload(argv: string[]): Promise<number> {
@@ -63,14 +62,17 @@ export async function reload(argv: string[]): Promise<number> {
   const pid = runningPid(run);
   if (pid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
   const giveUp = Date.now() + timeoutMs;
-  let before = readStatusFile(run, pid);
-  while (!before) {
-    // The daemon is still starting: its first status appears once it serves.
-    if (!isAlive(pid)) throw roqError('ROQ_NOT_RUNNING', { run });
-    if (Date.now() > giveUp) throw roqError('ROQ_RELOAD_TIMEOUT', { run, ms: timeoutMs });
-    await sleep(POLL_MS);
-    before = readStatusFile(run, pid);
-  }
+  // While the daemon is still starting there is no status yet: its first appears once it serves.
+  const before = await pollUntil(
+    () => {
+      const s = readStatusFile(run, pid);
+      if (!s && !isAlive(pid)) throw roqError('ROQ_NOT_RUNNING', { run });
+      return s;
+    },
+    POLL_MS,
+    giveUp,
+  );
+  if (!before) throw roqError('ROQ_RELOAD_TIMEOUT', { run, ms: timeoutMs });
   if (!before.reload)
     throw roqError('ROQ_RELOAD_FAILED', {
       run,
@@ -78,22 +80,23 @@ export async function reload(argv: string[]): Promise<number> {
     });
   const wanted = before.reload.requested + 1;
   if (signalDaemon(run, 'SIGHUP') !== pid) throw roqError('ROQ_NOT_RUNNING', { run });
-  for (;;) {
-    await sleep(POLL_MS);
-    const now = readStatusFile(run, pid);
-    // The first plain reload that answers our signal; holds and swaps in between have covers 0.
-    const last = (now?.reload.recent ?? (now?.reload.last ? [now.reload.last] : [])).find((r) => r.covers >= wanted);
-    if (last) {
-      if (last.status === 'failed')
-        throw roqError('ROQ_RELOAD_FAILED', { run, detail: last.error?.message ?? 'unknown error' });
-      process.stdout.write(describe(run, last));
-      return 0;
-    }
-    if (!now && !isAlive(pid))
-      throw roqError('ROQ_RELOAD_FAILED', {
-        run,
-        detail: `the daemon (pid ${pid}) stopped before the reload finished`,
-      });
-    if (Date.now() > giveUp) throw roqError('ROQ_RELOAD_TIMEOUT', { run, ms: timeoutMs });
-  }
+  const last = await pollUntil(
+    () => {
+      const now = readStatusFile(run, pid);
+      if (!now && !isAlive(pid))
+        throw roqError('ROQ_RELOAD_FAILED', {
+          run,
+          detail: `the daemon (pid ${pid}) stopped before the reload finished`,
+        });
+      // The first plain reload that answers our signal; holds and swaps in between have covers 0.
+      return (now?.reload.recent ?? (now?.reload.last ? [now.reload.last] : [])).find((r) => r.covers >= wanted);
+    },
+    POLL_MS,
+    giveUp,
+  );
+  if (!last) throw roqError('ROQ_RELOAD_TIMEOUT', { run, ms: timeoutMs });
+  if (last.status === 'failed')
+    throw roqError('ROQ_RELOAD_FAILED', { run, detail: last.error?.message ?? 'unknown error' });
+  process.stdout.write(describe(run, last));
+  return 0;
 }

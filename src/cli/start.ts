@@ -5,7 +5,6 @@
  * running one without losing a request (`roq upgrade` wraps it for admins).
  */
 import * as fs from 'node:fs';
-import { resolve } from 'node:path';
 import { roqError } from '../errors.js';
 import { prepareRunDir, runDaemon, type DaemonOptions } from '../daemon/daemon.js';
 import {
@@ -17,12 +16,9 @@ import {
   startDetached,
   type ReadyReport,
 } from '../control/lifecycle.js';
-import { findProgram, quoteWord, splitCommand } from '../daemon/notify.js';
-import { privatePath } from '../daemon/private-dir.js';
-import { watchdogFrom } from '../daemon/watchdog.js';
-import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';
-import { dataDir, defaultWorkers, intOption, parseCommand, RUN_OPTION, runDir, type Options } from './options.js';
+import { DAEMON_OPTIONS, fromArgs, toArgs } from '../control/daemon-options.js';
+import { intOption, parseCommand, runDir, type Options } from './options.js';
 import { rowsWord } from './file-table.js';
 
 export const START_HELP = `usage: roq start [--run DIR] [--data DIR] [--workers N] [--deadline MS] [--takeover] [--foreground] [...]
@@ -44,24 +40,13 @@ naming file:line:column and exits non-zero, leaving no daemon behind.
   --ready-timeout MS     give up (and stop the new daemon) if loading takes longer (default 300000)
   --takeover-timeout MS  how long to wait for the old daemon to let go (default 60000)
   --user NAME[:GROUP]    started as root: become this user once the run directory's files are open
+  --roq1 on|off          answer clients of 0.1 (protocol version 1, whose answers carry no proof; default on
+                         until 0.3, where it turns off; 0.4 drops version 1: docs/PROTOCOL.md)
   --notify CMD           'PROGRAM ARG…', run without a shell (quote words with blanks) for each event worth a
                          human, JSON on stdin and ROQ_EVENT_* variables (default $ROQ_NOTIFY; docs/OPERATIONS.md)
   --notify-interval MS   repeats of an event are folded into one digest per this long (default 600000)
   --foreground           do not detach (for systemd Type=simple and debugging); SIGTERM stops, SIGHUP reloads
 `;
-
-export const DAEMON_OPTIONS = {
-  ...RUN_OPTION,
-  data: { type: 'string' },
-  workers: { type: 'string' },
-  deadline: { type: 'string' },
-  log: { type: 'string' },
-  'access-log': { type: 'string' },
-  'takeover-timeout': { type: 'string' },
-  user: { type: 'string' },
-  notify: { type: 'string' },
-  'notify-interval': { type: 'string' },
-} satisfies Options;
 
 const START_OPTIONS = {
   ...DAEMON_OPTIONS,
@@ -70,77 +55,10 @@ const START_OPTIONS = {
   foreground: { type: 'boolean' },
 } satisfies Options;
 
-type Values = Record<string, string | boolean | undefined>;
-
-export function daemonOptions(command: string, values: Values): DaemonOptions {
-  const run = runDir(values.run);
-  const accessLog = typeof values['access-log'] === 'string' ? values['access-log'] : privatePath(run, 'access.log');
-  const watchdog = watchdogFrom(process.env);
-  return {
-    run,
-    data: dataDir(values.data),
-    workers: intOption(command, 'workers', values.workers, defaultWorkers(), 1, 256),
-    deadlineMs: intOption(command, 'deadline', values.deadline, 2000, 10, 3_600_000),
-    faults: process.env.ROQ_TEST_FAULTS === '1',
-    takeover: values.takeover === true,
-    takeoverTimeoutMs: intOption(command, 'takeover-timeout', values['takeover-timeout'], 60_000, 100, 3_600_000),
-    logFile: typeof values.log === 'string' ? resolve(values.log) : values.foreground ? undefined : defaultLogFile(run),
-    accessLog: accessLog === 'off' ? undefined : resolve(accessLog),
-    loadDelayMs: Number(process.env.ROQ_TEST_LOAD_DELAY_MS) || 0,
-    ...(typeof values.user === 'string' ? { user: values.user } : {}),
-    ...notifyOptions(command, values),
-    ...(watchdog ? { watchdog } : {}),
-  };
-}
-
-/** --notify (else $ROQ_NOTIFY) as the program's words, and --notify-interval. */
-export function notifyOptions(command: string, values: Values): Pick<DaemonOptions, 'notify' | 'notifyIntervalMs'> {
-  const text = typeof values.notify === 'string' ? values.notify : process.env.ROQ_NOTIFY || undefined;
-  const notify = text === undefined ? undefined : splitCommand(text);
-  if (text !== undefined && !notify)
-    throw roqError('ROQ_USAGE', {
-      command,
-      detail: `--notify needs a program and its arguments, with every quote closed, got '${text.slice(0, 80)}'`,
-    });
-  // Said now, not at the first event in the middle of the night.
-  if (notify && !findProgram(notify[0]!))
-    throw roqError('ROQ_USAGE', {
-      command,
-      detail: `--notify: no program '${notify[0]!.slice(0, 80)}' to run (give its full path, e.g. /usr/bin/logger)`,
-    });
-  const every = intOption(command, 'notify-interval', values['notify-interval'], 600_000, 100, 86_400_000);
-  return { ...(notify ? { notify } : {}), notifyIntervalMs: every };
-}
-
-/** The arguments that make `roq daemon` run with options `o`. */
-export function daemonArgs(o: DaemonOptions): string[] {
-  return [
-    '--run',
-    o.run,
-    '--data',
-    o.data,
-    '--workers',
-    String(o.workers),
-    '--deadline',
-    String(o.deadlineMs),
-    '--log',
-    o.logFile ?? defaultLogFile(o.run),
-    '--access-log',
-    o.accessLog ?? 'off',
-    '--takeover-timeout',
-    String(o.takeoverTimeoutMs),
-    ...(o.takeover ? ['--takeover'] : []),
-    ...(o.user ? ['--user', o.user] : []),
-    ...(o.notify ? ['--notify', o.notify.map(quoteWord).join(' ')] : []),
-    '--notify-interval',
-    String(o.notifyIntervalMs),
-  ];
-}
-
 export function describeReady(r: ReadyReport): string {
   return (
     `roq started on ${r.run}: pid ${r.pid}, generation ${r.generation}${r.hash ? `, hash ${r.hash}` : ''}, ${r.rows} rows from ${r.files} files loaded in ${r.loadMs} ms, ${r.workers} workers\n` +
-    coverageLine(r.dates, today())
+    coverageLine(r.dates)
   );
 }
 
@@ -155,7 +73,7 @@ export function launch(
     program: __filename,
     run: o.run,
     logFile: o.logFile ?? defaultLogFile(o.run),
-    args: daemonArgs(o),
+    args: toArgs(o),
     readyTimeoutMs,
     onLoaded,
     onFile: progress(),
@@ -191,7 +109,7 @@ function progress(): ((f: { file: string; rows: number; bytes: number; ms: numbe
 export async function start(argv: string[]): Promise<number> {
   const { values } = parseCommand('start', argv, START_OPTIONS);
   if (values.help) return (void process.stdout.write(START_HELP), 0);
-  const o = daemonOptions('start', values);
+  const o = fromArgs('start', values);
   const readyTimeoutMs = intOption('start', 'ready-timeout', values['ready-timeout'], 300_000, 100, 3_600_000);
   fs.mkdirSync(o.run, { recursive: true });
   const pid = runningPid(o.run);
@@ -223,14 +141,14 @@ export async function daemon(argv: string[]): Promise<number> {
     }
   };
   try {
-    const ready = await runDaemon(daemonOptions('daemon', values), {
+    const ready = await runDaemon(fromArgs('daemon', values), {
       loaded: (r) => report(loadedLine(r), false),
       fileLoaded: (f) => report(`FILE ${JSON.stringify(f)}\n`, false),
     });
     report(readyLine(ready), true);
     return -1;
   } catch (e) {
-    report(errorLine(e), true);
+    report(errorLine(e, runDir(values.run)), true);
     return 1;
   }
 }

@@ -6,7 +6,6 @@ import { roqError } from '../errors.js';
 import type { StatusFile } from '../control/status.js';
 import { legacyPid, runningPid } from '../control/lifecycle.js';
 import { readStatusFile } from '../control/status.js';
-import { today } from '../dates.js';
 import { coverageLine } from '../queries/feed-dates.js';
 import { buildLabel } from '../version.js';
 import { parseCommand, RUN_OPTION, runDir } from './options.js';
@@ -60,12 +59,12 @@ function describe(r: StatusReport): string {
   const deadline = s.options?.deadlineMs ?? (s as { deadlineMs?: number }).deadlineMs;
   return [
     `roq ${s.version ? buildLabel(s) : '(release before 0.2)'} is ${s.state ?? 'serving'} on ${r.run}`,
-    `  pid         ${s.pid}, up ${duration(r.uptimeMs ?? 0)}${s.memory ? `, rss ${mb(s.memory.rss)}` : ''}`,
+    `  pid         ${s.pid}${s.options?.user ? ` as ${s.options.user}` : ''}, up ${duration(r.uptimeMs ?? 0)}${s.memory ? `, rss ${mb(s.memory.rss)}` : ''}`,
     `  generation  ${g.id}: ${g.rows} rows, ${g.files} files, ${mb(g.bytes)} from ${g.dataDir}, loaded in ${g.loadMs} ms at ${new Date(g.loadedAt).toISOString()}`,
     ...(g.hash ? [`  hash        ${g.hash}`] : []),
     ...(g.dates
       ? [
-          `  dates       ${coverageLine(g.dates, today())
+          `  dates       ${coverageLine(g.dates)
             .trimEnd()
             .replace(/^data covers /, '')}`,
         ]

@@ -12,19 +12,22 @@ import { privatePath } from '../daemon/private-dir.js';
 import { readStatusFile } from '../control/status.js';
 import { buildLabel, thisBuild } from '../version.js';
 import { intOption, parseCommand, requireRunDir, type Options } from './options.js';
-import { DAEMON_OPTIONS, daemonOptions, launch } from './start.js';
+import { DAEMON_OPTIONS, fromArgs, successorOptions } from '../control/daemon-options.js';
+import { watchdogFrom } from '../daemon/watchdog.js';
+import { launch } from './start.js';
 
 export const UPGRADE_HELP = `usage: roq upgrade [--run DIR] [--ready-timeout MS] [--data DIR] [--workers N] [--deadline MS] [...]
 
 Replaces the daemon running on the run directory by a new one running this roq's code (run the \`roq\` of the
 new release), without losing a request: the new daemon loads the data while the old one serves, then the old one
-finishes what it has read and the new one reads on. The new daemon keeps the old one's --data, --workers,
---deadline, --log, --access-log, --notify and --notify-interval unless they are given here. Exits 0 once the new daemon serves; if it fails
+finishes what it has read and the new one reads on. The new daemon keeps the old one's options (--data, --workers,
+--deadline, --log, --access-log, --takeover-timeout, --roq1, --notify, --notify-interval, and for root --user)
+unless they are given here. Exits 0 once the new daemon serves; if it fails
 to load or is not ready in time, it is stopped, the old one serves on, and the exit status is 1.
 
   --run DIR              run directory (default $ROQ_RUN_DIR, else ./run)
   --ready-timeout MS     how long the new daemon may take to load (default 300000)
-  --data, --workers, --deadline, --log, --access-log, --takeover-timeout: as for \`roq start\`
+  --data, --workers, --deadline, --log, --access-log, --takeover-timeout, --user, --roq1: as for \`roq start\`
 `;
 
 const UPGRADE_OPTIONS = { ...DAEMON_OPTIONS, 'ready-timeout': { type: 'string' } } satisfies Options;
@@ -33,8 +36,7 @@ export async function upgrade(argv: string[]): Promise<number> {
   const { values } = parseCommand('upgrade', argv, UPGRADE_OPTIONS);
   if (values.help) return (void process.stdout.write(UPGRADE_HELP), 0);
   const readyTimeoutMs = intOption('upgrade', 'ready-timeout', values['ready-timeout'], 300_000, 100, 3_600_000);
-  const given = daemonOptions('upgrade', values);
-  const run = requireRunDir(given.run);
+  const run = requireRunDir(fromArgs('upgrade', values).run);
   // In the private directory, like the options below: nobody in the run directory's group can hold or fake them.
   const lock = privatePath(run, 'upgrade');
   let unlock: () => Promise<void>;
@@ -49,26 +51,13 @@ export async function upgrade(argv: string[]): Promise<number> {
     const oldPid = runningPid(run);
     if (oldPid === undefined) throw roqError('ROQ_NOT_RUNNING', { run });
     const old = readStatusFile(run, oldPid);
-    const o = {
-      ...given,
-      data: values.data === undefined && old ? (old.options?.data ?? old.generation.dataDir) : given.data,
-      workers: values.workers === undefined && old?.options ? old.options.workers : given.workers,
-      deadlineMs: values.deadline === undefined && old?.options ? old.options.deadlineMs : given.deadlineMs,
-      logFile: values.log === undefined && old?.options?.logFile ? old.options.logFile : given.logFile,
-      accessLog: values['access-log'] === undefined && old?.options ? old.options.accessLog : given.accessLog,
-      notify: values.notify === undefined && old?.options?.notify ? old.options.notify : given.notify,
-      notifyIntervalMs:
-        values['notify-interval'] === undefined && old?.options?.notifyIntervalMs
-          ? old.options.notifyIntervalMs
-          : given.notifyIntervalMs,
-      watchdog: given.watchdog ?? old?.options?.watchdog,
-      takeover: true,
-    };
     // systemd gives ExecReload no watchdog of its own: the new daemon (which reads its environment) keeps the old one's.
-    if (o.watchdog && !given.watchdog) {
-      process.env.NOTIFY_SOCKET = o.watchdog.socket;
-      process.env.WATCHDOG_USEC = String(o.watchdog.intervalMs * 1000);
+    const watchdog = old?.options?.watchdog;
+    if (watchdog && !watchdogFrom(process.env)) {
+      process.env.NOTIFY_SOCKET = watchdog.socket;
+      process.env.WATCHDOG_USEC = String(watchdog.intervalMs * 1000);
     }
+    const o = { ...successorOptions('upgrade', old, values), takeover: true };
     const t0 = Date.now();
     let loadedAt = 0;
     const r = await launch(o, readyTimeoutMs, (l) => {

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { replaceFile } from '../daemon/private-dir.js';
 import { randomToken } from '../token.js';
 import type { HoldAction } from './status.js';
 
@@ -16,11 +17,10 @@ const PREFIX = ACTION_PREFIX;
 export function writeActionRequest(run: string, action: HoldAction): string {
   // Sortable by time, unique per process and call.
   const id = `${Date.now().toString(36).padStart(10, '0')}.${process.pid}.${randomToken(6)}`;
-  const path = join(run, PREFIX + id);
+  // Often run by root in a directory the web server's group may write: replaceFile makes the temporary file
+  // O_EXCL|O_NOFOLLOW, so a symlink planted at its name is never followed (writeFileSync would follow it).
   // Readable by the daemon when root writes it for a daemon that runs as its own user (it holds only the action).
-  fs.writeFileSync(path + '.tmp', `${action}\n`, { mode: 0o644 });
-  fs.chmodSync(path + '.tmp', 0o644); // whatever the umask
-  fs.renameSync(path + '.tmp', path);
+  replaceFile(join(run, PREFIX + id), `${action}\n`, 0o644);
   return id;
 }
 

@@ -22,11 +22,11 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { join } from 'node:path';
-import { roqError, RoqError, isErrorCode } from '../errors.js';
+import { fromWire, roqError, RoqError, toWire, type WireError } from '../errors.js';
 import type { DateRange } from '../protocol.js';
-import { openAppend, privatePath, readNoFollow } from '../daemon/private-dir.js';
+import { accessError, openAppend, privatePath, readNoFollow } from '../daemon/private-dir.js';
 import { lineSplitter } from '../lines.js';
+import { legacyPidFileOf } from './compat.js';
 import { pollUntil } from '../poll.js';
 
 export const PID_FILE = 'roq.pid';
@@ -71,21 +71,17 @@ export function isDaemonOf(pid: number, run: string): boolean {
       fs.realpathSync(named) === fs.realpathSync(run) &&
       isAlive(pid)
     );
-  } catch {
-    return false;
+  } catch (e) {
+    // Gone: the process (its /proc entry) or the directory it names. Anything else (EACCES on the run directory)
+    // does not say that no daemon runs, and `roq stop` must not answer "not running, start it" for it.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw accessError((e as NodeJS.ErrnoException).path ?? run, e);
   }
 }
 
-/** A daemon of 0.1 on `run` (its PID file in the run directory itself), verified as above; see the file comment. */
+/** A daemon of 0.1 on `run` (its PID file in the run directory itself, compat.ts), verified as above. */
 export function legacyPid(run: string): number | undefined {
-  const path = join(run, PID_FILE);
-  try {
-    const st = fs.lstatSync(path);
-    if (!st.isFile() || st.uid !== fs.statSync(run).uid) return undefined;
-  } catch {
-    return undefined;
-  }
-  const pid = parsePid(readNoFollow(path));
+  const pid = legacyPidFileOf(run);
   return pid !== undefined && isDaemonOf(pid, run) ? pid : undefined;
 }
 
@@ -155,21 +151,18 @@ export function loadedLine(r: ReadyReport): string {
   return `LOADED ${JSON.stringify(r)}\n`;
 }
 
-export function errorLine(e: unknown): string {
+export function errorLine(e: unknown, run: string): string {
   const err =
-    e instanceof RoqError
-      ? { code: e.code, details: e.details }
-      : { code: 'ROQ_START_FAILED', details: { detail: String((e as Error)?.message ?? e) } };
-  return `ERROR ${JSON.stringify(err)}\n`;
+    e instanceof RoqError ? e : roqError('ROQ_START_FAILED', { run, detail: String((e as Error)?.message ?? e) });
+  return `ERROR ${JSON.stringify(toWire(err))}\n`;
 }
 
 function parseReport(line: string, run: string): ReadyReport {
   if (line.startsWith('READY ')) return JSON.parse(line.slice(6)) as ReadyReport;
   if (line.startsWith('ERROR ')) {
-    const { code, details } = JSON.parse(line.slice(6)) as { code: string; details: Record<string, string | number> };
-    throw isErrorCode(code)
-      ? new RoqError(code, details)
-      : roqError('ROQ_START_FAILED', { run, detail: JSON.stringify(details) });
+    throw fromWire(JSON.parse(line.slice(6)) as WireError, (w) =>
+      roqError('ROQ_START_FAILED', { run, detail: `${w.code}: ${w.message}` }),
+    );
   }
   throw roqError('ROQ_START_FAILED', { run, detail: `unexpected readiness report '${line.slice(0, 80)}'` });
 }

@@ -5,13 +5,13 @@
  * pending asks for nothing more.
  */
 import * as fs from 'node:fs';
-import { join } from 'node:path';
 import { privatePath, readNoFollow, replaceFileAsync } from '../daemon/private-dir.js';
 import type { DateRange } from '../protocol.js';
+import { readLegacyStatus } from './compat.js';
+import type { StatusOptions } from './daemon-options.js';
 import type { FileStats, GenerationData } from '../store/types.js';
 import type { Log } from '../daemon/log.js';
 import type { HealthSummary } from '../daemon/watch.js';
-import type { WatchdogSetting } from '../daemon/watchdog.js';
 
 // ---- the parts of the contract: counters, workers, REQUESTS, reloads ----
 
@@ -120,16 +120,7 @@ export interface StatusFile {
   startedAt: number;
   updatedAt: number;
   /** What the daemon was started with; `roq upgrade` starts its successor with the same. */
-  options: {
-    data: string;
-    workers: number;
-    deadlineMs: number;
-    logFile?: string;
-    accessLog?: string;
-    notify?: string[];
-    notifyIntervalMs?: number;
-    watchdog?: WatchdogSetting;
-  };
+  options: StatusOptions;
   generation: {
     id: number;
     /** content hash (loader.contentHash); absent from daemons before it */ hash?: string;
@@ -160,22 +151,12 @@ export interface StatusFile {
  * display only (`roq status`); `roq upgrade` never takes options from it.
  */
 export function readStatusFile(run: string, pid?: number, legacy = false): StatusFile | undefined {
-  const text =
-    readNoFollow(privatePath(run, STATUS_FILE)) ??
-    (legacy && ownedByRunOwner(run, join(run, STATUS_FILE)) ? readNoFollow(join(run, STATUS_FILE)) : undefined);
+  const text = readNoFollow(privatePath(run, STATUS_FILE)) ?? (legacy ? readLegacyStatus(run) : undefined);
   try {
     const s = JSON.parse(text ?? '') as StatusFile;
     return pid === undefined || s.pid === pid ? s : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function ownedByRunOwner(run: string, path: string): boolean {
-  try {
-    return fs.lstatSync(path).uid === fs.statSync(run).uid;
-  } catch {
-    return false;
   }
 }
 

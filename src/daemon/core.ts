@@ -33,9 +33,12 @@
  * server's group). One requesting pid may have at most MAX_QUEUED_PER_PID requests waiting, and a request for a
  * pid that does not run is not queued.
  */
-import { roqError, type RoqError } from '../errors.js';
+import { roqError, toWire, type RoqError } from '../errors.js';
 import {
+  errorAnswer,
   findRequest,
+  isLegacy,
+  LEGACY_MAGIC,
   MAX_REQUEST_BYTES,
   parseRequest,
   type ControlWord,
@@ -66,6 +69,8 @@ export interface CoreOptions {
   run: string;
   workers: number;
   deadlineMs: number;
+  /** Whether requests of protocol version 1 (no proof) are answered; when not, they get ROQ_PROTOCOL_VERSION. */
+  roq1: boolean;
   /** Id of the first generation (a daemon taking over continues its predecessor's numbering). */
   firstGenerationId?: number;
   /** Milliseconds, monotonic (performance.now in the daemon). */
@@ -187,6 +192,16 @@ export class Core {
       }
     } else if (cut) {
       this.drop(`garbage of more than ${MAX_REQUEST_BYTES - 1} bytes before a request`);
+    }
+    if (parsed.ok && parsed.request.kind !== 'control' && !this.o.roq1 && isLegacy(parsed.request)) {
+      const { pid, token } = parsed.request;
+      parsed = {
+        ok: false,
+        reason: 'protocol version 1 is turned off (--roq1 off)',
+        pid,
+        token,
+        version: LEGACY_MAGIC,
+      };
     }
     if (parsed.ok) this.request(parsed.request);
     else this.refuse(parsed, text, cut);
@@ -663,7 +678,7 @@ export class Core {
       pid: to.pid,
       token: to.token,
       proof: to.proof,
-      answer: { status, code: err.code, message: err.message },
+      answer: errorAnswer(status, toWire(err)),
       about,
     });
   }

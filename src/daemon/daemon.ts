@@ -33,6 +33,8 @@ import type { GenerationData } from '../store/types.js';
 import { randomToken } from '../token.js';
 import { thisBuild, VERSION } from '../version.js';
 import { createAccessLog, type AccessLog } from './access-log.js';
+import { toStatus } from '../control/daemon-options.js';
+import { legacyExited, retireSignal } from '../control/compat.js';
 import { ACTION_SIGNAL } from '../control/actions.js';
 import { createActionScanner } from './actions.js';
 import { Core } from './core.js';
@@ -41,7 +43,7 @@ import { createEffects, type Effects } from './effects.js';
 import { ensureRequestsFifo, openRequests, processUid, requestsPath, sweepStaleFifos, watchRequests } from './fifo.js';
 import { isAlive, legacyPid, pidFilePath, runningPid, type ReadyReport } from '../control/lifecycle.js';
 import { acquirePidLock, awaitSuccessor, type ReleasePidLock } from './pid-lock.js';
-import { pollUntil, sleep } from '../poll.js';
+import { sleep } from '../poll.js';
 import type { FileLoaded } from '../load/loader.js';
 import { createLog, type Log } from './log.js';
 import { createPool, type Pool } from './pool.js';
@@ -66,7 +68,7 @@ export interface DaemonOptions {
   data: string;
   workers: number;
   deadlineMs: number;
-  /** Fault-injection queries for tests (env ROQ_TEST_FAULTS=1); see worker.ts. */
+  /** Fault-injection queries for tests (the test build, env ROQ_TEST_FAULTS=1); see worker.ts. */
   faults: boolean;
   /** Take over from the daemon running on `run` once loaded, instead of refusing to start. */
   takeover: boolean;
@@ -80,6 +82,8 @@ export interface DaemonOptions {
   loadDelayMs: number;
   /** Started as root: become this user (`name` or `name:group`) once the run directory's files are open. */
   user?: string;
+  /** Whether requests of protocol version 1 (clients of 0.1, no proof) are answered; see protocol.ts. */
+  roq1: boolean;
   /** The admin's notify command, program and arguments (notify.ts); undefined: events are only logged. */
   notify?: string[];
   /** Repeats of an event within this long are folded into one digest (events.ts). */
@@ -237,6 +241,7 @@ async function startUp(o: DaemonOptions, hooks: DaemonHooks, env: Env): Promise<
     run: o.run,
     workers: o.workers,
     deadlineMs: o.deadlineMs,
+    roq1: o.roq1,
     firstGenerationId,
     clock: () => performance.now(),
     pidRuns: (pid) => processUid(pid) !== undefined,
@@ -341,18 +346,15 @@ async function takeOver(
   const old = runningPid(o.run);
   const legacy = legacyPid(o.run);
   if (old !== undefined) {
-    // 0.1 daemons know no SIGUSR2 (it would kill them outright); SIGTERM makes them stop just as gracefully.
-    const signal = (before ?? readStatusFile(o.run))?.version ? 'SIGUSR2' : 'SIGTERM';
+    const signal = retireSignal(before ?? readStatusFile(o.run));
     log.info(`loaded; telling pid ${old} to retire (${signal}) and waiting for the lock`);
     process.kill(old, signal);
   }
   const release = await acquirePidLock(o.run, log, { deadline: Date.now() + o.takeoverTimeoutMs, pid: old });
-  // A daemon of 0.1 holds a lock of its own in the run directory, not ours: wait for it to be gone instead, so
-  // that it reads its stop line and answers what it has read before this one reads REQUESTS.
   if (
     old !== undefined &&
     old === legacy &&
-    !(await pollUntil(() => (isAlive(old) ? undefined : true), 5, Date.now() + o.takeoverTimeoutMs))
+    !(await legacyExited(() => isAlive(old), Date.now() + o.takeoverTimeoutMs))
   ) {
     await release();
     throw roqError('ROQ_TAKEOVER_FAILED', { run: o.run, pid: old, detail: 'it did not exit in time' });
@@ -504,16 +506,7 @@ function statusSnapshot(
     state: s.stopping ? 'stopping' : 'serving',
     startedAt: s.startedAt,
     updatedAt: Date.now(),
-    options: {
-      data: o.data,
-      workers: o.workers,
-      deadlineMs: o.deadlineMs,
-      ...(o.logFile ? { logFile: o.logFile } : {}),
-      ...(o.accessLog ? { accessLog: o.accessLog } : {}),
-      ...(o.notify ? { notify: o.notify } : {}),
-      notifyIntervalMs: o.notifyIntervalMs,
-      ...(o.watchdog ? { watchdog: o.watchdog } : {}),
-    },
+    options: toStatus(o),
     generation: {
       ...generationFacts(g),
       files: g.stats.files.length,

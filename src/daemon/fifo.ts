@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { makeFifo } from '../client.js';
 import { roqError } from '../errors.js';
-import { REQUESTS_FIFO, responseFifoName } from '../protocol.js';
+import { parseResponseFifoName, REQUESTS_FIFO, responseFifoName } from '../protocol.js';
 import type { AnswerRest } from './answer-drain.js';
 import type { Log } from './log.js';
 import { privateDir } from './private-dir.js';
@@ -185,12 +185,10 @@ export function processUid(pid: number): number | undefined {
   }
 }
 
-const RESPONSE_FIFO = /^resp\.([0-9]{1,10})\.[A-Za-z0-9]{1,32}$/;
-
 /** The names in the run directory that have the form of answer FIFOs (responseFifoName); none if unreadable. */
 export function answerFifos(run: string): string[] {
   try {
-    return fs.readdirSync(run).filter((name) => RESPONSE_FIFO.test(name));
+    return fs.readdirSync(run).filter((name) => parseResponseFifoName(name) !== undefined);
   } catch {
     return [];
   }
@@ -204,7 +202,7 @@ export function answerFifos(run: string): string[] {
 export function sweepStaleFifos(run: string, alive: (pid: number) => boolean): number {
   let removed = 0;
   for (const name of answerFifos(run)) {
-    if (alive(Number(RESPONSE_FIFO.exec(name)![1]))) continue;
+    if (alive(parseResponseFifoName(name)!.pid)) continue;
     const path = join(run, name);
     try {
       if (!fs.lstatSync(path).isFIFO()) continue;

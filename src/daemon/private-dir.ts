@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { roqError } from '../errors.js';
+import { roqError, type RoqError } from '../errors.js';
 
 export const PRIVATE_DIR = 'daemon';
 const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY } = fs.constants;
@@ -62,21 +62,32 @@ export function openAppend(path: string): number {
   return fs.openSync(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o600);
 }
 
-/** Reads a small file without following a symlink at its path; undefined when it cannot be read. */
+/**
+ * Reads a small file without following a symlink at its path; undefined only when there is none (ENOENT). Any
+ * other failure — EACCES for a user who may not enter the daemon's directory, ELOOP for a symlink — says nothing
+ * about whether the file exists, so it is raised as ROQ_FILE_ACCESS naming the path, never taken for "absent".
+ */
 export function readNoFollow(path: string): string | undefined {
   let fd: number;
   try {
     fd = fs.openSync(path, O_RDONLY | O_NOFOLLOW);
-  } catch {
-    return undefined;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw accessError(path, e);
   }
   try {
     return fs.readFileSync(fd, 'utf8');
-  } catch {
-    return undefined;
+  } catch (e) {
+    throw accessError(path, e);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** ROQ_FILE_ACCESS for a file that could not be read: its path, and the system's reason with its errno name. */
+export function accessError(path: string, e: unknown): RoqError {
+  const m = /^([A-Z]+): ([^,]+)/.exec((e as Error)?.message ?? '');
+  return roqError('ROQ_FILE_ACCESS', { path, detail: m ? `${m[2]}, ${m[1]}` : String((e as Error)?.message ?? e) });
 }
 
 /**
@@ -89,6 +100,7 @@ export function replaceFile(path: string, text: string, mode = 0o600): void {
   fs.rmSync(tmp, { force: true });
   const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
   try {
+    fs.fchmodSync(fd, mode); // exactly `mode`, whatever the umask of whoever runs this
     fs.writeSync(fd, text);
   } finally {
     fs.closeSync(fd);

@@ -12,7 +12,8 @@
  * Errors a user can cause (unknown query, bad parameter) come from the engine as RoqError and become error
  * answers with their code and parameter; anything else thrown is a bug in a query and becomes ROQ_QUERY_FAILED.
  *
- * Fault injection, for tests only: when the daemon runs with ROQ_TEST_FAULTS=1, the query names `fault_throw`
+ * Fault injection, for tests only: when the test build's daemon (dist/test/, scripts/build.js; every other
+ * bundle is built without this code) runs with ROQ_TEST_FAULTS=1, the query names `fault_throw`
  * (throws a plain Error), `fault_exit` (ends this thread), `fault_hang` (loops forever) and `fault_sleep` (blocks
  * `ms` milliseconds, then answers one row) are handled here before the engine sees them. Without the variable
  * they are unknown queries like any other.
@@ -20,8 +21,8 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openGeneration, runQuery, type Db } from '../engine.js';
-import { RoqError, roqError } from '../errors.js';
-import { encodeAnswer, type Answer, type Cell, type Field } from '../protocol.js';
+import { RoqError, roqError, toWire } from '../errors.js';
+import { encodeAnswer, errorAnswer, type Answer, type Cell, type Field } from '../protocol.js';
 import { writeAnswer } from './fifo.js';
 import {
   claimJob,
@@ -92,7 +93,11 @@ function answerFor(id: number, query: string, params: Record<string, string>): {
     if (!generation) throw new Error(`generation ${id} is not open in this worker`);
     const { db, hash } = generation;
     const result =
-      (setup.faults && query.startsWith('fault_') && injectedFault(query, params)) || runQuery(db, query, params);
+      ((typeof ROQ_TEST_BUILD !== 'boolean' || ROQ_TEST_BUILD) &&
+        setup.faults &&
+        query.startsWith('fault_') &&
+        injectedFault(query, params)) ||
+      runQuery(db, query, params);
     // The data's dates travel with every answer, so a client can say when a date asked about is outside them.
     return {
       answer: {
@@ -107,8 +112,7 @@ function answerFor(id: number, query: string, params: Record<string, string>): {
   } catch (e) {
     const err =
       e instanceof RoqError ? e : roqError('ROQ_QUERY_FAILED', { query, detail: String((e as Error)?.message ?? e) });
-    const answer: Answer = { status: 'error', code: err.code, message: err.message };
-    if (err.param !== undefined) answer.param = err.param;
+    const answer = errorAnswer('error', toWire(err));
     return { answer, failure: e instanceof RoqError ? undefined : String((e as Error)?.stack ?? e) };
   }
 }

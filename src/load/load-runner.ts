@@ -3,7 +3,7 @@
  * the bundle's text read when the daemon started.
  */
 import { Worker } from 'node:worker_threads';
-import { isErrorCode, roqError, RoqError } from '../errors.js';
+import { fromWire, roqError, type WireError } from '../errors.js';
 import type { GenerationData } from '../store/types.js';
 import type { FileLoaded } from './loader.js';
 import type { Log } from '../daemon/log.js';
@@ -30,7 +30,7 @@ export function createLoadThread(source: string, log: Log): LoadThread {
   function fail(detail: string): void {
     const p = pending;
     pending = undefined;
-    p?.settle(roqError('ROQ_LOAD_FILE', { file: p.job.dataDir, detail }));
+    p?.settle(roqError('ROQ_LOAD_INTERNAL', { dir: p.job.dataDir, detail }));
   }
 
   function end(t: Worker): void {
@@ -57,11 +57,10 @@ export function createLoadThread(source: string, log: Log): LoadThread {
           const p = pending;
           pending = undefined;
           end(t);
-          return p.settle(
-            msg.code && isErrorCode(msg.code)
-              ? new RoqError(msg.code, msg.details ?? {})
-              : roqError('ROQ_LOAD_FILE', { file: p.job.dataDir, detail: msg.message }),
-          );
+          if (msg.stack) log.error(`loading ${p.job.dataDir}: ${msg.stack}`);
+          const unknown = (w: WireError) =>
+            roqError('ROQ_LOAD_INTERNAL', { dir: p.job.dataDir, detail: `${w.code}: ${w.message}` });
+          return p.settle(fromWire(msg.error, unknown));
         }
       }
     });

@@ -10,7 +10,7 @@
  */
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { RoqError } from '../errors.js';
+import { RoqError, roqError, toWire } from '../errors.js';
 import { loadGeneration } from './loader.js';
 import type { FromLoadThread, LoadJob, ToLoadThread } from './messages.js';
 import { sleep } from '../poll.js';
@@ -36,11 +36,10 @@ async function load(job: LoadJob): Promise<void> {
       generation: await loadGeneration(job.dataDir, job.id, log, (file) => post({ type: 'file', id: job.id, file })),
     });
   } catch (e) {
-    post(
-      e instanceof RoqError
-        ? { type: 'failed', id: job.id, code: e.code, details: e.details, message: e.message }
-        : { type: 'failed', id: job.id, message: String((e as Error)?.stack ?? e) },
-    );
+    if (e instanceof RoqError) return post({ type: 'failed', id: job.id, error: toWire(e) });
+    // A bug, not a file at fault: said as such, with its stack for the daemon's log.
+    const err = roqError('ROQ_LOAD_INTERNAL', { dir: job.dataDir, detail: String((e as Error)?.message ?? e) });
+    post({ type: 'failed', id: job.id, error: toWire(err), stack: String((e as Error)?.stack ?? e) });
   }
 }
 

@@ -52,20 +52,9 @@ export async function loadGeneration(
   } catch (e) {
     throw roqError('ROQ_LOAD_FILE', { file: generation.dataDir, detail: (e as Error).message });
   }
-  const dates = feedDatesOf(generation);
+  // The sample app's date range (feed-dates.ts); none for an app whose tables say nothing of dates.
+  const dates = feedDateRange(generation.tables);
   return dates ? { ...generation, dates } : generation;
-}
-
-/**
- * The sample app's date range (feed-dates.ts), or none: an app whose tables have GTFS names but other column types
- * (say, one `roq init` made, with dates typed as dates) has no feed dates rather than a failed load.
- */
-function feedDatesOf(generation: GenerationData): ReturnType<typeof feedDateRange> {
-  try {
-    return feedDateRange(generation.tables);
-  } catch {
-    return undefined;
-  }
 }
 
 /** loadGeneration for any catalog (tests load hand-made schemas with it). */

@@ -2,6 +2,7 @@
  * Everything that crosses the boundary between the daemon and its load thread (load-thread.ts): the job, and the
  * messages each way. The thread's bundle and the daemon's import this file, not each other.
  */
+import type { WireError } from '../errors.js';
 import type { GenerationData } from '../store/types.js';
 import type { FileLoaded } from './loader.js';
 
@@ -20,4 +21,5 @@ export type FromLoadThread =
   | { type: 'warn'; id: number; msg: string }
   | { type: 'file'; id: number; file: FileLoaded }
   | { type: 'loaded'; id: number; generation: GenerationData }
-  | { type: 'failed'; id: number; code?: string; details?: Record<string, string | number>; message: string };
+  /** `stack`: of an error that was no RoqError (a bug), for the daemon's log. */
+  | { type: 'failed'; id: number; error: WireError; stack?: string };

@@ -24,21 +24,20 @@ import {
 } from '../control/status.js';
 import type { Generations } from '../daemon/generations.js';
 import type { Log } from '../daemon/log.js';
-import { today } from '../dates.js';
-import { expiredWarning, rangeText } from '../queries/feed-dates.js';
+import { expiredWarning, rangeText, todayIn } from '../queries/feed-dates.js';
 
 /**
- * Warns in the log when the serving generation's data ends before today (the server's local date): once when it
+ * Warns in the log when the serving generation's data ends before today (in the data's time zone): once when it
  * is loaded, and again each day it keeps serving, so a daemon that runs past its feed's end says so that day,
  * not only at the next reload. Call it as often as wanted (the daemon does, every second).
  */
 export function createExpiryWarner(log: Log): (g: GenerationData) => void {
   let warned = '';
   return (g) => {
-    const day = today();
+    const day = todayIn(g.dates);
     if (warned === `${g.id} ${day}`) return;
     warned = `${g.id} ${day}`;
-    const warning = expiredWarning(g.dates, day);
+    const warning = expiredWarning(g.dates);
     if (warning) log.warn(`generation ${g.id}: ${warning}`);
   };
 }

@@ -11,7 +11,7 @@
 import type { BoardParams, BoardRow, DeparturesRow } from '../generated/queries.js';
 import type { Db } from './db.js';
 import { memoized } from './db.js';
-import { clockTime, isoDate } from '../dates.js';
+import { clockTime, daysAfter, isoDate, knownTimeZone, parseIsoDate } from '../dates.js';
 import { boardStopCodes, runDepartures } from './departures.js';
 
 /** Every field of a board row, in the answer's order, empty; a row names only the fields its kind has. */
@@ -45,16 +45,6 @@ function boardRow(values: BoardRecord): BoardRow {
   return Object.values({ ...BLANK, ...values }) as BoardRow;
 }
 
-function nextDay(day: number): number {
-  const d = new Date(Date.UTC(Math.floor(day / 10000), (Math.floor(day / 100) % 100) - 1, (day % 100) + 1));
-  return d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
-}
-
-/** A GTFS date text (YYYYMMDD) as yyyymmdd, or NaN. */
-function gtfsDate(text: string): number {
-  return /^[0-9]{8}$/.test(text.trim()) ? Number(text.trim()) : NaN;
-}
-
 export interface FeedFacts {
   name: string;
   version: string;
@@ -75,8 +65,8 @@ export function feedFacts(db: Db): FeedFacts {
     const { feedInfo, agency } = db.tables;
     const info = feedInfo.rows > 0 ? 0 : -1;
     // The range is the generation's, computed once at load by the same rule (src/queries/feed-dates.ts).
-    const first = db.dates ? gtfsDate(db.dates.start.replace(/-/g, '')) : NaN;
-    const last = db.dates ? gtfsDate(db.dates.end.replace(/-/g, '')) : NaN;
+    const first = db.dates ? parseIsoDate(db.dates.start) : NaN;
+    const last = db.dates ? parseIsoDate(db.dates.end) : NaN;
     const name = (info >= 0 ? feedInfo.feedPublisherName(info) : '') || (agency.rows > 0 ? agency.agencyName(0) : '');
     const zone = agency.rows > 0 ? agency.agencyTimezone(0).trim() : '';
     return {
@@ -87,16 +77,6 @@ export function feedFacts(db: Db): FeedFacts {
       timeZone: knownTimeZone(zone) ? zone : 'UTC',
     };
   });
-}
-
-function knownTimeZone(zone: string): boolean {
-  if (zone === '') return false;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The local calendar day (yyyymmdd) and time of day (seconds) of an instant in a time zone. */
@@ -279,7 +259,7 @@ export function runBoard(db: Db, p: BoardParams): BoardRow[] {
   const pageSize = Math.max(2 * (p.limit + 1), 20);
   days: for (const [day, from] of [
     [date, after],
-    [nextDay(date), 0],
+    [daysAfter(date, 1), 0],
   ] as const) {
     for (const d of departuresOn(db, p.stop, day, from, p.route, pageSize)) {
       const row = departureRecord(db, d, day);
@@ -320,7 +300,7 @@ export function runBoard(db: Db, p: BoardParams): BoardRow[] {
     board.later_time = more.time;
     board.later_skip = shown.filter(at).length + (at(board) ? p.skip : 0);
   } else {
-    const dayAfter = nextDay(nextDay(date));
+    const dayAfter = daysAfter(date, 2);
     if (!Number.isNaN(feed.last) && dayAfter <= feed.last)
       Object.assign(board, { later_date: isoDate(dayAfter), later_time: '00:00:00' });
   }

@@ -4,7 +4,7 @@
  */
 import type { Db } from './db.js';
 import { memoized } from './db.js';
-import { weekdayOf } from '../dates.js';
+import { dayNumber, dayOfNumber, weekdayOf } from '../dates.js';
 import { NULL_INT } from '../store/types.js';
 
 const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'] as const;
@@ -81,7 +81,7 @@ export function serviceGroups(db: Db): Int32Array {
   }
   // Date.UTC reads years below 100 as 19xx: such a feed keeps a group per service.
   if (first > last || first < 1000_01_01) return identity;
-  const span = (utcMs(last) - utcMs(first)) / 864e5 + 1;
+  const span = dayNumber(last) - dayNumber(first) + 1;
   if (span * (calendar.rows + 1) > GROUPING_BUDGET) return identity;
   const days = daysFrom(first, last);
   // Each service's signature: the indexes of the days it is active on.
@@ -103,15 +103,9 @@ export function serviceGroups(db: Db): Int32Array {
   });
 }
 
-const utcMs = (day: number) => Date.UTC(Math.floor(day / 10000), (Math.floor(day / 100) % 100) - 1, day % 100);
-
 /** The days from `first` to `last` (yyyymmdd numbers), in order. */
 function daysFrom(first: number, last: number): number[] {
   const out: number[] = [];
-  for (let t = utcMs(first); ; t += 864e5) {
-    const d = new Date(t);
-    const day = d.getUTCFullYear() * 10000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
-    if (day > last) return out;
-    out.push(day);
-  }
+  for (let n = dayNumber(first); n <= dayNumber(last); n++) out.push(dayOfNumber(n));
+  return out;
 }

@@ -19,6 +19,8 @@ import { tempDir } from './temp.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const ROQ = join(ROOT, 'dist/roq.js');
+/** The test build (scripts/build.js): the same program with the fault-injection queries compiled in. */
+export const TEST_ROQ = join(ROOT, 'dist/test/roq.js');
 export const LIRR = join(ROOT, 'data/gtfs-lirr');
 
 export interface CliResult {
@@ -30,7 +32,10 @@ export interface CliResult {
 export interface CliOptions {
   env?: Record<string, string>;
   cwd?: string;
-  /** The roq program to run (default dist/roq.js; tests of older releases pass theirs). */
+  /**
+   * The roq program to run (default dist/roq.js, or the test build dist/test/roq.js when env turns the fault
+   * queries on; tests of older releases pass theirs).
+   */
   program?: string;
   /** The process is killed after this long (default 30 s) and the result says so in stderr. */
   timeoutMs?: number;
@@ -39,7 +44,8 @@ export interface CliOptions {
 /** Runs `node dist/roq.js …args` and resolves with its exit code and output (never rejects). */
 export function roqCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [opts.program ?? ROQ, ...args], {
+    const program = opts.program ?? (opts.env?.ROQ_TEST_FAULTS === '1' ? TEST_ROQ : ROQ);
+    const child = spawn(process.execPath, [program, ...args], {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],

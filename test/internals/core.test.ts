@@ -22,7 +22,7 @@ const controlLine = (word: ControlWord, token: string) => line(encodeRequest({ k
 type Posted = Extract<ToWorker, { type: 'query' }>;
 
 /** A core with `workers` workers started and ready, serving generation 1, and a log of every effect. */
-function harness(workers: number) {
+function harness(workers: number, roq1 = true) {
   let now = 0;
   let tokens = 0;
   const running = new Set<number>([1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -30,6 +30,7 @@ function harness(workers: number) {
     run: '/run',
     workers,
     deadlineMs: DEADLINE,
+    roq1,
     clock: () => now,
     pidRuns: (pid) => running.has(pid),
     newToken: () => `t${++tokens}`,
@@ -86,6 +87,19 @@ describe('the core hands out jobs', () => {
     expect(h.posted(h.ids[0]!).length + h.posted(h.ids[1]!).length).toBe(6);
     expect(h.core.queued()).toBe(1);
     expect(h.core.busy()).toBe(6);
+  });
+
+  it('answers a request of version 1 only while roq1 is on; off, it gets ROQ_PROTOCOL_VERSION without a job', () => {
+    const v1 = (pid: number) =>
+      line(encodeRequest({ kind: 'query', pid, token: `v${pid}`, query: 'stops', params: {} }));
+    const on = harness(1);
+    on.take(on.core.line(v1(1)));
+    expect(on.posted(on.ids[0]!).map((m) => m.pid)).toEqual([1]);
+    const off = harness(1, false);
+    off.take(off.core.line(v1(2)));
+    off.take(off.core.line(query(3, 'a3')));
+    expect(off.posted(off.ids[0]!).map((m) => m.pid)).toEqual([3]);
+    expect(off.answers(2)).toMatchObject([{ answer: { status: 'error', code: 'ROQ_PROTOCOL_VERSION' } }]);
   });
 
   it('lets a worker that falls idle take a job waiting behind another worker, unless that one claimed it', () => {
@@ -164,6 +178,7 @@ describe('a worker that dies', () => {
       run: '/run',
       workers: 2,
       deadlineMs: DEADLINE,
+      roq1: true,
       clock: () => 0,
       pidRuns: () => true,
       newToken: () => 't',
