@@ -82,6 +82,8 @@ const VALUES = [
   '${x}',
 ];
 const METHODS = ['GET', 'GET', 'GET', 'POST', 'POST', 'HEAD', 'DELETE', 'PUT', 'BREW', '', 'get', 'G\u0000T'];
+// 404: a path naming no query (ROQ_QUERY_UNKNOWN), or the board of a stop no station has; 414: a URL too long for
+// one request line (the relay's own page).
 export const STATUSES = new Set([200, 400, 404, 405, 413, 414, 415]);
 
 /** Random bytes as a query-string fragment (percent-encoded or raw, invalid UTF-8 included). */

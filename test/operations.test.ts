@@ -148,24 +148,25 @@ describe('reload on SIGHUP', () => {
 
   it('coalesces 100 SIGHUPs within a second into at most 2 reloads and loses no request', async () => {
     const data = writeFeed(TINY_FEED);
-    // Every load sleeps 4 s first, so the whole burst arrives while the first load runs, however busy the machine.
-    const d = await daemon({ data, workers: 2, env: { ...FAULTS, ROQ_TEST_LOAD_DELAY_MS: '4000' } });
+    // Every load sleeps 12 s first, so the whole burst arrives while the first load runs, however busy the machine
+    // (100 signals 5 ms apart took 5 s at a load average of 35).
+    const d = await daemon({ data, workers: 2, env: { ...FAULTS, ROQ_TEST_LOAD_DELAY_MS: '12000' } });
     renameNorth(data, 'North Park Two');
     const answers: Promise<Answer>[] = [];
     const t0 = Date.now();
     for (let i = 0; i < 100; i++) {
       process.kill(d.pid, 'SIGHUP');
-      if (i % 10 === 0) answers.push(ask(d.run, 'stops', { q: 'north' }, { timeoutMs: 10_000 }));
+      if (i % 10 === 0) answers.push(ask(d.run, 'stops', { q: 'north' }, { timeoutMs: 60_000 }));
       await new Promise((r) => setTimeout(r, 5));
     }
-    expect(Date.now() - t0).toBeLessThan(3500); // the burst itself, not a speed target: it must fit the first load
+    expect(Date.now() - t0).toBeLessThan(11_000); // the burst itself, not a speed target: it must fit the first load
     const done = await waitFor(
       'the reloads to settle',
       async () => {
         const s = await status(d.run);
         return !s.reload.loading && s.reload.last && s;
       },
-      30_000,
+      90_000,
     );
     for (const a of await Promise.all(answers)) expect(a.status).toBe('ok');
     expect(done.generation.id).toBeLessThanOrEqual(3); // generation 1 plus at most two reloads
@@ -187,7 +188,7 @@ describe('reload on SIGHUP', () => {
     await northName(d.run);
     expect(await fdCount(d.pid)).toBeLessThanOrEqual(fds);
     expect(fifosIn(d.run)).toEqual(['REQUESTS']);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('a stopping daemon', () => {

@@ -54,10 +54,12 @@ export function roqCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    // Against a hang only: `roq build --app` alone took over 30 s at a load average of 35 on two cores.
+    const limit = opts.timeoutMs ?? 120_000;
     const timer = setTimeout(() => {
-      stderr += `\n[roqCli: killed after ${opts.timeoutMs ?? 30_000} ms]`;
+      stderr += `\n[roqCli: killed after ${limit} ms]`;
       child.kill('SIGKILL');
-    }, opts.timeoutMs ?? 30_000);
+    }, limit);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       done({ code: code ?? (signal ? 128 : 1), stdout, stderr });
