@@ -74,7 +74,8 @@ export function pageView(
     form: {
       q: field('q'),
       stop: field('stop'),
-      date: form.date || today(now),
+      // Today where the data's dates are meant, when the answer says its zone; else the daemon's zone.
+      date: form.date || today(now, outcome.kind === 'rows' ? outcome.dates?.zone : undefined),
       after: field('after'),
       route: field('route'),
       limit: field('limit'),

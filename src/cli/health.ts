@@ -129,7 +129,7 @@ function unknown(line: string): Finding & { stuckMs: number } {
 /** Nagios performance data: label=value[unit];warn;crit;min. */
 function perfData(s: StatusFile): string {
   const g = s.generation;
-  const left = g.dates ? daysBetween(today(), g.dates.end) : undefined;
+  const left = g.dates ? daysBetween(today(new Date(), g.dates.zone), g.dates.end) : undefined;
   const perMinute = s.health?.perMinute;
   return [
     `generation=${g.id};;;0`,

@@ -114,7 +114,7 @@ export function createEvents(intervalMs: number, dataNoun = 'data'): EventsState
 /** What the daemon knows once a second. */
 export interface Observation {
   now: number;
-  /** YYYY-MM-DD in the server's time zone. */
+  /** YYYY-MM-DD in the data's time zone (the generation's DateRange.zone), else the server's. */
   today: string;
   counters: Counters;
   generation: { id: number; loadedAt: number; dates?: DateRange | undefined };

@@ -73,7 +73,8 @@ export function createWatch(o: WatchOptions, previous: StatusFile | undefined): 
   }
   return {
     tick(facts) {
-      deliver(observe(state, { ...facts, now: Date.now(), today: today() }));
+      // Today where the data's dates are meant (the generation's zone), as every other date check takes it.
+      deliver(observe(state, { ...facts, now: Date.now(), today: today(new Date(), facts.generation.dates?.zone) }));
     },
     summary: () => ({ state: healthState(state), events: activeEvents(state), perMinute: rates(state) }),
     idle: () => notifier.idle(),
