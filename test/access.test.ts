@@ -7,12 +7,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../src/control/lifecycle.js';
 import { readQueriesFile } from '../src/queries-file.js';
 import { TINY_FEED } from './feeds.js';
-import { pidOf, ROOT, ROQ, roqCli, type CliResult } from './helpers/daemon.js';
+import { pidOf, roqCli, type CliResult } from './helpers/daemon.js';
+import { releaseForOthers } from './helpers/users.js';
 
 const AS_ROOT = process.getuid?.() === 0;
 const USER = 'roqoutsider';
@@ -37,7 +38,7 @@ function asOutsider(program: string, args: string[], env: Record<string, string>
 }
 
 function envArgs(env: Record<string, string>): string[] {
-  const all = { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: '/tmp', ...env };
+  const all = { PATH: '/usr/bin:/bin', HOME: '/tmp', ...env };
   return Object.entries(all).map(([k, v]) => `${k}=${v}`);
 }
 
@@ -50,12 +51,15 @@ describe.skipIf(!AS_ROOT)("a user who cannot enter the daemon's directory", () =
   let base: string;
   let run: string;
   let pid: number;
+  /** roq as the outsider can run it, outside the checkout (which may be in a 0700 home). */
+  let rel: { node: string; roq: string; deploy: string };
 
   beforeAll(async () => {
     if (spawnSync('id', [USER]).status !== 0)
       spawnSync('useradd', ['--no-create-home', '--shell', '/bin/sh', USER], { stdio: 'ignore' });
     base = fs.mkdtempSync(join(tmpdir(), 'roq-access-'));
     fs.chmodSync(base, 0o755);
+    rel = releaseForOthers(join(base, 'release'));
     run = join(base, 'run');
     writeFeedIn(join(base, 'root-feed'), TINY_FEED);
     const r = await roqCli(['start', '--run', run, '--data', join(base, 'root-feed'), '--workers', '1']);
@@ -69,7 +73,7 @@ describe.skipIf(!AS_ROOT)("a user who cannot enter the daemon's directory", () =
   });
 
   it('is told by `roq stop` which file it cannot read, not that no daemon runs; the daemon serves on', async () => {
-    const r = await asOutsider(process.execPath, [ROQ, 'stop', '--run', run]);
+    const r = await asOutsider(rel.node, [rel.roq, 'stop', '--run', run]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`cannot read ${join(run, 'daemon', 'roq.pid')} (permission denied, EACCES)`);
     expect(r.stderr).toContain('[ROQ_FILE_ACCESS]');
@@ -84,11 +88,11 @@ describe.skipIf(!AS_ROOT)("a user who cannot enter the daemon's directory", () =
     const source = join(base, 'source');
     writeFeedIn(source, { ...TINY_FEED, 'stops.txt': TINY_FEED['stops.txt']!.replace('North Park', 'North Park Two') });
     spawnSync('chown', ['-R', USER, srv, source]);
-    const r = await asOutsider('/bin/bash', [join(ROOT, 'deploy/refresh-feed.sh')], {
+    const r = await asOutsider('/bin/bash', [join(rel.deploy, 'refresh-feed.sh')], {
       ROQ_FEED_SOURCE: `${source}/`,
       ROQ_BASE: srv,
       ROQ_RUN_DIR: run,
-      ROQ_BIN: join(ROOT, 'deploy/bin-roq'),
+      ROQ_BIN: join(rel.deploy, 'bin-roq'),
     });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain('ROQ_FILE_ACCESS');

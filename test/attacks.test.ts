@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY_FEED, writeFeed } from './feeds.js';
 import { cgiEnv, parseCgiResponse } from './helpers/cgi.js';
 import { ROOT, waitFor } from './helpers/daemon.js';
+import { nodeForOthers } from './helpers/users.js';
 
 const AS_ROOT = process.getuid?.() === 0;
 const NODE = process.execPath;
@@ -76,6 +77,8 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
   let roq: string;
   let driver: string;
   let web: { uid: number; gid: number };
+  /** node where www-data may run it (the runner's may be inside a 0700 checkout). */
+  let webNode: string;
   const started: ChildProcess[] = [];
 
   const roqCli = (args: string[], timeoutMs = 60_000): Promise<Run> =>
@@ -131,7 +134,7 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     timeoutMs = 4000,
   ): { child: ChildProcess; result: Promise<string> } {
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: base };
-    const child = spawn(NODE, [driver, run, query, JSON.stringify(params), String(timeoutMs)], {
+    const child = spawn(webNode, [driver, run, query, JSON.stringify(params), String(timeoutMs)], {
       env,
       uid: web.uid,
       gid: web.gid,
@@ -150,6 +153,7 @@ describe.skipIf(!AS_ROOT)('attacks on the run directory, as real users (issue 16
     web = idOf('www-data');
     base = fs.mkdtempSync(join(tmpdir(), 'roq-attack-'));
     fs.chmodSync(base, 0o755);
+    webNode = nodeForOthers(base);
     fs.mkdirSync(join(base, 'dist'));
     // The daemon of the test build (some attacks need its fault_sleep query), beside the CGI programs.
     for (const f of ['roq.js', 'worker.js', 'load-thread.js'])

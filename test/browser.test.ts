@@ -14,12 +14,12 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAVE_APACHE, makeWebRunDir, startApache, writeCgi, type Apache } from '../tools/demo/apache.js';
+import { HAVE_APACHE, makeWebRunDir, startApache, type Apache } from '../tools/demo/apache.js';
 import { contrast, MIN_CONTRAST } from '../src/cgi/board.js';
 import { LIRR, ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { referenceBoard, type BoardParams } from './board-reference.js';
 import { removeAfterAll } from './helpers/temp.js';
-import { CHROMIUM, launchChromium, stopWeb } from './helpers/web.js';
+import { CHROMIUM, installRelay, launchChromium, stopWeb } from './helpers/web.js';
 
 const UPDATE = process.env.UPDATE_SCREENSHOT === '1';
 const screenshotPath = (name: string) =>
@@ -102,14 +102,8 @@ describe.skipIf(skipReason !== '')(
       base = fs.mkdtempSync(join(os.tmpdir(), 'roq-browser-'));
       const run = makeWebRunDir(join(base, 'run'));
       daemon = await startDaemon({ run, workers: 1 });
-      // The interpreter by absolute path: the #! line gets no PATH lookup, and Apache's children run as www-data.
-      const cgiBin = join(base, 'web', 'cgi-bin');
-      const cgiPath = writeCgi(
-        cgiBin,
-        'roq.cgi',
-        process.execPath,
-        fs.readFileSync(join(ROOT, 'dist/roq.cgi'), 'utf8'),
-      );
+      // The relay, as deploy/apache.conf serves it; the daemon renders the pages.
+      const cgiPath = installRelay(join(base, 'web', 'cgi-bin'));
       apache = await startApache({
         dir: join(base, 'web'),
         scripts: { '/departures': cgiPath },
