@@ -182,11 +182,16 @@ describe.skipIf(!HAVE_HAPROXY || !HAVE_APACHE)('three nodes behind HAProxy', () 
     expect(healthy.status).toBe(200);
     expect(healthy.headers.get('x-roq-generation')).toMatch(/^[0-9a-f]{32}$/);
     await answered(load);
+    // The restarted daemon answers real requests through HAProxy: the node rejoined. Waited for, not read once:
+    // HAProxy may not have sent it one yet, and status.json is written coalesced.
+    await waitFor(
+      'the restarted node to answer through HAProxy',
+      async () => (await statusOf(node)).served.ok > 0,
+      30_000,
+    );
     const samples = await load.stop();
     const failed = samples.filter((s) => s.status !== 200);
     expect(failed.slice(0, 3), `${failed.length} of ${samples.length} failed`).toEqual([]);
-    // The restarted daemon answered real requests through HAProxy: the node rejoined.
-    expect((await statusOf(node)).served.ok).toBeGreaterThan(0);
     report('one node killed and brought back', samples);
   }, 120_000);
 
