@@ -307,6 +307,18 @@ describe('board rules on a hand-made feed', () => {
     ]);
   });
 
+  it('shows the landing page for a date of the right shape that is no day, naming no day instead of failing', () => {
+    const r = runQuery(db, 'network', {});
+    const page = boardPage(
+      { kind: 'rows', query: 'network', fields: r.fields, rows: r.rows, generation: 1 },
+      { date: '2026-02-30' },
+      '/d',
+    );
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<h1>Tiny Publisher</h1>');
+    expect(page.body).not.toContain('Departures on');
+  });
+
   it('words a bad date for a passenger, keeping the station name, without codes', () => {
     const error = {
       status: 400,

@@ -126,7 +126,9 @@ describe('web request lines', () => {
 
   it('never exceed PIPE_BUF: a form too long for one atomic line is refused before it is sent', () => {
     const web = fields({ query: `q=${'x'.repeat(MAX_REQUEST_BYTES)}` });
-    expect(() => encodeRequest({ kind: 'web', pid: 1, token: 't', proof: 'p'.repeat(16), web })).toThrow(RangeError);
+    expect(() => encodeRequest({ kind: 'web', pid: 1, token: 't', proof: 'p'.repeat(16), web })).toThrow(
+      expect.objectContaining({ code: 'ROQ_REQUEST_TOO_LARGE', status: 413 }),
+    );
   });
 });
 

@@ -271,7 +271,8 @@ function landingView(rows: Obj[], chosen: Chosen, script: string): Record<string
     covers: first ? `${dateLabel(first)} to ${dateLabel(last)}` : '',
     dateValue: chosen.date ?? '',
     afterValue: chosen.after ?? '',
-    when: chosen.date && /^\d{4}-\d\d-\d\d$/.test(chosen.date) ? dateLabel(chosen.date) : '',
+    // A date of the right shape may still be no day (2026-02-30): then the page names none rather than failing.
+    when: chosen.date && !Number.isNaN(parseIsoDate(chosen.date)) ? dateLabel(chosen.date) : '',
     stations,
     hasStations: stations.length > 0,
   };
