@@ -6,9 +6,9 @@
  * the page is the relay's 503 with Retry-After at once, not after its timeout.
  */
 import * as fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from './helpers/temp.js';
 import { HAVE_APACHE, installForWeb, makeWebRunDir, startApache, type Apache } from '../tools/demo/apache.js';
 import { ROOT, roqCli, startDaemon, waitFor, type RunningDaemon } from './helpers/daemon.js';
 
@@ -24,7 +24,8 @@ let run = '';
 
 beforeAll(async () => {
   if (!HAVE_APACHE) return;
-  const base = fs.mkdtempSync(join(tmpdir(), 'roq-apache-'));
+  const base = tempDir('roq-apache-');
+  fs.chmodSync(base, 0o755); // Apache's CGI programs (www-data) pass through it
   run = makeWebRunDir(join(base, 'run'));
   daemon = await startDaemon({ run, workers: 2 });
   apache = await startApache({

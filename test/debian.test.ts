@@ -11,13 +11,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_APACHE, startApache, type Apache } from '../tools/demo/apache.js';
 import { ROOT, waitFor } from './helpers/daemon.js';
 import { startLoad } from './helpers/load.js';
 import { runToEnd } from './helpers/run.js';
+import { tempDir } from './helpers/temp.js';
 import { pathWithoutToolchain } from './helpers/toolchain.js';
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -73,7 +73,7 @@ const PATHS = [
 ];
 
 const RUN = '/run/roq';
-const temp = fs.mkdtempSync(join(tmpdir(), 'roq-debian-'));
+const temp = tempDir('roq-debian-'); // removed after the file, also when the suite is skipped
 // The daemon's user runs the programs of the PATH made in here.
 fs.chmodSync(temp, 0o711);
 /** What dpkg and the maintainer scripts run with: a server's PATH, without node (set in beforeAll). */

@@ -16,6 +16,7 @@ import { HAVE_APACHE } from '../tools/demo/apache.js';
 import { TINY_FEED, writeFeed } from './feeds.js';
 import { copyApp, MAC_APP, MAC_DATA } from './helpers/apps.js';
 import { makeRunDir, pidOf, ROOT, waitFor } from './helpers/daemon.js';
+import { tempDir } from './helpers/temp.js';
 
 const KINDS = HAVE_APACHE ? ['apache', 'builtin'] : ['builtin'];
 const QUERY = 'stop=102&date=2026-11-02&after=08:00&limit=3';
@@ -44,8 +45,17 @@ const alive = (pid: number | undefined) => {
  * Starts the demo in a process group of its own, as a shell starts a job; with `tee`, its output is piped into
  * `tee LOG`, the two sharing the group, as `npm run demo | tee log` in a terminal.
  */
+/**
+ * The demos' temporary directory: a demo removes its web directory when it stops, but one a test kills, or one
+ * stopped before it could, leaves it there; this file's directory goes after its tests (helpers/temp.ts).
+ */
+const DEMO_TMP = tempDir('roq-demotest-');
+// Apache's CGI programs (www-data) pass through it to the demo's web directory, as through /tmp.
+fs.chmodSync(DEMO_TMP, 0o711);
+
 function startDemo(env: Record<string, string>, o: { tee?: string; demo?: string; args?: string[] } = {}): Demo {
   const demo = o.demo ?? join(ROOT, 'dist/demo.js');
+  env = { TMPDIR: DEMO_TMP, ...env };
   const child = o.tee
     ? spawn('/bin/sh', ['-c', `"${process.execPath}" "${demo}" 2>&1 | tee "${o.tee}"`], {
         env: { ...process.env, ...env },
