@@ -20,7 +20,7 @@ import type { CgiSettings } from './env.js';
 import { inputOf } from './form.js';
 import {
   askOutcome,
-  forVisitor,
+  visibleOutcome,
   type Ask,
   headersFor,
   pageError,
@@ -197,7 +197,7 @@ export function answerFront(
     if (!(e instanceof RoqError)) throw e;
     outcome = { kind: 'error', error: pageError(e) };
   }
-  outcome = visible(outcome, log);
+  outcome = visibleOutcome(outcome, log);
   return { response: respond(query, outcome, form, format, settings), outcome };
 }
 
@@ -213,13 +213,5 @@ export function frontError(
   settings: CgiSettings,
   log: (text: string) => void,
 ): CgiResponse {
-  return respond(namedQuery(env, form), visible({ kind: 'error', error }, log), form, formatOf(form), settings);
-}
-
-/** What a visitor may see: the catalog's plain sentence where the message is for the admin (see page.forVisitor). */
-function visible(outcome: Outcome, log: (text: string) => void): Outcome {
-  if (outcome.kind !== 'error') return outcome;
-  const { error, internal } = forVisitor(outcome.error);
-  if (internal) log(internal);
-  return { kind: 'error', error };
+  return respond(namedQuery(env, form), visibleOutcome({ kind: 'error', error }, log), form, formatOf(form), settings);
 }

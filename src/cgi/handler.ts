@@ -17,6 +17,7 @@ import {
   type Ask,
   type CgiResponse,
   type Outcome,
+  visibleOutcome,
 } from './page.js';
 import { healthResponse, isHealthCheck } from './health.js';
 import { withHttpCaching } from './http-cache.js';
@@ -39,12 +40,8 @@ export function render(
   settings: CgiSettings,
   log: AdminLog,
 ): CgiResponse {
-  if (outcome.kind === 'error') {
-    const { error, internal } = forVisitor(outcome.error);
-    if (internal) log(internal);
-    outcome = { ...outcome, error };
-  }
-  return json ? renderJson(outcome) : renderHtml(outcome, form, settings.scriptName);
+  const shown = visibleOutcome(outcome, log);
+  return json ? renderJson(shown) : renderHtml(shown, form, settings.scriptName);
 }
 
 /** The 500 response for a failure nobody foresaw; the details go to the admin's log. */

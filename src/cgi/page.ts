@@ -95,6 +95,17 @@ export function forVisitor(e: PageError): { error: PageError; internal?: string 
   return plain === e.message ? { error: e } : { error: { ...e, message: plain }, internal: `${e.code}: ${e.message}` };
 }
 
+/**
+ * The outcome as a visitor may see it: an error whose message is for the admin becomes the catalog's plain
+ * sentence, and the full message goes to `log`. The board's pages and the front end both render through it.
+ */
+export function visibleOutcome(outcome: Outcome, log: (text: string) => void): Outcome {
+  if (outcome.kind !== 'error') return outcome;
+  const { error, internal } = forVisitor(outcome.error);
+  if (internal) log(internal);
+  return { ...outcome, error };
+}
+
 /** A station search with nothing typed is not an error: the form asks for a name. */
 const EMPTY_SEARCH_PROMPT = 'Type part of a station name, then press “Find stations”.';
 
