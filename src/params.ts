@@ -5,7 +5,7 @@
  */
 import { missingDay, parseClockTime, parseIsoDate } from './dates.js';
 import { RoqError, roqError } from './errors.js';
-import type { QuerySpec } from './generated/queries.js';
+import type { QuerySpec } from './app/queries.js';
 import type { DateRange } from './protocol.js';
 
 /**
@@ -202,13 +202,15 @@ export function datesNotice(
   specs: readonly ParamSpec[],
   raw: Record<string, string>,
   range: DateRange | undefined,
+  /** What the data is to its users (app.json's dataNoun): "The timetable covers …". */
+  noun = 'data',
 ): string | undefined {
   if (!range) return undefined;
   for (const spec of specs) {
     const value = raw[spec.name];
     if (spec.type !== 'date' || value === undefined || Number.isNaN(parseIsoDate(value))) continue;
     if (value < range.start || value > range.end)
-      return `The timetable covers ${range.start} to ${range.end}; ${value} is outside it, so there is nothing to show for that day.`;
+      return `The ${noun} covers ${range.start} to ${range.end}; ${value} is outside it, so there is nothing to show for that day.`;
   }
   return undefined;
 }

@@ -21,7 +21,7 @@
  * upgrade, while the daemon's `--roq1` is on (the default until 0.3; 0.4 drops it); those clients cannot tell a
  * forged answer from the daemon's (docs/SECURITY.md).
  *
- * Version 3 is the web request, which the relay (the per-request CGI program, src/cgi/relay.c) sends and a worker
+ * Version 3 is the web request, which the relay (the per-request CGI program, src/relay/relay.c) sends and a worker
  * answers with the whole CGI response, rendered in the daemon:
  *
  *     roq3 <pid> <token> <proof> .web <form>\n

@@ -5,7 +5,7 @@
  * script runs it before flipping the data symlink: exit 0 means the directory loads; a load error is printed
  * as file:line:column and the exit status is 1.
  */
-import { coverageLine } from '../queries/feed-dates.js';
+import { coverageLine } from '../valid-dates.js';
 import { loadGeneration } from '../load/loader.js';
 import { dataDir, parseCommand } from './options.js';
 import { fileLines } from './file-table.js';

@@ -5,7 +5,7 @@
  * daemon; the schemas compiled into this program serve only when that file is absent.
  */
 import { roqError } from '../errors.js';
-import { QUERY_SPECS } from '../generated/queries.js';
+import { QUERY_SPECS } from '../app/queries.js';
 import { datesNotice, parseParams, querySpecOf } from '../params.js';
 import { rowsToObjects, type Cell, type Field } from '../protocol.js';
 import { ask, errorOfAnswer } from '../client.js';

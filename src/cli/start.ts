@@ -16,7 +16,7 @@ import {
   startDetached,
   type ReadyReport,
 } from '../control/lifecycle.js';
-import { coverageLine } from '../queries/feed-dates.js';
+import { coverageLine } from '../valid-dates.js';
 import { DAEMON_OPTIONS, fromArgs, toArgs } from '../control/daemon-options.js';
 import { intOption, parseCommand, runDir, type Options } from './options.js';
 import { rowsWord } from './file-table.js';

@@ -16,10 +16,11 @@ import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import fg from 'fast-glob';
 import { roqError, RoqError } from '../errors.js';
-import { TABLES } from '../generated/catalog.js';
-import { DERIVERS } from '../generated/registry.js';
+import { TABLES } from '../app/catalog.js';
+import { DERIVERS } from '../app/registry.js';
 import { deriveAll } from '../queries/derived.js';
-import { feedDateRange } from '../queries/feed-dates.js';
+import { APP_INFO } from '../app/app.js';
+import { openDb } from '../queries/db.js';
 import type { FileStats, GenerationData, TableData, TableSpec } from '../store/types.js';
 import { emptyTable, parseTable, resolveReferences, type LoadLog } from '../store/table.js';
 
@@ -49,12 +50,12 @@ export async function loadGeneration(
   const generation = await loadTables(TABLES, dataDir, id, log, onFile);
   try {
     deriveAll(generation, DERIVERS);
+    // The app's validDates hook (app.ts), on the generation as its queries see it; no hook, no dates.
+    const dates = APP_INFO.validDates?.(openDb(generation));
+    return dates ? { ...generation, dates } : generation;
   } catch (e) {
     throw roqError('ROQ_LOAD_FILE', { file: generation.dataDir, detail: (e as Error).message });
   }
-  // The sample app's date range (feed-dates.ts); none for an app whose tables say nothing of dates.
-  const dates = feedDateRange(generation.tables);
-  return dates ? { ...generation, dates } : generation;
 }
 
 /** loadGeneration for any catalog (tests load hand-made schemas with it). */

@@ -24,7 +24,7 @@ import {
 } from '../control/status.js';
 import type { Generations } from '../daemon/generations.js';
 import type { Log } from '../daemon/log.js';
-import { expiredWarning, rangeText, todayIn } from '../queries/feed-dates.js';
+import { expiredWarning, rangeText, todayIn } from '../valid-dates.js';
 
 /**
  * Warns in the log when the serving generation's data ends before today (in the data's time zone): once when it

@@ -6,7 +6,7 @@
  */
 import type { DateRange } from '../protocol.js';
 import type { GenerationData } from '../store/types.js';
-import { openTables, type Tables } from '../generated/tables.js';
+import { openTables, type Tables } from '../app/tables.js';
 
 /** A generation as queries see it, over a schema set's generated `Tables` (an app's generated tables.ts exports its own `Db`). */
 export interface DbOf<T> {

@@ -1,16 +1,16 @@
 /**
- * roq's partials: the parts its pages share, each in templates/_NAME.html and included with `{{> NAME}}`
- * (src/cgi/template.ts). An app's own templates include them too, and their own templates/_NAME.html beside them
+ * roq's partials: the parts its pages share, each in src/web/templates/_NAME.html and included with `{{> NAME}}`
+ * (src/web/template.ts). An app's own templates include them too, and their own templates/_NAME.html beside them
  * (front.ts). A new partial is a file and a line here: templates reach the programs as strings the bundlers embed
  * (esbuild's text loader), and it cannot list a directory at build time; a test checks that every
- * templates/_*.html is listed.
+ * src/web/templates/_*.html is listed.
  */
-import error from '../../templates/_error.html';
-import head from '../../templates/_head.html';
-import when from '../../templates/_when.html';
+import error from './templates/_error.html';
+import head from './templates/_head.html';
+import when from './templates/_when.html';
 import { compileTemplate, type Partials, type TemplateSource, type View } from './template.js';
 
-const own = (name: string, text: string): TemplateSource => ({ file: `templates/_${name}.html`, text });
+const own = (name: string, text: string): TemplateSource => ({ file: `src/web/templates/_${name}.html`, text });
 
 export const ROQ_PARTIALS: Partials = {
   error: own('error', error),
@@ -38,9 +38,9 @@ export function compiledPage(
   return page;
 }
 
-/** Renders one of roq's own pages, templates/FILE, with roq's partials. */
+/** Renders one of roq's own pages, src/web/templates/FILE, with roq's partials. */
 export function renderRoqPage(file: string, template: string, view: View): string {
-  return compiledPage(`roq:${file}`, `templates/${file}`, template, () => ROQ_PARTIALS)(view);
+  return compiledPage(`roq:${file}`, `src/web/templates/${file}`, template, () => ROQ_PARTIALS)(view);
 }
 
 /**

@@ -6,9 +6,10 @@
  * stops as soon as `limit` rows pass the filters. With the generation's board runs (boardRuns.ts) the ranges are
  * per (stop, service group) and only of the groups active that day, so trips that do not run are never visited.
  */
-import type { DeparturesParams, DeparturesRow } from '../generated/queries.js';
-import { memoized, type Db } from './db.js';
-import { clockTime, isoDate, previousDay } from '../dates.js';
+import type { DeparturesParams, DeparturesRow } from '../.roq/generated/queries.js';
+import { memoized } from 'roq/queries/db.js';
+import type { Db } from '../.roq/generated/tables.js';
+import { clockTime, isoDate, previousDay } from 'roq/dates.js';
 import { serviceGroups, tripServicesActiveOn } from './calendar.js';
 import {
   AT_DIRECTION,
@@ -24,8 +25,8 @@ import {
   RUN_STRIDE,
   type BoardRunsData,
 } from './boardRuns.js';
-import type { Derived } from './derived.js';
-import { cursorHeap } from './cursorHeap.js';
+import type { Derived } from 'roq/queries/derived.js';
+import { cursorHeap } from 'roq/queries/cursorHeap.js';
 
 const DAY = 86400;
 

@@ -8,20 +8,19 @@ import { RoqError, roqError } from '../errors.js';
 import { cgiSettings, readForm, requestMethod, type CgiSettings, type Method } from './env.js';
 import { answerFront, frontError } from './front.js';
 import {
-  answerForm,
-  chooseQuery,
   forVisitor,
   pageError,
-  renderHtml,
   renderJson,
   type Ask,
   type CgiResponse,
   type Outcome,
+  type PageError,
   visibleOutcome,
-} from './page.js';
+} from './outcome.js';
+import { pageAsk, renderPage, type AppPageEntry, type PageRequest } from './pages.js';
 import { healthResponse, isHealthCheck } from './health.js';
 import { withHttpCaching } from './http-cache.js';
-import { frontAnswers, namedQuery } from './route.js';
+import { namedQuery, pageAnswering } from './route.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -29,27 +28,23 @@ export type Env = Record<string, string | undefined>;
 export type AdminLog = (text: string) => void;
 
 /**
- * The response for an outcome. An error whose message is for the admin only is shown to the visitor (page and
- * JSON alike: same code, plain message) as the catalog's plain sentence, and logged in full to the web server's
- * error log.
+ * The response of an app page for an outcome. An error whose message is for the admin only is shown to the visitor
+ * (page and JSON alike: same code, plain message) as the catalog's plain sentence, and logged in full.
  */
-export function render(
-  outcome: Outcome,
-  form: Record<string, string>,
-  json: boolean,
-  settings: CgiSettings,
-  log: AdminLog,
-): CgiResponse {
+export function render(entry: AppPageEntry, outcome: Outcome, request: PageRequest, log: AdminLog): CgiResponse {
   const shown = visibleOutcome(outcome, log);
-  return json ? renderJson(shown) : renderHtml(shown, form, settings.scriptName);
+  return request.json ? renderJson(shown) : renderPage(entry, shown, request);
 }
 
-/** The 500 response for a failure nobody foresaw; the details go to the admin's log. */
-export function internalError(e: unknown, json: boolean, settings: CgiSettings, log: AdminLog): CgiResponse {
+/**
+ * The 500 response for a failure nobody foresaw, in the look of the part that would have answered; the details go
+ * to the admin's log.
+ */
+export function internalError(e: unknown, env: Env, json: boolean, settings: CgiSettings, log: AdminLog): CgiResponse {
   log((e as Error)?.stack ?? String(e));
   const err = roqError('ROQ_CGI_INTERNAL', { detail: (e as Error)?.name ?? 'error' });
   try {
-    return render({ kind: 'error', error: pageError(err) }, {}, json, settings, () => undefined);
+    return errorResponse(pageError(err), env, json ? { format: 'json' } : {}, settings, () => undefined);
   } catch {
     return plainInternalError(err);
   }
@@ -71,15 +66,6 @@ function plainInternalError(err: RoqError): CgiResponse {
 export function wantsJson(form: Record<string, string> | undefined, env: Env): boolean {
   if (form) return form.format === 'json';
   return /(?:^|&)format=json(?:&|$)/.test(env.QUERY_STRING ?? '');
-}
-
-/** The query a board form asks for, for the access log ('' for none, or one that does not exist). */
-function chosenQuery(form: Record<string, string>, json: boolean): string {
-  try {
-    return chooseQuery(form, json)?.query ?? '';
-  } catch {
-    return '';
-  }
 }
 
 /** What a request came to: the response, whether it was HEAD (no body), and the query it named, if any. */
@@ -105,27 +91,47 @@ export function handleRequest(env: Env, body: string, ask: Ask, log: AdminLog): 
     form = readForm(env, method, body);
     const post = method === 'POST';
     const ifNoneMatch = post ? undefined : env.HTTP_IF_NONE_MATCH;
-    // A query named by the path reaches the board's pages (and the ETag's parameters) as the `query` field.
     query = namedQuery(env, form);
-    if (frontAnswers(env, form)) {
+    const entry = pageAnswering(env, form);
+    if (!entry) {
       const { response, outcome } = answerFront(env, form, settings, ask, log);
       const data = form.format === 'json' || form.format === 'csv';
       return done(withHttpCaching(response, outcome, { ...form, query }, data, ifNoneMatch, post));
     }
+    // A query named by the path reaches the page as the `query` field, as it would from a form.
     if (query !== '') form = { ...form, query };
-    const json = wantsJson(form, env);
-    query = chosenQuery(form, json);
-    const outcome = answerForm(form, json, ask, settings.now);
-    return done(withHttpCaching(render(outcome, form, json, settings, log), outcome, form, json, ifNoneMatch, post));
+    const request = pageRequest(form, env, settings);
+    const outcome = answerPage(entry, request, ask);
+    if (outcome.kind === 'rows') query = outcome.query;
+    const response = render(entry, outcome, request, log);
+    return done(withHttpCaching(response, outcome, form, request.json, ifNoneMatch, post));
   } catch (e) {
     return done(failed(e, env, form, settings, log));
   }
 }
 
+function pageRequest(form: Record<string, string>, env: Env, settings: CgiSettings): PageRequest {
+  return {
+    form,
+    json: wantsJson(form, env),
+    script: settings.scriptName,
+    ...(settings.now !== undefined ? { now: settings.now } : {}),
+  };
+}
+
+/** A page's outcome; a RoqError it throws (a form it cannot use) is an error outcome like any other. */
+function answerPage(entry: AppPageEntry, request: PageRequest, ask: Ask): Outcome {
+  try {
+    return entry.page.answer(request, pageAsk(ask));
+  } catch (e) {
+    if (!(e instanceof RoqError)) throw e;
+    return { kind: 'error', error: pageError(e) };
+  }
+}
+
 /**
  * The response to an error thrown while handling a request, often before it was routed (a refused method, a broken
- * form): the error page of the part that would have answered it, so every app's error pages are its own and only
- * the board's requests get the board's page.
+ * form): the error page of the part that would have answered it, so every app's error pages are its own.
  */
 function failed(
   e: unknown,
@@ -136,16 +142,24 @@ function failed(
 ): CgiResponse {
   const json = wantsJson(form, env);
   const known = form ?? (json ? { format: 'json' } : {});
-  if (!frontAnswers(env, known)) {
-    if (!(e instanceof RoqError)) return internalError(e, json, settings, log);
-    return render({ kind: 'error', error: pageError(e) }, known, json, settings, log);
-  }
-  if (!(e instanceof RoqError)) log((e as Error)?.stack ?? String(e));
-  const error = e instanceof RoqError ? e : roqError('ROQ_CGI_INTERNAL', { detail: (e as Error)?.name ?? 'error' });
+  if (!(e instanceof RoqError)) return internalError(e, env, json, settings, log);
   try {
-    return frontError(env, known, pageError(error), settings, log);
+    return errorResponse(pageError(e), env, known, settings, log);
   } catch (again) {
     log((again as Error)?.stack ?? String(again));
     return plainInternalError(roqError('ROQ_CGI_INTERNAL', { detail: (again as Error)?.name ?? 'error' }));
   }
+}
+
+/** An error's response from the page that would have answered the request, else from the generic front end. */
+export function errorResponse(
+  error: PageError,
+  env: Env,
+  form: Record<string, string>,
+  settings: CgiSettings,
+  log: AdminLog,
+): CgiResponse {
+  const entry = pageAnswering(env, form);
+  if (entry) return render(entry, { kind: 'error', error }, pageRequest(form, env, settings), log);
+  return frontError(env, form, error, settings, log);
 }

@@ -1,16 +1,15 @@
 /**
- * The dates a GTFS feed covers, computed once per generation when it is loaded: feed_info's feed_start_date and
- * feed_end_date when the feed gives both, else the first and last day any service runs according to calendar
- * (start_date … end_date) and calendar_dates (added days). roq shows the range in `roq status`, `start`, `reload`
- * and `check`, warns in the daemon's log when the feed has run out, and tells a visitor or a CLI user who asks
- * about a day outside it that the timetable does not cover that day (rather than showing an empty board).
- *
- * This is the sample app's rule, kept beside its queries: a catalog without these tables has no date range.
+ * The dates a GTFS feed covers, the app's validDates hook (app.ts), computed once per generation when it is
+ * loaded: feed_info's feed_start_date and feed_end_date when the feed gives both, else the first and last day any
+ * service runs according to calendar (start_date … end_date) and calendar_dates (added days). roq shows the range
+ * in `roq status`, `start`, `reload` and `check`, warns in the daemon's log when the feed has run out, and tells a
+ * visitor or a CLI user who asks about a day outside it that the timetable does not cover that day (rather than
+ * showing an empty board).
  */
-import { dateColumn, intColumn, stringColumn } from '../store/columns.js';
-import { NULL_INT, type TableData } from '../store/types.js';
-import type { DateRange } from '../protocol.js';
-import { isoDate, knownTimeZone, today } from '../dates.js';
+import { dateColumn, intColumn, stringColumn } from 'roq/store/columns.js';
+import { NULL_INT, type TableData } from 'roq/store/types.js';
+import type { DateRange } from 'roq/protocol.js';
+import { isoDate, knownTimeZone } from 'roq/dates.js';
 
 /**
  * Whether `table` is loaded with column `name` of `type`: an app whose tables have GTFS names but other column types
@@ -19,9 +18,6 @@ import { isoDate, knownTimeZone, today } from '../dates.js';
 function has(table: TableData | undefined, name: string, type: string): table is TableData {
   return table?.present === true && table.columns[name]?.type === type;
 }
-
-/** What a GTFS feed's data is to its users, in the sentences of events ("the timetable ended on …"). */
-export const DATA_NOUN = 'timetable';
 
 function fromFeedInfo(feedInfo: TableData | undefined): DateRange | undefined {
   if (!has(feedInfo, 'feed_start_date', 'string') || !has(feedInfo, 'feed_end_date', 'string') || feedInfo.rows === 0)
@@ -66,37 +62,4 @@ export function feedDateRange(tables: Record<string, TableData>): DateRange | un
       ? stringColumn(agency, 'agency_timezone').text(0).trim()
       : '';
   return range && knownTimeZone(zone) ? { ...range, zone } : range;
-}
-
-/** "2026-09-21 to 2026-11-08", for status lines. */
-export function rangeText(dates: DateRange): string {
-  return `${dates.start} to ${dates.end}`;
-}
-
-/**
- * A warning for the daemon's log when today (in the data's zone, dates.today) is past the data's last day:
- * visitors asking about today get no departures until newer data is loaded.
- */
-export function expiredWarning(dates: DateRange | undefined, now = new Date()): string | undefined {
-  const today = todayIn(dates, now);
-  if (!dates || today <= dates.end) return undefined;
-  return `the data covers ${rangeText(dates)}: today (${today}) is past its end, so questions about today find nothing; load a newer export (roq reload)`;
-}
-
-/** Today in the data's time zone (dates.today). */
-export function todayIn(dates: DateRange | undefined, now = new Date()): string {
-  return today(now, dates?.zone);
-}
-
-/** One line for `roq start`, `reload`, `status` and `check`: the range, and whether today is past it. */
-export function coverageLine(dates: DateRange | undefined, now = new Date()): string {
-  if (!dates) return '';
-  const today = todayIn(dates, now);
-  const past =
-    today > dates.end
-      ? ` (ENDED: today is ${today}; load a newer export)`
-      : today < dates.start
-        ? ` (starts after today, ${today})`
-        : '';
-  return `data covers ${rangeText(dates)}${past}\n`;
 }

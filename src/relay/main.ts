@@ -1,5 +1,5 @@
 /**
- * dist/roq.cgi: the per-request program written in Node, doing what the relay (src/cgi/relay.c, dist/roq-relay)
+ * dist/roq.cgi: the per-request program written in Node, doing what the relay (src/relay/relay.c, dist/roq-relay)
  * does in C: read the CGI environment and the body, forward them to the daemon as one web request (protocol
  * version 3), and copy the daemon's proven answer — a whole CGI response, rendered by a worker — to stdout. It
  * renders nothing. It is the relay for a machine without a C compiler, and the tests' second implementation of
@@ -12,7 +12,7 @@ import { askWeb } from '../client.js';
 import { RoqError } from '../errors.js';
 import { MAX_REQUEST_BYTES, webRequestFits } from '../protocol.js';
 import { writeAll } from '../sysio.js';
-import { cgiSettings, webFieldsOf } from './env.js';
+import { cgiSettings, webFieldsOf } from '../web/env.js';
 
 interface OwnPage {
   status: string;

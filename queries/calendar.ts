@@ -2,10 +2,10 @@
  * GTFS service calendars (docs/QUERIES.md): which service_ids run on a day, and the date arithmetic around it.
  * Days are yyyymmdd numbers, as the loader stores GTFS dates and parseParams returns `date` parameters.
  */
-import type { Db } from './db.js';
-import { memoized } from './db.js';
-import { dayNumber, dayOfNumber, weekdayOf } from '../dates.js';
-import { NULL_INT } from '../store/types.js';
+import type { Db } from '../.roq/generated/tables.js';
+import { memoized } from 'roq/queries/db.js';
+import { dayNumber, dayOfNumber, weekdayOf } from 'roq/dates.js';
+import { NULL_INT } from 'roq/store/types.js';
 
 const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'] as const;
 

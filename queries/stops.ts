@@ -4,9 +4,9 @@
  * index. The lower-cased names are derived once per generation (deriveStops, run by the load thread) and packed
  * in that order into shared bytes, which one Buffer#indexOf per match searches until `limit` matches.
  */
-import type { StopsParams, StopsRow } from '../generated/queries.js';
-import type { Db } from './db.js';
-import { derivedOf, packedMatches, packStrings, type Derived } from './derived.js';
+import type { StopsParams, StopsRow } from '../.roq/generated/queries.js';
+import type { Db } from '../.roq/generated/tables.js';
+import { derivedOf, packedMatches, packStrings, type Derived } from 'roq/queries/derived.js';
 
 /** Lower-cases A–Z and nothing else. */
 export function asciiLower(s: string): string {

@@ -8,9 +8,9 @@
 import { roqError } from '../errors.js';
 import { MAX_WEB_RESPONSE_BYTES, type Answer, type WebFields } from '../protocol.js';
 import { cgiSettings } from './env.js';
-import { handleRequest, internalError, render, wantsJson, type Env } from './handler.js';
+import { errorResponse, handleRequest, internalError, wantsJson, type Env } from './handler.js';
 import { healthResponse, HEALTH_PATH } from './health.js';
-import { answerPageError, pageError, statusLine, type Ask, type CgiResponse } from './page.js';
+import { answerPageError, pageError, statusLine, type Ask, type CgiResponse } from './outcome.js';
 
 /** The CGI meta-variables the handler reads, from the forwarded request. */
 export function webEnv(web: WebFields): Env {
@@ -71,7 +71,7 @@ export function answerWeb(web: WebFields, ask: Ask): WebResult {
   let response = responseBytes(handled.response, handled.head);
   if (response.length > MAX_WEB_RESPONSE_BYTES) {
     const big = new RangeError(`a response of ${response.length} bytes; at most ${MAX_WEB_RESPONSE_BYTES} fit`);
-    const page = internalError(big, wantsJson(undefined, env), cgiSettings(env), log);
+    const page = internalError(big, env, wantsJson(undefined, env), cgiSettings(env), log);
     status = page.status;
     response = responseBytes(page, handled.head);
   }
@@ -96,6 +96,7 @@ export function mainThreadResponse(web: WebFields, answer: Answer): Uint8Array {
     answer.status === 'ok'
       ? pageError(roqError('ROQ_CGI_INTERNAL', { detail: 'an ok answer without a page' }))
       : answerPageError(answer);
-  const page = render({ kind: 'error', error }, {}, wantsJson(undefined, env), cgiSettings(env), () => undefined);
+  const form: Record<string, string> = wantsJson(undefined, env) ? { format: 'json' } : {};
+  const page = errorResponse(error, env, form, cgiSettings(env), () => undefined);
   return responseBytes(page, head);
 }

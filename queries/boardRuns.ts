@@ -14,8 +14,8 @@
  * builds them through departures' deriver (deriveDepartures, named in schemas/queries/departures.json; see
  * derived.ts).
  */
-import type { TableData } from '../store/types.js';
-import { sharedInt32 } from '../store/shared.js';
+import type { TableData } from 'roq/store/types.js';
+import { sharedInt32 } from 'roq/store/shared.js';
 
 // A type, not an interface, so that it fits GenerationData.derived's Record of arrays.
 export type BoardRunsData = {

@@ -1,17 +1,14 @@
 /**
- * What a web request asks for and what the page shows: choose the query from the form fields, validate its
- * parameters here (a bad value never reaches the daemon), ask the daemon, and render the outcome as the HTML page
- * or, for format=json, as JSON. Everything shown passes through the template engine, which escapes it.
+ * What one web request came to, whichever part answered it (the generic front end, front.ts, or an app's page
+ * module, pages.ts): the outcome (rows, an error, the bare form, a redirect), how a page asks a query (its
+ * parameters validated first: a bad value never reaches the query), errors in a visitor's words, and the parts of
+ * every response (status line, headers, JSON).
  */
 import { errorOfAnswer, type ErrorAnswer } from '../client.js';
-import { RoqError, roqError, visitorMessage } from '../errors.js';
-import { QUERY_SPECS } from '../generated/queries.js';
-import { datesNotice, expectedForm, formParams, paramProblems, querySpecOf } from '../params.js';
+import { type RoqError, visitorMessage } from '../errors.js';
+import { QUERY_SPECS } from '../app/queries.js';
+import { paramProblems } from '../params.js';
 import { rowsToObjects, type Answer, type Cell, type DateRange, type Field } from '../protocol.js';
-import pageTemplate from '../../templates/page.html';
-import { renderRoqPage } from './partials.js';
-import { pageView } from './view.js';
-import { boardPage, chosenOf, singleStationLocation } from './board.js';
 
 export interface PageError {
   status: number;
@@ -35,8 +32,12 @@ export type Outcome =
       dates?: DateRange;
       notice?: string;
     }
-  | { kind: 'error'; error: PageError; /** the station's name, for a board's error page */ station?: string }
-  /** A station search with one match: straight to its board. */
+  | {
+      kind: 'error';
+      error: PageError;
+      /** a page's own words for what the error is about (a record's name) */ about?: string;
+    }
+  /** A 303 to `location` (relative to the program's URL): a search with one match going straight to it. */
   | { kind: 'redirect'; location: string };
 
 export interface CgiResponse {
@@ -50,28 +51,6 @@ export interface CgiResponse {
  * worker's answerFor); `.ping` (protocol.PING_QUERY) answers that generation's id and hash with no rows.
  */
 export type Ask = (query: string, params: Record<string, string>) => Answer;
-
-/**
- * The query a form asks for: the one `query` names; else with `stop` the passenger's board for a page and the
- * departures API for JSON; else `q` present → stops; else none (the empty form).
- * Only the query's own parameters are picked; the page's other fields (format, the buttons) are not parameters.
- */
-export function chooseQuery(
-  form: Record<string, string>,
-  json = false,
-): { query: string; raw: Record<string, string> } | undefined {
-  const query = form.query
-    ? form.query
-    : 'stop' in form
-      ? json
-        ? 'departures'
-        : 'board'
-      : 'q' in form
-        ? 'stops'
-        : undefined;
-  if (query === undefined) return undefined;
-  return { query, raw: formParams(querySpecOf(QUERY_SPECS, query), form) };
-}
 
 export function pageError(e: RoqError): PageError {
   return { status: e.status, code: e.code, message: e.message, param: e.param };
@@ -106,54 +85,8 @@ export function visibleOutcome(outcome: Outcome, log: (text: string) => void): O
   return { ...outcome, error };
 }
 
-/** A station search with nothing typed is not an error: the form asks for a name. */
-const EMPTY_SEARCH_PROMPT = 'Type part of a station name, then press “Find stations”.';
-
 /**
- * Answers a form: validates the chosen query's parameters (every bad one becomes part of one error outcome, before
- * the query runs; an empty station search is the form with a prompt), then asks it. Error answers become an error
- * outcome with the catalog's status; an empty answer for a day outside the data's dates carries a notice saying
- * so; unexpected failures are thrown for the caller's 500.
- */
-export function answerForm(form: Record<string, string>, json: boolean, ask: Ask, now?: number): Outcome {
-  const chosen = chooseQuery(form, json);
-  if (!json && chosen?.query === 'stops' && chosen.raw.q === undefined)
-    return { kind: 'form', prompt: EMPTY_SEARCH_PROMPT };
-  if (!chosen) {
-    // The board's landing page: the network, its dates and its main stations.
-    if (!json) return askOutcome('network', {}, ask);
-    const stop = QUERY_SPECS.departures?.params.find((p) => p.name === 'stop');
-    throw roqError('ROQ_PARAM_MISSING', { param: 'stop', expected: stop ? expectedForm(stop) : 'a stop_id' });
-  }
-  if (chosen.query === 'board' && now !== undefined && !chosen.raw.now) chosen.raw.now = String(now);
-  const outcome = askOutcome(chosen.query, chosen.raw, ask);
-  if (outcome.kind === 'error' && !json && chosen.query === 'board') return withStation(outcome, chosen.raw, ask);
-  if (outcome.kind !== 'rows') return outcome;
-  const location =
-    !json && chosen.query === 'stops'
-      ? singleStationLocation(rowsToObjects(outcome.fields, outcome.rows), '', chosenOf(form))
-      : undefined;
-  if (location) return { kind: 'redirect', location };
-  const specs = QUERY_SPECS[chosen.query]!.params;
-  const notice = outcome.rows.length === 0 ? datesNotice(specs, chosen.raw, outcome.dates) : undefined;
-  return notice ? { ...outcome, notice } : outcome;
-}
-
-/**
- * A board's error outcome with the station's name, so that a page for a bad date or time still says which station
- * it is about: the board of the stop alone, asked once more. Without a valid stop, or when that fails too, the
- * error as it was.
- */
-function withStation(outcome: Outcome & { kind: 'error' }, raw: Record<string, string>, ask: Ask): Outcome {
-  const params = outcome.error.problems?.map((p) => p.param) ?? [outcome.error.param];
-  if (!raw.stop || params.includes('stop') || outcome.error.status !== 400) return outcome;
-  const board = askOutcome('board', { stop: raw.stop, limit: '1', ...(raw.now ? { now: raw.now } : {}) }, ask);
-  const name = board.kind === 'rows' ? rowsToObjects(board.fields, board.rows)[0]?.stop_name : undefined;
-  return name ? { ...outcome, station: String(name) } : outcome;
-}
-
-/**
- * The one way a page asks a query (the board's pages and API here, every app's pages in front.ts): validates the
+ * The one way a page asks a query (the generic front end's and every app page module's): validates the
  * parameters, every one at fault becoming part of one error outcome before the query runs; asks it; and returns
  * the answer's rows, or an error answer as an error outcome with the catalog's status.
  */
@@ -221,7 +154,7 @@ function safeJson(value: unknown): string {
  * The days the answering generation's data covers, as a header: JSON clients learn the range without a change
  * to the body, which stays exactly `{query, rows}` (docs/QUERIES.md; the worked cases compare it byte for byte).
  */
-function datesHeader(outcome: Outcome): [string, string][] {
+export function datesHeader(outcome: Outcome): [string, string][] {
   return outcome.kind === 'rows' && outcome.dates
     ? [['Roq-Data-Dates', `${outcome.dates.start}/${outcome.dates.end}`]]
     : [];
@@ -247,35 +180,5 @@ export function renderJson(outcome: Outcome, next?: string | null): CgiResponse 
     status,
     headers: [...headersFor(status, 'application/json; charset=utf-8'), ...datesHeader(outcome)],
     body: body + '\n',
-  };
-}
-
-export function renderHtml(
-  outcome: Outcome,
-  form: Record<string, string>,
-  scriptName: string,
-  now = new Date(),
-): CgiResponse {
-  if (outcome.kind === 'redirect')
-    return {
-      status: 303,
-      headers: [['Location', scriptName + outcome.location], ...headersFor(303, 'text/plain; charset=utf-8')],
-      body: 'See the board of the one station found.\n',
-    };
-  // The raw departures table keeps the generic page; everything a passenger sees is the board's (src/cgi/board.ts).
-  const raw = outcome.kind === 'rows' ? outcome.query === 'departures' : form.query === 'departures';
-  if (!raw) {
-    const page = boardPage(outcome, form, scriptName);
-    return {
-      status: page.status,
-      headers: [...headersFor(page.status, 'text/html; charset=utf-8'), ...datesHeader(outcome)],
-      body: page.body,
-    };
-  }
-  const status = outcome.kind === 'error' ? outcome.error.status : 200;
-  return {
-    status,
-    headers: [...headersFor(status, 'text/html; charset=utf-8'), ...datesHeader(outcome)],
-    body: renderRoqPage('page.html', pageTemplate, pageView(outcome, form, scriptName, now)),
   };
 }

@@ -1,11 +1,14 @@
 /**
- * The page's view model: what the template shows for an outcome, built from plain data so it can be tested without
- * the bundler (which is what turns templates/page.html into a string). The form's fields come back as submitted,
- * escaped by the template; the date defaults to today.
+ * The raw departures page (`?query=departures&stop=…`): the departures query's rows as a table, with the search
+ * form, for readers who want the timetable's own fields rather than the board. A page module (docs/SCHEMAS.md,
+ * "Page modules"): it answers the departures query in HTML and JSON and fills templates/departures.html.
  */
-import { today } from '../dates.js';
-import { rowsToObjects } from '../protocol.js';
-import type { Outcome, PageError } from './page.js';
+import { formParams, querySpecOf } from 'roq/params.js';
+import { rowsToObjects } from 'roq/protocol.js';
+import { today } from 'roq/dates.js';
+import { errorView } from 'roq/web/error-view.js';
+import type { AppPage, Outcome, PageRequest } from 'roq/web/pages.js';
+import { QUERY_SPECS } from '../.roq/generated/queries.js';
 
 const COLUMN_LABELS: Record<string, string> = {
   time: 'Time',
@@ -21,49 +24,10 @@ const COLUMN_LABELS: Record<string, string> = {
   route_long_name: 'Route name',
 };
 
-const HEADINGS: Record<number, string> = {
-  400: 'Please check the form',
-  404: 'No such query',
-  405: 'This page only answers GET and POST',
-  413: 'The request is too large',
-  415: 'The form could not be read',
-  503: 'This page cannot be shown right now',
-};
-
-/**
- * The heading of an error page by its status, for every page of every app; `unavailable` words the 503 for an
- * app that is no timetable.
- */
-export function errorHeading(status: number, unavailable = HEADINGS[503]!): string {
-  return status === 503 ? unavailable : (HEADINGS[status] ?? 'Something went wrong');
-}
-
-/**
- * An error's part of the view: the heading, the message (or one line per field at fault), every such field
- * marked invalid, and the code only where it helps the visitor fix the form (4xx): a server-side failure shows
- * a plain sentence and nothing else.
- */
-export function errorView(
-  e: PageError,
-  /** A page's own words for some statuses (the board's, to a passenger); the rest are errorHeading's. */
-  headings: Record<number, string> = {},
-): { error: Record<string, unknown>; invalid: Record<string, boolean> } {
-  const problems = e.problems ?? (e.param ? [{ param: e.param, message: e.message }] : []);
-  return {
-    error: {
-      ...e,
-      heading: headings[e.status] ?? errorHeading(e.status),
-      showCode: e.status < 500,
-      problems: e.problems,
-    },
-    invalid: Object.fromEntries(problems.map((p) => [p.param, true])),
-  };
-}
-
 /** The view the template shows: the form as submitted (date defaulting to today), then the outcome. */
 export function pageView(
   outcome: Outcome,
-  form: Record<string, string>,
+  form: Readonly<Record<string, string>>,
   scriptName: string,
   now: Date,
 ): Record<string, unknown> {
@@ -110,3 +74,14 @@ export function pageView(
   }
   return view;
 }
+
+/** The instant a request is answered at: ROQ_NOW's in tests, else the clock's. */
+export function requestDate(request: PageRequest): Date {
+  return request.now === undefined ? new Date() : new Date(request.now * 1000);
+}
+
+export const page: AppPage = {
+  answers: ['departures'],
+  answer: (request, ask) => ask('departures', formParams(querySpecOf(QUERY_SPECS, 'departures'), request.form)),
+  view: (outcome, request) => ({ view: pageView(outcome, request.form, request.script, requestDate(request)) }),
+};

@@ -4,10 +4,10 @@
  * the main stations — those the most routes call at, counting a platform's routes for its parent station — so a
  * visitor is one click from the busiest boards.
  */
-import type { NetworkParams, NetworkRow } from '../generated/queries.js';
-import type { Db } from './db.js';
-import { memoized } from './db.js';
-import { isoDate } from '../dates.js';
+import type { NetworkParams, NetworkRow } from '../.roq/generated/queries.js';
+import type { Db } from '../.roq/generated/tables.js';
+import { memoized } from 'roq/queries/db.js';
+import { isoDate } from 'roq/dates.js';
 import { byteOrder, feedFacts, routesCallingAt } from './board.js';
 
 interface Station {

@@ -1,18 +1,20 @@
 /**
- * The passenger's pages of the GTFS sample app: finding a station by name, and a station's departure board
- * (the `board` query, docs/QUERIES.md). Plain data in, a view for templates/board.html out; the CGI calls
- * boardPage() for every HTML request that is not for the raw `departures` table. Links carry everything in the
- * URL, so the pages need no JavaScript, and each board links to the JSON of exactly what it shows.
+ * The passenger's pages of the GTFS app, a page module (docs/SCHEMAS.md, "Page modules"): the landing page (the
+ * network, its dates and main stations), finding a station by name, and a station's departure board (the `board`
+ * query, docs/QUERIES.md), with their JSON API (a form with `stop` asks departures). Plain data in, a view for
+ * templates/board.html out. Links carry everything in the URL, so the pages need no JavaScript, and each board
+ * links to the JSON of exactly what it shows.
  */
-import { dayLabel, daysAfter, isoDate, parseIsoDate } from '../dates.js';
-import { QUERY_SPECS } from '../generated/queries.js';
-import { rowsToObjects, type Cell } from '../protocol.js';
-import boardTemplate from '../../templates/board.html';
-import { renderRoqPage } from './partials.js';
-import type { Outcome, PageError } from './page.js';
-import { errorView } from './view.js';
+import { roqError } from 'roq/errors.js';
+import { dayLabel, daysAfter, isoDate, parseIsoDate } from 'roq/dates.js';
+import { expectedForm, formParams, querySpecOf } from 'roq/params.js';
+import { rowsToObjects, type Cell } from 'roq/protocol.js';
+import { errorView } from 'roq/web/error-view.js';
+import type { AppPage, Outcome, PageAsk, PageError, PageRequest, PageView } from 'roq/web/pages.js';
+import { QUERY_SPECS } from '../.roq/generated/queries.js';
 
 type Obj = Record<string, Cell>;
+type Form = Readonly<Record<string, string>>;
 
 /** YYYY-MM-DD shifted by whole days. */
 export function addDays(iso: string, days: number): string {
@@ -78,7 +80,7 @@ export interface Chosen {
   after?: string;
 }
 
-export function chosenOf(form: Record<string, string>): Chosen {
+export function chosenOf(form: Form): Chosen {
   return { date: form.date || undefined, after: form.after || undefined };
 }
 
@@ -118,7 +120,7 @@ function quoted(value: string | undefined): string {
  * A bad parameter in a passenger's words: which field to fix, and how. The error keeps its catalog code (the
  * JSON API and the log say it); a passenger is not shown codes, parameter names or HTTP statuses.
  */
-function passengerProblem(param: string, message: string, form: Record<string, string>): string {
+function passengerProblem(param: string, message: string, form: Form): string {
   // A date of the right shape that is not a day says why ("February 2026 has 28 days"), which a passenger can use.
   const why = / is not a day of the calendar \(([^)]*)\)$/.exec(message)?.[1];
   if (param === 'date' && why) return `${quoted(form.date)} is not a day: ${why}. Choose a day in the Date field.`;
@@ -128,7 +130,7 @@ function passengerProblem(param: string, message: string, form: Record<string, s
   return 'This link holds a value the board cannot use. Choose the date and time below, or find the station by name.';
 }
 
-function passengerError(error: PageError, form: Record<string, string>): Record<string, unknown> {
+function passengerError(error: PageError, form: Form): Record<string, unknown> {
   const view = errorView(error, HEADINGS);
   // Errors of no parameter (a form that could not be read) keep the catalog's words: no field to point at.
   if (error.status !== 400 || !error.param) return view;
@@ -148,7 +150,7 @@ interface BoardHead {
 }
 
 /** The board's links: the JSON of what it shows, later departures, the days before and after, now. */
-function boardLinks(head: Obj, b: BoardHead, form: Record<string, string>, script: string, isNow: boolean) {
+function boardLinks(head: Obj, b: BoardHead, form: Form, script: string, isNow: boolean) {
   const base = { stop: b.stop, route: b.route, limit: b.limit };
   const later = String(head.later_date);
   const day = (n: number) => ({
@@ -191,7 +193,7 @@ function departuresOf(rows: Obj[], date: string) {
     });
 }
 
-function boardView(rows: Obj[], form: Record<string, string>, script: string): Record<string, unknown> {
+function stationBoardView(rows: Obj[], form: Form, script: string): Record<string, unknown> {
   const head = rows.find((r) => r.kind === 'board')!;
   const b: BoardHead = {
     date: String(head.date),
@@ -278,7 +280,7 @@ function landingView(rows: Obj[], chosen: Chosen, script: string): Record<string
   };
 }
 
-function stationsView(outcome: Outcome & { kind: 'rows' }, form: Record<string, string>, script: string) {
+function stationsView(outcome: Outcome & { kind: 'rows' }, form: Form, script: string) {
   const chosen = chosenOf(form);
   const list = stationChoices(rowsToObjects(outcome.fields, outcome.rows)).map((s) => ({
     name: s.stop_name,
@@ -295,29 +297,15 @@ function stationsView(outcome: Outcome & { kind: 'rows' }, form: Record<string, 
 }
 
 /**
- * The page for every HTML outcome but the raw departures table: the search form, then the landing page,
- * stations, board or error; with its status (a board of a stop that does not exist is a 404).
+ * The view of every HTML outcome of the board's page: the search form, then the landing page, stations, board or
+ * error; with its status (a board of a stop that does not exist is a 404).
  */
-export function boardPage(
-  outcome: Outcome,
-  form: Record<string, string>,
-  script: string,
-): { status: number; body: string } {
+export function boardView(outcome: Outcome, form: Form, script: string): PageView {
   const chosen = chosenOf(form);
   const view: Record<string, unknown> = { title: 'Train departures', script, q: form.q ?? '', invalid: {}, chosen };
-  let status = outcome.kind === 'error' ? outcome.error.status : 200;
+  let status: number | undefined;
   if (outcome.kind === 'error') {
-    Object.assign(view, passengerError(outcome.error, form));
-    // A bad date or time keeps the station's name (when the page could learn it) and does not carry the bad value.
-    if (outcome.station) view.heading = view.title = outcome.station;
-    if (form.stop)
-      view.retry = {
-        stop: form.stop,
-        dateValue: form.date ?? '',
-        afterValue: form.after ?? '',
-        route: form.route ?? '',
-      };
-    view.chosen = {};
+    Object.assign(view, errorPart(outcome, form));
   } else if (outcome.kind === 'form' && outcome.prompt) {
     view.prompt = outcome.prompt;
   } else if (outcome.kind === 'rows' && outcome.query === 'network') {
@@ -328,12 +316,86 @@ export function boardPage(
     view.title = `Stations matching ${form.q ?? ''}`;
     view.stations = stationsView(outcome, form, script);
   } else if (outcome.kind === 'rows' && outcome.query === 'board') {
-    const board = boardView(rowsToObjects(outcome.fields, outcome.rows), form, script);
+    const board = stationBoardView(rowsToObjects(outcome.fields, outcome.rows), form, script);
     view.title = board.title;
     view.heading = board.heading;
     view.board = board;
     view.generation = outcome.generation;
     if (board.unknown) status = 404;
   }
-  return { status, body: renderRoqPage('board.html', boardTemplate, view) };
+  return { view, ...(status ? { status } : {}) };
 }
+
+/** An error's part of the board's view: in a passenger's words, with the station's name when the page knows it. */
+function errorPart(outcome: Outcome & { kind: 'error' }, form: Form): Record<string, unknown> {
+  const part: Record<string, unknown> = { ...passengerError(outcome.error, form), chosen: {} };
+  // A bad date or time keeps the station's name (when the page could learn it) and does not carry the bad value.
+  if (outcome.about) part.heading = part.title = outcome.about;
+  if (form.stop)
+    part.retry = { stop: form.stop, dateValue: form.date ?? '', afterValue: form.after ?? '', route: form.route ?? '' };
+  return part;
+}
+
+/**
+ * The query a form asks for: the one `query` names; else with `stop` the passenger's board for a page and the
+ * departures API for JSON; else `q` present → stops; else none (the landing page, or for JSON a missing stop).
+ * Only the query's own parameters are picked; the page's other fields (format, the buttons) are not parameters.
+ */
+export function chooseQuery(form: Form, json = false): { query: string; raw: Record<string, string> } | undefined {
+  const query = form.query
+    ? form.query
+    : 'stop' in form
+      ? json
+        ? 'departures'
+        : 'board'
+      : 'q' in form
+        ? 'stops'
+        : undefined;
+  if (query === undefined) return undefined;
+  return { query, raw: formParams(querySpecOf(QUERY_SPECS, query), form) };
+}
+
+/** A station search with nothing typed is not an error: the form asks for a name. */
+const EMPTY_SEARCH_PROMPT = 'Type part of a station name, then press “Find stations”.';
+
+/**
+ * Answers a form: an empty station search is the form with a prompt; no query is the landing page (the network)
+ * or, for JSON, a missing stop; a search with one station found goes straight to its board; a board's error keeps
+ * the station's name.
+ */
+export function answerBoard(request: PageRequest, ask: PageAsk): Outcome {
+  const { form, json } = request;
+  const chosen = chooseQuery(form, json);
+  if (!json && chosen?.query === 'stops' && chosen.raw.q === undefined)
+    return { kind: 'form', prompt: EMPTY_SEARCH_PROMPT };
+  if (!chosen) {
+    if (!json) return ask('network', {});
+    const stop = QUERY_SPECS.departures?.params.find((p) => p.name === 'stop');
+    throw roqError('ROQ_PARAM_MISSING', { param: 'stop', expected: stop ? expectedForm(stop) : 'a stop_id' });
+  }
+  if (chosen.query === 'board' && request.now !== undefined && !chosen.raw.now) chosen.raw.now = String(request.now);
+  const outcome = ask(chosen.query, chosen.raw);
+  if (outcome.kind === 'error' && !json && chosen.query === 'board') return withStation(outcome, chosen.raw, ask);
+  if (outcome.kind !== 'rows' || json || chosen.query !== 'stops') return outcome;
+  const location = singleStationLocation(rowsToObjects(outcome.fields, outcome.rows), '', chosenOf(form));
+  return location ? { kind: 'redirect', location } : outcome;
+}
+
+/**
+ * A board's error outcome with the station's name, so that a page for a bad date or time still says which station
+ * it is about: the board of the stop alone, asked once more. Without a valid stop, or when that fails too, the
+ * error as it was.
+ */
+function withStation(outcome: Outcome & { kind: 'error' }, raw: Record<string, string>, ask: PageAsk): Outcome {
+  const params = outcome.error.problems?.map((p) => p.param) ?? [outcome.error.param];
+  if (!raw.stop || params.includes('stop') || outcome.error.status !== 400) return outcome;
+  const board = ask('board', { stop: raw.stop, limit: '1', ...(raw.now ? { now: raw.now } : {}) });
+  const name = board.kind === 'rows' ? rowsToObjects(board.fields, board.rows)[0]?.stop_name : undefined;
+  return name ? { ...outcome, about: String(name) } : outcome;
+}
+
+export const page: AppPage = {
+  answers: ['', 'board', 'network', 'stops'],
+  answer: answerBoard,
+  view: (outcome, request) => boardView(outcome, request.form, request.script),
+};

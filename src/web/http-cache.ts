@@ -12,9 +12,9 @@
  */
 import { RoqError } from '../errors.js';
 import { createHash } from 'node:crypto';
-import { QUERY_SPECS } from '../generated/queries.js';
-import { parseParams } from '../params.js';
-import { chooseQuery, type CgiResponse, type Outcome } from './page.js';
+import { QUERY_SPECS } from '../app/queries.js';
+import { formParams, parseParams } from '../params.js';
+import type { CgiResponse, Outcome } from './outcome.js';
 
 export const GENERATION_HEADER = 'X-Roq-Generation';
 
@@ -27,15 +27,15 @@ function digest(text: string): string {
 }
 
 /**
- * The query's parameters as validated, defaults filled in, in the schema's order: `stop=102&date=20261102&…`;
- * empty when the form names no query or its parameters do not validate as they stand (the board's `now` is
- * added by the page): the body digest then tells answers apart.
+ * The answered query's parameters in the form, as validated, defaults filled in, in the schema's order:
+ * `stop=102&date=20261102&…`; empty when they do not validate as they stand (a page may add parameters of its
+ * own, as the board adds `now`): the body digest then tells answers apart.
  */
-export function canonicalParams(form: Record<string, string>, json: boolean): string {
+export function canonicalParams(query: string, form: Record<string, string>): string {
   try {
-    const chosen = chooseQuery(form, json);
-    if (!chosen) return '';
-    const values = parseParams(chosen.query, QUERY_SPECS[chosen.query]!.params, chosen.raw);
+    const spec = QUERY_SPECS[query];
+    if (!spec) return '';
+    const values = parseParams(query, spec.params, formParams(spec, form));
     return Object.entries(values)
       .map(([k, v]) => `${k}=${typeof v === 'number' && Number.isNaN(v) ? '' : String(v)}`)
       .join('&');
@@ -90,7 +90,7 @@ export function withHttpCaching(
     setHeader(headers, 'Cache-Control', 'private, no-store');
     return { ...response, headers };
   }
-  const etag = etagFor(outcome.hash, outcome.query, canonicalParams(form, json), json, response.body);
+  const etag = etagFor(outcome.hash, outcome.query, canonicalParams(outcome.query, form), json, response.body);
   const maxAge = QUERY_SPECS[outcome.query]?.maxAge;
   setHeader(headers, GENERATION_HEADER, outcome.hash);
   setHeader(headers, 'ETag', etag);

@@ -10,11 +10,12 @@
  * escaping, and errors reach visitors as page.forVisitor words them (no run directories or admin commands).
  */
 import { RoqError, roqError } from '../errors.js';
-import { QUERY_SPECS, type QuerySpec } from '../generated/queries.js';
+import { QUERY_SPECS, type QuerySpec } from '../app/queries.js';
 import { formParams, querySpecOf } from '../params.js';
 import { encodeParams } from '../protocol.js';
-import frontTemplate from '../../templates/front.html';
-import { APP_TEMPLATES, APP_TITLE } from './app-templates.js';
+import frontTemplate from './templates/front.html';
+import { APP_INFO } from '../app/app.js';
+import { APP_TEMPLATES } from '../app/pages.js';
 import { toCsv } from './csv.js';
 import type { CgiSettings } from './env.js';
 import { inputOf } from './form.js';
@@ -28,11 +29,11 @@ import {
   type CgiResponse,
   type Outcome,
   type PageError,
-} from './page.js';
+} from './outcome.js';
 import { cursorOf, pageOf, resultsOf } from './results.js';
 import { formatOf, namedQuery, unknownFormat, type Format } from './route.js';
 import { appPartials, compiledPage, renderRoqPage } from './partials.js';
-import { errorHeading } from './view.js';
+import { errorHeading } from './error-view.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -82,8 +83,8 @@ export function frontView(
   const spec = Object.hasOwn(QUERY_SPECS, query) ? QUERY_SPECS[query] : undefined;
   const error: PageError | undefined = outcome.kind === 'error' ? outcome.error : undefined;
   const view: Record<string, unknown> = {
-    title: spec ? `${spec.name} · ${APP_TITLE}` : APP_TITLE,
-    app: APP_TITLE,
+    title: spec ? `${spec.name} · ${APP_INFO.title}` : APP_INFO.title,
+    app: APP_INFO.title,
     home: `${script}/`,
     queries: Object.values(QUERY_SPECS).map((q) => ({
       name: q.name,

@@ -8,10 +8,10 @@
  * The answer is one table with a `kind` per row: one `board` row, then a `route` row per route, then the
  * `departure` rows. A field that does not apply to a row's kind is empty (later_skip: 0).
  */
-import type { BoardParams, BoardRow, DeparturesRow } from '../generated/queries.js';
-import type { Db } from './db.js';
-import { memoized } from './db.js';
-import { clockTime, daysAfter, isoDate, knownTimeZone, parseIsoDate } from '../dates.js';
+import type { BoardParams, BoardRow, DeparturesRow } from '../.roq/generated/queries.js';
+import type { Db } from '../.roq/generated/tables.js';
+import { memoized } from 'roq/queries/db.js';
+import { clockTime, daysAfter, isoDate, knownTimeZone, parseIsoDate } from 'roq/dates.js';
 import { boardStopCodes, runDepartures } from './departures.js';
 
 /** Every field of a board row, in the answer's order, empty; a row names only the fields its kind has. */

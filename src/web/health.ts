@@ -8,7 +8,7 @@
  */
 import { HEALTH_PATH, PING_QUERY } from '../protocol.js';
 import { GENERATION_HEADER } from './http-cache.js';
-import type { Ask, CgiResponse } from './page.js';
+import type { Ask, CgiResponse } from './outcome.js';
 
 export { HEALTH_PATH };
 
