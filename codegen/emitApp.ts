@@ -9,8 +9,12 @@ import { header, quote } from './names.js';
 export interface AppFiles {
   /** app.json's `title` (default: the app directory's name). */
   title: string;
-  /** app.json's `dataNoun`: what the data is to its users ("timetable"); default "data". */
+  /** app.json's `dataNoun`: what the data is to its users ("price list"); default "data". */
   dataNoun: string;
+  /** app.json's `data`: the data directory commands use when given no --data (default "data"). */
+  dataDir: string;
+  /** app.json's `example`: a `roq query` line for `roq query --help` (default: one made from the first query). */
+  example?: string;
   /** Whether the app has an app.ts of hooks. */
   hooks: boolean;
   /** templates/*.html, by name without `.html`, sorted. */
@@ -33,6 +37,7 @@ ${hooks}
 export const APP_INFO: AppInfo<Db> = {
   title: ${quote(app.title)},
   dataNoun: ${quote(app.dataNoun)},
+  dataDir: ${quote(app.dataDir)},${app.example === undefined ? '' : `\n  example: ${quote(app.example)},`}
   ...APP_HOOKS,
 };
 `;

@@ -12,7 +12,14 @@ export const APP_BUILD_DIR = '.roq';
 export const APP_OUTPUT_DIR = `${APP_BUILD_DIR}/generated`;
 
 /** An app of schemas only: no app.json, app.ts nor templates. */
-export const NO_APP_FILES: AppFiles = { title: 'roq', dataNoun: 'data', hooks: false, templates: [], pages: [] };
+export const NO_APP_FILES: AppFiles = {
+  title: 'roq',
+  dataNoun: 'data',
+  dataDir: 'data',
+  hooks: false,
+  templates: [],
+  pages: [],
+};
 
 /**
  * Output path → file text. Throws SchemaError on a bad schema. Paths are relative to the app's directory

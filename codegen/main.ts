@@ -28,9 +28,9 @@ function readSchemas(root: string, dir: string): SchemaFile[] {
     });
 }
 
-/** app.json (title, dataNoun), whether app.ts exists, and templates/: what .roq/generated/app.ts and pages.ts say. */
+/** app.json (title, dataNoun, data, example), whether app.ts exists, and templates/: what .roq/generated/app.ts and pages.ts say. */
 function readAppFiles(root: string): AppFiles {
-  let meta: { title?: unknown; dataNoun?: unknown } = {};
+  let meta: { title?: unknown; dataNoun?: unknown; data?: unknown; example?: unknown } = {};
   if (existsSync(join(root, 'app.json'))) {
     try {
       meta = JSON.parse(readFileSync(join(root, 'app.json'), 'utf8')) as typeof meta;
@@ -44,6 +44,8 @@ function readAppFiles(root: string): AppFiles {
   return {
     title: typeof meta.title === 'string' ? meta.title : basename(root),
     dataNoun: typeof meta.dataNoun === 'string' && meta.dataNoun.trim() ? meta.dataNoun.trim() : 'data',
+    dataDir: typeof meta.data === 'string' && meta.data.trim() ? meta.data.trim() : 'data',
+    ...(typeof meta.example === 'string' ? { example: meta.example } : {}),
     hooks: existsSync(join(root, 'app.ts')),
     templates,
     pages: templates.filter((t) => !t.startsWith('_') && names.includes(`${t}.ts`)),

@@ -64,7 +64,7 @@ export function feedFacts(db: Db): FeedFacts {
   return memoized(db, 'board:feed', () => {
     const { feedInfo, agency } = db.tables;
     const info = feedInfo.rows > 0 ? 0 : -1;
-    // The range is the generation's, computed once at load by the same rule (src/queries/feed-dates.ts).
+    // The range is the generation's, computed once at load by the same rule (queries/feed-dates.ts).
     const first = db.dates ? parseIsoDate(db.dates.start) : NaN;
     const last = db.dates ? parseIsoDate(db.dates.end) : NaN;
     const name = (info >= 0 ? feedInfo.feedPublisherName(info) : '') || (agency.rows > 0 ? agency.agencyName(0) : '');

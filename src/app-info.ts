@@ -1,6 +1,6 @@
 /**
  * What the engine knows of the app it serves beyond its schemas: its name on pages, the word for its data in the
- * messages roq writes ("the timetable ended on …"), and the hooks of its optional app.ts. docs/SCHEMAS.md, "app.ts".
+ * messages roq writes ("the data ended on …"), and the hooks of its optional app.ts. docs/SCHEMAS.md, "app.ts".
  */
 import type { DateRange } from './protocol.js';
 
@@ -20,4 +20,8 @@ export interface AppInfo<Db> extends AppHooks<Db> {
   title: string;
   /** app.json's dataNoun ("data" when it says none). */
   dataNoun: string;
+  /** app.json's data: the data directory commands use without --data or $ROQ_DATA_DIR ("data" when it says none). */
+  dataDir: string;
+  /** app.json's example: a `roq query` line for the help, with the day the data covers it for. */
+  example?: string;
 }

@@ -95,7 +95,7 @@ export function parseBool(text: string): boolean | undefined {
   return Object.hasOwn(BOOL_TEXT, key) ? BOOL_TEXT[key] : undefined;
 }
 
-// Control characters (C0, DEL, C1) are refused in text parameters: no stop_id or name needs them, and refusing
+// Control characters (C0, DEL, C1) are refused in text parameters: no key or name needs them, and refusing
 // them keeps logs and pages clean.
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
@@ -202,7 +202,7 @@ export function datesNotice(
   specs: readonly ParamSpec[],
   raw: Record<string, string>,
   range: DateRange | undefined,
-  /** What the data is to its users (app.json's dataNoun): "The timetable covers …". */
+  /** What the data is to its users (app.json's dataNoun): "The data covers …". */
   noun = 'data',
 ): string | undefined {
   if (!range) return undefined;

@@ -100,7 +100,7 @@ export interface Field {
 }
 /** A cell: a number for int and float fields, a boolean for bool fields, else a string; '' is an empty value. */
 export type Cell = string | number | boolean;
-/** The first and last day (YYYY-MM-DD) a generation's data covers, where the app defines one (see feed-dates.ts). */
+/** The first and last day (YYYY-MM-DD) a generation's data covers, where the app defines one (its validDates hook, src/app-info.ts). */
 export interface DateRange {
   start: string;
   end: string;

@@ -7,7 +7,7 @@
  * the caller keeps serving its previous generation. Things worth an admin's attention that do not stop a load
  * (unknown files, extra columns, repeated keys) go to `log.warn`, one line each.
  *
- * CSV is scanned by src/store/csv.ts rather than csv-parse: on the sample feed csv-parse alone takes ~400 ms for
+ * CSV is scanned by src/store/csv.ts rather than csv-parse: on the sample data csv-parse alone takes ~400 ms for
  * shapes.txt, the byte scanner a tenth of that, and the loader tests check both agree on the tricky cases.
  */
 import { createHash } from 'node:crypto';
@@ -139,9 +139,9 @@ async function listFiles(dataDir: string): Promise<Set<string>> {
 
 /**
  * A data file's bytes, read only if the file itself is a regular file in the data directory: opened with
- * O_NOFOLLOW and checked with fstat, so a symlink in a feed (an archive can hold one) cannot make roq read and
- * serve a file from elsewhere (docs/SECURITY.md). The data directory itself may be a symlink (refresh-feed.sh
- * flips one); its path was resolved before.
+ * O_NOFOLLOW and checked with fstat, so a symlink among the data files (an archive can hold one) cannot make roq
+ * read and serve a file from elsewhere (docs/SECURITY.md). The data directory itself may be a symlink (the
+ * deploy/ refresh script flips one); its path was resolved before.
  */
 export async function readDataFile(path: string): Promise<Buffer> {
   let file: FileHandle | undefined;

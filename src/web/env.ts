@@ -20,8 +20,8 @@ export interface CgiSettings {
   /** SCRIPT_NAME: where the page's forms submit to. */
   scriptName: string;
   /**
-   * ROQ_NOW: the instant the board takes as "now" (ISO 8601, e.g. 2026-11-02T07:58:00-05:00), in seconds since
-   * the epoch; absent: the daemon's clock. For tests and demos of a feed whose dates are past: only the web
+   * ROQ_NOW: the instant pages take as "now" (ISO 8601, e.g. 2026-11-02T07:58:00-05:00), in seconds since
+   * the epoch; absent: the daemon's clock. For tests and demos of data whose dates are past: only the web
    * server's configuration (SetEnv) can set it, never a visitor.
    */
   now?: number;

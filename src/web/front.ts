@@ -2,12 +2,12 @@
  * The web front end driven by the schemas: every query of the app at /cgi-bin/roq-relay/QUERY (PATH_INFO) or with
  * a `query=` field, answered as an HTML page (the app's template for the query, else the generic page: a form
  * generated from the parameters and a table of the fields), or as format=json or format=csv. Without a query
- * named, the home page lists the app's queries with their descriptions — unless the app's home is the departure
- * board (the default app), which page.ts serves as before.
+ * named, the home page lists the app's queries with their descriptions — unless one of the app's page modules
+ * answers the home page (pages.ts).
  *
- * Parameters are validated against the spec of the query asked (page.askOutcome), before the daemon is contacted,
+ * Parameters are validated against the spec of the query asked (outcome.askOutcome), before the query runs,
  * so an error names that query's parameters and no other's. Every value shown passes through the template engine's
- * escaping, and errors reach visitors as page.forVisitor words them (no run directories or admin commands).
+ * escaping, and errors reach visitors as outcome.forVisitor words them (no run directories or admin commands).
  */
 import { RoqError, roqError } from '../errors.js';
 import { QUERY_SPECS, type QuerySpec } from '../app/queries.js';
@@ -204,8 +204,8 @@ export function answerFront(
 
 /**
  * The front end's error page (or JSON, or CSV text) for an error met before a query could be asked — a method
- * other than GET, HEAD or POST, a broken %-escape, too many fields: in the app's own words and look, not the
- * board's. `form` is what could be read of the request (empty when reading it failed).
+ * other than GET, HEAD or POST, a broken %-escape, too many fields: in the generic page's look, as the rest of
+ * what the front end answers. `form` is what could be read of the request (empty when reading it failed).
  */
 export function frontError(
   env: Env,

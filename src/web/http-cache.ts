@@ -8,7 +8,7 @@
  * format, the query, its parameters as validated and the body, so `after=8:00` and `after=08:00:00` share one,
  * while JSON and HTML differ. The body is part of the digest because a strong ETag promises the same bytes, and
  * some answers depend on more than the data and the parameters: an HTML page echoes the form as typed and
- * defaults fields to today or now, and the board query takes the current time.
+ * defaults fields to today or now, and a query may take the current time.
  */
 import { RoqError } from '../errors.js';
 import { createHash } from 'node:crypto';
@@ -29,7 +29,7 @@ function digest(text: string): string {
 /**
  * The answered query's parameters in the form, as validated, defaults filled in, in the schema's order:
  * `stop=102&date=20261102&…`; empty when they do not validate as they stand (a page may add parameters of its
- * own, as the board adds `now`): the body digest then tells answers apart.
+ * own, such as the current time): the body digest then tells answers apart.
  */
 export function canonicalParams(query: string, form: Record<string, string>): string {
   try {

@@ -76,7 +76,7 @@ export function forVisitor(e: PageError): { error: PageError; internal?: string 
 
 /**
  * The outcome as a visitor may see it: an error whose message is for the admin becomes the catalog's plain
- * sentence, and the full message goes to `log`. The board's pages and the front end both render through it.
+ * sentence, and the full message goes to `log`. App page modules and the front end both render through it.
  */
 export function visibleOutcome(outcome: Outcome, log: (text: string) => void): Outcome {
   if (outcome.kind !== 'error') return outcome;

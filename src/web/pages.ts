@@ -4,8 +4,7 @@
  * the app's home page); for those, the engine hands it the request, lets it ask queries (validated as every
  * query is) and choose what to show — rows, a redirect, the bare form, an error — and renders the view it builds
  * with its template. JSON is the engine's `{query, rows}` of the outcome, CSV always the generic front end's. The
- * departure board of roq's default app (templates/board.ts) is the worked example (docs/SCHEMAS.md, "Page
- * modules").
+ * default app's templates/*.ts are the worked example (docs/SCHEMAS.md, "Page modules").
  */
 import { APP_INFO } from '../app/app.js';
 import { APP_PAGES, APP_TEMPLATES } from '../app/pages.js';

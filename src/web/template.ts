@@ -106,7 +106,7 @@ function parseSource(source: TemplateSource, c: Compilation): Node[] {
   // One native match per well-formed tag, at its '{{': the sigil, and the name with any spaces around it (`.`, or
   // names of letters, digits, `_` and `-` joined by dots, each starting with a letter or `_`). The parser runs once
   // per CGI process, in the interpreter, where one match costs less than slicing, trimming and testing the tag in
-  // steps (compiling board.html: ~280,000 fewer instructions). Comments and malformed tags take the slower path.
+  // steps (compiling a 10 kB page: ~280,000 fewer instructions). Comments and malformed tags take the slower path.
   const tagAt = /\{\{([#^/>]?)\s*(\.|[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)\s*\}\}/y;
   // The rest of a line after a tag, when it is blank: spaces or tabs to its end.
   const blankToEol = /[ \t]*\r?(?:\n|$)/y;

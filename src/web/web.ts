@@ -82,7 +82,7 @@ export function answerWeb(web: WebFields, ask: Ask): WebResult {
  * The response the dispatcher writes itself for a web request: the health page for `/_health` (with a ping's
  * answer: the current generation and its hash), else the error page of an error answer (busy, a deadline, a
  * worker that died, a request it could not parse), JSON when the request asked for format=json. Admin details
- * are left out, as on every page (page.forVisitor); the dispatcher logs them.
+ * are left out, as on every page (outcome.forVisitor); the dispatcher logs them.
  */
 export function mainThreadResponse(web: WebFields, answer: Answer): Uint8Array {
   const env = webEnv(web);
