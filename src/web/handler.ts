@@ -102,7 +102,7 @@ export function handleRequest(env: Env, body: string, ask: Ask, log: AdminLog): 
     if (query !== '') form = { ...form, query };
     const request = pageRequest(form, env, settings);
     const outcome = answerPage(entry, request, ask);
-    if (outcome.kind === 'rows') query = outcome.query;
+    if (outcome.kind === 'rows' || (outcome.kind === 'error' && outcome.query)) query = outcome.query ?? query;
     const response = render(entry, outcome, request, log);
     return done(withHttpCaching(response, outcome, form, request.json, ifNoneMatch, post));
   } catch (e) {

@@ -35,6 +35,7 @@ export type Outcome =
   | {
       kind: 'error';
       error: PageError;
+      /** the query asked, when the error is its answer (the access log names it) */ query?: string;
       /** a page's own words for what the error is about (a record's name) */ about?: string;
     }
   /** A 303 to `location` (relative to the program's URL): a search with one match going straight to it. */
@@ -92,9 +93,9 @@ export function visibleOutcome(outcome: Outcome, log: (text: string) => void): O
  */
 export function askOutcome(query: string, raw: Record<string, string>, ask: Ask): Outcome {
   const problems = paramProblems(query, QUERY_SPECS[query]!.params, raw);
-  if (problems.length > 0) return { kind: 'error', error: problemsError(problems) };
+  if (problems.length > 0) return { kind: 'error', error: problemsError(problems), query };
   const answer = ask(query, raw);
-  if (answer.status !== 'ok') return { kind: 'error', error: answerPageError(answer) };
+  if (answer.status !== 'ok') return { kind: 'error', error: answerPageError(answer), query };
   const { fields, rows, generation, hash, dates } = answer;
   return { kind: 'rows', query, fields, rows, generation, ...(hash ? { hash } : {}), ...(dates ? { dates } : {}) };
 }
