@@ -63,15 +63,15 @@ function appInHome(): void {
 }
 
 /** What the serving test started: stopped after the file's tests, also when they fail. */
-const served: { run?: string; roq?: string; apache?: Apache } = {};
+const served: { prefix?: string; run?: string; roq?: string; apache?: Apache } = {};
 /** A vendor looked up through the web: its OUI-36 block and the OUI above it. */
 const MAC = '00-50-C2-7D-51-23';
 
 let noToolchain = '';
-/** Runs install-release.sh on the app's tarball, with no node, npm or compiler on the PATH. */
-function install(prefix: string): Promise<RunResult> {
+/** Runs install-release.sh on the app's tarball (or `tarball`), with no node, npm or compiler on the PATH. */
+function install(prefix: string, tarball = made.tarball): Promise<RunResult> {
   noToolchain ||= pathWithoutToolchain(join(made.base, 'bin'));
-  return runToEnd('/bin/bash', [join(ROOT, 'deploy/install-release.sh'), made.tarball, prefix], {
+  return runToEnd('/bin/bash', [join(ROOT, 'deploy/install-release.sh'), tarball, prefix], {
     env: { PATH: noToolchain, HOME: '/' },
     timeoutMs: 120_000,
   });
@@ -82,38 +82,52 @@ function uidOf(pid: number): number {
   return Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 }
 
-/**
- * Starts the installed app's daemon as `user` in group www-data, as its unit would (User=roq, Group=www-data), on a
- * run directory made as RuntimeDirectoryMode says; returns the run directory.
- */
-async function startAs(user: string, roq: string, data: string): Promise<string> {
-  if (spawnSync('id', [user]).status !== 0)
-    spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', user], { stdio: 'ignore' });
-  const run = join(made.base, 'run');
-  expect(spawnSync('install', ['-d', '-o', user, '-g', 'www-data', '-m', '3730', run]).status).toBe(0);
-  letWebUserThrough(run);
-  const started = await runToEnd(
+/** Runs `args` as the daemon's user in group www-data, as its unit would (User=, Group=www-data), with no toolchain. */
+function asDaemonUser(args: string[]): Promise<RunResult> {
+  return runToEnd(
     'setpriv',
-    [
-      `--reuid=${user}`,
-      '--regid=www-data',
-      '--init-groups',
-      'env',
-      '-i',
-      `PATH=${noToolchain}`,
-      roq,
-      'start',
-      '--run',
-      run,
-      '--data',
-      data,
-      '--workers',
-      '1',
-    ],
+    [`--reuid=${DAEMON_USER}`, '--regid=www-data', '--init-groups', 'env', '-i', `PATH=${noToolchain}`, ...args],
     { cwd: '/', timeoutMs: 120_000 },
   );
+}
+
+/**
+ * Starts the installed app's daemon as DAEMON_USER on a run directory made as the unit's RuntimeDirectoryMode says;
+ * returns the run directory.
+ */
+async function startAsDaemonUser(roq: string, data: string): Promise<string> {
+  if (spawnSync('id', [DAEMON_USER]).status !== 0)
+    spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', DAEMON_USER], {
+      stdio: 'ignore',
+    });
+  const run = join(made.base, 'run');
+  expect(spawnSync('install', ['-d', '-o', DAEMON_USER, '-g', 'www-data', '-m', '3730', run]).status).toBe(0);
+  letWebUserThrough(run);
+  const started = await asDaemonUser([roq, 'start', '--run', run, '--data', data, '--workers', '1']);
   expect(started.code, started.stdout + started.stderr).toBe(0);
   return run;
+}
+
+/** The app's tarball again as release `name` of it, as its next release would be (uncompressed, to save time). */
+async function repack(name: string): Promise<string> {
+  const dir = join(made.base, 'repack');
+  fs.mkdirSync(dir);
+  const x = await runToEnd('tar', ['-xzf', made.tarball, '-C', dir], { timeoutMs: 60_000 });
+  expect(x.code, x.stderr).toBe(0);
+  const [top] = fs.readdirSync(dir);
+  fs.renameSync(join(dir, top!), join(dir, `mac-vendors-${name}`));
+  const file = join(dir, `mac-vendors-${name}.tar`);
+  const c = await runToEnd('tar', ['-C', dir, '-cf', file, `mac-vendors-${name}`], { timeoutMs: 60_000 });
+  expect(c.code, c.stderr).toBe(0);
+  return file;
+}
+
+/** The vendor lookup through Apache, as JSON rows; the status and body are checked. */
+async function lookup(url: string): Promise<unknown> {
+  const res = await fetch(`${url}/mac-vendors/vendor?mac=${MAC}&format=json`);
+  const body = await res.text();
+  expect(res.status, body + served.apache?.errorLog()).toBe(200);
+  return JSON.parse(body).rows;
 }
 
 /** Stops what the serving test started, each step on its own so that one failing still lets the others run. */
@@ -223,8 +237,9 @@ describe('the MAC app as a release', () => {
 
       const data = join(made.base, 'srv', 'data');
       fs.cpSync(MAC_DATA, data, { recursive: true });
-      served.run = await startAs(DAEMON_USER, join(prefix, 'current/bin/roq'), data);
+      served.prefix = prefix;
       served.roq = join(prefix, 'current/bin/roq');
+      served.run = await startAsDaemonUser(served.roq, data);
       const pid = pidOf(served.run)!;
       expect(uidOf(pid)).toBe(Number(spawnSync('id', ['-u', DAEMON_USER], { encoding: 'utf8' }).stdout.trim()));
 
@@ -235,18 +250,39 @@ describe('the MAC app as a release', () => {
       fs.writeFileSync(snippet, lines!.replaceAll('/run/roq-mac-vendors', served.run));
       served.apache = await startApache({ dir: join(made.base, 'httpd'), scripts: {}, env: {}, include: [snippet] });
 
-      const json = await fetch(`${served.apache.url}/mac-vendors/vendor?mac=${MAC}&format=json`);
-      const body = await json.text();
-      expect(json.status, body + served.apache.errorLog()).toBe(200);
       const expected = macReference(data).vendor(MAC)!;
       expect(expected.length).toBeGreaterThan(0);
-      expect(JSON.parse(body).rows).toEqual(expected);
+      expect(await lookup(served.apache.url)).toEqual(expected);
+      const index = await fetch(`${served.apache.url}/mac-vendors`);
+      expect(await index.text()).toContain('<a href="/mac-vendors/vendor">vendor</a>');
       const page = await fetch(`${served.apache.url}/mac-vendors/vendor?mac=${MAC}`);
       const html = await page.text();
       expect(page.status).toBe(200);
       expect(html).toContain(expected[0]!.organization);
       // Apache never needed the home directory: it is as closed as it was.
       expect(fs.statSync(made.home).mode & 0o777).toBe(0o700);
+    },
+    180_000,
+  );
+
+  it.skipIf(!AS_ROOT || !HAVE_APACHE)(
+    'its next release installs beside it, and `roq upgrade` as the install says moves the daemon to it, answering on',
+    async () => {
+      expect(served.apache, 'the serving test ran').toBeDefined();
+      const prefix = served.prefix!;
+      const before = pidOf(served.run!);
+      const out = await install(prefix, await repack('0.0.1-next'));
+      expect(out.code, out.stderr).toBe(0);
+      expect(fs.readlinkSync(join(prefix, 'current'))).toBe('releases/0.0.1-next');
+      expect(out.stdout).toContain(`${prefix}/current/bin/service-upgrade.sh`);
+      expect(out.stdout).toContain(`sudo -u roq ${prefix}/current/bin/roq upgrade`);
+
+      const up = await asDaemonUser([served.roq!, 'upgrade', '--run', served.run!]);
+      expect(up.code, up.stdout + up.stderr).toBe(0);
+      const status = await asDaemonUser([served.roq!, 'status', '--json', '--run', served.run!]);
+      expect(JSON.parse(status.stdout).status).toMatchObject({ release: '0.0.1-next' });
+      expect(pidOf(served.run!)).not.toBe(before);
+      expect(await lookup(served.apache!.url)).toEqual(macReference(MAC_DATA).vendor(MAC));
     },
     180_000,
   );
