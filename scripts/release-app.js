@@ -8,7 +8,7 @@
 //     bin/*.sh         the cron job and the systemd helpers, for the app's unit roq-<app>.service
 //     runtime/         the Node runtime, as in roq's release
 //     dist/            the app's roq.js, worker.js and load-thread.js (DIR/.roq/dist/: roq with the app's code)
-//     cgi-bin/         the relay (the same for every app) and the app's roq.cgi
+//     cgi-bin/         the relay and roq.cgi, roq's own: they carry no app code
 //     app/             the app's app.json, schemas/, queries/ and templates/: what the bundles were built from
 //     deploy/          roq's unit, cron, logrotate and Apache files with the app's paths (no Debian files)
 //
@@ -62,12 +62,12 @@ export function appIdentity(dir) {
 }
 
 /**
- * The release's files as [from, to, mode], from roq's list (`files`): the programs come from the app's build
- * DIR/.roq/dist/ instead of roq's dist/; the relay, the runtime and bin/ are roq's.
+ * The release's files as [from, to, mode], from roq's list (`files`): what goes to dist/ (the daemon, its worker
+ * and load thread) comes from the app's build DIR/.roq/dist/ instead of roq's dist/; cgi-bin/ (the relay and its
+ * Node twin carry no app code), the runtime and bin/ are roq's.
  */
 export function appFiles(dir, files) {
-  const built = new Set(['dist/roq.js', 'dist/worker.js', 'dist/load-thread.js', 'dist/roq.cgi', 'dist/package.json']);
-  return files.map(([from, to, mode]) => [built.has(from) ? join(dir, '.roq', from) : from, to, mode]);
+  return files.map(([from, to, mode]) => [to.startsWith('dist/') ? join(dir, '.roq', from) : from, to, mode]);
 }
 
 /** The manifest of the app's release: the app, and the roq that built it. */
