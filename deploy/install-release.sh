@@ -9,7 +9,7 @@
 #   bin/refresh-feed.sh    the cron job (deploy/roq.cron)
 #   bin/service-*.sh       systemd's ExecReload and the code upgrade under systemd (deploy/roq.service)
 #   dist/                  roq.js (CLI and daemon), worker.js, load-thread.js
-#   cgi-bin/roq-relay      what Apache runs: the relay (src/cgi/relay.c); the daemon renders the pages
+#   cgi-bin/roq-relay      what Apache runs: the relay (src/relay/relay.c); the daemon renders the pages
 #   cgi-bin/roq.cgi        the same relay for Node (#!/usr/bin/env node), for machines where roq-relay cannot run
 #   deploy/                the unit, cron, logrotate and Apache files, and this script
 #

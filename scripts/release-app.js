@@ -9,7 +9,7 @@
 //     runtime/         the Node runtime, as in roq's release
 //     dist/            the app's roq.js, worker.js and load-thread.js (DIR/.roq/dist/: roq with the app's code)
 //     cgi-bin/         the relay and roq.cgi, roq's own: they carry no app code
-//     app/             the app's app.json, schemas/, queries/ and templates/: what the bundles were built from
+//     app/             the app's app.json, app.ts, schemas/, queries/ and templates/: what the bundles were built from
 //     deploy/          roq's unit, cron, logrotate and Apache files with the app's paths (no Debian files)
 //
 // The app's data/ is not in it: the data is the site's, refreshed on its own schedule by cron (bin/refresh-feed.sh
@@ -23,7 +23,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeF
 import { basename, join } from 'node:path';
 
 /** The app's sources copied into app/ of its release, as a record of what was built. */
-const APP_SOURCES = ['app.json', 'schemas', 'queries', 'templates'];
+const APP_SOURCES = ['app.json', 'app.ts', 'schemas', 'queries', 'templates'];
 
 /** A one-line complaint about DIR, or undefined when it is an app (`roq init` makes one). */
 export function notAnApp(dir) {

@@ -10,7 +10,7 @@
 //     runtime/node         the Node runtime the daemon and the CLI run on, of the version package.json pins (the
 //                          npm registry's build for this platform, node-linux-<arch>), and its LICENSE
 //     dist/                roq.js (CLI and daemon), worker.js, load-thread.js: the daemon reads nothing else
-//     cgi-bin/             what Apache runs (CGI_PROGRAMS below): the relay roq-relay (src/cgi/relay.c, compiled),
+//     cgi-bin/             what Apache runs (CGI_PROGRAMS below): the relay roq-relay (src/relay/relay.c, compiled),
 //                          and roq.cgi, the same relay for Node
 //     deploy/              the unit, cron, logrotate and Apache files, and install-release.sh
 //

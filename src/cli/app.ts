@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { appTemplatesMistake } from '../cgi/partials.js';
+import { appTemplatesMistake } from '../web/partials.js';
 import { roqError } from '../errors.js';
 import { parseCommand } from './options.js';
 
@@ -67,14 +67,14 @@ function filesUnder(dir: string): string[] {
 }
 
 /**
- * What a build depends on: the app's schemas, query functions, templates and app.json (names and contents), and the roq
+ * What a build depends on: the app's schemas, query functions, templates, page modules, app.json and app.ts (names and contents), and the roq
  * programs doing the building (the contents of each bundle), so that a new roq rebuilds every app.
  */
 export function buildInputs(app: string): string {
   const h = createHash('sha256');
   for (const f of [
     ...INPUT_DIRS.flatMap((d) => filesUnder(join(app, d))),
-    ...[join(app, 'app.json')].filter((f) => fs.existsSync(f)),
+    ...[join(app, 'app.json'), join(app, 'app.ts')].filter((f) => fs.existsSync(f)),
   ]) {
     h.update(`${relative(app, f)}\0`)
       .update(fs.readFileSync(f))
@@ -136,14 +136,15 @@ export function buildApp(app: string, say: (line: string) => void): void {
 }
 
 /**
- * Type-checks the app's query functions against its generated types (DIR/.roq/tsconfig.json, which the build
+ * Type-checks the app's query functions, page modules and app.ts against its generated types (DIR/.roq/tsconfig.json, which the build
  * writes) with the TypeScript of roq's checkout: the bundler only strips types, so `const cp: string = parseInt(…)`
  * would build and run. Returns the errors as file:line:column lines, or '' when they check (or when the app has no
  * query functions, or roq was installed without TypeScript: a release checks nothing it cannot).
  */
 function typeCheck(app: string): string {
   const tsc = join(roqHome(), 'node_modules/typescript/bin/tsc');
-  if (filesUnder(join(app, 'queries')).length === 0 || !fs.existsSync(tsc)) return '';
+  const code = [...filesUnder(join(app, 'queries')), ...filesUnder(join(app, 'templates')), join(app, 'app.ts')];
+  if (!code.some((f) => f.endsWith('.ts') && fs.existsSync(f)) || !fs.existsSync(tsc)) return '';
   const r = spawnSync(process.execPath, [tsc, '--noEmit', '--pretty', 'false', '-p', '.roq/tsconfig.json'], {
     cwd: app,
     encoding: 'utf8',
