@@ -22,7 +22,7 @@ export function roqHome(): string {
   return typeof ROQ_HOME === 'string' ? ROQ_HOME : dirname(__dirname);
 }
 
-export const BUILD_HELP = `usage: roq build [--app DIR] [--force]
+export const BUILD_HELP = `usage: roq build [--app DIR] [--force] [--release]
 
 Builds an app: codegen from DIR/schemas/, then roq's daemon and CGI program bundled with the app's query
 functions (DIR/queries/, type-checked against the generated types: errors as file:line:column) and templates
@@ -32,6 +32,8 @@ Any command takes --app DIR and builds first when needed: \`roq start --app DIR 
 
   --app DIR   the app's directory (default: roq's project root)
   --force     build even if the build looks up to date
+  --release   then make the release tarball to install on a server with deploy/install-release.sh, as
+              \`npm run release -- --app DIR\` does: DIR/.roq/release/<app>-<version>-<build>-<platform>.tar.gz
 `;
 
 /** Splits `--app DIR` / `--app=DIR` out of a command's arguments. */
@@ -155,17 +157,31 @@ function typeCheck(app: string): string {
     .join('\n');
 }
 
-/** `roq build [--app DIR] [--force]`. */
+/** `roq build [--app DIR] [--force] [--release]`. */
 export async function build(argv: string[], app: string | undefined): Promise<number> {
-  const { values } = parseCommand('build', argv, { force: { type: 'boolean' } });
+  const { values } = parseCommand('build', argv, { force: { type: 'boolean' }, release: { type: 'boolean' } });
   if (values.help) return (void process.stdout.write(BUILD_HELP), 0);
   if (app === undefined) {
-    const r = spawnSync(process.execPath, [join(roqHome(), 'scripts/build.js')], { stdio: 'inherit' });
+    const script = values.release ? 'scripts/release.js' : 'scripts/build.js';
+    const r = spawnSync(process.execPath, [join(roqHome(), script)], { stdio: 'inherit' });
     return r.status ?? 1;
   }
-  if (!values.force && isBuilt(app)) return (void process.stdout.write(`roq: app ${app} is up to date\n`), 0);
-  buildApp(app, (line) => process.stdout.write(line));
-  return 0;
+  // With --release, stdout is the tarball's path alone, as `npm run release` prints it.
+  const say = (line: string) => (values.release ? process.stderr : process.stdout).write(line);
+  if (!values.force && isBuilt(app)) say(`roq: app ${app} is up to date\n`);
+  else buildApp(app, say);
+  return values.release ? releaseApp(app) : 0;
+}
+
+/**
+ * The app's release, made by scripts/release.js, the one implementation of `npm run release -- --app DIR` (the
+ * app is built already; roq's own programs are taken as they are). Returns its exit status.
+ */
+function releaseApp(app: string): number {
+  const r = spawnSync(process.execPath, [join(roqHome(), 'scripts/release.js'), '--app', app, '--no-build'], {
+    stdio: 'inherit',
+  });
+  return r.status ?? 1;
 }
 
 /**
