@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 import { makeFifo, RESPONSE_FIFO_MODE } from '../../src/client.js';
 import { answerParser, encodeRequest, REQUESTS_FIFO, responseFifoName, type Answer } from '../../src/protocol.js';
 import { tempDir } from './temp.js';
@@ -110,6 +110,36 @@ export function pidOf(run: string): number | undefined {
   return undefined;
 }
 
+/**
+ * Every run directory a daemon was started on by this file. The daemon detaches, so one a test never stopped (it
+ * failed, or was cut off at its deadline, before its own cleanup) would outlive the suite: after the file's tests
+ * whatever still serves on them is killed. (An `afterAll` registered at import belongs to each test file, as in
+ * temp.ts; Vitest runs after-hooks in reverse, so this runs before temp.ts removes the directories.)
+ */
+const started = new Set<string>();
+
+afterAll(() => {
+  for (const run of started) {
+    const pid = pidOf(run);
+    if (pid === undefined || !isRoq(pid)) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* stopped already */
+    }
+  }
+  started.clear();
+});
+
+/** Whether `pid` is a roq program still (a PID file left behind may name a reused PID by now). */
+function isRoq(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('roq');
+  } catch {
+    return false;
+  }
+}
+
 /** Starts a real daemon with `roq start` and resolves once it serves; rejects with the CLI's output if it fails. */
 export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaemon> {
   const run = opts.run ?? makeRunDir();
@@ -125,6 +155,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   ];
   if (opts.deadline !== undefined) args.push('--deadline', String(opts.deadline));
   args.push(...(opts.args ?? []));
+  started.add(run);
   const r = await roqCli(args, { env: opts.env, program: opts.program });
   const pid = pidOf(run);
   if (r.code !== 0 || pid === undefined) throw new Error(`roq start failed (${r.code}): ${r.stderr}${r.stdout}`);
