@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Tests start real daemons and child processes; two cores means at most two test files at a time.
 export default defineConfig({
+  // The default app's query functions (queries/, templates/*.ts) import roq's modules as `roq/…`, as every app's
+  // do; the bundler resolves that in scripts/build.js, and tsconfig.json's paths for the type checker.
+  resolve: { alias: [{ find: /^roq\//, replacement: fileURLToPath(new URL('./src/', import.meta.url)) }] },
   plugins: [
     {
       // The bundle imports templates/*.html as a string (esbuild's text loader); tests that import the CGI handler

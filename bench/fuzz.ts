@@ -8,7 +8,7 @@
  * bounded count in CI (plus a few hundred through the real program as a process); `node dist/fuzz.js --count
  * 100000` is the long run.
  */
-import { webFieldsOf } from '../src/cgi/env.js';
+import { webFieldsOf } from '../src/web/env.js';
 import { openWebChannel } from '../src/client.js';
 import { MAX_REQUEST_BYTES, webRequestFits, type WebFields } from '../src/protocol.js';
 import { cgiEnv, type CgiRequest } from '../test/helpers/cgi-env.js';

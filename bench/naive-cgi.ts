@@ -10,7 +10,7 @@
  * Bundled by scripts/build.js into dist/naive.cgi.
  */
 import { parseParams } from '../src/params.js';
-import { QUERY_SPECS } from '../src/generated/queries.js';
+import { QUERY_SPECS } from '../src/app/queries.js';
 import { referenceFeed } from '../test/reference.js';
 import { serveJson } from './cgi-shell.js';
 

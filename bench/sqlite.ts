@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import { parseParams } from '../src/params.js';
-import { QUERY_SPECS } from '../src/generated/queries.js';
+import { QUERY_SPECS } from '../src/app/queries.js';
 
 type CsvRow = Record<string, string | undefined>;
 export type Params = Record<string, string | number | undefined>;

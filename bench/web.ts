@@ -162,7 +162,8 @@ function compileHello(root: string, dir: string): string {
 function macApp(root: string, base: string): { app: string; data: string } {
   const from = join(root, 'examples/mac-vendors');
   const app = join(base, 'mac-app');
-  for (const d of ['schemas', 'queries', 'templates']) cpSync(join(from, d), join(app, d), { recursive: true });
+  for (const d of ['schemas', 'queries', 'templates', 'app.json'])
+    if (existsSync(join(from, d))) cpSync(join(from, d), join(app, d), { recursive: true });
   cpSync(join(from, 'app.json'), join(app, 'app.json'));
   return { app, data: join(from, 'data') };
 }

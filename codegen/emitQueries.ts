@@ -1,13 +1,13 @@
 /**
- * Emits src/generated/queries.ts (specs, parameter and row types; imported by the CGI program, so it imports
- * types only) and src/generated/registry.ts (query name → its hand-written implementation in src/queries/).
+ * Emits an app's .roq/generated/queries.ts (specs, parameter and row types; imported by every program, so it
+ * imports types only) and .roq/generated/registry.ts (query name → its hand-written implementation in queries/).
  */
 import { doc, header, literal, pascal, quote } from './names.js';
 import type { QuerySchema, Schemas } from './schema.js';
 
-/** The implementation a query's schema promises: `export function run<Name>` in src/queries/<name>.ts. */
+/** The implementation a query's schema promises: `export function run<Name>` in the app's queries/<name>.ts. */
 export function runnerOf(q: QuerySchema): { file: string; fn: string } {
-  return { file: `src/queries/${q.name}.ts`, fn: `run${pascal(q.name)}` };
+  return { file: `queries/${q.name}.ts`, fn: `run${pascal(q.name)}` };
 }
 
 function paramsInterface(q: QuerySchema): string {
@@ -92,7 +92,7 @@ const DECLARED: Record<string, DeclaredQuery> = ${literal(Object.fromEntries(dec
     q.declared
       ? `  ${q.name}: (db, params) => runDeclared(db, DECLARED.${q.name}!, params),`
       : `  ${q.name}: (db, params) => ${runnerOf(q).fn}(db, params as unknown as ${pascal(q.name)}Params),`;
-  return `${header(schemas.queryDir, schemas.imports.regenerate)}/** Query name → its hand-written implementation, src/queries/<name>.ts exporting run<Name>. */
+  return `${header(schemas.queryDir, schemas.imports.regenerate)}/** Query name → its hand-written implementation, queries/<name>.ts exporting run<Name>. */
 import type { ParamValue } from '${lib}/params.js';
 import type { Cell } from '${lib}/protocol.js';
 import type { Deriver } from '${lib}/queries/derived.js';

@@ -178,8 +178,8 @@ export function emitTables(schemas: Schemas): string {
   ].sort();
   const parts = [
     `${header(schemas.tableDir, schemas.imports.regenerate)}/**
- * Typed accessors over a loaded generation, one object per table: \`tables.stopTimes.departureTime(row)\` is the
- * departure in seconds, \`departureTimeText(row)\` the text as written. They wrap the shared arrays; nothing is copied.
+ * Typed accessors over a loaded generation, one object per table: \`tables.orders.shippedAt(row)\` is the
+ * time in seconds, \`shippedAtText(row)\` the text as written. They wrap the shared arrays; nothing is copied.
  */
 import type { TableData } from '${lib}/store/types.js';
 import type { SortedIndex } from '${lib}/store/sortedIndex.js';

@@ -4,32 +4,36 @@
  */
 import { emitCatalog, emitTables } from './emitTables.js';
 import { emitQueries, emitRegistry } from './emitQueries.js';
-import { validateSchemas, type ImportPaths, type SchemaFiles } from './schema.js';
+import { emitApp, emitPages, type AppFiles } from './emitApp.js';
+import { validateSchemas, type SchemaFiles } from './schema.js';
 
-export const OUTPUT_DIR = 'src/generated';
-
-/** Output path (relative to the repository root) → file text. Throws SchemaError on a bad schema. */
 /** An app's build directory (`<app>/.roq/`) and where its generated files go inside the app. */
 export const APP_BUILD_DIR = '.roq';
 export const APP_OUTPUT_DIR = `${APP_BUILD_DIR}/generated`;
-/** From <app>/.roq/generated/: roq's modules by the bare `roq/` prefix the app build resolves, the app's queries two up. */
-export const APP_IMPORTS: ImportPaths = {
-  lib: 'roq',
-  queries: '../../queries',
-  regenerate: 'roq build --app DIR',
+
+/** An app of schemas only: no app.json, app.ts nor templates. */
+export const NO_APP_FILES: AppFiles = {
+  title: 'roq',
+  dataNoun: 'data',
+  dataDir: 'data',
+  hooks: false,
+  templates: [],
+  pages: [],
 };
 
 /**
- * Output path → file text. Throws SchemaError on a bad schema. Paths are relative to the repository root
- * (src/generated/…), or with `app` set, to the app's directory (.roq/generated/…).
+ * Output path → file text. Throws SchemaError on a bad schema. Paths are relative to the app's directory
+ * (.roq/generated/…); the default app is the project root, built like any other.
  */
-export function generate(input: SchemaFiles, app = false): Map<string, string> {
-  const schemas = app ? validateSchemas(input, APP_IMPORTS) : validateSchemas(input);
-  const out = app ? APP_OUTPUT_DIR : OUTPUT_DIR;
+export function generate(input: SchemaFiles, app: AppFiles = NO_APP_FILES): Map<string, string> {
+  const schemas = validateSchemas(input);
+  const out = APP_OUTPUT_DIR;
   return new Map([
     [`${out}/catalog.ts`, emitCatalog(schemas)],
     [`${out}/tables.ts`, emitTables(schemas)],
     [`${out}/queries.ts`, emitQueries(schemas)],
     [`${out}/registry.ts`, emitRegistry(schemas)],
+    [`${out}/app.ts`, emitApp(app)],
+    [`${out}/pages.ts`, emitPages(app)],
   ]);
 }

@@ -1,11 +1,11 @@
 /** Naming and literal formatting shared by the emitters. */
 
-/** snake_case → camelCase: stop_times → stopTimes. */
+/** snake_case → camelCase: order_lines → orderLines. */
 export function camel(snake: string): string {
   return snake.replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
 }
 
-/** snake_case → PascalCase: stop_times → StopTimes. */
+/** snake_case → PascalCase: order_lines → OrderLines. */
 export function pascal(snake: string): string {
   const c = camel(snake);
   return c.charAt(0).toUpperCase() + c.slice(1);

@@ -48,15 +48,20 @@ export interface QuerySchema {
 
 /** Where generated files import roq's modules and the app's query functions from. */
 export interface ImportPaths {
-  /** roq's src/, as seen from the generated directory: '..' for the project root, 'roq' in an app's build. */
+  /** roq's src/, as seen from the generated directory: 'roq', which every build resolves to roq's src/. */
   lib: string;
-  /** The hand-written query functions: '../queries' for the project root, '../../queries' for an app. */
+  /** The app's hand-written query functions, as seen from DIR/.roq/generated/: '../../queries'. */
   queries: string;
   /** The command that regenerates the files, for their headers: `npm run codegen`, or `roq build` for an app. */
   regenerate: string;
 }
 
-export const ROOT_IMPORTS: ImportPaths = { lib: '..', queries: '../queries', regenerate: 'npm run codegen' };
+/** From <app>/.roq/generated/: roq's modules by the bare `roq/` prefix every build resolves, the app's queries two up. */
+export const APP_IMPORTS: ImportPaths = {
+  lib: 'roq',
+  queries: '../../queries',
+  regenerate: 'roq build [--app DIR]',
+};
 
 export interface Schemas {
   tables: SourcedTable[];
@@ -702,7 +707,7 @@ function dirOf(files: SchemaFile[], fallback: string): string {
 }
 
 /** Validates a whole schema set; files are taken in path order so output does not depend on directory listing. */
-export function validateSchemas(input: SchemaFiles, imports: ImportPaths = ROOT_IMPORTS): Schemas {
+export function validateSchemas(input: SchemaFiles, imports: ImportPaths = APP_IMPORTS): Schemas {
   const byPath = (a: SchemaFile, b: SchemaFile) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   const tableFiles = [...input.tables].sort(byPath);
   const queryFiles = [...input.queries].sort(byPath);

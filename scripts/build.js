@@ -12,7 +12,7 @@ const programs = [
   { entry: 'src/cli/main.ts', out: 'dist/roq.js', shebang: true },
   { entry: 'src/daemon/worker.ts', out: 'dist/worker.js' },
   { entry: 'src/load/load-thread.ts', out: 'dist/load-thread.js' },
-  { entry: 'src/cgi/main.ts', out: 'dist/roq.cgi', shebang: true, minify: true },
+  { entry: 'src/relay/main.ts', out: 'dist/roq.cgi', shebang: true, minify: true },
   { entry: 'tools/demo/server.ts', out: 'dist/demo.js' },
   { entry: 'tools/demo/cluster-main.ts', out: 'dist/cluster.js' },
   { entry: 'bench/main.ts', out: 'dist/bench.js' },
@@ -79,6 +79,9 @@ if (app) {
   await buildApp(app);
   process.exit(0);
 }
+// roq's own programs are built for the default app, the project root: its code is generated into .roq/generated/
+// first, as every app's is.
+await generateApp(ROOT);
 mkdirSync('dist', { recursive: true });
 writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
 const wanted = (out) => only.length === 0 || only.some((o) => out.includes(o));
@@ -86,7 +89,7 @@ await Promise.all(
   programs
     .filter((p) => existsSync(p.entry) && wanted(p.out))
     .map(async (p) => {
-      await build(bundleOptions(p, p.out));
+      await build(bundleOptions(p, p.out, [appPlugin(ROOT)]));
       if (p.shebang) chmodSync(p.out, 0o755);
     }),
 );
@@ -94,46 +97,28 @@ await Promise.all(
 if (wanted('dist/roq-relay')) compileRelay('dist/roq-relay');
 
 /**
- * The per-request web program: src/cgi/relay.c compiled by the system's C compiler, warnings as errors, stripped
+ * The per-request web program: src/relay/relay.c compiled by the system's C compiler, warnings as errors, stripped
  * (a few tens of kB, the same for every app: it carries no app code). The flags live in scripts/relay-cflags.json,
  * which the tests' sanitizer build and the bench read too.
  */
 function compileRelay(outfile) {
   const flags = JSON.parse(readFileSync(join(ROOT, 'scripts/relay-cflags.json'), 'utf8'));
-  const r = spawnSync(process.env.CC || 'cc', [...flags, '-s', '-o', outfile, 'src/cgi/relay.c'], {
+  const r = spawnSync(process.env.CC || 'cc', [...flags, '-s', '-o', outfile, 'src/relay/relay.c'], {
     encoding: 'utf8',
   });
   if (r.status !== 0) {
-    console.error(`cc src/cgi/relay.c failed:\n${r.error?.message ?? ''}${r.stdout ?? ''}${r.stderr ?? ''}`);
+    console.error(`cc src/relay/relay.c failed:\n${r.error?.message ?? ''}${r.stdout ?? ''}${r.stderr ?? ''}`);
     process.exit(1);
   }
 }
 
 /**
- * An app's build: codegen from DIR/schemas/ into DIR/.roq/generated/, then roq's daemon, worker, load thread and
- * Node CGI program bundled against those generated files and DIR/queries/ into DIR/.roq/dist/ (the app's pages
- * are rendered by its daemon's workers, so the relay is the same for every app). Nothing outside DIR/.roq/ is written: roq's sources are only read. The bundler swaps roq's
- * src/generated/ for the app's, and resolves the `roq/…` imports of generated code and of the app's query
- * functions to roq's src/.
+ * Codegen for the app in `dir` (the project root for roq's own programs): DIR/schemas/, app.json, app.ts and
+ * templates/ → DIR/.roq/generated/. Exits with codegen's complaint when the app's schemas are wrong.
  */
-function appTemplatesModule(dir) {
-  const templates = {};
-  const tdir = join(dir, 'templates');
-  for (const f of existsSync(tdir) ? readdirSync(tdir).sort() : []) {
-    if (f.endsWith('.html')) templates[f.slice(0, -5)] = readFileSync(join(tdir, f), 'utf8');
-  }
-  const meta = existsSync(join(dir, 'app.json')) ? JSON.parse(readFileSync(join(dir, 'app.json'), 'utf8')) : {};
-  const title = typeof meta.title === 'string' ? meta.title : basename(dir);
-  return `export const APP_TEMPLATES = ${JSON.stringify(templates)};\nexport const BOARD_QUERIES = [];\nexport const APP_TITLE = ${JSON.stringify(title)};\n`;
-}
-
-async function buildApp(dir) {
+async function generateApp(dir) {
   const out = join(dir, '.roq');
-  if (!existsSync(join(dir, 'schemas'))) {
-    console.error(`roq build: ${dir} is not an app: it has no schemas/ directory (make one with \`roq init\`)`);
-    process.exit(1);
-  }
-  mkdirSync(join(out, 'dist'), { recursive: true });
+  mkdirSync(out, { recursive: true });
   await build({
     absWorkingDir: ROOT,
     entryPoints: ['codegen/main.ts'],
@@ -147,37 +132,63 @@ async function buildApp(dir) {
   const gen = spawnSync(process.execPath, [join(out, 'codegen.mjs'), '--app', dir], { encoding: 'utf8' });
   process.stderr.write(gen.stderr);
   if (gen.status !== 0) process.exit(1);
+}
+
+/**
+ * How a program is bundled for the app in `dir`: roq's src/app/ links resolve to the app's generated files
+ * (DIR/.roq/generated/), and the `roq/…` imports of generated code, query functions and page modules to roq's
+ * src/. Nothing else differs between apps: the engine is the same code for every one.
+ */
+function appPlugin(dir) {
   const src = join(ROOT, 'src');
-  const appPlugin = {
+  const generated = join(dir, '.roq', 'generated');
+  return {
     name: 'roq-app',
     setup(b) {
-      b.onResolve({ filter: /\/generated\/[a-z]+\.js$/ }, (args) =>
-        args.importer.startsWith(src + '/')
-          ? { path: join(out, 'generated', basename(args.path).replace(/\.js$/, '.ts')) }
+      b.onResolve({ filter: /\/app\/[a-z]+\.js$/ }, (args) =>
+        args.importer.startsWith(src + '/') && resolve(args.resolveDir, args.path).startsWith(join(src, 'app') + '/')
+          ? { path: join(generated, basename(args.path).replace(/\.js$/, '.ts')) }
           : undefined,
       );
       b.onResolve({ filter: /^roq\// }, (args) => ({ path: join(src, args.path.slice(4)).replace(/\.js$/, '.ts') }));
-      // The CGI program's app pages: this app's templates/<query>.html, its title, and no departure board.
-      b.onResolve({ filter: /\/app-templates\.js$/ }, (args) =>
-        args.importer.startsWith(src + '/') ? { path: 'app-templates', namespace: 'roq-app' } : undefined,
-      );
-      b.onLoad({ filter: /.*/, namespace: 'roq-app' }, () => ({ contents: appTemplatesModule(dir), loader: 'js' }));
     },
   };
+}
+
+/**
+ * An app's build: codegen from DIR/ into DIR/.roq/generated/, then roq's daemon, worker, load thread and Node CGI
+ * program bundled for it (appPlugin) into DIR/.roq/dist/. The app's pages are rendered by its daemon's workers, so
+ * the relay is the same for every app. Nothing outside DIR/.roq/ is written: roq's sources are only read.
+ */
+async function buildApp(dir) {
+  const out = join(dir, '.roq');
+  if (!existsSync(join(dir, 'schemas'))) {
+    console.error(`roq build: ${dir} is not an app: it has no schemas/ directory (make one with \`roq init\`)`);
+    process.exit(1);
+  }
+  await generateApp(dir);
+  mkdirSync(join(out, 'dist'), { recursive: true });
   const appPrograms = programs.filter((p) => /^dist\/(roq\.js|worker\.js|load-thread\.js|roq\.cgi)$/.test(p.out));
   writeFileSync(join(out, 'dist/package.json'), '{ "type": "commonjs" }\n');
   await Promise.all(
     appPrograms.map(async (p) => {
       const file = join(out, p.out);
-      await build(bundleOptions(p, file, [appPlugin], { ROQ_HOME: JSON.stringify(ROOT) }));
+      await build(bundleOptions(p, file, [appPlugin(dir)], { ROQ_HOME: JSON.stringify(ROOT) }));
       if (p.shebang) chmodSync(file, 0o755);
     }),
   );
-  // For type-checking the app's query functions against its generated types: npx tsc -p DIR/.roq/tsconfig.json
+  // For type-checking the app's query functions and page modules against its generated types (roq build does).
+  const src = join(ROOT, 'src');
   const tsconfig = {
     extends: join(ROOT, 'tsconfig.json'),
     compilerOptions: { paths: { 'roq/*': [join(src, '*')] }, typeRoots: [join(ROOT, 'node_modules/@types')] },
-    include: [join(dir, 'queries/**/*.ts'), join(out, 'generated/*.ts'), join(src, 'types.d.ts')],
+    include: [
+      join(dir, 'queries/**/*.ts'),
+      join(dir, 'templates/*.ts'),
+      join(dir, 'app.ts'),
+      join(out, 'generated/*.ts'),
+      join(src, 'types.d.ts'),
+    ],
   };
   writeFileSync(join(out, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2) + '\n');
 }

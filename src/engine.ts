@@ -5,8 +5,8 @@
  */
 import { parseParams, querySpecOf } from './params.js';
 import type { Cell, Field } from './protocol.js';
-import { QUERY_SPECS } from './generated/queries.js';
-import { QUERY_RUNNERS } from './generated/registry.js';
+import { QUERY_SPECS } from './app/queries.js';
+import { QUERY_RUNNERS } from './app/registry.js';
 import { openDb, type Db } from './queries/db.js';
 import type { GenerationData } from './store/types.js';
 

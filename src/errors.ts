@@ -15,7 +15,7 @@ export interface CatalogEntry {
   visitor?: string;
 }
 
-const UNAVAILABLE = 'The timetable service is not available right now. Please try again in a few minutes.';
+const UNAVAILABLE = 'The service is not available right now. Please try again in a few minutes.';
 const FAILED =
   'Something went wrong on our side while answering. Please try again; if it keeps happening, tell the site owner.';
 
@@ -42,12 +42,12 @@ export const CATALOG = {
   ROQ_DAEMON_TIMEOUT: {
     status: 503,
     text: 'the roq daemon on {run} did not answer within {ms} ms; try again shortly, or check `roq status --run {run}`',
-    visitor: 'The timetable service did not answer in time. Please try again in a moment.',
+    visitor: 'The service did not answer in time. Please try again in a moment.',
   },
   ROQ_DAEMON_BUSY: {
     status: 503,
     text: 'the roq daemon request queue on {run} is full; try again shortly',
-    visitor: 'The timetable service is very busy right now. Please try again in a moment.',
+    visitor: 'The service is very busy right now. Please try again in a moment.',
   },
   ROQ_PROTOCOL: {
     status: 502,
@@ -85,7 +85,7 @@ export const CATALOG = {
   },
   ROQ_LOAD_NO_DATA: {
     status: 500,
-    text: '{dir}: the data directory holds none of the files to load ({files}); put the export there (for a feed: unzip it into {dir}), or point --data at the directory that holds it',
+    text: '{dir}: the data directory holds none of the files to load ({files}); put the export there (an archive: unpack it into {dir}), or point --data at the directory that holds it',
   },
   ROQ_LOAD_MISSING_COLUMN: {
     status: 500,

@@ -5,7 +5,7 @@
  */
 import { missingDay, parseClockTime, parseIsoDate } from './dates.js';
 import { RoqError, roqError } from './errors.js';
-import type { QuerySpec } from './generated/queries.js';
+import type { QuerySpec } from './app/queries.js';
 import type { DateRange } from './protocol.js';
 
 /**
@@ -95,7 +95,7 @@ export function parseBool(text: string): boolean | undefined {
   return Object.hasOwn(BOOL_TEXT, key) ? BOOL_TEXT[key] : undefined;
 }
 
-// Control characters (C0, DEL, C1) are refused in text parameters: no stop_id or name needs them, and refusing
+// Control characters (C0, DEL, C1) are refused in text parameters: no key or name needs them, and refusing
 // them keeps logs and pages clean.
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
@@ -202,13 +202,15 @@ export function datesNotice(
   specs: readonly ParamSpec[],
   raw: Record<string, string>,
   range: DateRange | undefined,
+  /** What the data is to its users (app.json's dataNoun): "The data covers …". */
+  noun = 'data',
 ): string | undefined {
   if (!range) return undefined;
   for (const spec of specs) {
     const value = raw[spec.name];
     if (spec.type !== 'date' || value === undefined || Number.isNaN(parseIsoDate(value))) continue;
     if (value < range.start || value > range.end)
-      return `The timetable covers ${range.start} to ${range.end}; ${value} is outside it, so there is nothing to show for that day.`;
+      return `The ${noun} covers ${range.start} to ${range.end}; ${value} is outside it, so there is nothing to show for that day.`;
   }
   return undefined;
 }

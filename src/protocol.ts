@@ -21,7 +21,7 @@
  * upgrade, while the daemon's `--roq1` is on (the default until 0.3; 0.4 drops it); those clients cannot tell a
  * forged answer from the daemon's (docs/SECURITY.md).
  *
- * Version 3 is the web request, which the relay (the per-request CGI program, src/cgi/relay.c) sends and a worker
+ * Version 3 is the web request, which the relay (the per-request CGI program, src/relay/relay.c) sends and a worker
  * answers with the whole CGI response, rendered in the daemon:
  *
  *     roq3 <pid> <token> <proof> .web <form>\n
@@ -100,7 +100,7 @@ export interface Field {
 }
 /** A cell: a number for int and float fields, a boolean for bool fields, else a string; '' is an empty value. */
 export type Cell = string | number | boolean;
-/** The first and last day (YYYY-MM-DD) a generation's data covers, where the app defines one (see feed-dates.ts). */
+/** The first and last day (YYYY-MM-DD) a generation's data covers, where the app defines one (its validDates hook, src/app-info.ts). */
 export interface DateRange {
   start: string;
   end: string;

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import type { QuerySpec } from './generated/queries.js';
+import type { QuerySpec } from './app/queries.js';
 import { roqError } from './errors.js';
 import { accessError, readNoFollow, replaceFile } from './daemon/private-dir.js';
 

@@ -10,17 +10,16 @@ import { loadGeneration } from '../src/load/loader.js';
 import { openGeneration, runQuery, type Db } from '../src/engine.js';
 import { rowsToObjects, type Cell } from '../src/protocol.js';
 import { visitorMessage } from '../src/errors.js';
-import {
-  boardPage,
-  contrast,
-  MIN_CONTRAST,
-  routeStyle,
-  stationChoices,
-  singleStationLocation,
-} from '../src/cgi/board.js';
+import { contrast, MIN_CONTRAST, page, routeStyle, stationChoices, singleStationLocation } from '../templates/board.js';
+import { renderPage, type Outcome } from '../src/web/pages.js';
 import { referenceBoard, type BoardParams } from './board-reference.js';
 import { csv, writeFeed } from './feeds.js';
 import { rng } from './helpers/rng.js';
+
+/** The board page module's HTML for an outcome, as the engine renders it. */
+function boardPage(outcome: Outcome, form: Record<string, string>, script: string): { status: number; body: string } {
+  return renderPage({ template: 'board', page }, outcome, { form, json: false, script });
+}
 
 const LIRR = new URL('../data/gtfs-lirr', import.meta.url).pathname;
 const at = (instant: string) => Date.parse(instant) / 1000;
@@ -326,11 +325,7 @@ describe('board rules on a hand-made feed', () => {
       message: "parameter 'date': 2025-02-30 is not a day of the calendar (February has 28 days)",
       param: 'date',
     };
-    const page = boardPage(
-      { kind: 'error', error, station: 'Parent Station' },
-      { stop: 'P', date: '2025-02-30' },
-      '/d',
-    );
+    const page = boardPage({ kind: 'error', error, about: 'Parent Station' }, { stop: 'P', date: '2025-02-30' }, '/d');
     expect(page.status).toBe(400);
     expect(page.body).toContain('<h1>Parent Station</h1>');
     expect(page.body).toContain('“2025-02-30” is not a day: February has 28 days. Choose a day in the Date field.');

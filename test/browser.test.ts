@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_APACHE, makeWebRunDir, startApache, type Apache } from '../tools/demo/apache.js';
-import { contrast, MIN_CONTRAST } from '../src/cgi/board.js';
+import { contrast, MIN_CONTRAST } from '../templates/board.js';
 import { LIRR, ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.js';
 import { referenceBoard, type BoardParams } from './board-reference.js';
 import { removeAfterAll } from './helpers/temp.js';

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ask } from '../src/client.js';
-import { canonicalParams, etagFor, matchesIfNoneMatch } from '../src/cgi/http-cache.js';
+import { canonicalParams, etagFor, matchesIfNoneMatch } from '../src/web/http-cache.js';
 import { contentHash, loadGeneration } from '../src/load/loader.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
 import { runCgi } from './helpers/cgi.js';
@@ -224,9 +224,9 @@ describe('the health URL and HTTP caching on one node', () => {
   });
 
   it('derives the ETag from the hash, the format and the validated parameters', () => {
-    const a = canonicalParams({ stop: 'S', date: '2025-06-02', after: '8:00', format: 'json' }, true);
-    expect(a).toBe(canonicalParams({ stop: 'S', date: '2025-06-02', after: '08:00:00', limit: '10' }, true));
-    expect(a).not.toBe(canonicalParams({ stop: 'S', date: '2025-06-02', after: '08:00:01' }, true));
+    const a = canonicalParams('departures', { stop: 'S', date: '2025-06-02', after: '8:00', format: 'json' });
+    expect(a).toBe(canonicalParams('departures', { stop: 'S', date: '2025-06-02', after: '08:00:00', limit: '10' }));
+    expect(a).not.toBe(canonicalParams('departures', { stop: 'S', date: '2025-06-02', after: '08:00:01' }));
     expect(a).not.toBe('');
     // A strong ETag promises the same bytes: the body is part of it too.
     expect(etagFor('ab'.repeat(16), 'departures', a, true, 'x')).not.toBe(

@@ -55,7 +55,20 @@ const blocks = shBlocks(README);
 function workspace(): { dir: string; home: string } {
   const dir = tempDir('roq-readme-');
   fs.copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
-  for (const link of ['dist', 'data', 'node_modules', 'src', 'scripts', 'codegen', 'templates', 'tsconfig.json'])
+  for (const link of [
+    'dist',
+    'data',
+    'node_modules',
+    'src',
+    'scripts',
+    'codegen',
+    'schemas',
+    'queries',
+    'templates',
+    'app.json',
+    'app.ts',
+    'tsconfig.json',
+  ])
     fs.symlinkSync(join(ROOT, link), join(dir, link));
   fs.cpSync(join(ROOT, 'examples'), join(dir, 'examples'), {
     recursive: true,

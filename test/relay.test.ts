@@ -1,5 +1,5 @@
 /**
- * The relay (src/cgi/relay.c) against a hostile daemon: the test holds REQUESTS and the relay's answer FIFO and
+ * The relay (src/relay/relay.c) against a hostile daemon: the test holds REQUESTS and the relay's answer FIFO and
  * plays every part a daemon, or someone else who may write into the FIFO, could play. Every case runs the release
  * build (dist/roq-relay) and a build with AddressSanitizer and UndefinedBehaviorSanitizer; the fuzzer at the end
  * drives the sanitized one with random environments, bodies and answers. What must hold throughout: stdout is
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RESPONSE_FIFO_MODE } from '../src/client.js';
-import { DEFAULT_RUN_DIR, DEFAULT_TIMEOUT_MS } from '../src/cgi/env.js';
+import { DEFAULT_RUN_DIR, DEFAULT_TIMEOUT_MS } from '../src/web/env.js';
 import { CATALOG } from '../src/errors.js';
 import {
   CLIENT_PROOF_CHARS,

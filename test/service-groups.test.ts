@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadGeneration } from '../src/load/loader.js';
 import { openDb } from '../src/queries/db.js';
-import { serviceGroups } from '../src/queries/calendar.js';
+import { serviceGroups } from '../queries/calendar.js';
 import { openGeneration, runQuery } from '../src/engine.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
 

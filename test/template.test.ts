@@ -2,9 +2,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { appPartials, appTemplatesMistake, ROQ_PARTIALS } from '../src/cgi/partials.js';
-import { compileTemplate, escapeHtml, parseTemplate, renderTemplate, type Partials } from '../src/cgi/template.js';
-import { pageView } from '../src/cgi/view.js';
+import { appPartials, appTemplatesMistake, ROQ_PARTIALS } from '../src/web/partials.js';
+import { compileTemplate, escapeHtml, parseTemplate, renderTemplate, type Partials } from '../src/web/template.js';
+import { pageView } from '../templates/departures.js';
 import { ROOT } from './helpers/daemon.js';
 
 describe('escapeHtml', () => {
@@ -148,11 +148,11 @@ describe('partials', () => {
 
   it('names the file, line and column of an unknown partial, and the partials there are', () => {
     const p = partials({ head: 'h', error: '{{#e}}\n {{> nope}}{{/e}}' });
-    expect(() => parseTemplate('a\nb {{> hed}}', { file: 'templates/page.html', partials: p })).toThrow(
-      "templates/page.html:2:3: unknown partial '{{> hed}}': there is no templates/_hed.html (known partials: error, head)",
+    expect(() => parseTemplate('a\nb {{> hed}}', { file: 'templates/departures.html', partials: p })).toThrow(
+      "templates/departures.html:2:3: unknown partial '{{> hed}}': there is no templates/_hed.html (known partials: error, head)",
     );
     // In a partial, the partial's own file and line.
-    expect(() => parseTemplate('{{> error}}', { file: 'templates/page.html', partials: p })).toThrow(
+    expect(() => parseTemplate('{{> error}}', { file: 'templates/departures.html', partials: p })).toThrow(
       /^templates\/_error\.html:2:2: unknown partial '\{\{> nope\}\}'/,
     );
     expect(() => parseTemplate('{{> head}}')).toThrow(/^template:1:1: unknown partial .*\(known partials: none\)/);
@@ -160,7 +160,7 @@ describe('partials', () => {
 
   it('refuses a partial that includes itself, directly or through others, naming the tag that closes the cycle', () => {
     const p = partials({ a: 'x\n  {{> b}}', b: '{{#s}}{{> c}}{{/s}}', c: '{{> a}}', self: '{{> self}}' });
-    expect(() => parseTemplate('{{> a}}', { file: 'templates/page.html', partials: p })).toThrow(
+    expect(() => parseTemplate('{{> a}}', { file: 'templates/departures.html', partials: p })).toThrow(
       "templates/_c.html:1:1: partial '{{> a}}' includes itself: a → b → c → a",
     );
     expect(() => parseTemplate('\n{{> self}}', { partials: p })).toThrow(
@@ -177,14 +177,14 @@ describe('partials', () => {
     );
   });
 
-  it("knows every templates/_NAME.html as roq's partial NAME", () => {
-    const files = readdirSync(join(ROOT, 'templates')).filter((f) => /^_.*\.html$/.test(f));
+  it("knows every src/web/templates/_NAME.html as roq's partial NAME", () => {
+    const files = readdirSync(join(ROOT, 'src/web/templates')).filter((f) => /^_.*\.html$/.test(f));
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) {
       const name = f.slice(1, -'.html'.length);
       expect(ROQ_PARTIALS[name], f).toEqual({
-        file: `templates/${f}`,
-        text: readFileSync(join(ROOT, 'templates', f), 'utf8'),
+        file: `src/web/templates/${f}`,
+        text: readFileSync(join(ROOT, 'src/web/templates', f), 'utf8'),
       });
     }
     expect(Object.keys(ROQ_PARTIALS).sort()).toEqual(files.map((f) => f.slice(1, -5)).sort());
@@ -210,9 +210,9 @@ describe('partials', () => {
 });
 
 describe('the page template', () => {
-  const page = readFileSync(join(ROOT, 'templates/page.html'), 'utf8');
+  const page = readFileSync(join(ROOT, 'templates/departures.html'), 'utf8');
   const renderPage = (view: Record<string, unknown>) =>
-    renderTemplate(page, view, { file: 'templates/page.html', partials: ROQ_PARTIALS });
+    renderTemplate(page, view, { file: 'templates/departures.html', partials: ROQ_PARTIALS });
   const now = new Date(2026, 10, 9, 8, 30);
 
   it('parses, and shows today as the date on the empty form', () => {

@@ -4,7 +4,7 @@
  * answer to a POST, whose body may override the URL's parameters, is never stored by a cache.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { csvCell } from '../src/cgi/csv.js';
+import { csvCell } from '../src/web/csv.js';
 import { csv, TINY_FEED, writeFeed } from './feeds.js';
 import { runCgi } from './helpers/cgi.js';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.js';

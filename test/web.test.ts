@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFifo, openWebChannel, RESPONSE_FIFO_MODE } from '../src/client.js';
-import { mainThreadResponse, responseBytes } from '../src/cgi/web.js';
+import { mainThreadResponse, responseBytes } from '../src/web/web.js';
 import { visitorMessage } from '../src/errors.js';
 import { emptyWebFields, responseFifoName, webAnswerParser, type Answer, type WebFields } from '../src/protocol.js';
 import { splitCgiResponse } from '../bench/fuzz.js';

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { appTemplatesMistake } from '../cgi/partials.js';
+import { appTemplatesMistake } from '../web/partials.js';
 import { roqError } from '../errors.js';
 import { parseCommand } from './options.js';
 
@@ -22,7 +22,7 @@ export function roqHome(): string {
   return typeof ROQ_HOME === 'string' ? ROQ_HOME : dirname(__dirname);
 }
 
-export const BUILD_HELP = `usage: roq build [--app DIR] [--force]
+export const BUILD_HELP = `usage: roq build [--app DIR] [--force] [--release]
 
 Builds an app: codegen from DIR/schemas/, then roq's daemon and CGI program bundled with the app's query
 functions (DIR/queries/, type-checked against the generated types: errors as file:line:column) and templates
@@ -32,6 +32,8 @@ Any command takes --app DIR and builds first when needed: \`roq start --app DIR 
 
   --app DIR   the app's directory (default: roq's project root)
   --force     build even if the build looks up to date
+  --release   then make the release tarball to install on a server with deploy/install-release.sh, as
+              \`npm run release -- --app DIR\` does: DIR/.roq/release/<app>-<version>-<build>-<platform>.tar.gz
 `;
 
 /** Splits `--app DIR` / `--app=DIR` out of a command's arguments. */
@@ -65,14 +67,14 @@ function filesUnder(dir: string): string[] {
 }
 
 /**
- * What a build depends on: the app's schemas, query functions, templates and app.json (names and contents), and the roq
+ * What a build depends on: the app's schemas, query functions, templates, page modules, app.json and app.ts (names and contents), and the roq
  * programs doing the building (the contents of each bundle), so that a new roq rebuilds every app.
  */
 export function buildInputs(app: string): string {
   const h = createHash('sha256');
   for (const f of [
     ...INPUT_DIRS.flatMap((d) => filesUnder(join(app, d))),
-    ...[join(app, 'app.json')].filter((f) => fs.existsSync(f)),
+    ...[join(app, 'app.json'), join(app, 'app.ts')].filter((f) => fs.existsSync(f)),
   ]) {
     h.update(`${relative(app, f)}\0`)
       .update(fs.readFileSync(f))
@@ -134,14 +136,15 @@ export function buildApp(app: string, say: (line: string) => void): void {
 }
 
 /**
- * Type-checks the app's query functions against its generated types (DIR/.roq/tsconfig.json, which the build
+ * Type-checks the app's query functions, page modules and app.ts against its generated types (DIR/.roq/tsconfig.json, which the build
  * writes) with the TypeScript of roq's checkout: the bundler only strips types, so `const cp: string = parseInt(…)`
  * would build and run. Returns the errors as file:line:column lines, or '' when they check (or when the app has no
  * query functions, or roq was installed without TypeScript: a release checks nothing it cannot).
  */
 function typeCheck(app: string): string {
   const tsc = join(roqHome(), 'node_modules/typescript/bin/tsc');
-  if (filesUnder(join(app, 'queries')).length === 0 || !fs.existsSync(tsc)) return '';
+  const code = [...filesUnder(join(app, 'queries')), ...filesUnder(join(app, 'templates')), join(app, 'app.ts')];
+  if (!code.some((f) => f.endsWith('.ts') && fs.existsSync(f)) || !fs.existsSync(tsc)) return '';
   const r = spawnSync(process.execPath, [tsc, '--noEmit', '--pretty', 'false', '-p', '.roq/tsconfig.json'], {
     cwd: app,
     encoding: 'utf8',
@@ -154,17 +157,31 @@ function typeCheck(app: string): string {
     .join('\n');
 }
 
-/** `roq build [--app DIR] [--force]`. */
+/** `roq build [--app DIR] [--force] [--release]`. */
 export async function build(argv: string[], app: string | undefined): Promise<number> {
-  const { values } = parseCommand('build', argv, { force: { type: 'boolean' } });
+  const { values } = parseCommand('build', argv, { force: { type: 'boolean' }, release: { type: 'boolean' } });
   if (values.help) return (void process.stdout.write(BUILD_HELP), 0);
   if (app === undefined) {
-    const r = spawnSync(process.execPath, [join(roqHome(), 'scripts/build.js')], { stdio: 'inherit' });
+    const script = values.release ? 'scripts/release.js' : 'scripts/build.js';
+    const r = spawnSync(process.execPath, [join(roqHome(), script)], { stdio: 'inherit' });
     return r.status ?? 1;
   }
-  if (!values.force && isBuilt(app)) return (void process.stdout.write(`roq: app ${app} is up to date\n`), 0);
-  buildApp(app, (line) => process.stdout.write(line));
-  return 0;
+  // With --release, stdout is the tarball's path alone, as `npm run release` prints it.
+  const say = (line: string) => (values.release ? process.stderr : process.stdout).write(line);
+  if (!values.force && isBuilt(app)) say(`roq: app ${app} is up to date\n`);
+  else buildApp(app, say);
+  return values.release ? releaseApp(app) : 0;
+}
+
+/**
+ * The app's release, made by scripts/release.js, the one implementation of `npm run release -- --app DIR` (the
+ * app is built already; roq's own programs are taken as they are). Returns its exit status.
+ */
+function releaseApp(app: string): number {
+  const r = spawnSync(process.execPath, [join(roqHome(), 'scripts/release.js'), '--app', app, '--no-build'], {
+    stdio: 'inherit',
+  });
+  return r.status ?? 1;
 }
 
 /**

@@ -5,7 +5,8 @@
  * script runs it before flipping the data symlink: exit 0 means the directory loads; a load error is printed
  * as file:line:column and the exit status is 1.
  */
-import { coverageLine } from '../queries/feed-dates.js';
+import { APP_INFO } from '../app/app.js';
+import { coverageLine } from '../valid-dates.js';
 import { loadGeneration } from '../load/loader.js';
 import { dataDir, parseCommand } from './options.js';
 import { fileLines } from './file-table.js';
@@ -16,7 +17,7 @@ Loads and validates a data directory against the app's schemas without touching 
 the rows of each table, the days the data covers and any warnings. Exits 0 when the directory would load, 1
 with the error (file:line:column) when it would not.
 
-  --data DIR   data directory (default $ROQ_DATA_DIR, else ./data/gtfs-lirr)
+  --data DIR   data directory (default $ROQ_DATA_DIR, else ./${APP_INFO.dataDir})
   --app DIR    check against the schemas of the app in DIR (built first when needed)
 `;
 

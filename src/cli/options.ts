@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { APP_INFO } from '../app/app.js';
 import { roqError } from '../errors.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
@@ -57,9 +58,9 @@ export function runDir(value: string | boolean | undefined): string {
   return resolve(typeof value === 'string' ? value : process.env.ROQ_RUN_DIR || 'run');
 }
 
-/** --data, else $ROQ_DATA_DIR, else ./data/gtfs-lirr; always absolute. */
+/** --data, else $ROQ_DATA_DIR, else the app's data directory (app.json's `data`, default ./data); always absolute. */
 export function dataDir(value: string | boolean | undefined): string {
-  return resolve(typeof value === 'string' ? value : process.env.ROQ_DATA_DIR || 'data/gtfs-lirr');
+  return resolve(typeof value === 'string' ? value : process.env.ROQ_DATA_DIR || APP_INFO.dataDir);
 }
 
 /** A command that talks to a daemon needs its run directory to exist; a typo there is not a lock or FIFO error. */

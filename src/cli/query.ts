@@ -4,8 +4,9 @@
  * The specs are the running app's, from `<run>/queries.json` (see queries-file.ts), so one `roq` asks any app's
  * daemon; the schemas compiled into this program serve only when that file is absent.
  */
+import { APP_INFO } from '../app/app.js';
 import { roqError } from '../errors.js';
-import { QUERY_SPECS } from '../generated/queries.js';
+import { QUERY_SPECS } from '../app/queries.js';
 import { datesNotice, parseParams, querySpecOf } from '../params.js';
 import { rowsToObjects, type Cell, type Field } from '../protocol.js';
 import { ask, errorOfAnswer } from '../client.js';
@@ -15,14 +16,11 @@ import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
 const NAMES = Object.keys(QUERY_SPECS);
 
 /**
- * The help's example: the sample feed's worked case for roq's own app; for another app, its first query with its
- * required parameters (the app's build compiles this help with the app's queries).
+ * The help's example: the app's own (app.json's `example`), else its first query with its required parameters
+ * (the app's build compiles this help with the app's queries).
  */
 function example(): string {
-  if (Object.hasOwn(QUERY_SPECS, 'departures'))
-    return `example (on the sample feed, which covers 2026-09-21 to 2026-11-08):
-  roq query departures stop=237 date=2026-11-02 after=08:00 limit=5 --json
-`;
+  if (APP_INFO.example) return `example:\n  ${APP_INFO.example}\n`;
   const first = QUERY_SPECS[NAMES[0] ?? ''];
   if (!first) return '';
   const params = first.params.filter((p) => p.required).map((p) => ` ${p.name}=…`);
@@ -99,7 +97,7 @@ export async function query(argv: string[]): Promise<number> {
   });
   if (answer.status !== 'ok') throw errorOfAnswer(answer);
   // The answer itself stays exact (a script reads stdout); a date outside the data is said on stderr.
-  const notice = answer.rows.length === 0 ? datesNotice(spec.params, raw, answer.dates) : undefined;
+  const notice = answer.rows.length === 0 ? datesNotice(spec.params, raw, answer.dates, APP_INFO.dataNoun) : undefined;
   if (notice) process.stderr.write(`roq: ${notice}\n`);
   process.stdout.write(
     values.json ? JSON.stringify(rowsToObjects(answer.fields, answer.rows)) + '\n' : table(answer.fields, answer.rows),

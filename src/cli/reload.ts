@@ -8,7 +8,7 @@ import { isAlive, runningPid, signalDaemon } from '../control/lifecycle.js';
 import { readStatusFile } from '../control/status.js';
 import type { ReloadOutcome } from '../control/status.js';
 import { pollUntil } from '../poll.js';
-import { coverageLine } from '../queries/feed-dates.js';
+import { coverageLine } from '../valid-dates.js';
 import { intOption, parseCommand, RUN_OPTION, runDir } from './options.js';
 import { holdAction } from './hold.js';
 import { fileLines } from './file-table.js';

@@ -16,7 +16,8 @@ import {
   startDetached,
   type ReadyReport,
 } from '../control/lifecycle.js';
-import { coverageLine } from '../queries/feed-dates.js';
+import { APP_INFO } from '../app/app.js';
+import { coverageLine } from '../valid-dates.js';
 import { DAEMON_OPTIONS, fromArgs, toArgs } from '../control/daemon-options.js';
 import { intOption, parseCommand, runDir, type Options } from './options.js';
 import { rowsWord } from './file-table.js';
@@ -30,7 +31,7 @@ naming file:line:column and exits non-zero, leaving no daemon behind.
   --run DIR              run directory: REQUESTS, and the daemon's own files in <run>/daemon/ (default
                          $ROQ_RUN_DIR, else ./run); it must belong to the daemon's user (mode 0700, or 3730 for
                          a web server's group: docs/SECURITY.md)
-  --data DIR             data directory (default $ROQ_DATA_DIR, else ./data/gtfs-lirr)
+  --data DIR             data directory (default $ROQ_DATA_DIR, else ./${APP_INFO.dataDir})
   --workers N            worker threads (default: the number of cores)
   --deadline MS          a query running longer is stopped and answered with a timeout (default 2000)
   --log FILE             the daemon's log (default <run>/daemon/roq.log; with --foreground, stderr)

@@ -6,7 +6,7 @@ import { roqError } from '../errors.js';
 import type { StatusFile } from '../control/status.js';
 import { legacyPid, runningPid } from '../control/lifecycle.js';
 import { readStatusFile } from '../control/status.js';
-import { coverageLine } from '../queries/feed-dates.js';
+import { coverageLine } from '../valid-dates.js';
 import { buildLabel } from '../version.js';
 import { parseCommand, RUN_OPTION, runDir } from './options.js';
 import { fileLines } from './file-table.js';

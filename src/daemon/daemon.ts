@@ -26,8 +26,9 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { roqError } from '../errors.js';
-import { QUERY_SPECS } from '../generated/queries.js';
-import { DATA_NOUN, rangeText } from '../queries/feed-dates.js';
+import { QUERY_SPECS } from '../app/queries.js';
+import { rangeText } from '../valid-dates.js';
+import { APP_INFO } from '../app/app.js';
 import { writeQueriesFile } from '../queries-file.js';
 import type { GenerationData } from '../store/types.js';
 import { randomToken } from '../token.js';
@@ -213,7 +214,7 @@ export async function runDaemon(o: DaemonOptions, hooks: DaemonHooks = {}): Prom
   // Read before this daemon writes its own: a predecessor's (its events are not told again), or one left by a
   // daemon that is gone, which stopped uncleanly.
   const watch = createWatch(
-    { run: o.run, log, notify: o.notify, intervalMs: o.notifyIntervalMs, dataNoun: DATA_NOUN },
+    { run: o.run, log, notify: o.notify, intervalMs: o.notifyIntervalMs, dataNoun: APP_INFO.dataNoun },
     readStatusFile(o.run),
   );
   const env: Env = { log, accessLog, account, programs: readPrograms(), gc: enableGc(), watch };

@@ -6,7 +6,7 @@
  * Performing an effect may bring another event into the core (stopping drains what was read into `line`); the
  * core has finished with the event before its effects are performed, so that is safe.
  */
-import { mainThreadResponse } from '../cgi/web.js';
+import { mainThreadResponse } from '../web/web.js';
 import { encodeAnswer, encodeWebAnswer } from '../protocol.js';
 import type { AccessLog } from './access-log.js';
 import { createAnswerDrain, type AnswerRest } from './answer-drain.js';

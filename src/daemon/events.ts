@@ -98,7 +98,7 @@ interface Tracked extends ActiveEvent {
 
 export interface EventsState {
   intervalMs: number;
-  /** What the data is called in sentences ("the timetable ended on …"): the app's word, else "data". */
+  /** What the data is called in sentences ("the data ended on …"): the app's word, else "data". */
   dataNoun: string;
   tracked: Map<EventKind, Tracked>;
   /** Counter samples of the last minute, oldest first. */

@@ -44,7 +44,7 @@ export interface WatchOptions {
   log: Log;
   notify: string[] | undefined;
   intervalMs: number;
-  /** The app's word for its data, in sentences ("the timetable ended on …"). */
+  /** The app's word for its data, in sentences ("the data ended on …"). */
   dataNoun: string;
 }
 

@@ -22,8 +22,8 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openGeneration, runQuery, type Db } from '../engine.js';
 import { RoqError, roqError, toWire } from '../errors.js';
-import { answerWeb } from '../cgi/web.js';
-import type { Ask } from '../cgi/page.js';
+import { answerWeb } from '../web/web.js';
+import type { Ask } from '../web/outcome.js';
 import {
   encodeAnswer,
   encodeParams,

@@ -204,7 +204,7 @@ function columnType(buf: Buffer, rows: Field[][], i: number) {
   return { pick: values === 0 ? -1 : alive.indexOf(true), empty, values };
 }
 
-/** Eight digits that are all real dates are GTFS dates (YYYYMMDD) when the column's name says date. */
+/** Eight digits that are all real dates are compact dates (YYYYMMDD) when the column's name says date. */
 function isGtfsDateColumn(buf: Buffer, rows: Field[][], i: number, name: string): boolean {
   if (!/date/.test(name)) return false;
   return rows.every((r) => {
@@ -276,7 +276,7 @@ function accessorsOf(name: string, type: string): string[] {
   return suffixes.map((x) => m + x);
 }
 
-const NAME_LIKE = /(^|_)(name|names|codename|title|label|series|city|country|place|station|word)(_|$)/;
+const NAME_LIKE = /(^|_)(name|names|codename|title|label|series|city|country|place|word)(_|$)/;
 
 /**
  * Marks a key column `fold: "ascii-case"` when it holds names (by its name) that stay unique whatever their case:

@@ -19,7 +19,7 @@ export interface LoadThread {
  * The daemon's load thread (load-thread.ts), started from `source`, the thread's bundle read into memory when the
  * daemon started, so that new code on disk never runs in an old daemon. A thread is started for each load and
  * ended after it: a kept thread would keep the heap it grew while parsing (measured: +25 to 40 MB of RSS on the
- * sample feed, more on big feeds) for a reload that comes once a day, against ~30 ms to start one.
+ * sample data, more on big exports) for a reload that comes once a day, against ~30 ms to start one.
  */
 export function createLoadThread(source: string, log: Log): LoadThread {
   let thread: Worker | undefined;

@@ -1,6 +1,6 @@
 /**
  * The load thread: builds generations from the data directory off the dispatcher's thread, so the daemon keeps
- * answering from the current generation while the next one is parsed (a big feed takes seconds of CPU). A reload
+ * answering from the current generation while the next one is parsed (a big export takes seconds of CPU). A reload
  * runs at nice 19, so that query workers get the cores first; the daemon ends the thread after each load (see
  * load-runner.ts).
  *

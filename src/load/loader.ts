@@ -7,7 +7,7 @@
  * the caller keeps serving its previous generation. Things worth an admin's attention that do not stop a load
  * (unknown files, extra columns, repeated keys) go to `log.warn`, one line each.
  *
- * CSV is scanned by src/store/csv.ts rather than csv-parse: on the sample feed csv-parse alone takes ~400 ms for
+ * CSV is scanned by src/store/csv.ts rather than csv-parse: on the sample data csv-parse alone takes ~400 ms for
  * shapes.txt, the byte scanner a tenth of that, and the loader tests check both agree on the tricky cases.
  */
 import { createHash } from 'node:crypto';
@@ -16,10 +16,11 @@ import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import fg from 'fast-glob';
 import { roqError, RoqError } from '../errors.js';
-import { TABLES } from '../generated/catalog.js';
-import { DERIVERS } from '../generated/registry.js';
+import { TABLES } from '../app/catalog.js';
+import { DERIVERS } from '../app/registry.js';
 import { deriveAll } from '../queries/derived.js';
-import { feedDateRange } from '../queries/feed-dates.js';
+import { APP_INFO } from '../app/app.js';
+import { openDb } from '../queries/db.js';
 import type { FileStats, GenerationData, TableData, TableSpec } from '../store/types.js';
 import { emptyTable, parseTable, resolveReferences, type LoadLog } from '../store/table.js';
 
@@ -49,12 +50,12 @@ export async function loadGeneration(
   const generation = await loadTables(TABLES, dataDir, id, log, onFile);
   try {
     deriveAll(generation, DERIVERS);
+    // The app's validDates hook (app.ts), on the generation as its queries see it; no hook, no dates.
+    const dates = APP_INFO.validDates?.(openDb(generation));
+    return dates ? { ...generation, dates } : generation;
   } catch (e) {
     throw roqError('ROQ_LOAD_FILE', { file: generation.dataDir, detail: (e as Error).message });
   }
-  // The sample app's date range (feed-dates.ts); none for an app whose tables say nothing of dates.
-  const dates = feedDateRange(generation.tables);
-  return dates ? { ...generation, dates } : generation;
 }
 
 /** loadGeneration for any catalog (tests load hand-made schemas with it). */
@@ -138,9 +139,9 @@ async function listFiles(dataDir: string): Promise<Set<string>> {
 
 /**
  * A data file's bytes, read only if the file itself is a regular file in the data directory: opened with
- * O_NOFOLLOW and checked with fstat, so a symlink in a feed (an archive can hold one) cannot make roq read and
- * serve a file from elsewhere (docs/SECURITY.md). The data directory itself may be a symlink (refresh-feed.sh
- * flips one); its path was resolved before.
+ * O_NOFOLLOW and checked with fstat, so a symlink among the data files (an archive can hold one) cannot make roq
+ * read and serve a file from elsewhere (docs/SECURITY.md). The data directory itself may be a symlink (the
+ * deploy/ refresh script flips one); its path was resolved before.
  */
 export async function readDataFile(path: string): Promise<Buffer> {
   let file: FileHandle | undefined;

@@ -24,11 +24,11 @@ import {
 } from '../control/status.js';
 import type { Generations } from '../daemon/generations.js';
 import type { Log } from '../daemon/log.js';
-import { expiredWarning, rangeText, todayIn } from '../queries/feed-dates.js';
+import { expiredWarning, rangeText, todayIn } from '../valid-dates.js';
 
 /**
  * Warns in the log when the serving generation's data ends before today (in the data's time zone): once when it
- * is loaded, and again each day it keeps serving, so a daemon that runs past its feed's end says so that day,
+ * is loaded, and again each day it keeps serving, so a daemon that runs past its data's last day says so that day,
  * not only at the next reload. Call it as often as wanted (the daemon does, every second).
  */
 export function createExpiryWarner(log: Log): (g: GenerationData) => void {

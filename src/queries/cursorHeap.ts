@@ -1,7 +1,7 @@
 /**
- * A k-way merge of sorted cursors: a binary min-heap by `compare` of each cursor's current item. A board on a
- * dense feed merges a run per active service of each stop and day (two dozen on a city bus network); choosing the
- * next row by scanning every cursor cost a comparison per cursor per row, the heap about log2 of that.
+ * A k-way merge of sorted cursors: a binary min-heap by `compare` of each cursor's current item. A query
+ * merging many sorted runs (two dozen, say, for one key on one day of dense data) would, by scanning every cursor
+ * for the next row, pay a comparison per cursor per row; the heap pays about log2 of that.
  *
  * Protocol: top() is the cursor holding the smallest item (undefined when all are exhausted); the caller consumes
  * that item by advancing the cursor's pos, then calls advanced() before the next top().

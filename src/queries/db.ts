@@ -6,7 +6,7 @@
  */
 import type { DateRange } from '../protocol.js';
 import type { GenerationData } from '../store/types.js';
-import { openTables, type Tables } from '../generated/tables.js';
+import { openTables, type Tables } from '../app/tables.js';
 
 /** A generation as queries see it, over a schema set's generated `Tables` (an app's generated tables.ts exports its own `Db`). */
 export interface DbOf<T> {
@@ -18,7 +18,7 @@ export interface DbOf<T> {
   /** What the queries' derive functions built for this generation, in shared memory (see derived.ts). */
   readonly derived: NonNullable<GenerationData['derived']>;
   readonly memo: Map<string, unknown>;
-  /** The days the generation's data covers, computed once when it was loaded (feed-dates.ts). */
+  /** The days the generation's data covers, computed once when it was loaded (the app's validDates hook). */
   readonly dates?: DateRange;
 }
 
@@ -37,7 +37,7 @@ export function openDb(data: GenerationData): Db {
 
 /**
  * Returns memo[key], computing it on first use. Bounded: a flood of distinct keys (dates) clears it. 2048 holds a
- * few keys for each day of a year-long feed, so boards cycling over its dates do not recompute them.
+ * few keys for each day of a year of data, so pages cycling over its dates do not recompute them.
  */
 export function memoized<T>(db: DbOf<unknown>, key: string, compute: () => T): T {
   if (db.memo.has(key)) return db.memo.get(key) as T;

@@ -46,7 +46,7 @@ function sameBytes(buf: Uint8Array, a: number, b: number, len: number, lenA: num
 function stringCodes() {
   const interner = new ByteInterner();
   const codes = new GrowInt32();
-  // Consecutive rows often repeat a value (trip_id in stop_times, shape_id in shapes): compare bytes, skip hashing.
+  // Consecutive rows often repeat a value (a parent's key in a child table's rows): compare bytes, skip hashing.
   let lastBuf: Buffer | null = null;
   let lastS = 0;
   let lastE = 0;
@@ -218,7 +218,7 @@ function timeBuilder(spec: ColumnSpec): ColumnBuilder {
     if (isBlank(buf, s, e)) return empty();
     return `expected a time ${spec.format === 'clock' ? 'HH:MM or HH:MM:SS below 24:00' : 'H:MM:SS'}, got '${buf.toString('utf8', s, Math.min(e, s + 40))}'`;
   };
-  // The fast path reads GTFS times (hours may pass 24); a clock time goes through its own parser.
+  // The fast path reads service-day times (hours may pass 24); a clock time goes through its own parser.
   const canonical = spec.format === 'clock' ? () => -1 : canonicalSeconds;
   return {
     add(buf, s, e, escaped) {

@@ -1,5 +1,5 @@
 /**
- * Assembling a table from a file's bytes: the header maps schema columns to fields, every record feeds the column
+ * Assembling a table from a file's bytes: the header maps schema columns to fields, every record goes to the column
  * builders, then the key and the indexes are sorted. References between tables are resolved once every table is
  * built (resolveReferences). Load-side only: workers never import this file.
  */

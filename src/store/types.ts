@@ -17,12 +17,12 @@ export interface ColumnSpec {
   required: boolean;
   /** The text used for an empty value (parsed like a value from the file). */
   default?: string;
-  /** Another table's single key column that this column's values name (e.g. trips.trip_id). */
+  /** Another table's single key column that this column's values name (e.g. orders.order_id). */
   references?: { table: string; column: string };
   /** The column's name in the file's header line, when it is not `name` (e.g. "Organization Name"). */
   heading?: string;
   /**
-   * How a date or time is written, when not the GTFS way: dates 'iso' (YYYY-MM-DD) rather than YYYYMMDD, times
+   * How a date or time is written, when not the default way: dates 'iso' (YYYY-MM-DD) rather than YYYYMMDD, times
    * 'clock' (HH:MM[:SS] below 24:00) rather than service-day H:MM:SS that may pass 24:00.
    */
   format?: 'iso' | 'clock';
@@ -128,6 +128,6 @@ export interface GenerationData {
   stats: { files: FileStats[]; rows: number; bytes: number };
   /** Query name → the typed arrays its derive function built from this generation (src/queries/derived.ts). */
   derived?: Record<string, Record<string, Int32Array | Uint32Array | Float64Array | Uint8Array>>;
-  /** The days the data covers (YYYY-MM-DD), where the app defines them (src/queries/feed-dates.ts). */
+  /** The days the data covers (YYYY-MM-DD), where the app defines them (its validDates hook, src/app-info.ts). */
   dates?: DateRange;
 }

@@ -1,7 +1,7 @@
 /**
  * Parsing of typed values straight from a file's bytes (no string per value). Each parser takes buf[s, e) and
  * returns the value or NaN when the text is not of the type; the caller turns NaN into a load error naming
- * file:line:column. Spaces and tabs around a number, date or time are ignored (hand-edited feeds have them); the
+ * file:line:column. Spaces and tabs around a number, date or time are ignored (hand-edited files have them); the
  * text of a time is kept exactly as written anyway.
  */
 import { Buffer } from 'node:buffer';
@@ -44,7 +44,7 @@ export function parseIntBytes(buf: Uint8Array, s: number, e: number): number {
   return neg ? -v : v;
 }
 
-/** A GTFS time H:MM:SS as seconds; the hours may have one digit or exceed 23 (times past midnight). */
+/** A service-day time H:MM:SS as seconds; the hours may have one digit or exceed 23 (times past midnight). */
 export function parseTimeBytes(buf: Uint8Array, s: number, e: number): number {
   s = trimStart(buf, s, e);
   e = trimEnd(buf, s, e);
@@ -64,7 +64,7 @@ function twoDigits(buf: Uint8Array, i: number, e: number): number {
   return (buf[i]! - 0x30) * 10 + (buf[i + 1]! - 0x30);
 }
 
-/** A GTFS date YYYYMMDD that exists in the Gregorian calendar, as the number yyyymmdd. */
+/** A compact date YYYYMMDD that exists in the Gregorian calendar, as the number yyyymmdd. */
 export function parseDateBytes(buf: Uint8Array, s: number, e: number): number {
   s = trimStart(buf, s, e);
   e = trimEnd(buf, s, e);

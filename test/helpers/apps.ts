@@ -10,10 +10,10 @@ import { ROOT } from './daemon.js';
 export const MAC_APP = join(ROOT, 'examples/mac-vendors');
 export const MAC_DATA = join(MAC_APP, 'data');
 
-/** Copies the app's schemas/, queries/ and templates/ into a fresh temporary directory and returns it. */
+/** Copies the app's schemas/, queries/, templates/, app.json and app.ts into a fresh temporary directory. */
 export function copyApp(app: string): string {
   const dir = fs.mkdtempSync(join(tmpdir(), 'roq-app-'));
-  for (const d of ['schemas', 'queries', 'templates']) {
+  for (const d of ['schemas', 'queries', 'templates', 'app.json', 'app.ts']) {
     if (fs.existsSync(join(app, d))) fs.cpSync(join(app, d), join(dir, d), { recursive: true });
   }
   return dir;

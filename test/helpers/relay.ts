@@ -13,7 +13,7 @@ import { RELAY } from './cgi.js';
 import { ROOT } from './daemon.js';
 
 export { RELAY };
-export const RELAY_SOURCE = join(ROOT, 'src/cgi/relay.c');
+export const RELAY_SOURCE = join(ROOT, 'src/relay/relay.c');
 
 /** Sanitizers make the relay abort, not carry on, at the first fault they see. */
 const SANITIZE = ['-O1', '-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
