@@ -114,7 +114,7 @@ class CsvScan {
 
   /**
    * The quoted field whose opening quote is at `open`, into rec; returns where it ends, past the closing quote and
-   * a CR before a line feed (a separator, a line feed or the end). Its line breaks count in `line`.
+   * a CR before an LF (at a separator, an LF or the end). Its line breaks count in `line`.
    */
   private quotedField(open: number): number {
     const buf = this.buf;
