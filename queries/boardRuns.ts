@@ -14,7 +14,7 @@
  * builds them through departures' deriver (deriveDepartures, named in schemas/queries/departures.json; see
  * derived.ts).
  */
-import type { TableData } from 'roq/store/types.js';
+import type { ColumnData, TableData } from 'roq/store/types.js';
 import { sharedInt32 } from 'roq/store/shared.js';
 
 // A type, not an interface, so that it fits GenerationData.derived's Record of arrays.
@@ -72,13 +72,23 @@ function endOfStop(byStop: Int32Array, stopCodes: Int32Array, from: number, code
   return lo;
 }
 
-/**
- * Builds the runs from loaded stop_times and trips tables (null when either is absent from the catalog), a run per
- * stop and service group (`serviceGroup`: trips service_id code → group, or -1 for a service that never runs). The
- * byStopDeparture index already orders each stop's rows as a board does, and the counting sort per stop is
- * stable, so each (stop, service) group keeps that order: linear time, no comparisons.
- */
-export function buildBoardRuns(tables: Record<string, TableData>, serviceGroup: Int32Array): BoardRunsData | null {
+/** The columns the runs are built from, each of the type it must have; null when the catalog lacks one. */
+interface RunColumns {
+  rows: number;
+  byStop: Int32Array;
+  stopCodes: Int32Array;
+  dep: Extract<ColumnData, { type: 'time' }>;
+  pickup: Int32Array;
+  tripRef: Int32Array;
+  tripCodes: Int32Array;
+  sequences: Int32Array;
+  service: Extract<ColumnData, { type: 'string' }>;
+  headsigns: Int32Array;
+  directions: Int32Array;
+  routes: Int32Array;
+}
+
+function runColumns(tables: Record<string, TableData>): RunColumns | null {
   const st = tables['stop_times'];
   const trips = tables['trips'];
   const byStop = st?.indexes['byStopDeparture'];
@@ -92,46 +102,63 @@ export function buildBoardRuns(tables: Record<string, TableData>, serviceGroup: 
   const headsign = trips?.columns['trip_headsign'];
   const direction = trips?.columns['direction_id'];
   const route = trips?.columns['route_id'];
-  if (
-    !st ||
-    !byStop ||
-    stop?.type !== 'string' ||
-    dep?.type !== 'time' ||
-    pickup?.type !== 'int' ||
-    sequence?.type !== 'int' ||
-    !tripRef ||
-    tripCodes?.type !== 'string' ||
-    service?.type !== 'string' ||
-    headsign?.type !== 'string' ||
-    direction?.type !== 'string' ||
-    route?.type !== 'string'
-  ) {
+  if (!st || !byStop || !tripRef || stop?.type !== 'string' || dep?.type !== 'time' || pickup?.type !== 'int')
     return null;
-  }
-  if (serviceGroup.length !== service.dict.size) throw new Error('board runs: one service group per service_id code');
-  // byStopDeparture visits rows in random order, so on a big table every read through it is a cache miss unless
-  // what it reads fits in the cache: the build reads through it one array of 4 bytes a row (9.6 MB for 2.4 M rows,
-  // which the last-level cache holds), and writes the records in row order (runRecords).
-  const shownGroup = new Int32Array(st.rows);
-  for (let row = 0; row < st.rows; row++) {
-    const trip = tripRef[tripCodes.codes[row]!]!;
+  if (sequence?.type !== 'int' || tripCodes?.type !== 'string' || service?.type !== 'string') return null;
+  if (headsign?.type !== 'string' || direction?.type !== 'string' || route?.type !== 'string') return null;
+  return {
+    rows: st.rows,
+    byStop,
+    stopCodes: stop.codes,
+    dep,
+    pickup: pickup.values,
+    tripRef,
+    tripCodes: tripCodes.codes,
+    sequences: sequence.values,
+    service,
+    headsigns: headsign.codes,
+    directions: direction.codes,
+    routes: route.codes,
+  };
+}
+
+/**
+ * The service group of each byStopDeparture position's row, -1 for a row no board shows. byStopDeparture visits
+ * rows in random order, so on a big table every read through it is a cache miss unless what it reads fits in the
+ * cache: this reads through it one array of 4 bytes a row (9.6 MB for 2.4 M rows, which the last-level cache
+ * holds), and the records are written in row order (runRecords).
+ */
+function groupsInIndexOrder(c: RunColumns, serviceGroup: Int32Array): Int32Array {
+  const shownGroup = new Int32Array(c.rows);
+  for (let row = 0; row < c.rows; row++) {
+    const trip = c.tripRef[c.tripCodes[row]!]!;
     shownGroup[row] =
-      trip < 0 || pickup.values[row] === 1 || dep.values[row]! < 0 ? -1 : serviceGroup[service.codes[trip]!]!;
+      trip < 0 || c.pickup[row] === 1 || c.dep.values[row]! < 0 ? -1 : serviceGroup[c.service.codes[trip]!]!;
   }
-  const groupAt = new Int32Array(byStop.length);
-  for (let i = 0; i < byStop.length; i++) groupAt[i] = shownGroup[byStop[i]!]!;
-  // Per stop (a range of byStopDeparture), a stable counting sort by group keeps each (stop, group) run in index
-  // order, which is board order.
-  const stopCodes = stop.codes;
-  // positionOf[row]: the row's position in the runs, -1 for a row no board shows.
-  const positionOf = new Int32Array(st.rows).fill(-1);
-  const runStop: number[] = [];
-  const runGroup: number[] = [];
-  const runStart: number[] = [];
+  const groupAt = new Int32Array(c.byStop.length);
+  for (let i = 0; i < c.byStop.length; i++) groupAt[i] = shownGroup[c.byStop[i]!]!;
+  return groupAt;
+}
+
+/** Where the runs are: per run its stop and group and first position; per row its position (-1: in no run). */
+interface RunLayout {
+  n: number;
+  positionOf: Int32Array;
+  runStop: number[];
+  runGroup: number[];
+  runStart: number[];
+}
+
+/**
+ * Lays out the runs: per stop (a range of byStopDeparture), a stable counting sort by group keeps each
+ * (stop, group) run in index order, which is board order.
+ */
+function layRuns(c: RunColumns, groupAt: Int32Array, groups: number): RunLayout {
+  const { byStop, stopCodes } = c;
+  const out: RunLayout = { n: 0, positionOf: new Int32Array(c.rows).fill(-1), runStop: [], runGroup: [], runStart: [] };
   // count[v]: rows of group v at the current stop, then where its run goes next; reset after each stop.
-  const count = new Int32Array(serviceGroup.reduce((m, g) => Math.max(m, g), -1) + 1);
+  const count = new Int32Array(groups);
   const seen: number[] = [];
-  let n = 0;
   for (let from = 0; from < byStop.length;) {
     const code = stopCodes[byStop[from]!]!;
     const to = endOfStop(byStop, stopCodes, from, code);
@@ -144,45 +171,58 @@ export function buildBoardRuns(tables: Record<string, TableData>, serviceGroup: 
     }
     seen.sort((x, y) => x - y);
     for (const v of seen) {
-      runStop.push(code);
-      runGroup.push(v);
-      runStart.push(n);
-      const c = count[v]!;
-      count[v] = n;
-      n += c;
+      out.runStop.push(code);
+      out.runGroup.push(v);
+      out.runStart.push(out.n);
+      const runLength = count[v]!;
+      count[v] = out.n;
+      out.n += runLength;
     }
     for (let i = from; i < to; i++) {
       const v = groupAt[i]!;
-      if (v < 0) continue;
-      const p = count[v]!++;
-      positionOf[byStop[i]!] = p;
+      if (v >= 0) out.positionOf[byStop[i]!] = count[v]!++;
     }
     for (const v of seen) count[v] = 0;
     from = to;
   }
-  runStart.push(n);
-  const shared = (xs: ArrayLike<number>, length = xs.length) => {
-    const out = sharedInt32(length);
-    for (let i = 0; i < length; i++) out[i] = xs[i]!;
-    return out;
-  };
-  const out: BoardRunsData = {
-    records: runRecords(n, positionOf, {
-      seconds: dep.values,
-      texts: dep.codes,
-      tripIds: tripCodes.codes,
-      sequences: sequence.values,
-      tripRef,
-      headsigns: headsign.codes,
-      directions: direction.codes,
-      routes: route.codes,
+  out.runStart.push(out.n);
+  return out;
+}
+
+function shared(xs: ArrayLike<number>): Int32Array {
+  const out = sharedInt32(xs.length);
+  for (let i = 0; i < xs.length; i++) out[i] = xs[i]!;
+  return out;
+}
+
+/**
+ * Builds the runs from loaded stop_times and trips tables (null when either is absent from the catalog), a run per
+ * stop and service group (`serviceGroup`: trips service_id code → group, or -1 for a service that never runs). The
+ * byStopDeparture index already orders each stop's rows as a board does, and the counting sort per stop is
+ * stable, so each (stop, service) group keeps that order: linear time, no comparisons.
+ */
+export function buildBoardRuns(tables: Record<string, TableData>, serviceGroup: Int32Array): BoardRunsData | null {
+  const c = runColumns(tables);
+  if (!c) return null;
+  if (serviceGroup.length !== c.service.dict.size) throw new Error('board runs: one service group per service_id code');
+  const groups = serviceGroup.reduce((m, g) => Math.max(m, g), -1) + 1;
+  const layout = layRuns(c, groupsInIndexOrder(c, serviceGroup), groups);
+  return {
+    records: runRecords(layout.n, layout.positionOf, {
+      seconds: c.dep.values,
+      texts: c.dep.codes,
+      tripIds: c.tripCodes,
+      sequences: c.sequences,
+      tripRef: c.tripRef,
+      headsigns: c.headsigns,
+      directions: c.directions,
+      routes: c.routes,
     }),
-    runStop: shared(runStop),
-    runGroup: shared(runGroup),
-    runStart: shared(runStart),
+    runStop: shared(layout.runStop),
+    runGroup: shared(layout.runGroup),
+    runStart: shared(layout.runStart),
     serviceGroup: shared(serviceGroup),
   };
-  return out;
 }
 
 /**

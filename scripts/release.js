@@ -89,12 +89,12 @@ const PROGRAMS = [
   ...new Set(FILES.filter(([from]) => from.startsWith('dist/')).map(([from]) => from.slice('dist/'.length))),
 ].filter((p) => p !== 'package.json');
 
+/** A step that failed: thrown, so that the staging directory is removed before the script exits with its reason. */
+class ReleaseFailure extends Error {}
+
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
-  if (r.status !== 0) {
-    console.error(`release: ${cmd} ${args.join(' ')} failed:\n${r.stdout ?? ''}${r.stderr ?? ''}`);
-    process.exit(1);
-  }
+  if (r.status !== 0) throw new ReleaseFailure(`${cmd} ${args.join(' ')} failed:\n${r.stdout ?? ''}${r.stderr ?? ''}`);
   // stdout is null when the child writes to ours (stdio 'inherit', the build's progress).
   return (r.stdout ?? '').trim();
 }
@@ -139,18 +139,33 @@ function options() {
   return { app, out, build: !values['no-build'] };
 }
 
+/** Runs a step before anything is staged: a failure is its one-line reason and exit status 1, not a stack. */
+function beforeStaging(step) {
+  try {
+    return step();
+  } catch (e) {
+    if (!(e instanceof ReleaseFailure)) throw e;
+    console.error(`release: ${e.message}`);
+    process.exit(1);
+  }
+}
+
 const { app, out, build } = options();
 // Everything else is relative to the checkout, wherever this was started from.
 process.chdir(fileURLToPath(new URL('..', import.meta.url)));
-if (build) run(process.execPath, ['scripts/build.js', ...PROGRAMS], { stdio: 'inherit' });
-// `roq build --app` builds the app when its build is stale (and type-checks it), as `roq start --app` would.
-if (app) run(process.execPath, ['dist/roq.js', 'build', '--app', app], { stdio: ['ignore', 2, 'inherit'] });
+beforeStaging(() => {
+  if (build) run(process.execPath, ['scripts/build.js', ...PROGRAMS], { stdio: 'inherit' });
+  // `roq build --app` builds the app when its build is stale (and type-checks it), as `roq start --app` would.
+  if (app) run(process.execPath, ['dist/roq.js', 'build', '--app', app], { stdio: ['ignore', 2, 'inherit'] });
+});
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
-const commit = run('git', ['rev-parse', 'HEAD']);
-// A release is named after its commit; one built from uncommitted changes says so, and is never mistaken for it.
-const dirty = run('git', ['status', '--porcelain', '--untracked-files=no']) !== '';
-const commits = run('git', ['rev-list', '--count', 'HEAD']);
+const { commit, dirty, commits } = beforeStaging(() => ({
+  commit: run('git', ['rev-parse', 'HEAD']),
+  // A release is named after its commit; one built from uncommitted changes says so, and is never mistaken for it.
+  dirty: run('git', ['status', '--porcelain', '--untracked-files=no']) !== '',
+  commits: run('git', ['rev-list', '--count', 'HEAD']),
+}));
 const name = `roq-${pkg.version}-${commit.slice(0, 7)}${dirty ? '-dirty' : ''}`;
 
 /** Why a file of FILES can be missing, and what to do about it. */
@@ -169,10 +184,7 @@ function missing(from) {
  */
 function stageRelease(root, files, manifest) {
   for (const [from, to, mode] of files) {
-    if (!existsSync(from)) {
-      console.error(`release: ${from} is missing; ${missing(from)}`);
-      process.exit(1);
-    }
+    if (!existsSync(from)) throw new ReleaseFailure(`${from} is missing; ${missing(from)}`);
     mkdirSync(join(root, to, '..'), { recursive: true });
     copyFileSync(from, join(root, to));
     chmodSync(join(root, to), mode);
@@ -242,6 +254,10 @@ const stage = mkdtempSync(join(out + '.tmp-'));
 try {
   if (app) releaseApp(stage, app, id);
   else releaseRoq(stage);
+} catch (e) {
+  if (!(e instanceof ReleaseFailure)) throw e;
+  console.error(`release: ${e.message}`);
+  process.exitCode = 1;
 } finally {
   rmSync(stage, { recursive: true, force: true });
 }
