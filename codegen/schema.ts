@@ -146,13 +146,7 @@ const PARSERS: Record<Exclude<ColumnType, 'string'>, (b: Uint8Array, s: number, 
   date: parseDateBytes,
 };
 
-function columnDefault(
-  c: ReturnType<typeof checker>,
-  v: unknown,
-  type: ColumnType,
-  field: string,
-  format?: string,
-): string | undefined {
+function columnDefault(c: Checker, v: unknown, type: ColumnType, field: string, format?: string): string | undefined {
   if (v === undefined) return undefined;
   const text = typeof v === 'number' && (type === 'int' || type === 'float') ? String(v) : c.string(v, field);
   if (type !== 'string') {
@@ -174,79 +168,112 @@ type SourcedTable = TableSpec & { source: string };
 /** The separators a table may declare, by name. */
 const DELIMITERS: Record<string, string> = { comma: ',', tab: '\t', semicolon: ';', pipe: '|' };
 
+type Checker = ReturnType<typeof checker>;
+/** Checks that a value names a column of the table being checked, and returns it. */
+type ColumnRef = (v: unknown, field: string) => string;
+/** Takes a generated accessor's name for the schema's field, failing when another field took it already. */
+type Claim = (member: string, field: string) => void;
+
+const TABLE_PROPERTIES = [
+  'table',
+  'file',
+  'optional',
+  'description',
+  'columns',
+  'key',
+  'indexes',
+  'delimiter',
+  'header',
+  'comment',
+  'shortRows',
+  'references',
+];
+const COLUMN_PROPERTIES = [
+  'name',
+  'type',
+  'required',
+  'default',
+  'references',
+  'description',
+  'heading',
+  'format',
+  'fold',
+];
+
 /** Checks one table schema; `refs` are its columns' `references` texts, resolved by linkReferences. */
 export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (string | undefined)[] } {
   const c = checker(file.path);
-  const o = c.object(file.json, '', [
-    'table',
-    'file',
-    'optional',
-    'description',
-    'columns',
-    'key',
-    'indexes',
-    'delimiter',
-    'header',
-    'comment',
-    'shortRows',
-    'references',
-  ]);
+  const o = c.object(file.json, '', TABLE_PROPERTIES);
   const name = c.string(o.table, 'table', SNAKE, 'a table name of [a-z0-9_] starting with a letter');
   const dataFile = c.string(o.file, 'file', /^[^/\\]+$/, 'a file name without directories');
   const columnsRaw = c.array(o.columns, 'columns');
   if (columnsRaw.length === 0) c.fail('columns', 'a table needs at least one column');
   const references: (string | undefined)[] = [];
   const columns: ColumnSpec[] = columnsRaw.map((raw, i) => {
-    const at = `columns[${i}]`;
-    const co = c.object(raw, at, [
-      'name',
-      'type',
-      'required',
-      'default',
-      'references',
-      'description',
-      'heading',
-      'format',
-      'fold',
-    ]);
-    const type = c.oneOf(co.type, `${at}.type`, COLUMN_TYPES, 'type');
-    const col: ColumnSpec = {
-      name: c.string(co.name, `${at}.name`, SNAKE, 'a column name of [a-z0-9_] starting with a letter'),
-      type,
-      required: c.bool(co.required, `${at}.required`),
-    };
-    if (co.format !== undefined) {
-      const formats = FORMATS[type];
-      if (!formats) c.fail(`${at}.format`, 'only date and time columns take a format');
-      const f = c.oneOf(co.format, `${at}.format`, formats!, `${type} format`);
-      if (f === 'iso' || f === 'clock') col.format = f;
-    }
-    if (co.fold !== undefined) {
-      if (type !== 'string') c.fail(`${at}.fold`, 'only string columns take fold');
-      col.fold = c.oneOf(co.fold, `${at}.fold`, ['ascii-case'] as const, 'fold');
-    }
-    const d = columnDefault(c, co.default, type, `${at}.default`, col.format);
-    if (d !== undefined) col.default = d;
-    if (co.description !== undefined) c.string(co.description, `${at}.description`);
-    if (co.heading !== undefined)
-      col.heading = c.string(co.heading, `${at}.heading`, /^[^\r\n]+$/, 'a heading on one line');
-    references.push(
-      co.references === undefined
-        ? undefined
-        : c.string(co.references, `${at}.references`, /^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/, 'of the form table.column'),
-    );
+    const { col, ref } = validateColumn(c, raw, `columns[${i}]`);
+    references.push(ref);
     return col;
   });
   const names = columns.map((col) => col.name);
   c.unique(names, (i) => `columns[${i}].name`, 'column');
-  const columnRef = (v: unknown, field: string): string => {
+  const columnRef: ColumnRef = (v, field) => {
     const n = c.string(v, field);
     if (!names.includes(n)) c.fail(field, `no column '${n}' in this table`);
     return n;
   };
   const key = o.key === undefined ? [] : c.array(o.key, 'key').map((v, i) => columnRef(v, `key[${i}]`));
   c.unique(key, (i) => `key[${i}]`, 'key column');
-  const indexes: IndexSpec[] = (o.indexes === undefined ? [] : c.array(o.indexes, 'indexes')).map((raw, i) => {
+  const indexes = validateIndexes(c, o.indexes, columnRef);
+  const claim = claimAccessors(c, columns, references, indexes);
+  const composite = validateCompositeReferences(c, o.references, columnRef, claim);
+  const spec: SourcedTable = {
+    name,
+    file: dataFile,
+    optional: c.bool(o.optional, 'optional'),
+    description: c.optString(o.description, 'description'),
+    columns,
+    key,
+    indexes,
+    source: file.path,
+  };
+  readTableLayout(c, o, spec);
+  if (composite.length) spec.references = composite;
+  return { spec, refs: references };
+}
+
+/** One entry of `columns` (at `at`): the column, and its `references` text, resolved later by linkReferences. */
+function validateColumn(c: Checker, raw: unknown, at: string): { col: ColumnSpec; ref: string | undefined } {
+  const co = c.object(raw, at, COLUMN_PROPERTIES);
+  const type = c.oneOf(co.type, `${at}.type`, COLUMN_TYPES, 'type');
+  const col: ColumnSpec = {
+    name: c.string(co.name, `${at}.name`, SNAKE, 'a column name of [a-z0-9_] starting with a letter'),
+    type,
+    required: c.bool(co.required, `${at}.required`),
+  };
+  if (co.format !== undefined) {
+    const formats = FORMATS[type];
+    if (!formats) c.fail(`${at}.format`, 'only date and time columns take a format');
+    const f = c.oneOf(co.format, `${at}.format`, formats!, `${type} format`);
+    if (f === 'iso' || f === 'clock') col.format = f;
+  }
+  if (co.fold !== undefined) {
+    if (type !== 'string') c.fail(`${at}.fold`, 'only string columns take fold');
+    col.fold = c.oneOf(co.fold, `${at}.fold`, ['ascii-case'] as const, 'fold');
+  }
+  const d = columnDefault(c, co.default, type, `${at}.default`, col.format);
+  if (d !== undefined) col.default = d;
+  if (co.description !== undefined) c.string(co.description, `${at}.description`);
+  if (co.heading !== undefined)
+    col.heading = c.string(co.heading, `${at}.heading`, /^[^\r\n]+$/, 'a heading on one line');
+  const ref =
+    co.references === undefined
+      ? undefined
+      : c.string(co.references, `${at}.references`, /^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/, 'of the form table.column');
+  return { col, ref };
+}
+
+function validateIndexes(c: Checker, json: unknown, columnRef: ColumnRef): IndexSpec[] {
+  const indexes: IndexSpec[] = (json === undefined ? [] : c.array(json, 'indexes')).map((raw, i) => {
     const io = c.object(raw, `indexes[${i}]`, ['name', 'columns', 'description']);
     const cols = c
       .array(io.columns, `indexes[${i}].columns`)
@@ -262,14 +289,26 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
     (i) => `indexes[${i}].name`,
     'index',
   );
-  // Generated accessor names must not collide (trip_id → tripId, tripIdCode, …; index names; fixed members).
+  return indexes;
+}
+
+/**
+ * Generated accessor names must not collide (trip_id → tripId, tripIdCode, …; index names; fixed members). Claims
+ * the columns' and the indexes' names, and returns the claim for the table-level references that follow.
+ */
+function claimAccessors(
+  c: Checker,
+  columns: readonly ColumnSpec[],
+  references: readonly (string | undefined)[],
+  indexes: readonly IndexSpec[],
+): Claim {
   const members = new Map<string, string>([
     ['rows', ''],
     ['present', ''],
     ['key', ''],
     ['findKey', ''],
   ]);
-  const claim = (member: string, field: string) => {
+  const claim: Claim = (member, field) => {
     if (members.has(member))
       c.fail(field, `the generated accessor '${member}' collides with ${members.get(member) || 'a built-in member'}`);
     members.set(member, field);
@@ -282,7 +321,17 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
     for (const s of suffixes) claim(m + s, `columns[${i}].name`);
   });
   indexes.forEach((ix, i) => claim(ix.name, `indexes[${i}].name`));
-  const composite = (o.references === undefined ? [] : c.array(o.references, 'references')).map((raw, i) => {
+  return claim;
+}
+
+/** The table-level `references` (two or more columns to another table's key), resolved later by linkReferences. */
+function validateCompositeReferences(
+  c: Checker,
+  json: unknown,
+  columnRef: ColumnRef,
+  claim: Claim,
+): NonNullable<TableSpec['references']> {
+  return (json === undefined ? [] : c.array(json, 'references')).map((raw, i) => {
     const ro = c.object(raw, `references[${i}]`, ['columns', 'table', 'name']);
     const cols = c
       .array(ro.columns, `references[${i}].columns`)
@@ -304,16 +353,10 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
     claim(`${camel(ref.name)}Row`, `references[${i}]`);
     return ref;
   });
-  const spec: SourcedTable = {
-    name,
-    file: dataFile,
-    optional: c.bool(o.optional, 'optional'),
-    description: c.optString(o.description, 'description'),
-    columns,
-    key,
-    indexes,
-    source: file.path,
-  };
+}
+
+/** How the table's file is laid out, where it differs from the default (comma-separated, a header line). */
+function readTableLayout(c: Checker, o: Obj, spec: SourcedTable): void {
   if (o.delimiter !== undefined) {
     const d = DELIMITERS[c.oneOf(o.delimiter, 'delimiter', Object.keys(DELIMITERS), 'delimiter')]!;
     if (d !== ',') spec.delimiter = d;
@@ -327,8 +370,6 @@ export function validateTable(file: SchemaFile): { spec: SourcedTable; refs: (st
       'a line prefix (no separator, quote or line end)',
     );
   if (c.bool(o.shortRows, 'shortRows')) spec.shortRows = true;
-  if (composite.length) spec.references = composite;
-  return { spec, refs: references };
 }
 
 /** Resolves `references` once every table is known: the target must be a string column that is its table's key. */
@@ -373,139 +414,43 @@ function linkReferences(checked: { spec: SourcedTable; refs: (string | undefined
   }
 }
 
+const QUERY_PROPERTIES = ['query', 'description', 'params', 'fields', 'maxAge', 'table', 'index', 'limit', 'derive'];
+/** A parameter's properties, in the one order every generated parameter spec has, whatever the schema's. */
+const PARAM_PROPERTIES = [
+  'name',
+  'type',
+  'required',
+  'default',
+  'maxLength',
+  'min',
+  'max',
+  'description',
+  'label',
+  'help',
+];
+
+type ParamBase = { name: string; required?: boolean; description?: string; label?: string; help?: string };
+type ParamType = (typeof PARAM_TYPES)[number];
+
 export function validateQuery(file: SchemaFile): QuerySchema {
   const c = checker(file.path);
-  const o = c.object(file.json, '', [
-    'query',
-    'description',
-    'params',
-    'fields',
-    'maxAge',
-    'table',
-    'index',
-    'limit',
-    'derive',
-  ]);
+  const o = c.object(file.json, '', QUERY_PROPERTIES);
   const name = c.string(o.query, 'query', SNAKE, 'a query name of [a-z0-9_] starting with a letter');
-  const params: ParamSpec[] = c.array(o.params ?? [], 'params').map((raw, i) => {
-    const at = `params[${i}]`;
-    const po = c.object(raw, at, [
-      'name',
-      'type',
-      'required',
-      'default',
-      'maxLength',
-      'min',
-      'max',
-      'description',
-      'label',
-      'help',
-      ...(o.table !== undefined ? ['match'] : []),
-    ]);
-    const pname = c.string(po.name, `${at}.name`, SNAKE, 'a parameter name of [a-z0-9_] starting with a letter');
-    const type = c.oneOf(po.type, `${at}.type`, PARAM_TYPES, 'type');
-    const base: { name: string; required?: boolean; description?: string; label?: string; help?: string } = {
-      name: pname,
-    };
-    if (po.required !== undefined) base.required = c.bool(po.required, `${at}.required`);
-    for (const k of ['description', 'label', 'help'] as const)
-      if (po[k] !== undefined) base[k] = c.string(po[k], `${at}.${k}`, ONE_LINE, 'text on one line');
-    const only = (prop: string, types: readonly string[]) => {
-      if (po[prop] !== undefined && !types.includes(type))
-        c.fail(`${at}.${prop}`, `only ${types.join(', ')} parameters take ${prop}`);
-    };
-    only('maxLength', ['string']);
-    only('min', ['int', 'float']);
-    only('max', ['int', 'float']);
-    const dflt = `${at}.default`;
-    switch (type) {
-      case 'string': {
-        const p: ParamSpec = { ...base, type };
-        if (po.maxLength !== undefined) p.maxLength = c.integer(po.maxLength, `${at}.maxLength`);
-        if (po.default !== undefined) p.default = c.string(po.default, dflt);
-        return p;
-      }
-      case 'int': {
-        const min = c.integer(po.min, `${at}.min`);
-        const max = c.integer(po.max, `${at}.max`);
-        if (min > max) c.fail(`${at}.max`, `max ${max} is below min ${min}`);
-        const p: ParamSpec = { ...base, type, min, max };
-        if (po.default !== undefined) {
-          p.default = c.integer(po.default, dflt);
-          if (p.default < min || p.default > max) c.fail(dflt, `${p.default} is outside ${min}..${max}`);
-        }
-        return p;
-      }
-      case 'float': {
-        const p: ParamSpec = { ...base, type };
-        const num = (v: unknown, field: string): number =>
-          typeof v === 'number' && Number.isFinite(v)
-            ? v
-            : c.fail(field, `expected a number, got ${JSON.stringify(v)}`);
-        if (po.min !== undefined) p.min = num(po.min, `${at}.min`);
-        if (po.max !== undefined) p.max = num(po.max, `${at}.max`);
-        if (p.min !== undefined && p.max !== undefined && p.min > p.max)
-          c.fail(`${at}.max`, `max ${p.max} is below min ${p.min}`);
-        if (po.default !== undefined) {
-          p.default = num(po.default, dflt);
-          if ((p.min !== undefined && p.default < p.min) || (p.max !== undefined && p.default > p.max))
-            c.fail(dflt, `${p.default} is outside ${p.min ?? ''}..${p.max ?? ''}`);
-        }
-        return p;
-      }
-      case 'bool': {
-        const p: ParamSpec = { ...base, type };
-        if (po.default !== undefined) p.default = c.bool(po.default, dflt);
-        return p;
-      }
-      case 'date':
-      case 'time': {
-        const p: ParamSpec = { ...base, type };
-        if (po.default !== undefined) {
-          p.default = c.string(po.default, dflt);
-          const ok = type === 'date' ? parseIsoDate(p.default) : parseClockTime(p.default);
-          if (Number.isNaN(ok)) c.fail(dflt, `'${p.default}' is not a valid ${type}`);
-        }
-        return p;
-      }
-    }
-  });
+  const declarative = o.table !== undefined;
+  const params = c.array(o.params ?? [], 'params').map((raw, i) => validateParam(c, raw, `params[${i}]`, declarative));
   c.unique(
     params.map((p) => p.name),
     (i) => `params[${i}].name`,
     'parameter',
   );
-  // One property order for every parameter, whatever the schema's, so generated specs read alike.
-  const order = ['name', 'type', 'required', 'default', 'maxLength', 'min', 'max', 'description', 'label', 'help'];
   const ordered = params.map(
     (p) =>
-      Object.fromEntries(order.filter((k) => k in p).map((k) => [k, (p as Record<string, unknown>)[k]])) as ParamSpec,
+      Object.fromEntries(
+        PARAM_PROPERTIES.filter((k) => k in p).map((k) => [k, (p as Record<string, unknown>)[k]]),
+      ) as ParamSpec,
   );
-  const declarative = o.table !== undefined;
   const fieldText: Record<string, { label?: string; help?: string }> = {};
-  const fields: Field[] = c.array(o.fields, 'fields').map((raw, i) => {
-    const fo = c.object(raw, `fields[${i}]`, [
-      'name',
-      'type',
-      'description',
-      'label',
-      'help',
-      ...(declarative ? ['column'] : []),
-    ]);
-    const name = c.string(fo.name, `fields[${i}].name`, SNAKE, 'a field name of [a-z0-9_] starting with a letter');
-    for (const k of ['label', 'help'] as const)
-      if (fo[k] !== undefined)
-        (fieldText[name] ??= {})[k] = c.string(fo[k], `fields[${i}].${k}`, ONE_LINE, 'text on one line');
-    // A declarative query's field types follow its columns (linkDeclared); one written here must agree.
-    if (declarative && fo.type === undefined) return { name, type: 'string' };
-    return { name, type: c.oneOf(fo.type, `fields[${i}].type`, FIELD_TYPES, 'type') };
-  });
-  if (fields.length === 0) c.fail('fields', 'a query needs at least one field');
-  c.unique(
-    fields.map((f) => f.name),
-    (i) => `fields[${i}].name`,
-    'field',
-  );
+  const fields = validateFields(c, o.fields, declarative, fieldText);
   if (!declarative) {
     for (const prop of ['index', 'limit'])
       if (o[prop] !== undefined) c.fail(prop, `only a query that names a table takes ${prop}`);
@@ -528,6 +473,117 @@ export function validateQuery(file: SchemaFile): QuerySchema {
   return q;
 }
 
+/** One entry of `params` (at `at`); a declarative query's parameters may also say how they `match`. */
+function validateParam(c: Checker, raw: unknown, at: string, declarative: boolean): ParamSpec {
+  const po = c.object(raw, at, declarative ? [...PARAM_PROPERTIES, 'match'] : PARAM_PROPERTIES);
+  const pname = c.string(po.name, `${at}.name`, SNAKE, 'a parameter name of [a-z0-9_] starting with a letter');
+  const type = c.oneOf(po.type, `${at}.type`, PARAM_TYPES, 'type');
+  const base: ParamBase = { name: pname };
+  if (po.required !== undefined) base.required = c.bool(po.required, `${at}.required`);
+  for (const k of ['description', 'label', 'help'] as const)
+    if (po[k] !== undefined) base[k] = c.string(po[k], `${at}.${k}`, ONE_LINE, 'text on one line');
+  const only = (prop: string, types: readonly string[]) => {
+    if (po[prop] !== undefined && !types.includes(type))
+      c.fail(`${at}.${prop}`, `only ${types.join(', ')} parameters take ${prop}`);
+  };
+  only('maxLength', ['string']);
+  only('min', ['int', 'float']);
+  only('max', ['int', 'float']);
+  return typedParam(c, po, at, type, base);
+}
+
+/** The parameter's type-specific part: its bounds, length and default, each checked against the others. */
+function typedParam(c: Checker, po: Obj, at: string, type: ParamType, base: ParamBase): ParamSpec {
+  const dflt = `${at}.default`;
+  switch (type) {
+    case 'string': {
+      const p: ParamSpec = { ...base, type };
+      if (po.maxLength !== undefined) p.maxLength = c.integer(po.maxLength, `${at}.maxLength`);
+      if (po.default !== undefined) p.default = c.string(po.default, dflt);
+      return p;
+    }
+    case 'int': {
+      const min = c.integer(po.min, `${at}.min`);
+      const max = c.integer(po.max, `${at}.max`);
+      if (min > max) c.fail(`${at}.max`, `max ${max} is below min ${min}`);
+      const p: ParamSpec = { ...base, type, min, max };
+      if (po.default !== undefined) {
+        p.default = c.integer(po.default, dflt);
+        if (p.default < min || p.default > max) c.fail(dflt, `${p.default} is outside ${min}..${max}`);
+      }
+      return p;
+    }
+    case 'float':
+      return floatParam(c, po, at, base);
+    case 'bool': {
+      const p: ParamSpec = { ...base, type };
+      if (po.default !== undefined) p.default = c.bool(po.default, dflt);
+      return p;
+    }
+    case 'date':
+    case 'time': {
+      const p: ParamSpec = { ...base, type };
+      if (po.default !== undefined) {
+        p.default = c.string(po.default, dflt);
+        const ok = type === 'date' ? parseIsoDate(p.default) : parseClockTime(p.default);
+        if (Number.isNaN(ok)) c.fail(dflt, `'${p.default}' is not a valid ${type}`);
+      }
+      return p;
+    }
+  }
+}
+
+/** A float parameter: its bounds are optional, and its default lies within those it has. */
+function floatParam(c: Checker, po: Obj, at: string, base: ParamBase): ParamSpec {
+  const dflt = `${at}.default`;
+  const p: ParamSpec = { ...base, type: 'float' };
+  const num = (v: unknown, field: string): number =>
+    typeof v === 'number' && Number.isFinite(v) ? v : c.fail(field, `expected a number, got ${JSON.stringify(v)}`);
+  if (po.min !== undefined) p.min = num(po.min, `${at}.min`);
+  if (po.max !== undefined) p.max = num(po.max, `${at}.max`);
+  if (p.min !== undefined && p.max !== undefined && p.min > p.max)
+    c.fail(`${at}.max`, `max ${p.max} is below min ${p.min}`);
+  if (po.default !== undefined) {
+    p.default = num(po.default, dflt);
+    if ((p.min !== undefined && p.default < p.min) || (p.max !== undefined && p.default > p.max))
+      c.fail(dflt, `${p.default} is outside ${p.min ?? ''}..${p.max ?? ''}`);
+  }
+  return p;
+}
+
+/** The query's `fields`; their labels and help go into `fieldText`, by field name. */
+function validateFields(
+  c: Checker,
+  json: unknown,
+  declarative: boolean,
+  fieldText: Record<string, { label?: string; help?: string }>,
+): Field[] {
+  const fields: Field[] = c.array(json, 'fields').map((raw, i) => {
+    const fo = c.object(raw, `fields[${i}]`, [
+      'name',
+      'type',
+      'description',
+      'label',
+      'help',
+      ...(declarative ? ['column'] : []),
+    ]);
+    const name = c.string(fo.name, `fields[${i}].name`, SNAKE, 'a field name of [a-z0-9_] starting with a letter');
+    for (const k of ['label', 'help'] as const)
+      if (fo[k] !== undefined)
+        (fieldText[name] ??= {})[k] = c.string(fo[k], `fields[${i}].${k}`, ONE_LINE, 'text on one line');
+    // A declarative query's field types follow its columns (linkDeclared); one written here must agree.
+    if (declarative && fo.type === undefined) return { name, type: 'string' };
+    return { name, type: c.oneOf(fo.type, `fields[${i}].type`, FIELD_TYPES, 'type') };
+  });
+  if (fields.length === 0) c.fail('fields', 'a query needs at least one field');
+  c.unique(
+    fields.map((f) => f.name),
+    (i) => `fields[${i}].name`,
+    'field',
+  );
+  return fields;
+}
+
 /** The field type of a declarative query's column: numbers stay numbers, bools bools, dates and times are text. */
 function fieldTypeOf(type: ColumnType): Field['type'] {
   return type === 'int' || type === 'float' || type === 'bool' ? type : 'string';
@@ -543,6 +599,31 @@ function linkDeclared(q: QuerySchema, json: Obj, tables: readonly SourcedTable[]
   const tableName = c.string(json.table, 'table');
   const t = tables.find((x) => x.name === tableName);
   if (!t) return c.fail('table', `no table '${tableName}' (tables: ${tables.map((x) => x.name).join(', ') || 'none'})`);
+  const { index, columns } = declaredIndex(c, json, t);
+  const match = paramMatches(c, json, t, index, columns);
+  const exact = match.filter((m) => m === 'exact').length;
+  checkParamColumns(c, q, t, columns, match);
+  const fields = declaredFields(c, q, json, t);
+  const limit = json.limit === undefined ? 100 : c.integer(json.limit, 'limit');
+  if (limit < 1 || limit > 100_000) c.fail('limit', `${limit} is outside 1..100000`);
+  const names = q.params.map((p) => p.name);
+  q.declared = { table: t.name, index, columns: [...columns], params: names.slice(0, exact), fields, limit };
+  if (exact < names.length) {
+    const range: NonNullable<DeclaredQuery['range']> = { column: columns[exact]! };
+    match.forEach((m, i) => {
+      if (m !== 'exact') range[m] = names[i]!;
+    });
+    q.declared.range = range;
+  }
+  const folded = columns.filter((n, i) => i < exact && t.columns.find((x) => x.name === n)!.fold);
+  if (folded.length) q.declared.fold = folded;
+}
+
+const MATCHES = ['exact', 'prefix', 'min', 'max'] as const;
+type Match = (typeof MATCHES)[number];
+
+/** The index a declarative query's parameters bind to: the key, unless `index` names another. */
+function declaredIndex(c: Checker, json: Obj, t: SourcedTable): { index: string; columns: readonly string[] } {
   const index = json.index === undefined ? 'key' : c.string(json.index, 'index');
   const columns = index === 'key' ? t.key : t.indexes.find((ix) => ix.name === index)?.columns;
   if (!columns || columns.length === 0) {
@@ -552,8 +633,12 @@ function linkDeclared(q: QuerySchema, json: Obj, tables: readonly SourcedTable[]
       `table '${t.name}' has no ${index === 'key' ? 'key' : `index '${index}'`} (it has: ${known.join(', ') || 'no key and no index'})`,
     );
   }
+  return { index, columns };
+}
+
+/** How each parameter matches: the exact ones first, then at most one column's range, within the index. */
+function paramMatches(c: Checker, json: Obj, t: SourcedTable, index: string, columns: readonly string[]): Match[] {
   const paramsJson = (json.params ?? []) as Obj[];
-  const MATCHES = ['exact', 'prefix', 'min', 'max'] as const;
   const match = paramsJson.map((p, i) =>
     p.match === undefined ? 'exact' : c.oneOf(p.match, `params[${i}].match`, MATCHES, 'match'),
   );
@@ -567,14 +652,18 @@ function linkDeclared(q: QuerySchema, json: Obj, tables: readonly SourcedTable[]
       `params[${columns.length}]`,
       `the ${index} of '${t.name}' has ${columns.length} column(s) (${columns.join(', ')}); parameters bind to them in order`,
     );
-  const PARAM_OF: Record<ColumnType, string> = {
-    string: 'string',
-    int: 'int',
-    float: 'float',
-    bool: 'bool',
-    date: 'date',
-    time: 'time',
-  };
+  return match;
+}
+
+/** Each parameter against the column it binds to: its type, and a match the column's type allows. */
+function checkParamColumns(
+  c: Checker,
+  q: QuerySchema,
+  t: SourcedTable,
+  columns: readonly string[],
+  match: readonly Match[],
+): void {
+  const exact = match.filter((m) => m === 'exact').length;
   q.params.forEach((p, i) => {
     const col = t.columns.find((x) => x.name === columns[Math.min(i, exact)])!;
     const m = match[i]!;
@@ -583,14 +672,19 @@ function linkDeclared(q: QuerySchema, json: Obj, tables: readonly SourcedTable[]
       c.fail(`params[${i}].match`, `a prefix matches a string column alone; ${t.name}.${col.name} is ${col.type}`);
     if ((m === 'min' || m === 'max') && col.type === 'string')
       c.fail(`params[${i}].match`, `${m} bounds a column of numbers, dates or times; ${t.name}.${col.name} is text`);
-    if (PARAM_OF[col.type] !== p.type)
+    // A parameter's type is named as its column's is.
+    if (col.type !== p.type)
       c.fail(
         `params[${i}].type`,
-        `'${p.name}' binds to ${t.name}.${col.name}, a ${col.type} column: make it ${PARAM_OF[col.type]}`,
+        `'${p.name}' binds to ${t.name}.${col.name}, a ${col.type} column: make it ${col.type}`,
       );
   });
+}
+
+/** Each field's column (its `column`, or the column of its name); the field takes the type the column gives. */
+function declaredFields(c: Checker, q: QuerySchema, json: Obj, t: SourcedTable): DeclaredQuery['fields'] {
   const fieldsJson = json.fields as Obj[];
-  const fields = q.fields.map((f, i) => {
+  return q.fields.map((f, i) => {
     const column =
       fieldsJson[i]!.column === undefined ? f.name : c.string(fieldsJson[i]!.column, `fields[${i}].column`);
     const col = t.columns.find((x) => x.name === column);
@@ -605,19 +699,6 @@ function linkDeclared(q: QuerySchema, json: Obj, tables: readonly SourcedTable[]
     f.type = type;
     return { column, type };
   });
-  const limit = json.limit === undefined ? 100 : c.integer(json.limit, 'limit');
-  if (limit < 1 || limit > 100_000) c.fail('limit', `${limit} is outside 1..100000`);
-  const names = q.params.map((p) => p.name);
-  q.declared = { table: t.name, index, columns: [...columns], params: names.slice(0, exact), fields, limit };
-  if (exact < names.length) {
-    const range: NonNullable<DeclaredQuery['range']> = { column: columns[exact]! };
-    match.forEach((m, i) => {
-      if (m !== 'exact') range[m] = names[i]!;
-    });
-    q.declared.range = range;
-  }
-  const folded = columns.filter((n, i) => i < exact && t.columns.find((x) => x.name === n)!.fold);
-  if (folded.length) q.declared.fold = folded;
 }
 
 function dirOf(files: SchemaFile[], fallback: string): string {

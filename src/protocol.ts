@@ -413,134 +413,158 @@ function cellOf(type: FieldType, wire: string): Cell {
  * proved itself, a malformed line throws an Error naming it, so a client can report a broken daemon instead of
  * hanging. Without `proof` (tools reading a version 1 answer), every answer counts.
  */
-export function answerParser(proof?: string) {
-  let buffered = '';
-  let done = false;
-  let version = 0;
-  let status = '';
-  let generation = 0;
-  let hash: string | undefined;
-  let fields: Field[] = [];
-  let dates: DateRange | undefined;
-  const rows: Cell[][] = [];
-  const attrs: Record<string, string> = {};
+export function answerParser(proof?: string): AnswerParser {
+  return new AnswerParser(proof);
+}
+
+const ANSWER_HEAD = `roq=${PROTOCOL_VERSION}`;
+const DATES_VALUE = /^([0-9]{4}-[0-9]{2}-[0-9]{2})\.\.([0-9]{4}-[0-9]{2}-[0-9]{2})$/;
+
+export class AnswerParser {
+  private readonly proof: string | undefined;
+  private buffered = '';
+  private complete = false;
+  private version = 0;
+  private status = '';
+  private generation = 0;
+  private hash: string | undefined;
+  private fields: Field[] = [];
+  private dates: DateRange | undefined;
+  private readonly rows: Cell[][] = [];
+  private readonly attrs: Record<string, string> = {};
   /** seek: before an answer; proof: after `roq=`, the proof line is due; skip: inside a rejected answer; in: proved. */
-  let gate: 'seek' | 'proof' | 'skip' | 'in' = proof === undefined ? 'in' : 'seek';
-  let rejected = 0;
-  const head = `roq=${PROTOCOL_VERSION}`;
+  private gate: 'seek' | 'proof' | 'skip' | 'in';
+  private skipped = 0;
+
+  constructor(proof?: string) {
+    this.proof = proof;
+    this.gate = proof === undefined ? 'in' : 'seek';
+  }
+
+  /** Feeds a chunk; returns true once the answer is complete. */
+  push(chunk: string): boolean {
+    this.buffered += chunk;
+    let nl: number;
+    while (!this.complete && (nl = this.buffered.indexOf('\n')) >= 0) {
+      const text = this.buffered.slice(0, nl);
+      this.buffered = this.buffered.slice(nl + 1);
+      if (this.admit(text)) this.line(text);
+    }
+    return this.complete;
+  }
+
+  /** Answers (or stray lines) skipped because they did not carry the request's proof. */
+  get rejected(): number {
+    return this.skipped;
+  }
+
+  get done(): boolean {
+    return this.complete;
+  }
+
+  /** Text after the end line: whatever followed the answer in the same chunk. */
+  get leftover(): string {
+    return this.buffered;
+  }
+
+  result(): Answer {
+    if (!this.complete) throw new Error('answer incomplete');
+    if (this.version === 0) throw new Error('answer without a roq= line');
+    const status = this.status;
+    if (status === 'ok')
+      return {
+        status: 'ok',
+        generation: this.generation,
+        ...(this.hash === undefined ? {} : { hash: this.hash }),
+        fields: this.fields,
+        rows: this.rows,
+        ...(this.dates ? { dates: this.dates } : {}),
+      };
+    if (status === 'error' || status === 'timeout') {
+      const a: Answer = { status, code: this.attrs.code ?? 'ROQ_UNKNOWN', message: this.attrs.message ?? '' };
+      if (this.attrs.param !== undefined) a.param = this.attrs.param;
+      return a;
+    }
+    throw new Error(`unknown answer status '${status}'`);
+  }
 
   /** The gate in front of line(): true when the line belongs to an answer that proved itself. */
-  function admit(text: string): boolean {
-    if (gate === 'in') return true;
-    if (text === head) {
-      gate = 'proof'; // an answer starts, possibly right after a rejected one that never ended
+  private admit(text: string): boolean {
+    if (this.gate === 'in') return true;
+    if (text === ANSWER_HEAD) {
+      this.gate = 'proof'; // an answer starts, possibly right after a rejected one that never ended
       return false;
     }
-    if (gate === 'proof' && text === `proof=${proof}`) {
-      gate = 'in';
-      version = PROTOCOL_VERSION;
+    if (this.gate === 'proof' && text === `proof=${this.proof}`) {
+      this.gate = 'in';
+      this.version = PROTOCOL_VERSION;
       return false;
     }
-    if (gate !== 'skip') {
-      rejected++;
-      gate = 'skip';
+    if (this.gate !== 'skip') {
+      this.skipped++;
+      this.gate = 'skip';
     }
-    if (text.startsWith('end=')) gate = 'seek';
+    if (text.startsWith('end=')) this.gate = 'seek';
     return false;
   }
 
-  function line(text: string): void {
+  private line(text: string): void {
     const eq = text.indexOf('=');
     if (eq < 1) throw new Error(`malformed answer line '${text.slice(0, 40)}'`);
     const name = text.slice(0, eq);
     const value = text.slice(eq + 1);
     switch (name) {
       case 'roq':
-        version = Number(value);
-        if (version !== PROTOCOL_VERSION && version !== 1)
-          throw new Error(`answer of protocol version ${value}; this client speaks ${PROTOCOL_VERSION}`);
-        return;
+        return this.versionLine(value);
       case 'status':
-        status = value;
+        this.status = value;
         return;
       case 'generation':
-        generation = Number(value);
+        this.generation = Number(value);
         return;
       case 'hash':
-        hash = unescapeValue(value);
+        this.hash = unescapeValue(value);
         return;
       case 'dates': {
-        const m = /^([0-9]{4}-[0-9]{2}-[0-9]{2})\.\.([0-9]{4}-[0-9]{2}-[0-9]{2})$/.exec(value);
-        if (m) dates = { start: m[1]!, end: m[2]! };
+        const m = DATES_VALUE.exec(value);
+        if (m) this.dates = { start: m[1]!, end: m[2]! };
         return;
       }
       case 'fields':
-        fields =
-          value === ''
-            ? []
-            : value.split(',').map((f) => {
-                const [n, t] = f.split(':');
-                return { name: n ?? '', type: FIELD_TYPE[t ?? ''] ?? 'string' };
-              });
+        this.fields = fieldsOf(value);
         return;
-      case 'row': {
-        const cells = value.split(',');
-        if (cells.length !== fields.length) throw new Error(`row of ${cells.length} cells for ${fields.length} fields`);
-        rows.push(cells.map((c, i) => cellOf(fields[i]!.type, c)));
-        return;
-      }
+      case 'row':
+        return this.rowLine(value);
       case 'end':
-        if (Number(value) !== rows.length) throw new Error(`end says ${value} rows, got ${rows.length}`);
-        done = true;
+        if (Number(value) !== this.rows.length) throw new Error(`end says ${value} rows, got ${this.rows.length}`);
+        this.complete = true;
         return;
       default:
-        attrs[name] = unescapeValue(value); // code, message, param, proof; unknown names are ignored for forward compatibility
+        this.attrs[name] = unescapeValue(value); // code, message, param, proof; unknown names are ignored for forward compatibility
     }
   }
 
-  return {
-    /** Feeds a chunk; returns true once the answer is complete. */
-    push(chunk: string): boolean {
-      buffered += chunk;
-      let nl: number;
-      while (!done && (nl = buffered.indexOf('\n')) >= 0) {
-        const text = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (admit(text)) line(text);
-      }
-      return done;
-    },
-    /** Answers (or stray lines) skipped because they did not carry the request's proof. */
-    get rejected() {
-      return rejected;
-    },
-    get done() {
-      return done;
-    },
-    /** Text after the end line: whatever followed the answer in the same chunk. */
-    get leftover() {
-      return buffered;
-    },
-    result(): Answer {
-      if (!done) throw new Error('answer incomplete');
-      if (version === 0) throw new Error('answer without a roq= line');
-      if (status === 'ok')
-        return {
-          status: 'ok',
-          generation,
-          ...(hash === undefined ? {} : { hash }),
-          fields,
-          rows,
-          ...(dates ? { dates } : {}),
-        };
-      if (status === 'error' || status === 'timeout') {
-        const a: Answer = { status, code: attrs.code ?? 'ROQ_UNKNOWN', message: attrs.message ?? '' };
-        if (attrs.param !== undefined) a.param = attrs.param;
-        return a;
-      }
-      throw new Error(`unknown answer status '${status}'`);
-    },
-  };
+  private versionLine(value: string): void {
+    this.version = Number(value);
+    if (this.version !== PROTOCOL_VERSION && this.version !== 1)
+      throw new Error(`answer of protocol version ${value}; this client speaks ${PROTOCOL_VERSION}`);
+  }
+
+  private rowLine(value: string): void {
+    const fields = this.fields;
+    const cells = value.split(',');
+    if (cells.length !== fields.length) throw new Error(`row of ${cells.length} cells for ${fields.length} fields`);
+    this.rows.push(cells.map((c, i) => cellOf(fields[i]!.type, c)));
+  }
+}
+
+/** The `fields=` line's value: `name:type` pairs, an unknown type read as a string. */
+function fieldsOf(value: string): Field[] {
+  if (value === '') return [];
+  return value.split(',').map((f) => {
+    const [n, t] = f.split(':');
+    return { name: n ?? '', type: FIELD_TYPE[t ?? ''] ?? 'string' };
+  });
 }
 
 /** Rows as JSON-ready objects whose keys follow the field order. */

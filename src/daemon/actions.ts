@@ -66,33 +66,53 @@ export interface ActionScanner {
  * MAX_SCAN per scan; what is not a trusted request is removed, the first NAMED_REFUSALS named in the log with the
  * reason and the rest counted in one line (`warn`, the daemon's log).
  */
-export function createActionScanner(
-  run: string,
-  act: (request: { action: HoldAction; id: string }) => void,
-  warn: (msg: string) => void,
-): ActionScanner {
-  let scanning = false;
-  let again = false;
-  /** Waiting for the scan under way (`current`) or for the next one (`next`). */
-  let current: (() => void)[] = [];
-  let next: (() => void)[] = [];
+export function createActionScanner(run: string, act: Act, warn: (msg: string) => void): ActionScanner {
+  return new RunDirectoryScanner(run, act, warn);
+}
 
-  function scan(): void {
-    scanning = true;
-    current = next;
-    next = [];
+type TakenRequest = { action: HoldAction; id: string };
+type Act = (request: TakenRequest) => void;
+type Refuse = (name: string, why: string) => void;
+
+class RunDirectoryScanner implements ActionScanner {
+  private readonly run: string;
+  private readonly act: Act;
+  private readonly warn: (msg: string) => void;
+  private scanning = false;
+  private again = false;
+  /** Waiting for the scan under way (`current`) or for the next one (`next`). */
+  private current: (() => void)[] = [];
+  private next: (() => void)[] = [];
+
+  constructor(run: string, act: Act, warn: (msg: string) => void) {
+    this.run = run;
+    this.act = act;
+    this.warn = warn;
+  }
+
+  request(): Promise<void> {
+    const done = new Promise<void>((resolve) => this.next.push(resolve));
+    if (this.scanning) this.again = true;
+    else this.scan();
+    return done;
+  }
+
+  private scan(): void {
+    this.scanning = true;
+    this.current = this.next;
+    this.next = [];
     let dir: fs.Dir;
     try {
-      dir = fs.opendirSync(run);
+      dir = fs.opendirSync(this.run);
     } catch {
-      return finish([]);
+      return this.finish([]);
     }
     const me = process.getuid?.() ?? 0;
-    const taken: { action: HoldAction; id: string }[] = [];
+    const taken: TakenRequest[] = [];
     let seen = 0;
     let refused = 0;
-    const refuse = (name: string, why: string) => {
-      if (++refused <= NAMED_REFUSALS) warn(`admin request ${name} ignored: ${why}`);
+    const refuse: Refuse = (name, why) => {
+      if (++refused <= NAMED_REFUSALS) this.warn(`admin request ${name} ignored: ${why}`);
     };
     const slice = () => {
       for (let n = 0; n < SLICE; n++) {
@@ -100,18 +120,18 @@ export function createActionScanner(
         if (entry === null) {
           dir.closeSync();
           if (refused > NAMED_REFUSALS)
-            warn(`${refused - NAMED_REFUSALS} more admin requests ignored and removed in this scan (not shown)`);
-          return finish(taken.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+            this.warn(`${refused - NAMED_REFUSALS} more admin requests ignored and removed in this scan (not shown)`);
+          return this.finish(taken.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
         }
-        if (entry.name.startsWith(PREFIX) && !entry.name.endsWith('.tmp')) take(entry.name, me, taken, refuse);
+        if (entry.name.startsWith(PREFIX) && !entry.name.endsWith('.tmp')) this.take(entry.name, me, taken, refuse);
       }
       setImmediate(slice);
     };
     slice();
   }
 
-  function take(name: string, me: number, taken: { action: HoldAction; id: string }[], refuse: Refuse): void {
-    const path = join(run, name);
+  private take(name: string, me: number, taken: TakenRequest[], refuse: Refuse): void {
+    const path = join(this.run, name);
     let text: string | undefined;
     try {
       text = readTrusted(path, me);
@@ -129,24 +149,13 @@ export function createActionScanner(
       );
   }
 
-  function finish(taken: { action: HoldAction; id: string }[]): void {
-    for (const request of taken) act(request);
-    scanning = false;
-    for (const done of current.splice(0)) done();
-    if (again) {
-      again = false;
-      scan();
+  private finish(taken: TakenRequest[]): void {
+    for (const request of taken) this.act(request);
+    this.scanning = false;
+    for (const done of this.current.splice(0)) done();
+    if (this.again) {
+      this.again = false;
+      this.scan();
     }
   }
-
-  return {
-    request() {
-      const done = new Promise<void>((resolve) => next.push(resolve));
-      if (scanning) again = true;
-      else scan();
-      return done;
-    },
-  };
 }
-
-type Refuse = (name: string, why: string) => void;

@@ -377,15 +377,9 @@ async function serve(
 ): Promise<ReadyReport> {
   const { core } = p;
   const { log } = env;
-  try {
-    writeQueriesFile(o.run, QUERY_SPECS);
-  } catch (e) {
-    log.warn(
-      `could not write ${o.run}/queries.json (roq query needs it for this app's queries): ${(e as Error).message}`,
-    );
-  }
-  let retiring = false;
-  let stopping = false;
+  writeQueries(o.run, log);
+  /** retiring: a successor took over (the stop came as `retire`); stopping: the stop line has been read. */
+  const state = { retiring: false, stopping: false };
   const dispatcher = startDispatcher({
     fd: p.fd,
     core,
@@ -403,7 +397,7 @@ async function serve(
     () =>
       statusSnapshot(o, p, {
         startedAt,
-        stopping,
+        stopping: state.stopping,
         reload: reloader.state(),
         requests: requests.state(),
         health: env.watch.summary(),
@@ -434,24 +428,14 @@ async function serve(
     status.request();
   });
   p.whenStopped(() => {
-    stopping = true;
-    void shutdown(o, p, env, { retiring, reloader, status, timers });
+    state.stopping = true;
+    void shutdown(o, p, env, { retiring: state.retiring, reloader, status, timers });
   });
   watch(); // so that the first status and health ping already say what is wrong
   if (o.watchdog) startWatchdog(o.watchdog, log, () => statusLine(env.watch.summary(), core.current().id));
   status.request();
   await status.flushed();
-  const actions = createActionScanner(
-    o.run,
-    (a) => reloader.act(a.action, a.id),
-    (msg) => log.warn(msg),
-  );
-  signals.deliver((what) => {
-    if (what === 'reload') return reloader.request();
-    if (what === 'actions') return void actions.request();
-    if (what === 'retire') retiring = true;
-    p.effects.perform(core.control('stop'));
-  });
+  takeSignals(o.run, p, signals, reloader, log, () => (state.retiring = true));
   const first = p.first;
   const s = first.stats;
   log.info(
@@ -459,6 +443,42 @@ async function serve(
   );
   warnIfExpired(first);
   return readyReport(first, o);
+}
+
+/** The app's queries for `roq query` (run/queries.json); serving goes on without it, with a warning. */
+function writeQueries(run: string, log: Log): void {
+  try {
+    writeQueriesFile(run, QUERY_SPECS);
+  } catch (e) {
+    log.warn(
+      `could not write ${run}/queries.json (roq query needs it for this app's queries): ${(e as Error).message}`,
+    );
+  }
+}
+
+/**
+ * From now on the signals recorded act: a reload goes to the reloader, admin requests are taken from the run
+ * directory (actions.ts), and a stop or a retire (`retiring` is called first) becomes the core's stop line.
+ */
+function takeSignals(
+  run: string,
+  p: Parts,
+  signals: ReturnType<typeof recordSignals>,
+  reloader: Reloader,
+  log: Log,
+  retiring: () => void,
+): void {
+  const actions = createActionScanner(
+    run,
+    (a) => reloader.act(a.action, a.id),
+    (msg) => log.warn(msg),
+  );
+  signals.deliver((what) => {
+    if (what === 'reload') return reloader.request();
+    if (what === 'actions') return void actions.request();
+    if (what === 'retire') retiring();
+    p.effects.perform(p.core.control('stop'));
+  });
 }
 
 /** What `systemctl status` shows beside the unit (the watchdog's STATUS= line). */

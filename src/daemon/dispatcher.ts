@@ -58,13 +58,53 @@ interface Reader {
 }
 
 export function startDispatcher(o: DispatcherOptions): Dispatcher {
-  const readers: Reader[] = [];
+  return new RequestsDispatcher(o);
+}
+
+class RequestsDispatcher implements Dispatcher {
+  private readonly o: DispatcherOptions;
+  private readonly readers: Reader[] = [];
   /** Where control lines go: the newest REQUESTS, the one clients reach. */
-  let controlFd = o.fd;
-  const pendingControl: { word: ControlWord; token: string }[] = [];
+  private controlFd: number;
+  private readonly pendingControl: { word: ControlWord; token: string }[] = [];
+
+  constructor(o: DispatcherOptions) {
+    this.o = o;
+    this.controlFd = o.fd;
+    this.listen(o.fd);
+  }
+
+  writeControl(word: ControlWord, token: string): void {
+    this.pendingControl.push({ word, token });
+    if (this.pendingControl.length === 1) this.flushControl();
+  }
+
+  /**
+   * Stops reading REQUESTS exactly: every byte read from the kernel is parsed and answered, and nothing more is
+   * read. Whatever is left in the FIFO is for the next daemon.
+   */
+  stopReading(): void {
+    this.o.beforeLines();
+    for (const reader of this.readers) drainAndStop(reader);
+    setImmediate(() => this.o.perform(this.o.core.finishIfDone()));
+  }
+
+  attach(fd: number): void {
+    if (!this.o.core.accepting()) return void fs.closeSync(fd);
+    this.controlFd = fd;
+    const superseded = this.readers.slice();
+    this.listen(fd);
+    // Nobody can open the old FIFO by its path any more; a client that opened it just before has written by now.
+    setTimeout(() => this.dropReaders(superseded), SUPERSEDED_READ_MS).unref();
+  }
+
+  close(): void {
+    for (const { socket } of this.readers) socket.destroy();
+  }
 
   /** Reads `fd` (a REQUESTS opened O_RDWR|O_NONBLOCK) on the event loop. */
-  function listen(fd: number): void {
+  private listen(fd: number): void {
+    const o = this.o;
     const socket = new net.Socket({ fd, readable: true, writable: false });
     const split = lineSplitter((line, cut) => o.perform(o.core.line(line, cut)), MAX_REQUEST_BYTES - 1);
     const onData = (chunk: Buffer) => {
@@ -73,76 +113,54 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
     };
     socket.on('data', onData);
     socket.on('error', (e) => o.log.error(`reading REQUESTS: ${e.message}`));
-    readers.push({ socket, split, onData });
+    this.readers.push({ socket, split, onData });
   }
 
-  function flushControl(): void {
-    while (pendingControl.length > 0) {
-      const c = pendingControl[0]!;
+  private readonly flushControl = (): void => {
+    const pending = this.pendingControl;
+    while (pending.length > 0) {
+      const c = pending[0]!;
       try {
-        fs.writeSync(controlFd, encodeRequest({ kind: 'control', word: c.word, token: c.token }));
-        pendingControl.shift();
+        fs.writeSync(this.controlFd, encodeRequest({ kind: 'control', word: c.word, token: c.token }));
+        pending.shift();
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return void setTimeout(flushControl, FULL_RETRY_MS);
-        pendingControl.shift();
-        o.perform(o.core.controlWriteFailed(c.token, (e as Error).message));
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return void setTimeout(this.flushControl, FULL_RETRY_MS);
+        pending.shift();
+        this.o.perform(this.o.core.controlWriteFailed(c.token, (e as Error).message));
       }
     }
-  }
-
-  /**
-   * Stops reading REQUESTS exactly: every byte read from the kernel is parsed and answered, and nothing more is
-   * read. A paused net.Socket keeps reading into its buffer up to its high-water mark, so the handle's reading is
-   * stopped and `_read` disabled (node:net internals, stable since Node 0.x) before the buffer is drained
-   * through the splitter. Whatever is left in the FIFO is for the next daemon.
-   */
-  function stopReading(): void {
-    o.beforeLines();
-    for (const { socket, split, onData } of readers) {
-      socket.pause();
-      const internals = socket as unknown as {
-        _handle?: { reading: boolean; readStop(): number };
-        _read(n: number): void;
-      };
-      if (internals._handle) {
-        internals._handle.reading = false;
-        internals._handle.readStop();
-      }
-      internals._read = () => undefined;
-      socket.removeListener('data', onData);
-      for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null;) split(chunk);
-    }
-    setImmediate(() => o.perform(o.core.finishIfDone()));
-  }
-
-  listen(o.fd);
-
-  return {
-    writeControl(word, token) {
-      pendingControl.push({ word, token });
-      if (pendingControl.length === 1) flushControl();
-    },
-    stopReading,
-    attach(fd) {
-      if (!o.core.accepting()) return void fs.closeSync(fd);
-      controlFd = fd;
-      const superseded = readers.slice();
-      listen(fd);
-      // Nobody can open the old FIFO by its path any more; a client that opened it just before has written by now.
-      setTimeout(() => {
-        if (o.core.isStopping()) return; // stopReading drains and close ends every reader
-        // A reader may be in two superseded lists (REQUESTS made again twice within SUPERSEDED_READ_MS): the
-        // first timer removed it, and splice(-1) would drop the newest reader instead.
-        for (const r of superseded) {
-          const at = readers.indexOf(r);
-          if (at < 0) continue;
-          r.socket.destroy();
-          readers.splice(at, 1);
-        }
-      }, SUPERSEDED_READ_MS).unref();
-    },
-    close() {
-      for (const { socket } of readers) socket.destroy();
-    },
   };
+
+  /** Stops reading the REQUESTS that were replaced, unless the daemon stops (then stopReading drains them). */
+  private dropReaders(superseded: readonly Reader[]): void {
+    if (this.o.core.isStopping()) return; // stopReading drains and close ends every reader
+    // A reader may be in two superseded lists (REQUESTS made again twice within SUPERSEDED_READ_MS): the
+    // first timer removed it, and splice(-1) would drop the newest reader instead.
+    for (const r of superseded) {
+      const at = this.readers.indexOf(r);
+      if (at < 0) continue;
+      r.socket.destroy();
+      this.readers.splice(at, 1);
+    }
+  }
+}
+
+/**
+ * Stops one reader exactly and gives the core what it had read. A paused net.Socket keeps reading into its buffer
+ * up to its high-water mark, so the handle's reading is stopped and `_read` disabled (node:net internals, stable
+ * since Node 0.x) before the buffer is drained through the splitter.
+ */
+function drainAndStop({ socket, split, onData }: Reader): void {
+  socket.pause();
+  const internals = socket as unknown as {
+    _handle?: { reading: boolean; readStop(): number };
+    _read(n: number): void;
+  };
+  if (internals._handle) {
+    internals._handle.reading = false;
+    internals._handle.readStop();
+  }
+  internals._read = () => undefined;
+  socket.removeListener('data', onData);
+  for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null;) split(chunk);
 }

@@ -64,20 +64,69 @@ export interface Pool {
 }
 
 export function createPool(o: PoolOptions): Pool {
-  const threads = new Map<number, Thread>();
-  const timers = new Map<number, NodeJS.Timeout>();
-  let closing = false;
-  let tail: NodeJS.Timeout | undefined;
+  return new WorkerPool(o);
+}
 
-  /** The worker's reports, in order, to the core; and jobs waiting here for room in its inbox, if it has some. */
-  function drainOne(worker: number, t: Thread): void {
-    for (let text = t.outbox.read(); text !== undefined; text = t.outbox.read())
-      o.perform(o.core.fromWorker(worker, JSON.parse(text) as DoneReport));
-    if (t.overflow.length > 0) flush(t);
+class WorkerPool implements Pool {
+  private readonly o: PoolOptions;
+  private readonly threads = new Map<number, Thread>();
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+  private closing = false;
+  private tail: NodeJS.Timeout | undefined;
+
+  constructor(o: PoolOptions) {
+    this.o = o;
   }
 
-  function drain(): void {
-    for (const [worker, t] of threads) drainOne(worker, t);
+  apply(effect: PoolEffect): void {
+    switch (effect.kind) {
+      case 'post':
+        return this.post(effect.worker, effect.message);
+      case 'arm':
+        return this.arm(effect.worker, effect.ms);
+      case 'disarm':
+        return this.disarm(effect.worker);
+      case 'terminate':
+        return void this.threads.get(effect.worker)?.thread.terminate();
+      case 'spawn':
+        if (effect.delayMs > 0) setTimeout(() => this.spawn(effect.worker), effect.delayMs).unref();
+        else this.spawn(effect.worker);
+        return;
+      default: {
+        const never: never = effect;
+        throw new Error(`not a pool effect: ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  drain(): void {
+    for (const [worker, t] of this.threads) this.drainOne(worker, t);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.o.core.close();
+    for (const t of this.timers.values()) clearTimeout(t);
+    clearTimeout(this.tail);
+    this.timers.clear();
+    await Promise.all([...this.threads.values()].map((t) => t.thread.terminate()));
+  }
+
+  /** The worker's reports, in order, to the core; and jobs waiting here for room in its inbox, if it has some. */
+  private drainOne(worker: number, t: Thread): void {
+    for (let text = t.outbox.read(); text !== undefined; text = t.outbox.read())
+      this.o.perform(this.o.core.fromWorker(worker, JSON.parse(text) as DoneReport));
+    if (t.overflow.length > 0) this.flush(t);
+  }
+
+  private post(worker: number, message: ToWorker): void {
+    // A slot whose thread starts later (after a pause) is given the live generations when it starts.
+    const t = this.threads.get(worker);
+    if (!t) return;
+    if (message.type === 'query') return this.send(t, message);
+    // A generation carries SharedArrayBuffers, which only a message can share; the bell wakes the worker.
+    t.thread.postMessage(message);
+    t.inbox.ring();
   }
 
   /**
@@ -85,115 +134,76 @@ export function createPool(o: PoolOptions): Pool {
    * inbox fills with jobs taken back from it) wait here, in order, until it has read some (`drainOne`, at every
    * event and when it says `idle`); a stuck one is terminated at its deadline with them.
    */
-  function send(t: Thread, message: ToWorker): void {
+  private send(t: Thread, message: ToWorker): void {
     const text = JSON.stringify(message);
     if (t.overflow.length > 0 || !t.inbox.write(text)) t.overflow.push(text);
     t.inbox.ring();
-    if (!tail) tail = setTimeout(readTail, TAIL_MS);
+    if (!this.tail) this.tail = setTimeout(this.readTail, TAIL_MS);
   }
 
   /** Reports of workers that went idle without a word (nothing waited for them): read within TAIL_MS. */
-  function readTail(): void {
-    tail = undefined;
-    drain();
-    if (o.core.busy() > 0 && !closing) tail = setTimeout(readTail, TAIL_MS);
-  }
+  private readonly readTail = (): void => {
+    this.tail = undefined;
+    this.drain();
+    if (this.o.core.busy() > 0 && !this.closing) this.tail = setTimeout(this.readTail, TAIL_MS);
+  };
 
-  function flush(t: Thread): void {
+  private flush(t: Thread): void {
     while (t.overflow.length > 0 && t.inbox.write(t.overflow[0]!)) t.overflow.shift();
     t.inbox.ring();
   }
 
   /** `idle`: the worker ran out of jobs while others wait, so its reports are read now (`drain`). */
-  function fromPort(worker: number, msg: PortFromWorker): void {
-    if (msg.type === 'rest') return o.rest(msg);
-    drain();
-    if (msg.type !== 'idle') o.perform(o.core.fromWorker(worker, msg));
+  private fromPort(worker: number, msg: PortFromWorker): void {
+    if (msg.type === 'rest') return this.o.rest(msg);
+    this.drain();
+    if (msg.type !== 'idle') this.o.perform(this.o.core.fromWorker(worker, msg));
   }
 
-  function spawn(worker: number): void {
-    const given = o.core.startWorker(worker);
-    if (closing || !given) return;
+  private spawn(worker: number): void {
+    const given = this.o.core.startWorker(worker);
+    if (this.closing || !given) return;
     const setup: WorkerSetup = {
-      run: o.run,
+      run: this.o.run,
       generations: given.generations,
-      faults: o.faults,
+      faults: this.o.faults,
       cells: given.cells,
       waiting: given.waiting,
       inbox: newRing(INBOX_BYTES),
       outbox: newRing(OUTBOX_BYTES),
     };
-    const thread = new Worker(o.source, { eval: true, workerData: setup });
+    const thread = new Worker(this.o.source, { eval: true, workerData: setup });
     const t: Thread = {
       thread,
       inbox: new RingWriter(setup.inbox),
       outbox: new RingReader(setup.outbox),
       overflow: [],
     };
-    threads.set(worker, t);
-    thread.on('message', (msg: PortFromWorker) => fromPort(worker, msg));
-    thread.on('error', (e) => o.core.workerError(worker, e.message));
+    this.threads.set(worker, t);
+    thread.on('message', (msg: PortFromWorker) => this.fromPort(worker, msg));
+    thread.on('error', (e) => this.o.core.workerError(worker, e.message));
     thread.on('exit', (code) => {
       // What it reported before it ended counts as done, not as lost with it.
-      drain();
-      threads.delete(worker);
-      o.perform(o.core.workerExited(worker, code));
+      this.drain();
+      this.threads.delete(worker);
+      this.o.perform(this.o.core.workerExited(worker, code));
     });
   }
 
-  function disarm(worker: number): void {
-    clearTimeout(timers.get(worker));
-    timers.delete(worker);
+  private disarm(worker: number): void {
+    clearTimeout(this.timers.get(worker));
+    this.timers.delete(worker);
   }
 
-  function arm(worker: number, ms: number): void {
-    disarm(worker);
-    timers.set(
+  private arm(worker: number, ms: number): void {
+    this.disarm(worker);
+    this.timers.set(
       worker,
       setTimeout(() => {
-        timers.delete(worker);
-        drain();
-        o.perform(o.core.deadline(worker));
+        this.timers.delete(worker);
+        this.drain();
+        this.o.perform(this.o.core.deadline(worker));
       }, ms),
     );
   }
-
-  return {
-    apply(effect) {
-      switch (effect.kind) {
-        case 'post': {
-          // A slot whose thread starts later (after a pause) is given the live generations when it starts.
-          const t = threads.get(effect.worker);
-          if (!t) return;
-          if (effect.message.type === 'query') return send(t, effect.message);
-          // A generation carries SharedArrayBuffers, which only a message can share; the bell wakes the worker.
-          t.thread.postMessage(effect.message);
-          return t.inbox.ring();
-        }
-        case 'arm':
-          return arm(effect.worker, effect.ms);
-        case 'disarm':
-          return disarm(effect.worker);
-        case 'terminate':
-          return void threads.get(effect.worker)?.thread.terminate();
-        case 'spawn':
-          if (effect.delayMs > 0) setTimeout(() => spawn(effect.worker), effect.delayMs).unref();
-          else spawn(effect.worker);
-          return;
-        default: {
-          const never: never = effect;
-          throw new Error(`not a pool effect: ${JSON.stringify(never)}`);
-        }
-      }
-    },
-    async close() {
-      closing = true;
-      o.core.close();
-      for (const t of timers.values()) clearTimeout(t);
-      clearTimeout(tail);
-      timers.clear();
-      await Promise.all([...threads.values()].map((t) => t.thread.terminate()));
-    },
-    drain,
-  };
 }

@@ -164,85 +164,103 @@ async function runTask(
  * including an earlier held generation.
  */
 export function createReloader(o: ReloaderOptions): Reloader {
-  let requested = 0;
-  let busy = false;
-  let loading = false;
-  let closed = false;
-  let last: ReloadOutcome | undefined;
-  const recent: ReloadOutcome[] = [];
-  const queue: Task[] = [];
+  return new TaskReloader(o);
+}
 
-  function record(out: ReloadOutcome): void {
-    last = out;
-    recent.push(out);
-    if (recent.length > RECENT) recent.shift();
+class TaskReloader implements Reloader {
+  private readonly o: ReloaderOptions;
+  private requested = 0;
+  private busy = false;
+  private loading = false;
+  private closed = false;
+  private last: ReloadOutcome | undefined;
+  private readonly recent: ReloadOutcome[] = [];
+  private readonly queue: Task[] = [];
+
+  constructor(o: ReloaderOptions) {
+    this.o = o;
   }
 
-  async function load(): Promise<GenerationData> {
-    loading = true;
-    o.changed();
-    const id = o.nextId();
-    o.log.info(`reload: loading generation ${id} in the background`);
+  request(): void {
+    if (this.closed) return;
+    this.requested++;
+    // Signals that arrive while a reload waits its turn join it: the files are read when it starts.
+    const waiting = this.queue[this.queue.length - 1];
+    if (waiting?.action === 'reload') waiting.covers = this.requested;
+    else this.queue.push({ action: 'reload', covers: this.requested });
+    this.pump();
+    this.o.changed();
+  }
+
+  act(action: HoldAction, id: string): void {
+    if (this.closed) return;
+    this.queue.push({ action, covers: this.requested, request: id });
+    this.pump();
+    this.o.changed();
+  }
+
+  state(): ReloadState {
+    const held = this.o.holder.held();
+    return {
+      requested: this.requested,
+      loading: this.loading || this.queue.some((t) => t.action === 'reload' || t.action === 'hold'),
+      ...(this.last ? { last: this.last } : {}),
+      recent: [...this.recent],
+      ...(held ? { held: heldOf(held) } : {}),
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private record(out: ReloadOutcome): void {
+    this.last = out;
+    this.recent.push(out);
+    if (this.recent.length > RECENT) this.recent.shift();
+  }
+
+  private async load(): Promise<GenerationData> {
+    this.loading = true;
+    this.o.changed();
+    const id = this.o.nextId();
+    this.o.log.info(`reload: loading generation ${id} in the background`);
     try {
-      return await o.load(id);
+      return await this.o.load(id);
     } finally {
-      loading = false;
+      this.loading = false;
     }
   }
 
-  async function perform(t: Task): Promise<void> {
+  private async perform(t: Task): Promise<void> {
     const startedAt = Date.now();
     try {
-      const result = await runTask(t, o, load, () => closed);
-      if (result) record(outcomeOf(t, startedAt, { status: 'ok', ...result }));
+      const result = await runTask(
+        t,
+        this.o,
+        () => this.load(),
+        () => this.closed,
+      );
+      if (result) this.record(outcomeOf(t, startedAt, { status: 'ok', ...result }));
     } catch (e) {
       const err = e as RoqError;
-      record(outcomeOf(t, startedAt, { status: 'failed', error: err }));
-      o.log.error(
-        `${t.action} failed; the current generation serves on${t.action === 'hold' && o.holder.held() ? ' and the one held stays held' : ''}: ${err.message}`,
+      this.record(outcomeOf(t, startedAt, { status: 'failed', error: err }));
+      this.o.log.error(
+        `${t.action} failed; the current generation serves on${t.action === 'hold' && this.o.holder.held() ? ' and the one held stays held' : ''}: ${err.message}`,
       );
     }
   }
 
-  function pump(): void {
-    if (busy || closed) return;
-    const t = queue.shift();
+  private pump(): void {
+    if (this.busy || this.closed) return;
+    const t = this.queue.shift();
     if (!t) return;
-    busy = true;
-    void perform(t).finally(() => {
-      busy = false;
-      if (closed) return;
-      o.changed();
-      pump();
+    this.busy = true;
+    void this.perform(t).finally(() => {
+      this.busy = false;
+      if (this.closed) return;
+      this.o.changed();
+      this.pump();
     });
   }
-
-  return {
-    request() {
-      if (closed) return;
-      requested++;
-      // Signals that arrive while a reload waits its turn join it: the files are read when it starts.
-      const waiting = queue[queue.length - 1];
-      if (waiting?.action === 'reload') waiting.covers = requested;
-      else queue.push({ action: 'reload', covers: requested });
-      pump();
-      o.changed();
-    },
-    act(action, id) {
-      if (closed) return;
-      queue.push({ action, covers: requested, request: id });
-      pump();
-      o.changed();
-    },
-    state: () => ({
-      requested,
-      loading: loading || queue.some((t) => t.action === 'reload' || t.action === 'hold'),
-      ...(last ? { last } : {}),
-      recent: [...recent],
-      ...(o.holder.held() ? { held: heldOf(o.holder.held()!) } : {}),
-    }),
-    close() {
-      closed = true;
-    },
-  };
 }

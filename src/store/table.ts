@@ -7,8 +7,8 @@ import { Buffer } from 'node:buffer';
 import { roqError } from '../errors.js';
 import type { CompositeReference, TableData, TableSpec } from './types.js';
 import { findByKey } from './columns.js';
-import { columnBuilder } from './builders.js';
-import { scanCsv } from './csv.js';
+import { columnBuilder, type ColumnBuilder } from './builders.js';
+import { scanCsv, type CsvRecord } from './csv.js';
 import { mapCodes } from './dictionary.js';
 import { shareInt32, sharedInt32 } from './shared.js';
 import { buildSortedIndex, openSortedIndex, sortKeysOf } from './sortedIndex.js';
@@ -45,19 +45,10 @@ export function parseTable(spec: TableSpec, path: string, buf: Buffer, log: Load
   let fieldOf: number[] = [];
   let width = 0;
   let rows = 0;
-  let lineOf = new Int32Array(1024); // row → line, for warnings about repeated keys
-
+  let lineOf: Int32Array = new Int32Array(1024); // row → line, for warnings about repeated keys
   const header = (names: string[]): void => {
     width = names.length;
-    fieldOf = spec.columns.map((c) => names.indexOf(c.heading ?? c.name));
-    spec.columns.forEach((c, i) => {
-      if (c.required && fieldOf[i]! < 0) throw roqError('ROQ_LOAD_MISSING_COLUMN', { file: path, column: c.name });
-    });
-    const extra = names.filter((n) => !spec.columns.some((c) => (c.heading ?? c.name) === n));
-    if (extra.length)
-      log.warn(
-        `${path}: column${extra.length > 1 ? 's' : ''} ${extra.join(', ')} not in the schema of table ${spec.name}; ignored`,
-      );
+    fieldOf = fieldsOfColumns(spec, names, path, log);
   };
 
   // Without a header line the fields are the columns, in schema order.
@@ -66,39 +57,10 @@ export function parseTable(spec: TableSpec, path: string, buf: Buffer, log: Load
     buf,
     path,
     (rec) => {
-      if (width === 0) {
-        const names: string[] = [];
-        for (let i = 0; i < rec.count; i++) names.push(buf.toString('utf8', rec.starts[i], rec.ends[i]).trim());
-        header(names);
-        return;
-      }
-      if (rec.count > width || (rec.count < width && !spec.shortRows)) {
-        throw roqError('ROQ_LOAD_CSV', {
-          file: path,
-          line: rec.line,
-          col: Math.min(rec.count, width) + 1,
-          detail: `the row has ${rec.count} field${rec.count === 1 ? '' : 's'}, the header ${width}${rec.count < width ? ' (if rows may leave off empty trailing fields, say "shortRows": true in the table\'s schema)' : ''}`,
-        });
-      }
-      for (let i = 0; i < builders.length; i++) {
-        const f = fieldOf[i]!;
-        const b = builders[i]!;
-        const err =
-          f < 0 || f >= rec.count ? b.addEmpty() : b.add(buf, rec.starts[f]!, rec.ends[f]!, rec.escaped[f] === 1);
-        if (err !== null)
-          throw roqError('ROQ_LOAD_VALUE', {
-            file: path,
-            line: rec.line,
-            col: f + 1,
-            column: spec.columns[i]!.name,
-            detail: err,
-          });
-      }
-      if (rows === lineOf.length) {
-        const grown = new Int32Array(rows * 2);
-        grown.set(lineOf);
-        lineOf = grown;
-      }
+      if (width === 0) return header(headerNames(buf, rec));
+      if (rec.count > width || (rec.count < width && !spec.shortRows)) throw raggedRow(path, rec, width);
+      addRecord(spec, path, builders, fieldOf, buf, rec);
+      if (rows === lineOf.length) lineOf = doubled(lineOf);
       lineOf[rows++] = rec.line;
     },
     spec.delimiter === undefined ? undefined : spec.delimiter.charCodeAt(0),
@@ -121,6 +83,69 @@ export function parseTable(spec: TableSpec, path: string, buf: Buffer, log: Load
   if (spec.key.length) table.key = uniqueKey(table, spec, path, lineOf, log);
   for (const ix of spec.indexes) table.indexes[ix.name] = buildSortedIndex(sortKeysOf(table, ix.columns), rows);
   return table;
+}
+
+function headerNames(buf: Buffer, rec: CsvRecord): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < rec.count; i++) names.push(buf.toString('utf8', rec.starts[i], rec.ends[i]).trim());
+  return names;
+}
+
+/**
+ * The field number of each of the schema's columns in the header `names` (-1 for one it lacks). A required column
+ * must be there; columns the schema does not know are ignored, with one warning.
+ */
+function fieldsOfColumns(spec: TableSpec, names: string[], path: string, log: LoadLog): number[] {
+  const fieldOf = spec.columns.map((c) => names.indexOf(c.heading ?? c.name));
+  spec.columns.forEach((c, i) => {
+    if (c.required && fieldOf[i]! < 0) throw roqError('ROQ_LOAD_MISSING_COLUMN', { file: path, column: c.name });
+  });
+  const extra = names.filter((n) => !spec.columns.some((c) => (c.heading ?? c.name) === n));
+  if (extra.length)
+    log.warn(
+      `${path}: column${extra.length > 1 ? 's' : ''} ${extra.join(', ')} not in the schema of table ${spec.name}; ignored`,
+    );
+  return fieldOf;
+}
+
+/** A record with more fields than the header, or fewer when the schema does not allow short rows. */
+function raggedRow(path: string, rec: CsvRecord, width: number): Error {
+  return roqError('ROQ_LOAD_CSV', {
+    file: path,
+    line: rec.line,
+    col: Math.min(rec.count, width) + 1,
+    detail: `the row has ${rec.count} field${rec.count === 1 ? '' : 's'}, the header ${width}${rec.count < width ? ' (if rows may leave off empty trailing fields, say "shortRows": true in the table\'s schema)' : ''}`,
+  });
+}
+
+/** One record's fields into the column builders; a field missing from a short row is empty. */
+function addRecord(
+  spec: TableSpec,
+  path: string,
+  builders: ColumnBuilder[],
+  fieldOf: readonly number[],
+  buf: Buffer,
+  rec: CsvRecord,
+): void {
+  for (let i = 0; i < builders.length; i++) {
+    const f = fieldOf[i]!;
+    const b = builders[i]!;
+    const err = f < 0 || f >= rec.count ? b.addEmpty() : b.add(buf, rec.starts[f]!, rec.ends[f]!, rec.escaped[f] === 1);
+    if (err !== null)
+      throw roqError('ROQ_LOAD_VALUE', {
+        file: path,
+        line: rec.line,
+        col: f + 1,
+        column: spec.columns[i]!.name,
+        detail: err,
+      });
+  }
+}
+
+function doubled(lines: Int32Array): Int32Array {
+  const grown = new Int32Array(lines.length * 2);
+  grown.set(lines);
+  return grown;
 }
 
 /**
