@@ -1,6 +1,6 @@
 /**
  * Schema validation: the JSON files under schemas/ → checked, normalized specs for the emitters. Every error names
- * the schema file and the field at fault, as `schemas/tables/trips.json: columns[2].type: unknown type 'strng'
+ * the schema file and the field at fault, as `schemas/tables/orders.json: columns[2].type: unknown type 'strng'
  * (expected string, int, float, time, date)`, because that is where the person running codegen must look.
  */
 import { Buffer } from 'node:buffer';
@@ -20,7 +20,7 @@ import {
 import { camel } from './names.js';
 
 export interface SchemaFile {
-  /** Path as it should appear in messages and generated headers, e.g. schemas/tables/trips.json. */
+  /** Path as it should appear in messages and generated headers, e.g. schemas/tables/orders.json. */
   path: string;
   json: unknown;
 }
@@ -157,7 +157,7 @@ function columnDefault(c: Checker, v: unknown, type: ColumnType, field: string, 
   return text;
 }
 
-/** The formats a date or time column may declare; the first is the default (GTFS). */
+/** The formats a date or time column may declare; the first is the default (compact YYYYMMDD dates, times past 24:00 allowed). */
 const FORMATS: Partial<Record<ColumnType, readonly string[]>> = {
   date: ['yyyymmdd', 'iso'],
   time: ['service', 'clock'],
@@ -293,7 +293,7 @@ function validateIndexes(c: Checker, json: unknown, columnRef: ColumnRef): Index
 }
 
 /**
- * Generated accessor names must not collide (trip_id → tripId, tripIdCode, …; index names; fixed members). Claims
+ * Generated accessor names must not collide (order_id → orderId, orderIdCode, …; index names; fixed members). Claims
  * the columns' and the indexes' names, and returns the claim for the table-level references that follow.
  */
 function claimAccessors(

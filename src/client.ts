@@ -106,7 +106,7 @@ function noAnswer(runDir: string, ms: number, rejected: number): RoqError {
 
 /** What reads one answer as its bytes arrive: a query's (answerParser) or a web request's (webAnswerParser). */
 interface AnswerReader<T> {
-  /** Feeds a chunk; true once this request's answer is complete. Throws on an answer that proved itself but is broken. */
+  /** Takes a chunk; true once this request's answer is complete. Throws on an answer that proved itself but is broken. */
   push(chunk: Uint8Array): boolean;
   /** Answers skipped because they did not carry this request's proof. */
   readonly rejected: number;

@@ -404,7 +404,7 @@ function cellOf(type: FieldType, wire: string): Cell {
 }
 
 /**
- * Incremental answer parser: feed it text as it arrives; `done` turns true after the end line.
+ * Incremental answer parser: give it text as it arrives; `done` turns true after the end line.
  *
  * With `proof` (the secret of the request, see the file comment), only an answer whose second line is
  * `proof=<it>` counts: anything else — a forged answer from someone who may write into the client's FIFO but never
@@ -441,7 +441,7 @@ export class AnswerParser {
     this.gate = proof === undefined ? 'in' : 'seek';
   }
 
-  /** Feeds a chunk; returns true once the answer is complete. */
+  /** Takes a chunk; returns true once the answer is complete. */
   push(chunk: string): boolean {
     this.buffered += chunk;
     let nl: number;
@@ -782,7 +782,7 @@ function webCandidate(bytes: Uint8Array, at: number, proof: string): 'wait' | 'r
 }
 
 /**
- * Incremental reader of a web answer (the Node client's side; the relay does the same in C): feed it bytes as
+ * Incremental reader of a web answer (the Node client's side; the relay does the same in C): give it bytes as
  * they arrive; `push` returns true once a proven answer is complete, and `result()` is its CGI response. Anything
  * that is not this request's proven answer — another writer's bytes, a candidate with a wrong proof, length or
  * digest — is skipped by looking for the next `roq=3\n` after the start of the rejected candidate.

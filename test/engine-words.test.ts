@@ -46,7 +46,6 @@ const WORDS = [
   'timetable',
   'station',
   'stations',
-  'platform',
   'train',
   'trains',
   'transit',

@@ -1,7 +1,7 @@
 /**
  * An RFC 4180 CSV scanner over bytes, for the loader. It finds field boundaries without making a string per value
  * (the column builders parse numbers and times straight from the bytes and decode only strings), which makes it
- * several times faster than csv-parse on GTFS files; test/loader.test.ts checks it against csv-parse.
+ * several times faster than csv-parse on the sample data's files; test/loader.test.ts checks it against csv-parse.
  *
  * Accepted: a UTF-8 byte-order mark, LF or CRLF line ends, quoted fields holding commas, quotes ("") and line
  * breaks, a quote inside an unquoted field (kept as a literal character, like csv-parse's relax_quotes), and empty
