@@ -24,17 +24,15 @@ function schemaSet(base: string): SchemaFiles {
   return { tables: readDir(`${base}/tables`), queries: readDir(`${base}/queries`) };
 }
 
+/** What codegen writes for every app, into its .roq/generated/. */
+const GENERATED_FILES = ['app', 'catalog', 'pages', 'queries', 'registry', 'tables'].map(
+  (m) => `.roq/generated/${m}.ts`,
+);
+
 describe('generate', () => {
   it('turns the fixture schemas into the expected files', () => {
     const out = generate(schemaSet('test/codegen/schemas'));
-    expect([...out.keys()].sort()).toEqual([
-      '.roq/generated/app.ts',
-      '.roq/generated/catalog.ts',
-      '.roq/generated/pages.ts',
-      '.roq/generated/queries.ts',
-      '.roq/generated/registry.ts',
-      '.roq/generated/tables.ts',
-    ]);
+    expect([...out.keys()].sort()).toEqual(GENERATED_FILES);
     for (const [path, text] of out) {
       const expected = join(root, 'test/codegen/expected', `${basename(path)}.txt`);
       if (process.env.ROQ_UPDATE_EXPECTED === '1') writeFileSync(expected, text);
@@ -44,14 +42,7 @@ describe('generate', () => {
 
   it("turns the features fixture into an app's expected files (declarative queries, float and bool, delimiters, formats)", () => {
     const out = generate(schemaSet('test/codegen/features/schemas'));
-    expect([...out.keys()].sort()).toEqual([
-      '.roq/generated/app.ts',
-      '.roq/generated/catalog.ts',
-      '.roq/generated/pages.ts',
-      '.roq/generated/queries.ts',
-      '.roq/generated/registry.ts',
-      '.roq/generated/tables.ts',
-    ]);
+    expect([...out.keys()].sort()).toEqual(GENERATED_FILES);
     for (const [path, text] of out) {
       const expected = join(root, 'test/codegen/features/expected', `${basename(path)}.txt`);
       if (process.env.ROQ_UPDATE_EXPECTED === '1') writeFileSync(expected, text);
