@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -694,6 +695,30 @@ static int relay(struct request *rq)
     return status;
 }
 
+/*
+ * Called with the answer written, just before the relay exits. The web server learns that the answer has ended
+ * when the relay's stdout closes, which happens in the middle of the relay's exit: the kernel closes the
+ * descriptors first and only then lets the process go. httpd's mod_cgid, woken by that end of file, signals the
+ * process it started and, finding it still there, sleeps 10 ms before it looks again (cleanup_nonchild_process);
+ * only then does it read the next request of a keep-alive connection, so one visitor's pages wait 10 ms each.
+ * So the relay leaves stdout to a child that holds it until the relay is gone: the kernel kills the child when its
+ * parent exits (PR_SET_PDEATHSIG), and the end of file comes from the child's exit, after the relay's. The exit
+ * status stays the relay's. If fork fails, the relay exits as it always did.
+ */
+static void leave_stdout_to_child(void)
+{
+    pid_t relay_pid = getpid();
+    if (fork() != 0)
+        return; /* the relay (or no child): exit now */
+    fifo_made = 0; /* the relay removed it */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != relay_pid)
+        _exit(0);
+    /* a deadline all the same, though the relay exits right after fork() */
+    struct timespec most = { 1, 0 };
+    (void)nanosleep(&most, NULL);
+    _exit(0);
+}
+
 int main(void)
 {
     struct sigaction ignore, term;
@@ -716,5 +741,7 @@ int main(void)
     rq.timeout_ms = bounded_number(getenv("ROQ_CGI_TIMEOUT_MS"), 1, MAX_TIMEOUT_MS, DEFAULT_TIMEOUT_MS);
     const char *method = getenv("REQUEST_METHOD");
     rq.head = method && strcmp(method, "HEAD") == 0;
-    return relay(&rq);
+    int status = relay(&rq);
+    leave_stdout_to_child();
+    return status;
 }

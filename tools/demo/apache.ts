@@ -94,6 +94,8 @@ export function apacheConfig(o: ApacheOptions & { port: number }, asRoot: boolea
       `ScriptAlias ${path} ${q(file)}`,
       `<Location ${path}>`,
       '  Require all granted',
+      // As deploy/apache.conf: httpd ≥ 2.4.59 drops a CGI program's Content-Length unless told to trust it.
+      '  SetEnv ap_trust_cgilike_cl 1',
       ...Object.entries(o.scriptEnv?.[path] ?? {}).map(([k, v]) => `  SetEnv ${k} ${q(v)}`),
       '</Location>',
     ]),
