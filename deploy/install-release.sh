@@ -97,6 +97,7 @@ ScriptAlias /$app $prefix/current/cgi-bin/roq-relay
 <Location /$app>
     Require all granted
     SetEnv ROQ_RUN_DIR /run/$name
+    SetEnv ap_trust_cgilike_cl 1
 </Location>
 <Directory $prefix/current/cgi-bin>
     Options +ExecCGI
