@@ -73,9 +73,11 @@ const PATHS = [
 ];
 
 const RUN = '/run/roq';
-const temp = tempDir('roq-debian-'); // removed after the file, also when the suite is skipped
-// The daemon's user runs the programs of the PATH made in here.
-fs.chmodSync(temp, 0o711);
+/**
+ * The suite's directory, made when it runs (not at import: a file whose only suite is skipped runs no hooks, so a
+ * directory made at import would be left behind); removed after it, also when it fails.
+ */
+let temp = '';
 /** What dpkg and the maintainer scripts run with: a server's PATH, without node (set in beforeAll). */
 let serverPath = '/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -172,6 +174,9 @@ let apache: Apache | undefined;
 
 describe.skipIf(SKIP)(`the Debian package${SKIP ? ` (skipped: ${SKIP})` : ''}`, () => {
   beforeAll(async () => {
+    temp = tempDir('roq-debian-');
+    // The daemon's user runs the programs of the PATH made in here.
+    fs.chmodSync(temp, 0o711);
     serverPath = pathWithoutToolchain(join(temp, 'bin'));
     // `npm test` has built dist/; release.js makes the tarball and the package from it.
     const r = await runToEnd(
