@@ -269,7 +269,7 @@ const PARAM_RANGE = { min: -2147483647, max: 2147483647 };
 /** snake_case → the camelCase of generated accessors (codegen/names.ts camel). */
 const camel = (snake: string): string => snake.replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
 
-/** The accessors codegen makes for a column (codegen/schema.ts claims them), which must not collide. */
+/** The accessors codegen makes for a column (codegen/schema-tables.ts claims them), which must not collide. */
 function accessorsOf(name: string, type: string): string[] {
   const m = camel(name);
   const suffixes = type === 'string' ? ['', 'Code', 'CodeOf', 'OfCode'] : type === 'time' ? ['', 'Text'] : [''];
