@@ -10,7 +10,8 @@
  */
 import { webFieldsOf } from '../src/web/env.js';
 import { openWebChannel } from '../src/client.js';
-import { MAX_REQUEST_BYTES, webRequestFits, type WebFields } from '../src/protocol.js';
+import { MAX_REQUEST_BYTES, webRequestFits } from '../src/protocol.js';
+import type { WebFields } from '../src/web-protocol.js';
 import { cgiEnv, type CgiRequest } from '../test/helpers/cgi-env.js';
 import { rng } from '../test/helpers/rng.js';
 

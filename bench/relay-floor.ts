@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { makeFifo } from '../src/client.js';
-import { encodeWebAnswer, parseRequest, REQUESTS_FIFO, responseFifoName } from '../src/protocol.js';
+import { parseRequest, REQUESTS_FIFO, responseFifoName } from '../src/protocol.js';
+import { encodeWebAnswer } from '../src/web-protocol.js';
 import { summary } from './stats.js';
 
 const CANNED = Buffer.from(

@@ -4,16 +4,9 @@
  * `askWeb` a web request (version 3) as the relay does. node:fs and node:net are loaded only on the paths that use
  * them, so a one-request process pays for no more than it uses.
  */
-import {
-  answerParser,
-  CLIENT_PROOF_CHARS,
-  encodeRequest,
-  REQUESTS_FIFO,
-  responseFifoName,
-  webAnswerParser,
-  type Answer,
-  type WebFields,
-} from './protocol.js';
+import { answerParser } from './answer-parser.js';
+import { CLIENT_PROOF_CHARS, encodeRequest, REQUESTS_FIFO, responseFifoName, type Answer } from './protocol.js';
+import { webAnswerParser, type WebFields } from './web-protocol.js';
 import { fromWire, roqError, RoqError } from './errors.js';
 import { sleep } from './poll.js';
 import { randomToken } from './token.js';

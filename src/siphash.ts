@@ -1,6 +1,6 @@
 /**
  * SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012): a keyed pseudo-random function
- * with a 128-bit key and a 64-bit output. The web answer's `end=` line carries it (protocol.ts), keyed from the
+ * with a 128-bit key and a 64-bit output. The web answer's `end=` line carries it (web-protocol.ts), keyed from the
  * request's proof, so that bytes another writer splices into an answer FIFO cannot pass for the daemon's: without
  * the proof, nobody can compute the digest of the bytes the relay would then read. The relay (src/relay/relay.c)
  * computes the same function in C.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { answerParser } from '../src/answer-parser.js';
 import {
-  answerParser,
   decodeParams,
   encodeAnswer,
   encodeRequest,

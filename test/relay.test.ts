@@ -5,7 +5,7 @@
  * drives the sanitized one with random environments, bodies and answers. What must hold throughout: stdout is
  * either the proven answer's bytes exactly or one of the relay's own fixed pages; the relay never crashes, never
  * outlives its deadline, and removes its FIFO. The protocol-sync block keeps relay.c's constants and request
- * grammar in step with src/protocol.ts. Build first (`npm test` does).
+ * grammar in step with src/protocol.ts and src/web-protocol.ts. Build first (`npm test` does).
  */
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,16 +17,13 @@ import { CATALOG } from '../src/errors.js';
 import {
   CLIENT_PROOF_CHARS,
   encodeRequest,
-  encodeWebAnswer,
   MAX_REQUEST_BYTES,
-  MAX_WEB_RESPONSE_BYTES,
   REQUESTS_FIFO,
   responseFifoName,
-  WEB_FIELDS,
   WEB_MAGIC,
-  WEB_VERSION,
   WEB_WORD,
 } from '../src/protocol.js';
+import { encodeWebAnswer, MAX_WEB_RESPONSE_BYTES, WEB_FIELDS, WEB_VERSION } from '../src/web-protocol.js';
 import { randomToken } from '../src/token.js';
 import { cgiEnv } from './helpers/cgi-env.js';
 import { makeRunDir } from './helpers/daemon.js';
@@ -415,7 +412,7 @@ describe('the relay under a fuzzer (sanitized build, hostile environment, bodies
   }, 120_000);
 });
 
-describe('relay.c and protocol.ts agree', () => {
+describe('relay.c and protocol.ts, web-protocol.ts agree', () => {
   const source = fs.readFileSync(RELAY_SOURCE, 'utf8');
   /** The value of `#define NAME value`, with C string literals and simple arithmetic taken as JavaScript. */
   function define(name: string): string | number {
@@ -443,7 +440,7 @@ describe('relay.c and protocol.ts agree', () => {
     expect(define('DEFAULT_TIMEOUT_MS')).toBe(DEFAULT_TIMEOUT_MS);
   });
 
-  it("writes the form fields in protocol.ts's order, from the variables it names", () => {
+  it("writes the form fields in web-protocol.ts's order, from the variables it names", () => {
     const table = /FIELDS\[\] = \{([\s\S]*?)\};/.exec(source)![1]!;
     const names = [...table.matchAll(/\{ '([a-z])', (?:"([A-Z_]+)"|NULL) \}/g)].map((m) => m[1]);
     expect(names).toEqual(WEB_FIELDS.map(([name]) => name));

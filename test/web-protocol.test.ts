@@ -1,17 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { encodeRequest, findRequest, MAX_REQUEST_BYTES, parseRequest } from '../src/protocol.js';
 import {
   emptyWebFields,
-  encodeRequest,
   encodeWebAnswer,
-  findRequest,
-  MAX_REQUEST_BYTES,
   MAX_WEB_RESPONSE_BYTES,
-  parseRequest,
   parseWebForm,
   webAnswerKey,
   webAnswerParser,
   type WebFields,
-} from '../src/protocol.js';
+} from '../src/web-protocol.js';
 import { siphash24 } from '../src/siphash.js';
 
 const bytes = (n: number) => Uint8Array.from({ length: n }, (_, i) => i);

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFifo, openWebChannel, RESPONSE_FIFO_MODE } from '../src/client.js';
 import { mainThreadResponse, responseBytes } from '../src/web/web.js';
 import { visitorMessage } from '../src/errors.js';
-import { emptyWebFields, responseFifoName, webAnswerParser, type Answer, type WebFields } from '../src/protocol.js';
+import { responseFifoName, type Answer } from '../src/protocol.js';
+import { emptyWebFields, webAnswerParser, type WebFields } from '../src/web-protocol.js';
 import { splitCgiResponse } from '../bench/fuzz.js';
 import { startDaemon, writeRequests, type RunningDaemon } from './helpers/daemon.js';
 

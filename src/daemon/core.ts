@@ -36,7 +36,6 @@
 import { roqError, toWire, type RoqError } from '../errors.js';
 import {
   errorAnswer,
-  emptyWebFields,
   findRequest,
   HEALTH_PATH,
   isLegacy,
@@ -47,8 +46,8 @@ import {
   type ControlWord,
   type Field,
   type Request,
-  type WebFields,
 } from '../protocol.js';
+import { emptyWebFields, type WebFields } from '../web-protocol.js';
 import type { GenerationData } from '../store/types.js';
 import type { Counters, WorkerStats } from '../control/status.js';
 import { Generations } from './generations.js';

@@ -2,7 +2,8 @@
  * What goes into and out of the core (core.ts) besides the events themselves: the jobs it hands out, how they
  * end, and the effects it asks its edges to perform (effects.ts performs them). Plain data only.
  */
-import type { Answer, ControlWord, WebFields } from '../protocol.js';
+import type { Answer, ControlWord } from '../protocol.js';
+import type { WebFields } from '../web-protocol.js';
 import type { JobStatus, ToWorker } from './messages.js';
 
 export interface Job {

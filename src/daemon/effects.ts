@@ -7,7 +7,8 @@
  * core has finished with the event before its effects are performed, so that is safe.
  */
 import { mainThreadResponse } from '../web/web.js';
-import { encodeAnswer, encodeWebAnswer } from '../protocol.js';
+import { encodeAnswer } from '../protocol.js';
+import { encodeWebAnswer } from '../web-protocol.js';
 import type { AccessLog } from './access-log.js';
 import { createAnswerDrain, type AnswerRest } from './answer-drain.js';
 import type { Effect, Warner } from './effect-types.js';

@@ -14,7 +14,7 @@
  * thread took it back. A cell is used again only once it is ≤ 0. Whoever wins the compare-and-exchange on a cell
  * has the job, so it is answered exactly once.
  */
-import type { WebFields } from '../protocol.js';
+import type { WebFields } from '../web-protocol.js';
 import type { GenerationData } from '../store/types.js';
 import type { AnswerRest } from './answer-drain.js';
 

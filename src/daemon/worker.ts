@@ -27,14 +27,13 @@ import type { Ask } from '../web/outcome.js';
 import {
   encodeAnswer,
   encodeParams,
-  encodeWebAnswer,
   errorAnswer,
   PING_QUERY,
   type Answer,
   type Cell,
   type Field,
-  type WebFields,
 } from '../protocol.js';
+import { encodeWebAnswer, type WebFields } from '../web-protocol.js';
 import { writeAnswer } from './fifo.js';
 import {
   claimJob,

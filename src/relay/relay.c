@@ -4,10 +4,11 @@
  * answer (a whole CGI response, rendered by a warm worker) out to stdout. It parses no parameter and renders no
  * page; validation, queries, templates, ETags and error pages are the daemon's (docs/ARCHITECTURE.md).
  *
- * The bytes it reads and writes mirror src/protocol.ts; test/relay.test.ts keeps the two in step. C99, libc only,
- * no allocation: every buffer is static and bounded, every wait has a deadline, every return value is checked,
- * and nothing reaches stdout that is not either the relay's own fixed page or an answer that proved itself
- * (the request's secret proof, its length, and a SipHash-2-4 digest of its bytes keyed by the proof).
+ * The bytes it reads and writes mirror src/protocol.ts (the request line) and src/web-protocol.ts (the form and the
+ * answer); test/relay.test.ts keeps them in step. C99, libc only, no allocation: every buffer is static and
+ * bounded, every wait has a deadline, every return value is checked, and nothing reaches stdout that is not either
+ * the relay's own fixed page or an answer that proved itself (the request's secret proof, its length, and a
+ * SipHash-2-4 digest of its bytes keyed by the proof).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,7 +29,7 @@
 
 /* protocol.ts: MAX_REQUEST_BYTES (PIPE_BUF: a write this size into a FIFO is atomic) */
 #define MAX_REQUEST_BYTES 4096
-/* protocol.ts: WEB_MAGIC, WEB_KIND, the answer's first line and its proof, length and end lines */
+/* protocol.ts: WEB_MAGIC, WEB_KIND; web-protocol.ts: the answer's first line and its proof, length and end lines */
 #define WEB_MAGIC "roq3"
 #define WEB_KIND ".web"
 #define ANSWER_HEAD "roq=3\n"
@@ -47,7 +48,7 @@
 #define DEFAULT_RUN_DIR "/run/roq"
 #define DEFAULT_TIMEOUT_MS 3000
 #define MAX_TIMEOUT_MS 60000
-/* protocol.ts: MAX_WEB_RESPONSE_BYTES, the biggest CGI response an answer carries; a bigger one is refused whole
+/* web-protocol.ts: MAX_WEB_RESPONSE_BYTES, the biggest CGI response an answer carries; a bigger one is refused whole
  * (502), never sent in part. The buffer holds it with the answer's head and end lines. */
 #define MAX_WEB_RESPONSE_BYTES (4 * 1024 * 1024)
 #define MAX_ANSWER_BYTES (MAX_WEB_RESPONSE_BYTES + 256)
@@ -388,7 +389,7 @@ static uint64_t siphash24(const unsigned char key[16], const unsigned char *in, 
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-/* protocol.ts: webAnswerKey: the proof's bytes folded into 16 by XOR. */
+/* web-protocol.ts: webAnswerKey: the proof's bytes folded into 16 by XOR. */
 static void answer_key(struct request *rq)
 {
     memset(rq->key, 0, sizeof rq->key);

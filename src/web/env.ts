@@ -3,7 +3,8 @@
  * urlencoded body, and roq's own settings that the web server passes in (Apache's SetEnv). In the daemon the
  * environment is the one the relay forwarded (web.ts makes it from the request line), and the body came with it.
  */
-import { decodeParams, emptyWebFields, type WebFields } from '../protocol.js';
+import { decodeParams } from '../protocol.js';
+import { emptyWebFields, type WebFields } from '../web-protocol.js';
 import { roqError } from '../errors.js';
 
 /** Largest form (query string or body) the CGI program accepts; every real form is far smaller. */

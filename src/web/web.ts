@@ -2,11 +2,12 @@
  * A web request in the daemon. The relay forwarded the CGI request (protocol.WebFields); here it becomes the
  * environment and body the handler reads, and the handler's response becomes the bytes of a whole CGI response —
  * `Status:` line, headers with Content-Length, a blank line, the body (none for HEAD) — which the caller frames
- * (protocol.encodeWebAnswer) and writes into the relay's FIFO. A worker answers with answerWeb; the dispatcher's
+ * (web-protocol.encodeWebAnswer) and writes into the relay's FIFO. A worker answers with answerWeb; the dispatcher's
  * own answers (busy, deadline, a worker that died, the health check) come from mainThreadResponse.
  */
 import { roqError } from '../errors.js';
-import { MAX_WEB_RESPONSE_BYTES, type Answer, type WebFields } from '../protocol.js';
+import type { Answer } from '../protocol.js';
+import { MAX_WEB_RESPONSE_BYTES, type WebFields } from '../web-protocol.js';
 import { cgiSettings } from './env.js';
 import { errorResponse, handleRequest, internalError, wantsJson, type Env } from './handler.js';
 import { healthResponse, HEALTH_PATH } from './health.js';

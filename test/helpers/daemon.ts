@@ -14,7 +14,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach } from 'vitest';
 import { makeFifo, RESPONSE_FIFO_MODE } from '../../src/client.js';
-import { answerParser, encodeRequest, REQUESTS_FIFO, responseFifoName, type Answer } from '../../src/protocol.js';
+import { answerParser } from '../../src/answer-parser.js';
+import { encodeRequest, REQUESTS_FIFO, responseFifoName, type Answer } from '../../src/protocol.js';
 import { tempDir } from './temp.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

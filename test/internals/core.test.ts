@@ -5,7 +5,8 @@
  * jobFinished), so the compare-and-exchange that makes "answered exactly once" true is the real one.
  */
 import { describe, expect, it } from 'vitest';
-import { emptyWebFields, encodeRequest, type ControlWord, type WebFields } from '../../src/protocol.js';
+import { encodeRequest, type ControlWord } from '../../src/protocol.js';
+import { emptyWebFields, type WebFields } from '../../src/web-protocol.js';
 import { Core } from '../../src/daemon/core.js';
 import type { Effect } from '../../src/daemon/effect-types.js';
 import { Generations } from '../../src/daemon/generations.js';
