@@ -32,7 +32,8 @@ import {
 } from './outcome.js';
 import { cursorOf, pageOf, resultsOf } from './results.js';
 import { formatOf, namedQuery, unknownFormat, type Format } from './route.js';
-import { appPartials, compiledPage, renderRoqPage } from './partials.js';
+import { renderRoqPage } from './partials.js';
+import { renderAppTemplate } from './pages.js';
 import { errorHeading } from './error-view.js';
 
 type Env = Record<string, string | undefined>;
@@ -162,8 +163,7 @@ function respond(
 function renderHtmlPage(query: string, view: Record<string, unknown>): string {
   if (!Object.hasOwn(QUERY_SPECS, query) || !Object.hasOwn(APP_TEMPLATES, query))
     return renderRoqPage('front.html', frontTemplate, view);
-  const file = `templates/${query}.html`;
-  return compiledPage(`app:${file}`, file, APP_TEMPLATES[query]!, () => appPartials(APP_TEMPLATES))(view);
+  return renderAppTemplate(query, view);
 }
 
 /**

@@ -85,11 +85,15 @@ export function renderPage(entry: AppPageEntry, outcome: Outcome, request: PageR
     };
   const shown = entry.page.view(outcome, request);
   const status = shown.status ?? (outcome.kind === 'error' ? outcome.error.status : 200);
-  const file = `templates/${entry.template}.html`;
-  const fill = compiledPage(`app:${file}`, file, APP_TEMPLATES[entry.template]!, () => appPartials(APP_TEMPLATES));
   return {
     status,
     headers: [...headersFor(status, 'text/html; charset=utf-8'), ...datesHeader(outcome)],
-    body: fill(shown.view),
+    body: renderAppTemplate(entry.template, shown.view),
   };
+}
+
+/** Fills the app's templates/NAME.html (compiled once, with the app's partials and roq's) with `view`. */
+export function renderAppTemplate(name: string, view: View): string {
+  const file = `templates/${name}.html`;
+  return compiledPage(`app:${file}`, file, APP_TEMPLATES[name]!, () => appPartials(APP_TEMPLATES))(view);
 }

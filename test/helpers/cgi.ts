@@ -6,10 +6,10 @@
  *   const r = await runCgi({ query: 'q=minal&format=json', env: { ROQ_RUN_DIR: run } });
  *   r.status === 200; r.headers['content-type']; JSON.parse(r.body)
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { cgiEnv, type CgiRequest, type Runtime } from './cgi-env.js';
 import { ROOT } from './daemon.js';
+import { runFed } from './run.js';
 
 export { cgiEnv, type CgiRequest, type Runtime };
 
@@ -48,47 +48,24 @@ export function parseCgiResponse(raw: string): { status: number; headers: Record
  * deploy/apache.conf serves); with runtime 'node', or a program but no runtime, that script under Node (by default
  * dist/roq.cgi). Never rejects on a bad response (the result says what happened), only on spawn failure.
  */
-export function runCgi(req: CgiRequest = {}): Promise<CgiResult> {
+export async function runCgi(req: CgiRequest = {}): Promise<CgiResult> {
   const runtime = req.runtime ?? (req.program === undefined ? 'exe' : 'node');
   // 'exe': the program is an executable of its own (the relay), run as it is.
   const [exe, args] = runtime === 'exe' ? [req.program ?? RELAY, []] : [process.execPath, [req.program ?? CGI]];
-  const started = performance.now();
   // execve(2) takes C strings: a variable's value ends at its first NUL, whatever the web server was handed.
   const env = Object.fromEntries(Object.entries(cgiEnv(req)).map(([k, v]) => [k, v?.split('\0')[0]]));
-  return new Promise((resolve, reject) => {
-    const child = spawn(exe, args, { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let raw = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (raw += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.stdin.on('error', () => undefined); // the program may answer 413 without reading the body
-    if (req.body !== undefined) child.stdin.write(req.body);
-    child.stdin.end();
-    const limit = req.timeoutMs ?? 15_000;
-    const timer = setTimeout(() => {
-      stderr += `\n[runCgi: killed after ${limit} ms]`;
-      child.kill('SIGKILL');
-    }, limit);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const ms = performance.now() - started;
-      try {
-        resolve({ ...parseCgiResponse(raw), raw, stderr, code, ms });
-      } catch (e) {
-        resolve({
-          status: 0,
-          headers: {},
-          body: '',
-          raw,
-          stderr: `${stderr}\n[runCgi: ${(e as Error).message}]`,
-          code,
-          ms,
-        });
-      }
-    });
+  const r = await runFed(exe, args, {
+    env,
+    cwd: ROOT,
+    ...(req.body !== undefined ? { input: Buffer.from(req.body) } : {}),
+    ...(req.timeoutMs !== undefined ? { limitMs: req.timeoutMs } : {}),
+    label: 'runCgi',
   });
+  const raw = r.raw.toString('utf8');
+  const ran = { raw, stderr: r.stderr, code: r.code, ms: r.ms };
+  try {
+    return { ...parseCgiResponse(raw), ...ran };
+  } catch (e) {
+    return { status: 0, headers: {}, body: '', ...ran, stderr: `${r.stderr}\n[runCgi: ${(e as Error).message}]` };
+  }
 }

@@ -3,7 +3,7 @@
  * run directory's REQUESTS itself reads the relay's request line and writes into its answer FIFO whatever it likes
  * (a proven answer, one cut anywhere, a wrong proof, a huge one, nothing). Real processes, real FIFOs.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { makeFifo } from '../../src/client.js';
 import { parseRequest, REQUESTS_FIFO, responseFifoName, type Request } from '../../src/protocol.js';
 import { RELAY } from './cgi.js';
 import { ROOT } from './daemon.js';
+import { runFed } from './run.js';
 
 export { RELAY };
 export const RELAY_SOURCE = join(ROOT, 'src/relay/relay.c');
@@ -70,34 +71,15 @@ export interface RelayRun {
 }
 
 /** Runs the relay once; resolves when it has exited, whatever it did. */
-export function runRelay(run: RelayRun): Promise<RelayResult> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(run.program ?? RELAY, [], { env: run.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    // A relay that answers before reading all of a body is a bug the tests look for: the write error is kept.
-    child.stdin.on('error', (e) => (stderr += `\n[stdin: ${(e as NodeJS.ErrnoException).code}]`));
-    if (run.body) child.stdin.write(run.body);
-    if (!run.keepStdin) child.stdin.end();
-    const limit = run.limitMs ?? 15_000;
-    const timer = setTimeout(() => {
-      stderr += `\n[runRelay: killed after ${limit} ms]`;
-      child.kill('SIGKILL');
-    }, limit);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (run.keepStdin) child.stdin.destroy();
-      const raw = Buffer.concat(out);
-      resolve({ ...parseResponse(raw), raw, stderr, code, signal, ms: performance.now() - started });
-    });
+export async function runRelay(run: RelayRun): Promise<RelayResult> {
+  const r = await runFed(run.program ?? RELAY, [], {
+    env: run.env,
+    ...(run.body ? { input: run.body } : {}),
+    ...(run.keepStdin ? { keepStdin: true } : {}),
+    ...(run.limitMs !== undefined ? { limitMs: run.limitMs } : {}),
+    label: 'runRelay',
   });
+  return { ...parseResponse(r.raw), ...r };
 }
 
 /** One request line the hostile daemon read, and the relay's answer FIFO it names. */
